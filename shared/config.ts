@@ -1,0 +1,152 @@
+/**
+ * The one config module: every setting of every service, parsed from the environment once at
+ * start. Every bad field is collected and reported together, each naming its variable, so a user
+ * fixes them in one go. Nothing else in the code base reads `process.env`; `main.ts` files call
+ * `loadConfig(process.env)` and pass plain values down.
+ */
+import path from 'node:path';
+
+export interface ReplicaAddress {
+  id: number;
+  url: string;
+  port: number;
+}
+
+export interface Config {
+  /** Interface every server binds. */
+  host: string;
+  frontendPort: number;
+  /** The frontend's internal listener (cache invalidations); kept off the public port. */
+  frontendInternalPort: number;
+  catalogPort: number;
+  catalogUrl: string;
+  /** Where the catalog pushes invalidations: the frontends' internal listeners. */
+  frontendUrls: string[];
+  /** Order replicas, highest id = highest priority. */
+  replicas: ReplicaAddress[];
+  /** Which replica this process is (order service only). */
+  orderId: number | null;
+  dataDir: string;
+  cacheSize: number;
+  cacheEnabled: boolean;
+  restockIntervalMs: number;
+  heartbeatIntervalMs: number;
+  /** Replicas (leader included) that must have fsynced an order before it is acknowledged. */
+  commitQuorum: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+export const DEFAULT_REPLICAS = '1=http://127.0.0.1:8011,2=http://127.0.0.1:8012,3=http://127.0.0.1:8013';
+
+export function loadConfig(env: Env): Config {
+  const problems: string[] = [];
+  const str = (name: string, fallback: string) => {
+    const v = env[name];
+    return v === undefined || v === '' ? fallback : v;
+  };
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    if (!/^\d+$/.test(raw.trim()) || Number(raw) < min || Number(raw) > max) {
+      problems.push(`${name}=${JSON.stringify(raw)}: expected an integer from ${min} to ${max}`);
+      return fallback;
+    }
+    return Number(raw);
+  };
+  const bool = (name: string, fallback: boolean): boolean => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const v = raw.trim().toLowerCase();
+    if (['true', '1', 'yes', 'on'].includes(v)) return true;
+    if (['false', '0', 'no', 'off'].includes(v)) return false;
+    problems.push(`${name}=${JSON.stringify(raw)}: expected true or false`);
+    return fallback;
+  };
+  const url = (name: string, raw: string): string | null => {
+    try {
+      const u = new URL(raw);
+      if (u.protocol !== 'http:') throw new Error('not http');
+      return u.origin;
+    } catch {
+      problems.push(`${name}: ${JSON.stringify(raw)} is not an http:// URL`);
+      return null;
+    }
+  };
+
+  const host = str('HOST', '127.0.0.1');
+  const frontendPort = int('FRONTEND_PORT', 8000, 0, 65535);
+  const frontendInternalPort = int('FRONTEND_INTERNAL_PORT', 8002, 0, 65535);
+  const catalogPort = int('CATALOG_PORT', 8001, 0, 65535);
+  const catalogUrl = url('CATALOG_URL', str('CATALOG_URL', `http://127.0.0.1:${catalogPort}`)) ?? '';
+  const frontendUrls = str('FRONTEND_URL', `http://127.0.0.1:${frontendInternalPort}`)
+    .split(',').map((s) => s.trim()).filter(Boolean)
+    .map((u) => url('FRONTEND_URL', u)).filter((u): u is string => u !== null);
+
+  const replicas: ReplicaAddress[] = [];
+  for (const part of str('ORDER_REPLICAS', DEFAULT_REPLICAS).split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^(\d+)=(.+)$/.exec(part);
+    if (!m) {
+      problems.push(`ORDER_REPLICAS: entry ${JSON.stringify(part)} is not id=http://host:port`);
+      continue;
+    }
+    const id = Number(m[1]);
+    const origin = url('ORDER_REPLICAS', m[2]!);
+    if (id < 1) problems.push(`ORDER_REPLICAS: id ${id} must be a positive integer`);
+    if (replicas.some((r) => r.id === id)) problems.push(`ORDER_REPLICAS: id ${id} appears twice`);
+    if (origin) {
+      const u = new URL(origin);
+      replicas.push({ id, url: origin, port: Number(u.port || 80) });
+    }
+  }
+  replicas.sort((a, b) => b.id - a.id);
+  if (replicas.length === 0) problems.push('ORDER_REPLICAS: at least one replica is required');
+
+  let orderId: number | null = null;
+  const rawId = env.ORDER_ID;
+  if (rawId !== undefined && rawId !== '') {
+    if (!/^\d+$/.test(rawId) || !replicas.some((r) => r.id === Number(rawId))) {
+      problems.push(`ORDER_ID=${JSON.stringify(rawId)}: must be one of the ids in ORDER_REPLICAS (${replicas.map((r) => r.id).join(', ')})`);
+    } else orderId = Number(rawId);
+  }
+
+  const commitQuorum = int('COMMIT_QUORUM', Math.min(2, Math.max(1, replicas.length)), 1, Math.max(1, replicas.length));
+  const config: Config = {
+    host,
+    frontendPort,
+    frontendInternalPort,
+    catalogPort,
+    catalogUrl,
+    frontendUrls,
+    replicas,
+    orderId,
+    dataDir: path.resolve(str('DATA_DIR', './data')),
+    cacheSize: int('CACHE_SIZE', 7, 1, 1_000_000),
+    cacheEnabled: bool('CACHE_ENABLED', true),
+    restockIntervalMs: int('RESTOCK_INTERVAL_MS', 10_000, 10, 86_400_000),
+    heartbeatIntervalMs: int('HEARTBEAT_INTERVAL_MS', 200, 10, 60_000),
+    commitQuorum,
+  };
+  if (problems.length) throw new ConfigError(problems);
+  return config;
+}
+
+/** For main.ts: load the config or print every problem and exit 2. */
+export function loadConfigOrExit(env: Env, service: string): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`${service}: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Named errors with stable codes, and the one place they become HTTP.
+ *
+ * Every service throws an `AppError` (or lets one through from a client) and mounts
+ * `onAppError` as its Hono `onError`, so the wire shape `{"error":{"code":N,"message":"..."}}`
+ * with HTTP status == code is produced in exactly one spot. `reason` is a stable machine code
+ * (like hashicorp's ErrNotLeader) that services use to decide what to do with an error they
+ * received from a peer; it travels in the body next to the lab's `code` and `message`.
+ */
+import type { Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+
+export type ErrorReason =
+  | 'bad_request'
+  | 'product_not_found'
+  | 'order_not_found'
+  | 'not_found'
+  | 'insufficient_stock'
+  | 'no_leader'
+  | 'not_leader'
+  | 'stale_epoch'
+  | 'no_quorum'
+  | 'outcome_unknown'
+  | 'upstream_unavailable'
+  | 'payload_too_large'
+  | 'internal';
+
+export class AppError extends Error {
+  constructor(
+    readonly status: number,
+    readonly reason: ErrorReason,
+    message: string,
+    /** Seconds a client should wait before retrying; sent as Retry-After. */
+    readonly retryAfterSeconds?: number,
+    /** Extra machine-readable detail (e.g. the epoch a replica has promised). */
+    readonly detail?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'AppError';
+  }
+
+  toBody(): ErrorBody {
+    const error: ErrorBody['error'] = { code: this.status, message: this.message, reason: this.reason };
+    if (this.detail) error.detail = this.detail;
+    return { error };
+  }
+}
+
+export interface ErrorBody {
+  error: { code: number; message: string; reason?: ErrorReason; detail?: Record<string, unknown> };
+}
+
+export const badRequest = (message: string) => new AppError(400, 'bad_request', message);
+export const productNotFound = () => new AppError(404, 'product_not_found', 'product not found');
+export const orderNotFound = () => new AppError(404, 'order_not_found', 'order not found');
+export const insufficientStock = (name: string, left: number) =>
+  new AppError(409, 'insufficient_stock', `insufficient stock for ${name}: ${left} left`, undefined, { left });
+export const noLeader = (why: string) => new AppError(503, 'no_leader', `no leader can take the order: ${why}`, 1);
+export const notLeader = (leaderId: number | null, epoch: number) =>
+  new AppError(503, 'not_leader', 'this replica is not the leader', 1, { leaderId, epoch });
+export const staleEpoch = (promisedEpoch: number) =>
+  new AppError(409, 'stale_epoch', `epoch is older than the promised epoch ${promisedEpoch}`, undefined, { promisedEpoch });
+export const noQuorum = (why: string) => new AppError(503, 'no_quorum', `order not taken: ${why}`, 1);
+/** The order may or may not commit: never a definite failure, so a client must not treat it as one. */
+export const outcomeUnknown = (why: string) => new AppError(504, 'outcome_unknown', `order outcome unknown: ${why}`);
+export const upstreamUnavailable = (what: string) => new AppError(503, 'upstream_unavailable', `${what} is unavailable`, 1);
+
+/** Recreates an AppError from an error body a peer sent, so it can be rethrown unchanged. */
+export function fromErrorBody(status: number, body: unknown): AppError {
+  const e = (body as Partial<ErrorBody> | undefined)?.error;
+  if (e && typeof e.message === 'string') {
+    return new AppError(status, e.reason ?? reasonForStatus(status), e.message, status === 503 ? 1 : undefined, e.detail);
+  }
+  return new AppError(status >= 500 ? 502 : status, 'internal', `unexpected upstream response (HTTP ${status})`);
+}
+
+function reasonForStatus(status: number): ErrorReason {
+  if (status === 400) return 'bad_request';
+  if (status === 404) return 'not_found';
+  if (status === 413) return 'payload_too_large';
+  if (status === 503) return 'upstream_unavailable';
+  return 'internal';
+}
+
+/** Hono onError: AppErrors keep their status; anything else is a 500 that says nothing internal. */
+export function onAppError(err: Error, c: Context): Response {
+  if (err instanceof AppError) {
+    if (err.retryAfterSeconds !== undefined) c.header('Retry-After', String(err.retryAfterSeconds));
+    return c.json(err.toBody(), err.status as ContentfulStatusCode);
+  }
+  // Hono's own HTTPException (e.g. from bodyLimit) carries a status; keep it but use our shape.
+  const status = (err as { status?: unknown }).status;
+  if (typeof status === 'number' && status >= 400 && status < 600) {
+    const reason = reasonForStatus(status);
+    return c.json({ error: { code: status, message: err.message || 'request failed', reason } }, status as ContentfulStatusCode);
+  }
+  console.error('unhandled error', err);
+  return c.json({ error: { code: 500, message: 'internal error', reason: 'internal' } }, 500);
+}
+
+/** Hono notFound: unknown routes also get the error shape. */
+export function onNotFound(c: Context): Response {
+  return c.json({ error: { code: 404, message: `no route for ${c.req.method} ${c.req.path}`, reason: 'not_found' } }, 404);
+}

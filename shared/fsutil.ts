@@ -1,0 +1,40 @@
+/**
+ * Durable file operations. Durable means fsynced: a rename or a new file is only durable once its
+ * directory is fsynced too. An fsync error is fatal by policy (Linux may drop the dirty pages and
+ * report the error only once, so a retried fsync can "succeed" without the data): callers let it
+ * propagate and the process crashes rather than acknowledge anything.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+
+export async function fsyncDir(dir: string): Promise<void> {
+  const handle = await fs.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Replaces `file` with `contents` so that a crash at any instant leaves either the old or the new
+ * file whole: write a temp file, fsync it, rename over the target, fsync the directory.
+ */
+export async function writeFileAtomic(file: string, contents: string): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}`;
+  const handle = await fs.open(tmp, 'w');
+  try {
+    await handle.writeFile(contents);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await fs.rename(tmp, file);
+  await fsyncDir(path.dirname(file));
+}
+
+/** Crash on an fsync failure: never continue, never acknowledge. */
+export function crashOnDurabilityError(what: string, err: unknown): never {
+  console.error(`FATAL: ${what} failed; exiting so recovery starts from what is on disk`, err);
+  process.exit(70);
+}

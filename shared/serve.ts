@@ -1,0 +1,68 @@
+/**
+ * Listening and graceful shutdown, shared by every `main.ts`.
+ *
+ * Servers bind 127.0.0.1 unless configured otherwise and keep idle keep-alive sockets longer than
+ * our clients do (clients close theirs first, so a reused socket is never closed under a request).
+ * On SIGTERM/SIGINT: stop accepting, let in-flight requests finish, run the service's own cleanup
+ * (flush, fsync), and exit 0 — or exit 1 if the deadline passes first.
+ */
+import { serve, type ServerType } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+
+export const SERVER_KEEP_ALIVE_TIMEOUT_MS = 5_000;
+
+export interface Listening {
+  port: number;
+  url: string;
+  close(): Promise<void>;
+}
+
+export function listen(fetch: (req: Request) => Response | Promise<Response>, host: string, port: number): Promise<Listening> {
+  return new Promise((resolve, reject) => {
+    let server: ServerType;
+    const onError = (err: Error) => reject(err);
+    server = serve({ fetch, hostname: host, port }, (info: AddressInfo) => {
+      server.off('error', onError);
+      const http = server as Server;
+      http.keepAliveTimeout = SERVER_KEEP_ALIVE_TIMEOUT_MS;
+      resolve({
+        port: info.port,
+        url: `http://${host}:${info.port}`,
+        close: () =>
+          new Promise<void>((done) => {
+            http.close(() => done());
+            http.closeIdleConnections();
+          }),
+      });
+    });
+    server.once('error', onError);
+  });
+}
+
+/** Runs `stop` once on SIGTERM/SIGINT and exits; a stuck stop is cut off at the deadline. */
+export function onShutdownSignal(service: string, stop: () => Promise<void>, deadlineMs = 5_000): void {
+  let stopping = false;
+  const handler = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${service}: ${signal}, shutting down`);
+    const timer = setTimeout(() => {
+      console.error(`${service}: shutdown took longer than ${deadlineMs} ms, exiting`);
+      process.exit(1);
+    }, deadlineMs);
+    timer.unref();
+    stop().then(
+      () => process.exit(0),
+      (err) => {
+        console.error(`${service}: error during shutdown`, err);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => handler('SIGTERM'));
+  process.on('SIGINT', () => handler('SIGINT'));
+}
+
+/** Durable-file helpers used by every store. */
+export { fsyncDir } from './fsutil.ts';
