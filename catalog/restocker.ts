@@ -1,0 +1,84 @@
+/**
+ * Periodic restock: every `intervalMs`, refill each sold-out toy and tell the frontends.
+ *
+ * Time comes from an injected `Clock`, so tests move it with `ManualClock.advance` instead of
+ * sleeping. The next round is scheduled only after the current one finishes, so rounds never
+ * overlap even if a write or a push is slow. Invalidations go out after the refill is durable
+ * (restockEmpty resolves only then), so a frontend that re-reads sees the refilled stock.
+ */
+import type { Clock } from '../shared/clock.ts';
+import type { Invalidator } from './invalidator.ts';
+import type { CatalogStore } from './store.ts';
+
+export interface RestockerOptions {
+  store: Pick<CatalogStore, 'restockEmpty'>;
+  invalidator: Invalidator;
+  clock: Clock;
+  intervalMs: number;
+  log?: (message: string) => void;
+}
+
+export interface Restocker {
+  start(): void;
+  /** Cancels the next round and waits for a running one to finish. */
+  stop(): Promise<void>;
+  /** Runs one round now (also what the timer calls). */
+  tick(): Promise<string[]>;
+  /** Resolves when no round is running. */
+  whenIdle(): Promise<void>;
+}
+
+export function createRestocker(opts: RestockerOptions): Restocker {
+  const log = opts.log ?? ((m: string) => console.log(m));
+  let cancel: (() => void) | null = null;
+  let running: Promise<unknown> = Promise.resolve();
+  let started = false;
+
+  const round = async (): Promise<string[]> => {
+    const names = await opts.store.restockEmpty();
+    if (names.length) {
+      log(`catalog: restocked ${names.join(', ')}`);
+      await Promise.all(names.map((n) => opts.invalidator.invalidate(n)));
+    }
+    return names;
+  };
+
+  const tick = (): Promise<string[]> => {
+    const p = running.then(round);
+    running = p.catch(() => {});
+    return p;
+  };
+
+  const schedule = () => {
+    cancel?.(); // at most one armed timer, even after a stop() and start() during a round
+    cancel = opts.clock.setTimeout(() => {
+      cancel = null;
+      // The reschedule is part of `running`, so whenIdle() also covers arming the next round.
+      running = running.then(async () => {
+        try {
+          await round();
+        } catch (err) {
+          log(`catalog: restock failed: ${(err as Error)?.message ?? String(err)}`);
+        } finally {
+          if (started) schedule();
+        }
+      });
+    }, opts.intervalMs);
+  };
+
+  return {
+    start() {
+      if (started) return;
+      started = true;
+      schedule();
+    },
+    async stop() {
+      started = false;
+      cancel?.();
+      cancel = null;
+      await running;
+    },
+    tick,
+    whenIdle: () => running.then(() => {}),
+  };
+}

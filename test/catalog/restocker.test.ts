@@ -1,0 +1,123 @@
+/**
+ * Stories about periodic restocking, with time moved by a ManualClock and the frontends replaced
+ * by a recording fake HttpClient.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createCatalogApp } from '../../catalog/app.ts';
+import { createInvalidator } from '../../catalog/invalidator.ts';
+import { createRestocker, type Restocker } from '../../catalog/restocker.ts';
+import { openFileCatalogStore, type CatalogStore } from '../../catalog/store.ts';
+import { ManualClock } from '../../shared/clock.ts';
+import { diskQuantity, makeTempDir, post, purchaseBody, recordingHttp, removeDir } from './helpers.ts';
+
+const FRONTENDS = ['http://frontend-a.test', 'http://frontend-b.test'];
+const INTERVAL = 10_000;
+
+let dir: string;
+let store: CatalogStore;
+let clock: ManualClock;
+let restocker: Restocker;
+let rec: ReturnType<typeof recordingHttp>;
+let quantityAtPush: Map<string, number | undefined>;
+
+beforeEach(async () => {
+  dir = await makeTempDir();
+  store = await openFileCatalogStore(dir, {
+    initial: [
+      { name: 'Tux', price: 15.99, quantity: 3 },
+      { name: 'Lego', price: 49.99, quantity: 0 },
+      { name: 'Slinky', price: 4.99, quantity: 5 },
+    ],
+  });
+  clock = new ManualClock();
+  quantityAtPush = new Map();
+  rec = recordingHttp((req) => {
+    const name = (req.body as { name: string }).name;
+    quantityAtPush.set(name, diskQuantity(dir, name));
+    return { status: 204, headers: {}, body: undefined };
+  });
+  const invalidator = createInvalidator({ http: rec.http, frontendUrls: FRONTENDS, log: () => {} });
+  restocker = createRestocker({ store, invalidator, clock, intervalMs: INTERVAL, log: () => {} });
+});
+
+afterEach(async () => {
+  await restocker.stop();
+  await store.close();
+  await removeDir(dir);
+});
+
+function pushedNames(): string[] {
+  return rec.calls.map((c) => (c.body as { name: string }).name);
+}
+
+describe('restocking', () => {
+  it('refills sold-out toys to 100 every interval, durably, and tells every frontend', async () => {
+    restocker.start();
+    await clock.advance(INTERVAL - 1);
+    await restocker.whenIdle();
+    expect(store.get('Lego')?.quantity).toBe(0);
+    expect(rec.calls).toHaveLength(0);
+
+    await clock.advance(1);
+    await restocker.whenIdle();
+    expect(store.get('Lego')?.quantity).toBe(100);
+    expect(diskQuantity(dir, 'Lego')).toBe(100);
+    // Toys with stock left are not touched.
+    expect(store.get('Tux')?.quantity).toBe(3);
+    expect(store.get('Slinky')?.quantity).toBe(5);
+    expect(rec.calls.map((c) => c.url).sort()).toEqual(FRONTENDS.map((f) => `${f}/internal/invalidate`).sort());
+    expect(pushedNames()).toEqual(['Lego', 'Lego']);
+    for (const c of rec.calls) expect(c.method).toBe('POST');
+    // The push went out only once the refill was on disk.
+    expect(quantityAtPush.get('Lego')).toBe(100);
+
+    // Sell Tux and Slinky out; the next round refills both.
+    const app = createCatalogApp({ store, invalidator: { invalidate: async () => {} } });
+    expect((await post(app, purchaseBody('Tux', 3, 'a'))).body.data.quantity).toBe(0);
+    expect((await post(app, purchaseBody('Slinky', 5, 'b'))).body.data.quantity).toBe(0);
+    rec.calls.length = 0;
+    await clock.advance(INTERVAL);
+    await restocker.whenIdle();
+    expect(store.get('Tux')?.quantity).toBe(100);
+    expect(store.get('Slinky')?.quantity).toBe(100);
+    expect(diskQuantity(dir, 'Tux')).toBe(100);
+    expect(pushedNames().sort()).toEqual(['Slinky', 'Slinky', 'Tux', 'Tux']);
+    expect(quantityAtPush.get('Tux')).toBe(100);
+
+    // A round with nothing sold out changes nothing and pushes nothing.
+    rec.calls.length = 0;
+    await clock.advance(INTERVAL);
+    await restocker.whenIdle();
+    expect(rec.calls).toHaveLength(0);
+  });
+
+  it('keeps going when a frontend is unreachable', async () => {
+    const invalidator = createInvalidator({
+      http: async (req) => {
+        throw new Error(`connect ECONNREFUSED ${req.url}`);
+      },
+      frontendUrls: FRONTENDS,
+      log: () => {},
+    });
+    const r = createRestocker({ store, invalidator, clock, intervalMs: INTERVAL, log: () => {} });
+    r.start();
+    await clock.advance(INTERVAL);
+    await r.whenIdle();
+    expect(store.get('Lego')?.quantity).toBe(100);
+    const app = createCatalogApp({ store, invalidator });
+    await post(app, purchaseBody('Lego', 100, 'x'));
+    await clock.advance(INTERVAL);
+    await r.whenIdle();
+    expect(store.get('Lego')?.quantity).toBe(100);
+    await r.stop();
+  });
+
+  it('stops restocking after stop()', async () => {
+    restocker.start();
+    await restocker.stop();
+    await clock.advance(INTERVAL * 5);
+    await restocker.whenIdle();
+    expect(store.get('Lego')?.quantity).toBe(0);
+    expect(rec.calls).toHaveLength(0);
+  });
+});
