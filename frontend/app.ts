@@ -1,0 +1,114 @@
+/**
+ * The frontend's public HTTP API: product queries through the cache, orders through the
+ * OrderRouter, and a health view.
+ *
+ * Why it is shaped so:
+ * - It is a function of its dependencies (cache, catalog client, order router), so tests drive it
+ *   with `app.request()` and fakes, and main.ts wires the real ones.
+ * - Every input is validated at the edge (`parseJsonBody`, `parseOrderNumber`, a body size
+ *   limit) before the router is called, and every error goes through `onAppError`/`onNotFound`,
+ *   so each error is `{"error":{"code":N,"message":...}}` with HTTP status == code.
+ * - Read-your-writes for the ordering client: when an order succeeds the frontend invalidates
+ *   the toy in its own cache BEFORE it responds, so the client's next query cannot be served the
+ *   stock from before its order, even if the catalog's pushed invalidation is still on its way.
+ *   The cache also discards any fill that was in flight across that invalidation. When the
+ *   outcome is unknown (504) or the failure is not a plain refusal (any 5xx or unexpected error)
+ *   it invalidates too; only 4xx refusals (400/404/409), which changed no stock, leave it alone.
+ * - Internal routes (cache invalidation) live on a separate app and port (internal-app.ts); none
+ *   is mounted here.
+ */
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import {
+  MAX_NAME_LENGTH,
+  MAX_PUBLIC_BODY_BYTES,
+  OrderRequestSchema,
+  type OrderPlaced,
+  parseJsonBody,
+  parseOrderNumber,
+} from '../shared/contracts.ts';
+import { AppError, onAppError, onNotFound, productNotFound } from '../shared/errors.ts';
+import type { ProductCache } from './cache.ts';
+import type { CatalogClient } from './catalog-client.ts';
+import type { OrderRouter } from './types.ts';
+
+export interface FrontendAppDeps {
+  cache: ProductCache;
+  catalog: CatalogClient;
+  orders: OrderRouter;
+}
+
+export const payloadTooLarge = (limit: number) =>
+  new AppError(413, 'payload_too_large', `request body is larger than ${limit} bytes`);
+
+export function createFrontendApp(deps: FrontendAppDeps): Hono {
+  const { cache, catalog, orders } = deps;
+  const app = new Hono();
+  app.onError(onAppError);
+  app.notFound(onNotFound);
+
+  app.get('/products', async (c) => {
+    const products = await catalog.listProducts();
+    return c.json({ data: products.map(({ name, price, quantity }) => ({ name, price, quantity })) });
+  });
+
+  app.get('/products/:name', async (c) => {
+    const name = c.req.param('name');
+    // No catalog name is empty or this long: answer without a trip to the catalog.
+    if (name.length === 0 || name.length > MAX_NAME_LENGTH) throw productNotFound();
+    const { price, quantity } = await cache.get(name);
+    return c.json({ data: { name, price, quantity } });
+  });
+
+  app.post(
+    '/orders',
+    bodyLimit({
+      maxSize: MAX_PUBLIC_BODY_BYTES,
+      onError: () => {
+        throw payloadTooLarge(MAX_PUBLIC_BODY_BYTES);
+      },
+    }),
+    async (c) => {
+      const req = await parseJsonBody(c.req, OrderRequestSchema);
+      let placed: OrderPlaced;
+      try {
+        placed = await orders.placeOrder(req);
+      } catch (err) {
+        if (!isDefiniteRejection(err)) cache.invalidate(req.name);
+        throw err;
+      }
+      // Before responding: the client's next query must not see the stock from before its order.
+      cache.invalidate(req.name);
+      return c.json({ data: { order_number: placed.order_number } });
+    },
+  );
+
+  app.get('/orders/:order_number', async (c) => {
+    const order = await orders.getOrder(parseOrderNumber(c.req.param('order_number')));
+    return c.json({ data: { number: order.number, name: order.name, quantity: order.quantity } });
+  });
+
+  app.get('/health', (c) => {
+    const view = orders.view();
+    return c.json({
+      data: {
+        leaderId: view.leaderId,
+        epoch: view.epoch,
+        electing: view.electing,
+        replicas: view.replicas,
+        cache: cache.stats(),
+      },
+    });
+  });
+
+  return app;
+}
+
+/**
+ * A 4xx from the router means the order was refused before it could change stock. Anything else
+ * (504 outcome unknown, a 503, an unexpected error) might hide a committed order, and an extra
+ * invalidation costs only one catalog read, so the cache entry is dropped.
+ */
+function isDefiniteRejection(err: unknown): boolean {
+  return err instanceof AppError && err.status >= 400 && err.status < 500;
+}

@@ -1,0 +1,19 @@
+/**
+ * The frontend's view of the order service, as an interface.
+ *
+ * The public app only needs "place an order", "read an order" and "who leads right now"; how the
+ * leader is found, fenced and failed over lives behind `OrderRouter` (frontend/order-router.ts,
+ * written separately). Keeping the contract here lets the app and its tests depend on the shape
+ * alone, with a fake router in tests and the real one wired in by main.ts.
+ */
+import type { Order, OrderPlaced, OrderRequest } from '../shared/contracts.ts';
+
+export interface ReplicaView { id: number; url: string; state: 'up' | 'down' | 'unknown'; role: string | null; lastIndex: number | null; promisedEpoch: number | null }
+export interface ElectionView { leaderId: number | null; epoch: number | null; electing: boolean; replicas: ReplicaView[] }
+export interface OrderRouter {
+  /** Places the order at the leader; resolves with the order number or throws an AppError (400/404/409/503/504). */
+  placeOrder(req: OrderRequest): Promise<OrderPlaced>;
+  /** Reads an order from the leader; throws orderNotFound() (404) or a 503 AppError. */
+  getOrder(orderNumber: number): Promise<Order>;
+  view(): ElectionView;
+}
