@@ -1,0 +1,115 @@
+/**
+ * The client CLI: flag validation in-process (`parseClientArgs`), then the real script as a child
+ * process, once with a bad flag (exit 2) and against a fake store served on a loopback port over
+ * real keep-alive connections (exit 0 with a JSON report; exit 1 when a read-back mismatches).
+ */
+import { spawn } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { serve, type ServerType } from '@hono/node-server';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_URL, parseClientArgs, UsageError, type RunSummary } from '../../scripts/client-lib.ts';
+import { createFakeStore, errorResponse, type FakeStoreOptions } from './fake-store.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+describe('parseClientArgs', () => {
+  it('has defaults', () => {
+    expect(parseClientArgs([])).toEqual({ url: DEFAULT_URL, clients: 5, iterations: 100, p: 0.5, seed: undefined, json: false, help: false });
+  });
+
+  it('reads every flag', () => {
+    expect(parseClientArgs(['--clients', '3', '--iterations', '7', '--p', '0.25', '--url', 'http://localhost:9000/', '--seed', '12', '--json'])).toEqual({
+      url: 'http://localhost:9000',
+      clients: 3,
+      iterations: 7,
+      p: 0.25,
+      seed: 12,
+      json: true,
+      help: false,
+    });
+    expect(parseClientArgs(['--p=1', '--clients=1']).p).toBe(1);
+    expect(parseClientArgs(['--p', '0']).p).toBe(0);
+  });
+
+  it.each([
+    [['--p', '2'], /--p must be a number between 0 and 1/],
+    [['--p=-0.1'], /--p must be/],
+    [['--p', 'half'], /--p must be/],
+    [['--p', ''], /--p must be/],
+    [['--clients', '0'], /--clients must be an integer between 1 and 1000/],
+    [['--clients', '1.5'], /--clients must be an integer/],
+    [['--clients', 'many'], /--clients must be an integer/],
+    [['--iterations=-3'], /--iterations must be an integer/],
+    [['--iterations', '-3'], /iterations/],
+    [['--seed', 'abc'], /--seed must be an integer/],
+    [['--url', 'not a url'], /--url must be an http\(s\) URL/],
+    [['--url', 'ftp://x'], /--url must be an http\(s\) URL/],
+    [['--bogus'], /bogus/],
+    [['extra'], /extra/],
+    [['--clients'], /clients/],
+  ])('rejects %j with a clear message', (argv, message) => {
+    expect(() => parseClientArgs(argv)).toThrow(UsageError);
+    expect(() => parseClientArgs(argv)).toThrow(message);
+  });
+});
+
+function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/client.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+let server: ServerType | undefined;
+afterEach(async () => {
+  const s = server;
+  server = undefined;
+  if (s) await new Promise<void>((r) => s.close(() => r()));
+});
+
+async function serveStore(opts: FakeStoreOptions = {}) {
+  const store = createFakeStore(opts);
+  const url = await new Promise<string>((resolve) => {
+    server = serve({ fetch: store.app.fetch, port: 0, hostname: '127.0.0.1' }, (info: AddressInfo) => resolve(`http://127.0.0.1:${info.port}`));
+  });
+  return { store, url };
+}
+
+describe('client CLI process', () => {
+  it('exits 2 with a message on a bad flag', async () => {
+    const r = await runCli(['--p', '2']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--p must be a number between 0 and 1');
+    expect(r.stderr).toContain('usage:');
+  });
+
+  it('runs against a store over real connections and prints one JSON object', async () => {
+    const { store, url } = await serveStore();
+    const r = await runCli(['--url', url, '--clients', '2', '--iterations', '5', '--p', '1', '--seed', '3', '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.stdout) as RunSummary;
+    expect(summary.seed).toBe(3);
+    expect(summary.stats.query.count).toBe(10);
+    expect(summary.stats.order.count).toBe(10);
+    expect(summary.stats.order_query.count).toBe(10);
+    expect(summary.orders.acknowledged).toBe(10);
+    expect(summary.mismatches).toEqual([]);
+    expect(store.orders).toHaveLength(10);
+  });
+
+  it('prints the table and exits 1 when an acknowledged order reads back wrong', async () => {
+    const { url } = await serveStore({ onOrderQuery: () => errorResponse(404, 'order not found') });
+    const r = await runCli(['--url', url, '--clients', '1', '--iterations', '2', '--p', '1', '--seed', '3']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^order_query\s+2/m);
+    expect(r.stdout).toContain('MISMATCHES:');
+    expect(r.stdout.match(/\[missing\] order \d+/g)).toHaveLength(2);
+  });
+});
