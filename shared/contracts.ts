@@ -84,6 +84,8 @@ export const ReplicaStatusSchema = z.object({
   leaderId: z.number().int().positive().nullable(),
   head: LogHeadSchema,
   commitIndex: z.number().int().min(-1),
+  /** The leader's view of each follower (empty unless leading). */
+  followers: z.array(z.object({ id: z.number().int().positive(), reachable: z.boolean(), matchIndex: z.number().int().min(-1), nextIndex: z.number().int().nonnegative() })),
 });
 export type ReplicaStatus = z.infer<typeof ReplicaStatusSchema>;
 
@@ -103,10 +105,13 @@ export const AppendRequestSchema = z.object({
   commitIndex: z.number().int().min(-1),
   /** The leader's last index when its epoch began: a follower holding all of it may claim logEpoch = epoch. */
   viewStartIndex: z.number().int().min(-1),
+  /** The leader's last index when it sent this: a follower's records past it are not in the leader's log. */
+  leaderLastIndex: z.number().int().min(-1),
 });
 export type AppendRequest = z.infer<typeof AppendRequestSchema>;
 export const AppendResponseSchema = z.discriminatedUnion('ok', [
-  z.object({ ok: z.literal(true), matchIndex: z.number().int().min(-1) }),
+  /** logEpoch tells the leader whether this acknowledgement counts toward commit (it must equal the leader's epoch). */
+  z.object({ ok: z.literal(true), matchIndex: z.number().int().min(-1), logEpoch: z.number().int().nonnegative() }),
   z.object({ ok: z.literal(false), reason: z.literal('mismatch'), lastIndex: z.number().int().min(-1) }),
 ]);
 export type AppendResponse = z.infer<typeof AppendResponseSchema>;
@@ -155,7 +160,7 @@ export type Invalidation = z.infer<typeof InvalidationSchema>;
 // ---------------------------------------------------------------- helpers
 
 /** Validates a parsed value, or throws a 400 that names the first bad field. */
-export function parseWith<T>(schema: z.ZodType<T>, value: unknown, what = 'body'): T {
+export function parseWith<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, value: unknown, what = 'body'): T {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   const issue = r.error.issues[0];
@@ -165,7 +170,7 @@ export function parseWith<T>(schema: z.ZodType<T>, value: unknown, what = 'body'
 }
 
 /** Reads a JSON request body and validates it; a body that is not JSON is a 400, not a 500. */
-export async function parseJsonBody<T>(req: { text(): Promise<string> }, schema: z.ZodType<T>): Promise<T> {
+export async function parseJsonBody<T>(req: { text(): Promise<string> }, schema: z.ZodType<T, z.ZodTypeDef, unknown>): Promise<T> {
   const text = await req.text();
   let value: unknown;
   try {

@@ -1,0 +1,40 @@
+/**
+ * The frontend's leader choice as pure functions: given what the replicas last said about
+ * themselves, who should lead and in which epoch. The monitor in order-router.ts does the pinging
+ * and calls these, so the rules can be tested (and simulated) without any network.
+ *
+ * Priority decides who leads, never whose orders survive: the chosen replica runs a view change
+ * that adopts the most up-to-date log of a quorum before it serves. The next epoch comes from the
+ * replicas' promises (max + 1), not from the frontend's memory, so a restarted frontend, or a
+ * second one, can never reuse an epoch.
+ */
+import type { ReplicaStatus } from '../shared/contracts.ts';
+
+export type Probe = { id: number; status: ReplicaStatus | null };
+
+/** Live replicas in priority order (highest id first). */
+export function candidatesInPriorityOrder(probes: readonly Probe[]): number[] {
+  return probes.filter((p) => p.status !== null).map((p) => p.id).sort((a, b) => b - a);
+}
+
+export function nextEpoch(probes: readonly Probe[], atLeast = 0): number {
+  return Math.max(atLeast, ...probes.map((p) => p.status?.promisedEpoch ?? 0)) + 1;
+}
+
+/**
+ * A replica that already leads the newest epoch any live replica has promised is kept (after a
+ * frontend restart, say): re-electing would cost a failover for nothing.
+ */
+export function existingLeader(probes: readonly Probe[]): { id: number; epoch: number } | null {
+  const newest = Math.max(0, ...probes.map((p) => p.status?.promisedEpoch ?? 0));
+  for (const p of probes) {
+    const s = p.status;
+    if (s && s.role === 'leader' && s.leaderEpoch === newest && newest > 0) return { id: p.id, epoch: newest };
+  }
+  return null;
+}
+
+/** Does this heartbeat answer still show the replica leading the epoch we routed to it? */
+export function stillLeads(status: ReplicaStatus | null, epoch: number): boolean {
+  return status !== null && status.role === 'leader' && status.leaderEpoch === epoch;
+}

@@ -1,0 +1,155 @@
+/**
+ * The replication and election decisions as pure functions: state and a message in, a decision
+ * out. No disk, no network, no clock; the driver (replica.ts) carries decisions out. Keeping the
+ * rules here is what lets tests and the simulator check them across thousands of schedules.
+ *
+ * The rules (Viewstamped Replication's view change with Raft's log matching):
+ * - A replica promises an epoch to at most one candidate and never goes back to an older epoch.
+ * - A candidate leads epoch E once a quorum (itself included) promised E; it adopts the most
+ *   up-to-date log among them, compared by (logEpoch, lastIndex). logEpoch is the epoch whose
+ *   leader's whole start-of-epoch log a replica holds, so a replica with logEpoch E holds a prefix
+ *   of the E leader's log that contains everything committed before E.
+ * - A follower appends only records that continue its log at (prevIndex, prevCrc); a conflicting
+ *   suffix is cut, which can only hold records that were never committed (a committed record is
+ *   in every later leader's log). Cutting at or below the commit index it knows is a bug: throw.
+ * - A follower claims logEpoch E only when its log equals a prefix of the E leader's log that
+ *   covers the leader's start-of-epoch log; only such acknowledgements count toward commit.
+ */
+import type { AppendRequest, LogHead, OrderEntry } from '../shared/contracts.ts';
+import { verifyChain } from './log.ts';
+import type { Meta } from './meta.ts';
+
+export function quorumSize(replicaCount: number): number {
+  return Math.floor(replicaCount / 2) + 1;
+}
+
+// ------------------------------------------------------------------------------- promises
+
+export type PromiseDecision = { grant: true; meta: Meta; changed: boolean } | { grant: false; promisedEpoch: number };
+
+export function decidePromise(meta: Meta, epoch: number, candidateId: number): PromiseDecision {
+  if (epoch > meta.promisedEpoch) return { grant: true, meta: { ...meta, promisedEpoch: epoch, votedFor: candidateId }, changed: true };
+  if (epoch === meta.promisedEpoch && meta.votedFor === candidateId) return { grant: true, meta, changed: false };
+  return { grant: false, promisedEpoch: meta.promisedEpoch };
+}
+
+/** Positive if `a` is more up to date than `b`. */
+export function compareHeads(a: LogHead, b: LogHead): number {
+  return a.logEpoch !== b.logEpoch ? a.logEpoch - b.logEpoch : a.lastIndex - b.lastIndex;
+}
+
+/** The replica whose log a new leader must adopt; ties keep the earlier (the candidate first). */
+export function mostUpToDate<T extends { head: LogHead }>(candidates: readonly T[]): T {
+  let best = candidates[0]!;
+  for (const c of candidates.slice(1)) if (compareHeads(c.head, best.head) > 0) best = c;
+  return best;
+}
+
+// ------------------------------------------------------------------------------- appends
+
+/** The part of a log the decisions read. */
+export interface LogView {
+  lastIndex(): number;
+  crcAt(index: number): number | undefined;
+}
+
+export type AppendDecision =
+  | { kind: 'stale'; promisedEpoch: number }
+  | { kind: 'invalid'; why: string }
+  | { kind: 'mismatch'; lastIndex: number; meta: Meta }
+  | {
+      kind: 'accept';
+      /** Cut the log from this index before appending (null: nothing to cut). */
+      truncateFrom: number | null;
+      append: OrderEntry[];
+      matchIndex: number;
+      /** Meta to persist after the log change is durable (promise and possibly logEpoch). */
+      meta: Meta;
+      knownCommitIndex: number;
+    };
+
+export class CommittedTruncationError extends Error {
+  constructor(index: number, commitIndex: number) {
+    super(`refusing to cut the log at ${index}: records up to ${commitIndex} are known committed (safety bug)`);
+    this.name = 'CommittedTruncationError';
+  }
+}
+
+export function decideAppend(meta: Meta, log: LogView, knownCommitIndex: number, req: AppendRequest): AppendDecision {
+  if (req.epoch < meta.promisedEpoch) return { kind: 'stale', promisedEpoch: meta.promisedEpoch };
+  if (req.epoch === meta.promisedEpoch && meta.votedFor !== null && meta.votedFor !== req.leaderId) {
+    // Another replica was promised this epoch: two leaders in one epoch would be a safety bug upstream.
+    return { kind: 'invalid', why: `epoch ${req.epoch} was promised to replica ${meta.votedFor}, not ${req.leaderId}` };
+  }
+  const promised: Meta = req.epoch > meta.promisedEpoch ? { ...meta, promisedEpoch: req.epoch, votedFor: req.leaderId } : meta;
+  if (!verifyChain(req.prevIndex, req.prevCrc, req.entries)) return { kind: 'invalid', why: 'entries do not form a valid checksum chain' };
+
+  const lastIndex = log.lastIndex();
+  if (req.prevIndex > lastIndex) return { kind: 'mismatch', lastIndex, meta: promised };
+  if (log.crcAt(req.prevIndex) !== req.prevCrc) return { kind: 'mismatch', lastIndex: req.prevIndex - 1, meta: promised };
+
+  let truncateFrom: number | null = null;
+  let firstNew = req.entries.length;
+  for (let i = 0; i < req.entries.length; i++) {
+    const e = req.entries[i]!;
+    if (e.index > lastIndex) {
+      firstNew = i;
+      break;
+    }
+    if (log.crcAt(e.index) !== e.crc) {
+      truncateFrom = e.index;
+      firstNew = i;
+      break;
+    }
+  }
+  const matchIndex = req.prevIndex + req.entries.length;
+  // Records past everything the leader holds are not in its log, so never committed: a follower
+  // not yet synced in this epoch drops them. One already synced in this epoch got its suffix from
+  // this leader, so a late or reordered message must not cut it.
+  const synced = meta.logEpoch === req.epoch;
+  if (truncateFrom === null && !synced && matchIndex === req.leaderLastIndex && lastIndex > matchIndex) truncateFrom = matchIndex + 1;
+  if (truncateFrom !== null && truncateFrom <= knownCommitIndex) throw new CommittedTruncationError(truncateFrom, knownCommitIndex);
+
+  const newLast = truncateFrom !== null ? truncateFrom - 1 + (req.entries.length - firstNew) : Math.max(lastIndex, matchIndex);
+  const equalsLeaderPrefix = newLast === matchIndex || synced;
+  const holdsStartLog = matchIndex >= req.viewStartIndex;
+  const logEpoch = equalsLeaderPrefix && holdsStartLog ? Math.max(meta.logEpoch, req.epoch) : meta.logEpoch;
+  return {
+    kind: 'accept',
+    truncateFrom,
+    append: req.entries.slice(firstNew),
+    matchIndex,
+    meta: { ...promised, logEpoch },
+    knownCommitIndex: Math.max(knownCommitIndex, Math.min(req.commitIndex, matchIndex)),
+  };
+}
+
+// ------------------------------------------------------------------------------- leader bookkeeping
+
+export interface FollowerProgress {
+  /** Next index to send. */
+  nextIndex: number;
+  /** Highest index known to match the leader's log and count toward commit (-1: none). */
+  matchIndex: number;
+  /** How far to step back on the next mismatch (doubles, so long divergences take few rounds). */
+  backoff: number;
+}
+
+export function initialProgress(leaderLastIndex: number): FollowerProgress {
+  return { nextIndex: leaderLastIndex + 1, matchIndex: -1, backoff: 1 };
+}
+
+export function onAppendAccepted(p: FollowerProgress, matchIndex: number, counts: boolean): FollowerProgress {
+  return { nextIndex: matchIndex + 1, matchIndex: counts ? Math.max(p.matchIndex, matchIndex) : p.matchIndex, backoff: 1 };
+}
+
+export function onAppendMismatch(p: FollowerProgress, followerLastIndex: number): FollowerProgress {
+  const stepped = p.nextIndex - p.backoff;
+  return { ...p, nextIndex: Math.max(0, Math.min(stepped, followerLastIndex + 1)), backoff: p.backoff * 2 };
+}
+
+/** Highest index durable on `quorum` replicas, counting the leader's own durable index. */
+export function commitIndexFor(leaderDurableIndex: number, followerMatches: readonly number[], quorum: number): number {
+  const all = [leaderDurableIndex, ...followerMatches].sort((a, b) => b - a);
+  return all[quorum - 1] ?? -1;
+}

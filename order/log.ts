@@ -1,0 +1,92 @@
+/**
+ * The order log: the interface every replica writes through, its record checksum, and the
+ * in-memory twin used by tests and the simulator.
+ *
+ * Records are stamped with (index, epoch) and a crc32 chained to the previous record's crc, so
+ * equal crcs at an index mean equal prefixes (what log matching compares) and a torn or flipped
+ * byte is detectable on load. `append` changes the in-memory view at once and resolves only when
+ * the records are durable; `durableIndex` says how far that is, which is what the leader counts
+ * toward commit for itself.
+ */
+import { crc32 } from 'node:zlib';
+import type { OrderEntry } from '../shared/contracts.ts';
+
+export interface OrderLogStore {
+  lastIndex(): number;
+  /** Highest index known to be on stable storage. */
+  durableIndex(): number;
+  entryAt(index: number): OrderEntry | undefined;
+  /** crc of the record at `index`; 0 for index -1 (the empty prefix); undefined past the end. */
+  crcAt(index: number): number | undefined;
+  slice(fromIndex: number, toIndexExclusive: number): OrderEntry[];
+  /** Appends after lastIndex(); visible at once, resolves once durable. */
+  append(entries: OrderEntry[]): Promise<void>;
+  /** Drops records from `index` on; visible at once, resolves once durable. */
+  truncateFrom(index: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type UnsignedEntry = Omit<OrderEntry, 'crc'>;
+
+/** The bytes a record's checksum covers (everything but the checksum itself). */
+export function recordContent(e: UnsignedEntry): string {
+  return `${e.index},${e.epoch},${e.name},${e.quantity},${e.key}`;
+}
+
+export function chainCrc(prevCrc: number, e: UnsignedEntry): number {
+  return crc32(recordContent(e), prevCrc) >>> 0;
+}
+
+export function signEntry(prevCrc: number, e: UnsignedEntry): OrderEntry {
+  return { ...e, crc: chainCrc(prevCrc, e) };
+}
+
+/** True if `entries` continue a log whose last record is (prevIndex, prevCrc) with a valid chain. */
+export function verifyChain(prevIndex: number, prevCrc: number, entries: readonly OrderEntry[]): boolean {
+  let crc = prevCrc;
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    if (e.index !== prevIndex + 1 + i || chainCrc(crc, e) !== e.crc) return false;
+    crc = e.crc;
+  }
+  return true;
+}
+
+/** The in-memory twin: the same contract with no disk; everything is durable at once. */
+export class MemoryLogStore implements OrderLogStore {
+  readonly entries: OrderEntry[] = [];
+
+  constructor(initial: OrderEntry[] = []) {
+    this.entries.push(...initial);
+  }
+  lastIndex(): number {
+    return this.entries.length - 1;
+  }
+  durableIndex(): number {
+    return this.entries.length - 1;
+  }
+  entryAt(index: number): OrderEntry | undefined {
+    return this.entries[index];
+  }
+  crcAt(index: number): number | undefined {
+    return index === -1 ? 0 : this.entries[index]?.crc;
+  }
+  slice(from: number, to: number): OrderEntry[] {
+    return this.entries.slice(from, to);
+  }
+  async append(entries: OrderEntry[]): Promise<void> {
+    assertContinues(this, entries);
+    this.entries.push(...entries);
+  }
+  async truncateFrom(index: number): Promise<void> {
+    this.entries.length = Math.min(this.entries.length, Math.max(0, index));
+  }
+  async close(): Promise<void> {}
+}
+
+export function assertContinues(log: OrderLogStore, entries: readonly OrderEntry[]): void {
+  const last = log.lastIndex();
+  if (!verifyChain(last, log.crcAt(last) ?? 0, entries)) {
+    throw new Error(`append does not continue the log at index ${last}: broken index sequence or checksum chain`);
+  }
+}

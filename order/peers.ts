@@ -1,0 +1,55 @@
+/**
+ * How a replica reaches its peers and the catalog: small interfaces over the injected
+ * `HttpClient`, so the same code runs over undici sockets in production and over in-process Hono
+ * apps in tests. Errors come back as the peer's own AppError (e.g. stale_epoch with the epoch it
+ * promised) or as a NetworkError.
+ */
+import { z } from 'zod';
+import {
+  AppendResponseSchema, FetchLogResponseSchema, PromiseResponseSchema, PurchaseResultSchema, ReplicaStatusSchema,
+  type AppendRequest, type AppendResponse, type CatchupRequest, type FetchLogResponse, type PromiseRequest,
+  type PromiseResponse, type PurchaseRequest, type PurchaseResult, type ReplicaStatus,
+} from '../shared/contracts.ts';
+import { expectData, type HttpClient } from '../shared/http.ts';
+
+export interface PeerTransport {
+  promise(peerId: number, req: PromiseRequest, timeoutMs: number): Promise<PromiseResponse>;
+  append(peerId: number, req: AppendRequest, timeoutMs: number): Promise<AppendResponse>;
+  fetchLog(peerId: number, req: { epoch: number; from: number; limit: number }, timeoutMs: number): Promise<FetchLogResponse>;
+  status(peerId: number, timeoutMs: number): Promise<ReplicaStatus>;
+  catchup(peerId: number, req: CatchupRequest, timeoutMs: number): Promise<void>;
+}
+
+export function createHttpPeerTransport(http: HttpClient, peers: ReadonlyArray<{ id: number; url: string }>): PeerTransport {
+  const urlOf = (id: number) => {
+    const peer = peers.find((p) => p.id === id);
+    if (!peer) throw new Error(`unknown peer ${id}`);
+    return peer.url;
+  };
+  const post = async <T>(id: number, path: string, body: unknown, schema: z.ZodType<T>, timeoutMs: number) =>
+    expectData(await http({ method: 'POST', url: `${urlOf(id)}${path}`, body, timeoutMs }), schema);
+  return {
+    promise: (id, req, t) => post(id, '/internal/promise', req, PromiseResponseSchema, t),
+    append: (id, req, t) => post(id, '/internal/append', req, AppendResponseSchema, t),
+    fetchLog: async (id, req, t) =>
+      expectData(
+        await http({ method: 'GET', url: `${urlOf(id)}/internal/log?epoch=${req.epoch}&from=${req.from}&limit=${req.limit}`, timeoutMs: t }),
+        FetchLogResponseSchema,
+      ),
+    status: async (id, t) => expectData(await http({ method: 'GET', url: `${urlOf(id)}/internal/status`, timeoutMs: t }), ReplicaStatusSchema),
+    catchup: async (id, req, t) => {
+      await post(id, '/internal/catchup', req, z.unknown(), t);
+    },
+  };
+}
+
+export interface CatalogPurchaser {
+  /** Decrements stock once per key; throws the catalog's 404/409 or a NetworkError. */
+  purchase(req: PurchaseRequest): Promise<PurchaseResult>;
+}
+
+export function createHttpCatalogPurchaser(http: HttpClient, catalogUrl: string, timeoutMs = 3_000): CatalogPurchaser {
+  return {
+    purchase: async (req) => expectData(await http({ method: 'POST', url: `${catalogUrl}/purchases`, body: req, timeoutMs }), PurchaseResultSchema),
+  };
+}
