@@ -47,13 +47,18 @@ export interface ClusterOptions {
   heartbeatIntervalMs?: number;
   commitQuorum?: number;
   startRouter?: boolean;
+  /** Share a network with other in-process services (the full-stack tier). */
+  net?: ReturnType<typeof createInProcessNetwork>;
+  /** A real catalog client instead of the FakeCatalog twin. */
+  catalog?: CatalogPurchaser;
 }
 
 export function createOrderCluster(opts: ClusterOptions = {}) {
   const ids = opts.ids ?? [1, 2, 3];
   const heartbeatIntervalMs = opts.heartbeatIntervalMs ?? 20;
-  const net = createInProcessNetwork();
-  const catalog = new FakeCatalog();
+  const net = opts.net ?? createInProcessNetwork();
+  const fakeCatalog = new FakeCatalog();
+  const catalog: CatalogPurchaser = opts.catalog ?? fakeCatalog;
   const logs = new Map(ids.map((id) => [id, new MemoryLogStore()]));
   const metas = new Map(ids.map((id) => [id, new MemoryMetaStore()]));
   const replicas = new Map<number, Replica>();
@@ -94,7 +99,7 @@ export function createOrderCluster(opts: ClusterOptions = {}) {
 
   const cluster = {
     net,
-    catalog,
+    catalog: fakeCatalog,
     router,
     logs,
     metas,

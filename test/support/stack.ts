@@ -1,0 +1,51 @@
+/**
+ * The whole store in one process: the real catalog app (in-memory store), the frontend's public
+ * and internal apps, and three order replicas, all talking over the in-process network exactly as
+ * they would over sockets (the catalog pushes invalidations to the frontend's internal app, the
+ * leader buys from the catalog app). `request` is the client's view: the public frontend only.
+ */
+import { createCatalogApp } from '../../catalog/app.ts';
+import { createInvalidator } from '../../catalog/invalidator.ts';
+import { createMemoryCatalogStore } from '../../catalog/store.ts';
+import { createFrontendApp } from '../../frontend/app.ts';
+import { ProductCache } from '../../frontend/cache.ts';
+import { createCatalogClient } from '../../frontend/catalog-client.ts';
+import { createFrontendInternalApp } from '../../frontend/internal-app.ts';
+import { createInProcessNetwork } from '../../shared/http.ts';
+import { createHttpCatalogPurchaser } from '../../order/peers.ts';
+import { createOrderCluster } from './order-cluster.ts';
+
+export const CATALOG_URL = 'http://catalog.test';
+export const FRONTEND_INTERNAL_URL = 'http://frontend-internal.test';
+
+export function createStack(opts: { cacheSize?: number; cacheEnabled?: boolean } = {}) {
+  const net = createInProcessNetwork();
+  const store = createMemoryCatalogStore();
+  const invalidator = createInvalidator({ http: net.http, frontendUrls: [FRONTEND_INTERNAL_URL] });
+  net.register(CATALOG_URL, createCatalogApp({ store, invalidator }).fetch);
+  const orders = createOrderCluster({ net, catalog: createHttpCatalogPurchaser(net.http, CATALOG_URL) });
+  const catalog = createCatalogClient(net.http, CATALOG_URL);
+  const cache = new ProductCache({ maxSize: opts.cacheSize ?? 7, enabled: opts.cacheEnabled ?? true, loader: (n) => catalog.getProduct(n) });
+  const app = createFrontendApp({ cache, catalog, orders: orders.router });
+  net.register(FRONTEND_INTERNAL_URL, createFrontendInternalApp({ cache }).fetch);
+
+  const request = async (method: 'GET' | 'POST', path: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const init: RequestInit = { method, headers: { ...headers } };
+    if (body !== undefined) {
+      init.body = typeof body === 'string' ? body : JSON.stringify(body);
+      (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
+    }
+    const res = await app.request(path, init);
+    const text = await res.text();
+    let json: any;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = text;
+    }
+    return { status: res.status, headers: res.headers, body: json };
+  };
+
+  return { ...orders, store, cache, app, request, stopAll: () => orders.stop() };
+}
+export type Stack = ReturnType<typeof createStack>;
