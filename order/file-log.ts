@@ -59,7 +59,7 @@ export async function openFileLogStore(dir: string, opts: FileLogOptions = {}): 
   if (validEnd < content.length) {
     // Keep what we cut, then cut it durably before anything new is appended after it.
     const savedAs = `${file}.torn-${Date.now()}`;
-    await writeFileAtomic(savedAs, content.subarray(validEnd).toString('latin1'));
+    await writeFileAtomic(savedAs, content.subarray(validEnd));
     const handle = await fs.open(file, 'r+');
     await handle.truncate(validEnd);
     await handle.sync();
@@ -92,10 +92,12 @@ export function parseLog(file: string, content: Buffer): { entries: OrderEntry[]
     const line = content.subarray(pos, end).toString('utf8');
     const entry = nl < 0 ? null : parseRecord(line);
     const why = nl < 0 ? 'no newline' : !entry ? 'unparseable' : entry.index !== entries.length ? 'index out of sequence' : chainCrc(prevCrc, entry) !== entry.crc ? 'checksum mismatch' : null;
-    if (why) {
-      if (!badAt) badAt = { pos, line: lineNumber, why };
-    } else if (badAt) {
-      throw new CorruptLogError(file, badAt.line, badAt.why);
+    if (badAt) {
+      // Past a bad line, any complete, well-formed record means the bad line was not the tail a
+      // crash mid-write leaves, but damage in the middle: cutting there would drop real orders.
+      if (entry && entry.index > entries.length) throw new CorruptLogError(file, badAt.line, badAt.why);
+    } else if (why) {
+      badAt = { pos, line: lineNumber, why };
     } else {
       entries.push(entry!);
       offsets.push(pos);
@@ -180,7 +182,10 @@ export class FileLogStore implements OrderLogStore {
 
   truncateFrom(index: number): Promise<void> {
     if (index > this.lastIndex()) return Promise.resolve();
+    if (this.closed) return Promise.reject(new Error('order log is closed'));
     const from = Math.max(0, index);
+    // Records from `from` on are gone from the log we present, whatever is still queued for disk.
+    this.durable = Math.min(this.durable, from - 1);
     const position = this.offsets[from]!;
     this.entries.length = from;
     this.offsets.length = from;
@@ -218,7 +223,11 @@ export class FileLogStore implements OrderLogStore {
         const bytes = Buffer.concat(batch.map((b) => b.bytes));
         await writeAll(this.handle, bytes, batch[0]!.position);
         await this.handle.datasync();
-        this.durable = Math.max(this.durable, batch[batch.length - 1]!.lastIndex);
+        // A truncation queued behind this batch has already removed some of its records from the
+        // log; they must not count as durable, and neither may what replaced them (not written yet).
+        let cap = batch[batch.length - 1]!.lastIndex;
+        for (const op of this.queue) if (op.kind === 'truncate') cap = Math.min(cap, op.index - 1);
+        this.durable = Math.max(this.durable, cap);
         for (const b of batch) b.done();
       }
     } catch (err) {

@@ -20,7 +20,7 @@ export async function fsyncDir(dir: string): Promise<void> {
  * Replaces `file` with `contents` so that a crash at any instant leaves either the old or the new
  * file whole: write a temp file, fsync it, rename over the target, fsync the directory.
  */
-export async function writeFileAtomic(file: string, contents: string): Promise<void> {
+export async function writeFileAtomic(file: string, contents: string | Uint8Array): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}`;
   const handle = await fs.open(tmp, 'w');
   try {
