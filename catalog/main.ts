@@ -10,7 +10,7 @@ import path from 'node:path';
 import { systemClock } from '../shared/clock.ts';
 import { loadConfigOrExit } from '../shared/config.ts';
 import { createPooledHttp } from '../shared/http.ts';
-import { listen, onShutdownSignal } from '../shared/serve.ts';
+import { listen, onShutdownSignal, type Listening } from '../shared/serve.ts';
 import { createCatalogApp } from './app.ts';
 import { createInvalidator } from './invalidator.ts';
 import { createRestocker } from './restocker.ts';
@@ -23,13 +23,14 @@ const invalidator = createInvalidator({ http, frontendUrls: config.frontendUrls 
 const restocker = createRestocker({ store, invalidator, clock: systemClock, intervalMs: config.restockIntervalMs });
 const app = createCatalogApp({ store, invalidator });
 
-const server = await listen(app.fetch, config.host, config.catalogPort);
-restocker.start();
-console.log(`catalog listening on ${server.url}`);
-
+let server: Listening | undefined;
+// Registered before "listening" is printed: a launcher may signal as soon as it sees that line.
 onShutdownSignal('catalog', async () => {
   await restocker.stop();
-  await server.close();
+  await server?.close();
   await store.close();
   await http.close();
 });
+server = await listen(app.fetch, config.host, config.catalogPort);
+restocker.start();
+console.log(`catalog listening on ${server.url}`);

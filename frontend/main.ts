@@ -7,7 +7,7 @@
 import { loadConfigOrExit } from '../shared/config.ts';
 import { systemClock } from '../shared/clock.ts';
 import { createPooledHttp } from '../shared/http.ts';
-import { listen, onShutdownSignal } from '../shared/serve.ts';
+import { listen, onShutdownSignal, type Listening } from '../shared/serve.ts';
 import { createFrontendApp } from './app.ts';
 import { ProductCache } from './cache.ts';
 import { createCatalogClient } from './catalog-client.ts';
@@ -25,13 +25,15 @@ const orders = createOrderRouter({
   heartbeatIntervalMs: config.heartbeatIntervalMs,
   log: (msg) => console.log(`frontend: ${msg}`),
 });
-const publicServer = await listen(createFrontendApp({ cache, catalog, orders }).fetch, config.host, config.frontendPort);
-const internalServer = await listen(createFrontendInternalApp({ cache }).fetch, config.host, config.frontendInternalPort);
-orders.start();
-console.log(`frontend listening on ${publicServer.url} (internal ${internalServer.url}; cache ${config.cacheEnabled ? `${config.cacheSize} entries` : 'off'})`);
-
+let publicServer: Listening | undefined;
+let internalServer: Listening | undefined;
+// Registered before "listening" is printed: a launcher may signal as soon as it sees that line.
 onShutdownSignal('frontend', async () => {
   orders.stop();
-  await Promise.all([publicServer.close(), internalServer.close()]);
+  await Promise.all([publicServer?.close(), internalServer?.close()]);
   await http.close();
 });
+publicServer = await listen(createFrontendApp({ cache, catalog, orders }).fetch, config.host, config.frontendPort);
+internalServer = await listen(createFrontendInternalApp({ cache }).fetch, config.host, config.frontendInternalPort);
+orders.start();
+console.log(`frontend listening on ${publicServer.url} (internal ${internalServer.url}; cache ${config.cacheEnabled ? `${config.cacheSize} entries` : 'off'})`);

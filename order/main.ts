@@ -7,7 +7,7 @@ import path from 'node:path';
 import { loadConfigOrExit } from '../shared/config.ts';
 import { systemClock } from '../shared/clock.ts';
 import { createPooledHttp } from '../shared/http.ts';
-import { listen, onShutdownSignal } from '../shared/serve.ts';
+import { listen, onShutdownSignal, type Listening } from '../shared/serve.ts';
 import { createOrderApp } from './app.ts';
 import { openFileLogStore } from './file-log.ts';
 import { openFileMetaStore } from './meta.ts';
@@ -42,13 +42,15 @@ const replica = new Replica({
     process.exit(70);
   },
 });
-const server = await listen(createOrderApp({ replica }).fetch, config.host, self.port);
-console.log(`${name} listening on ${server.url} (data in ${dir})`);
-void replica.start();
-
+let server: Listening | undefined;
+// Registered before "listening" is printed: a launcher may signal as soon as it sees that line.
+// The server closes first so no new order starts; the log closes after its queued writes.
 onShutdownSignal(name, async () => {
-  await server.close();
+  await server?.close();
   await replica.stop();
   await log.close();
   await http.close();
 });
+server = await listen(createOrderApp({ replica }).fetch, config.host, self.port);
+console.log(`${name} listening on ${server.url} (data in ${dir})`);
+void replica.start();

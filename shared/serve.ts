@@ -15,7 +15,7 @@ export const SERVER_KEEP_ALIVE_TIMEOUT_MS = 5_000;
 export interface Listening {
   port: number;
   url: string;
-  close(): Promise<void>;
+  close(graceMs?: number): Promise<void>;
 }
 
 export function listen(fetch: (req: Request) => Response | Promise<Response>, host: string, port: number): Promise<Listening> {
@@ -29,9 +29,17 @@ export function listen(fetch: (req: Request) => Response | Promise<Response>, ho
       resolve({
         port: info.port,
         url: `http://${host}:${info.port}`,
-        close: () =>
+        // Stop accepting, let in-flight requests finish, and close each keep-alive socket as soon
+        // as it goes idle (not only those idle right now); after the grace period, close the rest.
+        close: (graceMs = 2_000) =>
           new Promise<void>((done) => {
-            http.close(() => done());
+            const sweep = setInterval(() => http.closeIdleConnections(), 20);
+            const cutoff = setTimeout(() => http.closeAllConnections(), graceMs);
+            http.close(() => {
+              clearInterval(sweep);
+              clearTimeout(cutoff);
+              done();
+            });
             http.closeIdleConnections();
           }),
       });
