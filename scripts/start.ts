@@ -45,14 +45,19 @@ for (const v of PASSED_THROUGH) if (process.env[v]) env[v] = process.env[v]!;
 let cluster: Cluster | null = null;
 let starting: Promise<Cluster> | null = null;
 let shuttingDown = false;
+let shutdownStartedMs = 0;
+/** One Ctrl-C reaches us twice (the terminal signals the process group and tsx relays it too). */
+const SAME_KEYPRESS_MS = 1_000;
 
 async function shutdown(signal: string): Promise<void> {
+  if (shuttingDown && performance.now() - shutdownStartedMs < SAME_KEYPRESS_MS) return;
   if (shuttingDown) {
     say(`${signal} again: killing what is left`);
     for (const pid of Object.values(cluster?.pids() ?? {})) if (pid) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
     process.exit(130);
   }
   shuttingDown = true;
+  shutdownStartedMs = performance.now();
   say(`${signal}: stopping every service`);
   // Mid-startup: let it finish (or fail, which stops what it started), then stop the rest.
   const c = cluster ?? (await starting?.catch(() => null));

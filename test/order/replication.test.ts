@@ -72,6 +72,19 @@ describe('when the leader dies', () => {
     expect(c.replica(2).status().role).toBe('leader');
   });
 
+  it('many orders failing at once against the dead leader cause one election, not several', async () => {
+    const c = (cluster = createOrderCluster({ heartbeatIntervalMs: 1_000 })); // heartbeats too slow to notice first
+    await c.until('replica 3 leads', () => c.leaderId() === 3);
+    const acked: Acknowledged[] = [];
+    await order(c, acked);
+    const electionsBefore = c.messages.filter((m) => m.startsWith('frontend: electing')).length;
+    await c.crash(3);
+    await Promise.all(Array.from({ length: 12 }, () => order(c, acked, 'Lego')));
+    expect(c.messages.filter((m) => m.startsWith('frontend: electing')).length - electionsBefore).toBe(1);
+    expect(c.leaderId()).toBe(2);
+    expect(new Set(acked.map((a) => a.orderNumber)).size).toBe(13);
+  });
+
   it('when the leader dies mid-order, the frontend retries with the same key and the order happens exactly once', async () => {
     const c = (cluster = createOrderCluster());
     await c.until('replica 3 leads', () => c.leaderId() === 3);
