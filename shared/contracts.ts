@@ -181,3 +181,46 @@ export async function parseJsonBody<T>(req: { text(): Promise<string> }, schema:
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw badRequest('body must be a JSON object');
   return parseWith(schema, value);
 }
+
+// ---------------------------------------------------------------- exactly-once and auditing
+
+/** Client-chosen identity of one intended order (IETF draft "The Idempotency-Key HTTP Header Field"). */
+export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
+/** Set to "true" on a response that replays the outcome of an earlier request with the same key. */
+export const REPLAYED_HEADER = 'idempotent-replayed';
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+
+/**
+ * One change of stock in the catalog's durable ledger (DATA_DIR/catalog/ledger.csv), in order.
+ * `delta` is signed (purchase < 0, release and restock > 0); `quantityAfter` is the toy's stock
+ * right after it. A purchase carries the order key and the leader's epoch; a release undoes the
+ * purchase with the same key (its order never committed); a restock has an empty key.
+ */
+export const LedgerEntrySchema = z.object({
+  seq: z.number().int().nonnegative(),
+  kind: z.enum(['purchase', 'release', 'restock']),
+  key: z.string().max(MAX_IDEMPOTENCY_KEY_LENGTH),
+  epoch: z.number().int().nonnegative(),
+  name: z.string().min(1).max(MAX_NAME_LENGTH),
+  delta: z.number().int(),
+  quantityAfter: z.number().int().nonnegative(),
+});
+export type LedgerEntry = z.infer<typeof LedgerEntrySchema>;
+
+/**
+ * One line of a client history file (`npm run client -- --history FILE`), Jepsen style: every
+ * operation is an `invoke` followed by exactly one of `ok` (definitely happened), `fail`
+ * (definitely did not) or `info` (unknown). Times are monotonic ms since the run started.
+ */
+export const HistoryEventSchema = z.object({
+  type: z.enum(['invoke', 'ok', 'fail', 'info']),
+  /** Operation id, unique within one history; pairs an invoke with its completion. */
+  op: z.number().int().nonnegative(),
+  client: z.number().int().nonnegative(),
+  f: z.enum(['query', 'order', 'read']),
+  key: z.string().nullable(),
+  request: z.record(z.unknown()),
+  response: z.object({ status: z.number().int(), body: z.unknown() }).nullable(),
+  timeMs: z.number(),
+});
+export type HistoryEvent = z.infer<typeof HistoryEventSchema>;
