@@ -15,7 +15,8 @@ import type { Replica } from './replica.ts';
 
 const EpochQuerySchema = z.object({ epoch: z.coerce.number().int().positive().optional() });
 const FetchLogQuerySchema = z.object({
-  epoch: z.coerce.number().int().positive(),
+  /** A candidate fetching the log to adopt it passes its epoch (fenced); a read-only reader (the checker) omits it. */
+  epoch: z.coerce.number().int().positive().optional(),
   from: z.coerce.number().int().nonnegative(),
   limit: z.coerce.number().int().positive().default(2_000),
 });

@@ -40,6 +40,8 @@ export interface FileLogOptions {
   onFatal?: (what: string, err: unknown) => never;
   /** Called with what was cut from a torn tail. */
   onTornTail?: (info: { bytes: number; savedAs: string }) => void;
+  /** Called after every fsync with the file length it covered (power-loss simulation). */
+  onSynced?: (syncedBytes: number) => void;
 }
 
 export async function openFileLogStore(dir: string, opts: FileLogOptions = {}): Promise<FileLogStore> {
@@ -67,7 +69,10 @@ export async function openFileLogStore(dir: string, opts: FileLogOptions = {}): 
     opts.onTornTail?.({ bytes: content.length - validEnd, savedAs });
   }
   const handle = await fs.open(file, 'r+');
-  return new FileLogStore(file, handle, entries, offsets, validEnd, opts.onFatal ?? crashOnDurabilityError);
+  const store = new FileLogStore(file, handle, entries, offsets, validEnd, opts.onFatal ?? crashOnDurabilityError);
+  store.onSynced = opts.onSynced ?? null;
+  store.onSynced?.(validEnd);
+  return store;
 }
 
 /** Parses a whole log file; returns the valid records and where the valid bytes end. */
@@ -133,6 +138,7 @@ export class FileLogStore implements OrderLogStore {
   private pumping = false;
   private durable: number;
   private closed = false;
+  onSynced: ((syncedBytes: number) => void) | null = null;
 
   constructor(
     readonly file: string,
@@ -214,6 +220,7 @@ export class FileLogStore implements OrderLogStore {
           await this.handle.truncate(first.position);
           await this.handle.sync();
           this.durable = Math.min(this.durable, first.index - 1);
+          this.onSynced?.(first.position);
           first.done();
           continue;
         }
@@ -228,6 +235,8 @@ export class FileLogStore implements OrderLogStore {
         let cap = batch[batch.length - 1]!.lastIndex;
         for (const op of this.queue) if (op.kind === 'truncate') cap = Math.min(cap, op.index - 1);
         this.durable = Math.max(this.durable, cap);
+        const lastOp = batch[batch.length - 1]!;
+        this.onSynced?.(lastOp.position + lastOp.bytes.length);
         for (const b of batch) b.done();
       }
     } catch (err) {

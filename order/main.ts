@@ -9,7 +9,8 @@ import { systemClock } from '../shared/clock.ts';
 import { createPooledHttp } from '../shared/http.ts';
 import { listen, onShutdownSignal, type Listening } from '../shared/serve.ts';
 import { createOrderApp } from './app.ts';
-import { openFileLogStore } from './file-log.ts';
+import { LOG_FILE, openFileLogStore } from './file-log.ts';
+import { createSyncedOffsetTracker } from '../shared/fsutil.ts';
 import { openFileMetaStore } from './meta.ts';
 import { createHttpCatalogPurchaser, createHttpPeerTransport } from './peers.ts';
 import { Replica } from './replica.ts';
@@ -22,7 +23,10 @@ if (config.orderId === null) {
 const self = config.replicas.find((r) => r.id === config.orderId)!;
 const name = `order-${self.id}`;
 const dir = path.join(config.dataDir, name);
-const log = await openFileLogStore(dir, { onTornTail: (t) => console.warn(`${name}: cut a torn last record (${t.bytes} bytes, saved as ${t.savedAs})`) });
+const log = await openFileLogStore(dir, {
+  onTornTail: (t) => console.warn(`${name}: cut a torn last record (${t.bytes} bytes, saved as ${t.savedAs})`),
+  onSynced: config.trackFsyncOffsets ? createSyncedOffsetTracker(path.join(dir, LOG_FILE)) : undefined,
+});
 const meta = await openFileMetaStore(dir);
 const http = createPooledHttp();
 const peers = config.replicas.filter((r) => r.id !== self.id);

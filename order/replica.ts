@@ -197,8 +197,8 @@ export class Replica {
     });
   }
 
-  handleFetchLog(req: { epoch: number; from: number; limit: number }): FetchLogResponse {
-    if (req.epoch < this.meta.promisedEpoch) throw staleEpoch(this.meta.promisedEpoch);
+  handleFetchLog(req: { epoch?: number; from: number; limit: number }): FetchLogResponse {
+    if (req.epoch !== undefined && req.epoch < this.meta.promisedEpoch) throw staleEpoch(this.meta.promisedEpoch);
     const limit = Math.min(Math.max(1, req.limit), 10_000);
     return {
       prevCrc: this.o.log.crcAt(req.from - 1) ?? null,

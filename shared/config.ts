@@ -33,6 +33,14 @@ export interface Config {
   heartbeatIntervalMs: number;
   /** Replicas (leader included) that must have fsynced an order before it is acknowledged. */
   commitQuorum: number;
+  /** Idempotency keys the leader can answer from (most recent orders); 0 keeps every key in the log. */
+  idempotencyKeysRetained: number;
+  /**
+   * Write each durable log's last fsynced byte offset to `<file>.synced` after every fsync (not
+   * itself fsynced; it survives SIGKILL), so the chaos tool can simulate a power loss by cutting
+   * the file back to it. Off in normal use.
+   */
+  trackFsyncOffsets: boolean;
 }
 
 export class ConfigError extends Error {
@@ -133,6 +141,8 @@ export function loadConfig(env: Env): Config {
     restockIntervalMs: int('RESTOCK_INTERVAL_MS', 10_000, 10, 86_400_000),
     heartbeatIntervalMs: int('HEARTBEAT_INTERVAL_MS', 200, 10, 60_000),
     commitQuorum,
+    idempotencyKeysRetained: int('IDEMPOTENCY_KEYS_RETAINED', 0, 0, 1_000_000_000),
+    trackFsyncOffsets: bool('TRACK_FSYNC_OFFSETS', false),
   };
   if (problems.length) throw new ConfigError(problems);
   return config;

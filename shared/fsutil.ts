@@ -38,3 +38,15 @@ export function crashOnDurabilityError(what: string, err: unknown): never {
   console.error(`FATAL: ${what} failed; exiting so recovery starts from what is on disk`, err);
   process.exit(70);
 }
+
+/**
+ * For power-loss simulation only: records how many bytes of `file` the last fsync covered, in
+ * `<file>.synced`. Written without fsync on purpose (it only has to survive SIGKILL, which keeps
+ * the page cache); the chaos tool cuts the file back to this length to drop what was not durable.
+ */
+export function createSyncedOffsetTracker(file: string): (syncedBytes: number) => void {
+  let pending: Promise<void> = Promise.resolve();
+  return (syncedBytes) => {
+    pending = pending.then(() => fs.writeFile(`${file}.synced`, `${syncedBytes}\n`)).catch(() => {});
+  };
+}
