@@ -9,7 +9,13 @@
  */
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { MAX_PUBLIC_BODY_BYTES, PurchaseRequestSchema, parseJsonBody } from '../shared/contracts.ts';
+import { z } from 'zod';
+import { FenceRequestSchema, MAX_PUBLIC_BODY_BYTES, PurchaseRequestSchema, ReconcileRequestSchema, parseJsonBody, parseWith } from '../shared/contracts.ts';
+
+const LedgerQuerySchema = z.object({
+  from: z.coerce.number().int().nonnegative().default(0),
+  limit: z.coerce.number().int().positive().max(100_000).default(10_000),
+});
 import { AppError, onAppError, onNotFound, productNotFound } from '../shared/errors.ts';
 import type { Invalidator } from './invalidator.ts';
 import type { CatalogStore } from './store.ts';
@@ -48,6 +54,32 @@ export function createCatalogApp(deps: CatalogDeps): Hono {
       return c.json({ data: result });
     },
   );
+
+  // ---- internal: leaders fence the catalog, account for purchases, and the checker reads the ledger
+  const internalBody = bodyLimit({
+    maxSize: 32 * 1024 * 1024,
+    onError: () => {
+      throw new AppError(413, 'payload_too_large', 'body too large');
+    },
+  });
+  app.post('/internal/fence', internalBody, async (c) => {
+    const { epoch } = await parseJsonBody(c.req, FenceRequestSchema);
+    return c.json({ data: { fenceEpoch: await store.fence(epoch) } });
+  });
+  app.get('/internal/pending', (c) => c.json({ data: store.pending() }));
+  app.post('/internal/reconcile', internalBody, async (c) => {
+    const req = await parseJsonBody(c.req, ReconcileRequestSchema);
+    const releasing = new Set(req.release);
+    const names = new Set(store.pending().entries.filter((p) => releasing.has(p.key)).map((p) => p.name));
+    const result = await store.reconcile(req);
+    // A release puts stock back: frontends must drop what they cached, as after a purchase.
+    if (result.released) for (const name of names) await invalidator.invalidate(name);
+    return c.json({ data: result });
+  });
+  app.get('/internal/ledger', (c) => {
+    const { from, limit } = parseWith(LedgerQuerySchema, c.req.query(), 'query');
+    return c.json({ data: store.ledger(from, limit) });
+  });
 
   app.onError(onAppError);
   app.notFound(onNotFound);

@@ -1,60 +1,64 @@
 /**
- * The catalog's stock: an in-memory map that every change hits first, made durable in
- * `DATA_DIR/catalog/products.csv` (header `name,price,quantity`) before anyone is told about it.
+ * The catalog's stock: an in-memory view rebuilt from, and kept by, the durable ledger
+ * (catalog/ledger.ts). `products.csv` (header `name,price,quantity`) is a snapshot of it for
+ * people and the lab, rewritten atomically after changes; the ledger is the truth.
  *
  * Why it is shaped so:
  * - Check-and-decrement is one synchronous step on the live map. Node runs one callback at a time,
- *   so two concurrent purchases can never both see the same stock; no lock is needed. Only after
- *   the change is in memory does the caller await durability.
- * - The whole CSV is rewritten with `writeFileAtomic` (temp + fsync + rename + dir fsync), so a
- *   kill -9 at any instant leaves either the previous file or the new one, never a torn one.
- * - Group commit: while one write is on disk, every change made meanwhile joins the single next
- *   write. Each caller awaits a write whose snapshot was taken after its own change, so one fsync
- *   acknowledges many purchases and the write rate is bounded by the disk, not by the request rate.
- * - Reads (`list`/`get`) serve the last durable snapshot, not the live map: a frontend can never
- *   cache a quantity that a crash would take back.
- * - A purchase is idempotent by `key`: the outcome (result or error) of recent keys is remembered,
- *   so a retried request never decrements twice. The memory is in-process only (see the report on
- *   what a catalog crash means for a retry).
- * - The file store and the memory twin are the same class with a different `persist` step, so
- *   tests of the app without a disk exercise the very code path that runs in production.
+ *   so two concurrent purchases can never both see the same stock; no lock is needed. The step
+ *   also appends the ledger record, so the change and its record are ordered identically, and the
+ *   caller is answered only once that record is fsynced (group commit batches many per fsync).
+ * - Reads serve the last durable state, never a change a crash could take back.
+ * - Exactly once per key: every purchase, refusal and release is in the ledger with its key, so
+ *   after a restart a retried key still gets its first outcome and never decrements twice.
+ * - Fencing: a leader announces its epoch before it serves; purchases and releases from an older
+ *   epoch are refused, so a deposed leader cannot take stock.
+ * - No leaks: a purchase stays "pending" until a leader accounts for it, as committed (its order
+ *   is in the log) or released (it never will be, the stock goes back). The position below which
+ *   everything is accounted for is kept in the meta file, so the pending set stays small.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
-import type { Product, PurchaseResult } from '../shared/contracts.ts';
-import { badRequest, insufficientStock, productNotFound } from '../shared/errors.ts';
+import type { LedgerEntry, PendingPurchase, PendingResponse, Product, PurchaseResult, ReconcileRequest, ReconcileResult } from '../shared/contracts.ts';
+import { AppError, badRequest, insufficientStock, productNotFound, staleEpoch } from '../shared/errors.ts';
 import { crashOnDurabilityError, fsyncDir, writeFileAtomic } from '../shared/fsutil.ts';
+import { createMemoryMetaFile, MemoryLedger, openFileLedger, openMetaFile, type CatalogMeta, type Ledger, type MetaFile } from './ledger.ts';
 import { INITIAL_STOCK, initialToys } from './toys.ts';
 
 export const PRODUCTS_FILE = 'products.csv';
 export const CSV_COLUMNS = ['name', 'price', 'quantity'] as const;
-/** How many recent purchase keys are remembered for idempotency. */
-export const DEFAULT_MAX_KEYS = 100_000;
 
 export interface PurchaseCommand {
   name: string;
   quantity: number;
   /** Identity of the order attempt; the same key never decrements twice. */
   key: string;
-  /** Epoch of the leader asking; recorded with the key, not enforced yet. */
+  /** Epoch of the leader asking: a fencing token. */
   epoch: number;
 }
 
 export interface CatalogStore {
-  /** Every product as of the last durable write, in catalog order. */
+  /** Every product as of the last durable change, in catalog order. */
   list(): Product[];
-  /** One product as of the last durable write, or undefined. */
   get(name: string): Product | undefined;
   /**
    * Takes `quantity` of `name` if that much is in stock, durably, and returns what is left.
-   * Throws productNotFound() or insufficientStock(name, left); the same `key` again gives the same
-   * outcome without a second decrement.
+   * Throws productNotFound(), insufficientStock(name, left) or staleEpoch(fence); the same key
+   * again gives the same outcome without a second decrement.
    */
   purchase(cmd: PurchaseCommand): Promise<PurchaseResult>;
   /** Refills every toy at 0 to INITIAL_STOCK, durably; returns the names refilled. */
   restockEmpty(): Promise<string[]>;
+  /** Raises the epoch fence (durably); an older epoch is refused. Returns the fence. */
+  fence(epoch: number): Promise<number>;
+  /** Purchases no leader has accounted for yet, oldest first. */
+  pending(): PendingResponse;
+  /** Marks pending purchases as committed, or undoes them; see the module comment. */
+  reconcile(req: ReconcileRequest): Promise<ReconcileResult>;
+  /** Ledger records from `from` on (for the consistency checker). */
+  ledger(from: number, limit: number): { entries: LedgerEntry[]; lastSeq: number };
   /** Resolves once every change made so far is durable. */
   flush(): Promise<void>;
   /** Refuses further changes and waits for pending writes. */
@@ -64,101 +68,69 @@ export interface CatalogStore {
 export interface StoreOptions {
   /** Products a new store starts with (default: the Hall of Fame toys at INITIAL_STOCK). */
   initial?: Product[];
+  /** How many purchase keys to remember (oldest forgotten first); 0 or absent: all of them. */
   maxKeys?: number;
 }
 
 export interface FileStoreOptions extends StoreOptions {
-  /** Replaces the file whole; tests inject failures here. */
-  writeFile?: (file: string, contents: string) => Promise<void>;
   /** Called when a write fails; must not return normally (the default exits the process). */
   onDurabilityError?: (what: string, err: unknown) => never;
+  onTornTail?: (info: { bytes: number; savedAs: string }) => void;
+  onSynced?: (syncedBytes: number) => void;
 }
 
-/** Persists one snapshot; resolves only once it is durable. */
-type Persist = (snapshot: Product[]) => Promise<void>;
-
-/**
- * One write on disk at a time, and at most one queued behind it that every later change joins.
- * The queued write takes its snapshot only when it starts, i.e. after every change that joined it.
- */
-class GroupCommit {
-  private inFlight: Promise<void> | null = null;
-  private queued: Promise<void> | null = null;
-  /** Set by a failed write: the disk and memory may disagree, so no later change is ever acknowledged. */
-  private failure: unknown = null;
-
-  constructor(
-    private readonly take: () => Product[],
-    private readonly persist: Persist,
-    private readonly onDurable: (snapshot: Product[]) => void,
-  ) {}
-
-  /** Call right after a change in memory: resolves when a write that includes it is durable. */
-  request(): Promise<void> {
-    if (this.failure !== null) return Promise.reject(this.failure);
-    if (this.queued) return this.queued;
-    if (!this.inFlight) return this.start();
-    // The in-flight snapshot predates this change, so it must wait for the next write. If the
-    // in-flight write fails the queued one rejects too: nothing after a failed fsync is acknowledged.
-    const queued = this.inFlight.then(() => {
-      this.queued = null;
-      return this.start();
-    });
-    this.queued = queued;
-    return queued;
-  }
-
-  /** Resolves when every change requested so far is durable. */
-  idle(): Promise<void> {
-    return this.queued ?? this.inFlight ?? Promise.resolve();
-  }
-
-  private start(): Promise<void> {
-    const snapshot = this.take();
-    const write: Promise<void> = this.persist(snapshot)
-      .then(
-        () => this.onDurable(snapshot),
-        (err: unknown) => {
-          this.failure = err ?? new Error('write failed');
-          throw err;
-        },
-      )
-      .finally(() => {
-        if (this.inFlight === write) this.inFlight = null;
-      });
-    this.inFlight = write;
-    return write;
-  }
-}
-
-interface RememberedKey {
-  name: string;
-  quantity: number;
-  epoch: number;
-  outcome: Promise<PurchaseResult>;
-}
+type KeyState =
+  | { state: 'purchased'; seq: number; name: string; quantity: number; epoch: number; outcome: Promise<PurchaseResult> }
+  | { state: 'refused'; name: string; quantity: number; left: number; outcome: Promise<PurchaseResult> }
+  | { state: 'released'; name: string; quantity: number };
 
 class StockStore implements CatalogStore {
-  /** Where changes happen, synchronously. */
   private readonly live = new Map<string, Product>();
-  /** What reads see: the last snapshot known to be on disk. */
-  private durable = new Map<string, Product>();
-  private readonly keys = new Map<string, RememberedKey>();
-  private readonly commit: GroupCommit;
-  private readonly maxKeys: number;
+  private readonly durable = new Map<string, Product>();
+  private readonly keys = new Map<string, KeyState>();
+  private readonly pendingByKey = new Map<string, PendingPurchase>();
+  private meta: CatalogMeta;
   private closed = false;
+  private failure: unknown = null;
+  private lastWrite: Promise<void> = Promise.resolve();
 
-  constructor(products: Product[], persist: Persist, maxKeys: number) {
+  constructor(
+    products: Product[],
+    private readonly ledgerLog: Ledger,
+    private readonly metaFile: MetaFile,
+    private readonly maxKeys: number,
+    private readonly onSnapshot: (products: Product[]) => void,
+  ) {
     for (const p of products) this.live.set(p.name, { ...p });
-    this.durable = copyMap(this.live);
-    this.maxKeys = maxKeys;
-    this.commit = new GroupCommit(
-      () => [...this.live.values()].map((p) => ({ ...p })),
-      persist,
-      (snapshot) => {
-        this.durable = new Map(snapshot.map((p) => [p.name, p]));
-      },
-    );
+    this.meta = metaFile.load();
+    this.replay(ledgerLog.all());
+    for (const [name, p] of this.live) this.durable.set(name, { ...p });
+  }
+
+  /** Rebuilds stock, key outcomes, the fence and the pending set from the ledger. */
+  private replay(entries: LedgerEntry[]): void {
+    for (const e of entries) {
+      const p = this.live.get(e.name);
+      if (!p) throw new Error(`ledger record ${e.seq} names unknown toy ${e.name}`);
+      if (p.quantity + e.delta !== e.quantityAfter) {
+        throw new Error(`ledger record ${e.seq}: ${e.name} goes from ${p.quantity} by ${e.delta} to ${e.quantityAfter}`);
+      }
+      p.quantity = e.quantityAfter;
+      if (e.kind === 'purchase' || e.kind === 'release') this.meta.fenceEpoch = Math.max(this.meta.fenceEpoch, e.epoch);
+      if (e.kind === 'purchase') {
+        const result = { name: e.name, quantity: e.quantityAfter };
+        this.remember(e.key, { state: 'purchased', seq: e.seq, name: e.name, quantity: -e.delta, epoch: e.epoch, outcome: Promise.resolve(result) });
+        if (e.seq >= this.meta.accountedBelowSeq) this.pendingByKey.set(e.key, { seq: e.seq, key: e.key, epoch: e.epoch, name: e.name, quantity: -e.delta });
+      } else if (e.kind === 'release') {
+        const prior = this.keys.get(e.key);
+        this.remember(e.key, { state: 'released', name: e.name, quantity: prior?.quantity ?? e.delta });
+        this.pendingByKey.delete(e.key);
+      } else if (e.kind === 'refusal') {
+        const outcome = Promise.reject(insufficientStock(e.name, e.quantityAfter));
+        outcome.catch(() => {});
+        this.remember(e.key, { state: 'refused', name: e.name, quantity: -e.delta || 0, left: e.quantityAfter, outcome });
+      }
+    }
   }
 
   list(): Product[] {
@@ -172,122 +144,201 @@ class StockStore implements CatalogStore {
 
   purchase(cmd: PurchaseCommand): Promise<PurchaseResult> {
     if (this.closed) return Promise.reject(closedError());
+    if (!Number.isSafeInteger(cmd.quantity) || cmd.quantity <= 0) return Promise.reject(badRequest('quantity must be a positive integer'));
+    if (cmd.epoch < this.meta.fenceEpoch) return Promise.reject(staleEpoch(this.meta.fenceEpoch));
     const prior = this.keys.get(cmd.key);
-    if (prior) {
-      if (prior.name !== cmd.name || prior.quantity !== cmd.quantity) {
+    if (prior && prior.state !== 'released') {
+      // A refusal read back from the ledger does not know the quantity that was asked (0).
+      if (prior.name !== cmd.name || (prior.quantity !== cmd.quantity && !(prior.state === 'refused' && prior.quantity === 0))) {
         return Promise.reject(badRequest(`key ${cmd.key} was already used for a different purchase`));
       }
       return prior.outcome;
     }
-    // apply() runs its check and decrement before its first await, i.e. right here, so the key is
-    // remembered in the same synchronous step as the change it names: a concurrent retry finds it.
-    const outcome = this.apply(cmd);
-    outcome.catch(() => {}); // the caller handles the error; a remembered rejection is not unhandled
-    this.remember(cmd, outcome);
+    const product = this.live.get(cmd.name);
+    if (!product) return Promise.reject(productNotFound());
+    if (product.quantity < cmd.quantity) {
+      // Recorded so the same key is refused again later, even after a restock. Answered only once
+      // durable: the refusal rests on earlier purchases that must not be undone by a crash.
+      const left = product.quantity;
+      const outcome = this.write([{ kind: 'refusal', key: cmd.key, epoch: cmd.epoch, name: cmd.name, delta: 0, quantityAfter: left }]).then(() => {
+        throw insufficientStock(cmd.name, left);
+      });
+      outcome.catch(() => {});
+      this.remember(cmd.key, { state: 'refused', name: cmd.name, quantity: cmd.quantity, left, outcome });
+      return outcome;
+    }
+    product.quantity -= cmd.quantity;
+    const seq = this.ledgerLog.length;
+    const result = { name: cmd.name, quantity: product.quantity };
+    const outcome = this.write([{ kind: 'purchase', key: cmd.key, epoch: cmd.epoch, name: cmd.name, delta: -cmd.quantity, quantityAfter: product.quantity }]).then(() => result);
+    outcome.catch(() => {});
+    this.meta.fenceEpoch = Math.max(this.meta.fenceEpoch, cmd.epoch);
+    this.remember(cmd.key, { state: 'purchased', seq, name: cmd.name, quantity: cmd.quantity, epoch: cmd.epoch, outcome });
+    this.pendingByKey.set(cmd.key, { seq, key: cmd.key, epoch: cmd.epoch, name: cmd.name, quantity: cmd.quantity });
     return outcome;
   }
 
   async restockEmpty(): Promise<string[]> {
     if (this.closed) throw closedError();
-    const names: string[] = [];
+    const entries: Omit<LedgerEntry, 'seq'>[] = [];
     for (const p of this.live.values()) {
       if (p.quantity === 0) {
         p.quantity = INITIAL_STOCK;
-        names.push(p.name);
+        entries.push({ kind: 'restock', key: '', epoch: 0, name: p.name, delta: INITIAL_STOCK, quantityAfter: INITIAL_STOCK });
       }
     }
-    if (names.length) await this.commit.request();
-    return names;
+    if (entries.length) await this.write(entries);
+    return entries.map((e) => e.name);
+  }
+
+  async fence(epoch: number): Promise<number> {
+    if (epoch < this.meta.fenceEpoch) throw staleEpoch(this.meta.fenceEpoch);
+    if (epoch > this.meta.fenceEpoch) {
+      this.meta = { ...this.meta, fenceEpoch: epoch };
+      await this.metaFile.save(this.meta);
+    }
+    return this.meta.fenceEpoch;
+  }
+
+  pending(): PendingResponse {
+    return { entries: [...this.pendingByKey.values()].sort((a, b) => a.seq - b.seq), fenceEpoch: this.meta.fenceEpoch };
+  }
+
+  async reconcile(req: ReconcileRequest): Promise<ReconcileResult> {
+    if (this.closed) throw closedError();
+    if (req.epoch < this.meta.fenceEpoch) throw staleEpoch(this.meta.fenceEpoch);
+    for (const key of req.committed) this.pendingByKey.delete(key);
+    const releases: Omit<LedgerEntry, 'seq'>[] = [];
+    for (const key of req.release) {
+      const prior = this.keys.get(key);
+      if (prior?.state !== 'purchased' || !this.pendingByKey.has(key)) continue;
+      const p = this.live.get(prior.name)!;
+      p.quantity += prior.quantity;
+      releases.push({ kind: 'release', key, epoch: req.epoch, name: prior.name, delta: prior.quantity, quantityAfter: p.quantity });
+      this.remember(key, { state: 'released', name: prior.name, quantity: prior.quantity });
+      this.pendingByKey.delete(key);
+    }
+    if (releases.length) await this.write(releases);
+    // The releases are durable before the meta file says they are accounted for.
+    let below = this.ledgerLog.length;
+    for (const p of this.pendingByKey.values()) below = Math.min(below, p.seq);
+    if (below !== this.meta.accountedBelowSeq) {
+      this.meta = { ...this.meta, accountedBelowSeq: below };
+      await this.metaFile.save(this.meta);
+    }
+    return { released: releases.length, pending: this.pendingByKey.size };
+  }
+
+  ledger(from: number, limit: number): { entries: LedgerEntry[]; lastSeq: number } {
+    const entries = this.ledgerLog.slice(from, from + limit).map(({ crc: _crc, ...e }) => e);
+    return { entries, lastSeq: this.ledgerLog.length - 1 };
   }
 
   flush(): Promise<void> {
-    return this.commit.idle();
+    return this.lastWrite;
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    await this.commit.idle();
+    await this.lastWrite.catch(() => {});
+    await this.ledgerLog.close();
   }
 
-  private async apply({ name, quantity }: PurchaseCommand): Promise<PurchaseResult> {
-    if (!Number.isSafeInteger(quantity) || quantity <= 0) throw badRequest('quantity must be a positive integer');
-    const product = this.live.get(name);
-    if (!product) throw productNotFound();
-    if (product.quantity < quantity) {
-      const left = product.quantity;
-      // The refusal is based on decrements that may not be on disk yet; answering before they are
-      // could refuse an order on the strength of purchases a crash would undo.
-      await this.commit.idle();
-      throw insufficientStock(name, left);
+  /** Appends records whose changes are already in `live`; resolves when durable, then reads see them. */
+  private write(entries: Omit<LedgerEntry, 'seq'>[]): Promise<void> {
+    if (this.failure !== null) return Promise.reject(this.failure);
+    const base = this.ledgerLog.length;
+    const records = entries.map((e, i) => ({ ...e, seq: base + i }));
+    const done = this.ledgerLog.append(records).then(
+      () => {
+        for (const r of records) this.durable.set(r.name, { ...this.durable.get(r.name)!, quantity: r.quantityAfter });
+        this.onSnapshot(this.list());
+      },
+      (err: unknown) => {
+        // Nothing after a failed write is ever acknowledged: memory and disk may now disagree.
+        this.failure = err ?? new Error('write failed');
+        throw err;
+      },
+    );
+    this.lastWrite = done.catch(() => {});
+    return done;
+  }
+
+  private remember(key: string, state: KeyState): void {
+    this.keys.delete(key);
+    this.keys.set(key, state);
+    if (this.maxKeys > 0) {
+      while (this.keys.size > this.maxKeys) {
+        const oldest = this.keys.keys().next();
+        if (oldest.done) break;
+        this.keys.delete(oldest.value);
+      }
     }
-    product.quantity -= quantity;
-    const remaining = product.quantity;
-    await this.commit.request();
-    return { name, quantity: remaining };
-  }
-
-  private remember(cmd: PurchaseCommand, outcome: Promise<PurchaseResult>): void {
-    this.keys.set(cmd.key, { name: cmd.name, quantity: cmd.quantity, epoch: cmd.epoch, outcome });
-    while (this.keys.size > this.maxKeys) {
-      const oldest = this.keys.keys().next();
-      if (oldest.done) break;
-      this.keys.delete(oldest.value);
-    }
   }
 }
 
-function closedError(): Error {
-  return new Error('catalog store is closed');
+function closedError(): AppError {
+  return new AppError(503, 'upstream_unavailable', 'catalog is shutting down', 1);
 }
 
-function copyMap(m: Map<string, Product>): Map<string, Product> {
-  return new Map([...m].map(([k, v]) => [k, { ...v }]));
-}
-
-/** The same store with no disk: every write is "durable" at once. For tests. */
+/** The same store with no disk: every write is durable at once. For tests. */
 export function createMemoryCatalogStore(opts: StoreOptions = {}): CatalogStore {
-  return new StockStore(opts.initial ?? initialToys(), async () => {}, opts.maxKeys ?? DEFAULT_MAX_KEYS);
+  return createCatalogStoreWith(new MemoryLedger(), createMemoryMetaFile(), opts);
+}
+
+/** A store over any ledger and meta file (tests inject slow or failing ones). */
+export function createCatalogStoreWith(ledger: Ledger, metaFile: MetaFile, opts: StoreOptions = {}): CatalogStore {
+  return new StockStore(opts.initial ?? initialToys(), ledger, metaFile, opts.maxKeys ?? 0, () => {});
 }
 
 /**
- * Opens (or creates) the store in `dir`. A missing file is created with the initial toys, durably,
- * before the store serves anything. A leftover `products.csv.tmp-*` is a write that never reached
- * its rename, so no caller was ever told about it: it is deleted, and the CSV is the truth.
+ * Opens (or creates) the store in `dir`: replays the ledger over the initial stock, then brings
+ * products.csv up to date with it. A leftover `products.csv.tmp-*` is a snapshot that never
+ * reached its rename and is deleted; the ledger is the truth.
  */
 export async function openFileCatalogStore(dir: string, opts: FileStoreOptions = {}): Promise<CatalogStore> {
   const file = path.join(dir, PRODUCTS_FILE);
-  const writeFile = opts.writeFile ?? writeFileAtomic;
-  const onDurabilityError = opts.onDurabilityError ?? crashOnDurabilityError;
-
   await mkdirDurable(dir);
+  // Leftovers are from an earlier process (temp names carry the writer's pid); ours may be live.
   for (const entry of await fs.readdir(dir)) {
-    if (entry.startsWith(`${PRODUCTS_FILE}.tmp-`)) await fs.rm(path.join(dir, entry), { force: true });
-  }
-
-  let products: Product[];
-  let text: string | null;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    text = null;
-  }
-  if (text === null) {
-    products = (opts.initial ?? initialToys()).map((p) => ({ ...p }));
-    // Before any request is served: a failure here is a start-up error, not a lost acknowledgement.
-    await writeFile(file, toCsv(products));
-  } else {
-    products = parseProductsCsv(text, file);
-  }
-
-  const persist: Persist = async (snapshot) => {
-    try {
-      await writeFile(file, toCsv(snapshot));
-    } catch (err) {
-      onDurabilityError(`writing ${file}`, err);
+    if (entry.startsWith(`${PRODUCTS_FILE}.tmp-`) && !entry.startsWith(`${PRODUCTS_FILE}.tmp-${process.pid}-`)) {
+      await fs.rm(path.join(dir, entry), { force: true });
     }
+  }
+  const ledger = await openFileLedger(dir, { onFatal: opts.onDurabilityError ?? crashOnDurabilityError, onTornTail: opts.onTornTail, onSynced: opts.onSynced });
+  const metaFile = await openMetaFile(dir);
+  const snapshots = createSnapshotWriter(file);
+  const store = new StockStore(opts.initial ?? initialToys(), ledger, metaFile, opts.maxKeys ?? 0, snapshots.write);
+  await snapshots.writeNow(store.list());
+  const close = store.close.bind(store);
+  store.close = async () => {
+    await close();
+    await snapshots.writeNow(store.list());
   };
-  return new StockStore(products, persist, opts.maxKeys ?? DEFAULT_MAX_KEYS);
+  return store;
+}
+
+/**
+ * Coalesces snapshot writes through one loop (so two writes never share a temp file): at most one
+ * write in flight, and the next one always takes the latest state.
+ */
+function createSnapshotWriter(file: string) {
+  let latest: Product[] | null = null;
+  let running: Promise<void> | null = null;
+  const run = async () => {
+    while (latest) {
+      const next = latest;
+      latest = null;
+      await writeFileAtomic(file, toCsv(next)).catch((err) => console.error(`catalog: could not write ${file}`, err));
+    }
+    running = null;
+  };
+  const write = (products: Product[]) => {
+    latest = products;
+    running ??= run();
+    return running;
+  };
+  return { write: (products: Product[]) => void write(products), writeNow: write };
 }
 
 export function toCsv(products: Product[]): string {
@@ -297,7 +348,7 @@ export function toCsv(products: Product[]): string {
   });
 }
 
-/** Parses and checks the products file; anything malformed is an error naming the line, never a guess. */
+/** Parses and checks a products file; anything malformed is an error naming the line, never a guess. */
 export function parseProductsCsv(text: string, file = PRODUCTS_FILE): Product[] {
   let rows: string[][];
   try {

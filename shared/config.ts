@@ -41,7 +41,17 @@ export interface Config {
    * the file back to it. Off in normal use.
    */
   trackFsyncOffsets: boolean;
+  /**
+   * LOG_LEVEL (fatal, error, warn, info, debug, trace, silent; default info) and LOG_FORMAT
+   * (json, pretty, or auto: pretty on a terminal, JSON otherwise, so launchers and tests get JSON).
+   */
+  logging: { level: LogLevel; format: LogFormat };
 }
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -76,6 +86,14 @@ export function loadConfig(env: Env): Config {
     if (['true', '1', 'yes', 'on'].includes(v)) return true;
     if (['false', '0', 'no', 'off'].includes(v)) return false;
     problems.push(`${name}=${JSON.stringify(raw)}: expected true or false`);
+    return fallback;
+  };
+  const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const v = raw.trim().toLowerCase();
+    if ((allowed as readonly string[]).includes(v)) return v as T;
+    problems.push(`${name}=${JSON.stringify(raw)}: expected one of ${allowed.join(', ')}`);
     return fallback;
   };
   const url = (name: string, raw: string): string | null => {
@@ -143,6 +161,7 @@ export function loadConfig(env: Env): Config {
     commitQuorum,
     idempotencyKeysRetained: int('IDEMPOTENCY_KEYS_RETAINED', 0, 0, 1_000_000_000),
     trackFsyncOffsets: bool('TRACK_FSYNC_OFFSETS', false),
+    logging: { level: oneOf('LOG_LEVEL', LOG_LEVELS, 'info'), format: oneOf('LOG_FORMAT', LOG_FORMATS, 'auto') },
   };
   if (problems.length) throw new ConfigError(problems);
   return config;

@@ -194,11 +194,13 @@ export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
  * One change of stock in the catalog's durable ledger (DATA_DIR/catalog/ledger.csv), in order.
  * `delta` is signed (purchase < 0, release and restock > 0); `quantityAfter` is the toy's stock
  * right after it. A purchase carries the order key and the leader's epoch; a release undoes the
- * purchase with the same key (its order never committed); a restock has an empty key.
+ * purchase with the same key (its order never committed); a restock has an empty key. A refusal
+ * (delta 0) records that a key was refused for lack of stock, so a retry of that key gets the
+ * same answer even after a restock.
  */
 export const LedgerEntrySchema = z.object({
   seq: z.number().int().nonnegative(),
-  kind: z.enum(['purchase', 'release', 'restock']),
+  kind: z.enum(['purchase', 'release', 'restock', 'refusal']),
   key: z.string().max(MAX_IDEMPOTENCY_KEY_LENGTH),
   epoch: z.number().int().nonnegative(),
   name: z.string().min(1).max(MAX_NAME_LENGTH),
@@ -224,3 +226,28 @@ export const HistoryEventSchema = z.object({
   timeMs: z.number(),
 });
 export type HistoryEvent = z.infer<typeof HistoryEventSchema>;
+
+export const FenceRequestSchema = z.object({ epoch: z.number().int().positive() });
+export type FenceRequest = z.infer<typeof FenceRequestSchema>;
+
+/** A purchase whose order the leaders have not yet accounted for (committed or released). */
+export const PendingPurchaseSchema = z.object({
+  seq: z.number().int().nonnegative(),
+  key: z.string().min(1).max(MAX_IDEMPOTENCY_KEY_LENGTH),
+  epoch: z.number().int().nonnegative(),
+  name: z.string(),
+  quantity: z.number().int().positive(),
+});
+export type PendingPurchase = z.infer<typeof PendingPurchaseSchema>;
+export const PendingResponseSchema = z.object({ entries: z.array(PendingPurchaseSchema), fenceEpoch: z.number().int().nonnegative() });
+export type PendingResponse = z.infer<typeof PendingResponseSchema>;
+
+/** Leader → catalog: these pending purchases have committed orders; these never will (undo them). */
+export const ReconcileRequestSchema = z.object({
+  epoch: z.number().int().positive(),
+  committed: z.array(z.string().min(1).max(MAX_IDEMPOTENCY_KEY_LENGTH)),
+  release: z.array(z.string().min(1).max(MAX_IDEMPOTENCY_KEY_LENGTH)),
+});
+export type ReconcileRequest = z.infer<typeof ReconcileRequestSchema>;
+export const ReconcileResultSchema = z.object({ released: z.number().int().nonnegative(), pending: z.number().int().nonnegative() });
+export type ReconcileResult = z.infer<typeof ReconcileResultSchema>;

@@ -20,8 +20,11 @@ export async function fsyncDir(dir: string): Promise<void> {
  * Replaces `file` with `contents` so that a crash at any instant leaves either the old or the new
  * file whole: write a temp file, fsync it, rename over the target, fsync the directory.
  */
+let tmpCounter = 0;
+
 export async function writeFileAtomic(file: string, contents: string | Uint8Array): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
+  // Unique per write, so two writers of one file never share (and steal) a temp file.
+  const tmp = `${file}.tmp-${process.pid}-${++tmpCounter}`;
   const handle = await fs.open(tmp, 'w');
   try {
     await handle.writeFile(contents);

@@ -13,6 +13,7 @@
 import { Agent, request as undiciRequest } from 'undici';
 import type { z } from 'zod';
 import { AppError, fromErrorBody } from './errors.ts';
+import { withRequestIdHeader } from './request-context.ts';
 
 export interface HttpRequest {
   method: 'GET' | 'POST' | 'DELETE';
@@ -53,7 +54,8 @@ function classify(err: unknown): NetworkErrorKind {
 }
 
 function encode(req: HttpRequest): { body: string | undefined; headers: Record<string, string> } {
-  const headers: Record<string, string> = { ...req.headers };
+  // The request this call works for (shared/request-context.ts), so its id follows it to the peer.
+  const headers: Record<string, string> = withRequestIdHeader({ ...req.headers });
   if (req.body === undefined) return { body: undefined, headers };
   headers['content-type'] ??= 'application/json';
   return { body: typeof req.body === 'string' ? req.body : JSON.stringify(req.body), headers };

@@ -48,22 +48,37 @@ export function listen(fetch: (req: Request) => Response | Promise<Response>, ho
   });
 }
 
+/** Where onShutdownSignal reports (a pino logger fits); the default is the console. */
+export interface ShutdownLog {
+  info(fields: Record<string, unknown>, msg: string): void;
+  error(fields: Record<string, unknown>, msg: string): void;
+}
+
+const consoleShutdownLog: ShutdownLog = {
+  info: (_fields, msg) => console.log(msg),
+  error: (fields, msg) => (fields.err ? console.error(msg, fields.err) : console.error(msg)),
+};
+
 /** Runs `stop` once on SIGTERM/SIGINT and exits; a stuck stop is cut off at the deadline. */
-export function onShutdownSignal(service: string, stop: () => Promise<void>, deadlineMs = 5_000): void {
+export function onShutdownSignal(service: string, stop: () => Promise<void>, deadlineMs = 5_000, log: ShutdownLog = consoleShutdownLog): void {
   let stopping = false;
   const handler = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    console.log(`${service}: ${signal}, shutting down`);
+    const started = performance.now();
+    log.info({ event: 'shutdown', signal, deadlineMs }, `${service}: ${signal}, shutting down`);
     const timer = setTimeout(() => {
-      console.error(`${service}: shutdown took longer than ${deadlineMs} ms, exiting`);
+      log.error({ event: 'shutdown_timeout', deadlineMs }, `${service}: shutdown took longer than ${deadlineMs} ms, exiting`);
       process.exit(1);
     }, deadlineMs);
     timer.unref();
     stop().then(
-      () => process.exit(0),
+      () => {
+        log.info({ event: 'stopped', ms: Math.round(performance.now() - started) }, `${service}: stopped cleanly`);
+        process.exit(0);
+      },
       (err) => {
-        console.error(`${service}: error during shutdown`, err);
+        log.error({ event: 'shutdown_failed', err }, `${service}: error during shutdown`);
         process.exit(1);
       },
     );

@@ -3,12 +3,15 @@
  * products file as it is on disk (what a restarted catalog would see).
  */
 import fs from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Product } from '../../shared/contracts.ts';
 import type { HttpClient, HttpRequest, HttpResponse } from '../../shared/http.ts';
 import { PRODUCTS_FILE, parseProductsCsv } from '../../catalog/store.ts';
+import { LEDGER_FILE, ledgerCodec } from '../../catalog/ledger.ts';
+import { initialToys } from '../../catalog/toys.ts';
+import { parseWal } from '../../shared/wal.ts';
 
 export async function makeTempDir(): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), 'toystore-catalog-'));
@@ -18,8 +21,20 @@ export async function removeDir(dir: string): Promise<void> {
   await fs.rm(dir, { recursive: true, force: true });
 }
 
-/** The products as they are in the file right now, parsed strictly. */
+/**
+ * The stock a restarted catalog would see: the initial toys with the durable ledger replayed over
+ * them (the ledger is the truth; products.csv is a snapshot written after it).
+ */
 export function readDisk(dir: string): Map<string, Product> {
+  const products = new Map(initialToys().map((p) => [p.name, p]));
+  const file = path.join(dir, LEDGER_FILE);
+  if (!existsSync(file)) return products;
+  for (const e of parseWal(file, readFileSync(file), ledgerCodec).records) products.get(e.name)!.quantity = e.quantityAfter;
+  return products;
+}
+
+/** The products snapshot file as it is right now, parsed strictly. */
+export function readSnapshot(dir: string): Map<string, Product> {
   const products = parseProductsCsv(readFileSync(path.join(dir, PRODUCTS_FILE), 'utf8'));
   return new Map(products.map((p) => [p.name, p]));
 }

@@ -1,22 +1,25 @@
 /**
- * Stories about the catalog store itself: opening and recovering the file, group commit, durability
- * before acknowledgement, and what a failed write does.
+ * Stories about the catalog store itself: rebuilding from the ledger, torn and corrupt ledgers,
+ * durability before acknowledgement, what a failed write does, exactly-once keys across restarts,
+ * fencing, and accounting for purchases whose orders never committed.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   PRODUCTS_FILE,
+  createCatalogStoreWith,
   createMemoryCatalogStore,
   openFileCatalogStore,
   parseProductsCsv,
   toCsv,
   type CatalogStore,
 } from '../../catalog/store.ts';
-import { TOY_NAMES } from '../../catalog/toys.ts';
+import { TOY_NAMES, initialToys } from '../../catalog/toys.ts';
+import { LEDGER_FILE, MemoryLedger, createMemoryMetaFile, ledgerCodec, type Ledger } from '../../catalog/ledger.ts';
 import { AppError } from '../../shared/errors.ts';
 import { writeFileAtomic } from '../../shared/fsutil.ts';
-import { deferred, diskQuantity, makeTempDir, readDisk, removeDir } from './helpers.ts';
+import { deferred, diskQuantity, makeTempDir, readDisk, readSnapshot, removeDir } from './helpers.ts';
 
 let dir: string;
 const opened: CatalogStore[] = [];
@@ -37,49 +40,54 @@ async function open(d: string, opts: Parameters<typeof openFileCatalogStore>[1] 
 }
 
 describe('opening the store', () => {
-  it('creates the directory and a products file with the initial toys when there is none', async () => {
+  it('creates the directory, an empty ledger and a products snapshot with the initial toys', async () => {
     const nested = path.join(dir, 'data', 'catalog');
     await open(nested);
     const text = await fs.readFile(path.join(nested, PRODUCTS_FILE), 'utf8');
     expect(text.split('\n')[0]).toBe('name,price,quantity');
+    expect((await fs.readFile(path.join(nested, LEDGER_FILE), 'utf8')).trim()).toBe(ledgerCodec.header);
     expect([...readDisk(nested).keys()]).toEqual([...TOY_NAMES]);
-    expect(readDisk(nested).get('Tux')).toEqual({ name: 'Tux', price: 15.99, quantity: 100 });
+    expect(readSnapshot(nested).get('Tux')).toEqual({ name: 'Tux', price: 15.99, quantity: 100 });
   });
 
-  it('reads an existing file instead of resetting it', async () => {
-    await writeFileAtomic(path.join(dir, PRODUCTS_FILE), toCsv([{ name: 'Tux', price: 15.99, quantity: 42 }]));
-    const store = await open(dir);
-    expect(store.list()).toEqual([{ name: 'Tux', price: 15.99, quantity: 42 }]);
-    expect(diskQuantity(dir, 'Tux')).toBe(42);
-  });
-
-  it('ignores and removes a leftover temp file from a write that never reached its rename', async () => {
-    await writeFileAtomic(path.join(dir, PRODUCTS_FILE), toCsv([{ name: 'Tux', price: 15.99, quantity: 42 }]));
-    // A crash between the temp write and the rename: a half-written temp file is left behind.
-    await fs.writeFile(path.join(dir, `${PRODUCTS_FILE}.tmp-99999`), 'name,price,quantity\nTux,15.99,4');
+  it('rebuilds stock from the ledger on restart, and rewrites a stale snapshot to match', async () => {
+    const first = await open(dir);
+    await first.purchase({ name: 'Tux', quantity: 58, key: 'k', epoch: 1 });
+    await first.close();
+    // A snapshot that lags the ledger (a crash before it was rewritten) is not the truth.
+    await writeFileAtomic(path.join(dir, PRODUCTS_FILE), toCsv(initialToys()));
     const store = await open(dir);
     expect(store.get('Tux')?.quantity).toBe(42);
-    expect(await fs.readdir(dir)).toEqual([PRODUCTS_FILE]);
-    // And writes still work afterwards.
-    await store.purchase({ name: 'Tux', quantity: 2, key: 'k', epoch: 1 });
-    expect(diskQuantity(dir, 'Tux')).toBe(40);
+    expect(readSnapshot(dir).get('Tux')?.quantity).toBe(42);
   });
 
-  it('starts fresh when only a leftover temp file exists (the first write never committed)', async () => {
-    await fs.writeFile(path.join(dir, `${PRODUCTS_FILE}.tmp-1234`), 'name,pri');
+  it('ignores and removes a leftover snapshot temp file from an earlier process', async () => {
+    await fs.writeFile(path.join(dir, `${PRODUCTS_FILE}.tmp-99999-1`), 'name,price,quantity\nTux,15.99,4');
     const store = await open(dir);
     expect(store.get('Tux')?.quantity).toBe(100);
-    expect(await fs.readdir(dir)).toEqual([PRODUCTS_FILE]);
+    expect((await fs.readdir(dir)).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    await store.purchase({ name: 'Tux', quantity: 2, key: 'k', epoch: 1 });
+    expect(diskQuantity(dir, 'Tux')).toBe(98);
   });
 
-  it('refuses to start from a file that is not a products CSV, naming the problem', async () => {
-    const file = path.join(dir, PRODUCTS_FILE);
-    await fs.writeFile(file, 'name,price,quantity\nTux,15.99,-3\n');
-    await expect(openFileCatalogStore(dir)).rejects.toThrow(/bad quantity/);
-    await fs.writeFile(file, 'toy,cost\nTux,15.99\n');
-    await expect(openFileCatalogStore(dir)).rejects.toThrow(/expected header/);
-    await fs.writeFile(file, 'name,price,quantity\nTux,15.99,3\nTux,15.99,4\n');
-    await expect(openFileCatalogStore(dir)).rejects.toThrow(/appears twice/);
+  it('a torn last ledger line is cut on restart, keeping every complete record', async () => {
+    const first = await open(dir);
+    await first.purchase({ name: 'Lego', quantity: 3, key: 'a', epoch: 1 });
+    await first.close();
+    await fs.appendFile(path.join(dir, LEDGER_FILE), '1,purchase,b,1,Lego,-2,9');
+    const store = await open(dir);
+    expect(store.get('Lego')?.quantity).toBe(97);
+    expect((await fs.readdir(dir)).some((f) => f.startsWith(`${LEDGER_FILE}.torn-`))).toBe(true);
+  });
+
+  it('a damaged ledger record followed by good ones is corruption: the catalog refuses to start', async () => {
+    const first = await open(dir);
+    for (const key of ['a', 'b', 'c']) await first.purchase({ name: 'Lego', quantity: 1, key, epoch: 1 });
+    await first.close();
+    const file = path.join(dir, LEDGER_FILE);
+    const text = await fs.readFile(file, 'utf8');
+    await fs.writeFile(file, text.replace(',b,1,Lego,-1,98,', ',b,1,Lego,-1,99,'));
+    await expect(openFileCatalogStore(dir)).rejects.toThrow(/corrupt record/);
   });
 
   it('round-trips names with quotes and awkward characters through the CSV', () => {
@@ -92,19 +100,43 @@ describe('opening the store', () => {
   });
 });
 
-describe('durability and group commit', () => {
-  it('answers each purchase only once a file holding its change is on disk, sharing writes among concurrent purchases', async () => {
-    let writes = 0;
-    const store = await open(dir, {
-      writeFile: async (file, contents) => {
-        writes++;
-        await writeFileAtomic(file, contents);
-      },
-    });
-    writes = 0; // the file creation does not count
+/** A memory ledger whose appends wait at a gate: "on disk" only when the test says so. */
+function gatedLedger() {
+  const inner = new MemoryLedger();
+  let gate = deferred<void>();
+  let holding = false;
+  const ledger: Ledger = {
+    get length() {
+      return inner.length;
+    },
+    all: () => inner.all(),
+    slice: (a, b) => inner.slice(a, b),
+    async append(entries) {
+      const p = inner.append(entries);
+      if (holding) await gate.promise;
+      return p;
+    },
+    close: () => inner.close(),
+  };
+  return {
+    ledger,
+    hold() {
+      holding = true;
+      gate = deferred<void>();
+    },
+    release() {
+      holding = false;
+      gate.resolve();
+    },
+  };
+}
+
+describe('durability', () => {
+  it('answers each purchase only once its ledger record is on disk, many purchases sharing one fsync', async () => {
+    const store = await open(dir);
     const checks = Array.from({ length: 50 }, (_, i) =>
       store.purchase({ name: 'Lego', quantity: 1, key: `k${i}`, epoch: 1 }).then((r) => {
-        // At the moment this caller hears back, the file already reflects its decrement.
+        // At the moment this caller hears back, the ledger on disk already holds its decrement.
         expect(diskQuantity(dir, 'Lego')).toBeLessThanOrEqual(r.quantity);
         return r.quantity;
       }),
@@ -112,41 +144,26 @@ describe('durability and group commit', () => {
     const remaining = await Promise.all(checks);
     expect(new Set(remaining).size).toBe(50);
     expect(diskQuantity(dir, 'Lego')).toBe(50);
-    // One write for the first purchase, one shared by the 49 that arrived while it was on disk.
-    expect(writes).toBe(2);
   });
 
   it('serves reads from what is durable, not from a change still being written', async () => {
-    const gate = deferred<void>();
-    let hold = false;
-    const store = await open(dir, {
-      writeFile: async (file, contents) => {
-        if (hold) await gate.promise;
-        await writeFileAtomic(file, contents);
-      },
-    });
-    hold = true;
+    const g = gatedLedger();
+    const store = createCatalogStoreWith(g.ledger, createMemoryMetaFile());
+    g.hold();
     const p = store.purchase({ name: 'Tux', quantity: 10, key: 'k', epoch: 1 });
     try {
       expect(store.get('Tux')?.quantity).toBe(100);
-      expect(store.list().find((x) => x.name === 'Tux')?.quantity).toBe(100);
     } finally {
-      gate.resolve(); // a failed assertion must not leave the write parked forever
+      g.release();
     }
     expect(await p).toEqual({ name: 'Tux', quantity: 90 });
     expect(store.get('Tux')?.quantity).toBe(90);
   });
 
   it('holds a refusal until the purchases it was based on are durable', async () => {
-    const gate = deferred<void>();
-    let hold = false;
-    const store = await open(dir, {
-      writeFile: async (file, contents) => {
-        if (hold) await gate.promise;
-        await writeFileAtomic(file, contents);
-      },
-    });
-    hold = true;
+    const g = gatedLedger();
+    const store = createCatalogStoreWith(g.ledger, createMemoryMetaFile());
+    g.hold();
     const bought = store.purchase({ name: 'Tux', quantity: 100, key: 'a', epoch: 1 });
     let refusedEarly = false;
     const refused = store.purchase({ name: 'Tux', quantity: 1, key: 'b', epoch: 1 }).catch((e: unknown) => {
@@ -157,39 +174,36 @@ describe('durability and group commit', () => {
       for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r));
       expect(refusedEarly).toBe(false);
     } finally {
-      gate.resolve();
+      g.release();
     }
     await bought;
     const err = await refused;
     expect(err).toBeInstanceOf(AppError);
-    expect((err as AppError).status).toBe(409);
     expect((err as AppError).message).toContain('0 left');
   });
 
-  it('crashes through the durability handler on a failed write and never acknowledges the change', async () => {
-    const crashes: string[] = [];
+  it('never acknowledges a change after a failed ledger write, even once the disk would work again', async () => {
     let fail = false;
-    const store = await open(dir, {
-      writeFile: async (file, contents) => {
+    const inner = new MemoryLedger();
+    const ledger: Ledger = {
+      get length() {
+        return inner.length;
+      },
+      all: () => inner.all(),
+      slice: (a, b) => inner.slice(a, b),
+      append: async (e) => {
         if (fail) throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
-        await writeFileAtomic(file, contents);
+        return inner.append(e);
       },
-      onDurabilityError: (what) => {
-        crashes.push(what);
-        throw new Error(`crashed: ${what}`);
-      },
-    });
+      close: () => inner.close(),
+    };
+    const store = createCatalogStoreWith(ledger, createMemoryMetaFile());
     fail = true;
-    await expect(store.purchase({ name: 'Tux', quantity: 1, key: 'k', epoch: 1 })).rejects.toThrow(/crashed/);
-    expect(crashes).toHaveLength(1);
-    expect(crashes[0]).toContain(PRODUCTS_FILE);
+    await expect(store.purchase({ name: 'Tux', quantity: 1, key: 'k', epoch: 1 })).rejects.toThrow(/EIO/);
     expect(store.get('Tux')?.quantity).toBe(100);
-    expect(diskQuantity(dir, 'Tux')).toBe(100);
-    // Nothing after a failed write is acknowledged either, even once the disk would work again.
     fail = false;
-    await expect(store.purchase({ name: 'Lego', quantity: 1, key: 'k2', epoch: 1 })).rejects.toThrow(/crashed/);
-    expect(diskQuantity(dir, 'Lego')).toBe(100);
-    expect(crashes).toHaveLength(1);
+    await expect(store.purchase({ name: 'Lego', quantity: 1, key: 'k2', epoch: 1 })).rejects.toThrow(/EIO/);
+    expect(store.get('Lego')?.quantity).toBe(100);
   });
 
   it('waits for pending writes on close and refuses changes afterwards', async () => {
@@ -198,8 +212,61 @@ describe('durability and group commit', () => {
     await store.close();
     expect(diskQuantity(dir, 'Slinky')).toBe(93);
     await p;
-    await expect(store.purchase({ name: 'Slinky', quantity: 1, key: 'k2', epoch: 1 })).rejects.toThrow(/closed/);
-    await expect(store.restockEmpty()).rejects.toThrow(/closed/);
+    await expect(store.purchase({ name: 'Slinky', quantity: 1, key: 'k2', epoch: 1 })).rejects.toThrow(/shutting down/);
+    await expect(store.restockEmpty()).rejects.toThrow(/shutting down/);
+  });
+});
+
+describe('exactly once per key, across restarts', () => {
+  it('same key after a catalog restart: the first outcome, no second decrement', async () => {
+    const first = await open(dir);
+    expect(await first.purchase({ name: 'Frisbee', quantity: 4, key: 'k', epoch: 1 })).toEqual({ name: 'Frisbee', quantity: 96 });
+    await first.close();
+    const store = await open(dir);
+    expect(await store.purchase({ name: 'Frisbee', quantity: 4, key: 'k', epoch: 1 })).toEqual({ name: 'Frisbee', quantity: 96 });
+    expect(store.get('Frisbee')?.quantity).toBe(96);
+  });
+
+  it('a refused key stays refused after a restock and a restart', async () => {
+    const first = await open(dir);
+    await first.purchase({ name: 'Yo-Yo', quantity: 100, key: 'all', epoch: 1 });
+    await expect(first.purchase({ name: 'Yo-Yo', quantity: 1, key: 'late', epoch: 1 })).rejects.toMatchObject({ status: 409 });
+    await first.restockEmpty();
+    await first.close();
+    const store = await open(dir);
+    expect(store.get('Yo-Yo')?.quantity).toBe(100);
+    await expect(store.purchase({ name: 'Yo-Yo', quantity: 1, key: 'late', epoch: 1 })).rejects.toMatchObject({ status: 409, message: expect.stringContaining('0 left') });
+    expect(store.get('Yo-Yo')?.quantity).toBe(100);
+  });
+});
+
+describe('fencing and accounting for purchases', () => {
+  it('a fenced epoch refuses purchases and releases from older leaders, durably', async () => {
+    const first = await open(dir);
+    await first.fence(5);
+    await expect(first.purchase({ name: 'Tux', quantity: 1, key: 'old', epoch: 4 })).rejects.toMatchObject({ reason: 'stale_epoch' });
+    await first.close();
+    const store = await open(dir);
+    await expect(store.purchase({ name: 'Tux', quantity: 1, key: 'old', epoch: 4 })).rejects.toMatchObject({ reason: 'stale_epoch' });
+    await expect(store.reconcile({ epoch: 4, committed: [], release: [] })).rejects.toMatchObject({ reason: 'stale_epoch' });
+    expect(await store.purchase({ name: 'Tux', quantity: 1, key: 'new', epoch: 5 })).toEqual({ name: 'Tux', quantity: 99 });
+  });
+
+  it('a purchase stays pending until a leader says its order committed or releases it; a release puts the stock back once', async () => {
+    const first = await open(dir);
+    await first.purchase({ name: 'Barbie', quantity: 2, key: 'committed', epoch: 1 });
+    await first.purchase({ name: 'Barbie', quantity: 3, key: 'orphan', epoch: 1 });
+    expect(first.pending().entries.map((p) => p.key)).toEqual(['committed', 'orphan']);
+    expect(await first.reconcile({ epoch: 2, committed: ['committed'], release: ['orphan', 'orphan'] })).toEqual({ released: 1, pending: 0 });
+    expect(first.get('Barbie')?.quantity).toBe(98);
+    await first.close();
+    const store = await open(dir);
+    expect(store.get('Barbie')?.quantity).toBe(98);
+    expect(store.pending().entries).toEqual([]);
+    // A released key is free again: a retry of that order buys once more.
+    expect(await store.purchase({ name: 'Barbie', quantity: 3, key: 'orphan', epoch: 2 })).toEqual({ name: 'Barbie', quantity: 95 });
+    const kinds = store.ledger(0, 100).entries.map((e) => e.kind);
+    expect(kinds).toEqual(['purchase', 'purchase', 'release', 'purchase']);
   });
 });
 
@@ -223,7 +290,7 @@ describe('the memory twin', () => {
     expect(await store.restockEmpty()).toEqual([]);
   });
 
-  it('forgets the oldest keys beyond its bound', async () => {
+  it('forgets the oldest keys beyond its bound (IDEMPOTENCY_KEYS_RETAINED)', async () => {
     const store = createMemoryCatalogStore({ maxKeys: 2 });
     for (const key of ['a', 'b', 'c']) await store.purchase({ name: 'Tux', quantity: 1, key, epoch: 1 });
     // 'c' and 'b' are remembered; 'a' was forgotten and counts as new.

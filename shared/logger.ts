@@ -1,0 +1,87 @@
+/**
+ * Structured logs for every service: pino, one JSON object per line on stdout.
+ *
+ * - Every line carries `service` and `pid`, and `reqId` when it is written while a request is
+ *   being served (read from the request context, shared/request-context.ts), so
+ *   `grep <reqId>` over all services' output follows one order end to end.
+ * - LOG_LEVEL sets the level; LOG_FORMAT=pretty (what `npm start` sets) renders lines for people
+ *   with pino-pretty, in-process and synchronously, so no line is lost when a service exits
+ *   right after writing it. `auto` (the default) is pretty on a terminal and JSON otherwise, so
+ *   the launcher and tests always get machine-readable lines.
+ * - Lines go through `process.stdout`, whose writes to a pipe are synchronous on Linux and whose
+ *   EPIPE the launcher's orphan guard swallows (a service whose parent died still shuts down).
+ * - `announce` writes the few lines that must always appear (the launcher waits for
+ *   `listening on`), whatever LOG_LEVEL says.
+ * - `messageLogger` turns the free-text messages of modules that report through a
+ *   `(msg) => void` callback (the replica, the order router, the restocker) into structured
+ *   lines, using per-service rules, without changing those modules.
+ */
+import pino, { type DestinationStream, type Level, type Logger } from 'pino';
+import { prettyFactory } from 'pino-pretty';
+import type { LogFormat, LogLevel } from './config.ts';
+import { currentRequestId } from './request-context.ts';
+
+export type { Logger } from 'pino';
+
+export interface LoggerOptions {
+  level?: LogLevel;
+  format?: LogFormat;
+  /** Where lines go; default process.stdout. Tests pass a collector. */
+  destination?: { write(line: string): unknown };
+  /** Whether the destination is a terminal (for format `auto`); default process.stdout.isTTY. */
+  isTTY?: boolean;
+}
+
+/** Fields the pretty format leaves out of the trailing `{...}` (the message already says them). */
+const PRETTY_IGNORE = 'pid,hostname,service,method,path,route,status,ms';
+
+export function createLogger(service: string, opts: LoggerOptions = {}): Logger {
+  const out = opts.destination ?? process.stdout;
+  const format = opts.format ?? 'auto';
+  const pretty = format === 'pretty' || (format === 'auto' && (opts.isTTY ?? Boolean(process.stdout.isTTY)));
+  let destination: DestinationStream = out as DestinationStream;
+  if (pretty) {
+    const render = prettyFactory({ singleLine: true, translateTime: 'HH:MM:ss.l', ignore: PRETTY_IGNORE });
+    destination = { write: (line: string) => void out.write(render(line)) };
+  }
+  return pino(
+    {
+      level: opts.level ?? 'info',
+      base: { service, pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      mixin() {
+        const reqId = currentRequestId();
+        return reqId === undefined ? {} : { reqId };
+      },
+    },
+    destination,
+  );
+}
+
+/** Writes at info even when LOG_LEVEL is quieter: for the lines a launcher or operator relies on. */
+export function announce(logger: Logger, fields: Record<string, unknown>, msg: string): void {
+  const target = logger.isLevelEnabled('info') ? logger : logger.child({}, { level: 'info' });
+  target.info(fields, msg);
+}
+
+/** One way to read a free-text message: a pattern and what its match means. */
+export interface MessageRule {
+  pattern: RegExp;
+  level?: Level;
+  /** The structured fields for a match (`event` names the kind of line). */
+  fields: (m: RegExpExecArray) => Record<string, unknown>;
+}
+
+/** A `(msg) => void` callback that logs each message with the fields of the first rule it matches. */
+export function messageLogger(logger: Logger, rules: readonly MessageRule[], defaultLevel: Level = 'info'): (msg: string) => void {
+  return (msg) => {
+    for (const rule of rules) {
+      const m = rule.pattern.exec(msg);
+      if (m) {
+        logger[rule.level ?? defaultLevel](rule.fields(m), msg);
+        return;
+      }
+    }
+    logger[defaultLevel](msg);
+  };
+}

@@ -1,0 +1,67 @@
+/**
+ * Prometheus metrics (prom-client): one registry per service, never the global one, so several
+ * services' apps can live in one test process without mixing their series.
+ *
+ * Most of the store's numbers already exist in some view (cache.stats(), router.view(),
+ * replica.status(), store.list()). Rather than counting twice, `counterFrom` and `gaugeFrom`
+ * read such a view when Prometheus scrapes, through prom-client's `collect()` hook: the metric
+ * can never disagree with what /health shows.
+ *
+ * Names follow the Prometheus conventions: prefix `toystore_`, base units (`_seconds`),
+ * `_total` for counters. Label values come from small fixed sets (route patterns, toy names,
+ * replica ids), never from client input, so the number of series stays bounded.
+ */
+import client, { Counter, Gauge, Registry } from 'prom-client';
+
+export { Registry } from 'prom-client';
+export const METRIC_PREFIX = 'toystore_';
+
+export interface RegistryOptions {
+  /** Also export prom-client's process and Node.js metrics (process_*, nodejs_*). Default false. */
+  defaults?: boolean;
+}
+
+export function createRegistry(opts: RegistryOptions = {}): Registry {
+  const registry = new Registry();
+  if (opts.defaults) client.collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
+type Labels<L extends string> = Partial<Record<L, string | number>>;
+/** A reading: one value, or one value per label set. */
+export type Reading<L extends string> = number | ReadonlyArray<readonly [Labels<L>, number]>;
+
+function samples<L extends string>(r: Reading<L>): ReadonlyArray<readonly [Labels<L>, number]> {
+  return typeof r === 'number' ? [[{}, r]] : r;
+}
+
+/** A counter whose value is read from an existing monotonic count at scrape time. */
+export function counterFrom<L extends string = never>(
+  registry: Registry, name: string, help: string, labelNames: readonly L[], read: () => Reading<L>,
+): Counter<L> {
+  return new Counter<L>({
+    name, help, labelNames, registers: [registry],
+    collect() {
+      this.reset();
+      for (const [labels, value] of samples(read())) if (Number.isFinite(value) && value >= 0) this.inc(labels, value);
+    },
+  });
+}
+
+/** A gauge whose value is read from an existing view at scrape time. */
+export function gaugeFrom<L extends string = never>(
+  registry: Registry, name: string, help: string, labelNames: readonly L[], read: () => Reading<L>,
+): Gauge<L> {
+  return new Gauge<L>({
+    name, help, labelNames, registers: [registry],
+    collect() {
+      this.reset();
+      for (const [labels, value] of samples(read())) if (Number.isFinite(value)) this.set(labels, value);
+    },
+  });
+}
+
+/** Returns the metric registered under `name`, or creates it (so two apps can share one registry). */
+export function getOrCreate<M>(registry: Registry, name: string, create: () => M): M {
+  return (registry.getSingleMetric(name) as M | undefined) ?? create();
+}

@@ -1,0 +1,60 @@
+/**
+ * The request context: which client request the code running right now works for, carried
+ * through every `await` by an AsyncLocalStorage instead of by arguments, so no service logic has
+ * to pass it along.
+ *
+ * The outer middleware (shared/observability.ts) opens a context per incoming request with the
+ * `x-request-id` it was sent (or a new id). The HTTP clients in shared/http.ts add the current id
+ * to every request they send, so one id follows an order from the frontend to the order leader,
+ * the catalog, the frontend's cache invalidation and the followers, and the logger stamps it on
+ * every line written meanwhile.
+ *
+ * Ids from outside are untrusted: only short ids of safe characters are kept (a comma-separated
+ * list is allowed: a replication batch carries the ids of all the orders in it).
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomBytes } from 'node:crypto';
+
+export const REQUEST_ID_HEADER = 'x-request-id';
+const MAX_REQUEST_ID_LENGTH = 200;
+const SAFE_ID = /^[A-Za-z0-9._:,@/+=-]+$/;
+
+export interface RequestContext {
+  requestId: string;
+}
+
+const storage = new AsyncLocalStorage<RequestContext>();
+
+/** A new id: 16 hex characters, unique enough to grep for across a day of logs. */
+export function newRequestId(): string {
+  return randomBytes(8).toString('hex');
+}
+
+/** The id a peer sent, if it is one we may log and forward; null otherwise. */
+export function acceptRequestId(raw: string | null | undefined): string | null {
+  if (!raw) return null;
+  const id = raw.trim();
+  return id.length > 0 && id.length <= MAX_REQUEST_ID_LENGTH && SAFE_ID.test(id) ? id : null;
+}
+
+/** The id of the request the current code works for, if any. */
+export function currentRequestId(): string | undefined {
+  return storage.getStore()?.requestId;
+}
+
+/** Runs `fn` (and everything it awaits or starts) as work for request `requestId`. */
+export function runWithRequestId<T>(requestId: string, fn: () => T): T {
+  return storage.run({ requestId }, fn);
+}
+
+/** Runs `fn` outside any request (e.g. a heartbeat sent from a loop a request once started). */
+export function runOutsideRequest<T>(fn: () => T): T {
+  return storage.exit(fn);
+}
+
+/** `headers` plus the current request id, unless the caller set one already. */
+export function withRequestIdHeader(headers: Record<string, string>): Record<string, string> {
+  const id = currentRequestId();
+  if (id === undefined || Object.keys(headers).some((k) => k.toLowerCase() === REQUEST_ID_HEADER)) return headers;
+  return { ...headers, [REQUEST_ID_HEADER]: id };
+}
