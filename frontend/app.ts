@@ -20,6 +20,9 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import {
+  IDEMPOTENCY_KEY_HEADER,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  REPLAYED_HEADER,
   MAX_NAME_LENGTH,
   MAX_PUBLIC_BODY_BYTES,
   OrderRequestSchema,
@@ -27,7 +30,7 @@ import {
   parseJsonBody,
   parseOrderNumber,
 } from '../shared/contracts.ts';
-import { AppError, onAppError, onNotFound, productNotFound } from '../shared/errors.ts';
+import { AppError, badRequest, onAppError, onNotFound, productNotFound } from '../shared/errors.ts';
 import type { ProductCache } from './cache.ts';
 import type { CatalogClient } from './catalog-client.ts';
 import type { OrderRouter } from './types.ts';
@@ -69,16 +72,18 @@ export function createFrontendApp(deps: FrontendAppDeps): Hono {
       },
     }),
     async (c) => {
+      const idempotencyKey = parseIdempotencyKey(c.req.header(IDEMPOTENCY_KEY_HEADER));
       const req = await parseJsonBody(c.req, OrderRequestSchema);
-      let placed: OrderPlaced;
+      let placed: OrderPlaced & { replayed?: boolean };
       try {
-        placed = await orders.placeOrder(req);
+        placed = await orders.placeOrder(req, { idempotencyKey });
       } catch (err) {
         if (!isDefiniteRejection(err)) cache.invalidate(req.name);
         throw err;
       }
       // Before responding: the client's next query must not see the stock from before its order.
       cache.invalidate(req.name);
+      if (placed.replayed) c.header(REPLAYED_HEADER, 'true');
       return c.json({ data: { order_number: placed.order_number } });
     },
   );
@@ -111,4 +116,13 @@ export function createFrontendApp(deps: FrontendAppDeps): Hono {
  */
 function isDefiniteRejection(err: unknown): boolean {
   return err instanceof AppError && err.status >= 400 && err.status < 500;
+}
+
+/** An Idempotency-Key is optional; when given it must be 1-255 visible ASCII characters. */
+function parseIdempotencyKey(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^[\x21-\x7e][\x20-\x7e]*$/.test(raw) || raw.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+    throw badRequest(`Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters`);
+  }
+  return raw;
 }

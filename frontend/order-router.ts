@@ -11,7 +11,7 @@
  * leader finds the key in its log if the order got there, and the catalog decrements once per key.
  */
 import { randomUUID } from 'node:crypto';
-import { OrderPlacedSchema, OrderSchema, ReplicaStatusSchema, type Order, type OrderPlaced, type OrderRequest, type ReplicaStatus } from '../shared/contracts.ts';
+import { OrderPlacedSchema, OrderSchema, REPLAYED_HEADER, ReplicaStatusSchema, type Order, type OrderPlaced, type OrderRequest, type ReplicaStatus } from '../shared/contracts.ts';
 import type { ReplicaAddress } from '../shared/config.ts';
 import type { Clock } from '../shared/clock.ts';
 import { AppError, noLeader, outcomeUnknown } from '../shared/errors.ts';
@@ -188,11 +188,18 @@ export function createOrderRouter(o: OrderRouterOptions): OrderRouter & { start(
     },
     history: () => [...changes],
 
-    placeOrder(req: OrderRequest): Promise<OrderPlaced> {
-      const key = randomUUID();
+    placeOrder(req: OrderRequest, opts: { idempotencyKey?: string } = {}): Promise<OrderPlaced & { replayed: boolean }> {
+      // Without a client key, one is made here for this request: the frontend's own retries are
+      // still safe, but a client that retries the whole request gets a new order.
+      const key = opts.idempotencyKey ?? randomUUID();
+      let attempts = 0;
       return routed(async (l) => {
+        attempts++;
         const res = await o.http({ method: 'POST', url: `${urlOf(l.id)}/orders`, body: { ...req, key, epoch: l.epoch }, timeoutMs: rpcTimeoutMs + 5_000 });
-        return expectData(res, OrderPlacedSchema);
+        const placed = expectData(res, OrderPlacedSchema);
+        // Our own retry finding our first attempt's order is not a replay for the client.
+        const replayed = res.headers[REPLAYED_HEADER] === 'true' && attempts === 1;
+        return { ...placed, replayed };
       });
     },
 

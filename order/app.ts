@@ -7,7 +7,7 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import {
   AppendRequestSchema, CatchupRequestSchema, LeadRequestSchema, LeaderNoticeSchema, LeaderOrderRequestSchema,
-  PromiseRequestSchema, parseJsonBody, parseOrderNumber, parseWith,
+  PromiseRequestSchema, REPLAYED_HEADER, parseJsonBody, parseOrderNumber, parseWith,
 } from '../shared/contracts.ts';
 import { AppError, onAppError, onNotFound } from '../shared/errors.ts';
 import { z } from 'zod';
@@ -32,7 +32,8 @@ export function createOrderApp(deps: { replica: Replica }): Hono {
 
   app.post('/orders', small, async (c) => {
     const req = await parseJsonBody(c.req, LeaderOrderRequestSchema);
-    const orderNumber = await replica.placeOrder(req);
+    const { orderNumber, replayed } = await replica.order(req);
+    if (replayed) c.header(REPLAYED_HEADER, 'true');
     return c.json({ data: { order_number: orderNumber } });
   });
   app.get('/orders/:number', async (c) => {

@@ -6,7 +6,8 @@
  */
 import { z } from 'zod';
 import {
-  AppendResponseSchema, FetchLogResponseSchema, PromiseResponseSchema, PurchaseResultSchema, ReplicaStatusSchema,
+  AppendResponseSchema, FetchLogResponseSchema, PendingResponseSchema, PromiseResponseSchema, PurchaseResultSchema, ReconcileResultSchema, ReplicaStatusSchema,
+  type PendingResponse, type ReconcileRequest, type ReconcileResult,
   type AppendRequest, type AppendResponse, type CatchupRequest, type FetchLogResponse, type PromiseRequest,
   type PromiseResponse, type PurchaseRequest, type PurchaseResult, type ReplicaStatus,
 } from '../shared/contracts.ts';
@@ -46,6 +47,26 @@ export function createHttpPeerTransport(http: HttpClient, peers: ReadonlyArray<{
 export interface CatalogPurchaser {
   /** Decrements stock once per key; throws the catalog's 404/409 or a NetworkError. */
   purchase(req: PurchaseRequest): Promise<PurchaseResult>;
+}
+
+/**
+ * What a leader needs from the catalog besides purchases: fence it with its epoch, and account
+ * for purchases whose orders have committed or never will (see catalog/store.ts).
+ */
+export interface CatalogAccounts {
+  fence(epoch: number): Promise<void>;
+  pending(): Promise<PendingResponse>;
+  reconcile(req: ReconcileRequest): Promise<ReconcileResult>;
+}
+
+export function createHttpCatalogAccounts(http: HttpClient, catalogUrl: string, timeoutMs = 3_000): CatalogAccounts {
+  return {
+    fence: async (epoch) => {
+      expectData(await http({ method: 'POST', url: `${catalogUrl}/internal/fence`, body: { epoch }, timeoutMs }), z.unknown());
+    },
+    pending: async () => expectData(await http({ method: 'GET', url: `${catalogUrl}/internal/pending`, timeoutMs }), PendingResponseSchema),
+    reconcile: async (req) => expectData(await http({ method: 'POST', url: `${catalogUrl}/internal/reconcile`, body: req, timeoutMs }), ReconcileResultSchema),
+  };
 }
 
 export function createHttpCatalogPurchaser(http: HttpClient, catalogUrl: string, timeoutMs = 3_000): CatalogPurchaser {

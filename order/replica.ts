@@ -19,7 +19,7 @@ import type {
 } from '../shared/contracts.ts';
 import type { Clock } from '../shared/clock.ts';
 import {
-  AppError, badRequest, noQuorum, notLeader, orderNotFound, outcomeUnknown, staleEpoch, upstreamUnavailable,
+  AppError, badRequest, idempotencyKeyReused, noQuorum, notLeader, orderNotFound, outcomeUnknown, requestInProgress, staleEpoch, upstreamUnavailable,
 } from '../shared/errors.ts';
 import { NetworkError } from '../shared/http.ts';
 import {
@@ -28,7 +28,7 @@ import {
 } from './core.ts';
 import { signEntry, verifyChain, type OrderLogStore } from './log.ts';
 import type { Meta, MetaStore } from './meta.ts';
-import type { CatalogPurchaser, PeerTransport } from './peers.ts';
+import type { CatalogAccounts, CatalogPurchaser, PeerTransport } from './peers.ts';
 
 export interface ReplicaOptions {
   id: number;
@@ -45,6 +45,12 @@ export interface ReplicaOptions {
   commitTimeoutMs?: number;
   /** Records per append message (catch-up batch size). */
   maxBatch?: number;
+  /** Fencing and purchase accounting at the catalog; without it the leader does neither (tests). */
+  catalogAccounts?: CatalogAccounts;
+  /** How often a leader accounts for the catalog's pending purchases. */
+  reconcileIntervalMs?: number;
+  /** Keys of the most recent N orders are answered as replays; 0: every key in the log. */
+  idempotencyKeysRetained?: number;
   log_?: (msg: string) => void;
   /** Called when the replica must not go on (a safety assertion failed); default throws. */
   onFatal?: (err: Error) => void;
@@ -79,7 +85,10 @@ export class Replica {
   private followers = new Map<number, FollowerState>();
   private waiters: Waiter[] = [];
   private keyIndex = new Map<string, number>();
-  private inflight = new Map<string, Promise<number>>();
+  private inflight = new Map<string, { name: string; quantity: number; result: Promise<number> }>();
+  /** Keys whose catalog purchase is being released right now; a new request for one waits. */
+  private releasing = new Set<string>();
+  private reconciling: Promise<void> | null = null;
   private serialTail: Promise<unknown> = Promise.resolve();
   private stopped = false;
   private readonly commitTimeoutMs: number;
@@ -262,6 +271,10 @@ export class Replica {
     }
     const best = mostUpToDate([{ peer: this.id, head: this.head() }, ...granted]);
     if (best.peer !== this.id) await this.adoptLogFrom(best.peer, epoch);
+    // Fence the catalog before serving so a deposed leader can no longer take stock. Best effort:
+    // if the catalog is down no one can buy anyway, and what slips through stays pending and is
+    // released by the accounting below.
+    await this.o.catalogAccounts?.fence(epoch).catch((err: Error) => this.say(`could not fence the catalog at epoch ${epoch}: ${err.message}`));
 
     return this.serial(async () => {
       if (this.meta.promisedEpoch !== epoch || this.role !== 'candidate') throw staleEpoch(this.meta.promisedEpoch);
@@ -287,6 +300,7 @@ export class Replica {
       }
       this.say(`leading epoch ${epoch} with ${this.viewStartIndex + 1} orders (log from replica ${best.peer})`);
       this.advanceCommit();
+      if (this.o.catalogAccounts) void this.accountsLoop(epoch);
       return { epoch, lastIndex: this.viewStartIndex };
     });
   }
@@ -445,24 +459,54 @@ export class Replica {
     return this.leaderEpoch;
   }
 
-  /** Places an order: catalog first (nothing logged if it refuses), then log, replicate, commit. */
+  /** Places an order and returns its number; see `order`. */
   async placeOrder(req: LeaderOrderRequest): Promise<number> {
+    return (await this.order(req)).orderNumber;
+  }
+
+  /**
+   * Places an order exactly once per key: catalog first (nothing logged if it refuses), then log,
+   * replicate, commit. A key already in the log, or in flight, gets that order's outcome
+   * (`replayed`); the same key with a different body is a 422.
+   */
+  async order(req: LeaderOrderRequest): Promise<{ orderNumber: number; replayed: boolean }> {
     this.assertLeader(req.epoch);
-    const known = this.keyIndex.get(req.key);
+    if (this.releasing.has(req.key)) await this.reconciling;
+    const known = this.lookupKey(req.key);
     if (known !== undefined) {
+      const e = this.o.log.entryAt(known)!;
+      if (e.name !== req.name || e.quantity !== req.quantity) throw idempotencyKeyReused();
       await this.awaitCommit(known, () => outcomeUnknown('the order is logged but not yet on a majority'));
-      return known;
+      return { orderNumber: known, replayed: true };
     }
     const running = this.inflight.get(req.key);
-    if (running) return running;
+    if (running) {
+      if (running.name !== req.name || running.quantity !== req.quantity) throw idempotencyKeyReused();
+      let cancel = () => {};
+      const bound = new Promise<never>((_, reject) => {
+        cancel = this.o.clock.setTimeout(() => reject(requestInProgress()), this.commitTimeoutMs);
+      });
+      try {
+        return { orderNumber: await Promise.race([running.result, bound]), replayed: true };
+      } finally {
+        cancel();
+      }
+    }
     if (!this.hasQuorumContact()) throw noQuorum('no follower is reachable, so the order could not be made durable on a majority');
-    const attempt = this.runOrder(req);
-    this.inflight.set(req.key, attempt);
+    const result = this.runOrder(req);
+    this.inflight.set(req.key, { name: req.name, quantity: req.quantity, result });
     try {
-      return await attempt;
+      return { orderNumber: await result, replayed: false };
     } finally {
       this.inflight.delete(req.key);
     }
+  }
+
+  private lookupKey(key: string): number | undefined {
+    const index = this.keyIndex.get(key);
+    const retained = this.o.idempotencyKeysRetained ?? 0;
+    if (index === undefined || retained <= 0) return index;
+    return index > this.o.log.lastIndex() - retained ? index : undefined;
   }
 
   private async runOrder(req: LeaderOrderRequest): Promise<number> {
@@ -471,6 +515,10 @@ export class Replica {
       await this.o.catalog.purchase({ name: req.name, quantity: req.quantity, key: req.key, epoch });
     } catch (err) {
       if (err instanceof NetworkError) throw upstreamUnavailable('catalog');
+      if (err instanceof AppError && err.reason === 'stale_epoch') {
+        await this.learnEpoch(Number(err.detail?.promisedEpoch ?? epoch + 1), 'the catalog is fenced by a newer epoch');
+        throw notLeader(null, this.meta.promisedEpoch);
+      }
       throw err;
     }
     // The catalog has decremented; only now does the order get a number, so a refused purchase
@@ -484,6 +532,48 @@ export class Replica {
     void durable.then(() => this.advanceCommit());
     await this.awaitCommit(index, () => outcomeUnknown(`not on ${this.o.commitQuorum} replicas within ${this.commitTimeoutMs} ms`));
     return index;
+  }
+
+  /**
+   * Tells the catalog which pending purchases have committed orders (at or below the commit
+   * index) and releases those whose key is neither in the log nor in flight: no order can ever
+   * take them now, because only this leader appends and its log is what later leaders adopt.
+   * Keys logged but not yet committed stay pending (this leader may still lose them).
+   */
+  private reconcileAccounts(epoch: number): Promise<void> {
+    const accounts = this.o.catalogAccounts;
+    if (!accounts) return Promise.resolve();
+    this.reconciling ??= (async () => {
+      const { entries } = await accounts.pending();
+      if (this.leaderEpoch !== epoch) return;
+      const committed: string[] = [];
+      const release: string[] = [];
+      for (const p of entries) {
+        const index = this.keyIndex.get(p.key);
+        if (index !== undefined) {
+          if (index <= this.commitIndex) committed.push(p.key);
+        } else if (!this.inflight.has(p.key)) release.push(p.key);
+      }
+      if (!committed.length && !release.length) return;
+      for (const key of release) this.releasing.add(key);
+      try {
+        const res = await accounts.reconcile({ epoch, committed, release });
+        if (res.released) this.say(`released ${res.released} catalog purchases whose orders never committed`);
+      } finally {
+        for (const key of release) this.releasing.delete(key);
+      }
+    })().finally(() => {
+      this.reconciling = null;
+    });
+    return this.reconciling;
+  }
+
+  private async accountsLoop(epoch: number): Promise<void> {
+    const intervalMs = this.o.reconcileIntervalMs ?? Math.max(1_000, 5 * this.o.heartbeatIntervalMs);
+    while (this.leaderEpoch === epoch && !this.stopped) {
+      await this.reconcileAccounts(epoch).catch((err: Error) => this.say(`could not account for catalog purchases: ${err.message}`));
+      await this.o.clock.sleep(intervalMs);
+    }
   }
 
   /** Reads an order from the log; an order not yet known committed waits for it. */

@@ -23,6 +23,8 @@ export type ErrorReason =
   | 'outcome_unknown'
   | 'upstream_unavailable'
   | 'payload_too_large'
+  | 'idempotency_key_reused'
+  | 'request_in_progress'
   | 'internal';
 
 export class AppError extends Error {
@@ -63,6 +65,10 @@ export const staleEpoch = (promisedEpoch: number) =>
 export const noQuorum = (why: string) => new AppError(503, 'no_quorum', `order not taken: ${why}`, 1);
 /** The order may or may not commit: never a definite failure, so a client must not treat it as one. */
 export const outcomeUnknown = (why: string) => new AppError(504, 'outcome_unknown', `order outcome unknown: ${why}`);
+export const idempotencyKeyReused = () =>
+  new AppError(422, 'idempotency_key_reused', 'this Idempotency-Key was already used with a different request body');
+export const requestInProgress = () =>
+  new AppError(409, 'request_in_progress', 'a request with this Idempotency-Key is still in progress; retry later');
 export const upstreamUnavailable = (what: string) => new AppError(503, 'upstream_unavailable', `${what} is unavailable`, 1);
 
 /** Recreates an AppError from an error body a peer sent, so it can be rethrown unchanged. */

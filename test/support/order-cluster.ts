@@ -14,7 +14,7 @@ import { createInProcessNetwork, type LinkState } from '../../shared/http.ts';
 import { createOrderApp } from '../../order/app.ts';
 import { MemoryLogStore } from '../../order/log.ts';
 import { MemoryMetaStore } from '../../order/meta.ts';
-import { createHttpPeerTransport, type CatalogPurchaser } from '../../order/peers.ts';
+import { createHttpPeerTransport, type CatalogAccounts, type CatalogPurchaser } from '../../order/peers.ts';
 import { Replica } from '../../order/replica.ts';
 import { createOrderRouter } from '../../frontend/order-router.ts';
 
@@ -51,6 +51,9 @@ export interface ClusterOptions {
   net?: ReturnType<typeof createInProcessNetwork>;
   /** A real catalog client instead of the FakeCatalog twin. */
   catalog?: CatalogPurchaser;
+  /** Fencing and purchase accounting at a real catalog. */
+  catalogAccounts?: CatalogAccounts;
+  reconcileIntervalMs?: number;
 }
 
 export function createOrderCluster(opts: ClusterOptions = {}) {
@@ -78,6 +81,8 @@ export function createOrderCluster(opts: ClusterOptions = {}) {
       heartbeatIntervalMs,
       commitQuorum: opts.commitQuorum ?? 2,
       commitTimeoutMs: 1_000,
+      catalogAccounts: opts.catalogAccounts,
+      reconcileIntervalMs: opts.reconcileIntervalMs,
       log_: (m) => messages.push(`order-${id}: ${m}`),
     });
     replicas.set(id, replica);

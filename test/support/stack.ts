@@ -12,18 +12,25 @@ import { ProductCache } from '../../frontend/cache.ts';
 import { createCatalogClient } from '../../frontend/catalog-client.ts';
 import { createFrontendInternalApp } from '../../frontend/internal-app.ts';
 import { createInProcessNetwork } from '../../shared/http.ts';
-import { createHttpCatalogPurchaser } from '../../order/peers.ts';
-import { createOrderCluster } from './order-cluster.ts';
+import { createHttpCatalogAccounts, createHttpCatalogPurchaser } from '../../order/peers.ts';
+import { createOrderCluster, replicaUrl } from './order-cluster.ts';
+import { createOrderRouter } from '../../frontend/order-router.ts';
+import { systemClock } from '../../shared/clock.ts';
 
 export const CATALOG_URL = 'http://catalog.test';
 export const FRONTEND_INTERNAL_URL = 'http://frontend-internal.test';
 
-export function createStack(opts: { cacheSize?: number; cacheEnabled?: boolean } = {}) {
+export function createStack(opts: { cacheSize?: number; cacheEnabled?: boolean; reconcileIntervalMs?: number } = {}) {
   const net = createInProcessNetwork();
   const store = createMemoryCatalogStore();
   const invalidator = createInvalidator({ http: net.http, frontendUrls: [FRONTEND_INTERNAL_URL] });
   net.register(CATALOG_URL, createCatalogApp({ store, invalidator }).fetch);
-  const orders = createOrderCluster({ net, catalog: createHttpCatalogPurchaser(net.http, CATALOG_URL) });
+  const orders = createOrderCluster({
+    net,
+    catalog: createHttpCatalogPurchaser(net.http, CATALOG_URL),
+    catalogAccounts: createHttpCatalogAccounts(net.http, CATALOG_URL),
+    reconcileIntervalMs: opts.reconcileIntervalMs ?? 50,
+  });
   const catalog = createCatalogClient(net.http, CATALOG_URL);
   const cache = new ProductCache({ maxSize: opts.cacheSize ?? 7, enabled: opts.cacheEnabled ?? true, loader: (n) => catalog.getProduct(n) });
   const app = createFrontendApp({ cache, catalog, orders: orders.router });
@@ -46,6 +53,26 @@ export function createStack(opts: { cacheSize?: number; cacheEnabled?: boolean }
     return { status: res.status, headers: res.headers, body: json };
   };
 
-  return { ...orders, store, cache, app, request, stopAll: () => orders.stop() };
+  /** A fresh frontend (new router, empty memory) over the same cluster: a frontend restart. */
+  const restartFrontend = () => {
+    const router = createOrderRouter({ http: net.http, replicas: [1, 2, 3].map((id) => ({ id, url: replicaUrl(id), port: 80 })), clock: systemClock, heartbeatIntervalMs: 20 });
+    router.start();
+    routers.push(router);
+    return createFrontendApp({ cache: new ProductCache({ maxSize: 7, loader: (n) => catalog.getProduct(n) }), catalog, orders: router });
+  };
+  const routers: Array<{ stop(): void }> = [];
+
+  return {
+    ...orders,
+    store,
+    cache,
+    app,
+    request,
+    restartFrontend,
+    stopAll: async () => {
+      for (const r of routers) r.stop();
+      await orders.stop();
+    },
+  };
 }
 export type Stack = ReturnType<typeof createStack>;
