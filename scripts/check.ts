@@ -1,0 +1,57 @@
+/**
+ * The consistency checker's CLI: `npm run check -- --data-dir DIR` (offline) or
+ * `npm run check -- --replicas 1=URL,2=URL,3=URL --catalog URL` (live), with `--history FILE`
+ * (repeatable) and `--json`.
+ *
+ * All logic lives in `check-lib.ts`; this file only reads argv, prints and picks the exit code, so
+ * the library stays testable in-process and this is the only place that touches process.argv:
+ * 0 no violation, 1 at least one violation (each printed with its records), 2 bad flags or input
+ * that could not be read (unreachable service, unreadable data dir or history).
+ */
+import { createPooledHttp } from '../shared/http.ts';
+import { CheckInputError, checkDataDir, checkLive, formatReport, parseCheckArgs, USAGE, type CheckArgs, type CheckReport } from './check-lib.ts';
+
+async function main(): Promise<number> {
+  let args: CheckArgs;
+  try {
+    args = parseCheckArgs(process.argv.slice(2));
+  } catch (err) {
+    if (!(err instanceof CheckInputError)) throw err;
+    console.error(`check: ${err.message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (args.help) {
+    console.log(USAGE);
+    return 0;
+  }
+
+  let report: CheckReport;
+  try {
+    if (args.mode === 'offline') report = await checkDataDir(args.dataDir, args.histories);
+    else {
+      const http = createPooledHttp({ connectionsPerOrigin: 4 });
+      try {
+        report = await checkLive({ replicas: args.replicas, catalog: args.catalog, http }, args.histories);
+      } finally {
+        await http.close();
+      }
+    }
+  } catch (err) {
+    if (!(err instanceof CheckInputError)) throw err;
+    console.error(`check: ${err.message}`);
+    return 2;
+  }
+
+  console.log(args.json ? JSON.stringify(report) : formatReport(report));
+  return report.violations.length > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(`check: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exitCode = 2;
+  },
+);

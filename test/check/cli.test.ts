@@ -1,0 +1,105 @@
+/**
+ * The checker's CLI: flag parsing in-process (`parseCheckArgs`), then `scripts/check.ts` as a real
+ * child process on temp data dirs written by hand: exit 0 and a zero summary when clean, exit 1
+ * with each violation printed when not, exit 2 on a bad flag or an unreadable data dir.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CheckInputError, parseCheckArgs, type CheckReport } from '../../scripts/check-lib.ts';
+import { buildLog, cleanScenario, logCsv, makeTempDir, writeHistory, writeScenario } from './fixtures.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/check.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('parseCheckArgs', () => {
+  it('defaults to an offline check of ./data', () => {
+    expect(parseCheckArgs([])).toEqual({ mode: 'offline', dataDir: './data', histories: [], json: false, help: false });
+  });
+
+  it('reads offline and live flags; --history repeats and takes comma lists', () => {
+    expect(parseCheckArgs(['--data-dir', 'd', '--history', 'a.jsonl,b.jsonl', '--history=c.jsonl', '--json'])).toEqual({
+      mode: 'offline', dataDir: 'd', histories: ['a.jsonl', 'b.jsonl', 'c.jsonl'], json: true, help: false,
+    });
+    expect(parseCheckArgs(['--replicas', '2=http://127.0.0.1:8012/,1=http://127.0.0.1:8011', '--catalog', 'http://127.0.0.1:8001'])).toEqual({
+      mode: 'live',
+      replicas: [{ id: 1, url: 'http://127.0.0.1:8011' }, { id: 2, url: 'http://127.0.0.1:8012' }],
+      catalog: 'http://127.0.0.1:8001',
+      histories: [],
+      json: false,
+      help: false,
+    });
+  });
+
+  it.each([
+    [['--data-dir', 'd', '--replicas', '1=http://x:1'], /exclude each other/],
+    [['--catalog', 'http://x:1'], /--catalog needs --replicas/],
+    [['--replicas', '1=ftp://x'], /not an http/],
+    [['--replicas', 'one'], /not id=http/],
+    [['--replicas', '1=http://x:1,1=http://x:2'], /appears twice/],
+    [['--bogus'], /bogus/],
+    [['stray'], /stray/],
+  ])('rejects %j', (argv, message) => {
+    expect(() => parseCheckArgs(argv)).toThrow(CheckInputError);
+    expect(() => parseCheckArgs(argv)).toThrow(message);
+  });
+});
+
+describe('check CLI process', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await makeTempDir();
+  });
+  afterEach(async () => {
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('exits 0 on a clean data dir and prints the summary line', async () => {
+    const s = cleanScenario();
+    const data = await writeScenario(path.join(dir, 'data'), s);
+    const history = await writeHistory(dir, s.history);
+    const r = await runCli(['--data-dir', data, '--history', history]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n')[0]).toBe('check: 5 orders, 3 replicas, 0 violations');
+  });
+
+  it('exits 1 on violations and prints each with its kind and records; --json prints the report', async () => {
+    const s = cleanScenario();
+    const log = buildLog([...s.log, { name: 'Tux', quantity: 1, key: 'k-0', epoch: 3 }]);
+    const data = await writeScenario(path.join(dir, 'data'), { ...s, log }, { replicas: { 3: logCsv(s.log) } });
+    const r = await runCli(['--data-dir', data]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^check: 6 orders, 3 replicas, 2 violations$/m);
+    expect(r.stdout).toMatch(/^\[duplicate-key\] order-1\/order-2: key k-0 is both order 0 and order 5$/m);
+    expect(r.stdout).toMatch(/^\[divergence\] order-3 has 5 orders, order-1\/order-2 has 6$/m);
+    expect(r.stdout).toMatch(/^ {4}\{"index":5,"epoch":3,"name":"Tux","quantity":1,"key":"k-0","crc":\d+\}$/m);
+
+    const j = await runCli(['--data-dir', data, '--json']);
+    expect(j.code).toBe(1);
+    const report = JSON.parse(j.stdout) as CheckReport;
+    expect(report.counts).toEqual({ 'duplicate-key': 1, divergence: 1 });
+  });
+
+  it('exits 2 on a bad flag or a data dir that cannot be read', async () => {
+    const bad = await runCli(['--replicas', 'nonsense']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('usage:');
+    const missing = await runCli(['--data-dir', path.join(dir, 'absent')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/cannot read data dir/);
+  });
+});
