@@ -15,13 +15,28 @@ import { createCatalogApp } from './app.ts';
 import { createInvalidator } from './invalidator.ts';
 import { createRestocker } from './restocker.ts';
 import { openFileCatalogStore } from './store.ts';
+import { LEDGER_FILE } from './ledger.ts';
+import { createSyncedOffsetTracker } from '../shared/fsutil.ts';
+import { announce, createLogger } from '../shared/logger.ts';
+import { createRegistry } from '../shared/metrics.ts';
+import { observeApp } from '../shared/observability.ts';
+import { invalidatorLog, observeRestocks, registerCatalogMetrics, restockerLog } from './observe.ts';
 
 const config = loadConfigOrExit(process.env, 'catalog');
-const store = await openFileCatalogStore(path.join(config.dataDir, 'catalog'));
+const logger = createLogger('catalog', config.logging);
+const registry = createRegistry({ defaults: true });
+const catalogDir = path.join(config.dataDir, 'catalog');
+const store = await openFileCatalogStore(catalogDir, {
+  maxKeys: config.idempotencyKeysRetained,
+  groupCommit: config.groupCommit,
+  onTornTail: (t) => console.warn(`catalog: cut a torn last ledger record (${t.bytes} bytes, saved as ${t.savedAs})`),
+  onSynced: config.trackFsyncOffsets ? createSyncedOffsetTracker(path.join(catalogDir, LEDGER_FILE)) : undefined,
+});
 const http = createPooledHttp();
-const invalidator = createInvalidator({ http, frontendUrls: config.frontendUrls });
-const restocker = createRestocker({ store, invalidator, clock: systemClock, intervalMs: config.restockIntervalMs });
-const app = createCatalogApp({ store, invalidator });
+const invalidator = createInvalidator({ http, frontendUrls: config.frontendUrls, log: invalidatorLog(logger) });
+const restocker = createRestocker({ store: observeRestocks(store, { logger, registry }), invalidator, clock: systemClock, intervalMs: config.restockIntervalMs, log: restockerLog(logger) });
+const app = observeApp(createCatalogApp({ store, invalidator }), { logger, registry, serveMetrics: true });
+registerCatalogMetrics(registry, store);
 
 let server: Listening | undefined;
 // Registered before "listening" is printed: a launcher may signal as soon as it sees that line.
@@ -30,7 +45,7 @@ onShutdownSignal('catalog', async () => {
   await server?.close();
   await store.close();
   await http.close();
-});
+}, undefined, logger);
 server = await listen(app.fetch, config.host, config.catalogPort);
 restocker.start();
-console.log(`catalog listening on ${server.url}`);
+announce(logger, { url: server.url }, `catalog listening on ${server.url}`);

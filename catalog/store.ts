@@ -77,6 +77,7 @@ export interface FileStoreOptions extends StoreOptions {
   onDurabilityError?: (what: string, err: unknown) => never;
   onTornTail?: (info: { bytes: number; savedAs: string }) => void;
   onSynced?: (syncedBytes: number) => void;
+  groupCommit?: boolean;
 }
 
 type KeyState =
@@ -305,7 +306,12 @@ export async function openFileCatalogStore(dir: string, opts: FileStoreOptions =
       await fs.rm(path.join(dir, entry), { force: true });
     }
   }
-  const ledger = await openFileLedger(dir, { onFatal: opts.onDurabilityError ?? crashOnDurabilityError, onTornTail: opts.onTornTail, onSynced: opts.onSynced });
+  const ledger = await openFileLedger(dir, {
+    onFatal: opts.onDurabilityError ?? crashOnDurabilityError,
+    onTornTail: opts.onTornTail,
+    onSynced: opts.onSynced,
+    groupCommit: opts.groupCommit,
+  });
   const metaFile = await openMetaFile(dir);
   const snapshots = createSnapshotWriter(file);
   const store = new StockStore(opts.initial ?? initialToys(), ledger, metaFile, opts.maxKeys ?? 0, snapshots.write);
@@ -319,26 +325,38 @@ export async function openFileCatalogStore(dir: string, opts: FileStoreOptions =
 }
 
 /**
- * Coalesces snapshot writes through one loop (so two writes never share a temp file): at most one
- * write in flight, and the next one always takes the latest state.
+ * Coalesces snapshot writes through one loop (so two writes never share a temp file), at most one
+ * per `minIntervalMs`: the snapshot is for people and the lab, the ledger already made each change
+ * durable, so there is no reason to spend three fsyncs on it per batch of purchases.
  */
-function createSnapshotWriter(file: string) {
+function createSnapshotWriter(file: string, minIntervalMs = 500) {
   let latest: Product[] | null = null;
   let running: Promise<void> | null = null;
-  const run = async () => {
+  let lastWriteMs = -Infinity;
+  const run = async (now: boolean) => {
     while (latest) {
+      const wait = now ? 0 : lastWriteMs + minIntervalMs - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait).unref());
       const next = latest;
       latest = null;
+      lastWriteMs = performance.now();
       await writeFileAtomic(file, toCsv(next)).catch((err) => console.error(`catalog: could not write ${file}`, err));
     }
     running = null;
   };
-  const write = (products: Product[]) => {
-    latest = products;
-    running ??= run();
-    return running;
+  return {
+    write(products: Product[]) {
+      latest = products;
+      running ??= run(false);
+    },
+    /** Writes the latest state now (start, close), after any write in flight. */
+    async writeNow(products: Product[]) {
+      await running;
+      latest = products;
+      running = run(true);
+      await running;
+    },
   };
-  return { write: (products: Product[]) => void write(products), writeNow: write };
 }
 
 export function toCsv(products: Product[]): string {

@@ -9,31 +9,40 @@ import { systemClock } from '../shared/clock.ts';
 import { createPooledHttp } from '../shared/http.ts';
 import { listen, onShutdownSignal, type Listening } from '../shared/serve.ts';
 import { createFrontendApp } from './app.ts';
-import { ProductCache } from './cache.ts';
 import { createCatalogClient } from './catalog-client.ts';
 import { createFrontendInternalApp } from './internal-app.ts';
 import { createOrderRouter } from './order-router.ts';
+import { announce, createLogger } from '../shared/logger.ts';
+import { createRegistry } from '../shared/metrics.ts';
+import { observeApp } from '../shared/observability.ts';
+import { ObservedProductCache, registerFrontendMetrics, routerLog } from './observe.ts';
+import { createStatusPage } from './status.ts';
 
 const config = loadConfigOrExit(process.env, 'frontend');
+const logger = createLogger('frontend', config.logging);
+const registry = createRegistry({ defaults: true });
 const http = createPooledHttp();
 const catalog = createCatalogClient(http, config.catalogUrl);
-const cache = new ProductCache({ maxSize: config.cacheSize, enabled: config.cacheEnabled, loader: (name) => catalog.getProduct(name) });
+const cache = new ObservedProductCache({ maxSize: config.cacheSize, enabled: config.cacheEnabled, loader: (name) => catalog.getProduct(name) }, { logger });
 const orders = createOrderRouter({
   http,
   replicas: config.replicas,
   clock: systemClock,
   heartbeatIntervalMs: config.heartbeatIntervalMs,
-  log: (msg) => console.log(`frontend: ${msg}`),
+  log: routerLog(logger),
 });
+const status = createStatusPage({ cache, orders, catalog });
+registerFrontendMetrics(registry, { cache, orders });
 let publicServer: Listening | undefined;
 let internalServer: Listening | undefined;
 // Registered before "listening" is printed: a launcher may signal as soon as it sees that line.
 onShutdownSignal('frontend', async () => {
   orders.stop();
+  status.close();
   await Promise.all([publicServer?.close(), internalServer?.close()]);
   await http.close();
-});
-publicServer = await listen(createFrontendApp({ cache, catalog, orders }).fetch, config.host, config.frontendPort);
-internalServer = await listen(createFrontendInternalApp({ cache }).fetch, config.host, config.frontendInternalPort);
+}, undefined, logger);
+publicServer = await listen(observeApp([status.app, createFrontendApp({ cache, catalog, orders })], { logger, registry }).fetch, config.host, config.frontendPort);
+internalServer = await listen(observeApp(createFrontendInternalApp({ cache }), { logger, registry, serveMetrics: true }).fetch, config.host, config.frontendInternalPort);
 orders.start();
-console.log(`frontend listening on ${publicServer.url} (internal ${internalServer.url}; cache ${config.cacheEnabled ? `${config.cacheSize} entries` : 'off'})`);
+announce(logger, { url: publicServer.url, internalUrl: internalServer.url }, `frontend listening on ${publicServer.url} (internal ${internalServer.url}; cache ${config.cacheEnabled ? `${config.cacheSize} entries` : 'off'}; status page ${publicServer.url}/status)`);

@@ -9,11 +9,16 @@ import { systemClock } from '../shared/clock.ts';
 import { createPooledHttp } from '../shared/http.ts';
 import { listen, onShutdownSignal, type Listening } from '../shared/serve.ts';
 import { createOrderApp } from './app.ts';
-import { LOG_FILE, openFileLogStore } from './file-log.ts';
+import { CorruptLogError, LOG_FILE, openFileLogStore, type FileLogOptions } from './file-log.ts';
+import { keepValidPrefix } from '../shared/wal.ts';
 import { createSyncedOffsetTracker } from '../shared/fsutil.ts';
 import { openFileMetaStore } from './meta.ts';
-import { createHttpCatalogPurchaser, createHttpPeerTransport } from './peers.ts';
+import { createHttpCatalogAccounts, createHttpCatalogPurchaser, createHttpPeerTransport } from './peers.ts';
 import { Replica } from './replica.ts';
+import { announce, createLogger } from '../shared/logger.ts';
+import { createRegistry } from '../shared/metrics.ts';
+import { observeApp } from '../shared/observability.ts';
+import { catchupMetrics, observeMeta, observePeers, observePurchaser, registerReplicaMetrics, replicaLog, RequestIdsByKey, watchLeader } from './observe.ts';
 
 const config = loadConfigOrExit(process.env, 'order');
 if (config.orderId === null) {
@@ -23,26 +28,43 @@ if (config.orderId === null) {
 const self = config.replicas.find((r) => r.id === config.orderId)!;
 const name = `order-${self.id}`;
 const dir = path.join(config.dataDir, name);
-const log = await openFileLogStore(dir, {
-  onTornTail: (t) => console.warn(`${name}: cut a torn last record (${t.bytes} bytes, saved as ${t.savedAs})`),
+const logger = createLogger(name, config.logging);
+const registry = createRegistry({ defaults: true });
+const requestIds = new RequestIdsByKey();
+const logOptions: FileLogOptions = {
+  onTornTail: (t) => logger.warn({ event: 'torn_tail', bytes: t.bytes, savedAs: t.savedAs }, `${name}: cut a torn last record (${t.bytes} bytes, saved as ${t.savedAs})`),
   onSynced: config.trackFsyncOffsets ? createSyncedOffsetTracker(path.join(dir, LOG_FILE)) : undefined,
-});
+  groupCommit: config.groupCommit,
+};
 const meta = await openFileMetaStore(dir);
+const log = await openFileLogStore(dir, logOptions).catch(async (err: unknown) => {
+  if (!(err instanceof CorruptLogError)) throw err;
+  // Damage in the middle of the log (not a torn tail): never serve from it. Keep the valid prefix,
+  // stop claiming our log epoch (a shorter log must never be picked as the most up to date), and
+  // let the leader refill the rest. Durable order: the meta downgrade first, then the file swap.
+  logger.error({ event: 'log_corruption', err: err.message }, `${name}: ${err.message}; repairing from peers`);
+  await meta.save({ ...meta.load(), logEpoch: 0 });
+  const kept = await keepValidPrefix(path.join(dir, LOG_FILE), err);
+  logger.error({ event: 'log_repair', ...kept }, `${name}: kept ${kept.keptBytes} valid bytes, moved the damaged log to ${kept.movedTo}`);
+  return openFileLogStore(dir, logOptions);
+});
 const http = createPooledHttp();
 const peers = config.replicas.filter((r) => r.id !== self.id);
 const replica = new Replica({
   id: self.id,
   peerIds: peers.map((p) => p.id),
   log,
-  meta,
-  peers: createHttpPeerTransport(http, peers),
-  catalog: createHttpCatalogPurchaser(http, config.catalogUrl),
+  meta: observeMeta(meta, logger),
+  peers: observePeers(createHttpPeerTransport(http, peers), { logger, ids: requestIds, metrics: catchupMetrics(registry) }),
+  catalog: observePurchaser(createHttpCatalogPurchaser(http, config.catalogUrl), requestIds),
+  catalogAccounts: createHttpCatalogAccounts(http, config.catalogUrl),
+  idempotencyKeysRetained: config.idempotencyKeysRetained,
   clock: systemClock,
   heartbeatIntervalMs: config.heartbeatIntervalMs,
   commitQuorum: config.commitQuorum,
-  log_: (msg) => console.log(`${name}: ${msg}`),
+  log_: replicaLog(logger),
   onFatal: (err) => {
-    console.error(`${name}: FATAL ${err.message}`);
+    logger.fatal({ event: 'fatal', err }, `${name}: FATAL ${err.message}`);
     process.exit(70);
   },
 });
@@ -54,7 +76,9 @@ onShutdownSignal(name, async () => {
   await replica.stop();
   await log.close();
   await http.close();
-});
-server = await listen(createOrderApp({ replica }).fetch, config.host, self.port);
-console.log(`${name} listening on ${server.url} (data in ${dir})`);
+}, undefined, logger);
+registerReplicaMetrics(registry, () => replica.status());
+watchLeader(() => replica.status(), logger, config.heartbeatIntervalMs);
+server = await listen(observeApp(createOrderApp({ replica }), { logger, registry, serveMetrics: true }).fetch, config.host, self.port);
+announce(logger, { url: server.url, dataDir: dir }, `${name} listening on ${server.url} (data in ${dir})`);
 void replica.start();

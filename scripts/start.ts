@@ -6,7 +6,8 @@
  * 8011/8012/8013) and DATA_DIR to ./data; the usual variables override them (FRONTEND_PORT,
  * FRONTEND_INTERNAL_PORT, CATALOG_PORT, ORDER_REPLICAS with ids 1..3, DATA_DIR; a port of 0 means
  * "any free port"), and CACHE_SIZE, CACHE_ENABLED, RESTOCK_INTERVAL_MS, HEARTBEAT_INTERVAL_MS,
- * COMMIT_QUORUM and HOST are passed through. This script is the one exception to "only main.ts
+ * COMMIT_QUORUM, HOST, LOG_LEVEL and LOG_FORMAT are passed through (LOG_FORMAT defaults to
+ * pretty here: a person reads this output). This script is the one exception to "only main.ts
  * reads process.env": it validates with the same loadConfig and hands plain values on.
  *
  * Every service's log lines are shown prefixed with its name. A service that dies (a replica
@@ -17,7 +18,7 @@ import path from 'node:path';
 import { DEFAULT_REPLICAS, loadConfigOrExit } from '../shared/config.ts';
 import { ClusterStartError, describeExit, prefixedOutput, REPLICA_IDS, SERVICE_NAMES, startCluster, type Cluster, type ClusterPorts, type ServiceName } from './cluster.ts';
 
-const PASSED_THROUGH = ['HOST', 'CACHE_SIZE', 'CACHE_ENABLED', 'RESTOCK_INTERVAL_MS', 'HEARTBEAT_INTERVAL_MS', 'COMMIT_QUORUM'];
+const PASSED_THROUGH = ['HOST', 'CACHE_SIZE', 'CACHE_ENABLED', 'RESTOCK_INTERVAL_MS', 'HEARTBEAT_INTERVAL_MS', 'COMMIT_QUORUM', 'LOG_LEVEL', 'LOG_FORMAT'];
 const IGNORED = ['CATALOG_URL', 'FRONTEND_URL'];
 
 const say = (msg: string) => process.stdout.write(`[start]    ${msg}\n`);
@@ -41,6 +42,10 @@ const ports: Partial<ClusterPorts> = {
 };
 const env: Record<string, string> = {};
 for (const v of PASSED_THROUGH) if (process.env[v]) env[v] = process.env[v]!;
+// Services log JSON lines; here a person reads them, so ask for pino-pretty's format (LOG_FORMAT=json
+// keeps JSON), in color when our own output is a terminal (the children write to pipes).
+env.LOG_FORMAT ??= 'pretty';
+if (process.stdout.isTTY && !process.env.NO_COLOR && env.LOG_FORMAT === 'pretty') env.FORCE_COLOR ??= '1';
 
 let cluster: Cluster | null = null;
 let starting: Promise<Cluster> | null = null;

@@ -5,6 +5,7 @@
  * propagate and the process crashes rather than acknowledge anything.
  */
 import fs from 'node:fs/promises';
+import { openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
 export async function fsyncDir(dir: string): Promise<void> {
@@ -44,12 +45,15 @@ export function crashOnDurabilityError(what: string, err: unknown): never {
 
 /**
  * For power-loss simulation only: records how many bytes of `file` the last fsync covered, in
- * `<file>.synced`. Written without fsync on purpose (it only has to survive SIGKILL, which keeps
- * the page cache); the chaos tool cuts the file back to this length to drop what was not durable.
+ * `<file>.synced`. Called after each fsync and before its waiters are answered, so the sidecar
+ * never lags an acknowledged record. It is overwritten in place, synchronously, at a fixed width
+ * (never truncated, so a SIGKILL can never find it empty), and not fsynced itself: it only has to
+ * survive SIGKILL, which keeps the page cache. The chaos tool cuts the file back to this length.
  */
 export function createSyncedOffsetTracker(file: string): (syncedBytes: number) => void {
-  let pending: Promise<void> = Promise.resolve();
+  let fd: number | null = null; // opened on first use: the log creates its directory first
   return (syncedBytes) => {
-    pending = pending.then(() => fs.writeFile(`${file}.synced`, `${syncedBytes}\n`)).catch(() => {});
+    fd ??= openSync(`${file}.synced`, 'w');
+    writeSync(fd, `${String(syncedBytes).padStart(19, ' ')}\n`, 0);
   };
 }

@@ -9,6 +9,9 @@
  * Network failures become `NetworkError` with `delivered`: false only when the request certainly
  * never reached the server (connection refused). Anything else (reset, timeout) may have run,
  * which is what decides whether a caller may blindly retry a non-idempotent request.
+ *
+ * Both clients add the `x-request-id` of the request being served (shared/request-context.ts) to
+ * what they send, so one id follows a client request through every service it reaches.
  */
 import { Agent, request as undiciRequest } from 'undici';
 import type { z } from 'zod';

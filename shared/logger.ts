@@ -17,7 +17,7 @@
  *   lines, using per-service rules, without changing those modules.
  */
 import pino, { type DestinationStream, type Level, type Logger } from 'pino';
-import { prettyFactory } from 'pino-pretty';
+import { createRequire } from 'node:module';
 import type { LogFormat, LogLevel } from './config.ts';
 import { currentRequestId } from './request-context.ts';
 
@@ -41,7 +41,9 @@ export function createLogger(service: string, opts: LoggerOptions = {}): Logger 
   const pretty = format === 'pretty' || (format === 'auto' && (opts.isTTY ?? Boolean(process.stdout.isTTY)));
   let destination: DestinationStream = out as DestinationStream;
   if (pretty) {
-    const render = prettyFactory({ singleLine: true, translateTime: 'HH:MM:ss.l', ignore: PRETTY_IGNORE });
+    // Loaded only when asked for: services under a launcher or in tests never pay for it.
+    const { prettyFactory } = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
+    const render = prettyFactory({ singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: PRETTY_IGNORE });
     destination = { write: (line: string) => void out.write(render(line)) };
   }
   return pino(

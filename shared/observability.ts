@@ -5,7 +5,8 @@
  *
  * One middleware around every request:
  * - opens the request context (shared/request-context.ts) with the `x-request-id` the caller
- *   sent, or a new id, and echoes it in the response's `x-request-id`;
+ *   sent, or a new id, closes it once the response is ready, and echoes the id in the response's
+ *   `x-request-id`;
  * - writes one log line when the request ends: reqId, method, path, route, status and service
  *   time in ms. Heartbeat-like routes (status probes, empty appends, /health, /metrics, the
  *   status page's polling) are logged at debug unless they belong to a traced request (they
@@ -24,13 +25,14 @@ import type { Level, Logger } from 'pino';
 import { onAppError, onNotFound } from './errors.ts';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { getOrCreate, METRIC_PREFIX, type Registry } from './metrics.ts';
-import { acceptRequestId, newRequestId, REQUEST_ID_HEADER, runWithRequestId } from './request-context.ts';
+import { acceptRequestId, newRequestId, REQUEST_ID_HEADER, runRequest } from './request-context.ts';
 
 /** Requests a service answers many times a second by itself; logged at debug unless traced. */
 export const QUIET_ROUTES: ReadonlySet<string> = new Set([
   'GET /internal/status',
   'POST /internal/append',
   'POST /internal/leader',
+  'GET /internal/pending',
   'GET /health',
   'GET /metrics',
   'GET /status',
@@ -81,7 +83,7 @@ export function requestObserver(opts: ObserveOptions): MiddlewareHandler {
     const reqId = incoming ?? newRequestId();
     metrics.inFlight.inc();
     try {
-      await runWithRequestId(reqId, () => next());
+      await runRequest(reqId, () => next());
     } finally {
       metrics.inFlight.dec();
     }

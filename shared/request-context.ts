@@ -9,6 +9,10 @@
  * the catalog, the frontend's cache invalidation and the followers, and the logger stamps it on
  * every line written meanwhile.
  *
+ * A request's context closes when its response is done (`runRequest`): work it started that
+ * outlives it (a replication loop begun by an election request, a periodic reconcile) then runs
+ * with no id, instead of stamping every later line and call with that old request's id.
+ *
  * Ids from outside are untrusted: only short ids of safe characters are kept (a comma-separated
  * list is allowed: a replication batch carries the ids of all the orders in it).
  */
@@ -19,8 +23,10 @@ export const REQUEST_ID_HEADER = 'x-request-id';
 const MAX_REQUEST_ID_LENGTH = 200;
 const SAFE_ID = /^[A-Za-z0-9._:,@/+=-]+$/;
 
-export interface RequestContext {
+interface RequestContext {
   requestId: string;
+  /** False once the request that opened it has been answered. */
+  open: boolean;
 }
 
 const storage = new AsyncLocalStorage<RequestContext>();
@@ -37,14 +43,28 @@ export function acceptRequestId(raw: string | null | undefined): string | null {
   return id.length > 0 && id.length <= MAX_REQUEST_ID_LENGTH && SAFE_ID.test(id) ? id : null;
 }
 
-/** The id of the request the current code works for, if any. */
+/** The id of the request the current code works for, if any (and if it is still being served). */
 export function currentRequestId(): string | undefined {
-  return storage.getStore()?.requestId;
+  const ctx = storage.getStore();
+  return ctx?.open ? ctx.requestId : undefined;
 }
 
 /** Runs `fn` (and everything it awaits or starts) as work for request `requestId`. */
 export function runWithRequestId<T>(requestId: string, fn: () => T): T {
-  return storage.run({ requestId }, fn);
+  return storage.run({ requestId, open: true }, fn);
+}
+
+/**
+ * Serves one request: like runWithRequestId, but the context closes once `fn` settles, so what
+ * the request started and left running no longer counts as working for it.
+ */
+export async function runRequest<T>(requestId: string, fn: () => Promise<T>): Promise<T> {
+  const ctx: RequestContext = { requestId, open: true };
+  try {
+    return await storage.run(ctx, fn);
+  } finally {
+    ctx.open = false;
+  }
 }
 
 /** Runs `fn` outside any request (e.g. a heartbeat sent from a loop a request once started). */

@@ -71,20 +71,47 @@ export function onShutdownSignal(service: string, stop: () => Promise<void>, dea
       log.error({ event: 'shutdown_timeout', deadlineMs }, `${service}: shutdown took longer than ${deadlineMs} ms, exiting`);
       process.exit(1);
     }, deadlineMs);
-    timer.unref();
+    // Deliberately not unref'd: it also keeps the process alive while `stop` waits on work that
+    // holds no handle of its own (an unref'd timer before a last write). Otherwise Node exits
+    // with code 0 the moment the event loop looks empty, in the middle of the cleanup.
+    void timer;
     stop().then(
-      () => {
+      async () => {
         log.info({ event: 'stopped', ms: Math.round(performance.now() - started) }, `${service}: stopped cleanly`);
+        await flushStdio(Math.max(0, deadlineMs - (performance.now() - started)));
         process.exit(0);
       },
-      (err) => {
+      async (err) => {
         log.error({ event: 'shutdown_failed', err }, `${service}: error during shutdown`);
+        process.exitCode = 1;
+        await flushStdio(Math.max(0, deadlineMs - (performance.now() - started)));
         process.exit(1);
       },
     );
   };
   process.on('SIGTERM', () => handler('SIGTERM'));
   process.on('SIGINT', () => handler('SIGINT'));
+}
+
+/**
+ * Resolves once what was written to stdout and stderr has left the process (or after
+ * `timeoutMs`). A write to a pipe whose reader is slow is queued, and process.exit() drops the
+ * queue: without this, a service's last log lines could go missing exactly when the machine is busy.
+ */
+export function flushStdio(timeoutMs = 1_000): Promise<void> {
+  const flushOne = (stream: NodeJS.WriteStream) =>
+    new Promise<void>((resolve) => {
+      if (stream.writableLength === 0 || stream.destroyed) return resolve();
+      stream.write('', () => resolve());
+    });
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    timer.unref();
+    void Promise.all([flushOne(process.stdout), flushOne(process.stderr)]).then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 /** Durable-file helpers used by every store. */

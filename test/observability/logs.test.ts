@@ -1,0 +1,233 @@
+/**
+ * Structured logs and request ids, in-process: one line per request with its id, method, path,
+ * route pattern, status and time; the id a request came with (or a new one) goes out on every
+ * call the service makes for it, through both HTTP clients; quiet routes stay at debug; the
+ * free-text messages of the replica and the router become structured lines; LOG_LEVEL and
+ * LOG_FORMAT are parsed by the config module.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { createFrontendApp } from '../../frontend/app.ts';
+import { createCatalogClient } from '../../frontend/catalog-client.ts';
+import { createFrontendInternalApp } from '../../frontend/internal-app.ts';
+import { ObservedProductCache, routerLog } from '../../frontend/observe.ts';
+import { replicaLog } from '../../order/observe.ts';
+import { loadConfig, ConfigError } from '../../shared/config.ts';
+import { createFetchHttp, createPooledHttp } from '../../shared/http.ts';
+import { announce, createLogger } from '../../shared/logger.ts';
+import { createRegistry } from '../../shared/metrics.ts';
+import { observeApp } from '../../shared/observability.ts';
+import { acceptRequestId, currentRequestId, runWithRequestId } from '../../shared/request-context.ts';
+import { FakeRouter } from '../frontend/helpers.ts';
+import { LEVEL, memoryLogger, recordingFetch } from './helpers.ts';
+
+const TUX = { name: 'Tux', price: 15.99, quantity: 100 };
+
+/** The public frontend wrapped as main.ts does, over a catalog twin that records what it is sent. */
+function frontend() {
+  const { logger, lines } = memoryLogger('frontend');
+  const catalogFetch = recordingFetch((req) => {
+    const name = decodeURIComponent(new URL(req.url).pathname.split('/').pop() ?? '');
+    return name === 'Tux' ? Response.json({ data: TUX }) : Response.json({ error: { code: 404, message: 'product not found' } }, { status: 404 });
+  });
+  const catalog = createCatalogClient(createFetchHttp(catalogFetch.fetchFn), 'http://catalog.test');
+  const cache = new ObservedProductCache({ maxSize: 7, loader: (n) => catalog.getProduct(n) }, { logger });
+  const registry = createRegistry();
+  const app = observeApp(createFrontendApp({ cache, catalog, orders: new FakeRouter() }), { logger, registry });
+  const internal = observeApp(createFrontendInternalApp({ cache }), { logger, registry, serveMetrics: true });
+  return { app, internal, lines, seen: catalogFetch.seen, cache };
+}
+
+describe('request ids', () => {
+  it('a request with x-request-id: abc makes the outgoing HttpClient call carry x-request-id: abc', async () => {
+    const f = frontend();
+    const res = await f.app.request('/products/Tux', { headers: { 'x-request-id': 'abc' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-request-id')).toBe('abc');
+    expect(f.seen).toHaveLength(1);
+    expect(f.seen[0]!.url).toBe('http://catalog.test/products/Tux');
+    expect(f.seen[0]!.headers['x-request-id']).toBe('abc');
+  });
+
+  it('a request without an id gets a new one, used for its outgoing calls and echoed back', async () => {
+    const f = frontend();
+    const res = await f.app.request('/products/Tux');
+    const id = res.headers.get('x-request-id');
+    expect(id).toMatch(/^[0-9a-f]{16}$/);
+    expect(f.seen[0]!.headers['x-request-id']).toBe(id);
+    // Two requests, two ids.
+    const again = await f.app.request('/products/Tux');
+    expect(again.headers.get('x-request-id')).not.toBe(id);
+  });
+
+  it('an unusable id from outside is replaced, never logged or forwarded', async () => {
+    expect(acceptRequestId('order-42,abc.def')).toBe('order-42,abc.def');
+    for (const bad of ['', '   ', 'a b', 'x'.repeat(201), 'evil\nline', '<script>']) expect(acceptRequestId(bad)).toBeNull();
+    const f = frontend();
+    const res = await f.app.request('/products/Tux', { headers: { 'x-request-id': 'x'.repeat(300) } });
+    expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f]{16}$/);
+    expect(f.seen[0]!.headers['x-request-id']).toBe(res.headers.get('x-request-id'));
+  });
+
+  it('work a request starts and leaves running loses the id once the request is answered', async () => {
+    const { logger, lines } = memoryLogger('order-3');
+    const { Hono } = await import('hono');
+    const inner = new Hono();
+    let release!: () => void;
+    const later = new Promise<void>((r) => (release = r));
+    let background: Promise<Array<string | undefined>> = Promise.resolve([]);
+    inner.post('/internal/lead', (c) => {
+      // Like a replication loop begun by an election: it outlives the request.
+      background = (async () => {
+        const during = currentRequestId();
+        await later;
+        logger.info('still looping');
+        return [during, currentRequestId()];
+      })();
+      return c.json({ data: {} });
+    });
+    const app = observeApp(inner, { logger, registry: createRegistry() });
+    await app.request('/internal/lead', { method: 'POST', headers: { 'x-request-id': 'elect-1' } });
+    release();
+    expect(await background).toEqual(['elect-1', undefined]);
+    expect(lines.find((l) => l.msg === 'still looping')?.reqId).toBeUndefined();
+  });
+
+  it('createPooledHttp adds the current request id over a real socket, and only inside a request', async () => {
+    const received: Array<string | undefined> = [];
+    const server = http.createServer((req, res) => {
+      received.push(req.headers['x-request-id'] as string | undefined);
+      res.setHeader('content-type', 'application/json');
+      res.end('{"data":{}}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/x`;
+    const client = createPooledHttp();
+    try {
+      await runWithRequestId('abc', () => client({ method: 'GET', url }));
+      await client({ method: 'GET', url });
+      await runWithRequestId('abc', () => client({ method: 'POST', url, body: {}, headers: { 'X-Request-Id': 'chosen' } }));
+      // The id survives awaits inside the request's work.
+      await runWithRequestId('later', async () => {
+        await new Promise((r) => setTimeout(r, 1));
+        expect(currentRequestId()).toBe('later');
+        await client({ method: 'GET', url });
+      });
+    } finally {
+      await client.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+    expect(received).toEqual(['abc', undefined, 'chosen', 'later']);
+  });
+});
+
+describe('request log lines', () => {
+  it('one line per request: reqId, method, path, route pattern, status and service time in ms', async () => {
+    const f = frontend();
+    await f.app.request('/products/Tux', { headers: { 'x-request-id': 'abc' } });
+    await f.app.request('/products/Nope');
+    await f.app.request('/no/such/route');
+    const requests = f.lines.filter((l) => l.method !== undefined);
+    expect(requests).toHaveLength(3);
+    expect(requests[0]).toMatchObject({ level: LEVEL.info, service: 'frontend', reqId: 'abc', method: 'GET', path: '/products/Tux', route: '/products/:name', status: 200 });
+    expect(typeof requests[0]!.ms).toBe('number');
+    expect(requests[0]!.ms as number).toBeGreaterThanOrEqual(0);
+    expect(typeof requests[0]!.time).toBe('string');
+    expect(requests[1]).toMatchObject({ route: '/products/:name', status: 404 });
+    expect(requests[2]).toMatchObject({ route: 'unmatched', status: 404 });
+  });
+
+  it('lines written while serving a request carry its id (the cache invalidation a push causes)', async () => {
+    const f = frontend();
+    await f.app.request('/products/Tux');
+    const res = await f.internal.request('/internal/invalidate', {
+      method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'order-7' }, body: JSON.stringify({ name: 'Tux' }),
+    });
+    expect(res.status).toBe(200);
+    const inv = f.lines.find((l) => l.event === 'cache_invalidate');
+    expect(inv).toMatchObject({ reqId: 'order-7', toy: 'Tux', wasCached: true, level: LEVEL.info });
+  });
+
+  it('heartbeat-like routes are debug unless they belong to a traced request; a 5xx is a warning', async () => {
+    const { logger, lines } = memoryLogger('order-1');
+    const { Hono } = await import('hono');
+    const inner = new Hono();
+    inner.get('/internal/status', (c) => c.json({ data: {} }));
+    inner.get('/boom', (c) => c.json({ error: { code: 503, message: 'no' } }, 503));
+    const app = observeApp(inner, { logger, registry: createRegistry() });
+    await app.request('/internal/status');
+    await app.request('/internal/status', { headers: { 'x-request-id': 'traced' } });
+    await app.request('/boom');
+    expect(lines.map((l) => [l.route, l.level])).toEqual([
+      ['/internal/status', LEVEL.debug],
+      ['/internal/status', LEVEL.info],
+      ['/boom', LEVEL.warn],
+    ]);
+  });
+});
+
+describe('messages from modules that report free text', () => {
+  it('the replica\'s and the router\'s messages become structured lines', () => {
+    const { logger, lines } = memoryLogger('order-2');
+    const say = replicaLog(logger);
+    say('leading epoch 5 with 12 orders (log from replica 3)');
+    say('stepping down from epoch 5: a peer promised newer epoch 6');
+    say('follower 1 unreachable: refused: http://x');
+    say('something new');
+    expect(lines.map(({ level, event, msg, ...rest }) => ({ level, event, msg, epoch: rest.epoch, orders: rest.orders }))).toEqual([
+      { level: LEVEL.info, event: 'became_leader', msg: 'leading epoch 5 with 12 orders (log from replica 3)', epoch: 5, orders: 12 },
+      { level: LEVEL.warn, event: 'stepped_down', msg: 'stepping down from epoch 5: a peer promised newer epoch 6', epoch: 5, orders: undefined },
+      { level: LEVEL.warn, event: 'follower_down', msg: 'follower 1 unreachable: refused: http://x', epoch: undefined, orders: undefined },
+      { level: LEVEL.info, event: undefined, msg: 'something new', epoch: undefined, orders: undefined },
+    ]);
+
+    const fe = memoryLogger('frontend');
+    routerLog(fe.logger)('leader is replica 2 in epoch 6');
+    routerLog(fe.logger)('no leader');
+    expect(fe.lines[0]).toMatchObject({ event: 'leader_change', leaderId: 2, epoch: 6, level: LEVEL.info });
+    expect(fe.lines[1]).toMatchObject({ event: 'leader_change', leaderId: null, level: LEVEL.warn });
+  });
+});
+
+describe('levels and formats', () => {
+  it('LOG_LEVEL and LOG_FORMAT are parsed by the config module, bad values reported by name', () => {
+    expect(loadConfig({}).logging).toEqual({ level: 'info', format: 'auto' });
+    expect(loadConfig({ LOG_LEVEL: 'DEBUG', LOG_FORMAT: 'pretty' }).logging).toEqual({ level: 'debug', format: 'pretty' });
+    try {
+      loadConfig({ LOG_LEVEL: 'loud', LOG_FORMAT: 'xml' });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).problems).toEqual([
+        expect.stringContaining('LOG_LEVEL="loud"'),
+        expect.stringContaining('LOG_FORMAT="xml"'),
+      ]);
+    }
+  });
+
+  it('the level filters lines, but the listening line always appears (the launcher waits for it)', () => {
+    const { logger, lines } = memoryLogger('catalog', 'silent');
+    logger.error('hidden');
+    announce(logger, { url: 'http://127.0.0.1:1' }, 'catalog listening on http://127.0.0.1:1');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ msg: 'catalog listening on http://127.0.0.1:1', level: LEVEL.info });
+    const warn = memoryLogger('catalog', 'warn');
+    warn.logger.info('hidden');
+    warn.logger.warn('shown');
+    expect(warn.lines.map((l) => l.msg)).toEqual(['shown']);
+  });
+
+  it('LOG_FORMAT=pretty renders one readable line per entry; json (and auto off a terminal) writes JSON', () => {
+    const out: string[] = [];
+    const destination = { write: (s: string) => void out.push(s) };
+    createLogger('frontend', { format: 'pretty', destination }).info({ reqId: 'abc', method: 'GET', path: '/x', status: 200, ms: 1 }, 'GET /x 200 1ms');
+    expect(out).toHaveLength(1);
+    expect(out[0]).toMatch(/INFO.*GET \/x 200 1ms/);
+    expect(out[0]).toContain('"reqId":"abc"');
+    expect(() => JSON.parse(out[0]!)).toThrow();
+    out.length = 0;
+    createLogger('frontend', { format: 'auto', isTTY: false, destination }).info('x');
+    expect(JSON.parse(out[0]!)).toMatchObject({ msg: 'x', service: 'frontend' });
+  });
+});
