@@ -44,7 +44,9 @@ export interface LeaderChange {
 
 export function createOrderRouter(o: OrderRouterOptions): OrderRouter & { start(): void; stop(): void; history(): LeaderChange[] } {
   const say = o.log ?? (() => {});
-  const probeTimeoutMs = Math.max(2 * o.heartbeatIntervalMs, 150);
+  // Generous enough that a slow link is not mistaken for a dead leader (a needless failover);
+  // a crashed leader refuses connections at once and is noticed on the next beat regardless.
+  const probeTimeoutMs = Math.max(4 * o.heartbeatIntervalMs, 500);
   const rpcTimeoutMs = Math.max(4 * o.heartbeatIntervalMs, 1_000);
   const requestDeadlineMs = o.requestDeadlineMs ?? 10_000;
   const statuses = new Map<number, ReplicaStatus | null>(o.replicas.map((r) => [r.id, null]));

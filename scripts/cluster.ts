@@ -6,7 +6,8 @@
  * is a plain library: importing it starts nothing and installs nothing. Every child's
  * configuration is computed from the options (ports, URLs, ORDER_ID, DATA_DIR), never inherited
  * from the parent's environment, so a test cannot accidentally talk to a developer's running
- * store.
+ * store. The `links` option gives each process its own view of its peers' URLs, so a chaos tool
+ * can route chosen links through fault proxies (scripts/fault-proxy.ts).
  *
  * Each child is `node --import <tsx loader> --import <orphan guard> <service>/main.ts`, spawned
  * with `process.execPath` so the PID we hold is the service itself (no npx/sh wrapper in between:
@@ -73,7 +74,19 @@ export interface StartClusterOptions {
   restockIntervalMs?: number;
   /** How long a service may take to print its `listening on` line. Default 20 s. */
   readyTimeoutMs?: number;
+  /**
+   * Each process's own view of its peers, for routing links through fault proxies: returns the
+   * URL `from` should use to reach `to`, whose real URL is `realUrl` (return `realUrl` to leave
+   * the link direct). Called once per link at launch, with the final ports. It decides
+   * CATALOG_URL (frontend, replicas), FRONTEND_URL (catalog: invalidations) and every other
+   * replica's entry in ORDER_REPLICAS (frontend, replicas). A replica's own entry stays real: it
+   * listens on that port. The cluster's `urls` stay the real ones.
+   */
+  links?: LinkResolver;
 }
+
+/** See `StartClusterOptions.links`. */
+export type LinkResolver = (from: ServiceName, to: ServiceName, realUrl: string) => string;
 
 export interface Cluster {
   readonly urls: ClusterUrls;
@@ -135,7 +148,17 @@ const START_ATTEMPTS = 3;
 /** Computed by the launcher; refusing them in `opts.env` keeps the URLs we report true. */
 const TOPOLOGY_VARS = ['FRONTEND_PORT', 'FRONTEND_INTERNAL_PORT', 'CATALOG_PORT', 'CATALOG_URL', 'FRONTEND_URL', 'ORDER_REPLICAS', 'ORDER_ID', 'DATA_DIR'];
 /** Not inherited from the parent's environment: only `opts` decides them. */
-const CONFIG_VARS = [...TOPOLOGY_VARS, 'HOST', 'CACHE_SIZE', 'CACHE_ENABLED', 'RESTOCK_INTERVAL_MS', 'HEARTBEAT_INTERVAL_MS', 'COMMIT_QUORUM'];
+const CONFIG_VARS = [
+  ...TOPOLOGY_VARS,
+  'HOST',
+  'CACHE_SIZE',
+  'CACHE_ENABLED',
+  'RESTOCK_INTERVAL_MS',
+  'HEARTBEAT_INTERVAL_MS',
+  'COMMIT_QUORUM',
+  'IDEMPOTENCY_KEYS_RETAINED',
+  'TRACK_FSYNC_OFFSETS',
+];
 
 /**
  * Preloaded into every child (see the module comment); a data: URL, so it needs no file of its
@@ -285,8 +308,21 @@ async function launch(opts: StartClusterOptions, ports: ClusterPorts): Promise<C
     ORDER_REPLICAS: REPLICA_IDS.map((id) => `${id}=${urls.replicas[id]}`).join(','),
     DATA_DIR: dataDir,
   };
-  const envOf = (service: ServiceName): Record<string, string> =>
-    service.startsWith('order-') ? { ...common, ORDER_ID: service.slice('order-'.length) } : { ...common };
+  const viewOf = (from: ServiceName): Record<string, string> => {
+    const link = (to: ServiceName, realUrl: string) => {
+      if (!opts.links) return realUrl;
+      const routed = opts.links(from, to, realUrl);
+      if (!/^http:\/\/[^/]+$/.test(routed)) throw new TypeError(`startCluster: links(${from}, ${to}) returned ${JSON.stringify(routed)}, not an http://host:port origin`);
+      return routed;
+    };
+    const replicasSeenBy = () => REPLICA_IDS.map((id) => `${id}=${from === `order-${id}` ? urls.replicas[id] : link(`order-${id}`, urls.replicas[id])}`).join(',');
+    if (from === 'catalog') return { ...common, FRONTEND_URL: link('frontend', urls.frontendInternal) };
+    if (from === 'frontend') return { ...common, CATALOG_URL: link('catalog', urls.catalog), ORDER_REPLICAS: replicasSeenBy() };
+    return { ...common, CATALOG_URL: link('catalog', urls.catalog), ORDER_REPLICAS: replicasSeenBy(), ORDER_ID: from.slice('order-'.length) };
+  };
+  // Computed once, so a restarted process sees the same links as before.
+  const envs = new Map(SERVICE_NAMES.map((s) => [s, viewOf(s)] as const));
+  const envOf = (service: ServiceName): Record<string, string> => ({ ...envs.get(service)! });
   const inherited: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !CONFIG_VARS.includes(k)) inherited[k] = v;
 

@@ -1,21 +1,37 @@
 /**
  * The client CLI: flag validation in-process (`parseClientArgs`), then the real script as a child
  * process, once with a bad flag (exit 2) and against a fake store served on a loopback port over
- * real keep-alive connections (exit 0 with a JSON report; exit 1 when a read-back mismatches).
+ * real keep-alive connections (exit 0 with a JSON report; exit 1 when a read-back mismatches;
+ * `--history` writes one JSON line per operation event; `--no-idempotency` sends no key).
  */
 import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { serve, type ServerType } from '@hono/node-server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_URL, parseClientArgs, UsageError, type RunSummary } from '../../scripts/client-lib.ts';
+import { HistoryEventSchema } from '../../shared/contracts.ts';
 import { createFakeStore, errorResponse, type FakeStoreOptions } from './fake-store.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 describe('parseClientArgs', () => {
   it('has defaults', () => {
-    expect(parseClientArgs([])).toEqual({ url: DEFAULT_URL, clients: 5, iterations: 100, p: 0.5, seed: undefined, json: false, help: false });
+    expect(parseClientArgs([])).toEqual({
+      url: DEFAULT_URL,
+      clients: 5,
+      iterations: 100,
+      duration: null,
+      p: 0.5,
+      seed: undefined,
+      history: null,
+      idempotency: true,
+      json: false,
+      help: false,
+    });
   });
 
   it('reads every flag', () => {
@@ -25,9 +41,19 @@ describe('parseClientArgs', () => {
       iterations: 7,
       p: 0.25,
       seed: 12,
+      duration: null,
+      history: null,
+      idempotency: true,
       json: true,
       help: false,
     });
+    expect(parseClientArgs(['--history', 'h.jsonl', '--no-idempotency', '--duration', '2.5'])).toMatchObject({
+      history: 'h.jsonl',
+      idempotency: false,
+      duration: 2.5,
+      iterations: null,
+    });
+    expect(parseClientArgs(['--duration', '3', '--iterations', '9'])).toMatchObject({ duration: 3, iterations: 9 });
     expect(parseClientArgs(['--p=1', '--clients=1']).p).toBe(1);
     expect(parseClientArgs(['--p', '0']).p).toBe(0);
   });
@@ -48,6 +74,9 @@ describe('parseClientArgs', () => {
     [['--bogus'], /bogus/],
     [['extra'], /extra/],
     [['--clients'], /clients/],
+    [['--duration', '0'], /--duration must be/],
+    [['--duration', 'soon'], /--duration must be/],
+    [['--history', ''], /--history needs/],
   ])('rejects %j with a clear message', (argv, message) => {
     expect(() => parseClientArgs(argv)).toThrow(UsageError);
     expect(() => parseClientArgs(argv)).toThrow(message);
@@ -66,17 +95,17 @@ function runCli(args: string[]): Promise<{ code: number | null; stdout: string; 
   });
 }
 
-let server: ServerType | undefined;
+let servers: ServerType[] = [];
 afterEach(async () => {
-  const s = server;
-  server = undefined;
-  if (s) await new Promise<void>((r) => s.close(() => r()));
+  const open = servers;
+  servers = [];
+  await Promise.all(open.map((s) => new Promise<void>((r) => s.close(() => r()))));
 });
 
 async function serveStore(opts: FakeStoreOptions = {}) {
   const store = createFakeStore(opts);
   const url = await new Promise<string>((resolve) => {
-    server = serve({ fetch: store.app.fetch, port: 0, hostname: '127.0.0.1' }, (info: AddressInfo) => resolve(`http://127.0.0.1:${info.port}`));
+    servers.push(serve({ fetch: store.app.fetch, port: 0, hostname: '127.0.0.1' }, (info: AddressInfo) => resolve(`http://127.0.0.1:${info.port}`)));
   });
   return { store, url };
 }
@@ -102,6 +131,30 @@ describe('client CLI process', () => {
     expect(summary.orders.acknowledged).toBe(10);
     expect(summary.mismatches).toEqual([]);
     expect(store.orders).toHaveLength(10);
+  });
+
+  it('writes the history file with --history, and sends keys unless --no-idempotency', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'toystore-cli-'));
+    try {
+      const { store, url } = await serveStore();
+      const file = path.join(dir, 'history.jsonl');
+      const r = await runCli(['--url', url, '--clients', '2', '--iterations', '3', '--p', '1', '--seed', '3', '--json', '--history', file]);
+      expect(r.code).toBe(0);
+      const events = (await fs.readFile(file, 'utf8')).trim().split('\n').map((l) => HistoryEventSchema.parse(JSON.parse(l)));
+      // 6 queries, 6 orders, 6 read-backs: one invoke and one completion each.
+      expect(events).toHaveLength(36);
+      expect(events.filter((e) => e.f === 'order' && e.type === 'ok')).toHaveLength(6);
+      expect(new Set(store.keysSeen).size).toBe(6);
+      expect(store.keysSeen.every((k) => k !== null)).toBe(true);
+
+      const again = await serveStore();
+      const r2 = await runCli(['--url', again.url, '--clients', '1', '--iterations', '2', '--p', '1', '--json', '--no-idempotency']);
+      expect(r2.code).toBe(0);
+      expect(JSON.parse(r2.stdout).idempotency).toBe(false);
+      expect(again.store.keysSeen).toEqual([null, null]);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('prints the table and exits 1 when an acknowledged order reads back wrong', async () => {

@@ -1,11 +1,17 @@
 /**
  * The client's run logic against an in-process fake store: order placement and read-back,
  * per-type stats, which failures are retried (only when the order certainly was not taken) and
- * which are recorded as unknown, mismatch detection, and seed determinism. No sockets, no sleeps
- * (retry delays are zero).
+ * which are recorded as unknown, mismatch detection, and seed determinism; idempotency keys
+ * (one per intended order, reused on every retry, which makes unknown outcomes retryable), the
+ * recorded history (one invoke and one completion per operation), and time-bounded runs. No
+ * sockets, no sleeps (retry delays are zero).
  */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatReport, mulberry32, percentile, runClients, summarize, type RunClientsOptions } from '../../scripts/client-lib.ts';
+import { formatReport, mulberry32, openHistoryFile, percentile, runClients, summarize, type RunClientsOptions } from '../../scripts/client-lib.ts';
+import { HistoryEventSchema, type HistoryEvent } from '../../shared/contracts.ts';
 import type { HttpClient } from '../../shared/http.ts';
 import { BASE, createFakeStore, errorResponse, faultyHttp, type FakeStoreOptions } from './fake-store.ts';
 
@@ -108,23 +114,24 @@ describe('runClients: retries', () => {
     expect(r.verified).toBe(1);
   });
 
-  it.each(['reset-after', 'timeout-after'] as const)('does not retry an order that failed with %s, and records it as unknown', async (fault) => {
+  it.each(['reset-after', 'timeout-after'] as const)('without idempotency, does not retry an order that failed with %s, and records it as unknown', async (fault) => {
     const s = store();
     const http = faultyHttp(s.http, (req, posts) => (req.method === 'POST' && posts === 1 ? fault : undefined));
-    const r = await run(http);
+    const r = await run(http, { idempotency: false });
 
     expect(s.counts.orderPosts).toBe(1);
     expect(s.orders).toHaveLength(1); // the store did take it: a retry would have bought twice
     expect(r.orders).toEqual({ acknowledged: 0, rejected: 0, unknown: 1, failed: 0 });
     expect(r.stats.order).toMatchObject({ count: 1, attempts: 1, failures: 0, unknown: 1 });
-    expect(r.unknownOrders).toEqual([{ client: 0, iteration: 0, name: s.orders[0]!.name, quantity: s.orders[0]!.quantity, reason: `network ${fault.replace('-after', '')}` }]);
+    expect(r.unknownOrders).toEqual([{ client: 0, iteration: 0, name: s.orders[0]!.name, quantity: s.orders[0]!.quantity, key: null, reason: `network ${fault.replace('-after', '')}` }]);
+    expect(s.keysSeen).toEqual([null]);
     expect(r.stats.order_query.count).toBe(0);
     expect(r.mismatches).toEqual([]);
   });
 
-  it('does not retry an order answered 504 outcome_unknown, and records it as unknown', async () => {
+  it('without idempotency, does not retry an order answered 504 outcome_unknown, and records it as unknown', async () => {
     const s = store({ onOrder: (n) => (n === 1 ? errorResponse(504, 'order outcome unknown: timeout') : undefined) });
-    const r = await run(s.http, { iterations: 3 });
+    const r = await run(s.http, { iterations: 3, idempotency: false });
 
     expect(r.orders.unknown).toBe(1);
     expect(r.stats.order.unknown).toBe(1);
@@ -160,6 +167,236 @@ describe('runClients: retries', () => {
     expect(r.stats.query).toMatchObject({ count: 2, attempts: 4, failures: 2 });
     expect(r.stats.order.count).toBe(0);
     expect(r.failureReasons).toEqual({ 'query HTTP 503 (retries exhausted)': 2 });
+  });
+});
+
+/** Checks the history is well formed and returns its completions by op id. */
+function completions(events: HistoryEvent[]): Map<number, { invoke: HistoryEvent; done: HistoryEvent }> {
+  const out = new Map<number, { invoke: HistoryEvent; done: HistoryEvent }>();
+  const open = new Map<number, HistoryEvent>();
+  let last = -Infinity;
+  for (const e of events) {
+    expect(HistoryEventSchema.parse(e)).toEqual(e);
+    expect(e.timeMs).toBeGreaterThanOrEqual(last);
+    last = e.timeMs;
+    if (e.type === 'invoke') {
+      expect(open.has(e.op) || out.has(e.op), `op ${e.op} invoked twice`).toBe(false);
+      open.set(e.op, e);
+      continue;
+    }
+    const inv = open.get(e.op);
+    expect(inv, `completion of op ${e.op} without an open invoke`).toBeDefined();
+    expect({ client: e.client, f: e.f, key: e.key, request: e.request }).toEqual({ client: inv!.client, f: inv!.f, key: inv!.key, request: inv!.request });
+    open.delete(e.op);
+    out.set(e.op, { invoke: inv!, done: e });
+  }
+  expect([...open.keys()], 'operations left without a completion').toEqual([]);
+  return out;
+}
+
+describe('runClients: idempotency keys', () => {
+  it('sends one fresh key per intended order', async () => {
+    const s = store();
+    const r = await run(s.http, { clients: 2, iterations: 5 });
+    expect(r.idempotency).toBe(true);
+    expect(s.keysSeen).toHaveLength(10);
+    expect(s.keysSeen.every((k) => typeof k === 'string' && k.length > 0)).toBe(true);
+    expect(new Set(s.keysSeen).size).toBe(10);
+    expect(r.acknowledgedOrders.map((a) => a.key).sort()).toEqual([...s.keysSeen].sort());
+  });
+
+  it('uses makeKey when given', async () => {
+    const s = store();
+    await run(s.http, { clients: 2, iterations: 2, makeKey: (c, i) => `k-${c}-${i}` });
+    expect([...s.keysSeen].sort()).toEqual(['k-0-0', 'k-0-1', 'k-1-0', 'k-1-1']);
+  });
+
+  it.each(['reset-after', 'timeout-after'] as const)('retries an order that failed with %s under the same key; the store replays it, so it is bought once', async (fault) => {
+    const s = store();
+    const http = faultyHttp(s.http, (req, posts) => (req.method === 'POST' && posts === 1 ? fault : undefined));
+    const r = await run(http);
+
+    expect(s.counts.orderPosts).toBe(2);
+    expect(s.keysSeen[0]).toBe(s.keysSeen[1]);
+    expect(s.orders).toHaveLength(1);
+    expect(s.counts.replays).toBe(1);
+    expect(r.orders).toEqual({ acknowledged: 1, rejected: 0, unknown: 0, failed: 0 });
+    expect(r.stats.order).toMatchObject({ count: 1, attempts: 2, unknown: 0, replayed: 1 });
+    expect(r.acknowledgedOrders[0]!.order_number).toBe(0);
+    expect(r.verified).toBe(1);
+  });
+
+  it('retries an order answered 504 (or 500) with the same key', async () => {
+    const s = store({ onOrder: (n) => (n === 1 ? errorResponse(504, 'order outcome unknown') : n === 2 ? errorResponse(500, 'boom') : undefined) });
+    const r = await run(s.http);
+
+    expect(s.counts.orderPosts).toBe(3);
+    expect(new Set(s.keysSeen).size).toBe(1);
+    expect(r.orders.acknowledged).toBe(1);
+    expect(r.orders.unknown).toBe(0);
+  });
+
+  it('records an order unknown only when the retries run out, with the last answer as the reason', async () => {
+    const s = store({ onOrder: () => errorResponse(504, 'order outcome unknown') });
+    const r = await run(s.http, { retry: { minTimeout: 0, retries: 2 } });
+
+    expect(s.counts.orderPosts).toBe(3);
+    expect(r.orders).toEqual({ acknowledged: 0, rejected: 0, unknown: 1, failed: 0 });
+    expect(r.unknownOrders[0]).toMatchObject({ key: s.keysSeen[0], reason: 'HTTP 504 (order outcome unknown) after 3 attempts' });
+  });
+
+  it('keeps an order unknown when a 503 follows an attempt whose outcome was unknown', async () => {
+    // The first attempt may have committed; a later "not taken" only speaks for that attempt.
+    const s = store({ onOrder: () => errorResponse(503, 'no leader') });
+    const http = faultyHttp(s.http, (req, posts) => (req.method === 'POST' && posts === 1 ? 'timeout-after' : undefined));
+    const r = await run(http, { retry: { minTimeout: 0, retries: 2 } });
+
+    expect(r.orders).toEqual({ acknowledged: 0, rejected: 0, unknown: 1, failed: 0 });
+  });
+
+  it('takes a 4xx about the key as final (no retry)', async () => {
+    const s = store({ onOrder: (n) => (n === 1 ? errorResponse(504, 'unknown') : errorResponse(422, 'key reused with a different body')) });
+    const r = await run(s.http);
+
+    expect(s.counts.orderPosts).toBe(2);
+    expect(r.orders).toEqual({ acknowledged: 0, rejected: 0, unknown: 0, failed: 1 });
+    expect(r.failureReasons).toEqual({ 'order HTTP 422 (key reused with a different body)': 1 });
+  });
+
+  it('with idempotency off sends no key', async () => {
+    const s = store();
+    const r = await run(s.http, { iterations: 3, idempotency: false });
+    expect(r.idempotency).toBe(false);
+    expect(s.keysSeen).toEqual([null, null, null]);
+    expect(r.acknowledgedOrders.every((a) => a.key === null)).toBe(true);
+  });
+});
+
+describe('runClients: history', () => {
+  it('records one invoke and one completion per operation, in time order', async () => {
+    const s = store({ stock: { Tux: 4, Fox: 1000 } });
+    const events: HistoryEvent[] = [];
+    const r = await run(s.http, { clients: 3, iterations: 10, history: (e) => events.push(e) });
+    const ops = [...completions(events).values()];
+
+    const byF = (f: string) => ops.filter((o) => o.invoke.f === f);
+    expect(byF('query')).toHaveLength(r.stats.query.count);
+    expect(byF('order')).toHaveLength(r.stats.order.count);
+    expect(byF('read')).toHaveLength(r.stats.order_query.count);
+    expect(events).toHaveLength(2 * ops.length);
+    // Op ids are unique across clients.
+    expect(new Set(ops.map((o) => o.invoke.op)).size).toBe(ops.length);
+
+    for (const o of byF('order')) {
+      expect(o.invoke.request).toEqual({ name: expect.any(String), quantity: expect.any(Number) });
+      expect(o.invoke.key).toEqual(expect.any(String));
+      expect(o.invoke.response).toBeNull();
+      if (o.done.type === 'ok') {
+        expect(o.done.response).toEqual({ status: 200, body: { data: { order_number: expect.any(Number) } } });
+      } else {
+        expect(o.done.type).toBe('fail');
+        expect(o.done.response?.status).toBe(409);
+      }
+    }
+    expect(byF('order').filter((o) => o.done.type === 'ok')).toHaveLength(r.orders.acknowledged);
+    expect(byF('order').filter((o) => o.done.type === 'fail')).toHaveLength(r.orders.rejected);
+    for (const o of byF('query')) {
+      expect(o.invoke.key).toBeNull();
+      expect(o.done).toMatchObject({ type: 'ok', response: { status: 200 } });
+    }
+    for (const o of byF('read')) {
+      expect(o.invoke.request).toEqual({ order_number: expect.any(Number) });
+      expect(o.done).toMatchObject({ type: 'ok', response: { status: 200 } });
+    }
+  });
+
+  it('records a retried order once, with its final answer', async () => {
+    const s = store({ onOrder: (n) => (n <= 2 ? errorResponse(503, 'no leader') : undefined) });
+    const events: HistoryEvent[] = [];
+    await run(s.http, { history: (e) => events.push(e) });
+    const orders = events.filter((e) => e.f === 'order');
+    expect(orders.map((e) => e.type)).toEqual(['invoke', 'ok']);
+    expect(orders[1]!.response?.status).toBe(200);
+  });
+
+  it.each([
+    ['503 on every attempt', { onOrder: () => errorResponse(503, 'no quorum') }, undefined, 'fail', 503],
+    ['404 unknown toy', { onOrder: () => errorResponse(404, 'no such toy') }, undefined, 'fail', 404],
+    ['400', { onOrder: () => errorResponse(400, 'bad') }, undefined, 'fail', 400],
+    ['504 until the retries run out', { onOrder: () => errorResponse(504, 'unknown') }, undefined, 'info', 504],
+    ['a reset on every attempt', {}, 'reset-after', 'info', null],
+  ] as const)('records an order answered with %s as %s', async (_what, storeOpts, fault, type, status) => {
+    const s = store(storeOpts);
+    const http = fault ? faultyHttp(s.http, (req) => (req.method === 'POST' ? fault : undefined)) : s.http;
+    const events: HistoryEvent[] = [];
+    await run(http, { history: (e) => events.push(e), retry: { minTimeout: 0, retries: 2 } });
+    const done = events.filter((e) => e.f === 'order' && e.type !== 'invoke');
+    expect(done).toHaveLength(1);
+    expect(done[0]!.type).toBe(type);
+    expect(done[0]!.response?.status ?? null).toBe(status);
+  });
+
+  it('records a query answered 404 as ok, and one that gets no answer as info', async () => {
+    const s = store({ onQuery: (n) => (n === 1 ? errorResponse(404, 'no such toy') : undefined) });
+    const http = faultyHttp(s.http, (req) => (req.method === 'GET' && req.url.includes('/products/') && s.counts.query >= 1 ? 'refused' : undefined));
+    const events: HistoryEvent[] = [];
+    await run(http, { p: 0, iterations: 2, history: (e) => events.push(e), retry: { minTimeout: 0, retries: 1 } });
+    expect(events.filter((e) => e.type !== 'invoke').map((e) => [e.f, e.type, e.response?.status ?? null])).toEqual([
+      ['query', 'ok', 404],
+      ['query', 'info', null],
+    ]);
+  });
+
+  it('measures time from timeOrigin', async () => {
+    const events: HistoryEvent[] = [];
+    await run(store().http, { history: (e) => events.push(e), timeOrigin: performance.now() - 60_000 });
+    expect(events[0]!.timeMs).toBeGreaterThanOrEqual(60_000);
+  });
+
+  it('writes JSON lines with openHistoryFile', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'toystore-history-'));
+    try {
+      const file = await openHistoryFile(path.join(dir, 'h.jsonl'));
+      await run(store().http, { clients: 2, iterations: 3, history: file.write });
+      await file.close();
+      const lines = (await fs.readFile(file.path, 'utf8')).trim().split('\n');
+      expect(lines.length).toBeGreaterThanOrEqual(12);
+      completions(lines.map((l) => JSON.parse(l) as HistoryEvent));
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('runClients: bounds', () => {
+  it('with only durationMs, runs until it passes and then reads back', async () => {
+    const s = store();
+    const r = await run(s.http, { iterations: undefined, durationMs: 30, thinkMs: 1, clients: 2 });
+    expect(r.iterations).toBeNull();
+    expect(r.timeLimitMs).toBe(30);
+    expect(r.stats.query.count).toBeGreaterThan(0);
+    expect(r.verified).toBe(r.orders.acknowledged);
+  });
+
+  it('stops starting iterations once the signal is aborted', async () => {
+    const s = store();
+    const stop = new AbortController();
+    const r = await run(s.http, { iterations: undefined, signal: stop.signal, history: (e) => e.f === 'order' && e.type === 'ok' && e.op >= 20 && stop.abort() });
+    expect(stop.signal.aborted).toBe(true);
+    expect(r.orders.acknowledged).toBeGreaterThan(0);
+  });
+
+  it('awaits beforeReadBack after the clients and before the read-back', async () => {
+    const s = store();
+    let seen: { orderPosts: number; orderQueries: number } | null = null;
+    await run(s.http, { iterations: 4, beforeReadBack: async () => void (seen = { ...s.counts }) });
+    expect(seen).toMatchObject({ orderPosts: 4, orderQueries: 0 });
+    expect(s.counts.orderQueries).toBe(4);
+  });
+
+  it('needs some bound', async () => {
+    await expect(run(store().http, { iterations: undefined })).rejects.toThrow(/bound/);
+    await expect(run(store().http, { durationMs: -1 })).rejects.toThrow(/durationMs/);
   });
 });
 

@@ -2,10 +2,12 @@
  * A tiny in-memory toy store for the client tests: the frontend's public API as a Hono app
  * (products in a Map, orders in an array), with hooks to make it misbehave, plus a transport
  * wrapper that injects network failures. Counts every request so tests can tell what arrived.
+ * Like the real frontend, it honours `Idempotency-Key` on POST /orders: the same key with the same
+ * body replays the first outcome (with `idempotent-replayed: true`), another body is a 422.
  */
 import { Hono } from 'hono';
 import { createFetchHttp, NetworkError, type HttpClient, type HttpRequest } from '../../shared/http.ts';
-import type { Order, Product } from '../../shared/contracts.ts';
+import { IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER, type Order, type Product } from '../../shared/contracts.ts';
 
 export interface FakeStoreOptions {
   /** name → quantity; price is fixed. Default: three toys with plenty of stock. */
@@ -28,7 +30,10 @@ export function createFakeStore(opts: FakeStoreOptions = {}) {
     products.set(name, { name, price: 9.99, quantity });
   }
   const orders: Order[] = [];
-  const counts = { list: 0, query: 0, orderPosts: 0, orderQueries: 0, rejected: 0 };
+  const counts = { list: 0, query: 0, orderPosts: 0, orderQueries: 0, rejected: 0, replays: 0 };
+  /** Idempotency key of each POST /orders as it arrived (null: none), in order. */
+  const keysSeen: Array<string | null> = [];
+  const outcomes = new Map<string, { body: string; status: number; json: unknown }>();
   const err = (code: number, message: string, headers: Record<string, string> = {}) =>
     new Response(JSON.stringify({ error: { code, message } }), { status: code, headers: { 'content-type': 'application/json', ...headers } });
 
@@ -46,23 +51,40 @@ export function createFakeStore(opts: FakeStoreOptions = {}) {
   });
   app.post('/orders', async (c) => {
     counts.orderPosts++;
+    const key = c.req.header(IDEMPOTENCY_KEY_HEADER) ?? null;
+    keysSeen.push(key);
     const hooked = opts.onOrder?.(counts.orderPosts);
     if (hooked) return hooked;
-    const body = (await c.req.json()) as { name?: unknown; quantity?: unknown };
+    const text = await c.req.text();
+    if (key !== null) {
+      const seen = outcomes.get(key);
+      if (seen && seen.body !== text) return err(422, 'idempotency key reused with a different body');
+      if (seen) {
+        counts.replays++;
+        return c.json(seen.json as object, seen.status as 200, { [REPLAYED_HEADER]: 'true' });
+      }
+    }
+    const res = place(JSON.parse(text) as { name?: unknown; quantity?: unknown });
+    if (key !== null && res.status !== 400) outcomes.set(key, { body: text, ...res });
+    return c.json(res.json as object, res.status as 200);
+  });
+
+  function place(body: { name?: unknown; quantity?: unknown }): { status: number; json: unknown } {
+    const error = (code: number, message: string) => ({ status: code, json: { error: { code, message } } });
     if (typeof body.name !== 'string' || typeof body.quantity !== 'number' || !Number.isInteger(body.quantity) || body.quantity < 1) {
-      return err(400, 'bad order');
+      return error(400, 'bad order');
     }
     const p = products.get(body.name);
-    if (!p) return err(404, 'product not found');
+    if (!p) return error(404, 'product not found');
     if (p.quantity < body.quantity) {
       counts.rejected++;
-      return err(409, `insufficient stock for ${p.name}: ${p.quantity} left`);
+      return error(409, `insufficient stock for ${p.name}: ${p.quantity} left`);
     }
     p.quantity -= body.quantity;
     const number = orders.length;
     orders.push({ number, name: p.name, quantity: body.quantity });
-    return c.json({ data: { order_number: opts.orderNumber ? opts.orderNumber(number) : number } });
-  });
+    return { status: 200, json: { data: { order_number: opts.orderNumber ? opts.orderNumber(number) : number } } };
+  }
   app.get('/orders/:n', (c) => {
     counts.orderQueries++;
     const order = orders[Number(c.req.param('n'))];
@@ -71,7 +93,7 @@ export function createFakeStore(opts: FakeStoreOptions = {}) {
     return order ? c.json({ data: order }) : err(404, 'order not found');
   });
 
-  return { app, products, orders, counts, http: createFetchHttp(app.fetch) };
+  return { app, products, orders, counts, keysSeen, http: createFetchHttp(app.fetch) };
 }
 
 /** A JSON error response like the real frontend's. */

@@ -1,0 +1,236 @@
+/**
+ * A tiny in-process TCP fault proxy: one per directed link (e.g. "order-3 → order-2"), so the
+ * chaos tool can partition, cut or slow one direction of one link while every process keeps
+ * running. The `from` process is configured to reach `to` through the proxy's URL (see the
+ * `links` option of scripts/cluster.ts); the proxy forwards bytes to the real target.
+ *
+ * Modes (`setMode`), applied to new and to open connections alike:
+ *  - `pass`: forward both ways.
+ *  - `drop`: close every open connection with a reset, and reset new ones right after accepting
+ *    (the caller sees ECONNRESET, a request that may or may not have been delivered).
+ *  - `blackhole`: accept and never answer: nothing is forwarded either way (new connections are
+ *    not even connected upstream), like a partition or a hung peer. Held bytes are delivered in
+ *    order when the link heals, as TCP would after a short partition; by then the caller has
+ *    usually timed out and closed the connection, which closes its upstream too.
+ *  - `delay`: forward every chunk `ms` after it arrived, in order, both ways.
+ *
+ * TCP, not HTTP: it never parses requests, so keep-alive, pipelining and bodies pass unchanged,
+ * and a partition also hits connections that were open before it began. Limit: when the target
+ * refuses the upstream connection (its process is down), the caller's already-accepted
+ * connection is reset, so a caller sees "reset" where a direct connection would see "refused".
+ * Loopback only by default. `close()` destroys every connection and the listener.
+ */
+import net from 'node:net';
+
+export type FaultMode = { kind: 'pass' } | { kind: 'drop' } | { kind: 'blackhole' } | { kind: 'delay'; ms: number };
+
+export const PASS: FaultMode = { kind: 'pass' };
+
+export interface FaultProxyStats {
+  /** Connections accepted so far. */
+  accepted: number;
+  /** Connections reset by `drop` (open ones and new ones). */
+  dropped: number;
+  /** Connections open now. */
+  open: number;
+}
+
+export interface FaultProxy {
+  /** `http://127.0.0.1:<port>`: what the `from` process should use instead of the target's URL. */
+  readonly url: string;
+  readonly port: number;
+  /** The real target (`http://host:port`), or null: a proxy without a target drops everything. */
+  readonly target: string | null;
+  setTarget(url: string | null): void;
+  readonly mode: FaultMode;
+  setMode(mode: FaultMode): void;
+  stats(): FaultProxyStats;
+  close(): Promise<void>;
+}
+
+export interface FaultProxyOptions {
+  target?: string | null;
+  /** Interface to listen on (default 127.0.0.1). */
+  host?: string;
+  /** Port to listen on (default 0: any free port). */
+  port?: number;
+  mode?: FaultMode;
+}
+
+interface Chunk {
+  data: Buffer;
+  at: number;
+}
+
+/** One direction of one connection: a queue of chunks from `src` waiting for `dst`. */
+interface Flow {
+  queue: Chunk[];
+  ended: boolean;
+  timer: NodeJS.Timeout | null;
+}
+
+interface Conn {
+  client: net.Socket;
+  upstream: net.Socket | null;
+  up: Flow; // client → upstream
+  down: Flow; // upstream → client
+  closed: boolean;
+}
+
+function validMode(mode: FaultMode): FaultMode {
+  if (mode.kind === 'delay' && !(Number.isFinite(mode.ms) && mode.ms >= 0)) throw new RangeError(`delay must be a non-negative number of ms, got ${mode.ms}`);
+  return { ...mode };
+}
+
+function parseTarget(url: string): { host: string; port: number } {
+  const u = new URL(url);
+  return { host: u.hostname, port: Number(u.port || 80) };
+}
+
+export async function startFaultProxy(opts: FaultProxyOptions = {}): Promise<FaultProxy> {
+  const host = opts.host ?? '127.0.0.1';
+  let target = opts.target ?? null;
+  let mode = validMode(opts.mode ?? PASS);
+  const conns = new Set<Conn>();
+  const stats = { accepted: 0, dropped: 0 };
+  let closing = false;
+
+  const newFlow = (): Flow => ({ queue: [], ended: false, timer: null });
+
+  function destroy(c: Conn, reset: boolean): void {
+    if (c.closed) return;
+    c.closed = true;
+    conns.delete(c);
+    for (const f of [c.up, c.down]) if (f.timer) clearTimeout(f.timer);
+    for (const s of [c.client, c.upstream]) {
+      if (!s) continue;
+      if (reset && !s.destroyed && typeof s.resetAndDestroy === 'function' && s.readyState !== 'opening') s.resetAndDestroy();
+      else s.destroy();
+    }
+  }
+
+  /** Writes what is due from `flow` to `dst`, honouring the current mode. */
+  function pump(c: Conn, flow: Flow, dst: net.Socket | null): void {
+    if (c.closed || flow.timer) return;
+    if (mode.kind === 'blackhole' || mode.kind === 'drop' || !dst || dst.connecting) return;
+    const delayMs = mode.kind === 'delay' ? mode.ms : 0;
+    const now = performance.now();
+    while (flow.queue.length) {
+      const head = flow.queue[0]!;
+      const due = head.at + delayMs;
+      if (due > now) {
+        flow.timer = setTimeout(() => {
+          flow.timer = null;
+          pump(c, flow, dst);
+        }, Math.ceil(due - now));
+        return;
+      }
+      flow.queue.shift();
+      dst.write(head.data);
+    }
+    if (flow.ended && !dst.writableEnded) dst.end();
+  }
+
+  const pumpAll = (c: Conn) => {
+    pump(c, c.up, c.upstream);
+    pump(c, c.down, c.client);
+  };
+
+  function connectUpstream(c: Conn): void {
+    if (c.upstream || c.closed) return;
+    if (!target) return destroy(c, true);
+    const up = net.connect({ ...parseTarget(target), allowHalfOpen: true });
+    c.upstream = up;
+    up.setNoDelay(true);
+    up.on('connect', () => pumpAll(c));
+    up.on('data', (data: Buffer) => {
+      c.down.queue.push({ data, at: performance.now() });
+      pump(c, c.down, c.client);
+    });
+    up.on('end', () => {
+      c.down.ended = true;
+      pump(c, c.down, c.client);
+    });
+    // Refused, reset, or closed: the caller's connection goes too (a reset, so it is noticed).
+    up.on('error', () => destroy(c, true));
+    up.on('close', () => {
+      if (c.down.queue.length === 0) destroy(c, false);
+      else {
+        c.down.ended = true;
+        pump(c, c.down, c.client);
+      }
+    });
+  }
+
+  function applyMode(c: Conn): void {
+    if (mode.kind === 'drop') {
+      stats.dropped++;
+      return destroy(c, true);
+    }
+    if (mode.kind === 'blackhole') {
+      c.client.pause();
+      c.upstream?.pause();
+      return;
+    }
+    c.client.resume();
+    c.upstream?.resume();
+    connectUpstream(c);
+    pumpAll(c);
+  }
+
+  const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (client) => {
+    stats.accepted++;
+    client.setNoDelay(true);
+    const c: Conn = { client, upstream: null, up: newFlow(), down: newFlow(), closed: false };
+    if (closing) return void client.destroy();
+    conns.add(c);
+    client.on('data', (data: Buffer) => {
+      c.up.queue.push({ data, at: performance.now() });
+      pump(c, c.up, c.upstream);
+    });
+    client.on('end', () => {
+      c.up.ended = true;
+      pump(c, c.up, c.upstream);
+    });
+    client.on('error', () => destroy(c, false));
+    client.on('close', () => destroy(c, false));
+    applyMode(c);
+  });
+  server.on('error', () => {}); // after listen, nothing the caller could act on
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port: opts.port ?? 0, exclusive: true }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as net.AddressInfo).port;
+
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    get target() {
+      return target;
+    },
+    setTarget(url) {
+      if (url !== null) parseTarget(url); // throws on a bad URL
+      target = url;
+    },
+    get mode() {
+      return { ...mode };
+    },
+    setMode(next) {
+      mode = validMode(next);
+      for (const c of [...conns]) applyMode(c);
+    },
+    stats: () => ({ ...stats, open: conns.size }),
+    async close() {
+      if (closing) return;
+      closing = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const c of [...conns]) destroy(c, false);
+      await closed;
+    },
+  };
+}
