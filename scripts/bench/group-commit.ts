@@ -3,25 +3,27 @@
  * one fdatasync per append, in one run on this machine. Each mode gets its own cluster (temporary
  * data dir, ephemeral ports, loopback only) and the same bounded load: `--clients` concurrent
  * keep-alive clients ordering for `--seconds`. Prints one line per mode and the ratio; a benchmark,
- * not a test (it asserts nothing).
+ * not a test (it asserts nothing). `measureGroupCommit` is also one scenario of the full suite
+ * (scripts/bench/run.ts); run alone: `npx tsx scripts/bench/group-commit.ts [--clients N] [--seconds S] [--json]`.
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { createPooledHttp } from '../../shared/http.ts';
 import { startCluster } from '../cluster.ts';
 
-const { values } = parseArgs({ options: { clients: { type: 'string', default: '32' }, seconds: { type: 'string', default: '5' }, json: { type: 'boolean', default: false } } });
-const clients = Number(values.clients);
-const seconds = Number(values.seconds);
-if (!(clients >= 1 && clients <= 1000) || !(seconds > 0 && seconds <= 120)) {
-  console.error('usage: group-commit [--clients 1..1000] [--seconds 1..120] [--json]');
-  process.exit(2);
+export interface GroupCommitRun {
+  groupCommit: boolean;
+  orders: number;
+  ordersPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
 }
 
-async function measure(groupCommit: boolean): Promise<{ groupCommit: boolean; orders: number; ordersPerSecond: number; p50Ms: number; p99Ms: number }> {
+async function measure(groupCommit: boolean, clients: number, seconds: number): Promise<GroupCommitRun> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'toystore-gc-bench-'));
   const cluster = await startCluster({ dataDir, env: { GROUP_COMMIT: String(groupCommit), LOG_LEVEL: 'warn', RESTOCK_INTERVAL_MS: '100' }, output: () => {} });
   const http = createPooledHttp({ connectionsPerOrigin: clients });
@@ -59,12 +61,27 @@ async function measure(groupCommit: boolean): Promise<{ groupCommit: boolean; or
   }
 }
 
-const batched = await measure(true);
-const single = await measure(false);
-if (values.json) console.log(JSON.stringify({ clients, seconds, batched, single, ratio: batched.ordersPerSecond / single.ordersPerSecond }));
-else {
-  for (const r of [batched, single]) {
-    console.log(`${r.groupCommit ? 'group commit     ' : 'fsync per append '} ${String(r.ordersPerSecond).padStart(6)} orders/s  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  (${r.orders} orders, ${clients} clients, ${seconds} s)`);
+/** Both modes, batched first; `ratio` is batched orders/s over one-fdatasync-per-append orders/s. */
+export async function measureGroupCommit(clients: number, seconds: number): Promise<{ clients: number; seconds: number; batched: GroupCommitRun; single: GroupCommitRun; ratio: number }> {
+  const batched = await measure(true, clients, seconds);
+  const single = await measure(false, clients, seconds);
+  return { clients, seconds, batched, single, ratio: single.ordersPerSecond > 0 ? batched.ordersPerSecond / single.ordersPerSecond : 0 };
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const { values } = parseArgs({ options: { clients: { type: 'string', default: '32' }, seconds: { type: 'string', default: '5' }, json: { type: 'boolean', default: false } } });
+  const clients = Number(values.clients);
+  const seconds = Number(values.seconds);
+  if (!(clients >= 1 && clients <= 1000) || !(seconds > 0 && seconds <= 120)) {
+    console.error('usage: group-commit [--clients 1..1000] [--seconds 1..120] [--json]');
+    process.exit(2);
   }
-  console.log(`group commit: ${(batched.ordersPerSecond / single.ordersPerSecond).toFixed(2)}x the orders/s of one fdatasync per append`);
+  const { batched, single } = await measureGroupCommit(clients, seconds);
+  if (values.json) console.log(JSON.stringify({ clients, seconds, batched, single, ratio: batched.ordersPerSecond / single.ordersPerSecond }));
+  else {
+    for (const r of [batched, single]) {
+      console.log(`${r.groupCommit ? 'group commit     ' : 'fsync per append '} ${String(r.ordersPerSecond).padStart(6)} orders/s  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  (${r.orders} orders, ${clients} clients, ${seconds} s)`);
+    }
+    console.log(`group commit: ${(batched.ordersPerSecond / single.ordersPerSecond).toFixed(2)}x the orders/s of one fdatasync per append`);
+  }
 }
