@@ -104,6 +104,9 @@ export function createOrderRouter(o: OrderRouterOptions): OrderRouter & { start(
             continue;
           }
           say(`replica ${id} could not take the lead: ${(err as Error).message}`);
+          // It may have promised this epoch to itself: the next candidate asks for a newer one,
+          // so no two candidates of ours ever compete for the same epoch.
+          floor = Math.max(floor, epoch);
           break;
         }
       }

@@ -77,10 +77,9 @@ export class CommittedTruncationError extends Error {
 
 export function decideAppend(meta: Meta, log: LogView, knownCommitIndex: number, req: AppendRequest): AppendDecision {
   if (req.epoch < meta.promisedEpoch) return { kind: 'stale', promisedEpoch: meta.promisedEpoch };
-  if (req.epoch === meta.promisedEpoch && meta.votedFor !== null && meta.votedFor !== req.leaderId) {
-    // Another replica was promised this epoch: two leaders in one epoch would be a safety bug upstream.
-    return { kind: 'invalid', why: `epoch ${req.epoch} was promised to replica ${meta.votedFor}, not ${req.leaderId}` };
-  }
+  // Having promised this epoch to another candidate (even to ourselves, in a view change that
+  // failed) does not matter: whoever sends appends for epoch E won a quorum of promises for E,
+  // and quorums intersect, so there is only one such leader. Refusing it would only strand us.
   const promised: Meta = req.epoch > meta.promisedEpoch ? { ...meta, promisedEpoch: req.epoch, votedFor: req.leaderId } : meta;
   if (!verifyChain(req.prevIndex, req.prevCrc, req.entries)) return { kind: 'invalid', why: 'entries do not form a valid checksum chain' };
 

@@ -74,6 +74,9 @@ export class FileLogStore implements OrderLogStore {
   truncateFrom(index: number): Promise<void> {
     return this.wal.truncateFrom(index);
   }
+  flush(): Promise<void> {
+    return this.wal.flush();
+  }
   close(): Promise<void> {
     return this.wal.close();
   }

@@ -23,6 +23,8 @@ export interface OrderLogStore {
   append(entries: OrderEntry[]): Promise<void>;
   /** Drops records from `index` on; visible at once, resolves once durable. */
   truncateFrom(index: number): Promise<void>;
+  /** Resolves once every append and truncation made so far is durable. */
+  flush(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -81,6 +83,7 @@ export class MemoryLogStore implements OrderLogStore {
   async truncateFrom(index: number): Promise<void> {
     this.entries.length = Math.min(this.entries.length, Math.max(0, index));
   }
+  async flush(): Promise<void> {}
   async close(): Promise<void> {}
 }
 

@@ -89,6 +89,7 @@ export class Replica {
   /** Keys whose catalog purchase is being released right now; a new request for one waits. */
   private releasing = new Set<string>();
   private reconciling: Promise<void> | null = null;
+  private viewChange: { epoch: number; result: Promise<LeadResponse> } | null = null;
   private serialTail: Promise<unknown> = Promise.resolve();
   private stopped = false;
   private readonly commitTimeoutMs: number;
@@ -173,6 +174,9 @@ export class Replica {
 
   async handleAppend(req: AppendRequest): Promise<AppendResponse> {
     return this.serial(async () => {
+      if (this.leaderEpoch === req.epoch && req.leaderId !== this.id) {
+        this.fatal(new Error(`replica ${req.leaderId} claims to lead epoch ${req.epoch}, which this replica leads (two leaders in one epoch)`));
+      }
       let d;
       try {
         d = decideAppend(this.meta, this.o.log, this.commitIndex, req);
@@ -200,6 +204,9 @@ export class Replica {
         await this.o.log.append(d.append);
         for (const e of d.append) this.keyIndex.set(e.key, e.index);
       }
+      // Records we held already (e.g. written while we led, not yet fsynced) count in matchIndex:
+      // never acknowledge or claim them before they are durable.
+      if (this.o.log.durableIndex() < d.matchIndex) await this.o.log.flush();
       if (d.meta.promisedEpoch !== this.meta.promisedEpoch || d.meta.logEpoch !== this.meta.logEpoch) await this.saveMeta(d.meta);
       this.commitIndex = Math.max(this.commitIndex, d.knownCommitIndex);
       return { ok: true, matchIndex: d.matchIndex, logEpoch: this.meta.logEpoch };
@@ -233,6 +240,19 @@ export class Replica {
 
   async lead(epoch: number): Promise<LeadResponse> {
     if (this.leaderEpoch === epoch) return { epoch, lastIndex: this.o.log.lastIndex() };
+    // A repeated request (or a second frontend) for the view change already running joins it:
+    // two view changes for one epoch would rewrite the log of a leader already serving.
+    if (this.viewChange?.epoch === epoch) return this.viewChange.result;
+    const result = this.startViewChange(epoch);
+    this.viewChange = { epoch, result };
+    try {
+      return await result;
+    } finally {
+      if (this.viewChange?.result === result) this.viewChange = null;
+    }
+  }
+
+  private async startViewChange(epoch: number): Promise<LeadResponse> {
     await this.serial(async () => {
       const d = decidePromise(this.meta, epoch, this.id);
       if (!d.grant) throw staleEpoch(d.promisedEpoch);
@@ -305,7 +325,10 @@ export class Replica {
     });
   }
 
-  /** Brings this candidate's log up to `peer`'s: find where they agree, cut ours after it, copy theirs. */
+  /**
+   * Brings this candidate's log up to `peer`'s: find a point where they agree, skip the records
+   * both hold, cut ours only from the first record that differs, and copy theirs from there.
+   */
   private async adoptLogFrom(peer: number, epoch: number): Promise<void> {
     const timeout = this.rpcTimeoutMs();
     let from = this.o.log.lastIndex() + 1;
@@ -319,18 +342,29 @@ export class Replica {
     }
     let fetched = 0;
     for (;;) {
+      // Stepping back may have landed before records both logs hold: those are not cut.
+      let skip = 0;
+      while (skip < page.entries.length && this.o.log.crcAt(page.entries[skip]!.index) === page.entries[skip]!.crc) skip++;
+      const entries = page.entries.slice(skip);
+      from += skip;
       await this.serial(async () => {
-        if (this.meta.promisedEpoch !== epoch) throw staleEpoch(this.meta.promisedEpoch);
-        if (from <= this.o.log.lastIndex()) {
+        // A view change that lost the race (a newer epoch, or this one finished elsewhere) must
+        // not touch the log again.
+        if (this.meta.promisedEpoch !== epoch || this.role !== 'candidate') throw staleEpoch(this.meta.promisedEpoch);
+        if (entries.length && from <= this.o.log.lastIndex()) {
           if (from <= this.commitIndex) this.fatal(new CommittedTruncationError(from, this.commitIndex));
+          // Stop claiming our log epoch before cutting: if adoption stops half way, a shorter log
+          // must not pass for the whole start-of-epoch log it claimed to hold.
+          if (this.meta.logEpoch !== 0) await this.saveMeta({ ...this.meta, logEpoch: 0 });
           this.dropKeysFrom(from);
           await this.o.log.truncateFrom(from);
         }
-        if (!verifyChain(from - 1, this.o.log.crcAt(from - 1) ?? 0, page.entries)) throw new Error(`replica ${peer} sent a broken log page`);
-        await this.o.log.append(page.entries);
+        if (!verifyChain(from - 1, this.o.log.crcAt(from - 1) ?? 0, entries)) throw new Error(`replica ${peer} sent a broken log page`);
+        await this.o.log.append(entries);
+        for (const e of entries) this.keyIndex.set(e.key, e.index);
       });
-      fetched += page.entries.length;
-      from += page.entries.length;
+      fetched += entries.length;
+      from += entries.length;
       if (page.entries.length === 0 || from > page.lastIndex) break;
       page = await this.o.peers.fetchLog(peer, { epoch, from, limit: this.maxBatch }, timeout);
     }

@@ -186,6 +186,8 @@ export class Wal<R> {
   private pumping = false;
   private durable: number;
   private closed = false;
+  /** Settles when the last queued operation is durable. */
+  private tail: Promise<void> = Promise.resolve();
   private readonly onFatal: (what: string, err: unknown) => never;
 
   constructor(
@@ -233,7 +235,7 @@ export class Wal<R> {
       this.records.push(records[i]!);
     }
     const bytes = Buffer.from(lines.join(''));
-    return new Promise((done) => this.enqueue({ kind: 'append', bytes, position, count: this.records.length, done }));
+    return (this.tail = new Promise((done) => this.enqueue({ kind: 'append', bytes, position, count: this.records.length, done })));
   }
 
   /** Drops records from index `from` on; visible at once, resolves once durable. */
@@ -247,7 +249,12 @@ export class Wal<R> {
     this.end = position;
     // Records from `keep` on are gone from what we present, whatever is still queued for disk.
     this.durable = Math.min(this.durable, keep);
-    return new Promise((done) => this.enqueue({ kind: 'truncate', position, count: keep, done }));
+    return (this.tail = new Promise((done) => this.enqueue({ kind: 'truncate', position, count: keep, done })));
+  }
+
+  /** Resolves once every append and truncation made so far is durable (ops complete in order). */
+  flush(): Promise<void> {
+    return this.tail;
   }
 
   async close(): Promise<void> {
