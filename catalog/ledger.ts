@@ -8,9 +8,8 @@
  * fence) and the ledger position up to which leaders have accounted for every purchase.
  */
 import path from 'node:path';
-import fs from 'node:fs/promises';
 import type { LedgerEntry } from '../shared/contracts.ts';
-import { writeFileAtomic } from '../shared/fsutil.ts';
+import { openJsonFile } from '../shared/fsutil.ts';
 import { chainFields, openWal, type RecordCodec, type Wal, type WalOptions } from '../shared/wal.ts';
 
 export const LEDGER_FILE = 'ledger.csv';
@@ -108,24 +107,10 @@ export function createMemoryMetaFile(): MetaFile {
   return { load: () => ({ ...meta }), save: async (m) => void (meta = { ...m }) };
 }
 
-/** Atomically replaced JSON; saves apply in call order and each resolves once durable. */
-export async function openMetaFile(dir: string): Promise<MetaFile> {
-  const file = path.join(dir, META_FILE);
-  let meta: CatalogMeta = { fenceEpoch: 0, accountedBelowSeq: 0 };
-  try {
-    const raw = JSON.parse(await fs.readFile(file, 'utf8')) as Partial<CatalogMeta>;
-    meta = { fenceEpoch: Number(raw.fenceEpoch ?? 0), accountedBelowSeq: Number(raw.accountedBelowSeq ?? 0) };
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${file} is unreadable: ${(err as Error).message}`);
-  }
-  let chain: Promise<void> = Promise.resolve();
-  return {
-    load: () => ({ ...meta }),
-    save(next) {
-      meta = { ...next };
-      const text = `${JSON.stringify(meta)}\n`;
-      chain = chain.then(() => writeFileAtomic(file, text));
-      return chain;
-    },
-  };
+/** The catalog's meta file (shared/fsutil.ts openJsonFile: atomic, durable, in call order). */
+export function openMetaFile(dir: string): Promise<MetaFile> {
+  return openJsonFile<CatalogMeta>(path.join(dir, META_FILE), { fenceEpoch: 0, accountedBelowSeq: 0 }, (raw) => ({
+    fenceEpoch: Number(raw.fenceEpoch ?? 0),
+    accountedBelowSeq: Number(raw.accountedBelowSeq ?? 0),
+  }));
 }

@@ -9,7 +9,7 @@
  */
 import path from 'node:path';
 import fs from 'node:fs/promises';
-import { writeFileAtomic } from '../shared/fsutil.ts';
+import { openJsonFile } from '../shared/fsutil.ts';
 
 export interface Meta {
   promisedEpoch: number;
@@ -37,26 +37,9 @@ export class MemoryMetaStore implements MetaStore {
 
 export async function openFileMetaStore(dir: string): Promise<MetaStore> {
   await fs.mkdir(dir, { recursive: true });
-  const file = path.join(dir, 'meta.json');
-  let meta: Meta = { ...INITIAL_META };
-  try {
-    const parsed = JSON.parse(await fs.readFile(file, 'utf8')) as Partial<Meta>;
-    meta = {
-      promisedEpoch: Number(parsed.promisedEpoch ?? 0),
-      votedFor: parsed.votedFor ?? null,
-      logEpoch: Number(parsed.logEpoch ?? 0),
-    };
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${file} is unreadable: ${(err as Error).message}`);
-  }
-  let chain: Promise<void> = Promise.resolve();
-  return {
-    load: () => ({ ...meta }),
-    save(next) {
-      meta = { ...next };
-      const snapshot = JSON.stringify(meta) + '\n';
-      chain = chain.then(() => writeFileAtomic(file, snapshot));
-      return chain;
-    },
-  };
+  return openJsonFile<Meta>(path.join(dir, 'meta.json'), INITIAL_META, (raw) => ({
+    promisedEpoch: Number(raw.promisedEpoch ?? 0),
+    votedFor: raw.votedFor ?? null,
+    logEpoch: Number(raw.logEpoch ?? 0),
+  }));
 }

@@ -57,3 +57,27 @@ export function createSyncedOffsetTracker(file: string): (syncedBytes: number) =
     writeSync(fd, `${String(syncedBytes).padStart(19, ' ')}\n`, 0);
   };
 }
+
+/**
+ * A small JSON document kept in one file, replaced atomically on every save. Saves apply in call
+ * order and each resolves once durable; `load` returns the latest saved value at once. A missing
+ * file reads as `defaults`; an unreadable one is an error naming the file (never a silent reset).
+ */
+export async function openJsonFile<T extends object>(file: string, defaults: T, normalize: (raw: Partial<T>) => T): Promise<{ load(): T; save(next: T): Promise<void> }> {
+  let value: T = { ...defaults };
+  try {
+    value = normalize(JSON.parse(await fs.readFile(file, 'utf8')) as Partial<T>);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${file} is unreadable: ${(err as Error).message}`);
+  }
+  let chain: Promise<void> = Promise.resolve();
+  return {
+    load: () => ({ ...value }),
+    save(next) {
+      value = { ...next };
+      const text = `${JSON.stringify(value)}\n`;
+      chain = chain.then(() => writeFileAtomic(file, text));
+      return chain;
+    },
+  };
+}
