@@ -520,7 +520,7 @@ async function launch(opts: StartClusterOptions, ports: ClusterPorts): Promise<C
 }
 
 /** Splits a stream into lines (a last line without newline is delivered at the end). */
-function pipeLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
+export function pipeLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
   let buf = '';
   stream.setEncoding('utf8');
   stream.on('data', (chunk: string) => {

@@ -18,6 +18,7 @@ import { crc32 } from 'node:zlib';
 import { LOG_HEADER, orderCodec } from '../../order/file-log.ts';
 import { signEntry } from '../../order/log.ts';
 import { encodeRecord } from '../../shared/wal.ts';
+import { pipeLines } from '../cluster.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -272,18 +273,7 @@ export function spawnTs(file: string, opts: { args?: string[]; env?: Record<stri
         resolve({ at: performance.now(), url: m[1]!.replace(/\/$/, '') });
       }
     };
-    for (const stream of [child.stdout!, child.stderr!]) {
-      let buf = '';
-      stream.setEncoding('utf8');
-      stream.on('data', (chunk: string) => {
-        buf += chunk;
-        let i: number;
-        while ((i = buf.indexOf('\n')) >= 0) {
-          onLine(buf.slice(0, i));
-          buf = buf.slice(i + 1);
-        }
-      });
-    }
+    for (const stream of [child.stdout!, child.stderr!]) pipeLines(stream, onLine);
     void exit.then(() => {
       clearTimeout(timer);
       reject(new Error(`${file} exited before listening:\n${recent.join('\n')}`));
