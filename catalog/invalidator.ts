@@ -66,6 +66,3 @@ export function createInvalidator(opts: InvalidatorOptions): Invalidator {
     },
   };
 }
-
-/** An invalidator with no frontends to tell. */
-export const noopInvalidator: Invalidator = { invalidate: async () => {} };

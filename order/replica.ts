@@ -12,7 +12,6 @@
  * Local log and meta changes run one at a time (`serial`), so a decision is always taken on the
  * state the previous one left, and a reply is sent only after the changes it reports are durable.
  */
-import { randomUUID } from 'node:crypto';
 import type {
   AppendRequest, AppendResponse, CatchupRequest, FetchLogResponse, LeaderOrderRequest, LeadResponse, LeaderNotice,
   LogHead, Order, PromiseRequest, PromiseResponse, ReplicaStatus, Role,
@@ -304,7 +303,8 @@ export class Replica {
       this.leaderEpoch = epoch;
       this.leaderId = this.id;
       this.viewStartIndex = this.o.log.lastIndex();
-      this.rebuildKeyIndex();
+      // No key-index rebuild: every log change (own append, follower cut and append, adoption)
+      // already keeps it in step, and a full scan here would make failover O(log length).
       const now = this.o.clock.now();
       for (const peer of this.o.peerIds) {
         const contacted = granted.some((g) => g.peer === peer);
@@ -633,7 +633,7 @@ export class Replica {
     if (this.leaderEpoch !== null) this.say(`stepping down from epoch ${this.leaderEpoch}: ${why}`);
     this.role = 'follower';
     this.leaderEpoch = null;
-    for (const f of this.followers.values()) f.wake();
+    this.wakeFollowers();
     this.followers.clear();
     const waiting = this.waiters;
     this.waiters = [];
@@ -671,8 +671,4 @@ export class Replica {
     (this.o.onFatal ?? ((e) => { throw e; }))(err);
     throw err;
   }
-}
-
-export function newOrderKey(): string {
-  return randomUUID();
 }

@@ -113,6 +113,3 @@ export function flushStdio(timeoutMs = 1_000): Promise<void> {
     });
   });
 }
-
-/** Durable-file helpers used by every store. */
-export { fsyncDir } from './fsutil.ts';
