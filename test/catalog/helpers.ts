@@ -62,21 +62,7 @@ export function ok(): HttpResponse {
   return { status: 200, headers: {}, body: { data: { ok: true } } };
 }
 
-export interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(value: T): void;
-  reject(err: unknown): void;
-}
-
-export function deferred<T>(): Deferred<T> {
-  let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
+export { deferred, type Deferred } from '../support/async.ts';
 
 export function purchaseBody(name: string, quantity: number, key: string, epoch = 1) {
   return { name, quantity, key, epoch };

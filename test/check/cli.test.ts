@@ -3,27 +3,15 @@
  * child process on temp data dirs written by hand: exit 0 and a zero summary when clean, exit 1
  * with each violation printed when not, exit 2 on a bad flag or an unreadable data dir.
  */
-import { spawn } from 'node:child_process';
+import { runScript } from '../support/async.ts';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CheckInputError, parseCheckArgs, type CheckReport } from '../../scripts/check-lib.ts';
 import { buildLog, cleanScenario, logCsv, makeTempDir, writeHistory, writeScenario } from './fixtures.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/check.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const runCli = (args: string[]) => runScript('check.ts', args);
 
 describe('parseCheckArgs', () => {
   it('defaults to an offline check of ./data', () => {

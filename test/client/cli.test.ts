@@ -4,19 +4,17 @@
  * real keep-alive connections (exit 0 with a JSON report; exit 1 when a read-back mismatches;
  * `--history` writes one JSON line per operation event; `--no-idempotency` sends no key).
  */
-import { spawn } from 'node:child_process';
+import { runScript } from '../support/async.ts';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { serve, type ServerType } from '@hono/node-server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_URL, parseClientArgs, UsageError, type RunSummary } from '../../scripts/client-lib.ts';
 import { HistoryEventSchema } from '../../shared/contracts.ts';
 import { createFakeStore, errorResponse, type FakeStoreOptions } from './fake-store.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 describe('parseClientArgs', () => {
   it('has defaults', () => {
@@ -83,17 +81,7 @@ describe('parseClientArgs', () => {
   });
 });
 
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/client.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const runCli = (args: string[]) => runScript('client.ts', args);
 
 let servers: ServerType[] = [];
 afterEach(async () => {

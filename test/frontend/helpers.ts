@@ -8,21 +8,9 @@ import { productNotFound } from '../../shared/errors.ts';
 import type { CatalogClient } from '../../frontend/catalog-client.ts';
 import type { ElectionView, OrderRouter } from '../../frontend/types.ts';
 
-export interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(value: T): void;
-  reject(err: unknown): void;
-}
+import { deferred, type Deferred } from '../support/async.ts';
 
-export function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (err: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
+export { deferred, type Deferred };
 
 /** Lets every pending promise callback run (no timers involved). */
 export async function settle(): Promise<void> {
