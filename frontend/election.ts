@@ -12,9 +12,12 @@ import type { ReplicaStatus } from '../shared/contracts.ts';
 
 export type Probe = { id: number; status: ReplicaStatus | null };
 
-/** Live replicas in priority order (highest id first). */
+/**
+ * Live replicas that may lead, in priority order (highest id first). A replica whose own state is
+ * not intact (order/recovery.ts) would refuse: asking it only delays the election.
+ */
 export function candidatesInPriorityOrder(probes: readonly Probe[]): number[] {
-  return probes.filter((p) => p.status !== null).map((p) => p.id).sort((a, b) => b - a);
+  return probes.filter((p) => p.status !== null && p.status.storage === 'intact').map((p) => p.id).sort((a, b) => b - a);
 }
 
 export function nextEpoch(probes: readonly Probe[], atLeast = 0): number {
@@ -32,6 +35,15 @@ export function existingLeader(probes: readonly Probe[]): { id: number; epoch: n
     if (s && s.role === 'leader' && s.leaderEpoch === newest && newest > 0) return { id: p.id, epoch: newest };
   }
   return null;
+}
+
+/**
+ * A leader of a newer epoch than the one we route to (elected by another frontend, or after we
+ * lost sight of the cluster): our leader is deposed or about to be, so we follow the newer one.
+ */
+export function newerLeader(probes: readonly Probe[], current: { epoch: number } | null): { id: number; epoch: number } | null {
+  const found = existingLeader(probes);
+  return found && (current === null || found.epoch > current.epoch) ? found : null;
 }
 
 /** Does this heartbeat answer still show the replica leading the epoch we routed to it? */

@@ -15,7 +15,7 @@ import { createOrderRouter } from './order-router.ts';
 import { announce, createLogger } from '../shared/logger.ts';
 import { createRegistry } from '../shared/metrics.ts';
 import { observeApp } from '../shared/observability.ts';
-import { ObservedProductCache, registerFrontendMetrics, routerLog } from './observe.ts';
+import { ObservedProductCache, registerFrontendMetrics, routerEventLogger } from './observe.ts';
 import { createStatusPage } from './status.ts';
 
 const config = loadConfigOrExit(process.env, 'frontend');
@@ -29,7 +29,7 @@ const orders = createOrderRouter({
   replicas: config.replicas,
   clock: systemClock,
   heartbeatIntervalMs: config.heartbeatIntervalMs,
-  log: routerLog(logger),
+  onEvent: routerEventLogger(logger),
 });
 const status = createStatusPage({ cache, orders, catalog });
 registerFrontendMetrics(registry, { cache, orders });

@@ -9,12 +9,12 @@
  *   cached names with the last snapshot after each of them attributes every change.
  * - `frontendMetrics`: cache counters and the leader election view as Prometheus metrics, read
  *   from cache.stats() and router.view()/history() at scrape time.
- * - `routerLog`: the order router's messages as structured lines (leader changes, elections).
+ * - `routerEventLogger`: the order router's events as structured lines (leader changes, elections).
  */
 import type { Logger } from 'pino';
 import { ProductCache, type ProductCacheOptions } from './cache.ts';
 import type { Product } from '../shared/contracts.ts';
-import { messageLogger, type MessageRule } from '../shared/logger.ts';
+import { describeRouterEvent, type RouterEvent } from './router-events.ts';
 import { counterFrom, gaugeFrom, METRIC_PREFIX, type Registry } from '../shared/metrics.ts';
 import type { OrderRouter } from './types.ts';
 import type { LeaderChange } from './order-router.ts';
@@ -122,14 +122,11 @@ export function registerFrontendMetrics(registry: Registry, deps: FrontendMetric
     view().replicas.filter((r) => r.lastIndex !== null).map((r) => [{ replica: r.id }, r.lastIndex!] as const));
 }
 
-/** The order router's messages (frontend/order-router.ts) as structured lines. */
-export const ROUTER_MESSAGE_RULES: readonly MessageRule[] = [
-  { pattern: /^leader is replica (\d+) in epoch (\d+)$/, fields: (m) => ({ event: 'leader_change', leaderId: Number(m[1]), epoch: Number(m[2]) }) },
-  { pattern: /^no leader$/, level: 'warn', fields: () => ({ event: 'leader_change', leaderId: null, epoch: null }) },
-  { pattern: /^electing a leader: (.*)$/, fields: (m) => ({ event: 'election', reason: m[1] }) },
-  { pattern: /^replica (\d+) could not take the lead: (.*)$/, level: 'warn', fields: (m) => ({ event: 'election_refused', replica: Number(m[1]), reason: m[2] }) },
-];
-
-export function routerLog(logger: Logger): (msg: string) => void {
-  return messageLogger(logger, ROUTER_MESSAGE_RULES);
+/** The order router's events (frontend/router-events.ts) as structured lines. */
+export function routerEventLogger(logger: Logger): (e: RouterEvent) => void {
+  return (e) => {
+    const { level, msg } = describeRouterEvent(e);
+    const { type, ...fields } = e;
+    logger[level]({ event: type, ...fields }, msg);
+  };
 }

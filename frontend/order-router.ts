@@ -4,20 +4,28 @@
  * Every `heartbeatIntervalMs` it asks every replica for its status (the leader's answer is the
  * heartbeat; the others feed /health and the next election). When the leader stops answering,
  * says it no longer leads, or a routed request cannot reach it, one election runs: concurrent
- * failures join the election already running instead of starting their own (single flight).
+ * failures join the election already running instead of starting their own (single flight). A
+ * replica seen leading a newer epoch than ours (another frontend elected it) is followed at once.
  *
  * Each client order gets a key once, here, and keeps it across every retry, so an order whose
  * first attempt died with the leader is retried at the next leader without buying twice: the new
  * leader finds the key in its log if the order got there, and the catalog decrements once per key.
+ *
+ * Unknown stays unknown: once any attempt of a request may have happened, the request ends in
+ * success or in 504 (outcome unknown), never in a later attempt's definite-looking refusal such
+ * as 503 no_quorum, which only speaks for that attempt (Jepsen's `info`).
  */
 import { randomUUID } from 'node:crypto';
-import { OrderPlacedSchema, OrderSchema, REPLAYED_HEADER, ReplicaStatusSchema, type Order, type OrderPlaced, type OrderRequest, type ReplicaStatus } from '../shared/contracts.ts';
 import type { ReplicaAddress } from '../shared/config.ts';
 import type { Clock } from '../shared/clock.ts';
+import {
+  LeadResponseSchema, OrderPlacedSchema, OrderSchema, REPLAYED_HEADER, ReplicaStatusSchema,
+  type Order, type OrderPlaced, type OrderRequest, type ReplicaStatus,
+} from '../shared/contracts.ts';
 import { AppError, noLeader, outcomeUnknown } from '../shared/errors.ts';
 import { expectData, NetworkError, type HttpClient } from '../shared/http.ts';
-import { LeadResponseSchema } from '../shared/contracts.ts';
-import { candidatesInPriorityOrder, existingLeader, nextEpoch, stillLeads, type Probe } from './election.ts';
+import { candidatesInPriorityOrder, existingLeader, newerLeader, nextEpoch, stillLeads, type Probe } from './election.ts';
+import type { RouterEvent } from './router-events.ts';
 import type { ElectionView, OrderRouter, ReplicaView } from './types.ts';
 
 export interface OrderRouterOptions {
@@ -27,7 +35,7 @@ export interface OrderRouterOptions {
   heartbeatIntervalMs: number;
   /** How long one client request may spend retrying across failovers before giving up. */
   requestDeadlineMs?: number;
-  log?: (msg: string) => void;
+  onEvent?: (e: RouterEvent) => void;
 }
 
 export interface LeaderChange {
@@ -36,74 +44,163 @@ export interface LeaderChange {
   epoch: number | null;
 }
 
-export function createOrderRouter(o: OrderRouterOptions): OrderRouter & { start(): void; stop(): void; history(): LeaderChange[] } {
-  const say = o.log ?? (() => {});
+type Leader = { id: number; epoch: number };
+
+/** Leader changes kept for /status and metrics; older ones are dropped (counted in `changeCount`). */
+const MAX_HISTORY = 1_000;
+
+/** Errors after which the attempt certainly did nothing, but a retry (maybe elsewhere) may work. */
+const RETRY_DEFINITE = new Set(['not_leader', 'stale_epoch', 'recovering']);
+/** Errors that speak only for one attempt: definite alone, unknown once an earlier attempt was. */
+const DEFINITE_FOR_THE_ATTEMPT = new Set(['no_quorum', 'no_leader', 'upstream_unavailable', 'request_in_progress']);
+
+function mayHaveHappened(err: unknown): boolean {
+  if (err instanceof NetworkError) return !err.undelivered;
+  return err instanceof AppError && err.reason === 'outcome_unknown';
+}
+
+export class Router implements OrderRouter {
+  private readonly statuses = new Map<number, ReplicaStatus | null>();
+  private readonly probed = new Set<number>();
+  private leader: Leader | null = null;
+  private electing: Promise<void> | null = null;
+  private stopped = true;
+  private cancelTick: () => void = () => {};
+  private readonly changes: LeaderChange[] = [];
+  changeCount = 0;
+  /**
+   * Called whenever the leader changes, so requests still waiting on a deposed or dead leader stop
+   * waiting at once and move to the new one (their key makes the repeat safe). One entry per
+   * request in flight, removed when it settles.
+   */
+  private readonly onLeaderMoved = new Set<() => void>();
   // Generous enough that a slow link is not mistaken for a dead leader (a needless failover);
   // a crashed leader refuses connections at once and is noticed on the next beat regardless.
-  const probeTimeoutMs = Math.max(4 * o.heartbeatIntervalMs, 500);
-  const rpcTimeoutMs = Math.max(4 * o.heartbeatIntervalMs, 1_000);
-  const requestDeadlineMs = o.requestDeadlineMs ?? 10_000;
-  const statuses = new Map<number, ReplicaStatus | null>(o.replicas.map((r) => [r.id, null]));
-  const probed = new Set<number>();
-  let leader: { id: number; epoch: number } | null = null;
-  let electing: Promise<void> | null = null;
-  let stopped = true;
-  let cancelTick: () => void = () => {};
-  const changes: LeaderChange[] = [];
-  // Called whenever the leader changes, so requests still waiting on a deposed or dead leader stop
-  // waiting at once and move to the new one (their key makes the repeat safe). One entry per
-  // request in flight, removed when it settles: nothing accumulates between leader changes.
-  const onLeaderMoved = new Set<() => void>();
-  const urlOf = (id: number) => o.replicas.find((r) => r.id === id)!.url;
+  private readonly probeTimeoutMs: number;
+  private readonly rpcTimeoutMs: number;
+  private readonly requestDeadlineMs: number;
 
-  async function probe(id: number): Promise<Probe> {
+  constructor(private readonly o: OrderRouterOptions) {
+    for (const r of o.replicas) this.statuses.set(r.id, null);
+    this.probeTimeoutMs = Math.max(4 * o.heartbeatIntervalMs, 500);
+    this.rpcTimeoutMs = Math.max(4 * o.heartbeatIntervalMs, 1_000);
+    this.requestDeadlineMs = o.requestDeadlineMs ?? 10_000;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    void this.tick();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.cancelTick();
+  }
+
+  history(): LeaderChange[] {
+    return [...this.changes];
+  }
+
+  placeOrder(req: OrderRequest, opts: { idempotencyKey?: string } = {}): Promise<OrderPlaced & { replayed: boolean }> {
+    // Without a client key, one is made here for this request: the frontend's own retries are
+    // still safe, but a client that retries the whole request gets a new order.
+    const key = opts.idempotencyKey ?? randomUUID();
+    let attempts = 0;
+    return this.routed(async (l) => {
+      attempts++;
+      const res = await this.o.http({ method: 'POST', url: `${this.urlOf(l.id)}/orders`, body: { ...req, key, epoch: l.epoch }, timeoutMs: this.rpcTimeoutMs + 5_000 });
+      const placed = expectData(res, OrderPlacedSchema);
+      // Our own retry finding our first attempt's order is not a replay for the client.
+      return { ...placed, replayed: res.headers[REPLAYED_HEADER] === 'true' && attempts === 1 };
+    });
+  }
+
+  getOrder(orderNumber: number): Promise<Order> {
+    return this.routed(async (l) => {
+      const res = await this.o.http({ method: 'GET', url: `${this.urlOf(l.id)}/orders/${orderNumber}?epoch=${l.epoch}`, timeoutMs: this.rpcTimeoutMs });
+      return expectData(res, OrderSchema);
+    });
+  }
+
+  view(): ElectionView {
+    const replicas: ReplicaView[] = this.o.replicas.map((r) => {
+      const s = this.statuses.get(r.id) ?? null;
+      return {
+        id: r.id,
+        url: r.url,
+        state: !this.probed.has(r.id) ? 'unknown' : s ? 'up' : 'down',
+        role: s?.role ?? null,
+        lastIndex: s?.head.lastIndex ?? null,
+        promisedEpoch: s?.promisedEpoch ?? null,
+      };
+    });
+    return { leaderId: this.leader?.id ?? null, epoch: this.leader?.epoch ?? null, electing: this.electing !== null, replicas };
+  }
+
+  // ------------------------------------------------------------------ heartbeats and elections
+
+  private urlOf(id: number): string {
+    return this.o.replicas.find((r) => r.id === id)!.url;
+  }
+
+  private async probe(id: number): Promise<Probe> {
+    let status: ReplicaStatus | null = null;
     try {
-      const res = await o.http({ method: 'GET', url: `${urlOf(id)}/internal/status`, timeoutMs: probeTimeoutMs });
-      const status = expectData(res, ReplicaStatusSchema);
-      statuses.set(id, status);
-      probed.add(id);
-      return { id, status };
+      status = expectData(await this.o.http({ method: 'GET', url: `${this.urlOf(id)}/internal/status`, timeoutMs: this.probeTimeoutMs }), ReplicaStatusSchema);
     } catch {
-      statuses.set(id, null);
-      probed.add(id);
-      return { id, status: null };
+      // Down, or not answering in time: both look the same to an election.
+    }
+    this.statuses.set(id, status);
+    this.probed.add(id);
+    return { id, status };
+  }
+
+  private probeAll(): Promise<Probe[]> {
+    return Promise.all(this.o.replicas.map((r) => this.probe(r.id)));
+  }
+
+  private setLeader(next: Leader | null, why: 'elected' | 'found' | 'newer' | 'none'): void {
+    if (next?.id === this.leader?.id && next?.epoch === this.leader?.epoch) return;
+    this.leader = next;
+    for (const abandon of [...this.onLeaderMoved]) abandon();
+    this.changes.push({ atMs: this.o.clock.now(), leaderId: next?.id ?? null, epoch: next?.epoch ?? null });
+    this.changeCount++;
+    if (this.changes.length > MAX_HISTORY) this.changes.shift();
+    this.o.onEvent?.({ type: 'leader_change', leaderId: next?.id ?? null, epoch: next?.epoch ?? null, why });
+  }
+
+  /** Asks `id` to lead `epoch`; tells every replica who leads if it does. */
+  private async askToLead(id: number, epoch: number): Promise<void> {
+    const res = await this.o.http({ method: 'POST', url: `${this.urlOf(id)}/internal/lead`, body: { epoch }, timeoutMs: this.rpcTimeoutMs });
+    const led = expectData(res, LeadResponseSchema);
+    this.setLeader({ id, epoch: led.epoch }, 'elected');
+    // The view change already bound a quorum; this notice reaches the rest.
+    for (const r of this.o.replicas) {
+      void this.o.http({ method: 'POST', url: `${r.url}/internal/leader`, body: { epoch: led.epoch, leaderId: id }, timeoutMs: this.probeTimeoutMs }).catch(() => {});
     }
   }
 
-  const probeAll = () => Promise.all(o.replicas.map((r) => probe(r.id)));
-
-  function setLeader(next: { id: number; epoch: number } | null) {
-    if (next?.id === leader?.id && next?.epoch === leader?.epoch) return;
-    leader = next;
-    for (const abandon of [...onLeaderMoved]) abandon();
-    changes.push({ atMs: o.clock.now(), leaderId: next?.id ?? null, epoch: next?.epoch ?? null });
-    say(next ? `leader is replica ${next.id} in epoch ${next.epoch}` : 'no leader');
-  }
-
-  async function runElection(reason: string): Promise<void> {
-    say(`electing a leader: ${reason}`);
-    const probes = await probeAll();
-    const kept = existingLeader(probes);
-    if (kept) return setLeader(kept);
+  private async runElection(reason: string): Promise<void> {
+    this.o.onEvent?.({ type: 'election', reason });
+    let probes = await this.probeAll();
     let floor = 0;
     for (const id of candidatesInPriorityOrder(probes)) {
       for (let attempt = 0; attempt < 3; attempt++) {
+        // Someone (another frontend, or an election that outran our probes) may lead already:
+        // following it costs nothing, deposing it costs a failover.
+        const kept = existingLeader(probes);
+        if (kept) return this.setLeader(kept, 'found');
         const epoch = nextEpoch(probes, floor);
         try {
-          const res = await o.http({ method: 'POST', url: `${urlOf(id)}/internal/lead`, body: { epoch }, timeoutMs: rpcTimeoutMs });
-          const led = expectData(res, LeadResponseSchema);
-          setLeader({ id, epoch: led.epoch });
-          // Tell every replica who leads; the view change already bound a quorum, this reaches the rest.
-          for (const r of o.replicas) {
-            void o.http({ method: 'POST', url: `${r.url}/internal/leader`, body: { epoch: led.epoch, leaderId: id }, timeoutMs: probeTimeoutMs }).catch(() => {});
-          }
-          return;
+          return await this.askToLead(id, epoch);
         } catch (err) {
           if (err instanceof AppError && err.reason === 'stale_epoch') {
             floor = Math.max(floor, Number(err.detail?.promisedEpoch ?? 0));
+            probes = await this.probeAll();
             continue;
           }
-          say(`replica ${id} could not take the lead: ${(err as Error).message}`);
+          this.o.onEvent?.({ type: 'election_refused', replica: id, reason: (err as Error).message });
           // It may have promised this epoch to itself: the next candidate asks for a newer one,
           // so no two candidates of ours ever compete for the same epoch.
           floor = Math.max(floor, epoch);
@@ -111,120 +208,93 @@ export function createOrderRouter(o: OrderRouterOptions): OrderRouter & { start(
         }
       }
     }
-    setLeader(null);
+    this.setLeader(null, 'none');
   }
 
   /** Starts an election unless one is running; everyone who asks waits for the same one. */
-  function elect(reason: string): Promise<void> {
-    if (!electing) {
-      electing = runElection(reason).finally(() => {
-        electing = null;
-      });
-    }
-    return electing;
+  private elect(reason: string): Promise<void> {
+    this.electing ??= this.runElection(reason).finally(() => {
+      this.electing = null;
+    });
+    return this.electing;
   }
 
-  async function tick(): Promise<void> {
-    if (stopped) return;
-    const current = leader;
-    const probes = await probeAll();
-    if (stopped) return;
-    if (!electing) {
-      if (!current) await elect('no leader yet');
-      else if (leader === current && !stillLeads(probes.find((p) => p.id === current.id)!.status, current.epoch)) {
-        await elect(`leader ${current.id} stopped answering heartbeats`);
+  private async tick(): Promise<void> {
+    if (this.stopped) return;
+    const current = this.leader;
+    const probes = await this.probeAll();
+    if (this.stopped) return;
+    if (!this.electing && this.leader === current) {
+      const newer = newerLeader(probes, current);
+      if (newer) this.setLeader(newer, 'newer');
+      else if (!current) await this.elect('no leader yet');
+      else if (!stillLeads(probes.find((p) => p.id === current.id)!.status, current.epoch)) {
+        await this.elect(`leader ${current.id} stopped answering heartbeats`);
       }
     }
-    if (!stopped) cancelTick = o.clock.setTimeout(() => void tick(), o.heartbeatIntervalMs);
+    if (!this.stopped) this.cancelTick = this.o.clock.setTimeout(() => void this.tick(), this.o.heartbeatIntervalMs);
   }
 
-  async function currentLeader(): Promise<{ id: number; epoch: number }> {
-    if (electing) await electing;
-    if (!leader) await elect('a request needs a leader');
-    if (!leader) throw noLeader('no order replica could take the lead (a majority must be up)');
-    return leader;
+  private async currentLeader(): Promise<Leader> {
+    if (this.electing) await this.electing;
+    if (!this.leader) await this.elect('a request needs a leader');
+    if (!this.leader) throw noLeader('no order replica could take the lead (a majority must be up)');
+    return this.leader;
+  }
+
+  // ------------------------------------------------------------------ routing
+
+  /** One attempt at the current leader, abandoned (outcome unknown) if the leader moves meanwhile. */
+  private async attemptAtLeader<T>(l: Leader, attempt: (l: Leader) => Promise<T>): Promise<T> {
+    let abandon = () => {};
+    const moved = new Promise<never>((_, reject) => {
+      abandon = () => reject(outcomeUnknown(`leadership moved away from replica ${l.id} during the request`));
+    });
+    this.onLeaderMoved.add(abandon);
+    try {
+      return await Promise.race([attempt(l), moved]);
+    } finally {
+      this.onLeaderMoved.delete(abandon);
+    }
   }
 
   /**
-   * Runs `attempt` at the leader, re-electing and retrying when the leader is gone or deposed.
-   * `retryUnknown`: whether an attempt with an unknown outcome may be repeated (true for orders,
-   * because the key makes the repeat safe; reads are always safe).
+   * Runs `attempt` at the leader, re-electing and retrying when the leader is gone or deposed, or
+   * the attempt's outcome is unknown (the key makes a repeat safe; reads are always safe).
    */
-  async function routed<T>(attempt: (l: { id: number; epoch: number }) => Promise<T>): Promise<T> {
-    const deadline = o.clock.now() + requestDeadlineMs;
-    let lastError: unknown;
-    while (o.clock.now() < deadline) {
-      const l = await currentLeader();
-      let abandon = () => {};
-      const moved = new Promise<never>((_, reject) => {
-        abandon = () => reject(outcomeUnknown(`leadership moved away from replica ${l.id} during the request`));
-      });
-      onLeaderMoved.add(abandon);
+  private async routed<T>(attempt: (l: Leader) => Promise<T>): Promise<T> {
+    const deadline = this.o.clock.now() + this.requestDeadlineMs;
+    let unknown: AppError | null = null;
+    let lastDefinite: unknown = null;
+    while (this.o.clock.now() < deadline) {
+      let l: Leader;
       try {
-        return await Promise.race([attempt(l), moved]);
+        l = await this.currentLeader();
       } catch (err) {
-        lastError = err;
-        const retryable =
-          err instanceof NetworkError ||
-          (err instanceof AppError && (err.reason === 'not_leader' || err.reason === 'stale_epoch' || err.reason === 'outcome_unknown'));
-        if (!retryable) throw err;
-        if (leader === l) await elect(`replica ${l.id} failed a request: ${(err as Error).message}`);
-        await o.clock.sleep(Math.min(50, o.heartbeatIntervalMs));
-      } finally {
-        onLeaderMoved.delete(abandon);
+        if (!unknown) throw err;
+        lastDefinite = err;
+        await this.o.clock.sleep(Math.min(50, this.o.heartbeatIntervalMs));
+        continue;
+      }
+      try {
+        return await this.attemptAtLeader(l, attempt);
+      } catch (err) {
+        if (mayHaveHappened(err)) unknown ??= err instanceof AppError ? err : outcomeUnknown(`replica ${l.id} did not answer (${(err as Error).message})`);
+        const reason = err instanceof AppError ? err.reason : null;
+        const retry = err instanceof NetworkError || mayHaveHappened(err) || (reason !== null && RETRY_DEFINITE.has(reason)) ||
+          (unknown !== null && reason !== null && DEFINITE_FOR_THE_ATTEMPT.has(reason));
+        if (!retry) throw err;
+        lastDefinite = err;
+        if (this.leader === l) await this.elect(`replica ${l.id} failed a request: ${(err as Error).message}`);
+        await this.o.clock.sleep(Math.min(50, this.o.heartbeatIntervalMs));
       }
     }
-    if (lastError instanceof AppError && lastError.reason === 'outcome_unknown') throw lastError;
-    throw noLeader(`no leader answered within ${requestDeadlineMs} ms`);
+    if (unknown) throw unknown;
+    if (lastDefinite instanceof AppError && lastDefinite.status === 503) throw lastDefinite;
+    throw noLeader(`no leader answered within ${this.requestDeadlineMs} ms`);
   }
+}
 
-  return {
-    start() {
-      if (!stopped) return;
-      stopped = false;
-      void tick();
-    },
-    stop() {
-      stopped = true;
-      cancelTick();
-    },
-    history: () => [...changes],
-
-    placeOrder(req: OrderRequest, opts: { idempotencyKey?: string } = {}): Promise<OrderPlaced & { replayed: boolean }> {
-      // Without a client key, one is made here for this request: the frontend's own retries are
-      // still safe, but a client that retries the whole request gets a new order.
-      const key = opts.idempotencyKey ?? randomUUID();
-      let attempts = 0;
-      return routed(async (l) => {
-        attempts++;
-        const res = await o.http({ method: 'POST', url: `${urlOf(l.id)}/orders`, body: { ...req, key, epoch: l.epoch }, timeoutMs: rpcTimeoutMs + 5_000 });
-        const placed = expectData(res, OrderPlacedSchema);
-        // Our own retry finding our first attempt's order is not a replay for the client.
-        const replayed = res.headers[REPLAYED_HEADER] === 'true' && attempts === 1;
-        return { ...placed, replayed };
-      });
-    },
-
-    getOrder(orderNumber: number): Promise<Order> {
-      return routed(async (l) => {
-        const res = await o.http({ method: 'GET', url: `${urlOf(l.id)}/orders/${orderNumber}?epoch=${l.epoch}`, timeoutMs: rpcTimeoutMs });
-        return expectData(res, OrderSchema);
-      });
-    },
-
-    view(): ElectionView {
-      const replicas: ReplicaView[] = o.replicas.map((r) => {
-        const s = statuses.get(r.id) ?? null;
-        return {
-          id: r.id,
-          url: r.url,
-          state: !probed.has(r.id) ? 'unknown' : s ? 'up' : 'down',
-          role: s?.role ?? null,
-          lastIndex: s?.head.lastIndex ?? null,
-          promisedEpoch: s?.promisedEpoch ?? null,
-        };
-      });
-      return { leaderId: leader?.id ?? null, epoch: leader?.epoch ?? null, electing: electing !== null, replicas };
-    },
-  };
+export function createOrderRouter(o: OrderRouterOptions): Router {
+  return new Router(o);
 }

@@ -46,7 +46,10 @@ export async function openFileLogStore(dir: string, opts: FileLogOptions = {}): 
 }
 
 export class FileLogStore implements OrderLogStore {
+  readonly loadedCommitIndex: number = -1;
   constructor(private readonly wal: Wal<OrderEntry>) {}
+
+  recordCommitIndex(_index: number): void {}
 
   get file(): string {
     return this.wal.file;

@@ -26,6 +26,10 @@ export interface OrderLogStore {
   /** Resolves once every append and truncation made so far is durable. */
   flush(): Promise<void>;
   close(): Promise<void>;
+  /** The commit index recorded durably beside the log when it was opened (-1: none). */
+  readonly loadedCommitIndex: number;
+  /** Records that everything up to `index` is known committed (durably, soon; coalesced). */
+  recordCommitIndex(index: number): void;
 }
 
 export type UnsignedEntry = Omit<OrderEntry, 'crc'>;
@@ -57,9 +61,17 @@ export function verifyChain(prevIndex: number, prevCrc: number, entries: readonl
 /** The in-memory twin: the same contract with no disk; everything is durable at once. */
 export class MemoryLogStore implements OrderLogStore {
   readonly entries: OrderEntry[] = [];
+  /** Survives a "restart" the way the file's mark does: a new replica over this store reads it. */
+  committed = -1;
 
   constructor(initial: OrderEntry[] = []) {
     this.entries.push(...initial);
+  }
+  get loadedCommitIndex(): number {
+    return this.committed;
+  }
+  recordCommitIndex(index: number): void {
+    this.committed = Math.max(this.committed, index);
   }
   lastIndex(): number {
     return this.entries.length - 1;

@@ -9,16 +9,15 @@ import { systemClock } from '../shared/clock.ts';
 import { createPooledHttp } from '../shared/http.ts';
 import { listen, onShutdownSignal, type Listening } from '../shared/serve.ts';
 import { createOrderApp } from './app.ts';
-import { CorruptLogError, LOG_FILE, openFileLogStore, type FileLogOptions } from './file-log.ts';
-import { keepValidPrefix } from '../shared/wal.ts';
+import { LOG_FILE, type FileLogOptions } from './file-log.ts';
+import { openReplicaStorage } from './storage.ts';
 import { createSyncedOffsetTracker } from '../shared/fsutil.ts';
-import { openFileMetaStore } from './meta.ts';
 import { createHttpCatalogAccounts, createHttpCatalogPurchaser, createHttpPeerTransport } from './peers.ts';
 import { Replica } from './replica.ts';
 import { announce, createLogger } from '../shared/logger.ts';
 import { createRegistry } from '../shared/metrics.ts';
 import { observeApp } from '../shared/observability.ts';
-import { catchupMetrics, observeMeta, observePeers, observePurchaser, registerReplicaMetrics, replicaLog, RequestIdsByKey, watchLeader } from './observe.ts';
+import { catchupMetrics, observeMeta, observePeers, observePurchaser, registerReplicaMetrics, replicaEventLogger, RequestIdsByKey, watchLeader } from './observe.ts';
 
 const config = loadConfigOrExit(process.env, 'order');
 if (config.orderId === null) {
@@ -36,18 +35,8 @@ const logOptions: FileLogOptions = {
   onSynced: config.trackFsyncOffsets ? createSyncedOffsetTracker(path.join(dir, LOG_FILE)) : undefined,
   groupCommit: config.groupCommit,
 };
-const meta = await openFileMetaStore(dir);
-const log = await openFileLogStore(dir, logOptions).catch(async (err: unknown) => {
-  if (!(err instanceof CorruptLogError)) throw err;
-  // Damage in the middle of the log (not a torn tail): never serve from it. Keep the valid prefix,
-  // stop claiming our log epoch (a shorter log must never be picked as the most up to date), and
-  // let the leader refill the rest. Durable order: the meta downgrade first, then the file swap.
-  logger.error({ event: 'log_corruption', err: err.message }, `${name}: ${err.message}; repairing from peers`);
-  await meta.save({ ...meta.load(), logEpoch: 0 });
-  const kept = await keepValidPrefix(path.join(dir, LOG_FILE), err);
-  logger.error({ event: 'log_repair', ...kept }, `${name}: kept ${kept.keptBytes} valid bytes, moved the damaged log to ${kept.movedTo}`);
-  return openFileLogStore(dir, logOptions);
-});
+const onEvent = replicaEventLogger(logger);
+const { log, meta } = await openReplicaStorage(dir, logOptions, onEvent);
 const http = createPooledHttp();
 const peers = config.replicas.filter((r) => r.id !== self.id);
 const replica = new Replica({
@@ -62,11 +51,8 @@ const replica = new Replica({
   clock: systemClock,
   heartbeatIntervalMs: config.heartbeatIntervalMs,
   commitQuorum: config.commitQuorum,
-  log_: replicaLog(logger),
-  onFatal: (err) => {
-    logger.fatal({ event: 'fatal', err }, `${name}: FATAL ${err.message}`);
-    process.exit(70);
-  },
+  onEvent,
+  onFatal: () => process.exit(70),
 });
 let server: Listening | undefined;
 // Registered before "listening" is printed: a launcher may signal as soon as it sees that line.

@@ -1,27 +1,42 @@
 /**
- * A replica's durable promises: the highest epoch it has promised (and to whom), and the epoch
- * whose leader's start-of-epoch log it fully holds (`logEpoch`, VR's "last normal view").
+ * A replica's durable promises and the condition of its durable state.
  *
- * These must survive crashes: a replica that forgot a promise could help elect two leaders in one
- * epoch, and one that over-claimed logEpoch could be picked as most up to date while missing
- * committed orders. So every change is written atomically and fsynced before the replica acts on
- * it or answers. The memory twin is for tests and the simulator.
+ * - `promisedEpoch`/`votedFor`: the highest epoch it has promised, and to whom. A replica that
+ *   forgot a promise could help elect two leaders in one epoch.
+ * - `logEpoch`: the epoch whose leader's whole start-of-epoch log it holds (VR's "last normal
+ *   view"). One that over-claimed it could be picked as most up to date while missing committed
+ *   orders.
+ * - `storage`: whether the rest of its durable state can be trusted (order/recovery.ts decides):
+ *   'intact', 'recovering' (its log was lost or damaged: promises known, log not), 'amnesiac'
+ *   (its promises were lost too) or 'unverified' (no meta at all: a new replica or a wiped one,
+ *   until its peers tell which). Only an intact replica votes, leads or counts toward a quorum.
+ *
+ * Every change is written atomically and fsynced before the replica acts on it or answers; a
+ * failed write stops the process (the caller's onFatal), and memory follows the disk, never the
+ * other way round. The memory twin is for tests and the simulator.
  */
 import path from 'node:path';
 import fs from 'node:fs/promises';
+import { STORAGE_STATES, type StorageState } from '../shared/contracts.ts';
 import { openJsonFile } from '../shared/fsutil.ts';
+
+export type { StorageState };
 
 export interface Meta {
   promisedEpoch: number;
   votedFor: number | null;
   logEpoch: number;
+  storage: StorageState;
 }
 
-export const INITIAL_META: Meta = { promisedEpoch: 0, votedFor: null, logEpoch: 0 };
+/** What a replica with no meta file starts from: nothing promised, nothing verified. */
+export const INITIAL_META: Meta = { promisedEpoch: 0, votedFor: null, logEpoch: 0, storage: 'unverified' };
+
+export const META_FILE = 'meta.json';
 
 export interface MetaStore {
   load(): Meta;
-  /** Resolves once the new meta is durable. Writes are applied in call order. */
+  /** Resolves once the new meta is durable; rejects if it could not be made durable. In call order. */
   save(meta: Meta): Promise<void>;
 }
 
@@ -35,11 +50,42 @@ export class MemoryMetaStore implements MetaStore {
   }
 }
 
-export async function openFileMetaStore(dir: string): Promise<MetaStore> {
+/** Thrown when the meta file exists but cannot be read back: the replica's promises are lost. */
+export class UnreadableMetaError extends Error {
+  constructor(readonly file: string, cause: unknown) {
+    super(`${file} is unreadable: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.name = 'UnreadableMetaError';
+  }
+}
+
+/**
+ * A meta file written before `storage` existed belongs to a replica that ran without damage
+ * checks: it is taken as intact, as it was then.
+ */
+export function normalizeMeta(raw: Partial<Meta>): Meta {
+  const int = (v: unknown) => (Number.isSafeInteger(v) && (v as number) >= 0 ? (v as number) : NaN);
+  const meta: Meta = {
+    promisedEpoch: int(raw.promisedEpoch ?? 0),
+    votedFor: raw.votedFor === null || raw.votedFor === undefined ? null : int(raw.votedFor),
+    logEpoch: int(raw.logEpoch ?? 0),
+    storage: raw.storage ?? 'intact',
+  };
+  if (Number.isNaN(meta.promisedEpoch) || Number.isNaN(meta.logEpoch) || Number.isNaN(meta.votedFor as number)) {
+    throw new Error(`bad numbers in meta ${JSON.stringify(raw)}`);
+  }
+  if (!STORAGE_STATES.includes(meta.storage)) throw new Error(`bad storage state ${JSON.stringify(raw.storage)}`);
+  return meta;
+}
+
+/** Opens DIR/meta.json; `existed` tells a replica that never saved one from one that did. */
+export async function openFileMetaStore(dir: string): Promise<MetaStore & { existed: boolean }> {
   await fs.mkdir(dir, { recursive: true });
-  return openJsonFile<Meta>(path.join(dir, 'meta.json'), INITIAL_META, (raw) => ({
-    promisedEpoch: Number(raw.promisedEpoch ?? 0),
-    votedFor: raw.votedFor ?? null,
-    logEpoch: Number(raw.logEpoch ?? 0),
-  }));
+  const file = path.join(dir, META_FILE);
+  const existed = await fs.access(file).then(() => true, () => false);
+  try {
+    const store = await openJsonFile<Meta>(file, INITIAL_META, normalizeMeta);
+    return Object.assign(store, { existed });
+  } catch (err) {
+    throw new UnreadableMetaError(file, err);
+  }
 }

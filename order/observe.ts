@@ -1,9 +1,10 @@
 /**
- * What an order replica shows about itself, wired by order/main.ts around the replica's injected
- * interfaces, so replica.ts itself does not change:
+ * What an order replica shows about itself, wired by order/main.ts around the replica's events and
+ * injected interfaces:
  *
- * - `replicaLog`: the replica's free-text messages (its `log_` callback) as structured lines:
- *   becoming leader, stepping down, log adoption, truncation, followers lost and found.
+ * - `replicaEventLogger`: the replica's typed events as structured lines: becoming leader,
+ *   stepping down, log adoption, truncation, followers lost and found, storage damage and
+ *   recovery, catalog fencing and releases.
  * - `observeMeta`: one line per epoch change, seen where it becomes durable (MetaStore.save).
  * - `watchLeader`: one line per change of the leader this replica follows (or is), read from
  *   replica.status() every heartbeat.
@@ -21,45 +22,25 @@
  */
 import type { Logger } from 'pino';
 import type { AppendRequest, ReplicaStatus } from '../shared/contracts.ts';
-import { messageLogger, type MessageRule } from '../shared/logger.ts';
 import { Counter } from 'prom-client';
 import { gaugeFrom, METRIC_PREFIX, type Registry } from '../shared/metrics.ts';
 import { currentRequestId, runOutsideRequest, runWithRequestId } from '../shared/request-context.ts';
+import { describeReplicaEvent, type ReplicaEvent } from './events.ts';
 import type { MetaStore } from './meta.ts';
 import type { CatalogPurchaser, PeerTransport } from './peers.ts';
 
 const p = METRIC_PREFIX;
 
-/** The replica's messages (order/replica.ts) as structured lines. */
-export const REPLICA_MESSAGE_RULES: readonly MessageRule[] = [
-  {
-    pattern: /^starting with (\d+) orders, promised epoch (\d+), log epoch (\d+)$/,
-    fields: (m) => ({ event: 'start', orders: Number(m[1]), promisedEpoch: Number(m[2]), logEpoch: Number(m[3]) }),
-  },
-  {
-    pattern: /^asked leader (\d+) \(epoch (\d+)\) for orders after (-?\d+)$/,
-    fields: (m) => ({ event: 'catchup_requested', leaderId: Number(m[1]), epoch: Number(m[2]), after: Number(m[3]) }),
-  },
-  {
-    pattern: /^leading epoch (\d+) with (\d+) orders \(log from replica (\d+)\)$/,
-    fields: (m) => ({ event: 'became_leader', epoch: Number(m[1]), orders: Number(m[2]), logFrom: Number(m[3]) }),
-  },
-  {
-    pattern: /^adopted (\d+) orders from replica (\d+) before leading epoch (\d+)$/,
-    fields: (m) => ({ event: 'log_adopted', orders: Number(m[1]), from: Number(m[2]), epoch: Number(m[3]) }),
-  },
-  {
-    pattern: /^cut uncommitted orders from (\d+) to follow replica (\d+) in epoch (\d+)$/,
-    level: 'warn',
-    fields: (m) => ({ event: 'log_truncated', from: Number(m[1]), leaderId: Number(m[2]), epoch: Number(m[3]) }),
-  },
-  { pattern: /^stepping down from epoch (\d+): (.*)$/, level: 'warn', fields: (m) => ({ event: 'stepped_down', epoch: Number(m[1]), reason: m[2] }) },
-  { pattern: /^follower (\d+) is reachable again$/, fields: (m) => ({ event: 'follower_up', follower: Number(m[1]) }) },
-  { pattern: /^follower (\d+) unreachable: (.*)$/, level: 'warn', fields: (m) => ({ event: 'follower_down', follower: Number(m[1]), reason: m[2] }) },
-];
-
-export function replicaLog(logger: Logger): (msg: string) => void {
-  return messageLogger(logger, REPLICA_MESSAGE_RULES);
+/**
+ * The replica's events (order/events.ts) as structured log lines: `event` is the event's type,
+ * its fields ride along, and the level and sentence come from `describeReplicaEvent`.
+ */
+export function replicaEventLogger(logger: Logger): (e: ReplicaEvent) => void {
+  return (e) => {
+    const { level, msg } = describeReplicaEvent(e);
+    const { type, ...fields } = e;
+    logger[level]({ event: type, ...fields }, msg);
+  };
 }
 
 /** The meta store, logging each change of the promised epoch once it is durable. */

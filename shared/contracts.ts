@@ -75,6 +75,11 @@ export type LogHead = z.infer<typeof LogHeadSchema>;
 export const RoleSchema = z.enum(['follower', 'candidate', 'leader']);
 export type Role = z.infer<typeof RoleSchema>;
 
+/** Whether a replica's durable state can be trusted (order/recovery.ts); only 'intact' counts toward quorums. */
+export const STORAGE_STATES = ['unverified', 'intact', 'recovering', 'amnesiac'] as const;
+export const StorageStateSchema = z.enum(STORAGE_STATES);
+export type StorageState = z.infer<typeof StorageStateSchema>;
+
 export const ReplicaStatusSchema = z.object({
   id: z.number().int().positive(),
   role: RoleSchema,
@@ -84,6 +89,9 @@ export const ReplicaStatusSchema = z.object({
   leaderId: z.number().int().positive().nullable(),
   head: LogHeadSchema,
   commitIndex: z.number().int().min(-1),
+  storage: StorageStateSchema,
+  /** Leading, and its start-of-epoch log is durable on a quorum (it may decide "never committed"). */
+  established: z.boolean(),
   /** The leader's view of each follower (empty unless leading). */
   followers: z.array(z.object({ id: z.number().int().positive(), reachable: z.boolean(), matchIndex: z.number().int().min(-1), nextIndex: z.number().int().nonnegative() })),
 });
@@ -107,12 +115,17 @@ export const AppendRequestSchema = z.object({
   viewStartIndex: z.number().int().min(-1),
   /** The leader's last index when it sent this: a follower's records past it are not in the leader's log. */
   leaderLastIndex: z.number().int().min(-1),
+  /** The leader's start-of-epoch log is durable on a quorum of intact replicas (a recovering follower may rejoin). */
+  established: z.boolean(),
 });
 export type AppendRequest = z.infer<typeof AppendRequestSchema>;
 export const AppendResponseSchema = z.discriminatedUnion('ok', [
-  /** logEpoch tells the leader whether this acknowledgement counts toward commit (it must equal the leader's epoch). */
-  z.object({ ok: z.literal(true), matchIndex: z.number().int().min(-1), logEpoch: z.number().int().nonnegative() }),
-  z.object({ ok: z.literal(false), reason: z.literal('mismatch'), lastIndex: z.number().int().min(-1) }),
+  /**
+   * logEpoch tells the leader whether this acknowledgement counts toward commit (it must equal the
+   * leader's epoch); `storage` whether the follower counts at all (only an intact one does).
+   */
+  z.object({ ok: z.literal(true), matchIndex: z.number().int().min(-1), logEpoch: z.number().int().nonnegative(), storage: StorageStateSchema }),
+  z.object({ ok: z.literal(false), reason: z.literal('mismatch'), lastIndex: z.number().int().min(-1), storage: StorageStateSchema }),
 ]);
 export type AppendResponse = z.infer<typeof AppendResponseSchema>;
 

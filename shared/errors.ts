@@ -25,6 +25,7 @@ export type ErrorReason =
   | 'payload_too_large'
   | 'idempotency_key_reused'
   | 'request_in_progress'
+  | 'recovering'
   | 'internal';
 
 export class AppError extends Error {
@@ -69,6 +70,8 @@ export const idempotencyKeyReused = () =>
   new AppError(422, 'idempotency_key_reused', 'this Idempotency-Key was already used with a different request body');
 export const requestInProgress = () =>
   new AppError(409, 'request_in_progress', 'a request with this Idempotency-Key is still in progress; retry later');
+/** A replica rebuilding lost or damaged state: it may not vote, lead or count until it has. */
+export const recovering = (why: string) => new AppError(503, 'recovering', `this replica is recovering its state: ${why}`, 1);
 export const upstreamUnavailable = (what: string) => new AppError(503, 'upstream_unavailable', `${what} is unavailable`, 1);
 
 /** Recreates an AppError from an error body a peer sent, so it can be rethrown unchanged. */

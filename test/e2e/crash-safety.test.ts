@@ -133,6 +133,36 @@ describe('crash safety', () => {
     expect(await readLog(follower)).toHaveLength(12);
   }, 90_000);
 
+  it('a replica whose log file was deleted while down neither votes nor leads until the replica holding the orders is back', async () => {
+    const status = async (id: number) => ((await (await fetch(`${cluster.urls.replicas[id as 1 | 2 | 3]}/internal/status`)).json()) as any).data;
+    await roles();
+    await placeSome(3, 'a');
+    // Kill 1; kill and restart 3 (a new epoch on {2, 3}); orders on {2, 3} only.
+    await cluster.kill('order-1', 'SIGKILL');
+    await cluster.kill('order-3', 'SIGKILL');
+    await cluster.restart('order-3');
+    await placeSome(3, 'b');
+    await until('2 and 3 hold all six orders', async () => (await readLog(2).catch(() => [])).length === 6 && (await readLog(3)).length === 6);
+    // Kill 2 and delete its log; kill 3; start 1 and 2.
+    await cluster.kill('order-2', 'SIGKILL');
+    await fs.rm(logFile(2));
+    await cluster.kill('order-3', 'SIGKILL');
+    await cluster.restart('order-1');
+    await cluster.restart('order-2');
+    await until('replica 2 knows it lost its log', async () => (await status(2)).storage === 'recovering');
+    expect((await placeOrder('Tux', 1, 'while-2-recovers')).status).toBe(503);
+    expect((await status(1)).role).not.toBe('leader');
+    expect((await readLog(1)).length).toBe(3);
+    // 3 comes back with every acknowledged order: it leads, 2 is rebuilt from it.
+    await cluster.restart('order-3');
+    await until('replica 2 is intact again', async () => (await status(2)).storage === 'intact', 30_000);
+    await placeSome(1, 'c');
+    await until('the three logs are identical', identicalLogs);
+    const log = await readLog(1);
+    expect(log.map((e) => e.key)).toEqual(['a-0', 'a-1', 'a-2', 'b-0', 'b-1', 'b-2', 'c-0']);
+    expect(output.some((l) => l.includes('[order-2]') && l.includes('"event":"recovered"'))).toBe(true);
+  }, 120_000);
+
   it('a flipped byte in the middle of a log is detected, never served, and repaired from a peer', async () => {
     const follower = (await roles()).followers[1];
     await placeSome(10, 'a');

@@ -11,8 +11,8 @@ import { describe, expect, it } from 'vitest';
 import { createFrontendApp } from '../../frontend/app.ts';
 import { createCatalogClient } from '../../frontend/catalog-client.ts';
 import { createFrontendInternalApp } from '../../frontend/internal-app.ts';
-import { ObservedProductCache, routerLog } from '../../frontend/observe.ts';
-import { replicaLog } from '../../order/observe.ts';
+import { ObservedProductCache, routerEventLogger } from '../../frontend/observe.ts';
+import { replicaEventLogger } from '../../order/observe.ts';
 import { loadConfig, ConfigError } from '../../shared/config.ts';
 import { createFetchHttp, createPooledHttp } from '../../shared/http.ts';
 import { announce, createLogger } from '../../shared/logger.ts';
@@ -167,24 +167,24 @@ describe('request log lines', () => {
   });
 });
 
-describe('messages from modules that report free text', () => {
-  it('the replica\'s and the router\'s messages become structured lines', () => {
+describe('typed events from the replica and the router', () => {
+  it('become structured lines: the event type, its fields, the level and sentence from one describer', () => {
     const { logger, lines } = memoryLogger('order-2');
-    const say = replicaLog(logger);
-    say('leading epoch 5 with 12 orders (log from replica 3)');
-    say('stepping down from epoch 5: a peer promised newer epoch 6');
-    say('follower 1 unreachable: refused: http://x');
-    say('something new');
+    const log = replicaEventLogger(logger);
+    log({ type: 'became_leader', epoch: 5, orders: 12, logFrom: 3 });
+    log({ type: 'stepped_down', epoch: 5, reason: 'a peer promised newer epoch 6' });
+    log({ type: 'follower_down', follower: 1, reason: 'refused: http://x' });
+    log({ type: 'purchases_released', epoch: 5, released: 2 });
     expect(lines.map(({ level, event, msg, ...rest }) => ({ level, event, msg, epoch: rest.epoch, orders: rest.orders }))).toEqual([
       { level: LEVEL.info, event: 'became_leader', msg: 'leading epoch 5 with 12 orders (log from replica 3)', epoch: 5, orders: 12 },
       { level: LEVEL.warn, event: 'stepped_down', msg: 'stepping down from epoch 5: a peer promised newer epoch 6', epoch: 5, orders: undefined },
       { level: LEVEL.warn, event: 'follower_down', msg: 'follower 1 unreachable: refused: http://x', epoch: undefined, orders: undefined },
-      { level: LEVEL.info, event: undefined, msg: 'something new', epoch: undefined, orders: undefined },
+      { level: LEVEL.warn, event: 'purchases_released', msg: 'released 2 catalog purchases whose orders never committed (epoch 5)', epoch: 5, orders: undefined },
     ]);
 
     const fe = memoryLogger('frontend');
-    routerLog(fe.logger)('leader is replica 2 in epoch 6');
-    routerLog(fe.logger)('no leader');
+    routerEventLogger(fe.logger)({ type: 'leader_change', leaderId: 2, epoch: 6, why: 'elected' });
+    routerEventLogger(fe.logger)({ type: 'leader_change', leaderId: null, epoch: null, why: 'none' });
     expect(fe.lines[0]).toMatchObject({ event: 'leader_change', leaderId: 2, epoch: 6, level: LEVEL.info });
     expect(fe.lines[1]).toMatchObject({ event: 'leader_change', leaderId: null, level: LEVEL.warn });
   });

@@ -105,7 +105,7 @@ describe('frontend metrics (served on the internal app)', () => {
 describe('order replica metrics', () => {
   const leaderStatus: ReplicaStatus = {
     id: 3, role: 'leader', promisedEpoch: 4, leaderEpoch: 4, leaderId: 3,
-    head: { logEpoch: 4, lastIndex: 9, lastCrc: 1 }, commitIndex: 8,
+    head: { logEpoch: 4, lastIndex: 9, lastCrc: 1 }, commitIndex: 8, storage: 'intact', established: true,
     followers: [{ id: 2, reachable: true, matchIndex: 9, nextIndex: 10 }, { id: 1, reachable: false, matchIndex: 5, nextIndex: 6 }],
   };
 
@@ -161,7 +161,7 @@ describe('order replica metrics', () => {
     const peers = observePeers(inner, { logger, ids, metrics: catchupMetrics(registry), now: () => clock });
     const entry = (index: number, key: string): OrderEntry => ({ index, epoch: 4, name: 'Tux', quantity: 1, key, crc: index + 1 });
     const append = (prevIndex: number, entries: OrderEntry[], leaderLastIndex: number): AppendRequest =>
-      ({ epoch: 4, leaderId: 3, prevIndex, prevCrc: 0, entries, commitIndex: -1, viewStartIndex: -1, leaderLastIndex });
+      ({ epoch: 4, leaderId: 3, prevIndex, prevCrc: 0, entries, commitIndex: -1, viewStartIndex: -1, leaderLastIndex, established: true });
 
     // The order's request placed it: the purchase happened in that request's context.
     const purchaser = observePurchaser({ purchase: async (r) => ({ name: r.name, quantity: 99 }) }, ids);
@@ -171,7 +171,7 @@ describe('order replica metrics', () => {
     await expect(runWithRequestId('the-lead-request', () => peers.append(2, append(2, [], 5), 100))).rejects.toThrow();
     expect(sent.at(-1)).toEqual({ reqId: undefined, entries: 0 });
     // It comes back 3 orders behind: the leader sends orders 3..5 in two batches.
-    answer = (req) => ({ ok: true, matchIndex: req.prevIndex + req.entries.length, logEpoch: 4 });
+    answer = (req) => ({ ok: true, matchIndex: req.prevIndex + req.entries.length, logEpoch: 4, storage: 'intact' });
     clock = 1_200;
     await peers.append(2, append(2, [entry(3, 'k3'), entry(4, 'k4')], 5), 100);
     expect(lines.some((l) => l.event === 'catchup')).toBe(false);
@@ -193,9 +193,9 @@ describe('order replica metrics', () => {
   it('an epoch change is logged once it is durable', async () => {
     const { logger, lines } = memoryLogger('order-1');
     const meta = observeMeta(new MemoryMetaStore(), logger);
-    await meta.save({ promisedEpoch: 1, votedFor: 3, logEpoch: 0 });
-    await meta.save({ promisedEpoch: 1, votedFor: 3, logEpoch: 1 });
-    await meta.save({ promisedEpoch: 2, votedFor: 2, logEpoch: 1 });
+    await meta.save({ promisedEpoch: 1, votedFor: 3, logEpoch: 0, storage: 'intact' });
+    await meta.save({ promisedEpoch: 1, votedFor: 3, logEpoch: 1, storage: 'intact' });
+    await meta.save({ promisedEpoch: 2, votedFor: 2, logEpoch: 1, storage: 'intact' });
     expect(lines.filter((l) => l.event === 'epoch_change').map((l) => [l.from, l.to])).toEqual([[0, 1], [1, 2]]);
   });
 });

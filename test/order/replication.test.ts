@@ -185,7 +185,9 @@ describe('priority chooses who leads, never whose orders survive', () => {
 
   it('a stale highest-priority replica elected straight after a restart adopts the newer log of its quorum', async () => {
     const c = (cluster = createOrderCluster({ startRouter: false }));
-    // Epoch 1 led by replica 2 with replica 1; replica 3 is down throughout.
+    // A new cluster starts once every replica has answered once (order/recovery.ts); then epoch 1
+    // is led by replica 2 with replica 1, and replica 3 is down throughout.
+    await c.until('all three know the cluster is new', () => [1, 2, 3].every((id) => c.replica(id).status().storage === 'intact'));
     c.setLink(3, 'down');
     await c.replica(2).lead(1);
     const acked: Acknowledged[] = [];
@@ -242,7 +244,7 @@ describe('epochs fence out old leaders', () => {
     const c = (cluster = createOrderCluster({ startRouter: false }));
     await c.replica(3).lead(4);
     await expect(
-      c.replica(1).handleAppend({ epoch: 2, leaderId: 2, prevIndex: -1, prevCrc: 0, entries: [], commitIndex: -1, viewStartIndex: -1, leaderLastIndex: -1 }),
+      c.replica(1).handleAppend({ epoch: 2, leaderId: 2, prevIndex: -1, prevCrc: 0, entries: [], commitIndex: -1, viewStartIndex: -1, leaderLastIndex: -1, established: false }),
     ).rejects.toMatchObject({ reason: 'stale_epoch' });
     await expect(c.replica(3).placeOrder({ name: 'Tux', quantity: 1, key: 'x', epoch: 3 })).rejects.toMatchObject({ reason: 'stale_epoch' });
   });

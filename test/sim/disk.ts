@@ -61,6 +61,8 @@ function fsyncDelay(env: DiskEnv): number {
 export class SimDisk {
   log: OrderEntry[] = [];
   meta: Meta = { ...INITIAL_META };
+  /** The commit index recorded beside the log (the file log's mark). */
+  committed = -1;
   constructor(readonly replicaId: number) {}
 }
 
@@ -137,6 +139,16 @@ export class SimLogStore extends SyncQueue<LogOp> implements OrderLogStore {
   constructor(private readonly disk: SimDisk, env: DiskEnv) {
     super(env);
     this.entries = disk.log.slice();
+  }
+
+  get loadedCommitIndex(): number {
+    return this.disk.committed;
+  }
+
+  /** Recorded with the next fsync, like the file log's mark (never ahead of what it knows). */
+  recordCommitIndex(index: number): void {
+    if (this.dead) return;
+    this.disk.committed = Math.max(this.disk.committed, Math.min(index, this.disk.log.length - 1));
   }
 
   /** The log this incarnation presents (for the checker). */

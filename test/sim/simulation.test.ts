@@ -113,6 +113,8 @@ function status(id: number, log: readonly OrderEntry[], commitIndex: number, lea
     promisedEpoch: leaderEpoch ?? 1,
     leaderEpoch,
     leaderId: null,
+    storage: 'intact',
+    established: leaderEpoch !== null,
     head: { logEpoch: 1, lastIndex: log.length - 1, lastCrc: log.at(-1)?.crc ?? 0 },
     commitIndex,
     followers: [],

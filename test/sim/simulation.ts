@@ -46,7 +46,9 @@ import { OrderPlacedSchema, type Order } from '../../shared/contracts.ts';
 import { AppError } from '../../shared/errors.ts';
 import { expectData, NetworkError, type HttpClient } from '../../shared/http.ts';
 import { Replica } from '../../order/replica.ts';
+import { describeReplicaEvent } from '../../order/events.ts';
 import { createOrderRouter } from '../../frontend/order-router.ts';
+import { describeRouterEvent } from '../../frontend/router-events.ts';
 import { Checker, type Ack, type ReplicaSnapshot, type SimViolation } from './checker.ts';
 import { SimDisk, SimLogStore, SimMetaStore, type DiskConfig, type DiskEnv } from './disk.ts';
 import { SimCatalog, SimNetwork, type NetStats, type NetworkConfig } from './network.ts';
@@ -244,10 +246,9 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       commitQuorum: QUORUM,
       maxBatch: config.maxBatch,
-      log_: (m) => {
-        t(`order-${id}: ${m}`);
-        const led = /^leading epoch (\d+)/.exec(m);
-        if (led) checker.onLeading(id, Number(led[1]));
+      onEvent: (e) => {
+        t(`order-${id}: ${describeReplicaEvent(e).msg}`);
+        if (e.type === 'became_leader') checker.onLeading(id, e.epoch);
       },
       onFatal: (err) => checker.fail('fatal', `replica ${id}: ${err.message}`),
     });
@@ -275,7 +276,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     void r.start().catch((err: Error) => t(`order-${id} start failed: ${err.message}`));
   }
 
-  for (const id of REPLICAS) boot(id);
+  for (const id of REPLICAS) void boot(id).start().catch((err: Error) => t(`order-${id} start failed: ${err.message}`));
 
   // ------------------------------------------------------------------ frontend
   const snapshots = (): ReplicaSnapshot[] =>
@@ -322,7 +323,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
       replicas: REPLICAS.map((id) => ({ id, url: `http://order-${id}`, port: 80 })),
       clock: nodeClock(clock, node),
       heartbeatIntervalMs: config.heartbeatIntervalMs,
-      log: (m) => t(`${node.name}: ${m}`),
+      onEvent: (e) => t(`${node.name}: ${describeRouterEvent(e).msg}`),
     });
     router.start();
     return { node, router, tag: `${node.name}#${frontendRestarts}` };

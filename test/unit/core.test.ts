@@ -34,7 +34,7 @@ function records(n: number, opts: { startIndex?: number; prevCrc?: number; epoch
   return out;
 }
 
-const meta = (m: Partial<Meta> = {}): Meta => ({ promisedEpoch: 2, votedFor: 3, logEpoch: 1, ...m });
+const meta = (m: Partial<Meta> = {}): Meta => ({ promisedEpoch: 2, votedFor: 3, logEpoch: 1, storage: 'intact', ...m });
 
 /** An append from leader 3 in epoch 2 carrying `entries` after prevIndex, by default with nothing else pending. */
 function req(leaderLog: readonly OrderEntry[], prevIndex: number, count: number, r: Partial<AppendRequest> = {}): AppendRequest {
@@ -48,6 +48,7 @@ function req(leaderLog: readonly OrderEntry[], prevIndex: number, count: number,
     commitIndex: -1,
     viewStartIndex: -1,
     leaderLastIndex: leaderLog.length - 1,
+    established: true,
     ...r,
   };
 }
@@ -66,8 +67,8 @@ describe('quorumSize', () => {
 describe('decidePromise', () => {
   it('grants a newer epoch and records the candidate', () => {
     const m = meta({ promisedEpoch: 2, votedFor: 3, logEpoch: 1 });
-    expect(decidePromise(m, 3, 2)).toEqual({ grant: true, meta: { promisedEpoch: 3, votedFor: 2, logEpoch: 1 }, changed: true });
-    expect(m).toEqual({ promisedEpoch: 2, votedFor: 3, logEpoch: 1 });
+    expect(decidePromise(m, 3, 2)).toEqual({ grant: true, meta: { promisedEpoch: 3, votedFor: 2, logEpoch: 1, storage: 'intact' }, changed: true });
+    expect(m).toEqual({ promisedEpoch: 2, votedFor: 3, logEpoch: 1, storage: 'intact' });
   });
 
   it('re-grants the same epoch to the same candidate without change', () => {
@@ -153,7 +154,7 @@ describe('decideAppend', () => {
   it('a mismatch from a newer epoch still carries the new promise', () => {
     const log = new MemoryLogStore(leader.slice(0, 1));
     const d = decideAppend(meta({ promisedEpoch: 1, votedFor: 2, logEpoch: 1 }), log, -1, req(leader, 3, 1, { epoch: 2, leaderId: 3 }));
-    expect(d).toEqual({ kind: 'mismatch', lastIndex: 0, meta: { promisedEpoch: 2, votedFor: 3, logEpoch: 1 } });
+    expect(d).toEqual({ kind: 'mismatch', lastIndex: 0, meta: { promisedEpoch: 2, votedFor: 3, logEpoch: 1, storage: 'intact' } });
   });
 
   it('entries already held are skipped: nothing to cut, nothing to append', () => {
@@ -226,7 +227,7 @@ describe('decideAppend', () => {
 
   it('a newer epoch is promised to the leader that sent it', () => {
     const log = new MemoryLogStore(leader.slice(0, 2));
-    const d = accepted(decideAppend({ promisedEpoch: 1, votedFor: 1, logEpoch: 1 }, log, -1, req(leader, 1, 1, { epoch: 2, leaderId: 3 })));
+    const d = accepted(decideAppend(meta({ promisedEpoch: 1, votedFor: 1, logEpoch: 1 }), log, -1, req(leader, 1, 1, { epoch: 2, leaderId: 3 })));
     expect(d.meta.promisedEpoch).toBe(2);
     expect(d.meta.votedFor).toBe(3);
   });

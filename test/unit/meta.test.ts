@@ -24,7 +24,7 @@ const onDisk = async (): Promise<Meta> => JSON.parse(await fs.readFile(metaFile(
 describe('openFileMetaStore', () => {
   it('returns the defaults when no meta file exists, and creates none until a save', async () => {
     const store = await openFileMetaStore(dir);
-    expect(store.load()).toEqual({ promisedEpoch: 0, votedFor: null, logEpoch: 0 });
+    expect(store.load()).toEqual({ promisedEpoch: 0, votedFor: null, logEpoch: 0, storage: 'unverified' });
     expect(store.load()).toEqual(INITIAL_META);
     await expect(fs.access(metaFile())).rejects.toMatchObject({ code: 'ENOENT' });
   });
@@ -32,13 +32,13 @@ describe('openFileMetaStore', () => {
   it('creates a missing directory', async () => {
     const nested = path.join(dir, 'x', 'y');
     const store = await openFileMetaStore(nested);
-    await store.save({ promisedEpoch: 1, votedFor: 1, logEpoch: 0 });
-    expect(JSON.parse(await fs.readFile(path.join(nested, 'meta.json'), 'utf8'))).toEqual({ promisedEpoch: 1, votedFor: 1, logEpoch: 0 });
+    await store.save({ promisedEpoch: 1, votedFor: 1, logEpoch: 0, storage: 'intact' });
+    expect(JSON.parse(await fs.readFile(path.join(nested, 'meta.json'), 'utf8'))).toEqual({ promisedEpoch: 1, votedFor: 1, logEpoch: 0, storage: 'intact' });
   });
 
   it('a saved meta is what a reopened store loads', async () => {
     const store = await openFileMetaStore(dir);
-    const saved: Meta = { promisedEpoch: 7, votedFor: 3, logEpoch: 5 };
+    const saved: Meta = { promisedEpoch: 7, votedFor: 3, logEpoch: 5, storage: 'intact' };
     await store.save(saved);
     expect(store.load()).toEqual(saved);
     expect(await onDisk()).toEqual(saved);
@@ -48,19 +48,19 @@ describe('openFileMetaStore', () => {
 
   it('a null votedFor survives reopening as null', async () => {
     const store = await openFileMetaStore(dir);
-    await store.save({ promisedEpoch: 4, votedFor: null, logEpoch: 4 });
-    expect((await openFileMetaStore(dir)).load()).toEqual({ promisedEpoch: 4, votedFor: null, logEpoch: 4 });
+    await store.save({ promisedEpoch: 4, votedFor: null, logEpoch: 4, storage: 'intact' });
+    expect((await openFileMetaStore(dir)).load()).toEqual({ promisedEpoch: 4, votedFor: null, logEpoch: 4, storage: 'intact' });
   });
 
   it('several saves not awaited between them end with the last one on disk', async () => {
     const store = await openFileMetaStore(dir);
     const saves: Promise<void>[] = [];
-    for (let e = 1; e <= 20; e++) saves.push(store.save({ promisedEpoch: e, votedFor: (e % 3) + 1, logEpoch: e - 1 }));
+    for (let e = 1; e <= 20; e++) saves.push(store.save({ promisedEpoch: e, votedFor: (e % 3) + 1, logEpoch: e - 1, storage: 'intact' }));
     // The in-memory view is the last save at once.
-    expect(store.load()).toEqual({ promisedEpoch: 20, votedFor: 3, logEpoch: 19 });
+    expect(store.load()).toEqual({ promisedEpoch: 20, votedFor: 3, logEpoch: 19, storage: 'intact' });
     await Promise.all(saves);
-    expect(await onDisk()).toEqual({ promisedEpoch: 20, votedFor: 3, logEpoch: 19 });
-    expect((await openFileMetaStore(dir)).load()).toEqual({ promisedEpoch: 20, votedFor: 3, logEpoch: 19 });
+    expect(await onDisk()).toEqual({ promisedEpoch: 20, votedFor: 3, logEpoch: 19, storage: 'intact' });
+    expect((await openFileMetaStore(dir)).load()).toEqual({ promisedEpoch: 20, votedFor: 3, logEpoch: 19, storage: 'intact' });
     // No temp file is left behind by the chained atomic writes.
     expect(await fs.readdir(dir)).toEqual(['meta.json']);
   });
@@ -70,7 +70,7 @@ describe('openFileMetaStore', () => {
     const seen: [saved: number, disk: number][] = [];
     await Promise.all(
       [1, 2, 3, 4, 5].map((e) =>
-        store.save({ promisedEpoch: e, votedFor: 1, logEpoch: 0 }).then(async () => {
+        store.save({ promisedEpoch: e, votedFor: 1, logEpoch: 0, storage: 'intact' }).then(async () => {
           seen.push([e, (await onDisk()).promisedEpoch]);
         }),
       ),
@@ -98,33 +98,33 @@ describe('the file store and MemoryMetaStore behave the same', () => {
 
     it(`${kind}: load returns the last save, in call order`, async () => {
       const store = await make();
-      const a = store.save({ promisedEpoch: 2, votedFor: 2, logEpoch: 1 });
-      const b = store.save({ promisedEpoch: 3, votedFor: 1, logEpoch: 2 });
+      const a = store.save({ promisedEpoch: 2, votedFor: 2, logEpoch: 1, storage: 'intact' });
+      const b = store.save({ promisedEpoch: 3, votedFor: 1, logEpoch: 2, storage: 'intact' });
       await Promise.all([a, b]);
-      expect(store.load()).toEqual({ promisedEpoch: 3, votedFor: 1, logEpoch: 2 });
+      expect(store.load()).toEqual({ promisedEpoch: 3, votedFor: 1, logEpoch: 2, storage: 'intact' });
     });
 
     it(`${kind}: load returns a copy; mutating it or the saved object changes nothing`, async () => {
       const store = await make();
-      const m: Meta = { promisedEpoch: 5, votedFor: 2, logEpoch: 5 };
+      const m: Meta = { promisedEpoch: 5, votedFor: 2, logEpoch: 5, storage: 'intact' };
       await store.save(m);
       m.promisedEpoch = 99;
       const loaded = store.load();
       loaded.logEpoch = 42;
-      expect(store.load()).toEqual({ promisedEpoch: 5, votedFor: 2, logEpoch: 5 });
+      expect(store.load()).toEqual({ promisedEpoch: 5, votedFor: 2, logEpoch: 5, storage: 'intact' });
     });
   }
 
   it('memory: starts from a given meta', () => {
-    const initial: Meta = { promisedEpoch: 9, votedFor: 1, logEpoch: 8 };
+    const initial: Meta = { promisedEpoch: 9, votedFor: 1, logEpoch: 8, storage: 'intact' };
     const store = new MemoryMetaStore(initial);
     expect(store.load()).toEqual(initial);
   });
 
   it('memory: the default store does not share INITIAL_META', async () => {
     const store = new MemoryMetaStore();
-    await store.save({ promisedEpoch: 1, votedFor: 1, logEpoch: 0 });
-    expect(INITIAL_META).toEqual({ promisedEpoch: 0, votedFor: null, logEpoch: 0 });
+    await store.save({ promisedEpoch: 1, votedFor: 1, logEpoch: 0, storage: 'intact' });
+    expect(INITIAL_META).toEqual({ promisedEpoch: 0, votedFor: null, logEpoch: 0, storage: 'unverified' });
     expect(new MemoryMetaStore().load()).toEqual(INITIAL_META);
   });
 });

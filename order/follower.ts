@@ -1,0 +1,149 @@
+/**
+ * What a replica does when its peers ask something of it: promise an epoch, take an append, serve
+ * a page of its log, hear who leads, and (as leader) rewind a follower that asked to catch up.
+ * The decisions are core.ts's and recovery.ts's; this file carries them out in the order that
+ * keeps every reply true after a crash.
+ */
+import type { AppendRequest, AppendResponse, CatchupRequest, FetchLogResponse, LeaderNotice, LogHead, PromiseRequest, PromiseResponse } from '../shared/contracts.ts';
+import { badRequest, notLeader, staleEpoch } from '../shared/errors.ts';
+import { CommittedTruncationError, decideAppend, decidePromise, type AppendDecision } from './core.ts';
+import type { Commitment } from './commitment.ts';
+import type { ReplicaContext } from './context.ts';
+import type { Meta } from './meta.ts';
+import { completesRecovery, countsTowardQuorum } from './recovery.ts';
+import type { Replication } from './replication.ts';
+
+/** Largest page of log one fetch returns, whatever the caller asks for. */
+export const MAX_FETCH_LIMIT = 10_000;
+
+export class FollowerRpc {
+  constructor(
+    private readonly ctx: ReplicaContext,
+    private readonly commitment: Commitment,
+    private readonly replication: Replication,
+    /** One round of asking the peers what this replica's state is worth (replica.ts). */
+    private readonly verifyStorage: (candidate?: number) => Promise<boolean>,
+  ) {}
+
+  head(): LogHead {
+    const log = this.ctx.o.log;
+    const last = log.lastIndex();
+    return { logEpoch: this.ctx.meta.logEpoch, lastIndex: last, lastCrc: log.crcAt(last) ?? 0 };
+  }
+
+  async handlePromise(req: PromiseRequest): Promise<PromiseResponse> {
+    // Asked for a promise before its start-up check ran (the first election of a new cluster):
+    // settle it now, so the first election need not wait for the next round.
+    if (this.ctx.meta.storage === 'unverified') await this.verifyStorage(req.candidateId);
+    return this.ctx.serial(async () => {
+      // A replica that cannot vouch for its own state must not help elect anyone: its log head
+      // may understate what it acknowledged, or it may have forgotten an earlier promise.
+      if (!countsTowardQuorum(this.ctx.meta.storage)) return { granted: false, promisedEpoch: this.ctx.meta.promisedEpoch, head: this.head() };
+      const d = decidePromise(this.ctx.meta, req.epoch, req.candidateId);
+      if (!d.grant) return { granted: false, promisedEpoch: d.promisedEpoch, head: this.head() };
+      if (d.changed) {
+        if (this.ctx.role !== 'follower') this.ctx.stepDown(`promised epoch ${req.epoch} to replica ${req.candidateId}`);
+        await this.ctx.saveMeta(d.meta);
+        this.ctx.leaderId = null;
+      }
+      return { granted: true, promisedEpoch: this.ctx.meta.promisedEpoch, head: this.head() };
+    });
+  }
+
+  handleAppend(req: AppendRequest): Promise<AppendResponse> {
+    return this.ctx.serial(async () => {
+      if (this.ctx.leaderEpoch === req.epoch && req.leaderId !== this.ctx.id) {
+        this.ctx.fatal(new Error(`replica ${req.leaderId} claims to lead epoch ${req.epoch}, which this replica leads (two leaders in one epoch)`));
+      }
+      const d = this.decide(req);
+      if (d.kind === 'stale') throw staleEpoch(d.promisedEpoch);
+      if (d.kind === 'invalid') throw badRequest(d.why);
+      if (req.epoch > (this.ctx.leaderEpoch ?? -1) && this.ctx.role !== 'follower') this.ctx.stepDown(`replica ${req.leaderId} leads newer epoch ${req.epoch}`);
+      this.ctx.leaderId = req.leaderId;
+      const storage = this.ctx.meta.storage;
+      if (d.kind === 'mismatch') {
+        if (d.meta.promisedEpoch !== this.ctx.meta.promisedEpoch) await this.ctx.saveMeta({ ...d.meta, logEpoch: this.ctx.meta.logEpoch, storage });
+        return { ok: false, reason: 'mismatch', lastIndex: d.lastIndex, storage };
+      }
+      await this.apply(req, d);
+      await this.saveIfChanged(this.nextMeta(req, d));
+      this.commitment.advanceTo(d.knownCommitIndex);
+      return { ok: true, matchIndex: d.matchIndex, logEpoch: this.ctx.meta.logEpoch, storage: this.ctx.meta.storage };
+    });
+  }
+
+  handleFetchLog(req: { epoch?: number; from: number; limit: number }): FetchLogResponse {
+    if (req.epoch !== undefined && req.epoch < this.ctx.meta.promisedEpoch) throw staleEpoch(this.ctx.meta.promisedEpoch);
+    const log = this.ctx.o.log;
+    const limit = Math.min(Math.max(1, req.limit), MAX_FETCH_LIMIT);
+    return { prevCrc: log.crcAt(req.from - 1) ?? null, entries: log.slice(req.from, req.from + limit), lastIndex: log.lastIndex() };
+  }
+
+  handleLeaderNotice(notice: LeaderNotice): void {
+    if (notice.epoch < this.ctx.meta.promisedEpoch) throw staleEpoch(this.ctx.meta.promisedEpoch);
+    if (this.ctx.leaderEpoch !== null && this.ctx.leaderEpoch < notice.epoch) {
+      this.ctx.stepDown(`frontend named replica ${notice.leaderId} leader of epoch ${notice.epoch}`);
+    }
+    this.ctx.leaderId = notice.leaderId;
+  }
+
+  handleCatchup(req: CatchupRequest): void {
+    if (this.ctx.leaderEpoch === null || !this.replication.rewind(req.replicaId, req.lastIndex)) {
+      throw notLeader(this.ctx.leaderId, this.ctx.meta.promisedEpoch);
+    }
+  }
+
+  private decide(req: AppendRequest): AppendDecision {
+    try {
+      return decideAppend(this.ctx.meta, this.ctx.o.log, this.ctx.commitIndex, req);
+    } catch (err) {
+      if (err instanceof CommittedTruncationError) this.ctx.fatal(err);
+      throw err;
+    }
+  }
+
+  /**
+   * Cut, then append, then (in the caller) claim logEpoch: each step is durable before the next,
+   * so a crash in between leaves a log that claims no more than it holds (an older logEpoch is
+   * only ever less likely to be picked, never unsafe).
+   */
+  private async apply(req: AppendRequest, d: Extract<AppendDecision, { kind: 'accept' }>): Promise<void> {
+    const log = this.ctx.o.log;
+    if (d.truncateFrom !== null) {
+      this.ctx.dropKeysFrom(d.truncateFrom);
+      await log.truncateFrom(d.truncateFrom);
+      this.ctx.emit({ type: 'log_truncated', from: d.truncateFrom, leaderId: req.leaderId, epoch: req.epoch });
+    }
+    if (d.append.length) {
+      await log.append(d.append);
+      this.ctx.indexKeys(d.append);
+    }
+    // Records we held already (e.g. written while we led, not yet fsynced) count in matchIndex:
+    // never acknowledge or claim them before they are durable.
+    if (log.durableIndex() < d.matchIndex) await log.flush();
+  }
+
+  /**
+   * The meta after an accepted append. An intact replica takes the decision's as is. A
+   * recovering one claims no log epoch (its head must not pass for a whole log) until the
+   * append completes its recovery: then it is intact again and claims the leader's epoch.
+   */
+  private nextMeta(req: AppendRequest, d: Extract<AppendDecision, { kind: 'accept' }>): Meta {
+    const storage = this.ctx.meta.storage;
+    if (storage === 'intact') return d.meta;
+    const claims = d.meta.logEpoch === req.epoch;
+    if (completesRecovery(storage, req, d.matchIndex, claims)) {
+      this.ctx.emit({ type: 'storage', from: storage, to: 'intact', why: `caught up by established leader ${req.leaderId} in epoch ${req.epoch}` });
+      this.ctx.emit({ type: 'recovered', epoch: req.epoch, leaderId: req.leaderId, orders: this.ctx.o.log.lastIndex() + 1 });
+      return { ...d.meta, storage: 'intact' };
+    }
+    return { ...d.meta, logEpoch: this.ctx.meta.logEpoch, storage };
+  }
+
+  private async saveIfChanged(next: Meta): Promise<void> {
+    const m = this.ctx.meta;
+    if (next.promisedEpoch !== m.promisedEpoch || next.logEpoch !== m.logEpoch || next.storage !== m.storage || next.votedFor !== m.votedFor) {
+      await this.ctx.saveMeta(next);
+    }
+  }
+}

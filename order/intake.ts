@@ -1,0 +1,138 @@
+/**
+ * Taking orders and answering order reads, on the leader.
+ *
+ * An order is placed exactly once per key: catalog first (nothing logged if it refuses), then the
+ * log, replicate, commit. A key already in the log, or in flight, gets that order's outcome; the
+ * same key with a different body is a 422. Once anything may have happened for an order (the
+ * catalog may have decremented, a record may be in the log), every failure is "outcome unknown"
+ * (504), never a definite refusal: it may still commit under this or a later leader.
+ *
+ * A read is answered only after a quorum confirmed this replica still leads (order/replication.ts),
+ * so a deposed leader never says "no such order" about one a newer leader acknowledged.
+ */
+import type { LeaderOrderRequest, Order } from '../shared/contracts.ts';
+import { AppError, idempotencyKeyReused, noQuorum, notLeader, orderNotFound, outcomeUnknown, requestInProgress, staleEpoch, upstreamUnavailable } from '../shared/errors.ts';
+import { NetworkError } from '../shared/http.ts';
+import type { Accounts } from './accounts.ts';
+import type { Commitment } from './commitment.ts';
+import type { ReplicaContext } from './context.ts';
+import { signEntry } from './log.ts';
+import type { Replication } from './replication.ts';
+
+/** Orders being placed at once; more is an overload answered 503 before anything happens. */
+const MAX_IN_FLIGHT = 50_000;
+
+interface InFlight {
+  name: string;
+  quantity: number;
+  result: Promise<number>;
+}
+
+export class Intake {
+  private readonly inflight = new Map<string, InFlight>();
+  accounts: Accounts | null = null;
+
+  constructor(
+    private readonly ctx: ReplicaContext,
+    private readonly commitment: Commitment,
+    private readonly replication: Replication,
+    private readonly learnEpoch: (epoch: number, why: string) => Promise<void>,
+  ) {}
+
+  isInFlight(key: string): boolean {
+    return this.inflight.has(key);
+  }
+
+  assertLeader(epoch?: number): number {
+    const leading = this.ctx.leaderEpoch;
+    if (leading === null) throw notLeader(this.ctx.leaderId, this.ctx.meta.promisedEpoch);
+    if (epoch !== undefined && epoch < leading) throw staleEpoch(this.ctx.meta.promisedEpoch);
+    if (epoch !== undefined && epoch > leading) throw notLeader(this.ctx.leaderId, this.ctx.meta.promisedEpoch);
+    return leading;
+  }
+
+  async order(req: LeaderOrderRequest): Promise<{ orderNumber: number; replayed: boolean }> {
+    this.assertLeader(req.epoch);
+    await this.accounts?.settled(req.key);
+    const known = this.lookupKey(req.key);
+    if (known !== undefined) {
+      const e = this.ctx.o.log.entryAt(known)!;
+      if (e.name !== req.name || e.quantity !== req.quantity) throw idempotencyKeyReused();
+      await this.commitment.await(known, () => outcomeUnknown('the order is logged but not yet on a majority'));
+      return { orderNumber: known, replayed: true };
+    }
+    const running = this.inflight.get(req.key);
+    if (running) return { orderNumber: await this.joinRunning(req, running), replayed: true };
+    if (!this.replication.hasQuorumContact()) throw noQuorum('no follower is reachable, so the order could not be made durable on a majority');
+    if (this.inflight.size >= MAX_IN_FLIGHT) throw noQuorum('too many orders in flight at this leader');
+    const result = this.runOrder(req);
+    this.inflight.set(req.key, { name: req.name, quantity: req.quantity, result });
+    try {
+      return { orderNumber: await result, replayed: false };
+    } finally {
+      this.inflight.delete(req.key);
+    }
+  }
+
+  /** Reads an order; an order not yet known committed waits for it. */
+  async getOrder(orderNumber: number, epoch?: number): Promise<Order> {
+    const leading = this.assertLeader(epoch);
+    await this.replication.confirmLeadership(leading);
+    const e = this.ctx.o.log.entryAt(orderNumber);
+    if (!e) throw orderNotFound();
+    await this.commitment.await(orderNumber, () => new AppError(503, 'no_quorum', 'order not yet confirmed on a majority', 1));
+    return { number: e.index, name: e.name, quantity: e.quantity };
+  }
+
+  private async joinRunning(req: LeaderOrderRequest, running: InFlight): Promise<number> {
+    if (running.name !== req.name || running.quantity !== req.quantity) throw idempotencyKeyReused();
+    let cancel = () => {};
+    const bound = new Promise<never>((_, reject) => {
+      cancel = this.ctx.o.clock.setTimeout(() => reject(requestInProgress()), this.ctx.commitTimeoutMs);
+    });
+    try {
+      return await Promise.race([running.result, bound]);
+    } finally {
+      cancel();
+    }
+  }
+
+  private lookupKey(key: string): number | undefined {
+    const index = this.ctx.keyIndex.get(key);
+    const retained = this.ctx.o.idempotencyKeysRetained ?? 0;
+    if (index === undefined || retained <= 0) return index;
+    return index > this.ctx.o.log.lastIndex() - retained ? index : undefined;
+  }
+
+  private async purchase(req: LeaderOrderRequest, epoch: number): Promise<void> {
+    try {
+      await this.ctx.o.catalog.purchase({ name: req.name, quantity: req.quantity, key: req.key, epoch });
+    } catch (err) {
+      // Nothing was logged, so this attempt cannot become an order; a decrement the catalog may
+      // have made stays pending until an established leader releases it (order/accounts.ts).
+      if (err instanceof NetworkError) throw upstreamUnavailable('catalog');
+      if (err instanceof AppError && err.reason === 'stale_epoch') {
+        await this.learnEpoch(Number(err.detail?.promisedEpoch ?? epoch + 1), 'the catalog is fenced by a newer epoch');
+        throw notLeader(null, this.ctx.meta.promisedEpoch);
+      }
+      throw err;
+    }
+  }
+
+  private async runOrder(req: LeaderOrderRequest): Promise<number> {
+    const epoch = this.assertLeader(req.epoch);
+    await this.purchase(req, epoch);
+    // The catalog has decremented; only now does the order get a number, so a refused purchase
+    // never leaves a gap in the order numbers.
+    if (this.ctx.leaderEpoch !== epoch) throw outcomeUnknown('leadership changed while the order was in progress');
+    const log = this.ctx.o.log;
+    const index = log.lastIndex() + 1;
+    const entry = signEntry(log.crcAt(index - 1) ?? 0, { index, epoch, name: req.name, quantity: req.quantity, key: req.key });
+    this.ctx.keyIndex.set(req.key, index);
+    const durable = log.append([entry]);
+    this.replication.wake();
+    void durable.then(() => this.replication.advanceCommit());
+    await this.commitment.await(index, () => outcomeUnknown(`not on ${this.ctx.quorum} replicas within ${this.ctx.commitTimeoutMs} ms`));
+    return index;
+  }
+}
