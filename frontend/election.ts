@@ -10,7 +10,12 @@
  */
 import type { ReplicaStatus } from '../shared/contracts.ts';
 
-export type Probe = { id: number; status: ReplicaStatus | null };
+export type Probe = {
+  id: number;
+  status: ReplicaStatus | null;
+  /** Why there is no status: the process refused the connection (it is down), or did not answer in time. */
+  failure?: 'refused' | 'silent';
+};
 
 /**
  * Live replicas that may lead, in priority order (highest id first). A replica whose own state is
@@ -45,6 +50,18 @@ export function newerLeader(probes: readonly Probe[], current: { epoch: number }
   const found = existingLeader(probes);
   return found && (current === null || found.epoch > current.epoch) ? found : null;
 }
+
+/**
+ * A view change in progress for the newest epoch any live replica promised (another frontend is
+ * electing, or ours outran its probes): starting a newer one would depose whoever wins it.
+ */
+export function electionInProgress(probes: readonly Probe[]): boolean {
+  const newest = Math.max(0, ...probes.map((p) => p.status?.promisedEpoch ?? 0));
+  return probes.some((p) => p.status?.role === 'candidate' && p.status.promisedEpoch === newest && newest > 0);
+}
+
+/** Heartbeats a leader may miss by not answering in time before an election (a refusal counts at once). */
+export const SILENT_BEATS_BEFORE_ELECTION = 2;
 
 /** Does this heartbeat answer still show the replica leading the epoch we routed to it? */
 export function stillLeads(status: ReplicaStatus | null, epoch: number): boolean {

@@ -24,7 +24,7 @@ import {
 } from '../shared/contracts.ts';
 import { AppError, noLeader, outcomeUnknown } from '../shared/errors.ts';
 import { expectData, NetworkError, type HttpClient } from '../shared/http.ts';
-import { candidatesInPriorityOrder, existingLeader, newerLeader, nextEpoch, stillLeads, type Probe } from './election.ts';
+import { candidatesInPriorityOrder, electionInProgress, existingLeader, newerLeader, nextEpoch, SILENT_BEATS_BEFORE_ELECTION, stillLeads, type Probe } from './election.ts';
 import type { RouterEvent } from './router-events.ts';
 import type { ElectionView, OrderRouter, ReplicaView } from './types.ts';
 
@@ -64,6 +64,8 @@ export class Router implements OrderRouter {
   private readonly probed = new Set<number>();
   private leader: Leader | null = null;
   private electing: Promise<void> | null = null;
+  /** Consecutive heartbeats the current leader did not answer in time. */
+  private silentBeats = 0;
   private stopped = true;
   private cancelTick: () => void = () => {};
   private readonly changes: LeaderChange[] = [];
@@ -146,14 +148,15 @@ export class Router implements OrderRouter {
 
   private async probe(id: number): Promise<Probe> {
     let status: ReplicaStatus | null = null;
+    let failure: Probe['failure'];
     try {
       status = expectData(await this.o.http({ method: 'GET', url: `${this.urlOf(id)}/internal/status`, timeoutMs: this.probeTimeoutMs }), ReplicaStatusSchema);
-    } catch {
-      // Down, or not answering in time: both look the same to an election.
+    } catch (err) {
+      failure = err instanceof NetworkError && err.undelivered ? 'refused' : 'silent';
     }
     this.statuses.set(id, status);
     this.probed.add(id);
-    return { id, status };
+    return { id, status, failure };
   }
 
   private probeAll(): Promise<Probe[]> {
@@ -185,6 +188,7 @@ export class Router implements OrderRouter {
     this.o.onEvent?.({ type: 'election', reason });
     let probes = await this.probeAll();
     let floor = 0;
+    probes = await this.awaitOtherElection(probes);
     for (const id of candidatesInPriorityOrder(probes)) {
       for (let attempt = 0; attempt < 3; attempt++) {
         // Someone (another frontend, or an election that outran our probes) may lead already:
@@ -211,6 +215,19 @@ export class Router implements OrderRouter {
     this.setLeader(null, 'none');
   }
 
+  /**
+   * Another frontend's view change is running: give it the time one takes before starting a newer
+   * epoch of our own, which would only depose its winner (two frontends must not duel).
+   */
+  private async awaitOtherElection(probes: Probe[]): Promise<Probe[]> {
+    const until = this.o.clock.now() + this.rpcTimeoutMs;
+    while (electionInProgress(probes) && !existingLeader(probes) && this.o.clock.now() < until) {
+      await this.o.clock.sleep(Math.min(50, this.o.heartbeatIntervalMs));
+      probes = await this.probeAll();
+    }
+    return probes;
+  }
+
   /** Starts an election unless one is running; everyone who asks waits for the same one. */
   private elect(reason: string): Promise<void> {
     this.electing ??= this.runElection(reason).finally(() => {
@@ -224,15 +241,27 @@ export class Router implements OrderRouter {
     const current = this.leader;
     const probes = await this.probeAll();
     if (this.stopped) return;
-    if (!this.electing && this.leader === current) {
-      const newer = newerLeader(probes, current);
-      if (newer) this.setLeader(newer, 'newer');
-      else if (!current) await this.elect('no leader yet');
-      else if (!stillLeads(probes.find((p) => p.id === current.id)!.status, current.epoch)) {
-        await this.elect(`leader ${current.id} stopped answering heartbeats`);
-      }
-    }
+    if (!this.electing && this.leader === current) await this.judgeLeader(current, probes);
     if (!this.stopped) this.cancelTick = this.o.clock.setTimeout(() => void this.tick(), this.o.heartbeatIntervalMs);
+  }
+
+  /**
+   * One heartbeat's verdict on the leader. A leader that refuses connections or says it no longer
+   * leads is replaced at once; one that merely did not answer in time (a slow link, a busy
+   * machine) gets a second beat, because a needless failover costs more than it gives.
+   */
+  private async judgeLeader(current: Leader | null, probes: Probe[]): Promise<void> {
+    const newer = newerLeader(probes, current);
+    if (newer) return this.setLeader(newer, 'newer');
+    if (!current) return void (await this.elect('no leader yet'));
+    const probe = probes.find((p) => p.id === current.id)!;
+    if (stillLeads(probe.status, current.epoch)) {
+      this.silentBeats = 0;
+      return;
+    }
+    if (probe.failure === 'silent' && ++this.silentBeats < SILENT_BEATS_BEFORE_ELECTION) return;
+    this.silentBeats = 0;
+    await this.elect(`leader ${current.id} stopped answering heartbeats`);
   }
 
   private async currentLeader(): Promise<Leader> {

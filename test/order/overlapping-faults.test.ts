@@ -235,6 +235,21 @@ describe('when another frontend elects a new leader behind this one\'s back', ()
   });
 });
 
+describe('when the leader answers one heartbeat too late (a slow link, a busy machine)', () => {
+  it('the frontend keeps it: one silent beat is not a failure, a second one or a refusal is', async () => {
+    const { c } = cluster3({ heartbeatIntervalMs: 100 });
+    await c.until('replica 3 leads', () => c.leaderId() === 3);
+    const epoch = c.router.view().epoch;
+    c.cut('frontend', 'order-3', /\/internal\/status$/, 'silent');
+    await c.pass(150); // one heartbeat, unanswered
+    c.heal();
+    await c.pass(300);
+    expect(c.router.view()).toMatchObject({ leaderId: 3, epoch });
+    c.cut('frontend', 'order-3', /\/internal\/status$/, 'silent');
+    await c.until('a second silent beat moves the lead', () => c.leaderId() !== 3, 1_000);
+  });
+});
+
 /** A meta store whose next `failures` saves fail as a full disk would. */
 class FullDiskMeta implements MetaStore {
   failures = 0;

@@ -66,7 +66,7 @@ export interface ClusterOptions {
   nodeOf?: (origin: string) => string | undefined;
 }
 
-export type CutMode = 'refuse' | 'lose-reply';
+export type CutMode = 'refuse' | 'lose-reply' | 'silent';
 
 /** What a "disk" loses across a restart. */
 export type Loss = 'log' | 'meta' | 'both';
@@ -87,8 +87,9 @@ export function createOrderCluster(opts: ClusterOptions = {}) {
   const events: Array<ReplicaEvent & { replica: number }> = [];
   /**
    * Directed links that fail requests: `${from}->${to}`, with the paths they fail (all: null) and
-   * how: 'refuse' (never delivered, like a dropped connection) or 'lose-reply' (delivered and run,
-   * but the caller sees a reset: the outcome is unknown to it).
+   * how: 'refuse' (never delivered, like a dropped connection), 'silent' (never answered: the
+   * caller times out) or 'lose-reply' (delivered and run, but the caller sees a reset: the
+   * outcome is unknown to it).
    */
   const cuts = new Map<string, { paths: RegExp | null; mode: CutMode }>();
 
@@ -102,6 +103,7 @@ export function createOrderCluster(opts: ClusterOptions = {}) {
     const cut = cuts.get(`${from}->${nodeOf(req.url)}`);
     if (cut === undefined || (cut.paths !== null && !cut.paths.test(new URL(req.url).pathname))) return net.http(req);
     if (cut.mode === 'refuse') throw new NetworkError('refused', req.url);
+    if (cut.mode === 'silent') throw new NetworkError('timeout', req.url);
     void net.http(req).catch(() => {});
     throw new NetworkError('reset', req.url);
   };
