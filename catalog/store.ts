@@ -330,15 +330,21 @@ export async function openFileCatalogStore(dir: string, opts: FileStoreOptions =
       await fs.rm(path.join(dir, entry), { force: true });
     }
   }
+  const metaFile = await openMetaFile(dir, { onFatal: opts.onDurabilityError ?? crashOnDurabilityError });
   const ledger = await openFileLedger(dir, {
     onFatal: opts.onDurabilityError ?? crashOnDurabilityError,
     onTornTail: opts.onTornTail,
     onSynced: opts.onSynced,
     groupCommit: opts.groupCommit,
   });
-  const metaFile = await openMetaFile(dir, { onFatal: opts.onDurabilityError ?? crashOnDurabilityError });
   const snapshots = createSnapshotWriter(file);
-  const store = new StockStore(opts.initial ?? initialToys(), ledger, metaFile, opts.maxKeys ?? 0, snapshots.write);
+  let store: StockStore;
+  try {
+    store = new StockStore(opts.initial ?? initialToys(), ledger, metaFile, opts.maxKeys ?? 0, snapshots.write);
+  } catch (err) {
+    await ledger.close();
+    throw err;
+  }
   await snapshots.writeNow(store.list());
   const close = store.close.bind(store);
   store.close = async () => {

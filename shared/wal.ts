@@ -187,12 +187,19 @@ function laterRecordDecodes<R>(content: Buffer, from: number, codec: RecordCodec
 
 /** Parses a whole file; returns the valid records and where the valid bytes end (before a torn tail). */
 export function parseWal<R>(file: string, content: Buffer, codec: RecordCodec<R>): Parsed<R> {
+  const scan = scanWal(file, content, codec);
+  if (scan.damage) throw scan.damage;
+  return scan;
+}
+
+/** Like parseWal, but damage is returned with the valid records before it instead of thrown. */
+export function scanWal<R>(file: string, content: Buffer, codec: RecordCodec<R>): Parsed<R> & { damage: CorruptLogError | null } {
   const header = `${codec.header}\n`;
   const records: R[] = [];
   const offsets: number[] = [];
   const headerEnd = content.indexOf(NL);
   if (headerEnd < 0 || content.subarray(0, headerEnd + 1).toString() !== header) {
-    throw new CorruptLogError(file, 1, 'missing or unexpected header');
+    return { records, offsets, validEnd: 0, damage: new CorruptLogError(file, 1, 'missing or unexpected header') };
   }
   let pos = headerEnd + 1;
   let prevCrc = 0;
@@ -206,9 +213,10 @@ export function parseWal<R>(file: string, content: Buffer, codec: RecordCodec<R>
       // Incomplete. A crash mid-write leaves exactly this at the end of the file, and nothing
       // complete can follow it. If the file does end in a newline, or a complete record follows,
       // the "incomplete" record is a quote damaged in the middle, not a torn write.
-      if (content[content.length - 1] === NL) throw corrupt('a quoted field is never closed', content.length);
       const firstNl = content.indexOf(NL, pos);
-      if (firstNl >= 0 && laterRecordDecodes(content, firstNl + 1, codec)) throw corrupt('a quoted field is never closed', firstNl);
+      if (content[content.length - 1] === NL || (firstNl >= 0 && laterRecordDecodes(content, firstNl + 1, codec))) {
+        return { records, offsets, validEnd: pos, damage: corrupt('a quoted field is never closed', firstNl < 0 ? content.length : firstNl) };
+      }
       break;
     }
     const text = content.subarray(pos, end - 1).toString('utf8');
@@ -218,14 +226,14 @@ export function parseWal<R>(file: string, content: Buffer, codec: RecordCodec<R>
       : codec.inSequence && !codec.inSequence(record, records.length) ? `out of sequence (expected record ${records.length})`
       : chainFields(prevCrc, codec.fields(record)) !== codec.crcOf(record) ? 'checksum mismatch'
       : null;
-    if (why) throw corrupt(why, end - 1);
+    if (why) return { records, offsets, validEnd: pos, damage: corrupt(why, end - 1) };
     records.push(record!);
     offsets.push(pos);
     prevCrc = codec.crcOf(record!);
     for (let i = content.indexOf(NL, pos); i >= 0 && i < end; i = content.indexOf(NL, i + 1)) lineNumber++;
     pos = end;
   }
-  return { records, offsets, validEnd: pos };
+  return { records, offsets, validEnd: pos, damage: null };
 }
 
 /** A field csv-stringify would quote; anything else is written as is. */
@@ -241,14 +249,19 @@ export function encodeRecord<R>(codec: RecordCodec<R>, r: R): string {
 
 /** Throws LostRecordsError unless the parsed file holds every record its mark says is durable. */
 function checkAgainstMark<R>(file: string, p: Parsed<R>, codec: RecordCodec<R>, read: MarkRead): void {
+  const lost = markProblem(file, p, codec, read);
+  if (lost) throw lost;
+}
+
+function markProblem<R>(file: string, p: Parsed<R>, codec: RecordCodec<R>, read: MarkRead): LostRecordsError | null {
   const n = p.records.length;
   const prefix: ValidPrefix = { validRecords: n, validPrefixBytes: p.validEnd, validLastCrc: n ? codec.crcOf(p.records[n - 1]!) : 0 };
   if (read.state !== 'ok') {
     // Nothing in the file: nothing acknowledged can be missing from it (a log created by a crash
     // between writing its header and its mark).
-    if (n === 0) return;
+    if (n === 0) return null;
     const why = read.state === 'missing' ? 'no mark' : `unreadable mark (${read.why})`;
-    throw new LostRecordsError(file, null, `${why} beside ${n} records: cannot tell how many were durable`, prefix);
+    return new LostRecordsError(file, null, `${why} beside ${n} records: cannot tell how many were durable`, prefix);
   }
   const m = read.mark;
   const endOf = (count: number) => (count === n ? p.validEnd : p.offsets[count]!);
@@ -257,7 +270,41 @@ function checkAgainstMark<R>(file: string, p: Parsed<R>, codec: RecordCodec<R>, 
     : m.records > 0 && codec.crcOf(p.records[m.records - 1]!) !== m.lastCrc ? `record ${m.records - 1} has crc ${codec.crcOf(p.records[m.records - 1]!)}, its mark says ${m.lastCrc}`
     : endOf(m.records) !== m.bytes && (m.records > 0 || m.bytes !== 0) ? `its first ${m.records} records end at byte ${endOf(m.records)}, its mark says ${m.bytes}`
     : null;
-  if (why) throw new LostRecordsError(file, m, why, prefix);
+  return why ? new LostRecordsError(file, m, why, prefix) : null;
+}
+
+export interface WalInspection<R> {
+  /** ok: opens as is; torn: opens after cutting a torn tail; corrupt / lost: refused; missing: no file and no mark claiming records. */
+  state: 'ok' | 'torn' | 'corrupt' | 'lost' | 'missing';
+  /** The valid records (before any damage). */
+  records: R[];
+  /** Where they end. */
+  validEnd: number;
+  /** The bytes the file holds (0 if missing). */
+  fileBytes: number;
+  mark: Mark | null;
+  damage: CorruptLogError | LostRecordsError | null;
+}
+
+/**
+ * What `openWal` would find in `file`, read only (for tools: the repair command, a checker): the
+ * valid records, and the damage that would make it refuse. Changes nothing.
+ */
+export async function inspectWal<R>(file: string, codec: RecordCodec<R>): Promise<WalInspection<R>> {
+  const read = await readMark(`${file}${MARK_SUFFIX}`);
+  const mark = read.state === 'ok' ? read.mark : null;
+  const content = await readIfExists(file);
+  if (content === null) {
+    const lost = read.state === 'unreadable' || (mark !== null && mark.records > 0);
+    const damage = lost ? new LostRecordsError(file, mark, `the file is missing, its mark says ${mark ? mark.records : 'an unknown number of'} records were durable`, { validRecords: 0, validPrefixBytes: 0, validLastCrc: 0 }) : null;
+    return { state: lost ? 'lost' : 'missing', records: [], validEnd: 0, fileBytes: 0, mark, damage };
+  }
+  const scan = scanWal(file, content, codec);
+  const base = { records: scan.records, validEnd: scan.validEnd, fileBytes: content.length, mark };
+  if (scan.damage) return { ...base, state: 'corrupt', damage: scan.damage };
+  const lost = markProblem(file, scan, codec, read);
+  if (lost) return { ...base, state: 'lost', damage: lost };
+  return { ...base, state: scan.validEnd < content.length ? 'torn' : 'ok', damage: null };
 }
 
 /**

@@ -121,7 +121,7 @@ describe('torn versus corrupt: only an incomplete last line is torn', () => {
     await log.append(entries);
     await close(log);
     const text = await fs.readFile(logPath(), 'utf8');
-    await fs.writeFile(logPath(), text.replace(/,k-2,(\d+)\n$/, (_m, crc) => `,k-2,${Number(crc) ^ 1}\n`));
+    await fs.writeFile(logPath(), text.replace(/,k-2,(\d+)\n$/, (_m, crc) => `,k-2,${(Number(crc) ^ 1) >>> 0}\n`));
     const err = await openError();
     expect(err).toBeInstanceOf(CorruptLogError);
     expect(err).toMatchObject({ lineNumber: 4, validRecords: 2, detail: 'checksum mismatch', code: 'corrupt_log' });
