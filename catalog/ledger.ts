@@ -9,7 +9,8 @@
  */
 import path from 'node:path';
 import type { LedgerEntry } from '../shared/contracts.ts';
-import { openJsonFile } from '../shared/fsutil.ts';
+import { CRC32, EPOCH, IDEMPOTENCY_KEY, LEDGER_SEQ, MAX_ORDER_QUANTITY, STOCK, STOCK_DELTA, TOY_NAME } from '../shared/fields.ts';
+import { openJsonFile, type JsonFileOptions } from '../shared/fsutil.ts';
 import { chainFields, openWal, type RecordCodec, type Wal, type WalOptions } from '../shared/wal.ts';
 
 export const LEDGER_FILE = 'ledger.csv';
@@ -17,19 +18,58 @@ export const META_FILE = 'meta.json';
 
 export type SignedLedgerEntry = LedgerEntry & { crc: number };
 
-const KINDS = new Set(['purchase', 'release', 'restock', 'refusal']);
-const int = (s: string | undefined) => (s !== undefined && /^-?\d{1,15}$/.test(s) ? Number(s) : NaN);
+const KINDS = new Set<string>(['purchase', 'release', 'restock', 'refusal']);
+
+/**
+ * Why a ledger record cannot be written (or was not written by us), or null. Beyond each field's
+ * bounds (shared/fields.ts), the kind decides the key and the sign of the change: a purchase takes
+ * 1..MAX_ORDER_QUANTITY, a release gives it back, a refusal changes nothing, a restock adds and
+ * belongs to no order (empty key).
+ */
+export function checkLedgerEntry(e: LedgerEntry & { crc?: number }): string | null {
+  if (!LEDGER_SEQ.valid(e.seq)) return `seq ${e.seq} is not an integer from 0 to ${LEDGER_SEQ.max}`;
+  if (!KINDS.has(e.kind)) return `unknown kind ${JSON.stringify(e.kind)}`;
+  if (!EPOCH.valid(e.epoch)) return `epoch ${e.epoch} is not an integer from 0 to ${EPOCH.max}`;
+  if (!STOCK_DELTA.valid(e.delta)) return `delta ${e.delta} is not a safe integer`;
+  if (!STOCK.valid(e.quantityAfter)) return `quantityAfter ${e.quantityAfter} is not a stock (0 to ${STOCK.max})`;
+  if (e.crc !== undefined && !CRC32.valid(e.crc)) return `crc ${e.crc} is not a crc32`;
+  const name = TOY_NAME.problem(String(e.name));
+  if (name) return name;
+  if (e.kind === 'restock') return e.key !== '' ? 'a restock has no key' : e.delta > 0 ? null : `a restock adds stock, not ${e.delta}`;
+  const key = IDEMPOTENCY_KEY.problem(String(e.key));
+  if (key) return key;
+  const [lo, hi] = e.kind === 'purchase' ? [-MAX_ORDER_QUANTITY, -1] : e.kind === 'release' ? [1, MAX_ORDER_QUANTITY] : [0, 0];
+  return e.delta >= lo && e.delta <= hi ? null : `a ${e.kind} changes stock by ${lo} to ${hi}, not ${e.delta}`;
+}
+
+const COLUMNS = ['seq', 'kind', 'key', 'epoch', 'name', 'delta', 'quantityAfter', 'crc'] as const;
+
+/** A ledger record from its CSV fields, or what is wrong with them. */
+function decodeLedger(f: string[]): SignedLedgerEntry | string {
+  if (f.length !== COLUMNS.length) return `expected ${COLUMNS.length} fields, found ${f.length}`;
+  const [seq, epoch, delta, quantityAfter, crc] = [LEDGER_SEQ.decode(f[0]), EPOCH.decode(f[3]), STOCK_DELTA.decode(f[5]), STOCK.decode(f[6]), CRC32.decode(f[7])];
+  if (seq === null) return `seq ${JSON.stringify(f[0])} is not a number from 0 to ${LEDGER_SEQ.max}`;
+  if (epoch === null) return `epoch ${JSON.stringify(f[3])} is not a number from 0 to ${EPOCH.max}`;
+  if (delta === null) return `delta ${JSON.stringify(f[5])} is not a safe integer`;
+  if (quantityAfter === null) return `quantityAfter ${JSON.stringify(f[6])} is not a stock`;
+  if (crc === null) return `crc ${JSON.stringify(f[7])} is not a crc32`;
+  const e = { seq, kind: f[1] as LedgerEntry['kind'], key: f[2]!, epoch, name: f[4]!, delta, quantityAfter, crc };
+  return checkLedgerEntry(e) ?? e;
+}
 
 export const ledgerCodec: RecordCodec<SignedLedgerEntry> = {
-  header: 'seq,kind,key,epoch,name,delta,quantityAfter,crc',
+  header: COLUMNS.join(','),
   fields: (e) => [e.seq, e.kind, e.key, e.epoch, e.name, e.delta, e.quantityAfter],
   crcOf: (e) => e.crc,
   inSequence: (e, i) => e.seq === i,
-  decode(f) {
-    if (f.length !== 8 || !KINDS.has(f[1]!) || !f[4]) return null;
-    const [seq, epoch, delta, quantityAfter, crc] = [int(f[0]), int(f[3]), int(f[5]), int(f[6]), int(f[7])];
-    if ([seq, epoch, delta, quantityAfter, crc].some(Number.isNaN) || seq < 0 || quantityAfter < 0 || crc < 0) return null;
-    return { seq, kind: f[1] as LedgerEntry['kind'], key: f[2]!, epoch, name: f[4]!, delta, quantityAfter, crc };
+  check: checkLedgerEntry,
+  decode: (f) => {
+    const r = decodeLedger(f);
+    return typeof r === 'string' ? null : r;
+  },
+  explain: (f) => {
+    const r = decodeLedger(f);
+    return typeof r === 'string' ? r : 'well-formed';
   },
 };
 
@@ -103,14 +143,25 @@ export async function openFileLedger(dir: string, opts: WalOptions = {}): Promis
 }
 
 export function createMemoryMetaFile(): MetaFile {
-  let meta: CatalogMeta = { fenceEpoch: 0, accountedBelowSeq: 0 };
+  let meta: CatalogMeta = { ...INITIAL_CATALOG_META };
   return { load: () => ({ ...meta }), save: async (m) => void (meta = { ...m }) };
 }
 
-/** The catalog's meta file (shared/fsutil.ts openJsonFile: atomic, durable, in call order). */
-export function openMetaFile(dir: string): Promise<MetaFile> {
-  return openJsonFile<CatalogMeta>(path.join(dir, META_FILE), { fenceEpoch: 0, accountedBelowSeq: 0 }, (raw) => ({
-    fenceEpoch: Number(raw.fenceEpoch ?? 0),
-    accountedBelowSeq: Number(raw.accountedBelowSeq ?? 0),
-  }));
+export const INITIAL_CATALOG_META: CatalogMeta = { fenceEpoch: 0, accountedBelowSeq: 0 };
+
+/** A meta file's values, checked against their fields; throws (the file is unreadable) on anything else. */
+export function normalizeCatalogMeta(raw: Partial<CatalogMeta>): CatalogMeta {
+  const fenceEpoch = raw.fenceEpoch ?? 0;
+  const accountedBelowSeq = raw.accountedBelowSeq ?? 0;
+  if (!EPOCH.valid(fenceEpoch)) throw new Error(`fenceEpoch ${JSON.stringify(fenceEpoch)} is not an epoch`);
+  if (!LEDGER_SEQ.valid(accountedBelowSeq) && accountedBelowSeq !== LEDGER_SEQ.max + 1) throw new Error(`accountedBelowSeq ${JSON.stringify(accountedBelowSeq)} is not a ledger position`);
+  return { fenceEpoch, accountedBelowSeq };
+}
+
+/**
+ * The catalog's meta file (shared/fsutil.ts openJsonFile: atomic, durable, in call order, memory
+ * after disk, a failed save fatal). An unreadable one is an UnreadableFileError.
+ */
+export function openMetaFile(dir: string, opts: JsonFileOptions = {}): Promise<MetaFile> {
+  return openJsonFile<CatalogMeta>(path.join(dir, META_FILE), INITIAL_CATALOG_META, normalizeCatalogMeta, opts);
 }

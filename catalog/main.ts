@@ -14,7 +14,7 @@ import { listen, onShutdownSignal, type Listening } from '../shared/serve.ts';
 import { createCatalogApp } from './app.ts';
 import { createInvalidator } from './invalidator.ts';
 import { createRestocker } from './restocker.ts';
-import { openFileCatalogStore } from './store.ts';
+import { describeCatalogDamage, openFileCatalogStore } from './store.ts';
 import { LEDGER_FILE } from './ledger.ts';
 import { createSyncedOffsetTracker } from '../shared/fsutil.ts';
 import { announce, createLogger } from '../shared/logger.ts';
@@ -31,12 +31,23 @@ const store = await openFileCatalogStore(catalogDir, {
   groupCommit: config.groupCommit,
   onTornTail: (t) => console.warn(`catalog: cut a torn last ledger record (${t.bytes} bytes, saved as ${t.savedAs})`),
   onSynced: config.trackFsyncOffsets ? createSyncedOffsetTracker(path.join(catalogDir, LEDGER_FILE)) : undefined,
+}).catch((err: unknown) => {
+  // Damage is never served from (a lost purchase would let its key decrement again): one line
+  // saying what and where, and the command that repairs it from the order logs. Exit 65: EX_DATAERR.
+  const damage = describeCatalogDamage(err);
+  if (damage === null) throw err;
+  console.error(`catalog: refusing to start: ${damage}; repair with: npm run repair -- --data-dir ${shellWord(config.dataDir)}`);
+  process.exit(65);
 });
 const http = createPooledHttp();
 const invalidator = createInvalidator({ http, frontendUrls: config.frontendUrls, log: invalidatorLog(logger) });
 const restocker = createRestocker({ store: observeRestocks(store, { logger, registry }), invalidator, clock: systemClock, intervalMs: config.restockIntervalMs, log: restockerLog(logger) });
 const app = observeApp(createCatalogApp({ store, invalidator }), { logger, registry, serveMetrics: true });
 registerCatalogMetrics(registry, store);
+
+function shellWord(s: string): string {
+  return /^[\w./:@%+=-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
 
 let server: Listening | undefined;
 // Registered before "listening" is printed: a launcher may signal as soon as it sees that line.

@@ -23,7 +23,9 @@ import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import type { LedgerEntry, PendingPurchase, PendingResponse, Product, PurchaseResult, ReconcileRequest, ReconcileResult } from '../shared/contracts.ts';
 import { AppError, badRequest, insufficientStock, productNotFound, staleEpoch } from '../shared/errors.ts';
-import { crashOnDurabilityError, fsyncDir, writeFileAtomic } from '../shared/fsutil.ts';
+import { EPOCH, IDEMPOTENCY_KEY, ORDER_QUANTITY, STOCK, TOY_NAME } from '../shared/fields.ts';
+import { crashOnDurabilityError, fsyncDir, UnreadableFileError, writeFileAtomic } from '../shared/fsutil.ts';
+import { CorruptLogError, LostRecordsError } from '../shared/wal.ts';
 import { createMemoryMetaFile, MemoryLedger, openFileLedger, openMetaFile, type CatalogMeta, type Ledger, type MetaFile } from './ledger.ts';
 import { INITIAL_STOCK, initialToys } from './toys.ts';
 
@@ -90,7 +92,11 @@ class StockStore implements CatalogStore {
   private readonly durable = new Map<string, Product>();
   private readonly keys = new Map<string, KeyState>();
   private readonly pendingByKey = new Map<string, PendingPurchase>();
+  /** What decisions use: the durable meta, with the fence raised by purchases (their records carry it). */
   private meta: CatalogMeta;
+  /** The meta as last asked to be saved (what the next save builds on), and that save. */
+  private metaTarget: CatalogMeta;
+  private metaSaved: Promise<void> = Promise.resolve();
   private closed = false;
   private failure: unknown = null;
   private lastWrite: Promise<void> = Promise.resolve();
@@ -104,6 +110,7 @@ class StockStore implements CatalogStore {
   ) {
     for (const p of products) this.live.set(p.name, { ...p });
     this.meta = metaFile.load();
+    this.metaTarget = { ...this.meta };
     this.replay(ledgerLog.all());
     for (const [name, p] of this.live) this.durable.set(name, { ...p });
   }
@@ -145,7 +152,8 @@ class StockStore implements CatalogStore {
 
   purchase(cmd: PurchaseCommand): Promise<PurchaseResult> {
     if (this.closed) return Promise.reject(closedError());
-    if (!Number.isSafeInteger(cmd.quantity) || cmd.quantity <= 0) return Promise.reject(badRequest('quantity must be a positive integer'));
+    const invalid = purchaseProblem(cmd);
+    if (invalid) return Promise.reject(badRequest(invalid));
     if (cmd.epoch < this.meta.fenceEpoch) return Promise.reject(staleEpoch(this.meta.fenceEpoch));
     const prior = this.keys.get(cmd.key);
     if (prior && prior.state !== 'released') {
@@ -194,10 +202,13 @@ class StockStore implements CatalogStore {
 
   async fence(epoch: number): Promise<number> {
     if (epoch < this.meta.fenceEpoch) throw staleEpoch(this.meta.fenceEpoch);
-    if (epoch > this.meta.fenceEpoch) {
-      this.meta = { ...this.meta, fenceEpoch: epoch };
-      await this.metaFile.save(this.meta);
-    }
+    // Answered (and enforced) only once durable: a leader that heard "fenced" must find the fence
+    // after a crash. Compared with what was saved, not with memory: a fence raised by a purchase
+    // still in flight is not durable yet. Until then older epochs are still served, which is the
+    // same as if they had arrived just before this call.
+    if (epoch > this.metaTarget.fenceEpoch) await this.saveMeta({ fenceEpoch: epoch });
+    else await this.metaSaved;
+    this.meta = { ...this.meta, fenceEpoch: Math.max(this.meta.fenceEpoch, epoch) };
     return this.meta.fenceEpoch;
   }
 
@@ -223,9 +234,9 @@ class StockStore implements CatalogStore {
     // The releases are durable before the meta file says they are accounted for.
     let below = this.ledgerLog.length;
     for (const p of this.pendingByKey.values()) below = Math.min(below, p.seq);
-    if (below !== this.meta.accountedBelowSeq) {
+    if (below !== this.metaTarget.accountedBelowSeq) {
+      await this.saveMeta({ accountedBelowSeq: below });
       this.meta = { ...this.meta, accountedBelowSeq: below };
-      await this.metaFile.save(this.meta);
     }
     return { released: releases.length, pending: this.pendingByKey.size };
   }
@@ -265,6 +276,12 @@ class StockStore implements CatalogStore {
     return done;
   }
 
+  /** Saves the meta with `change`, after every earlier save; memory follows once it is durable. */
+  private saveMeta(change: Partial<CatalogMeta>): Promise<void> {
+    this.metaTarget = { ...this.metaTarget, ...change };
+    return (this.metaSaved = this.metaFile.save(this.metaTarget));
+  }
+
   private remember(key: string, state: KeyState): void {
     this.keys.delete(key);
     this.keys.set(key, state);
@@ -276,6 +293,13 @@ class StockStore implements CatalogStore {
       }
     }
   }
+}
+
+/** Why a purchase cannot be recorded (shared/fields.ts: what the ledger can hold), or null. */
+function purchaseProblem(cmd: PurchaseCommand): string | null {
+  if (!ORDER_QUANTITY.valid(cmd.quantity)) return `quantity must be an integer from 1 to ${ORDER_QUANTITY.max}`;
+  if (!EPOCH.valid(cmd.epoch)) return `epoch must be an integer from 0 to ${EPOCH.max}`;
+  return IDEMPOTENCY_KEY.problem(String(cmd.key)) ?? TOY_NAME.problem(String(cmd.name));
 }
 
 function closedError(): AppError {
@@ -306,15 +330,21 @@ export async function openFileCatalogStore(dir: string, opts: FileStoreOptions =
       await fs.rm(path.join(dir, entry), { force: true });
     }
   }
+  const metaFile = await openMetaFile(dir, { onFatal: opts.onDurabilityError ?? crashOnDurabilityError });
   const ledger = await openFileLedger(dir, {
     onFatal: opts.onDurabilityError ?? crashOnDurabilityError,
     onTornTail: opts.onTornTail,
     onSynced: opts.onSynced,
     groupCommit: opts.groupCommit,
   });
-  const metaFile = await openMetaFile(dir);
   const snapshots = createSnapshotWriter(file);
-  const store = new StockStore(opts.initial ?? initialToys(), ledger, metaFile, opts.maxKeys ?? 0, snapshots.write);
+  let store: StockStore;
+  try {
+    store = new StockStore(opts.initial ?? initialToys(), ledger, metaFile, opts.maxKeys ?? 0, snapshots.write);
+  } catch (err) {
+    await ledger.close();
+    throw err;
+  }
   await snapshots.writeNow(store.list());
   const close = store.close.bind(store);
   store.close = async () => {
@@ -322,6 +352,17 @@ export async function openFileCatalogStore(dir: string, opts: FileStoreOptions =
     await snapshots.writeNow(store.list());
   };
   return store;
+}
+
+/**
+ * One line naming what is damaged in a catalog dir (file, line, seq, what is wrong), or null if
+ * `err` is not damage. A damaged ledger or meta file is never served from: the catalog refuses
+ * to start with this line and the repair command (scripts/repair.ts).
+ */
+export function describeCatalogDamage(err: unknown): string | null {
+  if (err instanceof CorruptLogError) return `${err.file}: corrupt record at line ${err.lineNumber} (seq ${err.validRecords}): ${err.detail}`;
+  if (err instanceof LostRecordsError || err instanceof UnreadableFileError) return err.message;
+  return null;
 }
 
 /**
@@ -384,12 +425,13 @@ export function parseProductsCsv(text: string, file = PRODUCTS_FILE): Product[] 
     const where = `${file}: record ${i + 1}`;
     const [name = '', rawPrice = '', rawQuantity = ''] = row;
     const price = Number(rawPrice);
-    if (name === '') throw new Error(`${where}: empty name`);
+    if (!TOY_NAME.valid(name)) throw new Error(`${where}: bad name ${JSON.stringify(name)}: ${TOY_NAME.problem(name)}`);
     if (seen.has(name)) throw new Error(`${where}: ${name} appears twice`);
     if (rawPrice.trim() === '' || !Number.isFinite(price) || price < 0) throw new Error(`${where}: bad price ${JSON.stringify(rawPrice)}`);
-    if (!/^\d{1,15}$/.test(rawQuantity)) throw new Error(`${where}: bad quantity ${JSON.stringify(rawQuantity)}`);
+    const quantity = STOCK.parse(rawQuantity);
+    if (quantity === null) throw new Error(`${where}: bad quantity ${JSON.stringify(rawQuantity)}`);
     seen.add(name);
-    products.push({ name, price, quantity: Number(rawQuantity) });
+    products.push({ name, price, quantity });
   });
   return products;
 }

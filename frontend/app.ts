@@ -17,20 +17,21 @@
  * - Internal routes (cache invalidation) live on a separate app and port (internal-app.ts); none
  *   is mounted here.
  */
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import {
   IDEMPOTENCY_KEY_HEADER,
-  MAX_IDEMPOTENCY_KEY_LENGTH,
   REPLAYED_HEADER,
   MAX_NAME_LENGTH,
   MAX_PUBLIC_BODY_BYTES,
   OrderRequestSchema,
   type OrderPlaced,
+  countRawHeader,
+  parseIdempotencyKeyHeader,
   parseJsonBody,
   parseOrderNumber,
 } from '../shared/contracts.ts';
-import { AppError, badRequest, onAppError, onNotFound, productNotFound } from '../shared/errors.ts';
+import { AppError, onAppError, onNotFound, productNotFound } from '../shared/errors.ts';
 import type { ProductCache } from './cache.ts';
 import type { CatalogClient } from './catalog-client.ts';
 import type { OrderRouter } from './types.ts';
@@ -72,7 +73,7 @@ export function createFrontendApp(deps: FrontendAppDeps): Hono {
       },
     }),
     async (c) => {
-      const idempotencyKey = parseIdempotencyKey(c.req.header(IDEMPOTENCY_KEY_HEADER));
+      const idempotencyKey = idempotencyKeyOf(c);
       const req = await parseJsonBody(c.req, OrderRequestSchema);
       let placed: OrderPlaced & { replayed?: boolean };
       try {
@@ -118,11 +119,8 @@ function isDefiniteRejection(err: unknown): boolean {
   return err instanceof AppError && err.status >= 400 && err.status < 500;
 }
 
-/** An Idempotency-Key is optional; when given it must be 1-255 visible ASCII characters. */
-function parseIdempotencyKey(raw: string | undefined): string | undefined {
-  if (raw === undefined) return undefined;
-  if (!/^[\x21-\x7e][\x20-\x7e]*$/.test(raw) || raw.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
-    throw badRequest(`Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters`);
-  }
-  return raw;
+/** The optional Idempotency-Key: one header, a valid key (shared/contracts.ts), counted in the raw headers under @hono/node-server. */
+function idempotencyKeyOf(c: Context): string | undefined {
+  const rawHeaders = (c.env as { incoming?: { rawHeaders?: string[] } } | undefined)?.incoming?.rawHeaders;
+  return parseIdempotencyKeyHeader(c.req.header(IDEMPOTENCY_KEY_HEADER), rawHeaders && countRawHeader(rawHeaders, IDEMPOTENCY_KEY_HEADER));
 }

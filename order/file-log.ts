@@ -1,33 +1,58 @@
 /**
  * The order log on disk: one CSV file per replica (`orders.csv`, header
  * `number,epoch,name,quantity,key,crc`), kept by the shared checksummed log (shared/wal.ts) with
- * group commit, torn-tail cutting and corruption detection. This module only says what an order
- * record looks like and adapts the file to the `OrderLogStore` interface the replica uses.
+ * group commit, a durable watermark (`orders.csv.mark`), torn-tail cutting and corruption and
+ * lost-record detection. This module only says what an order record looks like (every field's
+ * bounds from shared/fields.ts, the same the wire schemas use) and adapts the file to the
+ * `OrderLogStore` interface the replica uses. The mark's aux holds the replica's commit index.
  */
 import path from 'node:path';
 import type { OrderEntry } from '../shared/contracts.ts';
-import { CorruptLogError, encodeRecord, openWal, parseWal, type RecordCodec, type Wal, type WalOptions } from '../shared/wal.ts';
-import { assertContinues, type OrderLogStore } from './log.ts';
+import { CRC32, EPOCH, IDEMPOTENCY_KEY, LOG_POSITION, ORDER_NUMBER, ORDER_QUANTITY, TOY_NAME } from '../shared/fields.ts';
+import { CorruptLogError, LostRecordsError, NO_AUX, encodeRecord, openWal, parseWal, type RecordCodec, type Wal, type WalOptions } from '../shared/wal.ts';
+import { assertContinues, orderFields, type OrderLogStore } from './log.ts';
 
-export { CorruptLogError };
+export { CorruptLogError, LostRecordsError };
 export const LOG_FILE = 'orders.csv';
 export const LOG_HEADER = 'number,epoch,name,quantity,key,crc\n';
 
-const num = (s: string | undefined) => (s !== undefined && /^\d{1,15}$/.test(s) ? Number(s) : NaN);
+/** Why an order record cannot be written (or was not written by us), or null. */
+function checkOrder(e: OrderEntry): string | null {
+  if (!ORDER_NUMBER.valid(e.index)) return `order number ${e.index} is not an integer from 0 to ${ORDER_NUMBER.max}`;
+  if (!EPOCH.valid(e.epoch)) return `epoch ${e.epoch} is not an integer from 0 to ${EPOCH.max}`;
+  if (!ORDER_QUANTITY.valid(e.quantity)) return `quantity ${e.quantity} is not an integer from 1 to ${ORDER_QUANTITY.max}`;
+  if (!CRC32.valid(e.crc)) return `crc ${e.crc} is not a crc32`;
+  return TOY_NAME.problem(String(e.name)) ?? IDEMPOTENCY_KEY.problem(String(e.key));
+}
 
 export const orderCodec: RecordCodec<OrderEntry> = {
   header: LOG_HEADER.trimEnd(),
-  // Must match recordContent() in order/log.ts: the crc covers exactly these fields.
-  fields: (e) => [e.index, e.epoch, e.name, e.quantity, e.key],
+  // The crc covers exactly these fields (order/log.ts recordContent).
+  fields: orderFields,
   crcOf: (e) => e.crc,
   inSequence: (e, i) => e.index === i,
-  decode(f) {
-    if (f.length !== 6) return null;
-    const [index, epoch, quantity, crc] = [num(f[0]), num(f[1]), num(f[3]), num(f[5])];
-    if ([index, epoch, quantity, crc].some(Number.isNaN) || !f[2] || !f[4]) return null;
-    return { index, epoch, name: f[2], quantity, key: f[4], crc };
+  check: checkOrder,
+  decode: (f) => {
+    const r = decodeOrder(f);
+    return typeof r === 'string' ? null : r;
+  },
+  explain: (f) => {
+    const r = decodeOrder(f);
+    return typeof r === 'string' ? r : 'well-formed';
   },
 };
+
+/** An order record from its CSV fields, or what is wrong with them. */
+function decodeOrder(f: string[]): OrderEntry | string {
+  if (f.length !== 6) return `expected 6 fields, found ${f.length}`;
+  const [index, epoch, quantity, crc] = [ORDER_NUMBER.decode(f[0]), EPOCH.decode(f[1]), ORDER_QUANTITY.decode(f[3]), CRC32.decode(f[5])];
+  if (index === null) return `order number ${JSON.stringify(f[0])} is not a number from 0 to ${ORDER_NUMBER.max}`;
+  if (epoch === null) return `epoch ${JSON.stringify(f[1])} is not a number from 0 to ${EPOCH.max}`;
+  if (quantity === null) return `quantity ${JSON.stringify(f[3])} is not a number from 1 to ${ORDER_QUANTITY.max}`;
+  if (crc === null) return `crc ${JSON.stringify(f[5])} is not a crc32`;
+  const e = { index, epoch, name: f[2]!, quantity, key: f[4]!, crc };
+  return checkOrder(e) ?? e;
+}
 
 export type FileLogOptions = WalOptions;
 
@@ -41,18 +66,43 @@ export function formatRecord(e: OrderEntry): string {
   return encodeRecord(orderCodec, e);
 }
 
+/**
+ * Opens (or creates) the log in `dir`. Damage is a named error and leaves the files untouched:
+ * `CorruptLogError` (a record fails its checks) or `LostRecordsError` (fewer records than the
+ * mark says were durable, or no mark beside records). `keepValidPrefix` (shared/wal.ts) repairs
+ * either down to the valid prefix.
+ */
 export async function openFileLogStore(dir: string, opts: FileLogOptions = {}): Promise<FileLogStore> {
   return new FileLogStore(await openWal(path.join(dir, LOG_FILE), orderCodec, opts));
 }
 
 export class FileLogStore implements OrderLogStore {
-  readonly loadedCommitIndex: number = -1;
-  constructor(private readonly wal: Wal<OrderEntry>) {}
+  /** The highest commit index handed to the mark so far (it never goes down). */
+  private recordedCommitIndex: number;
 
-  recordCommitIndex(_index: number): void {}
+  constructor(private readonly wal: Wal<OrderEntry>) {
+    this.recordedCommitIndex = this.loadedCommitIndex;
+  }
 
   get file(): string {
     return this.wal.file;
+  }
+  /** The commit index the mark held when the log was opened; -1 if none was ever recorded. */
+  get loadedCommitIndex(): number {
+    return this.wal.loadedAux === NO_AUX ? -1 : this.wal.loadedAux;
+  }
+  /**
+   * Keeps `index` as the known commit index in the mark, with the next mark write (coalesced;
+   * `flush` waits for it). Capped at what this log holds durably, like the twins, and never
+   * lowered: a commit index that lags is safe, one ahead of the log's own records is not recorded.
+   */
+  recordCommitIndex(index: number): void {
+    if (!LOG_POSITION.valid(index)) throw new RangeError(`commit index ${index} is not an index or -1`);
+    const capped = Math.min(index, this.durableIndex());
+    if (capped <= this.recordedCommitIndex) return;
+    this.recordedCommitIndex = capped;
+    // A closed log records nothing more; the mark keeps the last value that made it.
+    this.wal.setAux(capped).catch(() => {});
   }
   lastIndex(): number {
     return this.wal.length - 1;

@@ -34,9 +34,14 @@ export interface OrderLogStore {
 
 export type UnsignedEntry = Omit<OrderEntry, 'crc'>;
 
-/** The bytes a record's checksum covers (everything but the checksum itself). */
+/** A record's fields other than its checksum, in the order the log file's columns hold them. */
+export function orderFields(e: UnsignedEntry): Array<string | number> {
+  return [e.index, e.epoch, e.name, e.quantity, e.key];
+}
+
+/** The bytes a record's checksum covers: its fields joined, as shared/wal.ts chainFields sees them. */
 export function recordContent(e: UnsignedEntry): string {
-  return `${e.index},${e.epoch},${e.name},${e.quantity},${e.key}`;
+  return orderFields(e).join(',');
 }
 
 export function chainCrc(prevCrc: number, e: UnsignedEntry): number {

@@ -11,7 +11,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { keepValidPrefix } from '../shared/wal.ts';
 import type { ReplicaEvent } from './events.ts';
-import { CorruptLogError, LOG_FILE, openFileLogStore, type FileLogOptions, type FileLogStore } from './file-log.ts';
+import { CorruptLogError, LOG_FILE, LostRecordsError, openFileLogStore, type FileLogOptions, type FileLogStore } from './file-log.ts';
 import { META_FILE, openFileMetaStore, UnreadableMetaError, type MetaStore } from './meta.ts';
 import { storageOnOpen, type OpenedStorage } from './recovery.ts';
 
@@ -33,15 +33,16 @@ async function openMeta(dir: string): Promise<{ meta: MetaStore; found: boolean;
   }
 }
 
-/** Opens the log, or says what is wrong with it without changing it. */
-async function probeLog(dir: string, opts: FileLogOptions, metaFound: boolean): Promise<{ log: FileLogStore | null; damage: string | null; corrupt: CorruptLogError | null }> {
-  if (metaFound && !(await exists(path.join(dir, LOG_FILE)))) {
-    return { log: await openFileLogStore(dir, opts), damage: `${LOG_FILE} is missing although ${META_FILE} exists`, corrupt: null };
-  }
+/**
+ * Opens the log, or says what is wrong with it without changing it: corruption, or lost records
+ * (shared/wal.ts: fewer records than its durable mark, or a deleted file beside its mark).
+ */
+async function probeLog(dir: string, opts: FileLogOptions, metaFound: boolean): Promise<{ log: FileLogStore | null; damage: string | null; corrupt: CorruptLogError | LostRecordsError | null }> {
+  const missing = metaFound && !(await exists(path.join(dir, LOG_FILE)));
   try {
-    return { log: await openFileLogStore(dir, opts), damage: null, corrupt: null };
+    return { log: await openFileLogStore(dir, opts), damage: missing ? `${LOG_FILE} is missing although ${META_FILE} exists` : null, corrupt: null };
   } catch (err) {
-    if (!(err instanceof CorruptLogError)) throw err;
+    if (!(err instanceof CorruptLogError) && !(err instanceof LostRecordsError)) throw err;
     return { log: null, damage: err.message, corrupt: err };
   }
 }

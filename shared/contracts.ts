@@ -7,41 +7,42 @@
  */
 import { z } from 'zod';
 import { badRequest } from './errors.ts';
+import {
+  CRC32, EPOCH, IDEMPOTENCY_KEY, LEDGER_KEY, LEDGER_SEQ, LOG_LENGTH, LOG_POSITION, MAX_IDEMPOTENCY_KEY_LENGTH, ORDER_NUMBER, ORDER_QUANTITY,
+  PRICE, REPLICA_ID, STOCK, STOCK_DELTA, TOY_NAME,
+} from './fields.ts';
 
-/** Larger than any stock could ever be; a quantity above it is a client bug, not a big order. */
-export const MAX_ORDER_QUANTITY = 10_000;
-export const MAX_NAME_LENGTH = 100;
+// Every bound and character set below comes from shared/fields.ts, which the disk codecs use too.
+export { MAX_IDEMPOTENCY_KEY_LENGTH, MAX_NAME_LENGTH, MAX_ORDER_QUANTITY } from './fields.ts';
 /** Public request bodies are tiny; anything above this is rejected before parsing. */
 export const MAX_PUBLIC_BODY_BYTES = 4 * 1024;
 
 // ---------------------------------------------------------------- public API (the lab's shapes)
 
 export const ProductSchema = z.object({
-  name: z.string(),
-  price: z.number(),
-  quantity: z.number().int().nonnegative(),
+  name: TOY_NAME.schema(),
+  price: PRICE.schema(),
+  quantity: STOCK.schema(),
 });
 export type Product = z.infer<typeof ProductSchema>;
 
 export const OrderRequestSchema = z.object({
-  name: z.string({ required_error: 'name is required', invalid_type_error: 'name must be a string' })
-    .min(1, 'name must not be empty').max(MAX_NAME_LENGTH, `name is longer than ${MAX_NAME_LENGTH} characters`),
-  quantity: z.number({ required_error: 'quantity is required', invalid_type_error: 'quantity must be a number' })
-    .int('quantity must be an integer').positive('quantity must be positive')
-    .max(MAX_ORDER_QUANTITY, `quantity must be at most ${MAX_ORDER_QUANTITY}`),
+  name: TOY_NAME.schema(),
+  quantity: ORDER_QUANTITY.schema(),
 });
 export type OrderRequest = z.infer<typeof OrderRequestSchema>;
 
-export const OrderSchema = z.object({ number: z.number().int().nonnegative(), name: z.string(), quantity: z.number().int().positive() });
+export const OrderSchema = z.object({ number: ORDER_NUMBER.schema(), name: TOY_NAME.schema(), quantity: ORDER_QUANTITY.schema() });
 export type Order = z.infer<typeof OrderSchema>;
 
-export const OrderPlacedSchema = z.object({ order_number: z.number().int().nonnegative() });
+export const OrderPlacedSchema = z.object({ order_number: ORDER_NUMBER.schema() });
 export type OrderPlaced = z.infer<typeof OrderPlacedSchema>;
 
 /** A path parameter that must be a non-negative integer order number (no signs, no decimals). */
 export function parseOrderNumber(raw: string): number {
-  if (!/^\d{1,15}$/.test(raw)) throw badRequest('order number must be a non-negative integer');
-  return Number(raw);
+  const n = ORDER_NUMBER.parse(raw);
+  if (n === null) throw badRequest(`order number must be an integer from 0 to ${ORDER_NUMBER.max}`);
+  return n;
 }
 
 // ---------------------------------------------------------------- order log and replication
@@ -54,21 +55,21 @@ export function parseOrderNumber(raw: string): number {
  * replicas with equal crc at index i hold equal prefixes up to i.
  */
 export const OrderEntrySchema = z.object({
-  index: z.number().int().nonnegative(),
-  epoch: z.number().int().nonnegative(),
-  name: z.string().min(1).max(MAX_NAME_LENGTH),
-  quantity: z.number().int().positive().max(MAX_ORDER_QUANTITY),
-  key: z.string().min(1).max(255),
-  crc: z.number().int().nonnegative(),
+  index: ORDER_NUMBER.schema(),
+  epoch: EPOCH.schema(),
+  name: TOY_NAME.schema(),
+  quantity: ORDER_QUANTITY.schema(),
+  key: IDEMPOTENCY_KEY.schema(),
+  crc: CRC32.schema(),
 });
 export type OrderEntry = z.infer<typeof OrderEntrySchema>;
 
 /** Where a replica's log stands: what a candidate compares to pick the most up-to-date log. */
 export const LogHeadSchema = z.object({
   /** Epoch of the last leader whose whole start-of-epoch log this replica holds (VR's last normal view). */
-  logEpoch: z.number().int().nonnegative(),
-  lastIndex: z.number().int().min(-1),
-  lastCrc: z.number().int().nonnegative(),
+  logEpoch: EPOCH.schema(),
+  lastIndex: LOG_POSITION.schema(),
+  lastCrc: CRC32.schema(),
 });
 export type LogHead = z.infer<typeof LogHeadSchema>;
 
@@ -81,40 +82,40 @@ export const StorageStateSchema = z.enum(STORAGE_STATES);
 export type StorageState = z.infer<typeof StorageStateSchema>;
 
 export const ReplicaStatusSchema = z.object({
-  id: z.number().int().positive(),
+  id: REPLICA_ID.schema(),
   role: RoleSchema,
-  promisedEpoch: z.number().int().nonnegative(),
+  promisedEpoch: EPOCH.schema(),
   /** Epoch this replica leads in, or null. */
-  leaderEpoch: z.number().int().nonnegative().nullable(),
-  leaderId: z.number().int().positive().nullable(),
+  leaderEpoch: EPOCH.schema().nullable(),
+  leaderId: REPLICA_ID.schema().nullable(),
   head: LogHeadSchema,
-  commitIndex: z.number().int().min(-1),
+  commitIndex: LOG_POSITION.schema(),
   storage: StorageStateSchema,
   /** Leading, and its start-of-epoch log is durable on a quorum (it may decide "never committed"). */
   established: z.boolean(),
   /** The leader's view of each follower (empty unless leading). */
-  followers: z.array(z.object({ id: z.number().int().positive(), reachable: z.boolean(), matchIndex: z.number().int().min(-1), nextIndex: z.number().int().nonnegative() })),
+  followers: z.array(z.object({ id: REPLICA_ID.schema(), reachable: z.boolean(), matchIndex: LOG_POSITION.schema(), nextIndex: LOG_LENGTH.schema() })),
 });
 export type ReplicaStatus = z.infer<typeof ReplicaStatusSchema>;
 
-export const PromiseRequestSchema = z.object({ epoch: z.number().int().positive(), candidateId: z.number().int().positive() });
+export const PromiseRequestSchema = z.object({ epoch: EPOCH.schema().positive(), candidateId: REPLICA_ID.schema() });
 export type PromiseRequest = z.infer<typeof PromiseRequestSchema>;
-export const PromiseResponseSchema = z.object({ granted: z.boolean(), promisedEpoch: z.number().int().nonnegative(), head: LogHeadSchema });
+export const PromiseResponseSchema = z.object({ granted: z.boolean(), promisedEpoch: EPOCH.schema(), head: LogHeadSchema });
 export type PromiseResponse = z.infer<typeof PromiseResponseSchema>;
 
 export const AppendRequestSchema = z.object({
-  epoch: z.number().int().positive(),
-  leaderId: z.number().int().positive(),
+  epoch: EPOCH.schema().positive(),
+  leaderId: REPLICA_ID.schema(),
   /** Index of the record just before `entries` (-1 for the start of the log) and its crc. */
-  prevIndex: z.number().int().min(-1),
-  prevCrc: z.number().int().nonnegative(),
+  prevIndex: LOG_POSITION.schema(),
+  prevCrc: CRC32.schema(),
   entries: z.array(OrderEntrySchema),
   /** Highest index the leader knows is on a majority. */
-  commitIndex: z.number().int().min(-1),
+  commitIndex: LOG_POSITION.schema(),
   /** The leader's last index when its epoch began: a follower holding all of it may claim logEpoch = epoch. */
-  viewStartIndex: z.number().int().min(-1),
+  viewStartIndex: LOG_POSITION.schema(),
   /** The leader's last index when it sent this: a follower's records past it are not in the leader's log. */
-  leaderLastIndex: z.number().int().min(-1),
+  leaderLastIndex: LOG_POSITION.schema(),
   /** The leader's start-of-epoch log is durable on a quorum of intact replicas (a recovering follower may rejoin). */
   established: z.boolean(),
 });
@@ -124,34 +125,34 @@ export const AppendResponseSchema = z.discriminatedUnion('ok', [
    * logEpoch tells the leader whether this acknowledgement counts toward commit (it must equal the
    * leader's epoch); `storage` whether the follower counts at all (only an intact one does).
    */
-  z.object({ ok: z.literal(true), matchIndex: z.number().int().min(-1), logEpoch: z.number().int().nonnegative(), storage: StorageStateSchema }),
-  z.object({ ok: z.literal(false), reason: z.literal('mismatch'), lastIndex: z.number().int().min(-1), storage: StorageStateSchema }),
+  z.object({ ok: z.literal(true), matchIndex: LOG_POSITION.schema(), logEpoch: EPOCH.schema(), storage: StorageStateSchema }),
+  z.object({ ok: z.literal(false), reason: z.literal('mismatch'), lastIndex: LOG_POSITION.schema(), storage: StorageStateSchema }),
 ]);
 export type AppendResponse = z.infer<typeof AppendResponseSchema>;
 
 export const FetchLogResponseSchema = z.object({
   /** crc of the record at from-1 on the serving replica (0 when from is 0), null if it has no such record. */
-  prevCrc: z.number().int().nonnegative().nullable(),
+  prevCrc: CRC32.schema().nullable(),
   entries: z.array(OrderEntrySchema),
-  lastIndex: z.number().int().min(-1),
+  lastIndex: LOG_POSITION.schema(),
 });
 export type FetchLogResponse = z.infer<typeof FetchLogResponseSchema>;
 
-export const LeadRequestSchema = z.object({ epoch: z.number().int().positive() });
+export const LeadRequestSchema = z.object({ epoch: EPOCH.schema().positive() });
 export type LeadRequest = z.infer<typeof LeadRequestSchema>;
-export const LeadResponseSchema = z.object({ epoch: z.number().int().positive(), lastIndex: z.number().int().min(-1) });
+export const LeadResponseSchema = z.object({ epoch: EPOCH.schema().positive(), lastIndex: LOG_POSITION.schema() });
 export type LeadResponse = z.infer<typeof LeadResponseSchema>;
 
-export const LeaderNoticeSchema = z.object({ epoch: z.number().int().positive(), leaderId: z.number().int().positive() });
+export const LeaderNoticeSchema = z.object({ epoch: EPOCH.schema().positive(), leaderId: REPLICA_ID.schema() });
 export type LeaderNotice = z.infer<typeof LeaderNoticeSchema>;
 
-export const CatchupRequestSchema = z.object({ replicaId: z.number().int().positive(), lastIndex: z.number().int().min(-1) });
+export const CatchupRequestSchema = z.object({ replicaId: REPLICA_ID.schema(), lastIndex: LOG_POSITION.schema() });
 export type CatchupRequest = z.infer<typeof CatchupRequestSchema>;
 
 /** Frontend → leader: the order plus the epoch the frontend believes the leader leads, for fencing. */
 export const LeaderOrderRequestSchema = OrderRequestSchema.extend({
-  key: z.string().min(1).max(255),
-  epoch: z.number().int().positive(),
+  key: IDEMPOTENCY_KEY.schema(),
+  epoch: EPOCH.schema().positive(),
 });
 export type LeaderOrderRequest = z.infer<typeof LeaderOrderRequestSchema>;
 
@@ -159,15 +160,15 @@ export type LeaderOrderRequest = z.infer<typeof LeaderOrderRequestSchema>;
 
 export const PurchaseRequestSchema = OrderRequestSchema.extend({
   /** Identity of the order attempt; the same key never decrements twice. */
-  key: z.string().min(1).max(255),
+  key: IDEMPOTENCY_KEY.schema(),
   /** Epoch of the leader asking (fencing token; recorded, enforced once leaders tell the catalog). */
-  epoch: z.number().int().nonnegative(),
+  epoch: EPOCH.schema(),
 });
 export type PurchaseRequest = z.infer<typeof PurchaseRequestSchema>;
-export const PurchaseResultSchema = z.object({ name: z.string(), quantity: z.number().int().nonnegative() });
+export const PurchaseResultSchema = z.object({ name: TOY_NAME.schema(), quantity: STOCK.schema() });
 export type PurchaseResult = z.infer<typeof PurchaseResultSchema>;
 
-export const InvalidationSchema = z.object({ name: z.string().min(1).max(MAX_NAME_LENGTH) });
+export const InvalidationSchema = z.object({ name: TOY_NAME.schema() });
 export type Invalidation = z.infer<typeof InvalidationSchema>;
 
 // ---------------------------------------------------------------- helpers
@@ -199,9 +200,29 @@ export async function parseJsonBody<T>(req: { text(): Promise<string> }, schema:
 
 /** Client-chosen identity of one intended order (IETF draft "The Idempotency-Key HTTP Header Field"). */
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
+/**
+ * The `Idempotency-Key` header's value: undefined when absent, else a valid key (shared/fields.ts)
+ * or a 400. `occurrences` is how many times the header was sent, where the raw headers are known:
+ * Node joins repeats into "a, b", which the key's charset (no spaces) refuses anyway, but a count
+ * names the fault and also catches a repeat whose other copy was empty.
+ */
+export function parseIdempotencyKeyHeader(raw: string | undefined, occurrences?: number): string | undefined {
+  if (occurrences !== undefined && occurrences > 1) throw badRequest(`Idempotency-Key was sent ${occurrences} times; send it once`);
+  if (raw === undefined) return undefined;
+  const problem = IDEMPOTENCY_KEY.problem(raw);
+  if (problem) throw badRequest(`Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} ${IDEMPOTENCY_KEY.charset}: ${problem}`);
+  return raw;
+}
+
+/** How many times header `name` (lower case) occurs in Node's `rawHeaders` ([name, value, name, value, ...]). */
+export function countRawHeader(rawHeaders: readonly string[], name: string): number {
+  let n = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === name) n++;
+  return n;
+}
+
 /** Set to "true" on a response that replays the outcome of an earlier request with the same key. */
 export const REPLAYED_HEADER = 'idempotent-replayed';
-export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 
 /**
  * One change of stock in the catalog's durable ledger (DATA_DIR/catalog/ledger.csv), in order.
@@ -212,13 +233,14 @@ export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
  * same answer even after a restock.
  */
 export const LedgerEntrySchema = z.object({
-  seq: z.number().int().nonnegative(),
+  seq: LEDGER_SEQ.schema(),
   kind: z.enum(['purchase', 'release', 'restock', 'refusal']),
-  key: z.string().max(MAX_IDEMPOTENCY_KEY_LENGTH),
-  epoch: z.number().int().nonnegative(),
-  name: z.string().min(1).max(MAX_NAME_LENGTH),
-  delta: z.number().int(),
-  quantityAfter: z.number().int().nonnegative(),
+  /** An idempotency key, or empty for a restock. */
+  key: LEDGER_KEY.schema(),
+  epoch: EPOCH.schema(),
+  name: TOY_NAME.schema(),
+  delta: STOCK_DELTA.schema(),
+  quantityAfter: STOCK.schema(),
 });
 export type LedgerEntry = z.infer<typeof LedgerEntrySchema>;
 
@@ -240,26 +262,26 @@ export const HistoryEventSchema = z.object({
 });
 export type HistoryEvent = z.infer<typeof HistoryEventSchema>;
 
-export const FenceRequestSchema = z.object({ epoch: z.number().int().positive() });
+export const FenceRequestSchema = z.object({ epoch: EPOCH.schema().positive() });
 export type FenceRequest = z.infer<typeof FenceRequestSchema>;
 
 /** A purchase whose order the leaders have not yet accounted for (committed or released). */
 export const PendingPurchaseSchema = z.object({
-  seq: z.number().int().nonnegative(),
-  key: z.string().min(1).max(MAX_IDEMPOTENCY_KEY_LENGTH),
-  epoch: z.number().int().nonnegative(),
-  name: z.string(),
-  quantity: z.number().int().positive(),
+  seq: LEDGER_SEQ.schema(),
+  key: IDEMPOTENCY_KEY.schema(),
+  epoch: EPOCH.schema(),
+  name: TOY_NAME.schema(),
+  quantity: ORDER_QUANTITY.schema(),
 });
 export type PendingPurchase = z.infer<typeof PendingPurchaseSchema>;
-export const PendingResponseSchema = z.object({ entries: z.array(PendingPurchaseSchema), fenceEpoch: z.number().int().nonnegative() });
+export const PendingResponseSchema = z.object({ entries: z.array(PendingPurchaseSchema), fenceEpoch: EPOCH.schema() });
 export type PendingResponse = z.infer<typeof PendingResponseSchema>;
 
 /** Leader → catalog: these pending purchases have committed orders; these never will (undo them). */
 export const ReconcileRequestSchema = z.object({
-  epoch: z.number().int().positive(),
-  committed: z.array(z.string().min(1).max(MAX_IDEMPOTENCY_KEY_LENGTH)),
-  release: z.array(z.string().min(1).max(MAX_IDEMPOTENCY_KEY_LENGTH)),
+  epoch: EPOCH.schema().positive(),
+  committed: z.array(IDEMPOTENCY_KEY.schema()),
+  release: z.array(IDEMPOTENCY_KEY.schema()),
 });
 export type ReconcileRequest = z.infer<typeof ReconcileRequestSchema>;
 export const ReconcileResultSchema = z.object({ released: z.number().int().nonnegative(), pending: z.number().int().nonnegative() });

@@ -58,25 +58,77 @@ export function createSyncedOffsetTracker(file: string): (syncedBytes: number) =
   };
 }
 
+/** A file that exists but cannot be read as what it should hold: damage, never a silent reset to defaults. */
+export class UnreadableFileError extends Error {
+  readonly code = 'unreadable_file';
+  constructor(readonly file: string, readonly detail: string) {
+    super(`${file} is unreadable: ${detail}`);
+    this.name = 'UnreadableFileError';
+  }
+}
+
+export interface JsonFile<T> {
+  /** The last value that is durable (a copy). */
+  load(): T;
+  /** Writes `next` after every earlier save; resolves once it is durable, and only then does `load` return it. */
+  save(next: T): Promise<void>;
+}
+
+export interface JsonFileOptions {
+  /** Called when a save fails; must not return normally. Default: crashOnDurabilityError (exit 70). */
+  onFatal?: (what: string, err: unknown) => never;
+  /** How a save reaches the disk (tests inject a failing one); default writeFileAtomic. */
+  write?: (file: string, contents: string) => Promise<void>;
+}
+
 /**
  * A small JSON document kept in one file, replaced atomically on every save. Saves apply in call
- * order and each resolves once durable; `load` returns the latest saved value at once. A missing
- * file reads as `defaults`; an unreadable one is an error naming the file (never a silent reset).
+ * order and each resolves once durable. `load` returns the latest *durable* value: memory follows
+ * the disk, never leads it, so nothing is decided on a value a crash would take back. A missing
+ * file reads as `defaults`; an unreadable one (not JSON, or refused by `normalize`, which may
+ * throw) is an `UnreadableFileError`.
+ *
+ * A failed save is fail-stop, like a failed WAL write: `onFatal` runs (the process exits) and no
+ * later save is attempted, because after a failed write (ENOSPC, EIO, a read-only remount) what
+ * the disk holds is unknown and a retried fsync can lie.
  */
-export async function openJsonFile<T extends object>(file: string, defaults: T, normalize: (raw: Partial<T>) => T): Promise<{ load(): T; save(next: T): Promise<void> }> {
+export async function openJsonFile<T extends object>(file: string, defaults: T, normalize: (raw: Partial<T>) => T, opts: JsonFileOptions = {}): Promise<JsonFile<T>> {
+  const onFatal = opts.onFatal ?? crashOnDurabilityError;
+  const write = opts.write ?? writeFileAtomic;
   let value: T = { ...defaults };
+  let text: string | null = null;
   try {
-    value = normalize(JSON.parse(await fs.readFile(file, 'utf8')) as Partial<T>);
+    text = await fs.readFile(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${file} is unreadable: ${(err as Error).message}`);
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new UnreadableFileError(file, (err as Error).message);
+  }
+  if (text !== null) {
+    try {
+      const raw: unknown = JSON.parse(text);
+      if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error('not a JSON object');
+      value = normalize(raw as Partial<T>);
+    } catch (err) {
+      throw new UnreadableFileError(file, (err as Error).message);
+    }
   }
   let chain: Promise<void> = Promise.resolve();
+  let failed: unknown = null;
   return {
     load: () => ({ ...value }),
     save(next) {
-      value = { ...next };
-      const text = `${JSON.stringify(value)}\n`;
-      chain = chain.then(() => writeFileAtomic(file, text));
+      const copy = { ...next };
+      const contents = `${JSON.stringify(copy)}\n`;
+      // Each save waits for the ones before it, failed or not, and reports its own outcome.
+      chain = chain.catch(() => {}).then(async () => {
+        if (failed !== null) throw new Error(`${file}: not saved: an earlier save failed (${String(failed)})`);
+        try {
+          await write(file, contents);
+        } catch (err) {
+          failed = err ?? new Error('write failed');
+          onFatal(`save of ${file}`, err);
+        }
+        value = copy;
+      });
       return chain;
     },
   };

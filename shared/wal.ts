@@ -1,20 +1,28 @@
 /**
- * An append-only CSV file of checksummed records with group commit: the durable shape both the
- * order log and the catalog's stock ledger use, so both get the same crash treatment.
+ * An append-only CSV file of checksummed records with group commit and a durable watermark: the
+ * durable shape both the order log and the catalog's stock ledger use, so both get the same crash
+ * treatment.
  *
  * Each record's last field is a crc32 of its other fields chained to the previous record's crc,
  * so equal crcs mean equal prefixes, and damage is detectable on load.
  *
- * Writes: every append or truncation goes through one queue drained by a single pump. All appends
- * queued while a write is in flight go out as one positional write and one fdatasync, then all
- * their waiters resolve. Because the pump applies operations in queue order, a truncation can
- * never be overtaken by an earlier append, and `durableCount` only claims records the last
- * fdatasync covered. A write or fsync error is fatal (shared/fsutil.ts): the process exits rather
- * than acknowledge, and recovery starts from what the disk really holds.
+ * Writes: every append, truncation and mark update goes through one queue drained by a single
+ * pump. All appends queued while a write is in flight go out as one positional write and one
+ * fdatasync; then the `.synced` sidecar hook (power-loss simulation); then the mark
+ * (shared/wal-mark.ts) is rewritten to cover them and fdatasynced; only then do their waiters
+ * resolve and `durableCount` advance. So every record anyone was told is durable is below the
+ * mark. A truncation lowers the mark before it cuts, so the mark never claims bytes the file lacks.
+ * A write or fsync error is fatal (shared/fsutil.ts): the process exits rather than acknowledge.
  *
- * Load: a bad *last* line (no newline, bad fields, bad checksum) is what a crash mid-write leaves:
- * it is cut, with a byte-exact copy kept beside the file. A bad line followed by a good one is not
- * a torn write but corruption: `CorruptLogError`, and the caller decides (refuse, or repair).
+ * Load, three different findings, three named outcomes:
+ * - a torn tail: only an incomplete last record (no newline at the end of the file) is what a
+ *   crash mid-write leaves; it is cut, with a byte-exact copy kept beside the file;
+ * - corruption (`CorruptLogError`): a complete record that fails its checks, wherever it is,
+ *   including the last line (a torn write cannot end in a newline);
+ * - lost records (`LostRecordsError`): the file holds fewer valid records than its mark, or a
+ *   different record at the mark, or has records but no readable mark: acknowledged records are
+ *   gone (a cut or deleted file, a disk that lost writes).
+ * The caller decides what each means (refuse, repair from peers, or run the repair command).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -22,6 +30,9 @@ import { crc32 } from 'node:zlib';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { stringify as stringifyCsv } from 'csv-stringify/sync';
 import { crashOnDurabilityError, fsyncDir, writeFileAtomic } from './fsutil.ts';
+import { MARK_SUFFIX, MarkWriter, NO_AUX, readMark, replaceMark, type Mark, type MarkRead } from './wal-mark.ts';
+
+export { MARK_SUFFIX, NO_AUX, type Mark };
 
 export interface RecordCodec<R> {
   /** The header line, without the newline; its last column is the crc. */
@@ -31,14 +42,74 @@ export interface RecordCodec<R> {
   crcOf(r: R): number;
   /** Builds a record from its fields (crc included, last) or returns null if they are malformed. */
   decode(fields: string[]): R | null;
+  /** What is wrong with fields `decode` refused (for the corruption message). */
+  explain?(fields: string[]): string;
+  /** Why `r` cannot be written (a field out of its bounds, shared/fields.ts), or null: nothing unreadable reaches the disk. */
+  check(r: R): string | null;
   /** Whether `r` may stand at position `i` (e.g. order number i); checked with the crc. */
   inSequence?(r: R, i: number): boolean;
 }
 
+/** Where the valid part of a damaged file ends: what a repair keeps. */
+export interface ValidPrefix {
+  /** Valid records before the damage. */
+  validRecords: number;
+  /** Byte length of the header plus those records. */
+  validPrefixBytes: number;
+  /** crc of the last of them (0 if none). */
+  validLastCrc: number;
+}
+
 export class CorruptLogError extends Error {
-  constructor(readonly file: string, readonly lineNumber: number, detail: string, readonly validPrefixBytes = 0) {
-    super(`${file}: corrupt record at line ${lineNumber} followed by valid records (${detail}); refusing to serve from it`);
+  readonly code = 'corrupt_log';
+  readonly validRecords: number;
+  readonly validPrefixBytes: number;
+  readonly validLastCrc: number;
+  constructor(
+    readonly file: string,
+    /** 1-based line where the bad record starts (the header is line 1). */
+    readonly lineNumber: number,
+    /** What is wrong with it ("checksum mismatch", "unparseable", ...). */
+    readonly detail: string,
+    prefix: ValidPrefix = { validRecords: 0, validPrefixBytes: 0, validLastCrc: 0 },
+    /** The bad record's text (cut to 200 characters). */
+    readonly text = '',
+  ) {
+    super(`${file}: corrupt record at line ${lineNumber} (record ${prefix.validRecords}): ${detail}; refusing to serve from it`);
     this.name = 'CorruptLogError';
+    ({ validRecords: this.validRecords, validPrefixBytes: this.validPrefixBytes, validLastCrc: this.validLastCrc } = prefix);
+  }
+}
+
+export class LostRecordsError extends Error {
+  readonly code = 'lost_records';
+  readonly validRecords: number;
+  readonly validPrefixBytes: number;
+  readonly validLastCrc: number;
+  constructor(
+    readonly file: string,
+    /** What the mark claimed; null when there is no readable mark. */
+    readonly mark: Mark | null,
+    /** What is wrong ("the file holds 3 valid records, its mark 5", "no mark beside 3 records"). */
+    readonly detail: string,
+    prefix: ValidPrefix,
+  ) {
+    super(`${file}: lost records: ${detail}; acknowledged records are missing from it`);
+    this.name = 'LostRecordsError';
+    ({ validRecords: this.validRecords, validPrefixBytes: this.validPrefixBytes, validLastCrc: this.validLastCrc } = prefix);
+  }
+  /** How many records the mark says were durable (null: unknown). */
+  get markRecords(): number | null {
+    return this.mark?.records ?? null;
+  }
+}
+
+/** A record that cannot be written: refused before anything reaches the disk. */
+export class RecordRefusedError extends Error {
+  readonly code = 'record_refused';
+  constructor(readonly file: string, detail: string) {
+    super(`${file}: record refused: ${detail}`);
+    this.name = 'RecordRefusedError';
   }
 }
 
@@ -63,57 +134,106 @@ export interface Parsed<R> {
   validEnd: number;
 }
 
-/** Parses a whole file; returns the valid records and where the valid bytes end. */
+const NL = 0x0a;
+const QUOTE = 0x22;
+
+/**
+ * Where the record starting at `pos` ends (just past its newline), or -1 if it is incomplete. A
+ * record is one line unless a quoted field holds a newline: quotes inside a quoted field are
+ * doubled, so a complete record holds an even number of them. Scanning bytes is safe in UTF-8:
+ * no byte of a multi-byte character is a quote or a newline.
+ */
+function recordEnd(content: Buffer, pos: number): number {
+  let quotes = 0;
+  let from = pos;
+  for (;;) {
+    const nl = content.indexOf(NL, from);
+    if (nl < 0) return -1;
+    for (let q = content.indexOf(QUOTE, from); q >= 0 && q < nl; q = content.indexOf(QUOTE, q + 1)) quotes++;
+    if (quotes % 2 === 0) return nl + 1;
+    from = nl + 1;
+  }
+}
+
+/** One record's CSV fields, or why its text is not one CSV record. */
+function splitRecord(text: string): string[] | string {
+  if (!text.includes('"')) return text.split(',');
+  try {
+    const rows = parseCsv(text) as string[][];
+    return rows.length === 1 ? rows[0]! : `${rows.length} CSV rows in one record`;
+  } catch (err) {
+    return `not valid CSV (${(err as Error).message.split('\n')[0]})`;
+  }
+}
+
+function decodeText<R>(text: string, codec: RecordCodec<R>): R | null {
+  const fields = splitRecord(text);
+  return typeof fields === 'string' ? null : codec.decode(fields);
+}
+
+function explainText<R>(text: string, codec: RecordCodec<R>): string {
+  const fields = splitRecord(text);
+  if (typeof fields === 'string') return fields;
+  return codec.explain?.(fields) ?? 'unparseable';
+}
+
+/** True if some complete line at or after `from` is a well-formed record on its own. */
+function laterRecordDecodes<R>(content: Buffer, from: number, codec: RecordCodec<R>): boolean {
+  for (let pos = from, nl = content.indexOf(NL, pos); nl >= 0; pos = nl + 1, nl = content.indexOf(NL, pos)) {
+    if (decodeText(content.subarray(pos, nl).toString('utf8'), codec)) return true;
+  }
+  return false;
+}
+
+/** Parses a whole file; returns the valid records and where the valid bytes end (before a torn tail). */
 export function parseWal<R>(file: string, content: Buffer, codec: RecordCodec<R>): Parsed<R> {
+  const scan = scanWal(file, content, codec);
+  if (scan.damage) throw scan.damage;
+  return scan;
+}
+
+/** Like parseWal, but damage is returned with the valid records before it instead of thrown. */
+export function scanWal<R>(file: string, content: Buffer, codec: RecordCodec<R>): Parsed<R> & { damage: CorruptLogError | null } {
   const header = `${codec.header}\n`;
   const records: R[] = [];
   const offsets: number[] = [];
-  const headerEnd = content.indexOf(0x0a);
+  const headerEnd = content.indexOf(NL);
   if (headerEnd < 0 || content.subarray(0, headerEnd + 1).toString() !== header) {
-    throw new CorruptLogError(file, 1, 'missing or unexpected header');
+    return { records, offsets, validEnd: 0, damage: new CorruptLogError(file, 1, 'missing or unexpected header') };
   }
   let pos = headerEnd + 1;
   let prevCrc = 0;
-  let lineNumber = 1;
-  let badAt: { pos: number; line: number; why: string } | null = null;
+  let lineNumber = 2;
   while (pos < content.length) {
-    lineNumber++;
-    const nl = content.indexOf(0x0a, pos);
-    const end = nl < 0 ? content.length : nl;
-    const record = nl < 0 ? null : decodeLine(content.subarray(pos, end).toString('utf8'), codec);
-    if (badAt) {
-      // Past a bad line, any complete, well-formed record means the bad line was not the tail a
-      // crash mid-write leaves, but damage in the middle: cutting there would drop real records.
-      if (record) throw new CorruptLogError(file, badAt.line, badAt.why, badAt.pos);
-    } else {
-      const why =
-        nl < 0 ? 'no newline'
-        : !record ? 'unparseable'
-        : codec.inSequence && !codec.inSequence(record, records.length) ? 'out of sequence'
-        : chainFields(prevCrc, codec.fields(record)) !== codec.crcOf(record) ? 'checksum mismatch'
-        : null;
-      if (why) badAt = { pos, line: lineNumber, why };
-      else {
-        records.push(record!);
-        offsets.push(pos);
-        prevCrc = codec.crcOf(record!);
+    const end = recordEnd(content, pos);
+    const prefix = { validRecords: records.length, validPrefixBytes: pos, validLastCrc: prevCrc };
+    const corrupt = (why: string, to: number) =>
+      new CorruptLogError(file, lineNumber, why, prefix, content.subarray(pos, Math.min(to, pos + 400)).toString('utf8').slice(0, 200));
+    if (end < 0) {
+      // Incomplete. A crash mid-write leaves exactly this at the end of the file, and nothing
+      // complete can follow it. If the file does end in a newline, or a complete record follows,
+      // the "incomplete" record is a quote damaged in the middle, not a torn write.
+      const firstNl = content.indexOf(NL, pos);
+      if (content[content.length - 1] === NL || (firstNl >= 0 && laterRecordDecodes(content, firstNl + 1, codec))) {
+        return { records, offsets, validEnd: pos, damage: corrupt('a quoted field is never closed', firstNl < 0 ? content.length : firstNl) };
       }
+      break;
     }
-    pos = nl < 0 ? content.length : nl + 1;
+    const text = content.subarray(pos, end - 1).toString('utf8');
+    const record = decodeText(text, codec);
+    const why =
+      !record ? explainText(text, codec)
+      : codec.inSequence && !codec.inSequence(record, records.length) ? `out of sequence (expected record ${records.length})`
+      : chainFields(prevCrc, codec.fields(record)) !== codec.crcOf(record) ? 'checksum mismatch'
+      : null;
+    if (why) return { records, offsets, validEnd: pos, damage: corrupt(why, end - 1) };
+    records.push(record!);
+    offsets.push(pos);
+    prevCrc = codec.crcOf(record!);
+    for (let i = content.indexOf(NL, pos); i >= 0 && i < end; i = content.indexOf(NL, i + 1)) lineNumber++;
+    pos = end;
   }
-  return { records, offsets, validEnd: badAt ? badAt.pos : content.length };
-}
-
-function decodeLine<R>(line: string, codec: RecordCodec<R>): R | null {
-  let fields: string[];
-  if (line.includes('"')) {
-    try {
-      fields = (parseCsv(line) as string[][])[0] ?? [];
-    } catch {
-      return null;
-    }
-  } else fields = line.split(',');
-  return codec.decode(fields);
+  return { records, offsets, validEnd: pos, damage: null };
 }
 
 /** A field csv-stringify would quote; anything else is written as is. */
@@ -127,20 +247,89 @@ export function encodeRecord<R>(codec: RecordCodec<R>, r: R): string {
   return stringifyCsv([[...fields, codec.crcOf(r)]]);
 }
 
-/** Opens (creating durably if missing) a log file; cuts a torn tail; throws CorruptLogError on damage. */
+/** Throws LostRecordsError unless the parsed file holds every record its mark says is durable. */
+function checkAgainstMark<R>(file: string, p: Parsed<R>, codec: RecordCodec<R>, read: MarkRead): void {
+  const lost = markProblem(file, p, codec, read);
+  if (lost) throw lost;
+}
+
+function markProblem<R>(file: string, p: Parsed<R>, codec: RecordCodec<R>, read: MarkRead): LostRecordsError | null {
+  const n = p.records.length;
+  const prefix: ValidPrefix = { validRecords: n, validPrefixBytes: p.validEnd, validLastCrc: n ? codec.crcOf(p.records[n - 1]!) : 0 };
+  if (read.state !== 'ok') {
+    // Nothing in the file: nothing acknowledged can be missing from it (a log created by a crash
+    // between writing its header and its mark).
+    if (n === 0) return null;
+    const why = read.state === 'missing' ? 'no mark' : `unreadable mark (${read.why})`;
+    return new LostRecordsError(file, null, `${why} beside ${n} records: cannot tell how many were durable`, prefix);
+  }
+  const m = read.mark;
+  const endOf = (count: number) => (count === n ? p.validEnd : p.offsets[count]!);
+  const why =
+    n < m.records ? `the file holds ${n} valid records, its mark says ${m.records} were durable`
+    : m.records > 0 && codec.crcOf(p.records[m.records - 1]!) !== m.lastCrc ? `record ${m.records - 1} has crc ${codec.crcOf(p.records[m.records - 1]!)}, its mark says ${m.lastCrc}`
+    : endOf(m.records) !== m.bytes && (m.records > 0 || m.bytes !== 0) ? `its first ${m.records} records end at byte ${endOf(m.records)}, its mark says ${m.bytes}`
+    : null;
+  return why ? new LostRecordsError(file, m, why, prefix) : null;
+}
+
+export interface WalInspection<R> {
+  /** ok: opens as is; torn: opens after cutting a torn tail; corrupt / lost: refused; missing: no file and no mark claiming records. */
+  state: 'ok' | 'torn' | 'corrupt' | 'lost' | 'missing';
+  /** The valid records (before any damage). */
+  records: R[];
+  /** Where they end. */
+  validEnd: number;
+  /** The bytes the file holds (0 if missing). */
+  fileBytes: number;
+  mark: Mark | null;
+  damage: CorruptLogError | LostRecordsError | null;
+}
+
+/**
+ * What `openWal` would find in `file`, read only (for tools: the repair command, a checker): the
+ * valid records, and the damage that would make it refuse. Changes nothing.
+ */
+export async function inspectWal<R>(file: string, codec: RecordCodec<R>): Promise<WalInspection<R>> {
+  const read = await readMark(`${file}${MARK_SUFFIX}`);
+  const mark = read.state === 'ok' ? read.mark : null;
+  const content = await readIfExists(file);
+  if (content === null) {
+    const lost = read.state === 'unreadable' || (mark !== null && mark.records > 0);
+    const damage = lost ? new LostRecordsError(file, mark, `the file is missing, its mark says ${mark ? mark.records : 'an unknown number of'} records were durable`, { validRecords: 0, validPrefixBytes: 0, validLastCrc: 0 }) : null;
+    return { state: lost ? 'lost' : 'missing', records: [], validEnd: 0, fileBytes: 0, mark, damage };
+  }
+  const scan = scanWal(file, content, codec);
+  const base = { records: scan.records, validEnd: scan.validEnd, fileBytes: content.length, mark };
+  if (scan.damage) return { ...base, state: 'corrupt', damage: scan.damage };
+  const lost = markProblem(file, scan, codec, read);
+  if (lost) return { ...base, state: 'lost', damage: lost };
+  return { ...base, state: scan.validEnd < content.length ? 'torn' : 'ok', damage: null };
+}
+
+/**
+ * Opens (creating durably if missing) a log file; cuts a torn tail; throws CorruptLogError or
+ * LostRecordsError on damage, leaving the file and its mark untouched.
+ */
 export async function openWal<R>(file: string, codec: RecordCodec<R>, opts: WalOptions = {}): Promise<Wal<R>> {
   await fs.mkdir(path.dirname(file), { recursive: true });
-  let content: Buffer;
-  try {
-    content = await fs.readFile(file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    // A new log becomes durable as a whole: header file written, fsynced, renamed, dir fsynced.
+  const markFile = `${file}${MARK_SUFFIX}`;
+  const markRead = await readMark(markFile);
+  let content = await readIfExists(file);
+  if (content === null) {
+    if (markRead.state === 'unreadable' || (markRead.state === 'ok' && markRead.mark.records > 0)) {
+      const mark = markRead.state === 'ok' ? markRead.mark : null;
+      throw new LostRecordsError(file, mark, `the file is missing, its mark says ${mark ? mark.records : 'an unknown number of'} records were durable`, { validRecords: 0, validPrefixBytes: 0, validLastCrc: 0 });
+    }
+    // A new log becomes durable as a whole: header file written, fsynced, renamed, dir fsynced;
+    // its mark follows below (a crash in between leaves a header-only file, which needs none).
     await writeFileAtomic(file, `${codec.header}\n`);
     await fsyncDir(path.dirname(path.dirname(file)));
     content = Buffer.from(`${codec.header}\n`);
   }
-  const { records, offsets, validEnd } = parseWal(file, content, codec);
+  const parsed = parseWal(file, content, codec);
+  checkAgainstMark(file, parsed, codec, markRead);
+  const { records, offsets, validEnd } = parsed;
   if (validEnd < content.length) {
     // Keep what we cut, then cut it durably before anything new is appended after it.
     const savedAs = `${file}.torn-${Date.now()}`;
@@ -148,23 +337,74 @@ export async function openWal<R>(file: string, codec: RecordCodec<R>, opts: WalO
     await cutFile(file, validEnd);
     opts.onTornTail?.({ bytes: content.length - validEnd, savedAs });
   }
+  const n = records.length;
+  const mark: Mark = { records: n, bytes: validEnd, lastCrc: n ? codec.crcOf(records[n - 1]!) : 0, aux: markRead.state === 'ok' ? markRead.mark.aux : NO_AUX };
   const handle = await fs.open(file, 'r+');
-  const wal = new Wal<R>(file, codec, handle, records, offsets, validEnd, opts);
+  let marker: MarkWriter | null = null;
+  try {
+    if (markRead.state !== 'ok') await replaceMark(markFile, mark);
+    marker = await MarkWriter.open(markFile, markRead.state === 'ok' ? markRead.mark : mark);
+    if (marker.mark.records !== mark.records || marker.mark.bytes !== mark.bytes) {
+      // Records past the mark were written by a process that died before its mark write, maybe
+      // before its fdatasync: they may sit in the page cache only. Sync them before counting them.
+      await handle.datasync();
+      await marker.write(mark);
+    }
+  } catch (err) {
+    await handle.close();
+    await marker?.close();
+    throw err;
+  }
+  const wal = new Wal<R>(file, codec, handle, marker, records, offsets, validEnd, opts);
   opts.onSynced?.(validEnd);
   return wal;
 }
 
+async function readIfExists(file: string): Promise<Buffer | null> {
+  try {
+    return await fs.readFile(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
 /**
- * Repairs a corrupt log by keeping the valid records before the damage: the damaged file is moved
- * aside whole (for a person to inspect), and a new file holding the valid prefix replaces it.
- * Whatever came after the damage must be fetched again from a peer.
+ * Repairs a damaged log by keeping the valid records before the damage: a copy of the damaged
+ * file is kept beside it whole (for a person to inspect), the mark is lowered to the valid prefix,
+ * and the file is replaced by that prefix. Whatever came after must come from elsewhere (a peer,
+ * the repair command). The mark's aux is kept: what its owner knew still holds.
+ *
+ * Durable order: the copy first (nothing is lost if we crash later), then the mark (a crash here
+ * leaves the damaged file below its mark: the same damage is found and repaired again), then the
+ * atomic swap of the file.
  */
-export async function keepValidPrefix(file: string, err: CorruptLogError): Promise<{ movedTo: string; keptBytes: number }> {
+export async function keepValidPrefix(file: string, err: CorruptLogError | LostRecordsError): Promise<{ movedTo: string | null; keptBytes: number; keptRecords: number }> {
+  const content = await readIfExists(file);
+  const markFile = `${file}${MARK_SUFFIX}`;
+  const markRead = await readMark(markFile);
+  let movedTo: string | null = null;
+  if (content !== null) {
+    movedTo = `${file}.${err instanceof CorruptLogError ? 'corrupt' : 'lost'}-${Date.now()}`;
+    await writeFileAtomic(movedTo, content);
+  }
+  const aux = markRead.state === 'ok' ? markRead.mark.aux : NO_AUX;
+  await replaceMark(markFile, { records: err.validRecords, bytes: err.validPrefixBytes, lastCrc: err.validLastCrc, aux });
+  if (content !== null) await writeFileAtomic(file, content.subarray(0, err.validPrefixBytes));
+  return { movedTo, keptBytes: err.validPrefixBytes, keptRecords: err.validRecords };
+}
+
+/**
+ * Vouches for a log file written by other means (a fixture, a benchmark, a restored backup): its
+ * valid records become the durable ones. Throws CorruptLogError if the file is damaged.
+ */
+export async function writeMarkFor<R>(file: string, codec: RecordCodec<R>, aux = NO_AUX): Promise<Mark> {
   const content = await fs.readFile(file);
-  const movedTo = `${file}.corrupt-${Date.now()}`;
-  await fs.rename(file, movedTo);
-  await writeFileAtomic(file, content.subarray(0, err.validPrefixBytes));
-  return { movedTo, keptBytes: err.validPrefixBytes };
+  const p = parseWal(file, content, codec);
+  const n = p.records.length;
+  const mark = { records: n, bytes: p.validEnd, lastCrc: n ? codec.crcOf(p.records[n - 1]!) : 0, aux };
+  await replaceMark(`${file}${MARK_SUFFIX}`, mark);
+  return mark;
 }
 
 async function cutFile(file: string, length: number): Promise<void> {
@@ -177,23 +417,28 @@ async function cutFile(file: string, length: number): Promise<void> {
   }
 }
 
-type Op =
-  | { kind: 'append'; bytes: Buffer; position: number; count: number; done: () => void }
-  | { kind: 'truncate'; position: number; count: number; done: () => void };
+type AppendOp = { kind: 'append'; bytes: Buffer; position: number; count: number; done: () => void };
+type Op = AppendOp | { kind: 'truncate'; position: number; count: number; done: () => void } | { kind: 'mark' };
 
 export class Wal<R> {
   private queue: Op[] = [];
   private pumping = false;
   private durable: number;
   private closed = false;
-  /** Settles when the last queued operation is durable. */
+  /** Settles when the last queued append, truncation or aux update is durable. */
   private tail: Promise<void> = Promise.resolve();
   private readonly onFatal: (what: string, err: unknown) => never;
+  /** The aux the owner asked for, and who waits for it to be durable. */
+  private auxWanted: number;
+  private auxWaiters: { upTo: number; resolve: () => void }[] = [];
+  private auxRequests = 0;
+  private markQueued = false;
 
   constructor(
     readonly file: string,
     private readonly codec: RecordCodec<R>,
     private readonly handle: fs.FileHandle,
+    private readonly marker: MarkWriter,
     private readonly records: R[],
     /** Byte offset where each record starts. */
     private readonly offsets: number[],
@@ -203,14 +448,22 @@ export class Wal<R> {
   ) {
     this.durable = records.length;
     this.onFatal = opts.onFatal ?? crashOnDurabilityError;
+    this.auxWanted = marker.mark.aux;
+    this.loadedAux = marker.mark.aux;
   }
 
   get length(): number {
     return this.records.length;
   }
-  /** How many records (from the start) the last fsync covered. */
+  /** How many records (from the start) the mark covers: what may be acknowledged. */
   get durableCount(): number {
     return Math.min(this.durable, this.records.length);
+  }
+  /** The owner's number as the mark held it when the log was opened (NO_AUX if never set). */
+  readonly loadedAux: number;
+  /** The owner's number as last made durable. */
+  get durableAux(): number {
+    return this.marker.mark.aux;
   }
   at(i: number): R | undefined {
     return this.records[i];
@@ -223,10 +476,14 @@ export class Wal<R> {
     return last === undefined ? 0 : this.codec.crcOf(last);
   }
 
-  /** Appends; visible at once, resolves once durable. The caller has chained the crcs. */
+  /** Appends; visible at once, resolves once durable (mark included). The caller has chained the crcs. */
   append(records: R[]): Promise<void> {
     if (records.length === 0) return Promise.resolve();
     if (this.closed) return Promise.reject(new Error(`${this.file} is closed`));
+    for (const r of records) {
+      const why = this.codec.check(r);
+      if (why) return Promise.reject(new RecordRefusedError(this.file, why));
+    }
     const lines = records.map((r) => encodeRecord(this.codec, r));
     const position = this.end;
     for (let i = 0; i < records.length; i++) {
@@ -252,7 +509,26 @@ export class Wal<R> {
     return (this.tail = new Promise((done) => this.enqueue({ kind: 'truncate', position, count: keep, done })));
   }
 
-  /** Resolves once every append and truncation made so far is durable (ops complete in order). */
+  /**
+   * Records the owner's number in the mark, with the next mark write (or one of its own). Calls
+   * coalesce: only the latest value is written. Resolves once it (or a later one) is durable.
+   */
+  setAux(n: number): Promise<void> {
+    if (this.closed) return Promise.reject(new Error(`${this.file} is closed`));
+    if (!Number.isSafeInteger(n)) return Promise.reject(new RangeError(`aux must be a safe integer, not ${n}`));
+    this.auxWanted = n;
+    const upTo = ++this.auxRequests;
+    const done = new Promise<void>((resolve) => this.auxWaiters.push({ upTo, resolve }));
+    if (!this.markQueued) {
+      this.markQueued = true;
+      this.enqueue({ kind: 'mark' });
+    }
+    const previous = this.tail;
+    this.tail = done.then(() => previous);
+    return done;
+  }
+
+  /** Resolves once every append, truncation and aux update made so far is durable (ops complete in order). */
   flush(): Promise<void> {
     return this.tail;
   }
@@ -261,6 +537,7 @@ export class Wal<R> {
     this.closed = true;
     while (this.pumping || this.queue.length) await new Promise((r) => setImmediate(r));
     await this.handle.close();
+    await this.marker.close();
   }
 
   private enqueue(op: Op): void {
@@ -272,37 +549,93 @@ export class Wal<R> {
     this.pumping = true;
     try {
       while (this.queue.length) {
-        const first = this.queue[0]!;
-        if (first.kind === 'truncate') {
-          this.queue.shift();
-          await this.handle.truncate(first.position);
-          await this.handle.sync();
-          this.durable = Math.min(this.durable, first.count);
-          this.opts.onSynced?.(first.position);
-          first.done();
-          continue;
-        }
-        // Group commit: every append queued so far, contiguous on disk, in one write + one fdatasync.
-        const batch: Extract<Op, { kind: 'append' }>[] = [];
-        while (this.queue[0]?.kind === 'append' && (batch.length === 0 || this.opts.groupCommit !== false)) {
-          batch.push(this.queue.shift() as Extract<Op, { kind: 'append' }>);
-        }
-        const bytes = batch.length === 1 ? batch[0]!.bytes : Buffer.concat(batch.map((b) => b.bytes));
-        await writeAll(this.handle, bytes, batch[0]!.position);
-        await this.handle.datasync();
-        // A truncation queued behind this batch has already removed some of its records from the
-        // log; they must not count as durable, and neither may what replaced them (not written yet).
-        let cap = batch[batch.length - 1]!.count;
-        for (const op of this.queue) if (op.kind === 'truncate') cap = Math.min(cap, op.count);
-        this.durable = Math.max(this.durable, cap);
-        const last = batch[batch.length - 1]!;
-        this.opts.onSynced?.(last.position + last.bytes.length);
-        for (const b of batch) b.done();
+        const first = this.queue.shift()!;
+        if (first.kind === 'truncate') await this.applyTruncate(first);
+        else if (first.kind === 'mark') {
+          this.markQueued = false;
+          // The records part stays as it is (its crc from the mark, not from memory, where a
+          // queued truncation may already have replaced that record).
+          const { records, bytes, lastCrc } = this.marker.mark;
+          await this.writeMark(records, bytes, lastCrc);
+        } else await this.applyAppends(first);
       }
     } catch (err) {
       this.onFatal(`write/fsync of ${this.file}`, err);
     } finally {
       this.pumping = false;
+    }
+  }
+
+  /** Group commit: `first` and every append queued behind it, contiguous on disk, in one write + one fdatasync. */
+  private async applyAppends(first: AppendOp): Promise<void> {
+    const batch: AppendOp[] = [first];
+    for (let next = this.queue[0]; next; next = this.queue[0]) {
+      // A queued aux update rides on this batch's mark write instead of costing one of its own.
+      if (next.kind === 'mark') this.markQueued = false;
+      else if (next.kind === 'append' && this.opts.groupCommit !== false) batch.push(next);
+      else break;
+      this.queue.shift();
+    }
+    const bytes = batch.length === 1 ? first.bytes : Buffer.concat(batch.map((b) => b.bytes));
+    await writeAll(this.handle, bytes, first.position);
+    await this.handle.datasync();
+    const last = batch[batch.length - 1]!;
+    this.opts.onSynced?.(last.position + last.bytes.length);
+    // The batch is durable; the mark makes it count. A truncation queued behind the batch has
+    // already removed some of its records from the log: they must not count as durable, and
+    // neither may what replaced them (not written yet).
+    const covered = this.stablePrefix(last.count, last.position + last.bytes.length);
+    await this.writeMark(covered.records, covered.bytes, this.crcFromMemory(covered.records));
+    this.durable = Math.max(this.durable, covered.records);
+    for (const b of batch) b.done();
+  }
+
+  private async applyTruncate(op: Extract<Op, { kind: 'truncate' }>): Promise<void> {
+    // Lower the mark first: after the cut the file must still hold everything the mark claims.
+    if (this.marker.mark.records > op.count) {
+      const lowered = this.stablePrefix(op.count, op.position);
+      await this.writeMark(lowered.records, lowered.bytes, this.crcFromMemory(lowered.records));
+    }
+    await this.handle.truncate(op.position);
+    await this.handle.sync();
+    this.durable = Math.min(this.durable, op.count);
+    this.opts.onSynced?.(op.position);
+    op.done();
+  }
+
+  /**
+   * The first `count` records (ending at `bytes`) shortened to what no queued truncation touches:
+   * those records are the same in memory and on disk, so their crc can be taken from memory.
+   */
+  private stablePrefix(count: number, bytes: number): { records: number; bytes: number } {
+    let records = count;
+    let end = bytes;
+    for (const op of this.queue) {
+      if (op.kind === 'truncate' && op.count < records) {
+        records = op.count;
+        end = op.position;
+      }
+    }
+    return { records, bytes: end };
+  }
+
+  /** crc of record `count - 1` as memory holds it; only for a count from stablePrefix. */
+  private crcFromMemory(count: number): number {
+    return count ? this.codec.crcOf(this.records[count - 1]!) : 0;
+  }
+
+  /** Rewrites the mark (one in flight at a time: only the pump calls this) with the latest aux. */
+  private async writeMark(records: number, bytes: number, lastCrc: number): Promise<void> {
+    const aux = this.auxWanted;
+    const served = this.auxRequests;
+    const cur = this.marker.mark;
+    if (cur.records !== records || cur.bytes !== bytes || cur.lastCrc !== lastCrc || cur.aux !== aux) {
+      await this.marker.write({ records, bytes, lastCrc, aux });
+    }
+    if (this.auxWaiters.length) {
+      const waiting = this.auxWaiters;
+      this.auxWaiters = waiting.filter((w) => w.upTo > served);
+      for (const w of waiting) if (w.upTo <= served) w.resolve();
     }
   }
 }

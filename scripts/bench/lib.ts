@@ -17,7 +17,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { crc32 } from 'node:zlib';
 import { LOG_HEADER, orderCodec } from '../../order/file-log.ts';
 import { signEntry } from '../../order/log.ts';
-import { encodeRecord } from '../../shared/wal.ts';
+import { encodeRecord, writeMarkFor } from '../../shared/wal.ts';
 import { pipeLines } from '../cluster.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -349,6 +349,8 @@ export async function writeReplicaDir(dataDir: string, id: number, log: Buffer, 
   const dir = path.join(dataDir, `order-${id}`);
   await fs.mkdir(dir, { recursive: true });
   await fs.writeFile(path.join(dir, 'orders.csv'), log);
+  // A replica refuses a log with records but no durable mark (lost records): vouch for this one.
+  await writeMarkFor(path.join(dir, 'orders.csv'), orderCodec);
   await fs.writeFile(path.join(dir, 'meta.json'), `${JSON.stringify(meta)}\n`);
 }
 

@@ -13,11 +13,13 @@ import {
   LOG_HEADER,
   formatRecord,
   openFileLogStore,
+  orderCodec,
   parseLog,
   type FileLogOptions,
   type FileLogStore,
 } from '../../order/file-log.ts';
 import { signEntry } from '../../order/log.ts';
+import { writeMarkFor } from '../../shared/wal.ts';
 
 let dir: string;
 let opened: FileLogStore[] = [];
@@ -72,9 +74,15 @@ async function tornCopies(): Promise<string[]> {
   return (await fs.readdir(dir)).filter((f) => f.startsWith(`${LOG_FILE}.torn-`));
 }
 
-/** Writes a log file directly (header + records + raw tail), bypassing the store. */
+/**
+ * Writes a log file directly, bypassing the store: header + records, with a mark saying those
+ * records are durable (what the store leaves), then a raw tail the mark does not cover (what a
+ * crash or a fault adds).
+ */
 async function writeRawLog(entries: OrderEntry[], tail: Buffer | string = ''): Promise<void> {
-  await fs.writeFile(logPath(), Buffer.concat([Buffer.from(expectedFile(entries)), Buffer.from(tail)]));
+  await fs.writeFile(logPath(), expectedFile(entries));
+  await writeMarkFor(logPath(), orderCodec);
+  await fs.appendFile(logPath(), Buffer.from(tail));
 }
 
 describe('opening', () => {
@@ -344,27 +352,29 @@ describe('recovering a damaged file', () => {
     expect(saved.toString('hex')).toBe(torn.toString('hex'));
   });
 
-  it('a complete last line with a bad checksum is cut as a torn tail', async () => {
+  // Changed with the torn/corrupt rule (brief decision 3): these two used to be cut as torn tails,
+  // which silently dropped a complete record. A torn write cannot end in a newline.
+  it('a complete last line with a bad checksum is corruption, not a torn tail: refused, the file left as it is', async () => {
     const all = records(3);
     const bad = { ...records(1, { startIndex: 3, prevCrc: all[2]!.crc })[0]! };
     bad.crc = (bad.crc + 1) >>> 0;
-    const badLine = formatRecord(bad);
-    await writeRawLog(all, badLine);
-    const log = await open();
-    expect(log.lastIndex()).toBe(2);
-    expect(log.slice(0, 10)).toEqual(all);
-    expect(await readLogText()).toBe(expectedFile(all));
-    const copies = await tornCopies();
-    expect(copies).toHaveLength(1);
-    expect(await fs.readFile(path.join(dir, copies[0]!), 'utf8')).toBe(badLine);
+    await writeRawLog(all, formatRecord(bad));
+    const before = await readLogBytes();
+    const err = await openFileLogStore(dir, { onFatal: failOnFatal }).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(CorruptLogError);
+    expect((err as CorruptLogError).lineNumber).toBe(5);
+    expect((err as CorruptLogError).detail).toBe('checksum mismatch');
+    expect((err as CorruptLogError).validRecords).toBe(3);
+    expect((await readLogBytes()).equals(before)).toBe(true);
+    expect(await tornCopies()).toEqual([]);
   });
 
-  it('a last line with the wrong order number is cut as a torn tail', async () => {
+  it('a complete last line with the wrong order number is corruption, not a torn tail', async () => {
     const all = records(3);
     const skip = records(1, { startIndex: 4, prevCrc: all[2]!.crc });
     await writeRawLog(all, formatRecord(skip[0]!));
-    const log = await open();
-    expect(log.slice(0, 10)).toEqual(all);
+    await expect(openFileLogStore(dir, { onFatal: failOnFatal })).rejects.toThrow(CorruptLogError);
+    expect(await tornCopies()).toEqual([]);
   });
 
   it('a log with no damage leaves no torn copy', async () => {

@@ -56,9 +56,11 @@ describe('openFileMetaStore', () => {
     const store = await openFileMetaStore(dir);
     const saves: Promise<void>[] = [];
     for (let e = 1; e <= 20; e++) saves.push(store.save({ promisedEpoch: e, votedFor: (e % 3) + 1, logEpoch: e - 1, storage: 'intact' }));
-    // The in-memory view is the last save at once.
-    expect(store.load()).toEqual({ promisedEpoch: 20, votedFor: 3, logEpoch: 19, storage: 'intact' });
+    // Memory follows the disk (issue 9 item 8): before any save is durable, load still returns
+    // what was on disk. (This used to expect the last save at once, before it was durable.)
+    expect(store.load()).toEqual(INITIAL_META);
     await Promise.all(saves);
+    expect(store.load()).toEqual({ promisedEpoch: 20, votedFor: 3, logEpoch: 19, storage: 'intact' });
     expect(await onDisk()).toEqual({ promisedEpoch: 20, votedFor: 3, logEpoch: 19, storage: 'intact' });
     expect((await openFileMetaStore(dir)).load()).toEqual({ promisedEpoch: 20, votedFor: 3, logEpoch: 19, storage: 'intact' });
     // No temp file is left behind by the chained atomic writes.

@@ -1,0 +1,42 @@
+/**
+ * `npm run repair -- --data-dir DIR`: brings back a catalog that refuses to start on a damaged
+ * ledger or meta file (scripts/lib/repair/). This file only reads argv, prints and picks the exit
+ * code: 0 repaired (or nothing to repair), 1 the repaired catalog would not open, 2 bad flags or
+ * nothing to repair from.
+ */
+import { parseRepairArgs, USAGE } from './lib/repair/args.ts';
+import { RepairInputError, repairCatalog } from './lib/repair/repair.ts';
+
+async function main(): Promise<number> {
+  let args;
+  try {
+    args = await parseRepairArgs(process.argv.slice(2));
+  } catch (err) {
+    if (!(err instanceof RepairInputError)) throw err;
+    console.error(`repair: ${err.message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (args.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  try {
+    const report = await repairCatalog({ catalogDir: args.catalogDir, orderDirs: args.orderDirs, dryRun: args.dryRun });
+    for (const line of report.lines) console.log(`repair: ${line}`);
+    return 0;
+  } catch (err) {
+    if (!(err instanceof RepairInputError)) throw err;
+    console.error(`repair: ${err.message}`);
+    return 2;
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(`repair: failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exitCode = 1;
+  },
+);
