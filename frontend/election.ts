@@ -9,6 +9,7 @@
  * second one, can never reuse an epoch.
  */
 import type { ReplicaStatus } from '../shared/contracts.ts';
+import { nextEpoch as nextEpochAfter } from '../shared/fields.ts';
 
 export type Probe = {
   id: number;
@@ -26,7 +27,8 @@ export function candidatesInPriorityOrder(probes: readonly Probe[]): number[] {
 }
 
 export function nextEpoch(probes: readonly Probe[], atLeast = 0): number {
-  return Math.max(atLeast, ...probes.map((p) => p.status?.promisedEpoch ?? 0)) + 1;
+  // The field's rule (shared/fields.ts): never an epoch the logs could not write.
+  return nextEpochAfter(Math.max(atLeast, ...probes.map((p) => p.status?.promisedEpoch ?? 0)));
 }
 
 /**

@@ -18,6 +18,7 @@
 import path from 'node:path';
 import fs from 'node:fs/promises';
 import { STORAGE_STATES, type StorageState } from '../shared/contracts.ts';
+import { EPOCH, REPLICA_ID } from '../shared/fields.ts';
 import { openJsonFile } from '../shared/fsutil.ts';
 
 export type { StorageState };
@@ -63,14 +64,13 @@ export class UnreadableMetaError extends Error {
  * checks: it is taken as intact, as it was then.
  */
 export function normalizeMeta(raw: Partial<Meta>): Meta {
-  const int = (v: unknown) => (Number.isSafeInteger(v) && (v as number) >= 0 ? (v as number) : NaN);
   const meta: Meta = {
-    promisedEpoch: int(raw.promisedEpoch ?? 0),
-    votedFor: raw.votedFor === null || raw.votedFor === undefined ? null : int(raw.votedFor),
-    logEpoch: int(raw.logEpoch ?? 0),
+    promisedEpoch: raw.promisedEpoch ?? 0,
+    votedFor: raw.votedFor ?? null,
+    logEpoch: raw.logEpoch ?? 0,
     storage: raw.storage ?? 'intact',
   };
-  if (Number.isNaN(meta.promisedEpoch) || Number.isNaN(meta.logEpoch) || Number.isNaN(meta.votedFor as number)) {
+  if (!EPOCH.valid(meta.promisedEpoch) || !EPOCH.valid(meta.logEpoch) || (meta.votedFor !== null && !REPLICA_ID.valid(meta.votedFor))) {
     throw new Error(`bad numbers in meta ${JSON.stringify(raw)}`);
   }
   if (!STORAGE_STATES.includes(meta.storage)) throw new Error(`bad storage state ${JSON.stringify(raw.storage)}`);

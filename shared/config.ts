@@ -5,6 +5,7 @@
  * `loadConfig(process.env)` and pass plain values down.
  */
 import path from 'node:path';
+import { REPLICA_ID } from './fields.ts';
 
 export interface ReplicaAddress {
   id: number;
@@ -130,7 +131,7 @@ export function loadConfig(env: Env): Config {
     }
     const id = Number(m[1]);
     const origin = url('ORDER_REPLICAS', m[2]!);
-    if (id < 1) problems.push(`ORDER_REPLICAS: id ${id} must be a positive integer`);
+    if (!REPLICA_ID.valid(id)) problems.push(`ORDER_REPLICAS: id ${m[1]} must be an integer from ${REPLICA_ID.min} to ${REPLICA_ID.max}`);
     if (replicas.some((r) => r.id === id)) problems.push(`ORDER_REPLICAS: id ${id} appears twice`);
     if (origin) {
       const u = new URL(origin);

@@ -145,6 +145,11 @@ describe('bad settings', () => {
     expect(problems[0]).toContain('http://b:2');
   });
 
+  it('an ORDER_REPLICAS id the wire cannot carry (above 2^31 - 1, or 0) is refused', () => {
+    expect(problemsOf({ ORDER_REPLICAS: '1=http://a:1,3000000000=http://b:2' })).toEqual([expect.stringMatching(/id 3000000000 must be an integer from 1 to 2147483647/)]);
+    expect(problemsOf({ ORDER_REPLICAS: '0=http://a:1' })).toEqual([expect.stringMatching(/id 0 must be/)]);
+  });
+
   it('a duplicate ORDER_REPLICAS id is refused', () => {
     const problems = problemsOf({ ORDER_REPLICAS: '1=http://a:1,2=http://b:2,1=http://c:3' });
     expect(problems).toHaveLength(1);
