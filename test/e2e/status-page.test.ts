@@ -1,13 +1,13 @@
 /**
  * The status page in a real browser: the whole store on real processes (startCluster), /status
- * open in headless Chromium (Debian's /usr/bin/chromium driven by playwright-core), then the
+ * open in headless Chromium (the one scripts/ensure-chromium.sh finds, driven by playwright-core), then the
  * leader is SIGKILLed and the page, without a reload, must show another replica leading and the
  * killed one down. Waits are playwright's (waitForFunction / locator waits with a bound), never sleeps.
  *
  * Leaves a screenshot in test-output/status-page.png; with UPDATE_DOCS_SCREENSHOT=1 (or when
  * docs/status-page.png is missing) it also refreshes the README's copy.
  *
- * npm test (pretest) and .ci/run install Debian's chromium when it is missing, so it always runs.
+ * npm test (pretest) and .ci/run install Debian's chromium when no browser is found, so it always runs.
  */
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -17,8 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../../scripts/cluster.ts';
+import { chromiumPath } from '../support/chromium.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const SCREENSHOT = path.join(REPO, 'test-output', 'status-page.png');
 const DOCS_SCREENSHOT = path.join(REPO, 'docs', 'status-page.png');
@@ -73,7 +73,7 @@ describe('status page in headless Chromium', () => {
     for (const name of toys) expect((await fetch(`${c.urls.frontend}/products/${encodeURIComponent(name)}`)).status).toBe(200);
 
     context = await chromium.launchPersistentContext(profileDir, {
-      executablePath: CHROMIUM,
+      executablePath: chromiumPath(),
       headless: true,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
       viewport: { width: 1280, height: 1000 },
