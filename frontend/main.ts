@@ -17,32 +17,38 @@ import { createRegistry } from '../shared/metrics.ts';
 import { observeApp } from '../shared/observability.ts';
 import { ObservedProductCache, registerFrontendMetrics, routerEventLogger } from './observe.ts';
 import { createStatusPage } from './status.ts';
+import { createStatusRecorder } from './status-recorder.ts';
 
 const config = loadConfigOrExit(process.env, 'frontend');
 const logger = createLogger('frontend', config.logging);
 const registry = createRegistry({ defaults: true });
 const http = createPooledHttp();
-const catalog = createCatalogClient(http, config.catalogUrl);
-const cache = new ObservedProductCache({ maxSize: config.cacheSize, enabled: config.cacheEnabled, loader: (name) => catalog.getProduct(name) }, { logger });
-const orders = createOrderRouter({
+const router = createOrderRouter({
   http,
   replicas: config.replicas,
   clock: systemClock,
   heartbeatIntervalMs: config.heartbeatIntervalMs,
   onEvent: routerEventLogger(logger),
 });
-const status = createStatusPage({ cache, orders, catalog });
+// The status page's record of what this frontend saw: every routed order and catalog call goes
+// through the recorder's observed wrappers (frontend/status-recorder.ts).
+const recorder = createStatusRecorder({ orders: router, clock: systemClock, quorum: config.commitQuorum });
+const orders = recorder.orders;
+const catalog = recorder.observeCatalog(createCatalogClient(http, config.catalogUrl));
+const cache = new ObservedProductCache({ maxSize: config.cacheSize, enabled: config.cacheEnabled, loader: (name) => catalog.getProduct(name) }, { logger });
+const status = createStatusPage({ cache, orders, catalog, recorder });
 registerFrontendMetrics(registry, { cache, orders });
 let publicServer: Listening | undefined;
 let internalServer: Listening | undefined;
 // Registered before "listening" is printed: a launcher may signal as soon as it sees that line.
 onShutdownSignal('frontend', async () => {
-  orders.stop();
+  router.stop();
   status.close();
+  recorder.close();
   await Promise.all([publicServer?.close(), internalServer?.close()]);
   await http.close();
 }, undefined, logger);
 publicServer = await listen(observeApp([status.app, createFrontendApp({ cache, catalog, orders })], { logger, registry }).fetch, config.host, config.frontendPort);
 internalServer = await listen(observeApp(createFrontendInternalApp({ cache }), { logger, registry, serveMetrics: true }).fetch, config.host, config.frontendInternalPort);
-orders.start();
+router.start();
 announce(logger, { url: publicServer.url, internalUrl: internalServer.url }, `frontend listening on ${publicServer.url} (internal ${internalServer.url}; cache ${config.cacheEnabled ? `${config.cacheSize} entries` : 'off'}; status page ${publicServer.url}/status)`);

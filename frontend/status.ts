@@ -2,14 +2,17 @@
  * The live status page: `GET /status` (frontend/status-page.html, plain HTML and a small script,
  * no build step) polls `GET /status.json` once a second and redraws without reloading.
  *
- * One snapshot shows what a demo wants to point at: each order replica (up/down, role, epoch,
- * last index, lag behind the leader) as the frontend's heartbeats see it; the current leader and
- * the history of leader changes with times; the cache in LRU order, hits/misses/evictions over
- * time and the latest fills, evictions and invalidations (replacement in action); the most
- * recent orders; the stock of every toy.
+ * One snapshot shows what a person watching a failover wants: banners saying what is refused and
+ * since when, driven by what the frontend saw (frontend/health-tracker.ts); orders/s by outcome,
+ * order p50/p99 and replication lag per follower, one point a second over a fixed window
+ * (frontend/timeline.ts); each leader change with how long it took and why; each service up or
+ * down and since when; each order replica (role, epoch, last index, lag) as the heartbeats see
+ * it; the cache in LRU order, hits/misses/evictions over time and the latest fills, evictions and
+ * invalidations (replacement in action); the most recent orders; the stock of every toy.
  *
- * Built only from views that already exist (router.view()/history()/getOrder, cache.stats()/
- * keys()/peek(), catalog.listProducts()), so the page needs no change anywhere else. The page
+ * Built only from views that already exist (router.view()/getOrder, cache.stats()/keys()/peek(),
+ * catalog.listProducts()) and from the StatusRecorder that main.ts wraps around the router and
+ * the catalog client (frontend/status-recorder.ts), so the page needs no change elsewhere. The page
  * must never make things worse while the store is failing over, so a snapshot never waits long:
  * stock and recent orders are fetched in the background, single flight, each bounded by a
  * timeout, and the last good answer is shown (marked stale) when a fetch fails. Orders are
@@ -18,27 +21,33 @@
  */
 import { readFileSync } from 'node:fs';
 import { Hono } from 'hono';
-import { systemClock, type Clock } from '../shared/clock.ts';
+import { badRequest, onAppError } from '../shared/errors.ts';
 import type { Order, Product } from '../shared/contracts.ts';
 import type { ProductCacheStats } from './cache.ts';
 import type { CatalogClient } from './catalog-client.ts';
 import type { CacheEvent } from './observe.ts';
-import type { LeaderChange } from './order-router.ts';
+import type { Banner, Failover, ServiceHealth } from './health-tracker.ts';
+import type { StatusRecorder } from './status-recorder.ts';
+import type { LagPoint, OrderPoint } from './timeline.ts';
 import type { OrderRouter } from './types.ts';
 
 const PAGE = readFileSync(new URL('./status-page.html', import.meta.url), 'utf8');
 
 export interface StatusDeps {
   cache: { stats(): ProductCacheStats; keys(): string[]; peek(name: string): Product | undefined; events?(): CacheEvent[] };
-  orders: Pick<OrderRouter, 'view' | 'getOrder'> & { history(): LeaderChange[] };
+  orders: Pick<OrderRouter, 'view' | 'getOrder'>;
   catalog: Pick<CatalogClient, 'listProducts'>;
-  /** The clock the router stamps leader changes with (to turn them into wall times). Default systemClock. */
-  clock?: Clock;
+  /** What the frontend saw of its orders, elections and the catalog (the banners, series, failovers). */
+  recorder: Pick<StatusRecorder, 'report'>;
+  /** Width of the charts' time axis when the page asks for none. Default 120 000 (two minutes). */
+  windowMs?: number;
+  /** When this frontend started (wall ms). Default: when the page was created. */
+  startedAtMs?: number;
   /** Wall clock. Default Date.now. */
   now?: () => number;
   /** How often cache counters are sampled for the charts; 0: only when `sample()` is called. Default 1000. */
   sampleEveryMs?: number;
-  /** Samples kept (default 120: two minutes at one a second). */
+  /** Samples kept (default 150: the two-minute chart at one a second, and some to spare). */
   maxSamples?: number;
   /** Orders shown (default 10). */
   recentOrders?: number;
@@ -57,26 +66,41 @@ export interface CacheSample {
 
 export interface StatusSnapshot {
   now: number;
+  startedAtMs: number;
+  /** Outages as the frontend saw them, worst first; empty when all is well. */
+  banners: Banner[];
   leader: { id: number | null; epoch: number | null; electing: boolean };
   replicas: Array<{ id: number; url: string; state: string; role: string | null; epoch: number | null; lastIndex: number | null; lag: number | null; leader: boolean }>;
-  leaderHistory: Array<{ atMs: number; leaderId: number | null; epoch: number | null }>;
+  services: ServiceHealth[];
+  /** One point per second over [fromMs, toMs]. */
+  series: { fromMs: number; toMs: number; orders: OrderPoint[]; lag: LagPoint[] };
+  /** Each leader change, oldest first. */
+  failovers: Failover[];
   cache: ProductCacheStats & { lru: Array<{ name: string; quantity: number | null; price: number | null }>; events: CacheEvent[]; samples: CacheSample[] };
   orders: { lastIndex: number | null; recent: Order[]; stale: boolean };
   stock: { products: Product[]; atMs: number | null; stale: boolean; error: string | null };
 }
 
 export interface StatusPage {
-  /** Serves GET /status and GET /status.json; mount it on the frontend's public app. */
+  /** Serves GET /status and GET /status.json[?window=S]; mount it on the frontend's public app. */
   app: Hono;
-  snapshot(): Promise<StatusSnapshot>;
+  snapshot(windowMs?: number): Promise<StatusSnapshot>;
   /** Records one sample of the cache counters now. */
   sample(): void;
   /** Stops the sampling timer. */
   close(): void;
 }
 
-const HISTORY_SHOWN = 20;
 const ORDERS_REMEMBERED = 50;
+/** The chart windows a page may ask for, in seconds (the recorder keeps 300 s). */
+export const WINDOW_SECONDS = { min: 10, max: 300 } as const;
+
+function parseWindowSeconds(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = /^\d{1,4}$/.test(raw) ? Number(raw) : NaN;
+  if (!(n >= WINDOW_SECONDS.min && n <= WINDOW_SECONDS.max)) throw badRequest(`window must be a whole number of seconds from ${WINDOW_SECONDS.min} to ${WINDOW_SECONDS.max}`);
+  return n;
+}
 
 /** Resolves with `p`'s value, or with `fallback` after `ms` (p keeps running). */
 function within<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
@@ -89,9 +113,9 @@ function within<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
 }
 
 export function createStatusPage(deps: StatusDeps): StatusPage {
-  const clock = deps.clock ?? systemClock;
   const now = deps.now ?? Date.now;
-  const maxSamples = deps.maxSamples ?? 120;
+  const startedAtMs = deps.startedAtMs ?? now();
+  const maxSamples = deps.maxSamples ?? 150;
   const shownOrders = deps.recentOrders ?? 10;
   const timeoutMs = deps.fetchTimeoutMs ?? 1_000;
 
@@ -159,7 +183,7 @@ export function createStatusPage(deps: StatusDeps): StatusPage {
     for (const n of known.keys()) if (n <= last - ORDERS_REMEMBERED) known.delete(n);
   }
 
-  async function snapshot(): Promise<StatusSnapshot> {
+  async function snapshot(windowMs = deps.windowMs ?? 120_000): Promise<StatusSnapshot> {
     await Promise.all([refreshStock(), refreshOrders()]);
     const v = deps.orders.view();
     const leaderRow = v.replicas.find((r) => r.id === v.leaderId);
@@ -174,19 +198,21 @@ export function createStatusPage(deps: StatusDeps): StatusPage {
       lag: leaderLast !== null && r.lastIndex !== null && r.state === 'up' ? Math.max(0, leaderLast - r.lastIndex) : null,
       leader: r.id === v.leaderId,
     }));
-    // The router stamps changes with its monotonic clock; place them on the wall clock.
-    const offset = now() - clock.now();
-    const leaderHistory = deps.orders.history().slice(-HISTORY_SHOWN).map((h) => ({ atMs: Math.round(h.atMs + offset), leaderId: h.leaderId, epoch: h.epoch }));
+    const seen = deps.recorder.report(windowMs);
     const lru = deps.cache.keys().map((name) => {
       const p = deps.cache.peek(name);
       return { name, quantity: p?.quantity ?? null, price: p?.price ?? null };
     });
     const recent = [...known.values()].sort((a, b) => b.number - a.number).slice(0, shownOrders);
     return {
-      now: now(),
+      now: seen.toMs,
+      startedAtMs,
+      banners: seen.banners,
       leader: { id: v.leaderId, epoch: v.epoch, electing: v.electing },
       replicas,
-      leaderHistory,
+      services: seen.services,
+      series: { fromMs: seen.fromMs, toMs: seen.toMs, orders: seen.orders, lag: seen.lag },
+      failovers: seen.failovers,
       cache: { ...deps.cache.stats(), lru, events: deps.cache.events?.() ?? [], samples: [...samples] },
       orders: { lastIndex: leaderLast, recent, stale: ordersStale },
       stock,
@@ -195,7 +221,11 @@ export function createStatusPage(deps: StatusDeps): StatusPage {
 
   const app = new Hono();
   app.get('/status', (c) => c.html(PAGE, 200, { 'cache-control': 'no-store' }));
-  app.get('/status.json', async (c) => c.json({ data: await snapshot() }, 200, { 'cache-control': 'no-store' }));
+  app.onError(onAppError);
+  app.get('/status.json', async (c) => {
+    const seconds = parseWindowSeconds(c.req.query('window'));
+    return c.json({ data: await snapshot(seconds === undefined ? undefined : seconds * 1000) }, 200, { 'cache-control': 'no-store' });
+  });
 
   return {
     app,
