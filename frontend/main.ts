@@ -16,6 +16,7 @@ import { announce, createLogger } from '../shared/logger.ts';
 import { createRegistry } from '../shared/metrics.ts';
 import { observeApp } from '../shared/observability.ts';
 import { ObservedProductCache, registerFrontendMetrics, routerEventLogger } from './observe.ts';
+import { createIndexApp } from './index-page.ts';
 import { createStatusPage } from './status.ts';
 import { createStatusRecorder } from './status-recorder.ts';
 
@@ -48,7 +49,7 @@ onShutdownSignal('frontend', async () => {
   await Promise.all([publicServer?.close(), internalServer?.close()]);
   await http.close();
 }, undefined, logger);
-publicServer = await listen(observeApp([status.app, createFrontendApp({ cache, catalog, orders })], { logger, registry }).fetch, config.host, config.frontendPort);
+publicServer = await listen(observeApp([createIndexApp(), status.app, createFrontendApp({ cache, catalog, orders })], { logger, registry }).fetch, config.host, config.frontendPort);
 internalServer = await listen(observeApp(createFrontendInternalApp({ cache }), { logger, registry, serveMetrics: true }).fetch, config.host, config.frontendInternalPort);
 router.start();
 announce(logger, { url: publicServer.url, internalUrl: internalServer.url }, `frontend listening on ${publicServer.url} (internal ${internalServer.url}; cache ${config.cacheEnabled ? `${config.cacheSize} entries` : 'off'}; status page ${publicServer.url}/status)`);
