@@ -1,7 +1,8 @@
 /**
  * What the frontend has seen of the store's health, as a pure function of typed observations:
- * the outcome of every order it routed, its heartbeat view of the order replicas, its leader
- * changes (election results) and its calls to the catalog. From them it derives:
+ * the outcome of every order it routed, its heartbeat view of the order replicas, its router's
+ * elections and leader changes (frontend/router-events.ts) and its calls to the catalog. From
+ * them it derives:
  *
  * - banners: "orders refused: no quorum" since the first refusal of the current run, driven by the
  *   order outcomes and election results, never by the last leader the router named (with no
@@ -19,7 +20,11 @@ import { Ring } from './ring.ts';
 export type Observation =
   | { kind: 'order'; atMs: number; status: number; reason: string | null; latencyMs: number }
   | { kind: 'view'; atMs: number; view: ElectionView }
-  | { kind: 'leader_change'; atMs: number; leaderId: number | null; epoch: number | null }
+  /** The router started an election, and why (its own words). */
+  | { kind: 'election'; atMs: number; reason: string }
+  | { kind: 'election_refused'; atMs: number; replica: number; reason: string }
+  /** `why` as the router says it (default 'elected'): 'found' an existing leader, 'newer' epoch seen, 'none' left. */
+  | { kind: 'leader_change'; atMs: number; leaderId: number | null; epoch: number | null; why?: 'elected' | 'found' | 'newer' | 'none' }
   | { kind: 'catalog'; atMs: number; ok: boolean; error: string | null };
 
 export type BannerReason = 'no_quorum' | 'no_leader' | 'catalog_down' | 'outcome_unknown' | 'orders_failing' | 'quorum_at_risk' | 'failing_over';
@@ -65,8 +70,12 @@ export interface ServiceHealth {
 interface Trouble { sinceMs: number; why: string; rank: number; fromView: boolean }
 interface Streak { reason: BannerReason; status: number; headline: string; sinceMs: number; lastMs: number; count: number; failingSinceMs: number }
 
-/** Why the leader looks unwell, strongest evidence first (a later, stronger sign rewrites the words, not the time). */
-const RANK = { down: 3, role: 2, order: 1, electing: 0 } as const;
+/**
+ * Why the leader looks unwell, strongest evidence first (a later, stronger sign rewrites the
+ * words, not the time). The router's own reason for its election is the strongest: it is why the
+ * leader changed.
+ */
+const RANK = { election: 4, down: 3, role: 2, order: 1, electing: 0 } as const;
 
 /** A failed order's banner: `cause` in a few words, and the headline built from it. */
 export function orderFailure(status: number, reason: string | null): Pick<Streak, 'reason' | 'headline'> & { cause: string } {
@@ -88,6 +97,8 @@ export class HealthTracker {
   private streak: Streak | null = null;
   private lastView: ElectionView | null = null;
   private belowQuorumSinceMs: number | null = null;
+  /** The replicas that refused to lead in the current election, for a failed election's words. */
+  private refusals: string[] = [];
   private readonly services = new Map<string, ServiceHealth>();
   private readonly changes: Ring<Failover>;
 
@@ -100,6 +111,8 @@ export class HealthTracker {
     if (e.kind === 'order') this.onOrder(e);
     else if (e.kind === 'view') this.onView(e.atMs, e.view);
     else if (e.kind === 'leader_change') this.onLeaderChange(e);
+    else if (e.kind === 'election') this.onElection(e.atMs, e.reason);
+    else if (e.kind === 'election_refused') this.refusals = [...this.refusals, `replica ${e.replica} refused: ${e.reason}`].slice(-3);
     else this.setService('catalog', e.atMs, e.ok ? 'up' : 'down', e.error);
   }
 
@@ -143,6 +156,11 @@ export class HealthTracker {
     else if (this.trouble?.fromView) this.trouble = null; // a blip that healed without a change
   }
 
+  private onElection(atMs: number, reason: string): void {
+    this.refusals = [];
+    if (this.leaderId !== null) this.noteTrouble(atMs, reason, RANK.election, false);
+  }
+
   private noteTrouble(atMs: number, why: string, rank: number, fromView: boolean): void {
     if (!this.trouble) this.trouble = { sinceMs: atMs, why, rank, fromView };
     else if (rank > this.trouble.rank) this.trouble = { ...this.trouble, why, rank, fromView: this.trouble.fromView && fromView };
@@ -153,12 +171,13 @@ export class HealthTracker {
     const trouble = this.trouble && this.trouble.sinceMs <= c.atMs ? this.trouble : null;
     let reason: string;
     let since: number | null = trouble?.sinceMs ?? null;
-    if (c.leaderId === null) reason = `election failed: ${this.replicasAnswering()}`;
-    else if (from === null && !this.everLed) reason = 'first election';
+    if (c.leaderId === null) reason = `election failed: ${[this.replicasAnswering(), ...this.refusals].join('; ')}`;
+    else if (from === null && !this.everLed) reason = c.why === 'found' ? `found replica ${c.leaderId} leading` : 'first election';
     else if (from === null) {
       reason = `a leader could be elected again: ${this.replicasAnswering()}`;
       since = this.noLeaderSinceMs;
-    } else reason = trouble?.why ?? this.whyWithoutTrouble(from);
+    } else if (c.why === 'newer') reason = `replica ${c.leaderId} leads a newer epoch than the one this frontend routed to`;
+    else reason = trouble?.why ?? this.whyWithoutTrouble(from);
     this.changes.push({
       atMs: c.atMs, from, to: c.leaderId, epoch: c.epoch, reason,
       troubleSinceMs: since, durationMs: since === null ? null : Math.max(0, c.atMs - since), ordersResumedAfterMs: null,
@@ -167,6 +186,7 @@ export class HealthTracker {
     this.everLed ||= c.leaderId !== null;
     this.noLeaderSinceMs = c.leaderId === null ? (this.noLeaderSinceMs ?? c.atMs) : null;
     this.trouble = null;
+    this.refusals = [];
   }
 
   private whyWithoutTrouble(from: number): string {

@@ -24,15 +24,20 @@ const config = loadConfigOrExit(process.env, 'frontend');
 const logger = createLogger('frontend', config.logging);
 const registry = createRegistry({ defaults: true });
 const http = createPooledHttp();
+const logRouterEvent = routerEventLogger(logger);
 const router = createOrderRouter({
   http,
   replicas: config.replicas,
   clock: systemClock,
   heartbeatIntervalMs: config.heartbeatIntervalMs,
-  onEvent: routerEventLogger(logger),
+  // The router emits nothing before start() below, by when `recorder` exists.
+  onEvent: (e) => {
+    logRouterEvent(e);
+    recorder.onRouterEvent(e);
+  },
 });
 // The status page's record of what this frontend saw: every routed order and catalog call goes
-// through the recorder's observed wrappers (frontend/status-recorder.ts).
+// through the recorder's observed wrappers, every router event to it (frontend/status-recorder.ts).
 const recorder = createStatusRecorder({ orders: router, clock: systemClock, quorum: config.commitQuorum });
 const orders = recorder.orders;
 const catalog = recorder.observeCatalog(createCatalogClient(http, config.catalogUrl));

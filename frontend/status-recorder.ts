@@ -5,34 +5,37 @@
  * - `orders` is the router with every `placeOrder` observed: its outcome (200, or the AppError's
  *   status and reason) and its latency go to the time series (frontend/timeline.ts) and to the
  *   health tracker (frontend/health-tracker.ts). The public app routes orders through it.
+ * - `onRouterEvent` takes the router's typed events (frontend/router-events.ts): each election
+ *   with its reason and each leader change, stamped on arrival. They are emitted synchronously
+ *   as they happen, so a leader change is always recorded before the outcomes that followed it,
+ *   and an election's start and a change's time are exact.
  * - `observeCatalog(client)` does the same for catalog calls: a call the catalog answered (a 404
  *   included) says it is up, a network failure or 5xx says it is down.
- * - A watch timer (every `watchEveryMs`) reads what the router already exposes, `view()` and
- *   `history()`: replica states (down since), replication lag per follower, and each leader
- *   change, placed on the wall clock. The router stamps changes with the exact time; the watch
- *   only decides when the frontend first saw trouble, so a failover's duration is exact at its
- *   end and within one watch interval at its start.
+ * - A watch timer (every `watchEveryMs`) reads the router's `view()`: replica states (down
+ *   since), replication lag per follower, and signs of trouble with the leader before the router
+ *   acts on them (so a failover's start is the first sign the frontend had, within one watch).
  *
- * Before each observation the router's history is read, so a leader change is always recorded
- * before an outcome that followed it. All memory is bounded (frontend/ring.ts).
+ * All memory is bounded (frontend/ring.ts).
  */
 import type { Clock } from '../shared/clock.ts';
 import { AppError } from '../shared/errors.ts';
 import type { CatalogClient } from './catalog-client.ts';
 import { HealthTracker, type Banner, type Failover, type ServiceHealth } from './health-tracker.ts';
 import type { LeaderChange } from './order-router.ts';
+import type { RouterEvent } from './router-events.ts';
 import { Timeline, type LagPoint, type OrderPoint } from './timeline.ts';
 import type { ElectionView, OrderRouter } from './types.ts';
 
 export interface StatusRecorderDeps {
+  /** The router; `history()` is only passed through (the metrics read it). */
   orders: OrderRouter & { history(): LeaderChange[] };
-  /** The clock the router stamps leader changes with; the watch timer runs on it. */
+  /** Monotonic time for latencies; the watch timer runs on it. */
   clock: Clock;
   /** Wall clock. Default Date.now. */
   now?: () => number;
   /** Replicas an order (and an election) needs: config.commitQuorum. */
   quorum: number;
-  /** How often view() and history() are read; 0: only when `tick()` is called. Default 50. */
+  /** How often view() is read; 0: only when `tick()` is called. Default 50. */
   watchEveryMs?: number;
   /** Seconds of time series kept. Default 300. */
   seconds?: number;
@@ -52,7 +55,9 @@ export interface StatusRecorder {
   /** The router, observed: give this one to the public app. */
   orders: OrderRouter & { history(): LeaderChange[] };
   observeCatalog(client: CatalogClient): CatalogClient;
-  /** Reads view() and history() now (the timer does it every watchEveryMs). */
+  /** Give the router's `onEvent` this (synchronously, as the router emits). */
+  onRouterEvent(e: RouterEvent): void;
+  /** Reads view() now (the timer does it every watchEveryMs). */
   tick(): void;
   /** The last `windowMs` of time series, ending now, plus banners, failovers and services. */
   report(windowMs: number): RecorderReport;
@@ -64,22 +69,15 @@ export function createStatusRecorder(deps: StatusRecorderDeps): StatusRecorder {
   const now = deps.now ?? Date.now;
   const health = new HealthTracker({ quorum: deps.quorum });
   const timeline = new Timeline(deps.seconds ?? 300);
-  let changesSeen = 0;
-  let lastChangeAtMs = -Infinity;
 
-  function syncHistory(): void {
-    const changes = router.history();
-    // Count-based while the router keeps every change; by time if it ever starts dropping old ones.
-    const fresh = changes.length >= changesSeen ? changes.slice(changesSeen) : changes.filter((c) => c.atMs > lastChangeAtMs);
-    changesSeen = changes.length;
-    if (fresh.length === 0) return;
-    const offset = now() - deps.clock.now();
-    for (const c of fresh) health.observe({ kind: 'leader_change', atMs: Math.round(c.atMs + offset), leaderId: c.leaderId, epoch: c.epoch });
-    lastChangeAtMs = fresh.at(-1)!.atMs;
+  function onRouterEvent(e: RouterEvent): void {
+    const atMs = now();
+    if (e.type === 'election') health.observe({ kind: 'election', atMs, reason: e.reason });
+    else if (e.type === 'election_refused') health.observe({ kind: 'election_refused', atMs, replica: e.replica, reason: e.reason });
+    else health.observe({ kind: 'leader_change', atMs, leaderId: e.leaderId, epoch: e.epoch, why: e.why });
   }
 
   function tick(): void {
-    syncHistory();
     const view = router.view();
     const atMs = now();
     health.observe({ kind: 'view', atMs, view });
@@ -87,7 +85,6 @@ export function createStatusRecorder(deps: StatusRecorderDeps): StatusRecorder {
   }
 
   function recordOrder(startedMs: number, status: number, reason: string | null): void {
-    syncHistory();
     const latencyMs = deps.clock.now() - startedMs;
     const atMs = now();
     health.observe({ kind: 'order', atMs, status, reason, latencyMs });
@@ -142,9 +139,9 @@ export function createStatusRecorder(deps: StatusRecorderDeps): StatusRecorder {
   return {
     orders,
     observeCatalog,
+    onRouterEvent,
     tick,
     report(windowMs) {
-      syncHistory();
       const toMs = now();
       const fromMs = toMs - windowMs;
       return {

@@ -104,6 +104,27 @@ describe('failovers and services, from what the frontend saw', () => {
     expect(t.failovers().at(-1)).toMatchObject({ troubleSinceMs: at(20), durationMs: 500, reason: 'orders to replica 3 failed: outcome unknown (504)' });
   });
 
+  it('when the router starts an election, then its reason names the failover and its start can be the failover\'s start', () => {
+    const election = (sec: number, reason: string): Observation => ({ kind: 'election', atMs: at(sec), reason });
+    const t = story(seen(0, allUp()), leads(0, 3), election(7, 'replica 3 failed a request: connect ECONNREFUSED'), leads(7.08, 2, 2));
+    expect(t.failovers().at(-1)).toMatchObject({ troubleSinceMs: at(7), durationMs: 80, reason: 'replica 3 failed a request: connect ECONNREFUSED' });
+  });
+
+  it('when an election fails, then the change says who refused and how many replicas answer', () => {
+    const oneLeft = view(3, [replica(3, 'down'), replica(2, 'down'), replica(1, 'up')]);
+    const t = story(seen(0, allUp()), leads(0, 3), seen(5, oneLeft), { kind: 'election', atMs: at(5), reason: 'leader 3 stopped answering heartbeats' },
+      { kind: 'election_refused', atMs: at(5.1), replica: 1, reason: 'only 1 of 3 replicas promised epoch 2' }, leads(5.2, null));
+    expect(t.failovers().at(-1)).toMatchObject({
+      from: 3, to: null, durationMs: 200,
+      reason: 'election failed: 1 of 3 order replicas answer heartbeats (2 needed); replica 1 refused: only 1 of 3 replicas promised epoch 2',
+    });
+  });
+
+  it('when the router follows a newer epoch it did not elect, or finds a leader at start, then the change says so', () => {
+    const t = story(seen(0, allUp()), { kind: 'leader_change', atMs: at(0), leaderId: 3, epoch: 4, why: 'found' }, { kind: 'leader_change', atMs: at(9), leaderId: 2, epoch: 5, why: 'newer' });
+    expect(t.failovers().map((f) => f.reason)).toEqual(['found replica 3 leading', 'replica 2 leads a newer epoch than the one this frontend routed to']);
+  });
+
   it('when a leader is replaced between two looks, then the change is recorded with what the view shows and no made-up duration', () => {
     const t = story(seen(0, allUp()), leads(0, 3), leads(5, 2, 2));
     expect(t.failovers().at(-1)).toMatchObject({ from: 3, to: 2, troubleSinceMs: null, durationMs: null, reason: 'replica 3 was replaced (the frontend saw no trouble before the change)' });

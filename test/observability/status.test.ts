@@ -9,7 +9,6 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ObservedProductCache } from '../../frontend/observe.ts';
-import type { LeaderChange } from '../../frontend/order-router.ts';
 import { createStatusPage, type StatusSnapshot } from '../../frontend/status.ts';
 import { createStatusRecorder } from '../../frontend/status-recorder.ts';
 import type { ElectionView } from '../../frontend/types.ts';
@@ -24,8 +23,7 @@ function setup() {
   const catalog = new FakeCatalog(TOYS);
   const cache = new ObservedProductCache({ maxSize: 3, loader: (n) => catalog.getProduct(n) });
   const clock = new ManualClock();
-  const history: LeaderChange[] = [];
-  const router = Object.assign(new FakeRouter(), { history: () => history });
+  const router = Object.assign(new FakeRouter(), { history: () => [] });
   router.get = async (n): Promise<Order> => ({ number: n, name: n % 2 ? 'Lego' : 'Tux', quantity: 1 });
   const now = () => 1_000_000 + clock.now();
   const recorder = createStatusRecorder({ orders: router, clock, now, quorum: 2, watchEveryMs: 100 });
@@ -40,7 +38,9 @@ function setup() {
     page.close();
     recorder.close();
   };
-  return { catalog, cache, clock, history, router, recorder, page, json, close };
+  /** What main.ts's router.onEvent hands the recorder when the leader changes. */
+  const leads = (leaderId: number | null, epoch: number | null) => recorder.onRouterEvent({ type: 'leader_change', leaderId, epoch, why: leaderId === null ? 'none' : 'elected' });
+  return { catalog, cache, clock, router, recorder, page, json, close, leads };
 }
 
 describe('status page', () => {
@@ -56,8 +56,8 @@ describe('status page', () => {
   });
 
   it('shows replicas with lag, the leader and each leader change with wall-clock times', async () => {
-    const { json, history, clock, close } = setup();
-    history.push({ atMs: 0, leaderId: 3, epoch: 7 });
+    const { json, leads, clock, close } = setup();
+    leads(3, 7);
     await clock.advance(2_500);
     const s = await json();
     expect(s.leader).toEqual({ id: 3, epoch: 7, electing: false });
@@ -116,12 +116,12 @@ describe('status page', () => {
   });
 
   it('when the followers die and orders are refused, then the snapshot says so although the router still names a leader', async () => {
-    const { json, history, clock, router, recorder, close } = setup();
+    const { json, leads, clock, router, recorder, close } = setup();
     const up = (id: number, role: string, lastIndex: number) => ({ id, url: `http://127.0.0.1:801${id}`, state: 'up' as const, role, lastIndex, promisedEpoch: 7 });
     const down = (id: number) => ({ id, url: `http://127.0.0.1:801${id}`, state: 'down' as const, role: null, lastIndex: null, promisedEpoch: null });
     let view: ElectionView = { leaderId: 3, epoch: 7, electing: false, replicas: [up(3, 'leader', 10), up(2, 'follower', 8), up(1, 'follower', 10)] };
     router.view = () => view;
-    history.push({ atMs: clock.now(), leaderId: 3, epoch: 7 });
+    leads(3, 7);
     recorder.tick();
     router.place = async () => {
       await clock.sleep(20);
@@ -164,23 +164,25 @@ describe('status page', () => {
   });
 
   it('when the leader stops answering, then the failover is listed with how long it took and why', async () => {
-    const { json, history, clock, router, close } = setup();
+    const { json, leads, clock, router, recorder, close } = setup();
     const views: Record<string, ElectionView> = {
       healthy: electionView,
       leaderDown: { ...electionView, electing: true, replicas: electionView.replicas.map((r) => (r.id === 3 ? { ...r, state: 'down', role: null, lastIndex: null } : r)) },
     };
     let view = views.healthy!;
     router.view = () => view;
-    history.push({ atMs: clock.now(), leaderId: 3, epoch: 7 });
+    leads(3, 7);
     await clock.advance(1_000);
     view = views.leaderDown!;
-    await clock.advance(100); // the watch (every 100 ms) sees replica 3 down
-    await clock.advance(60);
-    history.push({ atMs: clock.now(), leaderId: 2, epoch: 8 });
+    await clock.advance(100); // the watch (every 100 ms) sees replica 3 down: the first sign
+    await clock.advance(30);
+    recorder.onRouterEvent({ type: 'election', reason: 'leader 3 stopped answering heartbeats' });
+    await clock.advance(30);
+    leads(2, 8);
     await clock.advance(100);
     const s = await json();
     expect(s.failovers.at(-1)).toEqual({
-      atMs: 1_001_160, from: 3, to: 2, epoch: 8, reason: 'replica 3 stopped answering heartbeats',
+      atMs: 1_001_160, from: 3, to: 2, epoch: 8, reason: 'leader 3 stopped answering heartbeats', // the router's words
       troubleSinceMs: 1_001_100, durationMs: 60, ordersResumedAfterMs: null,
     });
     close();
