@@ -72,9 +72,18 @@ export function createStatusRecorder(deps: StatusRecorderDeps): StatusRecorder {
 
   function onRouterEvent(e: RouterEvent): void {
     const atMs = now();
-    if (e.type === 'election') health.observe({ kind: 'election', atMs, reason: e.reason });
-    else if (e.type === 'election_refused') health.observe({ kind: 'election_refused', atMs, replica: e.replica, reason: e.reason });
-    else health.observe({ kind: 'leader_change', atMs, leaderId: e.leaderId, epoch: e.epoch, why: e.why });
+    switch (e.type) {
+      case 'election':
+        return health.observe({ kind: 'election', atMs, reason: e.reason });
+      case 'election_refused':
+        return health.observe({ kind: 'election_refused', atMs, replica: e.replica, reason: e.reason });
+      case 'leader_change':
+        return health.observe({ kind: 'leader_change', atMs, leaderId: e.leaderId, epoch: e.epoch, why: e.why });
+      default: {
+        const unknown: never = e; // a new router event must be given a meaning here
+        return void unknown;
+      }
+    }
   }
 
   function tick(): void {
