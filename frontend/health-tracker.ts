@@ -22,7 +22,7 @@ export type Observation =
   | { kind: 'view'; atMs: number; view: ElectionView }
   /** The router started an election, and why (its own words). */
   | { kind: 'election'; atMs: number; reason: string }
-  | { kind: 'election_refused'; atMs: number; replica: number; reason: string }
+  | { kind: 'election_refused'; atMs: number; replica: number | null; reason: string }
   /** `why` as the router says it (default 'elected'): 'found' an existing leader, 'newer' epoch seen, 'none' left. */
   | { kind: 'leader_change'; atMs: number; leaderId: number | null; epoch: number | null; why?: 'elected' | 'found' | 'newer' | 'none' }
   | { kind: 'catalog'; atMs: number; ok: boolean; error: string | null };
@@ -112,7 +112,7 @@ export class HealthTracker {
     else if (e.kind === 'view') this.onView(e.atMs, e.view);
     else if (e.kind === 'leader_change') this.onLeaderChange(e);
     else if (e.kind === 'election') this.onElection(e.atMs, e.reason);
-    else if (e.kind === 'election_refused') this.refusals = [...this.refusals, `replica ${e.replica} refused: ${e.reason}`].slice(-3);
+    else if (e.kind === 'election_refused') this.refusals = [...this.refusals, e.replica === null ? e.reason : `replica ${e.replica} refused: ${e.reason}`].slice(-3);
     else this.setService('catalog', e.atMs, e.ok ? 'up' : 'down', e.error);
   }
 

@@ -30,6 +30,7 @@ const router = createOrderRouter({
   replicas: config.replicas,
   clock: systemClock,
   heartbeatIntervalMs: config.heartbeatIntervalMs,
+  quorum: config.commitQuorum,
   // The router emits nothing before start() below, by when `recorder` exists.
   onEvent: (e) => {
     logRouterEvent(e);
@@ -43,7 +44,7 @@ const orders = recorder.orders;
 const catalog = recorder.observeCatalog(createCatalogClient(http, config.catalogUrl));
 const cache = new ObservedProductCache({ maxSize: config.cacheSize, enabled: config.cacheEnabled, loader: (name) => catalog.getProduct(name) }, { logger });
 const status = createStatusPage({ cache, orders, catalog, recorder });
-registerFrontendMetrics(registry, { cache, orders });
+registerFrontendMetrics(registry, { cache, orders: router });
 let publicServer: Listening | undefined;
 let internalServer: Listening | undefined;
 // Registered before "listening" is printed: a launcher may signal as soon as it sees that line.

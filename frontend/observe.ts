@@ -97,7 +97,7 @@ export class ObservedProductCache extends ProductCache {
 
 export interface FrontendMetricsDeps {
   cache: Pick<ProductCache, 'stats'>;
-  orders: Pick<OrderRouter, 'view'> & { history(): LeaderChange[] };
+  orders: Pick<OrderRouter, 'view'> & { readonly changeCount: number };
 }
 
 /** Registers the frontend's own metrics (the HTTP ones come from shared/observability.ts). */
@@ -115,7 +115,7 @@ export function registerFrontendMetrics(registry: Registry, deps: FrontendMetric
   gaugeFrom(registry, `${p}leader_id`, 'Order replica the frontend routes orders to (0: none)', [], () => view().leaderId ?? 0);
   gaugeFrom(registry, `${p}epoch`, 'Epoch of the current order leader (0: none)', [], () => view().epoch ?? 0);
   gaugeFrom(registry, `${p}electing`, '1 while the frontend runs an election', [], () => (view().electing ? 1 : 0));
-  counterFrom(registry, `${p}leader_changes_total`, 'Times the frontend saw the order leader change (including to none)', [], () => deps.orders.history().length);
+  counterFrom(registry, `${p}leader_changes_total`, 'Times the frontend saw the order leader change (including to none)', [], () => deps.orders.changeCount);
   gaugeFrom(registry, `${p}replica_up`, 'Whether the order replica answered the last status probe', ['replica'], () =>
     view().replicas.map((r) => [{ replica: r.id }, r.state === 'up' ? 1 : 0] as const));
   gaugeFrom(registry, `${p}replica_last_index`, 'Last order index in each replica\'s log, as last probed (-1: empty)', ['replica'], () =>

@@ -25,7 +25,7 @@ import {
 import { AppError, noLeader, outcomeUnknown } from '../shared/errors.ts';
 import { expectData, NetworkError, type HttpClient } from '../shared/http.ts';
 import { candidatesInPriorityOrder, electionInProgress, existingLeader, newerLeader, nextEpoch, SILENT_BEATS_BEFORE_ELECTION, stillLeads, type Probe } from './election.ts';
-import type { RouterEvent } from './router-events.ts';
+import type { ElectionTrigger, RouterEvent } from './router-events.ts';
 import type { ElectionView, OrderRouter, ReplicaView } from './types.ts';
 
 export interface OrderRouterOptions {
@@ -35,6 +35,8 @@ export interface OrderRouterOptions {
   heartbeatIntervalMs: number;
   /** How long one client request may spend retrying across failovers before giving up. */
   requestDeadlineMs?: number;
+  /** Replicas a leader needs (itself included); default a majority, as COMMIT_QUORUM's. */
+  quorum?: number;
   onEvent?: (e: RouterEvent) => void;
 }
 
@@ -64,6 +66,8 @@ export class Router implements OrderRouter {
   private readonly probed = new Set<number>();
   private leader: Leader | null = null;
   private electing: Promise<void> | null = null;
+  /** When the last election ended with no leader (null: it found one). */
+  private lastFailedElectionMs: number | null = null;
   /** Consecutive heartbeats the current leader did not answer in time. */
   private silentBeats = 0;
   private stopped = true;
@@ -81,12 +85,14 @@ export class Router implements OrderRouter {
   private readonly probeTimeoutMs: number;
   private readonly rpcTimeoutMs: number;
   private readonly requestDeadlineMs: number;
+  private readonly quorum: number;
 
   constructor(private readonly o: OrderRouterOptions) {
     for (const r of o.replicas) this.statuses.set(r.id, null);
     this.probeTimeoutMs = Math.max(4 * o.heartbeatIntervalMs, 500);
     this.rpcTimeoutMs = Math.max(4 * o.heartbeatIntervalMs, 1_000);
     this.requestDeadlineMs = o.requestDeadlineMs ?? 10_000;
+    this.quorum = o.quorum ?? Math.floor(o.replicas.length / 2) + 1;
   }
 
   start(): void {
@@ -184,11 +190,17 @@ export class Router implements OrderRouter {
     }
   }
 
-  private async runElection(reason: string): Promise<void> {
-    this.o.onEvent?.({ type: 'election', reason });
-    let probes = await this.probeAll();
+  private async runElection(trigger: ElectionTrigger, reason: string): Promise<void> {
+    this.o.onEvent?.({ type: 'election', trigger, reason });
+    let probes = await this.awaitOtherElection(await this.probeAll());
+    // Too few intact replicas answer for any of them to gather a quorum: asking one would only
+    // burn an epoch (it promises the epoch to itself first), every heartbeat, for nothing.
+    const electable = candidatesInPriorityOrder(probes).length;
+    if (electable < this.quorum && !existingLeader(probes)) {
+      this.o.onEvent?.({ type: 'election_refused', replica: null, reason: `only ${electable} of ${this.o.replicas.length} replicas are up and intact; ${this.quorum} are needed` });
+      return this.setLeader(null, 'none');
+    }
     let floor = 0;
-    probes = await this.awaitOtherElection(probes);
     for (const id of candidatesInPriorityOrder(probes)) {
       for (let attempt = 0; attempt < 3; attempt++) {
         // Someone (another frontend, or an election that outran our probes) may lead already:
@@ -229,9 +241,10 @@ export class Router implements OrderRouter {
   }
 
   /** Starts an election unless one is running; everyone who asks waits for the same one. */
-  private elect(reason: string): Promise<void> {
-    this.electing ??= this.runElection(reason).finally(() => {
+  private elect(trigger: ElectionTrigger, reason: string): Promise<void> {
+    this.electing ??= this.runElection(trigger, reason).finally(() => {
       this.electing = null;
+      this.lastFailedElectionMs = this.leader ? null : this.o.clock.now();
     });
     return this.electing;
   }
@@ -253,7 +266,11 @@ export class Router implements OrderRouter {
   private async judgeLeader(current: Leader | null, probes: Probe[]): Promise<void> {
     const newer = newerLeader(probes, current);
     if (newer) return this.setLeader(newer, 'newer');
-    if (!current) return void (await this.elect('no leader yet'));
+    if (!current) {
+      // Nothing to elect with: stay quiet until a quorum of intact replicas answers again.
+      if (candidatesInPriorityOrder(probes).length < this.quorum && !existingLeader(probes)) return;
+      return void (await this.elect('no_leader', 'no leader yet'));
+    }
     const probe = probes.find((p) => p.id === current.id)!;
     if (stillLeads(probe.status, current.epoch)) {
       this.silentBeats = 0;
@@ -261,12 +278,15 @@ export class Router implements OrderRouter {
     }
     if (probe.failure === 'silent' && ++this.silentBeats < SILENT_BEATS_BEFORE_ELECTION) return;
     this.silentBeats = 0;
-    await this.elect(`leader ${current.id} stopped answering heartbeats`);
+    await this.elect('heartbeat', `leader ${current.id} stopped answering heartbeats`);
   }
 
   private async currentLeader(): Promise<Leader> {
     if (this.electing) await this.electing;
-    if (!this.leader) await this.elect('a request needs a leader');
+    // An election failed within the last heartbeat: the next heartbeat retries it, requests do not
+    // each start another (under load that is one election per request, each burning an epoch).
+    const failedRecently = this.lastFailedElectionMs !== null && this.o.clock.now() - this.lastFailedElectionMs < this.o.heartbeatIntervalMs;
+    if (!this.leader && !failedRecently) await this.elect('no_leader', 'a request needs a leader');
     if (!this.leader) throw noLeader('no order replica could take the lead (a majority must be up)');
     return this.leader;
   }
@@ -314,7 +334,7 @@ export class Router implements OrderRouter {
           (unknown !== null && reason !== null && DEFINITE_FOR_THE_ATTEMPT.has(reason));
         if (!retry) throw err;
         lastDefinite = err;
-        if (this.leader === l) await this.elect(`replica ${l.id} failed a request: ${(err as Error).message}`);
+        if (this.leader === l) await this.elect('request_failed', `replica ${l.id} failed a request: ${(err as Error).message}`);
         await this.o.clock.sleep(Math.min(50, this.o.heartbeatIntervalMs));
       }
     }

@@ -113,7 +113,9 @@ async function healthy(): Promise<void> {
 
 describe('request ids across services', () => {
   it('one order\'s id is in the log lines of the frontend, the leader, the catalog and a follower', async () => {
-    await until('replica 3 leads', async () => (await health()).leaderId === 3);
+    await healthy();
+    const leader = (await health()).leaderId as 1 | 2 | 3;
+    const followers = ([1, 2, 3] as const).filter((id) => id !== leader);
     const res = await fetch(`${cluster.urls.frontend}/orders`, {
       method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'trace-e2e-1' }, body: JSON.stringify({ name: 'Tux', quantity: 1 }),
     });
@@ -122,7 +124,7 @@ describe('request ids across services', () => {
     const has = (service: ServiceName, route: string) =>
       linesOf(service).some((l) => l.route === route && typeof l.reqId === 'string' && l.reqId.split(',').includes('trace-e2e-1'));
     await until('the id is in every service\'s log', async () =>
-      has('frontend', '/orders') && has('order-3', '/orders') && has('catalog', '/purchases') && (has('order-1', '/internal/append') || has('order-2', '/internal/append')));
+      has('frontend', '/orders') && has(`order-${leader}`, '/orders') && has('catalog', '/purchases') && followers.some((f) => has(`order-${f}`, '/internal/append')));
     const line = linesOf('frontend').find((l) => l.reqId === 'trace-e2e-1' && l.route === '/orders');
     expect(line).toMatchObject({ method: 'POST', path: '/orders', status: 200, service: 'frontend' });
     expect(typeof line.ms).toBe('number');

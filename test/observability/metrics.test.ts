@@ -35,7 +35,7 @@ function frontend() {
   const { logger } = memoryLogger('frontend', 'silent');
   const catalog = new FakeCatalog(TOYS);
   const cache = new ObservedProductCache({ maxSize: 2, loader: (n) => catalog.getProduct(n) }, { logger });
-  const router = Object.assign(new FakeRouter(), { history: (): LeaderChange[] => [{ atMs: 1, leaderId: 3, epoch: 7 }] });
+  const router = Object.assign(new FakeRouter(), { changeCount: 1 });
   const registry = createRegistry();
   registerFrontendMetrics(registry, { cache, orders: router });
   const app = observeApp(createFrontendApp({ cache, catalog, orders: router }), { logger, registry });

@@ -176,7 +176,7 @@ describe('status page', () => {
     view = views.leaderDown!;
     await clock.advance(100); // the watch (every 100 ms) sees replica 3 down: the first sign
     await clock.advance(30);
-    recorder.onRouterEvent({ type: 'election', reason: 'leader 3 stopped answering heartbeats' });
+    recorder.onRouterEvent({ type: 'election', trigger: 'heartbeat', reason: 'leader 3 stopped answering heartbeats' });
     await clock.advance(30);
     leads(2, 8);
     await clock.advance(100);

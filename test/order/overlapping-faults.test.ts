@@ -250,6 +250,23 @@ describe('when the leader answers one heartbeat too late (a slow link, a busy ma
   });
 });
 
+describe('when too few replicas are left to elect anyone', () => {
+  it('the frontend asks none of them to lead, burning no epoch, and elects at once when a quorum is back', async () => {
+    const { c } = cluster3();
+    await c.until('replica 3 leads', () => c.leaderId() === 3);
+    await c.crash(2);
+    await c.crash(1);
+    await c.until('the leader stepped down', () => !c.replica(3).isLeader() && c.leaderId() === null, 5_000);
+    const epoch = c.replica(3).status().promisedEpoch;
+    for (let i = 0; i < 20; i++) await c.settle(c.router.placeOrder({ name: 'Tux', quantity: 1 }).catch(() => null));
+    await c.pass(2_000);
+    expect(c.replica(3).status().promisedEpoch).toBe(epoch);
+    await c.restart(2);
+    await c.until('a leader again', () => c.leaderId() !== null, 2_000);
+    expect(c.replica(c.leaderId()!).status().promisedEpoch).toBe(epoch + 1);
+  });
+});
+
 /** A meta store whose next `failures` saves fail as a full disk would. */
 class FullDiskMeta implements MetaStore {
   failures = 0;
