@@ -17,6 +17,7 @@ import { createRegistry } from '../shared/metrics.ts';
 import { observeApp } from '../shared/observability.ts';
 import { ObservedProductCache, registerFrontendMetrics, routerEventLogger } from './observe.ts';
 import { createStatusPage } from './status.ts';
+import { createFrontendReadinessApp } from './readiness.ts';
 
 const config = loadConfigOrExit(process.env, 'frontend');
 const logger = createLogger('frontend', config.logging);
@@ -42,7 +43,7 @@ onShutdownSignal('frontend', async () => {
   await Promise.all([publicServer?.close(), internalServer?.close()]);
   await http.close();
 }, undefined, logger);
-publicServer = await listen(observeApp([status.app, createFrontendApp({ cache, catalog, orders })], { logger, registry }).fetch, config.host, config.frontendPort);
+publicServer = await listen(observeApp([status.app, createFrontendReadinessApp({ orders, http, commitQuorum: config.commitQuorum }), createFrontendApp({ cache, catalog, orders })], { logger, registry }).fetch, config.host, config.frontendPort);
 internalServer = await listen(observeApp(createFrontendInternalApp({ cache }), { logger, registry, serveMetrics: true }).fetch, config.host, config.frontendInternalPort);
 orders.start();
 announce(logger, { url: publicServer.url, internalUrl: internalServer.url }, `frontend listening on ${publicServer.url} (internal ${internalServer.url}; cache ${config.cacheEnabled ? `${config.cacheSize} entries` : 'off'}; status page ${publicServer.url}/status)`);
