@@ -9,7 +9,7 @@
  * It needs root and working `ip netns` (CI has both). Where the machine cannot, it says so out
  * loud and checks instead that the run refuses clearly (exit 3, the reason) and creates nothing.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -27,14 +27,18 @@ let why: string | null = null;
 let tmp = '';
 let dist = '';
 
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; pid: number }> {
+/** Runs the CLI as its own process (so its PID is the supervisor's); `onProgress` sees its progress output as it comes. */
+function runCli(args: string[], onProgress: (soFar: string, child: ChildProcess) => void = () => {}): Promise<{ code: number | null; stdout: string; stderr: string; pid: number }> {
   const tsx = pathToFileURL(createRequire(path.join(REPO_ROOT, 'package.json')).resolve('tsx')).href;
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', tsx, path.join(REPO_ROOT, 'scripts', 'cluster-hosts.ts'), ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      onProgress(stderr, child);
+    });
     const timer = setTimeout(() => child.kill('SIGTERM'), RUN_DEADLINE_MS);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -104,4 +108,26 @@ describe('npm run cluster:hosts --quick', () => {
     expect(report.pids.filter(isAlive)).toEqual([]);
     expect(rootRuleset()).toBe(rulesBefore);
   }, RUN_DEADLINE_MS + 10_000);
+
+  it('when interrupted (SIGTERM) in the middle of its faults, it stops its services, tears down and leaves nothing behind', async () => {
+    if (why) {
+      console.warn(`\n*** multi-host interruption NOT exercised on this machine: ${why}.\n`);
+      expect(why.length).toBeGreaterThan(0);
+      return;
+    }
+    let signalled = false;
+    const r = await runCli(['--quick', '--json', '--throughput', '0', '--seed', '12', '--dist', dist], (soFar, child) => {
+      if (!signalled && /fault: /.test(soFar)) {
+        signalled = true;
+        child.kill('SIGTERM');
+      }
+    });
+    expect(signalled, r.stderr.slice(-2_000)).toBe(true);
+    expect(r.code).toBe(1);
+    const result = JSON.parse(r.stdout) as SupervisedReport;
+    expect(result.report?.interrupted).toBe(true);
+    expect(result.teardown).toMatchObject({ namespacesLeft: [], processesLeft: [], rootRulesetUnchanged: true });
+    expect(listNamespaces().filter((n) => n.startsWith(`${NS_PREFIX}${r.pid}-`))).toEqual([]);
+    expect(result.report!.pids.filter(isAlive)).toEqual([]);
+  }, RUN_DEADLINE_MS);
 });

@@ -17,10 +17,16 @@ if (!optionsFile || !reportFile) {
 }
 const options = JSON.parse(await fs.readFile(optionsFile, 'utf8')) as RunOptions;
 const stop = new AbortController();
+/** Stopping is bounded too: services get their graceful shutdown, then whatever is left is killed on exit. */
+const STOP_BOUND_MS = 20_000;
 const abort = (why: string) => {
   if (stop.signal.aborted) return;
   console.log(`[hosts] ${why}: stopping the run`);
   stop.abort();
+  setTimeout(() => {
+    console.error(`[hosts] still stopping after ${STOP_BOUND_MS / 1000} s: exiting (what is left is killed)`);
+    process.exit(1);
+  }, STOP_BOUND_MS).unref();
 };
 process.on('SIGTERM', () => abort('SIGTERM'));
 process.on('SIGINT', () => abort('SIGINT'));

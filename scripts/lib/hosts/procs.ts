@@ -79,6 +79,12 @@ export function createProcs(opts: { output: (name: string, line: string) => void
     const p = procs.get(name);
     return p && !p.exited ? p : null;
   };
+  // Last resort when this process exits without stopAll(): nothing started here outlives it
+  // (haproxy has no orphan guard of its own).
+  const onExit = () => {
+    for (const p of procs.values()) if (!p.exited) signalPid(p.pid, 'SIGKILL');
+  };
+  process.on('exit', onExit);
 
   function spawnProc(spec: ProcSpec): { proc: Proc; line: Promise<void> } {
     const child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -171,6 +177,7 @@ export function createProcs(opts: { output: (name: string, line: string) => void
           for (const p of running) if (!p.exited) signalPid(p.pid, 'SIGKILL');
           await settlesWithin(Promise.all(running.map((p) => p.exit)), 3_000);
         }
+        process.off('exit', onExit);
       })();
       return stopping;
     },

@@ -82,17 +82,18 @@ export function formatReport(s: SupervisedReport): string {
     out.push(`multi-host run, seed ${r.seed}${r.quick ? ' (quick)' : ''}: ${r.clients} clients through haproxy, ${r.faults.length} faults`);
     out.push(`  client-visible errors when a frontend dies: ${fk.attemptErrors} failed attempts, ${fk.opFailures} failed operations (${fk.faults} kills)`);
     out.push(`  client-visible errors when the leader dies:  ${lk.attemptErrors} failed attempts, ${lk.opFailures} failed operations (${lk.faults} kills)`);
-    if (r.throughput) out.push(`  orders/s: ${r.throughput.lbOrdersPerSec} through the load balancer, ${r.throughput.directOrdersPerSec} through one frontend alone (x${r.throughput.ratio}; ${r.throughput.clients} clients, ${r.throughput.ms / 1000} s each)`);
+    if (r.throughput) out.push(`  orders/s: ${r.throughput.lbOrdersPerSec} through the load balancer, ${r.throughput.directOrdersPerSec} through one frontend alone (x${r.throughput.ratio}; ${r.throughput.clients} clients, ${r.throughput.ms / 1000} s each, load average ${r.throughput.loadAverage})`);
     if (d.startup) out.push(`  first election: ${d.startup.epochs} epochs before replica ${d.startup.leaderId} led`);
     out.push(`  duelling: ${d.epochs} epochs over ${d.replicaFaults} replica faults (${d.epochsPerReplicaFault ?? '-'} per fault), ${d.leaderChanges} leader changes, ${d.tookLeadBack} lead taken back by a restarted replica`);
     out.push(`  frontends disagreed on the leader in ${d.agreement.disagreements} of ${d.agreement.samples} samples (${pct(d.agreement.disagreements, d.agreement.samples)}; longest ${d.agreement.longestDisagreementMs} ms); one had none in ${d.agreement.oneWithout}`);
-    out.push('  faults:');
+    out.push('  faults:    time kind               epochs leader changes, moved after; failed attempts, failed ops');
     for (const f of r.faults) {
       out.push(`    +${(f.atMs / 1000).toFixed(1)}s ${f.kind.padEnd(18)} ${String(f.epochs).padStart(2)} epochs ${String(f.leaderChanges).padStart(2)} leader changes ${f.leaderMovedAfterMs === null ? '    -   ' : `${String(f.leaderMovedAfterMs).padStart(5)} ms`} ${String(f.attemptErrors).padStart(4)} failed attempts ${String(f.opFailures).padStart(3)} failed ops${f.tookLeadBack ? '  TOOK THE LEAD BACK' : ''}  ${f.detail}`);
       if (f.attemptErrors) out.push(`      failed attempts: ${Object.entries(f.errorKinds).map(([k, n]) => `${n} ${k}`).join(', ')}`);
     }
     if (r.client) out.push(`  client: ${r.client.orders.acknowledged} orders acknowledged, ${r.client.orders.unknown} unknown, ${r.client.orders.failed} failed; ${r.client.verified} read back, ${r.client.mismatches.length} mismatches`);
-    out.push(`  ${r.check ?? 'checker not run'}; logs ${r.logsIdentical ? 'byte-identical' : 'NOT identical'}${r.convergedAfterMs !== null ? `, converged ${r.convergedAfterMs} ms after healing` : ''}`);
+    if (r.interrupted) out.push('  INTERRUPTED: the run was stopped early; the checker did not run');
+    else out.push(`  ${r.check ?? 'checker not run'}; logs ${r.logsIdentical ? 'byte-identical' : 'NOT identical'}${r.convergedAfterMs !== null ? `, converged ${r.convergedAfterMs} ms after healing` : ''}`);
     for (const v of r.violations) out.push(`  VIOLATION ${v}`);
   }
   const t = s.teardown;

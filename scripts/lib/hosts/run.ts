@@ -8,6 +8,7 @@
  */
 import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { checkDataDir, summaryLine } from '../../check-lib.ts';
 import { openHistoryFile, runClients, summarize, type RunSummary } from '../../client-lib.ts';
@@ -37,7 +38,15 @@ export interface RunOptions {
   logLevel: string;
 }
 
-export interface Throughput { clients: number; ms: number; lbOrdersPerSec: number; directOrdersPerSec: number; ratio: number }
+export interface Throughput {
+  clients: number;
+  ms: number;
+  lbOrdersPerSec: number;
+  directOrdersPerSec: number;
+  ratio: number;
+  /** The machine's 1-minute load average when the measurement began: the figures are only as quiet as the machine. */
+  loadAverage: number;
+}
 export interface ErrorsWhen { faults: number; attemptErrors: number; opFailures: number }
 
 export interface HostsReport {
@@ -60,6 +69,8 @@ export interface HostsReport {
   unexpectedExits: string[];
   pids: number[];
   timeline: string[];
+  /** Stopped early by a signal or the deadline: the figures cover only what ran. */
+  interrupted: boolean;
   ok: boolean;
 }
 
@@ -137,7 +148,7 @@ export async function runHosts(o: RunOptions, signal: AbortSignal, say: (line: s
     addresses: Object.fromEntries([...HOSTS, 'ctl' as const].map((h) => [h, net.addr(h)])),
     schedule, throughput: null, faults: [], errorsWhen: { frontendKilled: { faults: 0, attemptErrors: 0, opFailures: 0 }, leaderKilled: { faults: 0, attemptErrors: 0, opFailures: 0 } },
     duel: duelSummary([], REPLICA_FAULTS, frontendAgreement([], FRONTEND_HOSTS)),
-    client: null, convergedAfterMs: null, logsIdentical: false, check: null, violations, unexpectedExits, pids: [], timeline, ok: false,
+    client: null, convergedAfterMs: null, logsIdentical: false, check: null, violations, unexpectedExits, pids: [], timeline, interrupted: false, ok: false,
   };
   let store: Store | null = null;
   let sampler: Sampler | null = null;
@@ -187,18 +198,20 @@ export async function runHosts(o: RunOptions, signal: AbortSignal, say: (line: s
     await new Promise<void>((r) => servicesLog.end(() => r()));
   }
   violations.push(...unexpectedExits);
+  report.interrupted = signal.aborted;
   report.ok = !signal.aborted && violations.length === 0;
   return report;
 }
 
 async function measureThroughput(store: Store, o: RunOptions, note: (t: string) => void): Promise<Throughput> {
   note(`orders/s through the load balancer and through ${FRONTEND_HOSTS[0]} alone: ${o.clients} clients, ${o.throughputMs / 1000} s each`);
+  const loadAverage = Math.round(os.loadavg()[0]! * 100) / 100;
   // Warm up first (JIT, connection pools, caches), so the first measurement is not the cold one.
   await ordersPerSec(store.lbUrl, o.clients, Math.min(2_000, o.throughputMs), o.seed + 2, path.join(o.runDir, HISTORIES[0]!));
   const lb = await ordersPerSec(store.lbUrl, o.clients, o.throughputMs, o.seed, path.join(o.runDir, HISTORIES[1]!));
   const direct = await ordersPerSec(store.url(FRONTEND_HOSTS[0]!), o.clients, o.throughputMs, o.seed + 1, path.join(o.runDir, HISTORIES[2]!));
   note(`orders/s: ${lb} through the load balancer, ${direct} through one frontend alone`);
-  return { clients: o.clients, ms: o.throughputMs, lbOrdersPerSec: lb, directOrdersPerSec: direct, ratio: direct > 0 ? Math.round((lb / direct) * 100) / 100 : 0 };
+  return { clients: o.clients, ms: o.throughputMs, lbOrdersPerSec: lb, directOrdersPerSec: direct, ratio: direct > 0 ? Math.round((lb / direct) * 100) / 100 : 0, loadAverage };
 }
 
 async function faultPhase(
@@ -224,6 +237,7 @@ async function faultPhase(
   const heal = () => (healed ??= (async () => {
     nemesisStop.abort();
     await nemesisRun;
+    if (signal.aborted) return; // stopping: nothing to heal, everything is about to be stopped
     note('healing: links pass, rules flushed, every service up');
     await nemesis.healAll();
     await waitAllReady(store, 30_000).catch(() => note('not every service was ready 30 s after healing'));

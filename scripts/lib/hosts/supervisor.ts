@@ -23,7 +23,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, REPO_ROOT } from '../build/build.ts';
 import { createNetwork, destroyNetworkSync, namespacesOf, sweepStale, whyNoNamespaces, type Network } from './netns.ts';
-import { isAlive, ORPHAN_GUARD, signalPid } from './procs.ts';
+import { isAlive, signalPid } from './procs.ts';
 import type { HostsReport, RunOptions } from './run.ts';
 import { pipeLines } from '../../cluster.ts';
 
@@ -113,7 +113,7 @@ async function runController(
   const reportFile = path.join(run.runDir, 'report.json');
   await fs.writeFile(optionsFile, JSON.stringify(run));
   const tsx = pathToFileURL(createRequire(path.join(REPO_ROOT, 'package.json')).resolve('tsx')).href;
-  const child = spawn('ip', ['netns', 'exec', net.ns('ctl'), process.execPath, '--import', tsx, '--import', ORPHAN_GUARD, CONTROLLER, optionsFile, reportFile], {
+  const child = spawn('ip', ['netns', 'exec', net.ns('ctl'), process.execPath, '--import', tsx, CONTROLLER, optionsFile, reportFile], {
     cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: os.tmpdir() }, stdio: ['pipe', 'pipe', 'pipe'],
   });
   onPid(child.pid ?? 0);
