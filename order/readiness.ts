@@ -6,8 +6,11 @@
  * `READY_MAX_LAG_ORDERS` of everything committed. A replica that just restarted is live at once
  * and ready only once the leader has caught it up, so an orchestrator rolling replicas one at a
  * time waits for this one before taking down the next (two lagging replicas out of three would
- * leave no quorum). Otherwise 503 `not_ready` with `detail.why`: `electing`, `no_leader`,
- * `leader_unreachable`, `leader_moved`, `not_reached` or `catching_up` (with `detail.lag`).
+ * leave no quorum). A replica whose durable state is not intact (recovering, unverified) is not
+ * ready whatever its role, nor a leader whose start-of-epoch log is not yet on a quorum
+ * (`established`). Otherwise 503 `not_ready` with `detail.why`: `recovering`, `establishing`,
+ * `electing`, `no_leader`, `leader_unreachable`, `leader_moved`, `not_reached` or `catching_up`
+ * (with `detail.lag`).
  *
  * Why a follower asks the leader: a follower's own status cannot tell "caught up" from "behind":
  * it learns the commit index only for records it holds. The leader's view of it (`matchIndex`,
@@ -28,7 +31,8 @@ export const READY_PATH = '/ready';
  */
 export const READY_MAX_LAG_ORDERS = 1_000;
 
-export type ReplicaNotReadyWhy = 'electing' | 'no_leader' | 'leader_unreachable' | 'leader_moved' | 'not_reached' | 'catching_up';
+export type ReplicaNotReadyWhy =
+  | 'recovering' | 'establishing' | 'electing' | 'no_leader' | 'leader_unreachable' | 'leader_moved' | 'not_reached' | 'catching_up';
 
 export type ReplicaReadiness =
   | { ready: true; role: 'leader' | 'follower'; leaderId: number; epoch: number; lag: number }
@@ -37,7 +41,12 @@ export type ReplicaReadiness =
 /** Pure: `self` is this replica's status; `leader` what its leader said (null: no answer). */
 export function judgeReplicaReadiness(self: ReplicaStatus, leader: ReplicaStatus | null, maxLag = READY_MAX_LAG_ORDERS): ReplicaReadiness {
   const no = (why: ReplicaNotReadyWhy, message: string, lag: number | null = null): ReplicaReadiness => ({ ready: false, why, message, leaderId: self.leaderId, lag });
-  if (self.role === 'leader' && self.leaderEpoch !== null) return { ready: true, role: 'leader', leaderId: self.id, epoch: self.leaderEpoch, lag: 0 };
+  // Durable state not (yet) trusted: the replica counts toward no quorum until a leader has refilled it.
+  if (self.storage !== 'intact') return no('recovering', `its durable state is ${self.storage}; waiting for a leader to refill it`);
+  if (self.role === 'leader' && self.leaderEpoch !== null) {
+    if (!self.established) return no('establishing', `leads epoch ${self.leaderEpoch}, start-of-epoch log not yet durable on a quorum`);
+    return { ready: true, role: 'leader', leaderId: self.id, epoch: self.leaderEpoch, lag: 0 };
+  }
   if (self.role === 'candidate') return no('electing', 'taking the lead (view change in progress)');
   if (self.leaderId === null) return no('no_leader', 'follows no leader yet');
   if (leader === null) return no('leader_unreachable', `leader ${self.leaderId} does not answer`);

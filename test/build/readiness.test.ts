@@ -20,10 +20,10 @@ afterEach(async () => {
 
 const status = (over: Partial<ReplicaStatus>): ReplicaStatus => ({
   id: 3, role: 'follower', promisedEpoch: 4, leaderEpoch: null, leaderId: null,
-  head: { logEpoch: 4, lastIndex: 9, lastCrc: 1 }, commitIndex: 9, followers: [], ...over,
+  head: { logEpoch: 4, lastIndex: 9, lastCrc: 1 }, commitIndex: 9, storage: 'intact', established: false, followers: [], ...over,
 });
 const leader3 = (followers: ReplicaStatus['followers'], commitIndex = 9) =>
-  status({ id: 3, role: 'leader', leaderEpoch: 4, leaderId: 3, commitIndex, followers });
+  status({ id: 3, role: 'leader', leaderEpoch: 4, leaderId: 3, commitIndex, established: true, followers });
 const view = (leaderId: number | null, epoch: number | null, electing = false): ElectionView => ({
   leaderId, epoch, electing,
   replicas: [3, 2, 1].map((id) => ({ id, url: `http://order-${id}.test`, state: 'up', role: null, lastIndex: null, promisedEpoch: null })),
@@ -61,6 +61,13 @@ describe('the frontend readiness rule', () => {
 describe('the replica readiness rule', () => {
   it('is ready while leading', () => {
     expect(judgeReplicaReadiness(leader3([]), null)).toMatchObject({ ready: true, role: 'leader', epoch: 4 });
+  });
+  it('is not ready while its durable state is not intact, whatever its role, nor while leading unestablished', () => {
+    for (const storage of ['recovering', 'unverified', 'amnesiac'] as const) {
+      expect(judgeReplicaReadiness(status({ id: 1, leaderId: 3, storage }), leader3([{ id: 1, reachable: true, matchIndex: 9, nextIndex: 10 }]))).toMatchObject({ ready: false, why: 'recovering' });
+      expect(judgeReplicaReadiness({ ...leader3([]), storage }, null)).toMatchObject({ ready: false, why: 'recovering' });
+    }
+    expect(judgeReplicaReadiness({ ...leader3([]), established: false }, null)).toMatchObject({ ready: false, why: 'establishing' });
   });
   it('is not ready during its own view change or before it knows a leader', () => {
     expect(judgeReplicaReadiness(status({ role: 'candidate' }), null)).toMatchObject({ ready: false, why: 'electing' });
