@@ -35,6 +35,17 @@ describe('a fault\'s cost', () => {
     expect(m).toMatchObject({ epochs: 2, leaderChanges: 2, tookLeadBack: true });
   });
 
+  it('a fault before a later re-election of the same leader did not move it', () => {
+    const samples = [sample(0, 3, 1), sample(400, 3, 1), sample(1_200, 3, 2), sample(1_500, 3, 2)];
+    const faults: FaultRecord[] = [
+      { kind: 'delay', target: 'order-3', appliedAtMs: 100, healedAtMs: 300, detail: '' },
+      { kind: 'partition-leader', target: 'order-3', appliedAtMs: 1_000, healedAtMs: 1_300, detail: '' },
+    ];
+    const [delay, partition] = measureFaults(faults, samples, [], [], 1_600);
+    expect(delay).toMatchObject({ epochs: 0, leaderChanges: 0, leaderMovedAfterMs: null });
+    expect(partition).toMatchObject({ epochs: 1, leaderChanges: 0, leaderMovedAfterMs: 200 });
+  });
+
   it('a fault that leaves the leader alone costs nothing', () => {
     const samples = [sample(0, 3, 1), sample(500, 3, 1)];
     const [m] = measureFaults([{ kind: 'kill-follower', target: 'order-1', appliedAtMs: 100, healedAtMs: 300, detail: '' }], samples, [], [], 600);

@@ -119,7 +119,8 @@ export function measureFaults(
       windowMs: end - f.appliedAtMs,
       epochs: Math.max(0, maxPromised(atEnd) - maxPromised(before)),
       leaderChanges: changes.filter((l, j) => (j === 0 ? prior?.id : changes[j - 1]!.id) !== l.id).length,
-      leaderMovedAfterMs: movedAfter(samples, f.appliedAtMs, end, prior ? { id: prior.id, epoch: prior.epoch } : null),
+      // Against the leader as it was just before the fault (the sequence's entries carry a leader's latest epoch).
+      leaderMovedAfterMs: movedAfter(samples, f.appliedAtMs, end, before ? clusterLeader(before) : null),
       tookLeadBack,
       attemptErrors: errors.filter((e) => inWindow(e.atMs)).length,
       errorKinds: countBy(errors.filter((e) => inWindow(e.atMs)).map((e) => `${e.method} ${e.what}`)),
