@@ -19,6 +19,7 @@ import { ObservedProductCache, registerFrontendMetrics, routerEventLogger } from
 import { createIndexApp } from './index-page.ts';
 import { createStatusPage } from './status.ts';
 import { createStatusRecorder } from './status-recorder.ts';
+import { createFrontendReadinessApp } from './readiness.ts';
 
 const config = loadConfigOrExit(process.env, 'frontend');
 const logger = createLogger('frontend', config.logging);
@@ -55,7 +56,7 @@ onShutdownSignal('frontend', async () => {
   await Promise.all([publicServer?.close(), internalServer?.close()]);
   await http.close();
 }, undefined, logger);
-publicServer = await listen(observeApp([createIndexApp(), status.app, createFrontendApp({ cache, catalog, orders })], { logger, registry }).fetch, config.host, config.frontendPort);
+publicServer = await listen(observeApp([createIndexApp(), status.app, createFrontendReadinessApp({ orders: router, http, commitQuorum: config.commitQuorum }), createFrontendApp({ cache, catalog, orders })], { logger, registry }).fetch, config.host, config.frontendPort);
 internalServer = await listen(observeApp(createFrontendInternalApp({ cache }), { logger, registry, serveMetrics: true }).fetch, config.host, config.frontendInternalPort);
 router.start();
 announce(logger, { url: publicServer.url, internalUrl: internalServer.url }, `frontend listening on ${publicServer.url} (internal ${internalServer.url}; cache ${config.cacheEnabled ? `${config.cacheSize} entries` : 'off'}; status page ${publicServer.url}/status)`);

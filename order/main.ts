@@ -14,6 +14,7 @@ import { openReplicaStorage } from './storage.ts';
 import { createSyncedOffsetTracker } from '../shared/fsutil.ts';
 import { createHttpCatalogAccounts, createHttpCatalogPurchaser, createHttpPeerTransport } from './peers.ts';
 import { Replica } from './replica.ts';
+import { createReplicaReadinessApp } from './readiness.ts';
 import { announce, createLogger } from '../shared/logger.ts';
 import { createRegistry } from '../shared/metrics.ts';
 import { observeApp } from '../shared/observability.ts';
@@ -65,6 +66,6 @@ onShutdownSignal(name, async () => {
 }, undefined, logger);
 registerReplicaMetrics(registry, () => replica.status());
 watchLeader(() => replica.status(), logger, config.heartbeatIntervalMs);
-server = await listen(observeApp(createOrderApp({ replica }), { logger, registry, serveMetrics: true }).fetch, config.host, self.port);
+server = await listen(observeApp([createOrderApp({ replica }), createReplicaReadinessApp({ replica, peerStatus: createHttpPeerTransport(http, peers).status })], { logger, registry, serveMetrics: true }).fetch, config.host, self.port);
 announce(logger, { url: server.url, dataDir: dir }, `${name} listening on ${server.url} (data in ${dir})`);
 void replica.start();

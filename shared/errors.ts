@@ -26,6 +26,7 @@ export type ErrorReason =
   | 'idempotency_key_reused'
   | 'request_in_progress'
   | 'recovering'
+  | 'not_ready'
   | 'internal';
 
 export class AppError extends Error {
@@ -72,6 +73,8 @@ export const requestInProgress = () =>
   new AppError(409, 'request_in_progress', 'a request with this Idempotency-Key is still in progress; retry later');
 /** A replica rebuilding lost or damaged state: it may not vote, lead or count until it has. */
 export const recovering = (why: string) => new AppError(503, 'recovering', `this replica is recovering its state: ${why}`, 1);
+/** A readiness probe's "not now" (GET /ready): the service is alive but should get no traffic yet. */
+export const notReady = (message: string, detail: Record<string, unknown>) => new AppError(503, 'not_ready', `not ready: ${message}`, 1, detail);
 export const upstreamUnavailable = (what: string) => new AppError(503, 'upstream_unavailable', `${what} is unavailable`, 1);
 
 /** Recreates an AppError from an error body a peer sent, so it can be rethrown unchanged. */

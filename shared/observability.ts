@@ -34,6 +34,7 @@ export const QUIET_ROUTES: ReadonlySet<string> = new Set([
   'POST /internal/leader',
   'GET /internal/pending',
   'GET /health',
+  'GET /ready',
   'GET /metrics',
   'GET /status',
   'GET /status.json',
