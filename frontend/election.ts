@@ -23,7 +23,10 @@ export type Probe = {
  * not intact (order/recovery.ts) would refuse: asking it only delays the election.
  */
 export function candidatesInPriorityOrder(probes: readonly Probe[]): number[] {
-  return probes.filter((p) => p.status !== null && p.status.storage === 'intact').map((p) => p.id).sort((a, b) => b - a);
+  const intact = probes.filter((p) => p.status !== null && p.status.storage === 'intact');
+  // One that just failed to reach a quorum (a leader cut off from its followers) goes last: asking
+  // it first would cost an RPC timeout before the replicas that can lead are asked.
+  return intact.sort((a, b) => Number(a.status!.isolated) - Number(b.status!.isolated) || b.id - a.id).map((p) => p.id);
 }
 
 export function nextEpoch(probes: readonly Probe[], atLeast = 0): number {

@@ -190,9 +190,10 @@ export class Router implements OrderRouter {
     }
   }
 
-  private async runElection(trigger: ElectionTrigger, reason: string): Promise<void> {
+  /** `fresh`: the heartbeat's own probes, just taken (probing again would wait out a silent leader twice). */
+  private async runElection(trigger: ElectionTrigger, reason: string, fresh?: Probe[]): Promise<void> {
     this.o.onEvent?.({ type: 'election', trigger, reason });
-    let probes = await this.awaitOtherElection(await this.probeAll());
+    let probes = await this.awaitOtherElection(fresh ?? (await this.probeAll()));
     // Too few intact replicas answer for any of them to gather a quorum: asking one would only
     // burn an epoch (it promises the epoch to itself first), every heartbeat, for nothing.
     const electable = candidatesInPriorityOrder(probes).length;
@@ -241,8 +242,8 @@ export class Router implements OrderRouter {
   }
 
   /** Starts an election unless one is running; everyone who asks waits for the same one. */
-  private elect(trigger: ElectionTrigger, reason: string): Promise<void> {
-    this.electing ??= this.runElection(trigger, reason).finally(() => {
+  private elect(trigger: ElectionTrigger, reason: string, fresh?: Probe[]): Promise<void> {
+    this.electing ??= this.runElection(trigger, reason, fresh).finally(() => {
       this.electing = null;
       this.lastFailedElectionMs = this.leader ? null : this.o.clock.now();
     });
@@ -255,7 +256,10 @@ export class Router implements OrderRouter {
     const probes = await this.probeAll();
     if (this.stopped) return;
     if (!this.electing && this.leader === current) await this.judgeLeader(current, probes);
-    if (!this.stopped) this.cancelTick = this.o.clock.setTimeout(() => void this.tick(), this.o.heartbeatIntervalMs);
+    // After a silent beat the next look comes at once: the second one decides, and waiting a
+    // whole heartbeat for it would only stretch the failover.
+    const delayMs = this.silentBeats > 0 ? 0 : this.o.heartbeatIntervalMs;
+    if (!this.stopped) this.cancelTick = this.o.clock.setTimeout(() => void this.tick(), delayMs);
   }
 
   /**
@@ -278,7 +282,7 @@ export class Router implements OrderRouter {
     }
     if (probe.failure === 'silent' && ++this.silentBeats < SILENT_BEATS_BEFORE_ELECTION) return;
     this.silentBeats = 0;
-    await this.elect('heartbeat', `leader ${current.id} stopped answering heartbeats`);
+    await this.elect('heartbeat', `leader ${current.id} stopped answering heartbeats`, probes);
   }
 
   private async currentLeader(): Promise<Leader> {

@@ -58,6 +58,8 @@ export class ReplicaContext {
   viewStartIndex = -1;
   /** Leading, and the start-of-epoch log is durable on a quorum of intact replicas. */
   established = false;
+  /** Lost (as leader) or could not gather (as candidate) a quorum, and no leader reached it since. */
+  isolated = false;
   readonly keyIndex = new Map<string, number>();
   stopped = false;
   readonly commitTimeoutMs: number;

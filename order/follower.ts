@@ -60,6 +60,7 @@ export class FollowerRpc {
       if (d.kind === 'invalid') throw badRequest(d.why);
       if (req.epoch > (this.ctx.leaderEpoch ?? -1) && this.ctx.role !== 'follower') this.ctx.stepDown(`replica ${req.leaderId} leads newer epoch ${req.epoch}`);
       this.ctx.leaderId = req.leaderId;
+      this.ctx.isolated = false;
       const storage = this.ctx.meta.storage;
       if (d.kind === 'mismatch') {
         if (d.meta.promisedEpoch !== this.ctx.meta.promisedEpoch) await this.ctx.saveMeta({ ...d.meta, logEpoch: this.ctx.meta.logEpoch, storage });

@@ -77,6 +77,7 @@ export class Replica {
       commitIndex: c.commitIndex,
       storage: c.meta.storage,
       established: c.leaderEpoch !== null && c.established,
+      isolated: c.isolated,
       followers: this.replication.views(),
     };
   }

@@ -162,6 +162,7 @@ export class Replication {
       if (this.ctx.leaderEpoch !== epoch) return;
       const silentMs = this.ctx.o.clock.now() - this.quorumContactMs();
       if (silentMs > this.ctx.quorumWindowMs) {
+        this.ctx.isolated = true;
         this.ctx.stepDown(`no contact with a majority for ${Math.round(Math.min(silentMs, 1e9))} ms`);
         return;
       }

@@ -85,6 +85,7 @@ export class ViewChange {
     }
     const granted = answers.filter((a) => a.res?.granted).map((a) => ({ peer: a.peer, head: a.res!.head }));
     if (1 + granted.length < this.ctx.quorum) {
+      this.ctx.isolated = true;
       throw noQuorum(`only ${1 + granted.length} of ${this.ctx.replicaCount} replicas promised epoch ${epoch}`);
     }
     return granted;
@@ -107,6 +108,7 @@ export class ViewChange {
       this.ctx.leaderId = this.ctx.id;
       this.ctx.viewStartIndex = this.ctx.o.log.lastIndex();
       this.ctx.established = false;
+      this.ctx.isolated = false;
       this.ctx.emit({ type: 'became_leader', epoch, orders: this.ctx.viewStartIndex + 1, logFrom: best.peer });
       this.hooks.onLeading(epoch, granted);
       return { epoch, lastIndex: this.ctx.viewStartIndex };

@@ -93,6 +93,11 @@ export const ReplicaStatusSchema = z.object({
   storage: StorageStateSchema,
   /** Leading, and its start-of-epoch log is durable on a quorum (it may decide "never committed"). */
   established: z.boolean(),
+  /**
+   * It lost contact with a quorum as leader, or could not gather one as candidate, and has heard
+   * from no leader since: a poor candidate while the others can do better.
+   */
+  isolated: z.boolean(),
   /** The leader's view of each follower (empty unless leading). */
   followers: z.array(z.object({ id: REPLICA_ID.schema(), reachable: z.boolean(), matchIndex: LOG_POSITION.schema(), nextIndex: LOG_LENGTH.schema() })),
 });

@@ -20,7 +20,7 @@ afterEach(async () => {
 
 const status = (over: Partial<ReplicaStatus>): ReplicaStatus => ({
   id: 3, role: 'follower', promisedEpoch: 4, leaderEpoch: null, leaderId: null,
-  head: { logEpoch: 4, lastIndex: 9, lastCrc: 1 }, commitIndex: 9, storage: 'intact', established: false, followers: [], ...over,
+  head: { logEpoch: 4, lastIndex: 9, lastCrc: 1 }, commitIndex: 9, storage: 'intact', established: false, isolated: false, followers: [], ...over,
 });
 const leader3 = (followers: ReplicaStatus['followers'], commitIndex = 9) =>
   status({ id: 3, role: 'leader', leaderEpoch: 4, leaderId: 3, commitIndex, established: true, followers });

@@ -10,7 +10,7 @@ import { candidatesInPriorityOrder, electionInProgress, existingLeader, newerLea
 function status(id: number, s: Partial<ReplicaStatus> = {}): ReplicaStatus {
   return {
     id, role: 'follower', promisedEpoch: 4, leaderEpoch: null, leaderId: null,
-    head: { logEpoch: 4, lastIndex: 9, lastCrc: 1 }, commitIndex: 9, storage: 'intact', established: false, followers: [], ...s,
+    head: { logEpoch: 4, lastIndex: 9, lastCrc: 1 }, commitIndex: 9, storage: 'intact', established: false, isolated: false, followers: [], ...s,
   };
 }
 const probe = (id: number, s: Partial<ReplicaStatus> | null = {}): Probe => ({ id, status: s === null ? null : status(id, s) });
@@ -19,6 +19,8 @@ describe('frontend election rules', () => {
   it('asks live, intact replicas in priority order; a recovering one would refuse', () => {
     expect(candidatesInPriorityOrder([probe(1), probe(2, { storage: 'recovering' }), probe(3, null)])).toEqual([1]);
     expect(candidatesInPriorityOrder([probe(1), probe(2), probe(3)])).toEqual([3, 2, 1]);
+    // One that just failed to reach a quorum (a leader cut off from its followers) is asked last.
+    expect(candidatesInPriorityOrder([probe(1), probe(2), probe(3, { isolated: true })])).toEqual([2, 1, 3]);
   });
 
   it('opens the epoch after the newest any replica promised, never one the frontend remembers', () => {

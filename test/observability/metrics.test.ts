@@ -105,7 +105,7 @@ describe('frontend metrics (served on the internal app)', () => {
 describe('order replica metrics', () => {
   const leaderStatus: ReplicaStatus = {
     id: 3, role: 'leader', promisedEpoch: 4, leaderEpoch: 4, leaderId: 3,
-    head: { logEpoch: 4, lastIndex: 9, lastCrc: 1 }, commitIndex: 8, storage: 'intact', established: true,
+    head: { logEpoch: 4, lastIndex: 9, lastCrc: 1 }, commitIndex: 8, storage: 'intact', established: true, isolated: false,
     followers: [{ id: 2, reachable: true, matchIndex: 9, nextIndex: 10 }, { id: 1, reachable: false, matchIndex: 5, nextIndex: 6 }],
   };
 

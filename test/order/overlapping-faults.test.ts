@@ -95,8 +95,10 @@ describe('when an order\'s first attempt dies with the leader and the retry meet
     const answer = c.router.placeOrder({ name: 'Tux', quantity: 1 }, { idempotencyKey: 'K' }).then(() => 'ok', (e: AppError) => e);
     await c.until('K is in the old leader log', () => c.log(3).some((e) => e.key === 'K'));
     await c.crash(3);
-    // 2 is elected with 1's promise, but none of its appends reach 1: it has no quorum.
+    // 2 is elected with 1's promise, but none of its appends reach 1: it has no quorum (nor has
+    // 1 later, the other way round), so no leader can commit anything for a while.
     c.cut('order-2', 'order-1', /\/internal\/append$/);
+    c.cut('order-1', 'order-2', /\/internal\/append$/);
     const got = await c.settle(answer);
     expect(got).toBeInstanceOf(AppError);
     expect((got as AppError).status).toBe(504);

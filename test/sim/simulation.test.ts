@@ -115,6 +115,7 @@ function status(id: number, log: readonly OrderEntry[], commitIndex: number, lea
     leaderId: null,
     storage: 'intact',
     established: leaderEpoch !== null,
+    isolated: false,
     head: { logEpoch: 1, lastIndex: log.length - 1, lastCrc: log.at(-1)?.crc ?? 0 },
     commitIndex,
     followers: [],

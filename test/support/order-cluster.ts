@@ -103,7 +103,10 @@ export function createOrderCluster(opts: ClusterOptions = {}) {
     const cut = cuts.get(`${from}->${nodeOf(req.url)}`);
     if (cut === undefined || (cut.paths !== null && !cut.paths.test(new URL(req.url).pathname))) return net.http(req);
     if (cut.mode === 'refuse') throw new NetworkError('refused', req.url);
-    if (cut.mode === 'silent') throw new NetworkError('timeout', req.url);
+    if (cut.mode === 'silent') {
+      await clock.sleep(req.timeoutMs ?? 5_000);
+      throw new NetworkError('timeout', req.url);
+    }
     void net.http(req).catch(() => {});
     throw new NetworkError('reset', req.url);
   };
