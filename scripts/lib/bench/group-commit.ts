@@ -4,7 +4,7 @@
  * data dir, ephemeral ports, loopback only) and the same bounded load: `--clients` concurrent
  * keep-alive clients ordering for `--seconds`. Prints one line per mode and the ratio; a benchmark,
  * not a test (it asserts nothing). `measureGroupCommit` is also one scenario of the full suite
- * (scripts/bench/run.ts); run alone: `npx tsx scripts/bench/group-commit.ts [--clients N] [--seconds S] [--json]`.
+ * (scripts/bench.ts); run alone: `npx tsx scripts/lib/bench/group-commit.ts [--clients N] [--seconds S] [--json]`.
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -12,8 +12,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
-import { createPooledHttp } from '../../shared/http.ts';
-import { startCluster } from '../cluster.ts';
+import { createPooledHttp } from '../../../shared/http.ts';
+import { startCluster } from '../../cluster.ts';
 
 export interface GroupCommitRun {
   groupCommit: boolean;

@@ -30,14 +30,14 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startCluster, type Cluster, type StartClusterOptions } from '../cluster.ts';
-import { formatSummary, profilesIn, summarizeProfile } from './cpuprofile-top.ts';
+import { startCluster, type Cluster, type StartClusterOptions } from './cluster.ts';
+import { formatSummary, profilesIn, summarizeProfile } from './lib/bench/cpuprofile-top.ts';
 import {
   commitInfo, fdatasyncRate, machineInfo, readRss, REPO_ROOT, round, sampleRss, sleep, spawnTs, tempDir, waitForLeader, type Rss, type Spawned,
-} from './lib.ts';
-import { evaluateTargets, formatCpu, formatTargets, writeReport, type BenchResults, type ThroughputPair } from './report.ts';
-import { measureGroupCommit } from './group-commit.ts';
-import { cannon, catchUp, failover, labSweep, mixedRequests, orderRequests, startup, type CannonResult } from './scenarios.ts';
+} from './lib/bench/lib.ts';
+import { evaluateTargets, formatCpu, formatTargets, writeReport, type BenchResults, type ThroughputPair } from './lib/bench/report.ts';
+import { measureGroupCommit } from './lib/bench/group-commit.ts';
+import { cannon, catchUp, failover, labSweep, mixedRequests, orderRequests, startup, type CannonResult } from './lib/bench/scenarios.ts';
 
 const SCENARIOS = ['lab', 'throughput', 'clients', 'failover', 'catchup', 'startup', 'groupcommit'] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -113,7 +113,7 @@ function profileEnv(fromStart = false): Record<string, string> {
   if (!profileDir) return {};
   // --cpu-prof is not allowed in NODE_OPTIONS; the hook runs the same profiler from inside.
   return {
-    NODE_OPTIONS: `--import ${pathToFileURL(path.join(REPO_ROOT, 'scripts/bench/cpu-profile-hook.mjs')).href}`,
+    NODE_OPTIONS: `--import ${pathToFileURL(path.join(REPO_ROOT, 'scripts/lib/bench/cpu-profile-hook.mjs')).href}`,
     BENCH_CPU_PROF_DIR: rawProfiles,
     ...(fromStart && { BENCH_CPU_PROF_FROM_START: '1' }),
   };
@@ -173,7 +173,7 @@ async function summarizeProfiles(): Promise<void> {
       say(formatSummary(summary, `${label} / ${service}`));
     }
   }
-  say(`profiles in ${profileDir} (open them in Chrome DevTools > Performance, or: npx tsx scripts/bench/cpuprofile-top.ts <file>)`);
+  say(`profiles in ${profileDir} (open them in Chrome DevTools > Performance, or: npx tsx scripts/lib/bench/cpuprofile-top.ts <file>)`);
 }
 
 // ---------------------------------------------------------------- clusters and ceilings
@@ -215,9 +215,9 @@ interface Ceilings {
   pids: { origin: number; order: number; frontend: number };
 }
 
-/** The bare servers (scripts/bench/ceiling-server.ts): origin, order hop, frontend hop. */
+/** The bare servers (scripts/lib/bench/ceiling-server.ts): origin, order hop, frontend hop. */
 async function startCeilings(): Promise<Ceilings> {
-  const file = 'scripts/bench/ceiling-server.ts';
+  const file = 'scripts/lib/bench/ceiling-server.ts';
   const env = (e: Record<string, string>) => ({ PORT: '0', HOST: '127.0.0.1', ...e, ...profileEnv() });
   const origin = spawnTs(file, { env: env({ ROLE: 'origin' }) });
   const originUrl = (await origin.ready).url;

@@ -1,5 +1,5 @@
 /**
- * The measurements of the benchmark suite, one function per scenario of issue 5; scripts/bench/
+ * The measurements of the benchmark suite, one function per scenario of issue 5; scripts/lib/bench/
  * run.ts decides which cluster each runs on and in what order, and writes the results.
  *
  *  - `labSweep`: the lab evaluation (5 keep-alive clients, `runClients`, p = 0 .. 0.8).
@@ -19,9 +19,9 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import { runClients, type RequestStats, type RequestType } from '../client-lib.ts';
-import { freePorts, startCluster, type Cluster, type ServiceName, type StartClusterOptions } from '../cluster.ts';
-import { createPooledHttp } from '../../shared/http.ts';
+import { runClients, type RequestStats, type RequestType } from '../../client-lib.ts';
+import { freePorts, startCluster, type Cluster, type ServiceName, type StartClusterOptions } from '../../cluster.ts';
+import { createPooledHttp } from '../../../shared/http.ts';
 import {
   measureCpu, orderLogPath, readRss, round, sleep, spawnTs, synthesizeLog, TOYS, waitForLeader, waitIdentical, writeReplicaDir, type ReplicaMeta,
   type Rss, type SynthLog,

@@ -11,7 +11,7 @@
  *   ROLE=frontend  GET /products/:name is forwarded to UPSTREAM_URL (two-hop ceiling); POST /orders
  *                  to ORDER_URL/orders (three-hop ceiling: frontend -> order -> origin).
  *
- * Started by scripts/bench/run.ts as `node --import tsx scripts/bench/ceiling-server.ts`, like a
+ * Started by scripts/bench.ts as `node --import tsx scripts/lib/bench/ceiling-server.ts`, like a
  * service; listens on HOST (127.0.0.1) and PORT (0: ephemeral) and prints `listening on <url>`.
  */
 import { serve } from '@hono/node-server';

@@ -1,5 +1,5 @@
 /**
- * Shared helpers of the benchmark suite (scripts/bench/run.ts): where the numbers come from
+ * Shared helpers of the benchmark suite (scripts/bench.ts): where the numbers come from
  * (machine, commit), the disk's fdatasync rate, service memory from /proc, waiting for a leader,
  * spawning a TypeScript process the way the launcher does, synthesizing valid order logs, and
  * comparing replicas' logs byte for byte.
@@ -15,12 +15,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { crc32 } from 'node:zlib';
-import { LOG_HEADER, orderCodec } from '../../order/file-log.ts';
-import { signEntry } from '../../order/log.ts';
-import { encodeRecord, writeMarkFor } from '../../shared/wal.ts';
-import { pipeLines } from '../cluster.ts';
+import { LOG_HEADER, orderCodec } from '../../../order/file-log.ts';
+import { signEntry } from '../../../order/log.ts';
+import { encodeRecord, writeMarkFor } from '../../../shared/wal.ts';
+import { pipeLines } from '../../cluster.ts';
 
-export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export const round = (v: number, digits = 1) => Math.round(v * 10 ** digits) / 10 ** digits;

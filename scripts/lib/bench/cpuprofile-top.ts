@@ -1,9 +1,9 @@
 /**
  * Reads V8 CPU profiles (`node --cpu-prof` writes `*.cpuprofile`) and lists the functions with
- * the most self time: where a service spends its CPU. Used by scripts/bench/run.ts `--profile`,
+ * the most self time: where a service spends its CPU. Used by scripts/bench.ts `--profile`,
  * and on its own:
  *
- *   npx tsx scripts/bench/cpuprofile-top.ts <file.cpuprofile | dir> [--top 25]
+ *   npx tsx scripts/lib/bench/cpuprofile-top.ts <file.cpuprofile | dir> [--top 25]
  *
  * Lines are 1-based as V8 reports them for the code it ran; services run through tsx, whose
  * transformed code keeps most but not all line numbers of the .ts source, so for a function in
@@ -52,7 +52,7 @@ export interface ProfileSummary {
 /** A file of this repository's own code (not a dependency, not Node, not the bench itself). */
 const isOurs = (f: string) => /^(frontend|order|catalog|shared)\/.*\.ts$/.test(f);
 
-const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
 function shortFile(url: string): string {
   if (!url) return '(native)';
@@ -86,7 +86,7 @@ async function declarationLine(file: string, name: string): Promise<number | nul
 export async function summarizeProfile(file: string, topN = 20): Promise<ProfileSummary> {
   const profile = JSON.parse(await fs.readFile(file, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  // Samples under the profiling hook itself (scripts/bench/cpu-profile-hook.mjs: starting the
+  // Samples under the profiling hook itself (scripts/lib/bench/cpu-profile-hook.mjs: starting the
   // profiler from a signal handler) are the measurement, not the service: left out, time included.
   const hookNodes = new Set<number>();
   const markHook = (id: number, inHook: boolean) => {
@@ -178,7 +178,7 @@ export function formatSummary(s: ProfileSummary, label = path.basename(s.file)):
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '20' } } });
   if (positionals.length === 0) {
-    console.error('usage: tsx scripts/bench/cpuprofile-top.ts <file.cpuprofile | dir>... [--top N]');
+    console.error('usage: tsx scripts/lib/bench/cpuprofile-top.ts <file.cpuprofile | dir>... [--top N]');
     process.exit(2);
   }
   for (const p of positionals) {
