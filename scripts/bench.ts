@@ -4,6 +4,7 @@
  * the flags (scripts/lib/bench/options.ts).
  */
 import fs from 'node:fs/promises';
+import { constants } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { summarizePaths } from './lib/bench/cpuprofile-top.ts';
@@ -11,7 +12,7 @@ import { HELP, parseCommand, type BenchOptions } from './lib/bench/options.ts';
 import { redraw, writeReport } from './lib/bench/report.ts';
 import { Suite } from './lib/bench/suite.ts';
 import { formatTargets } from './lib/bench/targets.ts';
-import { REPO_ROOT } from './lib/bench/util.ts';
+import { makeDirs, REPO_ROOT } from './lib/bench/util.ts';
 
 const say = (msg: string) => console.log(msg);
 const rel = (f: string) => (path.relative(process.cwd(), f).startsWith('..') ? f : path.relative(process.cwd(), f));
@@ -19,9 +20,16 @@ const rel = (f: string) => (path.relative(process.cwd(), f).startsWith('..') ? f
 // Ctrl-C or a kill: exit through 'exit', whose handlers stop every process the bench started.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 
+/** The dir to write to, made and checked writable before anything runs (not after ten minutes). */
 async function outDir(o: BenchOptions): Promise<string> {
-  if (o.out) return o.out;
-  return fs.mkdtemp(path.join(os.tmpdir(), 'toystore-bench-results-'));
+  if (!o.out) return fs.mkdtemp(path.join(os.tmpdir(), 'toystore-bench-results-'));
+  try {
+    await makeDirs(o.out);
+    await fs.access(o.out, constants.W_OK);
+  } catch (err) {
+    throw new Error(`cannot write results to ${o.out}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return o.out;
 }
 
 async function run(o: BenchOptions): Promise<void> {
@@ -35,24 +43,31 @@ async function run(o: BenchOptions): Promise<void> {
   say(`\n${results.durationS} s; wrote ${written.map(rel).join(', ')}`);
 }
 
-const command = parseCommand(process.argv.slice(2), REPO_ROOT);
-switch (command.kind) {
-  case 'help':
-    say(HELP);
-    break;
-  case 'error':
-    console.error(`bench: ${command.message} (npm run bench -- --help lists the flags)`);
-    process.exit(2);
-    break;
-  case 'redraw':
-    for (const f of await redraw(command.file)) say(`wrote ${rel(f)}`);
-    break;
-  case 'profile-top':
-    for (const s of await summarizePaths(command.paths)) say(`${s}\n`);
-    break;
-  case 'run':
-    await run(command.options);
-    break;
+async function main(): Promise<void> {
+  const command = parseCommand(process.argv.slice(2), REPO_ROOT);
+  switch (command.kind) {
+    case 'help':
+      return say(HELP);
+    case 'error':
+      console.error(`bench: ${command.message} (npm run bench -- --help lists the flags)`);
+      process.exit(2);
+    case 'redraw':
+      for (const f of await redraw(command.file)) say(`wrote ${rel(f)}`);
+      return;
+    case 'profile-top':
+      for (const s of await summarizePaths(command.paths)) say(`${s}\n`);
+      return;
+    case 'run':
+      return run(command.options);
+  }
+}
+
+try {
+  await main();
+} catch (err) {
+  // Operational errors (an unwritable --out, an unreadable results file) are one line, not a trace.
+  console.error(`bench: ${(err as Error).message.split('\n')[0]}`);
+  process.exit(1);
 }
 // autocannon and undici may leave keep-alive timers behind: do not wait for them.
 process.exit(0);

@@ -28,6 +28,25 @@ describe('the bench CLI', () => {
     expect(r.stdout).toBe('');
   });
 
+  it('an --out it cannot write to is one line and exit 1, before anything runs', async () => {
+    const file = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'bench-cli-test-')), 'a-file');
+    await fs.writeFile(file, '');
+    try {
+      const r = await runScript('bench.ts', ['--quick', '--out', path.join(file, 'sub')]);
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim()).toBe(`bench: cannot write results to ${path.join(file, 'sub')}: ENOTDIR`);
+      expect(r.stdout).not.toContain('toystore bench');
+    } finally {
+      await fs.rm(path.dirname(file), { recursive: true, force: true });
+    }
+  });
+
+  it('--redraw of a results file from an older bench says so instead of drawing nonsense', async () => {
+    const r = await runScript('bench.ts', ['--redraw', path.join(DOCS, 'results.json')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toMatch(/^bench: .*results\.json is in results format 1, this bench draws format 2: run the bench again$/);
+  });
+
   it('--help lists the scenarios and how to get etcd, and exits 0', async () => {
     const r = await runScript('bench.ts', ['--help']);
     expect(r.code).toBe(0);

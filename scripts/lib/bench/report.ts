@@ -9,6 +9,7 @@ import { renderMarkdown } from './markdown.ts';
 import { catchUpSpec, latencySpec, renderSvg, targetsSpec } from './plots.ts';
 import { RESULTS_FORMAT, type BenchResults } from './results.ts';
 import { evaluateTargets } from './targets.ts';
+import { makeDirs } from './util.ts';
 
 /** The files a complete run writes (CI checks for them). */
 export const REPORT_FILES = ['results.json', 'results.md', 'latency-vs-p.svg', 'throughput.svg', 'catchup.svg'] as const;
@@ -25,7 +26,7 @@ async function renderPlots(r: BenchResults): Promise<Array<[string, string]>> {
 
 /** Writes results.json, results.md and the plots into `dir`; returns the files written. */
 export async function writeReport(r: BenchResults, dir: string, opts: { json?: boolean } = {}): Promise<string[]> {
-  await fs.mkdir(dir, { recursive: true });
+  await makeDirs(dir);
   const files: Array<[string, string]> = [];
   if (opts.json !== false) files.push(['results.json', `${JSON.stringify(r, null, 2)}\n`]);
   files.push(['results.md', `${renderMarkdown(r)}\n`], ...(await renderPlots(r)));

@@ -13,6 +13,7 @@
  *   5. the cache-off cluster: lab sweep, uncached GET;
  *   6. catch-up, start-up and group commit, each on clusters of their own.
  */
+import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { startCluster, type Cluster, type StartClusterOptions } from '../../cluster.ts';
@@ -73,6 +74,10 @@ export class Suite {
   private readonly started = performance.now();
 
   constructor(private readonly o: BenchOptions, private readonly say: Say) {
+    // Interrupted (Ctrl-C exits through 'exit'): leave no synthesized logs behind in the temp dir.
+    process.on('exit', () => {
+      for (const d of this.dirs) fsSync.rmSync(d, { recursive: true, force: true, maxRetries: 2 });
+    });
     this.plan = PLANS[o.quick ? 'quick' : 'full'];
     this.profiler = new Profiler(o.profileDir);
     this.clusterEnv = { LOG_LEVEL: o.logLevel, RESTOCK_INTERVAL_MS: '100' };

@@ -24,6 +24,21 @@ export function quantile(sorted: ArrayLike<number>, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
+/**
+ * `mkdir -p` one level at a time. Node 20's `mkdir(..., { recursive: true })` spins forever when
+ * the kernel answers ENOENT for a dir whose parent exists (e.g. under /proc); this throws instead.
+ */
+export async function makeDirs(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    const exists = await fs.stat(d).then((s) => s.isDirectory() || Promise.reject(Object.assign(new Error(`${d} is not a directory`), { code: 'ENOTDIR' })), (err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? false : Promise.reject(err)));
+    if (exists) break;
+    missing.unshift(d);
+    if (path.dirname(d) === d) break;
+  }
+  for (const d of missing) await fs.mkdir(d).catch((err: NodeJS.ErrnoException) => (err.code === 'EEXIST' ? undefined : Promise.reject(err)));
+}
+
 /** A fresh temporary dir under the OS temp dir. */
 export function tempDir(prefix: string): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), `toystore-bench-${prefix}-`));

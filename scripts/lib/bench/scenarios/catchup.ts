@@ -36,12 +36,13 @@ export interface CatchUpCase {
 }
 
 /**
- * Full run: bases 1,000 (missed 1k, 10k, 100k) and 100,000 (missed 1k, 10k). Quick run: the
- * target's point (100k missed on a base of 1,000), one more on that base, and one on 100,000.
+ * Full run: bases 1,000 (missed 1k, 10k, 100k) and 100,000 (missed 1k, 10k). Quick run (CI's
+ * smoke run, kept short): one cluster, the target's point (100k missed on a base of 1,000) and
+ * 1k missed on a base of 100,000.
  */
 export function catchUpCases(quick: boolean): CatchUpCase[] {
   return quick
-    ? [{ logOrders: 11_000, bases: [1_000] }, { logOrders: 101_000, bases: [1_000, 100_000] }]
+    ? [{ logOrders: 101_000, bases: [1_000, 100_000] }]
     : [
         { logOrders: 2_000, bases: [1_000] },
         { logOrders: 11_000, bases: [1_000] },
