@@ -17,8 +17,19 @@ import { makeDirs, REPO_ROOT } from './lib/bench/util.ts';
 const say = (msg: string) => console.log(msg);
 const rel = (f: string) => (path.relative(process.cwd(), f).startsWith('..') ? f : path.relative(process.cwd(), f));
 
-// Ctrl-C or a kill: exit through 'exit', whose handlers stop every process the bench started.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+/**
+ * Ctrl-C or a kill: stop the run's clusters and anchors and remove its temporary dirs, then exit
+ * 130; a second signal exits at once (the 'exit' handlers still kill every child).
+ */
+function onInterrupt(suite: Suite): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      console.error(`\nbench: ${signal}: stopping what it started (again to exit at once)`);
+      process.once(signal, () => process.exit(130));
+      void suite.abort().finally(() => process.exit(130));
+    });
+  }
+}
 
 /** The dir to write to, made and checked writable before anything runs (not after ten minutes). */
 async function outDir(o: BenchOptions): Promise<string> {
@@ -35,7 +46,9 @@ async function outDir(o: BenchOptions): Promise<string> {
 async function run(o: BenchOptions): Promise<void> {
   const out = await outDir(o);
   say(`results will go to ${rel(out)}${o.out ? '' : ' (a temporary dir: only the full run of every scenario writes docs/bench/ by default; --out DIR to choose)'}`);
-  const results = await new Suite(o, say).run();
+  const suite = new Suite(o, say);
+  onInterrupt(suite);
+  const results = await suite.run();
   const written = await writeReport(results, out);
   say('');
   say(formatTargets(results.targets));

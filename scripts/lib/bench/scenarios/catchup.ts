@@ -8,8 +8,7 @@
  * Comparing points with different bases would mix two costs: reading one's own log at start, and
  * fetching what was missed.
  */
-import type { StartClusterOptions, ServiceName } from '../../../cluster.ts';
-import { startCluster } from '../../../cluster.ts';
+import type { Cluster, ServiceName, StartClusterOptions } from '../../../cluster.ts';
 import type { Pids } from '../procfs.ts';
 import { waitForLeader } from '../store-probe.ts';
 import { cutReplicaLog, orderLogPath, waitIdentical, writeReplicaDirs } from '../synth-log.ts';
@@ -54,13 +53,15 @@ export function catchUpCases(quick: boolean): CatchUpCase[] {
 export async function catchUp(
   dataDir: string,
   c: CatchUpCase,
+  /** Starts a cluster (the suite's, which it can stop when interrupted). */
+  start: (opts: StartClusterOptions) => Promise<Cluster>,
   clusterOpts: Omit<StartClusterOptions, 'dataDir'>,
   say: Say,
   /** Told the processes after the start and after each restart (to name their profiles). */
   observe?: (what: string, pids: Pids) => void,
 ): Promise<CatchUpRow[]> {
   await writeReplicaDirs(dataDir, [1, 2, 3], c.logOrders);
-  const cluster = await startCluster({ ...clusterOpts, dataDir });
+  const cluster = await start({ ...clusterOpts, dataDir });
   observe?.('start', cluster.pids());
   const rows: CatchUpRow[] = [];
   try {

@@ -4,7 +4,7 @@
  * own cluster and the same closed-loop load as the etcd comparison (closed-loop.ts).
  */
 import { randomUUID } from 'node:crypto';
-import { startCluster, type StartClusterOptions } from '../../../cluster.ts';
+import type { Cluster, StartClusterOptions } from '../../../cluster.ts';
 import { closedLoop } from '../closed-loop.ts';
 import { pickToy, waitForLeader } from '../store-probe.ts';
 import { round } from '../util.ts';
@@ -26,8 +26,11 @@ export interface GroupCommitResult {
   ratio: number;
 }
 
-async function measure(groupCommit: boolean, clients: number, seconds: number, cluster: Omit<StartClusterOptions, 'env'> & { env: Record<string, string> }): Promise<GroupCommitRun> {
-  const c = await startCluster({ ...cluster, env: { ...cluster.env, GROUP_COMMIT: String(groupCommit) } });
+type Start = (opts: StartClusterOptions) => Promise<Cluster>;
+type ClusterOpts = Omit<StartClusterOptions, 'env'> & { env: Record<string, string> };
+
+async function measure(groupCommit: boolean, clients: number, seconds: number, start: Start, cluster: ClusterOpts): Promise<GroupCommitRun> {
+  const c = await start({ ...cluster, env: { ...cluster.env, GROUP_COMMIT: String(groupCommit) } });
   try {
     await waitForLeader(c.urls.frontend, 30_000);
     const url = `${c.urls.frontend}/orders`;
@@ -38,13 +41,9 @@ async function measure(groupCommit: boolean, clients: number, seconds: number, c
   }
 }
 
-/** Both modes, batched first, each on a fresh cluster in its own data dir. */
-export async function measureGroupCommit(
-  clients: number,
-  seconds: number,
-  clusterFor: (mode: string) => Promise<Omit<StartClusterOptions, 'env'> & { env: Record<string, string> }>,
-): Promise<GroupCommitResult> {
-  const batched = await measure(true, clients, seconds, await clusterFor('gc-batched'));
-  const single = await measure(false, clients, seconds, await clusterFor('gc-single'));
+/** Both modes, batched first, each on a fresh cluster (started by `start`) in its own data dir. */
+export async function measureGroupCommit(clients: number, seconds: number, start: Start, clusterFor: (mode: string) => Promise<ClusterOpts>): Promise<GroupCommitResult> {
+  const batched = await measure(true, clients, seconds, start, await clusterFor('gc-batched'));
+  const single = await measure(false, clients, seconds, start, await clusterFor('gc-single'));
   return { clients, seconds, batched, single, ratio: single.ordersPerSecond > 0 ? round(batched.ordersPerSecond / single.ordersPerSecond, 2) : 0 };
 }
