@@ -1,20 +1,22 @@
 /**
  * Replica data dirs with a long, valid order log, made before a cluster starts, so the catch-up
- * and start-up figures do not wait for a million real orders. They are written through the
- * replica's own stores (order/file-log.ts, order/meta.ts), not by hand: whatever the record
- * format, the checksums or the files beside the log (a durable mark, say) become, the bench writes
- * what a replica would have written (about 10 s per million orders on a busy 2-core machine,
- * before anything is timed). The lagging replica is cut back the same way (`truncateFrom`), so
- * its files stay consistent with each other.
+ * and start-up figures do not wait for a million real orders. Nothing here knows the formats: the
+ * records are the order codec's (`encodeRecord(orderCodec, ...)`, chained by `signEntry`), the
+ * durable mark beside the log is the WAL's own (`writeMarkFor`), the meta goes through the meta
+ * store, and the lagging replica is cut back through the log store (`truncateFrom`, which lowers
+ * the mark first), so its files stay consistent with each other. The records are written in
+ * batches straight to the file rather than appended through the store, which checks every record
+ * again.
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { TOY_NAMES } from '../../../catalog/toys.ts';
-import { LOG_FILE, openFileLogStore } from '../../../order/file-log.ts';
+import { LOG_FILE, openFileLogStore, orderCodec } from '../../../order/file-log.ts';
 import { signEntry } from '../../../order/log.ts';
 import { openFileMetaStore, type Meta } from '../../../order/meta.ts';
 import type { OrderEntry } from '../../../shared/contracts.ts';
+import { encodeRecord, writeMarkFor } from '../../../shared/wal.ts';
 import { sleep } from './util.ts';
 
 /** Replica `id`'s data dir inside a cluster's data dir (as order/main.ts names it). */
@@ -44,19 +46,29 @@ function* synthBatches(count: number): Generator<OrderEntry[]> {
   }
 }
 
+/** The log file of `count` synthesized orders and its durable mark, as a replica leaves them. */
+async function writeLog(file: string, count: number): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const handle = await fs.open(file, 'w');
+  try {
+    await handle.write(`${orderCodec.header}\n`);
+    for (const batch of synthBatches(count)) await handle.write(batch.map((e) => encodeRecord(orderCodec, e)).join(''));
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+  // Parses the file with the codec: a record the codec would not read back fails here.
+  await writeMarkFor(file, orderCodec);
+}
+
 /**
  * Writes the same `count`-order log and `SYNTH_META` into each of `ids`' data dirs, as after a run
- * where all kept up: the first through the stores, the others as copies of its whole dir (so
- * whatever files a replica keeps beside its log come along, byte-identical).
+ * where all kept up: the first written, the others copies of its whole dir (so whatever files a
+ * replica keeps beside its log come along, byte-identical).
  */
 export async function writeReplicaDirs(dataDir: string, ids: readonly number[], count: number): Promise<{ logBytes: number }> {
   const first = replicaDir(dataDir, ids[0]!);
-  const log = await openFileLogStore(first);
-  try {
-    for (const batch of synthBatches(count)) await log.append(batch);
-  } finally {
-    await log.close();
-  }
+  await writeLog(path.join(first, LOG_FILE), count);
   await (await openFileMetaStore(first)).save(SYNTH_META);
   for (const id of ids.slice(1)) await fs.cp(first, replicaDir(dataDir, id), { recursive: true });
   return { logBytes: (await fs.stat(orderLogPath(dataDir, ids[0]!))).size };
