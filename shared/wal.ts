@@ -149,7 +149,10 @@ function recordEnd(content: Buffer, pos: number): number {
   for (;;) {
     const nl = content.indexOf(NL, from);
     if (nl < 0) return -1;
-    for (let q = content.indexOf(QUOTE, from); q >= 0 && q < nl; q = content.indexOf(QUOTE, q + 1)) quotes++;
+    // Only this line is searched: an unbounded indexOf would scan the rest of the file for every
+    // record of a file without quotes (quadratic: a 101k-order log took 35 s to open).
+    const line = content.subarray(from, nl);
+    for (let q = line.indexOf(QUOTE); q >= 0; q = line.indexOf(QUOTE, q + 1)) quotes++;
     if (quotes % 2 === 0) return nl + 1;
     from = nl + 1;
   }

@@ -23,10 +23,10 @@ export function deferred<T>(): Deferred<T> {
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** Runs `scripts/<script>` under tsx from the repo root; resolves with its exit code and output. */
-export function runScript(script: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs `scripts/<script>` under tsx from the repo root (`env` added to this process's); resolves with its exit code and output. */
+export function runScript(script: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', `scripts/${script}`, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', `scripts/${script}`, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

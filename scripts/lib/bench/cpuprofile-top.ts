@@ -1,9 +1,7 @@
 /**
  * Reads V8 CPU profiles (`node --cpu-prof` writes `*.cpuprofile`) and lists the functions with
- * the most self time: where a service spends its CPU. Used by scripts/bench/run.ts `--profile`,
- * and on its own:
- *
- *   npx tsx scripts/bench/cpuprofile-top.ts <file.cpuprofile | dir> [--top 25]
+ * the most self time: where a service spends its CPU. Used by the bench's `--profile`, and on
+ * saved profiles: `npm run bench -- --profile-top <file.cpuprofile | dir>`.
  *
  * Lines are 1-based as V8 reports them for the code it ran; services run through tsx, whose
  * transformed code keeps most but not all line numbers of the .ts source, so for a function in
@@ -12,7 +10,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { REPO_ROOT } from './util.ts';
 
 interface ProfileNode {
   id: number;
@@ -52,7 +50,6 @@ export interface ProfileSummary {
 /** A file of this repository's own code (not a dependency, not Node, not the bench itself). */
 const isOurs = (f: string) => /^(frontend|order|catalog|shared)\/.*\.ts$/.test(f);
 
-const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 function shortFile(url: string): string {
   if (!url) return '(native)';
@@ -83,81 +80,102 @@ async function declarationLine(file: string, name: string): Promise<number | nul
   return i >= 0 ? i + 1 : null;
 }
 
-export async function summarizeProfile(file: string, topN = 20): Promise<ProfileSummary> {
-  const profile = JSON.parse(await fs.readFile(file, 'utf8')) as CpuProfile;
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  // Samples under the profiling hook itself (scripts/bench/cpu-profile-hook.mjs: starting the
-  // profiler from a signal handler) are the measurement, not the service: left out, time included.
-  const hookNodes = new Set<number>();
-  const markHook = (id: number, inHook: boolean) => {
+type Agg = { fn: string; file: string; line: number; us: number };
+
+/** Nodes under the profiling hook itself (cpu-profile-hook.mjs: starting the profiler from a
+ * signal handler): the measurement, not the service. */
+function hookNodes(profile: CpuProfile, byId: Map<number, ProfileNode>): Set<number> {
+  const nodes = new Set<number>();
+  const mark = (id: number, inHook: boolean) => {
     const n = byId.get(id);
     if (!n) return;
     const here = inHook || n.callFrame.url.endsWith('cpu-profile-hook.mjs');
-    if (here) hookNodes.add(id);
-    for (const c of n.children ?? []) markHook(c, here);
+    if (here) nodes.add(id);
+    for (const c of n.children ?? []) mark(c, here);
   };
-  if (profile.nodes[0]) markHook(profile.nodes[0].id, false);
+  if (profile.nodes[0]) mark(profile.nodes[0].id, false);
+  return nodes;
+}
+
+/** Self time per node, µs, leaving the hook's samples out (their time is reported apart). */
+function selfTimes(profile: CpuProfile, hook: Set<number>): { selfUs: Map<number, number>; hookUs: number } {
   const selfUs = new Map<number, number>();
   let hookUs = 0;
   for (let i = 0; i < profile.samples.length; i++) {
     const id = profile.samples[i]!;
-    if (hookNodes.has(id)) {
-      hookUs += profile.timeDeltas[i] ?? 0;
-      continue;
-    }
-    selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+    const dt = profile.timeDeltas[i] ?? 0;
+    if (hook.has(id)) hookUs += dt;
+    else selfUs.set(id, (selfUs.get(id) ?? 0) + dt);
   }
-  const totalUs = Math.max(1, profile.endTime - profile.startTime - hookUs);
-  const agg = new Map<string, { fn: string; file: string; line: number; us: number }>();
+  return { selfUs, hookUs };
+}
+
+function addTo(agg: Map<string, Agg>, cf: ProfileNode['callFrame'], file: string, us: number): void {
+  const fn = cf.functionName || '(anonymous)';
+  const key = `${fn}\0${file}\0${cf.lineNumber}`;
+  const a = agg.get(key) ?? { fn, file, line: cf.lineNumber + 1, us: 0 };
+  a.us += us;
+  agg.set(key, a);
+}
+
+/** Self time aggregated per function, and the idle share. */
+function bySelf(selfUs: Map<number, number>, byId: Map<number, ProfileNode>): { agg: Map<string, Agg>; idleUs: number } {
+  const agg = new Map<string, Agg>();
   let idleUs = 0;
   for (const [id, us] of selfUs) {
     const n = byId.get(id);
     if (!n) continue;
-    const fn = n.callFrame.functionName || '(anonymous)';
-    if (fn === '(idle)') {
-      idleUs += us;
-      continue;
-    }
-    const f = shortFile(n.callFrame.url);
-    const key = `${fn}\0${f}\0${n.callFrame.lineNumber}`;
-    const a = agg.get(key) ?? { fn, file: f, line: n.callFrame.lineNumber + 1, us: 0 };
-    a.us += us;
-    agg.set(key, a);
+    if (n.callFrame.functionName === '(idle)') idleUs += us;
+    else addTo(agg, n.callFrame, shortFile(n.callFrame.url), us);
   }
-  const sorted = [...agg.values()].sort((a, b) => b.us - a.us).slice(0, topN);
-  const top: HotFunction[] = [];
-  for (const a of sorted) {
-    const line = (await declarationLine(a.file, a.fn)) ?? a.line;
-    top.push({ function: a.fn, file: a.file, line, selfMs: Math.round(a.us / 100) / 10, selfPercent: Math.round((a.us / totalUs) * 1000) / 10 });
-  }
-  // Inclusive time (self + callees) of the functions in this repository's own files: which of
-  // our code paths the self time above is spent under.
+  return { agg, idleUs };
+}
+
+/** Inclusive time (self + callees) of this repository's own functions: which of our code paths the self time is under. */
+function inclusiveOurs(profile: CpuProfile, selfUs: Map<number, number>, byId: Map<number, ProfileNode>): Map<string, Agg> {
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const inclusive = new Map<string, { fn: string; file: string; line: number; us: number }>();
+  const inclusive = new Map<string, Agg>();
   for (const [id, us] of selfUs) {
     if (byId.get(id)?.callFrame.functionName === '(idle)') continue;
     const seen = new Set<string>();
     for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
       const cf = byId.get(cur)!.callFrame;
       const f = shortFile(cf.url);
-      if (!isOurs(f)) continue;
-      const fn = cf.functionName || '(anonymous)';
-      const key = `${fn}\0${f}\0${cf.lineNumber}`;
-      if (seen.has(key)) continue;
+      const key = `${cf.functionName}\0${f}\0${cf.lineNumber}`;
+      if (!isOurs(f) || seen.has(key)) continue;
       seen.add(key);
-      const a = inclusive.get(key) ?? { fn, file: f, line: cf.lineNumber + 1, us: 0 };
-      a.us += us;
-      inclusive.set(key, a);
+      addTo(inclusive, cf, f, us);
     }
   }
-  const ours: HotFunction[] = [];
-  for (const a of [...inclusive.values()].sort((x, y) => y.us - x.us).slice(0, topN)) {
+  return inclusive;
+}
+
+async function hottest(agg: Map<string, Agg>, topN: number, totalUs: number): Promise<HotFunction[]> {
+  const out: HotFunction[] = [];
+  for (const a of [...agg.values()].sort((x, y) => y.us - x.us).slice(0, topN)) {
     const line = (await declarationLine(a.file, a.fn)) ?? a.line;
-    ours.push({ function: a.fn, file: a.file, line, selfMs: Math.round(a.us / 100) / 10, selfPercent: Math.round((a.us / totalUs) * 1000) / 10 });
+    out.push({ function: a.fn, file: a.file, line, selfMs: Math.round(a.us / 100) / 10, selfPercent: Math.round((a.us / totalUs) * 1000) / 10 });
   }
+  return out;
+}
+
+export async function summarizeProfile(file: string, topN = 20): Promise<ProfileSummary> {
+  const profile = JSON.parse(await fs.readFile(file, 'utf8')) as CpuProfile;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const { selfUs, hookUs } = selfTimes(profile, hookNodes(profile, byId));
+  const totalUs = Math.max(1, profile.endTime - profile.startTime - hookUs);
+  const { agg, idleUs } = bySelf(selfUs, byId);
   const ids = /\.(\d+)\.(\d+)\.\d+\.cpuprofile$/.exec(path.basename(file));
-  return { file, pid: ids ? Number(ids[1]) : null, thread: ids ? Number(ids[2]) : 0, totalMs: Math.round(totalUs / 1000), idlePercent: Math.round((idleUs / totalUs) * 1000) / 10, top, ours };
+  return {
+    file,
+    pid: ids ? Number(ids[1]) : null,
+    thread: ids ? Number(ids[2]) : 0,
+    totalMs: Math.round(totalUs / 1000),
+    idlePercent: Math.round((idleUs / totalUs) * 1000) / 10,
+    top: await hottest(agg, topN, totalUs),
+    ours: await hottest(inclusiveOurs(profile, selfUs, byId), topN, totalUs),
+  };
 }
 
 export async function profilesIn(dir: string): Promise<string[]> {
@@ -175,14 +193,12 @@ export function formatSummary(s: ProfileSummary, label = path.basename(s.file)):
   return lines.join('\n');
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '20' } } });
-  if (positionals.length === 0) {
-    console.error('usage: tsx scripts/bench/cpuprofile-top.ts <file.cpuprofile | dir>... [--top N]');
-    process.exit(2);
-  }
-  for (const p of positionals) {
+/** Summaries of each profile in `paths` (files or dirs of them), for `npm run bench -- --profile-top`. */
+export async function summarizePaths(paths: readonly string[], topN = 20): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of paths) {
     const files = (await fs.stat(p)).isDirectory() ? await profilesIn(p) : [p];
-    for (const f of files) console.log(formatSummary(await summarizeProfile(f, Number(values.top))), '\n');
+    for (const f of files) out.push(formatSummary(await summarizeProfile(f, topN)));
   }
+  return out;
 }

@@ -1,7 +1,7 @@
 /**
  * CPU profiling of chosen time windows in processes whose command line we do not write (the
  * cluster launcher's services, the ceiling servers). `--cpu-prof` is not allowed in NODE_OPTIONS,
- * but `--import` is, so scripts/bench/run.ts `--profile` sets NODE_OPTIONS="--import <this file>"
+ * but `--import` is, so scripts/bench.ts `--profile` sets NODE_OPTIONS="--import <this file>"
  * and BENCH_CPU_PROF_DIR. Then:
  *  - SIGUSR2 starts V8's sampling profiler (1 ms interval, as --cpu-prof); the next SIGUSR2 stops
  *    it and writes `CPU.window.<pid>.0.<n>.cpuprofile` (n = 1, 2, ...) into BENCH_CPU_PROF_DIR;

@@ -7,11 +7,13 @@
  *   ROLE=origin    GET /products/:name answers the product from a Map (the cached-GET ceiling, and
  *                  the last hop of the others); POST /purchases answers `{"data":{"ok":true}}`.
  *   ROLE=order     POST /orders calls UPSTREAM_URL/purchases, then answers the next order number
- *                  (the middle hop of the three-hop chain).
- *   ROLE=frontend  GET /products/:name is forwarded to UPSTREAM_URL (two-hop ceiling); POST /orders
- *                  to ORDER_URL/orders (three-hop ceiling: frontend -> order -> origin).
+ *                  (the middle hop of the three-hop chain); GET /orders/:n answers an order from
+ *                  memory, as a leader answers from its in-memory log.
+ *   ROLE=frontend  GET /products/:name is forwarded to UPSTREAM_URL (two-hop ceiling); GET
+ *                  /orders/:n to ORDER_URL (the order-read two-hop); POST /orders to ORDER_URL/orders
+ *                  (three-hop ceiling: frontend -> order -> origin).
  *
- * Started by scripts/bench/run.ts as `node --import tsx scripts/bench/ceiling-server.ts`, like a
+ * Started by the bench (scripts/lib/bench/ceilings.ts) as `node --import tsx <this file>`, like a
  * service; listens on HOST (127.0.0.1) and PORT (0: ephemeral) and prints `listening on <url>`.
  */
 import { serve } from '@hono/node-server';
@@ -19,14 +21,11 @@ import { Hono } from 'hono';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { Agent, request } from 'undici';
+import { initialToys, TOY_NAMES } from '../../../catalog/toys.ts';
 
 const role = process.env.ROLE;
 const host = process.env.HOST ?? '127.0.0.1';
 const port = Number(process.env.PORT ?? 0);
-const TOYS = [
-  'Tux', 'Barbie', 'Lego', 'Monopoly', 'Frisbee', 'Slinky', 'Yo-Yo', 'Etch A Sketch', 'Crayola Crayons', 'Play-Doh',
-  "Rubik's Cube", 'Jigsaw Puzzle', 'Teddy Bear', 'Scrabble', 'Hot Wheels',
-];
 
 const app = new Hono();
 // The same pool settings as shared/http.ts's createPooledHttp.
@@ -38,7 +37,7 @@ async function forward(url: string, method: 'GET' | 'POST', body?: string): Prom
 }
 
 if (role === 'origin') {
-  const products = new Map(TOYS.map((name, i) => [name, { name, price: Math.round((9.99 + i) * 100) / 100, quantity: 100 }]));
+  const products = new Map(initialToys().map((p) => [p.name, p]));
   app.get('/products/:name', (c) => {
     const p = products.get(c.req.param('name'));
     return p ? c.json({ data: p }) : c.json({ error: { code: 404, message: 'product not found' } }, 404);
@@ -56,11 +55,20 @@ if (role === 'origin') {
     if (res.status !== 200) return c.json(res.json as object, res.status as 400);
     return c.json({ data: { order_number: next++ } });
   });
+  app.get('/orders/:n', (c) => {
+    const n = Number(c.req.param('n'));
+    if (!Number.isSafeInteger(n) || n < 0) return c.json({ error: { code: 400, message: 'bad order number' } }, 400);
+    return c.json({ data: { number: n, name: TOY_NAMES[n % TOY_NAMES.length], quantity: 1 + (n % 5) } });
+  });
 } else if (role === 'frontend') {
   const upstream = required('UPSTREAM_URL');
   const orderUrl = required('ORDER_URL');
   app.get('/products/:name', async (c) => {
     const res = await forward(`${upstream}/products/${encodeURIComponent(c.req.param('name'))}`, 'GET');
+    return c.json(res.json as object, res.status as 200);
+  });
+  app.get('/orders/:n', async (c) => {
+    const res = await forward(`${orderUrl}/orders/${encodeURIComponent(c.req.param('n'))}`, 'GET');
     return c.json(res.json as object, res.status as 200);
   });
   app.post('/orders', async (c) => {
