@@ -7,7 +7,7 @@
  * the invalidation can only see the new stock (reads serve durable state), and once the order
  * service hears "done", no frontend cache still holds the stock from before the order.
  */
-import { Hono } from 'hono';
+import type { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import { FenceRequestSchema, MAX_PUBLIC_BODY_BYTES, PurchaseRequestSchema, ReconcileRequestSchema, parseJsonBody, parseWith } from '../shared/contracts.ts';
@@ -16,7 +16,8 @@ const LedgerQuerySchema = z.object({
   from: z.coerce.number().int().nonnegative().default(0),
   limit: z.coerce.number().int().positive().max(100_000).default(10_000),
 });
-import { AppError, onAppError, onNotFound, productNotFound } from '../shared/errors.ts';
+import { AppError, productNotFound } from '../shared/errors.ts';
+import { createServiceApp } from '../shared/service-app.ts';
 import type { Invalidator } from './invalidator.ts';
 import type { CatalogStore } from './store.ts';
 
@@ -27,7 +28,7 @@ export interface CatalogDeps {
 
 export function createCatalogApp(deps: CatalogDeps): Hono {
   const { store, invalidator } = deps;
-  const app = new Hono();
+  const app = createServiceApp();
 
   app.get('/health', (c) => c.json({ data: { ok: true } }));
 
@@ -85,7 +86,5 @@ export function createCatalogApp(deps: CatalogDeps): Hono {
     return c.json({ data: store.ledger(from, limit) });
   });
 
-  app.onError(onAppError);
-  app.notFound(onNotFound);
   return app;
 }

@@ -22,7 +22,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import type { LedgerEntry, PendingPurchase, PendingResponse, Product, PurchaseResult, ReconcileRequest, ReconcileResult } from '../shared/contracts.ts';
-import { AppError, badRequest, insufficientStock, productNotFound, staleEpoch } from '../shared/errors.ts';
+import { AppError, badRequest, idempotencyKeyReused, insufficientStock, productNotFound, staleEpoch } from '../shared/errors.ts';
 import { EPOCH, IDEMPOTENCY_KEY, ORDER_QUANTITY, STOCK, TOY_NAME } from '../shared/fields.ts';
 import { crashOnDurabilityError, fsyncDir, UnreadableFileError, writeFileAtomic } from '../shared/fsutil.ts';
 import { CorruptLogError, LostRecordsError } from '../shared/wal.ts';
@@ -159,7 +159,8 @@ class StockStore implements CatalogStore {
     if (prior && prior.state !== 'released') {
       // A refusal read back from the ledger does not know the quantity that was asked (0).
       if (prior.name !== cmd.name || (prior.quantity !== cmd.quantity && !(prior.state === 'refused' && prior.quantity === 0))) {
-        return Promise.reject(badRequest(`key ${cmd.key} was already used for a different purchase`));
+        // The README's rule for a key reused with a different body, whichever path found it.
+        return Promise.reject(idempotencyKeyReused());
       }
       return prior.outcome;
     }

@@ -17,7 +17,7 @@
  * - Internal routes (cache invalidation) live on a separate app and port (internal-app.ts); none
  *   is mounted here.
  */
-import { Hono, type Context } from 'hono';
+import type { Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import {
   IDEMPOTENCY_KEY_HEADER,
@@ -31,7 +31,8 @@ import {
   parseJsonBody,
   parseOrderNumber,
 } from '../shared/contracts.ts';
-import { AppError, onAppError, onNotFound, productNotFound } from '../shared/errors.ts';
+import { AppError, productNotFound } from '../shared/errors.ts';
+import { createServiceApp } from '../shared/service-app.ts';
 import type { ProductCache } from './cache.ts';
 import type { CatalogClient } from './catalog-client.ts';
 import type { OrderRouter } from './types.ts';
@@ -47,9 +48,7 @@ export const payloadTooLarge = (limit: number) =>
 
 export function createFrontendApp(deps: FrontendAppDeps): Hono {
   const { cache, catalog, orders } = deps;
-  const app = new Hono();
-  app.onError(onAppError);
-  app.notFound(onNotFound);
+  const app = createServiceApp();
 
   app.get('/products', async (c) => {
     const products = await catalog.listProducts();

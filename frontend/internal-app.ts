@@ -7,10 +7,10 @@
  * `onAppError` shape as every other service, so the catalog can tell a bad push (400) from a
  * frontend that is down.
  */
-import { Hono } from 'hono';
+import type { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { InvalidationSchema, MAX_PUBLIC_BODY_BYTES, parseJsonBody } from '../shared/contracts.ts';
-import { onAppError, onNotFound } from '../shared/errors.ts';
+import { createServiceApp } from '../shared/service-app.ts';
 import { payloadTooLarge } from './app.ts';
 import type { ProductCache } from './cache.ts';
 
@@ -20,9 +20,7 @@ export interface FrontendInternalAppDeps {
 
 export function createFrontendInternalApp(deps: FrontendInternalAppDeps): Hono {
   const { cache } = deps;
-  const app = new Hono();
-  app.onError(onAppError);
-  app.notFound(onNotFound);
+  const app = createServiceApp();
 
   app.post(
     '/internal/invalidate',

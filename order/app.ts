@@ -3,13 +3,14 @@
  * against shared/contracts.ts before the replica sees it; every error leaves through onAppError.
  * These routes are internal: the public API is the frontend's, which forwards orders here.
  */
-import { Hono } from 'hono';
+import type { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import {
   AppendRequestSchema, CatchupRequestSchema, LeadRequestSchema, LeaderNoticeSchema, LeaderOrderRequestSchema,
   PromiseRequestSchema, REPLAYED_HEADER, parseJsonBody, parseOrderNumber, parseWith,
 } from '../shared/contracts.ts';
-import { AppError, onAppError, onNotFound } from '../shared/errors.ts';
+import { AppError } from '../shared/errors.ts';
+import { createServiceApp } from '../shared/service-app.ts';
 import { z } from 'zod';
 import type { Replica } from './replica.ts';
 
@@ -23,9 +24,7 @@ const FetchLogQuerySchema = z.object({
 
 export function createOrderApp(deps: { replica: Replica }): Hono {
   const { replica } = deps;
-  const app = new Hono();
-  app.onError(onAppError);
-  app.notFound(onNotFound);
+  const app = createServiceApp();
   // Replication pages are large; orders and control messages are small.
   const small = bodyLimit({ maxSize: 16 * 1024, onError: () => { throw new AppError(413, 'payload_too_large', 'request body too large'); } });
   const large = bodyLimit({ maxSize: 64 * 1024 * 1024, onError: () => { throw new AppError(413, 'payload_too_large', 'request body too large'); } });

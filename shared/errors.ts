@@ -7,7 +7,7 @@
  * (like hashicorp's ErrNotLeader) that services use to decide what to do with an error they
  * received from a peer; it travels in the body next to the lab's `code` and `message`.
  */
-import type { Context } from 'hono';
+import type { Context, Hono, NotFoundHandler } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 
 export type ErrorReason =
@@ -23,6 +23,7 @@ export type ErrorReason =
   | 'outcome_unknown'
   | 'upstream_unavailable'
   | 'payload_too_large'
+  | 'method_not_allowed'
   | 'idempotency_key_reused'
   | 'request_in_progress'
   | 'recovering'
@@ -89,6 +90,7 @@ export function fromErrorBody(status: number, body: unknown): AppError {
 function reasonForStatus(status: number): ErrorReason {
   if (status === 400) return 'bad_request';
   if (status === 404) return 'not_found';
+  if (status === 405) return 'method_not_allowed';
   if (status === 413) return 'payload_too_large';
   if (status === 503) return 'upstream_unavailable';
   return 'internal';
@@ -113,4 +115,35 @@ export function onAppError(err: Error, c: Context): Response {
 /** Hono notFound: unknown routes also get the error shape. */
 export function onNotFound(c: Context): Response {
   return c.json({ error: { code: 404, message: `no route for ${c.req.method} ${c.req.path}`, reason: 'not_found' } }, 404);
+}
+
+/** Methods a route may be registered under (Hono's own `ALL`, used by middleware, is not one). */
+const ROUTE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+
+/**
+ * The rule for a request no route took, for every service: if the path exists under other
+ * methods it is a 405 whose `Allow` lists them (HEAD comes with GET: Hono answers it from the GET
+ * route), otherwise a 404. The methods are read from `app`'s own router, so a route added
+ * anywhere (a sub-app mounted with `route()` included) is covered without a table kept by hand.
+ */
+export function unmatchedRequestHandler(app: Hono<any, any, any>): NotFoundHandler {
+  return (c) => {
+    const allowed = allowedMethods(app, c.req.path);
+    if (allowed.length === 0) return onNotFound(c);
+    c.header('Allow', allowed.join(', '));
+    const message = `${c.req.method} is not allowed on ${c.req.path}; allowed: ${allowed.join(', ')}`;
+    return c.json({ error: { code: 405, message, reason: 'method_not_allowed' satisfies ErrorReason } }, 405);
+  };
+}
+
+/** The methods `app` serves `path` under, in ROUTE_METHODS order; empty if none. */
+export function allowedMethods(app: Hono<any, any, any>, path: string): string[] {
+  // `path` is the routed path (c.req.path: a non-strict app has already dropped one trailing slash).
+  const allowed = new Set<string>();
+  for (const method of ROUTE_METHODS) {
+    const [handlers] = app.router.match(method, path) as unknown as [Array<[[unknown, { method: string }], unknown]>];
+    if (handlers.some(([[, route]]) => route.method === method)) allowed.add(method);
+  }
+  if (allowed.has('GET')) allowed.add('HEAD');
+  return ROUTE_METHODS.filter((m) => allowed.has(m));
 }

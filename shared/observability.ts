@@ -22,7 +22,7 @@
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
 import type { Level, Logger } from 'pino';
-import { onAppError, onNotFound } from './errors.ts';
+import { createServiceApp } from './service-app.ts';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { getOrCreate, METRIC_PREFIX, type Registry } from './metrics.ts';
 import { acceptRequestId, newRequestId, REQUEST_ID_HEADER, runRequest } from './request-context.ts';
@@ -118,9 +118,8 @@ function routeOf(c: Context, self: MiddlewareHandler): string {
 
 /** An outer app with the request observer, mounting `apps` in order at `/`. */
 export function observeApp(apps: Hono | readonly Hono[], opts: ObserveOptions): Hono {
-  const outer = new Hono();
-  outer.onError(onAppError);
-  outer.notFound(onNotFound);
+  // The same routing rules as every inner app (trailing slash, 404/405), now over all their routes.
+  const outer = createServiceApp();
   outer.use(requestObserver(opts));
   if (opts.serveMetrics) {
     outer.get('/metrics', async (c) => c.body(await opts.registry.metrics(), 200, { 'content-type': opts.registry.contentType }));

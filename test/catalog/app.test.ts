@@ -181,16 +181,20 @@ describe('purchasing', () => {
     expect(diskQuantity(dir, 'Frisbee')).toBe(90);
   });
 
-  it('repeats the same refusal for a key that was refused, and rejects a key reused for another purchase', async () => {
+  it('repeats the same refusal for a key that was refused, and rejects a key reused for another purchase with 422', async () => {
     const { app } = appWith();
     const refused = await post(app, purchaseBody('Yo-Yo', 101, 'big'));
     expect(refused.status).toBe(409);
     expect(await post(app, purchaseBody('Yo-Yo', 101, 'big'))).toEqual(refused);
+    // The README: the same key with a different body is a 422, a refused key included.
+    const refusedReused = await post(app, purchaseBody('Yo-Yo', 1, 'big'));
+    expect(refusedReused.status).toBe(422);
+    expect(refusedReused.body.error).toMatchObject({ code: 422, reason: 'idempotency_key_reused' });
 
     expect((await post(app, purchaseBody('Yo-Yo', 1, 'k'))).status).toBe(200);
     const reused = await post(app, purchaseBody('Yo-Yo', 2, 'k'));
-    expect(reused.status).toBe(400);
-    expect(reused.body.error.code).toBe(400);
+    expect(reused.status).toBe(422);
+    expect(reused.body.error).toMatchObject({ code: 422, reason: 'idempotency_key_reused' });
     expect(diskQuantity(dir, 'Yo-Yo')).toBe(99);
   });
 });

@@ -314,11 +314,15 @@ describe('routing and health', () => {
     expect(cache.stats().invalidations).toBe(0);
   });
 
-  it('unknown routes and wrong methods are 404s in our shape', async () => {
+  it('unknown routes are 404s and wrong methods 405s with Allow, in our shape', async () => {
     const { app } = setup();
     await expectError(await app.request('/nope'), 404);
-    await expectError(await app.request('/products', { method: 'POST', body: '{}' }), 404);
-    await expectError(await app.request('/orders'), 404);
+    const post = await app.request('/products', { method: 'POST', body: '{}' });
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
+    await expectError(post, 405);
+    const get = await app.request('/orders');
+    expect(get.headers.get('allow')).toBe('POST');
+    await expectError(get, 405);
   });
 
   it('/health reports the election view and the cache stats', async () => {

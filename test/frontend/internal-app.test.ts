@@ -74,10 +74,12 @@ describe('internal app', () => {
     await expectError(await invalidate(JSON.stringify({ name: 'Tux', pad: 'x'.repeat(10_000) })), 413);
   });
 
-  it('serves only the internal route: public routes and other methods are 404s', async () => {
+  it('serves only the internal route: public routes are 404s, other methods 405s', async () => {
     const { app } = setup();
     await expectError(await app.request('/products/Tux'), 404);
     await expectError(await app.request('/health'), 404);
-    await expectError(await app.request('/internal/invalidate'), 404);
+    const get = await app.request('/internal/invalidate');
+    expect(get.headers.get('allow')).toBe('POST');
+    await expectError(get, 405);
   });
 });
