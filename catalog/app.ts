@@ -1,11 +1,13 @@
 /**
- * The catalog's HTTP surface as a Hono app, with its store and invalidator injected so tests
- * drive it with `app.request()` and no sockets.
+ * The catalog's HTTP surface as a Hono app, with its store injected so tests drive it with
+ * `app.request()` and no sockets.
  *
- * A purchase answers only after two things: the store has made the decrement durable, and every
- * reachable frontend has been told to drop the toy. In that order, a frontend that re-reads after
- * the invalidation can only see the new stock (reads serve durable state), and once the order
- * service hears "done", no frontend cache still holds the stock from before the order.
+ * A purchase answers once the store has made the decrement durable. Telling the frontends is
+ * not this app's job: the invalidator (catalog/invalidator.ts) follows the store's durable change
+ * feed, so purchases, releases and restocks are all pushed, whoever made them, and an order does
+ * not wait on a frontend. The frontend that routed the order drops the toy from its own cache
+ * before it answers its client, and any fill in flight cannot store a stale value
+ * (frontend/cache.ts); other frontends converge when the push lands.
  */
 import type { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -18,16 +20,14 @@ const LedgerQuerySchema = z.object({
 });
 import { AppError, productNotFound } from '../shared/errors.ts';
 import { createServiceApp } from '../shared/service-app.ts';
-import type { Invalidator } from './invalidator.ts';
 import type { CatalogStore } from './store.ts';
 
 export interface CatalogDeps {
   store: CatalogStore;
-  invalidator: Invalidator;
 }
 
 export function createCatalogApp(deps: CatalogDeps): Hono {
-  const { store, invalidator } = deps;
+  const { store } = deps;
   const app = createServiceApp();
 
   app.get('/health', (c) => c.json({ data: { ok: true } }));
@@ -50,13 +50,7 @@ export function createCatalogApp(deps: CatalogDeps): Hono {
     }),
     async (c) => {
       const req = await parseJsonBody(c.req, PurchaseRequestSchema);
-      const result = await store.purchase(req);
-      // Pushed, not awaited: the frontend that routed this order drops the toy from its own cache
-      // before it answers the client (so that client never sees pre-order stock), and any fill
-      // in flight cannot store a stale value (frontend/cache.ts). Other frontends converge when
-      // the push lands; an extra round trip on every order's critical path buys nothing more.
-      void invalidator.invalidate(result.name);
-      return c.json({ data: result });
+      return c.json({ data: await store.purchase(req) });
     },
   );
 
@@ -73,13 +67,8 @@ export function createCatalogApp(deps: CatalogDeps): Hono {
   });
   app.get('/internal/pending', (c) => c.json({ data: store.pending() }));
   app.post('/internal/reconcile', internalBody, async (c) => {
-    const req = await parseJsonBody(c.req, ReconcileRequestSchema);
-    const releasing = new Set(req.release);
-    const names = new Set(store.pending().entries.filter((p) => releasing.has(p.key)).map((p) => p.name));
-    const result = await store.reconcile(req);
-    // A release puts stock back: frontends must drop what they cached, as after a purchase.
-    if (result.released) for (const name of names) await invalidator.invalidate(name);
-    return c.json({ data: result });
+    // A release puts stock back; the invalidator pushes it like any other durable change.
+    return c.json({ data: await store.reconcile(await parseJsonBody(c.req, ReconcileRequestSchema)) });
   });
   app.get('/internal/ledger', (c) => {
     const { from, limit } = parseWith(LedgerQuerySchema, c.req.query(), 'query');

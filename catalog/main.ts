@@ -3,8 +3,9 @@
  * pooled HTTP, system clock, a socket) into the app.
  *
  * Shutdown order matters: stop the restocker first (no new changes of its own), then close the
- * server (in-flight purchases finish, none start), then wait for the store's pending writes, and
- * only then drop the HTTP pool the invalidations were using.
+ * server (in-flight purchases finish, none start), then wait for the store's pending writes, then
+ * stop the invalidator (changes it could not push are caught by the next process: its lanes start
+ * at the change sequence it opens with, a gap the frontends see), and only then drop the HTTP pool.
  */
 import path from 'node:path';
 import { systemClock } from '../shared/clock.ts';
@@ -12,7 +13,7 @@ import { loadConfigOrExit } from '../shared/config.ts';
 import { createPooledHttp } from '../shared/http.ts';
 import { listen, onShutdownSignal, type Listening } from '../shared/serve.ts';
 import { createCatalogApp } from './app.ts';
-import { createInvalidator } from './invalidator.ts';
+import { createInvalidator, type InvalidatorEvent } from './invalidator.ts';
 import { createRestocker } from './restocker.ts';
 import { describeCatalogDamage, openFileCatalogStore } from './store.ts';
 import { LEDGER_FILE } from './ledger.ts';
@@ -20,7 +21,7 @@ import { createSyncedOffsetTracker } from '../shared/fsutil.ts';
 import { announce, createLogger } from '../shared/logger.ts';
 import { createRegistry } from '../shared/metrics.ts';
 import { observeApp } from '../shared/observability.ts';
-import { invalidatorLog, observeRestocks, registerCatalogMetrics, restockerLog } from './observe.ts';
+import { observeRestocks, registerCatalogMetrics, restockerLog } from './observe.ts';
 
 const config = loadConfigOrExit(process.env, 'catalog');
 const logger = createLogger('catalog', config.logging);
@@ -40,9 +41,13 @@ const store = await openFileCatalogStore(catalogDir, {
   process.exit(65);
 });
 const http = createPooledHttp();
-const invalidator = createInvalidator({ http, frontendUrls: config.frontendUrls, log: invalidatorLog(logger) });
-const restocker = createRestocker({ store: observeRestocks(store, { logger, registry }), invalidator, clock: systemClock, intervalMs: config.restockIntervalMs, log: restockerLog(logger) });
-const app = observeApp(createCatalogApp({ store, invalidator }), { logger, registry, serveMetrics: true });
+const logPush = (e: InvalidatorEvent) =>
+  e.kind === 'push_failed'
+    ? logger.warn({ event: 'invalidation_failed', frontend: e.frontend, reason: e.reason, pending: e.pending }, `invalidations to ${e.frontend} failing (${e.reason}); retrying until it answers`)
+    : logger.info({ event: 'invalidation_recovered', frontend: e.frontend, failures: e.failures, ms: e.ms, seq: e.seq }, `invalidations reach ${e.frontend} again after ${e.failures} failed attempts (${e.ms} ms)`);
+const invalidator = createInvalidator({ http, frontendUrls: config.frontendUrls, changes: store, clock: systemClock, onEvent: logPush });
+const restocker = createRestocker({ store: observeRestocks(store, { logger, registry }), clock: systemClock, intervalMs: config.restockIntervalMs, log: restockerLog(logger) });
+const app = observeApp(createCatalogApp({ store }), { logger, registry, serveMetrics: true });
 registerCatalogMetrics(registry, store);
 
 function shellWord(s: string): string {
@@ -55,8 +60,10 @@ onShutdownSignal('catalog', async () => {
   await restocker.stop();
   await server?.close();
   await store.close();
+  await invalidator.stop();
   await http.close();
 }, undefined, logger);
 server = await listen(app.fetch, config.host, config.catalogPort);
+invalidator.start();
 restocker.start();
 announce(logger, { url: server.url }, `catalog listening on ${server.url}`);

@@ -28,18 +28,12 @@ export function observeRestocks(store: Pick<CatalogStore, 'restockEmpty'>, o: { 
   };
 }
 
-/** The restocker's and invalidator's messages: restock failures and failed pushes are errors/warnings. */
+/** The restocker's messages: restock failures are errors. (The invalidator reports typed events; catalog/main.ts logs them.) */
 export function restockerLog(logger: Logger): (msg: string) => void {
   return messageLogger(logger, [
     { pattern: /^catalog: restocked /, level: 'debug', fields: () => ({ event: 'restock_round' }) },
     { pattern: /^catalog: restock failed: (.*)$/, level: 'error', fields: (m) => ({ event: 'restock_failed', reason: m[1] }) },
   ]);
-}
-
-export function invalidatorLog(logger: Logger): (msg: string) => void {
-  return messageLogger(logger, [
-    { pattern: /^catalog: invalidating (.+) at (\S+)(?: failed)?: (.*)$/, fields: (m) => ({ event: 'invalidation_failed', toy: m[1], frontend: m[2], reason: m[3] }) },
-  ], 'warn');
 }
 
 export function registerCatalogMetrics(registry: Registry, store: Pick<CatalogStore, 'list'>): void {

@@ -1,18 +1,17 @@
 /**
- * Periodic restock: every `intervalMs`, refill each sold-out toy and tell the frontends.
+ * Periodic restock: every `intervalMs`, refill each sold-out toy.
  *
  * Time comes from an injected `Clock`, so tests move it with `ManualClock.advance` instead of
  * sleeping. The next round is scheduled only after the current one finishes, so rounds never
- * overlap even if a write or a push is slow. Invalidations go out after the refill is durable
- * (restockEmpty resolves only then), so a frontend that re-reads sees the refilled stock.
+ * overlap even if a write is slow. The frontends hear of a refill from the invalidator, which
+ * follows the store's durable change feed (catalog/invalidator.ts), once the refill is durable
+ * and readable, so a frontend that re-reads sees the refilled stock.
  */
 import type { Clock } from '../shared/clock.ts';
-import type { Invalidator } from './invalidator.ts';
 import type { CatalogStore } from './store.ts';
 
 export interface RestockerOptions {
   store: Pick<CatalogStore, 'restockEmpty'>;
-  invalidator: Invalidator;
   clock: Clock;
   intervalMs: number;
   log?: (message: string) => void;
@@ -36,10 +35,7 @@ export function createRestocker(opts: RestockerOptions): Restocker {
 
   const round = async (): Promise<string[]> => {
     const names = await opts.store.restockEmpty();
-    if (names.length) {
-      log(`catalog: restocked ${names.join(', ')}`);
-      await Promise.all(names.map((n) => opts.invalidator.invalidate(n)));
-    }
+    if (names.length) log(`catalog: restocked ${names.join(', ')}`);
     return names;
   };
 

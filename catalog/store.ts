@@ -16,6 +16,10 @@
  * - No leaks: a purchase stays "pending" until a leader accounts for it, as committed (its order
  *   is in the log) or released (it never will be, the stock goes back). The position below which
  *   everything is accounted for is kept in the meta file, so the pending set stays small.
+ * - The change sequence is the ledger's: `changeSeq()` is the seq of the last durable record, and
+ *   `onDurable` listeners hear each batch in the same callback that makes it readable, so "every
+ *   change up to seq N" means the same thing to the invalidation feed as to a read. It survives
+ *   restarts because the ledger does.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -41,6 +45,14 @@ export interface PurchaseCommand {
   epoch: number;
 }
 
+/** One batch of ledger records that just became durable (and readable). */
+export interface DurableChange {
+  /** Seq of the batch's last record: the new change sequence. */
+  seq: number;
+  /** Toys whose stock the batch changed, each once; empty for a batch of refusals. */
+  names: string[];
+}
+
 export interface CatalogStore {
   /** Every product as of the last durable change, in catalog order. */
   list(): Product[];
@@ -61,6 +73,13 @@ export interface CatalogStore {
   reconcile(req: ReconcileRequest): Promise<ReconcileResult>;
   /** Ledger records from `from` on (for the consistency checker). */
   ledger(from: number, limit: number): { entries: LedgerEntry[]; lastSeq: number };
+  /** The change sequence: seq of the last durable ledger record, -1 for an empty ledger. Never goes back. */
+  changeSeq(): number;
+  /**
+   * Calls `listener` after each batch of records becomes durable, before anything else can read
+   * it; returns an unsubscribe. A listener that throws is ignored (durability does not wait on it).
+   */
+  onDurable(listener: (change: DurableChange) => void): () => void;
   /** Resolves once every change made so far is durable. */
   flush(): Promise<void>;
   /** Refuses further changes and waits for pending writes. */
@@ -100,6 +119,8 @@ class StockStore implements CatalogStore {
   private closed = false;
   private failure: unknown = null;
   private lastWrite: Promise<void> = Promise.resolve();
+  private durableSeq: number;
+  private readonly listeners = new Set<(change: DurableChange) => void>();
 
   constructor(
     products: Product[],
@@ -113,6 +134,7 @@ class StockStore implements CatalogStore {
     this.metaTarget = { ...this.meta };
     this.replay(ledgerLog.all());
     for (const [name, p] of this.live) this.durable.set(name, { ...p });
+    this.durableSeq = ledgerLog.length - 1;
   }
 
   /** Rebuilds stock, key outcomes, the fence and the pending set from the ledger. */
@@ -247,6 +269,15 @@ class StockStore implements CatalogStore {
     return { entries, lastSeq: this.ledgerLog.length - 1 };
   }
 
+  changeSeq(): number {
+    return this.durableSeq;
+  }
+
+  onDurable(listener: (change: DurableChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
   flush(): Promise<void> {
     return this.lastWrite;
   }
@@ -265,6 +296,8 @@ class StockStore implements CatalogStore {
     const done = this.ledgerLog.append(records).then(
       () => {
         for (const r of records) this.durable.set(r.name, { ...this.durable.get(r.name)!, quantity: r.quantityAfter });
+        this.durableSeq = Math.max(this.durableSeq, records[records.length - 1]!.seq);
+        this.announce(records);
         this.onSnapshot(this.list());
       },
       (err: unknown) => {
@@ -281,6 +314,19 @@ class StockStore implements CatalogStore {
   private saveMeta(change: Partial<CatalogMeta>): Promise<void> {
     this.metaTarget = { ...this.metaTarget, ...change };
     return (this.metaSaved = this.metaFile.save(this.metaTarget));
+  }
+
+  /** Tells the listeners about records that just became durable (see `onDurable`). */
+  private announce(records: LedgerEntry[]): void {
+    if (this.listeners.size === 0) return;
+    const change: DurableChange = { seq: this.durableSeq, names: [...new Set(records.filter((r) => r.delta !== 0).map((r) => r.name))] };
+    for (const listener of this.listeners) {
+      try {
+        listener(change);
+      } catch {
+        // a listener's failure is its own; the write is durable either way
+      }
+    }
   }
 
   private remember(key: string, state: KeyState): void {

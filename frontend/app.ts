@@ -35,12 +35,15 @@ import { AppError, productNotFound } from '../shared/errors.ts';
 import { createServiceApp } from '../shared/service-app.ts';
 import type { ProductCache } from './cache.ts';
 import type { CatalogClient } from './catalog-client.ts';
+import type { CatalogFreshness } from './freshness.ts';
 import type { OrderRouter } from './types.ts';
 
 export interface FrontendAppDeps {
   cache: ProductCache;
   catalog: CatalogClient;
   orders: OrderRouter;
+  /** What the frontend has heard of the catalog's change feed; shown by /health. */
+  freshness?: Pick<CatalogFreshness, 'view'>;
 }
 
 export const payloadTooLarge = (limit: number) =>
@@ -102,6 +105,7 @@ export function createFrontendApp(deps: FrontendAppDeps): Hono {
         electing: view.electing,
         replicas: view.replicas,
         cache: cache.stats(),
+        ...(deps.freshness && { catalogFeed: deps.freshness.view() }),
       },
     });
   });

@@ -20,6 +20,10 @@
  *   load), a few times at most, so a query that began before the invalidation but finishes
  *   after it still returns post-invalidation stock in the common case.
  * - `enabled: false` turns it into a pass-through: every get calls the loader, nothing is kept.
+ * - `trusted` (frontend/freshness.ts) is the same pass-through, switched at run time: while the
+ *   frontend cannot vouch that it hears about the catalog's changes (nothing heard lately), a
+ *   get goes to the loader, stores nothing and empties what was kept, so no answer can be staler
+ *   than the freshness rule allows. `invalidateAll` is what a detected gap calls.
  */
 import { LRUCache } from 'lru-cache';
 import type { Product } from '../shared/contracts.ts';
@@ -33,12 +37,16 @@ export interface ProductCacheOptions {
   enabled?: boolean;
   /** Fetches one toy from the source of truth; throws (e.g. a 404 AppError) when it cannot. */
   loader: ProductLoader;
+  /** False while entries may not be served or kept (see the module comment). Default: always true. */
+  trusted?: () => boolean;
 }
 
 export interface ProductCacheStats {
   size: number;
   capacity: number;
   enabled: boolean;
+  /** False while the cache is bypassed because the catalog has not been heard lately. */
+  trusted: boolean;
   hits: number;
   misses: number;
   evictions: number;
@@ -58,6 +66,7 @@ export class ProductCache {
   readonly capacity: number;
   readonly enabled: boolean;
   private readonly loader: ProductLoader;
+  private readonly isTrusted: () => boolean;
   private readonly lru: LRUCache<string, Product>;
   private readonly inflight = new Map<string, Flight>();
   private hits = 0;
@@ -72,6 +81,7 @@ export class ProductCache {
     this.capacity = opts.maxSize;
     this.enabled = opts.enabled ?? true;
     this.loader = opts.loader;
+    this.isTrusted = opts.trusted ?? (() => true);
     this.lru = new LRUCache<string, Product>({
       max: opts.maxSize,
       dispose: (_value, _key, reason) => {
@@ -84,6 +94,11 @@ export class ProductCache {
   async get(name: string): Promise<Product> {
     if (!this.enabled) {
       this.misses++;
+      return this.loader(name);
+    }
+    if (!this.isTrusted()) {
+      this.misses++;
+      if (this.lru.size > 0 || this.inflight.size > 0) this.invalidateAll();
       return this.loader(name);
     }
     const cached = this.lru.get(name);
@@ -114,6 +129,12 @@ export class ProductCache {
     this.lru.delete(name);
   }
 
+  /** Drops every toy and supersedes every load in flight (a gap in the catalog's change feed). */
+  invalidateAll(): void {
+    // One invalidate per toy, so a subclass that observes invalidations sees each of them.
+    for (const name of new Set([...this.lru.keys(), ...this.inflight.keys()])) this.invalidate(name);
+  }
+
   /** The cached value without touching recency or counters (for inspection and tests). */
   peek(name: string): Product | undefined {
     return this.lru.peek(name);
@@ -129,6 +150,7 @@ export class ProductCache {
       size: this.lru.size,
       capacity: this.capacity,
       enabled: this.enabled,
+      trusted: !this.enabled || this.isTrusted(),
       hits: this.hits,
       misses: this.misses,
       evictions: this.evictions,
@@ -147,8 +169,9 @@ export class ProductCache {
   private async load(name: string, flight: Flight): Promise<Product> {
     try {
       const value = Object.freeze({ ...(await this.loader(name)) });
-      // Store only if no invalidation for this toy arrived since the load began.
-      if (!flight.superseded) this.lru.set(name, value);
+      // Store only if no invalidation for this toy arrived since the load began, and the cache
+      // may still keep entries.
+      if (!flight.superseded && this.isTrusted()) this.lru.set(name, value);
       return value;
     } finally {
       if (this.inflight.get(name) === flight) this.inflight.delete(name);

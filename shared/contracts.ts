@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { badRequest } from './errors.ts';
 import {
-  CRC32, EPOCH, IDEMPOTENCY_KEY, LEDGER_KEY, LEDGER_SEQ, LOG_LENGTH, LOG_POSITION, MAX_IDEMPOTENCY_KEY_LENGTH, ORDER_NUMBER, ORDER_QUANTITY,
+  CRC32, EPOCH, IDEMPOTENCY_KEY, LEDGER_KEY, LEDGER_POSITION, LEDGER_SEQ, LOG_LENGTH, LOG_POSITION, MAX_IDEMPOTENCY_KEY_LENGTH, ORDER_NUMBER, ORDER_QUANTITY,
   PRICE, REPLICA_ID, STOCK, STOCK_DELTA, TOY_NAME,
 } from './fields.ts';
 
@@ -173,8 +173,33 @@ export type PurchaseRequest = z.infer<typeof PurchaseRequestSchema>;
 export const PurchaseResultSchema = z.object({ name: TOY_NAME.schema(), quantity: STOCK.schema() });
 export type PurchaseResult = z.infer<typeof PurchaseResultSchema>;
 
+/** One toy dropped by hand (`POST /internal/invalidate`, an operator's curl); carries no sequence. */
 export const InvalidationSchema = z.object({ name: TOY_NAME.schema() });
 export type Invalidation = z.infer<typeof InvalidationSchema>;
+
+/**
+ * Catalog → frontend (`POST /internal/changes`, catalog/invalidator.ts): `seq` is the catalog's
+ * change sequence (its ledger's last durable seq, -1 for none) when the notice was built, and
+ * `names` holds every toy that changed after `sinceSeq` up to `seq` and was not yet
+ * acknowledged by this frontend. Empty `names` is the periodic "still at seq N" beat. A frontend
+ * that has heard less than `sinceSeq`, or hears a `seq` below one it already heard, has missed
+ * changes and drops its cache (frontend/freshness.ts).
+ */
+/** Far more toys than a catalog has (each is named at most once per notice). */
+export const MAX_NOTICE_NAMES = 1_000;
+export const ChangeNoticeSchema = z.object({
+  seq: LEDGER_POSITION.schema(),
+  sinceSeq: LEDGER_POSITION.schema(),
+  names: z.array(TOY_NAME.schema()).max(MAX_NOTICE_NAMES),
+}).refine((n) => n.sinceSeq <= n.seq, { message: 'sinceSeq must not be above seq', path: ['sinceSeq'] });
+export type ChangeNotice = z.infer<typeof ChangeNoticeSchema>;
+/** How often the catalog sends each frontend a beat when it has no change to push. */
+export const CHANGE_BEAT_INTERVAL_MS = 1_000;
+/**
+ * A frontend that has heard no notice for this long stops serving from its cache until it does:
+ * three beats, so one lost or slow beat is not enough. Also the staleness bound the README states.
+ */
+export const CHANGE_SILENCE_MS = 3_000;
 
 // ---------------------------------------------------------------- helpers
 

@@ -31,6 +31,7 @@ import { acceptRequestId, newRequestId, REQUEST_ID_HEADER, runRequest } from './
 export const QUIET_ROUTES: ReadonlySet<string> = new Set([
   'GET /internal/status',
   'POST /internal/append',
+  'POST /internal/changes',
   'POST /internal/leader',
   'GET /internal/pending',
   'GET /health',

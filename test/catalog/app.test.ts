@@ -4,9 +4,10 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createCatalogApp } from '../../catalog/app.ts';
-import { createInvalidator } from '../../catalog/invalidator.ts';
+import { CHANGES_PATH, createInvalidator, type Invalidator } from '../../catalog/invalidator.ts';
 import { openFileCatalogStore, type CatalogStore } from '../../catalog/store.ts';
 import { INITIAL_STOCK, TOY_NAMES } from '../../catalog/toys.ts';
+import { ManualClock } from '../../shared/clock.ts';
 import { MAX_PUBLIC_BODY_BYTES } from '../../shared/contracts.ts';
 import { NetworkError } from '../../shared/http.ts';
 import { deferred, diskQuantity, get, makeTempDir, ok, post, purchaseBody, readDisk, recordingHttp, removeDir } from './helpers.ts';
@@ -15,6 +16,7 @@ const FRONTENDS = ['http://frontend-a.test', 'http://frontend-b.test'];
 
 let dir: string;
 let store: CatalogStore;
+let invalidators: Invalidator[] = [];
 
 beforeEach(async () => {
   dir = await makeTempDir();
@@ -22,13 +24,16 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  for (const i of invalidators.splice(0)) await i.stop();
   await store.close();
   await removeDir(dir);
 });
 
+/** The app, and the invalidator following the same store (as catalog/main.ts wires them). */
 function appWith(http = recordingHttp()) {
-  const invalidator = createInvalidator({ http: http.http, frontendUrls: FRONTENDS, log: () => {} });
-  return { app: createCatalogApp({ store, invalidator }), calls: http.calls };
+  const invalidator = createInvalidator({ http: http.http, frontendUrls: FRONTENDS, changes: store, clock: new ManualClock() });
+  invalidators.push(invalidator);
+  return { app: createCatalogApp({ store }), calls: http.calls, invalidator };
 }
 
 describe('browsing the catalog', () => {
@@ -214,10 +219,10 @@ describe('cache invalidation on purchase', () => {
     // slow orders down; the ordering frontend invalidates its own cache before replying).
     expect(await post(app, purchaseBody('Barbie', 2, 'k'))).toEqual({ status: 200, body: { data: { name: 'Barbie', quantity: 98 } } });
     while (calls.length < FRONTENDS.length) await new Promise<void>((r) => setImmediate(r));
-    expect(calls.map((c) => c.url).sort()).toEqual(FRONTENDS.map((f) => `${f}/internal/invalidate`).sort());
+    expect(calls.map((c) => c.url).sort()).toEqual(FRONTENDS.map((f) => `${f}${CHANGES_PATH}`).sort());
     for (const c of calls) {
       expect(c.method).toBe('POST');
-      expect(c.body).toEqual({ name: 'Barbie' });
+      expect(c.body).toEqual({ seq: 0, sinceSeq: -1, names: ['Barbie'] });
       expect(c.timeoutMs).toBeLessThanOrEqual(1_000);
     }
     // A frontend re-reading on the invalidation already gets the new stock.
@@ -234,6 +239,25 @@ describe('cache invalidation on purchase', () => {
     const res = await post(app, purchaseBody('Monopoly', 1, 'k'));
     expect(res).toEqual({ status: 200, body: { data: { name: 'Monopoly', quantity: 99 } } });
     expect(calls).toHaveLength(2);
+  });
+
+  it('pushes a release that a new leader made through reconcile, like a purchase', async () => {
+    const { app, calls, invalidator } = appWith();
+    await post(app, purchaseBody('Scrabble', 5, 'never-committed'));
+    await invalidator.delivered();
+    calls.length = 0;
+    const res = await app.request('/internal/reconcile', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ epoch: 2, committed: [], release: ['never-committed'] }),
+    });
+    expect(res.status).toBe(200);
+    await invalidator.delivered();
+    expect(store.get('Scrabble')?.quantity).toBe(100);
+    expect(calls.map((c) => c.body)).toEqual([
+      { seq: 1, sinceSeq: 0, names: ['Scrabble'] },
+      { seq: 1, sinceSeq: 0, names: ['Scrabble'] },
+    ]);
   });
 
   it('pushes nothing when the purchase is refused', async () => {

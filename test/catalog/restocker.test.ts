@@ -1,13 +1,15 @@
 /**
  * Stories about periodic restocking, with time moved by a ManualClock and the frontends replaced
- * by a recording fake HttpClient.
+ * by a recording fake HttpClient. The restocker only refills; the frontends hear of it through
+ * the invalidator, which follows the store's durable changes.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createCatalogApp } from '../../catalog/app.ts';
-import { createInvalidator } from '../../catalog/invalidator.ts';
+import { CHANGES_PATH, createInvalidator, type Invalidator } from '../../catalog/invalidator.ts';
 import { createRestocker, type Restocker } from '../../catalog/restocker.ts';
 import { openFileCatalogStore, type CatalogStore } from '../../catalog/store.ts';
 import { ManualClock } from '../../shared/clock.ts';
+import type { ChangeNotice } from '../../shared/contracts.ts';
 import { diskQuantity, makeTempDir, post, purchaseBody, recordingHttp, removeDir } from './helpers.ts';
 
 const FRONTENDS = ['http://frontend-a.test', 'http://frontend-b.test'];
@@ -17,6 +19,7 @@ let dir: string;
 let store: CatalogStore;
 let clock: ManualClock;
 let restocker: Restocker;
+let invalidator: Invalidator;
 let rec: ReturnType<typeof recordingHttp>;
 let quantityAtPush: Map<string, number | undefined>;
 
@@ -32,52 +35,59 @@ beforeEach(async () => {
   clock = new ManualClock();
   quantityAtPush = new Map();
   rec = recordingHttp((req) => {
-    const name = (req.body as { name: string }).name;
-    quantityAtPush.set(name, diskQuantity(dir, name));
+    for (const name of (req.body as ChangeNotice).names) quantityAtPush.set(name, diskQuantity(dir, name));
     return { status: 204, headers: {}, body: undefined };
   });
-  const invalidator = createInvalidator({ http: rec.http, frontendUrls: FRONTENDS, log: () => {} });
-  restocker = createRestocker({ store, invalidator, clock, intervalMs: INTERVAL, log: () => {} });
+  invalidator = createInvalidator({ http: rec.http, frontendUrls: FRONTENDS, changes: store, clock });
+  restocker = createRestocker({ store, clock, intervalMs: INTERVAL, log: () => {} });
 });
+
+/** A restock round and the pushes it caused, finished. */
+async function settled(): Promise<void> {
+  await restocker.whenIdle();
+  await invalidator.delivered();
+}
 
 afterEach(async () => {
   await restocker.stop();
+  await invalidator.stop();
   await store.close();
   await removeDir(dir);
 });
 
 function pushedNames(): string[] {
-  return rec.calls.map((c) => (c.body as { name: string }).name);
+  return rec.calls.flatMap((c) => (c.body as ChangeNotice).names);
 }
 
 describe('restocking', () => {
   it('refills sold-out toys to 100 every interval, durably, and tells every frontend', async () => {
     restocker.start();
     await clock.advance(INTERVAL - 1);
-    await restocker.whenIdle();
+    await settled();
     expect(store.get('Lego')?.quantity).toBe(0);
     expect(rec.calls).toHaveLength(0);
 
     await clock.advance(1);
-    await restocker.whenIdle();
+    await settled();
     expect(store.get('Lego')?.quantity).toBe(100);
     expect(diskQuantity(dir, 'Lego')).toBe(100);
     // Toys with stock left are not touched.
     expect(store.get('Tux')?.quantity).toBe(3);
     expect(store.get('Slinky')?.quantity).toBe(5);
-    expect(rec.calls.map((c) => c.url).sort()).toEqual(FRONTENDS.map((f) => `${f}/internal/invalidate`).sort());
+    expect(rec.calls.map((c) => c.url).sort()).toEqual(FRONTENDS.map((f) => `${f}${CHANGES_PATH}`).sort());
     expect(pushedNames()).toEqual(['Lego', 'Lego']);
     for (const c of rec.calls) expect(c.method).toBe('POST');
     // The push went out only once the refill was on disk.
     expect(quantityAtPush.get('Lego')).toBe(100);
 
     // Sell Tux and Slinky out; the next round refills both.
-    const app = createCatalogApp({ store, invalidator: { invalidate: async () => {} } });
+    const app = createCatalogApp({ store });
     expect((await post(app, purchaseBody('Tux', 3, 'a'))).body.data.quantity).toBe(0);
     expect((await post(app, purchaseBody('Slinky', 5, 'b'))).body.data.quantity).toBe(0);
+    await invalidator.delivered();
     rec.calls.length = 0;
     await clock.advance(INTERVAL);
-    await restocker.whenIdle();
+    await settled();
     expect(store.get('Tux')?.quantity).toBe(100);
     expect(store.get('Slinky')?.quantity).toBe(100);
     expect(diskQuantity(dir, 'Tux')).toBe(100);
@@ -87,36 +97,39 @@ describe('restocking', () => {
     // A round with nothing sold out changes nothing and pushes nothing.
     rec.calls.length = 0;
     await clock.advance(INTERVAL);
-    await restocker.whenIdle();
+    await settled();
     expect(rec.calls).toHaveLength(0);
   });
 
   it('keeps going when a frontend is unreachable', async () => {
-    const invalidator = createInvalidator({
+    const unreachable = createInvalidator({
       http: async (req) => {
         throw new Error(`connect ECONNREFUSED ${req.url}`);
       },
       frontendUrls: FRONTENDS,
-      log: () => {},
+      changes: store,
+      clock,
     });
-    const r = createRestocker({ store, invalidator, clock, intervalMs: INTERVAL, log: () => {} });
+    const r = createRestocker({ store, clock, intervalMs: INTERVAL, log: () => {} });
     r.start();
     await clock.advance(INTERVAL);
     await r.whenIdle();
     expect(store.get('Lego')?.quantity).toBe(100);
-    const app = createCatalogApp({ store, invalidator });
+    const app = createCatalogApp({ store });
     await post(app, purchaseBody('Lego', 100, 'x'));
     await clock.advance(INTERVAL);
     await r.whenIdle();
     expect(store.get('Lego')?.quantity).toBe(100);
+    expect(unreachable.view().map((l) => l.pending)).toEqual([['Lego'], ['Lego']]);
     await r.stop();
+    await unreachable.stop();
   });
 
   it('stops restocking after stop()', async () => {
     restocker.start();
     await restocker.stop();
     await clock.advance(INTERVAL * 5);
-    await restocker.whenIdle();
+    await settled();
     expect(store.get('Lego')?.quantity).toBe(0);
     expect(rec.calls).toHaveLength(0);
   });

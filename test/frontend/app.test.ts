@@ -343,7 +343,7 @@ describe('routing and health', () => {
         epoch: 7,
         electing: false,
         replicas: electionView.replicas,
-        cache: { size: 2, capacity: 2, enabled: true, hits: 2, misses: 3, evictions: 0, invalidations: 2 },
+        cache: { size: 2, capacity: 2, enabled: true, trusted: true, hits: 2, misses: 3, evictions: 0, invalidations: 2 },
       },
     });
   });

@@ -72,7 +72,7 @@ describe('a client that sends the wrong method', () => {
   });
 
   it('gets the same rule from the catalog, an order replica and the frontend internal port', async () => {
-    const catalog = createCatalogApp({ store: createMemoryCatalogStore(), invalidator: { invalidate: async () => {} } });
+    const catalog = createCatalogApp({ store: createMemoryCatalogStore() });
     const purchases = await catalog.request('/purchases');
     expect(purchases.headers.get('allow')).toBe('POST');
     await expectError(purchases, 405);
@@ -92,7 +92,7 @@ describe('a client that sends the wrong method', () => {
   });
 
   it('gets it through the observed outer app that main.ts serves, metrics route included', async () => {
-    const outer = observeApp(createCatalogApp({ store: createMemoryCatalogStore(), invalidator: { invalidate: async () => {} } }), {
+    const outer = observeApp(createCatalogApp({ store: createMemoryCatalogStore() }), {
       logger: createLogger('catalog', { level: 'silent', format: 'json' }),
       registry: createRegistry(),
       serveMetrics: true,

@@ -26,7 +26,7 @@ afterEach(async () => {
 function cluster3(opts: ClusterOptions = {}) {
   const net = createInProcessNetwork();
   const store = createMemoryCatalogStore();
-  net.register(CATALOG, createCatalogApp({ store, invalidator: { invalidate: async () => {} } }).fetch);
+  net.register(CATALOG, createCatalogApp({ store }).fetch);
   const c = (cluster = createOrderCluster({
     net,
     clock: new ManualClock(),

@@ -23,8 +23,8 @@ export const FRONTEND_INTERNAL_URL = 'http://frontend-internal.test';
 export function createStack(opts: { cacheSize?: number; cacheEnabled?: boolean; reconcileIntervalMs?: number } = {}) {
   const net = createInProcessNetwork();
   const store = createMemoryCatalogStore();
-  const invalidator = createInvalidator({ http: net.http, frontendUrls: [FRONTEND_INTERNAL_URL] });
-  net.register(CATALOG_URL, createCatalogApp({ store, invalidator }).fetch);
+  const invalidator = createInvalidator({ http: net.http, frontendUrls: [FRONTEND_INTERNAL_URL], changes: store });
+  net.register(CATALOG_URL, createCatalogApp({ store }).fetch);
   const orders = createOrderCluster({
     net,
     catalog: createHttpCatalogPurchaser(net.http, CATALOG_URL),
@@ -72,6 +72,7 @@ export function createStack(opts: { cacheSize?: number; cacheEnabled?: boolean; 
     stopAll: async () => {
       for (const r of routers) r.stop();
       await orders.stop();
+      await invalidator.stop();
     },
   };
 }

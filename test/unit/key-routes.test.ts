@@ -17,6 +17,7 @@ import { LEDGER_FILE, META_FILE } from '../../catalog/ledger.ts';
 import { openFileCatalogStore, type CatalogStore } from '../../catalog/store.ts';
 import { createFrontendApp } from '../../frontend/app.ts';
 import { ProductCache } from '../../frontend/cache.ts';
+import { ManualClock } from '../../shared/clock.ts';
 import { listen, type Listening } from '../../shared/serve.ts';
 import { FakeCatalog, FakeRouter } from '../frontend/helpers.ts';
 import { makeTempDir, recordingHttp, removeDir } from '../catalog/helpers.ts';
@@ -158,10 +159,12 @@ describe('the catalog: POST /purchases and POST /internal/reconcile with a bad k
   });
 
   it('is a 400 and nothing changes on disk: no purchase, no refusal, no release, no meta', async () => {
-    const http = recordingHttp();
-    const app = createCatalogApp({ store, invalidator: createInvalidator({ http: http.http, frontendUrls: ['http://f.test'], log: () => {} }) });
-    const post = (url: string, body: unknown) => app.request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     await store.purchase({ name: 'Tux', quantity: 1, key: 'good', epoch: 1 });
+    // The invalidator follows the store's durable changes: any change from here on would be pushed.
+    const http = recordingHttp();
+    createInvalidator({ http: http.http, frontendUrls: ['http://f.test'], changes: store, clock: new ManualClock() });
+    const app = createCatalogApp({ store });
+    const post = (url: string, body: unknown) => app.request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const before = await onDisk();
     for (const key of BAD_KEYS) {
       expect(await expect400(await post('/purchases', { name: 'Tux', quantity: 1, key, epoch: 1 }))).toMatch(/key/);
