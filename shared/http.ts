@@ -16,6 +16,7 @@
 import { Agent, request as undiciRequest } from 'undici';
 import type { z } from 'zod';
 import { AppError, fromErrorBody } from './errors.ts';
+import { CLIENT_IDLE_TIMEOUT_MS } from './keep-alive.ts';
 import { withRequestIdHeader } from './request-context.ts';
 
 export interface HttpRequest {
@@ -73,12 +74,12 @@ function decode(text: string): unknown {
   }
 }
 
-/** Keep-alive pooled client for real processes. Idle sockets close before the server's keepAliveTimeout. */
+/** Keep-alive pooled client for real processes. Idle sockets close before the server's keep-alive timeout (shared/keep-alive.ts). */
 export function createPooledHttp(opts: { connectionsPerOrigin?: number; keepAliveTimeoutMs?: number } = {}): HttpClient & { close(): Promise<void> } {
   const agent = new Agent({
     connections: opts.connectionsPerOrigin ?? 64,
-    keepAliveTimeout: opts.keepAliveTimeoutMs ?? 4_000,
-    keepAliveMaxTimeout: opts.keepAliveTimeoutMs ?? 4_000,
+    keepAliveTimeout: opts.keepAliveTimeoutMs ?? CLIENT_IDLE_TIMEOUT_MS,
+    keepAliveMaxTimeout: opts.keepAliveTimeoutMs ?? CLIENT_IDLE_TIMEOUT_MS,
   });
   const client = async (req: HttpRequest): Promise<HttpResponse> => {
     const { body, headers } = encode(req);

@@ -1,34 +1,109 @@
 /**
- * Listening and graceful shutdown, shared by every `main.ts`.
+ * Listening and graceful shutdown, shared by every `main.ts`: the one place servers are made, so
+ * every service gets the same connection rules.
  *
- * Servers bind 127.0.0.1 unless configured otherwise and keep idle keep-alive sockets longer than
- * our clients do (clients close theirs first, so a reused socket is never closed under a request).
- * On SIGTERM/SIGINT: stop accepting, let in-flight requests finish, run the service's own cleanup
- * (flush, fsync), and exit 0 — or exit 1 if the deadline passes first.
+ * - **Timeouts.** Headers must arrive within HEADERS_TIMEOUT_MS and the whole request within
+ *   REQUEST_TIMEOUT_MS (checked every second), so a connection that never sends a request, or
+ *   sends its headers a byte at a time, is closed (408) instead of holding a descriptor forever.
+ * - **Connection cap** (shared/connections.ts): one budget per process (the frontend's two
+ *   listeners share it, as they share its file limit), below the file limit, shedding idle
+ *   connections first, refusing with a 503 only when every connection is busy.
+ * - **Keep-alive idle timeout: 65 s, not Node's 5 s**, which broke clients that sleep between
+ *   requests on one connection; why, and our own client's, in shared/keep-alive.ts.
+ * - **Early answers do not poison keep-alive.** An answer sent before the request body was read
+ *   (413, 404/405 for a POST, 400 before parsing) leaves the body's bytes on the connection, where
+ *   they would be read as the next request or make the server reset it. So after the app
+ *   answers, an unread body of at most DRAIN_LIMIT_BYTES is read and discarded before the
+ *   response goes out (the connection stays usable); a larger or slower one gets
+ *   `Connection: close` and a lingering close (the client reads the answer, then reconnects).
+ *   @hono/node-server's own cleanup (destroy the socket 500 ms after an undrained answer that
+ *   said keep-alive) is turned off: it is what broke the client's next request.
+ * - **Shutdown.** On SIGTERM/SIGINT: stop accepting, let in-flight requests finish, run the
+ *   service's own cleanup (flush, fsync), and exit 0, or exit 1 if the deadline passes first.
  */
-import { serve, type ServerType } from '@hono/node-server';
+import { getRequestListener } from '@hono/node-server';
+import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { ConnectionGuard, defaultMaxConnections, lingerOnClose, type ConnectionStats } from './connections.ts';
+import { SERVER_KEEP_ALIVE_TIMEOUT_MS } from './keep-alive.ts';
 
-export const SERVER_KEEP_ALIVE_TIMEOUT_MS = 5_000;
+export { SERVER_KEEP_ALIVE_TIMEOUT_MS };
+export const HEADERS_TIMEOUT_MS = 10_000;
+export const REQUEST_TIMEOUT_MS = 30_000;
+/** How often Node checks the two timeouts above (its default, 30 s, would let them overrun by that much). */
+const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
+/** An unread request body up to this size is read and discarded so the connection stays usable. */
+export const DRAIN_LIMIT_BYTES = 64 * 1024;
+export const DRAIN_TIMEOUT_MS = 1_000;
 
 export interface Listening {
   port: number;
   url: string;
   close(graceMs?: number): Promise<void>;
+  connections(): ConnectionStats;
 }
 
-export function listen(fetch: (req: Request) => Response | Promise<Response>, host: string, port: number): Promise<Listening> {
+export interface ListenOptions {
+  /**
+   * A cap for this listener alone. Default: the process-wide budget, half the process's
+   * open-file limit, at most 10 000 (shared/connections.ts), shared by every listener.
+   */
+  maxConnections?: number;
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  keepAliveTimeoutMs?: number;
+}
+
+/**
+ * A response that says `Connection: close`, with a lingering close, when its request's body was
+ * not all received by the time the headers go out (see the module comment).
+ */
+class GuardedResponse extends ServerResponse {
+  override writeHead(statusCode: number, ...rest: any[]): this {
+    const req = this.req as IncomingMessage | undefined;
+    if (req && !req.complete && !this.headersSent && this.shouldKeepAlive) {
+      this.shouldKeepAlive = false;
+      lingerOnClose(req.socket, req);
+    }
+    return super.writeHead(statusCode, ...(rest as []));
+  }
+}
+
+let processGuard: ConnectionGuard | undefined;
+
+/** A Hono app's fetch; @hono/node-server passes `{ incoming, outgoing }` as its env (the frontend reads raw headers there). */
+export type FetchHandler = (req: Request, env?: unknown) => Response | Promise<Response>;
+
+export function listen(fetch: FetchHandler, host: string, port: number, opts: ListenOptions = {}): Promise<Listening> {
+  const guard =
+    opts.maxConnections !== undefined
+      ? new ConnectionGuard(opts.maxConnections)
+      : (processGuard ??= new ConnectionGuard(defaultMaxConnections()));
+  // `hostname` stands in for a missing Host header (HTTP/1.0 health checks, as haproxy's httpchk sends).
+  const app = getRequestListener(drainingFetch(fetch), { hostname: host, autoCleanupIncoming: false });
+  const http: Server = createServer(
+    {
+      ServerResponse: GuardedResponse as typeof ServerResponse,
+      headersTimeout: opts.headersTimeoutMs ?? HEADERS_TIMEOUT_MS,
+      requestTimeout: opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
+      keepAliveTimeout: opts.keepAliveTimeoutMs ?? SERVER_KEEP_ALIVE_TIMEOUT_MS,
+    },
+    (req, res) => {
+      if (guard.admit(req, res)) void app(req, res);
+    },
+  );
+  http.on('connection', (socket) => guard.accept(socket));
   return new Promise((resolve, reject) => {
-    let server: ServerType;
     const onError = (err: Error) => reject(err);
-    server = serve({ fetch, hostname: host, port }, (info: AddressInfo) => {
-      server.off('error', onError);
-      const http = server as Server;
-      http.keepAliveTimeout = SERVER_KEEP_ALIVE_TIMEOUT_MS;
+    http.once('error', onError);
+    http.listen(port, host, () => {
+      http.off('error', onError);
+      const info = http.address() as AddressInfo;
       resolve({
         port: info.port,
         url: `http://${host}:${info.port}`,
+        connections: () => guard.stats(),
         // Stop accepting, let in-flight requests finish, and close each keep-alive socket as soon
         // as it goes idle (not only those idle right now); after the grace period, close the rest.
         close: (graceMs = 2_000) =>
@@ -44,8 +119,46 @@ export function listen(fetch: (req: Request) => Response | Promise<Response>, ho
           }),
       });
     });
-    server.once('error', onError);
   });
+}
+
+/**
+ * The app's fetch, then: if it answered without reading the request body, read and discard up
+ * to DRAIN_LIMIT_BYTES of it (within DRAIN_TIMEOUT_MS) before the answer goes out, so the
+ * connection can carry the next request. A body it cannot drain so is left to GuardedResponse.
+ */
+function drainingFetch(fetch: FetchHandler): (req: Request, env?: unknown) => Promise<Response> {
+  return async (req, env) => {
+    const res = await fetch(req, env);
+    if (req.method === 'GET' || req.method === 'HEAD' || req.bodyUsed) return res;
+    const declared = Number(req.headers.get('content-length') ?? NaN);
+    if (declared > DRAIN_LIMIT_BYTES) return res;
+    const body = req.body;
+    if (!body || body.locked) return res;
+    await discard(body, DRAIN_LIMIT_BYTES, DRAIN_TIMEOUT_MS);
+    return res;
+  };
+}
+
+/** Reads `body` to its end, or until `maxBytes` or `timeoutMs` is passed; never throws. */
+async function discard(body: ReadableStream<Uint8Array>, maxBytes: number, timeoutMs: number): Promise<void> {
+  const reader = body.getReader();
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMs);
+  });
+  try {
+    for (let bytes = 0; bytes <= maxBytes; ) {
+      const next = await Promise.race([reader.read(), timedOut]);
+      if (next === 'timeout' || next.done) return;
+      bytes += next.value.byteLength;
+    }
+  } catch {
+    // a body that fails to arrive is the client's problem; the connection closes (GuardedResponse)
+  } finally {
+    clearTimeout(timer);
+    reader.releaseLock();
+  }
 }
 
 /** Where onShutdownSignal reports (a pino logger fits); the default is the console. */
