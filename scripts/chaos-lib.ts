@@ -47,7 +47,7 @@ import { parseArgs } from 'node:util';
 import { parseLog } from '../order/file-log.ts';
 import type { HistoryEvent, OrderEntry } from '../shared/contracts.ts';
 import { createPooledHttp } from '../shared/http.ts';
-import { checkConvergedCluster, type Violation } from '../shared/invariants.ts';
+import { checkConvergedCluster, type Violation } from './lib/invariants/index.ts';
 import { mulberry32, openHistoryFile, percentile, runClients, summarize, type RunSummary } from './client-lib.ts';
 import { describeExit, REPLICA_IDS, SERVICE_NAMES, startCluster, type Cluster, type ReplicaId, type ServiceName } from './cluster.ts';
 import { PASS, startFaultProxy, type FaultMode, type FaultProxy } from './fault-proxy.ts';

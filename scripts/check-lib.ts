@@ -1,7 +1,7 @@
 /**
  * The consistency checker as a library: loads what the store left behind (replica order logs, the
  * catalog's stock ledger and product list) either offline from a data dir or live over HTTP, plus
- * optional client histories, runs every invariant of shared/invariants.ts over them and returns
+ * optional client histories, runs every invariant of scripts/lib/invariants over them and returns
  * one report. `scripts/check.ts` is the thin CLI around it; the tests drive it in-process.
  *
  * Why it is shaped so:
@@ -31,7 +31,7 @@ import { expectData, type HttpClient } from '../shared/http.ts';
 import {
   checkHistories, checkLedgerMatchesLog, checkLedgerWellFormed, checkLogsAgree, checkLogWellFormed, checkStockConservation, checkUniqueKeys,
   pairOperations, type LedgerRecord, type Violation, type ViolationKind,
-} from '../shared/invariants.ts';
+} from './lib/invariants/index.ts';
 import { CorruptLogError, LOG_FILE, LOG_HEADER, orderCodec, parseLog } from '../order/file-log.ts';
 import { PRODUCTS_FILE, parseProductsCsv } from '../catalog/store.ts';
 import { INITIAL_STOCK } from '../catalog/toys.ts';

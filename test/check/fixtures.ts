@@ -18,7 +18,7 @@ import { signEntry } from '../../order/log.ts';
 import { formatRecord, LOG_HEADER } from '../../order/file-log.ts';
 import { toCsv } from '../../catalog/store.ts';
 import { INITIAL_STOCK, initialToys } from '../../catalog/toys.ts';
-import { chainLedgerCrc, type LedgerRecord } from '../../shared/invariants.ts';
+import { chainLedgerCrc, type LedgerRecord } from '../../scripts/lib/invariants/index.ts';
 
 export interface OrderSpec {
   name: string;

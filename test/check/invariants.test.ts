@@ -1,5 +1,5 @@
 /**
- * The checker's new pure invariants (shared/invariants.ts) on hand-built records, for the edge
+ * The checker's new pure invariants (scripts/lib/invariants) on hand-built records, for the edge
  * cases a data dir test would bury: how histories pair up and name orders, keyless orders and
  * phantoms, clocks that are only comparable within one history, and the ledger's own rules
  * (sequence, signs, keys, refusals, releases).
@@ -9,7 +9,7 @@ import type { HistoryEvent, LedgerEntry } from '../../shared/contracts.ts';
 import {
   checkAcknowledgedOrders, checkLedgerMatchesLog, checkLedgerWellFormed, checkNoPhantoms, checkReads, checkStockConservation,
   pairOperations, readNumber, type LedgerRecord,
-} from '../../shared/invariants.ts';
+} from '../../scripts/lib/invariants/index.ts';
 import { buildLog, Catalog, History, kinds, signLedger } from './fixtures.ts';
 
 const log = buildLog([

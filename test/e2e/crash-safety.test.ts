@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ledgerCodec, LEDGER_FILE } from '../../catalog/ledger.ts';
 import { parseLog } from '../../order/file-log.ts';
-import { checkConvergedCluster } from '../../shared/invariants.ts';
+import { checkConvergedCluster } from '../../scripts/lib/invariants/index.ts';
 import { parseWal } from '../../shared/wal.ts';
 import { startCluster, type Cluster } from '../../scripts/cluster.ts';
 

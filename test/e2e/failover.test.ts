@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseLog } from '../../order/file-log.ts';
-import { checkConvergedCluster } from '../../shared/invariants.ts';
+import { checkConvergedCluster } from '../../scripts/lib/invariants/index.ts';
 import { runClients, type RunResult } from '../../scripts/client-lib.ts';
 import { startCluster, type Cluster } from '../../scripts/cluster.ts';
 

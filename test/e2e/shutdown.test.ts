@@ -22,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseLog } from '../../order/file-log.ts';
-import { checkAcknowledged, type Acknowledged } from '../../shared/invariants.ts';
+import { checkAcknowledged, type Acknowledged } from '../../scripts/lib/invariants/index.ts';
 import { startCluster, type Cluster, type ExitInfo, type ServiceName } from '../../scripts/cluster.ts';
 
 let dataDir: string;

@@ -5,7 +5,7 @@
  * catalog's decrement and the commit.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkConvergedCluster } from '../../shared/invariants.ts';
+import { checkConvergedCluster } from '../../scripts/lib/invariants/index.ts';
 import { createStack, type Stack } from '../support/stack.ts';
 import { createOrderCluster, type OrderCluster } from '../support/order-cluster.ts';
 

@@ -5,7 +5,7 @@
  * lost.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkConvergedCluster, type Acknowledged } from '../../shared/invariants.ts';
+import { checkConvergedCluster, type Acknowledged } from '../../scripts/lib/invariants/index.ts';
 import { AppError } from '../../shared/errors.ts';
 import { createOrderCluster, type OrderCluster } from '../support/order-cluster.ts';
 

@@ -15,13 +15,13 @@
  *   on a quorum when the caller hears of it, must match the committed record at its number, and
  *   at the end must be in every log with its name, quantity and (where the client chose it) key;
  *   a read of an acknowledged order must return it; an order refused for stock must never appear;
- * - at the end: logs identical, well formed, one order per key (shared/invariants.ts), and every
+ * - at the end: logs identical, well formed, one order per key (scripts/lib/invariants), and every
  *   logged key bought from the catalog with the same name and quantity.
  */
 import type { OrderEntry, ReplicaStatus } from '../../shared/contracts.ts';
 import {
   checkConvergedCluster, checkLogWellFormed, checkUniqueKeys, type Acknowledged, type Violation as SharedViolation,
-} from '../../shared/invariants.ts';
+} from '../../scripts/lib/invariants/index.ts';
 
 export interface SimViolation {
   kind: string;

@@ -4,7 +4,7 @@
  * surviving a leader crash.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkConvergedCluster, type Acknowledged } from '../../shared/invariants.ts';
+import { checkConvergedCluster, type Acknowledged } from '../../scripts/lib/invariants/index.ts';
 import { createStack, type Stack } from '../support/stack.ts';
 
 let stack: Stack | null = null;

@@ -1,5 +1,5 @@
 /**
- * The shared safety invariants (shared/invariants.ts): each check catches its violation, names the
+ * The shared safety invariants (scripts/lib/invariants): each check catches its violation, names the
  * offending record, and says nothing about good logs.
  */
 import { describe, expect, it } from 'vitest';
@@ -12,7 +12,7 @@ import {
   checkLogsAgree,
   checkUniqueKeys,
   type Acknowledged,
-} from '../../shared/invariants.ts';
+} from '../../scripts/lib/invariants/index.ts';
 
 type Spec = { index?: number; epoch?: number; name?: string; quantity?: number; key?: string };
 

@@ -1,0 +1,228 @@
+/**
+ * Invariants over client histories (Jepsen style: invoke, then ok / fail / info per operation)
+ * against the committed order log: acknowledged orders are there, no order nobody sent,
+ * definite failures never committed, reads after an acknowledgement find it.
+ */
+import type { HistoryEvent, OrderEntry } from '../../../shared/contracts.ts';
+import type { Violation } from './types.ts';
+
+/** One operation of a history: its invoke and (if the history has it) its completion. */
+export interface Operation {
+  /** Which history (file) it came from: op ids and times are only comparable within one. */
+  history: number;
+  op: number;
+  f: HistoryEvent['f'];
+  /** The idempotency key of an order (from the invoke, else the completion). */
+  key: string | null;
+  invoke: HistoryEvent;
+  /** null when the history ends before the operation completed: an unknown outcome, like `info`. */
+  completion: HistoryEvent | null;
+}
+
+/**
+ * Pairs each invoke with its completion (same `op` within one history). A completion without an
+ * invoke is kept with the completion standing in for the invoke, so no evidence is dropped.
+ */
+export function pairOperations(histories: readonly (readonly HistoryEvent[])[]): Operation[] {
+  const out: Operation[] = [];
+  histories.forEach((events, history) => {
+    const byOp = new Map<number, Operation>();
+    for (const ev of events) {
+      const prior = byOp.get(ev.op);
+      if (ev.type === 'invoke') {
+        if (prior) continue; // an op id reused: keep the first pairing
+        const op: Operation = { history, op: ev.op, f: ev.f, key: ev.key, invoke: ev, completion: null };
+        byOp.set(ev.op, op);
+        out.push(op);
+      } else if (prior) {
+        if (!prior.completion) {
+          prior.completion = ev;
+          prior.key ??= ev.key;
+        }
+      } else {
+        const op: Operation = { history, op: ev.op, f: ev.f, key: ev.key, invoke: ev, completion: ev };
+        byOp.set(ev.op, op);
+        out.push(op);
+      }
+    }
+  });
+  return out;
+}
+
+function bodyData(ev: HistoryEvent | null): unknown {
+  const body = ev?.response?.body;
+  return body !== null && typeof body === 'object' ? (body as { data?: unknown }).data : undefined;
+}
+
+/** The order number an `ok` order completion acknowledged (`{"data":{"order_number":N}}`), or null. */
+export function acknowledgedNumber(ev: HistoryEvent | null): number | null {
+  const data = bodyData(ev);
+  const n = data !== null && typeof data === 'object' ? (data as { order_number?: unknown }).order_number : undefined;
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 ? n : null;
+}
+
+/**
+ * The order number a `read` operation asked for. The request may carry it as `number`,
+ * `order_number` or `orderNumber`, or only as a path/url ending in `/orders/N`.
+ */
+export function readNumber(op: Operation): number | null {
+  const req = op.invoke.request;
+  for (const field of ['number', 'order_number', 'orderNumber'] as const) {
+    const v = req[field];
+    if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
+    if (typeof v === 'string' && /^\d{1,15}$/.test(v)) return Number(v);
+  }
+  for (const field of ['path', 'url'] as const) {
+    const v = req[field];
+    const m = typeof v === 'string' ? /\/orders\/(\d{1,15})(?:[?#].*)?$/.exec(v) : null;
+    if (m) return Number(m[1]);
+  }
+  return null;
+}
+
+function requestedOrder(op: Operation): { name: string | null; quantity: number | null } {
+  const req = op.invoke.request;
+  return {
+    name: typeof req.name === 'string' ? req.name : null,
+    quantity: typeof req.quantity === 'number' ? req.quantity : null,
+  };
+}
+
+/**
+ * Every order a history says was acknowledged (`ok` with an order number) is in `log` at that
+ * number, with the key, name and quantity the client sent. Missing (no record at that number, and
+ * its key nowhere in the log) is `lost`; there but different, or its key at another number, is
+ * `wrong-content`.
+ */
+export function checkAcknowledgedOrders(name: string, log: readonly OrderEntry[], ops: readonly Operation[]): Violation[] {
+  const out: Violation[] = [];
+  const byKey = new Map<string, OrderEntry>();
+  for (const e of log) if (!byKey.has(e.key)) byKey.set(e.key, e);
+  for (const op of ops) {
+    if (op.f !== 'order' || op.completion?.type !== 'ok') continue;
+    const n = acknowledgedNumber(op.completion);
+    const want = requestedOrder(op);
+    const evidence = [op.invoke, op.completion];
+    if (n === null) {
+      out.push({ kind: 'lost', message: `${name}: order op ${op.op} (key ${op.key}) is ok but its response carries no order number`, records: evidence });
+      continue;
+    }
+    const at = log[n];
+    const keyMatches = at !== undefined && (op.key === null || at.key === op.key);
+    if (keyMatches) {
+      const diffs: string[] = [];
+      if (want.name !== null && at.name !== want.name) diffs.push(`name ${at.name}, client sent ${want.name}`);
+      if (want.quantity !== null && at.quantity !== want.quantity) diffs.push(`quantity ${at.quantity}, client sent ${want.quantity}`);
+      if (diffs.length) out.push({ kind: 'wrong-content', message: `${name}: acknowledged order ${n} (key ${at.key}) has ${diffs.join(', ')}`, records: [...evidence, at] });
+      continue;
+    }
+    const elsewhere = op.key === null ? undefined : byKey.get(op.key);
+    if (elsewhere) {
+      out.push({ kind: 'wrong-content', message: `${name}: client was told order ${n} for key ${op.key}, the log has that key at order ${elsewhere.index}`, records: [...evidence, elsewhere, ...(at ? [at] : [])] });
+    } else if (!at) {
+      out.push({ kind: 'lost', message: `${name}: acknowledged order ${n} (key ${op.key}) is missing; the log ends at ${log.length - 1}`, records: evidence });
+    } else {
+      out.push({ kind: 'lost', message: `${name}: acknowledged order ${n} (key ${op.key}) is not in the log; order ${n} there has key ${at.key}`, records: [...evidence, at] });
+    }
+  }
+  return out;
+}
+
+/**
+ * Every order in `log` carries a key some client sent. Only meaningful when the histories of all
+ * clients are given. Orders a client sent without a key get a key from the store, so they cannot
+ * be matched by key: then only a surplus is a violation, i.e. more unmatched orders in the log
+ * than keyless orders that may have happened (not `fail`); the surplus (the last ones) is reported.
+ */
+export function checkNoPhantoms(name: string, log: readonly OrderEntry[], ops: readonly Operation[]): Violation[] {
+  const sent = new Set<string>();
+  let keyless = 0;
+  for (const op of ops) {
+    if (op.f !== 'order') continue;
+    if (op.key !== null) sent.add(op.key);
+    else if (op.completion?.type !== 'fail') keyless++;
+  }
+  const unmatched = log.filter((e) => !sent.has(e.key));
+  if (keyless === 0) {
+    return unmatched.map((e) => ({ kind: 'phantom' as const, message: `${name}: order ${e.index} has key ${e.key}, which no client sent`, records: [e] }));
+  }
+  if (unmatched.length <= keyless) return [];
+  const surplus = unmatched.slice(keyless);
+  return [{
+    kind: 'phantom',
+    message: `${name}: ${unmatched.length} orders carry keys no client sent, but clients sent only ${keyless} orders without a key that may have happened`,
+    records: surplus,
+  }];
+}
+
+/** An order a history says definitely failed (`fail`) must not be in the log. */
+export function checkFailedNotCommitted(name: string, log: readonly OrderEntry[], ops: readonly Operation[]): Violation[] {
+  const byKey = new Map<string, OrderEntry>();
+  for (const e of log) if (!byKey.has(e.key)) byKey.set(e.key, e);
+  const out: Violation[] = [];
+  for (const op of ops) {
+    if (op.f !== 'order' || op.completion?.type !== 'fail' || op.key === null) continue;
+    const e = byKey.get(op.key);
+    if (e) {
+      out.push({
+        kind: 'failed-committed',
+        message: `${name}: order op ${op.op} (key ${op.key}) failed with status ${op.completion.response?.status ?? '?'}, but it is order ${e.index}`,
+        records: [op.invoke, op.completion, e],
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * A read of order N invoked after an order acknowledged as N completed (within the same history,
+ * whose clock is shared) must find it: a 404 is a stale read. A read that finds it with content
+ * other than the final log's is `wrong-content` (when a log is given).
+ */
+export function checkReads(name: string, log: readonly OrderEntry[] | null, ops: readonly Operation[]): Violation[] {
+  const out: Violation[] = [];
+  // Per history: order number -> the earliest completion time of an ok order that was told it.
+  const ackedAt = new Map<string, Operation>();
+  for (const op of ops) {
+    if (op.f !== 'order' || op.completion?.type !== 'ok') continue;
+    const n = acknowledgedNumber(op.completion);
+    if (n === null) continue;
+    const id = `${op.history}:${n}`;
+    const prior = ackedAt.get(id);
+    if (!prior || op.completion.timeMs < prior.completion!.timeMs) ackedAt.set(id, op);
+  }
+  for (const op of ops) {
+    if (op.f !== 'read' || !op.completion) continue;
+    const n = readNumber(op);
+    if (n === null) continue;
+    const status = op.completion.response?.status;
+    if (status === 404) {
+      const acked = ackedAt.get(`${op.history}:${n}`);
+      if (acked && op.invoke.timeMs > acked.completion!.timeMs) {
+        out.push({
+          kind: 'stale-read',
+          message: `read op ${op.op} of order ${n} invoked at ${op.invoke.timeMs} ms got 404, but order ${n} was acknowledged at ${acked.completion!.timeMs} ms (op ${acked.op})`,
+          records: [acked.invoke, acked.completion, op.invoke, op.completion],
+        });
+      }
+    } else if (op.completion.type === 'ok' && log) {
+      const data = bodyData(op.completion) as { number?: unknown; name?: unknown; quantity?: unknown } | undefined;
+      const e = log[n];
+      if (data && typeof data === 'object' && typeof data.name === 'string' && typeof data.quantity === 'number') {
+        if (!e || e.name !== data.name || e.quantity !== data.quantity) {
+          out.push({
+            kind: 'wrong-content',
+            message: `${name}: read op ${op.op} saw order ${n} as ${data.quantity} ${data.name}, the log has ${e ? `${e.quantity} ${e.name}` : 'no such order'}`,
+            records: [op.invoke, op.completion, ...(e ? [e] : [])],
+          });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Every history check against the committed log. `ops` from `pairOperations`. */
+export function checkHistories(name: string, log: readonly OrderEntry[], ops: readonly Operation[]): Violation[] {
+  return [...checkAcknowledgedOrders(name, log, ops), ...checkNoPhantoms(name, log, ops), ...checkFailedNotCommitted(name, log, ops), ...checkReads(name, log, ops)];
+}
