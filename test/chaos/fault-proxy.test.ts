@@ -8,7 +8,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startFaultProxy, type FaultProxy } from '../../scripts/fault-proxy.ts';
+import { startFaultProxy, type FaultProxy } from '../../scripts/lib/fault-proxy/proxy.ts';
 import { createPooledHttp, NetworkError } from '../../shared/http.ts';
 
 const cleanup: Array<() => Promise<void>> = [];

@@ -2,7 +2,7 @@
  * A tiny in-process TCP fault proxy: one per directed link (e.g. "order-3 → order-2"), so the
  * chaos tool can partition, cut or slow one direction of one link while every process keeps
  * running. The `from` process is configured to reach `to` through the proxy's URL (see the
- * `links` option of scripts/cluster.ts); the proxy forwards bytes to the real target.
+ * `links` option of scripts/lib/cluster); the proxy forwards bytes to the real target.
  *
  * Modes (`setMode`), applied to new and to open connections alike:
  *  - `pass`: forward both ways.
@@ -87,20 +87,93 @@ function parseTarget(url: string): { host: string; port: number } {
   return { host: u.hostname, port: Number(u.port || 80) };
 }
 
-export async function startFaultProxy(opts: FaultProxyOptions = {}): Promise<FaultProxy> {
-  const host = opts.host ?? '127.0.0.1';
-  let target = opts.target ?? null;
-  let mode = validMode(opts.mode ?? PASS);
-  const conns = new Set<Conn>();
-  const stats = { accepted: 0, dropped: 0 };
-  let closing = false;
+/**
+ * The proxy's state and its event handlers as methods, so each concern (accepting, forwarding
+ * with the mode applied, connecting upstream, tearing down) reads on its own.
+ */
+class ProxyServer implements FaultProxy {
+  readonly url: string;
+  readonly port: number;
+  private targetUrl: string | null;
+  private current: FaultMode;
+  private readonly conns = new Set<Conn>();
+  private readonly counts = { accepted: 0, dropped: 0 };
+  private closing = false;
 
-  const newFlow = (): Flow => ({ queue: [], ended: false, timer: null });
+  private constructor(private readonly server: net.Server, host: string, opts: FaultProxyOptions) {
+    this.port = (server.address() as net.AddressInfo).port;
+    this.url = `http://${host}:${this.port}`;
+    this.targetUrl = opts.target ?? null;
+    this.current = validMode(opts.mode ?? PASS);
+  }
 
-  function destroy(c: Conn, reset: boolean): void {
+  static async listen(opts: FaultProxyOptions): Promise<ProxyServer> {
+    const host = opts.host ?? '127.0.0.1';
+    let proxy: ProxyServer | null = null;
+    const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (client) => {
+      if (proxy) proxy.accept(client);
+      else client.destroy();
+    });
+    server.on('error', () => {}); // after listen, nothing the caller could act on
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host, port: opts.port ?? 0, exclusive: true }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    proxy = new ProxyServer(server, host, opts);
+    return proxy;
+  }
+
+  get target(): string | null {
+    return this.targetUrl;
+  }
+  setTarget(url: string | null): void {
+    if (url !== null) parseTarget(url); // throws on a bad URL
+    this.targetUrl = url;
+  }
+  get mode(): FaultMode {
+    return { ...this.current };
+  }
+  setMode(next: FaultMode): void {
+    this.current = validMode(next);
+    for (const c of [...this.conns]) this.applyMode(c);
+  }
+  stats(): FaultProxyStats {
+    return { ...this.counts, open: this.conns.size };
+  }
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const c of [...this.conns]) this.destroy(c, false);
+    await closed;
+  }
+
+  private accept(client: net.Socket): void {
+    this.counts.accepted++;
+    client.setNoDelay(true);
+    const c: Conn = { client, upstream: null, up: newFlow(), down: newFlow(), closed: false };
+    if (this.closing) return void client.destroy();
+    this.conns.add(c);
+    client.on('data', (data: Buffer) => {
+      c.up.queue.push({ data, at: performance.now() });
+      this.pump(c, c.up, c.upstream);
+    });
+    client.on('end', () => {
+      c.up.ended = true;
+      this.pump(c, c.up, c.upstream);
+    });
+    client.on('error', () => this.destroy(c, false));
+    client.on('close', () => this.destroy(c, false));
+    this.applyMode(c);
+  }
+
+  private destroy(c: Conn, reset: boolean): void {
     if (c.closed) return;
     c.closed = true;
-    conns.delete(c);
+    this.conns.delete(c);
     for (const f of [c.up, c.down]) if (f.timer) clearTimeout(f.timer);
     for (const s of [c.client, c.upstream]) {
       if (!s) continue;
@@ -110,7 +183,8 @@ export async function startFaultProxy(opts: FaultProxyOptions = {}): Promise<Fau
   }
 
   /** Writes what is due from `flow` to `dst`, honouring the current mode. */
-  function pump(c: Conn, flow: Flow, dst: net.Socket | null): void {
+  private pump(c: Conn, flow: Flow, dst: net.Socket | null): void {
+    const mode = this.current;
     if (c.closed || flow.timer) return;
     if (mode.kind === 'blackhole' || mode.kind === 'drop' || !dst || dst.connecting) return;
     const delayMs = mode.kind === 'delay' ? mode.ms : 0;
@@ -121,7 +195,7 @@ export async function startFaultProxy(opts: FaultProxyOptions = {}): Promise<Fau
       if (due > now) {
         flow.timer = setTimeout(() => {
           flow.timer = null;
-          pump(c, flow, dst);
+          this.pump(c, flow, dst);
         }, Math.ceil(due - now));
         return;
       }
@@ -131,41 +205,42 @@ export async function startFaultProxy(opts: FaultProxyOptions = {}): Promise<Fau
     if (flow.ended && !dst.writableEnded) dst.end();
   }
 
-  const pumpAll = (c: Conn) => {
-    pump(c, c.up, c.upstream);
-    pump(c, c.down, c.client);
-  };
+  private pumpAll(c: Conn): void {
+    this.pump(c, c.up, c.upstream);
+    this.pump(c, c.down, c.client);
+  }
 
-  function connectUpstream(c: Conn): void {
+  private connectUpstream(c: Conn): void {
     if (c.upstream || c.closed) return;
-    if (!target) return destroy(c, true);
-    const up = net.connect({ ...parseTarget(target), allowHalfOpen: true });
+    if (!this.targetUrl) return this.destroy(c, true);
+    const up = net.connect({ ...parseTarget(this.targetUrl), allowHalfOpen: true });
     c.upstream = up;
     up.setNoDelay(true);
-    up.on('connect', () => pumpAll(c));
+    up.on('connect', () => this.pumpAll(c));
     up.on('data', (data: Buffer) => {
       c.down.queue.push({ data, at: performance.now() });
-      pump(c, c.down, c.client);
+      this.pump(c, c.down, c.client);
     });
     up.on('end', () => {
       c.down.ended = true;
-      pump(c, c.down, c.client);
+      this.pump(c, c.down, c.client);
     });
     // Refused, reset, or closed: the caller's connection goes too (a reset, so it is noticed).
-    up.on('error', () => destroy(c, true));
+    up.on('error', () => this.destroy(c, true));
     up.on('close', () => {
-      if (c.down.queue.length === 0) destroy(c, false);
+      if (c.down.queue.length === 0) this.destroy(c, false);
       else {
         c.down.ended = true;
-        pump(c, c.down, c.client);
+        this.pump(c, c.down, c.client);
       }
     });
   }
 
-  function applyMode(c: Conn): void {
+  private applyMode(c: Conn): void {
+    const mode = this.current;
     if (mode.kind === 'drop') {
-      stats.dropped++;
-      return destroy(c, true);
+      this.counts.dropped++;
+      return this.destroy(c, true);
     }
     if (mode.kind === 'blackhole') {
       c.client.pause();
@@ -174,63 +249,13 @@ export async function startFaultProxy(opts: FaultProxyOptions = {}): Promise<Fau
     }
     c.client.resume();
     c.upstream?.resume();
-    connectUpstream(c);
-    pumpAll(c);
+    this.connectUpstream(c);
+    this.pumpAll(c);
   }
+}
 
-  const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (client) => {
-    stats.accepted++;
-    client.setNoDelay(true);
-    const c: Conn = { client, upstream: null, up: newFlow(), down: newFlow(), closed: false };
-    if (closing) return void client.destroy();
-    conns.add(c);
-    client.on('data', (data: Buffer) => {
-      c.up.queue.push({ data, at: performance.now() });
-      pump(c, c.up, c.upstream);
-    });
-    client.on('end', () => {
-      c.up.ended = true;
-      pump(c, c.up, c.upstream);
-    });
-    client.on('error', () => destroy(c, false));
-    client.on('close', () => destroy(c, false));
-    applyMode(c);
-  });
-  server.on('error', () => {}); // after listen, nothing the caller could act on
+const newFlow = (): Flow => ({ queue: [], ended: false, timer: null });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host, port: opts.port ?? 0, exclusive: true }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as net.AddressInfo).port;
-
-  return {
-    url: `http://${host}:${port}`,
-    port,
-    get target() {
-      return target;
-    },
-    setTarget(url) {
-      if (url !== null) parseTarget(url); // throws on a bad URL
-      target = url;
-    },
-    get mode() {
-      return { ...mode };
-    },
-    setMode(next) {
-      mode = validMode(next);
-      for (const c of [...conns]) applyMode(c);
-    },
-    stats: () => ({ ...stats, open: conns.size }),
-    async close() {
-      if (closing) return;
-      closing = true;
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const c of [...conns]) destroy(c, false);
-      await closed;
-    },
-  };
+export function startFaultProxy(opts: FaultProxyOptions = {}): Promise<FaultProxy> {
+  return ProxyServer.listen(opts);
 }
