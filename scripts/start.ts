@@ -1,6 +1,6 @@
 /**
  * `npm start`: runs the whole store on one machine — catalog, order replicas 1..3 and the
- * frontend, each its own process — through the launcher in scripts/cluster.ts.
+ * frontend, each its own process — through the launcher in scripts/lib/cluster.
  *
  * Ports default to the lab's (frontend 8000, its internal listener 8002, catalog 8001, replicas
  * 8011/8012/8013) and DATA_DIR to ./data; the usual variables override them (FRONTEND_PORT,
@@ -16,7 +16,7 @@
  */
 import path from 'node:path';
 import { DEFAULT_REPLICAS, loadConfigOrExit } from '../shared/config.ts';
-import { ClusterStartError, describeExit, prefixedOutput, REPLICA_IDS, SERVICE_NAMES, startCluster, type Cluster, type ClusterPorts, type ServiceName } from './cluster.ts';
+import { ClusterStartError, describeExit, prefixedOutput, REPLICA_IDS, SERVICE_NAMES, startCluster, type Cluster, type ClusterPorts, type ServiceName } from './lib/cluster/index.ts';
 
 const PASSED_THROUGH = ['HOST', 'CACHE_SIZE', 'CACHE_ENABLED', 'RESTOCK_INTERVAL_MS', 'HEARTBEAT_INTERVAL_MS', 'COMMIT_QUORUM', 'LOG_LEVEL', 'LOG_FORMAT'];
 const IGNORED = ['CATALOG_URL', 'FRONTEND_URL'];

@@ -1,5 +1,5 @@
 /**
- * The fault proxy (scripts/fault-proxy.ts) against a tiny local HTTP server on port 0, over real
+ * The fault proxy (scripts/lib/fault-proxy) against a tiny local HTTP server on port 0, over real
  * loopback sockets: pass forwards requests and keep-alive connections; drop resets open and new
  * connections; blackhole accepts and never answers, also on a connection that was open before,
  * and delivers in order once healed; delay forwards after the delay. No timing is asserted

@@ -1,5 +1,5 @@
 /**
- * Smoke test of the process launcher (scripts/cluster.ts) with real processes on ephemeral
+ * Smoke test of the process launcher (scripts/lib/cluster) with real processes on ephemeral
  * ports: the whole store comes up, elects a leader and serves the lab API end to end; one service
  * can be killed, restarted, paused and resumed; `stop()` leaves no process behind. The heavier failover scenarios live in their own e2e suite; this one
  * only proves the launcher and the wiring it computes.
@@ -9,7 +9,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCluster, SERVICE_NAMES, type Cluster } from '../../scripts/cluster.ts';
+import { startCluster, SERVICE_NAMES, type Cluster } from '../../scripts/lib/cluster/index.ts';
 
 /** Polls `check` until it returns a value (not undefined) or the deadline passes. */
 async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {

@@ -12,7 +12,7 @@ import { ledgerCodec, LEDGER_FILE } from '../../catalog/ledger.ts';
 import { parseLog } from '../../order/file-log.ts';
 import { checkConvergedCluster } from '../../scripts/lib/invariants/index.ts';
 import { parseWal } from '../../shared/wal.ts';
-import { startCluster, type Cluster } from '../../scripts/cluster.ts';
+import { startCluster, type Cluster } from '../../scripts/lib/cluster/index.ts';
 
 let dataDir: string;
 let cluster: Cluster;

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseLog } from '../../order/file-log.ts';
 import { checkConvergedCluster } from '../../scripts/lib/invariants/index.ts';
 import { runClients, type RunResult } from '../../scripts/client-lib.ts';
-import { startCluster, type Cluster } from '../../scripts/cluster.ts';
+import { startCluster, type Cluster } from '../../scripts/lib/cluster/index.ts';
 
 let dataDir: string;
 let cluster: Cluster;

@@ -23,7 +23,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseLog } from '../../order/file-log.ts';
 import { checkAcknowledged, type Acknowledged } from '../../scripts/lib/invariants/index.ts';
-import { startCluster, type Cluster, type ExitInfo, type ServiceName } from '../../scripts/cluster.ts';
+import { startCluster, type Cluster, type ExitInfo, type ServiceName } from '../../scripts/lib/cluster/index.ts';
 
 let dataDir: string;
 let cluster: Cluster;

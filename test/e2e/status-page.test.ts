@@ -24,7 +24,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCluster, type Cluster, type ReplicaId } from '../../scripts/cluster.ts';
+import { startCluster, type Cluster, type ReplicaId } from '../../scripts/lib/cluster/index.ts';
 import { chromiumPath } from '../support/chromium.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));

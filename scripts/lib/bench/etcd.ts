@@ -13,7 +13,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { freePorts } from '../../cluster.ts';
+import { freePorts } from '../cluster/index.ts';
 import type { HttpRequest } from '../../../shared/http.ts';
 import { spawnChild, type Child } from './spawn.ts';
 import { sleep } from './util.ts';

@@ -9,7 +9,7 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { pipeLines } from '../../cluster.ts';
+import { pipeLines } from '../cluster/index.ts';
 import { REPO_ROOT } from './util.ts';
 
 const live = new Set<ChildProcess>();

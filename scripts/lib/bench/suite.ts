@@ -15,7 +15,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { startCluster, type Cluster, type StartClusterOptions } from '../../cluster.ts';
+import { startCluster, type Cluster, type StartClusterOptions } from '../cluster/index.ts';
 import { startCeilings, type Ceilings } from './ceilings.ts';
 import { fdatasyncRate } from './disk.ts';
 import { findEtcd, startEtcdCluster, type EtcdCluster } from './etcd.ts';

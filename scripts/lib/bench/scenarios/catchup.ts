@@ -8,7 +8,7 @@
  * Comparing points with different bases would mix two costs: reading one's own log at start, and
  * fetching what was missed.
  */
-import type { Cluster, ServiceName, StartClusterOptions } from '../../../cluster.ts';
+import type { Cluster, ServiceName, StartClusterOptions } from '../../cluster/index.ts';
 import type { Pids } from '../procfs.ts';
 import { waitForLeader } from '../store-probe.ts';
 import { cutReplicaLog, orderLogPath, waitIdentical, writeReplicaDirs } from '../synth-log.ts';

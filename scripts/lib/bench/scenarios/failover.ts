@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { TOY_NAMES } from '../../../../catalog/toys.ts';
-import type { Cluster, ServiceName } from '../../../cluster.ts';
+import type { Cluster, ServiceName } from '../../cluster/index.ts';
 import { createPooledHttp, type HttpClient } from '../../../../shared/http.ts';
 import { waitForLeader } from '../store-probe.ts';
 import { orderLogPath, waitIdentical } from '../synth-log.ts';

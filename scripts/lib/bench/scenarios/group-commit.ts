@@ -4,7 +4,7 @@
  * own cluster and the same closed-loop load as the etcd comparison (closed-loop.ts).
  */
 import { randomUUID } from 'node:crypto';
-import type { Cluster, StartClusterOptions } from '../../../cluster.ts';
+import type { Cluster, StartClusterOptions } from '../../cluster/index.ts';
 import { closedLoop } from '../closed-loop.ts';
 import { pickToy, waitForLeader } from '../store-probe.ts';
 import { round } from '../util.ts';

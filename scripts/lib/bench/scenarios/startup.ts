@@ -3,7 +3,7 @@
  * over a synthesized log, spawn to its `listening` line and to a 200 from /health: what reading
  * a long log costs, with nothing else competing.
  */
-import { freePorts } from '../../../cluster.ts';
+import { freePorts } from '../../cluster/index.ts';
 import { readRss, type Rss } from '../procfs.ts';
 import { spawnTs } from '../spawn.ts';
 import { writeReplicaDirs } from '../synth-log.ts';

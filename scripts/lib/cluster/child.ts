@@ -1,0 +1,141 @@
+/**
+ * One service as a child process: `node --import <tsx loader> --import <orphan guard>
+ * <service>/main.ts`, spawned with `process.execPath` so the PID held is the service itself (no
+ * npx/sh wrapper in between: a SIGKILL or SIGSTOP hits the real process). `spawnChild` returns
+ * a `Proc` whose `ready` settles on the `listening on` line (or the exit before it) and whose
+ * `exit` settles once the process is gone and its output drained.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pipeLines } from './output.ts';
+import { describeExit } from './signals.ts';
+import { ClusterStartError, type ExitInfo, type ServiceName } from './types.ts';
+
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const ENTRY: Record<ServiceName, string> = {
+  catalog: 'catalog/main.ts',
+  'order-1': 'order/main.ts',
+  'order-2': 'order/main.ts',
+  'order-3': 'order/main.ts',
+  frontend: 'frontend/main.ts',
+};
+const READY_RE = /listening on http:\/\//;
+
+/**
+ * Preloaded into every child (see the module comment); a data: URL, so it needs no file of its
+ * own. Three jobs:
+ *  - parent gone (EOF on the stdin pipe only the parent holds): SIGTERM ourselves;
+ *  - ignore EPIPE on stdout/stderr, so a log line written during that shutdown cannot crash the
+ *    service before it has flushed its data;
+ *  - hold a SIGTERM that arrives before the service installed its handler. The services print
+ *    `listening on` one statement before they call onShutdownSignal, and a parent that reacts to
+ *    the line at once (stop() right after start, kill(s, 'SIGTERM') right after restart) won that
+ *    race in practice, killing the child without its graceful shutdown. The held signal is
+ *    re-emitted as soon as the service adds a SIGTERM listener; if none comes within 2 s, the
+ *    process exits 143 as an unhandled SIGTERM would.
+ */
+const ORPHAN_GUARD = `data:text/javascript,${encodeURIComponent(`
+for (const s of [process.stdout, process.stderr]) s.on('error', (e) => { if (e.code !== 'EPIPE') throw e; });
+let held = false;
+process.on('SIGTERM', () => {
+  if (held || process.listenerCount('SIGTERM') > 1) return;
+  held = true;
+  const giveUp = setTimeout(() => process.exit(143), 2000);
+  process.on('newListener', function deliver(event) {
+    if (event !== 'SIGTERM') return;
+    process.off('newListener', deliver);
+    clearTimeout(giveUp);
+    setImmediate(() => process.emit('SIGTERM', 'SIGTERM'));
+  });
+});
+process.stdin.on('error', () => {});
+process.stdin.on('end', () => {
+  process.kill(process.pid, 'SIGTERM');
+  setTimeout(() => process.exit(1), 10000).unref();
+});
+process.stdin.resume();
+process.stdin.unref?.();
+`)}`;
+
+let tsxLoaderUrl: string | null = null;
+/** An absolute URL, so children do not depend on their cwd to find tsx. */
+function tsxLoader(): string {
+  tsxLoaderUrl ??= pathToFileURL(createRequire(path.join(REPO_ROOT, 'package.json')).resolve('tsx')).href;
+  return tsxLoaderUrl;
+}
+
+export interface Proc {
+  child: ChildProcess;
+  pid: number;
+  paused: boolean;
+  expected: boolean;
+  exited: boolean;
+  exit: Promise<ExitInfo>;
+  /** Resolves on the `listening on` line; rejects if the process exits first. */
+  ready: Promise<void>;
+}
+
+export interface ChildHooks {
+  /** Every stdout/stderr line. Must not throw (callers wrap user callbacks). */
+  onLine: (line: string) => void;
+  onExit: (info: ExitInfo) => void;
+}
+
+export function spawnChild(service: ServiceName, env: Record<string, string>, hooks: ChildHooks): Proc {
+  const child = spawn(process.execPath, ['--import', tsxLoader(), '--import', ORPHAN_GUARD, path.join(REPO_ROOT, ENTRY[service])], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    detached: false,
+  });
+  let onReady!: () => void;
+  let onEarlyExit!: (err: Error) => void;
+  const ready = new Promise<void>((resolve, reject) => {
+    onReady = resolve;
+    onEarlyExit = reject;
+  });
+  ready.catch(() => {}); // observed by whoever waits; never an unhandled rejection
+  const onLine = (line: string) => {
+    hooks.onLine(line);
+    if (READY_RE.test(line)) onReady();
+  };
+  pipeLines(child.stdout!, onLine);
+  pipeLines(child.stderr!, onLine);
+  child.stdin!.on('error', () => {}); // EPIPE once the child is gone
+
+  const proc: Proc = { child, pid: child.pid ?? -1, paused: false, expected: false, exited: false, ready, exit: null as unknown as Promise<ExitInfo> };
+  proc.exit = new Promise<ExitInfo>((resolve) => {
+    const done = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (proc.exited) return;
+      proc.exited = true;
+      const info: ExitInfo = { service, pid: proc.pid, code, signal, expected: proc.expected };
+      onEarlyExit(new Error(`${service} exited (${describeExit(info)}) before it was listening`));
+      hooks.onExit(info);
+      resolve(info);
+    };
+    // 'close' comes after 'exit' once stdout/stderr are drained, so no line is lost.
+    child.once('close', done);
+    child.once('error', (err) => {
+      hooks.onLine(`spawn failed: ${err.message}`);
+      done(null, null);
+    });
+  });
+  return proc;
+}
+
+/** Waits for `listening on`, failing on exit or at the deadline (with the recent output). */
+export async function waitReady(service: ServiceName, proc: Proc, deadline: number, readyTimeoutMs: number, recent: () => string[]): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${service} did not report listening within ${readyTimeoutMs} ms`)), Math.max(0, deadline - Date.now()));
+  });
+  try {
+    await Promise.race([proc.ready, timeout]);
+  } catch (err) {
+    throw new ClusterStartError((err as Error).message, recent());
+  } finally {
+    clearTimeout(timer);
+  }
+}
