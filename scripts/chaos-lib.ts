@@ -48,7 +48,7 @@ import { parseLog } from '../order/file-log.ts';
 import type { HistoryEvent, OrderEntry } from '../shared/contracts.ts';
 import { createPooledHttp } from '../shared/http.ts';
 import { checkConvergedCluster, type Violation } from './lib/invariants/index.ts';
-import { mulberry32, openHistoryFile, percentile, runClients, summarize, type RunSummary } from './client-lib.ts';
+import { mulberry32, openHistoryFile, percentile, runClients, summarize, type RunSummary } from './lib/client/index.ts';
 import { describeExit, REPLICA_IDS, SERVICE_NAMES, startCluster, type Cluster, type ReplicaId, type ServiceName } from './lib/cluster/index.ts';
 import { PASS, startFaultProxy, type FaultMode, type FaultProxy } from './lib/fault-proxy/proxy.ts';
 

@@ -21,7 +21,7 @@ import {
   UsageError,
   type ClientArgs,
   type HistoryFile,
-} from './client-lib.ts';
+} from './lib/client/index.ts';
 
 async function main(): Promise<number> {
   let args: ClientArgs;

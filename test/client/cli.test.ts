@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_URL, parseClientArgs, UsageError, type RunSummary } from '../../scripts/client-lib.ts';
+import { DEFAULT_URL, parseClientArgs, UsageError, type RunSummary } from '../../scripts/lib/client/index.ts';
 import { HistoryEventSchema } from '../../shared/contracts.ts';
 import { createFakeStore, errorResponse, type FakeStoreOptions } from './fake-store.ts';
 

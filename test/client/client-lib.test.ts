@@ -10,7 +10,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatReport, mulberry32, openHistoryFile, percentile, runClients, summarize, type RunClientsOptions } from '../../scripts/client-lib.ts';
+import { formatReport, mulberry32, openHistoryFile, percentile, runClients, summarize, type RunClientsOptions } from '../../scripts/lib/client/index.ts';
 import { HistoryEventSchema, type HistoryEvent } from '../../shared/contracts.ts';
 import type { HttpClient } from '../../shared/http.ts';
 import { BASE, createFakeStore, errorResponse, faultyHttp, type FakeStoreOptions } from './fake-store.ts';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseLog } from '../../order/file-log.ts';
 import { checkConvergedCluster } from '../../scripts/lib/invariants/index.ts';
-import { runClients, type RunResult } from '../../scripts/client-lib.ts';
+import { runClients, type RunResult } from '../../scripts/lib/client/index.ts';
 import { startCluster, type Cluster } from '../../scripts/lib/cluster/index.ts';
 
 let dataDir: string;

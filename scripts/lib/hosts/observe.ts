@@ -5,7 +5,7 @@
  * it. The controller is never partitioned, so what it samples is each service's own view.
  */
 import { createPooledHttp, NetworkError, type HttpClient, type HttpRequest } from '../../../shared/http.ts';
-import type { ClientHttp } from '../../client-lib.ts';
+import type { ClientHttp } from '../client/index.ts';
 import type { AttemptError, LeaderView, ReplicaView, Sample } from './measure.ts';
 import { FRONTEND_HOSTS, REPLICA_HOSTS, replicaId, type HostName } from './topology.ts';
 

@@ -11,7 +11,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { checkDataDir, summaryLine } from '../../check-lib.ts';
-import { openHistoryFile, runClients, summarize, type RunSummary } from '../../client-lib.ts';
+import { openHistoryFile, runClients, summarize, type RunSummary } from '../client/index.ts';
 import type { HistoryEvent } from '../../../shared/contracts.ts';
 import { describeNetwork } from './netns.ts';
 import { createNemesis } from './nemesis.ts';

@@ -3,7 +3,7 @@
  * loop, for each order probability p: latency p50/p95/p99 of product queries, orders and order
  * queries (every acknowledged order is read back at the end and checked).
  */
-import { runClients, type RequestStats, type RequestType } from '../../../client-lib.ts';
+import { runClients, type RequestStats, type RequestType } from '../../client/index.ts';
 import type { Say } from '../util.ts';
 
 export const LAB_PS = [0, 0.2, 0.4, 0.6, 0.8] as const;

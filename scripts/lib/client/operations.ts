@@ -1,0 +1,217 @@
+/**
+ * What one client does, as history-recording operations: query a toy, place an order, read
+ * acknowledged orders back. Each takes the run's shared context (`Ctx`).
+ */
+import {
+  IDEMPOTENCY_KEY_HEADER,
+  OrderPlacedSchema,
+  OrderSchema,
+  ProductSchema,
+  REPLAYED_HEADER,
+  type HistoryEvent,
+  type Product,
+} from '../../../shared/contracts.ts';
+import type { HttpClient, HttpRequest, HttpResponse } from '../../../shared/http.ts';
+import { dataOf, send, sleep, statusReason, type Outcome } from './send.ts';
+import type { StatsCollector } from './stats.ts';
+import type { AcknowledgedOrder, Mismatch, OrderCounts, RequestType, RetryPolicy, UnknownOrder } from './types.ts';
+
+export interface Ctx {
+  base: string;
+  iterations: number;
+  deadline: number;
+  signal: AbortSignal | undefined;
+  p: number;
+  policy: RetryPolicy;
+  timeoutMs: number | undefined;
+  idempotency: boolean;
+  makeKey: (client: number, iteration: number) => string;
+  thinkMs: number;
+  products: string[];
+  stats: Record<RequestType, StatsCollector>;
+  orders: OrderCounts;
+  acknowledged: AcknowledgedOrder[];
+  unknownOrders: UnknownOrder[];
+  failureReasons: Map<string, number>;
+  skipReadBack: () => boolean;
+  record: (e: Omit<HistoryEvent, 'timeMs' | 'op'>, op: number) => void;
+  nextOp: () => number;
+}
+
+function noteReason(ctx: Ctx, type: RequestType, reason: string): void {
+  // Reasons are keyed without URLs or attempt counts so the map stays small.
+  const key = `${type} ${reason.replace(/ after \d+ attempts$/, ' (retries exhausted)')}`;
+  ctx.failureReasons.set(key, (ctx.failureReasons.get(key) ?? 0) + 1);
+}
+
+function fail(ctx: Ctx, type: RequestType, reason: string): void {
+  ctx.stats[type].failures++;
+  noteReason(ctx, type, reason);
+}
+
+const wire = (res: HttpResponse | null) => (res ? { status: res.status, body: res.body ?? null } : null);
+
+/** One recorded operation: `invoke` now, `complete` exactly once later. */
+function begin(ctx: Ctx, client: number, f: HistoryEvent['f'], key: string | null, request: Record<string, unknown>) {
+  const op = ctx.nextOp();
+  ctx.record({ type: 'invoke', client, f, key, request, response: null }, op);
+  let done = false;
+  return (type: 'ok' | 'fail' | 'info', response: HttpResponse | null) => {
+    if (done) return;
+    done = true;
+    ctx.record({ type, client, f, key, request, response: wire(response) }, op);
+  };
+}
+
+/** How a GET's outcome maps to a completion: an answer is ok (200/404) or fail, no answer is info. */
+function readCompletion(out: Outcome): ['ok' | 'fail' | 'info', HttpResponse | null] {
+  if (out.kind === 'response') return [out.response.status === 200 || out.response.status === 404 ? 'ok' : 'fail', out.response];
+  return [out.response ? 'fail' : 'info', out.response];
+}
+
+async function queryProduct(ctx: Ctx, http: HttpClient, client: number, name: string): Promise<Product | undefined> {
+  const stats = ctx.stats.query;
+  stats.count++;
+  const complete = begin(ctx, client, 'query', null, { name });
+  const started = performance.now();
+  const out = await send(http, { method: 'GET', url: `${ctx.base}/products/${encodeURIComponent(name)}`, timeoutMs: ctx.timeoutMs }, 'read', ctx.policy, stats);
+  complete(...readCompletion(out));
+  if (out.kind !== 'response') return void fail(ctx, 'query', out.reason);
+  stats.latencies.push(performance.now() - started);
+  if (out.response.status !== 200) return void fail(ctx, 'query', statusReason(out.response));
+  const product = dataOf(out.response, ProductSchema);
+  if (!product) return void fail(ctx, 'query', 'malformed product');
+  return product;
+}
+
+async function placeOrder(ctx: Ctx, http: HttpClient, client: number, iteration: number, name: string, quantity: number): Promise<void> {
+  const stats = ctx.stats.order;
+  stats.count++;
+  const key = ctx.idempotency ? ctx.makeKey(client, iteration) : null;
+  const complete = begin(ctx, client, 'order', key, { name, quantity });
+  const started = performance.now();
+  const req: HttpRequest = { method: 'POST', url: `${ctx.base}/orders`, body: { name, quantity }, timeoutMs: ctx.timeoutMs };
+  if (key !== null) req.headers = { [IDEMPOTENCY_KEY_HEADER]: key };
+  const out = await send(http, req, key !== null ? 'order-keyed' : 'order-once', ctx.policy, stats);
+  const unknown = (reason: string, response: HttpResponse | null) => {
+    complete('info', response);
+    stats.unknown++;
+    ctx.orders.unknown++;
+    noteReason(ctx, 'order', `unknown: ${reason}`);
+    ctx.unknownOrders.push({ client, iteration, name, quantity, key, reason });
+  };
+  if (out.kind === 'failed') {
+    complete('fail', out.response);
+    ctx.orders.failed++;
+    return fail(ctx, 'order', out.reason);
+  }
+  if (out.kind === 'unknown') return unknown(out.reason, out.response);
+  const res = out.response;
+  if (res.headers[REPLAYED_HEADER] === 'true') stats.replayed++;
+  if (res.status === 409) {
+    complete('fail', res);
+    stats.latencies.push(performance.now() - started);
+    stats.rejected++;
+    ctx.orders.rejected++;
+    return;
+  }
+  if (res.status >= 200 && res.status < 300) {
+    const placed = dataOf(res, OrderPlacedSchema);
+    // The store said yes but we cannot tell the number: taken, but not checkable.
+    if (!placed) return unknown('malformed order acknowledgement', res);
+    complete('ok', res);
+    stats.latencies.push(performance.now() - started);
+    ctx.orders.acknowledged++;
+    ctx.acknowledged.push({ client, iteration, order_number: placed.order_number, name, quantity, key });
+    return;
+  }
+  if (res.status >= 400 && res.status < 500) {
+    // The store refused the request outright (bad input, unknown toy, key reused with another
+    // body): definitely not taken.
+    complete('fail', res);
+    stats.latencies.push(performance.now() - started);
+    ctx.orders.failed++;
+    return fail(ctx, 'order', statusReason(res));
+  }
+  // Without idempotency a 5xx is returned as it is: the order may have been taken.
+  unknown(statusReason(res), res);
+}
+
+function running(ctx: Ctx, i: number): boolean {
+  return i < ctx.iterations && performance.now() < ctx.deadline && !ctx.signal?.aborted;
+}
+
+export async function runOneClient(ctx: Ctx, http: HttpClient, client: number, rng: () => number): Promise<void> {
+  for (let i = 0; running(ctx, i); i++) {
+    if (i > 0 && ctx.thinkMs > 0) {
+      await sleep(ctx.thinkMs);
+      if (!running(ctx, i)) break;
+    }
+    // Always three draws, whatever the store answers, so a seed fixes every choice.
+    const name = ctx.products[Math.floor(rng() * ctx.products.length)]!;
+    const coin = rng();
+    const quantity = 1 + Math.floor(rng() * 5);
+    const product = await queryProduct(ctx, http, client, name);
+    if (product && product.quantity > 0 && coin < ctx.p) await placeOrder(ctx, http, client, i, name, quantity);
+  }
+}
+
+/** Reads back one client's acknowledged orders; returns mismatches and how many could not be read. */
+export async function verifyOrders(ctx: Ctx, http: HttpClient, mine: AcknowledgedOrder[]): Promise<{ mismatches: Mismatch[]; verified: number; unverified: number }> {
+  const stats = ctx.stats.order_query;
+  const mismatches: Mismatch[] = [];
+  let verified = 0;
+  let unverified = 0;
+  for (const ack of mine) {
+    if (ctx.skipReadBack()) {
+      unverified++;
+      continue;
+    }
+    stats.count++;
+    const complete = begin(ctx, ack.client, 'read', ack.key, { order_number: ack.order_number });
+    const started = performance.now();
+    const expected = [{ client: ack.client, iteration: ack.iteration, name: ack.name, quantity: ack.quantity }];
+    const what = `${ack.quantity} x ${ack.name}`;
+    const out = await send(http, { method: 'GET', url: `${ctx.base}/orders/${ack.order_number}`, timeoutMs: ctx.timeoutMs }, 'read', ctx.policy, stats);
+    complete(...readCompletion(out));
+    if (out.kind !== 'response') {
+      fail(ctx, 'order_query', out.reason);
+      unverified++;
+      continue;
+    }
+    const res = out.response;
+    if (res.status === 404) {
+      stats.latencies.push(performance.now() - started);
+      mismatches.push({ kind: 'missing', order_number: ack.order_number, expected, message: `order ${ack.order_number} (${what}) was acknowledged but reads back as 404` });
+      continue;
+    }
+    if (res.status !== 200) {
+      fail(ctx, 'order_query', statusReason(res));
+      unverified++;
+      continue;
+    }
+    stats.latencies.push(performance.now() - started);
+    const got = dataOf(res, OrderSchema);
+    if (got && got.number === ack.order_number && got.name === ack.name && got.quantity === ack.quantity) {
+      verified++;
+      continue;
+    }
+    const actual = (res.body as { data?: unknown } | undefined)?.data;
+    const shown = got ? `number ${got.number}, ${got.quantity} x ${got.name}` : `malformed ${JSON.stringify(actual)}`;
+    mismatches.push({ kind: 'different', order_number: ack.order_number, expected, actual, message: `order ${ack.order_number} was acknowledged as ${what} but reads back as ${shown}` });
+  }
+  return { mismatches, verified, unverified };
+}
+
+export function findDuplicates(acks: readonly AcknowledgedOrder[]): Mismatch[] {
+  const byNumber = new Map<number, AcknowledgedOrder[]>();
+  for (const a of acks) byNumber.set(a.order_number, [...(byNumber.get(a.order_number) ?? []), a]);
+  const out: Mismatch[] = [];
+  for (const [n, group] of [...byNumber].sort((a, b) => a[0] - b[0])) {
+    if (group.length < 2) continue;
+    const expected = group.map(({ client, iteration, name, quantity }) => ({ client, iteration, name, quantity }));
+    const list = group.map((g) => `${g.quantity} x ${g.name} (client ${g.client})`).join(', ');
+    out.push({ kind: 'duplicate', order_number: n, expected, message: `order number ${n} was acknowledged ${group.length} times: ${list}` });
+  }
+  return out;
+}
