@@ -924,9 +924,9 @@ interface Judgement {
  * dir and the history. If it cannot be loaded, the fallback below judges instead.
  */
 export async function judge(dataDir: string, historyPath: string, events: readonly HistoryEvent[]): Promise<Judgement> {
-  let lib: typeof import('./check-lib.ts');
+  let lib: typeof import('./lib/check/index.ts');
   try {
-    lib = await import('./check-lib.ts');
+    lib = await import('./lib/check/index.ts');
   } catch (err) {
     const fb = await fallbackCheck(dataDir, events);
     return { checker: 'fallback', summary: `check-lib could not be loaded (${(err as Error).message.split('\n')[0]}); fallback: ${fb.length} violations`, violations: fb };

@@ -3,13 +3,13 @@
  * `npm run check -- --replicas 1=URL,2=URL,3=URL --catalog URL` (live), with `--history FILE`
  * (repeatable) and `--json`.
  *
- * All logic lives in `check-lib.ts`; this file only reads argv, prints and picks the exit code, so
+ * All logic lives in `lib/check/`; this file only reads argv, prints and picks the exit code, so
  * the library stays testable in-process and this is the only place that touches process.argv:
  * 0 no violation, 1 at least one violation (each printed with its records), 2 bad flags or input
  * that could not be read (unreachable service, unreadable data dir or history).
  */
 import { createPooledHttp } from '../shared/http.ts';
-import { CheckInputError, checkDataDir, checkLive, formatReport, parseCheckArgs, USAGE, type CheckArgs, type CheckReport } from './check-lib.ts';
+import { CheckInputError, checkDataDir, checkLive, formatReport, parseCheckArgs, USAGE, type CheckArgs, type CheckReport } from './lib/check/index.ts';
 
 async function main(): Promise<number> {
   let args: CheckArgs;

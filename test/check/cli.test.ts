@@ -7,7 +7,7 @@ import { runScript } from '../support/async.ts';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CheckInputError, parseCheckArgs, type CheckReport } from '../../scripts/check-lib.ts';
+import { CheckInputError, parseCheckArgs, type CheckReport } from '../../scripts/lib/check/index.ts';
 import { buildLog, cleanScenario, logCsv, makeTempDir, writeHistory, writeScenario } from './fixtures.ts';
 
 

@@ -8,7 +8,7 @@ import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import type { LedgerEntry, OrderEntry, Product } from '../../shared/contracts.ts';
 import { createInProcessNetwork } from '../../shared/http.ts';
-import { checkLive, fetchReplicaLog, loadLive, parseReplicaList, runChecks } from '../../scripts/check-lib.ts';
+import { checkLive, fetchReplicaLog, loadLive, parseReplicaList, runChecks } from '../../scripts/lib/check/index.ts';
 import { buildLog, cleanScenario, kinds } from './fixtures.ts';
 
 const R = { 1: 'http://127.0.0.1:18011', 2: 'http://127.0.0.1:18012', 3: 'http://127.0.0.1:18013' } as const;

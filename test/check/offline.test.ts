@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { OrderEntry } from '../../shared/contracts.ts';
 import { signEntry } from '../../order/log.ts';
 import { toCsv } from '../../catalog/store.ts';
-import { checkDataDir, formatReport, summaryLine, type CheckReport } from '../../scripts/check-lib.ts';
+import { checkDataDir, formatReport, summaryLine, type CheckReport } from '../../scripts/lib/check/index.ts';
 import {
   buildLog, Catalog, cleanScenario, History, kinds, ledgerCsv, logCsv, makeTempDir, signLedger, writeDataDir, writeHistory, writeScenario,
 } from './fixtures.ts';
