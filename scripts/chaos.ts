@@ -2,7 +2,7 @@
  * The chaos tool's CLI: `npm run chaos -- [--seed N] [--duration S] [--clients N]
  * [--faults kill,pause,partition,power] [--keep] [--json]`.
  *
- * All logic lives in `chaos-lib.ts`; this file reads argv, prints the timeline as it happens and
+ * All logic lives in `lib/chaos/`; this file reads argv, prints the timeline as it happens and
  * the summary line at the end (or one JSON report with --json), and picks the exit code: 0 no
  * violation, 1 violations or the store could not start, 2 bad flags, 130 interrupted. The first
  * Ctrl-C (or SIGTERM) stops the clients and the nemesis, then stops every process the run
@@ -18,7 +18,7 @@ import {
   parseChaosArgs,
   runChaos,
   type ChaosArgs,
-} from './chaos-lib.ts';
+} from './lib/chaos/index.ts';
 
 async function main(): Promise<number> {
   let args: ChaosArgs;

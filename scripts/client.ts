@@ -5,7 +5,7 @@
  *   npm run client -- --clients 5 --iterations 100 --p 0.5 [--duration S] [--url http://127.0.0.1:8000]
  *                     [--seed N] [--history FILE] [--no-idempotency] [--json]
  *
- * All logic lives in `client-lib.ts`; this file only reads argv, opens the history file, prints
+ * All logic lives in `lib/client/`; this file only reads argv, opens the history file, prints
  * and picks the exit code: 0 all good, 1 any mismatch (each is printed) or the run could not
  * start, 2 bad flags. Each client uses one keep-alive connection; `runClients` closes them all
  * when the run ends. Ctrl-C stops starting new iterations; the read-back still runs, and the

@@ -1,9 +1,9 @@
 /**
- * The chaos tool's pure parts (scripts/chaos-lib.ts): the seeded nemesis schedule (same seed,
+ * The chaos tool's pure parts (scripts/lib/chaos): the seeded nemesis schedule (same seed,
  * same schedule; steps never overlap and end within the duration; every enabled kind shows up;
  * the leader is the target of at least a third of the replica kills), the links a partition
  * cuts, flag parsing, history analysis (counts, p99, longest stall), the power-loss cut, and
- * the fallback check.
+ * judging through the checker.
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -14,16 +14,16 @@ import {
   analyzeHistory,
   cutToSynced,
   describeStep,
-  fallbackCheck,
   FAULT_KINDS,
   formatTimelineEvent,
+  judge,
   linksOf,
   makeSchedule,
   parseChaosArgs,
   summaryLine,
   type ChaosReport,
   type FaultStep,
-} from '../../scripts/chaos-lib.ts';
+} from '../../scripts/lib/chaos/index.ts';
 import { formatRecord, LOG_HEADER } from '../../order/file-log.ts';
 import { signEntry } from '../../order/log.ts';
 import type { HistoryEvent } from '../../shared/contracts.ts';
@@ -221,7 +221,7 @@ describe('report formatting', () => {
   });
 });
 
-describe('fallbackCheck (used only when check-lib cannot be loaded)', () => {
+describe('judge (the checker over the run\'s data dir and history)', () => {
   const order = (op: number, type: HistoryEvent['type'], name: string, quantity: number, number?: number): HistoryEvent => ({
     type,
     op,
@@ -249,23 +249,31 @@ describe('fallbackCheck (used only when check-lib cannot be loaded)', () => {
     return dir;
   }
 
+  async function judged(dir: string, history: HistoryEvent[]) {
+    const file = path.join(dir, 'history.jsonl');
+    await fs.writeFile(file, history.map((e) => `${JSON.stringify(e)}\n`).join(''));
+    return judge(dir, file);
+  }
+
   it('accepts acknowledged orders and an unacknowledged one explained by an unknown outcome', async () => {
     const dir = await dataDirWith([['Tux', 1, 'k0'], ['Lego', 2, 'k2']]);
     try {
       const history = [order(0, 'invoke', 'Tux', 1), order(0, 'ok', 'Tux', 1, 0), order(2, 'invoke', 'Lego', 2), order(2, 'info', 'Lego', 2)];
-      expect(await fallbackCheck(dir, history)).toEqual([]);
+      expect((await judged(dir, history)).violations).toEqual([]);
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
     }
   });
 
-  it('flags a duplicate (an order applied twice) and a lost acknowledged order', async () => {
-    const dir = await dataDirWith([['Tux', 1, 'k0'], ['Tux', 1, 'other']]);
+  it('flags a phantom (an order nobody sent) and a lost acknowledged order', async () => {
+    const dir = await dataDirWith([['Tux', 1, 'k0'], ['Tux', 1, 'k7']]);
     try {
       const history = [order(0, 'invoke', 'Tux', 1), order(0, 'ok', 'Tux', 1, 0), order(1, 'invoke', 'Lego', 3), order(1, 'ok', 'Lego', 3, 5)];
-      const kinds = (await fallbackCheck(dir, history)).map((v) => v.kind);
-      expect(kinds).toContain('unexplained');
+      const { violations } = await judged(dir, history);
+      const kinds = violations.map((v) => v.kind);
+      expect(kinds).toContain('phantom');
       expect(kinds).toContain('lost');
+      expect(violations.every((v) => v.source === 'check')).toBe(true);
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
     }

@@ -1,6 +1,6 @@
 /**
  * The load-generating client of the toy store, as a library the CLI (`scripts/client.ts`), the
- * chaos tool (`scripts/chaos-lib.ts`) and the tests drive in-process.
+ * chaos tool (`scripts/lib/chaos`) and the tests drive in-process.
  *
  * `runClients` starts N concurrent clients against the frontend's public API. It lists the toys
  * once (GET /products), then each client, per iteration, queries a random toy and, if it is in
