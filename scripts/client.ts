@@ -6,12 +6,16 @@
  *                     [--seed N] [--history FILE] [--no-idempotency] [--json]
  *
  * All logic lives in `lib/client/`; this file only reads argv, opens the history file, prints
- * and picks the exit code: 0 all good, 1 any mismatch (each is printed) or the run could not
- * start, 2 bad flags. Each client uses one keep-alive connection; `runClients` closes them all
- * when the run ends. Ctrl-C stops starting new iterations; the read-back still runs, and the
- * history file is closed whole (a second Ctrl-C exits at once).
+ * and picks the exit code: 0 all good; 1 any mismatch (each is printed), a store violation the
+ * client saw (a definite answer after an unknown outcome), or the run could not start; 2 bad
+ * flags. On a terminal (and not with --json) one progress line, rewritten once a second, shows
+ * requests, req/s, errors and p99 so far. Each client uses one keep-alive connection;
+ * `runClients` closes them all when the run ends. Ctrl-C stops starting new iterations; the
+ * read-back still runs, and the history file is closed whole (a second Ctrl-C exits at once).
  */
 import {
+  describeStoreViolation,
+  formatProgress,
   formatReport,
   openHistoryFile,
   parseClientArgs,
@@ -21,6 +25,7 @@ import {
   UsageError,
   type ClientArgs,
   type HistoryFile,
+  type Progress,
 } from './lib/client/index.ts';
 
 async function main(): Promise<number> {
@@ -53,6 +58,8 @@ async function main(): Promise<number> {
     process.once('SIGINT', () => process.exit(130));
   });
 
+  // A progress line only for a person at a terminal: not in JSON mode, not into a pipe or file.
+  const progress = !args.json && process.stdout.isTTY ? progressLine(process.stdout) : null;
   let result;
   try {
     result = await runClients({
@@ -65,23 +72,40 @@ async function main(): Promise<number> {
       seed: args.seed,
       idempotency: args.idempotency,
       history: history?.write,
+      onProgress: progress?.show,
     });
   } catch (err) {
     console.error(`client: ${err instanceof Error ? err.message : String(err)}`);
     return 1;
   } finally {
+    progress?.clear();
     await history?.close().catch((err: unknown) => console.error(`client: writing ${args.history} failed: ${String(err)}`));
   }
 
   const summary = summarize(result);
   if (args.json) console.log(JSON.stringify(summary));
   else console.log(formatReport(summary));
-  if (summary.mismatches.length > 0) {
+  if (summary.mismatches.length > 0 || summary.storeViolationCount > 0) {
     // The table already lists them; in JSON mode say it on stderr too so it is never missed.
     if (args.json) for (const m of summary.mismatches) console.error(`mismatch [${m.kind}]: ${m.message}`);
+    if (args.json) for (const v of summary.storeViolations) console.error(`store violation [${v.kind}]: ${describeStoreViolation(v)}`);
     return 1;
   }
   return 0;
+}
+
+/** One line, rewritten in place (carriage return + erase to end of line), cleared at the end. */
+function progressLine(out: NodeJS.WriteStream): { show: (p: Progress) => void; clear: () => void } {
+  let shown = false;
+  return {
+    show: (p) => {
+      out.write(`\r${formatProgress(p).slice(0, Math.max(20, (out.columns ?? 100) - 1))}\x1b[K`);
+      shown = true;
+    },
+    clear: () => {
+      if (shown) out.write('\r\x1b[K');
+    },
+  };
 }
 
 main().then(

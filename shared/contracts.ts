@@ -279,6 +279,13 @@ export type LedgerEntry = z.infer<typeof LedgerEntrySchema>;
  * operation is an `invoke` followed by exactly one of `ok` (definitely happened), `fail`
  * (definitely did not) or `info` (unknown). Times are monotonic ms since the run started.
  */
+/**
+ * One HTTP attempt of an operation: its status (null: no answer), the error body's `reason` code
+ * or the network error, and whether its outcome was unknown (it may have been acted on).
+ */
+export const HistoryAttemptSchema = z.object({ status: z.number().int().nullable(), reason: z.string().max(200).nullable(), uncertain: z.boolean() });
+export type HistoryAttempt = z.infer<typeof HistoryAttemptSchema>;
+
 export const HistoryEventSchema = z.object({
   type: z.enum(['invoke', 'ok', 'fail', 'info']),
   /** Operation id, unique within one history; pairs an invoke with its completion. */
@@ -289,6 +296,8 @@ export const HistoryEventSchema = z.object({
   request: z.record(z.unknown()),
   response: z.object({ status: z.number().int(), body: z.unknown() }).nullable(),
   timeMs: z.number(),
+  /** On a completion: every HTTP attempt, oldest first (the client's retries; optional, bounded). */
+  attempts: z.array(HistoryAttemptSchema).max(1000).optional(),
 });
 export type HistoryEvent = z.infer<typeof HistoryEventSchema>;
 

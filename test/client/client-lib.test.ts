@@ -10,7 +10,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatReport, mulberry32, openHistoryFile, percentile, runClients, summarize, type RunClientsOptions } from '../../scripts/lib/client/index.ts';
+import { formatProgress, formatReport, LatencyHistogram, mulberry32, openHistoryFile, runClients, summarize, type Progress, type RunClientsOptions } from '../../scripts/lib/client/index.ts';
 import { HistoryEventSchema, type HistoryEvent } from '../../shared/contracts.ts';
 import type { HttpClient } from '../../shared/http.ts';
 import { BASE, createFakeStore, errorResponse, faultyHttp, type FakeStoreOptions } from './fake-store.ts';
@@ -245,22 +245,74 @@ describe('runClients: idempotency keys', () => {
     expect(r.unknownOrders[0]).toMatchObject({ key: s.keysSeen[0], reason: 'HTTP 504 (order outcome unknown) after 3 attempts' });
   });
 
-  it('keeps an order unknown when a 503 follows an attempt whose outcome was unknown', async () => {
-    // The first attempt may have committed; a later "not taken" only speaks for that attempt.
-    const s = store({ onOrder: () => errorResponse(503, 'no leader') });
+  it('when a 503 follows an attempt whose outcome was unknown, keeps the order unknown and reports a store violation', async () => {
+    // The first attempt may have committed; the store promised "503: certainly not taken".
+    const s = store({ onOrder: () => errorResponse(503, 'no quorum', {}, 'no_quorum') });
     const http = faultyHttp(s.http, (req, posts) => (req.method === 'POST' && posts === 1 ? 'timeout-after' : undefined));
-    const r = await run(http, { retry: { minTimeout: 0, retries: 2 } });
+    const events: HistoryEvent[] = [];
+    const r = await run(http, { retry: { minTimeout: 0, retries: 2 }, history: (e) => events.push(e) });
 
     expect(r.orders).toEqual({ acknowledged: 0, rejected: 0, unknown: 1, failed: 0 });
+    expect(r.storeViolationCount).toBe(1);
+    expect(r.storeViolations[0]).toMatchObject({ kind: 'definite-after-unknown', key: s.keysSeen[0] });
+    const done = events.find((e) => e.f === 'order' && e.type !== 'invoke')!;
+    expect(done.type).toBe('info');
+    expect(done.attempts).toEqual([
+      { status: null, reason: 'network timeout', uncertain: true },
+      { status: 503, reason: 'no_quorum', uncertain: false },
+      { status: 503, reason: 'no_quorum', uncertain: false },
+    ]);
   });
 
-  it('takes a 4xx about the key as final (no retry)', async () => {
+  it('when the store later acknowledges an order it answered 503 after an unknown attempt, records ok and still reports the 503', async () => {
+    // Issue 9 item 2: 503 no_quorum for K, then 200 order_number 5 for the same key.
+    const s = store({ onOrder: (n) => (n === 2 ? errorResponse(503, 'no quorum', {}, 'no_quorum') : undefined) });
+    const http = faultyHttp(s.http, (req, posts) => (req.method === 'POST' && posts === 1 ? 'reset-after' : undefined));
+    const r = await run(http, { retry: { minTimeout: 0, retries: 3 } });
+
+    expect(r.orders).toEqual({ acknowledged: 1, rejected: 0, unknown: 0, failed: 0 });
+    expect(r.storeViolationCount).toBe(1);
+    expect(summarize(r).storeViolations).toHaveLength(1);
+    expect(formatReport(summarize(r))).toMatch(/STORE VIOLATIONS \(1\):\n {2}\[definite-after-unknown\] .*network reset -> 503 no_quorum -> 200/);
+  });
+
+  it('takes a 4xx about the key as final (no retry) when no earlier attempt was unknown', async () => {
+    const s = store({ onOrder: () => errorResponse(422, 'key reused with a different body', {}, 'idempotency_key_reused') });
+    const r = await run(s.http);
+
+    expect(s.counts.orderPosts).toBe(1);
+    expect(r.orders).toEqual({ acknowledged: 0, rejected: 0, unknown: 0, failed: 1 });
+    expect(r.failureReasons).toEqual({ 'order HTTP 422 (key reused with a different body)': 1 });
+    expect(r.storeViolationCount).toBe(0);
+  });
+
+  it('never ends an order failed on a 4xx that follows an unknown attempt: unknown, and a store violation', async () => {
     const s = store({ onOrder: (n) => (n === 1 ? errorResponse(504, 'unknown') : errorResponse(422, 'key reused with a different body')) });
+    const events: HistoryEvent[] = [];
+    const r = await run(s.http, { history: (e) => events.push(e) });
+
+    expect(s.counts.orderPosts).toBe(2);
+    expect(r.orders).toEqual({ acknowledged: 0, rejected: 0, unknown: 1, failed: 0 });
+    expect(r.storeViolations.map((v) => v.kind)).toEqual(['definite-after-unknown']);
+    expect(events.filter((e) => e.f === 'order' && e.type === 'fail')).toEqual([]);
+  });
+
+  it('takes a stock refusal after an unknown attempt as the definite outcome it is (fail, no violation)', async () => {
+    // The refusal is what the catalog's ledger holds for the key; a replay gives it again.
+    const s = store({ stock: { Tux: 0, Fox: 1000 }, onOrder: (n) => (n === 1 ? errorResponse(504, 'unknown') : undefined) });
+    const r = await run(s.http, { p: 1, iterations: 20, makeKey: (c, i) => `k-${c}-${i}` });
+
+    expect(r.orders.unknown).toBe(0);
+    expect(r.storeViolationCount).toBe(0);
+  });
+
+  it('retries a 409 request_in_progress (the first attempt is still running) instead of counting it rejected', async () => {
+    const s = store({ onOrder: (n) => (n === 1 ? errorResponse(409, 'still in progress', {}, 'request_in_progress') : undefined) });
     const r = await run(s.http);
 
     expect(s.counts.orderPosts).toBe(2);
-    expect(r.orders).toEqual({ acknowledged: 0, rejected: 0, unknown: 0, failed: 1 });
-    expect(r.failureReasons).toEqual({ 'order HTTP 422 (key reused with a different body)': 1 });
+    expect(r.orders).toEqual({ acknowledged: 1, rejected: 0, unknown: 0, failed: 0 });
+    expect(r.storeViolationCount).toBe(0);
   });
 
   it('with idempotency off sends no key', async () => {
@@ -509,13 +561,37 @@ describe('helpers', () => {
     }
   });
 
-  it('percentile uses nearest rank', () => {
-    const xs = Array.from({ length: 100 }, (_, i) => i + 1);
-    expect(percentile(xs, 0.5)).toBe(50);
-    expect(percentile(xs, 0.95)).toBe(95);
-    expect(percentile(xs, 0.99)).toBe(99);
-    expect(percentile([3], 0.99)).toBe(3);
-    expect(percentile([], 0.5)).toBeNull();
+  it('keeps latencies in a bounded histogram whose percentiles are exact to 0.1 %', () => {
+    const h = new LatencyHistogram();
+    expect(h.quantileMs(0.5)).toBeNull();
+    for (let i = 1; i <= 100_000; i++) h.record(i / 100); // 0.01 ms .. 1000 ms
+    expect(h.count).toBe(100_000);
+    for (const [q, want] of [[0.5, 500], [0.95, 950], [0.99, 990]] as const) {
+      expect(Math.abs(h.quantileMs(q)! - want) / want).toBeLessThan(0.001);
+    }
+    h.record(10 * 3_600_000); // ten hours: clamped to the top of the range, still counted
+    expect(h.clamped).toBe(1);
+    expect(h.count).toBe(100_001);
+  });
+
+  it('reports progress while it runs', async () => {
+    const s = store();
+    const stop = new AbortController();
+    const seen: Progress[] = [];
+    await run(s.http, {
+      iterations: undefined,
+      signal: stop.signal,
+      progressIntervalMs: 5,
+      thinkMs: 1, // the fake store answers in microtasks; a pause lets the timer run
+      onProgress: (p) => {
+        seen.push(p);
+        if (seen.length === 2) stop.abort();
+      },
+    });
+    expect(seen.length).toBeGreaterThanOrEqual(2);
+    expect(seen[1]!.requests).toBeGreaterThanOrEqual(seen[0]!.requests);
+    expect(seen[1]!.errors).toBe(0);
+    expect(formatProgress(seen[1]!)).toMatch(/^\d+ s: \d+ requests, \d+ req\/s, 0 errors, p99 (-|[\d.]+ ms)$/);
   });
 
   it('formatReport shows a row per request type, order outcomes and each mismatch', async () => {

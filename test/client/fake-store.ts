@@ -78,7 +78,7 @@ export function createFakeStore(opts: FakeStoreOptions = {}) {
     if (!p) return error(404, 'product not found');
     if (p.quantity < body.quantity) {
       counts.rejected++;
-      return error(409, `insufficient stock for ${p.name}: ${p.quantity} left`);
+      return { status: 409, json: { error: { code: 409, message: `insufficient stock for ${p.name}: ${p.quantity} left`, reason: 'insufficient_stock' } } };
     }
     p.quantity -= body.quantity;
     const number = orders.length;
@@ -97,8 +97,8 @@ export function createFakeStore(opts: FakeStoreOptions = {}) {
 }
 
 /** A JSON error response like the real frontend's. */
-export function errorResponse(code: number, message: string, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify({ error: { code, message } }), { status: code, headers: { 'content-type': 'application/json', ...headers } });
+export function errorResponse(code: number, message: string, headers: Record<string, string> = {}, reason?: string): Response {
+  return new Response(JSON.stringify({ error: { code, message, ...(reason && { reason }) } }), { status: code, headers: { 'content-type': 'application/json', ...headers } });
 }
 
 /**

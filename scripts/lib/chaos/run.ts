@@ -41,12 +41,11 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { HistoryEvent } from '../../../shared/contracts.ts';
 import { createPooledHttp } from '../../../shared/http.ts';
-import { openHistoryFile, runClients, summarize, type HistoryFile, type RunResult, type RunSummary } from '../client/index.ts';
+import { describeStoreViolation, openHistoryFile, runClients, summarize, type HistoryFile, type RunResult, type RunSummary } from '../client/index.ts';
 import { describeExit, REPLICA_IDS, SERVICE_NAMES, startCluster, type Cluster } from '../cluster/index.ts';
 import type { ChaosOptions } from './args.ts';
-import { analyzeHistory } from './history-stats.ts';
+import { HistoryAnalyzer } from './history-stats.ts';
 import { judge } from './judge.ts';
 import { LeaderWatch } from './leader.ts';
 import { startLinkMesh, type Link, type LinkMesh } from './links.ts';
@@ -77,7 +76,7 @@ class ChaosRun {
   private readonly timeline: TimelineEvent[] = [];
   private readonly unexpectedExits: string[] = [];
   private readonly violations: ChaosViolation[] = [];
-  private readonly events: HistoryEvent[] = [];
+  private readonly analyzer = new HistoryAnalyzer();
   private readonly recent: string[] = [];
   private client: RunSummary | null = null;
   private convergedAfterMs: number | null = null;
@@ -203,7 +202,7 @@ class ChaosRun {
         retry: { retries: 10, minTimeout: 100, factor: 2, maxTimeout: 1_000 },
         timeOrigin: this.t0,
         history: (e) => {
-          this.events.push(e);
+          this.analyzer.add(e);
           h.write(e);
         },
         skipReadBack: () => this.aborted,
@@ -218,6 +217,9 @@ class ChaosRun {
     }
     this.client = summarize(result);
     for (const mm of result.mismatches) this.violations.push({ source: 'client', kind: mm.kind, message: mm.message });
+    for (const v of result.storeViolations) this.violations.push({ source: 'client', kind: v.kind, message: describeStoreViolation(v) });
+    const unkept = result.storeViolationCount - result.storeViolations.length;
+    if (unkept > 0) this.violations.push({ source: 'client', kind: 'definite-after-unknown', message: `and ${unkept} more definite answers after an unknown outcome` });
     await this.history.close();
     this.history = null;
   }
@@ -265,7 +267,7 @@ class ChaosRun {
   }
 
   private report(): ChaosReport {
-    const stats = analyzeHistory(this.events);
+    const stats = this.analyzer.stats();
     return {
       seed: this.opts.seed,
       durationMs: this.opts.durationMs,

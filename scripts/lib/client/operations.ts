@@ -12,7 +12,8 @@ import {
   type Product,
 } from '../../../shared/contracts.ts';
 import type { HttpClient, HttpRequest, HttpResponse } from '../../../shared/http.ts';
-import { dataOf, send, sleep, statusReason, type Outcome } from './send.ts';
+import { dataOf, send, sleep, statusReason, type Attempt, type Outcome } from './send.ts';
+import type { StoreViolations } from './violations.ts';
 import type { StatsCollector } from './stats.ts';
 import type { AcknowledgedOrder, Mismatch, OrderCounts, RequestType, RetryPolicy, UnknownOrder } from './types.ts';
 
@@ -33,6 +34,7 @@ export interface Ctx {
   acknowledged: AcknowledgedOrder[];
   unknownOrders: UnknownOrder[];
   failureReasons: Map<string, number>;
+  storeViolations: StoreViolations;
   skipReadBack: () => boolean;
   record: (e: Omit<HistoryEvent, 'timeMs' | 'op'>, op: number) => void;
   nextOp: () => number;
@@ -51,15 +53,15 @@ function fail(ctx: Ctx, type: RequestType, reason: string): void {
 
 const wire = (res: HttpResponse | null) => (res ? { status: res.status, body: res.body ?? null } : null);
 
-/** One recorded operation: `invoke` now, `complete` exactly once later. */
+/** One recorded operation: `invoke` now, `complete` exactly once later (orders with their attempts). */
 function begin(ctx: Ctx, client: number, f: HistoryEvent['f'], key: string | null, request: Record<string, unknown>) {
   const op = ctx.nextOp();
   ctx.record({ type: 'invoke', client, f, key, request, response: null }, op);
   let done = false;
-  return (type: 'ok' | 'fail' | 'info', response: HttpResponse | null) => {
+  return (type: 'ok' | 'fail' | 'info', response: HttpResponse | null, attempts?: Attempt[]) => {
     if (done) return;
     done = true;
-    ctx.record({ type, client, f, key, request, response: wire(response) }, op);
+    ctx.record({ type, client, f, key, request, response: wire(response), ...(attempts && { attempts }) }, op);
   };
 }
 
@@ -77,13 +79,23 @@ async function queryProduct(ctx: Ctx, http: HttpClient, client: number, name: st
   const out = await send(http, { method: 'GET', url: `${ctx.base}/products/${encodeURIComponent(name)}`, timeoutMs: ctx.timeoutMs }, 'read', ctx.policy, stats);
   complete(...readCompletion(out));
   if (out.kind !== 'response') return void fail(ctx, 'query', out.reason);
-  stats.latencies.push(performance.now() - started);
+  stats.latency.record(performance.now() - started);
   if (out.response.status !== 200) return void fail(ctx, 'query', statusReason(out.response));
   const product = dataOf(out.response, ProductSchema);
   if (!product) return void fail(ctx, 'query', 'malformed product');
   return product;
 }
 
+/**
+ * One intended order, retried under one key. How it ends (the history's completion):
+ *  - `ok`: acknowledged with an order number;
+ *  - `fail`: certainly not taken: refused for stock (409 insufficient_stock, the definite outcome
+ *    the catalog's ledger holds for the key, so also after an unknown attempt), or, only when no
+ *    attempt's outcome was unknown, another 4xx or 503 on every attempt;
+ *  - `info`: unknown: an attempt may have been taken and no later answer settled it. Once any
+ *    attempt was unknown the order never ends `fail` on a 503 or a 4xx; such an answer is a
+ *    store violation (`definite-after-unknown`), recorded whatever the final outcome.
+ */
 async function placeOrder(ctx: Ctx, http: HttpClient, client: number, iteration: number, name: string, quantity: number): Promise<void> {
   const stats = ctx.stats.order;
   stats.count++;
@@ -93,48 +105,48 @@ async function placeOrder(ctx: Ctx, http: HttpClient, client: number, iteration:
   const req: HttpRequest = { method: 'POST', url: `${ctx.base}/orders`, body: { name, quantity }, timeoutMs: ctx.timeoutMs };
   if (key !== null) req.headers = { [IDEMPOTENCY_KEY_HEADER]: key };
   const out = await send(http, req, key !== null ? 'order-keyed' : 'order-once', ctx.policy, stats);
+  if (out.contradiction) ctx.storeViolations.add({ kind: 'definite-after-unknown', client, iteration, key, name, quantity, attempts: out.attempts });
   const unknown = (reason: string, response: HttpResponse | null) => {
-    complete('info', response);
+    complete('info', response, out.attempts);
     stats.unknown++;
     ctx.orders.unknown++;
     noteReason(ctx, 'order', `unknown: ${reason}`);
     ctx.unknownOrders.push({ client, iteration, name, quantity, key, reason });
   };
-  if (out.kind === 'failed') {
-    complete('fail', out.response);
+  const definite = (res: HttpResponse | null, reason: string) => {
+    complete('fail', res, out.attempts);
     ctx.orders.failed++;
-    return fail(ctx, 'order', out.reason);
-  }
+    fail(ctx, 'order', reason);
+  };
+  if (out.kind === 'failed') return definite(out.response, out.reason);
   if (out.kind === 'unknown') return unknown(out.reason, out.response);
   const res = out.response;
   if (res.headers[REPLAYED_HEADER] === 'true') stats.replayed++;
-  if (res.status === 409) {
-    complete('fail', res);
-    stats.latencies.push(performance.now() - started);
-    stats.rejected++;
-    ctx.orders.rejected++;
-    return;
-  }
   if (res.status >= 200 && res.status < 300) {
     const placed = dataOf(res, OrderPlacedSchema);
     // The store said yes but we cannot tell the number: taken, but not checkable.
     if (!placed) return unknown('malformed order acknowledgement', res);
-    complete('ok', res);
-    stats.latencies.push(performance.now() - started);
+    complete('ok', res, out.attempts);
+    stats.latency.record(performance.now() - started);
     ctx.orders.acknowledged++;
     ctx.acknowledged.push({ client, iteration, order_number: placed.order_number, name, quantity, key });
     return;
   }
-  if (res.status >= 400 && res.status < 500) {
-    // The store refused the request outright (bad input, unknown toy, key reused with another
-    // body): definitely not taken.
-    complete('fail', res);
-    stats.latencies.push(performance.now() - started);
-    ctx.orders.failed++;
-    return fail(ctx, 'order', statusReason(res));
+  // 409: refused for stock (a 409 request_in_progress was retried by send as unknown).
+  if (res.status === 409) {
+    complete('fail', res, out.attempts);
+    stats.latency.record(performance.now() - started);
+    stats.rejected++;
+    ctx.orders.rejected++;
+    return;
   }
-  // Without idempotency a 5xx is returned as it is: the order may have been taken.
-  unknown(statusReason(res), res);
+  // Without idempotency a 5xx is returned as it is: the order may have been taken. A 4xx after
+  // an unknown attempt cannot make it a definite failure either (see `contradiction` above).
+  if (res.status >= 500 || out.contradiction) return unknown(statusReason(res), res);
+  // The store refused the request outright (bad input, unknown toy, key reused with another
+  // body): definitely not taken.
+  stats.latency.record(performance.now() - started);
+  definite(res, statusReason(res));
 }
 
 function running(ctx: Ctx, i: number): boolean {
@@ -181,7 +193,7 @@ export async function verifyOrders(ctx: Ctx, http: HttpClient, mine: Acknowledge
     }
     const res = out.response;
     if (res.status === 404) {
-      stats.latencies.push(performance.now() - started);
+      stats.latency.record(performance.now() - started);
       mismatches.push({ kind: 'missing', order_number: ack.order_number, expected, message: `order ${ack.order_number} (${what}) was acknowledged but reads back as 404` });
       continue;
     }
@@ -190,7 +202,7 @@ export async function verifyOrders(ctx: Ctx, http: HttpClient, mine: Acknowledge
       unverified++;
       continue;
     }
-    stats.latencies.push(performance.now() - started);
+    stats.latency.record(performance.now() - started);
     const got = dataOf(res, OrderSchema);
     if (got && got.number === ack.order_number && got.name === ack.name && got.quantity === ack.quantity) {
       verified++;

@@ -1,5 +1,6 @@
 /** The client's human-readable report. */
-import { REQUEST_TYPES, type RunSummary } from './types.ts';
+import { REQUEST_TYPES, type Progress, type RunSummary } from './types.ts';
+import { describeStoreViolation } from './violations.ts';
 
 const fmtMs = (v: number | null) => (v === null ? '-' : v.toFixed(2));
 
@@ -27,5 +28,17 @@ export function formatReport(s: RunSummary): string {
   const reasons = Object.entries(s.failureReasons);
   if (reasons.length) out.push('', 'failures / unknown outcomes:', ...reasons.map(([k, n]) => `  ${n} x ${k}`));
   if (s.mismatches.length) out.push('', 'MISMATCHES:', ...s.mismatches.map((m) => `  [${m.kind}] ${m.message}`));
+  if (s.storeViolationCount) {
+    const more = s.storeViolationCount - s.storeViolations.length;
+    out.push('', `STORE VIOLATIONS (${s.storeViolationCount}):`, ...s.storeViolations.map((v) => `  [${v.kind}] ${describeStoreViolation(v)}`));
+    if (more > 0) out.push(`  and ${more} more`);
+  }
   return out.join('\n');
+}
+
+/** The progress line a terminal shows while the run goes (no newline: the CLI rewrites it). */
+export function formatProgress(p: Progress): string {
+  const p99 = p.p99Ms === null ? '-' : `${p.p99Ms.toFixed(1)} ms`;
+  const broken = p.storeViolations ? `, ${p.storeViolations} store violations` : '';
+  return `${(p.elapsedMs / 1000).toFixed(0)} s: ${p.requests} requests, ${p.perSecond} req/s, ${p.errors} errors${broken}, p99 ${p99}`;
 }

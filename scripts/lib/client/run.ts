@@ -54,8 +54,10 @@ import { createPooledHttp } from '../../../shared/http.ts';
 import { findDuplicates, runOneClient, verifyOrders, type Ctx } from './operations.ts';
 import { clientRng } from './rng.ts';
 import { dataOf, send, statusReason } from './send.ts';
+import { LatencyHistogram } from './latency.ts';
 import { StatsCollector } from './stats.ts';
-import { DEFAULT_RETRY, type ClientHttp, type RetryPolicy, type RunClientsOptions, type RunResult, type RunSummary } from './types.ts';
+import { StoreViolations } from './violations.ts';
+import { DEFAULT_RETRY, type ClientHttp, type Progress, type RetryPolicy, type RunClientsOptions, type RunResult, type RunSummary } from './types.ts';
 
 function validateOptions(opts: RunClientsOptions): void {
   if (!Number.isInteger(opts.clients) || opts.clients < 1) throw new RangeError(`clients must be a positive integer, got ${opts.clients}`);
@@ -73,6 +75,31 @@ function validateOptions(opts: RunClientsOptions): void {
     throw new RangeError(`seed must be an integer in [0, 4294967295], got ${opts.seed}`);
   }
   new URL(opts.baseUrl); // throws TypeError on a bad URL
+}
+
+const PROGRESS_INTERVAL_MS = 1_000;
+
+/** Reports progress every second until stopped (one timer; the histograms are merged per tick). */
+function startProgress(ctx: Ctx, started: number, onProgress: (p: Progress) => void, intervalMs: number): { stop(): void } {
+  let lastAt = started;
+  let lastCount = 0;
+  const tick = () => {
+    const now = performance.now();
+    const all = Object.values(ctx.stats);
+    const requests = all.reduce((n, st) => n + st.count, 0);
+    const merged = new LatencyHistogram();
+    for (const st of all) merged.add(st.latency);
+    const errors = all.reduce((n, st) => n + st.failures, 0) + ctx.orders.unknown;
+    const perSecond = Math.round(((requests - lastCount) * 1000) / Math.max(1, now - lastAt));
+    [lastAt, lastCount] = [now, requests];
+    try {
+      onProgress({ elapsedMs: Math.round(now - started), requests, perSecond, errors, p99Ms: merged.quantileMs(0.99), storeViolations: ctx.storeViolations.count });
+    } catch {
+      // a throwing printer must not stop the run
+    }
+  };
+  const timer = setInterval(tick, intervalMs);
+  return { stop: () => clearInterval(timer) };
 }
 
 /** The toys to choose from (GET /products once, as setup: not an operation of the history). */
@@ -108,10 +135,21 @@ function makeCtx(opts: RunClientsOptions, base: string, policy: RetryPolicy, pro
     acknowledged: [],
     unknownOrders: [],
     failureReasons: new Map(),
+    storeViolations: new StoreViolations(),
     skipReadBack: opts.skipReadBack ?? (() => false),
     nextOp: () => op++,
     record: (e, id) =>
-      sink?.({ type: e.type, op: id, client: e.client, f: e.f, key: e.key, request: e.request, response: e.response, timeMs: Math.round((performance.now() - origin) * 1000) / 1000 }),
+      sink?.({
+        type: e.type,
+        op: id,
+        client: e.client,
+        f: e.f,
+        key: e.key,
+        request: e.request,
+        response: e.response,
+        timeMs: Math.round((performance.now() - origin) * 1000) / 1000,
+        ...(e.attempts && { attempts: e.attempts }),
+      }),
   };
 }
 
@@ -135,6 +173,8 @@ function buildResult(opts: RunClientsOptions, ctx: Ctx, seed: number, started: n
     unverified: checks.reduce((s, r) => s + r.unverified, 0),
     mismatches: [...checks.flatMap((r) => r.mismatches), ...findDuplicates(ctx.acknowledged)],
     failureReasons: Object.fromEntries([...ctx.failureReasons].sort((a, b) => b[1] - a[1])),
+    storeViolations: ctx.storeViolations.kept,
+    storeViolationCount: ctx.storeViolations.count,
     acknowledgedOrders: [...ctx.acknowledged].sort(order),
     unknownOrders: [...ctx.unknownOrders].sort(order),
   };
@@ -157,7 +197,12 @@ export async function runClients(opts: RunClientsOptions): Promise<RunResult> {
     for (let c = 0; c < opts.clients; c++) transports.push(makeHttp(c));
     const products = await listProducts(transports[0]!, base, opts, policy);
     const ctx = makeCtx(opts, base, policy, products, started);
-    await Promise.all(transports.map((http, c) => runOneClient(ctx, http, c, clientRng(seed, c))));
+    const progress = opts.onProgress ? startProgress(ctx, started, opts.onProgress, opts.progressIntervalMs ?? PROGRESS_INTERVAL_MS) : null;
+    try {
+      await Promise.all(transports.map((http, c) => runOneClient(ctx, http, c, clientRng(seed, c))));
+    } finally {
+      progress?.stop();
+    }
     await opts.beforeReadBack?.();
     // Read back only after every client is done, each client over its own connection.
     const checks = await Promise.all(transports.map((http, c) => verifyOrders(ctx, http, ctx.acknowledged.filter((a) => a.client === c))));

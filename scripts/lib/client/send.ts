@@ -6,6 +6,7 @@
 import pRetry, { AbortError } from 'p-retry';
 import type { z } from 'zod';
 import { NetworkError, type HttpClient, type HttpRequest, type HttpResponse } from '../../../shared/http.ts';
+import type { HistoryAttempt } from '../../../shared/contracts.ts';
 import type { StatsCollector } from './stats.ts';
 import type { RetryPolicy } from './types.ts';
 
@@ -14,17 +15,24 @@ export function errorMessage(res: HttpResponse): string | undefined {
   return typeof msg === 'string' ? msg : undefined;
 }
 
+/** What one HTTP attempt answered, as the history records it (shared/contracts.ts `attempts`). */
+export type Attempt = HistoryAttempt;
+
 /**
  * How one logical request ended, after its retries.
  *  - `response`: a definite answer (anything but a retryable status), final.
  *  - `failed`: every attempt was retryable and certainly not acted on (503, refused), or a GET
  *    ran out of retries; `response` is the last answer if the last attempt got one.
  *  - `unknown`: a POST that may have been taken; `response` is the last answer, if any.
+ * `attempts` lists every attempt; `contradiction` is the first answer after an uncertain attempt
+ * that claimed the order certainly did not happen (503, or a 4xx other than a stock refusal):
+ * the store promised never to say that once it may have taken the order.
  */
-export type Outcome =
+export type Outcome = (
   | { kind: 'response'; response: HttpResponse }
   | { kind: 'failed'; reason: string; response: HttpResponse | null }
-  | { kind: 'unknown'; reason: string; response: HttpResponse | null };
+  | { kind: 'unknown'; reason: string; response: HttpResponse | null }
+) & { attempts: Attempt[]; contradiction: Attempt | null };
 
 /** What a single attempt tells about the request. */
 type AttemptVerdict =
@@ -35,14 +43,47 @@ type AttemptVerdict =
   /** May have been acted on; retry (idempotent) or give up as unknown. */
   | 'uncertain';
 
+type Mode = 'read' | 'order-once' | 'order-keyed';
+
+/** At most this many attempts are recorded per operation (the retry policy bounds them anyway). */
+const MAX_ATTEMPTS_RECORDED = 50;
+
 function describeError(err: unknown): string {
   if (err instanceof NetworkError) return `network ${err.kind}`;
   return err instanceof Error ? `error ${err.name}` : 'error';
 }
 
+/** The stable machine code in an error body (`{"error":{"reason":...}}`), or null. */
+export function errorReason(res: HttpResponse): string | null {
+  const r = (res.body as { error?: { reason?: unknown } } | undefined)?.error?.reason;
+  return typeof r === 'string' ? r : null;
+}
+
 export function statusReason(res: HttpResponse): string {
   const msg = errorMessage(res);
   return `HTTP ${res.status}${msg ? ` (${msg})` : ''}`;
+}
+
+/**
+ * Whether an answer, given after an attempt whose outcome was unknown, contradicts it: it says
+ * "certainly not taken" (503) or fails the request outright (4xx), though the earlier attempt may
+ * have committed. A stock refusal (409 insufficient_stock) is not one: it is the definite outcome
+ * the catalog's ledger holds for the key, and a replay gives it again. 409 request_in_progress
+ * says "still unknown", which is no claim either.
+ */
+export function contradictsUnknown(a: Attempt): boolean {
+  if (a.status === null || a.status === 409) return false;
+  return a.status === 503 || (a.status >= 400 && a.status < 500);
+}
+
+/** The verdict on one answered attempt. */
+function judgeResponse(res: HttpResponse, mode: Mode): AttemptVerdict {
+  if (res.status === 503) return 'not-taken';
+  if (mode === 'read') return 'final';
+  if (res.status >= 500) return 'uncertain';
+  // A duplicate that waited too long for the first attempt: that attempt's outcome is unknown.
+  if (mode === 'order-keyed' && res.status === 409 && errorReason(res) === 'request_in_progress') return 'uncertain';
+  return 'final';
 }
 
 export const sleep = (ms: number) => (ms > 0 ? new Promise<void>((r) => setTimeout(r, ms)) : Promise.resolve());
@@ -58,21 +99,19 @@ class AttemptFailed extends Error {}
  *  - `order-keyed`: a POST with an idempotency key; retry 503 / refused and also anything
  *    uncertain; unknown only when the retries run out after an uncertain attempt.
  */
-export async function send(
-  http: HttpClient,
-  req: HttpRequest,
-  mode: 'read' | 'order-once' | 'order-keyed',
-  policy: RetryPolicy,
-  stats: StatsCollector,
-): Promise<Outcome> {
+export async function send(http: HttpClient, req: HttpRequest, mode: Mode, policy: RetryPolicy, stats: StatsCollector): Promise<Outcome> {
   let uncertain = false;
-  let attempts = 0;
   let lastResponse: HttpResponse | null = null;
   let lastReason = '';
+  const attempts: Attempt[] = [];
+  let contradiction: Attempt | null = null;
+  const noteAttempt = (a: Attempt) => {
+    if (uncertain && !contradiction && contradictsUnknown(a)) contradiction = a;
+    if (attempts.length < MAX_ATTEMPTS_RECORDED) attempts.push(a);
+  };
   try {
-    return await pRetry(
-      async (): Promise<Outcome> => {
-        attempts++;
+    const out = await pRetry(
+      async (): Promise<{ kind: 'response'; response: HttpResponse }> => {
         stats.attempts++;
         let verdict: AttemptVerdict;
         try {
@@ -80,14 +119,15 @@ export async function send(
           lastResponse = res;
           // A 503's message varies (no quorum, no leader...); the reason keeps the map small.
           lastReason = res.status === 503 ? 'HTTP 503' : statusReason(res);
-          if (res.status === 503) verdict = 'not-taken';
-          else if (mode !== 'read' && res.status >= 500) verdict = 'uncertain';
-          else return { kind: 'response', response: res };
+          verdict = judgeResponse(res, mode);
+          noteAttempt({ status: res.status, reason: errorReason(res), uncertain: verdict === 'uncertain' });
+          if (verdict === 'final') return { kind: 'response', response: res };
         } catch (err) {
           lastResponse = null;
           lastReason = describeError(err);
           // Reads change nothing, so they are always safe to repeat.
           verdict = mode === 'read' || (err instanceof NetworkError && err.undelivered) ? 'not-taken' : 'uncertain';
+          noteAttempt({ status: null, reason: lastReason, uncertain: verdict === 'uncertain' });
         }
         if (verdict === 'uncertain') {
           uncertain = true;
@@ -97,9 +137,11 @@ export async function send(
       },
       { retries: policy.retries, minTimeout: policy.minTimeout, maxTimeout: policy.maxTimeout, factor: policy.factor, randomize: false },
     );
+    return { ...out, attempts, contradiction };
   } catch {
-    const reason = attempts > 1 ? `${lastReason} after ${attempts} attempts` : lastReason;
-    return uncertain ? { kind: 'unknown', reason, response: lastResponse } : { kind: 'failed', reason, response: lastResponse };
+    const n = attempts.length;
+    const reason = n > 1 ? `${lastReason} after ${n} attempts` : lastReason;
+    return { kind: uncertain ? 'unknown' : 'failed', reason, response: lastResponse, attempts, contradiction };
   }
 }
 

@@ -1,6 +1,7 @@
 /** The client's options and results: what a caller passes to `runClients` and gets back. */
 import type { HistoryEvent } from '../../../shared/contracts.ts';
 import type { HttpClient } from '../../../shared/http.ts';
+import type { StoreViolation } from './violations.ts';
 
 export type RequestType = 'query' | 'order' | 'order_query';
 export const REQUEST_TYPES: readonly RequestType[] = ['query', 'order', 'order_query'];
@@ -52,6 +53,10 @@ export interface RunClientsOptions {
   thinkMs?: number;
   /** Awaited after every client is done and before the read-back (e.g. heal a cluster first). */
   beforeReadBack?: () => Promise<void>;
+  /** Called about once a second while the clients run (the CLI's progress line). */
+  onProgress?: (p: Progress) => void;
+  /** How often `onProgress` is called, ms (default 1000). */
+  progressIntervalMs?: number;
   /** Checked before each read-back; once true, the remaining ones are skipped (counted unverified). */
   skipReadBack?: () => boolean;
 }
@@ -69,7 +74,7 @@ export interface RequestStats {
   unknown: number;
   /** Answers that replayed an earlier attempt's outcome (`idempotent-replayed: true`; orders only). */
   replayed: number;
-  /** Latency percentiles in ms over definitely answered requests; null when there are none. */
+  /** Latency percentiles in ms over definitely answered requests (HdrHistogram, exact to 0.1 %); null when there are none. */
   p50: number | null;
   p95: number | null;
   p99: number | null;
@@ -138,9 +143,26 @@ export interface RunSummary {
   mismatches: Mismatch[];
   /** Why requests failed or ended unknown, as `"<type> <reason>" → count`. */
   failureReasons: Record<string, number>;
+  /** Promises the store broke that the client saw itself (kept up to a bound; `storeViolationCount` counts all). */
+  storeViolations: StoreViolation[];
+  storeViolationCount: number;
 }
 
 export interface RunResult extends RunSummary {
   acknowledgedOrders: AcknowledgedOrder[];
   unknownOrders: UnknownOrder[];
+}
+
+/** How the run is going so far, for a progress line. */
+export interface Progress {
+  elapsedMs: number;
+  /** Logical requests completed so far (every type). */
+  requests: number;
+  /** Requests per second over the last interval. */
+  perSecond: number;
+  /** Failures and unknown outcomes so far. */
+  errors: number;
+  /** p99 latency so far over every request type, ms; null before the first answer. */
+  p99Ms: number | null;
+  storeViolations: number;
 }
