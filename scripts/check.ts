@@ -42,7 +42,7 @@ async function main(): Promise<number> {
     return 2;
   }
 
-  console.log(args.json ? JSON.stringify(report) : formatReport(report));
+  console.log(args.json ? JSON.stringify(report) : formatReport(report, args.maxPerKind));
   return report.violations.length > 0 ? 1 : 0;
 }
 

@@ -15,12 +15,12 @@ const runCli = (args: string[]) => runScript('check.ts', args);
 
 describe('parseCheckArgs', () => {
   it('defaults to an offline check of ./data', () => {
-    expect(parseCheckArgs([])).toEqual({ mode: 'offline', dataDir: './data', histories: [], json: false, help: false });
+    expect(parseCheckArgs([])).toEqual({ mode: 'offline', dataDir: './data', histories: [], json: false, help: false, maxPerKind: 20 });
   });
 
   it('reads offline and live flags; --history repeats and takes comma lists', () => {
-    expect(parseCheckArgs(['--data-dir', 'd', '--history', 'a.jsonl,b.jsonl', '--history=c.jsonl', '--json'])).toEqual({
-      mode: 'offline', dataDir: 'd', histories: ['a.jsonl', 'b.jsonl', 'c.jsonl'], json: true, help: false,
+    expect(parseCheckArgs(['--data-dir', 'd', '--history', 'a.jsonl,b.jsonl', '--history=c.jsonl', '--json', '--max-per-kind', '3'])).toEqual({
+      mode: 'offline', dataDir: 'd', histories: ['a.jsonl', 'b.jsonl', 'c.jsonl'], json: true, help: false, maxPerKind: 3,
     });
     expect(parseCheckArgs(['--replicas', '2=http://127.0.0.1:8012/,1=http://127.0.0.1:8011', '--catalog', 'http://127.0.0.1:8001'])).toEqual({
       mode: 'live',
@@ -29,6 +29,7 @@ describe('parseCheckArgs', () => {
       histories: [],
       json: false,
       help: false,
+      maxPerKind: 20,
     });
   });
 
@@ -37,6 +38,7 @@ describe('parseCheckArgs', () => {
     [['--catalog', 'http://x:1'], /--catalog needs --replicas/],
     [['--replicas', '1=ftp://x'], /not an http/],
     [['--replicas', 'one'], /not id=http/],
+    [['--max-per-kind', 'lots'], /--max-per-kind must be a whole number/],
     [['--replicas', '1=http://x:1,1=http://x:2'], /appears twice/],
     [['--bogus'], /bogus/],
     [['stray'], /stray/],
@@ -71,7 +73,7 @@ describe('check CLI process', () => {
     const data = await writeScenario(path.join(dir, 'data'), { ...s, log }, { replicas: { 3: logCsv(s.log) } });
     const r = await runCli(['--data-dir', data]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/^check: 6 orders, 3 replicas, 2 violations$/m);
+    expect(r.stdout).toMatch(/^check: 6 orders, 3 replicas, 2 violations \(.+\)$/m);
     expect(r.stdout).toMatch(/^\[duplicate-key\] order-1\/order-2: key k-0 is both order 0 and order 5$/m);
     expect(r.stdout).toMatch(/^\[divergence\] order-3 has 5 orders, order-1\/order-2 has 6$/m);
     expect(r.stdout).toMatch(/^ {4}\{"index":5,"epoch":3,"name":"Tux","quantity":1,"key":"k-0","crc":\d+\}$/m);

@@ -7,8 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import type { HistoryEvent, LedgerEntry } from '../../shared/contracts.ts';
 import {
-  checkAcknowledgedOrders, checkLedgerMatchesLog, checkLedgerWellFormed, checkNoPhantoms, checkReads, checkStockConservation,
-  pairOperations, readNumber, type LedgerRecord,
+  checkAcknowledgedOrders, checkLedgerMatchesLog, checkNoDefiniteAfterUnknown, checkProductReadsFresh, contradictsUnknown, checkLedgerWellFormed, checkNoPhantoms, checkReads, checkStockConservation,
+  keyShape, pairOperations, readNumber, uncoveredOrders, type LedgerRecord,
 } from '../../scripts/lib/invariants/index.ts';
 import { buildLog, Catalog, History, kinds, signLedger } from './fixtures.ts';
 
@@ -58,16 +58,36 @@ describe('history checks', () => {
   });
 
   it('phantom: with keyless orders, only a surplus of unmatched orders is a violation', () => {
+    // The frontend gives a keyless order a UUID: orders under UUIDs may be those.
+    const uuids = buildLog([
+      { name: 'Tux', quantity: 2, key: '6f1c2e4a-0b1d-4c3e-9f00-1a2b3c4d5e6f' },
+      { name: 'Lego', quantity: 1, key: '7a2d3f5b-1c2e-4d4f-8a11-2b3c4d5e6f70' },
+    ]);
     const keyless = (type: 'ok' | 'fail' | 'info') => {
       const h = new History();
       h.invoke('order', null, { name: 'Tux', quantity: 2 })(type, null);
       return h;
     };
-    expect(checkNoPhantoms('r', log, pairOperations([keyless('info').events, keyless('ok').events]))).toEqual([]);
-    const v = checkNoPhantoms('r', log, pairOperations([keyless('info').events, keyless('fail').events]));
+    expect(checkNoPhantoms('r', uuids, pairOperations([keyless('info').events, keyless('ok').events]))).toEqual([]);
+    const v = checkNoPhantoms('r', uuids, pairOperations([keyless('info').events, keyless('fail').events]));
     expect(kinds(v)).toEqual(['phantom']);
     expect(v[0]!.message).toMatch(/2 orders carry keys no client sent, but clients sent only 1 orders without a key/);
-    expect(v[0]!.records).toEqual([log[1]]);
+    expect(v[0]!.records).toEqual([uuids[1]]);
+  });
+
+  it('phantom or not covered: an unmatched key shaped like the histories\' keys is a phantom, another shape is another writer', () => {
+    const mixed = buildLog([
+      { name: 'Tux', quantity: 2, key: 'run1-0-0' },
+      { name: 'Lego', quantity: 1, key: 'run1-0-7' },
+      { name: 'Lego', quantity: 1, key: 'curl order by hand' },
+    ]);
+    const h = new History().orderOk('run1-0-0', 'Tux', 2, 0);
+    const ops = pairOperations([h.events]);
+    expect(keyShape('run1-0-7')).toBe(keyShape('run1-0-0'));
+    expect(keyShape('6f1c2e4a-0b1d-4c3e-9f00-1a2b3c4d5e6f')).toBe('h-h-h-h-h');
+    const v = checkNoPhantoms('r', mixed, ops);
+    expect(v.map((x) => x.records)).toEqual([[mixed[1]]]);
+    expect(uncoveredOrders(mixed, ops)).toEqual([mixed[2]]);
   });
 
   it('stale reads compare times within one history only; a read of other content is wrong-content', () => {
@@ -136,5 +156,64 @@ describe('ledger checks', () => {
       'Slinky: the catalog serves stock 50, the ledger says 100 (never changed)',
       "Tux: in the ledger but not in the catalog's products",
     ]);
+  });
+});
+
+describe('a definite answer after an unknown outcome', () => {
+  const orderWith = (attempts: HistoryEvent['attempts'], type: 'ok' | 'fail' | 'info' = 'info') => {
+    const h = new History();
+    const done = h.invoke('order', 'k', { name: 'Tux', quantity: 1 });
+    done(type, { status: 200, body: { data: { order_number: 0 } } });
+    h.events[1]!.attempts = attempts;
+    return pairOperations([h.events]);
+  };
+
+  it('when a retry of an order whose first attempt timed out is answered 503 no_quorum, it is a violation', () => {
+    const v = checkNoDefiniteAfterUnknown(orderWith([
+      { status: null, reason: 'network timeout', uncertain: true },
+      { status: 503, reason: 'no_quorum', uncertain: false },
+      { status: 200, reason: null, uncertain: false },
+    ], 'ok'));
+    expect(kinds(v)).toEqual(['definite-after-unknown']);
+    expect(v[0]!.message).toBe('order op 0 (key k) was answered 503 no_quorum after an attempt whose outcome was unknown: network timeout -> 503 no_quorum -> 200');
+  });
+
+  it('a 503 before any unknown attempt, a stock refusal or a request still in progress after one are no violation', () => {
+    expect(checkNoDefiniteAfterUnknown(orderWith([{ status: 503, reason: 'no_leader', uncertain: false }, { status: 200, reason: null, uncertain: false }], 'ok'))).toEqual([]);
+    expect(checkNoDefiniteAfterUnknown(orderWith([{ status: 504, reason: 'outcome_unknown', uncertain: true }, { status: 409, reason: 'request_in_progress', uncertain: true }, { status: 409, reason: 'insufficient_stock', uncertain: false }], 'fail'))).toEqual([]);
+    expect(checkNoDefiniteAfterUnknown(orderWith(undefined))).toEqual([]);
+    expect(contradictsUnknown({ status: 422, reason: 'idempotency_key_reused', uncertain: false })).toBe(true);
+  });
+});
+
+describe('cached product reads after an order through the same frontend', () => {
+  /** Tux: 100 -> 98 (order a) -> 97 (order b, another client). */
+  const ledger = new Catalog().purchase('a', 'Tux', 2).purchase('b', 'Tux', 1).entries;
+  const query = (h: History, quantity: number) => h.invoke('query', null, { name: 'Tux' })('ok', { status: 200, body: { data: { name: 'Tux', price: 1, quantity } } });
+
+  it('when a query that starts after the acknowledgement shows the stock from before the order, it is a stale product read', () => {
+    const h = new History().orderOk('a', 'Tux', 2, 0);
+    query(h, 100);
+    const v = checkProductReadsFresh(ledger, pairOperations([h.events]));
+    expect(kinds(v)).toEqual(['stale-product-read']);
+    expect(v[0]!.message).toMatch(/^query op 1 of Tux invoked at 3 ms saw stock 100, which the toy held never, per the ledger, before the purchase \(seq 0\) of order op 0 acknowledged at 2 ms$/);
+  });
+
+  it('the stock at or after the purchase is fresh, and so is anything read before the acknowledgement or through another frontend', () => {
+    const h = new History();
+    query(h, 100); // before the order
+    h.orderOk('a', 'Tux', 2, 0);
+    query(h, 98);
+    query(h, 97); // a later purchase by someone else
+    expect(checkProductReadsFresh(ledger, pairOperations([h.events]))).toEqual([]);
+    const other = new History();
+    query(other, 100);
+    expect(checkProductReadsFresh(ledger, pairOperations([new History().orderOk('a', 'Tux', 2, 0).events, other.events]))).toEqual([]);
+  });
+
+  it('after a second order, the stock between the two purchases is stale too', () => {
+    const h = new History().orderOk('a', 'Tux', 2, 0).orderOk('b', 'Tux', 1, 1);
+    query(h, 98);
+    expect(kinds(checkProductReadsFresh(ledger, pairOperations([h.events])))).toEqual(['stale-product-read']);
   });
 });

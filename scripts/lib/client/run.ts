@@ -11,7 +11,7 @@
  * acknowledged orders sharing a number, is a mismatch.
  *
  * Exactly-once from the client's side (default, `idempotency: true`): every intended order gets a
- * fresh key (randomUUID unless `makeKey` is given) sent as the `Idempotency-Key` header, and every
+ * fresh key (`<run uuid>-<client>-<iteration>` unless `makeKey` is given) sent as the `Idempotency-Key` header, and every
  * retry of that order reuses it. The store promises that the same key with the same body has one
  * outcome (a replay answers with `idempotent-replayed: true`), so an order whose outcome is
  * unknown (reset, timeout, 504 or another 5xx) is retried too, with backoff, and is reported
@@ -114,6 +114,16 @@ async function listProducts(http: ClientHttp, base: string, opts: RunClientsOpti
   return products;
 }
 
+/**
+ * Keys `<run uuid>-<client>-<iteration>`: unique per intended order, and one shape per run that
+ * differs from the bare UUIDs the frontend gives keyless orders, so the checker can tell this
+ * run's orders from another writer's (scripts/lib/invariants keyShape).
+ */
+function runKeys(): (client: number, iteration: number) => string {
+  const run = randomUUID();
+  return (client, iteration) => `${run}-${client}-${iteration}`;
+}
+
 function makeCtx(opts: RunClientsOptions, base: string, policy: RetryPolicy, products: string[], started: number): Ctx {
   const origin = opts.timeOrigin ?? started;
   const sink = opts.history;
@@ -127,7 +137,7 @@ function makeCtx(opts: RunClientsOptions, base: string, policy: RetryPolicy, pro
     policy,
     timeoutMs: opts.timeoutMs,
     idempotency: opts.idempotency ?? true,
-    makeKey: opts.makeKey ?? (() => randomUUID()),
+    makeKey: opts.makeKey ?? runKeys(),
     thinkMs: opts.thinkMs ?? 0,
     products,
     stats: { query: new StatsCollector(), order: new StatsCollector(), order_query: new StatsCollector() },

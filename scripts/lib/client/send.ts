@@ -7,6 +7,7 @@ import pRetry, { AbortError } from 'p-retry';
 import type { z } from 'zod';
 import { NetworkError, type HttpClient, type HttpRequest, type HttpResponse } from '../../../shared/http.ts';
 import type { HistoryAttempt } from '../../../shared/contracts.ts';
+import { contradictsUnknown } from '../invariants/index.ts';
 import type { StatsCollector } from './stats.ts';
 import type { RetryPolicy } from './types.ts';
 
@@ -62,18 +63,6 @@ export function errorReason(res: HttpResponse): string | null {
 export function statusReason(res: HttpResponse): string {
   const msg = errorMessage(res);
   return `HTTP ${res.status}${msg ? ` (${msg})` : ''}`;
-}
-
-/**
- * Whether an answer, given after an attempt whose outcome was unknown, contradicts it: it says
- * "certainly not taken" (503) or fails the request outright (4xx), though the earlier attempt may
- * have committed. A stock refusal (409 insufficient_stock) is not one: it is the definite outcome
- * the catalog's ledger holds for the key, and a replay gives it again. 409 request_in_progress
- * says "still unknown", which is no claim either.
- */
-export function contradictsUnknown(a: Attempt): boolean {
-  if (a.status === null || a.status === 409) return false;
-  return a.status === 503 || (a.status >= 400 && a.status < 500);
 }
 
 /** The verdict on one answered attempt. */

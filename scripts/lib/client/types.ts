@@ -43,7 +43,7 @@ export interface RunClientsOptions {
   timeoutMs?: number;
   /** Send an Idempotency-Key per intended order and retry unknown outcomes with it (default true). */
   idempotency?: boolean;
-  /** Makes the key of one intended order (default randomUUID). Must be unique per intended order. */
+  /** Makes the key of one intended order (default `<run uuid>-<client>-<iteration>`). Must be unique per intended order. */
   makeKey?: (client: number, iteration: number) => string;
   /** Gets every history event (invoke / ok / fail / info). */
   history?: HistorySink;

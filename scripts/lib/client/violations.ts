@@ -5,6 +5,7 @@
  * it may have taken). Bounded: the first `MAX_KEPT` are kept with their evidence, the rest only
  * counted.
  */
+import { describeAttempts } from '../invariants/index.ts';
 import type { Attempt } from './send.ts';
 
 export interface StoreViolation {
@@ -32,6 +33,5 @@ export class StoreViolations {
 
 /** One line per violation, naming the key and every attempt's answer. */
 export function describeStoreViolation(v: StoreViolation): string {
-  const trail = v.attempts.map((a) => (a.status === null ? (a.reason ?? 'no answer') : `${a.status}${a.reason ? ` ${a.reason}` : ''}`)).join(' -> ');
-  return `order of ${v.quantity} x ${v.name} (client ${v.client}, key ${v.key ?? '-'}): a definite answer after an unknown outcome: ${trail}`;
+  return `order of ${v.quantity} x ${v.name} (client ${v.client}, key ${v.key ?? '-'}): a definite answer after an unknown outcome: ${describeAttempts(v.attempts)}`;
 }

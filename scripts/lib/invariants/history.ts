@@ -3,7 +3,7 @@
  * against the committed order log: acknowledged orders are there, no order nobody sent,
  * definite failures never committed, reads after an acknowledgement find it.
  */
-import type { HistoryEvent, OrderEntry } from '../../../shared/contracts.ts';
+import type { HistoryAttempt, HistoryEvent, OrderEntry } from '../../../shared/contracts.ts';
 import type { Violation } from './types.ts';
 
 /** One operation of a history: its invoke and (if the history has it) its completion. */
@@ -129,12 +129,27 @@ export function checkAcknowledgedOrders(name: string, log: readonly OrderEntry[]
 }
 
 /**
- * Every order in `log` carries a key some client sent. Only meaningful when the histories of all
- * clients are given. Orders a client sent without a key get a key from the store, so they cannot
- * be matched by key: then only a surplus is a violation, i.e. more unmatched orders in the log
- * than keyless orders that may have happened (not `fail`); the surplus (the last ones) is reported.
+ * A key's shape: each run of hex digits becomes `h`, each run of other letters `a`, every other
+ * character stays. A UUID is `h-h-h-h-h`, the client's keys (`<uuid>-<client>-<iteration>`)
+ * `h-h-h-h-h-h-h`, `k-3` is `a-h`. Keys of one writer share a shape; another writer's (a client
+ * of another kind, keys the frontend made for keyless requests) usually do not.
  */
-export function checkNoPhantoms(name: string, log: readonly OrderEntry[], ops: readonly Operation[]): Violation[] {
+export function keyShape(key: string): string {
+  return key.replace(/[0-9a-fA-F]+|[g-zG-Z]+/g, (run) => (/^[0-9a-fA-F]+$/.test(run) ? 'h' : 'a')).replace(/(?:a|h){2,}/g, (m) => (m.includes('a') ? 'a' : 'h'));
+}
+
+const UUID_SHAPE = keyShape('00000000-0000-4000-8000-000000000000');
+
+/**
+ * The orders in `log` whose key no history sent, split by whether they could come from a writer
+ * the histories cover:
+ *  - `lookalike`: the key has the shape of some history key: the histories' writers made keys
+ *    like it, so an order under it that none of them invoked is a phantom;
+ *  - `foreign`: a key of a shape no history key has: another writer made it (or the frontend, for
+ *    a keyless request), so the histories do not cover every writer and these orders are not
+ *    judged. With keyless orders in the histories, foreign keys are first matched against them.
+ */
+export function unmatchedOrders(log: readonly OrderEntry[], ops: readonly Operation[]): { lookalike: OrderEntry[]; foreign: OrderEntry[]; keyless: number } {
   const sent = new Set<string>();
   let keyless = 0;
   for (const op of ops) {
@@ -142,17 +157,49 @@ export function checkNoPhantoms(name: string, log: readonly OrderEntry[], ops: r
     if (op.key !== null) sent.add(op.key);
     else if (op.completion?.type !== 'fail') keyless++;
   }
-  const unmatched = log.filter((e) => !sent.has(e.key));
-  if (keyless === 0) {
-    return unmatched.map((e) => ({ kind: 'phantom' as const, message: `${name}: order ${e.index} has key ${e.key}, which no client sent`, records: [e] }));
+  const shapes = new Set([...sent].map(keyShape));
+  // A keyless order gets its key from the frontend (a UUID, frontend/order-router.ts).
+  if (keyless > 0) shapes.add(UUID_SHAPE);
+  const lookalike: OrderEntry[] = [];
+  const foreign: OrderEntry[] = [];
+  for (const e of log) {
+    if (sent.has(e.key)) continue;
+    (shapes.has(keyShape(e.key)) ? lookalike : foreign).push(e);
   }
+  return { lookalike, foreign, keyless };
+}
+
+/**
+ * Every order in `log` carries a key some client sent. Only orders whose key looks like the
+ * histories' keys are judged (see `unmatchedOrders`); the others are reported by the checker as
+ * not covered by any history. Orders a client sent without a key get a key from the store, so
+ * they cannot be matched by key: then only a surplus is a violation, i.e. more unmatched orders
+ * than keyless orders that may have happened (not `fail`); the surplus (the last ones) is
+ * reported.
+ */
+export function checkNoPhantoms(name: string, log: readonly OrderEntry[], ops: readonly Operation[]): Violation[] {
+  const { lookalike, foreign, keyless } = unmatchedOrders(log, ops);
+  if (keyless === 0) {
+    return lookalike.map((e) => ({ kind: 'phantom' as const, message: `${name}: order ${e.index} has key ${e.key}, which no client sent (its keys look like this one)`, records: [e] }));
+  }
+  const unmatched = [...foreign, ...lookalike].sort((a, b) => a.index - b.index);
   if (unmatched.length <= keyless) return [];
-  const surplus = unmatched.slice(keyless);
+  const surplus = unmatched.slice(keyless).filter((e) => lookalike.includes(e));
+  if (surplus.length === 0) return [];
   return [{
     kind: 'phantom',
     message: `${name}: ${unmatched.length} orders carry keys no client sent, but clients sent only ${keyless} orders without a key that may have happened`,
     records: surplus,
   }];
+}
+
+/**
+ * Committed orders no history accounts for, from writers the histories do not cover (foreign
+ * keys beyond what keyless orders explain). Not violations: the checker says how many.
+ */
+export function uncoveredOrders(log: readonly OrderEntry[], ops: readonly Operation[]): OrderEntry[] {
+  const { foreign, keyless } = unmatchedOrders(log, ops);
+  return foreign.slice(Math.min(keyless, foreign.length));
 }
 
 /** An order a history says definitely failed (`fail`) must not be in the log. */
@@ -222,7 +269,51 @@ export function checkReads(name: string, log: readonly OrderEntry[] | null, ops:
   return out;
 }
 
+/**
+ * Whether an answer, given after an attempt whose outcome was unknown, breaks the store's promise:
+ * it says "certainly not taken" (503) or fails the request outright (another 4xx), though the
+ * earlier attempt may have committed (issue 9 item 2: such an order can only end in success, the
+ * same definite outcome the log holds, or 504). A 409 is not one: a stock refusal is the definite
+ * outcome the catalog's ledger holds for the key (a replay gives it again), and 409
+ * request_in_progress says "still unknown".
+ */
+export function contradictsUnknown(a: HistoryAttempt): boolean {
+  if (a.status === null || a.status === 409) return false;
+  return a.status === 503 || (a.status >= 400 && a.status < 500);
+}
+
+/** `network timeout -> 503 no_quorum -> 200`: what each attempt got. */
+export function describeAttempts(attempts: readonly HistoryAttempt[]): string {
+  return attempts.map((a) => (a.status === null ? (a.reason ?? 'no answer') : `${a.status}${a.reason ? ` ${a.reason}` : ''}`)).join(' -> ');
+}
+
+/** No order got a definite "no" after one of its attempts had an unknown outcome (from `attempts`). */
+export function checkNoDefiniteAfterUnknown(ops: readonly Operation[]): Violation[] {
+  const out: Violation[] = [];
+  for (const op of ops) {
+    const attempts = op.f === 'order' ? op.completion?.attempts : undefined;
+    if (!attempts) continue;
+    const firstUnknown = attempts.findIndex((a) => a.uncertain);
+    if (firstUnknown < 0) continue;
+    const bad = attempts.slice(firstUnknown + 1).find(contradictsUnknown);
+    if (!bad) continue;
+    const trail = describeAttempts(attempts);
+    out.push({
+      kind: 'definite-after-unknown',
+      message: `order op ${op.op} (key ${op.key}) was answered ${bad.status}${bad.reason ? ` ${bad.reason}` : ''} after an attempt whose outcome was unknown: ${trail}`,
+      records: [op.invoke, op.completion],
+    });
+  }
+  return out;
+}
+
 /** Every history check against the committed log. `ops` from `pairOperations`. */
 export function checkHistories(name: string, log: readonly OrderEntry[], ops: readonly Operation[]): Violation[] {
-  return [...checkAcknowledgedOrders(name, log, ops), ...checkNoPhantoms(name, log, ops), ...checkFailedNotCommitted(name, log, ops), ...checkReads(name, log, ops)];
+  return [
+    ...checkAcknowledgedOrders(name, log, ops),
+    ...checkNoPhantoms(name, log, ops),
+    ...checkFailedNotCommitted(name, log, ops),
+    ...checkReads(name, log, ops),
+    ...checkNoDefiniteAfterUnknown(ops),
+  ];
 }

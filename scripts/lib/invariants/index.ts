@@ -15,3 +15,4 @@ export type { Violation, ViolationKind } from './types.ts';
 export * from './log.ts';
 export * from './history.ts';
 export * from './ledger.ts';
+export * from './freshness.ts';

@@ -14,6 +14,8 @@ export type ViolationKind =
   | 'phantom'
   | 'failed-committed'
   | 'stale-read'
+  | 'definite-after-unknown'
+  | 'stale-product-read'
   | 'stock';
 
 export interface Violation {
