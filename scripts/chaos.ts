@@ -1,6 +1,6 @@
 /**
  * The chaos tool's CLI: `npm run chaos -- [--seed N] [--duration S] [--clients N]
- * [--faults kill,pause,partition,power] [--keep] [--json]`.
+ * [--faults kill,pause,partition,power] [--overlap] [--keep] [--json]`.
  *
  * All logic lives in `lib/chaos/`; this file reads argv, prints the timeline as it happens and
  * the summary line at the end (or one JSON report with --json), and picks the exit code: 0 no
@@ -46,7 +46,7 @@ async function main(): Promise<number> {
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
 
-  if (!args.json) console.log(`chaos: seed ${seed}, duration ${args.durationS} s, ${args.clients} clients, faults ${args.faults.join(',') || 'none'}`);
+  if (!args.json) console.log(`chaos: seed ${seed}, duration ${args.durationS} s, ${args.clients} clients, faults ${args.faults.join(',') || 'none'}${args.overlap ? ', overlapping' : ''}`);
   let report;
   try {
     report = await runChaos({
@@ -54,6 +54,7 @@ async function main(): Promise<number> {
       durationMs: Math.round(args.durationS * 1000),
       clients: args.clients,
       faults: args.faults,
+      overlap: args.overlap,
       keep: args.keep,
       signal: abort.signal,
       onEvent: args.json ? undefined : (e) => console.log(formatTimelineEvent(e)),

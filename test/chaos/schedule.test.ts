@@ -18,7 +18,10 @@ import {
   formatTimelineEvent,
   judge,
   linksOf,
+  makeOverlapSchedule,
   makeSchedule,
+  maxOverlap,
+  OVERLAP_TIMING,
   parseChaosArgs,
   summaryLine,
   type ChaosReport,
@@ -78,10 +81,38 @@ describe('makeSchedule', () => {
 
   it('uses every partition shape and mode over a long run', () => {
     const parts = makeSchedule(9, 3_600_000, ['partition']) as Array<Extract<FaultStep, { kind: 'partition' }>>;
-    expect(new Set(parts.map((p) => p.links.shape))).toEqual(new Set(['leader-follower', 'frontend-leader', 'isolate-leader', 'leader-catalog', 'catalog-frontend']));
+    expect(new Set(parts.map((p) => p.links.shape))).toEqual(new Set(['leader-follower', 'frontend-leader', 'isolate-leader', 'leader-followers', 'leader-catalog', 'catalog-frontend']));
     expect(new Set(parts.map((p) => p.mode.kind))).toEqual(new Set(['drop', 'blackhole', 'delay']));
     const dirs = parts.flatMap((p) => (p.links.shape === 'leader-follower' ? [p.links.direction] : []));
     expect(new Set(dirs)).toEqual(new Set(['both', 'from-leader', 'to-leader']));
+  });
+});
+
+describe('makeOverlapSchedule', () => {
+  it('is a pure function of its arguments, and differs from the one-at-a-time schedule', () => {
+    const a = makeOverlapSchedule(42, 60_000, FAULT_KINDS);
+    expect(makeOverlapSchedule(42, 60_000, FAULT_KINDS)).toEqual(a);
+    expect(makeOverlapSchedule(43, 60_000, FAULT_KINDS)).not.toEqual(a);
+    expect(a).not.toEqual(makeSchedule(42, 60_000, FAULT_KINDS));
+  });
+
+  it.each([1, 7, 99, 123456, 0xffffffff])('seed %i: faults overlap, never more than three at once, and end within the duration', (seed) => {
+    const steps = makeOverlapSchedule(seed, 120_000, FAULT_KINDS);
+    expect(steps.length).toBeGreaterThan(20);
+    expect(maxOverlap(steps)).toBeGreaterThanOrEqual(2);
+    expect(maxOverlap(steps)).toBeLessThanOrEqual(OVERLAP_TIMING.maxActive);
+    for (const s of steps) expect(s.atMs + s.holdMs).toBeLessThanOrEqual(120_000);
+    for (let i = 1; i < steps.length; i++) expect(steps[i]!.atMs).toBeGreaterThanOrEqual(steps[i - 1]!.atMs);
+    expect(new Set(steps.map((s) => s.kind))).toEqual(new Set(FAULT_KINDS));
+  });
+
+  it('on a long run holds three at once, and pairs a partition with a kill or power cut of the leader', () => {
+    const steps = makeOverlapSchedule(5, 3_600_000, FAULT_KINDS);
+    expect(maxOverlap(steps)).toBe(3);
+    const overlapping = (a: FaultStep, b: FaultStep) => a.atMs < b.atMs + b.holdMs && b.atMs < a.atMs + a.holdMs;
+    const pairs = steps.filter((p) => p.kind === 'partition' && steps.some((k) => (k.kind === 'kill' || k.kind === 'power') && k.target.role === 'leader' && overlapping(p, k)));
+    expect(pairs.length).toBeGreaterThan(10);
+    expect(maxOverlap(makeSchedule(5, 3_600_000, FAULT_KINDS))).toBe(1);
   });
 });
 
@@ -92,6 +123,8 @@ describe('linksOf', () => {
     expect(linksOf({ shape: 'leader-follower', pick: 0.9, direction: 'to-leader' }, 1)).toEqual([['order-3', 'order-1']]);
     expect(linksOf({ shape: 'frontend-leader' }, 2)).toEqual([['frontend', 'order-2']]);
     expect(linksOf({ shape: 'isolate-leader' }, 2)).toEqual([['order-2', 'order-1'], ['order-1', 'order-2'], ['order-2', 'order-3'], ['order-3', 'order-2'], ['frontend', 'order-2']]);
+    // Issue 9 item 7's shape: cut from both followers, still reachable by the frontend.
+    expect(linksOf({ shape: 'leader-followers' }, 3)).toEqual([['order-3', 'order-1'], ['order-1', 'order-3'], ['order-3', 'order-2'], ['order-2', 'order-3']]);
     expect(linksOf({ shape: 'leader-catalog' }, 1)).toEqual([['order-1', 'catalog']]);
     expect(linksOf({ shape: 'catalog-frontend' }, 1)).toEqual([['catalog', 'frontend']]);
   });
@@ -110,15 +143,16 @@ describe('linksOf', () => {
 
 describe('parseChaosArgs', () => {
   it('has defaults', () => {
-    expect(parseChaosArgs([])).toEqual({ seed: undefined, durationS: 30, clients: 5, faults: ['kill', 'pause', 'partition', 'power'], keep: false, json: false, help: false });
+    expect(parseChaosArgs([])).toEqual({ seed: undefined, durationS: 30, clients: 5, faults: ['kill', 'pause', 'partition', 'power'], overlap: false, keep: false, json: false, help: false });
   });
 
   it('reads every flag', () => {
-    expect(parseChaosArgs(['--seed', '9', '--duration', '2.5', '--clients', '3', '--faults', 'kill,power', '--keep', '--json'])).toEqual({
+    expect(parseChaosArgs(['--seed', '9', '--duration', '2.5', '--clients', '3', '--faults', 'kill,power', '--overlap', '--keep', '--json'])).toEqual({
       seed: 9,
       durationS: 2.5,
       clients: 3,
       faults: ['kill', 'power'],
+      overlap: true,
       keep: true,
       json: true,
       help: false,

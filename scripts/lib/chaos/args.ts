@@ -1,6 +1,6 @@
 /** The chaos CLI's flags and the run's options. */
 import { parseArgs } from 'node:util';
-import { FAULT_KINDS, type FaultKind, type ScheduleTiming } from './schedule.ts';
+import { FAULT_KINDS, type FaultKind, type OverlapTiming, type ScheduleTiming } from './schedule.ts';
 import type { TimelineEvent } from './report.ts';
 
 export interface ChaosOptions {
@@ -8,6 +8,8 @@ export interface ChaosOptions {
   durationMs: number;
   clients: number;
   faults: readonly FaultKind[];
+  /** Several faults in force at once (makeOverlapSchedule) instead of one after another. */
+  overlap?: boolean;
   /** Leave the run's directory (data, history, service logs) instead of removing it. */
   keep: boolean;
   /** Where to make the run's temporary directory (default os.tmpdir()). */
@@ -25,6 +27,7 @@ export interface ChaosOptions {
   heartbeatIntervalMs?: number;
   restockIntervalMs?: number;
   timing?: ScheduleTiming;
+  overlapTiming?: OverlapTiming;
   /** Extra environment for every service (e.g. COMMIT_QUORUM=1 to see the checker catch lost orders). */
   env?: Record<string, string>;
 }
@@ -36,12 +39,13 @@ export class ChaosUsageError extends Error {
   }
 }
 
-export const CHAOS_USAGE = `usage: npm run chaos -- [--seed N] [--duration S] [--clients N] [--faults LIST] [--keep] [--json]
+export const CHAOS_USAGE = `usage: npm run chaos -- [--seed N] [--duration S] [--clients N] [--faults LIST] [--overlap] [--keep] [--json]
   --seed N        schedule and client seed, integer 0-4294967295 (default: random, printed)
   --duration S    seconds of traffic and faults, 1-3600 (default 30)
   --clients N     concurrent retrying clients, 1-100 (default 5)
   --faults LIST   comma-separated: kill,pause,partition,power (default all; kill includes
                   the catalog and the frontend), or none
+  --overlap       several faults in force at once (up to 3, seeded), instead of one at a time
   --keep          keep the run's directory (data dir, history.jsonl, services.log)
   --json          print one JSON report instead of the timeline and summary
   -h, --help      show this help
@@ -52,6 +56,7 @@ export interface ChaosArgs {
   durationS: number;
   clients: number;
   faults: FaultKind[];
+  overlap: boolean;
   keep: boolean;
   json: boolean;
   help: boolean;
@@ -69,6 +74,7 @@ export function parseChaosArgs(argv: readonly string[]): ChaosArgs {
         duration: { type: 'string' },
         clients: { type: 'string' },
         faults: { type: 'string' },
+        overlap: { type: 'boolean' },
         keep: { type: 'boolean' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -98,6 +104,7 @@ export function parseChaosArgs(argv: readonly string[]): ChaosArgs {
     durationS,
     clients: int('clients', 5, 1, 100),
     faults: [...new Set(faults as FaultKind[])],
+    overlap: values.overlap === true,
     keep: values.keep === true,
     json: values.json === true,
     help: values.help === true,

@@ -23,8 +23,13 @@ export function allLinks(): Array<[ServiceName, ServiceName]> {
 export interface LinkMesh {
   /** For `startCluster({ links })`: points each link at its proxy and returns the proxy's URL. */
   resolve(from: ServiceName, to: ServiceName, realUrl: string): string;
-  set(from: ServiceName, to: ServiceName, mode: FaultMode): void;
-  /** Every link back to pass. */
+  /**
+   * Puts `links` in `mode` until the returned release is called. Holds on one link stack (with
+   * overlapping partitions): the newest hold in force decides the mode, and the link passes
+   * again only once every hold on it is released.
+   */
+  hold(links: ReadonlyArray<readonly [ServiceName, ServiceName]>, mode: FaultMode): () => void;
+  /** Every link back to pass, every hold dropped. */
   healAll(): void;
   /** Links not passing now. */
   faulty(): Link[];
@@ -42,6 +47,7 @@ export async function startLinkMesh(): Promise<LinkMesh> {
     await Promise.allSettled([...proxies.values()].map((p) => p.close()));
     throw err;
   }
+  const holds = new Map<Link, Array<{ mode: FaultMode }>>();
   const get = (from: ServiceName, to: ServiceName) => {
     const p = proxies.get(`${from}->${to}`);
     if (!p) throw new Error(`no link ${from} -> ${to}`);
@@ -53,8 +59,24 @@ export async function startLinkMesh(): Promise<LinkMesh> {
       p.setTarget(realUrl);
       return p.url;
     },
-    set: (from, to, mode) => get(from, to).setMode(mode),
+    hold(links, mode) {
+      const token = { mode };
+      for (const [from, to] of links) {
+        const l: Link = `${from}->${to}`;
+        get(from, to).setMode(mode);
+        holds.set(l, [...(holds.get(l) ?? []), token]);
+      }
+      return () => {
+        for (const [from, to] of links) {
+          const l: Link = `${from}->${to}`;
+          const left = (holds.get(l) ?? []).filter((t) => t !== token);
+          holds.set(l, left);
+          get(from, to).setMode(left.at(-1)?.mode ?? PASS);
+        }
+      };
+    },
     healAll() {
+      holds.clear();
       for (const p of proxies.values()) if (p.mode.kind !== 'pass') p.setMode(PASS);
     },
     faulty: () => [...proxies].filter(([, p]) => p.mode.kind !== 'pass').map(([l]) => l),
@@ -78,6 +100,8 @@ export function linksOf(shape: PartitionShape, leader: ReplicaId): Array<[Servic
       return [['frontend', L]];
     case 'isolate-leader':
       return [...others.flatMap((F): Array<[ServiceName, ServiceName]> => [[L, F], [F, L]]), ['frontend', L]];
+    case 'leader-followers':
+      return others.flatMap((F): Array<[ServiceName, ServiceName]> => [[L, F], [F, L]]);
     case 'leader-catalog':
       return [[L, 'catalog']];
     case 'catalog-frontend':

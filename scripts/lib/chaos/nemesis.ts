@@ -2,13 +2,16 @@
  * The nemesis: runs the schedule's steps against the live cluster and the link mesh, each
  * step applied (target resolved against the leader now), held, then undone; and at the end
  * heals everything that is still faulty. It counts the faults that took effect.
+ *
+ * One step at a time by default; with `overlap`, every step runs on its own timer, so several
+ * are in force at once. A process under a fault (down, paused, being power-cut) is `busy`: a
+ * later step that resolves to it picks another process of the same role if there is one (a
+ * follower), else is skipped and says so. Partitions on the same link stack (LinkMesh.hold).
  */
-import path from 'node:path';
 import { REPLICA_IDS, SERVICE_NAMES, type Cluster, type ReplicaId, type ServiceName } from '../cluster/index.ts';
-import { PASS } from '../fault-proxy/proxy.ts';
 import type { LeaderWatch } from './leader.ts';
 import { linksOf, type LinkMesh } from './links.ts';
-import { cutToSynced, durableFilesOf } from './power.ts';
+import { describeCut, landPowerCut, type PowerCut } from './power.ts';
 import type { ChaosViolation, TimelineKind } from './report.ts';
 import { describeMode, type FaultKind, type FaultStep, type ProcessTarget, type ReplicaTarget } from './schedule.ts';
 import { sleep } from './sleep.ts';
@@ -23,6 +26,12 @@ export class Nemesis {
   readonly injected: Record<FaultKind, number> = { kill: 0, pause: 0, partition: 0, power: 0 };
   /** Processes SIGSTOPped by a step that has not been undone yet. */
   readonly paused = new Set<ServiceName>();
+  /** Processes some step holds under a fault (killed, paused, being cut) until it is undone. */
+  private readonly busy = new Set<ServiceName>();
+  readonly powerCuts: PowerCut[] = [];
+  /** Most steps in force at once. */
+  maxActive = 0;
+  private active = 0;
   private readonly stopper = new AbortController();
   private running: Promise<void> = Promise.resolve();
 
@@ -36,15 +45,20 @@ export class Nemesis {
     signal?.addEventListener('abort', () => this.stopper.abort(), { once: true });
   }
 
-  /** Runs `schedule` with step times relative to `t0` (performance.now()), one step at a time. */
-  start(schedule: readonly FaultStep[], t0: number): void {
-    this.running = (async () => {
-      for (const step of schedule) {
-        await sleep(t0 + step.atMs - performance.now(), this.stopper.signal);
-        if (this.stopper.signal.aborted) return;
-        await this.runStep(step);
-      }
-    })();
+  /**
+   * Runs `schedule` with step times relative to `t0` (performance.now()): one step at a time, or
+   * with `overlap` each step at its own time whatever the others do.
+   */
+  start(schedule: readonly FaultStep[], t0: number, overlap = false): void {
+    const at = async (step: FaultStep) => {
+      await sleep(t0 + step.atMs - performance.now(), this.stopper.signal);
+      if (!this.stopper.signal.aborted) await this.runStep(step);
+    };
+    this.running = overlap
+      ? Promise.all(schedule.map(at)).then(() => {})
+      : (async () => {
+          for (const step of schedule) await at(step);
+        })();
   }
 
   /** Stops starting steps (a step being held is undone at once) and waits for the loop. */
@@ -56,6 +70,7 @@ export class Nemesis {
   /** Everything back to normal: links pass, paused continue, what is down restarts. */
   async healAll(violations: ChaosViolation[]): Promise<void> {
     this.mesh.healAll();
+    this.busy.clear();
     for (const s of [...this.paused]) {
       this.paused.delete(s);
       if (this.cluster.isRunning(s)) await this.cluster.resume(s);
@@ -69,6 +84,7 @@ export class Nemesis {
 
   private async runStep(step: FaultStep): Promise<void> {
     let undo: Undo | null = null;
+    this.maxActive = Math.max(this.maxActive, ++this.active);
     try {
       undo = await this.apply(step);
     } catch (err) {
@@ -80,19 +96,25 @@ export class Nemesis {
     } catch (err) {
       this.note('note', `healing ${step.kind} failed: ${firstLine(err)}`);
     }
+    this.active--;
   }
 
-  private async resolveReplica(t: ReplicaTarget): Promise<{ id: ReplicaId; why: string }> {
+  private async resolveReplica(t: ReplicaTarget): Promise<{ id: ReplicaId; why: string } | null> {
     const leader = await this.leader.find();
-    if (t.role === 'leader') return leader ? { id: leader, why: 'leader' } : { id: 3, why: 'no leader known; highest priority' };
-    const others = REPLICA_IDS.filter((id) => id !== leader);
+    if (t.role === 'leader') {
+      const id = leader ?? 3;
+      return this.busy.has(replicaName(id)) ? null : { id, why: leader ? 'leader' : 'no leader known; highest priority' };
+    }
+    const others = REPLICA_IDS.filter((id) => id !== leader && !this.busy.has(replicaName(id)));
+    if (others.length === 0) return null;
     return { id: others[Math.min(others.length - 1, Math.floor(t.pick * others.length))]!, why: leader ? `follower of ${leader}` : 'no leader known' };
   }
 
-  private async resolveProcess(t: ProcessTarget): Promise<{ service: ServiceName; why: string }> {
-    if (t.role === 'catalog' || t.role === 'frontend') return { service: t.role, why: t.role };
+  /** The process a step hits now, or null if every candidate is already under a fault. */
+  private async resolveProcess(t: ProcessTarget): Promise<{ service: ServiceName; why: string } | null> {
+    if (t.role === 'catalog' || t.role === 'frontend') return this.busy.has(t.role) ? null : { service: t.role, why: t.role };
     const r = await this.resolveReplica(t);
-    return { service: replicaName(r.id), why: r.why };
+    return r && { service: replicaName(r.id), why: r.why };
   }
 
   private async restart(service: ServiceName): Promise<boolean> {
@@ -109,45 +131,54 @@ export class Nemesis {
     return false;
   }
 
-  private async powerCut(service: ServiceName): Promise<string> {
-    const cuts: string[] = [];
-    for (const file of durableFilesOf(this.cluster.dataDir, service)) {
-      const cut = await cutToSynced(file);
-      const name = path.relative(this.cluster.dataDir, file);
-      if (cut.kind === 'cut') cuts.push(`${name} -${cut.bytes} bytes`);
-      else if (cut.kind === 'absent') cuts.push(`${name}: no file or no .synced sidecar, not cut`);
-      else cuts.push(`${name}: .synced sidecar holds ${JSON.stringify(cut.text.slice(0, 20))}, not cut`);
-    }
-    return cuts.length ? cuts.join(', ') : 'nothing to cut';
-  }
-
   private async apply(step: FaultStep): Promise<Undo | null> {
     if (step.kind === 'partition') return this.partition(step);
-    const { service, why } = await this.resolveProcess(step.target);
+    const resolved = await this.resolveProcess(step.target);
+    if (!resolved) {
+      this.note('note', `${step.kind} skipped: every ${step.target.role} is already under a fault`);
+      return null;
+    }
+    const { service, why } = resolved;
     if (!this.cluster.isRunning(service)) {
       this.note('note', `${step.kind} ${service} skipped: not running`);
       return null;
     }
-    if (step.kind === 'pause') return this.pause(service, why);
-    await this.cluster.kill(service, 'SIGKILL');
+    this.busy.add(service);
+    try {
+      if (step.kind === 'pause') return await this.pause(service, why);
+      if (step.kind === 'power') await this.powerCut(service, why);
+      else {
+        await this.cluster.kill(service, 'SIGKILL');
+        this.note('fault', `SIGKILL ${service} (${why})`);
+      }
+    } catch (err) {
+      this.busy.delete(service);
+      throw err;
+    }
     this.injected[step.kind]++;
-    if (step.kind === 'power') this.note('fault', `power loss ${service} (${why}): SIGKILL, cut ${await this.powerCut(service)}`);
-    else this.note('fault', `SIGKILL ${service} (${why})`);
     return async () => {
       if (await this.restart(service)) this.note('heal', `restarted ${service} (pid ${this.cluster.pids()[service]})`);
+      this.busy.delete(service);
     };
+  }
+
+  private async powerCut(service: ServiceName, why: string): Promise<void> {
+    const cut = await landPowerCut(this.cluster, service);
+    this.paused.delete(service);
+    this.powerCuts.push(cut);
+    this.note('fault', `power loss ${service} (${why}): SIGKILL, cut ${describeCut(cut)}`);
   }
 
   private async partition(step: Extract<FaultStep, { kind: 'partition' }>): Promise<Undo> {
     const leader = (await this.leader.find()) ?? 3;
     const links = linksOf(step.links, leader);
-    for (const [from, to] of links) this.mesh.set(from, to, step.mode);
+    const release = this.mesh.hold(links, step.mode);
     this.injected.partition++;
     const names = links.map(([a, b]) => `${a}->${b}`).join(', ');
     this.note('fault', `partition ${names} ${describeMode(step.mode)} (leader ${leader})`);
     return async () => {
-      for (const [from, to] of links) this.mesh.set(from, to, PASS);
-      this.note('heal', `links pass again: ${names}`);
+      release();
+      this.note('heal', `links released: ${names}`);
     };
   }
 
@@ -158,9 +189,11 @@ export class Nemesis {
     this.note('fault', `SIGSTOP ${service} (${why})`);
     return async () => {
       this.paused.delete(service);
-      if (!this.cluster.isRunning(service)) return;
-      await this.cluster.resume(service);
-      this.note('heal', `SIGCONT ${service}`);
+      if (this.cluster.isRunning(service)) {
+        await this.cluster.resume(service);
+        this.note('heal', `SIGCONT ${service}`);
+      }
+      this.busy.delete(service);
     };
   }
 }

@@ -15,8 +15,11 @@ export interface TimelineEvent {
 }
 
 export interface ChaosViolation {
-  /** `check` (the checker), `converge`, `restart` or `client` (read-back mismatch). */
-  source: 'check' | 'converge' | 'restart' | 'client';
+  /**
+   * `check` (the checker), `converge`, `restart`, `client` (read-back mismatch, or a promise the
+   * client saw broken) or `cache` (product reads through the frontend after healing).
+   */
+  source: 'check' | 'converge' | 'restart' | 'client' | 'cache';
   kind: string;
   message: string;
 }
@@ -31,8 +34,16 @@ export interface ChaosReport {
   schedule: FaultStep[];
   ops: OpCounts;
   opsByF: HistoryStats['byF'];
+  /** Several faults at once (--overlap). */
+  overlap: boolean;
+  /** Most faults in force at one moment during the run. */
+  maxConcurrentFaults: number;
   /** Faults injected per kind (only the ones that took effect). */
   faultsInjected: Record<FaultKind, number>;
+  /** Every power cut: how long it took to land and the bytes it removed. */
+  powerCuts: Array<{ service: string; tries: number; unsyncedAtKill: number; removedBytes: number }>;
+  /** ms after healing until every product read through the frontend matched the catalog (null: never, or not checked). */
+  cacheFreshAfterMs: number | null;
   leaderChanges: number;
   p99OrderMs: number | null;
   longestStallMs: number | null;
@@ -54,9 +65,13 @@ export interface ChaosReport {
 export function summaryLine(r: ChaosReport): string {
   const faults = FAULT_KINDS.filter((k) => r.faults.includes(k)).map((k) => `${k} ${r.faultsInjected[k]}`).join(', ') || 'none';
   const ms = (v: number | null) => (v === null ? '-' : `${v} ms`);
+  const cuts = r.powerCuts ?? [];
+  const removed = cuts.reduce((n, c) => n + c.removedBytes, 0);
+  const power = cuts.length ? ` | power cuts ${cuts.length}, ${cuts.filter((c) => c.removedBytes > 0).length} removed bytes, ${removed} bytes in all` : '';
+  const overlap = r.overlap ? ` | overlap, up to ${r.maxConcurrentFaults} at once` : '';
   return (
     `chaos: seed ${r.seed}, ${r.durationMs / 1000} s, ${r.clients} clients | ops ok ${r.ops.ok}, fail ${r.ops.fail}, info ${r.ops.info}` +
-    ` | faults ${faults} | leader changes ${r.leaderChanges} | p99 order ${ms(r.p99OrderMs)} | longest stall ${ms(r.longestStallMs)}${r.longestStallAtMs !== null && r.longestStallAtMs !== undefined ? ` at ${fmtSec(r.longestStallAtMs)}` : ''}` +
+    ` | faults ${faults}${overlap}${power} | leader changes ${r.leaderChanges} | p99 order ${ms(r.p99OrderMs)} | longest stall ${ms(r.longestStallMs)}${r.longestStallAtMs !== null && r.longestStallAtMs !== undefined ? ` at ${fmtSec(r.longestStallAtMs)}` : ''}` +
     ` | violations ${r.violations.length}${r.interrupted ? ' | INTERRUPTED' : ''}`
   );
 }

@@ -51,7 +51,8 @@ import { LeaderWatch } from './leader.ts';
 import { startLinkMesh, type Link, type LinkMesh } from './links.ts';
 import { Nemesis } from './nemesis.ts';
 import type { ChaosReport, ChaosViolation, TimelineEvent, TimelineKind } from './report.ts';
-import { makeSchedule, type FaultStep } from './schedule.ts';
+import { checkCacheAfterHeal } from './freshness.ts';
+import { makeOverlapSchedule, makeSchedule, type FaultStep } from './schedule.ts';
 import { sleep } from './sleep.ts';
 
 /**
@@ -80,6 +81,7 @@ class ChaosRun {
   private readonly recent: string[] = [];
   private client: RunSummary | null = null;
   private convergedAfterMs: number | null = null;
+  private cacheFreshAfterMs: number | null = null;
   private checkerSummary: string | null = null;
   private mesh: LinkMesh | null = null;
   private linkConnections: Record<Link, number> | null = null;
@@ -94,7 +96,9 @@ class ChaosRun {
     this.dataDir = path.join(runDir, 'data');
     this.historyPath = path.join(runDir, 'history.jsonl');
     this.servicesLog = createWriteStream(path.join(runDir, 'services.log'));
-    this.schedule = makeSchedule(opts.seed, opts.durationMs, opts.faults, opts.timing);
+    this.schedule = opts.overlap
+      ? makeOverlapSchedule(opts.seed, opts.durationMs, opts.faults, opts.overlapTiming)
+      : makeSchedule(opts.seed, opts.durationMs, opts.faults, opts.timing);
   }
 
   private readonly note = (kind: TimelineKind, text: string): void => {
@@ -120,6 +124,7 @@ class ChaosRun {
       this.nemesis = new Nemesis(c, this.mesh!, this.leader, this.note, this.signal);
       await this.traffic(c);
       if (!this.aborted) await this.converge(c);
+      if (!this.aborted) await this.checkCache(c);
       await this.leader.stop();
       this.note('phase', 'stopping the store');
       await c.stop();
@@ -186,7 +191,7 @@ class ChaosRun {
     this.signal?.addEventListener('abort', () => clientsStop.abort(), { once: true });
     this.startClock();
     this.note('phase', `clients start: ${this.opts.clients} clients for ${this.opts.durationMs / 1000} s; ${this.schedule.length} faults scheduled`);
-    this.nemesis!.start(this.schedule, this.t0);
+    this.nemesis!.start(this.schedule, this.t0, this.opts.overlap ?? false);
     const durationTimer = setTimeout(() => void this.heal(), this.opts.durationMs);
     let result: RunResult;
     try {
@@ -246,6 +251,15 @@ class ChaosRun {
     }
   }
 
+  /** Product reads through the frontend match the catalog once healed (freshness.ts). */
+  private async checkCache(c: Cluster): Promise<void> {
+    const fresh = await checkCacheAfterHeal(this.http, c.urls, this.signal);
+    this.cacheFreshAfterMs = fresh.freshAfterMs;
+    this.violations.push(...fresh.violations);
+    if (fresh.freshAfterMs !== null) this.note('phase', `every product read through the frontend matches the catalog (${fresh.toys} toys, after ${fresh.freshAfterMs} ms)`);
+    else this.note('phase', `stale product reads through the frontend after healing: ${fresh.violations.length} toys`);
+  }
+
   private async judge(): Promise<void> {
     const judged = await judge(this.dataDir, this.historyPath);
     this.checkerSummary = judged.summary;
@@ -277,7 +291,11 @@ class ChaosRun {
       schedule: this.schedule,
       ops: stats.ops,
       opsByF: stats.byF,
+      overlap: this.opts.overlap ?? false,
+      maxConcurrentFaults: this.nemesis?.maxActive ?? 0,
       faultsInjected: this.nemesis?.injected ?? { kill: 0, pause: 0, partition: 0, power: 0 },
+      powerCuts: (this.nemesis?.powerCuts ?? []).map(({ service, tries, unsyncedAtKill, removedBytes }) => ({ service, tries, unsyncedAtKill, removedBytes })),
+      cacheFreshAfterMs: this.cacheFreshAfterMs,
       leaderChanges: this.leader?.changes ?? 0,
       p99OrderMs: stats.p99OrderMs,
       longestStallMs: stats.longestStallMs,
