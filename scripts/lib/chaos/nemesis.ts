@@ -13,7 +13,7 @@ import type { LeaderWatch } from './leader.ts';
 import { linksOf, type LinkMesh } from './links.ts';
 import { describeCut, landPowerCut, type PowerCut } from './power.ts';
 import type { ChaosViolation, TimelineKind } from './report.ts';
-import { describeMode, type FaultKind, type FaultStep, type ProcessTarget, type ReplicaTarget } from './schedule.ts';
+import { describeMode, OVERLAP_TIMING, type FaultKind, type FaultStep, type ProcessTarget, type ReplicaTarget } from './schedule.ts';
 import { sleep } from './sleep.ts';
 
 /** Heals one step: what `apply` did, undone. */
@@ -32,6 +32,7 @@ export class Nemesis {
   /** Most steps in force at once. */
   maxActive = 0;
   private active = 0;
+  private readonly waiting: Array<() => void> = [];
   private readonly stopper = new AbortController();
   private running: Promise<void> = Promise.resolve();
 
@@ -49,9 +50,12 @@ export class Nemesis {
    * Runs `schedule` with step times relative to `t0` (performance.now()): one step at a time, or
    * with `overlap` each step at its own time whatever the others do.
    */
-  start(schedule: readonly FaultStep[], t0: number, overlap = false): void {
+  start(schedule: readonly FaultStep[], t0: number, overlap = false, maxActive = OVERLAP_TIMING.maxActive): void {
     const at = async (step: FaultStep) => {
       await sleep(t0 + step.atMs - performance.now(), this.stopper.signal);
+      // A step is in force from its fault until its undo is done (a restart takes a second or
+      // two), longer than its hold: wait for a slot so the plan's bound holds in the run too.
+      while (overlap && this.active >= maxActive && !this.stopper.signal.aborted) await new Promise<void>((r) => this.waiting.push(r));
       if (!this.stopper.signal.aborted) await this.runStep(step);
     };
     this.running = overlap
@@ -64,6 +68,7 @@ export class Nemesis {
   /** Stops starting steps (a step being held is undone at once) and waits for the loop. */
   async stop(): Promise<void> {
     this.stopper.abort();
+    for (const wake of this.waiting.splice(0)) wake();
     await this.running;
   }
 
@@ -97,6 +102,7 @@ export class Nemesis {
       this.note('note', `healing ${step.kind} failed: ${firstLine(err)}`);
     }
     this.active--;
+    this.waiting.shift()?.();
   }
 
   private async resolveReplica(t: ReplicaTarget): Promise<{ id: ReplicaId; why: string } | null> {
