@@ -10,7 +10,7 @@ import { createMemoryCatalogStore } from '../../catalog/store.ts';
 import { ManualClock } from '../../shared/clock.ts';
 import { AppError } from '../../shared/errors.ts';
 import { createInProcessNetwork } from '../../shared/http.ts';
-import { checkConvergedCluster, type Acknowledged } from '../../shared/invariants.ts';
+import { checkConvergedCluster, type Acknowledged } from '../../scripts/lib/invariants/index.ts';
 import type { Meta, MetaStore } from '../../order/meta.ts';
 import { createHttpCatalogAccounts, createHttpCatalogPurchaser } from '../../order/peers.ts';
 import { createOrderCluster, type ClusterOptions, type OrderCluster } from '../support/order-cluster.ts';

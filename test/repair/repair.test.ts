@@ -19,7 +19,7 @@ import { LOG_FILE, openFileLogStore } from '../../order/file-log.ts';
 import { signEntry } from '../../order/log.ts';
 import type { OrderEntry } from '../../shared/contracts.ts';
 import { CorruptLogError } from '../../shared/wal.ts';
-import { checkDataDir } from '../../scripts/check-lib.ts';
+import { checkDataDir } from '../../scripts/lib/check/index.ts';
 import { planLedgerRepair } from '../../scripts/lib/repair/plan.ts';
 import { repairCatalog } from '../../scripts/lib/repair/repair.ts';
 import { runScript } from '../support/async.ts';
