@@ -2,7 +2,7 @@
  * One short real chaos run, as CI runs it: `npm run chaos` as a child process with a fixed seed,
  * about 22 s of traffic with kill, pause, partition and power faults (seed 7's schedule holds
  * each kind, the leader killed and power-cut, the frontend killed, the leader isolated), then
- * heal, catch-up and the consistency checker. It must exit 0 with zero violations, every fault
+ * heal, catch-up, the cache check and the consistency checker. It must exit 0 with zero violations, every fault
  * kind injected, and leave no process it started behind. Nothing about timing is asserted.
  */
 import { spawn } from 'node:child_process';
@@ -51,6 +51,12 @@ describe('npm run chaos (real processes)', () => {
     expect(code, story).toBe(0);
     expect(report.interrupted).toBe(false);
     expect(report.convergedAfterMs, story).not.toBeNull();
+    // After healing, every product read through the frontend matched the catalog.
+    expect(report.cacheFreshAfterMs, story).not.toBeNull();
+    // One fault at a time; each power cut is reported with the bytes it removed.
+    expect(report.overlap).toBe(false);
+    expect(report.maxConcurrentFaults).toBe(1);
+    expect(report.powerCuts).toHaveLength(report.faultsInjected.power);
     for (const kind of FAULT_KINDS) expect(report.faultsInjected[kind], `${kind} injected\n${story}`).toBeGreaterThan(0);
     expect(report.ops.ok).toBeGreaterThan(0);
     expect(report.opsByF.order.ok).toBeGreaterThan(0);

@@ -10,4 +10,6 @@ export * from './history-stats.ts';
 export * from './args.ts';
 export * from './report.ts';
 export { judge, type Judgement } from './judge.ts';
+export { Nemesis } from './nemesis.ts';
+export { LeaderWatch } from './leader.ts';
 export { runChaos } from './run.ts';

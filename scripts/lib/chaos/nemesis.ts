@@ -66,6 +66,11 @@ export class Nemesis {
   }
 
   /** Stops starting steps (a step being held is undone at once) and waits for the loop. */
+  /** Settles when every step of the schedule has been applied, held and undone. */
+  done(): Promise<void> {
+    return this.running;
+  }
+
   async stop(): Promise<void> {
     this.stopper.abort();
     for (const wake of this.waiting.splice(0)) wake();

@@ -1,0 +1,63 @@
+/**
+ * The nemesis running overlapping steps against an in-memory cluster (no processes): what it
+ * does when two steps want the same process, how many faults it keeps in force at once, and
+ * that everything is back up when the schedule is done. Holds are a few ms; the test waits for
+ * the nemesis itself (`done()`), never for a fixed time.
+ */
+import { describe, expect, it } from 'vitest';
+import { Nemesis, type FaultStep, type LeaderWatch, type LinkMesh, type TimelineKind } from '../../scripts/lib/chaos/index.ts';
+import type { Cluster, ServiceName } from '../../scripts/lib/cluster/index.ts';
+
+function fakeCluster() {
+  const up = new Set<ServiceName>(['catalog', 'order-1', 'order-2', 'order-3', 'frontend']);
+  const paused = new Set<ServiceName>();
+  const log: string[] = [];
+  const c: Partial<Cluster> = {
+    dataDir: '/nonexistent',
+    isRunning: (s) => up.has(s),
+    pids: () => ({ catalog: 1, 'order-1': 2, 'order-2': 3, 'order-3': 4, frontend: 5 }),
+    kill: async (s, sig = 'SIGKILL') => void (log.push(`${sig} ${s}`), up.delete(s), paused.delete(s)),
+    restart: async (s) => void (log.push(`restart ${s}`), up.add(s)),
+    pause: async (s) => void (log.push(`stop ${s}`), paused.add(s)),
+    resume: async (s) => void (log.push(`cont ${s}`), paused.delete(s)),
+  };
+  return { cluster: c as Cluster, up, paused, log };
+}
+
+const leaderIs3 = { find: async () => 3 } as unknown as LeaderWatch;
+const noMesh = { hold: () => () => {}, healAll: () => {} } as unknown as LinkMesh;
+
+describe('the nemesis with overlapping steps', () => {
+  it('when a second step wants the leader while it is down, skips it; a follower step takes a follower that is not busy', async () => {
+    const f = fakeCluster();
+    const notes: string[] = [];
+    const n = new Nemesis(f.cluster, noMesh, leaderIs3, (_k: TimelineKind, t: string) => notes.push(t));
+    const steps: FaultStep[] = [
+      { kind: 'kill', atMs: 0, holdMs: 40, target: { role: 'leader' } },
+      { kind: 'pause', atMs: 5, holdMs: 20, target: { role: 'leader' } },
+      { kind: 'kill', atMs: 5, holdMs: 30, target: { role: 'follower', pick: 0 } },
+      { kind: 'pause', atMs: 10, holdMs: 10, target: { role: 'follower', pick: 0 } },
+    ];
+    n.start(steps, performance.now(), true);
+    await n.done();
+
+    expect(notes).toContain('pause skipped: every leader is already under a fault');
+    expect(f.log.filter((l) => l.startsWith('SIGKILL'))).toEqual(['SIGKILL order-3', 'SIGKILL order-1']);
+    expect(f.log).toContain('stop order-2'); // order-1 was busy, so the other follower
+    expect(n.injected).toEqual({ kill: 2, pause: 1, partition: 0, power: 0 });
+    expect(n.maxActive).toBe(3);
+    expect([...f.up].sort()).toEqual(['catalog', 'frontend', 'order-1', 'order-2', 'order-3']);
+    expect(f.paused.size).toBe(0);
+  });
+
+  it('keeps at most maxActive faults in force, making later steps wait for a slot', async () => {
+    const f = fakeCluster();
+    const n = new Nemesis(f.cluster, noMesh, leaderIs3, () => {});
+    const steps: FaultStep[] = ['catalog', 'frontend', 'catalog', 'frontend'].map((role, i) => ({ kind: 'pause', atMs: i, holdMs: 15, target: { role } as { role: 'catalog' | 'frontend' } }));
+    n.start(steps, performance.now(), true, 1);
+    await n.done();
+    expect(n.maxActive).toBe(1);
+    expect(n.injected.pause).toBe(4);
+    expect(f.log).toEqual(['stop catalog', 'cont catalog', 'stop frontend', 'cont frontend', 'stop catalog', 'cont catalog', 'stop frontend', 'cont frontend']);
+  });
+});
