@@ -41,7 +41,7 @@ describe('the nemesis with overlapping steps', () => {
     n.start(steps, performance.now(), true);
     await n.done();
 
-    expect(notes).toContain('pause skipped: every leader is already under a fault');
+    expect(notes).toContain('pause skipped: the leader is already under a fault');
     expect(f.log.filter((l) => l.startsWith('SIGKILL'))).toEqual(['SIGKILL order-3', 'SIGKILL order-1']);
     expect(f.log).toContain('stop order-2'); // order-1 was busy, so the other follower
     expect(n.injected).toEqual({ kill: 2, pause: 1, partition: 0, power: 0 });

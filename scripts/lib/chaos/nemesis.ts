@@ -146,7 +146,8 @@ export class Nemesis {
     if (step.kind === 'partition') return this.partition(step);
     const resolved = await this.resolveProcess(step.target);
     if (!resolved) {
-      this.note('note', `${step.kind} skipped: every ${step.target.role} is already under a fault`);
+      const who = step.target.role === 'follower' ? 'every follower is' : `the ${step.target.role} is`;
+      this.note('note', `${step.kind} skipped: ${who} already under a fault`);
       return null;
     }
     const { service, why } = resolved;
