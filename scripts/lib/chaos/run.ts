@@ -1,41 +1,39 @@
 /**
- * The chaos tool as a library (`scripts/chaos.ts` is its CLI; this file is the run itself): starts its own store on loopback
+ * The chaos run itself (`scripts/chaos.ts` is its CLI): starts its own store on loopback
  * (temporary data dir, ephemeral ports, every inter-service link routed through an in-process
  * fault proxy), runs retrying clients that record a history, and a nemesis that injects faults on
  * a seeded schedule. Then it heals everything, waits until the three order logs are
- * byte-identical, stops the store and runs the consistency checker over the data dir and the
- * history. A run passes only if nothing is violated.
+ * byte-identical, checks that product reads through the frontend match the catalog, stops the
+ * store and runs the consistency checker over the data dir and the history. A run passes only if
+ * nothing is violated.
  *
- * Faults (`--faults`, each a kind of step on the schedule; one fault at a time, each held for a
- * while, then healed, then a quiet gap):
+ * Faults (`--faults`, each a kind of step on the schedule; schedule.ts, nemesis.ts):
  *  - `kill`: SIGKILL a process and restart it after the hold: the leader (40% of kills), a
  *    follower (30%), the catalog (15%) or the frontend (15%).
  *  - `pause`: SIGSTOP, then SIGCONT after the hold (the process keeps its sockets and answers
  *    nothing, like a hung machine): leader, follower, catalog or frontend.
  *  - `partition`: sets the fault proxies of some directed links to drop (reset connections),
  *    blackhole (accept, never answer) or delay: leader ↔ one follower (both ways or one way),
- *    frontend → leader, leader isolated from the other replicas and the frontend, leader →
- *    catalog, catalog → frontend (cache invalidations).
- *  - `power`: simulated power loss: SIGKILL a replica (leader half of the time) or the catalog,
- *    cut `order-N/orders.csv` (catalog: `catalog/ledger.csv`, if present) back to the length its
- *    `.synced` sidecar records (the store runs with TRACK_FSYNC_OFFSETS=true), i.e. drop whatever
- *    the last fsync did not cover, and restart it after the hold.
- * The schedule is a pure function of (seed, duration, kinds): kinds come round in a seeded order
- * so a short run still sees each one. Who "the leader" is, is resolved when the step runs
- * (`GET {frontend}/health` → `data.leaderId`, else the replicas' own status).
+ *    frontend → leader, leader isolated from everyone, leader cut from both followers while the
+ *    frontend still reaches it, leader → catalog, catalog → frontend (cache invalidations).
+ *  - `power`: simulated power loss of a replica (leader half of the time) or the catalog, landed
+ *    while it holds unsynced bytes and cut back to what its last fsync covered (power.ts).
+ * One fault at a time (held, healed, a quiet gap), or with `overlap` up to three in force at once.
+ * The schedule is a pure function of (seed, duration, kinds, overlap). Who "the leader" is, is
+ * resolved when the step runs (`GET {frontend}/health` → `data.leaderId`, else the replicas' own
+ * status).
  *
  * Everything is loopback, bounded in time (clients stop starting operations at the duration; the
- * catch-up has a deadline) and traffic (a closed loop of N clients with a short think time), and
- * every process the tool started is stopped by PID, also on abort (the CLI aborts on SIGINT).
+ * catch-up and the cache check have deadlines) and traffic (a closed loop of N clients with a
+ * short think time), and every process the tool started is stopped by PID, also on abort (the CLI
+ * aborts on SIGINT). Memory is bounded too: the history goes to its file as it is made and is
+ * analysed streaming (history-stats.ts).
  *
  * Judging: `checkDataDir` from scripts/lib/check over the stopped store's data dir and the
- * client history (lost / phantom / failed-committed / stale-read / divergence / stock
- * conservation), plus what only the run can see: logs that do not converge by the deadline,
- * services that cannot be restarted, and the clients' own read-back mismatches.
- *
- * The power-loss cut is exact: the `.synced` sidecar is rewritten in place, synchronously, after
- * each fsync and before anyone is answered (shared/fsutil.ts), so it never lags an acknowledged
- * record and is never empty.
+ * client history (lost / phantom / failed-committed / definite-after-unknown / stale-read /
+ * stale-product-read / divergence / stock conservation), plus what only the run can see: logs
+ * that do not converge by the deadline, services that cannot be restarted, stale product reads
+ * after healing (freshness.ts) and the clients' own read-back mismatches.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
