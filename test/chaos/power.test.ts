@@ -76,6 +76,7 @@ describe('a simulated power cut', () => {
     const cut = await landPowerCut(oneProcess(dir, child), 'order-1');
 
     expect(cut.unsyncedAtKill).toBeGreaterThan(0);
+    expect(cut.wrote).toBe(true);
     expect(cut.removedBytes).toBeGreaterThanOrEqual(cut.unsyncedAtKill);
     expect(cut.files).toEqual([{ file: path.join('order-1', 'orders.csv'), result: { kind: 'cut', bytes: cut.removedBytes } }]);
     const synced = Number((await fs.readFile(`${file}.synced`, 'utf8')).trim());

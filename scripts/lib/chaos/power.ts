@@ -69,6 +69,12 @@ export async function unsyncedBytes(files: readonly string[]): Promise<number> {
   return n;
 }
 
+async function totalSize(files: readonly string[]): Promise<number> {
+  let n = 0;
+  for (const f of files) n += (await fs.stat(f).catch(() => null))?.size ?? 0;
+  return n;
+}
+
 /** The durable files a service's power loss cuts back. */
 export function durableFilesOf(dataDir: string, service: ServiceName): string[] {
   if (service === 'catalog') return [path.join(dataDir, 'catalog', 'ledger.csv')];
@@ -82,6 +88,8 @@ export interface PowerCut {
   tries: number;
   /** Unsynced bytes seen while the process was frozen, just before the SIGKILL. */
   unsyncedAtKill: number;
+  /** Whether the files grew at all while it looked (false: the process wrote nothing then). */
+  wrote: boolean;
   /** Bytes each file lost, by path relative to the data dir. */
   files: Array<{ file: string; result: CutResult }>;
   /** Total bytes removed. */
@@ -105,6 +113,7 @@ export async function landPowerCut(cluster: Cluster, service: ServiceName, opts:
   const maxTries = opts.maxTries ?? 300;
   let tries = 0;
   let unsyncedAtKill = 0;
+  const firstSize = await totalSize(files);
   for (;;) {
     tries++;
     await cluster.pause(service);
@@ -114,8 +123,9 @@ export async function landPowerCut(cluster: Cluster, service: ServiceName, opts:
     // Let it run for a moment: appends come in bursts, and each write is synced within ~1 ms.
     await sleep(tries % 3);
   }
+  const wrote = (await totalSize(files)) !== firstSize;
   await cluster.kill(service, 'SIGKILL');
-  const cut: PowerCut = { service, tries, unsyncedAtKill, files: [], removedBytes: 0 };
+  const cut: PowerCut = { service, tries, unsyncedAtKill, wrote, files: [], removedBytes: 0 };
   for (const file of files) {
     const result = await cutToSynced(file);
     cut.files.push({ file: path.relative(cluster.dataDir, file), result });
@@ -131,6 +141,9 @@ export function describeCut(cut: PowerCut): string {
     : result.kind === 'absent' ? `${file}: no file or no .synced sidecar, not cut`
     : `${file}: .synced sidecar holds ${JSON.stringify(result.text.slice(0, 20))}, not cut`,
   );
-  const found = cut.unsyncedAtKill > 0 ? `unsynced bytes found after ${cut.tries} stop(s)` : `no unsynced bytes in ${cut.tries} stop(s)`;
+  const found =
+    cut.unsyncedAtKill > 0 ? `unsynced bytes found after ${cut.tries} stop(s)`
+    : cut.wrote ? `it wrote, but every byte was synced at each of ${cut.tries} stops`
+    : `it wrote nothing during ${cut.tries} stops`;
   return `${parts.length ? parts.join(', ') : 'nothing to cut'} (${found})`;
 }

@@ -41,7 +41,7 @@ export interface ChaosReport {
   /** Faults injected per kind (only the ones that took effect). */
   faultsInjected: Record<FaultKind, number>;
   /** Every power cut: how long it took to land and the bytes it removed. */
-  powerCuts: Array<{ service: string; tries: number; unsyncedAtKill: number; removedBytes: number }>;
+  powerCuts: Array<{ service: string; tries: number; unsyncedAtKill: number; wrote: boolean; removedBytes: number }>;
   /** ms after healing until every product read through the frontend matched the catalog (null: never, or not checked). */
   cacheFreshAfterMs: number | null;
   leaderChanges: number;
@@ -67,7 +67,8 @@ export function summaryLine(r: ChaosReport): string {
   const ms = (v: number | null) => (v === null ? '-' : `${v} ms`);
   const cuts = r.powerCuts ?? [];
   const removed = cuts.reduce((n, c) => n + c.removedBytes, 0);
-  const power = cuts.length ? ` | power cuts ${cuts.length}, ${cuts.filter((c) => c.removedBytes > 0).length} removed bytes, ${removed} bytes in all` : '';
+  const idle = cuts.filter((c) => c.removedBytes === 0 && !c.wrote).length;
+  const power = cuts.length ? ` | power cuts ${cuts.length}, ${cuts.filter((c) => c.removedBytes > 0).length} removed bytes (${removed} in all), ${idle} hit a process writing nothing` : '';
   const overlap = r.overlap ? ` | overlap, up to ${r.maxConcurrentFaults} at once` : '';
   return (
     `chaos: seed ${r.seed}, ${r.durationMs / 1000} s, ${r.clients} clients | ops ok ${r.ops.ok}, fail ${r.ops.fail}, info ${r.ops.info}` +

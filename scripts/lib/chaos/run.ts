@@ -292,7 +292,7 @@ class ChaosRun {
       overlap: this.opts.overlap ?? false,
       maxConcurrentFaults: this.nemesis?.maxActive ?? 0,
       faultsInjected: this.nemesis?.injected ?? { kill: 0, pause: 0, partition: 0, power: 0 },
-      powerCuts: (this.nemesis?.powerCuts ?? []).map(({ service, tries, unsyncedAtKill, removedBytes }) => ({ service, tries, unsyncedAtKill, removedBytes })),
+      powerCuts: (this.nemesis?.powerCuts ?? []).map(({ service, tries, unsyncedAtKill, wrote, removedBytes }) => ({ service, tries, unsyncedAtKill, wrote, removedBytes })),
       cacheFreshAfterMs: this.cacheFreshAfterMs,
       leaderChanges: this.leader?.changes ?? 0,
       p99OrderMs: stats.p99OrderMs,
