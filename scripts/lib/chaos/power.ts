@@ -88,7 +88,7 @@ export interface PowerCut {
   tries: number;
   /** Unsynced bytes seen while the process was frozen, just before the SIGKILL. */
   unsyncedAtKill: number;
-  /** Whether the files grew at all while it looked (false: the process wrote nothing then). */
+  /** Whether it had written anything unsynced or its files grew while it looked (false: it wrote nothing then). */
   wrote: boolean;
   /** Bytes each file lost, by path relative to the data dir. */
   files: Array<{ file: string; result: CutResult }>;
@@ -123,7 +123,7 @@ export async function landPowerCut(cluster: Cluster, service: ServiceName, opts:
     // Let it run for a moment: appends come in bursts, and each write is synced within ~1 ms.
     await sleep(tries % 3);
   }
-  const wrote = (await totalSize(files)) !== firstSize;
+  const wrote = unsyncedAtKill > 0 || (await totalSize(files)) !== firstSize;
   await cluster.kill(service, 'SIGKILL');
   const cut: PowerCut = { service, tries, unsyncedAtKill, wrote, files: [], removedBytes: 0 };
   for (const file of files) {

@@ -72,6 +72,12 @@ export interface Proc {
   paused: boolean;
   expected: boolean;
   exited: boolean;
+  /**
+   * The kernel has released its PID (Node reaps on 'exit', before 'close' drains the output). From
+   * then on the PID may belong to another process (PIDs wrap at 32768 here), so it is never
+   * signalled or looked up again.
+   */
+  reaped: boolean;
   exit: Promise<ExitInfo>;
   /** Resolves on the `listening on` line; rejects if the process exits first. */
   ready: Promise<void>;
@@ -105,7 +111,7 @@ export function spawnChild(service: ServiceName, env: Record<string, string>, ho
   pipeLines(child.stderr!, onLine);
   child.stdin!.on('error', () => {}); // EPIPE once the child is gone
 
-  const proc: Proc = { child, pid: child.pid ?? -1, paused: false, expected: false, exited: false, ready, exit: null as unknown as Promise<ExitInfo> };
+  const proc: Proc = { child, pid: child.pid ?? -1, paused: false, expected: false, exited: false, reaped: false, ready, exit: null as unknown as Promise<ExitInfo> };
   proc.exit = new Promise<ExitInfo>((resolve) => {
     const done = (code: number | null, signal: NodeJS.Signals | null) => {
       if (proc.exited) return;
@@ -115,6 +121,7 @@ export function spawnChild(service: ServiceName, env: Record<string, string>, ho
       hooks.onExit(info);
       resolve(info);
     };
+    child.once('exit', () => (proc.reaped = true));
     // 'close' comes after 'exit' once stdout/stderr are drained, so no line is lost.
     child.once('close', done);
     child.once('error', (err) => {
@@ -137,5 +144,15 @@ export async function waitReady(service: ServiceName, proc: Proc, deadline: numb
     throw new ClusterStartError((err as Error).message, recent());
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** Sends `signal` to the process unless its PID was already released (see `Proc.reaped`). */
+export function signalProc(p: Proc, signal: NodeJS.Signals): void {
+  if (p.reaped || p.exited) return;
+  try {
+    p.child.kill(signal);
+  } catch {
+    // already gone: its exit event is on the way
   }
 }

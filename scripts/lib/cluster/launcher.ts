@@ -21,11 +21,11 @@
  *  `npm start` from a shell, but not when the group lives on, e.g. inside a test runner).
  */
 import path from 'node:path';
-import { spawnChild, waitReady, type Proc } from './child.ts';
+import { signalProc, spawnChild, waitReady, type Proc } from './child.ts';
 import { inheritedEnv, serviceEnvs, TOPOLOGY_VARS, urlsOf } from './env.ts';
 import { prefixedOutput } from './output.ts';
 import { fillPorts } from './ports.ts';
-import { trySignal, untilState, within } from './signals.ts';
+import { untilState, within } from './signals.ts';
 import {
   ClusterStartError,
   SERVICE_NAMES,
@@ -79,8 +79,8 @@ class LaunchedCluster implements Cluster {
   private readonly onParentExit = () => {
     for (const p of this.procs.values()) {
       if (p.exited) continue;
-      trySignal(p.pid, 'SIGTERM');
-      trySignal(p.pid, 'SIGCONT');
+      signalProc(p, 'SIGTERM');
+      signalProc(p, 'SIGCONT');
     }
   };
 
@@ -123,10 +123,10 @@ class LaunchedCluster implements Cluster {
     const p = this.live(service);
     if (!p) return;
     p.expected = true;
-    trySignal(p.pid, signal);
+    signalProc(p, signal);
     // A stopped process only acts on a catchable signal once continued.
     if (p.paused && signal !== 'SIGKILL' && signal !== 'SIGSTOP') {
-      trySignal(p.pid, 'SIGCONT');
+      signalProc(p, 'SIGCONT');
       p.paused = false;
     }
     await p.exit;
@@ -141,7 +141,7 @@ class LaunchedCluster implements Cluster {
   async pause(service: ServiceName): Promise<void> {
     const p = this.live(service);
     if (!p) throw new Error(`cannot pause ${service}: not running`);
-    trySignal(p.pid, 'SIGSTOP');
+    signalProc(p, 'SIGSTOP');
     p.paused = true;
     await untilState(p, (state) => state === 'T');
   }
@@ -149,7 +149,7 @@ class LaunchedCluster implements Cluster {
   async resume(service: ServiceName): Promise<void> {
     const p = this.live(service);
     if (!p) throw new Error(`cannot resume ${service}: not running`);
-    trySignal(p.pid, 'SIGCONT');
+    signalProc(p, 'SIGCONT');
     p.paused = false;
     await untilState(p, (state) => state !== 'T');
   }
@@ -163,12 +163,12 @@ class LaunchedCluster implements Cluster {
     const running = [...this.procs.values()].filter((p) => !p.exited);
     for (const p of running) {
       p.expected = true;
-      trySignal(p.pid, 'SIGTERM');
-      if (p.paused) trySignal(p.pid, 'SIGCONT');
+      signalProc(p, 'SIGTERM');
+      if (p.paused) signalProc(p, 'SIGCONT');
     }
     if (!(await within(Promise.all(running.map((p) => p.exit)), STOP_DEADLINE_MS))) {
       const stragglers = running.filter((p) => !p.exited);
-      for (const p of stragglers) trySignal(p.pid, 'SIGKILL');
+      for (const p of stragglers) signalProc(p, 'SIGKILL');
       await within(Promise.all(stragglers.map((p) => p.exit)), KILL_DEADLINE_MS);
     }
     process.off('exit', this.onParentExit);

@@ -6,9 +6,9 @@ import type { ExitInfo } from './types.ts';
  * Waits (up to 2 s) until the process state letter in /proc/<pid>/stat satisfies `ok`
  * ('T' = stopped). Returns at once where there is no /proc, or when the process has exited.
  */
-export async function untilState(p: { pid: number; exited: boolean }, ok: (state: string) => boolean): Promise<void> {
+export async function untilState(p: { pid: number; exited: boolean; reaped?: boolean }, ok: (state: string) => boolean): Promise<void> {
   const deadline = Date.now() + 2_000;
-  while (!p.exited && Date.now() < deadline) {
+  while (!p.exited && !p.reaped && Date.now() < deadline) {
     let stat: string;
     try {
       stat = await readFile(`/proc/${p.pid}/stat`, 'utf8');
