@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertSafeOutDir, build, REPO_ROOT, SERVICE_ENTRIES, type BuildResult } from '../../scripts/lib/build/build.ts';
-import { freePorts } from '../../scripts/cluster.ts';
+import { freePorts } from '../../scripts/lib/cluster/index.ts';
 
 let out: BuildResult;
 let tmp: string;

@@ -5,7 +5,7 @@
  * says it leads the newest epoch). Every fault is recorded with when it was applied and healed,
  * and `healAll` undoes whatever is still in force (links, rules, stopped services).
  */
-import { PASS } from '../../fault-proxy.ts';
+import { PASS } from '../fault-proxy/proxy.ts';
 import type { FaultRecord } from './measure.ts';
 import { clusterLeader } from './measure.ts';
 import type { Firewall, NetFault } from './nft.ts';

@@ -14,7 +14,7 @@
  * `ORPHAN_GUARD` SIGTERMs itself when that pipe closes, so it cannot outlive us.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { describeExit, pipeLines } from '../../cluster.ts';
+import { describeExit, pipeLines } from '../cluster/index.ts';
 
 export interface ProcSpec {
   name: string;

@@ -10,7 +10,7 @@ import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { checkDataDir, summaryLine } from '../../check-lib.ts';
+import { checkDataDir, summaryLine } from '../check/index.ts';
 import { openHistoryFile, runClients, summarize, type RunSummary } from '../client/index.ts';
 import type { HistoryEvent } from '../../../shared/contracts.ts';
 import { describeNetwork } from './netns.ts';

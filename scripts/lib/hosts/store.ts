@@ -10,7 +10,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { startFaultProxy, type FaultProxy } from '../../fault-proxy.ts';
+import { startFaultProxy, type FaultProxy } from '../fault-proxy/proxy.ts';
 import { createPooledHttp, type HttpClient } from '../../../shared/http.ts';
 import { haproxyConfig } from './haproxy.ts';
 import type { Network } from './netns.ts';

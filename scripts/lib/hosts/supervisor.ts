@@ -25,7 +25,7 @@ import { build, REPO_ROOT } from '../build/build.ts';
 import { createNetwork, destroyNetworkSync, namespacesOf, sweepStale, whyNoNamespaces, type Network } from './netns.ts';
 import { isAlive, signalPid } from './procs.ts';
 import type { HostsReport, RunOptions } from './run.ts';
-import { pipeLines } from '../../cluster.ts';
+import { pipeLines } from '../cluster/index.ts';
 
 export class NamespacesUnavailable extends Error {
   constructor(readonly why: string) {
