@@ -11,5 +11,6 @@ export * from './args.ts';
 export * from './report.ts';
 export { judge, type Judgement } from './judge.ts';
 export { Nemesis } from './nemesis.ts';
+export { checkCacheAfterHeal, type FreshnessResult } from './freshness.ts';
 export { LeaderWatch } from './leader.ts';
 export { runChaos } from './run.ts';
