@@ -58,11 +58,13 @@ export async function checkCacheAfterHeal(http: HttpClient, urls: ClusterUrls, s
       const served = new Map<string, number | null>();
       for (const name of before.keys()) served.set(name, await frontendStock(http, urls, name));
       const after = await catalogStock(http, urls);
+      let unjudged = after ? 0 : before.size;
       for (const [name, stock] of before) {
-        if (after?.get(name) !== stock) continue; // changed meanwhile (a restock): judge it next round
-        if (served.get(name) !== stock) stale.set(name, { served: served.get(name) ?? null, stock });
+        // Changed meanwhile (a restock): judged in the next round.
+        if (after?.get(name) !== stock) unjudged++;
+        else if (served.get(name) !== stock) stale.set(name, { served: served.get(name) ?? null, stock });
       }
-      if (stale.size === 0 && after) return { toys, freshAfterMs: Math.round(performance.now() - started), violations: [] };
+      if (stale.size === 0 && unjudged === 0) return { toys, freshAfterMs: Math.round(performance.now() - started), violations: [] };
     }
     if (performance.now() - started > boundMs || signal?.aborted) break;
     await sleep(200, signal);
