@@ -15,8 +15,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCluster, type Cluster } from '../../scripts/cluster.ts';
-import { PASS, startFaultProxy, type FaultMode, type FaultProxy } from '../../scripts/fault-proxy.ts';
+import { startCluster, type Cluster } from '../../scripts/lib/cluster/index.ts';
+import { PASS, startFaultProxy, type FaultMode, type FaultProxy } from '../../scripts/lib/fault-proxy/proxy.ts';
 import { CHANGE_SILENCE_MS } from '../../shared/contracts.ts';
 
 const TOYS = ['Tux', 'Barbie', 'Lego', 'Monopoly', 'Frisbee', 'Slinky', 'Yo-Yo']; // = CACHE_SIZE: no evictions

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCluster, type Cluster } from '../../scripts/cluster.ts';
+import { startCluster, type Cluster } from '../../scripts/lib/cluster/index.ts';
 import { startService, type ServiceProcess } from './service-process.ts';
 
 const FILE_LIMIT = 256;
