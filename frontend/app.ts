@@ -37,6 +37,7 @@ import type { ProductCache } from './cache.ts';
 import type { CatalogClient } from './catalog-client.ts';
 import type { CatalogFreshness } from './freshness.ts';
 import type { OrderRouter } from './types.ts';
+import { requestIdOf } from '../shared/request-context.ts';
 
 export interface FrontendAppDeps {
   cache: ProductCache;
@@ -62,7 +63,7 @@ export function createFrontendApp(deps: FrontendAppDeps): Hono {
     const name = c.req.param('name');
     // No catalog name is empty or this long: answer without a trip to the catalog.
     if (name.length === 0 || name.length > MAX_NAME_LENGTH) throw productNotFound();
-    const { price, quantity } = await cache.get(name);
+    const { price, quantity } = await cache.get(name, requestIdOf(c));
     return c.json({ data: { name, price, quantity } });
   });
 
@@ -79,7 +80,7 @@ export function createFrontendApp(deps: FrontendAppDeps): Hono {
       const req = await parseJsonBody(c.req, OrderRequestSchema);
       let placed: OrderPlaced & { replayed?: boolean };
       try {
-        placed = await orders.placeOrder(req, { idempotencyKey });
+        placed = await orders.placeOrder(req, { idempotencyKey, requestId: requestIdOf(c) });
       } catch (err) {
         if (!isDefiniteRejection(err)) cache.invalidate(req.name);
         throw err;
@@ -92,7 +93,7 @@ export function createFrontendApp(deps: FrontendAppDeps): Hono {
   );
 
   app.get('/orders/:order_number', async (c) => {
-    const order = await orders.getOrder(parseOrderNumber(c.req.param('order_number')));
+    const order = await orders.getOrder(parseOrderNumber(c.req.param('order_number')), { requestId: requestIdOf(c) });
     return c.json({ data: { number: order.number, name: order.name, quantity: order.quantity } });
   });
 

@@ -28,7 +28,8 @@
 import { LRUCache } from 'lru-cache';
 import type { Product } from '../shared/contracts.ts';
 
-export type ProductLoader = (name: string) => Promise<Product>;
+/** `requestId`: the client request that needs the toy (the first, when several share one load). */
+export type ProductLoader = (name: string, requestId?: string) => Promise<Product>;
 
 export interface ProductCacheOptions {
   /** Most toys kept at once (lru-cache `max`); a positive integer. */
@@ -91,15 +92,15 @@ export class ProductCache {
   }
 
   /** The toy, from the cache if present (a hit refreshes its recency), else from the loader. */
-  async get(name: string): Promise<Product> {
+  async get(name: string, requestId?: string): Promise<Product> {
     if (!this.enabled) {
       this.misses++;
-      return this.loader(name);
+      return this.loader(name, requestId);
     }
     if (!this.isTrusted()) {
       this.misses++;
       if (this.lru.size > 0 || this.inflight.size > 0) this.invalidateAll();
-      return this.loader(name);
+      return this.loader(name, requestId);
     }
     const cached = this.lru.get(name);
     if (cached !== undefined) {
@@ -108,7 +109,7 @@ export class ProductCache {
     }
     this.misses++;
     for (let attempt = 1; ; attempt++) {
-      const flight = this.inflight.get(name) ?? this.startLoad(name);
+      const flight = this.inflight.get(name) ?? this.startLoad(name, requestId);
       const value = await flight.promise;
       if (!flight.superseded || attempt >= MAX_LOAD_ATTEMPTS) return value;
       // Superseded while we waited: the value may predate the change. A newer load may already
@@ -119,7 +120,7 @@ export class ProductCache {
   }
 
   /** Drops the toy and supersedes any load of it in flight, so that load stores nothing. */
-  invalidate(name: string): void {
+  invalidate(name: string, _requestId?: string): void {
     this.invalidations++;
     const flight = this.inflight.get(name);
     if (flight) {
@@ -158,17 +159,17 @@ export class ProductCache {
     };
   }
 
-  private startLoad(name: string): Flight {
+  private startLoad(name: string, requestId?: string): Flight {
     // Registered before the loader runs, so even a loader that throws synchronously unregisters it.
     const flight = { superseded: false } as Flight;
     this.inflight.set(name, flight);
-    flight.promise = this.load(name, flight);
+    flight.promise = this.load(name, flight, requestId);
     return flight;
   }
 
-  private async load(name: string, flight: Flight): Promise<Product> {
+  private async load(name: string, flight: Flight, requestId?: string): Promise<Product> {
     try {
-      const value = Object.freeze({ ...(await this.loader(name)) });
+      const value = Object.freeze({ ...(await this.loader(name, requestId)) });
       // Store only if no invalidation for this toy arrived since the load began, and the cache
       // may still keep entries.
       if (!flight.superseded && this.isTrusted()) this.lru.set(name, value);

@@ -15,7 +15,7 @@ import { expectData, NetworkError, type HttpClient, type HttpRequest, type HttpR
 
 export interface CatalogClient {
   /** One toy; throws productNotFound() (404) for an unknown name, a 503 when the catalog is unreachable. */
-  getProduct(name: string): Promise<Product>;
+  getProduct(name: string, requestId?: string): Promise<Product>;
   /** Every toy, in the catalog's order. */
   listProducts(): Promise<Product[]>;
 }
@@ -30,8 +30,8 @@ const ProductListSchema = z.array(ProductSchema);
 export function createCatalogClient(http: HttpClient, catalogUrl: string, opts: CatalogClientOptions = {}): CatalogClient {
   const base = catalogUrl.replace(/\/+$/, '');
 
-  async function call(url: string): Promise<HttpResponse> {
-    const req: HttpRequest = { method: 'GET', url };
+  async function call(url: string, requestId?: string): Promise<HttpResponse> {
+    const req: HttpRequest = { method: 'GET', url, requestId };
     if (opts.timeoutMs !== undefined) req.timeoutMs = opts.timeoutMs;
     try {
       return await http(req);
@@ -42,8 +42,8 @@ export function createCatalogClient(http: HttpClient, catalogUrl: string, opts: 
   }
 
   return {
-    async getProduct(name) {
-      const res = await call(`${base}/products/${encodeURIComponent(name)}`);
+    async getProduct(name, requestId) {
+      const res = await call(`${base}/products/${encodeURIComponent(name)}`, requestId);
       if (res.status === 404) throw productNotFound();
       return expectData(res, ProductSchema);
     },

@@ -15,6 +15,7 @@
 import type { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { ChangeNoticeSchema, InvalidationSchema, MAX_PUBLIC_BODY_BYTES, parseJsonBody } from '../shared/contracts.ts';
+import { requestIdOf } from '../shared/request-context.ts';
 import { createServiceApp } from '../shared/service-app.ts';
 import { payloadTooLarge } from './app.ts';
 import type { ProductCache } from './cache.ts';
@@ -45,13 +46,13 @@ export function createFrontendInternalApp(deps: FrontendInternalAppDeps): Hono {
     const notice = await parseJsonBody(c.req, ChangeNoticeSchema);
     const { missed } = freshness.accept(notice);
     if (missed) cache.invalidateAll();
-    for (const name of notice.names) cache.invalidate(name);
+    for (const name of notice.names) cache.invalidate(name, requestIdOf(c));
     return c.json({ data: { seq: freshness.view().seq, dropped: missed } });
   });
 
   app.post('/internal/invalidate', limit(MAX_PUBLIC_BODY_BYTES), async (c) => {
     const { name } = await parseJsonBody(c.req, InvalidationSchema);
-    cache.invalidate(name);
+    cache.invalidate(name, requestIdOf(c));
     return c.json({ data: { invalidated: name } });
   });
 

@@ -53,7 +53,7 @@ const logFreshness = (e: FreshnessEvent) => {
 };
 const freshness = new CatalogFreshness({ clock: systemClock, silenceMs: CHANGE_SILENCE_MS, onEvent: logFreshness });
 const cache = new ObservedProductCache(
-  { maxSize: config.cacheSize, enabled: config.cacheEnabled, loader: (name) => catalog.getProduct(name), trusted: () => freshness.trusted() },
+  { maxSize: config.cacheSize, enabled: config.cacheEnabled, loader: (name, requestId) => catalog.getProduct(name, requestId), trusted: () => freshness.trusted() },
   { logger },
 );
 const status = createStatusPage({ cache, orders, catalog, recorder });

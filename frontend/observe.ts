@@ -50,24 +50,25 @@ export class ObservedProductCache extends ProductCache {
     this.now = observe.now ?? Date.now;
   }
 
-  override async get(name: string): Promise<Product> {
+  override async get(name: string, requestId?: string): Promise<Product> {
     // A hit changes no membership (no fill, no eviction), so only a miss needs the comparison,
     // which lists every key: doing it on every hit cost about 5 % of a cached query's CPU.
     const hit = this.peek(name) !== undefined;
     try {
-      return await super.get(name);
+      return await super.get(name, requestId);
     } finally {
       if (!hit || this.peek(name) === undefined) this.noteChanges();
     }
   }
 
-  override invalidate(name: string): void {
+  /** `requestId`: the request that caused it (a catalog notice, an operator's call), for the log line. */
+  override invalidate(name: string, requestId?: string): void {
     this.noteChanges();
     const wasCached = this.snapshot.has(name);
     super.invalidate(name);
     this.snapshot.delete(name);
     this.push('invalidate', name);
-    this.logger?.info({ event: 'cache_invalidate', toy: name, wasCached }, `cache: invalidated ${name}${wasCached ? '' : ' (was not cached)'}`);
+    this.logger?.info({ event: 'cache_invalidate', toy: name, wasCached, ...(requestId !== undefined && { reqId: requestId }) }, `cache: invalidated ${name}${wasCached ? '' : ' (was not cached)'}`);
   }
 
   /** What happened lately, oldest first. */

@@ -110,23 +110,23 @@ export class Router implements OrderRouter {
     return [...this.changes];
   }
 
-  placeOrder(req: OrderRequest, opts: { idempotencyKey?: string } = {}): Promise<OrderPlaced & { replayed: boolean }> {
+  placeOrder(req: OrderRequest, opts: { idempotencyKey?: string; requestId?: string } = {}): Promise<OrderPlaced & { replayed: boolean }> {
     // Without a client key, one is made here for this request: the frontend's own retries are
     // still safe, but a client that retries the whole request gets a new order.
     const key = opts.idempotencyKey ?? randomUUID();
     let attempts = 0;
     return this.routed(async (l) => {
       attempts++;
-      const res = await this.o.http({ method: 'POST', url: `${this.urlOf(l.id)}/orders`, body: { ...req, key, epoch: l.epoch }, timeoutMs: this.rpcTimeoutMs + 5_000 });
+      const res = await this.o.http({ method: 'POST', url: `${this.urlOf(l.id)}/orders`, body: { ...req, key, epoch: l.epoch }, timeoutMs: this.rpcTimeoutMs + 5_000, requestId: opts.requestId });
       const placed = expectData(res, OrderPlacedSchema);
       // Our own retry finding our first attempt's order is not a replay for the client.
       return { ...placed, replayed: res.headers[REPLAYED_HEADER] === 'true' && attempts === 1 };
     });
   }
 
-  getOrder(orderNumber: number): Promise<Order> {
+  getOrder(orderNumber: number, opts: { requestId?: string } = {}): Promise<Order> {
     return this.routed(async (l) => {
-      const res = await this.o.http({ method: 'GET', url: `${this.urlOf(l.id)}/orders/${orderNumber}?epoch=${l.epoch}`, timeoutMs: this.rpcTimeoutMs });
+      const res = await this.o.http({ method: 'GET', url: `${this.urlOf(l.id)}/orders/${orderNumber}?epoch=${l.epoch}`, timeoutMs: this.rpcTimeoutMs, requestId: opts.requestId });
       return expectData(res, OrderSchema);
     });
   }

@@ -112,7 +112,7 @@ export function createStatusRecorder(deps: StatusRecorderDeps): StatusRecorder {
         throw err;
       }
     },
-    getOrder: (n) => router.getOrder(n),
+    getOrder: (n, opts) => router.getOrder(n, opts),
     view: () => router.view(),
     history: () => router.history(),
   };
@@ -129,7 +129,7 @@ export function createStatusRecorder(deps: StatusRecorderDeps): StatusRecorder {
         throw err;
       }
     };
-    return { getProduct: (name) => seen(() => client.getProduct(name)), listProducts: () => seen(() => client.listProducts()) };
+    return { getProduct: (name, requestId) => seen(() => client.getProduct(name, requestId)), listProducts: () => seen(() => client.listProducts()) };
   }
 
   const everyMs = deps.watchEveryMs ?? 50;

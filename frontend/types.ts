@@ -16,8 +16,8 @@ export interface OrderRouter {
    * (400/404/409/422/503/504). With an idempotency key, the same key and body always get the same
    * outcome; `replayed` says the outcome is that of an earlier request with the key.
    */
-  placeOrder(req: OrderRequest, opts?: { idempotencyKey?: string }): Promise<OrderPlaced & { replayed?: boolean }>;
+  placeOrder(req: OrderRequest, opts?: { idempotencyKey?: string; requestId?: string }): Promise<OrderPlaced & { replayed?: boolean }>;
   /** Reads an order from the leader; throws orderNotFound() (404) or a 503 AppError. */
-  getOrder(orderNumber: number): Promise<Order>;
+  getOrder(orderNumber: number, opts?: { requestId?: string }): Promise<Order>;
   view(): ElectionView;
 }

@@ -13,6 +13,7 @@ import { AppError } from '../shared/errors.ts';
 import { createServiceApp } from '../shared/service-app.ts';
 import { z } from 'zod';
 import type { Replica } from './replica.ts';
+import { requestIdOf } from '../shared/request-context.ts';
 
 const EpochQuerySchema = z.object({ epoch: z.coerce.number().int().positive().optional() });
 const FetchLogQuerySchema = z.object({
@@ -31,7 +32,7 @@ export function createOrderApp(deps: { replica: Replica }): Hono {
 
   app.post('/orders', small, async (c) => {
     const req = await parseJsonBody(c.req, LeaderOrderRequestSchema);
-    const { orderNumber, replayed } = await replica.order(req);
+    const { orderNumber, replayed } = await replica.order(req, requestIdOf(c));
     if (replayed) c.header(REPLAYED_HEADER, 'true');
     return c.json({ data: { order_number: orderNumber } });
   });

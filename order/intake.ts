@@ -51,7 +51,8 @@ export class Intake {
     return leading;
   }
 
-  async order(req: LeaderOrderRequest): Promise<{ orderNumber: number; replayed: boolean }> {
+  /** `requestId`: the client request this order is for, passed on to the catalog (tracing). */
+  async order(req: LeaderOrderRequest, requestId?: string): Promise<{ orderNumber: number; replayed: boolean }> {
     this.assertLeader(req.epoch);
     await this.accounts?.settled(req.key);
     const known = this.lookupKey(req.key);
@@ -65,7 +66,7 @@ export class Intake {
     if (running) return { orderNumber: await this.joinRunning(req, running), replayed: true };
     if (!this.replication.hasQuorumContact()) throw noQuorum('no follower is reachable, so the order could not be made durable on a majority');
     if (this.inflight.size >= MAX_IN_FLIGHT) throw noQuorum('too many orders in flight at this leader');
-    const result = this.runOrder(req);
+    const result = this.runOrder(req, requestId);
     this.inflight.set(req.key, { name: req.name, quantity: req.quantity, result });
     try {
       return { orderNumber: await result, replayed: false };
@@ -104,9 +105,9 @@ export class Intake {
     return index > this.ctx.o.log.lastIndex() - retained ? index : undefined;
   }
 
-  private async purchase(req: LeaderOrderRequest, epoch: number): Promise<void> {
+  private async purchase(req: LeaderOrderRequest, epoch: number, requestId: string | undefined): Promise<void> {
     try {
-      await this.ctx.o.catalog.purchase({ name: req.name, quantity: req.quantity, key: req.key, epoch });
+      await this.ctx.o.catalog.purchase({ name: req.name, quantity: req.quantity, key: req.key, epoch }, requestId);
     } catch (err) {
       // Nothing was logged, so this attempt cannot become an order; a decrement the catalog may
       // have made stays pending until an established leader releases it (order/accounts.ts).
@@ -119,9 +120,9 @@ export class Intake {
     }
   }
 
-  private async runOrder(req: LeaderOrderRequest): Promise<number> {
+  private async runOrder(req: LeaderOrderRequest, requestId: string | undefined): Promise<number> {
     const epoch = this.assertLeader(req.epoch);
-    await this.purchase(req, epoch);
+    await this.purchase(req, epoch, requestId);
     // The catalog has decremented; only now does the order get a number, so a refused purchase
     // never leaves a gap in the order numbers.
     if (this.ctx.leaderEpoch !== epoch) throw outcomeUnknown('leadership changed while the order was in progress');

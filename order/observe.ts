@@ -24,7 +24,6 @@ import type { Logger } from 'pino';
 import type { AppendRequest, ReplicaStatus } from '../shared/contracts.ts';
 import { Counter } from 'prom-client';
 import { gaugeFrom, METRIC_PREFIX, type Registry } from '../shared/metrics.ts';
-import { currentRequestId, runOutsideRequest, runWithRequestId } from '../shared/request-context.ts';
 import { describeReplicaEvent, type ReplicaEvent } from './events.ts';
 import type { MetaStore } from './meta.ts';
 import type { CatalogPurchaser, PeerTransport } from './peers.ts';
@@ -102,9 +101,9 @@ export class RequestIdsByKey {
 /** The catalog purchaser, remembering which request each order key belongs to. */
 export function observePurchaser(catalog: CatalogPurchaser, ids: RequestIdsByKey): CatalogPurchaser {
   return {
-    purchase(req) {
-      ids.remember(req.key, currentRequestId());
-      return catalog.purchase(req);
+    purchase(req, requestId) {
+      ids.remember(req.key, requestId);
+      return catalog.purchase(req, requestId);
     },
   };
 }
@@ -148,10 +147,10 @@ export function observePeers(peers: PeerTransport, o: { logger: Logger; ids: Req
       s.episode = { epoch: req.epoch, from: req.prevIndex + 1, startedMs: now() };
       o.logger.debug({ event: 'catchup_start', follower: peer, from: req.prevIndex + 1, leaderLastIndex: req.leaderLastIndex }, `catching up follower ${peer} from order ${req.prevIndex + 1}`);
     }
-    const ids = o.ids.idsOf(req.entries.map((e) => e.key));
-    const send = () => peers.append(peer, req, timeoutMs);
+    // The ids of the client requests whose orders this append carries (none on a heartbeat).
+    const ids = req.entries.length ? o.ids.idsOf(req.entries.map((e) => e.key)) : [];
     try {
-      const res = await (ids.length ? runWithRequestId(ids.join(','), send) : runOutsideRequest(send));
+      const res = await peers.append(peer, req, timeoutMs, ids.length ? ids.join(',') : undefined);
       s.answered = true;
       s.lastOk = res.ok;
       const ep = s.episode;

@@ -15,7 +15,8 @@ import { expectData, type HttpClient } from '../shared/http.ts';
 
 export interface PeerTransport {
   promise(peerId: number, req: PromiseRequest, timeoutMs: number): Promise<PromiseResponse>;
-  append(peerId: number, req: AppendRequest, timeoutMs: number): Promise<AppendResponse>;
+  /** `requestId`: the ids of the client requests whose orders it carries (for tracing). */
+  append(peerId: number, req: AppendRequest, timeoutMs: number, requestId?: string): Promise<AppendResponse>;
   fetchLog(peerId: number, req: { epoch: number; from: number; limit: number }, timeoutMs: number): Promise<FetchLogResponse>;
   status(peerId: number, timeoutMs: number): Promise<ReplicaStatus>;
   catchup(peerId: number, req: CatchupRequest, timeoutMs: number): Promise<void>;
@@ -27,11 +28,11 @@ export function createHttpPeerTransport(http: HttpClient, peers: ReadonlyArray<{
     if (!peer) throw new Error(`unknown peer ${id}`);
     return peer.url;
   };
-  const post = async <T>(id: number, path: string, body: unknown, schema: z.ZodType<T>, timeoutMs: number) =>
-    expectData(await http({ method: 'POST', url: `${urlOf(id)}${path}`, body, timeoutMs }), schema);
+  const post = async <T>(id: number, path: string, body: unknown, schema: z.ZodType<T>, timeoutMs: number, requestId?: string) =>
+    expectData(await http({ method: 'POST', url: `${urlOf(id)}${path}`, body, timeoutMs, requestId }), schema);
   return {
     promise: (id, req, t) => post(id, '/internal/promise', req, PromiseResponseSchema, t),
-    append: (id, req, t) => post(id, '/internal/append', req, AppendResponseSchema, t),
+    append: (id, req, t, requestId) => post(id, '/internal/append', req, AppendResponseSchema, t, requestId),
     fetchLog: async (id, req, t) =>
       expectData(
         await http({ method: 'GET', url: `${urlOf(id)}/internal/log?epoch=${req.epoch}&from=${req.from}&limit=${req.limit}`, timeoutMs: t }),
@@ -46,7 +47,7 @@ export function createHttpPeerTransport(http: HttpClient, peers: ReadonlyArray<{
 
 export interface CatalogPurchaser {
   /** Decrements stock once per key; throws the catalog's 404/409 or a NetworkError. */
-  purchase(req: PurchaseRequest): Promise<PurchaseResult>;
+  purchase(req: PurchaseRequest, requestId?: string): Promise<PurchaseResult>;
 }
 
 /**
@@ -71,6 +72,6 @@ export function createHttpCatalogAccounts(http: HttpClient, catalogUrl: string, 
 
 export function createHttpCatalogPurchaser(http: HttpClient, catalogUrl: string, timeoutMs = 3_000): CatalogPurchaser {
   return {
-    purchase: async (req) => expectData(await http({ method: 'POST', url: `${catalogUrl}/purchases`, body: req, timeoutMs }), PurchaseResultSchema),
+    purchase: async (req, requestId) => expectData(await http({ method: 'POST', url: `${catalogUrl}/purchases`, body: req, timeoutMs, requestId }), PurchaseResultSchema),
   };
 }

@@ -183,8 +183,8 @@ export class Replica {
   lead(epoch: number): Promise<LeadResponse> {
     return this.viewChange.lead(epoch);
   }
-  order(req: LeaderOrderRequest): Promise<{ orderNumber: number; replayed: boolean }> {
-    return this.intake.order(req);
+  order(req: LeaderOrderRequest, requestId?: string): Promise<{ orderNumber: number; replayed: boolean }> {
+    return this.intake.order(req, requestId);
   }
   async placeOrder(req: LeaderOrderRequest): Promise<number> {
     return (await this.intake.order(req)).orderNumber;

@@ -17,7 +17,7 @@ import { Agent, request as undiciRequest } from 'undici';
 import type { z } from 'zod';
 import { AppError, fromErrorBody } from './errors.ts';
 import { CLIENT_IDLE_TIMEOUT_MS } from './keep-alive.ts';
-import { withRequestIdHeader } from './request-context.ts';
+import { REQUEST_ID_HEADER } from './request-context.ts';
 
 export interface HttpRequest {
   method: 'GET' | 'POST' | 'DELETE';
@@ -25,6 +25,8 @@ export interface HttpRequest {
   body?: unknown;
   headers?: Record<string, string>;
   timeoutMs?: number;
+  /** The client request this call works for (shared/request-context.ts): sent as x-request-id. */
+  requestId?: string;
 }
 export interface HttpResponse {
   status: number;
@@ -59,7 +61,8 @@ function classify(err: unknown): NetworkErrorKind {
 
 function encode(req: HttpRequest): { body: string | undefined; headers: Record<string, string> } {
   // The request this call works for (shared/request-context.ts), so its id follows it to the peer.
-  const headers: Record<string, string> = withRequestIdHeader({ ...req.headers });
+  const headers: Record<string, string> = { ...req.headers };
+  if (req.requestId !== undefined && headers[REQUEST_ID_HEADER] === undefined) headers[REQUEST_ID_HEADER] = req.requestId;
   if (req.body === undefined) return { body: undefined, headers };
   headers['content-type'] ??= 'application/json';
   return { body: typeof req.body === 'string' ? req.body : JSON.stringify(req.body), headers };

@@ -4,9 +4,8 @@
  *   const outer = observeApp(createCatalogApp(deps), { logger, registry, serveMetrics: true });
  *
  * One middleware around every request:
- * - opens the request context (shared/request-context.ts) with the `x-request-id` the caller
- *   sent, or a new id, closes it once the response is ready, and echoes the id in the response's
- *   `x-request-id`;
+ * - puts the `x-request-id` the caller sent, or a new id, on the context (`requestIdOf(c)`,
+ *   shared/request-context.ts) for handlers to pass on, and echoes it in the response;
  * - writes one log line when the request ends: reqId, method, path, route, status and service
  *   time in ms. Heartbeat-like routes (status probes, empty appends, /health, /metrics, the
  *   status page's polling) are logged at debug unless they belong to a traced request (they
@@ -25,7 +24,7 @@ import type { Level, Logger } from 'pino';
 import { createServiceApp } from './service-app.ts';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { getOrCreate, METRIC_PREFIX, type Registry } from './metrics.ts';
-import { acceptRequestId, newRequestId, REQUEST_ID_HEADER, runRequest } from './request-context.ts';
+import { acceptRequestId, newRequestId, REQUEST_ID_HEADER, REQUEST_ID_VAR } from './request-context.ts';
 
 /** Requests a service answers many times a second by itself; logged at debug unless traced. */
 export const QUIET_ROUTES: ReadonlySet<string> = new Set([
@@ -79,13 +78,27 @@ export function httpMetrics(registry: Registry): HttpMetrics {
 export function requestObserver(opts: ObserveOptions): MiddlewareHandler {
   const metrics = httpMetrics(opts.registry);
   const quiet = opts.quietRoutes ?? QUIET_ROUTES;
+  // One child per label set, found by one string key: prom-client hashes the label object on every
+  // inc/observe otherwise. Bounded: methods are the parser's, routes the app's patterns, statuses ours.
+  const children = new Map<string, { requests: { inc(): void }; duration: { observe(v: number): void } }>();
+  const seriesOf = (method: string, route: string, status: number) => {
+    const key = `${method} ${route} ${status}`;
+    let s = children.get(key);
+    if (!s) {
+      const labels = { method, route, status };
+      s = { requests: metrics.requests.labels(labels), duration: metrics.duration.labels(labels) };
+      children.set(key, s);
+    }
+    return s;
+  };
   const observe: MiddlewareHandler = async (c, next) => {
     const started = performance.now();
     const incoming = acceptRequestId(c.req.header(REQUEST_ID_HEADER));
     const reqId = incoming ?? newRequestId();
+    c.set(REQUEST_ID_VAR as never, reqId as never);
     metrics.inFlight.inc();
     try {
-      await runRequest(reqId, () => next());
+      await next();
     } finally {
       metrics.inFlight.dec();
     }
@@ -98,8 +111,9 @@ export function requestObserver(opts: ObserveOptions): MiddlewareHandler {
     } catch {
       // a response with immutable headers just goes without the echo
     }
-    metrics.requests.inc({ method, route, status });
-    metrics.duration.observe({ method, route, status }, ms / 1000);
+    const series = seriesOf(method, route, status);
+    series.requests.inc();
+    series.duration.observe(ms / 1000);
     const level: Level = status >= 500 ? 'warn' : !incoming && quiet.has(`${method} ${route}`) ? 'debug' : 'info';
     if (!opts.logger.isLevelEnabled(level)) return;
     const path = c.req.path;

@@ -66,7 +66,7 @@ describe('ProductCache', () => {
 
     loader.mockClear();
     await cache.get('B'); // was evicted: goes back to the loader, evicting C
-    expect(loader).toHaveBeenCalledWith('B');
+    expect(loader).toHaveBeenCalledWith('B', undefined);
     expect(cache.peek('C')).toBeUndefined();
     expect(cache.stats().evictions).toBe(2);
   });

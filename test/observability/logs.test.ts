@@ -18,7 +18,7 @@ import { createFetchHttp, createPooledHttp } from '../../shared/http.ts';
 import { announce, createLogger } from '../../shared/logger.ts';
 import { createRegistry } from '../../shared/metrics.ts';
 import { observeApp } from '../../shared/observability.ts';
-import { acceptRequestId, currentRequestId, runWithRequestId } from '../../shared/request-context.ts';
+import { acceptRequestId, requestIdOf } from '../../shared/request-context.ts';
 import { FakeRouter } from '../frontend/helpers.ts';
 import { LEVEL, memoryLogger, recordingFetch } from './helpers.ts';
 
@@ -32,7 +32,7 @@ function frontend() {
     return name === 'Tux' ? Response.json({ data: TUX }) : Response.json({ error: { code: 404, message: 'product not found' } }, { status: 404 });
   });
   const catalog = createCatalogClient(createFetchHttp(catalogFetch.fetchFn), 'http://catalog.test');
-  const cache = new ObservedProductCache({ maxSize: 7, loader: (n) => catalog.getProduct(n) }, { logger });
+  const cache = new ObservedProductCache({ maxSize: 7, loader: (n, requestId) => catalog.getProduct(n, requestId) }, { logger });
   const registry = createRegistry();
   const app = observeApp(createFrontendApp({ cache, catalog, orders: new FakeRouter() }), { logger, registry });
   const internal = observeApp(createFrontendInternalApp({ cache }), { logger, registry, serveMetrics: true });
@@ -70,31 +70,25 @@ describe('request ids', () => {
     expect(f.seen[0]!.headers['x-request-id']).toBe(res.headers.get('x-request-id'));
   });
 
-  it('work a request starts and leaves running loses the id once the request is answered', async () => {
+  it('a handler reads the id from its context; work it leaves running carries none', async () => {
     const { logger, lines } = memoryLogger('order-3');
     const { Hono } = await import('hono');
     const inner = new Hono();
-    let release!: () => void;
-    const later = new Promise<void>((r) => (release = r));
-    let background: Promise<Array<string | undefined>> = Promise.resolve([]);
+    let seen: string | undefined;
     inner.post('/internal/lead', (c) => {
-      // Like a replication loop begun by an election: it outlives the request.
-      background = (async () => {
-        const during = currentRequestId();
-        await later;
-        logger.info('still looping');
-        return [during, currentRequestId()];
-      })();
+      seen = requestIdOf(c);
+      // Like a replication loop begun by an election: it outlives the request and logs plainly.
+      queueMicrotask(() => logger.info('still looping'));
       return c.json({ data: {} });
     });
     const app = observeApp(inner, { logger, registry: createRegistry() });
     await app.request('/internal/lead', { method: 'POST', headers: { 'x-request-id': 'elect-1' } });
-    release();
-    expect(await background).toEqual(['elect-1', undefined]);
+    expect(seen).toBe('elect-1');
     expect(lines.find((l) => l.msg === 'still looping')?.reqId).toBeUndefined();
+    expect(lines.find((l) => l.route === '/internal/lead')?.reqId).toBe('elect-1');
   });
 
-  it('createPooledHttp adds the current request id over a real socket, and only inside a request', async () => {
+  it('createPooledHttp sends the id a call carries over a real socket, and never one of its own', async () => {
     const received: Array<string | undefined> = [];
     const server = http.createServer((req, res) => {
       received.push(req.headers['x-request-id'] as string | undefined);
@@ -105,20 +99,14 @@ describe('request ids', () => {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/x`;
     const client = createPooledHttp();
     try {
-      await runWithRequestId('abc', () => client({ method: 'GET', url }));
+      await client({ method: 'GET', url, requestId: 'abc' });
       await client({ method: 'GET', url });
-      await runWithRequestId('abc', () => client({ method: 'POST', url, body: {}, headers: { 'X-Request-Id': 'chosen' } }));
-      // The id survives awaits inside the request's work.
-      await runWithRequestId('later', async () => {
-        await new Promise((r) => setTimeout(r, 1));
-        expect(currentRequestId()).toBe('later');
-        await client({ method: 'GET', url });
-      });
+      await client({ method: 'POST', url, body: {}, headers: { 'x-request-id': 'chosen' }, requestId: 'abc' });
     } finally {
       await client.close();
       await new Promise<void>((r) => server.close(() => r()));
     }
-    expect(received).toEqual(['abc', undefined, 'chosen', 'later']);
+    expect(received).toEqual(['abc', undefined, 'chosen']);
   });
 });
 

@@ -19,7 +19,6 @@ import type { AppendRequest, AppendResponse, OrderEntry, Product, ReplicaStatus 
 import { NetworkError } from '../../shared/http.ts';
 import { createRegistry } from '../../shared/metrics.ts';
 import { observeApp } from '../../shared/observability.ts';
-import { currentRequestId, runWithRequestId } from '../../shared/request-context.ts';
 import { FakeCatalog, FakeRouter } from '../frontend/helpers.ts';
 import { memoryLogger } from './helpers.ts';
 
@@ -146,8 +145,8 @@ describe('order replica metrics', () => {
     const sent: Array<{ reqId: string | undefined; entries: number }> = [];
     let answer: (req: AppendRequest) => AppendResponse | Error = () => new NetworkError('refused', 'http://order-2');
     const inner: PeerTransport = {
-      async append(_peer, req) {
-        sent.push({ reqId: currentRequestId(), entries: req.entries.length });
+      async append(_peer, req, _timeoutMs, requestId) {
+        sent.push({ reqId: requestId, entries: req.entries.length });
         const a = answer(req);
         if (a instanceof Error) throw a;
         return a;
@@ -163,12 +162,12 @@ describe('order replica metrics', () => {
     const append = (prevIndex: number, entries: OrderEntry[], leaderLastIndex: number): AppendRequest =>
       ({ epoch: 4, leaderId: 3, prevIndex, prevCrc: 0, entries, commitIndex: -1, viewStartIndex: -1, leaderLastIndex, established: true });
 
-    // The order's request placed it: the purchase happened in that request's context.
+    // The order's request placed it: the purchase carried that request's id.
     const purchaser = observePurchaser({ purchase: async (r) => ({ name: r.name, quantity: 99 }) }, ids);
-    await runWithRequestId('client-req-1', () => purchaser.purchase({ name: 'Tux', quantity: 1, key: 'k5', epoch: 4 }));
+    await purchaser.purchase({ name: 'Tux', quantity: 1, key: 'k5', epoch: 4 }, 'client-req-1');
 
-    // Follower 2 is down: a heartbeat fails (sent outside any request, even if called inside one).
-    await expect(runWithRequestId('the-lead-request', () => peers.append(2, append(2, [], 5), 100))).rejects.toThrow();
+    // Follower 2 is down: a heartbeat fails, carrying no request's id.
+    await expect(peers.append(2, append(2, [], 5), 100)).rejects.toThrow();
     expect(sent.at(-1)).toEqual({ reqId: undefined, entries: 0 });
     // It comes back 3 orders behind: the leader sends orders 3..5 in two batches.
     answer = (req) => ({ ok: true, matchIndex: req.prevIndex + req.entries.length, logEpoch: 4, storage: 'intact' });
