@@ -56,6 +56,18 @@ const RETRY_DEFINITE = new Set(['not_leader', 'stale_epoch', 'recovering']);
 /** Errors that speak only for one attempt: definite alone, unknown once an earlier attempt was. */
 const DEFINITE_FOR_THE_ATTEMPT = new Set(['no_quorum', 'no_leader', 'upstream_unavailable', 'request_in_progress']);
 
+/**
+ * A client's key may have been sent before, to another frontend or to this one before a restart,
+ * and that attempt may still commit: this request cannot know. So a refusal that speaks only for
+ * this request's attempts (503: no leader, no quorum, catalog down) is not "certainly did not
+ * happen" for a keyed order: it is 504, outcome unknown, and the client retries with the key.
+ * Refusals that speak for the key itself (409 stock, 422, 404, 400) stand.
+ */
+function keyedRefusal(err: unknown): unknown {
+  if (!(err instanceof AppError) || err.status !== 503) return err;
+  return new AppError(504, 'outcome_unknown', `order outcome unknown: ${err.message}; an earlier attempt with this Idempotency-Key may still commit, so retry with it`, 1, { refusal: err.reason });
+}
+
 function mayHaveHappened(err: unknown): boolean {
   if (err instanceof NetworkError) return !err.undelivered;
   return err instanceof AppError && err.reason === 'outcome_unknown';
@@ -115,13 +127,14 @@ export class Router implements OrderRouter {
     // still safe, but a client that retries the whole request gets a new order.
     const key = opts.idempotencyKey ?? randomUUID();
     let attempts = 0;
-    return this.routed(async (l) => {
+    const placed = this.routed(async (l) => {
       attempts++;
       const res = await this.o.http({ method: 'POST', url: `${this.urlOf(l.id)}/orders`, body: { ...req, key, epoch: l.epoch }, timeoutMs: this.rpcTimeoutMs + 5_000, requestId: opts.requestId });
       const placed = expectData(res, OrderPlacedSchema);
       // Our own retry finding our first attempt's order is not a replay for the client.
       return { ...placed, replayed: res.headers[REPLAYED_HEADER] === 'true' && attempts === 1 };
     });
+    return opts.idempotencyKey === undefined ? placed : placed.catch((err: unknown) => { throw keyedRefusal(err); });
   }
 
   getOrder(orderNumber: number, opts: { requestId?: string } = {}): Promise<Order> {

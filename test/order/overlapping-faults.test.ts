@@ -106,6 +106,30 @@ describe('when an order\'s first attempt dies with the leader and the retry meet
   });
 });
 
+describe('when a client retries its key at a frontend that knows nothing of the first attempt', () => {
+  it('a refusal for lack of a leader is 504 (unknown), because the first attempt may still commit, and it does', async () => {
+    const { c } = cluster3();
+    await c.until('replica 3 leads', () => c.leaderId() === 3);
+    c.cut('order-3', 'order-1');
+    c.cut('order-3', 'order-2');
+    void c.router.placeOrder({ name: 'Tux', quantity: 1 }, { idempotencyKey: 'K' }).catch(() => {});
+    await c.until('K is in the leader log', () => c.log(3).some((e) => e.key === 'K'));
+    await c.crash(3);
+    await c.crash(2);
+    // The client's retry reaches another frontend (or this one restarted): no leader anywhere.
+    const other = c.addFrontend('frontend-b');
+    const retry = await c.settle(other.placeOrder({ name: 'Tux', quantity: 1 }, { idempotencyKey: 'K' }).then(() => 'ok', (e: AppError) => e));
+    expect(retry).toBeInstanceOf(AppError);
+    expect({ status: (retry as AppError).status, reason: (retry as AppError).reason }).toEqual({ status: 504, reason: 'outcome_unknown' });
+    // And rightly so: once 3 is back, its log (with K) wins and K commits.
+    c.heal();
+    await c.restart(3);
+    await c.restart(2);
+    await c.converged();
+    expect(c.log(1).filter((e) => e.key === 'K')).toHaveLength(1);
+  });
+});
+
 describe('when a replica lost its log while it was down', () => {
   it('it neither votes nor leads until rebuilt, so the replica that still holds the orders is waited for', async () => {
     const { c } = cluster3();
