@@ -12,7 +12,10 @@
 import type { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
-import { FenceRequestSchema, MAX_PUBLIC_BODY_BYTES, PurchaseRequestSchema, ReconcileRequestSchema, parseJsonBody, parseWith } from '../shared/contracts.ts';
+import {
+  FenceRequestSchema, MAX_BATCH_BODY_BYTES, MAX_PUBLIC_BODY_BYTES, PurchaseBatchRequestSchema, PurchaseRequestSchema, ReconcileRequestSchema, parseJsonBody, parseWith,
+} from '../shared/contracts.ts';
+import { toBatchResult } from '../shared/batcher.ts';
 
 const LedgerQuerySchema = z.object({
   from: z.coerce.number().int().nonnegative().default(0),
@@ -51,6 +54,24 @@ export function createCatalogApp(deps: CatalogDeps): Hono {
     async (c) => {
       const req = await parseJsonBody(c.req, PurchaseRequestSchema);
       return c.json({ data: await store.purchase(req) });
+    },
+  );
+
+  // A leader's concurrent purchases in one request (shared/batcher.ts): each is the same call as
+  // /purchases, in order, and the answer waits until every one is durable (group commit makes
+  // that one fsync); each item carries its own outcome.
+  app.post(
+    '/purchases/batch',
+    bodyLimit({
+      maxSize: MAX_BATCH_BODY_BYTES,
+      onError: () => {
+        throw new AppError(413, 'payload_too_large', `body is larger than ${MAX_BATCH_BODY_BYTES} bytes`);
+      },
+    }),
+    async (c) => {
+      const { purchases } = await parseJsonBody(c.req, PurchaseBatchRequestSchema);
+      const settled = await Promise.allSettled(purchases.map((p) => store.purchase(p)));
+      return c.json({ data: { results: settled.map(toBatchResult) } });
     },
   );
 

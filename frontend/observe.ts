@@ -68,7 +68,12 @@ export class ObservedProductCache extends ProductCache {
     super.invalidate(name);
     this.snapshot.delete(name);
     this.push('invalidate', name);
-    this.logger?.info({ event: 'cache_invalidate', toy: name, wasCached, ...(requestId !== undefined && { reqId: requestId }) }, `cache: invalidated ${name}${wasCached ? '' : ' (was not cached)'}`);
+    // Dropping a toy that was not cached changes nothing a person could see (each order causes
+    // two invalidations: the frontend's own and the catalog's notice): debug, not a line each.
+    const level = wasCached ? 'info' : 'debug';
+    if (this.logger?.isLevelEnabled(level)) {
+      this.logger[level]({ event: 'cache_invalidate', toy: name, wasCached, ...(requestId !== undefined && { reqId: requestId }) }, `cache: invalidated ${name}${wasCached ? '' : ' (was not cached)'}`);
+    }
   }
 
   /** What happened lately, oldest first. */

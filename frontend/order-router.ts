@@ -19,9 +19,10 @@ import { randomUUID } from 'node:crypto';
 import type { ReplicaAddress } from '../shared/config.ts';
 import type { Clock } from '../shared/clock.ts';
 import {
-  LeadResponseSchema, OrderPlacedSchema, OrderSchema, REPLAYED_HEADER, ReplicaStatusSchema,
-  type Order, type OrderPlaced, type OrderRequest, type ReplicaStatus,
+  LeadResponseSchema, MAX_BATCH_ITEMS, OrderSchema, PlacedOrderSchema, ReplicaStatusSchema,
+  type LeaderOrderRequest, type Order, type OrderPlaced, type PlacedOrder, type OrderRequest, type ReplicaStatus,
 } from '../shared/contracts.ts';
+import { Batcher, batchResults } from '../shared/batcher.ts';
 import { AppError, noLeader, outcomeUnknown } from '../shared/errors.ts';
 import { expectData, NetworkError, type HttpClient } from '../shared/http.ts';
 import { candidatesInPriorityOrder, electionInProgress, existingLeader, newerLeader, nextEpoch, SILENT_BEATS_BEFORE_ELECTION, stillLeads, type Probe } from './election.ts';
@@ -47,6 +48,10 @@ export interface LeaderChange {
 }
 
 type Leader = { id: number; epoch: number };
+
+/** Order batches in flight to one replica at once, and orders waiting for one; past that, refused. */
+const ORDER_BATCHES_IN_FLIGHT = 4;
+const ORDERS_QUEUED = 20_000;
 
 /** Leader changes kept for /status and metrics; older ones are dropped (counted in `changeCount`). */
 const MAX_HISTORY = 1_000;
@@ -85,6 +90,7 @@ export class Router implements OrderRouter {
   private stopped = true;
   private cancelTick: () => void = () => {};
   private readonly changes: LeaderChange[] = [];
+  private readonly batchers = new Map<number, Batcher<{ order: LeaderOrderRequest; requestId?: string }, PlacedOrder>>();
   changeCount = 0;
   /**
    * Called whenever the leader changes, so requests still waiting on a deposed or dead leader stop
@@ -129,10 +135,9 @@ export class Router implements OrderRouter {
     let attempts = 0;
     const placed = this.routed(async (l) => {
       attempts++;
-      const res = await this.o.http({ method: 'POST', url: `${this.urlOf(l.id)}/orders`, body: { ...req, key, epoch: l.epoch }, timeoutMs: this.rpcTimeoutMs + 5_000, requestId: opts.requestId });
-      const placed = expectData(res, OrderPlacedSchema);
+      const placed = await this.batcherFor(l.id).submit({ order: { ...req, key, epoch: l.epoch }, requestId: opts.requestId });
       // Our own retry finding our first attempt's order is not a replay for the client.
-      return { ...placed, replayed: res.headers[REPLAYED_HEADER] === 'true' && attempts === 1 };
+      return { order_number: placed.order_number, replayed: placed.replayed && attempts === 1 };
     });
     return opts.idempotencyKey === undefined ? placed : placed.catch((err: unknown) => { throw keyedRefusal(err); });
   }
@@ -157,6 +162,31 @@ export class Router implements OrderRouter {
       };
     });
     return { leaderId: this.leader?.id ?? null, epoch: this.leader?.epoch ?? null, electing: this.electing !== null, replicas };
+  }
+
+  /**
+   * The orders going to one replica, batched (shared/batcher.ts): concurrent client orders cost
+   * the leader one request instead of one each. One batcher per replica, made on first use.
+   */
+  private batcherFor(id: number): Batcher<{ order: LeaderOrderRequest; requestId?: string }, PlacedOrder> {
+    let b = this.batchers.get(id);
+    if (!b) {
+      const url = `${this.urlOf(id)}/orders/batch`;
+      b = new Batcher({
+        maxBatch: MAX_BATCH_ITEMS,
+        maxInFlight: ORDER_BATCHES_IN_FLIGHT,
+        maxQueued: ORDERS_QUEUED,
+        overloaded: () => noLeader('too many orders waiting for the leader'),
+        send: async (items) => {
+          const ids = [...new Set(items.map((i) => i.requestId).filter((x): x is string => x !== undefined))].slice(0, 8);
+          const body = { orders: items.map((i) => i.order) };
+          const res = await this.o.http({ method: 'POST', url, body, timeoutMs: this.rpcTimeoutMs + 5_000, requestId: ids.length ? ids.join(',') : undefined });
+          return batchResults(res, PlacedOrderSchema, items.length);
+        },
+      });
+      this.batchers.set(id, b);
+    }
+    return b;
   }
 
   // ------------------------------------------------------------------ heartbeats and elections

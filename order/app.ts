@@ -6,9 +6,10 @@
 import type { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import {
-  AppendRequestSchema, CatchupRequestSchema, LeadRequestSchema, LeaderNoticeSchema, LeaderOrderRequestSchema,
-  PromiseRequestSchema, REPLAYED_HEADER, parseJsonBody, parseOrderNumber, parseWith,
+  AppendRequestSchema, CatchupRequestSchema, LeadRequestSchema, LeaderNoticeSchema, LeaderOrderBatchRequestSchema, LeaderOrderRequestSchema,
+  MAX_BATCH_BODY_BYTES, PromiseRequestSchema, REPLAYED_HEADER, parseJsonBody, parseOrderNumber, parseWith,
 } from '../shared/contracts.ts';
+import { toBatchResult } from '../shared/batcher.ts';
 import { AppError } from '../shared/errors.ts';
 import { createServiceApp } from '../shared/service-app.ts';
 import { z } from 'zod';
@@ -35,6 +36,19 @@ export function createOrderApp(deps: { replica: Replica }): Hono {
     const { orderNumber, replayed } = await replica.order(req, requestIdOf(c));
     if (replayed) c.header(REPLAYED_HEADER, 'true');
     return c.json({ data: { order_number: orderNumber } });
+  });
+  // The frontend's concurrent orders in one request (shared/batcher.ts): each is the same call as
+  // POST /orders, and each item carries its own outcome. Their records are appended together,
+  // so they commit together, and the answer goes out when the last one has.
+  const batchBody = bodyLimit({ maxSize: MAX_BATCH_BODY_BYTES, onError: () => { throw new AppError(413, 'payload_too_large', 'request body too large'); } });
+  app.post('/orders/batch', batchBody, async (c) => {
+    const { orders } = await parseJsonBody(c.req, LeaderOrderBatchRequestSchema);
+    const requestId = requestIdOf(c);
+    const settled = await Promise.allSettled(orders.map(async (o) => {
+      const { orderNumber, replayed } = await replica.order(o, requestId);
+      return { order_number: orderNumber, replayed };
+    }));
+    return c.json({ data: { results: settled.map(toBatchResult) } });
   });
   app.get('/orders/:number', async (c) => {
     const n = parseOrderNumber(c.req.param('number'));

@@ -12,7 +12,7 @@ import { createOrderApp } from './app.ts';
 import { LOG_FILE, type FileLogOptions } from './file-log.ts';
 import { openReplicaStorage } from './storage.ts';
 import { createSyncedOffsetTracker } from '../shared/fsutil.ts';
-import { createHttpCatalogAccounts, createHttpCatalogPurchaser, createHttpPeerTransport } from './peers.ts';
+import { createBatchingCatalogPurchaser, createHttpCatalogAccounts, createHttpPeerTransport } from './peers.ts';
 import { Replica } from './replica.ts';
 import { createReplicaReadinessApp } from './readiness.ts';
 import { announce, createLogger } from '../shared/logger.ts';
@@ -46,7 +46,7 @@ const replica = new Replica({
   log,
   meta: observeMeta(meta, logger),
   peers: observePeers(createHttpPeerTransport(http, peers), { logger, ids: requestIds, metrics: catchupMetrics(registry) }),
-  catalog: observePurchaser(createHttpCatalogPurchaser(http, config.catalogUrl), requestIds),
+  catalog: observePurchaser(createBatchingCatalogPurchaser(http, config.catalogUrl), requestIds),
   catalogAccounts: createHttpCatalogAccounts(http, config.catalogUrl),
   idempotencyKeysRetained: config.idempotencyKeysRetained,
   clock: systemClock,

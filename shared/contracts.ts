@@ -170,6 +170,30 @@ export const PurchaseRequestSchema = OrderRequestSchema.extend({
   epoch: EPOCH.schema(),
 });
 export type PurchaseRequest = z.infer<typeof PurchaseRequestSchema>;
+
+// ---------------------------------------------------------------- batches (shared/batcher.ts)
+
+/** Most calls one batch request carries (the leader's orders, the catalog's purchases). */
+export const MAX_BATCH_ITEMS = 512;
+/** Bytes one batch body may take: every item at its longest fits with room to spare. */
+export const MAX_BATCH_BODY_BYTES = 1024 * 1024;
+
+/** One item's answer in a batch: its data, or the error body it would have had on its own. */
+export function batchResultSchema<T extends z.ZodTypeAny>(data: T) {
+  return z.discriminatedUnion('ok', [
+    z.object({ ok: z.literal(true), data }),
+    z.object({ ok: z.literal(false), status: z.number().int().min(400).max(599), error: z.object({ code: z.number().int(), message: z.string(), reason: z.string().optional(), detail: z.record(z.unknown()).optional() }) }),
+  ]);
+}
+export type BatchResult<T> = { ok: true; data: T } | { ok: false; status: number; error: { code: number; message: string; reason?: string; detail?: Record<string, unknown> } };
+
+export const PurchaseBatchRequestSchema = z.object({ purchases: z.array(PurchaseRequestSchema).min(1).max(MAX_BATCH_ITEMS) });
+export type PurchaseBatchRequest = z.infer<typeof PurchaseBatchRequestSchema>;
+export const LeaderOrderBatchRequestSchema = z.object({ orders: z.array(LeaderOrderRequestSchema).min(1).max(MAX_BATCH_ITEMS) });
+export type LeaderOrderBatchRequest = z.infer<typeof LeaderOrderBatchRequestSchema>;
+/** A leader's answer to one order of a batch: its number, and whether it replays an earlier request's. */
+export const PlacedOrderSchema = z.object({ order_number: ORDER_NUMBER.schema(), replayed: z.boolean() });
+export type PlacedOrder = z.infer<typeof PlacedOrderSchema>;
 export const PurchaseResultSchema = z.object({ name: TOY_NAME.schema(), quantity: STOCK.schema() });
 export type PurchaseResult = z.infer<typeof PurchaseResultSchema>;
 

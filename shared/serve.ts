@@ -165,6 +165,22 @@ async function discard(body: ReadableStream<Uint8Array>, maxBytes: number, timeo
 export interface ShutdownLog {
   info(fields: Record<string, unknown>, msg: string): void;
   error(fields: Record<string, unknown>, msg: string): void;
+  /** Writes out buffered lines (a pino logger's asynchronous destination), then calls back. */
+  flush?(cb: (err?: Error) => void): void;
+}
+
+/** The log's buffered lines, then stdout's and stderr's queues, out of the process (bounded). */
+function flushAll(log: ShutdownLog, timeoutMs: number): Promise<void> {
+  const logged = new Promise<void>((resolve) => {
+    if (!log.flush) return resolve();
+    const timer = setTimeout(resolve, timeoutMs);
+    timer.unref();
+    log.flush(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  return logged.then(() => flushStdio(timeoutMs));
 }
 
 const consoleShutdownLog: ShutdownLog = {
@@ -191,13 +207,13 @@ export function onShutdownSignal(service: string, stop: () => Promise<void>, dea
     stop().then(
       async () => {
         log.info({ event: 'stopped', ms: Math.round(performance.now() - started) }, `${service}: stopped cleanly`);
-        await flushStdio(Math.max(0, deadlineMs - (performance.now() - started)));
+        await flushAll(log, Math.max(0, deadlineMs - (performance.now() - started)));
         process.exit(0);
       },
       async (err) => {
         log.error({ event: 'shutdown_failed', err }, `${service}: error during shutdown`);
         process.exitCode = 1;
-        await flushStdio(Math.max(0, deadlineMs - (performance.now() - started)));
+        await flushAll(log, Math.max(0, deadlineMs - (performance.now() - started)));
         process.exit(1);
       },
     );

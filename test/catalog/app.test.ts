@@ -204,6 +204,42 @@ describe('purchasing', () => {
   });
 });
 
+describe('purchasing in batches (what a leader sends)', () => {
+  const batch = async (app: { request(path: string, init?: RequestInit): Response | Promise<Response> }, purchases: unknown) => {
+    const res = await app.request('/purchases/batch', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ purchases }) });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+
+  it('answers each purchase as its own call would, in order, the last units to the first askers', async () => {
+    const { app } = appWith();
+    expect((await post(app, purchaseBody('Scrabble', 98, 'first'))).status).toBe(200);
+    const res = await batch(app, [purchaseBody('Scrabble', 1, 'a'), purchaseBody('Scrabble', 5, 'b'), purchaseBody('Scrabble', 1, 'c'), purchaseBody('Nope', 1, 'd'), purchaseBody('Scrabble', 1, 'first')]);
+    expect(res.status).toBe(200);
+    expect(res.body.data.results).toEqual([
+      { ok: true, data: { name: 'Scrabble', quantity: 1 } },
+      { ok: false, status: 409, error: expect.objectContaining({ code: 409, reason: 'insufficient_stock' }) },
+      { ok: true, data: { name: 'Scrabble', quantity: 0 } },
+      { ok: false, status: 404, error: expect.objectContaining({ code: 404, reason: 'product_not_found' }) },
+      { ok: false, status: 422, error: expect.objectContaining({ reason: 'idempotency_key_reused' }) },
+    ]);
+    expect(diskQuantity(dir, 'Scrabble')).toBe(0);
+    // The same keys again: the same outcomes, no second decrement.
+    const again = await batch(app, [purchaseBody('Scrabble', 1, 'a'), purchaseBody('Scrabble', 5, 'b')]);
+    expect(again.body.data.results.map((r: any) => r.ok)).toEqual([true, false]);
+    expect(diskQuantity(dir, 'Scrabble')).toBe(0);
+  });
+
+  it('refuses a malformed batch whole, with 400, and changes nothing', async () => {
+    const { app } = appWith();
+    for (const bad of [[], [purchaseBody('Tux', 1, 'x'), { name: 'Tux', quantity: 0, key: 'y', epoch: 1 }], Array.from({ length: 513 }, (_, i) => purchaseBody('Tux', 1, `k${i}`))]) {
+      const res = await batch(app, bad);
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe(400);
+    }
+    expect(diskQuantity(dir, 'Tux')).toBe(100);
+  });
+});
+
 describe('cache invalidation on purchase', () => {
   it('pushes the invalidation to every frontend once the decrement is durable, without holding the purchase on it', async () => {
     const release = deferred<void>();

@@ -124,7 +124,7 @@ describe('request ids across services', () => {
     const has = (service: ServiceName, route: string) =>
       linesOf(service).some((l) => l.route === route && typeof l.reqId === 'string' && l.reqId.split(',').includes('trace-e2e-1'));
     await until('the id is in every service\'s log', async () =>
-      has('frontend', '/orders') && has(`order-${leader}`, '/orders') && has('catalog', '/purchases') && followers.some((f) => has(`order-${f}`, '/internal/append')));
+      has('frontend', '/orders') && has(`order-${leader}`, '/orders/batch') && has('catalog', '/purchases/batch') && followers.some((f) => has(`order-${f}`, '/internal/append')));
     const line = linesOf('frontend').find((l) => l.reqId === 'trace-e2e-1' && l.route === '/orders');
     expect(line).toMatchObject({ method: 'POST', path: '/orders', status: 200, service: 'frontend' });
     expect(typeof line.ms).toBe('number');

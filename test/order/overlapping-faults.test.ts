@@ -12,7 +12,7 @@ import { AppError } from '../../shared/errors.ts';
 import { createInProcessNetwork } from '../../shared/http.ts';
 import { checkConvergedCluster, type Acknowledged } from '../../scripts/lib/invariants/index.ts';
 import type { Meta, MetaStore } from '../../order/meta.ts';
-import { createHttpCatalogAccounts, createHttpCatalogPurchaser } from '../../order/peers.ts';
+import { createBatchingCatalogPurchaser, createHttpCatalogAccounts } from '../../order/peers.ts';
 import { createOrderCluster, type ClusterOptions, type OrderCluster } from '../support/order-cluster.ts';
 
 const CATALOG = 'http://catalog.test';
@@ -30,7 +30,7 @@ function cluster3(opts: ClusterOptions = {}) {
   const c = (cluster = createOrderCluster({
     net,
     clock: new ManualClock(),
-    catalog: createHttpCatalogPurchaser(net.http, CATALOG),
+    catalog: createBatchingCatalogPurchaser(net.http, CATALOG),
     catalogAccounts: createHttpCatalogAccounts(net.http, CATALOG),
     reconcileIntervalMs: 50,
     nodeOf: (origin) => (origin === CATALOG ? 'catalog' : undefined),

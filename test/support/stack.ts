@@ -12,7 +12,7 @@ import { ProductCache } from '../../frontend/cache.ts';
 import { createCatalogClient } from '../../frontend/catalog-client.ts';
 import { createFrontendInternalApp } from '../../frontend/internal-app.ts';
 import { createInProcessNetwork } from '../../shared/http.ts';
-import { createHttpCatalogAccounts, createHttpCatalogPurchaser } from '../../order/peers.ts';
+import { createBatchingCatalogPurchaser, createHttpCatalogAccounts } from '../../order/peers.ts';
 import { createOrderCluster, replicaUrl } from './order-cluster.ts';
 import { createOrderRouter } from '../../frontend/order-router.ts';
 import { systemClock } from '../../shared/clock.ts';
@@ -27,7 +27,7 @@ export function createStack(opts: { cacheSize?: number; cacheEnabled?: boolean; 
   net.register(CATALOG_URL, createCatalogApp({ store }).fetch);
   const orders = createOrderCluster({
     net,
-    catalog: createHttpCatalogPurchaser(net.http, CATALOG_URL),
+    catalog: createBatchingCatalogPurchaser(net.http, CATALOG_URL),
     catalogAccounts: createHttpCatalogAccounts(net.http, CATALOG_URL),
     reconcileIntervalMs: opts.reconcileIntervalMs ?? 50,
   });

@@ -1,0 +1,126 @@
+/**
+ * Coalesces concurrent calls to one peer into batch requests (the frontend's orders to the
+ * leader, the leader's purchases at the catalog): one HTTP exchange, one request line and one
+ * parse for many calls, which is most of what an order costs each process.
+ *
+ * Items submitted in the same turn of the event loop go out together; while `maxInFlight`
+ * batches are already in flight, later items wait and go in the next one (so a busy peer gets
+ * fewer, larger batches, and an idle one gets each call at once: no added latency). A batch that
+ * fails as a whole (the network) fails each of its items with that error, exactly as a single
+ * call would have; otherwise each item gets its own result.
+ *
+ * Bounded: at most `maxBatch` items per batch and `maxQueued` waiting; past that a submit is
+ * refused at once with `overloaded()`, before anything is sent.
+ */
+import { z } from 'zod';
+import { batchResultSchema, type BatchResult } from './contracts.ts';
+import { AppError, fromErrorBody } from './errors.ts';
+import { expectData, type HttpResponse } from './http.ts';
+
+export type ItemResult<R> = { ok: true; value: R } | { ok: false; error: unknown };
+
+export interface BatcherOptions<T, R> {
+  /** Sends one batch; resolves with one result per item, in order, or rejects for all. */
+  send(items: T[]): Promise<Array<ItemResult<R>>>;
+  maxBatch: number;
+  maxInFlight: number;
+  maxQueued: number;
+  overloaded(): Error;
+}
+
+interface Waiting<T, R> {
+  item: T;
+  resolve: (value: R) => void;
+  reject: (err: unknown) => void;
+}
+
+export class Batcher<T, R> {
+  private queue: Array<Waiting<T, R>> = [];
+  private inFlight = 0;
+  private scheduled = false;
+
+  constructor(private readonly o: BatcherOptions<T, R>) {}
+
+  submit(item: T): Promise<R> {
+    if (this.queue.length >= this.o.maxQueued) return Promise.reject(this.o.overloaded());
+    return new Promise<R>((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Calls waiting or in flight (for views and tests). */
+  get pending(): number {
+    return this.queue.length + this.inFlight;
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.inFlight >= this.o.maxInFlight) return;
+    this.scheduled = true;
+    // One turn of the event loop: the calls the same burst of I/O produced share a batch.
+    setImmediate(() => {
+      this.scheduled = false;
+      this.drain();
+    });
+  }
+
+  private drain(): void {
+    while (this.queue.length && this.inFlight < this.o.maxInFlight) {
+      const batch = this.queue.splice(0, this.o.maxBatch);
+      this.inFlight++;
+      void this.run(batch).finally(() => {
+        this.inFlight--;
+        if (this.queue.length) this.schedule();
+      });
+    }
+  }
+
+  private async run(batch: Array<Waiting<T, R>>): Promise<void> {
+    let results: Array<ItemResult<R>>;
+    try {
+      results = await this.o.send(batch.map((w) => w.item));
+    } catch (err) {
+      for (const w of batch) w.reject(err);
+      return;
+    }
+    if (results.length !== batch.length) {
+      const err = new Error(`batch of ${batch.length} answered with ${results.length} results`);
+      for (const w of batch) w.reject(err);
+      return;
+    }
+    batch.forEach((w, i) => {
+      const r = results[i]!;
+      if (r.ok) w.resolve(r.value);
+      else w.reject(r.error);
+    });
+  }
+}
+
+/** The server side: one item's outcome as the batch answer carries it. */
+export function toBatchResult<T>(s: PromiseSettledResult<T>): BatchResult<T> {
+  if (s.status === 'fulfilled') return { ok: true, data: s.value };
+  const err = s.reason;
+  if (err instanceof AppError) return { ok: false, status: err.status, error: err.toBody().error };
+  console.error('unhandled error in a batch item', err);
+  return { ok: false, status: 500, error: { code: 500, message: 'internal error', reason: 'internal' } };
+}
+
+/** The client side: one item's answer, as the AppError the single call would have thrown. */
+export function fromBatchResult<T>(r: BatchResult<T>): ItemResult<T> {
+  return r.ok ? { ok: true, value: r.data } : { ok: false, error: fromErrorBody(r.status, { error: r.error }) };
+}
+
+/** The schema of a batch answer, made once per item schema (building zod schemas is not cheap). */
+const answerSchemas = new WeakMap<z.ZodTypeAny, z.ZodTypeAny>();
+function answerSchemaOf(data: z.ZodTypeAny): z.ZodTypeAny {
+  let s = answerSchemas.get(data);
+  if (!s) answerSchemas.set(data, (s = z.object({ results: z.array(batchResultSchema(data)) })));
+  return s;
+}
+
+/** Answers of a batch response, checked: one per item sent, each well formed. */
+export function batchResults<T>(res: HttpResponse, data: z.ZodType<T>, sent: number): Array<ItemResult<T>> {
+  const results = (expectData(res, answerSchemaOf(data)) as { results: Array<BatchResult<T>> }).results;
+  if (results.length !== sent) throw new AppError(502, 'internal', `a batch of ${sent} was answered with ${results.length} results`);
+  return results.map(fromBatchResult);
+}
