@@ -36,6 +36,21 @@ export interface LoggerOptions {
 /** Fields the pretty format leaves out of the trailing `{...}` (the message already says them). */
 const PRETTY_IGNORE = 'pid,hostname,service,method,path,route,status,ms';
 
+/**
+ * pino's ISO timestamp, formatted once per millisecond: under load many lines share one, and
+ * formatting a Date for each was 2 % of a cached read's CPU.
+ */
+let stampMs = -1;
+let stamp = '';
+function isoTimeOncePerMs(): string {
+  const now = Date.now();
+  if (now !== stampMs) {
+    stampMs = now;
+    stamp = `,"time":"${new Date(now).toISOString()}"`;
+  }
+  return stamp;
+}
+
 /** How often buffered JSON lines are written out at the latest. */
 export const FLUSH_INTERVAL_MS = 100;
 
@@ -62,7 +77,7 @@ export function createLogger(service: string, opts: LoggerOptions = {}): Logger 
     {
       level: opts.level ?? 'info',
       base: { service, pid: process.pid },
-      timestamp: pino.stdTimeFunctions.isoTime,
+      timestamp: isoTimeOncePerMs,
     },
     destination,
   );

@@ -96,6 +96,9 @@ export function requestObserver(opts: ObserveOptions): MiddlewareHandler {
     const incoming = acceptRequestId(c.req.header(REQUEST_ID_HEADER));
     const reqId = incoming ?? newRequestId();
     c.set(REQUEST_ID_VAR as never, reqId as never);
+    // Set before the handler builds its response: editing a built response's headers makes
+    // @hono/node-server give up its fast path for it.
+    c.header(REQUEST_ID_HEADER, reqId);
     metrics.inFlight.inc();
     try {
       await next();
@@ -106,11 +109,6 @@ export function requestObserver(opts: ObserveOptions): MiddlewareHandler {
     const method = c.req.method;
     const route = routeOf(c, observe);
     const status = c.res.status;
-    try {
-      c.res.headers.set(REQUEST_ID_HEADER, reqId);
-    } catch {
-      // a response with immutable headers just goes without the echo
-    }
     const series = seriesOf(method, route, status);
     series.requests.inc();
     series.duration.observe(ms / 1000);

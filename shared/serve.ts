@@ -127,17 +127,25 @@ export function listen(fetch: FetchHandler, host: string, port: number, opts: Li
  * to DRAIN_LIMIT_BYTES of it (within DRAIN_TIMEOUT_MS) before the answer goes out, so the
  * connection can carry the next request. A body it cannot drain so is left to GuardedResponse.
  */
-function drainingFetch(fetch: FetchHandler): (req: Request, env?: unknown) => Promise<Response> {
-  return async (req, env) => {
-    const res = await fetch(req, env);
-    if (req.method === 'GET' || req.method === 'HEAD' || req.bodyUsed) return res;
-    const declared = Number(req.headers.get('content-length') ?? NaN);
-    if (declared > DRAIN_LIMIT_BYTES) return res;
-    const body = req.body;
-    if (!body || body.locked) return res;
-    await discard(body, DRAIN_LIMIT_BYTES, DRAIN_TIMEOUT_MS);
-    return res;
+function drainingFetch(fetch: FetchHandler): (req: Request, env?: unknown) => Response | Promise<Response> {
+  return (req, env) => {
+    // A GET or HEAD has no body to drain: its answer goes straight out. (Kept a promise: handing
+    // @hono/node-server a plain Response makes it answer before the connection guard has counted
+    // the request, and the guard then loses the connection.)
+    if (req.method === 'GET' || req.method === 'HEAD') return Promise.resolve(fetch(req, env));
+    return drainAfter(req, fetch(req, env));
   };
+}
+
+async function drainAfter(req: Request, answer: Response | Promise<Response>): Promise<Response> {
+  const res = await answer;
+  if (req.bodyUsed) return res;
+  const declared = Number(req.headers.get('content-length') ?? NaN);
+  if (declared > DRAIN_LIMIT_BYTES) return res;
+  const body = req.body;
+  if (!body || body.locked) return res;
+  await discard(body, DRAIN_LIMIT_BYTES, DRAIN_TIMEOUT_MS);
+  return res;
 }
 
 /** Reads `body` to its end, or until `maxBytes` or `timeoutMs` is passed; never throws. */
