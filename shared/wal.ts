@@ -7,11 +7,11 @@
  * so equal crcs mean equal prefixes, and damage is detectable on load.
  *
  * Writes: every append, truncation and mark update goes through one queue drained by a single
- * pump. All appends queued while a write is in flight go out as one positional write and one
- * fdatasync; then the `.synced` sidecar hook (power-loss simulation); then the mark
- * (shared/wal-mark.ts) is rewritten to cover them and fdatasynced; only then do their waiters
- * resolve and `durableCount` advance. So every record anyone was told is durable is below the
- * mark. A truncation lowers the mark before it cuts, so the mark never claims bytes the file lacks.
+ * pump. All appends queued while a write is in flight go out as one positional write; the mark
+ * (shared/wal-mark.ts) is rewritten behind it to cover them, and both are fdatasynced at once;
+ * then the `.synced` sidecar hook (power-loss simulation); only then do their waiters resolve and
+ * `durableCount` advance. So every record anyone was told is durable is below the mark. A
+ * truncation lowers the mark before it cuts, so the mark never claims bytes the file lacks.
  * A write or fsync error is fatal (shared/fsutil.ts): the process exits rather than acknowledge.
  *
  * Load, three different findings, three named outcomes:
@@ -581,14 +581,18 @@ export class Wal<R> {
     }
     const bytes = batch.length === 1 ? first.bytes : Buffer.concat(batch.map((b) => b.bytes));
     await writeAll(this.handle, bytes, first.position);
-    await this.handle.datasync();
     const last = batch[batch.length - 1]!;
-    this.opts.onSynced?.(last.position + last.bytes.length);
-    // The batch is durable; the mark makes it count. A truncation queued behind the batch has
-    // already removed some of its records from the log: they must not count as durable, and
-    // neither may what replaced them (not written yet).
+    // The mark makes the batch count. A truncation queued behind the batch has already removed
+    // some of its records from the log: they must not count as durable, and neither may what
+    // replaced them (not written yet).
     const covered = this.stablePrefix(last.count, last.position + last.bytes.length);
-    await this.writeMark(covered.records, covered.bytes, this.crcFromMemory(covered.records));
+    // The mark is written after the data (both are in the page cache now, so a kill -9 cannot
+    // split them) and the two fdatasyncs run at once: one fsync's latency per batch, not two.
+    // Only a power loss in between can put the mark on disk before the data; the mark then claims
+    // records the file lacks, which opens as lost records, and the replica is rebuilt from its
+    // peers: it never serves or counts less than it claimed. Nobody is answered before both.
+    await Promise.all([this.handle.datasync(), this.writeMark(covered.records, covered.bytes, this.crcFromMemory(covered.records))]);
+    this.opts.onSynced?.(last.position + last.bytes.length);
     this.durable = Math.max(this.durable, covered.records);
     for (const b of batch) b.done();
   }
