@@ -4,11 +4,11 @@
  * the order log keeps its commit index).
  *
  * Why a separate file: a log file alone cannot tell "I was cut back by a disk fault" from "I never
- * had more". The mark is written right after each group commit's data and fdatasynced with it,
- * before any waiter is answered, so every acknowledged record is below it; a log that holds fewer
- * valid records than its mark (or a different record at the mark) lost acknowledged records (or,
- * after a power loss between the two fdatasyncs, records nobody was told about: either way the
- * owner rebuilds from its peers rather than trust the file).
+ * had more". The mark is written after each group commit's data and fdatasynced before any
+ * waiter is answered, so every acknowledged record is below it; a log that holds fewer valid
+ * records than its mark (or a different record at the mark) lost acknowledged records (or, where
+ * the owner syncs the mark beside the data, records lost to a power loss between the two
+ * fdatasyncs, which nobody was told about: the owner rebuilds from its peers either way).
  *
  * Why this shape: one line of fixed width, rewritten in place with one positional write and an
  * fdatasync, never truncated, so a crash leaves either the old or the new line (the write is far

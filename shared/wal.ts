@@ -7,10 +7,10 @@
  * so equal crcs mean equal prefixes, and damage is detectable on load.
  *
  * Writes: every append, truncation and mark update goes through one queue drained by a single
- * pump. All appends queued while a write is in flight go out as one positional write; the mark
- * (shared/wal-mark.ts) is rewritten behind it to cover them, and both are fdatasynced at once;
- * then the `.synced` sidecar hook (power-loss simulation); only then do their waiters resolve and
- * `durableCount` advance. So every record anyone was told is durable is below the mark. A
+ * pump. All appends queued while a write is in flight go out as one positional write and one
+ * fdatasync, and the mark (shared/wal-mark.ts) is rewritten to cover them and fdatasynced, after
+ * the data's or beside it (`markSync`); then the `.synced` sidecar hook (power-loss simulation);
+ * only then do their waiters resolve and `durableCount` advance. So every record anyone was told is durable is below the mark. A
  * truncation lowers the mark before it cuts, so the mark never claims bytes the file lacks.
  * A write or fsync error is fatal (shared/fsutil.ts): the process exits rather than acknowledge.
  *
@@ -126,6 +126,14 @@ export interface WalOptions {
   onSynced?: (syncedBytes: number) => void;
   /** One write and one fdatasync per append instead of batching (for measuring what group commit buys). */
   groupCommit?: boolean;
+  /**
+   * When the mark is fdatasynced: 'after-data' (default) only once the data's fdatasync is done,
+   * so no crash, power loss included, can leave it ahead of the data; 'with-data' at the same
+   * time, one fsync of latency instead of two, where only a power loss in between can leave it
+   * ahead, which opens as lost records: for an owner that rebuilds itself from peers when that
+   * happens (the order log), never for one that would then need a person (the catalog ledger).
+   */
+  markSync?: 'after-data' | 'with-data';
 }
 
 export interface Parsed<R> {
@@ -586,12 +594,17 @@ export class Wal<R> {
     // some of its records from the log: they must not count as durable, and neither may what
     // replaced them (not written yet).
     const covered = this.stablePrefix(last.count, last.position + last.bytes.length);
-    // The mark is written after the data (both are in the page cache now, so a kill -9 cannot
-    // split them) and the two fdatasyncs run at once: one fsync's latency per batch, not two.
-    // Only a power loss in between can put the mark on disk before the data; the mark then claims
-    // records the file lacks, which opens as lost records, and the replica is rebuilt from its
-    // peers: it never serves or counts less than it claimed. Nobody is answered before both.
-    await Promise.all([this.handle.datasync(), this.writeMark(covered.records, covered.bytes, this.crcFromMemory(covered.records))]);
+    const mark = () => this.writeMark(covered.records, covered.bytes, this.crcFromMemory(covered.records));
+    if (this.opts.markSync === 'with-data') {
+      // The mark is written after the data (both in the page cache now, so a kill -9 cannot split
+      // them) and both fdatasyncs run at once. Only a power loss in between can put the mark on
+      // disk first; it then claims records the file lacks, which opens as lost records, and the
+      // owner rebuilds from its peers. Nobody is answered before both are durable.
+      await Promise.all([this.handle.datasync(), mark()]);
+    } else {
+      await this.handle.datasync();
+      await mark();
+    }
     this.opts.onSynced?.(last.position + last.bytes.length);
     this.durable = Math.max(this.durable, covered.records);
     for (const b of batch) b.done();

@@ -17,11 +17,12 @@
  *  - the data file is cut to its `.synced` length: every byte an fsync covered and reported is
  *    kept, everything after it is dropped (a real disk could also keep some of it; dropping all
  *    of it is the harshest legal outcome);
- *  - the `<file>.mark` watermark (shared/wal.ts) is left as it is. It is written right after the
- *    data and fdatasynced at the same time as it, and the sidecar only after both: so the mark
- *    may claim a batch the cut drops (as a real power loss between the two fdatasyncs could
- *    leave it). The service then opens the log as lost records and is rebuilt from its peers,
- *    which is the path this tool should exercise. (A mark torn inside its sector is not simulated.)
+ *  - the `<file>.mark` watermark (shared/wal.ts) is left as it is. The catalog's is fdatasynced
+ *    only after the data and before the sidecar, so it never claims more than `.synced`. A
+ *    replica's is fdatasynced beside the data (the sidecar after both), so it may claim a batch
+ *    the cut drops, as a real power loss between the two fdatasyncs could leave it: the replica
+ *    then opens its log as lost records and is rebuilt from its peers, the path this tool should
+ *    exercise. (A mark torn inside its sector is not simulated.)
  *  - the `.synced` sidecar itself is left: the service rewrites it when it opens the file.
  */
 import fs from 'node:fs/promises';
