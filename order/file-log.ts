@@ -45,7 +45,10 @@ export const orderCodec: RecordCodec<OrderEntry> = {
 /** An order record from its CSV fields, or what is wrong with them. */
 function decodeOrder(f: string[]): OrderEntry | string {
   if (f.length !== 6) return `expected 6 fields, found ${f.length}`;
-  const [index, epoch, quantity, crc] = [ORDER_NUMBER.decode(f[0]), EPOCH.decode(f[1]), ORDER_QUANTITY.decode(f[3]), CRC32.decode(f[5])];
+  const index = ORDER_NUMBER.decode(f[0]);
+  const epoch = EPOCH.decode(f[1]);
+  const quantity = ORDER_QUANTITY.decode(f[3]);
+  const crc = CRC32.decode(f[5]);
   if (index === null) return `order number ${JSON.stringify(f[0])} is not a number from 0 to ${ORDER_NUMBER.max}`;
   if (epoch === null) return `epoch ${JSON.stringify(f[1])} is not a number from 0 to ${EPOCH.max}`;
   if (quantity === null) return `quantity ${JSON.stringify(f[3])} is not a number from 1 to ${ORDER_QUANTITY.max}`;

@@ -30,8 +30,28 @@ export interface IntField {
   parse(text: string): number | null;
 }
 
-const CANONICAL_INT = /^-?(0|[1-9]\d{0,15})$/;
 const LENIENT_NAT = /^0*(\d{1,16})$/;
+
+/**
+ * The canonical decimal text of a safe integer (`String(n)`: an optional minus, no leading zero,
+ * at most 16 digits, no "-0"), read without a regex: a replica opening a million records reads
+ * four of these per record.
+ */
+function canonicalInt(text: string): number | null {
+  const len = text.length;
+  const neg = len > 0 && text.charCodeAt(0) === 45;
+  const first = neg ? 1 : 0;
+  const digits = len - first;
+  if (digits < 1 || digits > 16) return null;
+  if (text.charCodeAt(first) === 48 && (digits > 1 || neg)) return null; // leading zero, or -0
+  let n = 0;
+  for (let i = first; i < len; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return null;
+    n = n * 10 + d;
+  }
+  return neg ? -n : n;
+}
 
 export function intField(label: string, min: number, max: number): IntField {
   if (!Number.isSafeInteger(min) || !Number.isSafeInteger(max) || min > max) throw new Error(`${label}: bad bounds [${min}, ${max}]`);
@@ -47,9 +67,8 @@ export function intField(label: string, min: number, max: number): IntField {
         .min(min, min === 1 ? `${label} must be positive` : `${label} must be at least ${min}`)
         .max(max, `${label} must be at most ${max}`),
     decode(text) {
-      if (text === undefined || !CANONICAL_INT.test(text) || text === '-0') return null;
-      const n = Number(text);
-      return valid(n) ? n : null;
+      const n = text === undefined ? null : canonicalInt(text);
+      return n !== null && valid(n) ? n : null;
     },
     parse(text) {
       const m = LENIENT_NAT.exec(text);
