@@ -1,0 +1,28 @@
+/**
+ * `npm run layout [-- --over N] [--roots catalog,order,...]`: what a reader has to hold, and
+ * whether the layers point one way. Prints every function over N lines (default 70), the
+ * largest function and the longest file per root, and every import that breaks the layering
+ * rule (scripts/lib/layout/imports.ts); exits 1 on a wrong import.
+ */
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { fileLines, functionSizes } from './lib/layout/functions.ts';
+import { layeringViolations } from './lib/layout/imports.ts';
+import { CODE_ROOTS, parseTree } from './lib/layout/source-files.ts';
+
+const { values } = parseArgs({ options: { over: { type: 'string', default: '70' }, roots: { type: 'string' } } });
+const over = Number(values.over);
+const roots = values.roots ? values.roots.split(',') : [...CODE_ROOTS];
+const root = fileURLToPath(new URL('..', import.meta.url));
+const files = parseTree(root, roots);
+
+const fns = files.flatMap(functionSizes).sort((a, b) => b.lines - a.lines);
+console.log(`functions over ${over} lines: ${fns.filter((f) => f.lines > over).length}`);
+for (const f of fns.filter((f) => f.lines > over)) console.log(`  ${String(f.lines).padStart(4)}  ${f.name}  ${f.file}:${f.line}`);
+const longest = files.map((f) => ({ rel: f.rel, lines: fileLines(f) })).sort((a, b) => b.lines - a.lines);
+console.log(`largest function: ${fns[0] ? `${fns[0].name} (${fns[0].lines} lines, ${fns[0].file})` : 'none'}`);
+console.log(`longest file: ${longest[0] ? `${longest[0].rel} (${longest[0].lines} lines)` : 'none'}`);
+const wrong = layeringViolations(files);
+console.log(`imports against the layering rule: ${wrong.length}`);
+for (const v of wrong) console.log(`  ${v.from}:${v.line} -> ${v.specifier} (${v.rule})`);
+process.exitCode = wrong.length ? 1 : 0;
