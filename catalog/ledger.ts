@@ -9,12 +9,12 @@
  */
 import path from 'node:path';
 import type { LedgerEntry } from '../shared/contracts.ts';
+import { LEDGER_FILE, META_FILE } from '../shared/data-dir.ts';
 import { CRC32, EPOCH, IDEMPOTENCY_KEY, LEDGER_SEQ, MAX_ORDER_QUANTITY, STOCK, STOCK_DELTA, TOY_NAME } from '../shared/fields.ts';
 import { openJsonFile, type JsonFileOptions } from '../shared/fsutil.ts';
 import { chainFields, openWal, type RecordCodec, type Wal, type WalOptions } from '../shared/wal.ts';
 
-export const LEDGER_FILE = 'ledger.csv';
-export const META_FILE = 'meta.json';
+export { LEDGER_FILE, META_FILE };
 
 export type SignedLedgerEntry = LedgerEntry & { crc: number };
 

@@ -24,6 +24,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
+import { PRODUCTS_FILE } from '../shared/data-dir.ts';
 import { stringify } from 'csv-stringify/sync';
 import type { LedgerEntry, PendingPurchase, PendingResponse, Product, PurchaseResult, ReconcileRequest, ReconcileResult } from '../shared/contracts.ts';
 import { AppError, badRequest, idempotencyKeyReused, insufficientStock, productNotFound, staleEpoch } from '../shared/errors.ts';
@@ -33,7 +34,7 @@ import { CorruptLogError, LostRecordsError } from '../shared/wal.ts';
 import { createMemoryMetaFile, MemoryLedger, openFileLedger, openMetaFile, type CatalogMeta, type Ledger, type MetaFile } from './ledger.ts';
 import { INITIAL_STOCK, initialToys } from './toys.ts';
 
-export const PRODUCTS_FILE = 'products.csv';
+export { PRODUCTS_FILE };
 export const CSV_COLUMNS = ['name', 'price', 'quantity'] as const;
 
 export interface PurchaseCommand {

@@ -8,12 +8,13 @@
  */
 import path from 'node:path';
 import type { OrderEntry } from '../shared/contracts.ts';
+import { ORDER_LOG_FILE } from '../shared/data-dir.ts';
 import { CRC32, EPOCH, IDEMPOTENCY_KEY, LOG_POSITION, ORDER_NUMBER, ORDER_QUANTITY, TOY_NAME } from '../shared/fields.ts';
 import { CorruptLogError, LostRecordsError, NO_AUX, encodeRecord, openWal, parseWal, type RecordCodec, type Wal, type WalOptions } from '../shared/wal.ts';
 import { assertContinues, orderFields, type OrderLogStore } from './log.ts';
 
 export { CorruptLogError, LostRecordsError };
-export const LOG_FILE = 'orders.csv';
+export const LOG_FILE = ORDER_LOG_FILE;
 export const LOG_HEADER = 'number,epoch,name,quantity,key,crc\n';
 
 /** Why an order record cannot be written (or was not written by us), or null. */

@@ -20,6 +20,7 @@ import fs from 'node:fs/promises';
 import { STORAGE_STATES, type StorageState } from '../shared/contracts.ts';
 import { EPOCH, REPLICA_ID } from '../shared/fields.ts';
 import { openJsonFile } from '../shared/fsutil.ts';
+import { META_FILE } from '../shared/data-dir.ts';
 
 export type { StorageState };
 
@@ -33,7 +34,7 @@ export interface Meta {
 /** What a replica with no meta file starts from: nothing promised, nothing verified. */
 export const INITIAL_META: Meta = { promisedEpoch: 0, votedFor: null, logEpoch: 0, storage: 'unverified' };
 
-export const META_FILE = 'meta.json';
+export { META_FILE };
 
 export interface MetaStore {
   load(): Meta;

@@ -9,6 +9,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { setAsideName } from '../shared/data-dir.ts';
 import { keepValidPrefix } from '../shared/wal.ts';
 import type { ReplicaEvent } from './events.ts';
 import { CorruptLogError, LOG_FILE, LostRecordsError, openFileLogStore, type FileLogOptions, type FileLogStore } from './file-log.ts';
@@ -28,7 +29,7 @@ async function openMeta(dir: string): Promise<{ meta: MetaStore; found: boolean;
     return { meta, found: meta.existed, unreadable: false };
   } catch (err) {
     if (!(err instanceof UnreadableMetaError)) throw err;
-    await fs.rename(err.file, `${err.file}.unreadable-${Date.now()}`);
+    await fs.rename(err.file, setAsideName(err.file, 'unreadable', Date.now()));
     return { meta: await openFileMetaStore(dir), found: false, unreadable: true };
   }
 }

@@ -7,6 +7,7 @@
 import fs from 'node:fs/promises';
 import { openSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { SYNCED_SUFFIX } from './data-dir.ts';
 
 export async function fsyncDir(dir: string): Promise<void> {
   const handle = await fs.open(dir, 'r');
@@ -53,7 +54,7 @@ export function crashOnDurabilityError(what: string, err: unknown): never {
 export function createSyncedOffsetTracker(file: string): (syncedBytes: number) => void {
   let fd: number | null = null; // opened on first use: the log creates its directory first
   return (syncedBytes) => {
-    fd ??= openSync(`${file}.synced`, 'w');
+    fd ??= openSync(`${file}${SYNCED_SUFFIX}`, 'w');
     writeSync(fd, `${String(syncedBytes).padStart(19, ' ')}\n`, 0);
   };
 }

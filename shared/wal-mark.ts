@@ -18,8 +18,9 @@ import fs from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { writeFileAtomic } from './fsutil.ts';
 import { intField } from './fields.ts';
+import { MARK_SUFFIX } from './data-dir.ts';
 
-export const MARK_SUFFIX = '.mark';
+export { MARK_SUFFIX };
 
 export interface Mark {
   /** Records (from the start) that are durable. */

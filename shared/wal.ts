@@ -29,6 +29,7 @@ import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { stringify as stringifyCsv } from 'csv-stringify/sync';
+import { setAsideName } from './data-dir.ts';
 import { crashOnDurabilityError, fsyncDir, writeFileAtomic } from './fsutil.ts';
 import { MARK_SUFFIX, MarkWriter, NO_AUX, readMark, replaceMark, type Mark, type MarkRead } from './wal-mark.ts';
 
@@ -371,7 +372,7 @@ export async function openWal<R>(file: string, codec: RecordCodec<R>, opts: WalO
   const { records, offsets, validEnd } = parsed;
   if (validEnd < content.length) {
     // Keep what we cut, then cut it durably before anything new is appended after it.
-    const savedAs = `${file}.torn-${Date.now()}`;
+    const savedAs = setAsideName(file, 'torn', Date.now());
     await writeFileAtomic(savedAs, content.subarray(validEnd));
     await cutFile(file, validEnd);
     opts.onTornTail?.({ bytes: content.length - validEnd, savedAs });
@@ -424,7 +425,7 @@ export async function keepValidPrefix(file: string, err: CorruptLogError | LostR
   const markRead = await readMark(markFile);
   let movedTo: string | null = null;
   if (content !== null) {
-    movedTo = `${file}.${err instanceof CorruptLogError ? 'corrupt' : 'lost'}-${Date.now()}`;
+    movedTo = setAsideName(file, err instanceof CorruptLogError ? 'corrupt' : 'lost', Date.now());
     await writeFileAtomic(movedTo, content);
   }
   const aux = markRead.state === 'ok' ? markRead.mark.aux : NO_AUX;
