@@ -5,16 +5,20 @@
  * sleeping. The next round is scheduled only after the current one finishes, so rounds never
  * overlap even if a write is slow. The frontends hear of a refill from the invalidator, which
  * follows the store's durable change feed (catalog/invalidator.ts), once the refill is durable
- * and readable, so a frontend that re-reads sees the refilled stock.
+ * and readable, so a frontend that re-reads sees the refilled stock. It reports each round that
+ * refilled something, and each failed round, as a typed event (catalog/events.ts).
  */
 import type { Clock } from '../shared/clock.ts';
+import type { CatalogEvent } from './events.ts';
 import type { CatalogStore } from './store.ts';
+
+export type RestockerEvent = Extract<CatalogEvent, { type: 'restocked' | 'restock_failed' }>;
 
 export interface RestockerOptions {
   store: Pick<CatalogStore, 'restockEmpty'>;
   clock: Clock;
   intervalMs: number;
-  log?: (message: string) => void;
+  onEvent?: (e: RestockerEvent) => void;
 }
 
 export interface Restocker {
@@ -28,14 +32,14 @@ export interface Restocker {
 }
 
 export function createRestocker(opts: RestockerOptions): Restocker {
-  const log = opts.log ?? ((m: string) => console.log(m));
+  const emit = opts.onEvent ?? (() => {});
   let cancel: (() => void) | null = null;
   let running: Promise<unknown> = Promise.resolve();
   let started = false;
 
   const round = async (): Promise<string[]> => {
     const names = await opts.store.restockEmpty();
-    if (names.length) log(`catalog: restocked ${names.join(', ')}`);
+    if (names.length) emit({ type: 'restocked', toys: names });
     return names;
   };
 
@@ -54,7 +58,7 @@ export function createRestocker(opts: RestockerOptions): Restocker {
         try {
           await round();
         } catch (err) {
-          log(`catalog: restock failed: ${(err as Error)?.message ?? String(err)}`);
+          emit({ type: 'restock_failed', reason: (err as Error)?.message ?? String(err) });
         } finally {
           if (started) schedule();
         }

@@ -1,5 +1,5 @@
 /**
- * What the frontend shows about itself, wired by frontend/main.ts without changing the cache, the
+ * What the frontend shows about itself, wired by frontend/build.ts without changing the cache, the
  * router or the apps:
  *
  * - `ObservedProductCache`: the ProductCache, plus a short memory of what happened to it (fills,
@@ -10,10 +10,12 @@
  * - `frontendMetrics`: cache counters and the leader election view as Prometheus metrics, read
  *   from cache.stats() and router.view()/history() at scrape time.
  * - `routerEventLogger`: the order router's events as structured lines (leader changes, elections).
+ * - `freshnessEventLogger`: the catalog feed's silences, recoveries and gaps as lines.
  */
 import type { Logger } from 'pino';
 import { ProductCache, type ProductCacheOptions } from './cache.ts';
 import type { Product } from '../shared/contracts.ts';
+import type { FreshnessEvent } from './freshness.ts';
 import { describeRouterEvent, type RouterEvent } from './router-events.ts';
 import { counterFrom, gaugeFrom, METRIC_PREFIX, type Registry } from '../shared/metrics.ts';
 import type { OrderRouter } from './types.ts';
@@ -134,5 +136,14 @@ export function routerEventLogger(logger: Logger): (e: RouterEvent) => void {
     const { level, msg } = describeRouterEvent(e);
     const { type, ...fields } = e;
     logger[level]({ event: type, ...fields }, msg);
+  };
+}
+
+/** The catalog feed's freshness events (frontend/freshness.ts) as structured lines. */
+export function freshnessEventLogger(logger: Logger): (e: FreshnessEvent) => void {
+  return (e) => {
+    if (e.kind === 'catalog_silent') logger.warn({ event: e.kind, silentMs: e.silentMs, seq: e.seq }, `no word from the catalog for ${e.silentMs} ms: answering product queries from the catalog, caching nothing`);
+    else if (e.kind === 'catalog_heard') logger.info({ event: e.kind, seq: e.seq }, `catalog heard at change ${e.seq}: caching`);
+    else logger.warn({ event: e.kind, heardSeq: e.heardSeq, sinceSeq: e.sinceSeq, seq: e.seq }, `missed catalog changes (heard up to ${e.heardSeq}, catalog vouches from ${e.sinceSeq}): cache emptied`);
   };
 }

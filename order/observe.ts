@@ -1,5 +1,5 @@
 /**
- * What an order replica shows about itself, wired by order/main.ts around the replica's events and
+ * What an order replica shows about itself, wired by order/build.ts around the replica's events and
  * injected interfaces:
  *
  * - `replicaEventLogger`: the replica's typed events as structured lines: becoming leader,
@@ -21,6 +21,7 @@
  *   per follower, read from replica.status() at scrape time.
  */
 import type { Logger } from 'pino';
+import type { Clock } from '../shared/clock.ts';
 import type { AppendRequest, ReplicaStatus } from '../shared/contracts.ts';
 import { Counter } from 'prom-client';
 import { gaugeFrom, METRIC_PREFIX, type Registry } from '../shared/metrics.ts';
@@ -59,10 +60,11 @@ export function observeMeta(meta: MetaStore, logger: Logger): MetaStore {
   };
 }
 
-/** Logs when the leader this replica knows of changes. Returns a stop function. */
-export function watchLeader(status: () => ReplicaStatus, logger: Logger, everyMs: number): () => void {
+/** Logs when the leader this replica knows of changes, checked every `everyMs` on `clock`. Returns a stop function. */
+export function watchLeader(status: () => ReplicaStatus, logger: Logger, everyMs: number, clock: Clock): () => void {
   let last = status();
-  const timer = setInterval(() => {
+  let cancel: (() => void) | null = null;
+  const check = () => {
     const now = status();
     if (now.leaderId !== last.leaderId) {
       const epoch = now.leaderEpoch ?? now.promisedEpoch;
@@ -72,9 +74,10 @@ export function watchLeader(status: () => ReplicaStatus, logger: Logger, everyMs
       );
     }
     last = now;
-  }, everyMs);
-  timer.unref();
-  return () => clearInterval(timer);
+    cancel = clock.setTimeout(check, everyMs);
+  };
+  cancel = clock.setTimeout(check, everyMs);
+  return () => cancel?.();
 }
 
 /** Which client request placed each order, by order key; bounded, oldest forgotten first. */

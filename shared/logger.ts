@@ -14,11 +14,8 @@
  *   CPU than serving a cached read. A SIGKILL can lose the last interval's lines; an exit cannot.
  * - `announce` writes the few lines that must always appear (the launcher waits for
  *   `listening on`), whatever LOG_LEVEL says.
- * - `messageLogger` turns the free-text messages of modules that report through a
- *   `(msg) => void` callback (the replica, the order router, the restocker) into structured
- *   lines, using per-service rules, without changing those modules.
  */
-import pino, { type DestinationStream, type Level, type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
 import { createRequire } from 'node:module';
 import type { LogFormat, LogLevel } from './config.ts';
 
@@ -89,26 +86,4 @@ export function announce(logger: Logger, fields: Record<string, unknown>, msg: s
   target.info(fields, msg);
   // A launcher may be waiting for this very line: do not leave it in the buffer.
   logger.flush();
-}
-
-/** One way to read a free-text message: a pattern and what its match means. */
-export interface MessageRule {
-  pattern: RegExp;
-  level?: Level;
-  /** The structured fields for a match (`event` names the kind of line). */
-  fields: (m: RegExpExecArray) => Record<string, unknown>;
-}
-
-/** A `(msg) => void` callback that logs each message with the fields of the first rule it matches. */
-export function messageLogger(logger: Logger, rules: readonly MessageRule[], defaultLevel: Level = 'info'): (msg: string) => void {
-  return (msg) => {
-    for (const rule of rules) {
-      const m = rule.pattern.exec(msg);
-      if (m) {
-        logger[rule.level ?? defaultLevel](rule.fields(m), msg);
-        return;
-      }
-    }
-    logger[defaultLevel](msg);
-  };
 }

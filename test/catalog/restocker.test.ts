@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createCatalogApp } from '../../catalog/app.ts';
 import { CHANGES_PATH, createInvalidator, type Invalidator } from '../../catalog/invalidator.ts';
-import { createRestocker, type Restocker } from '../../catalog/restocker.ts';
+import { createRestocker, type Restocker, type RestockerEvent } from '../../catalog/restocker.ts';
 import { openFileCatalogStore, type CatalogStore } from '../../catalog/store.ts';
 import { ManualClock } from '../../shared/clock.ts';
 import type { ChangeNotice } from '../../shared/contracts.ts';
@@ -22,6 +22,7 @@ let restocker: Restocker;
 let invalidator: Invalidator;
 let rec: ReturnType<typeof recordingHttp>;
 let quantityAtPush: Map<string, number | undefined>;
+let events: RestockerEvent[];
 
 beforeEach(async () => {
   dir = await makeTempDir();
@@ -39,7 +40,8 @@ beforeEach(async () => {
     return { status: 204, headers: {}, body: undefined };
   });
   invalidator = createInvalidator({ http: rec.http, frontendUrls: FRONTENDS, changes: store, clock });
-  restocker = createRestocker({ store, clock, intervalMs: INTERVAL, log: () => {} });
+  events = [];
+  restocker = createRestocker({ store, clock, intervalMs: INTERVAL, onEvent: (e) => events.push(e) });
 });
 
 /** A restock round and the pushes it caused, finished. */
@@ -79,6 +81,7 @@ describe('restocking', () => {
     for (const c of rec.calls) expect(c.method).toBe('POST');
     // The push went out only once the refill was on disk.
     expect(quantityAtPush.get('Lego')).toBe(100);
+    expect(events).toEqual([{ type: 'restocked', toys: ['Lego'] }]);
 
     // Sell Tux and Slinky out; the next round refills both.
     const app = createCatalogApp({ store });
@@ -99,6 +102,33 @@ describe('restocking', () => {
     await clock.advance(INTERVAL);
     await settled();
     expect(rec.calls).toHaveLength(0);
+    // Each round that refilled something reported which toys, once; the idle round reported nothing.
+    expect(events.map((e) => e.type === 'restocked' && [...e.toys].sort())).toEqual([['Lego'], ['Slinky', 'Tux']]);
+  });
+
+  it('when a round fails, it says why and the next round runs all the same', async () => {
+    let failNext = true;
+    const flaky = {
+      restockEmpty: async () => {
+        if (failNext) {
+          failNext = false;
+          throw new Error('disk full');
+        }
+        return store.restockEmpty();
+      },
+    };
+    const seen: RestockerEvent[] = [];
+    const r = createRestocker({ store: flaky, clock, intervalMs: INTERVAL, onEvent: (e) => seen.push(e) });
+    r.start();
+    await clock.advance(INTERVAL);
+    await r.whenIdle();
+    expect(seen).toEqual([{ type: 'restock_failed', reason: 'disk full' }]);
+    expect(store.get('Lego')?.quantity).toBe(0);
+    await clock.advance(INTERVAL);
+    await r.whenIdle();
+    expect(seen).toEqual([{ type: 'restock_failed', reason: 'disk full' }, { type: 'restocked', toys: ['Lego'] }]);
+    expect(store.get('Lego')?.quantity).toBe(100);
+    await r.stop();
   });
 
   it('keeps going when a frontend is unreachable', async () => {
@@ -110,7 +140,7 @@ describe('restocking', () => {
       changes: store,
       clock,
     });
-    const r = createRestocker({ store, clock, intervalMs: INTERVAL, log: () => {} });
+    const r = createRestocker({ store, clock, intervalMs: INTERVAL });
     r.start();
     await clock.advance(INTERVAL);
     await r.whenIdle();

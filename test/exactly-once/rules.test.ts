@@ -174,6 +174,6 @@ describe('duplicates in flight', () => {
     release();
     expect(await first).toEqual({ orderNumber: 0, replayed: false });
     expect(await patient).toEqual({ orderNumber: 0, replayed: true });
-    expect(c.catalog.stock.get('Tux')).toBe(1_000_000 - 1);
+    expect(c.catalog.quantity('Tux')).toBe(1_000_000 - 1);
   });
 });

@@ -1,59 +1,20 @@
 /**
- * Fakes shared by the frontend tests: a promise resolved by hand, a catalog whose answers can be
- * held back, and an OrderRouter that records calls and answers as told. No sockets, no sleeps.
+ * Fakes shared by the frontend tests: a promise resolved by hand, the catalog twin
+ * (test/support/fake-catalog.ts), and an OrderRouter that records calls and answers as told. No
+ * sockets, no sleeps.
  */
 import { expect } from 'vitest';
-import type { Order, OrderPlaced, OrderRequest, Product } from '../../shared/contracts.ts';
-import { productNotFound } from '../../shared/errors.ts';
-import type { CatalogClient } from '../../frontend/catalog-client.ts';
+import type { Order, OrderPlaced, OrderRequest } from '../../shared/contracts.ts';
 import type { ElectionView, OrderRouter } from '../../frontend/types.ts';
 
 import { deferred, type Deferred } from '../support/async.ts';
+import { FakeCatalog } from '../support/fake-catalog.ts';
 
-export { deferred, type Deferred };
+export { deferred, FakeCatalog, type Deferred };
 
 /** Lets every pending promise callback run (no timers involved). */
 export async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await new Promise<void>((r) => setImmediate(r));
-}
-
-/**
- * A catalog held in memory. `getProduct` answers from `stock` at the moment it is called unless
- * `hold()` was called, in which case the next call waits for the returned deferred.
- */
-export class FakeCatalog implements CatalogClient {
-  readonly stock = new Map<string, Product>();
-  getCalls: string[] = [];
-  listCalls = 0;
-  failWith: unknown = null;
-  private held: Deferred<Product>[] = [];
-
-  constructor(products: Product[] = []) {
-    for (const p of products) this.stock.set(p.name, { ...p });
-  }
-
-  /** The next getProduct call waits for the returned deferred instead of answering at once. */
-  hold(): Deferred<Product> {
-    const d = deferred<Product>();
-    this.held.push(d);
-    return d;
-  }
-
-  async getProduct(name: string): Promise<Product> {
-    this.getCalls.push(name);
-    const held = this.held.shift();
-    if (held) return held.promise;
-    if (this.failWith) throw this.failWith;
-    const p = this.stock.get(name);
-    if (!p) throw productNotFound();
-    return { ...p };
-  }
-
-  async listProducts(): Promise<Product[]> {
-    this.listCalls++;
-    if (this.failWith) throw this.failWith;
-    return [...this.stock.values()].map((p) => ({ ...p }));
-  }
 }
 
 export const electionView: ElectionView = {

@@ -7,7 +7,9 @@
  */
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
-import { registerCatalogMetrics, observeRestocks } from '../../catalog/observe.ts';
+import { catalogEventLogger, registerCatalogMetrics, restockMetrics } from '../../catalog/observe.ts';
+import { createRestocker } from '../../catalog/restocker.ts';
+import { ManualClock } from '../../shared/clock.ts';
 import { createFrontendApp } from '../../frontend/app.ts';
 import { createFrontendInternalApp } from '../../frontend/internal-app.ts';
 import { ObservedProductCache, registerFrontendMetrics } from '../../frontend/observe.ts';
@@ -213,12 +215,14 @@ describe('catalog metrics', () => {
       },
     };
     registerCatalogMetrics(registry, store);
-    const restocking = observeRestocks(store, { logger, registry });
+    const log = catalogEventLogger(logger);
+    const count = restockMetrics(registry);
+    const restocking = createRestocker({ store, clock: new ManualClock(), intervalMs: 1_000, onEvent: (e) => (log(e), count(e)) });
     let text = await registry.metrics();
     expect(valueOf(text, 'toystore_catalog_stock{toy="Tux"}')).toBe(0);
     expect(valueOf(text, 'toystore_catalog_stock{toy="Lego"}')).toBe(3);
-    expect(await restocking.restockEmpty()).toEqual(['Tux', 'Barbie']);
-    expect(await restocking.restockEmpty()).toEqual([]);
+    expect(await restocking.tick()).toEqual(['Tux', 'Barbie']);
+    expect(await restocking.tick()).toEqual([]);
     text = await registry.metrics();
     expect(valueOf(text, 'toystore_catalog_stock{toy="Tux"}')).toBe(100);
     expect(valueOf(text, 'toystore_catalog_restocks_total{toy="Tux"}')).toBe(1);

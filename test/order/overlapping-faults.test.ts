@@ -12,7 +12,6 @@ import { AppError } from '../../shared/errors.ts';
 import { createInProcessNetwork } from '../../shared/http.ts';
 import { checkConvergedCluster, type Acknowledged } from '../../scripts/lib/invariants/index.ts';
 import type { Meta, MetaStore } from '../../order/meta.ts';
-import { createBatchingCatalogPurchaser, createHttpCatalogAccounts } from '../../order/peers.ts';
 import { createOrderCluster, type ClusterOptions, type OrderCluster } from '../support/order-cluster.ts';
 
 const CATALOG = 'http://catalog.test';
@@ -30,8 +29,7 @@ function cluster3(opts: ClusterOptions = {}) {
   const c = (cluster = createOrderCluster({
     net,
     clock: new ManualClock(),
-    catalog: createBatchingCatalogPurchaser(net.http, CATALOG),
-    catalogAccounts: createHttpCatalogAccounts(net.http, CATALOG),
+    catalogUrl: CATALOG,
     reconcileIntervalMs: 50,
     nodeOf: (origin) => (origin === CATALOG ? 'catalog' : undefined),
     ...opts,

@@ -1,6 +1,7 @@
 /**
- * Test helpers shared across suites: a promise a test settles by hand, and running one of the
- * project's CLI scripts as a real child process.
+ * Test helpers shared across suites: a promise a test settles by hand, polling a condition with a
+ * deadline (in real or logical time), and running one of the project's CLI scripts as a real
+ * child process.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -34,4 +35,56 @@ export function runScript(script: string, args: string[], env: Record<string, st
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+export interface UntilOptions {
+  /** How long to keep trying, in the time `now` measures. Default 20 s. */
+  deadlineMs?: number;
+  /** Pause between tries. Default 25 ms. */
+  everyMs?: number;
+  /** The time the deadline is measured in (a ManualClock's `now`); default real monotonic time. */
+  now?: () => number;
+  /** Lets `ms` pass between tries (a ManualClock's `advance`); default a real timer. */
+  pass?: (ms: number) => Promise<void>;
+  /** With logical time: also give up after this much real time (a story that never converges). */
+  realDeadlineMs?: number;
+  /** Appended to the timeout error: recent output, events... */
+  context?: () => string;
+}
+
+const realPass = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Polls `check` until it returns something other than undefined, with a deadline: the one
+ * poll-with-deadline every test uses (never a bare sleep). A check that throws means "not yet";
+ * the last error is in the timeout message.
+ */
+export async function pollFor<T>(what: string, check: () => T | undefined | Promise<T | undefined>, o: UntilOptions = {}): Promise<T> {
+  const now = o.now ?? (() => performance.now());
+  const pass = o.pass ?? realPass;
+  const end = now() + (o.deadlineMs ?? 20_000);
+  const realEnd = performance.now() + Math.max(o.realDeadlineMs ?? 0, o.now ? 20_000 : 0);
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (now() > end || (o.now && performance.now() > realEnd)) {
+      const why = last === undefined ? '' : `: ${String(last)}`;
+      const context = o.context?.();
+      throw new Error(`timed out waiting until ${what}${why}${context ? `\n${context}` : ''}`);
+    }
+    await pass(o.everyMs ?? 25);
+  }
+}
+
+/** Polls `cond` until it holds (see pollFor); resolves with how long that took, in `now`'s time. */
+export async function until(what: string, cond: () => boolean | Promise<boolean>, o: UntilOptions = {}): Promise<number> {
+  const now = o.now ?? (() => performance.now());
+  const start = now();
+  await pollFor(what, async () => ((await cond()) ? true : undefined), o);
+  return now() - start;
 }

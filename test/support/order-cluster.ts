@@ -1,6 +1,10 @@
 /**
- * Three order replicas and the frontend's order router wired together in one process, over the
- * in-process network (no sockets), with in-memory logs that outlive a "crash" the way files do.
+ * Three order replicas and a frontend wired together in one process, over the in-process network
+ * (no sockets), with in-memory logs that outlive a "crash" the way files do. Each replica is
+ * order/build.ts's `buildReplica` and the frontend frontend/build.ts's `buildFrontend`, the
+ * production wiring, with only the IO swapped: in-memory stores, the in-process network, the
+ * given clock, and the catalog twin (test/support/fake-catalog.ts) unless `catalogUrl` names a
+ * real catalog on the network (the full stack).
  *
  * `crash(id)` stops a replica and makes its address refuse connections; `restart(id)` builds a
  * new replica from the same log and meta (what a restarted process would read from disk), or
@@ -11,42 +15,23 @@
  * deterministic and takes no real time. Every helper that waits polls a condition with a deadline.
  */
 import { ManualClock, systemClock, type Clock } from '../../shared/clock.ts';
-import type { PurchaseRequest, PurchaseResult } from '../../shared/contracts.ts';
-import { insufficientStock } from '../../shared/errors.ts';
 import { createInProcessNetwork, NetworkError, type HttpClient, type LinkState } from '../../shared/http.ts';
-import { createOrderApp } from '../../order/app.ts';
+import { buildReplica, type BuiltReplica } from '../../order/build.ts';
 import { MemoryLogStore } from '../../order/log.ts';
 import { MemoryMetaStore } from '../../order/meta.ts';
-import { createHttpPeerTransport, type CatalogAccounts, type CatalogPurchaser } from '../../order/peers.ts';
-import { Replica } from '../../order/replica.ts';
 import { describeReplicaEvent, type ReplicaEvent } from '../../order/events.ts';
 import { recordStorageCondition } from '../../order/storage.ts';
-import { createOrderRouter } from '../../frontend/order-router.ts';
-import { describeRouterEvent } from '../../frontend/router-events.ts';
+import { buildFrontend, type BuiltFrontend } from '../../frontend/build.ts';
+import { describeRouterEvent, type RouterEvent } from '../../frontend/router-events.ts';
+import { until as pollUntil } from './async.ts';
+import { FakeCatalog } from './fake-catalog.ts';
+
+export { FakeCatalog };
 
 export const replicaUrl = (id: number) => `http://order-${id}.test`;
 
-/** A catalog twin: stock per toy, one decrement per key, every call recorded. */
-export class FakeCatalog implements CatalogPurchaser {
-  stock = new Map<string, number>([['Tux', 1_000_000], ['Lego', 1_000_000]]);
-  seen = new Map<string, PurchaseResult>();
-  calls: PurchaseRequest[] = [];
-  /** Set to intercept a purchase (e.g. to crash the leader in the middle of an order). */
-  before: ((req: PurchaseRequest) => Promise<void>) | null = null;
-
-  async purchase(req: PurchaseRequest): Promise<PurchaseResult> {
-    this.calls.push(req);
-    if (this.before) await this.before(req);
-    const done = this.seen.get(req.key);
-    if (done) return done;
-    const left = this.stock.get(req.name) ?? 0;
-    if (left < req.quantity) throw insufficientStock(req.name, left);
-    this.stock.set(req.name, left - req.quantity);
-    const result = { name: req.name, quantity: left - req.quantity };
-    this.seen.set(req.key, result);
-    return result;
-  }
-}
+/** Where the replicas and frontends of a cluster look for the catalog when it is on the network. */
+export const CATALOG_URL = 'http://catalog.test';
 
 export interface ClusterOptions {
   ids?: number[];
@@ -55,10 +40,14 @@ export interface ClusterOptions {
   startRouter?: boolean;
   /** Share a network with other in-process services (the full-stack tier). */
   net?: ReturnType<typeof createInProcessNetwork>;
-  /** A real catalog client instead of the FakeCatalog twin. */
-  catalog?: CatalogPurchaser;
-  /** Fencing and purchase accounting at a real catalog. */
-  catalogAccounts?: CatalogAccounts;
+  /**
+   * A real catalog on `net` at this URL: the replicas buy, fence and account there (production
+   * wiring). Absent, they buy from the FakeCatalog twin and the leader neither fences nor accounts.
+   */
+  catalogUrl?: string;
+  /** The frontend's cache (default 7 entries, on). */
+  cacheSize?: number;
+  cacheEnabled?: boolean;
   reconcileIntervalMs?: number;
   /** A ManualClock runs the whole story on logical time. */
   clock?: Clock;
@@ -76,15 +65,16 @@ export function createOrderCluster(opts: ClusterOptions = {}) {
   const heartbeatIntervalMs = opts.heartbeatIntervalMs ?? 20;
   const clock = opts.clock ?? systemClock;
   const net = opts.net ?? createInProcessNetwork();
-  const fakeCatalog = new FakeCatalog();
-  const catalog: CatalogPurchaser = opts.catalog ?? fakeCatalog;
+  const fakeCatalog = new FakeCatalog([{ name: 'Tux', price: 15.99, quantity: 1_000_000 }, { name: 'Lego', price: 49.99, quantity: 1_000_000 }]);
   const logs = new Map(ids.map((id) => [id, new MemoryLogStore()]));
   const metas = new Map(ids.map((id) => [id, new MemoryMetaStore()]));
-  const replicas = new Map<number, Replica>();
+  const replicas = new Map<number, BuiltReplica>();
   const addresses = ids.map((id) => ({ id, url: replicaUrl(id), port: 80 }));
   const messages: string[] = [];
   /** Every replica event, in order, tagged with the replica that emitted it. */
   const events: Array<ReplicaEvent & { replica: number }> = [];
+  /** Every router event, in order, tagged with the frontend that emitted it ('frontend' for the first). */
+  const routerEvents: Array<RouterEvent & { frontend: string }> = [];
   /**
    * Directed links that fail requests: `${from}->${to}`, with the paths they fail (all: null) and
    * how: 'refuse' (never delivered, like a dropped connection), 'silent' (never answered: the
@@ -111,47 +101,58 @@ export function createOrderCluster(opts: ClusterOptions = {}) {
     throw new NetworkError('reset', req.url);
   };
 
-  function boot(id: number): Replica {
-    const peers = addresses.filter((a) => a.id !== id);
-    const replica = new Replica({
-      id,
-      peerIds: peers.map((p) => p.id),
-      log: logs.get(id)!,
-      meta: metas.get(id)!,
-      peers: createHttpPeerTransport(httpFrom(`order-${id}`), peers),
-      catalog,
-      clock,
-      heartbeatIntervalMs,
-      commitQuorum: opts.commitQuorum ?? 2,
-      commitTimeoutMs: 1_000,
-      catalogAccounts: opts.catalogAccounts,
-      reconcileIntervalMs: opts.reconcileIntervalMs,
-      onEvent: (e) => {
-        events.push({ replica: id, ...e });
-        messages.push(`order-${id}: ${describeReplicaEvent(e).msg}`);
-      },
-      onFatal: (err) => {
-        fatals.push({ replica: id, err });
-        throw err;
-      },
-    });
-    replicas.set(id, replica);
-    net.register(replicaUrl(id), createOrderApp({ replica }).fetch);
-    net.setState(replicaUrl(id), 'up');
-    return replica;
-  }
   const fatals: Array<{ replica: number; err: Error }> = [];
+  const recordEvent = (id: number) => (e: ReplicaEvent) => {
+    events.push({ replica: id, ...e });
+    messages.push(`order-${id}: ${describeReplicaEvent(e).msg}`);
+  };
+  function boot(id: number): BuiltReplica {
+    const built = buildReplica(
+      {
+        replicas: addresses,
+        orderId: id,
+        catalogUrl: opts.catalogUrl ?? CATALOG_URL,
+        heartbeatIntervalMs,
+        commitQuorum: opts.commitQuorum ?? 2,
+        idempotencyKeysRetained: 0,
+        commitTimeoutMs: 1_000,
+        reconcileIntervalMs: opts.reconcileIntervalMs,
+      },
+      {
+        clock,
+        http: httpFrom(`order-${id}`),
+        storage: { log: logs.get(id)!, meta: metas.get(id)! },
+        catalog: opts.catalogUrl === undefined ? { purchaser: fakeCatalog, accounts: null } : undefined,
+        onEvent: recordEvent(id),
+        onFatal: (err) => {
+          fatals.push({ replica: id, err });
+          throw err;
+        },
+      },
+    );
+    replicas.set(id, built);
+    net.register(replicaUrl(id), built.app.fetch);
+    net.setState(replicaUrl(id), 'up');
+    return built;
+  }
   for (const id of ids) void boot(id).start();
 
-  const router = createOrderRouter({
-    http: httpFrom('frontend'),
-    replicas: addresses,
-    clock,
-    heartbeatIntervalMs,
-    requestDeadlineMs: 5_000,
-    onEvent: (e) => messages.push(`frontend: ${describeRouterEvent(e).msg}`),
-  });
-  if (opts.startRouter !== false) router.start();
+  /** A frontend of its own (order router, cache, status page) over the same replicas. */
+  const frontendNamed = (name: string): BuiltFrontend =>
+    buildFrontend(
+      { replicas: addresses, catalogUrl: opts.catalogUrl ?? CATALOG_URL, heartbeatIntervalMs, commitQuorum: opts.commitQuorum ?? 2, cacheSize: opts.cacheSize ?? 7, cacheEnabled: opts.cacheEnabled ?? true, requestDeadlineMs: 5_000 },
+      {
+        clock,
+        http: httpFrom(name),
+        onRouterEvent: (e) => {
+          routerEvents.push({ frontend: name, ...e });
+          messages.push(`${name}: ${describeRouterEvent(e).msg}`);
+        },
+      },
+    );
+  const frontend = frontendNamed('frontend');
+  const router = frontend.router;
+  if (opts.startRouter !== false) frontend.start();
 
   /** Lets `ms` of time pass: logical time on a ManualClock, real time otherwise. */
   const pass = (ms: number) => (clock instanceof ManualClock ? clock.advance(ms) : new Promise<void>((r) => setTimeout(r, ms)));
@@ -160,27 +161,23 @@ export function createOrderCluster(opts: ClusterOptions = {}) {
     net,
     clock,
     catalog: fakeCatalog,
+    frontend,
     router,
+    routerEvents,
     logs,
     metas,
     messages,
     events,
     fatals,
-    replica: (id: number) => replicas.get(id)!,
+    replica: (id: number) => replicas.get(id)!.replica,
+    built: (id: number) => replicas.get(id)!,
     log: (id: number) => logs.get(id)!.entries,
-    /** A router of its own over the same replicas: a second frontend. */
+    /** A frontend of its own over the same replicas (a second frontend); returns its router. */
     addFrontend(name: string) {
-      const other = createOrderRouter({
-        http: httpFrom(name),
-        replicas: addresses,
-        clock,
-        heartbeatIntervalMs,
-        requestDeadlineMs: 5_000,
-        onEvent: (e) => messages.push(`${name}: ${describeRouterEvent(e).msg}`),
-      });
+      const other = frontendNamed(name);
       other.start();
-      extraRouters.push(other);
-      return other;
+      extraFrontends.push(other);
+      return other.router;
     },
     setLink(id: number, state: LinkState) {
       net.setState(replicaUrl(id), state);
@@ -204,20 +201,16 @@ export function createOrderCluster(opts: ClusterOptions = {}) {
       const meta = metas.get(id)!;
       const metaFound = meta.load().storage !== 'unverified';
       const lostLog = o.lose === 'log' || o.lose === 'both';
-      await recordStorageCondition(meta, { metaFound, metaUnreadable: false, logDamage: lostLog && metaFound ? 'the log is missing' : null, logRecords: logs.get(id)!.lastIndex() + 1 }, () => {});
+      // What order/storage.ts does on open, over the twins: the verdict is durable before the replica starts.
+      await recordStorageCondition(meta, { metaFound, metaUnreadable: false, logDamage: lostLog && metaFound ? 'the log is missing' : null, logRecords: logs.get(id)!.lastIndex() + 1 }, recordEvent(id));
       const r = boot(id);
       await r.start();
-      return r;
+      return r.replica;
     },
     leaderId: () => router.view().leaderId,
     /** Lets time pass until `cond` holds, failing with `what` after the deadline. */
     async until(what: string, cond: () => boolean | Promise<boolean>, deadlineMs = 5_000) {
-      const end = clock.now() + deadlineMs;
-      const realEnd = Date.now() + Math.max(deadlineMs, 20_000);
-      while (!(await cond())) {
-        if (clock.now() > end || Date.now() > realEnd) throw new Error(`timed out waiting until ${what}\n${messages.slice(-15).join('\n')}`);
-        await pass(5);
-      }
+      await pollUntil(what, cond, { deadlineMs, everyMs: 5, now: () => clock.now(), pass, context: () => messages.slice(-15).join('\n') });
     },
     /** Lets `ms` of (logical or real) time pass with nothing else to wait for. */
     pass,
@@ -241,12 +234,12 @@ export function createOrderCluster(opts: ClusterOptions = {}) {
       });
     },
     async stop() {
-      router.stop();
-      for (const r of extraRouters) r.stop();
+      frontend.stop();
+      for (const f of extraFrontends) f.stop();
       for (const r of replicas.values()) await r.stop();
     },
   };
-  const extraRouters: Array<{ stop(): void }> = [];
+  const extraFrontends: BuiltFrontend[] = [];
   return cluster;
 }
 export type OrderCluster = ReturnType<typeof createOrderCluster>;

@@ -1,40 +1,49 @@
 /**
- * The whole store in one process: the real catalog app (in-memory store), the frontend's public
- * and internal apps, and three order replicas, all talking over the in-process network exactly as
- * they would over sockets (the catalog pushes invalidations to the frontend's internal app, the
- * leader buys from the catalog app). `request` is the client's view: the public frontend only.
+ * The whole store in one process, each service built the way its main.ts builds it
+ * (catalog/build.ts, order/build.ts, frontend/build.ts) with only the IO swapped: the catalog
+ * over its memory store, three order replicas over in-memory logs, the frontend, all talking over
+ * the in-process network exactly as they would over sockets (the catalog pushes its change feed
+ * to the frontend's internal app, the leader buys, fences and accounts at the catalog app).
+ * `request` is the client's view: the public frontend only. With `clock: new ManualClock()` the
+ * whole store runs on logical time (`until` and `settle` advance it).
  */
-import { createCatalogApp } from '../../catalog/app.ts';
-import { createInvalidator } from '../../catalog/invalidator.ts';
+import { buildCatalog } from '../../catalog/build.ts';
 import { createMemoryCatalogStore } from '../../catalog/store.ts';
-import { createFrontendApp } from '../../frontend/app.ts';
-import { ProductCache } from '../../frontend/cache.ts';
-import { createCatalogClient } from '../../frontend/catalog-client.ts';
-import { createFrontendInternalApp } from '../../frontend/internal-app.ts';
+import { buildFrontend, type BuiltFrontend } from '../../frontend/build.ts';
+import { systemClock, type Clock } from '../../shared/clock.ts';
 import { createInProcessNetwork } from '../../shared/http.ts';
-import { createBatchingCatalogPurchaser, createHttpCatalogAccounts } from '../../order/peers.ts';
-import { createOrderCluster, replicaUrl } from './order-cluster.ts';
-import { createOrderRouter } from '../../frontend/order-router.ts';
-import { systemClock } from '../../shared/clock.ts';
+import { CATALOG_URL, createOrderCluster, replicaUrl } from './order-cluster.ts';
 
-export const CATALOG_URL = 'http://catalog.test';
+export { CATALOG_URL };
 export const FRONTEND_INTERNAL_URL = 'http://frontend-internal.test';
 
-export function createStack(opts: { cacheSize?: number; cacheEnabled?: boolean; reconcileIntervalMs?: number } = {}) {
+export interface StackOptions {
+  cacheSize?: number;
+  cacheEnabled?: boolean;
+  reconcileIntervalMs?: number;
+  /** Default: an hour, so no story sees a restock it did not ask for. */
+  restockIntervalMs?: number;
+  clock?: Clock;
+}
+
+export function createStack(opts: StackOptions = {}) {
   const net = createInProcessNetwork();
+  const clock = opts.clock ?? systemClock;
   const store = createMemoryCatalogStore();
-  const invalidator = createInvalidator({ http: net.http, frontendUrls: [FRONTEND_INTERNAL_URL], changes: store });
-  net.register(CATALOG_URL, createCatalogApp({ store }).fetch);
+  const catalog = buildCatalog({ frontendUrls: [FRONTEND_INTERNAL_URL], restockIntervalMs: opts.restockIntervalMs ?? 3_600_000 }, { clock, http: net.http, store });
+  net.register(CATALOG_URL, catalog.app.fetch);
   const orders = createOrderCluster({
     net,
-    catalog: createBatchingCatalogPurchaser(net.http, CATALOG_URL),
-    catalogAccounts: createHttpCatalogAccounts(net.http, CATALOG_URL),
+    clock,
+    catalogUrl: CATALOG_URL,
     reconcileIntervalMs: opts.reconcileIntervalMs ?? 50,
+    cacheSize: opts.cacheSize,
+    cacheEnabled: opts.cacheEnabled,
+    nodeOf: (origin) => (origin === CATALOG_URL ? 'catalog' : undefined),
   });
-  const catalog = createCatalogClient(net.http, CATALOG_URL);
-  const cache = new ProductCache({ maxSize: opts.cacheSize ?? 7, enabled: opts.cacheEnabled ?? true, loader: (n) => catalog.getProduct(n) });
-  const app = createFrontendApp({ cache, catalog, orders: orders.router });
-  net.register(FRONTEND_INTERNAL_URL, createFrontendInternalApp({ cache }).fetch);
+  net.register(FRONTEND_INTERNAL_URL, orders.frontend.internalApp.fetch);
+  catalog.start();
+  const app = orders.frontend.publicApp;
 
   const request = async (method: 'GET' | 'POST', path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const init: RequestInit = { method, headers: { ...headers } };
@@ -42,7 +51,7 @@ export function createStack(opts: { cacheSize?: number; cacheEnabled?: boolean; 
       init.body = typeof body === 'string' ? body : JSON.stringify(body);
       (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
     }
-    const res = await app.request(path, init);
+    const res = await orders.settle(Promise.resolve(app.request(path, init)));
     const text = await res.text();
     let json: any;
     try {
@@ -53,26 +62,34 @@ export function createStack(opts: { cacheSize?: number; cacheEnabled?: boolean; 
     return { status: res.status, headers: res.headers, body: json };
   };
 
-  /** A fresh frontend (new router, empty memory) over the same cluster: a frontend restart. */
+  /**
+   * A fresh frontend (new router, empty memory) over the same cluster: a frontend restart. It
+   * hears no change feed (its internal app is not on the network), so it serves product reads
+   * from the catalog.
+   */
   const restartFrontend = () => {
-    const router = createOrderRouter({ http: net.http, replicas: [1, 2, 3].map((id) => ({ id, url: replicaUrl(id), port: 80 })), clock: systemClock, heartbeatIntervalMs: 20 });
-    router.start();
-    routers.push(router);
-    return createFrontendApp({ cache: new ProductCache({ maxSize: 7, loader: (n) => catalog.getProduct(n) }), catalog, orders: router });
+    const fresh = buildFrontend(
+      { replicas: [1, 2, 3].map((id) => ({ id, url: replicaUrl(id), port: 80 })), catalogUrl: CATALOG_URL, heartbeatIntervalMs: 20, commitQuorum: 2, cacheSize: 7, cacheEnabled: true },
+      { clock, http: net.http },
+    );
+    fresh.start();
+    restarted.push(fresh);
+    return fresh.publicApp;
   };
-  const routers: Array<{ stop(): void }> = [];
+  const restarted: BuiltFrontend[] = [];
 
   return {
     ...orders,
     store,
-    cache,
+    catalogService: catalog,
+    cache: orders.frontend.cache,
     app,
     request,
     restartFrontend,
     stopAll: async () => {
-      for (const r of routers) r.stop();
+      for (const f of restarted) f.stop();
       await orders.stop();
-      await invalidator.stop();
+      await catalog.stop();
     },
   };
 }
