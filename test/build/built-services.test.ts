@@ -12,19 +12,14 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertSafeOutDir, build, REPO_ROOT, SERVICE_ENTRIES, type BuildResult } from '../../scripts/lib/build/build.ts';
 import { freePorts } from '../../scripts/lib/cluster/index.ts';
+import { until } from '../support/async.ts';
 
 let out: BuildResult;
 let tmp: string;
 const children: ChildProcess[] = [];
 let urls: { frontend: string; catalog: string; replicas: string[] };
 
-async function waitFor(what: string, cond: () => Promise<boolean>, deadlineMs = 20_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!(await cond().catch(() => false))) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const waitFor = (what: string, cond: () => Promise<boolean>, deadlineMs = 20_000) => until(what, cond, { deadlineMs, everyMs: 50 });
 const statusOf = async (url: string) => (await fetch(url, { signal: AbortSignal.timeout(1_000) }).then(async (r) => (await r.arrayBuffer(), r.status)));
 
 function startBuilt(entry: string, env: Record<string, string>): ChildProcess {

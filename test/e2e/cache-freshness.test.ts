@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../../scripts/lib/cluster/index.ts';
 import { PASS, startFaultProxy, type FaultMode, type FaultProxy } from '../../scripts/lib/fault-proxy/proxy.ts';
 import { CHANGE_SILENCE_MS } from '../../shared/contracts.ts';
+import { until as pollUntil } from '../support/async.ts';
 
 const TOYS = ['Tux', 'Barbie', 'Lego', 'Monopoly', 'Frisbee', 'Slinky', 'Yo-Yo']; // = CACHE_SIZE: no evictions
 const CONVERGE_DEADLINE_MS = 15_000;
@@ -56,18 +57,7 @@ async function json(url: string, init?: RequestInit): Promise<any> {
   return res.json();
 }
 
-async function until(what: string, cond: () => Promise<boolean>, timeoutMs = 20_000): Promise<number> {
-  const start = performance.now();
-  for (;;) {
-    try {
-      if (await cond()) return performance.now() - start;
-    } catch {
-      // not yet
-    }
-    if (performance.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${output.slice(-30).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const until = (what: string, cond: () => Promise<boolean>, timeoutMs = 20_000) => pollUntil(what, cond, { deadlineMs: timeoutMs, everyMs: 10, context: () => output.slice(-30).join('\n') });
 
 /** Cached entries (from the status page's LRU view, which touches nothing) that differ from the catalog. */
 async function staleEntries(): Promise<{ cached: number; stale: string[] }> {

@@ -10,22 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, SERVICE_NAMES, type Cluster } from '../../scripts/lib/cluster/index.ts';
+import { pollFor } from '../support/async.ts';
 
 /** Polls `check` until it returns a value (not undefined) or the deadline passes. */
-async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const waitFor = <T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 10_000) => pollFor(what, check, { deadlineMs: timeoutMs, everyMs: 50 });
 
 function isAlive(pid: number): boolean {
   try {

@@ -14,6 +14,7 @@ import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../../scripts/lib/cluster/index.ts';
 import { startService, type ServiceProcess } from './service-process.ts';
+import { until as pollUntil } from '../support/async.ts';
 
 const FILE_LIMIT = 256;
 const HOST = '127.0.0.1';
@@ -38,18 +39,7 @@ afterAll(async () => {
   if (dir) await fs.rm(dir, { recursive: true, force: true });
 });
 
-async function until(what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await cond()) return;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = (what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 20_000) => pollUntil(what, cond, { deadlineMs: timeoutMs, everyMs: 50 });
 
 /** One request on a fresh connection. */
 async function getJson(url: string, init: { method?: string; body?: string; headers?: Record<string, string> } = {}) {

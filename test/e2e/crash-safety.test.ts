@@ -13,6 +13,7 @@ import { parseLog } from '../../order/file-log.ts';
 import { checkConvergedCluster } from '../../scripts/lib/invariants/index.ts';
 import { parseWal } from '../../shared/wal.ts';
 import { startCluster, type Cluster } from '../../scripts/lib/cluster/index.ts';
+import { until as pollUntil } from '../support/async.ts';
 
 let dataDir: string;
 let cluster: Cluster;
@@ -29,13 +30,7 @@ afterEach(async () => {
   await fs.rm(dataDir, { recursive: true, force: true });
 });
 
-async function until(what: string, cond: () => Promise<boolean>, deadlineMs = 20_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}\n${output.slice(-30).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const until = (what: string, cond: () => Promise<boolean>, deadlineMs = 20_000) => pollUntil(what, cond, { deadlineMs, context: () => output.slice(-30).join('\n') });
 
 const health = async () => {
   try {

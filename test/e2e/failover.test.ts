@@ -11,6 +11,7 @@ import { parseLog } from '../../order/file-log.ts';
 import { checkConvergedCluster } from '../../scripts/lib/invariants/index.ts';
 import { runClients, type RunResult } from '../../scripts/lib/client/index.ts';
 import { startCluster, type Cluster } from '../../scripts/lib/cluster/index.ts';
+import { until as pollUntil } from '../support/async.ts';
 
 let dataDir: string;
 let cluster: Cluster;
@@ -35,13 +36,7 @@ async function getJson(url: string): Promise<{ status: number; body: any }> {
   }
 }
 
-async function until(what: string, cond: () => Promise<boolean>, deadlineMs = 20_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}\n${output.slice(-30).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const until = (what: string, cond: () => Promise<boolean>, deadlineMs = 20_000) => pollUntil(what, cond, { deadlineMs, context: () => output.slice(-30).join('\n') });
 
 const health = async () => (await getJson(`${cluster.urls.frontend}/health`)).body?.data;
 const orderLogPath = (id: number) => path.join(dataDir, `order-${id}`, 'orders.csv');

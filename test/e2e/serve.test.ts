@@ -10,7 +10,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listen, type Listening } from '../../shared/serve.ts';
 import { createServiceApp } from '../../shared/service-app.ts';
-import { deferred } from '../support/async.ts';
+import { deferred, until as pollUntil } from '../support/async.ts';
 
 const HOST = '127.0.0.1';
 let server: Listening | undefined;
@@ -21,13 +21,7 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function until(what: string, cond: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const until = (what: string, cond: () => boolean, timeoutMs = 5_000) => pollUntil(what, cond, { deadlineMs: timeoutMs, everyMs: 5 });
 
 interface Conn {
   socket: net.Socket;

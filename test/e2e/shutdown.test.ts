@@ -24,6 +24,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseLog } from '../../order/file-log.ts';
 import { checkAcknowledged, type Acknowledged } from '../../scripts/lib/invariants/index.ts';
 import { startCluster, type Cluster, type ExitInfo, type ServiceName } from '../../scripts/lib/cluster/index.ts';
+import { until as pollUntil } from '../support/async.ts';
 
 let dataDir: string;
 let cluster: Cluster;
@@ -45,13 +46,7 @@ afterAll(async () => {
   if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
 });
 
-async function until(what: string, cond: () => Promise<boolean>, deadlineMs = 20_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!(await cond().catch(() => false))) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}\n${output.slice(-40).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = (what: string, cond: () => Promise<boolean>, deadlineMs = 20_000) => pollUntil(what, cond, { deadlineMs, everyMs: 20, context: () => output.slice(-40).join('\n') });
 
 const health = async () => ((await (await fetch(`${cluster.urls.frontend}/health`)).json()) as any).data;
 

@@ -26,6 +26,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster, type ReplicaId } from '../../scripts/lib/cluster/index.ts';
 import { chromiumPath } from '../support/chromium.ts';
+import { until as pollUntil } from '../support/async.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const SHOTS = ['status-page.png', 'status-page-phone.png'] as const;
@@ -39,13 +40,7 @@ let cluster: Cluster | undefined;
 let browser: Browser | undefined;
 const output: string[] = [];
 
-async function until(what: string, cond: () => Promise<boolean>, deadlineMs = 20_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!(await cond().catch(() => false))) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}\n${output.slice(-30).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = (what: string, cond: () => Promise<boolean>, deadlineMs = 20_000) => pollUntil(what, cond, { deadlineMs, everyMs: 50, context: () => output.slice(-30).join('\n') });
 
 async function order(name: string): Promise<{ status: number; reason?: string }> {
   const res = await fetch(`${cluster!.urls.frontend}/orders`, {
