@@ -44,17 +44,27 @@ export function checkLedgerEntry(e: LedgerEntry & { crc?: number }): string | nu
 
 const COLUMNS = ['seq', 'kind', 'key', 'epoch', 'name', 'delta', 'quantityAfter', 'crc'] as const;
 
-/** A ledger record from its CSV fields, or what is wrong with them. */
-function decodeLedger(f: string[]): SignedLedgerEntry | string {
+/**
+ * A ledger record from its CSV fields, each decoded by its definition (shared/fields.ts), or what
+ * is wrong with them. The rules across fields (a kind's key and sign) are `checkLedgerEntry`'s:
+ * the checker decodes with this alone so that it can report those as stock violations.
+ */
+export function decodeLedgerFields(f: string[]): SignedLedgerEntry | string {
   if (f.length !== COLUMNS.length) return `expected ${COLUMNS.length} fields, found ${f.length}`;
   const [seq, epoch, delta, quantityAfter, crc] = [LEDGER_SEQ.decode(f[0]), EPOCH.decode(f[3]), STOCK_DELTA.decode(f[5]), STOCK.decode(f[6]), CRC32.decode(f[7])];
   if (seq === null) return `seq ${JSON.stringify(f[0])} is not a number from 0 to ${LEDGER_SEQ.max}`;
+  if (!KINDS.has(f[1]!)) return `unknown kind ${JSON.stringify(f[1])}`;
   if (epoch === null) return `epoch ${JSON.stringify(f[3])} is not a number from 0 to ${EPOCH.max}`;
   if (delta === null) return `delta ${JSON.stringify(f[5])} is not a safe integer`;
   if (quantityAfter === null) return `quantityAfter ${JSON.stringify(f[6])} is not a stock`;
   if (crc === null) return `crc ${JSON.stringify(f[7])} is not a crc32`;
-  const e = { seq, kind: f[1] as LedgerEntry['kind'], key: f[2]!, epoch, name: f[4]!, delta, quantityAfter, crc };
-  return checkLedgerEntry(e) ?? e;
+  return TOY_NAME.problem(f[4]!) ?? { seq, kind: f[1] as LedgerEntry['kind'], key: f[2]!, epoch, name: f[4]!, delta, quantityAfter, crc };
+}
+
+/** A ledger record from its CSV fields, or what is wrong with them (fields and the rules across them). */
+function decodeLedger(f: string[]): SignedLedgerEntry | string {
+  const e = decodeLedgerFields(f);
+  return typeof e === 'string' ? e : (checkLedgerEntry(e) ?? e);
 }
 
 export const ledgerCodec: RecordCodec<SignedLedgerEntry> = {

@@ -5,7 +5,7 @@
  * `loadConfig(process.env)` and pass plain values down.
  */
 import path from 'node:path';
-import { REPLICA_ID } from './fields.ts';
+import { parseReplicaList } from './replica-list.ts';
 
 export interface ReplicaAddress {
   id: number;
@@ -122,24 +122,10 @@ export function loadConfig(env: Env): Config {
     .split(',').map((s) => s.trim()).filter(Boolean)
     .map((u) => url('FRONTEND_URL', u)).filter((u): u is string => u !== null);
 
-  const replicas: ReplicaAddress[] = [];
-  for (const part of str('ORDER_REPLICAS', DEFAULT_REPLICAS).split(',').map((s) => s.trim()).filter(Boolean)) {
-    const m = /^(\d+)=(.+)$/.exec(part);
-    if (!m) {
-      problems.push(`ORDER_REPLICAS: entry ${JSON.stringify(part)} is not id=http://host:port`);
-      continue;
-    }
-    const id = Number(m[1]);
-    const origin = url('ORDER_REPLICAS', m[2]!);
-    if (!REPLICA_ID.valid(id)) problems.push(`ORDER_REPLICAS: id ${m[1]} must be an integer from ${REPLICA_ID.min} to ${REPLICA_ID.max}`);
-    if (replicas.some((r) => r.id === id)) problems.push(`ORDER_REPLICAS: id ${id} appears twice`);
-    if (origin) {
-      const u = new URL(origin);
-      replicas.push({ id, url: origin, port: Number(u.port || 80) });
-    }
-  }
+  const parsedReplicas = parseReplicaList(str('ORDER_REPLICAS', DEFAULT_REPLICAS));
+  problems.push(...parsedReplicas.problems);
+  const replicas = parsedReplicas.replicas;
   replicas.sort((a, b) => b.id - a.id);
-  if (replicas.length === 0) problems.push('ORDER_REPLICAS: at least one replica is required');
 
   let orderId: number | null = null;
   const rawId = env.ORDER_ID;

@@ -27,9 +27,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
-import { parse as parseCsv } from 'csv-parse/sync';
 import { stringify as stringifyCsv } from 'csv-stringify/sync';
 import { setAsideName } from './data-dir.ts';
+import { NL, QUOTE, recordEnd, splitRecord } from './wal-records.ts';
 import { crashOnDurabilityError, fsyncDir, writeFileAtomic } from './fsutil.ts';
 import { MARK_SUFFIX, MarkWriter, NO_AUX, readMark, replaceMark, type Mark, type MarkRead } from './wal-mark.ts';
 
@@ -141,41 +141,6 @@ export interface Parsed<R> {
   records: R[];
   offsets: number[];
   validEnd: number;
-}
-
-const NL = 0x0a;
-const QUOTE = 0x22;
-
-/**
- * Where the record starting at `pos` ends (just past its newline), or -1 if it is incomplete. A
- * record is one line unless a quoted field holds a newline: quotes inside a quoted field are
- * doubled, so a complete record holds an even number of them. Scanning bytes is safe in UTF-8:
- * no byte of a multi-byte character is a quote or a newline.
- */
-function recordEnd(content: Buffer, pos: number): number {
-  let quotes = 0;
-  let from = pos;
-  for (;;) {
-    const nl = content.indexOf(NL, from);
-    if (nl < 0) return -1;
-    // Only this line is searched: an unbounded indexOf would scan the rest of the file for every
-    // record of a file without quotes (quadratic: a 101k-order log took 35 s to open).
-    const line = content.subarray(from, nl);
-    for (let q = line.indexOf(QUOTE); q >= 0; q = line.indexOf(QUOTE, q + 1)) quotes++;
-    if (quotes % 2 === 0) return nl + 1;
-    from = nl + 1;
-  }
-}
-
-/** One record's CSV fields, or why its text is not one CSV record. */
-function splitRecord(text: string): string[] | string {
-  if (!text.includes('"')) return text.split(',');
-  try {
-    const rows = parseCsv(text) as string[][];
-    return rows.length === 1 ? rows[0]! : `${rows.length} CSV rows in one record`;
-  } catch (err) {
-    return `not valid CSV (${(err as Error).message.split('\n')[0]})`;
-  }
 }
 
 function decodeText<R>(text: string, codec: RecordCodec<R>): R | null {

@@ -17,6 +17,8 @@ import type { HistoryEvent, LedgerEntry, OrderEntry, Product } from '../../share
 import { signEntry } from '../../order/log.ts';
 import { formatRecord, LOG_HEADER } from '../../order/file-log.ts';
 import { toCsv } from '../../catalog/store.ts';
+import { ledgerCodec } from '../../catalog/ledger.ts';
+import { encodeRecord } from '../../shared/wal.ts';
 import { INITIAL_STOCK, initialToys } from '../../catalog/toys.ts';
 import { chainLedgerCrc, type LedgerRecord } from '../../scripts/lib/invariants/index.ts';
 
@@ -91,10 +93,10 @@ export function signLedger(entries: readonly (LedgerEntry & { crc?: number })[])
   });
 }
 
-export const LEDGER_HEADER_LINE = 'seq,kind,key,epoch,name,delta,quantityAfter,crc\n';
+export const LEDGER_HEADER_LINE = `${ledgerCodec.header}\n`;
 
 export function ledgerCsv(entries: readonly (LedgerEntry & { crc?: number })[]): string {
-  return LEDGER_HEADER_LINE + signLedger(entries).map((e) => stringify([[e.seq, e.kind, e.key, e.epoch, e.name, e.delta, e.quantityAfter, e.crc]])).join('');
+  return LEDGER_HEADER_LINE + signLedger(entries).map((e) => encodeRecord(ledgerCodec, e)).join('');
 }
 
 /** A Jepsen-style client history with a logical clock (each event one ms after the previous). */

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { FetchLogResponseSchema, LedgerEntrySchema, ProductSchema, type OrderEntry, type Product } from '../../../shared/contracts.ts';
 import { expectData, type HttpClient } from '../../../shared/http.ts';
+import { parseReplicaList as parseReplicas } from '../../../shared/replica-list.ts';
 import type { LedgerRecord } from '../invariants/index.ts';
 import { CheckInputError, type ReplicaLog, type Snapshot } from './snapshot.ts';
 
@@ -18,18 +19,11 @@ export interface ReplicaTarget {
   url: string;
 }
 
-/** Parses `1=http://127.0.0.1:8011,2=...` (the ORDER_REPLICAS format). */
+/** Parses `1=http://127.0.0.1:8011,2=...` (the ORDER_REPLICAS format, shared/replica-list.ts), lowest id first. */
 export function parseReplicaList(s: string): ReplicaTarget[] {
-  const out: ReplicaTarget[] = [];
-  for (const part of s.split(',').map((p) => p.trim()).filter(Boolean)) {
-    const m = /^(\d+)=(.+)$/.exec(part);
-    if (!m) throw new CheckInputError(`--replicas: entry ${JSON.stringify(part)} is not id=http://host:port`);
-    const id = Number(m[1]);
-    if (out.some((r) => r.id === id)) throw new CheckInputError(`--replicas: id ${id} appears twice`);
-    out.push({ id, url: httpOrigin('--replicas', m[2]!) });
-  }
-  if (out.length === 0) throw new CheckInputError('--replicas: at least one replica is required');
-  return out.sort((a, b) => a.id - b.id);
+  const { replicas, problems } = parseReplicas(s, '--replicas');
+  if (problems.length) throw new CheckInputError(problems[0]!);
+  return replicas.map(({ id, url }) => ({ id, url })).sort((a, b) => a.id - b.id);
 }
 
 export function httpOrigin(flag: string, raw: string): string {

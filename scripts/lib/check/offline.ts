@@ -1,51 +1,27 @@
 /**
- * Offline loading: a stopped store's data dir. An order log is parsed twice: by `parseLog` (the
- * replica's own loader, whose `CorruptLogError` says "the replica would refuse to open this") and
- * leniently, line by line, keeping every complete record, so one flipped byte does not turn every
- * later order into "lost". A torn last line (no newline) is ignored, with a note.
+ * Offline loading: a stopped store's data dir (layout: shared/data-dir.ts). An order log is
+ * parsed twice: by `parseLog` (the replica's own loader, whose `CorruptLogError` says "the replica
+ * would refuse to open this") and leniently, record by record, keeping every complete record, so
+ * one flipped byte does not turn every later order into "lost". The lenient pass is the logs' own
+ * (shared/wal.ts `scanRecords`: the same record splitting, quoted newlines included) with the
+ * codecs' own field rules (order/file-log.ts, catalog/ledger.ts), so a record reads the same here
+ * as in the service. A torn last line (no newline) is ignored, with a note.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { parse as parseCsv } from 'csv-parse/sync';
-import { LedgerEntrySchema, type OrderEntry } from '../../../shared/contracts.ts';
-import { CorruptLogError, LOG_FILE, LOG_HEADER, orderCodec, parseLog } from '../../../order/file-log.ts';
-import { PRODUCTS_FILE, parseProductsCsv } from '../../../catalog/store.ts';
+import { catalogPaths, replicaIdsIn, replicaPaths } from '../../../shared/data-dir.ts';
+import { scanRecords, splitRecord } from '../../../shared/wal-records.ts';
+import { CorruptLogError, LOG_HEADER, orderCodec, parseLog } from '../../../order/file-log.ts';
+import { decodeLedgerFields } from '../../../catalog/ledger.ts';
+import { parseProductsCsv } from '../../../catalog/store.ts';
 import type { LedgerRecord, Violation } from '../invariants/index.ts';
-import { CheckInputError, LEDGER_FILE, LEDGER_HEADER, type ReplicaLog, type Snapshot } from './snapshot.ts';
+import { CheckInputError, LEDGER_HEADER, type ReplicaLog, type Snapshot } from './snapshot.ts';
 
-/** One order-log line decoded by the replica's own codec (order/file-log.ts), for the lenient pass. */
-function parseOrderRecord(line: string): OrderEntry | null {
-  const fields = splitCsvLine(line);
-  return fields ? orderCodec.decode(fields) : null;
-}
-
-function splitCsvLine(line: string): string[] | null {
-  if (!line.includes('"')) return line.split(',');
-  try {
-    return (parseCsv(line) as string[][])[0] ?? [];
-  } catch {
-    return null;
-  }
-}
-
-/** Complete lines (each ended by a newline) after `start`, and the torn fragment after the last newline. */
-function splitLines(content: Buffer, start: number): { lines: { text: string; lineNumber: number; offset: number }[]; torn: Buffer } {
-  const lines: { text: string; lineNumber: number; offset: number }[] = [];
-  let pos = start;
-  let lineNumber = content.subarray(0, start).filter((b) => b === 0x0a).length;
-  for (;;) {
-    const nl = content.indexOf(0x0a, pos);
-    if (nl < 0) break;
-    lineNumber++;
-    lines.push({ text: content.subarray(pos, nl).toString('utf8'), lineNumber, offset: pos });
-    pos = nl + 1;
-  }
-  return { lines, torn: content.subarray(pos) };
-}
+const decodeOrder = (fields: string[]) => orderCodec.decode(fields) ?? orderCodec.explain?.(fields) ?? 'not an order record';
 
 /** Parses one replica's `orders.csv` bytes into records plus the problems a checker must report. */
 export function readOrderLog(id: number, file: string, content: Buffer | null): ReplicaLog {
-  const name = `order-${id}`;
+  const name = replicaPaths('', id).name;
   const log: ReplicaLog = { id, name, entries: [], raw: content, problems: [], notes: [] };
   if (content === null) {
     log.notes.push(`${name}: ${file} does not exist (the replica never started?); treated as an empty log`);
@@ -60,20 +36,19 @@ export function readOrderLog(id: number, file: string, content: Buffer | null): 
     if (!(err instanceof CorruptLogError)) throw err;
     log.problems.push({ kind: 'checksum', detail: `corrupt log, the replica would refuse to open it: ${err.message}`, records: [{ file, line: err.lineNumber }] });
   }
-  // Lenient pass: every complete line, so the checks can name each bad record.
+  // Lenient pass: every complete record, so the checks can name each bad one. A first line that
+  // is the header, or no record at all, is passed over (parseLog above reports a wrong header).
   const headerEnd = content.indexOf(0x0a);
   let start = 0;
   if (headerEnd >= 0) {
     const first = content.subarray(0, headerEnd).toString('utf8');
-    if (`${first}\n` === LOG_HEADER || !parseOrderRecord(first)) start = headerEnd + 1;
+    const fields = splitRecord(first);
+    if (`${first}\n` === LOG_HEADER || typeof fields === 'string' || !orderCodec.decode(fields)) start = headerEnd + 1;
   }
-  const { lines, torn } = splitLines(content, start);
-  for (const l of lines) {
-    const e = parseOrderRecord(l.text);
-    if (e) log.entries.push(e);
-    else log.problems.push({ kind: 'checksum', detail: `line ${l.lineNumber} is not a valid record`, records: [{ file, line: l.lineNumber, text: l.text }] });
-  }
-  if (torn.length > 0 && headerEnd >= 0) log.notes.push(`${name}: torn last line (${torn.length} bytes, no newline) ignored`);
+  const scan = scanRecords(content, start, decodeOrder);
+  log.entries = scan.records.map((r) => r.record);
+  for (const b of scan.bad) log.problems.push({ kind: 'checksum', detail: `line ${b.line} is not a valid record (${b.why})`, records: [{ file, line: b.line, text: b.text }] });
+  if (scan.tornBytes > 0 && headerEnd >= 0) log.notes.push(`${name}: torn last line (${scan.tornBytes} bytes, no newline) ignored`);
   return log;
 }
 
@@ -87,27 +62,13 @@ export function readLedger(file: string, content: Buffer): { entries: LedgerReco
     problems.push({ kind: 'checksum', message: `ledger: ${file} does not start with the header ${JSON.stringify(LEDGER_HEADER.trim())}`, records: [{ file, line: 1, text: content.subarray(0, headerEnd < 0 ? 200 : headerEnd).toString('utf8') }] });
     return { entries, problems, notes };
   }
-  const { lines, torn } = splitLines(content, headerEnd + 1);
-  for (const l of lines) {
-    const e = parseLedgerRecord(l.text);
-    if (e) entries.push({ ...e, line: l.lineNumber });
-    else problems.push({ kind: 'checksum', message: `ledger: line ${l.lineNumber} is not a valid record`, records: [{ file, line: l.lineNumber, text: l.text }] });
-  }
-  if (torn.length > 0) notes.push(`ledger: torn last line (${torn.length} bytes, no newline) ignored`);
+  // Each field by the ledger's own definitions; the rules across fields (a kind's key and sign)
+  // are left to the stock checks, which name them.
+  const scan = scanRecords(content, headerEnd + 1, decodeLedgerFields);
+  for (const r of scan.records) entries.push({ ...r.record, line: r.line });
+  for (const b of scan.bad) problems.push({ kind: 'checksum', message: `ledger: line ${b.line} is not a valid record (${b.why})`, records: [{ file, line: b.line, text: b.text }] });
+  if (scan.tornBytes > 0) notes.push(`ledger: torn last line (${scan.tornBytes} bytes, no newline) ignored`);
   return { entries, problems, notes };
-}
-
-const LEDGER_KINDS = new Set<string>(LedgerEntrySchema.shape.kind.options);
-
-function parseLedgerRecord(line: string): (LedgerRecord & { crc: number }) | null {
-  const fields = splitCsvLine(line);
-  if (!fields || fields.length !== 8) return null;
-  const [seq, kind, key, epoch, name, delta, quantityAfter, crc] = fields as [string, string, string, string, string, string, string, string];
-  const nat = (s: string) => (/^\d{1,15}$/.test(s) ? Number(s) : NaN);
-  const int = (s: string) => (/^-?\d{1,15}$/.test(s) ? Number(s) : NaN);
-  const nums = [nat(seq), nat(epoch), int(delta), int(quantityAfter), nat(crc)];
-  if (nums.some(Number.isNaN) || !LEDGER_KINDS.has(kind) || !name) return null;
-  return { seq: nums[0]!, kind: kind as LedgerRecord['kind'], key, epoch: nums[1]!, name, delta: nums[2]!, quantityAfter: nums[3]!, crc: nums[4]! };
 }
 
 async function readIfExists(file: string): Promise<Buffer | null> {
@@ -128,17 +89,17 @@ export async function loadDataDir(dataDir: string): Promise<Snapshot> {
   } catch (err) {
     throw new CheckInputError(`cannot read data dir ${dir}: ${(err as Error).message}`);
   }
-  const ids = names.map((n) => /^order-(\d+)$/.exec(n)).filter((m): m is RegExpExecArray => m !== null).map((m) => Number(m[1])).sort((a, b) => a - b);
+  const ids = replicaIdsIn(names);
   if (ids.length === 0) throw new CheckInputError(`no order-N directories in ${dir}`);
   const replicas: ReplicaLog[] = [];
   for (const id of ids) {
-    const file = path.join(dir, `order-${id}`, LOG_FILE);
+    const file = replicaPaths(dir, id).log;
     replicas.push(readOrderLog(id, file, await readIfExists(file)));
   }
 
   const snap: Snapshot = { mode: 'offline', source: dir, replicas, ledger: null, ledgerSkipped: null, catalogProblems: [], products: null, notes: [] };
-  const catalogDir = path.join(dir, 'catalog');
-  const ledgerFile = path.join(catalogDir, LEDGER_FILE);
+  const catalog = catalogPaths(dir);
+  const ledgerFile = catalog.ledger;
   const ledgerBytes = await readIfExists(ledgerFile);
   if (ledgerBytes === null) {
     snap.ledgerSkipped = 'no ledger';
@@ -148,7 +109,7 @@ export async function loadDataDir(dataDir: string): Promise<Snapshot> {
   snap.ledger = ledger.entries;
   snap.catalogProblems.push(...ledger.problems);
   snap.notes.push(...ledger.notes);
-  const productsFile = path.join(catalogDir, PRODUCTS_FILE);
+  const productsFile = catalog.products;
   const productsText = await readIfExists(productsFile);
   if (productsText === null) {
     snap.catalogProblems.push({ kind: 'stock', message: `catalog: ${productsFile} is missing though the ledger exists`, records: [] });

@@ -4,10 +4,12 @@
  * are judged by the same code.
  */
 import type { OrderEntry, Product } from '../../../shared/contracts.ts';
+import { ledgerCodec } from '../../../catalog/ledger.ts';
 import type { LedgerRecord, Violation, ViolationKind } from '../invariants/index.ts';
 
-export const LEDGER_FILE = 'ledger.csv';
-export const LEDGER_HEADER = 'seq,kind,key,epoch,name,delta,quantityAfter,crc\n';
+export { LEDGER_FILE } from '../../../shared/data-dir.ts';
+/** The ledger's header line, as catalog/ledger.ts writes it. */
+export const LEDGER_HEADER = `${ledgerCodec.header}\n`;
 
 /** Bad input or an unreachable source: the check could not be run at all (CLI exit 2). */
 export class CheckInputError extends Error {

@@ -2,9 +2,10 @@
  * Invariants over the catalog's stock ledger: sequence and checksum chain, signs per kind, stock
  * conservation per toy, and a one-to-one match between net purchases and committed orders.
  */
-import { crc32 } from 'node:zlib';
 import type { LedgerEntry, OrderEntry, Product } from '../../../shared/contracts.ts';
 import { INITIAL_STOCK } from '../../../catalog/toys.ts';
+import { ledgerCodec } from '../../../catalog/ledger.ts';
+import { chainFields } from '../../../shared/wal.ts';
 import type { Violation } from './types.ts';
 
 
@@ -12,14 +13,14 @@ import type { Violation } from './types.ts';
 /** A ledger entry as read from disk: `crc` and `line` are present for a file, absent live. */
 export type LedgerRecord = LedgerEntry & { crc?: number; line?: number };
 
-/** The bytes a ledger row's checksum covers (everything but the checksum itself). */
+/** The bytes a ledger row's checksum covers (everything but the checksum itself): catalog/ledger.ts's fields. */
 export function ledgerRecordContent(e: LedgerEntry): string {
-  return `${e.seq},${e.kind},${e.key},${e.epoch},${e.name},${e.delta},${e.quantityAfter}`;
+  return ledgerCodec.fields({ ...e, crc: 0 }).join(',');
 }
 
-/** crc32 of a ledger row chained to the previous row's crc (0 for the first), like the order log. */
+/** crc32 of a ledger row chained to the previous row's crc (0 for the first), as the ledger signs it. */
 export function chainLedgerCrc(prevCrc: number, e: LedgerEntry): number {
-  return crc32(ledgerRecordContent(e), prevCrc) >>> 0;
+  return chainFields(prevCrc, ledgerCodec.fields({ ...e, crc: 0 }));
 }
 
 /**
