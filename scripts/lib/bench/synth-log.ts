@@ -18,10 +18,11 @@ import { openFileMetaStore, type Meta } from '../../../order/meta.ts';
 import type { OrderEntry } from '../../../shared/contracts.ts';
 import { encodeRecord, writeMarkFor } from '../../../shared/wal.ts';
 import { sleep } from './util.ts';
+import { replicaPaths } from '../../../shared/data-dir.ts';
 
-/** Replica `id`'s data dir inside a cluster's data dir (as order/main.ts names it). */
-export const replicaDir = (dataDir: string, id: number) => path.join(dataDir, `order-${id}`);
-export const orderLogPath = (dataDir: string, id: number) => path.join(replicaDir(dataDir, id), LOG_FILE);
+/** Replica `id`'s data dir inside a cluster's data dir (shared/data-dir.ts, as order/main.ts names it). */
+export const replicaDir = (dataDir: string, id: number) => replicaPaths(dataDir, id).dir;
+export const orderLogPath = (dataDir: string, id: number) => replicaPaths(dataDir, id).log;
 
 /**
  * What every synthesized replica has promised: epoch 1, led by replica 3, whose log it holds, its

@@ -29,6 +29,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Cluster, ServiceName } from '../cluster/index.ts';
 import { sleep } from './sleep.ts';
+import { catalogPaths, replicaIdOfDir, replicaPaths, SYNCED_SUFFIX } from '../../../shared/data-dir.ts';
 
 export type CutResult =
   /** Cut `bytes` (0: the file ended where the last fsync did). */
@@ -41,7 +42,7 @@ export type CutResult =
 /** The sidecar's length and the file's size, or null without either. */
 async function syncedAndSize(file: string): Promise<{ synced: number | null; text: string; size: number } | null> {
   try {
-    const text = await fs.readFile(`${file}.synced`, 'utf8');
+    const text = await fs.readFile(`${file}${SYNCED_SUFFIX}`, 'utf8');
     const size = (await fs.stat(file)).size;
     return { synced: /^\d+$/.test(text.trim()) ? Number(text.trim()) : null, text, size };
   } catch (err) {
@@ -78,9 +79,9 @@ async function totalSize(files: readonly string[]): Promise<number> {
 
 /** The durable files a service's power loss cuts back. */
 export function durableFilesOf(dataDir: string, service: ServiceName): string[] {
-  if (service === 'catalog') return [path.join(dataDir, 'catalog', 'ledger.csv')];
-  if (service.startsWith('order-')) return [path.join(dataDir, service, 'orders.csv')];
-  return [];
+  if (service === 'catalog') return [catalogPaths(dataDir).ledger];
+  const id = replicaIdOfDir(service);
+  return id === null ? [] : [replicaPaths(dataDir, id).log];
 }
 
 export interface PowerCut {

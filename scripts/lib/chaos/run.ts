@@ -52,6 +52,7 @@ import type { ChaosReport, ChaosViolation, TimelineEvent, TimelineKind } from '.
 import { checkCacheAfterHeal } from './freshness.ts';
 import { makeOverlapSchedule, makeSchedule, type FaultStep } from './schedule.ts';
 import { sleep } from './sleep.ts';
+import { replicaPaths } from '../../../shared/data-dir.ts';
 
 /**
  * Runs one chaos experiment and returns its report. Throws only when the store cannot start or
@@ -231,7 +232,7 @@ class ChaosRun {
   private async converge(c: Cluster): Promise<void> {
     const healedAt = performance.now();
     const timeoutMs = this.opts.convergeTimeoutMs ?? 30_000;
-    const logFiles = REPLICA_IDS.map((id) => path.join(c.dataDir, `order-${id}`, 'orders.csv'));
+    const logFiles = REPLICA_IDS.map((id) => replicaPaths(c.dataDir, id).log);
     for (;;) {
       const files = await Promise.all(logFiles.map((f) => fs.readFile(f).catch(() => null)));
       if (files.every((f) => f !== null && f.equals(files[0]!))) {

@@ -20,8 +20,9 @@ import { recordingTransport, startSampler, type Sampler } from './observe.ts';
 import { duelSummary, frontendAgreement, measureFaults, startupElection, type AttemptError, type DuelSummary, type FaultMeasure } from './measure.ts';
 import { DEFAULT_TIMING, makeSchedule, QUICK_TIMING, REPLICA_FAULTS, type FaultKind, type FaultStep } from './schedule.ts';
 import { startStore, waitAllReady, type Store } from './store.ts';
-import { FRONTEND_HOSTS, HOSTS, REPLICA_HOSTS, SERVICE_HOSTS, type ServiceHost } from './topology.ts';
+import { FRONTEND_HOSTS, HOSTS, REPLICA_HOSTS, replicaId, SERVICE_HOSTS, type ServiceHost } from './topology.ts';
 import type { Network } from './netns.ts';
+import { catalogPaths, replicaPaths } from '../../../shared/data-dir.ts';
 
 export interface RunOptions {
   ownerPid: number;
@@ -119,7 +120,7 @@ async function converge(store: Store, deadlineMs: number): Promise<boolean> {
 async function checkerView(o: RunOptions): Promise<string> {
   const view = path.join(o.runDir, 'check-view');
   await fs.mkdir(view, { recursive: true });
-  await fs.symlink(path.join(o.runDir, 'disk', 'catalog', 'catalog'), path.join(view, 'catalog'));
+  await fs.symlink(catalogPaths(path.join(o.runDir, 'disk', 'catalog')).dir, catalogPaths(view).dir);
   for (const r of REPLICA_HOSTS) await fs.symlink(path.join(o.runDir, 'disk', r, r), path.join(view, r));
   return view;
 }
@@ -270,7 +271,7 @@ async function faultPhase(
 }
 
 async function judge(o: RunOptions, report: HostsReport, note: (t: string) => void): Promise<void> {
-  const files = await Promise.all(REPLICA_HOSTS.map((r) => fs.readFile(path.join(o.runDir, 'disk', r, r, 'orders.csv')).catch(() => null)));
+  const files = await Promise.all(REPLICA_HOSTS.map((r) => fs.readFile(replicaPaths(path.join(o.runDir, 'disk', r), replicaId(r)).log).catch(() => null)));
   report.logsIdentical = files.every((f) => f !== null && f.equals(files[0]!));
   if (!report.logsIdentical) report.violations.push(`order logs differ on disk (${files.map((f, i) => `${REPLICA_HOSTS[i]} ${f?.length ?? 'missing'} bytes`).join(', ')})`);
   const histories = [];

@@ -6,6 +6,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { RepairInputError } from './repair.ts';
+import { catalogPaths, replicaIdsIn, replicaPaths } from '../../../shared/data-dir.ts';
 
 export const USAGE = `usage:
   npm run repair -- --data-dir DIR [--dry-run]
@@ -47,7 +48,7 @@ export async function parseRepairArgs(argv: readonly string[]): Promise<RepairAr
   const orderDirs = (values['order-dir'] ?? []).flatMap((d) => d.split(',')).map((d) => d.trim()).filter(Boolean);
   if (dataDir !== undefined) {
     if (values['catalog-dir'] !== undefined || orderDirs.length) throw new RepairInputError('--data-dir replaces --catalog-dir and --order-dir; give one or the other');
-    return { help: false, catalogDir: path.join(dataDir, 'catalog'), orderDirs: await orderDirsIn(dataDir), dryRun: values['dry-run'] };
+    return { help: false, catalogDir: catalogPaths(dataDir).dir, orderDirs: await orderDirsIn(dataDir), dryRun: values['dry-run'] };
   }
   if (values['catalog-dir'] === undefined) throw new RepairInputError('--catalog-dir (or --data-dir) is required');
   if (orderDirs.length === 0) throw new RepairInputError('--order-dir is required: the order logs say which purchases to restore');
@@ -62,9 +63,5 @@ async function orderDirsIn(dataDir: string): Promise<string[]> {
   } catch (err) {
     throw new RepairInputError(`cannot read data dir ${dataDir}: ${(err as Error).message}`);
   }
-  return names
-    .map((n) => /^order-(\d+)$/.exec(n))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .sort((a, b) => Number(a[1]) - Number(b[1]))
-    .map((m) => path.join(dataDir, m[0]));
+  return replicaIdsIn(names).map((id) => replicaPaths(dataDir, id).dir);
 }

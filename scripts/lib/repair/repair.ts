@@ -27,6 +27,7 @@ import { INITIAL_CATALOG_META, LEDGER_FILE, META_FILE, ledgerCodec, openFileLedg
 import { describeCatalogDamage, openFileCatalogStore } from '../../../catalog/store.ts';
 import { initialToys } from '../../../catalog/toys.ts';
 import { planLedgerRepair, type LedgerRepairPlan } from './plan.ts';
+import { replicaPathsIn } from '../../../shared/data-dir.ts';
 
 /** The repair could not run at all (bad flags, nothing to read). */
 export class RepairInputError extends Error {
@@ -89,7 +90,7 @@ async function readMeta(catalogDir: string): Promise<{ meta: CatalogMeta | null;
 async function highestPromisedEpoch(orderDirs: readonly string[]): Promise<number> {
   let best = 0;
   for (const dir of orderDirs) {
-    const raw = await fs.readFile(path.join(dir, 'meta.json'), 'utf8').catch(() => null);
+    const raw = await fs.readFile(replicaPathsIn(dir).meta, 'utf8').catch(() => null);
     if (raw === null) continue;
     try {
       const e = (JSON.parse(raw) as { promisedEpoch?: unknown }).promisedEpoch;
