@@ -4,7 +4,7 @@
  * a step runs.
  */
 import type { FaultMode } from '../fault-proxy/proxy.ts';
-import { mulberry32 } from '../client/rng.ts';
+import { mulberry32 } from '../rng/rng.ts';
 
 export type FaultKind = 'kill' | 'pause' | 'partition' | 'power';
 export const FAULT_KINDS: readonly FaultKind[] = ['kill', 'pause', 'partition', 'power'];

@@ -16,7 +16,7 @@
  * - `loss`: random packet loss between the leader and one other host (a follower or a frontend);
  * - `delay`: the links into the leader slowed through the fault proxies.
  */
-import { mulberry32 } from '../client/index.ts';
+import { mulberry32 } from '../rng/rng.ts';
 
 export const FAULT_KINDS = ['kill-leader', 'kill-follower', 'kill-frontend', 'partition-leader', 'partition-frontend', 'loss', 'delay'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
