@@ -1,10 +1,12 @@
 /**
- * The nemesis running overlapping steps against an in-memory cluster (no processes): what it
- * does when two steps want the same process, how many faults it keeps in force at once, and
- * that everything is back up when the schedule is done. Holds are a few ms; the test waits for
- * the nemesis itself (`done()`), never for a fixed time.
+ * The nemesis running overlapping steps against an in-memory cluster (no processes), on logical
+ * time (a ManualClock): what it does when two steps want the same process, how many faults it
+ * keeps in force at once, and that everything is back up when the schedule is done. Holds are
+ * seconds long as in a run and take no real time; the test waits for the nemesis itself
+ * (`done()`), letting logical time pass meanwhile.
  */
 import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../shared/clock.ts';
 import { Nemesis, type FaultStep, type LeaderWatch, type LinkMesh, type TimelineKind } from '../../scripts/lib/chaos/index.ts';
 import type { Cluster, ServiceName } from '../../scripts/lib/cluster/index.ts';
 
@@ -27,19 +29,31 @@ function fakeCluster() {
 const leaderIs3 = { find: async () => 3 } as unknown as LeaderWatch;
 const noMesh = { hold: () => () => {}, healAll: () => {} } as unknown as LinkMesh;
 
+/** Lets logical time pass, 10 ms at a time, until the nemesis has run its whole schedule. */
+async function runToEnd(n: Nemesis, clock: ManualClock, deadlineMs = 60_000): Promise<void> {
+  let finished = false;
+  void n.done().then(() => (finished = true));
+  const end = clock.now() + deadlineMs;
+  while (!finished) {
+    if (clock.now() > end) throw new Error(`the schedule did not finish within ${deadlineMs} ms of logical time`);
+    await clock.advance(10);
+  }
+}
+
 describe('the nemesis with overlapping steps', () => {
   it('when a second step wants the leader while it is down, skips it; a follower step takes a follower that is not busy', async () => {
     const f = fakeCluster();
     const notes: string[] = [];
-    const n = new Nemesis(f.cluster, noMesh, leaderIs3, (_k: TimelineKind, t: string) => notes.push(t));
+    const clock = new ManualClock();
+    const n = new Nemesis(f.cluster, noMesh, leaderIs3, (_k: TimelineKind, t: string) => notes.push(t), undefined, clock);
     const steps: FaultStep[] = [
-      { kind: 'kill', atMs: 0, holdMs: 40, target: { role: 'leader' } },
-      { kind: 'pause', atMs: 5, holdMs: 20, target: { role: 'leader' } },
-      { kind: 'kill', atMs: 5, holdMs: 30, target: { role: 'follower', pick: 0 } },
-      { kind: 'pause', atMs: 10, holdMs: 10, target: { role: 'follower', pick: 0 } },
+      { kind: 'kill', atMs: 0, holdMs: 4_000, target: { role: 'leader' } },
+      { kind: 'pause', atMs: 500, holdMs: 2_000, target: { role: 'leader' } },
+      { kind: 'kill', atMs: 500, holdMs: 3_000, target: { role: 'follower', pick: 0 } },
+      { kind: 'pause', atMs: 1_000, holdMs: 1_000, target: { role: 'follower', pick: 0 } },
     ];
-    n.start(steps, performance.now(), true);
-    await n.done();
+    n.start(steps, clock.now(), true);
+    await runToEnd(n, clock);
 
     expect(notes).toContain('pause skipped: the leader is already under a fault');
     expect(f.log.filter((l) => l.startsWith('SIGKILL'))).toEqual(['SIGKILL order-3', 'SIGKILL order-1']);
@@ -52,10 +66,13 @@ describe('the nemesis with overlapping steps', () => {
 
   it('keeps at most maxActive faults in force, making later steps wait for a slot', async () => {
     const f = fakeCluster();
-    const n = new Nemesis(f.cluster, noMesh, leaderIs3, () => {});
-    const steps: FaultStep[] = ['catalog', 'frontend', 'catalog', 'frontend'].map((role, i) => ({ kind: 'pause', atMs: i, holdMs: 15, target: { role } as { role: 'catalog' | 'frontend' } }));
-    n.start(steps, performance.now(), true, 1);
-    await n.done();
+    const clock = new ManualClock();
+    const n = new Nemesis(f.cluster, noMesh, leaderIs3, () => {}, undefined, clock);
+    const steps: FaultStep[] = ['catalog', 'frontend', 'catalog', 'frontend'].map((role, i) => ({ kind: 'pause', atMs: i * 100, holdMs: 1_500, target: { role } as { role: 'catalog' | 'frontend' } }));
+    n.start(steps, clock.now(), true, 1);
+    await runToEnd(n, clock);
+    // One slot: each step waited for the one before it to be undone, 1.5 s each.
+    expect(clock.now()).toBeGreaterThanOrEqual(4 * 1_500);
     expect(n.maxActive).toBe(1);
     expect(n.injected.pause).toBe(4);
     expect(f.log).toEqual(['stop catalog', 'cont catalog', 'stop frontend', 'cont frontend', 'stop catalog', 'cont catalog', 'stop frontend', 'cont frontend']);

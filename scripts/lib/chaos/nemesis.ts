@@ -1,7 +1,8 @@
 /**
  * The nemesis: runs the schedule's steps against the live cluster and the link mesh, each
  * step applied (target resolved against the leader now), held, then undone; and at the end
- * heals everything that is still faulty. It counts the faults that took effect.
+ * heals everything that is still faulty. It counts the faults that took effect. Its time is a
+ * Clock (real time in a run), so its stories run on logical time.
  *
  * One step at a time by default; with `overlap`, every step runs on its own timer, so several
  * are in force at once. A process under a fault (down, paused, being power-cut) is `busy`: a
@@ -14,7 +15,8 @@ import { linksOf, type LinkMesh } from './links.ts';
 import { describeCut, landPowerCut, type PowerCut } from './power.ts';
 import type { ChaosViolation, TimelineKind } from './report.ts';
 import { describeMode, OVERLAP_TIMING, type FaultKind, type FaultStep, type ProcessTarget, type ReplicaTarget } from './schedule.ts';
-import { sleep } from './sleep.ts';
+import type { Clock } from '../../../shared/clock.ts';
+import { sleepOn, wallClock } from './sleep.ts';
 
 /** Heals one step: what `apply` did, undone. */
 type Undo = () => Promise<void>;
@@ -42,17 +44,19 @@ export class Nemesis {
     private readonly leader: LeaderWatch,
     private readonly note: (kind: TimelineKind, text: string) => void,
     private readonly signal?: AbortSignal,
+    /** Step times, holds and retry pauses run on it: real time in a run, a ManualClock in a test. */
+    private readonly clock: Clock = wallClock,
   ) {
     signal?.addEventListener('abort', () => this.stopper.abort(), { once: true });
   }
 
   /**
-   * Runs `schedule` with step times relative to `t0` (performance.now()): one step at a time, or
+   * Runs `schedule` with step times relative to `t0` (the clock's now()): one step at a time, or
    * with `overlap` each step at its own time whatever the others do.
    */
   start(schedule: readonly FaultStep[], t0: number, overlap = false, maxActive = OVERLAP_TIMING.maxActive): void {
     const at = async (step: FaultStep) => {
-      await sleep(t0 + step.atMs - performance.now(), this.stopper.signal);
+      await sleepOn(this.clock, t0 + step.atMs - this.clock.now(), this.stopper.signal);
       // A step is in force from its fault until its undo is done (a restart takes a second or
       // two), longer than its hold: wait for a slot so the plan's bound holds in the run too.
       while (overlap && this.active >= maxActive && !this.stopper.signal.aborted) await new Promise<void>((r) => this.waiting.push(r));
@@ -65,12 +69,12 @@ export class Nemesis {
         })();
   }
 
-  /** Stops starting steps (a step being held is undone at once) and waits for the loop. */
   /** Settles when every step of the schedule has been applied, held and undone. */
   done(): Promise<void> {
     return this.running;
   }
 
+  /** Stops starting steps (a step being held is undone at once) and waits for the loop. */
   async stop(): Promise<void> {
     this.stopper.abort();
     for (const wake of this.waiting.splice(0)) wake();
@@ -100,7 +104,7 @@ export class Nemesis {
     } catch (err) {
       this.note('note', `${step.kind} failed: ${firstLine(err)}`);
     }
-    await sleep(step.holdMs, this.stopper.signal);
+    await sleepOn(this.clock, step.holdMs, this.stopper.signal);
     try {
       await undo?.();
     } catch (err) {
@@ -136,7 +140,7 @@ export class Nemesis {
       } catch (err) {
         this.note('note', `restart of ${service} failed (attempt ${attempt}): ${firstLine(err)}`);
         if (this.signal?.aborted) return false;
-        await sleep(500, this.signal);
+        await sleepOn(this.clock, 500, this.signal);
       }
     }
     return false;
