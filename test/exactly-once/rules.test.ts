@@ -2,10 +2,12 @@
  * Exactly-once orders, one rule per test, on the whole store in one process: the same
  * Idempotency-Key and body always get the same outcome, through retries, concurrent duplicates,
  * failovers and frontend restarts; and stock is conserved when a leader dies between the
- * catalog's decrement and the commit.
+ * catalog's decrement and the commit. On logical time (a ManualClock): every heartbeat, timeout
+ * and retry fires only as a story lets time pass, so each is deterministic and takes no real time.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkConvergedCluster } from '../../scripts/lib/invariants/index.ts';
+import { ManualClock } from '../../shared/clock.ts';
 import { createStack, type Stack } from '../support/stack.ts';
 import { createOrderCluster, type OrderCluster } from '../support/order-cluster.ts';
 
@@ -19,7 +21,7 @@ afterEach(async () => {
 });
 
 async function ready(opts: Parameters<typeof createStack>[0] = {}): Promise<Stack> {
-  const s = (stack = createStack(opts));
+  const s = (stack = createStack({ clock: new ManualClock(), ...opts }));
   await s.until('a leader is elected', () => s.leaderId() !== null);
   return s;
 }
@@ -53,7 +55,7 @@ describe('Idempotency-Key', () => {
 
   it('concurrent duplicates of one key → one order, one decrement, all get its number', async () => {
     const s = await ready();
-    const results = await Promise.all(Array.from({ length: 8 }, () => order(s, { name: 'Lego', quantity: 3 }, 'dup')));
+    const results = await s.settle(Promise.all(Array.from({ length: 8 }, () => order(s, { name: 'Lego', quantity: 3 }, 'dup'))));
     expect(new Set(results.map((r) => r.status))).toEqual(new Set([200]));
     expect(new Set(results.map((r) => r.body.data.order_number))).toEqual(new Set([0]));
     expect(stock(s, 'Lego')).toBe(97);
@@ -82,7 +84,7 @@ describe('Idempotency-Key', () => {
     await order(s, { name: 'Slinky', quantity: 100 }, 'all');
     const refused = await order(s, { name: 'Slinky', quantity: 1 }, 'late');
     expect(refused.status).toBe(409);
-    await s.store.restockEmpty();
+    await s.settle(s.store.restockEmpty());
     const again = await order(s, { name: 'Slinky', quantity: 1 }, 'late');
     expect(again.status).toBe(409);
     expect(again.body.error.message).toBe(refused.body.error.message);
@@ -103,7 +105,7 @@ describe('Idempotency-Key', () => {
     const s = await ready();
     const first = await order(s, { name: 'Monopoly', quantity: 4 }, 'k');
     const fresh = s.restartFrontend();
-    const res = await fresh.request('/orders', { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'k' }, body: JSON.stringify({ name: 'Monopoly', quantity: 4 }) });
+    const res = await s.settle(Promise.resolve(fresh.request('/orders', { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'k' }, body: JSON.stringify({ name: 'Monopoly', quantity: 4 }) })));
     expect(await res.json()).toEqual(first.body);
     expect(stock(s, 'Monopoly')).toBe(96);
   });
@@ -122,7 +124,7 @@ describe('stock conservation', () => {
     await s.crash(3);
     s.setLink(1, 'up');
     s.setLink(2, 'up');
-    await stranded;
+    await s.settle(stranded);
     // The client gave up on 'stranded'. The new leader accounts for it: never committed, released.
     await order(s, { name: 'Tux', quantity: 1 }, 'after');
     await s.until('the stranded decrement is released', () => stock(s, 'Scrabble') === 99);
@@ -137,7 +139,7 @@ describe('stock conservation', () => {
 
   it('every committed order has exactly one net decrement, and the ledger adds up to the stock', async () => {
     const s = await ready();
-    await Promise.all(Array.from({ length: 30 }, (_, i) => order(s, { name: 'Hot Wheels', quantity: 1 + (i % 3) }, `k${i % 20}`)));
+    await s.settle(Promise.all(Array.from({ length: 30 }, (_, i) => order(s, { name: 'Hot Wheels', quantity: 1 + (i % 3) }, `k${i % 20}`))));
     await s.until('every purchase is accounted for', () => s.store.pending().entries.length === 0);
     const ledger = s.store.ledger(0, 1000).entries.filter((e) => e.name === 'Hot Wheels');
     const net = ledger.reduce((sum, e) => sum + e.delta, 0);
@@ -154,7 +156,7 @@ describe('stock conservation', () => {
     s.setLink(3, 'blackhole'); // paused
     await order(s, { name: 'Tux', quantity: 1 }, 'b'); // the frontend fails over to replica 2
     expect(s.leaderId()).toBe(2);
-    const late = await s.replica(3).placeOrder({ name: 'Tux', quantity: 7, key: 'late', epoch: oldEpoch }).catch((e) => e);
+    const late = await s.settle(s.replica(3).placeOrder({ name: 'Tux', quantity: 7, key: 'late', epoch: oldEpoch }).catch((e) => e));
     expect(late.status).not.toBe(200);
     expect(stock(s, 'Tux')).toBe(98);
   });
@@ -162,18 +164,18 @@ describe('stock conservation', () => {
 
 describe('duplicates in flight', () => {
   it('a duplicate waits for the first and gets its number; past the bound it gets 409', async () => {
-    const c = (cluster = createOrderCluster({ startRouter: false }));
-    await c.replica(3).lead(1);
+    const c = (cluster = createOrderCluster({ startRouter: false, clock: new ManualClock() }));
+    await c.settle(c.replica(3).lead(1));
     let release = () => {};
     const gate = new Promise<void>((r) => (release = r));
     c.catalog.before = () => gate;
     const first = c.replica(3).order({ name: 'Tux', quantity: 1, key: 'k', epoch: 1 });
     const waiting = c.replica(3).order({ name: 'Tux', quantity: 1, key: 'k', epoch: 1 }).catch((e) => e);
-    expect(await waiting).toMatchObject({ status: 409, reason: 'request_in_progress' }); // the 1 s bound passed
+    expect(await c.settle(waiting)).toMatchObject({ status: 409, reason: 'request_in_progress' }); // the 1 s bound passed
     const patient = c.replica(3).order({ name: 'Tux', quantity: 1, key: 'k', epoch: 1 });
     release();
-    expect(await first).toEqual({ orderNumber: 0, replayed: false });
-    expect(await patient).toEqual({ orderNumber: 0, replayed: true });
+    expect(await c.settle(first)).toEqual({ orderNumber: 0, replayed: false });
+    expect(await c.settle(patient)).toEqual({ orderNumber: 0, replayed: true });
     expect(c.catalog.quantity('Tux')).toBe(1_000_000 - 1);
   });
 });

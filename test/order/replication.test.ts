@@ -1,13 +1,15 @@
 /**
- * Stories about faults, three replicas and the frontend's router in one process: the leader dies,
- * a follower falls behind, a leader acknowledges nothing it could lose. Every story ends with the
- * shared invariants: identical logs, contiguous numbers, one order per key, nothing acknowledged
- * lost.
+ * Stories about faults, three replicas and the frontend's router in one process, on logical time
+ * (a ManualClock: every heartbeat, timeout and retry fires only as the story lets time pass, so a
+ * story is deterministic and takes no real time): the leader dies, a follower falls behind, a
+ * leader acknowledges nothing it could lose. Every story ends with the shared invariants:
+ * identical logs, contiguous numbers, one order per key, nothing acknowledged lost.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkConvergedCluster, type Acknowledged } from '../../scripts/lib/invariants/index.ts';
+import { ManualClock } from '../../shared/clock.ts';
 import { AppError } from '../../shared/errors.ts';
-import { createOrderCluster, type OrderCluster } from '../support/order-cluster.ts';
+import { createOrderCluster, type ClusterOptions, type OrderCluster } from '../support/order-cluster.ts';
 
 let cluster: OrderCluster | null = null;
 afterEach(async () => {
@@ -15,8 +17,11 @@ afterEach(async () => {
   cluster = null;
 });
 
+/** Three replicas and a frontend on logical time. */
+const cluster3 = (opts: ClusterOptions = {}): OrderCluster => (cluster = createOrderCluster({ clock: new ManualClock(), ...opts }));
+
 async function order(c: OrderCluster, acked: Acknowledged[], name = 'Tux', quantity = 1): Promise<number> {
-  const { order_number } = await c.router.placeOrder({ name, quantity });
+  const { order_number } = await c.settle(c.router.placeOrder({ name, quantity }));
   acked.push({ orderNumber: order_number, name, quantity });
   return order_number;
 }
@@ -27,28 +32,28 @@ function logsOf(c: OrderCluster, ids = [1, 2, 3]) {
 
 describe('a healthy cluster', () => {
   it('elects the highest-priority replica and numbers orders contiguously from 0 on every replica', async () => {
-    const c = (cluster = createOrderCluster());
+    const c = cluster3();
     await c.until('replica 3 leads', () => c.leaderId() === 3);
     const acked: Acknowledged[] = [];
-    const numbers = await Promise.all(Array.from({ length: 20 }, (_, i) => order(c, acked, i % 2 ? 'Tux' : 'Lego', 1 + (i % 3))));
+    const numbers = await c.settle(Promise.all(Array.from({ length: 20 }, (_, i) => order(c, acked, i % 2 ? 'Tux' : 'Lego', 1 + (i % 3)))));
     expect([...numbers].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i));
     await c.converged();
     expect(checkConvergedCluster(logsOf(c), acked)).toEqual([]);
-    const read = await c.router.getOrder(numbers[5]!);
+    const read = await c.settle(c.router.getOrder(numbers[5]!));
     expect(read).toEqual({ number: numbers[5], name: 'Tux', quantity: 3 });
   });
 
   it('answers 404 for an order number that was never given out', async () => {
-    const c = (cluster = createOrderCluster());
+    const c = cluster3();
     await c.until('a leader exists', () => c.leaderId() !== null);
-    await expect(c.router.getOrder(7)).rejects.toMatchObject({ status: 404, reason: 'order_not_found' });
+    await expect(c.settle(c.router.getOrder(7))).rejects.toMatchObject({ status: 404, reason: 'order_not_found' });
   });
 
   it('passes the catalog refusal through and gives out no number for it', async () => {
-    const c = (cluster = createOrderCluster());
+    const c = cluster3();
     c.catalog.setQuantity('Tux', 1);
     await c.until('a leader exists', () => c.leaderId() !== null);
-    await expect(c.router.placeOrder({ name: 'Tux', quantity: 2 })).rejects.toMatchObject({ status: 409 });
+    await expect(c.settle(c.router.placeOrder({ name: 'Tux', quantity: 2 }))).rejects.toMatchObject({ status: 409 });
     const acked: Acknowledged[] = [];
     expect(await order(c, acked, 'Lego')).toBe(0);
   });
@@ -56,7 +61,7 @@ describe('a healthy cluster', () => {
 
 describe('when the leader dies', () => {
   it('orders continue on the next replica with the next number, and the old leader catches up on restart', async () => {
-    const c = (cluster = createOrderCluster());
+    const c = cluster3();
     await c.until('replica 3 leads', () => c.leaderId() === 3);
     const acked: Acknowledged[] = [];
     for (let i = 0; i < 10; i++) await order(c, acked);
@@ -73,21 +78,21 @@ describe('when the leader dies', () => {
   });
 
   it('many orders failing at once against the dead leader cause one election, not several', async () => {
-    const c = (cluster = createOrderCluster({ heartbeatIntervalMs: 1_000 })); // heartbeats too slow to notice first
+    const c = cluster3({ heartbeatIntervalMs: 1_000 }); // heartbeats too slow to notice first
     await c.until('replica 3 leads', () => c.leaderId() === 3);
     const acked: Acknowledged[] = [];
     await order(c, acked);
     const elections = () => c.routerEvents.filter((e) => e.frontend === 'frontend' && e.type === 'election');
     const before = elections().length;
     await c.crash(3);
-    await Promise.all(Array.from({ length: 12 }, () => order(c, acked, 'Lego')));
+    await c.settle(Promise.all(Array.from({ length: 12 }, () => order(c, acked, 'Lego'))));
     expect(elections().slice(before).map((e) => e.type === 'election' && e.trigger)).toEqual(['request_failed']);
     expect(c.leaderId()).toBe(2);
     expect(new Set(acked.map((a) => a.orderNumber)).size).toBe(13);
   });
 
   it('when the leader dies mid-order, the frontend retries with the same key and the order happens exactly once', async () => {
-    const c = (cluster = createOrderCluster());
+    const c = cluster3();
     await c.until('replica 3 leads', () => c.leaderId() === 3);
     const acked: Acknowledged[] = [];
     await order(c, acked);
@@ -109,13 +114,13 @@ describe('when the leader dies', () => {
   });
 
   it('every concurrent order of a crash ends acknowledged once or not at all, never twice', async () => {
-    const c = (cluster = createOrderCluster());
+    const c = cluster3();
     await c.until('replica 3 leads', () => c.leaderId() === 3);
     const acked: Acknowledged[] = [];
     const inFlight = Array.from({ length: 30 }, (_, i) => order(c, acked, 'Tux', 1 + (i % 5)).catch((e: AppError) => e));
     await c.until('some orders are logged', () => c.log(3).length >= 5);
     await c.crash(3);
-    const results = await Promise.all(inFlight);
+    const results = await c.settle(Promise.all(inFlight));
     const failures = results.filter((r) => r instanceof AppError);
     expect(failures.filter((f) => (f as AppError).reason !== 'outcome_unknown')).toEqual([]);
     await c.restart(3);
@@ -128,19 +133,19 @@ describe('when the leader dies', () => {
 
 describe('a leader never acknowledges what one crash could erase', () => {
   it('with no follower reachable it answers 503 and changes nothing anywhere', async () => {
-    const c = (cluster = createOrderCluster());
+    const c = cluster3();
     await c.until('replica 3 leads', () => c.leaderId() === 3);
     await c.crash(1);
     await c.crash(2);
     await c.until('the leader sees no follower', () => c.replica(3).status().followers.every((f) => !f.reachable));
     const callsBefore = c.catalog.calls.length;
-    await expect(c.router.placeOrder({ name: 'Tux', quantity: 1 })).rejects.toMatchObject({ status: 503, reason: 'no_quorum' });
+    await expect(c.settle(c.router.placeOrder({ name: 'Tux', quantity: 1 }))).rejects.toMatchObject({ status: 503, reason: 'no_quorum' });
     expect(c.catalog.calls.length).toBe(callsBefore);
     expect(c.log(3)).toEqual([]);
   });
 
   it('a rejoining old leader drops exactly the orders it never got onto a majority and takes the committed ones', async () => {
-    const c = (cluster = createOrderCluster());
+    const c = cluster3();
     await c.until('replica 3 leads', () => c.leaderId() === 3);
     const acked: Acknowledged[] = [];
     for (let i = 0; i < 5; i++) await order(c, acked);
@@ -154,7 +159,7 @@ describe('a leader never acknowledges what one crash could erase', () => {
     await c.crash(3);
     c.setLink(1, 'up');
     c.setLink(2, 'up');
-    expect(await stranded).toMatchObject({ reason: 'outcome_unknown' });
+    expect(await c.settle(stranded)).toMatchObject({ reason: 'outcome_unknown' });
     for (let i = 0; i < 3; i++) await order(c, acked, 'Tux', 3);
     await c.restart(3);
     await c.converged();
@@ -166,7 +171,7 @@ describe('a leader never acknowledges what one crash could erase', () => {
 
 describe('priority chooses who leads, never whose orders survive', () => {
   it('a highest-priority replica that was down while others took orders catches up before it serves', async () => {
-    const c = (cluster = createOrderCluster());
+    const c = cluster3();
     await c.until('replica 3 leads', () => c.leaderId() === 3);
     const acked: Acknowledged[] = [];
     await c.crash(3);
@@ -185,23 +190,23 @@ describe('priority chooses who leads, never whose orders survive', () => {
   });
 
   it('a stale highest-priority replica elected straight after a restart adopts the newer log of its quorum', async () => {
-    const c = (cluster = createOrderCluster({ startRouter: false }));
+    const c = cluster3({ startRouter: false });
     // A new cluster starts once every replica has answered once (order/recovery.ts); then epoch 1
     // is led by replica 2 with replica 1, and replica 3 is down throughout.
     await c.until('all three know the cluster is new', () => [1, 2, 3].every((id) => c.replica(id).status().storage === 'intact'));
     c.setLink(3, 'down');
-    await c.replica(2).lead(1);
+    await c.settle(c.replica(2).lead(1));
     const acked: Acknowledged[] = [];
     for (let i = 0; i < 7; i++) {
-      const n = await c.replica(2).placeOrder({ name: 'Tux', quantity: 1, key: `k${i}`, epoch: 1 });
+      const n = await c.settle(c.replica(2).placeOrder({ name: 'Tux', quantity: 1, key: `k${i}`, epoch: 1 }));
       acked.push({ orderNumber: n, name: 'Tux', quantity: 1 });
     }
     // Replica 2 dies, replica 3 comes back empty and is asked to lead epoch 2 with replica 1.
     await c.crash(2);
     c.setLink(3, 'up');
-    await c.replica(3).lead(2);
+    await c.settle(c.replica(3).lead(2));
     expect(c.log(3)).toHaveLength(7);
-    const n = await c.replica(3).placeOrder({ name: 'Lego', quantity: 1, key: 'after', epoch: 2 });
+    const n = await c.settle(c.replica(3).placeOrder({ name: 'Lego', quantity: 1, key: 'after', epoch: 2 }));
     expect(n).toBe(7);
     acked.push({ orderNumber: 7, name: 'Lego', quantity: 1 });
     await c.restart(2);
@@ -212,7 +217,7 @@ describe('priority chooses who leads, never whose orders survive', () => {
 
 describe('epochs fence out old leaders', () => {
   it('a paused leader that wakes up after a new election steps down and commits nothing', async () => {
-    const c = (cluster = createOrderCluster());
+    const c = cluster3();
     await c.until('replica 3 leads', () => c.leaderId() === 3);
     const acked: Acknowledged[] = [];
     await order(c, acked);
@@ -224,7 +229,7 @@ describe('epochs fence out old leaders', () => {
     expect(newEpoch).toBeGreaterThan(oldEpoch);
     // While still believing it leads, the old leader tries an order of its own in its old epoch.
     const late = c.replica(3).placeOrder({ name: 'Tux', quantity: 9, key: 'late', epoch: oldEpoch }).catch((e) => e);
-    expect(await late).toBeInstanceOf(AppError);
+    expect(await c.settle(late)).toBeInstanceOf(AppError);
     await c.until('the old leader stepped down', () => c.replica(3).status().role === 'follower');
     expect(c.log(2).some((e) => e.key === 'late')).toBe(false);
     c.setLink(3, 'up');
@@ -233,8 +238,8 @@ describe('epochs fence out old leaders', () => {
   });
 
   it('no two replicas ever lead the same epoch', async () => {
-    const c = (cluster = createOrderCluster({ startRouter: false }));
-    const results = await Promise.allSettled([c.replica(3).lead(5), c.replica(2).lead(5), c.replica(1).lead(5)]);
+    const c = cluster3({ startRouter: false });
+    const results = await c.settle(Promise.allSettled([c.replica(3).lead(5), c.replica(2).lead(5), c.replica(1).lead(5)]));
     const winners = results.filter((r) => r.status === 'fulfilled');
     expect(winners.length).toBeLessThanOrEqual(1);
     const leaders = [1, 2, 3].filter((id) => c.replica(id).status().leaderEpoch === 5);
@@ -242,18 +247,18 @@ describe('epochs fence out old leaders', () => {
   });
 
   it('a replica refuses appends and order traffic from an epoch older than it promised', async () => {
-    const c = (cluster = createOrderCluster({ startRouter: false }));
-    await c.replica(3).lead(4);
+    const c = cluster3({ startRouter: false });
+    await c.settle(c.replica(3).lead(4));
     await expect(
       c.replica(1).handleAppend({ epoch: 2, leaderId: 2, prevIndex: -1, prevCrc: 0, entries: [], commitIndex: -1, viewStartIndex: -1, leaderLastIndex: -1, established: false }),
     ).rejects.toMatchObject({ reason: 'stale_epoch' });
-    await expect(c.replica(3).placeOrder({ name: 'Tux', quantity: 1, key: 'x', epoch: 3 })).rejects.toMatchObject({ reason: 'stale_epoch' });
+    await expect(c.settle(c.replica(3).placeOrder({ name: 'Tux', quantity: 1, key: 'x', epoch: 3 }))).rejects.toMatchObject({ reason: 'stale_epoch' });
   });
 });
 
 describe('a follower that falls behind while up', () => {
   it('notices the gap when it hears from the leader again and repairs it', async () => {
-    const c = (cluster = createOrderCluster());
+    const c = cluster3();
     await c.until('replica 3 leads', () => c.leaderId() === 3);
     const acked: Acknowledged[] = [];
     for (let i = 0; i < 3; i++) await order(c, acked);
@@ -266,10 +271,10 @@ describe('a follower that falls behind while up', () => {
   });
 
   it('a second order with the same key returns the first order number without a second decrement', async () => {
-    const c = (cluster = createOrderCluster({ startRouter: false }));
-    await c.replica(3).lead(1);
-    const a = await c.replica(3).placeOrder({ name: 'Tux', quantity: 2, key: 'same', epoch: 1 });
-    const b = await c.replica(3).placeOrder({ name: 'Tux', quantity: 2, key: 'same', epoch: 1 });
+    const c = cluster3({ startRouter: false });
+    await c.settle(c.replica(3).lead(1));
+    const a = await c.settle(c.replica(3).placeOrder({ name: 'Tux', quantity: 2, key: 'same', epoch: 1 }));
+    const b = await c.settle(c.replica(3).placeOrder({ name: 'Tux', quantity: 2, key: 'same', epoch: 1 }));
     expect(b).toBe(a);
     expect(c.log(3)).toHaveLength(1);
     expect(c.catalog.quantity('Tux')).toBe(1_000_000 - 2);

@@ -15,7 +15,7 @@
  * deterministic and takes no real time. Every helper that waits polls a condition with a deadline.
  */
 import { ManualClock, systemClock, type Clock } from '../../shared/clock.ts';
-import { createInProcessNetwork, NetworkError, type HttpClient, type LinkState } from '../../shared/http.ts';
+import { createInProcessNetwork, DEFAULT_TIMEOUT_MS, NetworkError, type HttpClient, type LinkState } from '../../shared/http.ts';
 import { buildReplica, type BuiltReplica } from '../../order/build.ts';
 import { MemoryLogStore } from '../../order/log.ts';
 import { MemoryMetaStore } from '../../order/meta.ts';
@@ -88,13 +88,23 @@ export function createOrderCluster(opts: ClusterOptions = {}) {
     const replica = addresses.find((a) => a.url === origin);
     return replica ? `order-${replica.id}` : (opts.nodeOf?.(origin) ?? origin);
   };
-  /** The network as seen from node `from`: a cut link refuses at once, like a dropped connection. */
+  /** Replicas whose link is a blackhole: what every caller of the cluster sees of them. */
+  const blackholed = new Set<string>();
+  /**
+   * The network as seen from node `from`: a cut link refuses at once, like a dropped connection.
+   * A blackholed or silent link times out on the cluster's clock (the in-process network's own
+   * timeout is a real timer), so a story on a ManualClock stays on logical time.
+   */
   const httpFrom = (from: string): HttpClient => async (req) => {
+    if (blackholed.has(nodeOf(req.url))) {
+      await clock.sleep(req.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+      throw new NetworkError('timeout', req.url);
+    }
     const cut = cuts.get(`${from}->${nodeOf(req.url)}`);
     if (cut === undefined || (cut.paths !== null && !cut.paths.test(new URL(req.url).pathname))) return net.http(req);
     if (cut.mode === 'refuse') throw new NetworkError('refused', req.url);
     if (cut.mode === 'silent') {
-      await clock.sleep(req.timeoutMs ?? 5_000);
+      await clock.sleep(req.timeoutMs ?? DEFAULT_TIMEOUT_MS);
       throw new NetworkError('timeout', req.url);
     }
     void net.http(req).catch(() => {});
@@ -181,6 +191,8 @@ export function createOrderCluster(opts: ClusterOptions = {}) {
     },
     setLink(id: number, state: LinkState) {
       net.setState(replicaUrl(id), state);
+      if (state === 'blackhole') blackholed.add(`order-${id}`);
+      else blackholed.delete(`order-${id}`);
     },
     /** Requests from `from` to `to` (node names: 'order-N', 'frontend', ...) are refused; only those whose path matches, if given. */
     cut(from: string, to: string, paths: RegExp | null = null, mode: CutMode = 'refuse') {
@@ -192,7 +204,8 @@ export function createOrderCluster(opts: ClusterOptions = {}) {
     },
     async crash(id: number) {
       net.setState(replicaUrl(id), 'down');
-      await replicas.get(id)!.stop();
+      blackholed.delete(`order-${id}`);
+      await cluster.settle(replicas.get(id)!.stop());
     },
     /** Restarts a replica from what its "disk" holds; `lose` wipes part of it first. */
     async restart(id: number, o: { lose?: Loss } = {}) {
@@ -204,7 +217,7 @@ export function createOrderCluster(opts: ClusterOptions = {}) {
       // What order/storage.ts does on open, over the twins: the verdict is durable before the replica starts.
       await recordStorageCondition(meta, { metaFound, metaUnreadable: false, logDamage: lostLog && metaFound ? 'the log is missing' : null, logRecords: logs.get(id)!.lastIndex() + 1 }, recordEvent(id));
       const r = boot(id);
-      await r.start();
+      await cluster.settle(r.start());
       return r.replica;
     },
     leaderId: () => router.view().leaderId,
