@@ -76,7 +76,7 @@ export interface InvalidatorOptions {
 
 export function createInvalidator(opts: InvalidatorOptions): Invalidator {
   const feed = { seq: opts.changes.changeSeq(), started: false, stopped: false };
-  const lanes = [...new Set(opts.frontendUrls)].map((url) => createLane(url.replace(/\/+$/, ''), feed, opts));
+  const lanes = [...new Set(opts.frontendUrls)].map((url) => new Lane(url.replace(/\/+$/, ''), feed, opts));
   const unsubscribe = opts.changes.onDurable((change) => {
     feed.seq = Math.max(feed.seq, change.seq);
     if (change.names.length > 0) for (const lane of lanes) lane.changed(change.names, change.seq);
@@ -99,90 +99,108 @@ export function createInvalidator(opts: InvalidatorOptions): Invalidator {
 
 type Feed = { seq: number; started: boolean; stopped: boolean };
 
-function createLane(frontend: string, feed: Feed, opts: InvalidatorOptions) {
-  const clock = opts.clock ?? systemClock;
-  const timeoutMs = opts.timeoutMs ?? INVALIDATION_TIMEOUT_MS;
-  const beatMs = opts.beatIntervalMs ?? CHANGE_BEAT_INTERVAL_MS;
-  const retryMinMs = opts.retryMinMs ?? RETRY_MIN_MS;
-  const retryMaxMs = opts.retryMaxMs ?? RETRY_MAX_MS;
-  const emit = opts.onEvent ?? (() => {});
+/**
+ * One frontend's lane: the toys it has not acknowledged, at most one notice in flight, the
+ * backoff after a failure and the beat when idle. Every timer runs on the injected clock.
+ */
+class Lane {
   /** Toy → seq of its latest change not yet acknowledged. */
-  const pending = new Map<string, number>();
-  let ackedSeq = feed.seq;
-  let inFlight: Promise<void> | null = null;
-  let timer: { cancel: () => void; retry: boolean } | null = null;
-  let failures = 0;
-  let failingSinceMs = 0;
-  let waiters: Array<() => void> = [];
+  private readonly pending = new Map<string, number>();
+  private ackedSeq: number;
+  private inFlight: Promise<void> | null = null;
+  private timer: { cancel: () => void; retry: boolean } | null = null;
+  private failures = 0;
+  private failingSinceMs = 0;
+  private waiters: Array<() => void> = [];
+  private readonly clock: Clock;
+  private readonly emit: (event: InvalidatorEvent) => void;
 
-  const arm = (ms: number, retry: boolean) => {
-    timer?.cancel();
-    const cancel = clock.setTimeout(() => {
-      timer = null;
-      kick();
-    }, ms);
-    timer = { cancel, retry };
-  };
+  constructor(private readonly frontend: string, private readonly feed: Feed, private readonly opts: InvalidatorOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.emit = opts.onEvent ?? (() => {});
+    this.ackedSeq = feed.seq;
+  }
+
+  changed(names: readonly string[], seq: number): void {
+    for (const name of names) this.pending.set(name, seq);
+    this.kick();
+  }
 
   /** Sends now unless a notice is in flight or a retry is waiting out its backoff. */
-  function kick(): void {
-    if (feed.stopped || inFlight || timer?.retry) return;
-    timer?.cancel();
-    timer = null;
-    inFlight = send().finally(() => {
-      inFlight = null;
-      next();
+  kick(): void {
+    if (this.feed.stopped || this.inFlight || this.timer?.retry) return;
+    this.timer?.cancel();
+    this.timer = null;
+    this.inFlight = this.send().finally(() => {
+      this.inFlight = null;
+      this.next();
     });
   }
 
-  function next(): void {
-    if (feed.stopped) return;
-    if (failures > 0) return arm(Math.min(retryMaxMs, retryMinMs * 2 ** (failures - 1)), true);
-    if (pending.size > 0) return kick();
-    for (const w of waiters.splice(0)) w();
-    if (feed.started) arm(beatMs, false);
+  async stop(): Promise<void> {
+    this.timer?.cancel();
+    this.timer = null;
+    await this.inFlight;
+    for (const w of this.waiters.splice(0)) w();
   }
 
-  async function send(): Promise<void> {
-    const notice: ChangeNotice = { seq: feed.seq, sinceSeq: ackedSeq, names: [...pending.keys()] };
-    let failure: string | null = null;
-    try {
-      const res = await opts.http({ method: 'POST', url: `${frontend}${CHANGES_PATH}`, body: notice, timeoutMs });
-      if (res.status < 200 || res.status >= 300) failure = `HTTP ${res.status}`;
-    } catch (err) {
-      failure = (err as Error)?.message ?? String(err);
+  delivered(): Promise<void> {
+    if (this.pending.size === 0 && !this.inFlight && this.failures === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+
+  view(): LaneView {
+    return { frontend: this.frontend, ackedSeq: this.ackedSeq, pending: [...this.pending.keys()], failures: this.failures };
+  }
+
+  private arm(ms: number, retry: boolean): void {
+    this.timer?.cancel();
+    const cancel = this.clock.setTimeout(() => {
+      this.timer = null;
+      this.kick();
+    }, ms);
+    this.timer = { cancel, retry };
+  }
+
+  /** After a notice: back off after a failure, send what changed meanwhile, or beat when idle. */
+  private next(): void {
+    if (this.feed.stopped) return;
+    if (this.failures > 0) {
+      const retryMinMs = this.opts.retryMinMs ?? RETRY_MIN_MS;
+      return this.arm(Math.min(this.opts.retryMaxMs ?? RETRY_MAX_MS, retryMinMs * 2 ** (this.failures - 1)), true);
     }
+    if (this.pending.size > 0) return this.kick();
+    for (const w of this.waiters.splice(0)) w();
+    if (this.feed.started) this.arm(this.opts.beatIntervalMs ?? CHANGE_BEAT_INTERVAL_MS, false);
+  }
+
+  private async send(): Promise<void> {
+    const notice: ChangeNotice = { seq: this.feed.seq, sinceSeq: this.ackedSeq, names: [...this.pending.keys()] };
+    const failure = await this.post(notice);
     if (failure !== null) {
-      if (failures++ === 0) {
-        failingSinceMs = clock.now();
-        emit({ kind: 'push_failed', frontend, reason: failure, pending: pending.size });
+      if (this.failures++ === 0) {
+        this.failingSinceMs = this.clock.now();
+        this.emit({ kind: 'push_failed', frontend: this.frontend, reason: failure, pending: this.pending.size });
       }
       return;
     }
     // Acknowledged: the frontend has dropped every toy in the notice. A toy changed again since
     // the notice was built stays pending for the next one.
-    ackedSeq = Math.max(ackedSeq, notice.seq);
-    for (const name of notice.names) if ((pending.get(name) ?? Infinity) <= notice.seq) pending.delete(name);
-    if (failures > 0) emit({ kind: 'push_recovered', frontend, failures, ms: Math.round(clock.now() - failingSinceMs), seq: notice.seq });
-    failures = 0;
+    this.ackedSeq = Math.max(this.ackedSeq, notice.seq);
+    for (const name of notice.names) if ((this.pending.get(name) ?? Infinity) <= notice.seq) this.pending.delete(name);
+    if (this.failures > 0) {
+      this.emit({ kind: 'push_recovered', frontend: this.frontend, failures: this.failures, ms: Math.round(this.clock.now() - this.failingSinceMs), seq: notice.seq });
+    }
+    this.failures = 0;
   }
 
-  return {
-    changed(names: readonly string[], seq: number): void {
-      for (const name of names) pending.set(name, seq);
-      kick();
-    },
-    kick,
-    async stop(): Promise<void> {
-      timer?.cancel();
-      timer = null;
-      await inFlight;
-      for (const w of waiters.splice(0)) w();
-    },
-    delivered(): Promise<void> {
-      if (pending.size === 0 && !inFlight && failures === 0) return Promise.resolve();
-      return new Promise<void>((resolve) => waiters.push(resolve));
-    },
-    view: (): LaneView => ({ frontend, ackedSeq, pending: [...pending.keys()], failures }),
-  };
+  /** Posts one notice; null once the frontend acknowledged it, else why not. */
+  private async post(notice: ChangeNotice): Promise<string | null> {
+    try {
+      const res = await this.opts.http({ method: 'POST', url: `${this.frontend}${CHANGES_PATH}`, body: notice, timeoutMs: this.opts.timeoutMs ?? INVALIDATION_TIMEOUT_MS });
+      return res.status >= 200 && res.status < 300 ? null : `HTTP ${res.status}`;
+    } catch (err) {
+      return (err as Error)?.message ?? String(err);
+    }
+  }
 }
