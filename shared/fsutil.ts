@@ -24,6 +24,16 @@ export async function fsyncDir(dir: string): Promise<void> {
  */
 let tmpCounter = 0;
 
+/** The file's bytes, or null when it does not exist (any other error is thrown). */
+export async function readIfExists(file: string): Promise<Buffer | null> {
+  try {
+    return await fs.readFile(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
 export async function writeFileAtomic(file: string, contents: string | Uint8Array): Promise<void> {
   // Unique per write, so two writers of one file never share (and steal) a temp file.
   const tmp = `${file}.tmp-${process.pid}-${++tmpCounter}`;

@@ -30,7 +30,7 @@ import { crc32 } from 'node:zlib';
 import { stringify as stringifyCsv } from 'csv-stringify/sync';
 import { setAsideName } from './data-dir.ts';
 import { NL, QUOTE, recordEnd, splitRecord } from './wal-records.ts';
-import { crashOnDurabilityError, fsyncDir, writeFileAtomic } from './fsutil.ts';
+import { crashOnDurabilityError, fsyncDir, readIfExists, writeFileAtomic } from './fsutil.ts';
 import { MARK_SUFFIX, MarkWriter, NO_AUX, readMark, replaceMark, type Mark, type MarkRead } from './wal-mark.ts';
 
 export { MARK_SUFFIX, NO_AUX, type Mark };
@@ -363,15 +363,6 @@ export async function openWal<R>(file: string, codec: RecordCodec<R>, opts: WalO
   const wal = new Wal<R>(file, codec, handle, marker, records, offsets, validEnd, opts);
   opts.onSynced?.(validEnd);
   return wal;
-}
-
-async function readIfExists(file: string): Promise<Buffer | null> {
-  try {
-    return await fs.readFile(file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
 }
 
 /**

@@ -22,7 +22,7 @@ import { CorruptLogError } from '../../shared/wal.ts';
 import { checkDataDir } from '../../scripts/lib/check/index.ts';
 import { planLedgerRepair } from '../../scripts/lib/repair/plan.ts';
 import { repairCatalog } from '../../scripts/lib/repair/repair.ts';
-import { runScript } from '../support/async.ts';
+import { runScript, runTs } from '../support/async.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 let dataDir: string;
@@ -98,17 +98,7 @@ async function flipByteInRecord(seq: number): Promise<Buffer> {
   return damaged;
 }
 
-function run(file: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', file], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = (file: string, env: Record<string, string>) => runTs(file, [], env);
 
 describe('a flipped byte in the middle of the ledger', () => {
   it('the catalog refuses with one line naming the file, the record and the repair; the repair restores every committed purchase and the checker finds 0 violations', async () => {

@@ -26,8 +26,13 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Runs `scripts/<script>` under tsx from the repo root (`env` added to this process's); resolves with its exit code and output. */
 export function runScript(script: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return runTs(`scripts/${script}`, args, env);
+}
+
+/** Runs any .ts file of the repo (a path from its root) under tsx, as runScript does. */
+export function runTs(file: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', `scripts/${script}`, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

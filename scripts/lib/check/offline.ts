@@ -10,6 +10,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { catalogPaths, replicaIdsIn, replicaPaths } from '../../../shared/data-dir.ts';
+import { readIfExists } from '../../../shared/fsutil.ts';
 import { scanRecords, splitRecord } from '../../../shared/wal-records.ts';
 import { CorruptLogError, LOG_HEADER, orderCodec, parseLog } from '../../../order/file-log.ts';
 import { decodeLedgerFields } from '../../../catalog/ledger.ts';
@@ -69,15 +70,6 @@ export function readLedger(file: string, content: Buffer): { entries: LedgerReco
   for (const b of scan.bad) problems.push({ kind: 'checksum', message: `ledger: line ${b.line} is not a valid record (${b.why})`, records: [{ file, line: b.line, text: b.text }] });
   if (scan.tornBytes > 0) notes.push(`ledger: torn last line (${scan.tornBytes} bytes, no newline) ignored`);
   return { entries, problems, notes };
-}
-
-async function readIfExists(file: string): Promise<Buffer | null> {
-  try {
-    return await fs.readFile(file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
 }
 
 /** Reads `DATA_DIR/order-N/orders.csv` for every `order-N` dir, and `DATA_DIR/catalog/{ledger,products}.csv`. */
