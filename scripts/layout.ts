@@ -1,5 +1,5 @@
 /**
- * `npm run layout [-- --over N] [--roots catalog,order,...]`: what a reader has to hold, and
+ * `npm run layout [-- --over N] [--roots catalog,order,...] [--root DIR]`: what a reader has to hold, and
  * whether the layers point one way. Prints every function over N lines (default 70), the
  * largest function and the longest file per root, and every import that breaks the layering
  * rule (scripts/lib/layout/imports.ts); exits 1 on a wrong import.
@@ -10,10 +10,10 @@ import { fileLines, functionSizes } from './lib/layout/functions.ts';
 import { layeringViolations } from './lib/layout/imports.ts';
 import { CODE_ROOTS, parseTree } from './lib/layout/source-files.ts';
 
-const { values } = parseArgs({ options: { over: { type: 'string', default: '70' }, roots: { type: 'string' } } });
+const { values } = parseArgs({ options: { over: { type: 'string', default: '70' }, roots: { type: 'string' }, root: { type: 'string' } } });
 const over = Number(values.over);
 const roots = values.roots ? values.roots.split(',') : [...CODE_ROOTS];
-const root = fileURLToPath(new URL('..', import.meta.url));
+const root = values.root ?? fileURLToPath(new URL('..', import.meta.url));
 const files = parseTree(root, roots);
 
 const fns = files.flatMap(functionSizes).sort((a, b) => b.lines - a.lines);

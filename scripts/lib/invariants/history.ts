@@ -5,6 +5,7 @@
  */
 import type { HistoryAttempt, HistoryEvent, OrderEntry } from '../../../shared/contracts.ts';
 import type { Violation } from './types.ts';
+import { ORDER_NUMBER } from '../../../shared/fields.ts';
 
 /** One operation of a history: its invoke and (if the history has it) its completion. */
 export interface Operation {
@@ -69,13 +70,15 @@ export function readNumber(op: Operation): number | null {
   const req = op.invoke.request;
   for (const field of ['number', 'order_number', 'orderNumber'] as const) {
     const v = req[field];
-    if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
-    if (typeof v === 'string' && /^\d{1,15}$/.test(v)) return Number(v);
+    if (ORDER_NUMBER.valid(v)) return v;
+    const n = typeof v === 'string' ? ORDER_NUMBER.parse(v) : null;
+    if (n !== null) return n;
   }
   for (const field of ['path', 'url'] as const) {
     const v = req[field];
-    const m = typeof v === 'string' ? /\/orders\/(\d{1,15})(?:[?#].*)?$/.exec(v) : null;
-    if (m) return Number(m[1]);
+    const m = typeof v === 'string' ? /\/orders\/(\d+)(?:[?#].*)?$/.exec(v) : null;
+    const n = m ? ORDER_NUMBER.parse(m[1]!) : null;
+    if (n !== null) return n;
   }
   return null;
 }
