@@ -67,7 +67,7 @@ describe('npm run build', () => {
     const files = (await fs.readdir(out.outDir, { recursive: true })).map(String).filter((f) => !f.startsWith('node_modules'));
     expect(files.filter((f) => f.endsWith('.ts'))).toEqual([]);
     const main = await fs.readFile(path.join(out.outDir, SERVICE_ENTRIES.order), 'utf8');
-    expect(main).toMatch(/from "\.\/replica\.js"/);
+    expect(main).toMatch(/from "\.\/build\.js"/);
     expect(main).not.toMatch(/\.ts["']/);
     expect(JSON.parse(await fs.readFile(path.join(out.outDir, 'package.json'), 'utf8'))).toMatchObject({ type: 'module' });
   });
