@@ -25,6 +25,8 @@
 import { CHANGE_BEAT_INTERVAL_MS, type ChangeNotice } from '../shared/contracts.ts';
 import { systemClock, type Clock } from '../shared/clock.ts';
 import type { HttpClient } from '../shared/http.ts';
+import { createRouteClient, type RouteClient } from '../shared/protocol/client.ts';
+import { frontendInternalRoutes, type FrontendInternalRoutes } from '../shared/protocol/frontend.ts';
 import type { CatalogStore } from './store.ts';
 
 /** Each push waits this long for the frontend's answer before it counts as lost. */
@@ -32,7 +34,8 @@ export const INVALIDATION_TIMEOUT_MS = 1_000;
 export const RETRY_MIN_MS = 50;
 /** The longest pause between retries: with the timeout, what a healed link waits at most. */
 export const RETRY_MAX_MS = 500;
-export const CHANGES_PATH = '/internal/changes';
+/** Where notices go on each frontend's internal listener (its route table's `changes`). */
+export const CHANGES_PATH = frontendInternalRoutes.changes.path;
 
 export type InvalidatorEvent =
   /** The first failure of a streak (later ones are counted, not reported). */
@@ -114,11 +117,13 @@ class Lane {
   private waiters: Array<() => void> = [];
   private readonly clock: Clock;
   private readonly emit: (event: InvalidatorEvent) => void;
+  private readonly frontends: RouteClient<FrontendInternalRoutes>;
 
   constructor(private readonly frontend: string, private readonly feed: Feed, private readonly opts: InvalidatorOptions) {
     this.clock = opts.clock ?? systemClock;
     this.emit = opts.onEvent ?? (() => {});
     this.ackedSeq = feed.seq;
+    this.frontends = createRouteClient(opts.http, frontendInternalRoutes);
   }
 
   changed(names: readonly string[], seq: number): void {
@@ -197,7 +202,7 @@ class Lane {
   /** Posts one notice; null once the frontend acknowledged it, else why not. */
   private async post(notice: ChangeNotice): Promise<string | null> {
     try {
-      const res = await this.opts.http({ method: 'POST', url: `${this.frontend}${CHANGES_PATH}`, body: notice, timeoutMs: this.opts.timeoutMs ?? INVALIDATION_TIMEOUT_MS });
+      const res = await this.frontends.send(this.frontend, 'changes', { body: notice }, { timeoutMs: this.opts.timeoutMs ?? INVALIDATION_TIMEOUT_MS });
       return res.status >= 200 && res.status < 300 ? null : `HTTP ${res.status}`;
     } catch (err) {
       return (err as Error)?.message ?? String(err);

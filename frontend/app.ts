@@ -5,8 +5,8 @@
  * Why it is shaped so:
  * - It is a function of its dependencies (cache, catalog client, order router), so tests drive it
  *   with `app.request()` and fakes, and main.ts wires the real ones.
- * - Every input is validated at the edge (`parseJsonBody`, `parseOrderNumber`, a body size
- *   limit) before the router is called, and every error goes through `onAppError`/`onNotFound`,
+ * - Every input is validated at the edge by the route table (shared/protocol/frontend.ts: body
+ *   schema, order number, a body size limit) before the router is called, and every error goes through `onAppError`/`onNotFound`,
  *   so each error is `{"error":{"code":N,"message":...}}` with HTTP status == code.
  * - Read-your-writes for the ordering client: when an order succeeds the frontend invalidates
  *   the toy in its own cache BEFORE it responds, so the client's next query cannot be served the
@@ -18,20 +18,18 @@
  *   is mounted here.
  */
 import type { Context, Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+import type { ClusterCredential } from '../shared/auth.ts';
 import {
   IDEMPOTENCY_KEY_HEADER,
   REPLAYED_HEADER,
   MAX_NAME_LENGTH,
-  MAX_PUBLIC_BODY_BYTES,
-  OrderRequestSchema,
   type OrderPlaced,
   countRawHeader,
   parseIdempotencyKeyHeader,
-  parseJsonBody,
-  parseOrderNumber,
 } from '../shared/contracts.ts';
 import { AppError, productNotFound } from '../shared/errors.ts';
+import { frontendPublicRoutes } from '../shared/protocol/frontend.ts';
+import { mountRoutes } from '../shared/protocol/mount.ts';
 import { createServiceApp } from '../shared/service-app.ts';
 import type { ProductCache } from './cache.ts';
 import type { CatalogClient } from './catalog-client.ts';
@@ -47,37 +45,21 @@ export interface FrontendAppDeps {
   freshness?: Pick<CatalogFreshness, 'view'>;
 }
 
-export const payloadTooLarge = (limit: number) =>
-  new AppError(413, 'payload_too_large', `request body is larger than ${limit} bytes`);
-
 export function createFrontendApp(deps: FrontendAppDeps): Hono {
   const { cache, catalog, orders } = deps;
   const app = createServiceApp();
-
-  app.get('/products', async (c) => {
-    const products = await catalog.listProducts();
-    return c.json({ data: products.map(({ name, price, quantity }) => ({ name, price, quantity })) });
-  });
-
-  app.get('/products/:name', async (c) => {
-    const name = c.req.param('name');
-    // No catalog name is empty or this long: answer without a trip to the catalog.
-    if (name.length === 0 || name.length > MAX_NAME_LENGTH) throw productNotFound();
-    const { price, quantity } = await cache.get(name, requestIdOf(c));
-    return c.json({ data: { name, price, quantity } });
-  });
-
-  app.post(
-    '/orders',
-    bodyLimit({
-      maxSize: MAX_PUBLIC_BODY_BYTES,
-      onError: () => {
-        throw payloadTooLarge(MAX_PUBLIC_BODY_BYTES);
-      },
-    }),
-    async (c) => {
+  // Every route here is public (the store's front door): no credential is asked.
+  const public_: { credential: ClusterCredential | null } = { credential: null };
+  mountRoutes(app, frontendPublicRoutes, {
+    listProducts: async () => (await catalog.listProducts()).map(({ name, price, quantity }) => ({ name, price, quantity })),
+    getProduct: async ({ params: { name }, c }) => {
+      // No catalog name is empty or this long: answer without a trip to the catalog.
+      if (name.length === 0 || name.length > MAX_NAME_LENGTH) throw productNotFound();
+      const { price, quantity } = await cache.get(name, requestIdOf(c));
+      return { name, price, quantity };
+    },
+    placeOrder: async ({ body: req, c }) => {
       const idempotencyKey = idempotencyKeyOf(c);
-      const req = await parseJsonBody(c.req, OrderRequestSchema);
       let placed: OrderPlaced & { replayed?: boolean };
       try {
         placed = await orders.placeOrder(req, { idempotencyKey, requestId: requestIdOf(c) });
@@ -88,29 +70,24 @@ export function createFrontendApp(deps: FrontendAppDeps): Hono {
       // Before responding: the client's next query must not see the stock from before its order.
       cache.invalidate(req.name);
       if (placed.replayed) c.header(REPLAYED_HEADER, 'true');
-      return c.json({ data: { order_number: placed.order_number } });
+      return { order_number: placed.order_number };
     },
-  );
-
-  app.get('/orders/:order_number', async (c) => {
-    const order = await orders.getOrder(parseOrderNumber(c.req.param('order_number')), { requestId: requestIdOf(c) });
-    return c.json({ data: { number: order.number, name: order.name, quantity: order.quantity } });
-  });
-
-  app.get('/health', (c) => {
-    const view = orders.view();
-    return c.json({
-      data: {
+    getOrder: async ({ params, c }) => {
+      const order = await orders.getOrder(params.order_number, { requestId: requestIdOf(c) });
+      return { number: order.number, name: order.name, quantity: order.quantity };
+    },
+    health: () => {
+      const view = orders.view();
+      return {
         leaderId: view.leaderId,
         epoch: view.epoch,
         electing: view.electing,
         replicas: view.replicas,
         cache: cache.stats(),
         ...(deps.freshness && { catalogFeed: deps.freshness.view() }),
-      },
-    });
-  });
-
+      };
+    },
+  }, public_);
   return app;
 }
 

@@ -5,13 +5,14 @@
  * straight through: a 404 becomes `productNotFound()` (the lab's exact 404 message whatever the
  * catalog's body says), a network failure becomes `upstreamUnavailable('catalog')` (503 with
  * Retry-After), any other catalog error is rethrown as the catalog sent it, and a malformed 2xx
- * body is a 502 (via `expectData` and `ProductSchema`). It takes an `HttpClient` so tests and
+ * body is a 502 (the route table's response schema, shared/protocol/catalog.ts). It takes an `HttpClient` so tests and
  * the in-process network can run it without sockets.
  */
-import { z } from 'zod';
-import { ProductSchema, type Product } from '../shared/contracts.ts';
+import type { Product } from '../shared/contracts.ts';
 import { AppError, productNotFound, upstreamUnavailable } from '../shared/errors.ts';
-import { expectData, NetworkError, type HttpClient, type HttpRequest, type HttpResponse } from '../shared/http.ts';
+import { NetworkError, type HttpClient, type HttpResponse } from '../shared/http.ts';
+import { catalogRoutes } from '../shared/protocol/catalog.ts';
+import { createRouteClient, type CallOptions } from '../shared/protocol/client.ts';
 
 export interface CatalogClient {
   /** One toy; throws productNotFound() (404) for an unknown name, a 503 when the catalog is unreachable. */
@@ -25,16 +26,16 @@ export interface CatalogClientOptions {
   timeoutMs?: number;
 }
 
-const ProductListSchema = z.array(ProductSchema);
-
 export function createCatalogClient(http: HttpClient, catalogUrl: string, opts: CatalogClientOptions = {}): CatalogClient {
-  const base = catalogUrl.replace(/\/+$/, '');
+  const catalog = createRouteClient(http, catalogRoutes);
+  const options = (requestId?: string): CallOptions => ({
+    ...(opts.timeoutMs !== undefined && { timeoutMs: opts.timeoutMs }),
+    ...(requestId !== undefined && { requestId }),
+  });
 
-  async function call(url: string, requestId?: string): Promise<HttpResponse> {
-    const req: HttpRequest = { method: 'GET', url, requestId };
-    if (opts.timeoutMs !== undefined) req.timeoutMs = opts.timeoutMs;
+  async function reach(send: () => Promise<HttpResponse>): Promise<HttpResponse> {
     try {
-      return await http(req);
+      return await send();
     } catch (err) {
       if (err instanceof NetworkError) throw upstreamUnavailable('catalog');
       throw err;
@@ -43,17 +44,17 @@ export function createCatalogClient(http: HttpClient, catalogUrl: string, opts: 
 
   return {
     async getProduct(name, requestId) {
-      const res = await call(`${base}/products/${encodeURIComponent(name)}`, requestId);
+      const res = await reach(() => catalog.send(catalogUrl, 'getProduct', { params: { name } }, options(requestId)));
       if (res.status === 404) throw productNotFound();
-      return expectData(res, ProductSchema);
+      return catalog.data('getProduct', res);
     },
     async listProducts() {
-      const res = await call(`${base}/products`);
+      const res = await reach(() => catalog.send(catalogUrl, 'listProducts', {}, options()));
       // The list route always exists; a 4xx here is a misrouted catalog, not the client's fault.
       if (res.status >= 400 && res.status < 500) {
         throw new AppError(502, 'internal', `unexpected catalog response (HTTP ${res.status})`);
       }
-      return expectData(res, ProductListSchema);
+      return catalog.data('listProducts', res);
     },
   };
 }

@@ -5,6 +5,7 @@
  * status page, so the API app (frontend/app.ts) is unchanged.
  */
 import { Hono } from 'hono';
+import { frontendPublicRoutes } from '../shared/protocol/frontend.ts';
 
 export interface IndexLink { href: string; what: string }
 
@@ -40,7 +41,7 @@ ${INDEX_LINKS.map((l) => `  <li><a href="${escape(l.href)}"><code>GET ${escape(l
 
 export function createIndexApp(): Hono {
   const app = new Hono();
-  app.get('/', (c) => {
+  app.get(frontendPublicRoutes.index.path, (c) => {
     if ((c.req.header('accept') ?? '').includes('text/html')) return c.html(PAGE);
     return c.json({ data: { service: 'toystore frontend', links: INDEX_LINKS, orders: 'POST /orders {"name":"Tux","quantity":2}' } });
   });

@@ -18,13 +18,12 @@
 import { randomUUID } from 'node:crypto';
 import type { ReplicaAddress } from '../shared/config.ts';
 import type { Clock } from '../shared/clock.ts';
-import {
-  LeadResponseSchema, MAX_BATCH_ITEMS, OrderSchema, PlacedOrderSchema, ReplicaStatusSchema,
-  type LeaderOrderRequest, type Order, type OrderPlaced, type PlacedOrder, type OrderRequest, type ReplicaStatus,
-} from '../shared/contracts.ts';
-import { Batcher, batchResults } from '../shared/batcher.ts';
+import { MAX_BATCH_ITEMS, type LeaderOrderRequest, type Order, type OrderPlaced, type OrderRequest, type PlacedOrder, type ReplicaStatus } from '../shared/contracts.ts';
+import { Batcher, itemResults } from '../shared/batcher.ts';
 import { AppError, noLeader, outcomeUnknown } from '../shared/errors.ts';
-import { expectData, NetworkError, type HttpClient } from '../shared/http.ts';
+import { NetworkError, type HttpClient } from '../shared/http.ts';
+import { createRouteClient, type RouteClient } from '../shared/protocol/client.ts';
+import { orderRoutes, type OrderRoutes } from '../shared/protocol/order.ts';
 import { candidatesInPriorityOrder, electionInProgress, existingLeader, newerLeader, nextEpoch, SILENT_BEATS_BEFORE_ELECTION, stillLeads, type Probe } from './election.ts';
 import type { ElectionTrigger, RouterEvent } from './router-events.ts';
 import type { ElectionView, OrderRouter, ReplicaView } from './types.ts';
@@ -104,8 +103,11 @@ export class Router implements OrderRouter {
   private readonly rpcTimeoutMs: number;
   private readonly requestDeadlineMs: number;
   private readonly quorum: number;
+  /** Every call to a replica, by route id (shared/protocol/order.ts). */
+  private readonly rpc: RouteClient<OrderRoutes>;
 
   constructor(private readonly o: OrderRouterOptions) {
+    this.rpc = createRouteClient(o.http, orderRoutes);
     for (const r of o.replicas) this.statuses.set(r.id, null);
     this.probeTimeoutMs = Math.max(4 * o.heartbeatIntervalMs, 500);
     this.rpcTimeoutMs = Math.max(4 * o.heartbeatIntervalMs, 1_000);
@@ -144,8 +146,7 @@ export class Router implements OrderRouter {
 
   getOrder(orderNumber: number, opts: { requestId?: string } = {}): Promise<Order> {
     return this.routed(async (l) => {
-      const res = await this.o.http({ method: 'GET', url: `${this.urlOf(l.id)}/orders/${orderNumber}?epoch=${l.epoch}`, timeoutMs: this.rpcTimeoutMs, requestId: opts.requestId });
-      return expectData(res, OrderSchema);
+      return this.rpc.call(this.urlOf(l.id), 'getOrder', { params: { number: orderNumber }, query: { epoch: l.epoch } }, { timeoutMs: this.rpcTimeoutMs, requestId: opts.requestId });
     });
   }
 
@@ -171,7 +172,7 @@ export class Router implements OrderRouter {
   private batcherFor(id: number): Batcher<{ order: LeaderOrderRequest; requestId?: string }, PlacedOrder> {
     let b = this.batchers.get(id);
     if (!b) {
-      const url = `${this.urlOf(id)}/orders/batch`;
+      const url = this.urlOf(id);
       b = new Batcher({
         maxBatch: MAX_BATCH_ITEMS,
         maxInFlight: ORDER_BATCHES_IN_FLIGHT,
@@ -180,8 +181,8 @@ export class Router implements OrderRouter {
         send: async (items) => {
           const ids = [...new Set(items.map((i) => i.requestId).filter((x): x is string => x !== undefined))].slice(0, 8);
           const body = { orders: items.map((i) => i.order) };
-          const res = await this.o.http({ method: 'POST', url, body, timeoutMs: this.rpcTimeoutMs + 5_000, requestId: ids.length ? ids.join(',') : undefined });
-          return batchResults(res, PlacedOrderSchema, items.length);
+          const answer = await this.rpc.call(url, 'orderBatch', { body }, { timeoutMs: this.rpcTimeoutMs + 5_000, requestId: ids.length ? ids.join(',') : undefined });
+          return itemResults(answer, items.length);
         },
       });
       this.batchers.set(id, b);
@@ -199,7 +200,7 @@ export class Router implements OrderRouter {
     let status: ReplicaStatus | null = null;
     let failure: Probe['failure'];
     try {
-      status = expectData(await this.o.http({ method: 'GET', url: `${this.urlOf(id)}/internal/status`, timeoutMs: this.probeTimeoutMs }), ReplicaStatusSchema);
+      status = await this.rpc.call(this.urlOf(id), 'status', {}, { timeoutMs: this.probeTimeoutMs });
     } catch (err) {
       failure = err instanceof NetworkError && err.undelivered ? 'refused' : 'silent';
     }
@@ -224,12 +225,11 @@ export class Router implements OrderRouter {
 
   /** Asks `id` to lead `epoch`; tells every replica who leads if it does. */
   private async askToLead(id: number, epoch: number): Promise<void> {
-    const res = await this.o.http({ method: 'POST', url: `${this.urlOf(id)}/internal/lead`, body: { epoch }, timeoutMs: this.rpcTimeoutMs });
-    const led = expectData(res, LeadResponseSchema);
+    const led = await this.rpc.call(this.urlOf(id), 'lead', { body: { epoch } }, { timeoutMs: this.rpcTimeoutMs });
     this.setLeader({ id, epoch: led.epoch }, 'elected');
     // The view change already bound a quorum; this notice reaches the rest.
     for (const r of this.o.replicas) {
-      void this.o.http({ method: 'POST', url: `${r.url}/internal/leader`, body: { epoch: led.epoch, leaderId: id }, timeoutMs: this.probeTimeoutMs }).catch(() => {});
+      void this.rpc.send(r.url, 'leader', { body: { epoch: led.epoch, leaderId: id } }, { timeoutMs: this.probeTimeoutMs }).catch(() => {});
     }
   }
 

@@ -17,12 +17,14 @@
  * to the public API, so the rule is tested without a network and no other app file changes.
  */
 import { Hono } from 'hono';
-import { ReplicaStatusSchema, type ReplicaStatus } from '../shared/contracts.ts';
+import type { ReplicaStatus } from '../shared/contracts.ts';
 import { notReady, onAppError } from '../shared/errors.ts';
-import { expectData, type HttpClient } from '../shared/http.ts';
+import type { HttpClient } from '../shared/http.ts';
+import { createRouteClient } from '../shared/protocol/client.ts';
+import { frontendPublicRoutes } from '../shared/protocol/frontend.ts';
+import { mountRoutes } from '../shared/protocol/mount.ts';
+import { orderRoutes } from '../shared/protocol/order.ts';
 import type { ElectionView } from './types.ts';
-
-export const READY_PATH = '/ready';
 
 export type FrontendNotReadyWhy = 'no_leader' | 'leader_unreachable' | 'leader_moved' | 'no_quorum';
 
@@ -62,7 +64,7 @@ async function leaderStatus(deps: FrontendReadinessDeps, view: ElectionView): Pr
   const url = view.replicas.find((r) => r.id === view.leaderId)?.url;
   if (!url) return null;
   try {
-    return expectData(await deps.http({ method: 'GET', url: `${url}/internal/status`, timeoutMs: deps.timeoutMs ?? 1_000 }), ReplicaStatusSchema);
+    return await createRouteClient(deps.http, orderRoutes).call(url, 'status', {}, { timeoutMs: deps.timeoutMs ?? 1_000 });
   } catch {
     return null;
   }
@@ -77,10 +79,12 @@ export async function frontendReadiness(deps: FrontendReadinessDeps): Promise<Fr
 export function createFrontendReadinessApp(deps: FrontendReadinessDeps): Hono {
   const app = new Hono();
   app.onError(onAppError);
-  app.get(READY_PATH, async (c) => {
-    const r = await frontendReadiness(deps);
-    if (!r.ready) throw notReady(r.message, { why: r.why, leaderId: r.leaderId, epoch: r.epoch });
-    return c.json({ data: r });
-  });
+  mountRoutes(app, frontendPublicRoutes, {
+    ready: async () => {
+      const r = await frontendReadiness(deps);
+      if (!r.ready) throw notReady(r.message, { why: r.why, leaderId: r.leaderId, epoch: r.epoch });
+      return r;
+    },
+  }, { credential: null });
   return app;
 }

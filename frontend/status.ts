@@ -22,6 +22,7 @@
 import { readFileSync } from 'node:fs';
 import { Hono } from 'hono';
 import { badRequest, onAppError } from '../shared/errors.ts';
+import { frontendPublicRoutes } from '../shared/protocol/frontend.ts';
 import type { Order, Product } from '../shared/contracts.ts';
 import type { ProductCacheStats } from './cache.ts';
 import type { CatalogClient } from './catalog-client.ts';
@@ -220,9 +221,9 @@ export function createStatusPage(deps: StatusDeps): StatusPage {
   }
 
   const app = new Hono();
-  app.get('/status', (c) => c.html(PAGE, 200, { 'cache-control': 'no-store' }));
+  app.get(frontendPublicRoutes.statusPage.path, (c) => c.html(PAGE, 200, { 'cache-control': 'no-store' }));
   app.onError(onAppError);
-  app.get('/status.json', async (c) => {
+  app.get(frontendPublicRoutes.statusData.path, async (c) => {
     const seconds = parseWindowSeconds(c.req.query('window'));
     return c.json({ data: await snapshot(seconds === undefined ? undefined : seconds * 1000) }, 200, { 'cache-control': 'no-store' });
   });

@@ -1,18 +1,19 @@
 /**
  * How a replica reaches its peers and the catalog: small interfaces over the injected
  * `HttpClient`, so the same code runs over undici sockets in production and over in-process Hono
- * apps in tests. Errors come back as the peer's own AppError (e.g. stale_epoch with the epoch it
+ * apps in tests. Every call goes by route id through the route tables (shared/protocol/), which
+ * give its path, method, credential and response schema. Errors come back as the peer's own AppError (e.g. stale_epoch with the epoch it
  * promised) or as a NetworkError.
  */
-import { z } from 'zod';
-import {
-  AppendResponseSchema, FetchLogResponseSchema, PendingResponseSchema, PromiseResponseSchema, PurchaseResultSchema, ReconcileResultSchema, ReplicaStatusSchema,
-  type PendingResponse, type ReconcileRequest, type ReconcileResult,
-  type AppendRequest, type AppendResponse, type CatchupRequest, type FetchLogResponse, type PromiseRequest,
-  type PromiseResponse, type PurchaseRequest, type PurchaseResult, type ReplicaStatus,
+import type {
+  AppendRequest, AppendResponse, CatchupRequest, FetchLogResponse, PendingResponse, PromiseRequest, PromiseResponse, PurchaseRequest, PurchaseResult,
+  ReconcileRequest, ReconcileResult, ReplicaStatus,
 } from '../shared/contracts.ts';
-import { expectData, type HttpClient } from '../shared/http.ts';
-import { Batcher, batchResults } from '../shared/batcher.ts';
+import type { HttpClient } from '../shared/http.ts';
+import { catalogRoutes } from '../shared/protocol/catalog.ts';
+import { createRouteClient } from '../shared/protocol/client.ts';
+import { orderRoutes } from '../shared/protocol/order.ts';
+import { Batcher, itemResults } from '../shared/batcher.ts';
 import { MAX_BATCH_ITEMS } from '../shared/contracts.ts';
 import { upstreamUnavailable } from '../shared/errors.ts';
 
@@ -31,19 +32,14 @@ export function createHttpPeerTransport(http: HttpClient, peers: ReadonlyArray<{
     if (!peer) throw new Error(`unknown peer ${id}`);
     return peer.url;
   };
-  const post = async <T>(id: number, path: string, body: unknown, schema: z.ZodType<T>, timeoutMs: number, requestId?: string) =>
-    expectData(await http({ method: 'POST', url: `${urlOf(id)}${path}`, body, timeoutMs, requestId }), schema);
+  const replicas = createRouteClient(http, orderRoutes);
   return {
-    promise: (id, req, t) => post(id, '/internal/promise', req, PromiseResponseSchema, t),
-    append: (id, req, t, requestId) => post(id, '/internal/append', req, AppendResponseSchema, t, requestId),
-    fetchLog: async (id, req, t) =>
-      expectData(
-        await http({ method: 'GET', url: `${urlOf(id)}/internal/log?epoch=${req.epoch}&from=${req.from}&limit=${req.limit}`, timeoutMs: t }),
-        FetchLogResponseSchema,
-      ),
-    status: async (id, t) => expectData(await http({ method: 'GET', url: `${urlOf(id)}/internal/status`, timeoutMs: t }), ReplicaStatusSchema),
-    catchup: async (id, req, t) => {
-      await post(id, '/internal/catchup', req, z.unknown(), t);
+    promise: (id, body, timeoutMs) => replicas.call(urlOf(id), 'promise', { body }, { timeoutMs }),
+    append: (id, body, timeoutMs, requestId) => replicas.call(urlOf(id), 'append', { body }, { timeoutMs, requestId }),
+    fetchLog: (id, query, timeoutMs) => replicas.call(urlOf(id), 'fetchLog', { query }, { timeoutMs }),
+    status: (id, timeoutMs) => replicas.call(urlOf(id), 'status', {}, { timeoutMs }),
+    catchup: async (id, body, timeoutMs) => {
+      await replicas.call(urlOf(id), 'catchup', { body }, { timeoutMs });
     },
   };
 }
@@ -64,18 +60,20 @@ export interface CatalogAccounts {
 }
 
 export function createHttpCatalogAccounts(http: HttpClient, catalogUrl: string, timeoutMs = 3_000): CatalogAccounts {
+  const catalog = createRouteClient(http, catalogRoutes);
   return {
     fence: async (epoch) => {
-      expectData(await http({ method: 'POST', url: `${catalogUrl}/internal/fence`, body: { epoch }, timeoutMs }), z.unknown());
+      await catalog.call(catalogUrl, 'fence', { body: { epoch } }, { timeoutMs });
     },
-    pending: async () => expectData(await http({ method: 'GET', url: `${catalogUrl}/internal/pending`, timeoutMs }), PendingResponseSchema),
-    reconcile: async (req) => expectData(await http({ method: 'POST', url: `${catalogUrl}/internal/reconcile`, body: req, timeoutMs }), ReconcileResultSchema),
+    pending: () => catalog.call(catalogUrl, 'pending', {}, { timeoutMs }),
+    reconcile: (body) => catalog.call(catalogUrl, 'reconcile', { body }, { timeoutMs }),
   };
 }
 
 export function createHttpCatalogPurchaser(http: HttpClient, catalogUrl: string, timeoutMs = 3_000): CatalogPurchaser {
+  const catalog = createRouteClient(http, catalogRoutes);
   return {
-    purchase: async (req, requestId) => expectData(await http({ method: 'POST', url: `${catalogUrl}/purchases`, body: req, timeoutMs, requestId }), PurchaseResultSchema),
+    purchase: (body, requestId) => catalog.call(catalogUrl, 'purchase', { body }, { timeoutMs, requestId }),
   };
 }
 
@@ -88,6 +86,7 @@ const PURCHASES_QUEUED = 20_000;
  * request and one ledger fsync instead of one each. A batch carries the ids of the requests in it.
  */
 export function createBatchingCatalogPurchaser(http: HttpClient, catalogUrl: string, timeoutMs = 3_000): CatalogPurchaser {
+  const catalog = createRouteClient(http, catalogRoutes);
   const batcher = new Batcher<{ req: PurchaseRequest; requestId?: string }, PurchaseResult>({
     maxBatch: MAX_BATCH_ITEMS,
     maxInFlight: PURCHASE_BATCHES_IN_FLIGHT,
@@ -95,8 +94,9 @@ export function createBatchingCatalogPurchaser(http: HttpClient, catalogUrl: str
     overloaded: () => upstreamUnavailable('catalog (too many purchases waiting)'),
     send: async (items) => {
       const ids = [...new Set(items.map((i) => i.requestId).filter((id): id is string => id !== undefined))].slice(0, 8);
-      const res = await http({ method: 'POST', url: `${catalogUrl}/purchases/batch`, body: { purchases: items.map((i) => i.req) }, timeoutMs, requestId: ids.length ? ids.join(',') : undefined });
-      return batchResults(res, PurchaseResultSchema, items.length);
+      const body = { purchases: items.map((i) => i.req) };
+      const answer = await catalog.call(catalogUrl, 'purchaseBatch', { body }, { timeoutMs, requestId: ids.length ? ids.join(',') : undefined });
+      return itemResults(answer, items.length);
     },
   });
   return { purchase: (req, requestId) => batcher.submit({ req, requestId }) };

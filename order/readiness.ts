@@ -21,8 +21,8 @@
 import { Hono } from 'hono';
 import type { ReplicaStatus } from '../shared/contracts.ts';
 import { notReady, onAppError } from '../shared/errors.ts';
-
-export const READY_PATH = '/ready';
+import { mountRoutes } from '../shared/protocol/mount.ts';
+import { orderRoutes } from '../shared/protocol/order.ts';
 
 /**
  * How far behind the leader's commit index a reachable follower may be and still count as caught
@@ -79,10 +79,13 @@ export async function replicaReadiness(deps: ReplicaReadinessDeps): Promise<Repl
 export function createReplicaReadinessApp(deps: ReplicaReadinessDeps): Hono {
   const app = new Hono();
   app.onError(onAppError);
-  app.get(READY_PATH, async (c) => {
-    const r = await replicaReadiness(deps);
-    if (!r.ready) throw notReady(r.message, { why: r.why, leaderId: r.leaderId, lag: r.lag });
-    return c.json({ data: r });
-  });
+  // Public, like /health: load balancers and orchestrators ask it without the cluster credential.
+  mountRoutes(app, orderRoutes, {
+    ready: async () => {
+      const r = await replicaReadiness(deps);
+      if (!r.ready) throw notReady(r.message, { why: r.why, leaderId: r.leaderId, lag: r.lag });
+      return r;
+    },
+  }, { credential: null });
   return app;
 }

@@ -12,10 +12,8 @@
  * Bounded: at most `maxBatch` items per batch and `maxQueued` waiting; past that a submit is
  * refused at once with `overloaded()`, before anything is sent.
  */
-import { z } from 'zod';
-import { batchResultSchema, type BatchResult } from './contracts.ts';
+import type { BatchResult } from './contracts.ts';
 import { AppError, fromErrorBody } from './errors.ts';
-import { expectData, type HttpResponse } from './http.ts';
 
 export type ItemResult<R> = { ok: true; value: R } | { ok: false; error: unknown };
 
@@ -110,17 +108,12 @@ export function fromBatchResult<T>(r: BatchResult<T>): ItemResult<T> {
   return r.ok ? { ok: true, value: r.data } : { ok: false, error: fromErrorBody(r.status, { error: r.error }) };
 }
 
-/** The schema of a batch answer, made once per item schema (building zod schemas is not cheap). */
-const answerSchemas = new WeakMap<z.ZodTypeAny, z.ZodTypeAny>();
-function answerSchemaOf(data: z.ZodTypeAny): z.ZodTypeAny {
-  let s = answerSchemas.get(data);
-  if (!s) answerSchemas.set(data, (s = z.object({ results: z.array(batchResultSchema(data)) })));
-  return s;
-}
-
-/** Answers of a batch response, checked: one per item sent, each well formed. */
-export function batchResults<T>(res: HttpResponse, data: z.ZodType<T>, sent: number): Array<ItemResult<T>> {
-  const results = (expectData(res, answerSchemaOf(data)) as { results: Array<BatchResult<T>> }).results;
+/**
+ * Answers of a batch response whose shape its route's schema has checked (shared/protocol/):
+ * one per item sent, each as the single call's value or error.
+ */
+export function itemResults<T>(answer: { results: Array<BatchResult<T>> }, sent: number): Array<ItemResult<T>> {
+  const { results } = answer;
   if (results.length !== sent) throw new AppError(502, 'internal', `a batch of ${sent} was answered with ${results.length} results`);
   return results.map(fromBatchResult);
 }

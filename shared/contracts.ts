@@ -196,6 +196,11 @@ export const PlacedOrderSchema = z.object({ order_number: ORDER_NUMBER.schema(),
 export type PlacedOrder = z.infer<typeof PlacedOrderSchema>;
 export const PurchaseResultSchema = z.object({ name: TOY_NAME.schema(), quantity: STOCK.schema() });
 export type PurchaseResult = z.infer<typeof PurchaseResultSchema>;
+/** A batch's answer: one result per item sent, in order. */
+export const batchAnswerSchema = <T extends z.ZodTypeAny>(data: T) => z.object({ results: z.array(batchResultSchema(data)) });
+/** `POST /orders/batch` on a replica and `POST /purchases/batch` on the catalog (shared/protocol/). */
+export const OrderBatchAnswerSchema = batchAnswerSchema(PlacedOrderSchema);
+export const PurchaseBatchAnswerSchema = batchAnswerSchema(PurchaseResultSchema);
 
 /** One toy dropped by hand (`POST /internal/invalidate`, an operator's curl); carries no sequence. */
 export const InvalidationSchema = z.object({ name: TOY_NAME.schema() });

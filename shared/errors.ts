@@ -28,6 +28,8 @@ export type ErrorReason =
   | 'request_in_progress'
   | 'recovering'
   | 'not_ready'
+  | 'unauthenticated'
+  | 'forbidden'
   | 'internal';
 
 export class AppError extends Error {
@@ -89,6 +91,8 @@ export function fromErrorBody(status: number, body: unknown): AppError {
 
 function reasonForStatus(status: number): ErrorReason {
   if (status === 400) return 'bad_request';
+  if (status === 401) return 'unauthenticated';
+  if (status === 403) return 'forbidden';
   if (status === 404) return 'not_found';
   if (status === 405) return 'method_not_allowed';
   if (status === 413) return 'payload_too_large';

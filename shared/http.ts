@@ -15,6 +15,7 @@
  */
 import { Agent, request as undiciRequest } from 'undici';
 import type { z } from 'zod';
+import { systemClock, type Clock } from './clock.ts';
 import { AppError, fromErrorBody } from './errors.ts';
 import { CLIENT_IDLE_TIMEOUT_MS } from './keep-alive.ts';
 import { REQUEST_ID_HEADER } from './request-context.ts';
@@ -27,6 +28,12 @@ export interface HttpRequest {
   timeoutMs?: number;
   /** The client request this call works for (shared/request-context.ts): sent as x-request-id. */
   requestId?: string;
+  /**
+   * A call of an internal route (set by the route client from the route table,
+   * shared/protocol/client.ts): `withClusterCredential` (shared/auth.ts) adds the cluster
+   * credential to these and only these.
+   */
+  internal?: boolean;
 }
 export interface HttpResponse {
   status: number;
@@ -108,14 +115,24 @@ export function createPooledHttp(opts: { connectionsPerOrigin?: number; keepAliv
   return Object.assign(client, { close: () => agent.close() });
 }
 
+export interface FetchHttpOptions {
+  /**
+   * The clock the timeout runs on (default: the system clock). A test or the simulator on a
+   * `ManualClock` passes it, so a request to a paused or partitioned app times out on logical
+   * time, when the story advances the clock, and never on the wall clock.
+   */
+  clock?: Clock;
+}
+
 /** Adapts any fetch-shaped function (global fetch, a Hono app's fetch) to an HttpClient. */
-export function createFetchHttp(fetchFn: (req: Request) => Response | Promise<Response>): HttpClient {
+export function createFetchHttp(fetchFn: (req: Request) => Response | Promise<Response>, opts: FetchHttpOptions = {}): HttpClient {
+  const clock = opts.clock ?? systemClock;
   return async (req) => {
     const { body, headers } = encode(req);
     const timeoutMs = req.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    let timer: NodeJS.Timeout | undefined;
+    let cancel = () => {};
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new NetworkError('timeout', req.url)), timeoutMs);
+      cancel = clock.setTimeout(() => reject(new NetworkError('timeout', req.url)), timeoutMs);
     });
     try {
       const res = await Promise.race([fetchFn(new Request(req.url, { method: req.method, headers, body })), timeout]);
@@ -125,7 +142,7 @@ export function createFetchHttp(fetchFn: (req: Request) => Response | Promise<Re
       if (err instanceof NetworkError) throw err;
       throw new NetworkError(classify(err), req.url, err);
     } finally {
-      clearTimeout(timer);
+      cancel();
     }
   };
 }
@@ -136,9 +153,9 @@ export type LinkState = 'up' | 'down' | 'blackhole';
 /**
  * Many Hono apps in one process, addressed by origin like real services. `setState(origin,
  * 'down')` makes calls fail with connection refused (a crashed process); 'blackhole' makes them
- * hang until the caller's timeout (a paused process or a partition).
+ * hang until the caller's timeout (a paused process or a partition), on `opts.clock`.
  */
-export function createInProcessNetwork() {
+export function createInProcessNetwork(opts: FetchHttpOptions = {}) {
   const handlers = new Map<string, Handler>();
   const states = new Map<string, LinkState>();
   const dispatch: Handler = async (request) => {
@@ -150,7 +167,7 @@ export function createInProcessNetwork() {
     return handler(request);
   };
   return {
-    http: createFetchHttp(dispatch),
+    http: createFetchHttp(dispatch, opts),
     register(origin: string, handler: Handler) {
       handlers.set(new URL(origin).origin, handler);
     },

@@ -25,20 +25,10 @@ import { createServiceApp } from './service-app.ts';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { getOrCreate, METRIC_PREFIX, type Registry } from './metrics.ts';
 import { acceptRequestId, newRequestId, REQUEST_ID_HEADER, REQUEST_ID_VAR } from './request-context.ts';
+import { metricsRoute, QUIET_ROUTES } from './protocol/index.ts';
 
-/** Requests a service answers many times a second by itself; logged at debug unless traced. */
-export const QUIET_ROUTES: ReadonlySet<string> = new Set([
-  'GET /internal/status',
-  'POST /internal/append',
-  'POST /internal/changes',
-  'POST /internal/leader',
-  'GET /internal/pending',
-  'GET /health',
-  'GET /ready',
-  'GET /metrics',
-  'GET /status',
-  'GET /status.json',
-]);
+/** Requests a service answers many times a second by itself (`quiet` in the route tables); logged at debug unless traced. */
+export { QUIET_ROUTES };
 
 export const UNMATCHED_ROUTE = 'unmatched';
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -135,7 +125,7 @@ export function observeApp(apps: Hono | readonly Hono[], opts: ObserveOptions): 
   const outer = createServiceApp();
   outer.use(requestObserver(opts));
   if (opts.serveMetrics) {
-    outer.get('/metrics', async (c) => c.body(await opts.registry.metrics(), 200, { 'content-type': opts.registry.contentType }));
+    outer.get(metricsRoute.path, async (c) => c.body(await opts.registry.metrics(), 200, { 'content-type': opts.registry.contentType }));
   }
   for (const app of Array.isArray(apps) ? apps : [apps as Hono]) outer.route('/', app);
   return outer;

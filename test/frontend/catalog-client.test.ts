@@ -22,11 +22,11 @@ function fakeHttp(answer: (req: HttpRequest) => HttpResponse | Promise<HttpRespo
 const ok = (data: unknown): HttpResponse => ({ status: 200, headers: {}, body: { data } });
 
 describe('catalog client', () => {
-  it('reads one toy, escaping the name into the path', async () => {
+  it('reads one toy, escaping the name into the path, as an internal call (it carries the cluster credential)', async () => {
     const { http, calls } = fakeHttp(() => ok({ name: 'Lego Set', price: 19.99, quantity: 3 }));
     const client = createCatalogClient(http, `${CATALOG}/`);
     expect(await client.getProduct('Lego Set')).toEqual({ name: 'Lego Set', price: 19.99, quantity: 3 });
-    expect(calls).toEqual([{ method: 'GET', url: `${CATALOG}/products/Lego%20Set` }]);
+    expect(calls).toEqual([{ method: 'GET', url: `${CATALOG}/products/Lego%20Set`, internal: true }]);
   });
 
   it('lists every toy', async () => {
@@ -34,7 +34,7 @@ describe('catalog client', () => {
     const { http, calls } = fakeHttp(() => ok(list));
     const client = createCatalogClient(http, CATALOG, { timeoutMs: 250 });
     expect(await client.listProducts()).toEqual(list);
-    expect(calls).toEqual([{ method: 'GET', url: `${CATALOG}/products`, timeoutMs: 250 }]);
+    expect(calls).toEqual([{ method: 'GET', url: `${CATALOG}/products`, timeoutMs: 250, internal: true }]);
   });
 
   it('a 404 is productNotFound, whatever the body says', async () => {

@@ -8,6 +8,9 @@
  * restock landing mid-comparison is not mistaken for staleness.
  */
 import type { HttpClient } from '../../../shared/http.ts';
+import { catalogRoutes } from '../../../shared/protocol/catalog.ts';
+import { createRouteClient } from '../../../shared/protocol/client.ts';
+import { frontendPublicRoutes } from '../../../shared/protocol/frontend.ts';
 import type { ClusterUrls } from '../cluster/index.ts';
 import type { ChaosViolation } from './report.ts';
 import { sleep } from './sleep.ts';
@@ -17,11 +20,11 @@ interface Stock {
   quantity: number;
 }
 
+/** The catalog's stock (an internal route: `http` carries the cluster credential). */
 async function catalogStock(http: HttpClient, urls: ClusterUrls): Promise<Map<string, number> | null> {
   try {
-    const res = await http({ method: 'GET', url: `${urls.catalog}/products`, timeoutMs: 2_000 });
-    const data = (res.body as { data?: Stock[] } | undefined)?.data;
-    return res.status === 200 && Array.isArray(data) ? new Map(data.map((p) => [p.name, p.quantity])) : null;
+    const data: Stock[] = await createRouteClient(http, catalogRoutes).call(urls.catalog, 'listProducts', {}, { timeoutMs: 2_000 });
+    return new Map(data.map((p) => [p.name, p.quantity]));
   } catch {
     return null;
   }
@@ -29,9 +32,7 @@ async function catalogStock(http: HttpClient, urls: ClusterUrls): Promise<Map<st
 
 async function frontendStock(http: HttpClient, urls: ClusterUrls, name: string): Promise<number | null> {
   try {
-    const res = await http({ method: 'GET', url: `${urls.frontend}/products/${encodeURIComponent(name)}`, timeoutMs: 2_000 });
-    const q = (res.body as { data?: Stock } | undefined)?.data?.quantity;
-    return res.status === 200 && typeof q === 'number' ? q : null;
+    return (await createRouteClient(http, frontendPublicRoutes).call(urls.frontend, 'getProduct', { params: { name } }, { timeoutMs: 2_000 })).quantity;
   } catch {
     return null;
   }

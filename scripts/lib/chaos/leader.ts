@@ -4,6 +4,9 @@
  * change on the timeline and counts the changes once the clients have started.
  */
 import type { HttpClient } from '../../../shared/http.ts';
+import { createRouteClient, type RouteClient } from '../../../shared/protocol/client.ts';
+import { frontendPublicRoutes, type FrontendPublicRoutes } from '../../../shared/protocol/frontend.ts';
+import { orderRoutes, type OrderRoutes } from '../../../shared/protocol/order.ts';
 import { REPLICA_IDS, type Cluster, type ReplicaId } from '../cluster/index.ts';
 import type { TimelineKind } from './report.ts';
 import { sleep } from './sleep.ts';
@@ -19,20 +22,24 @@ export class LeaderWatch {
   started = false;
   private stopped = false;
   private loop: Promise<void> = Promise.resolve();
+  private readonly frontend: RouteClient<FrontendPublicRoutes>;
+  private readonly replicas: RouteClient<OrderRoutes>;
 
+  /** `http` carries the cluster credential: replicas' status is an internal route. */
   constructor(
-    private readonly http: HttpClient,
+    http: HttpClient,
     private readonly cluster: Cluster,
     private readonly note: (kind: TimelineKind, text: string) => void,
     private readonly signal?: AbortSignal,
-  ) {}
+  ) {
+    this.frontend = createRouteClient(http, frontendPublicRoutes);
+    this.replicas = createRouteClient(http, orderRoutes);
+  }
 
   async frontendHealth(): Promise<FrontendView | null> {
     try {
-      const res = await this.http({ method: 'GET', url: `${this.cluster.urls.frontend}/health`, timeoutMs: 500 });
-      const data = (res.body as { data?: { leaderId?: unknown; epoch?: unknown } } | undefined)?.data;
-      if (res.status !== 200 || !data) return null;
-      return { leaderId: typeof data.leaderId === 'number' ? data.leaderId : null, epoch: typeof data.epoch === 'number' ? data.epoch : null };
+      const { leaderId, epoch } = await this.frontend.call(this.cluster.urls.frontend, 'health', {}, { timeoutMs: 500 });
+      return { leaderId, epoch };
     } catch {
       return null;
     }
@@ -45,9 +52,8 @@ export class LeaderWatch {
     const statuses = await Promise.all(
       REPLICA_IDS.map(async (id) => {
         try {
-          const res = await this.http({ method: 'GET', url: `${this.cluster.urls.replicas[id]}/internal/status`, timeoutMs: 300 });
-          const d = (res.body as { data?: { role?: string; leaderEpoch?: number | null } } | undefined)?.data;
-          return d?.role === 'leader' ? { id, epoch: d.leaderEpoch ?? 0 } : null;
+          const d = await this.replicas.call(this.cluster.urls.replicas[id], 'status', {}, { timeoutMs: 300 });
+          return d.role === 'leader' ? { id, epoch: d.leaderEpoch ?? 0 } : null;
         } catch {
           return null;
         }

@@ -1,11 +1,19 @@
 /**
  * Live loading over HTTP: each replica's GET /internal/log and the catalog's GET /internal/ledger
  * and /products, paged. Only meaningful on a quiescent store. Takes an `HttpClient`, so tests
- * serve fakes in-process.
+ * serve fakes in-process; these are internal routes, so the CLI passes one that carries the
+ * cluster credential (shared/auth.ts `withClusterCredential`).
+ *
+ * Paths, methods and the log's schema come from the route tables (shared/protocol/). The ledger
+ * and the stock are read with the tables' schemas widened to any integer stock: an auditor reads
+ * what the store sent, so a negative stock is reported as a violation, not refused at the door.
  */
 import { z } from 'zod';
-import { FetchLogResponseSchema, LedgerEntrySchema, ProductSchema, type OrderEntry, type Product } from '../../../shared/contracts.ts';
-import { expectData, type HttpClient } from '../../../shared/http.ts';
+import { ProductSchema, type OrderEntry, type Product } from '../../../shared/contracts.ts';
+import { expectData, type HttpClient, type HttpResponse } from '../../../shared/http.ts';
+import { catalogRoutes } from '../../../shared/protocol/catalog.ts';
+import { createRouteClient } from '../../../shared/protocol/client.ts';
+import { orderRoutes } from '../../../shared/protocol/order.ts';
 import { parseReplicaList as parseReplicas } from '../../../shared/replica-list.ts';
 import type { LedgerRecord } from '../invariants/index.ts';
 import { CheckInputError, type ReplicaLog, type Snapshot } from './snapshot.ts';
@@ -36,17 +44,23 @@ export function httpOrigin(flag: string, raw: string): string {
   }
 }
 
-async function getData<T>(http: HttpClient, url: string, schema: z.ZodType<T>, what: string): Promise<T> {
-  let res;
+const timeout = { timeoutMs: LIVE_TIMEOUT_MS };
+
+/** Sends one call; a network failure is an input error naming what and where. */
+async function reach(send: () => Promise<HttpResponse>, what: string, where: string): Promise<HttpResponse> {
   try {
-    res = await http({ method: 'GET', url, timeoutMs: LIVE_TIMEOUT_MS });
+    return await send();
   } catch (err) {
-    throw new CheckInputError(`${what}: ${url}: ${(err as Error).message}`);
+    throw new CheckInputError(`${what}: ${where}: ${(err as Error).message}`);
   }
+}
+
+function dataOf<T>(res: HttpResponse, read: (res: HttpResponse) => T, what: string, where: string): T {
   try {
-    return expectData(res, schema);
+    return read(res);
   } catch (err) {
-    throw new CheckInputError(`${what}: ${url}: HTTP ${res.status}: ${(err as Error).message}`);
+    const hint = res.status === 401 || res.status === 403 ? ' (set CLUSTER_SECRET or CLUSTER_SECRET_FILE to the cluster\'s secret)' : '';
+    throw new CheckInputError(`${what}: ${where}: HTTP ${res.status}: ${(err as Error).message}${hint}`);
   }
 }
 
@@ -56,12 +70,15 @@ async function getData<T>(http: HttpClient, url: string, schema: z.ZodType<T>, w
  */
 export async function fetchReplicaLog(http: HttpClient, target: ReplicaTarget, pageSize = LOG_PAGE_SIZE): Promise<ReplicaLog> {
   const name = `order-${target.id}`;
+  const replica = createRouteClient(http, orderRoutes);
   for (let attempt = 0; attempt < 3; attempt++) {
     const entries: OrderEntry[] = [];
     let from = 0;
     let consistent = true;
     for (;;) {
-      const page = await getData(http, `${target.url}/internal/log?from=${from}&limit=${pageSize}`, FetchLogResponseSchema, name);
+      const where = `${target.url}${orderRoutes.fetchLog.path}?from=${from}`;
+      const res = await reach(() => replica.send(target.url, 'fetchLog', { query: { from, limit: pageSize } }, timeout), name, where);
+      const page = dataOf(res, (r) => replica.data('fetchLog', r), name, where);
       if (from > 0 && page.prevCrc !== entries[from - 1]!.crc) {
         consistent = false;
         break;
@@ -79,25 +96,21 @@ export async function fetchReplicaLog(http: HttpClient, target: ReplicaTarget, p
  * A live ledger entry may claim a negative stock: let the checker report it rather than refuse the
  * page. If the catalog serves each entry's crc, the chain is checked live too.
  */
-const LiveLedgerEntrySchema = LedgerEntrySchema.extend({ quantityAfter: z.number().int(), crc: z.number().int().nonnegative().optional() });
-const LedgerPageSchema = z.object({ entries: z.array(LiveLedgerEntrySchema), lastSeq: z.number().int() });
+const LedgerPage = catalogRoutes.ledger.response;
+const LiveLedgerEntrySchema = LedgerPage.shape.entries.element.extend({ quantityAfter: z.number().int(), crc: z.number().int().nonnegative().optional() });
+const LiveLedgerPageSchema = LedgerPage.extend({ entries: z.array(LiveLedgerEntrySchema) });
+const LiveProductsSchema = z.array(ProductSchema.extend({ quantity: z.number().int() }));
 
 /** Pages through `GET {catalog}/internal/ledger?from=SEQ&limit=N`; null when the catalog has no ledger (404). */
 export async function fetchLedger(http: HttpClient, catalog: string, pageSize = LEDGER_PAGE_SIZE): Promise<LedgerRecord[] | null> {
   const out: LedgerRecord[] = [];
+  const client = createRouteClient(http, catalogRoutes);
   let from = 0;
   for (;;) {
-    const url = `${catalog}/internal/ledger?from=${from}&limit=${pageSize}`;
-    if (out.length === 0) {
-      let res;
-      try {
-        res = await http({ method: 'GET', url, timeoutMs: LIVE_TIMEOUT_MS });
-      } catch (err) {
-        throw new CheckInputError(`catalog: ${url}: ${(err as Error).message}`);
-      }
-      if (res.status === 404) return null;
-    }
-    const page = await getData(http, url, LedgerPageSchema, 'catalog ledger');
+    const where = `${catalog}${catalogRoutes.ledger.path}?from=${from}`;
+    const res = await reach(() => client.send(catalog, 'ledger', { query: { from, limit: pageSize } }, timeout), 'catalog', where);
+    if (out.length === 0 && res.status === 404) return null;
+    const page = dataOf(res, (r) => expectData(r, LiveLedgerPageSchema), 'catalog ledger', where);
     out.push(...page.entries);
     if (page.entries.length === 0) break;
     from = page.entries[page.entries.length - 1]!.seq + 1;
@@ -107,7 +120,10 @@ export async function fetchLedger(http: HttpClient, catalog: string, pageSize = 
 }
 
 export async function fetchProducts(http: HttpClient, catalog: string): Promise<Product[]> {
-  return getData(http, `${catalog}/products`, z.array(ProductSchema.extend({ quantity: z.number().int() })), 'catalog products');
+  const client = createRouteClient(http, catalogRoutes);
+  const where = `${catalog}${catalogRoutes.listProducts.path}`;
+  const res = await reach(() => client.send(catalog, 'listProducts', {}, timeout), 'catalog products', where);
+  return dataOf(res, (r) => expectData(r, LiveProductsSchema), 'catalog products', where);
 }
 
 export interface LiveSources {

@@ -5,6 +5,9 @@
  * it. The controller is never partitioned, so what it samples is each service's own view.
  */
 import { createPooledHttp, NetworkError, type HttpClient, type HttpRequest } from '../../../shared/http.ts';
+import { createRouteClient } from '../../../shared/protocol/client.ts';
+import { frontendPublicRoutes } from '../../../shared/protocol/frontend.ts';
+import { orderRoutes } from '../../../shared/protocol/order.ts';
 import type { ClientHttp } from '../client/index.ts';
 import type { AttemptError, LeaderView, ReplicaView, Sample } from './measure.ts';
 import { FRONTEND_HOSTS, REPLICA_HOSTS, replicaId, type HostName } from './topology.ts';
@@ -19,22 +22,18 @@ export interface Sampler {
   stop(): Promise<void>;
 }
 
+/** `http` carries the cluster credential: a replica's status is an internal route. */
 export function startSampler(http: HttpClient, url: (h: HostName) => string, now: () => number): Sampler {
   const samples: Sample[] = [];
   let stopped = false;
-  const get = async (u: string): Promise<any> => {
-    try {
-      const res = await http({ method: 'GET', url: u, timeoutMs: 300 });
-      return res.status === 200 ? (res.body as { data?: unknown })?.data ?? null : null;
-    } catch {
-      return null;
-    }
-  };
+  const frontendApi = createRouteClient(http, frontendPublicRoutes);
+  const replicaApi = createRouteClient(http, orderRoutes);
+  const probe = { timeoutMs: 300 };
   const one = async (): Promise<Sample> => {
     const atMs = now();
     const [fronts, reps] = await Promise.all([
-      Promise.all(FRONTEND_HOSTS.map((f) => get(`${url(f)}/health`))),
-      Promise.all(REPLICA_HOSTS.map((r) => get(`${url(r)}/internal/status`))),
+      Promise.all(FRONTEND_HOSTS.map((f) => frontendApi.call(url(f), 'health', {}, probe).catch(() => null))),
+      Promise.all(REPLICA_HOSTS.map((r) => replicaApi.call(url(r), 'status', {}, probe).catch(() => null))),
     ]);
     const frontends: Record<string, LeaderView | null> = {};
     FRONTEND_HOSTS.forEach((f, i) => {

@@ -16,6 +16,8 @@ import type { HistoryEvent } from '../../../shared/contracts.ts';
 import { describeNetwork } from './netns.ts';
 import { createNemesis } from './nemesis.ts';
 import { createFirewall } from './nft.ts';
+import { createRouteClient } from '../../../shared/protocol/client.ts';
+import { orderRoutes } from '../../../shared/protocol/order.ts';
 import { recordingTransport, startSampler, type Sampler } from './observe.ts';
 import { duelSummary, frontendAgreement, measureFaults, startupElection, type AttemptError, type DuelSummary, type FaultMeasure } from './measure.ts';
 import { DEFAULT_TIMING, makeSchedule, QUICK_TIMING, REPLICA_FAULTS, type FaultKind, type FaultStep } from './schedule.ts';
@@ -102,14 +104,9 @@ const HISTORIES = ['warmup.jsonl', 'throughput-lb.jsonl', 'throughput-direct.jso
 async function converge(store: Store, deadlineMs: number): Promise<boolean> {
   const end = Date.now() + deadlineMs;
   while (Date.now() < end) {
-    const st = await Promise.all(REPLICA_HOSTS.map(async (r) => {
-      try {
-        return (await store.http({ method: 'GET', url: `${store.url(r)}/internal/status`, timeoutMs: 500 })).body as any;
-      } catch {
-        return null;
-      }
-    }));
-    const heads = st.map((s) => s?.data && `${s.data.head.lastIndex}/${s.data.head.lastCrc}/${s.data.commitIndex === s.data.head.lastIndex}`);
+    const replicas = createRouteClient(store.http, orderRoutes);
+    const st = await Promise.all(REPLICA_HOSTS.map((r) => replicas.call(store.url(r), 'status', {}, { timeoutMs: 500 }).catch(() => null)));
+    const heads = st.map((s) => s && `${s.head.lastIndex}/${s.head.lastCrc}/${s.commitIndex === s.head.lastIndex}`);
     if (heads.every((h) => h && h === heads[0] && h.endsWith('/true'))) return true;
     await sleep(100);
   }

@@ -1,0 +1,78 @@
+/**
+ * The server side of a route table: `mountRoutes(app, table, handlers, { credential })` registers
+ * one Hono route per handler, each from its table entry, so what a client reads from the same
+ * entry is what the server serves:
+ *
+ *   internal route: credential check  ->  body limit  ->  parse params, query, body  ->  handler  ->  {"data": ...}
+ *
+ * - The credential is checked first, from one header, so a forged request is refused (401/403)
+ *   before its body is read: shared/serve.ts drains or closes as for any early answer.
+ * - Validation is done once, here, by the entry's schemas; a failure is the usual 400 naming the
+ *   field (shared/contracts.ts's `parseWith`). Handlers get parsed, typed values.
+ * - Errors are thrown and leave through the app's `onAppError`, like every other error.
+ * - Only the given handlers are mounted: several apps may serve parts of one service's table
+ *   (the replica's routes and its readiness probe). test/unit/route-tables.test.ts holds every
+ *   service's listeners to its tables: each route mounted, and nothing else.
+ */
+import type { Context, Hono, MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { AUTHORIZATION_HEADER, refusal, WWW_AUTHENTICATE, type ClusterCredential } from '../auth.ts';
+import { parseJsonBody, parseWith } from '../contracts.ts';
+import { AppError, badRequest } from '../errors.ts';
+import type { HandlerInput, HandlerOutput, RouteSpec, RouteTable, Schema } from './route.ts';
+
+export type RouteHandler<R extends RouteSpec> = (input: HandlerInput<R, Context>) => HandlerOutput<R> | Promise<HandlerOutput<R>>;
+export type RouteHandlers<T extends RouteTable> = { [K in keyof T]?: RouteHandler<T[K]> };
+
+export interface MountOptions {
+  /**
+   * Checked on every internal route. null: an open cluster (loopback only, shared/config.ts),
+   * where internal routes answer anyone.
+   */
+  credential: ClusterCredential | null;
+}
+
+export const payloadTooLarge = (limit: number) => new AppError(413, 'payload_too_large', `request body is larger than ${limit} bytes`);
+
+/** Refuses a request to an internal route that lacks the cluster credential, before anything is read. */
+export function requireCredential(credential: ClusterCredential): MiddlewareHandler {
+  return async (c, next) => {
+    const refused = refusal(credential, c.req.header(AUTHORIZATION_HEADER));
+    if (refused) {
+      if (refused.status === 401) c.header('WWW-Authenticate', WWW_AUTHENTICATE);
+      throw refused;
+    }
+    await next();
+  };
+}
+
+function parseParams(schema: Schema, raw: Record<string, string>): unknown {
+  const r = schema.safeParse(raw);
+  if (r.success) return r.data;
+  // A path parameter's message says what it must be ("order number must be an integer ...").
+  throw badRequest(r.error.issues[0]?.message ?? 'bad path parameter');
+}
+
+export function mountRoutes<T extends RouteTable>(app: Hono<any, any, any>, table: T, handlers: RouteHandlers<T>, opts: MountOptions): void {
+  for (const id of Object.keys(handlers)) {
+    const spec = table[id];
+    if (!spec) throw new TypeError(`mountRoutes: no route ${id} in the table`);
+    const handler = handlers[id] as unknown as (input: HandlerInput<RouteSpec, Context>) => unknown;
+    const chain: MiddlewareHandler[] = [];
+    if (spec.access === 'internal' && opts.credential) chain.push(requireCredential(opts.credential));
+    if (spec.body) {
+      const maxSize = spec.maxBodyBytes!;
+      chain.push(bodyLimit({ maxSize, onError: () => { throw payloadTooLarge(maxSize); } }));
+    }
+    app.on([spec.method], [spec.path], ...chain, async (c: Context) => {
+      const input = {
+        c,
+        params: spec.params ? parseParams(spec.params, c.req.param() as Record<string, string>) : undefined,
+        query: spec.query ? parseWith(spec.query, c.req.query(), 'query') : undefined,
+        body: spec.body ? await parseJsonBody(c.req, spec.body) : undefined,
+      } as HandlerInput<RouteSpec, Context>;
+      const out = await handler(input);
+      return spec.response === null ? (out as Response) : c.json({ data: out });
+    });
+  }
+}
