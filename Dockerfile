@@ -5,6 +5,9 @@
 # runs as the unprivileged `node` user, and keeps its data on the /data volume. No tsx and no
 # TypeScript at run time. NODE_VERSION: the package declares Node 20, 22, 24 and 26; only the
 # machine's Node 20 is tested here (no container engine on it), so pick the line you run.
+# The services bind 0.0.0.0 here, so each refuses to start without the cluster secret: pass it at
+# run time, never in the image (-e CLUSTER_SECRET_FILE=/run/secrets/cluster_secret with the file
+# mounted there, or -e CLUSTER_SECRET=...); compose.yaml does it with a compose secret.
 ARG NODE_VERSION=22
 
 FROM node:${NODE_VERSION}-bookworm-slim AS build

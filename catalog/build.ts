@@ -13,6 +13,7 @@
  * a gap the frontends see).
  */
 import type { Hono } from 'hono';
+import { clusterSecurity } from '../shared/auth.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { Config } from '../shared/config.ts';
 import type { HttpClient } from '../shared/http.ts';
@@ -26,11 +27,12 @@ import { catalogEventLogger, invalidatorEventLogger, registerCatalogMetrics, res
 import { createRestocker, type Restocker } from './restocker.ts';
 import type { CatalogStore } from './store.ts';
 
-export type CatalogConfig = Pick<Config, 'frontendUrls' | 'restockIntervalMs'>;
+/** `clusterSecret`: the credential of its internal routes and its calls to the frontends'; absent or null, an open cluster (loopback only). */
+export type CatalogConfig = Pick<Config, 'frontendUrls' | 'restockIntervalMs'> & Partial<Pick<Config, 'clusterSecret'>>;
 
 export interface CatalogIo {
   clock: Clock;
-  /** Where invalidations go out: the frontends' internal listeners. */
+  /** Where invalidations go out: the frontends' internal listeners (the build adds the cluster credential). */
   http: HttpClient;
   /** The stock: catalog/store.ts's file store over DATA_DIR/catalog/, or the memory twin. */
   store: CatalogStore;
@@ -70,8 +72,9 @@ export function buildCatalog(config: CatalogConfig, io: CatalogIo): BuiltCatalog
   const onEvent = catalogEventSink(logger, registry, io.onEvent);
   const logPush = invalidatorEventLogger(logger);
   const { store } = io;
+  const { credential, http } = clusterSecurity(config.clusterSecret, io.http, (f, m) => logger.warn(f, m));
   const invalidator = createInvalidator({
-    http: io.http,
+    http,
     frontendUrls: config.frontendUrls,
     changes: store,
     clock: io.clock,
@@ -81,7 +84,7 @@ export function buildCatalog(config: CatalogConfig, io: CatalogIo): BuiltCatalog
     },
   });
   const restocker = createRestocker({ store, clock: io.clock, intervalMs: config.restockIntervalMs, onEvent });
-  const app = observeApp(createCatalogApp({ store }), { logger, registry, serveMetrics: true });
+  const app = observeApp(createCatalogApp({ store, credential }), { logger, registry, serveMetrics: true });
   registerCatalogMetrics(registry, store);
   return {
     app,

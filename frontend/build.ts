@@ -11,6 +11,7 @@
  * reachable through the public port.
  */
 import type { Hono } from 'hono';
+import { clusterSecurity } from '../shared/auth.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { Config } from '../shared/config.ts';
 import { CHANGE_SILENCE_MS } from '../shared/contracts.ts';
@@ -30,7 +31,7 @@ import type { RouterEvent } from './router-events.ts';
 import { createStatusPage, type StatusPage } from './status.ts';
 import { createStatusRecorder, type StatusRecorder } from './status-recorder.ts';
 
-export type FrontendConfig = Pick<Config, 'replicas' | 'catalogUrl' | 'heartbeatIntervalMs' | 'commitQuorum' | 'cacheSize' | 'cacheEnabled'> & {
+export type FrontendConfig = Pick<Config, 'replicas' | 'catalogUrl' | 'heartbeatIntervalMs' | 'commitQuorum' | 'cacheSize' | 'cacheEnabled'> & Partial<Pick<Config, 'clusterSecret'>> & {
   /** How long one client order may spend retrying across failovers (the router's default if absent). */
   requestDeadlineMs?: number;
   /** How long without a catalog notice before the cache is not trusted (CHANGE_SILENCE_MS). */
@@ -39,7 +40,7 @@ export type FrontendConfig = Pick<Config, 'replicas' | 'catalogUrl' | 'heartbeat
 
 export interface FrontendIo {
   clock: Clock;
-  /** The network as this frontend sees it: the replicas and the catalog. */
+  /** The network as this frontend sees it: the replicas and the catalog (the build adds the cluster credential). */
   http: HttpClient;
   logger?: Logger;
   registry?: Registry;
@@ -70,9 +71,11 @@ export interface BuiltFrontend {
 export function buildFrontend(config: FrontendConfig, io: FrontendIo): BuiltFrontend {
   const logger = io.logger ?? createLogger('frontend', { level: 'silent', destination: { write: () => {} } });
   const registry = io.registry ?? createRegistry();
+  // Its internal listener checks the cluster credential; its calls to the replicas and the catalog carry it.
+  const { credential, http } = clusterSecurity(config.clusterSecret, io.http, (f, m) => logger.warn(f, m));
   const logRouterEvent = routerEventLogger(logger);
   const router = createOrderRouter({
-    http: io.http,
+    http,
     replicas: config.replicas,
     clock: io.clock,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
@@ -89,7 +92,7 @@ export function buildFrontend(config: FrontendConfig, io: FrontendIo): BuiltFron
   // through the recorder's observed wrappers, every router event to it (frontend/status-recorder.ts).
   const recorder = createStatusRecorder({ orders: router, clock: io.clock, now: io.now, quorum: config.commitQuorum });
   const orders = recorder.orders;
-  const catalog = recorder.observeCatalog(createCatalogClient(io.http, config.catalogUrl));
+  const catalog = recorder.observeCatalog(createCatalogClient(http, config.catalogUrl));
   const logFreshness = freshnessEventLogger(logger);
   const freshness = new CatalogFreshness({
     clock: io.clock,
@@ -105,9 +108,9 @@ export function buildFrontend(config: FrontendConfig, io: FrontendIo): BuiltFron
   );
   const status = createStatusPage({ cache, orders, catalog, recorder, now: io.now });
   registerFrontendMetrics(registry, { cache, orders: router });
-  const readiness = createFrontendReadinessApp({ orders: router, http: io.http, commitQuorum: config.commitQuorum });
+  const readiness = createFrontendReadinessApp({ orders: router, http, commitQuorum: config.commitQuorum });
   const publicApp = observeApp([createIndexApp(), status.app, readiness, createFrontendApp({ cache, catalog, orders, freshness })], { logger, registry });
-  const internalApp = observeApp(createFrontendInternalApp({ cache, freshness }), { logger, registry, serveMetrics: true });
+  const internalApp = observeApp(createFrontendInternalApp({ cache, freshness, credential }), { logger, registry, serveMetrics: true });
   return {
     publicApp, internalApp, router, recorder, cache, freshness, catalog, status, registry,
     start: () => router.start(),

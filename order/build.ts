@@ -11,6 +11,7 @@
  * Every timer the composition arms runs on `io.clock` (the leader watch included), so a build
  * on a ManualClock does nothing until time is advanced.
  */
+import { clusterSecurity } from '../shared/auth.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { Config, ReplicaAddress } from '../shared/config.ts';
 import type { HttpClient } from '../shared/http.ts';
@@ -30,7 +31,7 @@ import { createReplicaReadinessApp } from './readiness.ts';
 import { Replica } from './replica.ts';
 
 /** What of the parsed config a replica needs (shared/config.ts), plus knobs no variable sets. */
-export type ReplicaConfig = Pick<Config, 'replicas' | 'catalogUrl' | 'heartbeatIntervalMs' | 'commitQuorum' | 'idempotencyKeysRetained'> & {
+export type ReplicaConfig = Pick<Config, 'replicas' | 'catalogUrl' | 'heartbeatIntervalMs' | 'commitQuorum' | 'idempotencyKeysRetained'> & Partial<Pick<Config, 'clusterSecret'>> & {
   /** Which entry of `replicas` this process is (ORDER_ID). */
   orderId: number;
   /** Tuning for tests and the simulator; production uses the replica's defaults. */
@@ -47,7 +48,7 @@ export interface ReplicaStorage {
 
 export interface ReplicaIo {
   clock: Clock;
-  /** The network as this replica sees it: its peers and the catalog. */
+  /** The network as this replica sees it: its peers and the catalog (the build adds the cluster credential). */
   http: HttpClient;
   /**
    * The durable state, opened: order/storage.ts `openReplicaStorage` over DATA_DIR/order-N/ (which
@@ -105,10 +106,12 @@ export function buildReplica(config: ReplicaConfig, io: ReplicaIo): BuiltReplica
     io.onEvent?.(e);
   };
   const { storage } = io;
+  // Its internal routes check the cluster credential; its calls to peers and the catalog carry it.
+  const { credential, http } = clusterSecurity(config.clusterSecret, io.http, (f, m) => logger.warn(f, m));
   const peers = config.replicas.filter((r) => r.id !== address.id);
   const requestIds = new RequestIdsByKey();
-  const transport = createHttpPeerTransport(io.http, peers);
-  const catalog = io.catalog ?? { purchaser: createBatchingCatalogPurchaser(io.http, config.catalogUrl), accounts: createHttpCatalogAccounts(io.http, config.catalogUrl) };
+  const transport = createHttpPeerTransport(http, peers);
+  const catalog = io.catalog ?? { purchaser: createBatchingCatalogPurchaser(http, config.catalogUrl), accounts: createHttpCatalogAccounts(http, config.catalogUrl) };
   const replica = new Replica({
     id: address.id,
     peerIds: peers.map((p) => p.id),
@@ -129,7 +132,7 @@ export function buildReplica(config: ReplicaConfig, io: ReplicaIo): BuiltReplica
   });
   registerReplicaMetrics(registry, () => replica.status());
   const app = observeApp(
-    [createOrderApp({ replica }), createReplicaReadinessApp({ replica, peerStatus: transport.status })],
+    [createOrderApp({ replica, credential }), createReplicaReadinessApp({ replica, peerStatus: transport.status })],
     { logger, registry, serveMetrics: true },
   );
   let stopWatch: (() => void) | null = null;

@@ -17,6 +17,7 @@
 import path from 'node:path';
 import { DEFAULT_REPLICAS, loadConfigOrExit } from '../shared/config.ts';
 import { ClusterStartError, describeExit, prefixedOutput, REPLICA_IDS, SERVICE_NAMES, startCluster, type Cluster, type ClusterPorts, type ServiceName } from './lib/cluster/index.ts';
+import { ensureSecretFile } from './lib/cluster/secret.ts';
 
 const PASSED_THROUGH = ['HOST', 'CACHE_SIZE', 'CACHE_ENABLED', 'RESTOCK_INTERVAL_MS', 'HEARTBEAT_INTERVAL_MS', 'COMMIT_QUORUM', 'LOG_LEVEL', 'LOG_FORMAT'];
 const IGNORED = ['CATALOG_URL', 'FRONTEND_URL'];
@@ -46,6 +47,8 @@ for (const v of PASSED_THROUGH) if (process.env[v]) env[v] = process.env[v]!;
 // keeps JSON), in color when our own output is a terminal (the children write to pipes).
 env.LOG_FORMAT ??= 'pretty';
 if (process.stdout.isTTY && !process.env.NO_COLOR && env.LOG_FORMAT === 'pretty') env.FORCE_COLOR ??= '1';
+
+const secret = clusterSecret();
 
 let cluster: Cluster | null = null;
 let starting: Promise<Cluster> | null = null;
@@ -77,6 +80,7 @@ process.on('SIGHUP', () => void shutdown('SIGHUP')); // the terminal went away
 try {
   starting = startCluster({
     dataDir: config.dataDir,
+    clusterSecret: secret.secret,
     ports,
     env,
     output: prefixedOutput(),
@@ -119,10 +123,31 @@ function printSummary(c: Cluster): void {
     `           curl ${c.urls.frontend}/health`,
     `crash:     kill -9 ${pids['order-3']}    # order-3, the leader (the highest id that is up); the frontend elects another`,
     `restart:   ${restartCommand(c, 'order-3')}    # in another terminal; it catches up from the leader`,
+    `secret:    internal routes need the cluster secret: ${secret.hint} for tools and services started by hand`,
     'stop:      Ctrl-C (stops everything started here)',
     '',
   ];
   process.stdout.write(lines.join('\n') + '\n');
+}
+
+/**
+ * The cluster secret: the user's (CLUSTER_SECRET or CLUSTER_SECRET_FILE), else the data dir's own
+ * (made on the first start), and how a command started by hand gets the same one.
+ */
+function clusterSecret(): { secret: string; hint: string } {
+  if (config.clusterSecret !== null) {
+    const file = process.env.CLUSTER_SECRET_FILE;
+    return { secret: config.clusterSecret, hint: file ? `CLUSTER_SECRET_FILE=${shellQuote(file)}` : 'CLUSTER_SECRET="$CLUSTER_SECRET"' };
+  }
+  try {
+    const { secret, file } = ensureSecretFile(config.dataDir);
+    // Relative when the data dir is below here (data/cluster-secret), else the absolute path.
+    const rel = path.relative(process.cwd(), file);
+    return { secret, hint: `CLUSTER_SECRET_FILE=${shellQuote(rel && !rel.startsWith('..') ? rel : file)}` };
+  } catch (err) {
+    console.error(`start: ${(err as Error).message}`);
+    process.exit(2);
+  }
 }
 
 /** `ORDER_ID=3 npm run order`, plus each variable the order service reads that is not the default. */
@@ -139,7 +164,7 @@ function restartCommand(c: Cluster, service: ServiceName): string {
   const vars = Object.entries(envOf)
     .filter(([k, v]) => k in defaults && defaults[k] !== v)
     .map(([k, v]) => `${k}=${shellQuote(v)}`);
-  return [`ORDER_ID=${envOf.ORDER_ID}`, ...vars, 'npm run order'].join(' ');
+  return [`ORDER_ID=${envOf.ORDER_ID}`, ...vars, secret.hint, 'npm run order'].join(' ');
 }
 
 function shellQuote(s: string): string {

@@ -4,7 +4,9 @@
  * fixes them in one go. Nothing else in the code base reads `process.env`; `main.ts` files call
  * `loadConfig(process.env)` and pass plain values down.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { isLoopbackHost, secretProblem } from './auth.ts';
 import { parseReplicaList } from './replica-list.ts';
 
 export interface ReplicaAddress {
@@ -52,6 +54,12 @@ export interface Config {
    * (json, pretty, or auto: pretty on a terminal, JSON otherwise, so launchers and tests get JSON).
    */
   logging: { level: LogLevel; format: LogFormat };
+  /**
+   * CLUSTER_SECRET, or the contents of the file CLUSTER_SECRET_FILE names: the credential every
+   * internal request carries and every internal route checks (shared/auth.ts). null: none, an
+   * open cluster, allowed only with a loopback HOST.
+   */
+  clusterSecret: string | null;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -155,9 +163,51 @@ export function loadConfig(env: Env): Config {
     trackFsyncOffsets: bool('TRACK_FSYNC_OFFSETS', false),
     groupCommit: bool('GROUP_COMMIT', true),
     logging: { level: oneOf('LOG_LEVEL', LOG_LEVELS, 'info'), format: oneOf('LOG_FORMAT', LOG_FORMATS, 'auto') },
+    clusterSecret: readClusterSecret(env, problems),
   };
+  if (config.clusterSecret === null && !isLoopbackHost(host)) {
+    problems.push(`CLUSTER_SECRET: required because HOST=${host} is not a loopback address (without it every internal route answers anyone who can reach the port); set CLUSTER_SECRET or CLUSTER_SECRET_FILE`);
+  }
   if (problems.length) throw new ConfigError(problems);
   return config;
+}
+
+/**
+ * CLUSTER_SECRET, or the file CLUSTER_SECRET_FILE (one trailing newline dropped; not both), checked by
+ * shared/auth.ts's rules; null when neither is set. Tools that call internal routes read the
+ * secret through this too (`loadClusterSecret`), so they take the same two variables.
+ */
+export function readClusterSecret(env: Env, problems: string[]): string | null {
+  const value = env.CLUSTER_SECRET;
+  const file = env.CLUSTER_SECRET_FILE;
+  if (value && file) {
+    problems.push('CLUSTER_SECRET and CLUSTER_SECRET_FILE are both set; set one');
+    return null;
+  }
+  let secret: string;
+  if (value) secret = value;
+  else if (file) {
+    try {
+      secret = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      problems.push(`CLUSTER_SECRET_FILE=${JSON.stringify(file)}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      return null;
+    }
+  } else return null;
+  const problem = secretProblem(secret);
+  if (problem) {
+    problems.push(`${value ? 'CLUSTER_SECRET' : `CLUSTER_SECRET_FILE=${JSON.stringify(file)}`}: the secret ${problem}`);
+    return null;
+  }
+  return secret;
+}
+
+/** For a tool: the cluster secret from CLUSTER_SECRET or CLUSTER_SECRET_FILE, null if neither; throws ConfigError. */
+export function loadClusterSecret(env: Env): string | null {
+  const problems: string[] = [];
+  const secret = readClusterSecret(env, problems);
+  if (problems.length) throw new ConfigError(problems);
+  return secret;
 }
 
 /** For main.ts: load the config or print every problem and exit 2. */

@@ -22,6 +22,8 @@ let urls: { frontend: string; catalog: string; replicas: string[] };
 const waitFor = (what: string, cond: () => Promise<boolean>, deadlineMs = 20_000) => until(what, cond, { deadlineMs, everyMs: 50 });
 const statusOf = async (url: string) => (await fetch(url, { signal: AbortSignal.timeout(1_000) }).then(async (r) => (await r.arrayBuffer(), r.status)));
 
+const SECRET = 'built-services-test-secret-0123456789abcdef';
+
 function startBuilt(entry: string, env: Record<string, string>): ChildProcess {
   // Plain node: no --import, no loader, and nothing inherited that could bring tsx in.
   const child = spawn(process.execPath, [path.join(out.outDir, entry)], { env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -36,6 +38,7 @@ beforeAll(async () => {
   const replicas = [r1, r2, r3].map((p) => `http://127.0.0.1:${p}`);
   urls = { frontend: `http://127.0.0.1:${frontend}`, catalog: `http://127.0.0.1:${catalog}`, replicas };
   const common = {
+    CLUSTER_SECRET: SECRET,
     DATA_DIR: path.join(tmp, 'data'),
     CATALOG_PORT: String(catalog),
     CATALOG_URL: urls.catalog,
@@ -76,6 +79,9 @@ describe('npm run build', () => {
     await waitFor('the frontend is ready', async () => (await statusOf(`${urls.frontend}/ready`)) === 200);
     for (const r of urls.replicas) await waitFor(`${r} is ready`, async () => (await statusOf(`${r}/ready`)) === 200);
     expect(await statusOf(`${urls.catalog}/health`)).toBe(200);
+    // Internal routes of the built services need the cluster secret; the public API does not.
+    expect(await statusOf(`${urls.catalog}/internal/pending`)).toBe(401);
+    expect(await statusOf(`${urls.replicas[0]}/internal/status`)).toBe(401);
     const res = await fetch(`${urls.frontend}/orders`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'built-1' }, body: JSON.stringify({ name: 'Tux', quantity: 1 }) });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ data: { order_number: 0 } });

@@ -19,6 +19,7 @@ import { startCluster, type Cluster } from '../../scripts/lib/cluster/index.ts';
 import { PASS, startFaultProxy, type FaultMode, type FaultProxy } from '../../scripts/lib/fault-proxy/proxy.ts';
 import { CHANGE_SILENCE_MS } from '../../shared/contracts.ts';
 import { until as pollUntil } from '../support/async.ts';
+import { clusterCredential } from '../../shared/auth.ts';
 
 const TOYS = ['Tux', 'Barbie', 'Lego', 'Monopoly', 'Frisbee', 'Slinky', 'Yo-Yo']; // = CACHE_SIZE: no evictions
 const CONVERGE_DEADLINE_MS = 15_000;
@@ -52,8 +53,11 @@ afterAll(async () => {
   if (dir) await fs.rm(dir, { recursive: true, force: true });
 });
 
+/** The launcher's cluster secret: the catalog's products and a leader's orders are internal routes. */
+const credential = () => ({ authorization: clusterCredential(cluster.clusterSecret!).header });
+
 async function json(url: string, init?: RequestInit): Promise<any> {
-  const res = await fetch(url, init);
+  const res = await fetch(url, { ...init, headers: { ...credential(), ...init?.headers } });
   return res.json();
 }
 
@@ -75,7 +79,7 @@ async function orderAtLeader(name: string, quantity: number): Promise<void> {
   const leader = cluster.urls.replicas[health.data.leaderId as 1 | 2 | 3];
   const res = await fetch(`${leader}/orders`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...credential() },
     body: JSON.stringify({ name, quantity, key: `freshness-${++keys}`, epoch: health.data.epoch }),
   });
   await res.text();

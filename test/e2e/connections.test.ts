@@ -13,6 +13,7 @@ import path from 'node:path';
 import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../../scripts/lib/cluster/index.ts';
+import { clusterCredential } from '../../shared/auth.ts';
 import { startService, type ServiceProcess } from './service-process.ts';
 import { until as pollUntil } from '../support/async.ts';
 
@@ -149,25 +150,32 @@ describe.concurrent('slow and sleeping clients', () => {
 
 describe('early answers on every service leave the keep-alive connection usable', () => {
   const big = 'x'.repeat(256 * 1024);
+  // The body routes of the internal services need the cluster credential: sent, except where a refusal is the early answer.
+  const auth = () => ({ authorization: clusterCredential(cluster.clusterSecret!).header });
   const services = () => [
-    { name: 'frontend', url: cluster.urls.frontend, bodyRoute: '/orders', getRoute: '/health' },
-    { name: 'frontend internal', url: cluster.urls.frontendInternal, bodyRoute: '/internal/invalidate', getRoute: '/metrics' },
-    { name: 'catalog', url: cluster.urls.catalog, bodyRoute: '/purchases', getRoute: '/health' },
-    { name: 'order replica', url: cluster.urls.replicas[1], bodyRoute: '/orders', getRoute: '/health' },
+    { name: 'frontend', url: cluster.urls.frontend, bodyRoute: '/orders', getRoute: '/health', auth: {} },
+    { name: 'frontend internal', url: cluster.urls.frontendInternal, bodyRoute: '/internal/invalidate', getRoute: '/metrics', auth: auth() },
+    { name: 'catalog', url: cluster.urls.catalog, bodyRoute: '/purchases', getRoute: '/health', auth: auth() },
+    { name: 'order replica', url: cluster.urls.replicas[1], bodyRoute: '/orders', getRoute: '/health', auth: auth() },
   ];
 
-  it('an undici client sends its next request right after a 413, a 404, a 405 and a 400', async () => {
+  it('an undici client sends its next request right after a 413, a 404, a 405, a 400 and a 401', async () => {
     for (const s of services()) {
       const client = new Client(s.url, { pipelining: 1 });
+      const internal = Object.keys(s.auth).length > 0;
       try {
-        for (const [what, path, body, status, connection] of [
-          ['256 KiB body', s.bodyRoute, big, 413, 'close'],
-          ['POST to an unknown route', '/no-such-route', '{"name":"Tux","quantity":1}', 404, 'keep-alive'],
-          ['POST to a GET route', s.getRoute, '{"name":"Tux","quantity":1}', 405, 'keep-alive'],
-          ['body that is not JSON', s.bodyRoute, 'not json', 400, 'keep-alive'],
-          ['256 KiB body to an unknown route', '/no-such-route', big, 404, 'close'],
+        for (const [what, path, body, status, connection, credential] of [
+          ['256 KiB body', s.bodyRoute, big, 413, 'close', true],
+          ['POST to an unknown route', '/no-such-route', '{"name":"Tux","quantity":1}', 404, 'keep-alive', true],
+          ['POST to a GET route', s.getRoute, '{"name":"Tux","quantity":1}', 405, 'keep-alive', true],
+          ['body that is not JSON', s.bodyRoute, 'not json', 400, 'keep-alive', true],
+          ['256 KiB body to an unknown route', '/no-such-route', big, 404, 'close', true],
+          ...(internal ? [
+            ['forged body (no credential)', s.bodyRoute, '{"name":"Tux","quantity":1}', 401, 'keep-alive', false],
+            ['forged 256 KiB body (no credential)', s.bodyRoute, big, 401, 'close', false],
+          ] as const : []),
         ] as const) {
-          const early = await client.request({ method: 'POST', path, body, headers: { 'content-type': 'application/json' } });
+          const early = await client.request({ method: 'POST', path, body, headers: { 'content-type': 'application/json', ...(credential ? s.auth : {}) } });
           const text = await early.body.text();
           expect(early.statusCode, `${s.name}: ${what}`).toBe(status);
           expect(JSON.parse(text).error.code, `${s.name}: ${what}`).toBe(status);

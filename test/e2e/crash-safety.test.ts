@@ -14,6 +14,7 @@ import { checkConvergedCluster } from '../../scripts/lib/invariants/index.ts';
 import { parseWal } from '../../shared/wal.ts';
 import { startCluster, type Cluster } from '../../scripts/lib/cluster/index.ts';
 import { until as pollUntil } from '../support/async.ts';
+import { clusterCredential } from '../../shared/auth.ts';
 
 let dataDir: string;
 let cluster: Cluster;
@@ -31,6 +32,9 @@ afterEach(async () => {
 });
 
 const until = (what: string, cond: () => Promise<boolean>, deadlineMs = 20_000) => pollUntil(what, cond, { deadlineMs, context: () => output.slice(-30).join('\n') });
+
+/** Internal routes (the catalog's pending purchases, a replica's status) need the launcher's secret. */
+const internal = () => ({ headers: { authorization: clusterCredential(cluster.clusterSecret!).header } });
 
 const health = async () => {
   try {
@@ -95,7 +99,7 @@ describe('crash safety', () => {
     await cluster.restart(`order-${leader}`);
     await until('the three logs are identical', identicalLogs);
     await until('every purchase is accounted for', async () => {
-      const pending = (await (await fetch(`${cluster.urls.catalog}/internal/pending`)).json()) as any;
+      const pending = (await (await fetch(`${cluster.urls.catalog}/internal/pending`, internal())).json()) as any;
       return pending.data.entries.length === 0;
     });
 
@@ -129,7 +133,7 @@ describe('crash safety', () => {
   }, 90_000);
 
   it('a replica whose log file was deleted while down neither votes nor leads until the replica holding the orders is back', async () => {
-    const status = async (id: number) => ((await (await fetch(`${cluster.urls.replicas[id as 1 | 2 | 3]}/internal/status`)).json()) as any).data;
+    const status = async (id: number) => ((await (await fetch(`${cluster.urls.replicas[id as 1 | 2 | 3]}/internal/status`, internal())).json()) as any).data;
     await roles();
     await placeSome(3, 'a');
     // Kill 1; kill and restart 3 (a new epoch on {2, 3}); orders on {2, 3} only.

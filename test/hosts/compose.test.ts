@@ -12,12 +12,13 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { REPO_ROOT } from '../../scripts/lib/build/build.ts';
-import { composeHaproxyConfig, DATA_HOSTS, DEPLOY_HAPROXY_CFG, expectedCompose, volumeOf } from '../../scripts/lib/hosts/compose.ts';
+import { COMPOSE_SECRET, composeHaproxyConfig, DATA_HOSTS, DEPLOY_HAPROXY_CFG, expectedCompose, volumeOf } from '../../scripts/lib/hosts/compose.ts';
 import { haproxyConfig } from '../../scripts/lib/hosts/haproxy.ts';
 import { HOSTS, kindOf, SERVICE_HOSTS, type HostName } from '../../scripts/lib/hosts/topology.ts';
 
 interface ComposeService {
   command?: string[];
+  secrets?: string[];
   environment?: Record<string, string>;
   volumes?: string[];
   healthcheck?: { test: string[] };
@@ -27,7 +28,12 @@ interface ComposeService {
   image?: string;
 }
 
-const compose = async () => parse(await fs.readFile(path.join(REPO_ROOT, 'compose.yaml'), 'utf8'), { merge: true }) as { services: Record<string, ComposeService>; volumes: Record<string, unknown> };
+const compose = async () =>
+  parse(await fs.readFile(path.join(REPO_ROOT, 'compose.yaml'), 'utf8'), { merge: true }) as {
+    services: Record<string, ComposeService>;
+    volumes: Record<string, unknown>;
+    secrets?: Record<string, { environment?: string; file?: string }>;
+  };
 
 describe('compose.yaml', () => {
   it('has exactly the hosts of the tested topology', async () => {
@@ -43,9 +49,19 @@ describe('compose.yaml', () => {
       if (want.command) expect(got.command, `${h} command`).toEqual(want.command);
       if (want.environment) expect(got.environment, `${h} environment`).toEqual(want.environment);
       expect(got.volumes ?? [], `${h} volumes`).toEqual(want.volumes);
+      expect(got.secrets ?? [], `${h} secrets`).toEqual(want.secrets);
       expect(got.ports ?? [], `${h} ports`).toEqual(want.ports);
       expect(Object.keys(got.depends_on ?? {}).sort(), `${h} depends_on`).toEqual([...want.dependsOn].sort());
       for (const dep of Object.values(got.depends_on ?? {})) expect(dep.condition).toBe('service_started');
+    }
+  });
+
+  it('gives every service the cluster secret from the environment of whoever runs compose, never from a file in the repository', async () => {
+    const { services, secrets } = await compose();
+    expect(secrets?.[COMPOSE_SECRET]).toEqual({ environment: 'CLUSTER_SECRET' });
+    for (const h of SERVICE_HOSTS) {
+      expect(services[h]!.secrets, `${h} secrets`).toEqual([COMPOSE_SECRET]);
+      expect(services[h]!.environment?.CLUSTER_SECRET_FILE, `${h} CLUSTER_SECRET_FILE`).toBe(`/run/secrets/${COMPOSE_SECRET}`);
     }
   });
 
@@ -95,7 +111,7 @@ describe('deploy/haproxy.cfg', () => {
     }
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'toystore-haproxy-'));
     try {
-      const namespaces = haproxyConfig({ address: () => '10.213.0.21', bind: () => '', dataDir: () => '' }, { bind: '127.0.0.1' });
+      const namespaces = haproxyConfig({ address: () => '10.213.0.21', bind: () => '', dataDir: () => '', secretFile: () => '' }, { bind: '127.0.0.1' });
       for (const [name, text] of [['compose.cfg', composeHaproxyConfig()], ['netns.cfg', namespaces]] as const) {
         await fs.writeFile(path.join(dir, name), text);
         expect(() => execFileSync(haproxy, ['-c', '-q', '-f', path.join(dir, name)], { stdio: 'pipe' }), name).not.toThrow();

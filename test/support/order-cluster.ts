@@ -53,6 +53,8 @@ export interface ClusterOptions {
   clock?: Clock;
   /** Names a non-replica destination for `cut` (e.g. the catalog's URL -> 'catalog'). */
   nodeOf?: (origin: string) => string | undefined;
+  /** Every replica's and frontend's CLUSTER_SECRET: their internal routes check it, their calls carry it. Default: none (open). */
+  clusterSecret?: string | null;
 }
 
 export type CutMode = 'refuse' | 'lose-reply' | 'silent';
@@ -127,6 +129,7 @@ export function createOrderCluster(opts: ClusterOptions = {}) {
         idempotencyKeysRetained: 0,
         commitTimeoutMs: 1_000,
         reconcileIntervalMs: opts.reconcileIntervalMs,
+        clusterSecret: opts.clusterSecret,
       },
       {
         clock,
@@ -150,7 +153,7 @@ export function createOrderCluster(opts: ClusterOptions = {}) {
   /** A frontend of its own (order router, cache, status page) over the same replicas. */
   const frontendNamed = (name: string): BuiltFrontend =>
     buildFrontend(
-      { replicas: addresses, catalogUrl: opts.catalogUrl ?? CATALOG_URL, heartbeatIntervalMs, commitQuorum: opts.commitQuorum ?? 2, cacheSize: opts.cacheSize ?? 7, cacheEnabled: opts.cacheEnabled ?? true, requestDeadlineMs: 5_000 },
+      { replicas: addresses, catalogUrl: opts.catalogUrl ?? CATALOG_URL, heartbeatIntervalMs, commitQuorum: opts.commitQuorum ?? 2, cacheSize: opts.cacheSize ?? 7, cacheEnabled: opts.cacheEnabled ?? true, requestDeadlineMs: 5_000, clusterSecret: opts.clusterSecret },
       {
         clock,
         http: httpFrom(name),

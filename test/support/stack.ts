@@ -4,6 +4,8 @@
  * over its memory store, three order replicas over in-memory logs, the frontend, all talking over
  * the in-process network exactly as they would over sockets (the catalog pushes its change feed
  * to the frontend's internal app, the leader buys, fences and accounts at the catalog app).
+ * It is a secured cluster: every internal route checks STACK_SECRET and every service-to-service
+ * call carries it, so a client that forgets to mark a call internal fails here.
  * `request` is the client's view: the public frontend only. With `clock: new ManualClock()` the
  * whole store runs on logical time (`until` and `settle` advance it).
  */
@@ -16,6 +18,8 @@ import { CATALOG_URL, createOrderCluster, replicaUrl } from './order-cluster.ts'
 
 export { CATALOG_URL };
 export const FRONTEND_INTERNAL_URL = 'http://frontend-internal.test';
+/** The stack's CLUSTER_SECRET, given to every service it builds. */
+export const STACK_SECRET = 'stack-test-secret-0123456789abcdefghijklmnop';
 
 export interface StackOptions {
   cacheSize?: number;
@@ -30,12 +34,13 @@ export function createStack(opts: StackOptions = {}) {
   const net = createInProcessNetwork();
   const clock = opts.clock ?? systemClock;
   const store = createMemoryCatalogStore();
-  const catalog = buildCatalog({ frontendUrls: [FRONTEND_INTERNAL_URL], restockIntervalMs: opts.restockIntervalMs ?? 3_600_000 }, { clock, http: net.http, store });
+  const catalog = buildCatalog({ frontendUrls: [FRONTEND_INTERNAL_URL], restockIntervalMs: opts.restockIntervalMs ?? 3_600_000, clusterSecret: STACK_SECRET }, { clock, http: net.http, store });
   net.register(CATALOG_URL, catalog.app.fetch);
   const orders = createOrderCluster({
     net,
     clock,
     catalogUrl: CATALOG_URL,
+    clusterSecret: STACK_SECRET,
     reconcileIntervalMs: opts.reconcileIntervalMs ?? 50,
     cacheSize: opts.cacheSize,
     cacheEnabled: opts.cacheEnabled,
@@ -69,7 +74,7 @@ export function createStack(opts: StackOptions = {}) {
    */
   const restartFrontend = () => {
     const fresh = buildFrontend(
-      { replicas: [1, 2, 3].map((id) => ({ id, url: replicaUrl(id), port: 80 })), catalogUrl: CATALOG_URL, heartbeatIntervalMs: 20, commitQuorum: 2, cacheSize: 7, cacheEnabled: true },
+      { replicas: [1, 2, 3].map((id) => ({ id, url: replicaUrl(id), port: 80 })), catalogUrl: CATALOG_URL, heartbeatIntervalMs: 20, commitQuorum: 2, cacheSize: 7, cacheEnabled: true, clusterSecret: STACK_SECRET },
       { clock, http: net.http },
     );
     fresh.start();

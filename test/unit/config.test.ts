@@ -2,9 +2,13 @@
  * The one config module (shared/config.ts): its defaults, and that every bad field is reported
  * together, each naming its variable.
  */
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../shared/config.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadClusterSecret, loadConfig } from '../../shared/config.ts';
+
+const SECRET = 'a-cluster-secret-of-forty-characters-xyz';
 
 /** The problems a bad environment is reported with (fails the test if it loads). */
 function problemsOf(env: Record<string, string | undefined>): string[] {
@@ -62,6 +66,7 @@ describe('parsing values', () => {
   it('reads valid settings', () => {
     const c = loadConfig({
       HOST: '0.0.0.0',
+      CLUSTER_SECRET: SECRET,
       FRONTEND_PORT: '9000',
       CACHE_SIZE: '100',
       CACHE_ENABLED: 'off',
@@ -189,5 +194,48 @@ describe('bad settings', () => {
 
   it('COMMIT_QUORUM defaults to 1 for a single replica', () => {
     expect(loadConfig({ ORDER_REPLICAS: '1=http://a:1' }).commitQuorum).toBe(1);
+  });
+});
+
+describe('the cluster secret', () => {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  });
+  const file = (content: string) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'toystore-secret-'));
+    dirs.push(dir);
+    const f = path.join(dir, 'secret');
+    fs.writeFileSync(f, content, { mode: 0o600 });
+    return f;
+  };
+
+  it('a service bound to a non-loopback address refuses to start without one, in one line naming HOST and both variables', () => {
+    for (const host of ['0.0.0.0', '::', '10.213.0.11', 'order-1']) {
+      const problems = problemsOf({ HOST: host });
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(new RegExp(`^CLUSTER_SECRET: required because HOST=${host.replace(/\./g, '\\.')} is not a loopback address.*CLUSTER_SECRET_FILE`));
+      expect(problems[0]).not.toContain('\n');
+    }
+  });
+
+  it('on loopback a cluster may run open (no secret): the developer default', () => {
+    for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1']) expect(loadConfig({ HOST: host }).clusterSecret).toBeNull();
+    expect(loadConfig({}).clusterSecret).toBeNull();
+  });
+
+  it('comes from CLUSTER_SECRET, or from the file CLUSTER_SECRET_FILE names with its trailing newline dropped', () => {
+    expect(loadConfig({ HOST: '0.0.0.0', CLUSTER_SECRET: SECRET }).clusterSecret).toBe(SECRET);
+    expect(loadConfig({ HOST: '0.0.0.0', CLUSTER_SECRET_FILE: file(`${SECRET}\n`) }).clusterSecret).toBe(SECRET);
+    expect(loadClusterSecret({ CLUSTER_SECRET_FILE: file(SECRET) })).toBe(SECRET);
+    expect(loadClusterSecret({})).toBeNull();
+  });
+
+  it('refuses both variables at once, an unreadable file, a short secret and one with spaces, each naming its variable', () => {
+    expect(problemsOf({ CLUSTER_SECRET: SECRET, CLUSTER_SECRET_FILE: file(SECRET) })).toEqual([expect.stringMatching(/both set/)]);
+    expect(problemsOf({ CLUSTER_SECRET_FILE: '/nonexistent/secret' })).toEqual([expect.stringMatching(/^CLUSTER_SECRET_FILE="\/nonexistent\/secret": cannot read it \(ENOENT\)/)]);
+    expect(problemsOf({ CLUSTER_SECRET: 'short' })).toEqual([expect.stringMatching(/^CLUSTER_SECRET: the secret must be at least 32 characters/)]);
+    expect(problemsOf({ CLUSTER_SECRET_FILE: file(`${SECRET} with spaces\n`) })).toEqual([expect.stringMatching(/^CLUSTER_SECRET_FILE=.*visible ASCII/)]);
+    expect(() => loadClusterSecret({ CLUSTER_SECRET: 'short' })).toThrow(ConfigError);
   });
 });

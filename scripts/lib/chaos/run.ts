@@ -39,6 +39,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { clusterCredential, newClusterSecret, withClusterCredential } from '../../../shared/auth.ts';
 import { createPooledHttp } from '../../../shared/http.ts';
 import { openHistoryFile, runClients, summarize, type HistoryFile, type RunResult, type RunSummary } from '../client/index.ts';
 import { describeExit, REPLICA_IDS, SERVICE_NAMES, startCluster, type Cluster } from '../cluster/index.ts';
@@ -70,7 +71,9 @@ class ChaosRun {
   private readonly historyPath: string;
   private readonly servicesLog: WriteStream;
   private readonly schedule: FaultStep[];
-  private readonly http = createPooledHttp({ connectionsPerOrigin: 4 });
+  /** The store's secret for this run: the tool's own calls to internal routes carry it. */
+  private readonly clusterSecret = newClusterSecret();
+  private readonly http = withClusterCredential(createPooledHttp({ connectionsPerOrigin: 4 }), clusterCredential(this.clusterSecret));
   private t0 = performance.now();
   private started = false;
   private readonly timeline: TimelineEvent[] = [];
@@ -141,6 +144,7 @@ class ChaosRun {
     this.note('phase', `starting the store in ${this.dataDir}${power ? ' (TRACK_FSYNC_OFFSETS=true)' : ''}`);
     this.cluster = await startCluster({
       dataDir: this.dataDir,
+      clusterSecret: this.clusterSecret,
       env: { ...this.opts.env, ...(power && { TRACK_FSYNC_OFFSETS: 'true' }) },
       heartbeatIntervalMs: this.opts.heartbeatIntervalMs,
       restockIntervalMs: this.opts.restockIntervalMs ?? 2_000,

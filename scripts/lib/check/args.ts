@@ -9,7 +9,9 @@ export const USAGE = `usage:
   npm run check -- --replicas 1=http://127.0.0.1:8011,2=...,3=... [--catalog http://127.0.0.1:8001] [--history FILE]... [--json]
 
 Offline (default, DIR defaults to ./data) reads DIR/order-N/orders.csv and DIR/catalog/{ledger,products}.csv.
-Live reads each replica's GET /internal/log and the catalog's GET /internal/ledger and /products.
+Live reads each replica's GET /internal/log and the catalog's GET /internal/ledger and /products:
+  internal routes, so give it the cluster's secret as the services get it, CLUSTER_SECRET or
+  CLUSTER_SECRET_FILE (npm start: CLUSTER_SECRET_FILE=data/cluster-secret).
 --history takes a JSON-lines client history; repeat it or give a comma-separated list.
   Committed orders under keys unlike any history's are another writer's: counted, not judged.
 --max-per-kind N  violations shown per kind in the report (default 20; the counts are always whole).

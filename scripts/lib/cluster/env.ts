@@ -6,6 +6,8 @@
 import path from 'node:path';
 import { REPLICA_IDS, SERVICE_NAMES, type ClusterPorts, type ClusterUrls, type ServiceName, type StartClusterOptions } from './types.ts';
 
+/** Set from `opts.clusterSecret` only, so `cluster.clusterSecret` is what every service has. */
+export const SECRET_VARS = ['CLUSTER_SECRET', 'CLUSTER_SECRET_FILE'];
 /** Computed by the launcher; refusing them in `opts.env` keeps the URLs we report true. */
 export const TOPOLOGY_VARS = ['FRONTEND_PORT', 'FRONTEND_INTERNAL_PORT', 'CATALOG_PORT', 'CATALOG_URL', 'FRONTEND_URL', 'ORDER_REPLICAS', 'ORDER_ID', 'DATA_DIR'];
 /** Not inherited from the parent's environment: only `opts` decides them. */
@@ -19,6 +21,7 @@ export const CONFIG_VARS = [
   'COMMIT_QUORUM',
   'IDEMPOTENCY_KEYS_RETAINED',
   'TRACK_FSYNC_OFFSETS',
+  ...SECRET_VARS,
 ];
 
 
@@ -49,6 +52,7 @@ export function serviceEnvs(opts: StartClusterOptions, ports: ClusterPorts, urls
     FRONTEND_URL: urls.frontendInternal,
     ORDER_REPLICAS: REPLICA_IDS.map((id) => `${id}=${urls.replicas[id]}`).join(','),
     DATA_DIR: path.resolve(opts.dataDir),
+    ...(typeof opts.clusterSecret === 'string' && { CLUSTER_SECRET: opts.clusterSecret }),
   };
   const viewOf = (from: ServiceName): Record<string, string> => {
     const link = (to: ServiceName, realUrl: string) => {

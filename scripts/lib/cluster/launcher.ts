@@ -22,7 +22,8 @@
  */
 import path from 'node:path';
 import { signalProc, spawnChild, waitReady, type Proc } from './child.ts';
-import { inheritedEnv, serviceEnvs, TOPOLOGY_VARS, urlsOf } from './env.ts';
+import { newClusterSecret } from '../../../shared/auth.ts';
+import { inheritedEnv, SECRET_VARS, serviceEnvs, TOPOLOGY_VARS, urlsOf } from './env.ts';
 import { prefixedOutput } from './output.ts';
 import { fillPorts } from './ports.ts';
 import { untilState, within } from './signals.ts';
@@ -44,9 +45,13 @@ const RECENT_LINES = 200;
 const START_ATTEMPTS = 3;
 
 /** Starts the store; resolves once every service printed its `listening on` line. */
-export async function startCluster(opts: StartClusterOptions): Promise<Cluster> {
-  const badVars = Object.keys(opts.env ?? {}).filter((k) => TOPOLOGY_VARS.includes(k));
+export async function startCluster(options: StartClusterOptions): Promise<Cluster> {
+  const badVars = Object.keys(options.env ?? {}).filter((k) => TOPOLOGY_VARS.includes(k));
   if (badVars.length) throw new TypeError(`startCluster: ${badVars.join(', ')} are computed by the launcher; use opts.ports / opts.dataDir`);
+  const secretVars = Object.keys(options.env ?? {}).filter((k) => SECRET_VARS.includes(k));
+  if (secretVars.length) throw new TypeError(`startCluster: ${secretVars.join(', ')} come from opts.clusterSecret`);
+  // One secret for the whole launch (port retries and restarts included): a cluster of its own.
+  const opts = { ...options, clusterSecret: options.clusterSecret === undefined ? newClusterSecret() : options.clusterSecret };
   const given = opts.ports ?? {};
   const picksPorts = given.frontend === undefined || given.frontendInternal === undefined || given.catalog === undefined || given.replicas === undefined;
   for (let attempt = 1; ; attempt++) {
@@ -66,6 +71,7 @@ export async function startCluster(opts: StartClusterOptions): Promise<Cluster> 
 class LaunchedCluster implements Cluster {
   readonly urls: ClusterUrls;
   readonly dataDir: string;
+  readonly clusterSecret: string | null;
   private readonly envs: Map<ServiceName, Record<string, string>>;
   private readonly inherited = inheritedEnv();
   private readonly output: NonNullable<StartClusterOptions['output']>;
@@ -86,6 +92,7 @@ class LaunchedCluster implements Cluster {
 
   constructor(private readonly opts: StartClusterOptions, readonly ports: ClusterPorts) {
     this.dataDir = path.resolve(opts.dataDir);
+    this.clusterSecret = opts.clusterSecret ?? null;
     this.urls = urlsOf(ports);
     this.envs = serviceEnvs(opts, ports, this.urls);
     this.output = opts.output ?? prefixedOutput();

@@ -35,6 +35,12 @@ export interface ExitInfo {
 export interface StartClusterOptions {
   /** Every service keeps its files under here (catalog/, order-1/, ...). Resolved to absolute. */
   dataDir: string;
+  /**
+   * The cluster's secret (every service's CLUSTER_SECRET: the credential of its internal routes,
+   * shared/auth.ts). Default: a fresh random one for this launch. null: none, an open cluster
+   * (allowed because every service binds loopback unless `env.HOST` says otherwise).
+   */
+  clusterSecret?: string | null;
   /** Fixed ports; any left out are picked with `freePorts`. */
   ports?: Partial<ClusterPorts>;
   /**
@@ -69,6 +75,8 @@ export interface Cluster {
   readonly ports: ClusterPorts;
   /** Absolute. */
   readonly dataDir: string;
+  /** What every service was given as CLUSTER_SECRET (null: an open cluster). Tools calling internal routes need it. */
+  readonly clusterSecret: string | null;
   /** PID of each service, null while it is not running. */
   pids(): Record<ServiceName, number | null>;
   isRunning(service: ServiceName): boolean;

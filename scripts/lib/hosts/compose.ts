@@ -13,8 +13,13 @@ import {
   ENTRY, envFor, FRONTEND_HOSTS, kindOf, mainPort, PORTS, readinessPath, REPLICA_HOSTS, SERVICE_HOSTS, type HostName, type Placement, type ServiceHost,
 } from './topology.ts';
 
-/** Each service is a container named after its host, reached by that name, binding every interface, its data on `/data`. */
-export const COMPOSE_PLACEMENT: Placement = { address: (h) => h, bind: () => '0.0.0.0', dataDir: () => '/data' };
+/** The compose secret holding the cluster secret (compose.yaml `secrets:`, from the CLUSTER_SECRET of whoever runs compose). */
+export const COMPOSE_SECRET = 'cluster_secret';
+/**
+ * Each service is a container named after its host, reached by that name, binding every
+ * interface, its data on `/data`, the cluster secret where compose mounts its secrets.
+ */
+export const COMPOSE_PLACEMENT: Placement = { address: (h) => h, bind: () => '0.0.0.0', dataDir: () => '/data', secretFile: () => `/run/secrets/${COMPOSE_SECRET}` };
 /** Docker's embedded DNS: haproxy re-resolves the frontends through it. */
 export const COMPOSE_HAPROXY: HaproxyOptions = { bind: '0.0.0.0', dns: '127.0.0.11:53' };
 export const DEPLOY_HAPROXY_CFG = 'deploy/haproxy.cfg';
@@ -32,6 +37,8 @@ export const healthcheckUrl = (h: ServiceHost) => `http://127.0.0.1:${mainPort(h
 
 export interface ExpectedService {
   command: string[] | null;
+  /** Compose secrets mounted into the container. */
+  secrets: string[];
   environment: Record<string, string> | null;
   volumes: string[];
   healthcheckUrl: string | null;
@@ -45,6 +52,7 @@ export function expectedCompose(): Record<HostName, ExpectedService> {
     const kind = kindOf(h);
     out[h] = {
       command: ['node', `dist/${ENTRY[kind]}`],
+      secrets: [COMPOSE_SECRET],
       environment: envFor(h, COMPOSE_PLACEMENT),
       volumes: DATA_HOSTS.includes(h) ? [`${volumeOf(h)}:/data`] : [],
       healthcheckUrl: healthcheckUrl(h),
@@ -55,6 +63,7 @@ export function expectedCompose(): Record<HostName, ExpectedService> {
   }
   out.lb = {
     command: null,
+    secrets: [],
     environment: null,
     volumes: [`./${DEPLOY_HAPROXY_CFG}:${HAPROXY_CFG_IN_IMAGE}:ro`],
     healthcheckUrl: null,

@@ -11,6 +11,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { startFaultProxy, type FaultProxy } from '../fault-proxy/proxy.ts';
+import { clusterCredential, newClusterSecret, withClusterCredential } from '../../../shared/auth.ts';
 import { createPooledHttp, type HttpClient } from '../../../shared/http.ts';
 import { haproxyConfig } from './haproxy.ts';
 import type { Network } from './netns.ts';
@@ -32,7 +33,7 @@ export interface StoreOptions {
 
 export interface Store {
   procs: Procs;
-  /** For the controller's own probes and samples (closed with the store). */
+  /** For the controller's own probes and samples (closed with the store); it carries the cluster credential. */
   http: HttpClient;
   /** The HTTP status `url` answers within `timeoutMs`, 0 when it does not answer. */
   statusOf(url: string, timeoutMs?: number): Promise<number>;
@@ -50,12 +51,17 @@ export async function startStore(o: StoreOptions): Promise<Store> {
   const { net } = o;
   const proxies = new Map<string, FaultProxy>();
   const procs = createProcs({ output: o.output, onExit: o.onExit });
-  const http = createPooledHttp({ connectionsPerOrigin: 4 });
+  // The run's own cluster secret, in a file only root reads, given to every service as CLUSTER_SECRET_FILE.
+  const secret = newClusterSecret();
+  const secretFile = path.join(o.runDir, 'cluster-secret');
+  await fs.writeFile(secretFile, `${secret}\n`, { mode: 0o600 });
+  const http = withClusterCredential(createPooledHttp({ connectionsPerOrigin: 4 }), clusterCredential(secret));
   const statusOf = (url: string, timeoutMs = 500) => http({ method: 'GET', url, timeoutMs }).then((r) => r.status, () => 0);
   const placement: Placement = {
     address: (h) => net.addr(h),
     bind: (h) => net.addr(h),
     dataDir: (h) => path.join(o.runDir, 'disk', h),
+    secretFile: () => secretFile,
     route: (from, to, url) => proxies.get(`${from}->${to}`)?.url ?? url,
   };
   const close = async () => {

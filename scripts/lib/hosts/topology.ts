@@ -8,7 +8,8 @@
  * default ports (each is alone on its host), and is configured only through the documented
  * variables (README "Configuration"): HOST, ports, CATALOG_URL, FRONTEND_URL (both frontends, so
  * the catalog invalidates both caches), ORDER_REPLICAS, ORDER_ID, DATA_DIR, COMMIT_QUORUM,
- * HEARTBEAT_INTERVAL_MS. What differs between a deployment and the namespace run is only how a
+ * HEARTBEAT_INTERVAL_MS, and CLUSTER_SECRET_FILE (every service binds a non-loopback address, so
+ * each needs the cluster secret; a file, so the secret is in no process's environment). What differs between a deployment and the namespace run is only how a
  * host name becomes an address, and where a link is routed (through a fault proxy, to add
  * delay): `Placement` says that, and the variables are otherwise identical.
  */
@@ -68,6 +69,8 @@ export interface Placement {
   bind(host: ServiceHost): string;
   /** DATA_DIR of `host`. */
   dataDir(host: ServiceHost): string;
+  /** CLUSTER_SECRET_FILE of `host`: where it reads the cluster secret. */
+  secretFile(host: ServiceHost): string;
   /** The origin `from` uses to reach `to` whose real origin is `url` (default: `url`). */
   route?(from: ServiceHost, to: ServiceHost, url: string): string;
 }
@@ -83,7 +86,7 @@ export function envFor(host: ServiceHost, p: Placement): Record<string, string> 
     // A replica listens on the port of its own entry, so its own entry is always the real one.
     return `${replicaId(r)}=${r === host ? real : via(r, real)}`;
   }).join(',');
-  const base = { ...CLUSTER_SETTINGS, HOST: p.bind(host) };
+  const base = { ...CLUSTER_SETTINGS, HOST: p.bind(host), CLUSTER_SECRET_FILE: p.secretFile(host) };
   switch (kindOf(host)) {
     case 'catalog':
       return {
