@@ -10,12 +10,14 @@ import { frontendPublicRoutes } from '../shared/protocol/frontend.ts';
 export interface IndexLink { href: string; what: string }
 
 /** The links, one list for both forms. Paths relative to the frontend's public port. */
+const { statusPage, health, listProducts, getProduct, statusData } = frontendPublicRoutes;
+const tux = getProduct.path.replace(':name', 'Tux');
 export const INDEX_LINKS: readonly IndexLink[] = [
-  { href: '/status', what: 'live status page: outages, orders/s, latency, failovers, cache, stock' },
-  { href: '/health', what: 'the frontend\'s view as JSON: leader, epoch, replicas, cache counters' },
-  { href: '/products', what: 'every toy (GET /products/:name for one, names are case-sensitive and percent-encoded)' },
-  { href: '/products/Tux', what: 'one toy' },
-  { href: '/status.json', what: 'the status page\'s data' },
+  { href: statusPage.path, what: 'live status page: outages, orders/s, latency, failovers, cache, stock' },
+  { href: health.path, what: 'the frontend\'s view as JSON: leader, epoch, replicas, cache counters' },
+  { href: listProducts.path, what: `every toy (GET ${getProduct.path} for one, names are case-sensitive and percent-encoded)` },
+  { href: tux, what: 'one toy' },
+  { href: statusData.path, what: 'the status page\'s data' },
 ];
 
 const escape = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);

@@ -4,7 +4,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { TOY_NAMES } from '../../../catalog/toys.ts';
-import { createPooledHttp } from '../../../shared/http.ts';
+import { IDEMPOTENCY_KEY_HEADER } from '../../../shared/contracts.ts';
+import { createPooledHttp, type HttpRequest } from '../../../shared/http.ts';
+import { frontendPublicRoutes, pathOf, requestOf } from '../../../shared/protocol/index.ts';
 import { sleep } from './util.ts';
 
 interface HealthView {
@@ -19,7 +21,7 @@ export async function waitForLeader(frontendUrl: string, timeoutMs = 20_000, not
   let last = '';
   while (Date.now() < deadline) {
     try {
-      const res = await fetch(`${frontendUrl}/health`, { signal: AbortSignal.timeout(2_000) });
+      const res = await fetch(`${frontendUrl}${pathOf(frontendPublicRoutes.health)}`, { signal: AbortSignal.timeout(2_000) });
       const view = ((await res.json()) as { data?: HealthView }).data;
       last = JSON.stringify(view);
       if (view && view.leaderId !== null && !view.electing && view.leaderId !== not) return view.leaderId;
@@ -34,6 +36,11 @@ export async function waitForLeader(frontendUrl: string, timeoutMs = 20_000, not
 /** A random toy name. */
 export const pickToy = () => TOY_NAMES[Math.floor(Math.random() * TOY_NAMES.length)]!;
 
+/** The frontend's `POST /orders` (its route table's `placeOrder`) of one `name`, under a fresh Idempotency-Key. */
+export function orderRequest(frontendUrl: string, name = pickToy(), timeoutMs?: number): HttpRequest {
+  return requestOf(frontendUrl, frontendPublicRoutes.placeOrder, { body: { name, quantity: 1 } }, { headers: { [IDEMPOTENCY_KEY_HEADER]: randomUUID() }, timeoutMs });
+}
+
 /**
  * Places `count` orders (8 at a time, a fresh Idempotency-Key each) and returns the numbers the
  * store acknowledged: orders that exist, for the order-read figure.
@@ -46,7 +53,7 @@ export async function placeOrders(frontendUrl: string, count: number): Promise<n
     await Promise.all(
       Array.from({ length: 8 }, async () => {
         while (next++ < count) {
-          const res = await http({ method: 'POST', url: `${frontendUrl}/orders`, headers: { 'idempotency-key': randomUUID() }, body: { name: pickToy(), quantity: 1 } });
+          const res = await http(orderRequest(frontendUrl));
           const n = (res.body as { data?: { order_number?: number } } | undefined)?.data?.order_number;
           if (res.status === 200 && typeof n === 'number') numbers.push(n);
         }

@@ -24,7 +24,7 @@ import { readRss, sampleRss, type Pids, type Rss } from './procfs.ts';
 import { Profiler } from './profiler.ts';
 import { commitInfo, machineInfo } from './provenance.ts';
 import { RESULTS_FORMAT, type BenchResults, type MeasuredResults, type PairKey, type ThroughputPair } from './results.ts';
-import { cannon, mixedRequests, orderReadRequests, orderRequests, type CannonResult } from './scenarios/cannon.ts';
+import { cannon, TUX_PATH, mixedRequests, orderReadRequests, orderRequests, type CannonResult } from './scenarios/cannon.ts';
 import { catchUp, catchUpCases } from './scenarios/catchup.ts';
 import { comparePairs, etcdSide, sayComparison, storeSide, type DurablePlan, type EtcdInfo } from './scenarios/durable.ts';
 import { failover } from './scenarios/failover.ts';
@@ -277,8 +277,8 @@ export class Suite {
     const pids = () => cluster.pids();
     await this.attempt('throughput cached GET', () =>
       this.pairRuns('cached', 'cached GET /products/:name', 'bare Hono', level,
-        { pids: { origin: c.pids.origin }, run: () => cannon({ ...this.load, url: c.origin, path: '/products/Tux', cpuPids: { origin: c.pids.origin } }) },
-        { pids: pids(), run: () => cannon({ ...this.load, url, path: '/products/Tux', cpuPids: pids() }) }),
+        { pids: { origin: c.pids.origin }, run: () => cannon({ ...this.load, url: c.origin, path: TUX_PATH, cpuPids: { origin: c.pids.origin } }) },
+        { pids: pids(), run: () => cannon({ ...this.load, url, path: TUX_PATH, cpuPids: pids() }) }),
     );
     await this.attempt('throughput orders', () =>
       this.pairRuns('orders-chain', 'POST /orders', 'bare three-hop chain', level,
@@ -327,8 +327,8 @@ export class Suite {
     const pids = () => cluster.pids();
     await this.attempt('throughput cached GET at warn', () =>
       this.pairRuns('cached-warn', 'cached GET /products/:name', 'bare Hono', 'warn',
-        { pids: { origin: c.pids.origin }, run: () => cannon({ ...this.load, url: c.origin, path: '/products/Tux', cpuPids: { origin: c.pids.origin } }) },
-        { pids: pids(), run: () => cannon({ ...this.load, url, path: '/products/Tux', cpuPids: pids() }) }),
+        { pids: { origin: c.pids.origin }, run: () => cannon({ ...this.load, url: c.origin, path: TUX_PATH, cpuPids: { origin: c.pids.origin } }) },
+        { pids: pids(), run: () => cannon({ ...this.load, url, path: TUX_PATH, cpuPids: pids() }) }),
     );
   }
 
@@ -342,8 +342,8 @@ export class Suite {
     const storePids = () => ({ frontend: cluster.pids().frontend, catalog: cluster.pids().catalog });
     await this.attempt('throughput uncached GET', () =>
       this.pairRuns('uncached', 'uncached GET /products/:name', 'bare two-hop', this.o.logLevel,
-        { pids: hops, run: () => cannon({ ...this.load, url: c.frontend, path: '/products/Tux', cpuPids: hops }) },
-        { pids: storePids(), run: () => cannon({ ...this.load, url, path: '/products/Tux', cpuPids: storePids() }) }),
+        { pids: hops, run: () => cannon({ ...this.load, url: c.frontend, path: TUX_PATH, cpuPids: hops }) },
+        { pids: storePids(), run: () => cannon({ ...this.load, url, path: TUX_PATH, cpuPids: storePids() }) }),
     );
     // With the cache off the frontend and the catalog work harder per request: shown apart.
     const peak = await sampler.stop();

@@ -4,18 +4,19 @@
  */
 import {
   IDEMPOTENCY_KEY_HEADER,
-  OrderPlacedSchema,
-  OrderSchema,
-  ProductSchema,
   REPLAYED_HEADER,
   type HistoryEvent,
   type Product,
 } from '../../../shared/contracts.ts';
 import type { HttpClient, HttpRequest, HttpResponse } from '../../../shared/http.ts';
+import { frontendPublicRoutes, requestOf } from '../../../shared/protocol/index.ts';
 import { dataOf, send, sleep, statusReason, type Attempt, type Outcome } from './send.ts';
 import type { StoreViolations } from './violations.ts';
 import type { StatsCollector } from './stats.ts';
 import type { AcknowledgedOrder, Mismatch, OrderCounts, RequestType, RetryPolicy, UnknownOrder } from './types.ts';
+
+/** The frontend's public routes this client calls (shared/protocol/frontend.ts): paths, methods and answer schemas. */
+const routes = frontendPublicRoutes;
 
 export interface Ctx {
   base: string;
@@ -76,12 +77,12 @@ async function queryProduct(ctx: Ctx, http: HttpClient, client: number, name: st
   stats.count++;
   const complete = begin(ctx, client, 'query', null, { name });
   const started = performance.now();
-  const out = await send(http, { method: 'GET', url: `${ctx.base}/products/${encodeURIComponent(name)}`, timeoutMs: ctx.timeoutMs }, 'read', ctx.policy, stats);
+  const out = await send(http, requestOf(ctx.base, routes.getProduct, { params: { name } }, { timeoutMs: ctx.timeoutMs }), 'read', ctx.policy, stats);
   complete(...readCompletion(out));
   if (out.kind !== 'response') return void fail(ctx, 'query', out.reason);
   stats.latency.record(performance.now() - started);
   if (out.response.status !== 200) return void fail(ctx, 'query', statusReason(out.response));
-  const product = dataOf(out.response, ProductSchema);
+  const product = dataOf(out.response, routes.getProduct.response);
   if (!product) return void fail(ctx, 'query', 'malformed product');
   return product;
 }
@@ -102,8 +103,7 @@ async function placeOrder(ctx: Ctx, http: HttpClient, client: number, iteration:
   const key = ctx.idempotency ? ctx.makeKey(client, iteration) : null;
   const complete = begin(ctx, client, 'order', key, { name, quantity });
   const started = performance.now();
-  const req: HttpRequest = { method: 'POST', url: `${ctx.base}/orders`, body: { name, quantity }, timeoutMs: ctx.timeoutMs };
-  if (key !== null) req.headers = { [IDEMPOTENCY_KEY_HEADER]: key };
+  const req: HttpRequest = requestOf(ctx.base, routes.placeOrder, { body: { name, quantity } }, { timeoutMs: ctx.timeoutMs, headers: key === null ? undefined : { [IDEMPOTENCY_KEY_HEADER]: key } });
   const out = await send(http, req, key !== null ? 'order-keyed' : 'order-once', ctx.policy, stats);
   if (out.contradiction) ctx.storeViolations.add({ kind: 'definite-after-unknown', client, iteration, key, name, quantity, attempts: out.attempts });
   const unknown = (reason: string, response: HttpResponse | null) => {
@@ -123,7 +123,7 @@ async function placeOrder(ctx: Ctx, http: HttpClient, client: number, iteration:
   const res = out.response;
   if (res.headers[REPLAYED_HEADER] === 'true') stats.replayed++;
   if (res.status >= 200 && res.status < 300) {
-    const placed = dataOf(res, OrderPlacedSchema);
+    const placed = dataOf(res, routes.placeOrder.response);
     // The store said yes but we cannot tell the number: taken, but not checkable.
     if (!placed) return unknown('malformed order acknowledgement', res);
     complete('ok', res, out.attempts);
@@ -184,7 +184,7 @@ export async function verifyOrders(ctx: Ctx, http: HttpClient, mine: Acknowledge
     const started = performance.now();
     const expected = [{ client: ack.client, iteration: ack.iteration, name: ack.name, quantity: ack.quantity }];
     const what = `${ack.quantity} x ${ack.name}`;
-    const out = await send(http, { method: 'GET', url: `${ctx.base}/orders/${ack.order_number}`, timeoutMs: ctx.timeoutMs }, 'read', ctx.policy, stats);
+    const out = await send(http, requestOf(ctx.base, routes.getOrder, { params: { order_number: ack.order_number } }, { timeoutMs: ctx.timeoutMs }), 'read', ctx.policy, stats);
     complete(...readCompletion(out));
     if (out.kind !== 'response') {
       fail(ctx, 'order_query', out.reason);
@@ -203,7 +203,7 @@ export async function verifyOrders(ctx: Ctx, http: HttpClient, mine: Acknowledge
       continue;
     }
     stats.latency.record(performance.now() - started);
-    const got = dataOf(res, OrderSchema);
+    const got = dataOf(res, routes.getOrder.response);
     if (got && got.number === ack.order_number && got.name === ack.name && got.quantity === ack.quantity) {
       verified++;
       continue;

@@ -48,9 +48,8 @@
  * connection. `runClients` closes every transport it made that has a `close` method.
  */
 import { randomInt, randomUUID } from 'node:crypto';
-import { z } from 'zod';
-import { ProductSchema } from '../../../shared/contracts.ts';
 import { createPooledHttp } from '../../../shared/http.ts';
+import { frontendPublicRoutes, requestOf } from '../../../shared/protocol/index.ts';
 import { findDuplicates, runOneClient, verifyOrders, type Ctx } from './operations.ts';
 import { clientRng } from './rng.ts';
 import { dataOf, send, statusReason } from './send.ts';
@@ -104,10 +103,10 @@ function startProgress(ctx: Ctx, started: number, onProgress: (p: Progress) => v
 
 /** The toys to choose from (GET /products once, as setup: not an operation of the history). */
 async function listProducts(http: ClientHttp, base: string, opts: RunClientsOptions, policy: RetryPolicy): Promise<string[]> {
-  const listing = await send(http, { method: 'GET', url: `${base}/products`, timeoutMs: opts.timeoutMs }, 'read', policy, new StatsCollector());
+  const listing = await send(http, requestOf(base, frontendPublicRoutes.listProducts, {}, { timeoutMs: opts.timeoutMs }), 'read', policy, new StatsCollector());
   if (listing.kind !== 'response') throw new Error(`cannot list products at ${base}: ${listing.reason}`);
   if (listing.response.status !== 200) throw new Error(`cannot list products at ${base}: ${statusReason(listing.response)}`);
-  const all = dataOf(listing.response, z.array(ProductSchema));
+  const all = dataOf(listing.response, frontendPublicRoutes.listProducts.response);
   if (!all) throw new Error(`cannot list products at ${base}: malformed response`);
   const products = [...new Set(all.map((p) => p.name))].sort();
   if (products.length === 0) throw new Error(`the store at ${base} has no products`);

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { startFaultProxy, type FaultProxy } from '../fault-proxy/proxy.ts';
 import { clusterCredential, newClusterSecret, withClusterCredential } from '../../../shared/auth.ts';
 import { createPooledHttp, type HttpClient } from '../../../shared/http.ts';
+import { frontendPublicRoutes } from '../../../shared/protocol/index.ts';
 import { haproxyConfig } from './haproxy.ts';
 import type { Network } from './netns.ts';
 import { createProcs, ORPHAN_GUARD, pollUntil, type ProcExit, type Procs, type ProcSpec } from './procs.ts';
@@ -85,7 +86,7 @@ export async function startStore(o: StoreOptions): Promise<Store> {
     await Promise.all(['catalog', ...REPLICA_HOSTS].map((h) => procs.start(spec(h as ServiceHost))));
     await Promise.all(FRONTEND_HOSTS.map((h) => procs.start(spec(h))));
     const url = (h: HostName, port = mainPort(h)) => `http://${net.addr(h)}:${port}`;
-    await startLoadBalancer(o, procs, placement, () => statusOf(`${url('lb')}/health`));
+    await startLoadBalancer(o, procs, placement, () => statusOf(`${url('lb')}${frontendPublicRoutes.health.path}`));
     return { procs, http, statusOf, placement, proxies, url, lbUrl: url('lb'), envOf: (h) => ({ ...envs.get(h)! }), close };
   } catch (err) {
     await close();

@@ -13,6 +13,7 @@
  * host name becomes an address, and where a link is routed (through a fault proxy, to add
  * delay): `Placement` says that, and the variables are otherwise identical.
  */
+import { catalogRoutes, frontendPublicRoutes, orderRoutes } from '../../../shared/protocol/index.ts';
 export type ServiceHost = 'catalog' | 'order-1' | 'order-2' | 'order-3' | 'frontend-1' | 'frontend-2';
 export type HostName = ServiceHost | 'lb';
 export type ServiceKind = 'catalog' | 'order' | 'frontend';
@@ -50,7 +51,8 @@ export const ENTRY: Record<ServiceKind, string> = { catalog: 'catalog/main.js', 
 
 /** Where each service's readiness is asked (the catalog has no dependencies: live is ready). */
 export function readinessPath(h: ServiceHost): string {
-  return kindOf(h) === 'catalog' ? '/health' : '/ready';
+  const kind = kindOf(h);
+  return kind === 'catalog' ? catalogRoutes.health.path : kind === 'order' ? orderRoutes.ready.path : frontendPublicRoutes.ready.path;
 }
 
 /** The port a host's main listener (and its probe) is on. */

@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import autocannon from 'autocannon';
 import { measureCpu, perUnit, type Pids } from '../procfs.ts';
+import { frontendPublicRoutes, pathOf } from '../../../../shared/protocol/index.ts';
 import { pickToy } from '../store-probe.ts';
 import { round } from '../util.ts';
 
@@ -74,18 +75,26 @@ export async function cannon(o: CannonOptions): Promise<CannonResult> {
   };
 }
 
+// Paths from the frontend's route table (shared/protocol/frontend.ts).
+const { placeOrder, getOrder, getProduct } = frontendPublicRoutes;
+const ORDERS_PATH = pathOf(placeOrder);
+const orderPath = (n: number) => pathOf(getOrder, { params: { order_number: n } });
+const productPath = (name = pickToy()) => pathOf(getProduct, { params: { name } });
+/** The cached-read figure's one toy. */
+export const TUX_PATH = productPath('Tux');
+
 const withKey = (req: autocannon.Request) => ({ ...req, headers: { ...req.headers, 'idempotency-key': randomUUID() } });
 const orderBody = () => JSON.stringify({ name: pickToy(), quantity: 1 });
 
 /** POST /orders of one random toy, each with a fresh Idempotency-Key. */
 export function orderRequests(): autocannon.Request[] {
-  return [{ method: 'POST', path: '/orders', headers: { 'content-type': 'application/json' }, setupRequest: (req) => withKey({ ...req, body: orderBody() }) }];
+  return [{ method: 'POST', path: ORDERS_PATH, headers: { 'content-type': 'application/json' }, setupRequest: (req) => withKey({ ...req, body: orderBody() }) }];
 }
 
 /** GET /orders/:n of a random one of `numbers` (orders that exist). */
 export function orderReadRequests(numbers: readonly number[]): autocannon.Request[] {
   const pick = () => numbers[Math.floor(Math.random() * numbers.length)]!;
-  return [{ method: 'GET', path: '/orders/0', setupRequest: (req) => ({ ...req, path: `/orders/${pick()}` }) }];
+  return [{ method: 'GET', path: orderPath(0), setupRequest: (req) => ({ ...req, path: orderPath(pick()) }) }];
 }
 
 /**
@@ -94,12 +103,11 @@ export function orderReadRequests(numbers: readonly number[]): autocannon.Reques
  */
 export function mixedRequests(): autocannon.Request[] {
   type Ctx = { lastOrder?: number };
-  const productPath = () => `/products/${encodeURIComponent(pickToy())}`;
   return [
-    { method: 'GET', path: '/products/Tux', setupRequest: (req) => ({ ...req, path: productPath() }) },
+    { method: 'GET', path: productPath('Tux'), setupRequest: (req) => ({ ...req, path: productPath() }) },
     {
       method: 'POST',
-      path: '/orders',
+      path: ORDERS_PATH,
       headers: { 'content-type': 'application/json' },
       setupRequest: (req) => withKey({ ...req, body: orderBody() }),
       onResponse: (status, body, context) => {
@@ -113,10 +121,10 @@ export function mixedRequests(): autocannon.Request[] {
     },
     {
       method: 'GET',
-      path: '/orders/0',
+      path: orderPath(0),
       setupRequest: (req, context) => {
         const last = (context as Ctx).lastOrder;
-        return { ...req, path: last === undefined ? productPath() : `/orders/${last}` };
+        return { ...req, path: last === undefined ? productPath() : orderPath(last) };
       },
     },
   ];

@@ -14,7 +14,7 @@ import type { HttpRequest } from '../../../../shared/http.ts';
 import { closedLoop, type LoopResult } from '../closed-loop.ts';
 import { etcdPut, type EtcdCluster } from '../etcd.ts';
 import type { Pids } from '../procfs.ts';
-import { pickToy } from '../store-probe.ts';
+import { orderRequest, pickToy } from '../store-probe.ts';
 import { median, round, type Say } from '../util.ts';
 
 export interface DurableSide {
@@ -60,7 +60,7 @@ interface Side {
 }
 
 export function storeSide(frontendUrl: string, pids: () => Pids): Side {
-  return { pids, request: () => ({ method: 'POST', url: `${frontendUrl}/orders`, headers: { 'idempotency-key': randomUUID() }, body: { name: pickToy(), quantity: 1 } }) };
+  return { pids, request: () => orderRequest(frontendUrl) };
 }
 
 export function etcdSide(etcd: EtcdCluster): Side {

@@ -4,11 +4,10 @@
  * are byte-identical before the next kill. `OrderLoad` is the steady load (5 keep-alive clients,
  * a fresh key per order, no client retries, so every fault the store lets through is counted).
  */
-import { randomUUID } from 'node:crypto';
 import { TOY_NAMES } from '../../../../catalog/toys.ts';
 import type { Cluster, ServiceName } from '../../cluster/index.ts';
 import { createPooledHttp, type HttpClient } from '../../../../shared/http.ts';
-import { waitForLeader } from '../store-probe.ts';
+import { orderRequest, waitForLeader } from '../store-probe.ts';
 import { orderLogPath, waitIdentical } from '../synth-log.ts';
 import { median, round, sleep, type Say } from '../util.ts';
 
@@ -47,7 +46,7 @@ class OrderLoad {
   private readonly http: HttpClient & { close(): Promise<void> };
   private readonly loops: Promise<void>[];
 
-  constructor(private readonly url: string, readonly clients: number) {
+  constructor(private readonly frontendUrl: string, readonly clients: number) {
     this.http = createPooledHttp({ connectionsPerOrigin: clients });
     this.loops = Array.from({ length: clients }, (_, c) => this.run(c));
   }
@@ -61,8 +60,7 @@ class OrderLoad {
       this.inflight++;
       const start = performance.now();
       try {
-        const body = { name: TOY_NAMES[(c * 3 + i) % TOY_NAMES.length], quantity: 1 };
-        const res = await this.http({ method: 'POST', url: this.url, headers: { 'idempotency-key': randomUUID() }, body, timeoutMs: 15_000 });
+        const res = await this.http(orderRequest(this.frontendUrl, TOY_NAMES[(c * 3 + i) % TOY_NAMES.length], 15_000));
         if (res.status === 200) this.record(this.acks, { start, end: performance.now() });
         else if (res.status === 409) this.rejected++;
         else this.record(this.errors, { at: performance.now(), what: `HTTP ${res.status}` });
@@ -126,7 +124,7 @@ async function killOnce(cluster: Cluster, load: OrderLoad): Promise<FailoverKill
 
 /** `kills` rounds of: SIGKILL the leader under load, time the next ack, restart it, converge. */
 export async function failover(cluster: Cluster, kills: number, say: Say): Promise<FailoverResult> {
-  const load = new OrderLoad(`${cluster.urls.frontend}/orders`, 5);
+  const load = new OrderLoad(cluster.urls.frontend, 5);
   const result: FailoverKill[] = [];
   try {
     for (let k = 0; k < kills; k++) {

@@ -3,10 +3,9 @@
  * one fdatasync per append (`GROUP_COMMIT=false`), in one run on this machine. Each mode gets its
  * own cluster and the same closed-loop load as the etcd comparison (closed-loop.ts).
  */
-import { randomUUID } from 'node:crypto';
 import type { Cluster, StartClusterOptions } from '../../cluster/index.ts';
 import { closedLoop } from '../closed-loop.ts';
-import { pickToy, waitForLeader } from '../store-probe.ts';
+import { orderRequest, waitForLeader } from '../store-probe.ts';
 import { round } from '../util.ts';
 
 export interface GroupCommitRun {
@@ -33,8 +32,7 @@ async function measure(groupCommit: boolean, clients: number, seconds: number, s
   const c = await start({ ...cluster, env: { ...cluster.env, GROUP_COMMIT: String(groupCommit) } });
   try {
     await waitForLeader(c.urls.frontend, 30_000);
-    const url = `${c.urls.frontend}/orders`;
-    const r = await closedLoop({ clients, durationMs: seconds * 1000, warmupMs: 500, request: () => ({ method: 'POST', url, headers: { 'idempotency-key': randomUUID() }, body: { name: pickToy(), quantity: 1 } }) });
+    const r = await closedLoop({ clients, durationMs: seconds * 1000, warmupMs: 500, request: () => orderRequest(c.urls.frontend) });
     return { groupCommit, orders: r.ok, ordersPerSecond: r.okPerSecond, p50Ms: r.p50Ms, p99Ms: r.p99Ms };
   } finally {
     await c.stop();

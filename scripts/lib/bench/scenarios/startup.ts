@@ -3,6 +3,7 @@
  * over a synthesized log, spawn to its `listening` line and to a 200 from /health: what reading
  * a long log costs, with nothing else competing.
  */
+import { orderRoutes } from '../../../../shared/protocol/index.ts';
 import { freePorts } from '../../cluster/index.ts';
 import { readRss, type Rss } from '../procfs.ts';
 import { spawnTs } from '../spawn.ts';
@@ -23,7 +24,7 @@ export interface StartupResult {
 async function firstHealthy(url: string, timeoutMs: number): Promise<number | null> {
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
-    const ok = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.status === 200, () => false);
+    const ok = await fetch(`${url}${orderRoutes.health.path}`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.status === 200, () => false);
     if (ok) return performance.now();
     await sleep(2);
   }
