@@ -66,7 +66,8 @@ export function createOrderCluster(opts: ClusterOptions = {}) {
   const ids = opts.ids ?? [1, 2, 3];
   const heartbeatIntervalMs = opts.heartbeatIntervalMs ?? 20;
   const clock = opts.clock ?? systemClock;
-  const net = opts.net ?? createInProcessNetwork();
+  // Every call's timeout runs on the story's clock, also for an app that never answers.
+  const net = opts.net ?? createInProcessNetwork({ clock });
   const fakeCatalog = new FakeCatalog([{ name: 'Tux', price: 15.99, quantity: 1_000_000 }, { name: 'Lego', price: 49.99, quantity: 1_000_000 }]);
   const logs = new Map(ids.map((id) => [id, new MemoryLogStore()]));
   const metas = new Map(ids.map((id) => [id, new MemoryMetaStore()]));
@@ -94,8 +95,8 @@ export function createOrderCluster(opts: ClusterOptions = {}) {
   const blackholed = new Set<string>();
   /**
    * The network as seen from node `from`: a cut link refuses at once, like a dropped connection.
-   * A blackholed or silent link times out on the cluster's clock (the in-process network's own
-   * timeout is a real timer), so a story on a ManualClock stays on logical time.
+   * A blackholed or silent link times out on the cluster's clock without reaching the app, so a
+   * story on a ManualClock stays on logical time (the network's own timeouts run on it too).
    */
   const httpFrom = (from: string): HttpClient => async (req) => {
     if (blackholed.has(nodeOf(req.url))) {

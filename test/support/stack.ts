@@ -31,8 +31,9 @@ export interface StackOptions {
 }
 
 export function createStack(opts: StackOptions = {}) {
-  const net = createInProcessNetwork();
   const clock = opts.clock ?? systemClock;
+  // Every call's timeout runs on the stack's clock (logical time on a ManualClock).
+  const net = createInProcessNetwork({ clock });
   const store = createMemoryCatalogStore();
   const catalog = buildCatalog({ frontendUrls: [FRONTEND_INTERNAL_URL], restockIntervalMs: opts.restockIntervalMs ?? 3_600_000, clusterSecret: STACK_SECRET }, { clock, http: net.http, store });
   net.register(CATALOG_URL, catalog.app.fetch);
