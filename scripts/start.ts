@@ -15,11 +15,11 @@
  * stops them all gracefully and exits 0; a second Ctrl-C SIGKILLs whatever is left.
  */
 import path from 'node:path';
-import { DEFAULT_REPLICAS, loadConfigOrExit } from '../shared/config.ts';
+import { DEFAULT_REPLICAS, loadConfigOrExit, SERVICES, SETTING_LIST } from '../shared/config.ts';
 import { ClusterStartError, describeExit, prefixedOutput, REPLICA_IDS, SERVICE_NAMES, startCluster, type Cluster, type ClusterPorts, type ServiceName } from './lib/cluster/index.ts';
 
-const PASSED_THROUGH = ['HOST', 'CACHE_SIZE', 'CACHE_ENABLED', 'RESTOCK_INTERVAL_MS', 'HEARTBEAT_INTERVAL_MS', 'COMMIT_QUORUM', 'LOG_LEVEL', 'LOG_FORMAT'];
-const IGNORED = ['CATALOG_URL', 'FRONTEND_URL'];
+/** Every setting npm start reads that a service reads and the launcher does not compute (shared/config.ts). */
+const PASSED_THROUGH = SETTING_LIST.filter((s) => !s.topology && s.readBy.includes('start') && SERVICES.some((svc) => s.readBy.includes(svc))).map((s) => s.env);
 
 const say = (msg: string) => process.stdout.write(`[start]    ${msg}\n`);
 
@@ -29,7 +29,8 @@ if (ids.join(',') !== REPLICA_IDS.join(',')) {
   console.error(`start: ORDER_REPLICAS must name replicas ${REPLICA_IDS.join(', ')} (got ${ids.join(', ')})`);
   process.exit(2);
 }
-for (const v of IGNORED) if (process.env[v]) say(`ignoring ${v}: the launcher derives it from the ports`);
+// What the launcher computes for each service and npm start does not read (CATALOG_URL, ORDER_ID...).
+for (const s of SETTING_LIST) if (s.topology && !s.readBy.includes('start') && process.env[s.env]) say(`ignoring ${s.env}: the launcher sets it for each service`);
 
 const portOf = (id: number) => config.replicas.find((r) => r.id === id)!.port;
 const orZero = (p: number) => (p === 0 ? undefined : p);

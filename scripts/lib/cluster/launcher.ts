@@ -189,10 +189,10 @@ class LaunchedCluster implements Cluster {
 
   private spawn(service: ServiceName): Proc {
     const proc = spawnChild(service, { ...this.inherited, ...this.envOf(service) }, {
-      onLine: (line) => {
+      onLine: (line, stream) => {
         this.remember(service, line);
         try {
-          this.output(service, line);
+          this.output(service, line, stream);
         } catch {
           // a throwing output callback must not take the launcher down
         }
