@@ -10,6 +10,7 @@
  * exit hook and orphan guard still stop the children).
  */
 import { randomInt } from 'node:crypto';
+import { printHelp, toolHelp } from '../shared/cli.ts';
 import {
   CHAOS_USAGE,
   ChaosUsageError,
@@ -29,10 +30,7 @@ async function main(): Promise<number> {
     console.error(`chaos: ${err.message}\n\n${CHAOS_USAGE}`);
     return 2;
   }
-  if (args.help) {
-    console.log(CHAOS_USAGE);
-    return 0;
-  }
+  if (args.help) printHelp(toolHelp('chaos', 'starts its own store (temporary dir, loopback), injects seeded faults under client load, heals, and checks that nothing was lost, duplicated or left stale.', CHAOS_USAGE));
   const seed = args.seed ?? randomInt(0x100000000);
   const abort = new AbortController();
   const onSignal = (sig: string) => {

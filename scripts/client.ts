@@ -13,6 +13,7 @@
  * `runClients` closes them all when the run ends. Ctrl-C stops starting new iterations; the
  * read-back still runs, and the history file is closed whole (a second Ctrl-C exits at once).
  */
+import { printHelp, toolHelp } from '../shared/cli.ts';
 import {
   describeStoreViolation,
   formatProgress,
@@ -37,10 +38,7 @@ async function main(): Promise<number> {
     console.error(`client: ${err.message}\n\n${USAGE}`);
     return 2;
   }
-  if (args.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  if (args.help) printHelp(toolHelp('client', "the lab's load client: concurrent keep-alive clients that query toys, order them, retry with Idempotency-Keys and read every acknowledged order back.", USAGE));
 
   let history: HistoryFile | null = null;
   if (args.history) {

@@ -15,6 +15,7 @@
  * stops them all gracefully and exits 0; a second Ctrl-C SIGKILLs whatever is left.
  */
 import path from 'node:path';
+import { helpRequested, printHelp, serviceHelp } from '../shared/cli.ts';
 import { DEFAULT_REPLICAS, loadConfigOrExit, SERVICES, SETTING_LIST } from '../shared/config.ts';
 import { ClusterStartError, describeExit, prefixedOutput, REPLICA_IDS, SERVICE_NAMES, startCluster, type Cluster, type ClusterPorts, type ServiceName } from './lib/cluster/index.ts';
 
@@ -23,6 +24,7 @@ const PASSED_THROUGH = SETTING_LIST.filter((s) => !s.topology && s.readBy.includ
 
 const say = (msg: string) => process.stdout.write(`[start]    ${msg}\n`);
 
+if (helpRequested(process.argv.slice(2))) printHelp(serviceHelp('start'));
 const config = loadConfigOrExit(process.env, 'start');
 const ids = config.replicas.map((r) => r.id).sort();
 if (ids.join(',') !== REPLICA_IDS.join(',')) {

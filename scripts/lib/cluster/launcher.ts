@@ -24,7 +24,7 @@ import path from 'node:path';
 import { signalProc, spawnChild, waitReady, type Proc } from './child.ts';
 import { inheritedEnv, serviceEnvs, TOPOLOGY_VARS, urlsOf } from './env.ts';
 import { prefixedOutput } from './output.ts';
-import { fillPorts } from './ports.ts';
+import { fillPorts, portsTaken } from './ports.ts';
 import { untilState, within } from './signals.ts';
 import {
   ClusterStartError,
@@ -56,10 +56,16 @@ export async function startCluster(opts: StartClusterOptions): Promise<Cluster> 
       await cluster.startAll();
       return cluster;
     } catch (err) {
-      // Only our own port picks can be retried; a fixed port in use is the caller's to fix.
+      // Only our own port picks can be retried; a fixed port in use is the caller's to fix (and
+      // retrying would only fail the same way twice more).
       if (!(picksPorts && attempt < START_ATTEMPTS && err instanceof ClusterStartError && err.addressInUse)) throw err;
+      if ((await portsTaken(fixedPorts(given))).length > 0) throw err;
     }
   }
+}
+
+function fixedPorts(given: Partial<ClusterPorts>): number[] {
+  return [given.frontend, given.frontendInternal, given.catalog, ...(given.replicas ?? [])].filter((p): p is number => p !== undefined && p !== 0);
 }
 
 /** The handle: one `Proc` per service at a time, all signalled by PID. */
