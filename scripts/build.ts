@@ -3,7 +3,7 @@
  * plain `node dist/<service>/main.js`. The work is in scripts/lib/build/build.ts.
  */
 import { parseArgs } from 'node:util';
-import { printHelp } from '../shared/cli.ts';
+import { printHelp, usageLine } from '../shared/cli.ts';
 import { build, DEFAULT_OUT_DIR, SERVICE_ENTRIES } from './lib/build/build.ts';
 
 const USAGE = `build: compiles the services to plain JavaScript, so each runs with node and no TypeScript at run time.
@@ -18,7 +18,7 @@ let values;
 try {
   ({ values } = parseArgs({ options: { out: { type: 'string', default: DEFAULT_OUT_DIR }, help: { type: 'boolean', short: 'h', default: false } } }));
 } catch (err) {
-  console.error(`build: ${(err as Error).message} (npm run build -- --help lists the flags)`);
+  console.error(usageLine('build', 'npm run build', (err as Error).message));
   process.exit(2);
 }
 if (values.help) printHelp(USAGE);

@@ -3,7 +3,7 @@
  * two frontends, haproxy), a seeded fault plan through the network, the checker, and a report.
  * The work is in scripts/lib/hosts/ (supervisor.ts is the entry); `--help` lists the options.
  */
-import { printHelp, toolHelp } from '../shared/cli.ts';
+import { printHelp, toolHelp, usageLine } from '../shared/cli.ts';
 import { NamespacesUnavailable, superviseRun } from './lib/hosts/supervisor.ts';
 import { formatReport, parseCliArgs, runPassed, USAGE, UsageError } from './lib/hosts/report.ts';
 
@@ -13,7 +13,7 @@ try {
 } catch (err) {
   if (!(err instanceof UsageError)) throw err;
   if (!err.message) printHelp(toolHelp('cluster:hosts', 'the store on seven network-namespace hosts under a seeded fault plan, then the checker (needs root).', USAGE));
-  console.error(`cluster:hosts: ${err.message}\n${USAGE}`);
+  console.error(usageLine('cluster:hosts', 'npm run cluster:hosts', err.message));
   process.exit(2);
 }
 try {

@@ -50,6 +50,14 @@ export function helpRequested(argv: readonly string[]): boolean {
   return argv.includes('--help') || argv.includes('-h');
 }
 
+/**
+ * A tool's refusal of its arguments, one line: `client: Unknown option '--x' (npm run client --
+ * --help lists the flags)`. The usage text stays behind --help, so the reason is not buried.
+ */
+export function usageLine(name: string, command: string, message: string): string {
+  return `${name}: ${message.split('\n')[0]} (${command} -- --help lists the flags)`;
+}
+
 /** Prints help text on stdout and exits 0. */
 export function printHelp(text: string): never {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);

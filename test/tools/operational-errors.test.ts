@@ -113,3 +113,25 @@ describe('a DATA_DIR that cannot be written', () => {
     expect(oneLine(r)).toBe(`order: cannot write DATA_DIR=${ro}: mkdir ${ro}/order-1: permission denied (EACCES)`);
   });
 });
+
+describe('a flag a tool does not take', () => {
+  // Before, every tool but bench and build printed its whole usage text after the reason, so the
+  // one line that mattered scrolled away; the usage stays behind --help.
+  const TOOLS: Array<[string, string]> = [
+    ['scripts/bench.ts', 'bench'],
+    ['scripts/client.ts', 'client'],
+    ['scripts/chaos.ts', 'chaos'],
+    ['scripts/check.ts', 'check'],
+    ['scripts/repair.ts', 'repair'],
+    ['scripts/cluster-hosts.ts', 'cluster:hosts'],
+    ['scripts/build.ts', 'build'],
+  ];
+  for (const [file, name] of TOOLS) {
+    it(`${name}: one line naming the flag and pointing to --help, exit 2, nothing run`, async () => {
+      const r = await runTs(file, ['--quikc']);
+      expect(r.code).toBe(EXIT.usage);
+      expect(r.stdout).toBe('');
+      expect(oneLine(r)).toBe(`${name}: Unknown option '--quikc' (npm run ${name} -- --help lists the flags)`);
+    });
+  }
+});
