@@ -38,6 +38,10 @@ const out = new StoreConsole({
   // and print them in the order they happened across services.
   reorderMs: 250,
 });
+// Lines held for ordering are printed whatever ends the process.
+process.on('exit', () => out.flush());
+const START_READY_TIMEOUT_MS = 60_000;
+const SUMMARY_TICK_MS = config.summaryIntervalMs || 10_000;
 const say = (msg: string, fields?: Record<string, unknown>) => out.say(msg, fields);
 const fail = (msg: string) => out.say(msg, {}, LEVEL.error);
 
@@ -94,13 +98,13 @@ process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGHUP', () => void shutdown('SIGHUP')); // the terminal went away
 
-const SUMMARY_TICK_MS = config.summaryIntervalMs || 10_000;
-setInterval(() => out.summarize(config.summaryIntervalMs > 0), SUMMARY_TICK_MS).unref();
-
 try {
   starting = startCluster({
     dataDir: config.dataDir,
     ports,
+    // A person would rather wait than be told "did not report listening" on a busy machine; a
+    // service that cannot listen says so and exits at once, whatever this is.
+    readyTimeoutMs: START_READY_TIMEOUT_MS,
     env,
     output: (service, line, stream) => out.line(service, line, stream),
     onExit: (info) => {
@@ -125,9 +129,14 @@ try {
   process.exit(1);
 }
 if (shuttingDown) await new Promise(() => {});
-printSummary(cluster);
+printUpTable(cluster);
+// The first window starts once the store is up: while it starts, its events say more than a
+// summary of no requests would. (With SUMMARY_INTERVAL_MS=0 the windows still end, so the line
+// budgets renew, but nothing is printed.)
+out.summarize(false);
+setInterval(() => out.summarize(config.summaryIntervalMs > 0), SUMMARY_TICK_MS).unref();
 
-function printSummary(c: Cluster): void {
+function printUpTable(c: Cluster): void {
   const pids = c.pids();
   const row = (s: ServiceName, url: string, extra = '') => `  ${s.padEnd(9)} ${url.padEnd(24)} pid ${String(pids[s]).padEnd(8)}${extra}`;
   const lines = [
@@ -143,7 +152,7 @@ function printSummary(c: Cluster): void {
     `           open ${c.urls.frontend}/status in a browser`,
     `crash:     kill -9 ${pids['order-3']}    # order-3, the leader (the highest id that is up); the frontend elects another`,
     `restart:   ${restartCommand(c, 'order-3')}    # in another terminal; it catches up from the leader`,
-    `shown:     events and errors, and a summary per service every ${Math.round(SUMMARY_TICK_MS / 1000)} s${config.logRequests ? ', and every request' : ' (LOG_REQUESTS=true shows every request)'}`,
+    `shown:     events and errors${config.summaryIntervalMs > 0 ? `, and a summary per service every ${describeInterval(config.summaryIntervalMs)}` : ''}${config.logRequests ? ', and every request' : ' (LOG_REQUESTS=true shows every request)'}`,
     'stop:      Ctrl-C (stops everything started here)',
     '',
   ];
@@ -157,6 +166,11 @@ function restartCommand(c: Cluster, service: ServiceName): string {
   // LOG_FORMAT=json is for this launcher; a person's terminal gets the replica's own default.
   const vars = nonDefaultVariables(given, 'order').filter((v) => v !== 'ORDER_ID' && v !== 'LOG_FORMAT');
   return [`ORDER_ID=${given.ORDER_ID}`, ...vars.map((v) => `${v}=${shellQuote(given[v]!)}`), 'npm run order'].join(' ');
+}
+
+/** `10 s`, `500 ms`. */
+function describeInterval(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
 function shellQuote(s: string): string {

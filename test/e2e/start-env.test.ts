@@ -29,8 +29,8 @@ describe('npm start passes each setting to exactly the services that read it', (
     pids = await pollUntil('npm start to print every PID', () => {
       const p = pidsPrinted(store.stdout);
       return Object.keys(p).length === 5 ? p : undefined;
-    }, 60_000);
-  }, 90_000);
+    }, 90_000);
+  }, 120_000);
 
   afterAll(async () => {
     const exit = await store?.stop();

@@ -27,7 +27,7 @@ describe('LOG_FORMAT=json npm start', () => {
     const store = await startStore({ LOG_FORMAT: 'json', SUMMARY_INTERVAL_MS: '500' });
     stores.push(store);
     const json = () => store.stdout.map((l) => JSON.parse(l) as Record<string, unknown>);
-    const up = await pollUntil('the "up" line', () => json().find((o) => o.event === 'up'), 60_000);
+    const up = await pollUntil('the "up" line', () => json().find((o) => o.event === 'up'), 90_000);
     const frontend = (up.services as Record<string, { url: string }>).frontend!.url;
     await useTheStore(frontend);
     // The requests may straddle summary windows: together the frontend's summaries count them all.
@@ -46,7 +46,7 @@ describe('LOG_FORMAT=json npm start', () => {
     expect(lines.some((o) => o.event === 'leader_change' && o.service === 'frontend')).toBe(true);
     expect(lines.filter((o) => o.route !== undefined)).toEqual([]);
     expect(lines.filter((o) => o.event === 'stopped').map((o) => o.service).sort()).toEqual(['catalog', 'frontend', 'order-1', 'order-2', 'order-3']);
-  }, 120_000);
+  }, 180_000);
 });
 
 describe('npm start for a person', () => {
@@ -59,7 +59,7 @@ describe('npm start for a person', () => {
         if (m) return m[1];
       }
       return undefined;
-    }, 60_000);
+    }, 90_000);
     await useTheStore(frontend);
     await pollUntil('a frontend summary line', () => store.stdout.find((l) => /^\[frontend\] \S+ last \d+ s: .* req\/s, p99 .*leader \d/.test(l)));
     // The leader may send a purchase alone or in a batch, and the frontend an order likewise (shared/batcher.ts).
@@ -73,5 +73,5 @@ describe('npm start for a person', () => {
     const end = store.stdout.findIndex((l, i) => i > table && l.startsWith('stop:'));
     const rest = [...store.stdout.slice(0, table - 1), ...store.stdout.slice(end + 2)];
     for (const l of rest) expect(l).toMatch(/^\[(catalog|frontend|order-[123]|start)\] */);
-  }, 120_000);
+  }, 180_000);
 });

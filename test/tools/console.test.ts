@@ -65,6 +65,16 @@ describe('by default a person sees what happened, not every request', () => {
     expect(out.at(-1)).toMatch(/POST \/orders 503/);
   });
 
+  it('LOG_REQUESTS=true shows every request, past the budget that still holds back a flood of warnings', () => {
+    const { c, out, advance } = consoleFor({ showRequests: true, lineBudget: 3 });
+    for (let i = 0; i < 10; i++) c.line('frontend', request('frontend', 'GET', '/products/:name', 200, 1, `r${i}`));
+    for (let i = 0; i < 10; i++) c.line('frontend', line('frontend', { event: 'election', msg: `electing ${i}` }, 40));
+    expect(out.filter((l) => l.includes('GET /products/:name 200'))).toHaveLength(10);
+    expect(out.filter((l) => l.includes('WARN electing'))).toHaveLength(3);
+    advance(10_000);
+    expect(c.summarize()[0]).toMatchObject({ requests: 10, notShown: 7 });
+  });
+
   it('what is not a JSON line (a refusal, a stack trace) is shown whole, whatever the budget', () => {
     const { c, out } = consoleFor({ lineBudget: 1 });
     c.line('catalog', line('catalog', { msg: 'catalog listening on http://127.0.0.1:1' }));
@@ -94,11 +104,28 @@ describe('lines from several services', () => {
     expect(out.map((l) => l.replace(/^\S+ +\S+ /, ''))).toEqual(['electing a leader', 'leading epoch 2', 'leader is replica 2']);
   });
 
-  it("the launcher's own line comes after everything the services wrote before it", () => {
-    const { c, out } = consoleFor({ reorderMs: 10_000 });
+  it("the launcher's own line takes its place by time: a kill it saw first follows what the services wrote before it", () => {
+    const { c, out, advance } = consoleFor({ reorderMs: 200 });
+    const at = (ms: number, service: ServiceName, msg: string) => JSON.stringify({ level: 30, time: new Date(T0 + ms).toISOString(), service, event: 'x', msg });
+    advance(100);
+    c.say('order-3 exited unexpectedly');
+    advance(30);
+    c.line('frontend', at(90, 'frontend', 'electing a leader'));
+    c.line('frontend', at(120, 'frontend', 'leader is replica 2'));
+    expect(out).toEqual([]);
+    advance(300);
+    c.flush();
+    expect(out.map((l) => l.replace(/^\S+ +\S+ /, ''))).toEqual(['electing a leader', 'order-3 exited unexpectedly', 'leader is replica 2']);
+    expect(out[1]).toMatch(/^\[start\]    \d\d:\d\d:\d\d\.\d{3} order-3 exited unexpectedly$/);
+  });
+
+  it('its errors go to stderr, in their place', () => {
+    const { c, out, err } = consoleFor({ reorderMs: 10_000 });
     c.line('order-1', line('order-1', { event: 'stopped', msg: 'order-1: stopped cleanly' }));
-    c.say('all stopped');
-    expect(out).toEqual([expect.stringMatching(/order-1: stopped cleanly$/), expect.stringMatching(/^\[start\]    \d\d:\d\d:\d\d\.\d{3} all stopped$/)]);
+    c.say('start: frontend exited', {}, 50);
+    c.flush();
+    expect(out).toEqual([expect.stringMatching(/order-1: stopped cleanly$/)]);
+    expect(err).toEqual([expect.stringMatching(/^\[start\]    \S+ start: frontend exited$/)]);
   });
 });
 

@@ -67,7 +67,7 @@ describe('a port in use', () => {
     expect(all.match(/frontend: cannot listen on 127\.0\.0\.1:\d+: the port is in use \(EADDRINUSE/g)).toHaveLength(1);
     expect(store.stderr.join('\n')).toMatch(/start: frontend exited \(code 78\) before it was listening/);
     expect(all).not.toMatch(/^\s+at /m);
-  }, 60_000);
+  }, 120_000);
 });
 
 describe('a bad HOST', () => {

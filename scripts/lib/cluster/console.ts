@@ -7,13 +7,15 @@
  *  - request lines only when asked (LOG_REQUESTS=true). Otherwise they are counted in the
  *    summary, and of the failed ones (5xx) the first few of each window are shown;
  *  - routine events that come once per order (cache invalidations) are counted, not shown.
- * A per-service budget per window bounds what a flood can print; what it holds back is counted
- * in the next summary.
+ * A per-service budget per window bounds what a flood can print (requests asked for aside); what
+ * it holds back is counted in the next summary.
  *
  * Each service buffers its lines for up to 100 ms (shared/logger.ts), so lines arrive out of
  * order across services: a new leader's line before the frontend's "electing". With `reorderMs`
  * the console holds each line that long and prints them in the order they were written (their
- * `time`); its own lines and summaries first print everything held, so they stay in place.
+ * `time`). Its own one-line messages join them at the time they are said (a replica killed by
+ * hand is reported among the lines it caused, not before them); its blocks and summaries first
+ * print everything held. Call `flush()` before the process exits.
  *
  * `pretty` renders `[service] 12:00:01.234 WARN message`, the tag coloured on a terminal.
  * `json` prints the services' lines as they wrote them and the launcher's own lines and
@@ -56,7 +58,7 @@ export class StoreConsole {
   private readonly err: { write(s: string): unknown };
   private shown = new Map<ServiceName, { lines: number; failed: number }>();
   /** Rendered lines waiting for `reorderMs`, in arrival order. */
-  private held: Array<{ timeMs: number; arrivedMs: number; text: string }> = [];
+  private held: Array<{ timeMs: number; arrivedMs: number; text: string; toErr?: boolean }> = [];
   private timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly o: ConsoleOptions) {
@@ -76,11 +78,16 @@ export class StoreConsole {
       return;
     }
     const text = this.o.format === 'json' ? (line.kind === 'text' ? JSON.stringify(textObject(service, line)) : raw) : this.render(service, line);
+    this.emit({ timeMs: line.timeMs, arrivedMs: this.now(), text });
+  }
+
+  /** Writes a line now, or holds it for `reorderMs` to print it among the others by time. */
+  private emit(h: { timeMs: number; arrivedMs: number; text: string; toErr?: boolean }): void {
     if (!this.o.reorderMs) {
-      this.out.write(`${text}\n`);
+      (h.toErr ? this.err : this.out).write(`${h.text}\n`);
       return;
     }
-    this.held.push({ timeMs: line.timeMs, arrivedMs: this.now(), text });
+    this.held.push(h);
     if (this.held.length > MAX_HELD) this.release(Infinity);
     this.timer ??= setInterval(() => this.release(this.now() - this.o.reorderMs!), Math.max(10, this.o.reorderMs / 4));
     this.timer.unref?.();
@@ -100,26 +107,34 @@ export class StoreConsole {
     const [out, keep] = partition(this.held, (h) => h.arrivedMs <= cutoffMs || h.timeMs <= latest);
     this.held = keep;
     out.sort((a, b) => a.timeMs - b.timeMs);
-    this.out.write(out.map((h) => `${h.text}\n`).join(''));
+    // Consecutive lines for one stream in one write.
+    for (let i = 0; i < out.length; ) {
+      let j = i;
+      while (j < out.length && Boolean(out[j]!.toErr) === Boolean(out[i]!.toErr)) j++;
+      (out[i]!.toErr ? this.err : this.out).write(out.slice(i, j).map((h) => `${h.text}\n`).join(''));
+      i = j;
+    }
     if (this.held.length === 0 && this.timer) {
       clearInterval(this.timer);
       this.timer = null;
     }
   }
 
-  /** The launcher's own line. */
+  /** The launcher's own line, among the services' lines by time (`reorderMs`). */
   say(msg: string, fields: Record<string, unknown> = {}, level: number = LEVEL.info): void {
-    this.flush();
-    const to = level >= LEVEL.error ? this.err : this.out;
-    if (this.o.format === 'json') to.write(`${JSON.stringify({ level, time: new Date(this.now()).toISOString(), service: 'start', ...fields, msg })}\n`);
-    else to.write(`${this.tag('start')} ${clock(this.now())} ${msg}\n`);
+    const nowMs = this.now();
+    this.emit({ timeMs: nowMs, arrivedMs: nowMs, text: this.ownLine(msg, fields, level), toErr: level >= LEVEL.error });
   }
 
-  /** A block for a person (the "toystore is up" table); in JSON, one object with `fields`. */
+  /** A block for a person (the "toystore is up" table), after everything held; in JSON, one object with `fields`. */
   block(lines: string[], msg: string, fields: Record<string, unknown>): void {
     this.flush();
-    if (this.o.format === 'json') this.say(msg, fields);
-    else this.out.write(`${lines.join('\n')}\n`);
+    this.out.write(`${this.o.format === 'json' ? this.ownLine(msg, fields, LEVEL.info) : lines.join('\n')}\n`);
+  }
+
+  private ownLine(msg: string, fields: Record<string, unknown>, level: number): string {
+    if (this.o.format === 'json') return JSON.stringify({ level, time: new Date(this.now()).toISOString(), service: 'start', ...fields, msg });
+    return `${this.tag('start')} ${clock(this.now())} ${msg}`;
   }
 
   exited(info: ExitInfo): void {
@@ -147,6 +162,8 @@ export class StoreConsole {
 
   private withinBudget(service: ServiceName, line: LogLine): boolean {
     if (line.kind === 'text') return true; // a crash's stack trace is shown whole
+    // Asked for, every request is shown: `grep <reqId>` must find all of an order's lines.
+    if (line.kind === 'request' && this.o.showRequests) return true;
     const s = this.shown.get(service) ?? { lines: 0, failed: 0 };
     this.shown.set(service, s);
     if (line.kind === 'request' && !this.o.showRequests && line.status >= 500) {
