@@ -11,7 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster } from '../../scripts/lib/cluster/index.ts';
-import { environOf, pidsPrinted, pollUntil, startStore, type Store } from '../tools/processes.ts';
+import { pollFor } from '../support/async.ts';
+import { environOf, pidsPrinted, startStore, type Store } from '../tools/processes.ts';
 
 describe('npm start passes each setting to exactly the services that read it', () => {
   let store: Store;
@@ -26,10 +27,10 @@ describe('npm start passes each setting to exactly the services that read it', (
       ORDER_ID: '2',
       CATALOG_URL: 'http://127.0.0.1:1',
     });
-    pids = await pollUntil('npm start to print every PID', () => {
+    pids = await pollFor('npm start to print every PID', () => {
       const p = pidsPrinted(store.stdout);
       return Object.keys(p).length === 5 ? p : undefined;
-    }, 90_000);
+    }, { deadlineMs: 90_000 });
   }, 120_000);
 
   afterAll(async () => {

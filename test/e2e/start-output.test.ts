@@ -5,7 +5,8 @@
  * own, prefixed, with a periodic summary per service, and LOG_REQUESTS=true adds the requests.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { pollUntil, startStore, type Store } from '../tools/processes.ts';
+import { pollFor } from '../support/async.ts';
+import { startStore, type Store } from '../tools/processes.ts';
 
 const stores: Store[] = [];
 afterAll(async () => {
@@ -15,7 +16,7 @@ afterAll(async () => {
 /** Some product reads and one acknowledged order (retried until a leader is elected). */
 async function useTheStore(frontend: string): Promise<void> {
   for (let i = 0; i < 10; i++) expect((await fetch(`${frontend}/products/Tux`)).status).toBe(200);
-  await pollUntil('an acknowledged order', async () => {
+  await pollFor('an acknowledged order', async () => {
     const r = await fetch(`${frontend}/orders`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'start-output-1' }, body: '{"name":"Lego","quantity":1}' });
     await r.arrayBuffer();
     return r.status === 200 ? true : undefined;
@@ -27,12 +28,12 @@ describe('LOG_FORMAT=json npm start', () => {
     const store = await startStore({ LOG_FORMAT: 'json', SUMMARY_INTERVAL_MS: '500' });
     stores.push(store);
     const json = () => store.stdout.map((l) => JSON.parse(l) as Record<string, unknown>);
-    const up = await pollUntil('the "up" line', () => json().find((o) => o.event === 'up'), 90_000);
+    const up = await pollFor('the "up" line', () => json().find((o) => o.event === 'up'), { deadlineMs: 90_000 });
     const frontend = (up.services as Record<string, { url: string }>).frontend!.url;
     await useTheStore(frontend);
     // The requests may straddle summary windows: together the frontend's summaries count them all.
     const counted = () => json().filter((o) => o.event === 'summary' && o.service === 'frontend').reduce((n, o) => n + (o.requests as number), 0);
-    await pollUntil('frontend summaries that counted the requests', () => (counted() >= 11 ? true : undefined));
+    await pollFor('frontend summaries that counted the requests', () => (counted() >= 11 ? true : undefined));
     const exit = await store.stop();
     expect(exit.code).toBe(0);
 
@@ -53,17 +54,17 @@ describe('npm start for a person', () => {
   it('prefixes every line, summarizes each service, and with LOG_REQUESTS=true shows each request', async () => {
     const store = await startStore({ LOG_REQUESTS: 'true', SUMMARY_INTERVAL_MS: '500' });
     stores.push(store);
-    const frontend = await pollUntil('the frontend URL in the "up" table', () => {
+    const frontend = await pollFor('the frontend URL in the "up" table', () => {
       for (const l of store.stdout) {
         const m = /^\s+frontend\s+(http:\/\/127\.0\.0\.1:\d+)\s+pid/.exec(l);
         if (m) return m[1];
       }
       return undefined;
-    }, 90_000);
+    }, { deadlineMs: 90_000 });
     await useTheStore(frontend);
-    await pollUntil('a frontend summary line', () => store.stdout.find((l) => /^\[frontend\] \S+ last \d+ s: .* req\/s, p99 .*leader \d/.test(l)));
+    await pollFor('a frontend summary line', () => store.stdout.find((l) => /^\[frontend\] \S+ last \d+ s: .* req\/s, p99 .*leader \d/.test(l)));
     // The leader may send a purchase alone or in a batch, and the frontend an order likewise (shared/batcher.ts).
-    await pollUntil('the order in the catalog and the leader', () =>
+    await pollFor('the order in the catalog and the leader', () =>
       store.stdout.some((l) => /^\[catalog\]  \S+ POST \/purchases(\/batch)? 200 /.test(l)) && store.stdout.some((l) => /^\[order-\d\]  \S+ POST \/orders(\/batch)? 200 /.test(l)) ? true : undefined);
     expect(store.stdout.filter((l) => /^\[frontend\] \S+ GET \/products\/Tux 200 [\d.]+ms  req \S+$/.test(l))).toHaveLength(10);
     const exit = await store.stop();

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SETTING_NAMES } from '../../shared/config.ts';
 import { pipeLines } from '../../scripts/lib/cluster/index.ts';
+import { runTs as supportRunTs } from '../support/async.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -46,20 +47,9 @@ export function run(cmd: string, args: string[], env: Record<string, string>, ti
   });
 }
 
-/** `node --import tsx <file> args` from the repo root. */
-export const runTs = (file: string, args: string[] = [], env: Record<string, string> = {}, timeoutMs?: number) =>
-  run(process.execPath, ['--import', 'tsx', file, ...args], env, timeoutMs);
-
-/** Polls `check` until it returns a value other than undefined, or fails at the deadline. */
-export async function pollUntil<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** A repo file under tsx (test/support/async.ts's runTs) with none of the runner's store variables. */
+export const runTs = (file: string, args: string[] = [], env: Record<string, string> = {}, timeoutMs = 30_000) =>
+  supportRunTs(file, args, env, { baseEnv: cleanEnv(), timeoutMs });
 
 /** A process's environment as the kernel holds it (/proc/<pid>/environ). */
 export async function environOf(pid: number): Promise<Record<string, string>> {
