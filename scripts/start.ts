@@ -40,7 +40,6 @@ const out = new StoreConsole({
 });
 // Lines held for ordering are printed whatever ends the process.
 process.on('exit', () => out.flush());
-const START_READY_TIMEOUT_MS = 60_000;
 const SUMMARY_TICK_MS = config.summaryIntervalMs || 10_000;
 const say = (msg: string, fields?: Record<string, unknown>) => out.say(msg, fields);
 const fail = (msg: string) => out.say(msg, {}, LEVEL.error);
@@ -102,9 +101,6 @@ try {
   starting = startCluster({
     dataDir: config.dataDir,
     ports,
-    // A person would rather wait than be told "did not report listening" on a busy machine; a
-    // service that cannot listen says so and exits at once, whatever this is.
-    readyTimeoutMs: START_READY_TIMEOUT_MS,
     env,
     output: (service, line, stream) => out.line(service, line, stream),
     onExit: (info) => {
@@ -165,7 +161,10 @@ function restartCommand(c: Cluster, service: ServiceName): string {
   const given = c.envOf(service);
   // LOG_FORMAT=json is for this launcher; a person's terminal gets the replica's own default.
   const vars = nonDefaultVariables(given, 'order').filter((v) => v !== 'ORDER_ID' && v !== 'LOG_FORMAT');
-  return [`ORDER_ID=${given.ORDER_ID}`, ...vars.map((v) => `${v}=${shellQuote(given[v]!)}`), 'npm run order'].join(' ');
+  // A secret (the table's `secret`) is never printed: the command refers to the caller's own variable.
+  const secret = new Set(SETTING_LIST.filter((s) => s.secret).map((s) => s.env));
+  const assign = (v: string) => (secret.has(v) ? `${v}="$${v}"` : `${v}=${shellQuote(given[v]!)}`);
+  return [`ORDER_ID=${given.ORDER_ID}`, ...vars.map(assign), 'npm run order'].join(' ');
 }
 
 /** `10 s`, `500 ms`. */

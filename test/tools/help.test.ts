@@ -68,6 +68,7 @@ describe('a tool asked for help', () => {
     ['scripts/bench.ts', 'npm run bench', /--only a,b/],
     ['scripts/cluster-hosts.ts', 'cluster:hosts', /--seed N/],
     ['scripts/build.ts', 'build', /--out DIR/],
+    ['scripts/layout.ts', 'layout', /--over N/],
   ];
   for (const [file, name, flag] of TOOLS) {
     it(`${name} --help says what it is and lists its flags on stdout, exit 0`, async () => {

@@ -125,6 +125,7 @@ describe('a flag a tool does not take', () => {
     ['scripts/repair.ts', 'repair'],
     ['scripts/cluster-hosts.ts', 'cluster:hosts'],
     ['scripts/build.ts', 'build'],
+    ['scripts/layout.ts', 'layout'],
   ];
   for (const [file, name] of TOOLS) {
     it(`${name}: one line naming the flag and pointing to --help, exit 2, nothing run`, async () => {

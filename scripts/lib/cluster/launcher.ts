@@ -36,7 +36,11 @@ import {
   type StartClusterOptions,
 } from './types.ts';
 
-const DEFAULT_READY_TIMEOUT_MS = 20_000;
+/**
+ * For all five to print `listening on`. Generous: on a busy machine five tsx processes take tens
+ * of seconds to start, and a service that cannot listen says so and exits at once anyway.
+ */
+const DEFAULT_READY_TIMEOUT_MS = 60_000;
 /** Services give themselves 5 s to shut down (shared/serve.ts); allow a little more. */
 const STOP_DEADLINE_MS = 8_000;
 const KILL_DEADLINE_MS = 3_000;

@@ -51,7 +51,7 @@ export interface StartClusterOptions {
   onExit?: (info: ExitInfo) => void;
   heartbeatIntervalMs?: number;
   restockIntervalMs?: number;
-  /** How long a service may take to print its `listening on` line. Default 20 s. */
+  /** How long the services may take to print their `listening on` lines. Default 60 s. */
   readyTimeoutMs?: number;
   /**
    * Each process's own view of its peers, for routing links through fault proxies: returns the
