@@ -32,6 +32,9 @@ export const orderCodec: RecordCodec<OrderEntry> = {
   fields: orderFields,
   crcOf: (e) => e.crc,
   inSequence: (e, i) => e.index === i,
+  keyOf: (e) => e.key,
+  // number,epoch,name,quantity,key,crc: the order number is the record's position.
+  layout: { fields: 6, sequenceField: 0, keyField: 4 },
   check: checkOrder,
   decode: (f) => {
     const r = decodeOrder(f);
@@ -120,7 +123,10 @@ export class FileLogStore implements OrderLogStore {
     return this.wal.at(index);
   }
   crcAt(index: number): number | undefined {
-    return index === -1 ? 0 : this.wal.at(index)?.crc;
+    return index === -1 ? 0 : this.wal.crcAt(index);
+  }
+  indexOfKey(key: string): number | undefined {
+    return this.wal.indexOfKey(key);
   }
   slice(from: number, to: number): OrderEntry[] {
     return this.wal.slice(from, to);
