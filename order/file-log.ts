@@ -80,9 +80,10 @@ export function formatRecord(e: OrderEntry): string {
  * either down to the valid prefix.
  */
 export async function openFileLogStore(dir: string, opts: FileLogOptions = {}): Promise<FileLogStore> {
-  // A replica that finds its mark ahead of its log (a power loss between the two fdatasyncs)
-  // rebuilds itself from its peers (order/recovery.ts), so it can afford one fsync per batch.
-  return new FileLogStore(await openWal(path.join(dir, LOG_FILE), orderCodec, { markSync: 'with-data', ...opts }));
+  // The mark is fdatasynced only after the data ('after-data', the default): with both at once, a
+  // power loss in between leaves the mark ahead, the replica must be rebuilt from its peers, and
+  // two replicas losing power together leave no quorum of intact ones to lead (shared/wal.ts).
+  return new FileLogStore(await openWal(path.join(dir, LOG_FILE), orderCodec, opts));
 }
 
 export class FileLogStore implements OrderLogStore {

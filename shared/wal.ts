@@ -9,8 +9,8 @@
  * Writes: every append, truncation and mark update goes through one queue drained by a single
  * pump. All appends queued while a write is in flight go out as one positional write and one
  * fdatasync, and the mark (shared/wal-mark.ts) is rewritten to cover them and fdatasynced, after
- * the data's or beside it (`markSync`); then the `.synced` sidecar hook (power-loss simulation);
- * only then do their waiters resolve and `durableCount` advance. So every record anyone was told is durable is below the mark. A
+ * the data's (the `.synced` sidecar hook for power-loss simulation in between) or beside it
+ * (`markSync`); only then do their waiters resolve and `durableCount` advance. So every record anyone was told is durable is below the mark. A
  * truncation lowers the mark before it cuts, so the mark never claims bytes the file lacks.
  * A write or fsync error is fatal (shared/fsutil.ts): the process exits rather than acknowledge.
  *
@@ -140,8 +140,10 @@ export interface WalOptions {
    * When the mark is fdatasynced: 'after-data' (default) only once the data's fdatasync is done,
    * so no crash, power loss included, can leave it ahead of the data; 'with-data' at the same
    * time, one fsync of latency instead of two, where only a power loss in between can leave it
-   * ahead, which opens as lost records: for an owner that rebuilds itself from peers when that
-   * happens (the order log), never for one that would then need a person (the catalog ledger).
+   * ahead, which opens as lost records: for an owner that can afford to rebuild from its peers
+   * after every power loss mid-batch. Neither log uses it: when two replicas of three lose power
+   * at once (chaos --overlap, seed 2, 300 s), both come back recovering, and the third cannot
+   * gather a quorum of intact replicas to lead: the cluster stops for good.
    */
   markSync?: 'after-data' | 'with-data';
 }
@@ -712,17 +714,20 @@ export class Wal<R> {
     // replaced them (not written yet).
     const covered = this.stablePrefix(last.count, last.position + last.bytes.length);
     const mark = () => this.writeMark(covered.records, covered.bytes, this.crcFromMemory(covered.records));
+    // The `.synced` sidecar (power-loss simulation) says what the data's own fdatasync covered, the
+    // moment it did: a simulated power loss then keeps exactly what a real one would.
+    const synced = () => this.opts.onSynced?.(last.position + last.bytes.length);
     if (this.opts.markSync === 'with-data') {
       // The mark is written after the data (both in the page cache now, so a kill -9 cannot split
       // them) and both fdatasyncs run at once. Only a power loss in between can put the mark on
       // disk first; it then claims records the file lacks, which opens as lost records, and the
       // owner rebuilds from its peers. Nobody is answered before both are durable.
-      await Promise.all([this.handle.datasync(), mark()]);
+      await Promise.all([this.handle.datasync().then(synced), mark()]);
     } else {
       await this.handle.datasync();
+      synced();
       await mark();
     }
-    this.opts.onSynced?.(last.position + last.bytes.length);
     this.durable = Math.max(this.durable, covered.records);
     for (const b of batch) b.done();
   }

@@ -2,6 +2,7 @@
  * The order log on disk (order/file-log.ts): what survives reopening, group commit, truncation,
  * and how a damaged file is told apart — a torn tail (cut, copy kept) from corruption (refused).
  */
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +22,7 @@ import {
 import { chainCrc, signEntry } from '../../order/log.ts';
 import { hashKeyString } from '../../shared/wal-table.ts';
 import { writeMarkFor } from '../../shared/wal.ts';
+import { decodeMark } from '../../shared/wal-mark.ts';
 
 let dir: string;
 let opened: FileLogStore[] = [];
@@ -407,6 +409,35 @@ describe('recovering a damaged file', () => {
     expect((err as CorruptLogError).lineNumber).toBe(3);
     expect((await readLogBytes()).equals(damaged)).toBe(true);
     expect(await tornCopies()).toEqual([]);
+  });
+});
+
+describe('when the power fails mid-batch', () => {
+  it('the mark on disk never claims bytes the data fdatasync has not yet covered (what a power loss keeps)', async () => {
+    // Each call of onSynced says "the data is durable up to here". If the mark were written before
+    // (or beside) that, a power loss in between would leave it claiming records the file lost:
+    // the replica would come back recovering, and two of them at once stop the cluster.
+    const markFile = `${logPath()}.mark`;
+    let synced = -1; // the first call, at open, reports what the file held already
+    const ahead: string[] = [];
+    const log = await open({
+      onSynced: (bytes) => {
+        const mark = decodeMark(readFileSync(markFile));
+        if (synced >= 0 && mark && mark.bytes > synced) ahead.push(`mark at ${mark.bytes} while the data was synced to ${synced}`);
+        synced = Math.max(synced, bytes);
+      },
+    });
+    let prev = 0;
+    const waits: Promise<void>[] = [];
+    for (let i = 0; i < 40; i++) {
+      const [e] = records(1, { startIndex: i, prevCrc: prev });
+      prev = e!.crc;
+      waits.push(log.append([e!]));
+      if (i % 7 === 0) await Promise.all(waits.splice(0));
+    }
+    await Promise.all(waits);
+    expect(log.durableIndex()).toBe(39);
+    expect(ahead).toEqual([]);
   });
 });
 
