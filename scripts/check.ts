@@ -10,6 +10,7 @@
  * that could not be read (unreachable service, unreadable data dir or history).
  */
 import { credentialOf, withClusterCredential } from '../shared/auth.ts';
+import { printHelp, toolHelp, usageLine } from '../shared/cli.ts';
 import { ConfigError, loadClusterSecret } from '../shared/config.ts';
 import { createPooledHttp } from '../shared/http.ts';
 import { CheckInputError, checkDataDir, checkLive, formatReport, parseCheckArgs, USAGE, type CheckArgs, type CheckReport } from './lib/check/index.ts';
@@ -20,13 +21,10 @@ async function main(): Promise<number> {
     args = parseCheckArgs(process.argv.slice(2));
   } catch (err) {
     if (!(err instanceof CheckInputError)) throw err;
-    console.error(`check: ${err.message}\n\n${USAGE}`);
+    console.error(usageLine('check', 'npm run check', err.message));
     return 2;
   }
-  if (args.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  if (args.help) printHelp(toolHelp('check', 'the consistency checker: reads the order logs, the catalog ledger and client histories, and reports every lost, duplicated or phantom order, divergence and stale read.', USAGE));
 
   let report: CheckReport;
   try {

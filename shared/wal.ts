@@ -9,8 +9,8 @@
  * Writes: every append, truncation and mark update goes through one queue drained by a single
  * pump. All appends queued while a write is in flight go out as one positional write and one
  * fdatasync, and the mark (shared/wal-mark.ts) is rewritten to cover them and fdatasynced, after
- * the data's or beside it (`markSync`); then the `.synced` sidecar hook (power-loss simulation);
- * only then do their waiters resolve and `durableCount` advance. So every record anyone was told is durable is below the mark. A
+ * the data's (the `.synced` sidecar hook for power-loss simulation in between) or beside it
+ * (`markSync`); only then do their waiters resolve and `durableCount` advance. So every record anyone was told is durable is below the mark. A
  * truncation lowers the mark before it cuts, so the mark never claims bytes the file lacks.
  * A write or fsync error is fatal (shared/fsutil.ts): the process exits rather than acknowledge.
  *
@@ -30,6 +30,7 @@ import { crc32 } from 'node:zlib';
 import { stringify as stringifyCsv } from 'csv-stringify/sync';
 import { setAsideName } from './data-dir.ts';
 import { NL, QUOTE, recordEnd, splitRecord } from './wal-records.ts';
+import { hashKeyBytes, hashKeyString, RecordTable, type LoadedRecords } from './wal-table.ts';
 import { crashOnDurabilityError, fsyncDir, readIfExists, writeFileAtomic } from './fsutil.ts';
 import { MARK_SUFFIX, MarkWriter, NO_AUX, readMark, replaceMark, type Mark, type MarkRead } from './wal-mark.ts';
 
@@ -49,6 +50,14 @@ export interface RecordCodec<R> {
   check(r: R): string | null;
   /** Whether `r` may stand at position `i` (e.g. order number i); checked with the crc. */
   inSequence?(r: R, i: number): boolean;
+  /** The record's key, for a log looked up by key (Wal.indexOfKey). */
+  keyOf?(r: R): string;
+  /**
+   * Where an unquoted record's fields sit, for opening without decoding (shared/wal-table.ts):
+   * how many fields (crc included, last), the field that must equal the record's position (the
+   * one `inSequence` checks), and the key field. Absent, every record is decoded at open.
+   */
+  layout?: { fields: number; sequenceField: 0; keyField: number };
 }
 
 /** Where the valid part of a damaged file ends: what a repair keeps. */
@@ -131,8 +140,10 @@ export interface WalOptions {
    * When the mark is fdatasynced: 'after-data' (default) only once the data's fdatasync is done,
    * so no crash, power loss included, can leave it ahead of the data; 'with-data' at the same
    * time, one fsync of latency instead of two, where only a power loss in between can leave it
-   * ahead, which opens as lost records: for an owner that rebuilds itself from peers when that
-   * happens (the order log), never for one that would then need a person (the catalog ledger).
+   * ahead, which opens as lost records: for an owner that can afford to rebuild from its peers
+   * after every power loss mid-batch. Neither log uses it: when two replicas of three lose power
+   * at once (chaos --overlap, seed 2, 300 s), both come back recovering, and the third cannot
+   * gather a quorum of intact replicas to lead: the cluster stops for good.
    */
   markSync?: 'after-data' | 'with-data';
 }
@@ -176,6 +187,54 @@ function lineAt(content: Buffer, pos: number): number {
   return n;
 }
 
+/** Where a scan puts the records it accepts: decoded objects, or (fast path) just their bytes. */
+interface ScanSink<R> {
+  readonly count: number;
+  /** A record the scan decoded, starting at byte `pos`. */
+  record(r: R, pos: number): void;
+  /** A record accepted from its bytes alone (codec.layout), with its crc and key hash. */
+  bytes(pos: number, crc: number, keyHash: number): void;
+}
+
+/** The tools' sink: every record decoded, in an array. */
+class ArraySink<R> implements ScanSink<R> {
+  readonly records: R[] = [];
+  readonly offsets: number[] = [];
+  get count(): number {
+    return this.records.length;
+  }
+  record(r: R, pos: number): void {
+    this.records.push(r);
+    this.offsets.push(pos);
+  }
+  bytes(): void {
+    throw new Error('ArraySink takes decoded records only');
+  }
+}
+
+/** openWal's sink: offsets, crcs and key hashes, objects only for records decoded anyway. */
+class TableSink<R> implements ScanSink<R> {
+  readonly offsets: number[] = [];
+  readonly crcs: number[] = [];
+  readonly hashes: number[] = [];
+  readonly decoded = new Map<number, R>();
+  constructor(private readonly codec: RecordCodec<R>) {}
+  get count(): number {
+    return this.offsets.length;
+  }
+  record(r: R, pos: number): void {
+    this.decoded.set(this.offsets.length, r);
+    this.offsets.push(pos);
+    this.crcs.push(this.codec.crcOf(r));
+    if (this.codec.keyOf) this.hashes.push(hashKeyString(this.codec.keyOf(r)));
+  }
+  bytes(pos: number, crc: number, keyHash: number): void {
+    this.offsets.push(pos);
+    this.crcs.push(crc);
+    if (this.codec.keyOf) this.hashes.push(keyHash);
+  }
+}
+
 /**
  * Like parseWal, but damage is returned with the valid records before it instead of thrown.
  *
@@ -185,25 +244,42 @@ function lineAt(content: Buffer, pos: number): number {
  * copy and no closure per record. Quoted records take the general path.
  */
 export function scanWal<R>(file: string, content: Buffer, codec: RecordCodec<R>): Parsed<R> & { damage: CorruptLogError | null } {
+  const sink = new ArraySink<R>();
+  const { validEnd, damage } = scanInto(file, content, codec, sink, false);
+  return { records: sink.records, offsets: sink.offsets, validEnd, damage };
+}
+
+function scanInto<R>(file: string, content: Buffer, codec: RecordCodec<R>, sink: ScanSink<R>, fast: boolean): { validEnd: number; lastCrc: number; damage: CorruptLogError | null } {
   const header = `${codec.header}\n`;
-  const records: R[] = [];
-  const offsets: number[] = [];
   const headerEnd = content.indexOf(NL);
   if (headerEnd < 0 || content.subarray(0, headerEnd + 1).toString() !== header) {
-    return { records, offsets, validEnd: 0, damage: new CorruptLogError(file, 1, 'missing or unexpected header') };
+    return { validEnd: 0, lastCrc: 0, damage: new CorruptLogError(file, 1, 'missing or unexpected header') };
+  }
+  const layout = fast ? codec.layout : undefined;
+  if (layout && !(layout.fields >= 2 && layout.fields <= COMMAS.length && layout.keyField >= 1 && layout.keyField <= layout.fields - 2)) {
+    throw new RangeError(`record layout ${JSON.stringify(layout)}: the key must be a middle field of at most ${COMMAS.length}`);
   }
   let pos = headerEnd + 1;
   let prevCrc = 0;
   let nextQuote = content.indexOf(QUOTE, pos);
   const damaged = (why: string, to: number) => {
     const text = content.subarray(pos, Math.min(to, pos + 400)).toString('utf8').slice(0, 200);
-    const prefix = { validRecords: records.length, validPrefixBytes: pos, validLastCrc: prevCrc };
-    return { records, offsets, validEnd: pos, damage: new CorruptLogError(file, lineAt(content, pos), why, prefix, text) };
+    const prefix = { validRecords: sink.count, validPrefixBytes: pos, validLastCrc: prevCrc };
+    return { validEnd: pos, lastCrc: prevCrc, damage: new CorruptLogError(file, lineAt(content, pos), why, prefix, text) };
   };
   while (pos < content.length) {
     const nl = content.indexOf(NL, pos);
     if (nextQuote !== -1 && nextQuote < pos) nextQuote = content.indexOf(QUOTE, pos);
     const quoted = nextQuote !== -1 && nextQuote < nl;
+    if (layout && !quoted && nl >= 0) {
+      const crc = acceptBytes(content, pos, nl, layout, sink.count, prevCrc);
+      if (crc >= 0) {
+        sink.bytes(pos, crc, codec.keyOf ? hashKeyBytes(content, COMMAS[layout.keyField - 1]! + 1, COMMAS[layout.keyField]!) : 0);
+        prevCrc = crc;
+        pos = nl + 1;
+        continue;
+      }
+    }
     const end = nl < 0 ? -1 : quoted ? recordEnd(content, pos) : nl + 1;
     if (end < 0) {
       // Incomplete. A crash mid-write leaves exactly this at the end of the file, and nothing
@@ -218,16 +294,53 @@ export function scanWal<R>(file: string, content: Buffer, codec: RecordCodec<R>)
     const record = quoted ? decodeText(text, codec) : codec.decode(text.split(','));
     const why =
       !record ? explainText(text, codec)
-      : codec.inSequence && !codec.inSequence(record, records.length) ? `out of sequence (expected record ${records.length})`
+      : codec.inSequence && !codec.inSequence(record, sink.count) ? `out of sequence (expected record ${sink.count})`
       : !chainsOn(content, pos, end, quoted, prevCrc, record, codec) ? 'checksum mismatch'
       : null;
     if (why) return damaged(why, end - 1);
-    records.push(record!);
-    offsets.push(pos);
+    sink.record(record!, pos);
     prevCrc = codec.crcOf(record!);
     pos = end;
   }
-  return { records, offsets, validEnd: pos, damage: null };
+  return { validEnd: pos, lastCrc: prevCrc, damage: null };
+}
+
+/** Where acceptBytes found the commas of the line it accepted last (one scratch array, no garbage). */
+const COMMAS = new Int32Array(64);
+
+/** Canonical decimal digits in [from, to) as a number (no sign, no leading zero), or -1. */
+function digitsAt(content: Buffer, from: number, to: number): number {
+  if (to <= from || to - from > 15 || (content[from] === 0x30 && to - from > 1)) return -1;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const d = content[i]! - 0x30;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/**
+ * The fast path of an open: the unquoted line [pos, nl) has exactly `layout.fields` fields, its
+ * sequence field says `expected`, and its last field is a crc32 that the bytes before it chain to
+ * from `prevCrc`. Returns that crc, or -1 for anything else (the general path then decodes the
+ * line and says what is wrong with it, exactly as without the fast path).
+ */
+function acceptBytes(content: Buffer, pos: number, nl: number, layout: NonNullable<RecordCodec<unknown>['layout']>, expected: number, prevCrc: number): number {
+  let at = pos;
+  for (let k = 0; k < layout.fields - 1; k++) {
+    const c = content.indexOf(0x2c, at);
+    if (c < 0 || c >= nl) return -1;
+    COMMAS[k] = c;
+    at = c + 1;
+  }
+  const more = content.indexOf(0x2c, at);
+  if (more >= 0 && more < nl) return -1;
+  const lastComma = COMMAS[layout.fields - 2]!;
+  if (digitsAt(content, pos, COMMAS[0]!) !== expected) return -1;
+  const crc = digitsAt(content, lastComma + 1, nl);
+  if (crc < 0 || crc > 0xffff_ffff) return -1;
+  return crc32(content.subarray(pos, lastComma), prevCrc) >>> 0 === crc ? crc : -1;
 }
 
 /** Does `record` (the bytes pos..end) carry the crc of its fields chained to `prevCrc`? */
@@ -252,15 +365,24 @@ export function encodeRecord<R>(codec: RecordCodec<R>, r: R): string {
   return stringifyCsv([[...fields, codec.crcOf(r)]]);
 }
 
-/** Throws LostRecordsError unless the parsed file holds every record its mark says is durable. */
-function checkAgainstMark<R>(file: string, p: Parsed<R>, codec: RecordCodec<R>, read: MarkRead): void {
-  const lost = markProblem(file, p, codec, read);
-  if (lost) throw lost;
+/** What a scan found, as the mark check needs it. */
+interface ScanView {
+  count: number;
+  validEnd: number;
+  offsets: readonly number[];
+  crcAt(i: number): number;
 }
 
-function markProblem<R>(file: string, p: Parsed<R>, codec: RecordCodec<R>, read: MarkRead): LostRecordsError | null {
-  const n = p.records.length;
-  const prefix: ValidPrefix = { validRecords: n, validPrefixBytes: p.validEnd, validLastCrc: n ? codec.crcOf(p.records[n - 1]!) : 0 };
+const viewOf = <R>(p: Parsed<R>, codec: RecordCodec<R>): ScanView => ({
+  count: p.records.length,
+  validEnd: p.validEnd,
+  offsets: p.offsets,
+  crcAt: (i) => codec.crcOf(p.records[i]!),
+});
+
+function markProblem(file: string, p: ScanView, read: MarkRead): LostRecordsError | null {
+  const n = p.count;
+  const prefix: ValidPrefix = { validRecords: n, validPrefixBytes: p.validEnd, validLastCrc: n ? p.crcAt(n - 1) : 0 };
   if (read.state !== 'ok') {
     // Nothing in the file: nothing acknowledged can be missing from it (a log created by a crash
     // between writing its header and its mark).
@@ -272,7 +394,7 @@ function markProblem<R>(file: string, p: Parsed<R>, codec: RecordCodec<R>, read:
   const endOf = (count: number) => (count === n ? p.validEnd : p.offsets[count]!);
   const why =
     n < m.records ? `the file holds ${n} valid records, its mark says ${m.records} were durable`
-    : m.records > 0 && codec.crcOf(p.records[m.records - 1]!) !== m.lastCrc ? `record ${m.records - 1} has crc ${codec.crcOf(p.records[m.records - 1]!)}, its mark says ${m.lastCrc}`
+    : m.records > 0 && p.crcAt(m.records - 1) !== m.lastCrc ? `record ${m.records - 1} has crc ${p.crcAt(m.records - 1)}, its mark says ${m.lastCrc}`
     : endOf(m.records) !== m.bytes && (m.records > 0 || m.bytes !== 0) ? `its first ${m.records} records end at byte ${endOf(m.records)}, its mark says ${m.bytes}`
     : null;
   return why ? new LostRecordsError(file, m, why, prefix) : null;
@@ -307,7 +429,7 @@ export async function inspectWal<R>(file: string, codec: RecordCodec<R>): Promis
   const scan = scanWal(file, content, codec);
   const base = { records: scan.records, validEnd: scan.validEnd, fileBytes: content.length, mark };
   if (scan.damage) return { ...base, state: 'corrupt', damage: scan.damage };
-  const lost = markProblem(file, scan, codec, read);
+  const lost = markProblem(file, viewOf(scan, codec), read);
   if (lost) return { ...base, state: 'lost', damage: lost };
   return { ...base, state: scan.validEnd < content.length ? 'torn' : 'ok', damage: null };
 }
@@ -332,9 +454,14 @@ export async function openWal<R>(file: string, codec: RecordCodec<R>, opts: WalO
     await fsyncDir(path.dirname(path.dirname(file)));
     content = Buffer.from(`${codec.header}\n`);
   }
-  const parsed = parseWal(file, content, codec);
-  checkAgainstMark(file, parsed, codec, markRead);
-  const { records, offsets, validEnd } = parsed;
+  // The fast path (codec.layout) keeps the records as the file's bytes (shared/wal-table.ts).
+  const sink = new TableSink(codec);
+  const scan = scanInto(file, content, codec, sink, true);
+  if (scan.damage) throw scan.damage;
+  const view: ScanView = { count: sink.count, validEnd: scan.validEnd, offsets: sink.offsets, crcAt: (i) => sink.crcs[i]! };
+  const lost = markProblem(file, view, markRead);
+  if (lost) throw lost;
+  const validEnd = scan.validEnd;
   if (validEnd < content.length) {
     // Keep what we cut, then cut it durably before anything new is appended after it.
     const savedAs = setAsideName(file, 'torn', Date.now());
@@ -342,8 +469,8 @@ export async function openWal<R>(file: string, codec: RecordCodec<R>, opts: WalO
     await cutFile(file, validEnd);
     opts.onTornTail?.({ bytes: content.length - validEnd, savedAs });
   }
-  const n = records.length;
-  const mark: Mark = { records: n, bytes: validEnd, lastCrc: n ? codec.crcOf(records[n - 1]!) : 0, aux: markRead.state === 'ok' ? markRead.mark.aux : NO_AUX };
+  const n = sink.count;
+  const mark: Mark = { records: n, bytes: validEnd, lastCrc: scan.lastCrc, aux: markRead.state === 'ok' ? markRead.mark.aux : NO_AUX };
   const handle = await fs.open(file, 'r+');
   let marker: MarkWriter | null = null;
   try {
@@ -360,7 +487,8 @@ export async function openWal<R>(file: string, codec: RecordCodec<R>, opts: WalO
     await marker?.close();
     throw err;
   }
-  const wal = new Wal<R>(file, codec, handle, marker, records, offsets, validEnd, opts);
+  const loaded = { bytes: content, end: validEnd, offsets: sink.offsets, crcs: sink.crcs, hashes: sink.hashes, decoded: sink.decoded };
+  const wal = new Wal<R>(file, codec, handle, marker, loaded, validEnd, opts);
   opts.onSynced?.(validEnd);
   return wal;
 }
@@ -429,31 +557,33 @@ export class Wal<R> {
   private auxWaiters: { upTo: number; resolve: () => void }[] = [];
   private auxRequests = 0;
   private markQueued = false;
+  private readonly table: RecordTable<R>;
 
   constructor(
     readonly file: string,
     private readonly codec: RecordCodec<R>,
     private readonly handle: fs.FileHandle,
     private readonly marker: MarkWriter,
-    private readonly records: R[],
-    /** Byte offset where each record starts. */
-    private readonly offsets: number[],
+    loaded: LoadedRecords<R>,
     /** Logical end of the file, counting queued but not yet written appends. */
     private end: number,
     private readonly opts: WalOptions,
   ) {
-    this.durable = records.length;
     this.onFatal = opts.onFatal ?? crashOnDurabilityError;
+    const fatal = this.onFatal;
+    this.table = new RecordTable(codec, loaded, (text) => decodeText(text, codec), (i, text) =>
+      fatal(`decode record ${i}`, new CorruptLogError(file, i + 2, 'a record with a valid crc chain does not decode', { validRecords: i, validPrefixBytes: 0, validLastCrc: 0 }, text.slice(0, 200))));
+    this.durable = this.table.length;
     this.auxWanted = marker.mark.aux;
     this.loadedAux = marker.mark.aux;
   }
 
   get length(): number {
-    return this.records.length;
+    return this.table.length;
   }
   /** How many records (from the start) the mark covers: what may be acknowledged. */
   get durableCount(): number {
-    return Math.min(this.durable, this.records.length);
+    return Math.min(this.durable, this.table.length);
   }
   /** The owner's number as the mark held it when the log was opened (NO_AUX if never set). */
   readonly loadedAux: number;
@@ -462,14 +592,20 @@ export class Wal<R> {
     return this.marker.mark.aux;
   }
   at(i: number): R | undefined {
-    return this.records[i];
+    return this.table.at(i);
   }
   slice(from: number, to: number): R[] {
-    return this.records.slice(from, to);
+    return this.table.slice(from, to);
+  }
+  crcAt(i: number): number | undefined {
+    return this.table.crcAt(i);
   }
   lastCrc(): number {
-    const last = this.records[this.records.length - 1];
-    return last === undefined ? 0 : this.codec.crcOf(last);
+    return this.table.crcAt(this.table.length - 1) ?? 0;
+  }
+  /** The index of the record holding `key` (codec.keyOf), if any. */
+  indexOfKey(key: string): number | undefined {
+    return this.table.indexOfKey(key);
   }
 
   /** Appends; visible at once, resolves once durable (mark included). The caller has chained the crcs. */
@@ -483,22 +619,20 @@ export class Wal<R> {
     const lines = records.map((r) => encodeRecord(this.codec, r));
     const position = this.end;
     for (let i = 0; i < records.length; i++) {
-      this.offsets.push(this.end);
+      this.table.push(records[i]!, this.end);
       this.end += Buffer.byteLength(lines[i]!);
-      this.records.push(records[i]!);
     }
     const bytes = Buffer.from(lines.join(''));
-    return (this.tail = new Promise((done) => this.enqueue({ kind: 'append', bytes, position, count: this.records.length, done })));
+    return (this.tail = new Promise((done) => this.enqueue({ kind: 'append', bytes, position, count: this.table.length, done })));
   }
 
   /** Drops records from index `from` on; visible at once, resolves once durable. */
   truncateFrom(from: number): Promise<void> {
-    if (from >= this.records.length) return Promise.resolve();
+    if (from >= this.table.length) return Promise.resolve();
     if (this.closed) return Promise.reject(new Error(`${this.file} is closed`));
     const keep = Math.max(0, from);
-    const position = this.offsets[keep]!;
-    this.records.length = keep;
-    this.offsets.length = keep;
+    const position = this.table.offsetOf(keep)!;
+    this.table.truncate(keep);
     this.end = position;
     // Records from `keep` on are gone from what we present, whatever is still queued for disk.
     this.durable = Math.min(this.durable, keep);
@@ -580,17 +714,20 @@ export class Wal<R> {
     // replaced them (not written yet).
     const covered = this.stablePrefix(last.count, last.position + last.bytes.length);
     const mark = () => this.writeMark(covered.records, covered.bytes, this.crcFromMemory(covered.records));
+    // The `.synced` sidecar (power-loss simulation) says what the data's own fdatasync covered, the
+    // moment it did: a simulated power loss then keeps exactly what a real one would.
+    const synced = () => this.opts.onSynced?.(last.position + last.bytes.length);
     if (this.opts.markSync === 'with-data') {
       // The mark is written after the data (both in the page cache now, so a kill -9 cannot split
       // them) and both fdatasyncs run at once. Only a power loss in between can put the mark on
       // disk first; it then claims records the file lacks, which opens as lost records, and the
       // owner rebuilds from its peers. Nobody is answered before both are durable.
-      await Promise.all([this.handle.datasync(), mark()]);
+      await Promise.all([this.handle.datasync().then(synced), mark()]);
     } else {
       await this.handle.datasync();
+      synced();
       await mark();
     }
-    this.opts.onSynced?.(last.position + last.bytes.length);
     this.durable = Math.max(this.durable, covered.records);
     for (const b of batch) b.done();
   }
@@ -626,7 +763,7 @@ export class Wal<R> {
 
   /** crc of record `count - 1` as memory holds it; only for a count from stablePrefix. */
   private crcFromMemory(count: number): number {
-    return count ? this.codec.crcOf(this.records[count - 1]!) : 0;
+    return count ? this.table.crcAt(count - 1)! : 0;
   }
 
   /** Rewrites the mark (one in flight at a time: only the pump calls this) with the latest aux. */

@@ -27,7 +27,7 @@
  */
 import type { ManualClock } from '../../shared/clock.ts';
 import type { OrderEntry } from '../../shared/contracts.ts';
-import { assertContinues, type OrderLogStore } from '../../order/log.ts';
+import { assertContinues, EntryKeyIndex, type OrderLogStore } from '../../order/log.ts';
 import { INITIAL_META, type Meta, type MetaStore } from '../../order/meta.ts';
 import type { Rng } from './rng.ts';
 import type { SimNode } from './node.ts';
@@ -135,10 +135,12 @@ abstract class SyncQueue<Op> {
 
 export class SimLogStore extends SyncQueue<LogOp> implements OrderLogStore {
   private entries: OrderEntry[];
+  private readonly keys: EntryKeyIndex;
 
   constructor(private readonly disk: SimDisk, env: DiskEnv) {
     super(env);
     this.entries = disk.log.slice();
+    this.keys = new EntryKeyIndex(() => this.entries);
   }
 
   get loadedCommitIndex(): number {
@@ -190,6 +192,10 @@ export class SimLogStore extends SyncQueue<LogOp> implements OrderLogStore {
     return this.entries.slice(Math.max(0, from), Math.max(0, to));
   }
 
+  indexOfKey(key: string): number | undefined {
+    return this.keys.get(key);
+  }
+
   append(entries: OrderEntry[]): Promise<void> {
     if (this.dead) return this.never();
     if (entries.length === 0) return Promise.resolve();
@@ -202,6 +208,7 @@ export class SimLogStore extends SyncQueue<LogOp> implements OrderLogStore {
     if (this.dead) return this.never();
     if (index > this.lastIndex()) return Promise.resolve();
     const from = Math.max(0, index);
+    this.keys.dropFrom(from);
     this.entries.length = from;
     return this.enqueue({ kind: 'truncate', index: from });
   }

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadClusterSecret, loadConfig } from '../../shared/config.ts';
+import { ConfigError, loadClusterSecret, loadConfig, SETTINGS } from '../../shared/config.ts';
 
 const SECRET = 'a-cluster-secret-of-forty-characters-xyz';
 
@@ -237,5 +237,34 @@ describe('the cluster secret', () => {
     expect(problemsOf({ CLUSTER_SECRET: 'short' })).toEqual([expect.stringMatching(/^CLUSTER_SECRET: the secret must be at least 32 characters/)]);
     expect(problemsOf({ CLUSTER_SECRET_FILE: file(`${SECRET} with spaces\n`) })).toEqual([expect.stringMatching(/^CLUSTER_SECRET_FILE=.*visible ASCII/)]);
     expect(() => loadClusterSecret({ CLUSTER_SECRET: 'short' })).toThrow(ConfigError);
+  });
+
+  it('a bad secret is reported without the secret: neither the value nor the file\'s contents appear, the file\'s path does', () => {
+    const leaked = 'short-private-value';
+    const fromFile = file(`${leaked}\n`);
+    const problems = [...problemsOf({ CLUSTER_SECRET: leaked }), ...problemsOf({ CLUSTER_SECRET_FILE: fromFile })];
+    expect(problems).toHaveLength(2);
+    for (const p of problems) expect(p).not.toContain(leaked);
+    expect(problems[1]).toContain(fromFile);
+    try {
+      loadConfig({ CLUSTER_SECRET: `${leaked} x` }, 'order');
+      expect.unreachable('a secret with a space loads');
+    } catch (err) {
+      expect((err as ConfigError).message).not.toContain(leaked);
+    }
+  });
+
+  it('npm start may run without one off loopback (it makes one); every service may not', () => {
+    expect(loadConfig({ HOST: '0.0.0.0' }, 'start').clusterSecret).toBeNull();
+    for (const service of ['catalog', 'order', 'frontend'] as const) {
+      expect(() => loadConfig({ HOST: '0.0.0.0' }, service), service).toThrow(/CLUSTER_SECRET: required because HOST=0\.0\.0\.0/);
+    }
+  });
+
+  it('the two variables are rows of the config table, read by every service and npm start, marked secret', () => {
+    for (const s of [SETTINGS.clusterSecret, SETTINGS.clusterSecretFile]) {
+      expect(s.secret, s.env).toBe(true);
+      expect([...s.readBy].sort(), s.env).toEqual(['catalog', 'frontend', 'order', 'start']);
+    }
   });
 });
