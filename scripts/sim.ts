@@ -1,5 +1,5 @@
 /**
- * The deterministic simulator's CLI (test/sim/simulation.ts): runs many seeds of the replication
+ * The deterministic simulator's CLI (scripts/lib/sim/): runs many seeds of the replication
  * core under simulated faults and reports every seed that broke an invariant, with the command
  * that replays it.
  *
@@ -17,7 +17,7 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { describeFailure, runSimulation, type SimMode, type SimOptions, type SimResult } from '../test/sim/simulation.ts';
+import { describeFailure, runSimulation, type SimMode, type SimOptions, type SimResult } from './lib/sim/simulation.ts';
 
 const SHIMS = ['lead-single-flight'];
 

@@ -1,5 +1,5 @@
 /**
- * The deterministic simulation in CI (test/sim/simulation.ts): a fixed set of seeds, each a few
+ * The deterministic simulation in CI (scripts/lib/sim/): a fixed set of seeds, each a few
  * hundred steps of crashes, pauses, partitions and lossy, duplicating, reordering links around
  * three real replicas and the real frontend router, with the invariants checked after every step.
  *
@@ -12,8 +12,8 @@
 import { describe, expect, it } from 'vitest';
 import type { OrderEntry, ReplicaStatus } from '../../shared/contracts.ts';
 import { signEntry } from '../../order/log.ts';
-import { Checker, type ReplicaSnapshot } from './checker.ts';
-import { describeFailure, runSimulation, type SimMode } from './simulation.ts';
+import { Checker, type ReplicaSnapshot } from '../../scripts/lib/sim/checker.ts';
+import { describeFailure, runSimulation, type SimMode } from '../../scripts/lib/sim/simulation.ts';
 
 const STEPS = 300;
 

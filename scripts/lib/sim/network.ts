@@ -15,14 +15,14 @@
  * `HttpClient` the frontend's router gets, routing `http://order-N/...` onto replica methods the
  * way order/app.ts does) and `SimCatalog` (the catalog twin: one decrement per key).
  */
-import type { ManualClock } from '../../shared/clock.ts';
+import type { ManualClock } from '../../../shared/clock.ts';
 import {
   LeaderOrderRequestSchema, LeadRequestSchema, LeaderNoticeSchema, REPLAYED_HEADER, type PurchaseRequest, type PurchaseResult,
-} from '../../shared/contracts.ts';
-import { AppError, fromErrorBody, insufficientStock, orderNotFound } from '../../shared/errors.ts';
-import { NetworkError, type HttpClient, type HttpResponse } from '../../shared/http.ts';
-import type { CatalogPurchaser, PeerTransport } from '../../order/peers.ts';
-import type { Replica } from '../../order/replica.ts';
+} from '../../../shared/contracts.ts';
+import { AppError, fromErrorBody, insufficientStock, orderNotFound } from '../../../shared/errors.ts';
+import { NetworkError, type HttpClient, type HttpResponse } from '../../../shared/http.ts';
+import type { CatalogPurchaser, PeerTransport } from '../../../order/peers.ts';
+import type { Replica } from '../../../order/replica.ts';
 import type { Rng } from './rng.ts';
 import type { SimNode } from './node.ts';
 

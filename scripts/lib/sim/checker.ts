@@ -18,10 +18,10 @@
  * - at the end: logs identical, well formed, one order per key (scripts/lib/invariants), and every
  *   logged key bought from the catalog with the same name and quantity.
  */
-import type { OrderEntry, ReplicaStatus } from '../../shared/contracts.ts';
+import type { OrderEntry, ReplicaStatus } from '../../../shared/contracts.ts';
 import {
   checkConvergedCluster, checkLogWellFormed, checkUniqueKeys, type Acknowledged, type Violation as SharedViolation,
-} from '../../scripts/lib/invariants/index.ts';
+} from '../invariants/index.ts';
 
 export interface SimViolation {
   kind: string;

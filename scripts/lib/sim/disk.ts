@@ -25,10 +25,10 @@
  * `lie` makes a store resolve writes before they are durable (and claim everything visible is
  * durable): a deliberately broken disk for the test that proves the checker can fail.
  */
-import type { ManualClock } from '../../shared/clock.ts';
-import type { OrderEntry } from '../../shared/contracts.ts';
-import { assertContinues, type OrderLogStore } from '../../order/log.ts';
-import { INITIAL_META, type Meta, type MetaStore } from '../../order/meta.ts';
+import type { ManualClock } from '../../../shared/clock.ts';
+import type { OrderEntry } from '../../../shared/contracts.ts';
+import { assertContinues, type OrderLogStore } from '../../../order/log.ts';
+import { INITIAL_META, type Meta, type MetaStore } from '../../../order/meta.ts';
 import type { Rng } from './rng.ts';
 import type { SimNode } from './node.ts';
 

@@ -1,0 +1,155 @@
+/**
+ * The simulated processes of one run and their life cycle: the nodes, the network, the catalog,
+ * and three real `Replica`s (order/replica.ts) over simulated disks, booted, crashed and
+ * restarted here. A replica is wired the way order/main.ts wires it, with only the IO swapped for
+ * the simulator's twins.
+ */
+import type { ManualClock } from '../../../shared/clock.ts';
+import { Replica } from '../../../order/replica.ts';
+import { describeReplicaEvent } from '../../../order/events.ts';
+import type { PeerTransport } from '../../../order/peers.ts';
+import type { Checker, ReplicaSnapshot } from './checker.ts';
+import { SimDisk, SimLogStore, SimMetaStore, type DiskEnv } from './disk.ts';
+import { SimCatalog, SimNetwork } from './network.ts';
+import { nodeClock, SimNode } from './node.ts';
+import { CATALOG, CLIENT, FRONTENDS, QUORUM, REPLICAS, type SimConfig, type SimOptions } from './options.ts';
+import type { Rng } from './rng.ts';
+
+/** What every part of a run shares: time, the trace, the checker, the seed's configuration. */
+export interface SimContext {
+  clock: ManualClock;
+  trace: (line: string) => void;
+  checker: Checker;
+  config: SimConfig;
+  opts: SimOptions;
+}
+
+export class SimCluster {
+  readonly nodes = new Map<number, SimNode>();
+  readonly net: SimNetwork;
+  readonly catalog: SimCatalog;
+  readonly disks = new Map(REPLICAS.map((id) => [id, new SimDisk(id)]));
+  readonly stores = new Map<number, { log: SimLogStore; meta: SimMetaStore }>();
+  readonly replicas = new Map<number, Replica>();
+
+  constructor(private readonly ctx: SimContext, netRng: Rng, private readonly diskRng: Rng) {
+    const { clock } = ctx;
+    for (const id of REPLICAS) this.nodes.set(id, new SimNode(id, `order-${id}`, clock));
+    FRONTENDS.forEach((id, i) => this.nodes.set(id, new SimNode(id, i === 0 ? 'frontend' : `frontend${i + 1}`, clock)));
+    this.nodes.set(CLIENT, new SimNode(CLIENT, 'client', clock));
+    this.nodes.set(CATALOG, new SimNode(CATALOG, 'catalog', clock));
+    this.net = new SimNetwork(clock, netRng, { ...ctx.config.net }, this.nodes, ctx.trace);
+    this.catalog = new SimCatalog({ Tux: 1_000_000, Lego: 1_000_000, Whale: ctx.config.whaleStock });
+  }
+
+  node(id: number): SimNode {
+    return this.nodes.get(id)!;
+  }
+
+  readonly replicaOf = (id: number): Replica => {
+    const r = this.replicas.get(id);
+    if (!r) throw new Error(`replica ${id} is down (harness bug: delivered to a crashed node)`);
+    return r;
+  };
+
+  bootAll(): void {
+    for (const id of REPLICAS) {
+      const r = this.boot(id);
+      void r.start().catch((err: Error) => this.ctx.trace(`order-${id} start failed: ${err.message}`));
+    }
+  }
+
+  private boot(id: number): Replica {
+    const { ctx } = this;
+    const node = this.node(id);
+    const env: DiskEnv = { clock: ctx.clock, rng: this.diskRng, cfg: ctx.config.disk, node, trace: ctx.trace };
+    const log = new SimLogStore(this.disks.get(id)!, { ...env, lie: ctx.opts.broken?.lyingLogDisk });
+    const meta = new SimMetaStore(this.disks.get(id)!, { ...env, lie: ctx.opts.broken?.lyingMetaDisk });
+    this.stores.set(id, { log, meta });
+    const replica = new Replica({
+      id,
+      peerIds: REPLICAS.filter((p) => p !== id),
+      log,
+      meta,
+      peers: this.peersOf(id),
+      catalog: this.catalog.purchaser(this.net, id, CATALOG),
+      clock: nodeClock(ctx.clock, node),
+      heartbeatIntervalMs: ctx.config.heartbeatIntervalMs,
+      commitQuorum: QUORUM,
+      maxBatch: ctx.config.maxBatch,
+      onEvent: (e) => {
+        ctx.trace(`order-${id}: ${describeReplicaEvent(e).msg}`);
+        if (e.type === 'became_leader') ctx.checker.onLeading(id, e.epoch);
+      },
+      onFatal: (err) => ctx.checker.fail('fatal', `replica ${id}: ${err.message}`),
+    });
+    this.replicas.set(id, replica);
+    return replica;
+  }
+
+  /** The replica's peer transport; with `lyingPromises`, one that grants every promise (negative test). */
+  private peersOf(id: number): PeerTransport {
+    const honest = this.net.peerTransport(id, this.replicaOf);
+    if (!this.ctx.opts.broken?.lyingPromises) return honest;
+    return {
+      ...honest,
+      promise: async (peer, req, timeout) => {
+        await honest.promise(peer, req, timeout).catch(() => undefined);
+        return { granted: true, promisedEpoch: req.epoch, head: { logEpoch: 0, lastIndex: -1, lastCrc: 0 } };
+      },
+    };
+  }
+
+  crash(id: number): void {
+    const r = this.replicas.get(id)!;
+    const s = this.stores.get(id)!;
+    this.node(id).crash();
+    s.log.crash();
+    s.meta.crash();
+    this.net.onCrash(id);
+    this.replicas.delete(id);
+    void r.stop().catch(() => {});
+    this.ctx.trace(`CRASH order-${id}`);
+  }
+
+  restart(id: number): void {
+    this.node(id).restart();
+    const r = this.boot(id);
+    const disk = this.disks.get(id)!;
+    this.ctx.trace(`RESTART order-${id} with ${disk.log.length} durable records, meta ${JSON.stringify(disk.meta)}`);
+    void r.start().catch((err: Error) => this.ctx.trace(`order-${id} start failed: ${err.message}`));
+  }
+
+  /** The replica leading the newest epoch, as the replicas themselves report it. */
+  currentLeader(): number | null {
+    let best: { id: number; epoch: number } | null = null;
+    for (const [id, r] of this.replicas) {
+      const e = r.status().leaderEpoch;
+      if (e !== null && (!best || e > best.epoch)) best = { id, epoch: e };
+    }
+    return best?.id ?? null;
+  }
+
+  snapshots(): ReplicaSnapshot[] {
+    return REPLICAS.map((id) => {
+      const r = this.replicas.get(id);
+      return { id, status: r ? r.status() : null, visible: r ? this.stores.get(id)!.log.visible() : null, durable: this.disks.get(id)!.log };
+    });
+  }
+
+  /** All replicas up and their logs identical. */
+  logsIdentical(): boolean {
+    const logs = REPLICAS.map((id) => this.stores.get(id)!.log.visible());
+    const ref = logs[0]!;
+    return logs.every((l) => l.length === ref.length && (l.length === 0 || l[l.length - 1]!.crc === ref[ref.length - 1]!.crc));
+  }
+
+  /** One line per replica, for a liveness failure's message. */
+  describeReplicas(): string[] {
+    return REPLICAS.map((id) => {
+      const st = this.replicas.get(id)!.status();
+      const lagging = st.followers.filter((f) => !f.reachable).map((f) => f.id);
+      return `order-${id} ${st.role} promised e${st.promisedEpoch} log e${st.head.logEpoch} ${st.head.lastIndex + 1} records commit ${st.commitIndex}${lagging.length ? ` (sees follower ${lagging.join(', ')} failing)` : ''}`;
+    });
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * What a simulation run takes and gives back: the options a caller passes, the configuration a
+ * seed draws (`pickConfig`), the fault counts and the result. One module so the CLI, the tests and
+ * the phases of a run (simulation.ts) read the same shapes.
+ */
+import type { NetStats, NetworkConfig } from './network.ts';
+import type { DiskConfig } from './disk.ts';
+import type { SimViolation } from './checker.ts';
+import type { Rng } from './rng.ts';
+
+export type SimMode = 'majority' | 'chaos';
+
+export interface SimOptions {
+  seed: number;
+  steps?: number;
+  mode?: SimMode;
+  /** Keep the whole trace (else only the last few hundred lines). */
+  keepTrace?: boolean;
+  /** Give up converging after this many steps once healed. */
+  maxHealSteps?: number;
+  /** Deliberately broken pieces, for the tests that prove the checker can fail. */
+  broken?: {
+    /** Log writes resolve before they are durable and durableIndex claims everything. */
+    lyingLogDisk?: boolean;
+    /** Meta saves resolve before they are durable. */
+    lyingMetaDisk?: boolean;
+    /** Every promise request is answered "granted" with an empty log head, whatever the replica did. */
+    lyingPromises?: boolean;
+  };
+  /** Checker switch (the negative tests turn the durability check off to see the end-to-end checks fire). */
+  checkDurableQuorum?: boolean;
+  /**
+   * Harness-side stand-ins for suggested fixes, to confirm a diagnosis and to look past a known
+   * bug: `leadSingleFlight` makes a second lead(E) that reaches a replica while its lead(E) is
+   * still running join the first (bug: concurrent view changes for one epoch).
+   */
+  shims?: { leadSingleFlight?: boolean };
+}
+
+export interface SimConfig {
+  heartbeatIntervalMs: number;
+  maxBatch: number;
+  net: NetworkConfig;
+  disk: DiskConfig;
+  faultRate: number;
+  orderRate: number;
+  directShare: number;
+  readRate: number;
+  whaleStock: number;
+  /** Frontends electing and routing at once (two: they may choose the same epoch and candidate). */
+  frontends: number;
+}
+
+export interface FaultStats {
+  crashes: number;
+  leaderCrashes: number;
+  pauses: number;
+  leaderPauses: number;
+  partitions: Record<string, number>;
+  leaderPartitions: number;
+  frontendRestarts: number;
+  frontendPauses: number;
+  storms: number;
+  maxImpairedAtOnce: number;
+}
+
+export interface SimStats {
+  faults: FaultStats;
+  net: NetStats;
+  epochs: number;
+  ordersAcked: number;
+  ordersRefused: number;
+  ordersUnknown: number;
+  reads: number;
+  finalLogLength: number;
+  healSteps: number;
+}
+
+export interface SimResult {
+  seed: number;
+  mode: SimMode;
+  steps: number;
+  ok: boolean;
+  violations: SimViolation[];
+  /** Step of the first violation (steps + n for the n-th healing step), or null. */
+  failedStep: number | null;
+  traceHash: string;
+  traceTail: string[];
+  trace: string[] | null;
+  simMs: number;
+  config: SimConfig;
+  stats: SimStats;
+}
+
+export const REPLICAS: readonly number[] = [1, 2, 3];
+export const FRONTENDS: readonly number[] = [10, 13];
+export const CLIENT = 11;
+export const CATALOG = 12;
+export const QUORUM = 2;
+export const TOYS = ['Tux', 'Lego', 'Whale'] as const;
+
+/**
+ * Answers after which an order's outcome is unknown (or it certainly did not happen): a client
+ * retries them with the same key. request_in_progress (409) means the same key is still running
+ * at the leader.
+ */
+export const RETRYABLE = new Set(['not_leader', 'stale_epoch', 'outcome_unknown', 'no_quorum', 'no_leader', 'upstream_unavailable', 'internal', 'request_in_progress']);
+
+export function pickConfig(rng: Rng): SimConfig {
+  const maxDelayMs = rng.pick([2, 5, 15]);
+  return {
+    heartbeatIntervalMs: rng.pick([20, 50, 100]),
+    maxBatch: rng.pick([1, 3, 20, 2_000]),
+    net: {
+      lossRate: rng.pick([0, 0.01, 0.03, 0.08]),
+      dupRate: rng.pick([0, 0.02, 0.05]),
+      minDelayMs: 1,
+      maxDelayMs,
+      slowRate: rng.pick([0, 0.02, 0.08]),
+      slowMaxMs: rng.pick([50, 300, 1_200]),
+    },
+    disk: {
+      fsyncMinMs: rng.pick([0, 1]),
+      fsyncMaxMs: rng.pick([1, 4, 12]),
+      slowRate: rng.pick([0, 0.03]),
+      slowMaxMs: 150,
+      tornRate: 0.5,
+    },
+    faultRate: rng.pick([0.02, 0.05, 0.1]),
+    orderRate: rng.pick([0.1, 0.3, 0.6]),
+    directShare: rng.pick([0.3, 0.6]),
+    readRate: rng.pick([0.05, 0.2]),
+    whaleStock: rng.int(3, 40),
+    frontends: rng.pick([1, 1, 1, 2]),
+  };
+}
