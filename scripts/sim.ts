@@ -85,7 +85,7 @@ function replayCommand(seed: number, a: Args): string {
 }
 
 function simOptions(seed: number, a: Args, keepTrace = false): SimOptions {
-  return { seed, steps: a.steps, mode: a.mode, keepTrace, shims: { leadSingleFlight: a.shims.includes('lead-single-flight') } };
+  return { seed, steps: a.steps, mode: a.mode, keepTrace };
 }
 
 /** What a worker sends back per seed (the trace itself stays in the worker). */
@@ -155,7 +155,7 @@ async function main(): Promise<number> {
   let done = 0;
   let healSteps = 0;
   const totals = { crashes: 0, leaderCrashes: 0, pauses: 0, leaderPauses: 0, partitions: 0, leaderPartitions: 0, frontendRestarts: 0, frontendPauses: 0, storms: 0, twoFrontendSeeds: 0 };
-  const net = { calls: 0, lost: 0, duplicated: 0, timeouts: 0, refused: 0, resets: 0, partitionDrops: 0, concurrentLeads: 0, appendsRefused: 0 };
+  const net = { calls: 0, lost: 0, duplicated: 0, timeouts: 0, refused: 0, resets: 0, partitionDrops: 0, appendsRefused: 0 };
   let acked = 0;
   let epochs = 0;
   console.log(`sim: ${a.seeds.length} seeds from ${a.seeds[0]} x ${a.steps} steps, mode ${a.mode}, ${a.jobs} job(s)`);
@@ -196,7 +196,6 @@ async function main(): Promise<number> {
     // Hints for triage: the run saw two lead(E) at once on one replica, or a follower answering a
     // leader's append with 400 (the triggers of two known bugs).
     const hints = [
-      r.stats.net.concurrentLeads ? 'after concurrent lead' : '',
       r.stats.net.appendsRefused ? 'a follower refused appends' : '',
     ].filter(Boolean);
     const kind = `${r.violations[0]!.kind}${hints.length ? ` (${hints.join(', ')})` : ''}`;

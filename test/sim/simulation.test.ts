@@ -24,9 +24,11 @@ const STEPS = 300;
  * schedules, so until those bugs are fixed a CI seed may land on one of them again: the failure
  * message says which invariant broke and how to replay it.
  */
+const BUG_2 = 'issue 9 item 2: a 503 after an attempt whose outcome was unknown (definite-after-unknown)';
+const BUG_1 = 'issue 9 item 1: stock released by a new leader before its start-of-epoch log is on a majority (released-committed)';
 const KNOWN_BUG_SEEDS: Record<SimMode, Record<number, string>> = {
-  majority: {},
-  chaos: {},
+  majority: { 18: BUG_2, 36: BUG_2, 41: BUG_2 },
+  chaos: { 1: BUG_1 },
 };
 
 function seedsFrom(start: number, count: number, mode: SimMode): number[] {
@@ -165,7 +167,7 @@ describe('the checker rules', () => {
     expect(kinds(c)).toEqual(['ack-not-durable']);
     const d = new Checker(2, () => 0);
     d.onAck({ orderNumber: 1, name: 'Lego', quantity: 2, by: 'client' }, [snap(1, chain(['a', 'b']), 1), snap(2, chain(['a', 'b']), 1), snap(3, [], -1, [])]);
-    d.checkEnd([snap(1, log, 0), snap(2, log, 0), snap(3, log, 0)], new Map([['a', { name: 'Tux', quantity: 1 }]]));
+    d.checkEnd([snap(1, log, 0), snap(2, log, 0), snap(3, log, 0)]);
     expect(kinds(d)).toEqual(expect.arrayContaining(['ack-not-durable', 'lost']));
   });
 });

@@ -5,14 +5,17 @@
  * the simulator's twins.
  */
 import type { ManualClock } from '../../../shared/clock.ts';
+import type { HttpClient } from '../../../shared/http.ts';
+import { createOrderApp } from '../../../order/app.ts';
 import { Replica } from '../../../order/replica.ts';
 import { describeReplicaEvent } from '../../../order/events.ts';
-import type { PeerTransport } from '../../../order/peers.ts';
+import { createHttpCatalogAccounts, createHttpCatalogPurchaser, createHttpPeerTransport, type PeerTransport } from '../../../order/peers.ts';
+import { CATALOG_URL, SimCatalogService } from './catalog.ts';
 import type { Checker, ReplicaSnapshot } from './checker.ts';
 import { SimDisk, SimLogStore, SimMetaStore, type DiskEnv } from './disk.ts';
-import { SimCatalog, SimNetwork } from './network.ts';
+import { SimNetwork, type FetchHandler } from './network.ts';
 import { nodeClock, SimNode } from './node.ts';
-import { CATALOG, CLIENT, FRONTENDS, QUORUM, REPLICAS, type SimConfig, type SimOptions } from './options.ts';
+import { CATALOG, CLIENT, FRONTENDS, QUORUM, REPLICAS, TOYS, type SimConfig, type SimOptions } from './options.ts';
 import type { Rng } from './rng.ts';
 
 /** What every part of a run shares: time, the trace, the checker, the seed's configuration. */
@@ -27,10 +30,12 @@ export interface SimContext {
 export class SimCluster {
   readonly nodes = new Map<number, SimNode>();
   readonly net: SimNetwork;
-  readonly catalog: SimCatalog;
+  readonly catalog: SimCatalogService;
   readonly disks = new Map(REPLICAS.map((id) => [id, new SimDisk(id)]));
   readonly stores = new Map<number, { log: SimLogStore; meta: SimMetaStore }>();
   readonly replicas = new Map<number, Replica>();
+  /** The order app (order/app.ts) of each replica's running incarnation. */
+  private readonly apps = new Map<number, FetchHandler>();
 
   constructor(private readonly ctx: SimContext, netRng: Rng, private readonly diskRng: Rng) {
     const { clock } = ctx;
@@ -39,7 +44,9 @@ export class SimCluster {
     this.nodes.set(CLIENT, new SimNode(CLIENT, 'client', clock));
     this.nodes.set(CATALOG, new SimNode(CATALOG, 'catalog', clock));
     this.net = new SimNetwork(clock, netRng, { ...ctx.config.net }, this.nodes, ctx.trace);
-    this.catalog = new SimCatalog({ Tux: 1_000_000, Lego: 1_000_000, Whale: ctx.config.whaleStock });
+    for (const id of REPLICAS) this.net.serve(replicaHost(id), id, () => this.apps.get(id) ?? null);
+    const products = TOYS.map((name) => ({ name, price: 1, quantity: ctx.config.stock[name] }));
+    this.catalog = new SimCatalogService(clock, this.node(CATALOG), this.net, products, ctx.config.restockIntervalMs, ctx.trace);
   }
 
   node(id: number): SimNode {
@@ -66,13 +73,15 @@ export class SimCluster {
     const log = new SimLogStore(this.disks.get(id)!, { ...env, lie: ctx.opts.broken?.lyingLogDisk });
     const meta = new SimMetaStore(this.disks.get(id)!, { ...env, lie: ctx.opts.broken?.lyingMetaDisk });
     this.stores.set(id, { log, meta });
+    const http = this.net.httpClient(id);
     const replica = new Replica({
       id,
       peerIds: REPLICAS.filter((p) => p !== id),
       log,
       meta,
-      peers: this.peersOf(id),
-      catalog: this.catalog.purchaser(this.net, id, CATALOG),
+      peers: this.peersOf(id, http),
+      catalog: createHttpCatalogPurchaser(http, CATALOG_URL),
+      catalogAccounts: createHttpCatalogAccounts(http, CATALOG_URL),
       clock: nodeClock(ctx.clock, node),
       heartbeatIntervalMs: ctx.config.heartbeatIntervalMs,
       commitQuorum: QUORUM,
@@ -84,12 +93,13 @@ export class SimCluster {
       onFatal: (err) => ctx.checker.fail('fatal', `replica ${id}: ${err.message}`),
     });
     this.replicas.set(id, replica);
+    this.apps.set(id, createOrderApp({ replica }).fetch);
     return replica;
   }
 
   /** The replica's peer transport; with `lyingPromises`, one that grants every promise (negative test). */
-  private peersOf(id: number): PeerTransport {
-    const honest = this.net.peerTransport(id, this.replicaOf);
+  private peersOf(id: number, http: HttpClient): PeerTransport {
+    const honest = createHttpPeerTransport(http, REPLICAS.filter((p) => p !== id).map((p) => ({ id: p, url: replicaUrl(p) })));
     if (!this.ctx.opts.broken?.lyingPromises) return honest;
     return {
       ...honest,
@@ -108,6 +118,7 @@ export class SimCluster {
     s.meta.crash();
     this.net.onCrash(id);
     this.replicas.delete(id);
+    this.apps.delete(id);
     void r.stop().catch(() => {});
     this.ctx.trace(`CRASH order-${id}`);
   }
@@ -118,6 +129,11 @@ export class SimCluster {
     const disk = this.disks.get(id)!;
     this.ctx.trace(`RESTART order-${id} with ${disk.log.length} durable records, meta ${JSON.stringify(disk.meta)}`);
     void r.start().catch((err: Error) => this.ctx.trace(`order-${id} start failed: ${err.message}`));
+  }
+
+  /** Up, running, and on a disk no fault has damaged since it was last whole. */
+  intact(id: number): boolean {
+    return this.replicas.has(id) && !this.node(id).paused && !this.disks.get(id)!.damaged;
   }
 
   /** The replica leading the newest epoch, as the replicas themselves report it. */
@@ -152,4 +168,12 @@ export class SimCluster {
       return `order-${id} ${st.role} promised e${st.promisedEpoch} log e${st.head.logEpoch} ${st.head.lastIndex + 1} records commit ${st.commitIndex}${lagging.length ? ` (sees follower ${lagging.join(', ')} failing)` : ''}`;
     });
   }
+}
+
+export function replicaHost(id: number): string {
+  return `order-${id}`;
+}
+
+export function replicaUrl(id: number): string {
+  return `http://${replicaHost(id)}`;
 }

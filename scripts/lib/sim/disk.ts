@@ -61,6 +61,8 @@ function fsyncDelay(env: DiskEnv): number {
 export class SimDisk {
   log: OrderEntry[] = [];
   meta: Meta = { ...INITIAL_META };
+  /** A fault damaged this disk and it has not been whole since. */
+  damaged = false;
   /** The commit index recorded beside the log (the file log's mark). */
   committed = -1;
   constructor(readonly replicaId: number) {}

@@ -37,15 +37,18 @@ export class FaultInjector {
     private readonly workload: Workload,
     private readonly rng: Rng,
     mode: SimMode,
+    /** Called after every fault starts or heals (the availability monitor recomputes). */
+    private readonly onChange: () => void,
   ) {
     this.maxImpaired = mode === 'majority' ? 1 : REPLICAS.length;
   }
 
   inject(): void {
     const kind = this.rng.weighted({ crash: 3, pause: 2, partition: 3, frontendRestart: 0.4, frontendPause: 0.4, storm: 0.4 });
-    if (kind === 'frontendRestart') return this.frontendRestart();
-    if (kind === 'frontendPause') return this.frontendPause();
-    if (kind === 'storm') return this.storm();
+    if (kind === 'frontendRestart') this.frontendRestart();
+    else if (kind === 'frontendPause') this.frontendPause();
+    else if (kind === 'storm') this.storm();
+    if (kind === 'frontendRestart' || kind === 'frontendPause' || kind === 'storm') return this.onChange();
     if (this.impaired.size >= this.maxImpaired) return;
     const v = this.pickVictim();
     if (!v) return;
@@ -54,6 +57,7 @@ export class FaultInjector {
     if (kind === 'crash') this.crash(v);
     else if (kind === 'pause') this.pause(v);
     else this.partition(v);
+    this.onChange();
   }
 
   /** Ends every fault now, restarts every replica that is down, and stops message loss. */
@@ -70,6 +74,7 @@ export class FaultInjector {
     for (const id of REPLICAS) if (!this.cluster.replicas.has(id)) this.cluster.restart(id);
     this.impaired.clear();
     this.ctx.trace('HEALED: all faults cleared, no more loss or duplication');
+    this.onChange();
   }
 
   private schedule(what: string, ms: number, end: () => void): void {
@@ -78,6 +83,7 @@ export class FaultInjector {
       this.active.delete(id);
       this.ctx.trace(`HEAL ${what}`);
       end();
+      this.onChange();
     };
     const cancel = this.ctx.clock.setTimeout(run, ms);
     this.active.set(id, { what, end: run, cancel });

@@ -10,8 +10,8 @@
  */
 import { createOrderRouter } from '../../../frontend/order-router.ts';
 import { describeRouterEvent } from '../../../frontend/router-events.ts';
-import type { HttpClient } from '../../../shared/http.ts';
-import type { SimCluster, SimContext } from './cluster.ts';
+import { NetworkError, type HttpClient, type HttpResponse } from '../../../shared/http.ts';
+import { replicaUrl, type SimCluster, type SimContext } from './cluster.ts';
 import { nodeClock, type SimNode } from './node.ts';
 import { FRONTENDS, REPLICAS } from './options.ts';
 
@@ -27,6 +27,7 @@ export interface Frontend {
 export class SimFrontends {
   readonly list: Frontend[];
   private readonly routerKeys = new Map<string, string>();
+  private readonly watches = new Map<string, AttemptWatch>();
   private restarts = 0;
 
   constructor(private readonly ctx: SimContext, private readonly cluster: SimCluster) {
@@ -56,7 +57,7 @@ export class SimFrontends {
     const node = this.cluster.node(nodeId);
     const router = createOrderRouter({
       http: this.http(nodeId),
-      replicas: REPLICAS.map((id) => ({ id, url: `http://order-${id}`, port: 80 })),
+      replicas: REPLICAS.map((id) => ({ id, url: replicaUrl(id), port: 80 })),
       clock: nodeClock(this.ctx.clock, node),
       heartbeatIntervalMs: this.ctx.config.heartbeatIntervalMs,
       onEvent: (e) => this.ctx.trace(`${node.name}: ${describeRouterEvent(e).msg}`),
@@ -65,27 +66,71 @@ export class SimFrontends {
     return { node, router, tag: `${node.name}#${this.restarts}` };
   }
 
-  /** The HttpClient of one frontend: maps the router's random keys to seeded ones and reports what leaders acknowledged. */
+  /**
+   * Starts watching the attempts this frontend makes for `key` during one client request, so
+   * the client can tell whether any of them had an unknown outcome (issue 9 item 2: after that,
+   * the request may end only in success, the outcome the log holds, or 504).
+   */
+  watch(fe: Frontend, key: string): AttemptWatch {
+    const w: AttemptWatch = { attempts: 0, inFlight: 0, unknown: null };
+    this.watches.set(`${fe.node.id} ${key}`, w);
+    return w;
+  }
+
+  unwatch(fe: Frontend, key: string, w: AttemptWatch): void {
+    const id = `${fe.node.id} ${key}`;
+    if (this.watches.get(id) === w) this.watches.delete(id);
+  }
+
+  /** The HttpClient of one frontend: seeded keys, acknowledgements to the checker, watched attempts. */
   private http(nodeId: number): HttpClient {
     const { cluster, ctx } = this;
-    const inner = cluster.net.httpClient(nodeId, cluster.replicaOf, { leadSingleFlight: ctx.opts.shims?.leadSingleFlight });
+    const inner = cluster.net.httpClient(nodeId);
     return async (req) => {
-      let key: string | undefined;
-      if (req.method === 'POST' && req.url.endsWith('/orders')) {
-        const body = req.body as { key?: string; name: string; quantity: number };
-        if (body.key && UUID.test(body.key)) {
-          key = this.routerKeys.get(body.key);
-          if (!key) this.routerKeys.set(body.key, (key = `f${this.routerKeys.size + 1}`));
-          req = { ...req, body: { ...body, key } };
+      if (!(req.method === 'POST' && req.url.endsWith('/orders'))) return inner(req);
+      let body = req.body as { key: string; name: string; quantity: number };
+      if (UUID.test(body.key)) {
+        let key = this.routerKeys.get(body.key);
+        if (!key) this.routerKeys.set(body.key, (key = `f${this.routerKeys.size + 1}`));
+        req = { ...req, body: (body = { ...body, key }) };
+      }
+      const w = this.watches.get(`${nodeId} ${body.key}`);
+      if (w) {
+        w.attempts++;
+        if (w.inFlight > 0) w.unknown ??= `attempt ${w.attempts} started while attempt ${w.attempts - 1} was still in flight`;
+        w.inFlight++;
+      }
+      try {
+        const res = await inner(req);
+        if (w && isUnknown(res)) w.unknown ??= `attempt ${w.attempts} answered ${res.status} ${reasonOf(res)}`;
+        if (res.status === 200) {
+          const n = (res.body as { data: { order_number: number } }).data.order_number;
+          ctx.checker.onAck({ orderNumber: n, name: body.name, quantity: body.quantity, key: body.key, by: 'frontend' }, cluster.snapshots());
         }
+        return res;
+      } catch (err) {
+        if (w && !(err instanceof NetworkError && err.undelivered)) w.unknown ??= `attempt ${w.attempts} failed: ${(err as Error).message}`;
+        throw err;
+      } finally {
+        if (w) w.inFlight--;
       }
-      const res = await inner(req);
-      if (key && res.status === 200) {
-        const body = req.body as { name: string; quantity: number };
-        const n = (res.body as { data: { order_number: number } }).data.order_number;
-        ctx.checker.onAck({ orderNumber: n, name: body.name, quantity: body.quantity, key, by: 'frontend' }, cluster.snapshots());
-      }
-      return res;
     };
   }
+}
+
+/** What a frontend's attempts for one key during one client request looked like. */
+export interface AttemptWatch {
+  attempts: number;
+  inFlight: number;
+  /** Why one attempt's outcome was unknown (null: every attempt had a definite answer). */
+  unknown: string | null;
+}
+
+function reasonOf(res: HttpResponse): string {
+  return (res.body as { error?: { reason?: string } } | undefined)?.error?.reason ?? '';
+}
+
+/** A replica's answer that leaves the order's fate open: 504, a 500, or the same key still running. */
+function isUnknown(res: HttpResponse): boolean {
+  return res.status === 504 || res.status >= 500 && res.status !== 503 || reasonOf(res) === 'request_in_progress';
 }

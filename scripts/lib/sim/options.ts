@@ -29,12 +29,7 @@ export interface SimOptions {
   };
   /** Checker switch (the negative tests turn the durability check off to see the end-to-end checks fire). */
   checkDurableQuorum?: boolean;
-  /**
-   * Harness-side stand-ins for suggested fixes, to confirm a diagnosis and to look past a known
-   * bug: `leadSingleFlight` makes a second lead(E) that reaches a replica while its lead(E) is
-   * still running join the first (bug: concurrent view changes for one epoch).
-   */
-  shims?: { leadSingleFlight?: boolean };
+
 }
 
 export interface SimConfig {
@@ -45,8 +40,12 @@ export interface SimConfig {
   faultRate: number;
   orderRate: number;
   directShare: number;
+  /** Of the orders through a frontend, the share whose client sends an Idempotency-Key (and retries with it). */
+  keyedShare: number;
   readRate: number;
-  whaleStock: number;
+  /** Stock each toy starts with (Tux: plenty; Lego and Whale run out, are refused and restocked). */
+  stock: Record<(typeof TOYS)[number], number>;
+  restockIntervalMs: number;
   /** Frontends electing and routing at once (two: they may choose the same epoch and candidate). */
   frontends: number;
 }
@@ -74,6 +73,8 @@ export interface SimStats {
   reads: number;
   finalLogLength: number;
   healSteps: number;
+  /** Unhandled errors a service logged (each answered with a 500). */
+  serverErrors: number;
 }
 
 export interface SimResult {
@@ -108,11 +109,11 @@ export const RETRYABLE = new Set(['not_leader', 'stale_epoch', 'outcome_unknown'
 
 export function pickConfig(rng: Rng): SimConfig {
   const maxDelayMs = rng.pick([2, 5, 15]);
-  return {
+  const config: SimConfig = {
     heartbeatIntervalMs: rng.pick([20, 50, 100]),
     maxBatch: rng.pick([1, 3, 20, 2_000]),
     net: {
-      lossRate: rng.pick([0, 0.01, 0.03, 0.08]),
+      lossRate: rng.pick([0, 0, 0.01, 0.03, 0.08]),
       dupRate: rng.pick([0, 0.02, 0.05]),
       minDelayMs: 1,
       maxDelayMs,
@@ -129,8 +130,14 @@ export function pickConfig(rng: Rng): SimConfig {
     faultRate: rng.pick([0.02, 0.05, 0.1]),
     orderRate: rng.pick([0.1, 0.3, 0.6]),
     directShare: rng.pick([0.3, 0.6]),
+    keyedShare: 0,
     readRate: rng.pick([0.05, 0.2]),
-    whaleStock: rng.int(3, 40),
+    stock: { Tux: 1_000_000, Lego: 0, Whale: rng.int(3, 40) },
+    restockIntervalMs: 0,
     frontends: rng.pick([1, 1, 1, 2]),
   };
+  config.stock.Lego = rng.int(30, 200);
+  config.restockIntervalMs = rng.pick([500, 2_000, 5_000]);
+  config.keyedShare = rng.pick([0.5, 0.8]);
+  return config;
 }

@@ -1,10 +1,12 @@
 /**
  * One seeded, deterministic simulation run of the order replication core (VOPR / FoundationDB
- * style): three real `Replica`s (order/replica.ts) and the real frontend router
- * (frontend/order-router.ts, which elects through frontend/election.ts) in one process, over a
- * simulated network (network.ts), simulated disks (disk.ts) and one `ManualClock`, with faults on
- * a schedule drawn from the seed (faults.ts), clients (workload.ts), and the invariant checker
- * (checker.ts) run after every step.
+ * style): three real `Replica`s (order/replica.ts, behind order/app.ts) and the real frontend
+ * router (frontend/order-router.ts, which elects through frontend/election.ts), with the real
+ * catalog (catalog.ts: store, app, restocker) doing the leaders' purchases, fences and
+ * reconciliations, in one process, over a simulated network that dispatches through the apps
+ * (network.ts), simulated disks (disk.ts) and one `ManualClock`, with faults on a schedule drawn
+ * from the seed (faults.ts), clients (workload.ts), and the invariant checkers run after every
+ * step: replication (checker.ts), stock (stock.ts), availability (availability.ts).
  *
  * A run, in phases: pick a configuration from the seed (heartbeat, batch size, network and disk
  * behaviour, fault and workload rates); then `steps` steps, each = maybe start client operations,
@@ -12,7 +14,8 @@
  * order and drains promise callbacks between them), check. Then heal everything (restart, resume,
  * reconnect, no more loss or duplication), stop new client work, and run until the cluster has a
  * leader, every client operation has settled and all logs are identical; place one last order
- * through the router (it must succeed); converge again; run the end checks.
+ * through the router (it must succeed); converge again; wait until the leader has accounted for
+ * every pending catalog purchase; run the end checks.
  *
  * Frontends. One router, or (a quarter of the seeds) two routers electing and routing at once, as
  * the README allows ("a restarted frontend, or a second one").
@@ -23,12 +26,14 @@
  */
 import { ManualClock } from '../../../shared/clock.ts';
 import { AppError } from '../../../shared/errors.ts';
+import { AvailabilityMonitor } from './availability.ts';
 import { Checker } from './checker.ts';
 import { SimCluster, type SimContext } from './cluster.ts';
 import { FaultInjector } from './faults.ts';
 import { SimFrontends } from './frontends.ts';
 import { pickConfig, QUORUM, REPLICAS, RETRYABLE, type SimOptions, type SimResult } from './options.ts';
 import { Rng } from './rng.ts';
+import { StockChecker } from './stock.ts';
 import { Trace } from './trace.ts';
 import { Workload } from './workload.ts';
 
@@ -43,6 +48,8 @@ class Run {
   readonly frontends: SimFrontends;
   readonly workload: Workload;
   readonly faults: FaultInjector;
+  readonly stock: StockChecker;
+  readonly availability: AvailabilityMonitor;
   private readonly faultRng: Rng;
   private readonly stepRng: Rng;
   stepNo = 0;
@@ -61,10 +68,25 @@ class Run {
     const checker = new Checker(QUORUM, () => clock.now(), { checkDurableQuorum: opts.checkDurableQuorum });
     this.ctx = { clock, trace: (line) => this.trace.add(line), checker, config, opts };
     this.cluster = new SimCluster(this.ctx, netRng, diskRng);
+    this.cluster.net.onDuplicate = (req) => {
+      const key = (req.body as { key?: unknown } | undefined)?.key;
+      if (req.url.endsWith('/orders') && typeof key === 'string') checker.duplicatedKeys.add(key);
+    };
     this.cluster.bootAll();
+    this.stock = new StockChecker(checker, this.cluster.catalog);
     this.frontends = new SimFrontends(this.ctx, this.cluster);
-    this.workload = new Workload(this.ctx, this.cluster, this.frontends, workRng);
-    this.faults = new FaultInjector(this.ctx, this.cluster, this.frontends, this.workload, this.faultRng, opts.mode ?? 'majority');
+    this.availability = new AvailabilityMonitor(this.ctx, this.cluster, this.frontends);
+    this.workload = new Workload(this.ctx, this.cluster, this.frontends, this.availability, workRng);
+    this.faults = new FaultInjector(this.ctx, this.cluster, this.frontends, this.workload, this.faultRng, opts.mode ?? 'majority', () => this.availability.onChange());
+    this.availability.update();
+  }
+
+  serverErrors = 0;
+
+  onConsoleError(args: unknown[]): void {
+    this.serverErrors++;
+    const text = args.map((a) => (a instanceof Error ? `${a.name}: ${a.message}` : String(a))).join(' ');
+    this.ctx.trace(`console.error: ${text}`);
   }
 
   get checker(): Checker {
@@ -76,6 +98,8 @@ class Run {
     checker.step = this.stepNo;
     const snaps = this.cluster.snapshots();
     checker.checkStep(snaps);
+    this.stock.step();
+    this.availability.update();
     if (this.stepNo % 25 === 0) checker.checkWellFormed(snaps);
   }
 
@@ -125,6 +149,7 @@ class Run {
     workload.pending.set(op, this.frontends.primary().tag);
     const place = async (): Promise<void> => {
       for (;;) {
+        const startedAt = this.ctx.clock.now();
         try {
           const res = await this.frontends.primary().router.placeOrder({ name: 'Tux', quantity: 1 });
           final = 'ok';
@@ -137,6 +162,7 @@ class Run {
             return;
           }
           this.ctx.trace(`final order: ${err.reason}; retrying`);
+          this.availability.onOrderFailed(this.frontends.primary(), startedAt, `${err.status} ${err.reason}`);
           await workload.clientClock.sleep(100);
         }
       }
@@ -145,7 +171,10 @@ class Run {
     await this.settle('the final order', () => final !== 'pending');
   }
 
-  /** Phases 2-4: heal, converge, one more order, converge, end checks. */
+  /**
+   * Phases 2-4: heal, converge, one more order, converge, let the leader account for every
+   * pending purchase, end checks.
+   */
   async healAndFinish(): Promise<void> {
     this.faults.healAll();
     this.workload.accepting = false;
@@ -154,11 +183,13 @@ class Run {
       await this.finalOrder();
       await this.settle('convergence after the final order', () => this.converged());
     }
+    if (this.checker.ok) await this.settle('accounting for every catalog purchase', () => this.stock.pendingCount() === 0 && this.converged());
     if (this.checker.ok) {
       this.checker.step = this.stepNo;
       const snaps = this.cluster.snapshots();
       this.checker.checkWellFormed(snaps);
-      this.checker.checkEnd(snaps, this.cluster.catalog.bought);
+      this.checker.checkEnd(snaps);
+      this.stock.end(this.cluster.stores.get(REPLICAS[0]!)!.log.visible());
     }
   }
 
@@ -187,6 +218,7 @@ class Run {
         reads: workload.reads,
         finalLogLength: finalLog.length,
         healSteps: this.healSteps,
+        serverErrors: this.serverErrors,
       },
     };
   }
@@ -196,6 +228,10 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
   const run = new Run(opts, opts.seed >>> 0, opts.steps ?? 300, opts.maxHealSteps ?? 3_000);
   const onUnhandled = (reason: unknown) => run.checker.fail('unhandled-rejection', String((reason as Error)?.stack ?? reason));
   process.on('unhandledRejection', onUnhandled);
+  // A service's console.error (an unhandled error answered with a 500) goes to the trace, not to
+  // the terminal of whoever runs the simulator.
+  const consoleError = console.error;
+  console.error = (...args: unknown[]) => run.onConsoleError(args);
   try {
     await run.runSteps();
     if (run.checker.ok) await run.healAndFinish();
@@ -203,6 +239,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     run.checker.fail('harness-error', String((err as Error)?.stack ?? err));
   } finally {
     process.off('unhandledRejection', onUnhandled);
+    console.error = consoleError;
     run.frontends.stopAll();
   }
   return run.result();

@@ -1,41 +1,61 @@
 /**
- * The clients of a run. Orders go through a frontend's router (`router.placeOrder`) or straight
- * to the leader a router names, with a seeded key `c<n>`, retried with that same key after every
- * unknown outcome until they get an answer (the router-equivalent path; it exercises "retried with
- * the same key after unknown outcomes" across leaders). Reads go through a router for orders
- * already acknowledged. Every outcome is reported to the checker.
+ * The clients of a run, and what each outcome they get obliges the store to.
+ *
+ * - Keyed orders through a frontend (`router.placeOrder` with an Idempotency-Key `k<n>`), retried
+ *   with the same key through any frontend after every unknown outcome (504, a dead frontend),
+ *   as the README tells clients to. A definite failure (409 for stock, 503 "certainly did not
+ *   happen") ends the request: the key must never commit. A 503 or unexpected 4xx after one of
+ *   the frontend's own attempts had an unknown outcome is itself a violation (issue 9 item 2).
+ * - Orders without a key through a frontend, once each.
+ * - Orders straight to the leader a frontend names, with a seeded key `c<n>`, retried with that
+ *   key after every unknown outcome until they get an answer (it exercises "retried with the
+ *   same key after unknown outcomes" across leaders).
+ * - Reads through a frontend of orders already acknowledged (through any frontend): they must
+ *   see them (a 404 is a stale read).
+ *
+ * A failed order through a frontend is also reported to the availability monitor.
  */
 import { OrderPlacedSchema, type Order } from '../../../shared/contracts.ts';
 import { AppError } from '../../../shared/errors.ts';
 import { expectData, NetworkError, type HttpClient } from '../../../shared/http.ts';
 import type { Clock } from '../../../shared/clock.ts';
+import type { AvailabilityMonitor } from './availability.ts';
 import type { Ack } from './checker.ts';
-import type { SimCluster, SimContext } from './cluster.ts';
-import type { SimFrontends } from './frontends.ts';
+import { replicaUrl, type SimCluster, type SimContext } from './cluster.ts';
+import type { Frontend, SimFrontends } from './frontends.ts';
 import { nodeClock } from './node.ts';
 import { CLIENT, RETRYABLE, TOYS } from './options.ts';
 import type { Rng } from './rng.ts';
 
+/** How many times a keyed client tries one order before it gives up (outcome unknown). */
+const KEYED_ATTEMPTS = 6;
+
+type Outcome = { kind: 'ok'; orderNumber: number } | { kind: 'error'; err: unknown } | { kind: 'abandoned' };
+
 export class Workload {
-  /** Client operations not yet settled: id -> tag of the frontend process serving it ('client': direct). */
+  /** Client operations not yet settled: id -> tag of the frontend process serving it ('client': the client's own). */
   readonly pending = new Map<number, string>();
   acked = 0;
   refused = 0;
+  failed = 0;
   unknown = 0;
   reads = 0;
   accepting = true;
   readonly clientClock: Clock;
   private readonly clientHttp: HttpClient;
   private opSeq = 0;
+  /** Frontend process tag -> what to tell its clients when it dies. */
+  private readonly onDeath = new Map<string, Set<() => void>>();
 
   constructor(
     private readonly ctx: SimContext,
     private readonly cluster: SimCluster,
     private readonly frontends: SimFrontends,
+    private readonly availability: AvailabilityMonitor,
     private readonly rng: Rng,
   ) {
     this.clientClock = nodeClock(ctx.clock, cluster.node(CLIENT));
-    this.clientHttp = cluster.net.httpClient(CLIENT, cluster.replicaOf);
+    this.clientHttp = cluster.net.httpClient(CLIENT);
   }
 
   /** One step's worth of new client work. */
@@ -44,17 +64,20 @@ export class Workload {
     if (!this.accepting) return;
     if (rng.chance(ctx.config.orderRate)) {
       if (rng.chance(ctx.config.directShare)) void this.directOrder();
+      else if (rng.chance(ctx.config.keyedShare)) void this.keyedOrder();
       else this.routerOrder();
     }
     if (rng.chance(ctx.config.readRate)) this.read();
   }
 
-  /** A frontend process died: its clients' requests end with an unknown outcome. */
+  /** A frontend process died: its requests end with an unknown outcome for their clients. */
   abandon(tag: string): void {
     for (const [op, t] of this.pending) if (t === tag) {
       this.pending.delete(op);
       this.unknown++;
     }
+    for (const tell of this.onDeath.get(tag) ?? []) tell();
+    this.onDeath.delete(tag);
   }
 
   nextOp(): number {
@@ -70,25 +93,103 @@ export class Workload {
     return { name: this.rng.pick(TOYS), quantity: this.rng.int(1, 5) };
   }
 
+  /** `placeOrder` through `fe`, or 'abandoned' if that frontend process dies first. */
+  placeVia(fe: Frontend, order: { name: string; quantity: number }, idempotencyKey?: string): Promise<Outcome> {
+    return new Promise<Outcome>((resolve) => {
+      let waiters = this.onDeath.get(fe.tag);
+      if (!waiters) this.onDeath.set(fe.tag, (waiters = new Set()));
+      const died = () => resolve({ kind: 'abandoned' });
+      waiters.add(died);
+      fe.router.placeOrder(order, { idempotencyKey }).then(
+        (res) => resolve({ kind: 'ok', orderNumber: res.order_number }),
+        (err: unknown) => resolve({ kind: 'error', err }),
+      ).finally(() => waiters.delete(died));
+    });
+  }
+
+  private async keyedOrder(): Promise<void> {
+    const op = this.nextOp();
+    const key = `k${op}`;
+    const order = this.pickOrder();
+    this.pending.set(op, 'client');
+    this.ctx.trace(`client op ${op}: order ${order.quantity} ${order.name} key ${key} via a frontend`);
+    try {
+      for (let attempt = 1; attempt <= KEYED_ATTEMPTS; attempt++) {
+        if (await this.keyedAttempt(op, key, order, attempt)) return;
+        await this.clientClock.sleep(this.rng.int(50, 300));
+      }
+      this.unknown++;
+      this.ctx.trace(`client op ${op}: gave up after ${KEYED_ATTEMPTS} unknown outcomes`);
+    } finally {
+      this.pending.delete(op);
+    }
+  }
+
+  /** One request of a keyed order through a random frontend; true once it has a definite answer. */
+  private async keyedAttempt(op: number, key: string, order: { name: string; quantity: number }, attempt: number): Promise<boolean> {
+    const { ctx } = this;
+    const fe = this.rng.pick(this.frontends.list);
+    const startedAt = ctx.clock.now();
+    const watch = this.frontends.watch(fe, key);
+    const out = await this.placeVia(fe, order, key);
+    this.frontends.unwatch(fe, key, watch);
+    if (out.kind === 'ok') {
+      ctx.trace(`client op ${op}: order number ${out.orderNumber} (request ${attempt} via ${fe.node.name})`);
+      this.ack({ orderNumber: out.orderNumber, ...order, key, by: 'client' });
+      return true;
+    }
+    if (out.kind === 'abandoned') {
+      ctx.trace(`client op ${op}: ${fe.node.name} died during request ${attempt}; will retry with the same key`);
+      return false;
+    }
+    const err = out.err;
+    const what = describeError(err);
+    ctx.trace(`client op ${op}: request ${attempt} via ${fe.node.name}: ${what}`);
+    if (err instanceof AppError && err.reason === 'insufficient_stock') {
+      this.refused++;
+      ctx.checker.onDefiniteFailure(key, `409 insufficient stock (request ${attempt} via ${fe.node.name})`);
+      return true;
+    }
+    if (err instanceof AppError && (err.status === 504 || err.reason === 'request_in_progress' || err.status === 500)) {
+      this.availability.onOrderFailed(fe, startedAt, what);
+      return false;
+    }
+    if (watch.unknown !== null) {
+      ctx.checker.fail('definite-after-unknown', `order ${order.quantity} ${order.name} key ${key} via ${fe.node.name} answered ${what}, though ${watch.unknown}`);
+    }
+    if (!(err instanceof AppError && err.status === 503)) {
+      ctx.checker.fail('client-error', `order ${order.quantity} ${order.name} key ${key} via ${fe.node.name} failed with ${what}`);
+      return true;
+    }
+    this.failed++;
+    ctx.checker.onDefiniteFailure(key, `${what} (request ${attempt} via ${fe.node.name})`);
+    this.availability.onOrderFailed(fe, startedAt, what);
+    return true;
+  }
+
   private routerOrder(): void {
     const { ctx } = this;
     const op = this.nextOp();
-    const { name, quantity } = this.pickOrder();
+    const order = this.pickOrder();
     const fe = this.rng.pick(this.frontends.list);
+    const startedAt = ctx.clock.now();
     this.pending.set(op, fe.tag);
-    ctx.trace(`client op ${op}: order ${quantity} ${name} via ${fe.node.name}`);
-    fe.router.placeOrder({ name, quantity }).then(
+    ctx.trace(`client op ${op}: order ${order.quantity} ${order.name} via ${fe.node.name}`);
+    fe.router.placeOrder(order).then(
       (res) => {
         ctx.trace(`client op ${op}: order number ${res.order_number}`);
-        this.ack({ orderNumber: res.order_number, name, quantity, by: 'client' });
+        this.ack({ orderNumber: res.order_number, ...order, by: 'client' });
       },
       (err: unknown) => {
-        const reason = err instanceof AppError ? err.reason : (err as Error).message;
-        ctx.trace(`client op ${op}: failed: ${reason}`);
-        if (reason === 'insufficient_stock') this.refused++;
+        const what = describeError(err);
+        ctx.trace(`client op ${op}: failed: ${what}`);
+        if (err instanceof AppError && err.reason === 'insufficient_stock') this.refused++;
         else if (!(err instanceof AppError) || !RETRYABLE.has(err.reason)) {
-          ctx.checker.fail('client-error', `order ${quantity} ${name} through the router failed with ${err instanceof AppError ? `${err.status} ${err.reason}: ${err.message}` : String(err)}`);
-        } else this.unknown++;
+          ctx.checker.fail('client-error', `order ${order.quantity} ${order.name} through the router failed with ${what}`);
+        } else {
+          this.unknown++;
+          this.availability.onOrderFailed(fe, startedAt, what);
+        }
       },
     ).finally(() => this.pending.delete(op));
   }
@@ -123,7 +224,7 @@ export class Workload {
     try {
       const res = await this.clientHttp({
         method: 'POST',
-        url: `http://order-${a.leaderId}/orders`,
+        url: `${replicaUrl(a.leaderId)}/orders`,
         body: { name, quantity, key, epoch: a.epoch },
         timeoutMs: a.timeoutMs,
       });
@@ -136,11 +237,11 @@ export class Workload {
       if (reason === 'insufficient_stock') {
         ctx.trace(`client op ${op}: refused (stock)`);
         this.refused++;
-        ctx.checker.onRefused(key);
+        ctx.checker.onDefiniteFailure(key, '409 insufficient stock (straight from the leader)');
         return true;
       }
       if (!(err instanceof NetworkError) && !(err instanceof AppError && RETRYABLE.has(err.reason))) {
-        ctx.checker.fail('client-error', `order ${quantity} ${name} key ${key} failed with ${err instanceof AppError ? `${err.status} ${err.reason}: ${err.message}` : String(err)}`);
+        ctx.checker.fail('client-error', `order ${quantity} ${name} key ${key} failed with ${describeError(err)}`);
         return true;
       }
       ctx.trace(`client op ${op}: attempt ${a.attempt} at order-${a.leaderId}: ${reason}; will retry with the same key`);
@@ -158,14 +259,20 @@ export class Workload {
     this.pending.set(op, fe.tag);
     fe.router.getOrder(a.orderNumber).then(
       (got: Order) => {
-        ctx.trace(`client op ${op}: read order ${a.orderNumber}: ${got.quantity} ${got.name}`);
-        ctx.checker.onRead(a, got);
+        ctx.trace(`client op ${op}: read order ${a.orderNumber} via ${fe.node.name}: ${got.quantity} ${got.name}`);
+        ctx.checker.onRead(a, got, fe.node.name);
       },
       (err: unknown) => {
         const reason = err instanceof AppError ? err.reason : String(err);
-        ctx.trace(`client op ${op}: read order ${a.orderNumber} failed: ${reason}`);
-        if (reason === 'order_not_found') ctx.checker.onRead(a, null);
+        ctx.trace(`client op ${op}: read order ${a.orderNumber} via ${fe.node.name} failed: ${reason}`);
+        if (reason === 'order_not_found') ctx.checker.onRead(a, null, fe.node.name);
       },
     ).finally(() => this.pending.delete(op));
   }
+}
+
+export function describeError(err: unknown): string {
+  if (err instanceof AppError) return `${err.status} ${err.reason}: ${err.message}`;
+  if (err instanceof NetworkError) return `network ${err.kind}`;
+  return String(err);
 }
