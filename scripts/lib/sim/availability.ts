@@ -30,21 +30,24 @@ export class AvailabilityMonitor {
 
   /** Recomputes at a step: a frontend that just became healthy starts its wait. */
   update(): void {
-    this.recompute(false);
+    this.recompute(null);
   }
 
-  /** A fault started or healed, or a process crashed or restarted: every wait starts over. */
-  onChange(): void {
-    this.recompute(true);
+  /**
+   * A fault started or healed, or a process crashed or restarted: the waits start over, of every
+   * frontend, or only of `frontend` when the fault concerned that frontend alone.
+   */
+  onChange(frontend?: number): void {
+    this.recompute(frontend ?? 'all');
   }
 
-  private recompute(restart: boolean): void {
+  private recompute(restart: number | 'all' | null): void {
     const now = this.ctx.clock.now();
     for (const fe of this.frontends.list) {
       const healthy = this.healthyMajority(fe) !== null;
       const was = this.since.get(fe.node.id) ?? null;
       if (!healthy) this.since.set(fe.node.id, null);
-      else if (was === null || restart) this.since.set(fe.node.id, now);
+      else if (was === null || restart === 'all' || restart === fe.node.id) this.since.set(fe.node.id, now);
     }
   }
 

@@ -39,6 +39,8 @@ export interface ReplicaSnapshot {
   status: ReplicaStatus | null;
   visible: readonly OrderEntry[] | null;
   durable: readonly OrderEntry[];
+  /** A fault damaged this disk and it has not been whole since: its losses are the fault's, not the store's. */
+  damaged?: boolean;
 }
 
 export interface Ack {
@@ -67,10 +69,17 @@ export class Checker {
   constructor(
     private readonly quorum: number,
     private readonly now: () => number,
-    private readonly opts: { checkDurableQuorum?: boolean } = {},
+    private readonly opts: { checkDurableQuorum?: boolean; tolerate?: readonly string[] } = {},
   ) {}
 
+  /** Violations of tolerated kinds (SimOptions.tolerate), by kind: counted, not failing the run. */
+  readonly tolerated: Record<string, number> = {};
+
   fail(kind: string, message: string): void {
+    if (this.opts.tolerate?.includes(kind)) {
+      this.tolerated[kind] = (this.tolerated[kind] ?? 0) + 1;
+      return;
+    }
     // One report per distinct message is enough (some rules would fire at every later step).
     if (this.violations.some((v) => v.kind === kind && v.message === message)) return;
     this.violations.push({ kind, message, atMs: this.now(), step: this.step });
@@ -89,7 +98,7 @@ export class Checker {
   /** A caller learned that `ack` committed: it must be durable on a quorum right now. */
   onAck(ack: Ack, snapshots: readonly ReplicaSnapshot[]): void {
     this.acks.push(ack);
-    const holders = snapshots.filter((s) => matches(s.durable[ack.orderNumber], ack)).length;
+    const holders = snapshots.filter((s) => s.damaged || matches(s.durable[ack.orderNumber], ack)).length;
     if (this.opts.checkDurableQuorum !== false && holders < this.quorum) {
       this.fail('ack-not-durable', `order ${ack.orderNumber} (${describe(ack)}) acknowledged to the ${ack.by} while durable on ${holders} replica(s)`);
     }
@@ -146,6 +155,12 @@ export class Checker {
       // A replica may hold stale uncommitted records at committed indexes (it cuts them when it
       // catches up), but once its disk held committed record i it must never lose or change it.
       const held = this.sharedPrefix(s.durable) - 1;
+      if (s.damaged) {
+        // What the fault took is not the store's loss; from here on the disk must not lose more.
+        this.heldDurable.set(s.id, held);
+        durableHolders++;
+        continue;
+      }
       const was = this.heldDurable.get(s.id) ?? -1;
       if (held < was) {
         this.fail('committed-lost', `replica ${s.id}'s disk held committed records 0..${was} and now holds only 0..${held} of them (${describeAt(s.durable, held + 1)} instead of ${describeEntry(this.committed[held + 1]!)})`);
@@ -170,6 +185,11 @@ export class Checker {
     if (!this.committedKeys.has(e.key)) this.committedKeys.set(e.key, e.index);
     const why = this.definiteFailures.get(e.key);
     if (why !== undefined) this.failedCommitted(e, why);
+  }
+
+  /** Whether `log` holds the whole committed prefix. */
+  holdsCommitted(log: readonly OrderEntry[]): boolean {
+    return this.sharedPrefix(log) === this.committed.length;
   }
 
   /** How many leading records `log` shares with the committed prefix (crc chain: binary search). */

@@ -9,10 +9,11 @@ import type { HttpClient } from '../../../shared/http.ts';
 import { createOrderApp } from '../../../order/app.ts';
 import { Replica } from '../../../order/replica.ts';
 import { describeReplicaEvent } from '../../../order/events.ts';
-import { createHttpCatalogAccounts, createHttpCatalogPurchaser, createHttpPeerTransport, type PeerTransport } from '../../../order/peers.ts';
+import { createHttpCatalogAccounts, createHttpCatalogPurchaser, createHttpPeerTransport, type CatalogAccounts, type PeerTransport } from '../../../order/peers.ts';
 import { CATALOG_URL, SimCatalogService } from './catalog.ts';
 import type { Checker, ReplicaSnapshot } from './checker.ts';
-import { SimDisk, SimLogStore, SimMetaStore, type DiskEnv } from './disk.ts';
+import { SimDisk, SimLogStore, SimMetaStore, SimWriteError, type DiskEnv } from './disk.ts';
+import { openToday, type Detected } from './storage.ts';
 import { SimNetwork, type FetchHandler } from './network.ts';
 import { nodeClock, SimNode } from './node.ts';
 import { CATALOG, CLIENT, FRONTENDS, QUORUM, REPLICAS, TOYS, type SimConfig, type SimOptions } from './options.ts';
@@ -36,6 +37,12 @@ export class SimCluster {
   readonly replicas = new Map<number, Replica>();
   /** The order app (order/app.ts) of each replica's running incarnation. */
   private readonly apps = new Map<number, FetchHandler>();
+  /** A replica's process exits (after a failed durable write); the fault schedule restarts it. */
+  onExit: (id: number, why: string) => void = () => {};
+  /** What the stores of brief decisions 2-4 would have detected at each start, by kind. */
+  readonly detections: Partial<Record<Detected, number>> = {};
+  /** Failed durable writes not yet followed by the replica stopping. */
+  private readonly writeFailures = new Map<number, { atMs: number; incarnation: number; what: string }>();
 
   constructor(private readonly ctx: SimContext, netRng: Rng, private readonly diskRng: Rng) {
     const { clock } = ctx;
@@ -69,9 +76,18 @@ export class SimCluster {
   private boot(id: number): Replica {
     const { ctx } = this;
     const node = this.node(id);
-    const env: DiskEnv = { clock: ctx.clock, rng: this.diskRng, cfg: ctx.config.disk, node, trace: ctx.trace };
-    const log = new SimLogStore(this.disks.get(id)!, { ...env, lie: ctx.opts.broken?.lyingLogDisk });
-    const meta = new SimMetaStore(this.disks.get(id)!, { ...env, lie: ctx.opts.broken?.lyingMetaDisk });
+    const disk = this.disks.get(id)!;
+    const opened = openToday(disk);
+    for (const d of opened.detected) this.detections[d] = (this.detections[d] ?? 0) + 1;
+    if (opened.detected.length) ctx.trace(`order-${id} storage: a detecting store would find ${opened.detected.join(', ')}; today: ${opened.actions.join('; ') || 'starts as if intact'}`);
+    const incarnation = node.incarnation;
+    const env: DiskEnv = {
+      clock: ctx.clock, rng: this.diskRng, cfg: ctx.config.disk, node, trace: ctx.trace,
+      exit: (why) => node.gate(incarnation, () => this.onExit(id, why)),
+      onWriteError: (what) => this.writeFailures.set(id, { atMs: ctx.clock.now(), incarnation, what }),
+    };
+    const log = new SimLogStore(disk, { ...env, lie: ctx.opts.broken?.lyingLogDisk, keepGoing: ctx.opts.broken?.logErrorsKeepGoing }, opened.entries);
+    const meta = new SimMetaStore(disk, { ...env, lie: ctx.opts.broken?.lyingMetaDisk }, opened.meta);
     this.stores.set(id, { log, meta });
     const http = this.net.httpClient(id);
     const replica = new Replica({
@@ -81,7 +97,7 @@ export class SimCluster {
       meta,
       peers: this.peersOf(id, http),
       catalog: createHttpCatalogPurchaser(http, CATALOG_URL),
-      catalogAccounts: createHttpCatalogAccounts(http, CATALOG_URL),
+      catalogAccounts: this.accountsOf(http),
       clock: nodeClock(ctx.clock, node),
       heartbeatIntervalMs: ctx.config.heartbeatIntervalMs,
       commitQuorum: QUORUM,
@@ -90,11 +106,23 @@ export class SimCluster {
         ctx.trace(`order-${id}: ${describeReplicaEvent(e).msg}`);
         if (e.type === 'became_leader') ctx.checker.onLeading(id, e.epoch);
       },
-      onFatal: (err) => ctx.checker.fail('fatal', `replica ${id}: ${err.message}`),
+      onFatal: (err) => {
+        // A failed durable write is meant to stop the process (fail-stop); anything else that
+        // reaches here is a safety assertion of the replica's.
+        if (err instanceof SimWriteError || err.cause instanceof SimWriteError) node.gate(incarnation, () => this.onExit(id, err.message));
+        else ctx.checker.fail('fatal', `replica ${id}: ${err.message}`);
+      },
     });
     this.replicas.set(id, replica);
     this.apps.set(id, createOrderApp({ replica }).fetch);
     return replica;
+  }
+
+  /** The leader's catalog accounts; with `releasingAccounts`, ones that release committed orders' purchases too (negative test). */
+  private accountsOf(http: HttpClient): CatalogAccounts {
+    const honest = createHttpCatalogAccounts(http, CATALOG_URL);
+    if (!this.ctx.opts.broken?.releasingAccounts) return honest;
+    return { ...honest, reconcile: (req) => honest.reconcile({ ...req, committed: [], release: [...req.release, ...req.committed] }) };
   }
 
   /** The replica's peer transport; with `lyingPromises`, one that grants every promise (negative test). */
@@ -125,10 +153,36 @@ export class SimCluster {
 
   restart(id: number): void {
     this.node(id).restart();
-    const r = this.boot(id);
     const disk = this.disks.get(id)!;
-    this.ctx.trace(`RESTART order-${id} with ${disk.log.length} durable records, meta ${JSON.stringify(disk.meta)}`);
+    this.ctx.trace(`RESTART order-${id} with ${disk.log.length} records on disk, mark ${JSON.stringify(disk.mark)}, meta ${JSON.stringify(disk.meta)}`);
+    const r = this.boot(id);
     void r.start().catch((err: Error) => this.ctx.trace(`order-${id} start failed: ${err.message}`));
+  }
+
+  /**
+   * Fail-stop: a replica whose durable write failed must not go on (shared/wal.ts exits; a meta
+   * save that fails must do the same, issue 9 item 8). Checked every step.
+   */
+  checkFailStop(): void {
+    for (const [id, f] of this.writeFailures) {
+      const node = this.node(id);
+      if (!node.up || node.incarnation !== f.incarnation) {
+        this.writeFailures.delete(id);
+      } else if (this.ctx.clock.now() - f.atMs >= 50 && !node.paused) {
+        this.ctx.checker.fail('no-fail-stop', `replica ${id} went on running after a failed ${f.what} at t=${f.atMs.toFixed(0)} ms`);
+        this.writeFailures.delete(id);
+      }
+    }
+  }
+
+  /** A damaged disk is whole again once its replica runs with a meta and the whole committed prefix. */
+  checkRepairs(): void {
+    for (const [id, disk] of this.disks) {
+      if (!disk.damaged || !this.replicas.has(id) || disk.meta === null || disk.corrupt.size) continue;
+      if (!this.ctx.checker.holdsCommitted(disk.log)) continue;
+      disk.damaged = false;
+      this.ctx.trace(`order-${id}'s disk is whole again (${disk.log.length} records)`);
+    }
   }
 
   /** Up, running, and on a disk no fault has damaged since it was last whole. */
@@ -149,7 +203,8 @@ export class SimCluster {
   snapshots(): ReplicaSnapshot[] {
     return REPLICAS.map((id) => {
       const r = this.replicas.get(id);
-      return { id, status: r ? r.status() : null, visible: r ? this.stores.get(id)!.log.visible() : null, durable: this.disks.get(id)!.log };
+      const disk = this.disks.get(id)!;
+      return { id, status: r ? r.status() : null, visible: r ? this.stores.get(id)!.log.visible() : null, durable: disk.log, damaged: disk.damaged };
     });
   }
 

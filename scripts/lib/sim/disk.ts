@@ -1,24 +1,33 @@
 /**
- * The simulated disk: one `SimDisk` per replica holds what is durable (it survives crashes; disks
- * are never wiped), and each incarnation of the replica opens it through twins of the real stores.
+ * The simulated disk: one `SimDisk` per replica holds what is on stable storage (it survives
+ * crashes), and each incarnation of the replica opens it through twins of the real stores.
  *
- * `SimLogStore` (an `OrderLogStore`) follows order/file-log.ts: `append` and `truncateFrom` change
- * the visible log at once and queue an operation; queued operations go to disk in call order as
- * group commits (everything queued when an fsync starts is covered by it), each fsync taking a
- * seeded time on the simulated clock; an operation's promise resolves when its fsync completes.
- * `durableIndex` is the length of the prefix the visible log shares with the disk, so a record cut
- * from the visible log never counts as durable, and neither does what replaced it until synced.
+ * What a disk holds: the order log file (records, some possibly damaged by a fault, or no file at
+ * all), its durable watermark `orders.csv.mark` ({records, bytes, lastCrc, aux}: brief decision
+ * 2, written after each fdatasync and before acknowledgement, lowered before a truncation) and
+ * `meta.json` (or none). Faults (storage.ts) wipe or cut these, or flip a byte in a record, while
+ * the replica is down; `failLogUntilMs`/`failMetaUntilMs` make writes fail for a while.
+ *
+ * `SimLogStore` (an `OrderLogStore`) follows order/file-log.ts: `append` and `truncateFrom`
+ * change the visible log at once and queue an operation; queued operations go to disk in call
+ * order as group commits (everything queued when an fsync starts is covered by it), each fsync
+ * taking a seeded time on the simulated clock; then the mark is written, and only then does an
+ * operation's promise resolve. `durableIndex` is the length of the prefix the visible log shares
+ * with the disk, so a record cut from the visible log never counts as durable, and neither does
+ * what replaced it until synced. A write that fails is fatal, as in shared/wal.ts: the store calls
+ * `env.exit` (the process exits) and nothing more reaches the disk.
  *
  * Crash semantics: the visible log is gone; the disk keeps everything fsynced plus, sometimes
  * (`tornRate`), a seeded prefix of the operations not yet fsynced, cut at record granularity
  * (writes reach the platter in order but the crash lands anywhere; the file log cuts a torn line
- * on open, so partial records never survive). Truncation is NOT made durable synchronously: like
- * the file log's queued ftruncate, a truncation not yet fsynced is lost on crash, so the records it
- * cut come back on restart (unless a later surviving write replaced them).
+ * on open, so partial records never survive); the mark moves only with a completed fsync. A
+ * truncation not yet fsynced is lost on crash, so the records it cut come back on restart.
  *
  * `SimMetaStore` (a `MetaStore`) is the same for meta: saves apply in call order, each atomic
  * (write-temp + rename), durable after a seeded fsync; a crash keeps the durable meta plus a seeded
- * prefix of the pending saves.
+ * prefix of the pending saves. A failed save behaves as shared/fsutil.ts's openJsonFile does
+ * today: the save rejects, memory keeps the new value, and every later save rejects with the same
+ * error (the replica does not stop: issue 9 item 8).
  *
  * The fsync timer runs on the shared clock regardless of pauses (the kernel keeps writing while the
  * process is stopped); only the completion callbacks are gated through the process (`SimNode`).
@@ -27,6 +36,7 @@
  */
 import type { ManualClock } from '../../../shared/clock.ts';
 import type { OrderEntry } from '../../../shared/contracts.ts';
+import { formatRecord, LOG_HEADER } from '../../../order/file-log.ts';
 import { assertContinues, type OrderLogStore } from '../../../order/log.ts';
 import { INITIAL_META, type Meta, type MetaStore } from '../../../order/meta.ts';
 import type { Rng } from './rng.ts';
@@ -48,8 +58,30 @@ export interface DiskEnv {
   cfg: DiskConfig;
   node: SimNode;
   trace: (line: string) => void;
+  /** The process exits after a failed durable write (what shared/wal.ts does). */
+  exit: (why: string) => void;
+  /** Told of every failed durable write (the checker holds the replica to fail-stop). */
+  onWriteError: (what: string) => void;
   /** Deliberately broken disk (negative tests only). */
   lie?: boolean;
+  /** Deliberately broken log store: a failed write is swallowed instead of stopping the process (negative tests only). */
+  keepGoing?: boolean;
+}
+
+/** The durable watermark beside a log file (brief decision 2). */
+export interface LogMark {
+  records: number;
+  bytes: number;
+  lastCrc: number;
+  aux: number;
+}
+
+/** A write the simulated disk refused (a full or failing disk). */
+export class SimWriteError extends Error {
+  constructor(what: string) {
+    super(`${what}: EIO (simulated write error)`);
+    this.name = 'SimWriteError';
+  }
 }
 
 function fsyncDelay(env: DiskEnv): number {
@@ -57,21 +89,63 @@ function fsyncDelay(env: DiskEnv): number {
   return rng.chance(cfg.slowRate) ? rng.int(cfg.fsyncMaxMs, cfg.slowMaxMs) : rng.int(cfg.fsyncMinMs, cfg.fsyncMaxMs);
 }
 
+export const HEADER_BYTES = Buffer.byteLength(LOG_HEADER);
+
 /** What one replica has on stable storage. */
 export class SimDisk {
+  /** The records in the log file; a damaged one is listed in `corrupt`. */
   log: OrderEntry[] = [];
-  meta: Meta = { ...INITIAL_META };
+  /** Byte length of each record as written. */
+  sizes: number[] = [];
+  logFile = true;
+  mark: LogMark | null = { records: 0, bytes: HEADER_BYTES, lastCrc: 0, aux: -1 };
+  meta: Meta | null = { ...INITIAL_META };
+  /** Index -> how a complete record was damaged (a flipped byte). */
+  corrupt = new Map<number, string>();
   /** A fault damaged this disk and it has not been whole since. */
   damaged = false;
   /** The commit index recorded beside the log (the file log's mark). */
   committed = -1;
+  failLogUntilMs = -Infinity;
+  failMetaUntilMs = -Infinity;
   constructor(readonly replicaId: number) {}
+
+  bytes(): number {
+    return HEADER_BYTES + this.sizes.reduce((a, b) => a + b, 0);
+  }
+
+  /** Appends records at the end of the file. */
+  push(e: OrderEntry): void {
+    if (e.index !== this.log.length) throw new Error(`sim disk ${this.replicaId}: append of ${e.index} onto ${this.log.length} records (harness bug)`);
+    this.log.push(e);
+    this.sizes.push(Buffer.byteLength(formatRecord(e)));
+  }
+
+  /** Cuts the file to its first `n` records. */
+  cut(n: number): void {
+    this.log.length = Math.min(this.log.length, n);
+    this.sizes.length = this.log.length;
+    for (const i of [...this.corrupt.keys()]) if (i >= n) this.corrupt.delete(i);
+  }
+
+  /** The mark after an fsync covering the whole file. */
+  syncMark(aux: number): void {
+    if (!this.mark && !this.logFile) return;
+    this.mark = { records: this.log.length, bytes: this.bytes(), lastCrc: this.log.at(-1)?.crc ?? 0, aux: Math.min(aux, this.log.length - 1) };
+  }
+
+  /** Before a truncation to `n` records is made: the mark never claims more than will remain. */
+  lowerMark(n: number): void {
+    if (!this.mark || this.mark.records <= n) return;
+    this.mark = { records: n, bytes: HEADER_BYTES + this.sizes.slice(0, n).reduce((a, b) => a + b, 0), lastCrc: this.log[n - 1]?.crc ?? 0, aux: Math.min(this.mark.aux, n - 1) };
+  }
 }
 
 type LogOp = { kind: 'append'; entries: OrderEntry[] } | { kind: 'truncate'; index: number };
 interface Queued<Op> {
   op: Op;
   done: () => void;
+  fail: (err: Error) => void;
 }
 
 /** Group commit in call order over a simulated fsync; shared by the log and meta twins. */
@@ -86,18 +160,29 @@ abstract class SyncQueue<Op> {
   }
 
   protected abstract applyDurably(op: Op): void;
+  /** After a batch is durable (the log writes its mark here). */
+  protected afterSync(): void {}
+  /** Whether writes fail right now. */
+  protected abstract failing(): boolean;
+  /** A batch failed: what the real store does about it. */
+  protected abstract onFailure(batch: Queued<Op>[], err: SimWriteError): void;
+  protected abstract readonly what: string;
 
   protected enqueue(op: Op): Promise<void> {
     if (this.env.lie) {
       // Broken on purpose: acknowledges before the write is durable.
-      this.queue.push({ op, done: () => {} });
+      this.queue.push({ op, done: () => {}, fail: () => {} });
       if (!this.inFlight.length) this.startSync();
       return Promise.resolve();
     }
-    return new Promise<void>((resolve) => {
-      this.queue.push({ op, done: resolve });
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ op, done: resolve, fail: reject });
       if (!this.inFlight.length) this.startSync();
     });
+  }
+
+  protected restartSync(): void {
+    this.startSync();
   }
 
   private startSync(): void {
@@ -105,7 +190,13 @@ abstract class SyncQueue<Op> {
     this.inFlight = batch;
     this.env.clock.setTimeout(() => {
       if (this.dead) return;
+      if (this.failing()) {
+        this.env.trace(`r${this.env.node.id} disk: ${this.what} failed (${batch.length} writes)`);
+        this.env.onWriteError(this.what);
+        return this.onFailure(batch, new SimWriteError(this.what));
+      }
       for (const q of batch) this.applyDurably(q.op);
+      this.afterSync();
       this.inFlight = [];
       for (const q of batch) this.env.node.gate(this.incarnation, q.done);
       if (this.queue.length) this.startSync();
@@ -136,21 +227,16 @@ abstract class SyncQueue<Op> {
 }
 
 export class SimLogStore extends SyncQueue<LogOp> implements OrderLogStore {
+  protected readonly what = 'write/fsync of orders.csv';
   private entries: OrderEntry[];
+  private aux: number;
+  private readonly loadedAux: number;
 
-  constructor(private readonly disk: SimDisk, env: DiskEnv) {
+  /** `entries`: the log this incarnation opened (storage.ts decides it from the disk). */
+  constructor(private readonly disk: SimDisk, env: DiskEnv, entries: readonly OrderEntry[]) {
     super(env);
-    this.entries = disk.log.slice();
-  }
-
-  get loadedCommitIndex(): number {
-    return this.disk.committed;
-  }
-
-  /** Recorded with the next fsync, like the file log's mark (never ahead of what it knows). */
-  recordCommitIndex(index: number): void {
-    if (this.dead) return;
-    this.disk.committed = Math.max(this.disk.committed, Math.min(index, this.disk.log.length - 1));
+    this.entries = entries.slice();
+    this.aux = this.loadedAux = Math.min(disk.mark?.aux ?? -1, entries.length - 1);
   }
 
   /** The log this incarnation presents (for the checker). */
@@ -215,21 +301,57 @@ export class SimLogStore extends SyncQueue<LogOp> implements OrderLogStore {
     return this.enqueue({ kind: 'append', entries: [] });
   }
 
-  async close(): Promise<void> {}
-
-  protected applyDurably(op: LogOp): void {
-    const log = this.disk.log;
-    if (op.kind === 'truncate') {
-      log.length = Math.min(log.length, op.index);
-      return;
-    }
-    for (const e of op.entries) {
-      if (e.index !== log.length) throw new Error(`sim disk ${this.disk.replicaId}: append of ${e.index} onto ${log.length} records (harness bug)`);
-      log.push(e);
-    }
+  /** The commit index the mark held when this incarnation opened the log (-1: none). */
+  get loadedCommitIndex(): number {
+    return this.loadedAux;
   }
 
-  /** The process died now: keep the fsynced log plus a seeded prefix (in records) of what was pending. */
+  /**
+   * The mark's aux (brief decision 2): written with the next mark, or on its own when no write is
+   * queued; never more than the records the mark covers.
+   */
+  recordCommitIndex(index: number): void {
+    if (this.dead || index <= this.aux) return;
+    this.aux = index;
+    if (!this.env.lie && this.pendingOps().length === 0) void this.enqueue({ kind: 'append', entries: [] });
+  }
+
+  async close(): Promise<void> {}
+
+  protected failing(): boolean {
+    return this.env.clock.now() < this.disk.failLogUntilMs;
+  }
+
+  protected onFailure(_batch: Queued<LogOp>[], err: SimWriteError): void {
+    if (this.env.keepGoing) {
+      // Broken on purpose: swallows the error; the failed writes never complete, the process runs on.
+      this.inFlight = [];
+      if (this.queue.length) this.restartSync();
+      return;
+    }
+    // shared/wal.ts: a failed write or fsync is fatal; the process exits, nothing is acknowledged.
+    // What the failed batch wrote may or may not be on disk (crash() keeps a seeded prefix of
+    // it, still in flight); nothing queued behind it was written.
+    this.queue = [];
+    this.env.exit(err.message);
+  }
+
+  protected applyDurably(op: LogOp): void {
+    if (op.kind === 'truncate') {
+      // The mark is lowered before the cut (decision 2), so it never claims what was cut.
+      this.disk.lowerMark(op.index);
+      this.disk.cut(op.index);
+      return;
+    }
+    if (!this.disk.logFile) this.disk.logFile = true;
+    for (const e of op.entries) this.disk.push(e);
+  }
+
+  protected override afterSync(): void {
+    this.disk.syncMark(this.aux);
+  }
+
+  /** The process died now: keep the fsynced log plus a seeded prefix (in records) of what was pending; the mark stays. */
   crash(): void {
     const units: LogOp[] = [];
     for (const op of this.pendingOps()) {
@@ -244,11 +366,14 @@ export class SimLogStore extends SyncQueue<LogOp> implements OrderLogStore {
 }
 
 export class SimMetaStore extends SyncQueue<Meta> implements MetaStore {
+  protected readonly what = 'save of meta.json';
   private current: Meta;
+  /** The first failed save's error: every later save rejects with it (openJsonFile's chain). */
+  private broken: SimWriteError | null = null;
 
-  constructor(private readonly disk: SimDisk, env: DiskEnv) {
+  constructor(private readonly disk: SimDisk, env: DiskEnv, opened: Meta) {
     super(env);
-    this.current = { ...disk.meta };
+    this.current = { ...opened };
   }
 
   load(): Meta {
@@ -258,7 +383,18 @@ export class SimMetaStore extends SyncQueue<Meta> implements MetaStore {
   save(meta: Meta): Promise<void> {
     if (this.dead) return this.never();
     this.current = { ...meta };
+    if (this.broken) return Promise.reject(this.broken);
     return this.enqueue({ ...meta });
+  }
+
+  protected failing(): boolean {
+    return this.env.clock.now() < this.disk.failMetaUntilMs;
+  }
+
+  protected onFailure(batch: Queued<Meta>[], err: SimWriteError): void {
+    this.inFlight = [];
+    this.broken = err;
+    for (const q of [...batch, ...this.queue.splice(0)]) q.fail(err);
   }
 
   protected applyDurably(meta: Meta): void {

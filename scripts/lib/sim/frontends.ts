@@ -86,7 +86,18 @@ export class SimFrontends {
   private http(nodeId: number): HttpClient {
     const { cluster, ctx } = this;
     const inner = cluster.net.httpClient(nodeId);
+    const broken = ctx.opts.broken ?? {};
+    let elected = false;
     return async (req) => {
+      if (broken.frontendElectsOnce && req.url.endsWith('/internal/lead')) {
+        if (elected) throw new NetworkError('timeout', req.url);
+        const res = await inner(req);
+        elected ||= res.status === 200;
+        return res;
+      }
+      if (broken.lyingReads && req.method === 'GET' && /\/orders\/\d*[13579]\?/.test(req.url)) {
+        return { status: 404, headers: {}, body: { error: { code: 404, message: 'order not found', reason: 'order_not_found' } } };
+      }
       if (!(req.method === 'POST' && req.url.endsWith('/orders'))) return inner(req);
       let body = req.body as { key: string; name: string; quantity: number };
       if (UUID.test(body.key)) {
@@ -103,6 +114,9 @@ export class SimFrontends {
       try {
         const res = await inner(req);
         if (w && isUnknown(res)) w.unknown ??= `attempt ${w.attempts} answered ${res.status} ${reasonOf(res)}`;
+        if (broken.unknownAsFailure && res.status === 504) {
+          return { status: 503, headers: {}, body: { error: { code: 503, message: 'order not taken (broken on purpose)', reason: 'no_quorum' } } };
+        }
         if (res.status === 200) {
           const n = (res.body as { data: { order_number: number } }).data.order_number;
           ctx.checker.onAck({ orderNumber: n, name: body.name, quantity: body.quantity, key: body.key, by: 'frontend' }, cluster.snapshots());
