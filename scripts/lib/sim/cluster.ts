@@ -6,6 +6,7 @@
  */
 import type { ManualClock } from '../../../shared/clock.ts';
 import type { HttpClient } from '../../../shared/http.ts';
+import type { OrderEntry } from '../../../shared/contracts.ts';
 import { createOrderApp } from '../../../order/app.ts';
 import { Replica } from '../../../order/replica.ts';
 import { describeReplicaEvent } from '../../../order/events.ts';
@@ -13,7 +14,8 @@ import { createHttpCatalogAccounts, createHttpCatalogPurchaser, createHttpPeerTr
 import { CATALOG_URL, SimCatalogService } from './catalog.ts';
 import type { Checker, ReplicaSnapshot } from './checker.ts';
 import { SimDisk, SimLogStore, SimMetaStore, SimWriteError, type DiskEnv } from './disk.ts';
-import { openToday, type Detected } from './storage.ts';
+import { openStorage, type Detected } from './storage.ts';
+import type { ReplicaEvent } from '../../../order/events.ts';
 import { SimNetwork, type FetchHandler } from './network.ts';
 import { nodeClock, SimNode } from './node.ts';
 import { CATALOG, CLIENT, FRONTENDS, QUORUM, REPLICAS, TOYS, type SimConfig, type SimOptions } from './options.ts';
@@ -33,7 +35,8 @@ export class SimCluster {
   readonly net: SimNetwork;
   readonly catalog: SimCatalogService;
   readonly disks = new Map(REPLICAS.map((id) => [id, new SimDisk(id)]));
-  readonly stores = new Map<number, { log: SimLogStore; meta: SimMetaStore }>();
+  /** The stores of each replica's running incarnation (no log yet while it opens its storage). */
+  readonly stores = new Map<number, { log: SimLogStore | null; meta: SimMetaStore }>();
   readonly replicas = new Map<number, Replica>();
   /** The order app (order/app.ts) of each replica's running incarnation. */
   private readonly apps = new Map<number, FetchHandler>();
@@ -67,30 +70,47 @@ export class SimCluster {
   };
 
   bootAll(): void {
-    for (const id of REPLICAS) {
-      const r = this.boot(id);
-      void r.start().catch((err: Error) => this.ctx.trace(`order-${id} start failed: ${err.message}`));
-    }
+    for (const id of REPLICAS) void this.boot(id);
   }
 
-  private boot(id: number): Replica {
+  /**
+   * Starts replica `id`'s process: opens its storage (order/storage.ts's rules, which may save
+   * the meta first and so take a simulated fsync), then builds the replica and its app and starts
+   * it. Until then nothing listens: requests to it are refused.
+   */
+  private async boot(id: number): Promise<void> {
     const { ctx } = this;
     const node = this.node(id);
-    const disk = this.disks.get(id)!;
-    const opened = openToday(disk);
-    for (const d of opened.detected) this.detections[d] = (this.detections[d] ?? 0) + 1;
-    if (opened.detected.length) ctx.trace(`order-${id} storage: a detecting store would find ${opened.detected.join(', ')}; today: ${opened.actions.join('; ') || 'starts as if intact'}`);
     const incarnation = node.incarnation;
+    const disk = this.disks.get(id)!;
     const env: DiskEnv = {
       clock: ctx.clock, rng: this.diskRng, cfg: ctx.config.disk, node, trace: ctx.trace,
       exit: (why) => node.gate(incarnation, () => this.onExit(id, why)),
       onWriteError: (what) => this.writeFailures.set(id, { atMs: ctx.clock.now(), incarnation, what }),
     };
+    const meta = new SimMetaStore(disk, { ...env, lie: ctx.opts.broken?.lyingMetaDisk });
+    this.stores.set(id, { log: null, meta });
+    const onEvent = (e: ReplicaEvent) => {
+      ctx.trace(`order-${id}: ${describeReplicaEvent(e).msg}`);
+      if (e.type === 'became_leader') ctx.checker.onLeading(id, e.epoch);
+    };
+    const opened = await openStorage(disk, meta, onEvent);
+    if (!node.alive(incarnation)) return;
+    for (const d of opened.detected) this.detections[d] = (this.detections[d] ?? 0) + 1;
+    if (opened.detected.length) ctx.trace(`order-${id} storage: found ${opened.detected.join(', ')}`);
     const log = new SimLogStore(disk, { ...env, lie: ctx.opts.broken?.lyingLogDisk, keepGoing: ctx.opts.broken?.logErrorsKeepGoing }, opened.entries);
-    const meta = new SimMetaStore(disk, { ...env, lie: ctx.opts.broken?.lyingMetaDisk }, opened.meta);
     this.stores.set(id, { log, meta });
+    const replica = this.replicaFor(id, log, meta, onEvent, () => node.gate(incarnation, () => this.onExit(id, 'fail-stop')));
+    this.replicas.set(id, replica);
+    this.apps.set(id, createOrderApp({ replica }).fetch);
+    await replica.start().catch((err: Error) => ctx.trace(`order-${id} start failed: ${err.message}`));
+  }
+
+  /** The replica as order/main.ts wires it, with the simulator's IO. */
+  private replicaFor(id: number, log: SimLogStore, meta: SimMetaStore, onEvent: (e: ReplicaEvent) => void, exit: () => void): Replica {
+    const { ctx } = this;
     const http = this.net.httpClient(id);
-    const replica = new Replica({
+    return new Replica({
       id,
       peerIds: REPLICAS.filter((p) => p !== id),
       log,
@@ -98,24 +118,18 @@ export class SimCluster {
       peers: this.peersOf(id, http),
       catalog: createHttpCatalogPurchaser(http, CATALOG_URL),
       catalogAccounts: this.accountsOf(http),
-      clock: nodeClock(ctx.clock, node),
+      clock: nodeClock(ctx.clock, this.node(id)),
       heartbeatIntervalMs: ctx.config.heartbeatIntervalMs,
       commitQuorum: QUORUM,
       maxBatch: ctx.config.maxBatch,
-      onEvent: (e) => {
-        ctx.trace(`order-${id}: ${describeReplicaEvent(e).msg}`);
-        if (e.type === 'became_leader') ctx.checker.onLeading(id, e.epoch);
-      },
+      onEvent,
       onFatal: (err) => {
-        // A failed durable write is meant to stop the process (fail-stop); anything else that
-        // reaches here is a safety assertion of the replica's.
-        if (err instanceof SimWriteError || err.cause instanceof SimWriteError) node.gate(incarnation, () => this.onExit(id, err.message));
+        // A failed durable write stops the process (fail-stop); anything else that reaches here
+        // is a safety assertion of the replica's.
+        if (err instanceof SimWriteError || err.cause instanceof SimWriteError) exit();
         else ctx.checker.fail('fatal', `replica ${id}: ${err.message}`);
       },
     });
-    this.replicas.set(id, replica);
-    this.apps.set(id, createOrderApp({ replica }).fetch);
-    return replica;
   }
 
   /** The leader's catalog accounts; with `releasingAccounts`, ones that release committed orders' purchases too (negative test). */
@@ -139,15 +153,15 @@ export class SimCluster {
   }
 
   crash(id: number): void {
-    const r = this.replicas.get(id)!;
-    const s = this.stores.get(id)!;
+    const r = this.replicas.get(id);
+    const s = this.stores.get(id);
     this.node(id).crash();
-    s.log.crash();
-    s.meta.crash();
+    s?.log?.crash();
+    s?.meta.crash();
     this.net.onCrash(id);
     this.replicas.delete(id);
     this.apps.delete(id);
-    void r.stop().catch(() => {});
+    void r?.stop().catch(() => {});
     this.ctx.trace(`CRASH order-${id}`);
   }
 
@@ -155,8 +169,7 @@ export class SimCluster {
     this.node(id).restart();
     const disk = this.disks.get(id)!;
     this.ctx.trace(`RESTART order-${id} with ${disk.log.length} records on disk, mark ${JSON.stringify(disk.mark)}, meta ${JSON.stringify(disk.meta)}`);
-    const r = this.boot(id);
-    void r.start().catch((err: Error) => this.ctx.trace(`order-${id} start failed: ${err.message}`));
+    void this.boot(id);
   }
 
   /**
@@ -175,10 +188,10 @@ export class SimCluster {
     }
   }
 
-  /** A damaged disk is whole again once its replica runs with a meta and the whole committed prefix. */
+  /** A damaged disk is whole again once its replica is intact again and holds the whole committed prefix. */
   checkRepairs(): void {
     for (const [id, disk] of this.disks) {
-      if (!disk.damaged || !this.replicas.has(id) || disk.meta === null || disk.corrupt.size) continue;
+      if (!disk.damaged || this.replicas.get(id)?.status().storage !== 'intact' || disk.meta === null || disk.corrupt.size) continue;
       if (!this.ctx.checker.holdsCommitted(disk.log)) continue;
       disk.damaged = false;
       this.ctx.trace(`order-${id}'s disk is whole again (${disk.log.length} records)`);
@@ -204,23 +217,31 @@ export class SimCluster {
     return REPLICAS.map((id) => {
       const r = this.replicas.get(id);
       const disk = this.disks.get(id)!;
-      return { id, status: r ? r.status() : null, visible: r ? this.stores.get(id)!.log.visible() : null, durable: disk.log, damaged: disk.damaged };
+      return { id, status: r ? r.status() : null, visible: r ? this.visibleLog(id) : null, durable: disk.log, damaged: disk.damaged };
     });
+  }
+
+  /** The log replica `id`'s running incarnation presents, or null while it is down or opening. */
+  visibleLog(id: number): readonly OrderEntry[] | null {
+    return this.stores.get(id)?.log?.visible() ?? null;
   }
 
   /** All replicas up and their logs identical. */
   logsIdentical(): boolean {
-    const logs = REPLICAS.map((id) => this.stores.get(id)!.log.visible());
+    const logs = REPLICAS.map((id) => this.visibleLog(id));
+    if (logs.some((l) => l === null)) return false;
     const ref = logs[0]!;
-    return logs.every((l) => l.length === ref.length && (l.length === 0 || l[l.length - 1]!.crc === ref[ref.length - 1]!.crc));
+    return logs.every((l) => l!.length === ref.length && (l!.length === 0 || l!.at(-1)!.crc === ref.at(-1)!.crc));
   }
 
   /** One line per replica, for a liveness failure's message. */
   describeReplicas(): string[] {
     return REPLICAS.map((id) => {
-      const st = this.replicas.get(id)!.status();
+      const r = this.replicas.get(id);
+      if (!r) return `order-${id} down or opening its storage`;
+      const st = r.status();
       const lagging = st.followers.filter((f) => !f.reachable).map((f) => f.id);
-      return `order-${id} ${st.role} promised e${st.promisedEpoch} log e${st.head.logEpoch} ${st.head.lastIndex + 1} records commit ${st.commitIndex}${lagging.length ? ` (sees follower ${lagging.join(', ')} failing)` : ''}`;
+      return `order-${id} ${st.role} (${st.storage}) promised e${st.promisedEpoch} log e${st.head.logEpoch} ${st.head.lastIndex + 1} records commit ${st.commitIndex}${lagging.length ? ` (sees follower ${lagging.join(', ')} failing)` : ''}`;
     });
   }
 }

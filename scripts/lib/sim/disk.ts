@@ -25,9 +25,8 @@
  *
  * `SimMetaStore` (a `MetaStore`) is the same for meta: saves apply in call order, each atomic
  * (write-temp + rename), durable after a seeded fsync; a crash keeps the durable meta plus a seeded
- * prefix of the pending saves. A failed save behaves as shared/fsutil.ts's openJsonFile does
- * today: the save rejects, memory keeps the new value, and every later save rejects with the same
- * error (the replica does not stop: issue 9 item 8).
+ * prefix of the pending saves. A failed save is fatal, as in shared/fsutil.ts's openJsonFile:
+ * the process exits (issue 9 item 8: once it went on with every later save failing).
  *
  * The fsync timer runs on the shared clock regardless of pauses (the kernel keeps writing while the
  * process is stopped); only the completion callbacks are gated through the process (`SimNode`).
@@ -97,9 +96,10 @@ export class SimDisk {
   log: OrderEntry[] = [];
   /** Byte length of each record as written. */
   sizes: number[] = [];
-  logFile = true;
-  mark: LogMark | null = { records: 0, bytes: HEADER_BYTES, lastCrc: 0, aux: -1 };
-  meta: Meta | null = { ...INITIAL_META };
+  /** A new disk: no log file, no mark, no meta (the replica starts 'unverified' and asks its peers). */
+  logFile = false;
+  mark: LogMark | null = null;
+  meta: Meta | null = null;
   /** Index -> how a complete record was damaged (a flipped byte). */
   corrupt = new Map<number, string>();
   /** A fault damaged this disk and it has not been whole since. */
@@ -132,6 +132,11 @@ export class SimDisk {
   syncMark(aux: number): void {
     if (!this.mark && !this.logFile) return;
     this.mark = { records: this.log.length, bytes: this.bytes(), lastCrc: this.log.at(-1)?.crc ?? 0, aux: Math.min(aux, this.log.length - 1) };
+  }
+
+  /** The mark a repair writes (keepValidPrefix): covering the file as it is, its aux kept. */
+  resetMark(): void {
+    this.mark = { records: this.log.length, bytes: this.bytes(), lastCrc: this.log.at(-1)?.crc ?? 0, aux: this.mark?.aux ?? -1 };
   }
 
   /** Before a truncation to `n` records is made: the mark never claims more than will remain. */
@@ -367,13 +372,12 @@ export class SimLogStore extends SyncQueue<LogOp> implements OrderLogStore {
 
 export class SimMetaStore extends SyncQueue<Meta> implements MetaStore {
   protected readonly what = 'save of meta.json';
+  /** What is durable (shared/fsutil.ts openJsonFile: memory follows the disk). */
   private current: Meta;
-  /** The first failed save's error: every later save rejects with it (openJsonFile's chain). */
-  private broken: SimWriteError | null = null;
 
-  constructor(private readonly disk: SimDisk, env: DiskEnv, opened: Meta) {
+  constructor(private readonly disk: SimDisk, env: DiskEnv) {
     super(env);
-    this.current = { ...opened };
+    this.current = { ...(disk.meta ?? INITIAL_META) };
   }
 
   load(): Meta {
@@ -382,8 +386,6 @@ export class SimMetaStore extends SyncQueue<Meta> implements MetaStore {
 
   save(meta: Meta): Promise<void> {
     if (this.dead) return this.never();
-    this.current = { ...meta };
-    if (this.broken) return Promise.reject(this.broken);
     return this.enqueue({ ...meta });
   }
 
@@ -391,14 +393,15 @@ export class SimMetaStore extends SyncQueue<Meta> implements MetaStore {
     return this.env.clock.now() < this.disk.failMetaUntilMs;
   }
 
-  protected onFailure(batch: Queued<Meta>[], err: SimWriteError): void {
-    this.inFlight = [];
-    this.broken = err;
-    for (const q of [...batch, ...this.queue.splice(0)]) q.fail(err);
+  protected onFailure(_batch: Queued<Meta>[], err: SimWriteError): void {
+    // openJsonFile: a failed save is fatal (the process exits), like a failed log write.
+    this.queue = [];
+    this.env.exit(err.message);
   }
 
   protected applyDurably(meta: Meta): void {
     this.disk.meta = { ...meta };
+    this.current = { ...meta };
   }
 
   crash(): void {

@@ -21,8 +21,8 @@
  * always exists. 'overlap': up to two at once; a second one only now and then and briefly, so an
  * intact majority exists most of the time, while frontend, storm and catalog faults overlap
  * freely. 'chaos': any number at once; only safety can be expected while it lasts, but after
- * healing the end checks still apply. In every mode at most one disk is damaged at a time (two
- * lost disks of three can lose an acknowledged order, which no store could prevent).
+ * healing the end checks still apply. In every mode a disk is damaged only while every other one
+ * is whole (two lost disks of three can lose an acknowledged order, which no store could prevent).
  */
 import type { SimCluster, SimContext } from './cluster.ts';
 import type { SimFrontends } from './frontends.ts';
@@ -107,7 +107,7 @@ export class FaultInjector {
     const n = this.impaired.size;
     const max = this.mode === 'majority' ? 1 : this.mode === 'overlap' ? 2 : REPLICAS.length;
     if (n >= max || (this.mode === 'overlap' && n >= 1 && !this.rng.chance(0.35))) return null;
-    if ((kind === 'diskLoss' || kind === 'corruption') && REPLICAS.some((id) => this.cluster.disks.get(id)!.damaged)) return null;
+    if ((kind === 'diskLoss' || kind === 'corruption') && !this.allDisksWhole()) return null;
     if (kind === 'leaderIsolation') {
       const leader = this.cluster.currentLeader();
       return leader === null || this.impaired.has(leader) ? null : { id: leader, isLeader: true };
@@ -131,6 +131,19 @@ export class FaultInjector {
     return this.pickVictim();
   }
 
+  /**
+   * Every disk whole: no fault's damage outstanding, and every replica's durable state intact. A
+   * replica that never finished starting (no meta yet) counts as lost too: from its disk it cannot
+   * be told from a wiped one, so a second loss would leave no quorum of intact replicas, and a
+   * store that then refuses to elect is right to.
+   */
+  private allDisksWhole(): boolean {
+    return REPLICAS.every((id) => {
+      const disk = this.cluster.disks.get(id)!;
+      return !disk.damaged && disk.meta?.storage === 'intact';
+    });
+  }
+
   /** How long a replica fault lasts: in overlap mode a second one is brief. */
   private duration(lo: number, hi: number): number {
     const ms = this.rng.int(lo, hi);
@@ -150,7 +163,7 @@ export class FaultInjector {
     net.cfg.dupRate = 0;
     for (const d of this.cluster.disks.values()) d.failLogUntilMs = d.failMetaUntilMs = -Infinity;
     if (!catalog.up) catalog.restart();
-    for (const id of REPLICAS) if (!this.cluster.replicas.has(id)) this.cluster.restart(id);
+    for (const id of REPLICAS) if (!this.cluster.node(id).up) this.cluster.restart(id);
     this.impaired.clear();
     this.ctx.trace('HEALED: all faults cleared, no more loss or duplication');
     this.onChange();
@@ -333,7 +346,7 @@ export class FaultInjector {
     this.stats.writeErrors[which]++;
     this.ctx.trace(`FAULT ${which === 'log' ? 'log appends' : 'meta saves'} of ${this.who(v)} fail for ${ms} ms`);
     this.schedule(`write errors of order-${v.id}`, ms, () => {
-      if (this.cluster.replicas.has(v.id)) this.impaired.delete(v.id);
+      if (this.cluster.node(v.id).up) this.impaired.delete(v.id);
     });
   }
 

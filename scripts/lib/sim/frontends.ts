@@ -2,11 +2,11 @@
  * The frontends of a run: one or two real order routers (frontend/order-router.ts) electing and
  * routing at once, each on its own simulated node, restartable (a new router with no memory).
  *
- * The router picks a random UUID key per order without a client key; the frontend's HttpClient
- * maps each UUID it sends onto a seeded key `f<n>` the first time it sees it, so nothing
- * downstream depends on the random value and the trace stays the same. The same client reports
- * every order a leader acknowledged to the frontend to the checker (it must be durable on a
- * quorum right then).
+ * The router picks a random UUID key per order without a client key, and sends orders to the
+ * leader in batches (`POST /orders/batch`); the frontend's HttpClient maps each UUID it sends onto
+ * a seeded key `f<n>` the first time it sees it, so nothing downstream depends on the random value
+ * and the trace stays the same. The same client reports every order a leader acknowledged to the
+ * frontend to the checker (it must be durable on a quorum right then).
  */
 import { createOrderRouter } from '../../../frontend/order-router.ts';
 import { describeRouterEvent } from '../../../frontend/router-events.ts';
@@ -84,9 +84,8 @@ export class SimFrontends {
 
   /** The HttpClient of one frontend: seeded keys, acknowledgements to the checker, watched attempts. */
   private http(nodeId: number): HttpClient {
-    const { cluster, ctx } = this;
-    const inner = cluster.net.httpClient(nodeId);
-    const broken = ctx.opts.broken ?? {};
+    const inner = this.cluster.net.httpClient(nodeId);
+    const broken = this.ctx.opts.broken ?? {};
     let elected = false;
     return async (req) => {
       if (broken.frontendElectsOnce && req.url.endsWith('/internal/lead')) {
@@ -98,37 +97,50 @@ export class SimFrontends {
       if (broken.lyingReads && req.method === 'GET' && /\/orders\/\d*[13579]\?/.test(req.url)) {
         return { status: 404, headers: {}, body: { error: { code: 404, message: 'order not found', reason: 'order_not_found' } } };
       }
-      if (!(req.method === 'POST' && req.url.endsWith('/orders'))) return inner(req);
-      let body = req.body as { key: string; name: string; quantity: number };
-      if (UUID.test(body.key)) {
-        let key = this.routerKeys.get(body.key);
-        if (!key) this.routerKeys.set(body.key, (key = `f${this.routerKeys.size + 1}`));
-        req = { ...req, body: (body = { ...body, key }) };
-      }
-      const w = this.watches.get(`${nodeId} ${body.key}`);
-      if (w) {
-        w.attempts++;
-        if (w.inFlight > 0) w.unknown ??= `attempt ${w.attempts} started while attempt ${w.attempts - 1} was still in flight`;
-        w.inFlight++;
-      }
-      try {
-        const res = await inner(req);
-        if (w && isUnknown(res)) w.unknown ??= `attempt ${w.attempts} answered ${res.status} ${reasonOf(res)}`;
-        if (broken.unknownAsFailure && res.status === 504) {
-          return { status: 503, headers: {}, body: { error: { code: 503, message: 'order not taken (broken on purpose)', reason: 'no_quorum' } } };
-        }
-        if (res.status === 200) {
-          const n = (res.body as { data: { order_number: number } }).data.order_number;
-          ctx.checker.onAck({ orderNumber: n, name: body.name, quantity: body.quantity, key: body.key, by: 'frontend' }, cluster.snapshots());
-        }
-        return res;
-      } catch (err) {
-        if (w && !(err instanceof NetworkError && err.undelivered)) w.unknown ??= `attempt ${w.attempts} failed: ${(err as Error).message}`;
-        throw err;
-      } finally {
-        if (w) w.inFlight--;
-      }
+      const batch = req.method === 'POST' && req.url.endsWith('/orders/batch');
+      if (!batch && !(req.method === 'POST' && req.url.endsWith('/orders'))) return inner(req);
+      const orders = (batch ? (req.body as { orders: SentOrder[] }).orders : [req.body as SentOrder]).map((o) => this.seeded(o));
+      req = { ...req, body: batch ? { orders } : orders[0] };
+      return this.watched(nodeId, orders, () => inner(req), batch);
     };
+  }
+
+  /** The order with its router-made UUID key replaced by a seeded one. */
+  private seeded(o: SentOrder): SentOrder {
+    if (!UUID.test(o.key)) return o;
+    let key = this.routerKeys.get(o.key);
+    if (!key) this.routerKeys.set(o.key, (key = `f${this.routerKeys.size + 1}`));
+    return { ...o, key };
+  }
+
+  /** Sends `orders` (one request), keeping each watched key's attempts and reporting acknowledgements. */
+  private async watched(nodeId: number, orders: SentOrder[], send: () => Promise<HttpResponse>, batch: boolean): Promise<HttpResponse> {
+    const watches = orders.map((o) => this.watches.get(`${nodeId} ${o.key}`));
+    for (const w of watches) {
+      if (!w) continue;
+      w.attempts++;
+      if (w.inFlight > 0) w.unknown ??= `attempt ${w.attempts} started while attempt ${w.attempts - 1} was still in flight`;
+      w.inFlight++;
+    }
+    try {
+      const res = await send();
+      const outcomes = batch ? itemOutcomes(res, orders.length) : [res.status === 200 ? { ok: true as const, data: (res.body as { data: { order_number: number } }).data } : { ok: false as const, status: res.status, error: (res.body as { error?: { reason?: string } })?.error ?? {} }];
+      outcomes.forEach((out, i) => {
+        const w = watches[i];
+        if (!out.ok) {
+          if (w && isUnknown(out.status, out.error.reason)) w.unknown ??= `attempt ${w.attempts} answered ${out.status} ${out.error.reason ?? ''}`;
+          return;
+        }
+        const o = orders[i]!;
+        this.ctx.checker.onAck({ orderNumber: out.data.order_number, name: o.name, quantity: o.quantity, key: o.key, by: 'frontend' }, this.cluster.snapshots());
+      });
+      return res;
+    } catch (err) {
+      for (const w of watches) if (w && !(err instanceof NetworkError && err.undelivered)) w.unknown ??= `attempt ${w.attempts} failed: ${(err as Error).message}`;
+      throw err;
+    } finally {
+      for (const w of watches) if (w) w.inFlight--;
+    }
   }
 }
 
@@ -140,11 +152,25 @@ export interface AttemptWatch {
   unknown: string | null;
 }
 
-function reasonOf(res: HttpResponse): string {
-  return (res.body as { error?: { reason?: string } } | undefined)?.error?.reason ?? '';
+/** An order as the router sends it to a leader. */
+interface SentOrder {
+  name: string;
+  quantity: number;
+  key: string;
+  epoch: number;
+}
+
+type ItemOutcome = { ok: true; data: { order_number: number } } | { ok: false; status: number; error: { reason?: string } };
+
+/** Each order's answer in a batch response (the whole response's, when the batch failed as one). */
+function itemOutcomes(res: HttpResponse, n: number): ItemOutcome[] {
+  const results = (res.body as { data?: { results?: ItemOutcome[] } } | undefined)?.data?.results;
+  if (res.status === 200 && Array.isArray(results) && results.length === n) return results;
+  const error = (res.body as { error?: { reason?: string } } | undefined)?.error ?? {};
+  return Array.from({ length: n }, () => ({ ok: false as const, status: res.status === 200 ? 502 : res.status, error }));
 }
 
 /** A replica's answer that leaves the order's fate open: 504, a 500, or the same key still running. */
-function isUnknown(res: HttpResponse): boolean {
-  return res.status === 504 || res.status >= 500 && res.status !== 503 || reasonOf(res) === 'request_in_progress';
+function isUnknown(status: number, reason: string | undefined): boolean {
+  return status === 504 || (status >= 500 && status !== 503) || reason === 'request_in_progress';
 }

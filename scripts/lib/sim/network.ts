@@ -225,7 +225,10 @@ export class SimNetwork {
       }
       result.then(
         (value) => this.respond(c, dstIncarnation, value, dup),
-        (err: unknown) => this.trace(`${c.tag}: handler threw ${(err as Error)?.name}: ${(err as Error)?.message} (harness bug)`),
+        (err: unknown) => {
+          if (err instanceof NotListening) return c.settle('refused', () => c.reject(new NetworkError('refused', c.url)));
+          this.trace(`${c.tag}: handler threw ${(err as Error)?.name}: ${(err as Error)?.message} (harness bug)`);
+        },
       );
     });
   }
@@ -295,9 +298,12 @@ class WireHeaders {
   }
 }
 
+/** The target process is up but not listening yet (still opening its storage). */
+class NotListening extends Error {}
+
 /** One request through an app's fetch, as bytes on a wire would carry it. */
 async function dispatch(fetch: FetchHandler | null, req: HttpRequest): Promise<HttpResponse> {
-  if (!fetch) throw new Error(`no app serves ${req.url}`);
+  if (!fetch) throw new NotListening(req.url);
   const body = req.body === undefined ? null : JSON.stringify(req.body);
   // content-length, as a socket request carries it (bodyLimit checks it).
   const headers = body === null ? { ...req.headers } : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...req.headers };
@@ -324,10 +330,14 @@ function describeRequest(req: HttpRequest, url: URL): string {
   if (p === '/internal/promise') return `promise e${b.epoch}`;
   if (p === '/internal/lead') return `lead e${b.epoch}`;
   if (p === '/orders' || p === '/purchases') return `${req.method} ${p} ${b.quantity} ${b.name} key ${b.key} e${b.epoch}`;
+  const items = (b.orders ?? b.purchases) as Array<Record<string, unknown>> | undefined;
+  if ((p === '/orders/batch' || p === '/purchases/batch') && items) return `${req.method} ${p} [${items.map((o) => `${o.quantity} ${o.name} ${o.key} e${o.epoch}`).join(', ')}]`;
   return `${req.method} ${p}${url.search}`;
 }
 
 function describeResponse(res: HttpResponse): string {
+  const results = (res.body as { data?: { results?: Array<{ ok: boolean; status?: number; error?: { reason?: string } }> } } | undefined)?.data?.results;
+  if (res.status === 200 && results) return `ok [${results.map((r) => (r.ok ? 'ok' : `${r.status} ${r.error?.reason ?? ''}`)).join(', ')}]`;
   if (res.status === 200) return 'ok';
   const reason = (res.body as { error?: { reason?: string } } | undefined)?.error?.reason;
   return `HTTP ${res.status}${reason ? ` ${reason}` : ''}`;

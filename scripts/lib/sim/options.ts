@@ -37,7 +37,7 @@ export interface SimOptions {
     lyingPromises?: boolean;
     /** Leaders release the catalog purchases of committed orders too. */
     releasingAccounts?: boolean;
-    /** Frontends turn a leader's 504 (outcome unknown) into a 503 (certainly did not happen). */
+    /** Frontends answer a 504 (outcome unknown) to their clients as a 503 (certainly did not happen). */
     unknownAsFailure?: boolean;
     /** Frontends elect one leader and never another (their lead requests are dropped after the first). */
     frontendElectsOnce?: boolean;

@@ -39,10 +39,10 @@ export function emptySummary(): SeedsSummary {
   };
 }
 
-/** Adds every number of `from` into `into`, recursively (fault and network counts). */
+/** Adds every number of `from` into `into`, recursively (fault and network counts); a `max…` count keeps the largest. */
 function addCounts(into: Record<string, unknown>, from: object): void {
   for (const [k, v] of Object.entries(from)) {
-    if (typeof v === 'number') into[k] = ((into[k] as number | undefined) ?? 0) + v;
+    if (typeof v === 'number') into[k] = k.startsWith('max') ? Math.max((into[k] as number | undefined) ?? 0, v) : ((into[k] as number | undefined) ?? 0) + v;
     else if (v && typeof v === 'object') addCounts((into[k] ??= {}) as Record<string, unknown>, v);
   }
 }

@@ -69,8 +69,9 @@ class Run {
     this.ctx = { clock, trace: (line) => this.trace.add(line), checker, config, opts };
     this.cluster = new SimCluster(this.ctx, netRng, diskRng);
     this.cluster.net.onDuplicate = (req) => {
-      const key = (req.body as { key?: unknown } | undefined)?.key;
-      if (req.url.endsWith('/orders') && typeof key === 'string') checker.duplicatedKeys.add(key);
+      const body = req.body as { key?: unknown; orders?: Array<{ key?: unknown }> } | undefined;
+      const keys = req.url.endsWith('/orders') ? [body?.key] : req.url.endsWith('/orders/batch') ? (body?.orders ?? []).map((o) => o.key) : [];
+      for (const key of keys) if (typeof key === 'string') checker.duplicatedKeys.add(key);
     };
     this.cluster.bootAll();
     this.stock = new StockChecker(checker, this.cluster.catalog);
@@ -187,13 +188,13 @@ class Run {
       const snaps = this.cluster.snapshots();
       this.checker.checkWellFormed(snaps);
       this.checker.checkEnd(snaps);
-      this.stock.end(this.cluster.stores.get(REPLICAS[0]!)!.log.visible());
+      this.stock.end(this.cluster.visibleLog(REPLICAS[0]!) ?? []);
     }
   }
 
   result(): SimResult {
     const { checker, cluster, workload } = this;
-    const finalLog = cluster.stores.get(REPLICAS[0]!)!.log.visible();
+    const finalLog = cluster.visibleLog(REPLICAS[0]!) ?? [];
     return {
       seed: this.seed,
       mode: this.opts.mode ?? 'majority',

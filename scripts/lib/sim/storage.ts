@@ -1,26 +1,23 @@
 /**
  * What a replica's storage holds when it starts, and the faults that damage it while it is down.
  *
- * `openToday` is order/main.ts's start-up as it is at fe93bb9, applied to a `SimDisk`: a missing
- * meta.json reads as the initial meta (promised nothing, log epoch 0); a missing log is created
- * empty; a bad complete *last* record is cut like a torn write (shared/wal.ts parseWal); a bad
- * record followed by good ones is corruption: the log epoch is dropped to 0 (durably, first) and
- * the valid prefix kept; the mark is not read. Its durable effects (the new file, the cut, the
- * repair) are made on the disk, as the real start-up makes them.
- *
- * `detect` is what the store of brief decisions 2-4 is to find on the same disk (missing or
- * unreadable meta, a missing log, fewer records than the mark claims or another crc at its last
- * record, a missing mark beside a non-empty log, a complete record that fails its checks): a
- * replica in any of these states must start recovering. Today nothing consumes it but the trace
- * and the stats; once the replica has a recovering mode, this is the input to give it.
+ * `openStorage` is order/storage.ts's start-up applied to a `SimDisk`: it finds what the file log
+ * of shared/wal.ts finds (a missing log beside a meta or a mark, fewer records than the mark
+ * claims or another crc at its last record, a missing mark beside a non-empty log: lost records;
+ * a complete record that fails its checks, the last one included: corruption), hands that to the
+ * real rules (order/recovery.ts through `recordStorageCondition`, which makes the verdict durable
+ * in the meta first), and only then cuts a damaged log back to its valid prefix with a new mark,
+ * as `keepValidPrefix` does. A replica whose storage is not intact starts recovering.
  *
  * The faults: a wiped log (with or without its mark), a wiped meta, both, a log cut at a record
  * boundary below its end (mark kept, so the loss is detectable, or wiped), and a flipped byte in a
- * complete record (in the middle, or the last one). Each leaves a disk the detecting store can
- * recognise; none is a silent rollback of log and mark together, which no store could see.
+ * complete record (in the middle, or the last one). Each leaves a disk the store can recognise;
+ * none is a silent rollback of log and mark together, which no store could see.
  */
 import type { OrderEntry } from '../../../shared/contracts.ts';
-import { INITIAL_META, type Meta } from '../../../order/meta.ts';
+import type { MetaStore } from '../../../order/meta.ts';
+import type { ReplicaEvent } from '../../../order/events.ts';
+import { recordStorageCondition } from '../../../order/storage.ts';
 import type { SimDisk } from './disk.ts';
 import type { Rng } from './rng.ts';
 
@@ -32,11 +29,8 @@ export type Detected = 'no-meta' | 'no-log' | 'lost-records' | 'no-mark' | 'corr
 
 export interface Opened {
   entries: OrderEntry[];
-  meta: Meta;
-  /** What a detecting store would find (empty: intact). */
+  /** What the store found wrong (empty: intact, or a new replica). */
   detected: Detected[];
-  /** What today's start-up did about it, for the trace. */
-  actions: string[];
 }
 
 /** Applies a disk-loss fault to a replica that is down; returns what it did. */
@@ -71,9 +65,10 @@ export function applyCorruption(disk: SimDisk, rng: Rng): string | null {
   return `${kind}: record ${index} of ${n}`;
 }
 
-/** What a store that reads the mark would find on `disk` (brief decisions 2-4). */
+/** What the file log and meta store find on `disk` (brief decisions 2-4). */
 export function detect(disk: SimDisk): Detected[] {
   const out: Detected[] = [];
+  if (disk.meta === null && !disk.logFile && disk.mark === null) return out; // a new replica
   if (disk.meta === null) out.push('no-meta');
   if (!disk.logFile && (disk.meta !== null || disk.mark !== null)) out.push('no-log');
   if (disk.corrupt.size) out.push('corrupt');
@@ -86,29 +81,27 @@ export function detect(disk: SimDisk): Detected[] {
   return out;
 }
 
-/** order/main.ts's start-up today, on `disk`; makes its durable effects there. */
-export function openToday(disk: SimDisk): Opened {
+const DAMAGE: Record<Detected, string> = {
+  'no-meta': 'no meta file',
+  'no-log': 'orders.csv is missing although its meta or mark exists',
+  'lost-records': 'the log holds fewer records than its mark says were durable',
+  'no-mark': 'no mark beside a non-empty log: cannot tell how many records were durable',
+  corrupt: 'a complete record fails its checks',
+};
+
+/** order/storage.ts's start-up on `disk`: classify, record the verdict durably, then repair. */
+export async function openStorage(disk: SimDisk, meta: MetaStore, onEvent: (e: ReplicaEvent) => void): Promise<Opened> {
   const detected = detect(disk);
-  const actions: string[] = [];
-  let meta: Meta = disk.meta ? { ...disk.meta } : { ...INITIAL_META };
-  if (!disk.meta) actions.push('no meta.json: starts as a new replica (promised nothing, log epoch 0)');
-  if (!disk.logFile) {
-    disk.logFile = true;
-    actions.push('no orders.csv: creates an empty log');
-  }
+  const logDamage = detected.filter((d) => d !== 'no-meta').map((d) => DAMAGE[d]).join('; ') || null;
   const firstBad = Math.min(...disk.corrupt.keys());
+  const logRecords = Number.isFinite(firstBad) ? firstBad : disk.log.length;
+  await recordStorageCondition(meta, { metaFound: disk.meta !== null, metaUnreadable: false, logDamage, logRecords }, onEvent);
+  // The meta above stopped claiming this log; only now is it cut back (keepValidPrefix).
   if (Number.isFinite(firstBad)) {
-    if (firstBad === disk.log.length - 1) {
-      actions.push(`bad last record ${firstBad}: cut as a torn write, log epoch kept`);
-    } else {
-      // Durable order of the repair: the meta downgrade first, then the file swap.
-      meta = { ...meta, logEpoch: 0 };
-      disk.meta = { ...meta };
-      actions.push(`corrupt record ${firstBad} followed by valid ones: log epoch dropped to 0, valid prefix of ${firstBad} records kept`);
-    }
-    disk.lowerMark(firstBad);
     disk.cut(firstBad);
     disk.corrupt.clear();
   }
-  return { entries: disk.log.slice(), meta, detected, actions };
+  if (!disk.logFile) disk.logFile = true;
+  if (detected.some((d) => d !== 'no-meta') || disk.mark === null) disk.resetMark();
+  return { entries: disk.log.slice(), detected };
 }

@@ -22,7 +22,7 @@ import type { Clock } from '../../../shared/clock.ts';
 import type { AvailabilityMonitor } from './availability.ts';
 import type { Ack } from './checker.ts';
 import { replicaUrl, type SimCluster, type SimContext } from './cluster.ts';
-import type { Frontend, SimFrontends } from './frontends.ts';
+import type { AttemptWatch, Frontend, SimFrontends } from './frontends.ts';
 import { nodeClock } from './node.ts';
 import { CLIENT, RETRYABLE, TOYS } from './options.ts';
 import type { Rng } from './rng.ts';
@@ -131,8 +131,9 @@ export class Workload {
     const fe = this.rng.pick(this.frontends.list);
     const startedAt = ctx.clock.now();
     const watch = this.frontends.watch(fe, key);
-    const out = await this.placeVia(fe, order, key);
+    let out = await this.placeVia(fe, order, key);
     this.frontends.unwatch(fe, key, watch);
+    if (ctx.opts.broken?.unknownAsFailure) out = unknownAsFailure(out, watch);
     if (out.kind === 'ok') {
       ctx.trace(`client op ${op}: order number ${out.orderNumber} (request ${attempt} via ${fe.node.name})`);
       this.ack({ orderNumber: out.orderNumber, ...order, key, by: 'client' });
@@ -269,6 +270,16 @@ export class Workload {
       },
     ).finally(() => this.pending.delete(op));
   }
+}
+
+/**
+ * Broken on purpose (negative test): a frontend that turns "outcome unknown" into "certainly did
+ * not happen": a 504, or any answer after one of its attempts had an unknown outcome, becomes 503.
+ */
+function unknownAsFailure(out: Outcome, watch: AttemptWatch): Outcome {
+  if (out.kind === 'abandoned') return out;
+  if (watch.unknown === null && !(out.kind === 'error' && out.err instanceof AppError && out.err.status === 504)) return out;
+  return { kind: 'error', err: new AppError(503, 'no_quorum', 'order not taken (broken on purpose)', 1) };
 }
 
 export function describeError(err: unknown): string {
