@@ -51,6 +51,7 @@ async function runMany(a: CliArgs): Promise<number> {
     const line = progressLine(summary.run, a.seeds.length, summary.failed.length, elapsed());
     if (tty) process.stderr.write(`\r\x1b[K${line}`);
     else if (!a.json && summary.run % every === 0) console.log(line);
+    return a.firstFailure && !r.ok;
   });
   if (tty) process.stderr.write('\r\x1b[K');
   if (a.json) console.log(JSON.stringify(jsonSummary(a, summary, elapsed())));
@@ -72,6 +73,7 @@ function jsonSummary(a: CliArgs, s: SeedsSummary, secs: number) {
 }
 
 function printSummary(a: CliArgs, s: SeedsSummary, secs: number): void {
+  if (a.firstFailure && s.failed.length) console.log(`\nsim: stopped at the first failure (--first-failure): seed ${s.failed[0]!.seed}, after ${s.run} seeds`);
   console.log(`\nsim: ran ${s.run} seeds x ${a.steps} steps (+ ${s.healSteps} healing steps) in ${formatDuration(secs)} (${(s.run / secs).toFixed(1)} seeds/s), mode ${a.mode}`);
   console.log(`  faults: ${JSON.stringify(s.faults)}`);
   console.log(`  detected at replica starts: ${JSON.stringify(s.detections)}`);

@@ -1,72 +1,56 @@
 /**
  * The deterministic simulation in CI (scripts/lib/sim/): a fixed set of seeds, each a few
- * hundred steps of crashes, pauses, partitions, frontend and catalog restarts and lossy,
- * duplicating, reordering links around three real replicas, the real frontend router and the
- * real catalog, with the invariants checked after every step.
+ * hundred steps of crashes, pauses, partitions, leader isolation, lost and corrupt disks, failing
+ * writes, frontend and catalog restarts and lossy, duplicating, reordering links around three real
+ * replicas, the real frontend router and the real catalog, with the invariants checked after every
+ * step.
  *
  * Also here: one seed replays the same trace (determinism is what makes a failing seed a bug
- * report); every rule of the checkers does fail when a piece is broken on purpose; the fault
- * classes the code does not survive yet (issue 9) run against it and find only the known bugs;
- * and the checker's rules on hand-made histories. Seeds that hit known bugs of the code under
- * test are kept out of the CI sets (KNOWN_BUG_SEEDS). Run thousands more with
- * `npm run sim -- --seeds 5000`.
+ * report); every rule of the checkers does fail when a piece is broken on purpose; each fault
+ * class issue 9 added really fires; and the checker's rules on hand-made histories. Run thousands
+ * more with `npm run sim -- --seeds 5000`; a failing seed prints the command that replays it.
  */
 import { describe, expect, it } from 'vitest';
 import type { OrderEntry, ReplicaStatus } from '../../shared/contracts.ts';
 import { signEntry } from '../../order/log.ts';
 import { Checker, type ReplicaSnapshot } from '../../scripts/lib/sim/checker.ts';
 import { describeFailure, runSimulation, type SimMode, type SimOptions } from '../../scripts/lib/sim/simulation.ts';
-import type { FaultClass } from '../../scripts/lib/sim/options.ts';
+import { FAULT_CLASSES, type FaultClass, type FaultStats } from '../../scripts/lib/sim/options.ts';
 
 const STEPS = 300;
 
-/**
- * The fault classes the code at fe93bb9 survives (but for KNOWN_BUG_SEEDS). Once issue 9 is
- * fixed, add AWAITING_ISSUE_9 here, run the 'overlap' mode too, and drop the known-bug test below.
- */
-const CI_FAULTS: FaultClass[] = ['crash', 'pause', 'partition', 'frontend', 'storm', 'catalog'];
-/** The new fault classes, each of which finds issue 9's bugs in today's code. */
-const AWAITING_ISSUE_9: FaultClass[] = ['leader-isolation', 'disk-loss', 'corruption', 'write-errors'];
+/** The classes of the first simulator, before issue 9: the broken-on-purpose tests draw from them. */
+const BASIC_FAULTS: FaultClass[] = ['crash', 'pause', 'partition', 'frontend', 'storm', 'catalog'];
 
-/**
- * Seeds of the CI sets that currently fail because of known bugs in the code under test (not in
- * the simulator); they are left out until the bug is fixed. `npm run sim -- --seed N [--mode
- * chaos]` replays one. Any change to the replicas, the router or the simulator reshuffles the
- * schedules, so until those bugs are fixed a CI seed may land on one of them again: the failure
- * message says which invariant broke and how to replay it.
- */
-const BUG_2 = 'issue 9 item 2: a 503 after an attempt whose outcome was unknown (definite-after-unknown)';
-const KNOWN_BUG_SEEDS: Record<SimMode, Record<number, string>> = {
-  majority: { 37: BUG_2 },
-  overlap: {},
-  chaos: {},
-};
-
-function seedsFrom(start: number, count: number, mode: SimMode): number[] {
-  const skip = new Set(Object.keys(KNOWN_BUG_SEEDS[mode]).map(Number));
-  const out: number[] = [];
-  for (let s = start; out.length < count; s++) if (!skip.has(s)) out.push(s);
-  return out;
+function seedsFrom(start: number, count: number): number[] {
+  return Array.from({ length: count }, (_, i) => start + i);
 }
 
-async function failuresOf(seeds: number[], mode: SimMode): Promise<string[]> {
+async function failuresOf(seeds: number[], mode: SimMode, faults: FaultClass[] = [...FAULT_CLASSES]): Promise<string[]> {
   const failures: string[] = [];
   for (const seed of seeds) {
-    const r = await runSimulation({ seed, steps: STEPS, mode, faults: CI_FAULTS });
-    if (!r.ok) failures.push(describeFailure(r, `npm run sim -- --seed ${seed} --faults ${CI_FAULTS.join(',')}${mode === 'chaos' ? ' --mode chaos' : ''}`));
+    const r = await runSimulation({ seed, steps: STEPS, mode, faults });
+    const flags = `${mode === 'majority' ? '' : ` --mode ${mode}`}${faults.length === FAULT_CLASSES.length ? '' : ` --faults ${faults.join(',')}`}`;
+    if (!r.ok) failures.push(describeFailure(r, `npm run sim -- --seed ${seed}${flags}`));
   }
   return failures;
 }
 
-describe('the seeded simulation of the replication core', () => {
-  const majority = seedsFrom(1, 50, 'majority');
-  it.each([1, 2])(`holds every invariant over 50 seeds x ${STEPS} steps with at most one replica impaired (half %i of 2)`, async (half) => {
-    const failures = await failuresOf(majority.filter((_, i) => i % 2 === half - 1), 'majority');
+describe('the seeded simulation of the whole store', () => {
+  const majority = seedsFrom(1, 40);
+  // Eight tests of five seeds each: each stays far below the per-test timeout on a loaded machine.
+  it.each([1, 2, 3, 4, 5, 6, 7, 8])(`holds every invariant over 40 seeds x ${STEPS} steps of every fault class, at most one replica impaired (part %i of 8)`, async (part) => {
+    const failures = await failuresOf(majority.filter((_, i) => i % 8 === part - 1), 'majority');
     expect(failures, failures.join('\n\n')).toEqual([]);
   });
 
-  it(`keeps safety, and recovers once healed, with any number of replicas down or cut off (10 seeds x ${STEPS} steps)`, async () => {
-    const failures = await failuresOf(seedsFrom(1, 10, 'chaos'), 'chaos');
+  it(`holds every invariant with faults overlapping: two replicas impaired at once now and then (8 seeds x ${STEPS} steps)`, async () => {
+    const failures = await failuresOf(seedsFrom(1, 8), 'overlap');
+    expect(failures, failures.join('\n\n')).toEqual([]);
+  });
+
+  it(`keeps safety, and recovers once healed, with any number of replicas down or cut off (8 seeds x ${STEPS} steps)`, async () => {
+    const failures = await failuresOf(seedsFrom(1, 8), 'chaos');
     expect(failures, failures.join('\n\n')).toEqual([]);
   });
 
@@ -81,12 +65,34 @@ describe('the seeded simulation of the replication core', () => {
   });
 });
 
+describe('the fault classes of issue 9 fire, and the store holds under each with crashes beside it', () => {
+  const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
+  const FIRED: Record<string, (f: FaultStats) => number> = {
+    'leader-isolation': (f) => sum(f.leaderIsolations),
+    'disk-loss': (f) => sum(f.diskLosses),
+    corruption: (f) => sum(f.corruptions),
+    'write-errors': (f) => f.writeErrors.log + f.writeErrors.meta,
+  };
+
+  it.each(Object.keys(FIRED))('%s', async (cls) => {
+    let fired = 0;
+    const failures: string[] = [];
+    for (const seed of [1, 2, 3, 4]) {
+      const r = await runSimulation({ seed, steps: STEPS, mode: 'overlap', faults: [cls as FaultClass, 'crash'] });
+      fired += FIRED[cls]!(r.stats.faults);
+      if (!r.ok) failures.push(describeFailure(r, `npm run sim -- --seed ${seed} --mode overlap --faults ${cls},crash`));
+    }
+    expect(failures, failures.join('\n\n')).toEqual([]);
+    expect(fired).toBeGreaterThan(0);
+  });
+});
+
 describe('the checker fails when a piece is broken on purpose', () => {
   /**
    * The first of `seeds` on which the broken run breaks a rule of the kinds `expected` and the
    * honest run of the same seed passes (a broken piece may also show as another rule first).
    */
-  async function firstCaught(seeds: number[], broken: SimOptions['broken'], expected: RegExp, faults: FaultClass[] = CI_FAULTS) {
+  async function firstCaught(seeds: number[], broken: SimOptions['broken'], expected: RegExp, faults: FaultClass[] = BASIC_FAULTS) {
     for (const seed of seeds) {
       const bad = await runSimulation({ seed, steps: STEPS, broken, faults });
       if (!bad.violations.some((v) => expected.test(v.kind))) continue;
@@ -99,13 +105,13 @@ describe('the checker fails when a piece is broken on purpose', () => {
   const kindsOf = (r: { violations: { kind: string }[] } | null) => r?.violations.map((v) => v.kind) ?? [];
 
   it('a log disk that acknowledges appends before fsync is caught: acknowledged orders not durable on a majority', async () => {
-    const r = await firstCaught(seedsFrom(1, 10, 'majority'), { lyingLogDisk: true }, /^(ack|committed)-not-durable$/);
+    const r = await firstCaught(seedsFrom(1, 10), { lyingLogDisk: true }, /^(ack|committed)-not-durable$/);
     expect(r).not.toBeNull();
     expect(r!.violations.map((v) => v.kind)).toEqual(expect.arrayContaining([expect.stringMatching(/^(ack|committed)-not-durable$/)]));
   });
 
   it('peers that grant every promise (and hide their logs) are caught: committed orders cut or changed', async () => {
-    const r = await firstCaught(seedsFrom(1, 20, 'majority'), { lyingPromises: true }, /^(fatal|committed-lost|committed-changed|two-leaders|lost|wrong-content)$/);
+    const r = await firstCaught(seedsFrom(1, 20), { lyingPromises: true }, /^(fatal|committed-lost|committed-changed|two-leaders|lost|wrong-content)$/);
     expect(r).not.toBeNull();
     expect(r!.violations.map((v) => v.kind)).toEqual(
       expect.arrayContaining([expect.stringMatching(/^(fatal|committed-lost|committed-changed|two-leaders|lost|wrong-content)$/)]),
@@ -113,52 +119,33 @@ describe('the checker fails when a piece is broken on purpose', () => {
   });
 
   it('leaders that release the purchases of committed orders are caught: a committed order whose stock went back', async () => {
-    const r = await firstCaught(seedsFrom(1, 10, 'majority'), { releasingAccounts: true }, /^(released-committed|stock)$/);
+    const r = await firstCaught(seedsFrom(1, 10), { releasingAccounts: true }, /^(released-committed|stock)$/);
     expect(kindsOf(r)).toEqual(expect.arrayContaining([expect.stringMatching(/^(released-committed|stock)$/)]));
   });
 
   it('a frontend that answers 503 where the outcome is unknown is caught: a definite failure after an unknown attempt, or one that commits', async () => {
-    const r = await firstCaught(seedsFrom(1, 20, 'majority'), { unknownAsFailure: true }, /^(definite-after-unknown|failed-committed)$/);
+    const r = await firstCaught(seedsFrom(1, 20), { unknownAsFailure: true }, /^(definite-after-unknown|failed-committed)$/);
     expect(kindsOf(r)).toEqual(expect.arrayContaining([expect.stringMatching(/^(definite-after-unknown|failed-committed)$/)]));
   });
 
   it('a frontend that never elects a second leader is caught: orders refused while a healthy majority waits', async () => {
-    const r = await firstCaught(seedsFrom(1, 30, 'majority'), { frontendElectsOnce: true }, /^unavailable$/, ['crash']);
+    const r = await firstCaught(seedsFrom(1, 30), { frontendElectsOnce: true }, /^unavailable$/, ['crash']);
     expect(kindsOf(r)).toContain('unavailable');
   });
 
   it('a frontend that answers 404 for orders it acknowledged is caught: a stale read', async () => {
-    const r = await firstCaught(seedsFrom(1, 10, 'majority'), { lyingReads: true }, /^read-lost$/);
+    const r = await firstCaught(seedsFrom(1, 10), { lyingReads: true }, /^read-lost$/);
     expect(kindsOf(r)).toContain('read-lost');
   });
 
   it('a log store that goes on after a failed write is caught: no fail-stop', async () => {
-    const r = await firstCaught(seedsFrom(1, 30, 'majority'), { logErrorsKeepGoing: true }, /^no-fail-stop$/, ['write-errors']);
+    const r = await firstCaught(seedsFrom(1, 30), { logErrorsKeepGoing: true }, /^no-fail-stop$/, ['write-errors']);
     expect(kindsOf(r)).toContain('no-fail-stop');
   });
 
   it('a disk that loses committed records with no fault to own the loss is caught, though faults that damage a disk are excused', async () => {
-    const r = await firstCaught(seedsFrom(1, 20, 'majority'), { silentDiskLoss: true }, /^(committed-lost|committed-not-durable|ack-not-durable|lost)$/, ['crash']);
+    const r = await firstCaught(seedsFrom(1, 20), { silentDiskLoss: true }, /^(committed-lost|committed-not-durable|ack-not-durable|lost)$/, ['crash']);
     expect(kindsOf(r)).toEqual(expect.arrayContaining([expect.stringMatching(/^(committed-lost|committed-not-durable|ack-not-durable|lost)$/)]));
-  });
-});
-
-describe('the fault classes issue 9 is about, against the code as it is', () => {
-  /** Violation kinds that are issue 9's bugs (items 1, 2, 3, 7, 8) as the simulator reports them. */
-  const KNOWN = /^(released-committed|stock|definite-after-unknown|failed-committed|unavailable|read-lost|no-fail-stop|fatal|committed-lost|committed-changed|committed-not-durable|lost|wrong-content|two-leaders|liveness)$/;
-
-  it.each(AWAITING_ISSUE_9)('%s: the fault fires, and whatever breaks is one of the known bugs, never the harness', async (cls) => {
-    let fired = 0;
-    for (const seed of [1, 2, 3, 4, 5, 6]) {
-      const r = await runSimulation({ seed, steps: STEPS, mode: 'overlap', faults: [cls, 'crash'] });
-      const f = r.stats.faults;
-      fired += cls === 'leader-isolation' ? Object.values(f.leaderIsolations).reduce((a, b) => a + b, 0)
-        : cls === 'disk-loss' ? Object.values(f.diskLosses).reduce((a, b) => a + b, 0)
-        : cls === 'corruption' ? Object.values(f.corruptions).reduce((a, b) => a + b, 0)
-        : f.writeErrors.log + f.writeErrors.meta;
-      for (const v of r.violations) expect(v.kind, `seed ${seed}: ${v.message}`).toMatch(KNOWN);
-    }
-    expect(fired).toBeGreaterThan(0);
   });
 });
 

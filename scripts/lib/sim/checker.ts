@@ -3,7 +3,8 @@
  * incarnation's visible log, each disk's durable log) and what the replicas and clients were told,
  * and records a violation the moment a rule breaks:
  *
- * - one leader per epoch, ever: from every "leading epoch E" a replica logs and every status scan;
+ * - one leader per epoch, ever: from every typed `became_leader` event a replica emits
+ *   (order/events.ts; nothing here reads log text) and every status scan;
  * - committed prefixes never change: a replica reporting commitIndex c claims its log[0..c] is
  *   committed; the checker keeps the longest committed prefix seen and every later claim must
  *   agree with it (a replica's records past its own commit index may be stale: it cuts them
@@ -16,7 +17,9 @@
  *   at the end must be in every log with its name, quantity and (where the client chose it) key;
  *   a read of an acknowledged order must return it;
  * - a definite failure never commits: an order whose client was told it certainly did not happen
- *   (409 for stock, 503) must never appear in the committed prefix, at any step or at the end;
+ *   (409 for stock, 503) must never appear in the committed prefix, at any step or at the end
+ *   (workload.ts holds a frontend to scripts/lib/invariants' contradictsUnknown: no definite
+ *   "no" after an attempt whose outcome was unknown);
  * - at the end: logs identical, well formed, one order per key (scripts/lib/invariants).
  *
  * The catalog's accounting is checked by stock.ts, which reports here.

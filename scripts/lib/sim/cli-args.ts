@@ -15,6 +15,8 @@ export interface CliArgs {
   faults: FaultClass[];
   jobs: number;
   tolerate: string[];
+  /** Stop at the first failing seed (how many seeds a bug takes to find). */
+  firstFailure: boolean;
   /** One seed, reported in full (a replay). */
   single: boolean;
   trace: boolean;
@@ -33,6 +35,7 @@ const FLAGS = {
   mode: { type: 'string', arg: SIM_MODES.join('|'), dflt: 'majority', help: 'majority: at most one replica impaired at a time; overlap: up to two, the second briefly, with other faults overlapping freely; chaos: any number' },
   faults: { type: 'string', arg: 'LIST', dflt: 'all', help: `comma-separated fault classes to draw from: ${FAULT_CLASSES.join(', ')}` },
   tolerate: { type: 'string', arg: 'KINDS', dflt: null, help: 'comma-separated violation kinds (e.g. definite-after-unknown) that are counted but do not fail or stop a seed: to look past a known bug' },
+  'first-failure': { type: 'boolean', arg: null, dflt: null, help: 'stop at the first seed that breaks an invariant: how many seeds it takes to find a bug (with --jobs, the other workers stop too)' },
   jobs: { type: 'string', arg: 'N', dflt: '1', help: 'worker processes sharing the seeds (each seed runs the same in any of them)' },
   trace: { type: 'boolean', arg: null, dflt: null, help: 'with --seed: print every event of the run (messages, faults, replica log lines)' },
   json: { type: 'boolean', arg: null, dflt: null, help: 'print one JSON summary object (seeds run, passed, failed with replay commands, fault counts) instead of text' },
@@ -41,7 +44,7 @@ const FLAGS = {
 
 export const USAGE = [
   'usage: npm run sim -- [--seeds N] [--start-seed N] [--mode M] [--faults LIST] [--steps N]',
-  '                      [--tolerate KINDS] [--jobs N] [--json]',
+  '                      [--tolerate KINDS] [--first-failure] [--jobs N] [--json]',
   '       npm run sim -- --seed N [--mode M] [--faults LIST] [--steps N] [--trace] [--json]',
 ].join('\n');
 
@@ -72,7 +75,8 @@ export function helpText(): string {
     '  npm run sim                                  100 seeds, every fault class, majority mode',
     '  npm run sim -- --seeds 20000 --jobs 2        the release gate (issue 9)',
     '  npm run sim -- --mode overlap --faults crash,disk-loss --seeds 2000',
-    '  npm run sim -- --seed 1234 --trace | less    replay one seed, every event',
+    '  npm run sim -- --seeds 2000 --first-failure  how many seeds until a (reverted) fix shows',
+  '  npm run sim -- --seed 1234 --trace | less    replay one seed, every event',
     '',
     'Exit codes: 0 every seed held every invariant; 1 at least one seed broke one (each is printed',
     'with the command that replays it); 2 bad flags, or the simulator itself failed.',
@@ -107,12 +111,12 @@ export function parseCliArgs(argv: string[]): CliArgs {
   const common = { steps: int('steps', str('steps'), DEFAULT_STEPS, 1), mode: mode as SimMode, faults, tolerate, json: !!values.json, help: !!values.help };
   if (str('seed') !== undefined) {
     if (str('seeds') !== undefined || str('start-seed') !== undefined) throw new UsageError('--seed runs one seed; it does not go with --seeds or --start-seed');
-    return { ...common, seeds: [int('seed', str('seed'), 0)], jobs: 1, single: true, trace: !!values.trace };
+    return { ...common, seeds: [int('seed', str('seed'), 0)], jobs: 1, single: true, trace: !!values.trace, firstFailure: false };
   }
   if (values.trace) throw new UsageError('--trace goes with --seed N (one run)');
   const start = int('start-seed', str('start-seed'), 1);
   const count = int('seeds', str('seeds'), 100, 1);
-  return { ...common, seeds: Array.from({ length: count }, (_, i) => start + i), jobs: int('jobs', str('jobs'), 1, 1), single: false, trace: false };
+  return { ...common, seeds: Array.from({ length: count }, (_, i) => start + i), jobs: int('jobs', str('jobs'), 1, 1), single: false, trace: false, firstFailure: !!values['first-failure'] };
 }
 
 function parseFaults(v: string | undefined): FaultClass[] {

@@ -4,7 +4,7 @@
  * network and order counts, and the first seeds per kind of violation. Each seed is one
  * deterministic run, so where it runs changes nothing but the wall time.
  */
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { runSimulation } from './simulation.ts';
 import type { SimOptions, SimResult } from './options.ts';
@@ -72,26 +72,42 @@ export function addResult(s: SeedsSummary, r: RunSummary, replay: string): void 
   (s.byKind[v.kind] ??= []).push(r.seed);
 }
 
-/** Runs `seeds` over `jobs` processes; `onResult` hears of each seed as it finishes. */
-export async function runSeeds(seeds: readonly number[], opts: Omit<SimOptions, 'seed'>, jobs: number, onResult: (r: RunSummary) => void): Promise<void> {
+/**
+ * Runs `seeds` over `jobs` processes; `onResult` hears of each seed as it finishes and returns
+ * true to stop the run there (no further seed is started; workers are stopped).
+ */
+export async function runSeeds(seeds: readonly number[], opts: Omit<SimOptions, 'seed'>, jobs: number, onResult: (r: RunSummary) => boolean | void): Promise<void> {
   if (jobs <= 1 || seeds.length < 2) {
     for (const seed of seeds) {
       const { trace: _trace, ...r } = await runSimulation({ ...opts, seed });
-      onResult(r);
+      if (onResult(r) === true) return;
     }
     return;
   }
   const worker = fileURLToPath(new URL('./worker.ts', import.meta.url));
   const slices = Array.from({ length: jobs }, (_, j) => seeds.filter((_, i) => i % jobs === j)).filter((s) => s.length);
-  await Promise.all(slices.map((slice) => runWorker(worker, slice, opts, onResult)));
+  const children = new Set<ChildProcess>();
+  let stopped = false;
+  const hear = (r: RunSummary) => {
+    if (stopped) return;
+    if (onResult(r) !== true) return;
+    stopped = true;
+    for (const c of children) c.kill();
+  };
+  await Promise.all(slices.map((slice) => runWorker(worker, slice, opts, hear, children, () => stopped)));
 }
 
-function runWorker(worker: string, seeds: number[], opts: Omit<SimOptions, 'seed'>, onResult: (r: RunSummary) => void): Promise<void> {
+function runWorker(worker: string, seeds: number[], opts: Omit<SimOptions, 'seed'>, onResult: (r: RunSummary) => void, children: Set<ChildProcess>, stopped: () => boolean): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const child = fork(worker, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    children.add(child);
     child.on('message', (m) => onResult(m as RunSummary));
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`sim worker exited with ${code}`))));
+    child.on('exit', (code) => {
+      children.delete(child);
+      if (code === 0 || stopped()) resolve();
+      else reject(new Error(`sim worker exited with ${code}`));
+    });
     child.send({ seeds, opts });
   });
 }

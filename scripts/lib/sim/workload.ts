@@ -16,6 +16,7 @@
  * A failed order through a frontend is also reported to the availability monitor.
  */
 import { OrderPlacedSchema, type Order } from '../../../shared/contracts.ts';
+import { contradictsUnknown } from '../invariants/index.ts';
 import { AppError } from '../../../shared/errors.ts';
 import { expectData, NetworkError, type HttpClient } from '../../../shared/http.ts';
 import type { Clock } from '../../../shared/clock.ts';
@@ -155,7 +156,8 @@ export class Workload {
       this.availability.onOrderFailed(fe, startedAt, what);
       return false;
     }
-    if (watch.unknown !== null) {
+    // What contradicts an unknown attempt is the shared rule's to say (scripts/lib/invariants).
+    if (watch.unknown !== null && err instanceof AppError && contradictsUnknown({ status: err.status, reason: err.reason, uncertain: false })) {
       ctx.checker.fail('definite-after-unknown', `order ${order.quantity} ${order.name} key ${key} via ${fe.node.name} answered ${what}, though ${watch.unknown}`);
     }
     if (!(err instanceof AppError && err.status === 503)) {
