@@ -1,18 +1,19 @@
 /**
- * The real catalog in the simulation: `createCatalogStoreWith` (catalog/store.ts) over the
- * in-memory ledger and meta file, behind the real app (`createCatalogApp`), with the real
- * restocker on the catalog node's clock. Leaders reach it over the simulated network with their
- * real HTTP clients (order/peers.ts), so they really purchase, fence, list pending purchases,
+ * The real catalog in the simulation: catalog/build.ts's `buildCatalog`, the composition
+ * catalog/main.ts serves (every route, the restocker on the catalog node's clock), over
+ * `createCatalogStoreWith` (catalog/store.ts) with the in-memory ledger and meta file. Leaders
+ * reach it over the simulated network with their real HTTP clients (order/peers.ts), so they
+ * really purchase (in batches, `POST /purchases/batch`), fence, list pending purchases,
  * reconcile and release.
  *
  * The memory ledger is durable at once (a record is in it before the purchase resolves), so a
  * crash of the catalog keeps the ledger and meta file as they are; a restart builds a new store
- * from them, as catalog/main.ts rebuilds its stock from the ledger file. No invalidator follows the
- * store's change feed: the simulation has no product cache (the chaos tool checks cached reads).
+ * from them, as catalog/main.ts rebuilds its stock from the ledger file. The invalidator has no
+ * frontend to push to: the simulation has no product cache (the chaos tool checks cached reads).
  */
-import { createCatalogApp } from '../../../catalog/app.ts';
+import { buildCatalog, type BuiltCatalog } from '../../../catalog/build.ts';
+import { describeCatalogEvent } from '../../../catalog/events.ts';
 import { createMemoryMetaFile, MemoryLedger, type MetaFile } from '../../../catalog/ledger.ts';
-import { createRestocker, type Restocker } from '../../../catalog/restocker.ts';
 import { createCatalogStoreWith, type CatalogStore } from '../../../catalog/store.ts';
 import type { Product } from '../../../shared/contracts.ts';
 import type { ManualClock } from '../../../shared/clock.ts';
@@ -27,13 +28,13 @@ export class SimCatalogService {
   private readonly metaFile: MetaFile = createMemoryMetaFile();
   store!: CatalogStore;
   private fetch: FetchHandler | null = null;
-  private restocker: Restocker | null = null;
+  private built: BuiltCatalog | null = null;
   readonly initial: ReadonlyMap<string, number>;
 
   constructor(
     private readonly clock: ManualClock,
     private readonly node: SimNode,
-    net: SimNetwork,
+    private readonly net: SimNetwork,
     private readonly products: readonly Product[],
     private readonly restockIntervalMs: number,
     private readonly trace: (line: string) => void,
@@ -45,21 +46,26 @@ export class SimCatalogService {
 
   private boot(): void {
     this.store = createCatalogStoreWith(this.ledger, this.metaFile, { initial: this.products.map((p) => ({ ...p })) });
-    this.fetch = createCatalogApp({ store: this.store }).fetch;
-    this.restocker = createRestocker({
-      store: this.store,
-      clock: nodeClock(this.clock, this.node),
-      intervalMs: this.restockIntervalMs,
-      log: (m) => this.trace(m),
-    });
-    this.restocker.start();
+    this.built = buildCatalog(
+      { frontendUrls: [], restockIntervalMs: this.restockIntervalMs },
+      {
+        clock: nodeClock(this.clock, this.node),
+        http: this.net.httpClient(this.node.id),
+        store: this.store,
+        onEvent: (e) => this.trace(`catalog: ${describeCatalogEvent(e).msg}`),
+      },
+    );
+    this.fetch = this.built.app.fetch;
+    this.built.start();
   }
 
   crash(): void {
     this.node.crash();
     this.fetch = null;
-    void this.restocker?.stop();
-    this.restocker = null;
+    // Only its timers end: a killed process flushes nothing (the memory ledger holds what it wrote).
+    void this.built?.restocker.stop();
+    void this.built?.invalidator.stop();
+    this.built = null;
     this.trace('CRASH catalog');
   }
 

@@ -1,16 +1,17 @@
 /**
  * The simulated processes of one run and their life cycle: the nodes, the network, the catalog,
- * and three real `Replica`s (order/replica.ts) over simulated disks, booted, crashed and
- * restarted here. A replica is wired the way order/main.ts wires it, with only the IO swapped for
- * the simulator's twins.
+ * and three real replicas over simulated disks, booted, crashed and restarted here. Each is
+ * order/build.ts's `buildReplica`, the composition order/main.ts serves (its app with every route,
+ * the batching catalog purchaser, the accounting), with only the IO swapped for the simulator's
+ * twins: the simulated network, a node-gated clock, the simulated disk's stores.
  */
 import type { ManualClock } from '../../../shared/clock.ts';
 import type { HttpClient } from '../../../shared/http.ts';
 import type { OrderEntry } from '../../../shared/contracts.ts';
-import { createOrderApp } from '../../../order/app.ts';
-import { Replica } from '../../../order/replica.ts';
+import { buildReplica, type BuiltReplica } from '../../../order/build.ts';
+import type { Replica } from '../../../order/replica.ts';
 import { describeReplicaEvent } from '../../../order/events.ts';
-import { createHttpCatalogAccounts, createHttpCatalogPurchaser, createHttpPeerTransport, type CatalogAccounts, type PeerTransport } from '../../../order/peers.ts';
+import { createBatchingCatalogPurchaser, createHttpCatalogAccounts, type CatalogAccounts } from '../../../order/peers.ts';
 import { CATALOG_URL, SimCatalogService } from './catalog.ts';
 import type { Checker, ReplicaSnapshot } from './checker.ts';
 import { SimDisk, SimLogStore, SimMetaStore, SimWriteError, type DiskEnv } from './disk.ts';
@@ -19,7 +20,7 @@ import type { ReplicaEvent } from '../../../order/events.ts';
 import { SimNetwork, type FetchHandler } from './network.ts';
 import { nodeClock, SimNode } from './node.ts';
 import { CATALOG, CLIENT, FRONTENDS, QUORUM, REPLICAS, TOYS, type SimConfig, type SimOptions } from './options.ts';
-import type { Rng } from './rng.ts';
+import type { Rng } from '../rng/rng.ts';
 
 /** What every part of a run shares: time, the trace, the checker, the seed's configuration. */
 export interface SimContext {
@@ -38,7 +39,7 @@ export class SimCluster {
   /** The stores of each replica's running incarnation (no log yet while it opens its storage). */
   readonly stores = new Map<number, { log: SimLogStore | null; meta: SimMetaStore }>();
   readonly replicas = new Map<number, Replica>();
-  /** The order app (order/app.ts) of each replica's running incarnation. */
+  /** The app (order/build.ts: every route) of each replica's running incarnation. */
   private readonly apps = new Map<number, FetchHandler>();
   /** A replica's process exits (after a failed durable write); the fault schedule restarts it. */
   onExit: (id: number, why: string) => void = () => {};
@@ -100,55 +101,51 @@ export class SimCluster {
     if (opened.detected.length) ctx.trace(`order-${id} storage: found ${opened.detected.join(', ')}`);
     const log = new SimLogStore(disk, { ...env, lie: ctx.opts.broken?.lyingLogDisk, keepGoing: ctx.opts.broken?.logErrorsKeepGoing }, opened.entries);
     this.stores.set(id, { log, meta });
-    const replica = this.replicaFor(id, log, meta, onEvent, () => node.gate(incarnation, () => this.onExit(id, 'fail-stop')));
-    this.replicas.set(id, replica);
-    this.apps.set(id, createOrderApp({ replica }).fetch);
-    await replica.start().catch((err: Error) => ctx.trace(`order-${id} start failed: ${err.message}`));
+    const built = this.build(id, { log, meta }, onEvent, () => node.gate(incarnation, () => this.onExit(id, 'fail-stop')));
+    this.replicas.set(id, built.replica);
+    this.apps.set(id, built.app.fetch);
+    await built.start().catch((err: Error) => ctx.trace(`order-${id} start failed: ${err.message}`));
   }
 
-  /** The replica as order/main.ts wires it, with the simulator's IO. */
-  private replicaFor(id: number, log: SimLogStore, meta: SimMetaStore, onEvent: (e: ReplicaEvent) => void, exit: () => void): Replica {
+  /** order/build.ts's replica, with the simulator's IO. */
+  private build(id: number, storage: { log: SimLogStore; meta: SimMetaStore }, onEvent: (e: ReplicaEvent) => void, exit: () => void): BuiltReplica {
     const { ctx } = this;
-    const http = this.net.httpClient(id);
-    return new Replica({
-      id,
-      peerIds: REPLICAS.filter((p) => p !== id),
-      log,
-      meta,
-      peers: this.peersOf(id, http),
-      catalog: createHttpCatalogPurchaser(http, CATALOG_URL),
-      catalogAccounts: this.accountsOf(http),
-      clock: nodeClock(ctx.clock, this.node(id)),
-      heartbeatIntervalMs: ctx.config.heartbeatIntervalMs,
-      commitQuorum: QUORUM,
-      maxBatch: ctx.config.maxBatch,
-      onEvent,
-      onFatal: (err) => {
-        // A failed durable write stops the process (fail-stop); anything else that reaches here
-        // is a safety assertion of the replica's.
-        if (err instanceof SimWriteError || err.cause instanceof SimWriteError) exit();
-        else ctx.checker.fail('fatal', `replica ${id}: ${err.message}`);
+    const http = this.httpOf(id);
+    return buildReplica(
+      {
+        replicas: REPLICAS.map((p) => ({ id: p, url: replicaUrl(p), port: 80 })),
+        orderId: id,
+        catalogUrl: CATALOG_URL,
+        heartbeatIntervalMs: ctx.config.heartbeatIntervalMs,
+        commitQuorum: QUORUM,
+        idempotencyKeysRetained: 0,
+        maxBatch: ctx.config.maxBatch,
       },
-    });
+      {
+        clock: nodeClock(ctx.clock, this.node(id)),
+        http,
+        storage,
+        onEvent,
+        catalog: ctx.opts.broken?.releasingAccounts ? { purchaser: createBatchingCatalogPurchaser(http, CATALOG_URL), accounts: releasingAccounts(http) } : undefined,
+        onFatal: (err) => {
+          // A failed durable write stops the process (fail-stop); anything else that reaches here
+          // is a safety assertion of the replica's.
+          if (err instanceof SimWriteError || err.cause instanceof SimWriteError) exit();
+          else ctx.checker.fail('fatal', `replica ${id}: ${err.message}`);
+        },
+      },
+    );
   }
 
-  /** The leader's catalog accounts; with `releasingAccounts`, ones that release committed orders' purchases too (negative test). */
-  private accountsOf(http: HttpClient): CatalogAccounts {
-    const honest = createHttpCatalogAccounts(http, CATALOG_URL);
-    if (!this.ctx.opts.broken?.releasingAccounts) return honest;
-    return { ...honest, reconcile: (req) => honest.reconcile({ ...req, committed: [], release: [...req.release, ...req.committed] }) };
-  }
-
-  /** The replica's peer transport; with `lyingPromises`, one that grants every promise (negative test). */
-  private peersOf(id: number, http: HttpClient): PeerTransport {
-    const honest = createHttpPeerTransport(http, REPLICAS.filter((p) => p !== id).map((p) => ({ id: p, url: replicaUrl(p) })));
+  /** Replica `id`'s network; with `lyingPromises`, peers that grant every promise and hide their logs (negative test). */
+  private httpOf(id: number): HttpClient {
+    const honest = this.net.httpClient(id);
     if (!this.ctx.opts.broken?.lyingPromises) return honest;
-    return {
-      ...honest,
-      promise: async (peer, req, timeout) => {
-        await honest.promise(peer, req, timeout).catch(() => undefined);
-        return { granted: true, promisedEpoch: req.epoch, head: { logEpoch: 0, lastIndex: -1, lastCrc: 0 } };
-      },
+    return async (req) => {
+      if (!(req.method === 'POST' && req.url.endsWith('/internal/promise'))) return honest(req);
+      await honest(req).catch(() => undefined);
+      const { epoch } = req.body as { epoch: number };
+      return { status: 200, headers: {}, body: { data: { granted: true, promisedEpoch: epoch, head: { logEpoch: 0, lastIndex: -1, lastCrc: 0 } } } };
     };
   }
 
@@ -161,6 +158,7 @@ export class SimCluster {
     this.net.onCrash(id);
     this.replicas.delete(id);
     this.apps.delete(id);
+    // Only the replica's own timers end; a killed process closes nothing (its stores are dead).
     void r?.stop().catch(() => {});
     this.ctx.trace(`CRASH order-${id}`);
   }
@@ -252,4 +250,10 @@ export function replicaHost(id: number): string {
 
 export function replicaUrl(id: number): string {
   return `http://${replicaHost(id)}`;
+}
+
+/** Broken on purpose (negative test): accounts that release the purchases of committed orders too. */
+function releasingAccounts(http: HttpClient): CatalogAccounts {
+  const honest = createHttpCatalogAccounts(http, CATALOG_URL);
+  return { ...honest, reconcile: (req) => honest.reconcile({ ...req, committed: [], release: [...req.release, ...req.committed] }) };
 }

@@ -38,7 +38,7 @@ import type { OrderEntry } from '../../../shared/contracts.ts';
 import { formatRecord, LOG_HEADER } from '../../../order/file-log.ts';
 import { assertContinues, type OrderLogStore } from '../../../order/log.ts';
 import { INITIAL_META, type Meta, type MetaStore } from '../../../order/meta.ts';
-import type { Rng } from './rng.ts';
+import type { Rng } from '../rng/rng.ts';
 import type { SimNode } from './node.ts';
 
 export interface DiskConfig {

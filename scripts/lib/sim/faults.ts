@@ -27,7 +27,7 @@
 import type { SimCluster, SimContext } from './cluster.ts';
 import type { SimFrontends } from './frontends.ts';
 import { CLIENT, FAULT_CLASSES, REPLICAS, type FaultClass, type FaultStats, type SimMode } from './options.ts';
-import type { Rng } from './rng.ts';
+import type { Rng } from '../rng/rng.ts';
 import { applyCorruption, applyLoss } from './storage.ts';
 import type { Workload } from './workload.ts';
 

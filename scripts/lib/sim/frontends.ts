@@ -1,6 +1,10 @@
 /**
- * The frontends of a run: one or two real order routers (frontend/order-router.ts) electing and
- * routing at once, each on its own simulated node, restartable (a new router with no memory).
+ * The frontends of a run: one or two real frontends (frontend/build.ts's `buildFrontend`, the
+ * composition frontend/main.ts serves) electing and routing at once, each on its own simulated
+ * node, restartable (a new process with no memory). The clients call each one's order router
+ * (frontend/order-router.ts) in process, not its public HTTP app: the router is where election,
+ * routing, batching and the unknown-outcome rules live; the public routes in front of it are
+ * covered by the in-process and end-to-end tiers.
  *
  * The router picks a random UUID key per order without a client key, and sends orders to the
  * leader in batches (`POST /orders/batch`); the frontend's HttpClient maps each UUID it sends onto
@@ -8,18 +12,20 @@
  * and the trace stays the same. The same client reports every order a leader acknowledged to the
  * frontend to the checker (it must be durable on a quorum right then).
  */
-import { createOrderRouter } from '../../../frontend/order-router.ts';
+import { buildFrontend, type BuiltFrontend } from '../../../frontend/build.ts';
 import { describeRouterEvent } from '../../../frontend/router-events.ts';
 import { NetworkError, type HttpClient, type HttpResponse } from '../../../shared/http.ts';
 import { replicaUrl, type SimCluster, type SimContext } from './cluster.ts';
 import { nodeClock, type SimNode } from './node.ts';
-import { FRONTENDS, REPLICAS } from './options.ts';
+import { CATALOG_URL } from './catalog.ts';
+import { FRONTENDS, QUORUM, REPLICAS } from './options.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export interface Frontend {
   node: SimNode;
-  router: ReturnType<typeof createOrderRouter>;
+  router: BuiltFrontend['router'];
+  built: BuiltFrontend;
   /** Tags this frontend process's client operations (a restart abandons them). */
   tag: string;
 }
@@ -42,7 +48,7 @@ export class SimFrontends {
   restart(i: number): string {
     const fe = this.list[i]!;
     this.restarts++;
-    fe.router.stop();
+    fe.built.stop();
     fe.node.crash();
     fe.node.restart();
     this.list[i] = this.start(fe.node.id);
@@ -50,20 +56,32 @@ export class SimFrontends {
   }
 
   stopAll(): void {
-    for (const fe of this.list) fe.router.stop();
+    for (const fe of this.list) fe.built.stop();
   }
 
   private start(nodeId: number): Frontend {
     const node = this.cluster.node(nodeId);
-    const router = createOrderRouter({
-      http: this.http(nodeId),
-      replicas: REPLICAS.map((id) => ({ id, url: replicaUrl(id), port: 80 })),
-      clock: nodeClock(this.ctx.clock, node),
-      heartbeatIntervalMs: this.ctx.config.heartbeatIntervalMs,
-      onEvent: (e) => this.ctx.trace(`${node.name}: ${describeRouterEvent(e).msg}`),
-    });
-    router.start();
-    return { node, router, tag: `${node.name}#${this.restarts}` };
+    const clock = nodeClock(this.ctx.clock, node);
+    const built = buildFrontend(
+      {
+        replicas: REPLICAS.map((id) => ({ id, url: replicaUrl(id), port: 80 })),
+        catalogUrl: CATALOG_URL,
+        heartbeatIntervalMs: this.ctx.config.heartbeatIntervalMs,
+        commitQuorum: QUORUM,
+        // No product reads in the workload: the cache is off (the chaos tool checks cached reads).
+        cacheSize: 1,
+        cacheEnabled: false,
+      },
+      {
+        clock,
+        http: this.http(nodeId),
+        // The status page's timestamps on simulated time, so nothing of a run reads the wall clock.
+        now: () => clock.now(),
+        onRouterEvent: (e) => this.ctx.trace(`${node.name}: ${describeRouterEvent(e).msg}`),
+      },
+    );
+    built.start();
+    return { node, router: built.router, built, tag: `${node.name}#${this.restarts}` };
   }
 
   /**

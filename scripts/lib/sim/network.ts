@@ -18,7 +18,7 @@
  */
 import type { ManualClock } from '../../../shared/clock.ts';
 import { DEFAULT_TIMEOUT_MS, NetworkError, type HttpClient, type HttpRequest, type HttpResponse } from '../../../shared/http.ts';
-import type { Rng } from './rng.ts';
+import type { Rng } from '../rng/rng.ts';
 import type { SimNode } from './node.ts';
 
 export interface NetworkConfig {

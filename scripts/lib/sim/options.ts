@@ -6,7 +6,7 @@
 import type { NetStats, NetworkConfig } from './network.ts';
 import type { DiskConfig } from './disk.ts';
 import type { SimViolation } from './checker.ts';
-import type { Rng } from './rng.ts';
+import type { Rng } from '../rng/rng.ts';
 
 export const SIM_MODES = ['majority', 'overlap', 'chaos'] as const;
 export type SimMode = (typeof SIM_MODES)[number];

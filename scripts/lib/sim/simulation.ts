@@ -32,7 +32,7 @@ import { SimCluster, type SimContext } from './cluster.ts';
 import { FaultInjector } from './faults.ts';
 import { SimFrontends } from './frontends.ts';
 import { pickConfig, QUORUM, REPLICAS, RETRYABLE, type SimOptions, type SimResult } from './options.ts';
-import { Rng } from './rng.ts';
+import { Rng } from '../rng/rng.ts';
 import { StockChecker } from './stock.ts';
 import { Trace } from './trace.ts';
 import { Workload } from './workload.ts';

@@ -19,7 +19,7 @@ import type { MetaStore } from '../../../order/meta.ts';
 import type { ReplicaEvent } from '../../../order/events.ts';
 import { recordStorageCondition } from '../../../order/storage.ts';
 import type { SimDisk } from './disk.ts';
-import type { Rng } from './rng.ts';
+import type { Rng } from '../rng/rng.ts';
 
 export type DiskLoss = 'wipe-log' | 'wipe-log-and-mark' | 'wipe-meta' | 'wipe-all' | 'cut-log' | 'cut-log-and-wipe-mark';
 export type Corruption = 'flip-middle' | 'flip-last';

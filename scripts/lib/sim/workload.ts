@@ -26,7 +26,7 @@ import { replicaUrl, type SimCluster, type SimContext } from './cluster.ts';
 import type { AttemptWatch, Frontend, SimFrontends } from './frontends.ts';
 import { nodeClock } from './node.ts';
 import { CLIENT, RETRYABLE, TOYS } from './options.ts';
-import type { Rng } from './rng.ts';
+import type { Rng } from '../rng/rng.ts';
 
 /** How many times a keyed client tries one order before it gives up (outcome unknown). */
 const KEYED_ATTEMPTS = 6;
