@@ -7,7 +7,7 @@
  * (catalog/build.ts says why), and only then is the HTTP pool dropped.
  */
 import { systemClock } from '../shared/clock.ts';
-import { loadConfigOrExit } from '../shared/config.ts';
+import { serviceConfig } from '../shared/cli.ts';
 import { catalogPaths } from '../shared/data-dir.ts';
 import { createSyncedOffsetTracker } from '../shared/fsutil.ts';
 import { createPooledHttp } from '../shared/http.ts';
@@ -18,7 +18,7 @@ import { buildCatalog } from './build.ts';
 import { catalogEventLogger } from './observe.ts';
 import { describeCatalogDamage, openFileCatalogStore } from './store.ts';
 
-const config = loadConfigOrExit(process.env, 'catalog');
+const config = serviceConfig('catalog');
 const logger = createLogger('catalog', config.logging);
 const registry = createRegistry({ defaults: true });
 const paths = catalogPaths(config.dataDir);

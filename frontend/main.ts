@@ -5,14 +5,14 @@
  * so internal endpoints are not reachable through the public port).
  */
 import { systemClock } from '../shared/clock.ts';
-import { loadConfigOrExit } from '../shared/config.ts';
+import { serviceConfig } from '../shared/cli.ts';
 import { createPooledHttp } from '../shared/http.ts';
 import { announce, createLogger } from '../shared/logger.ts';
 import { createRegistry } from '../shared/metrics.ts';
 import { listen, onShutdownSignal, type Listening } from '../shared/serve.ts';
 import { buildFrontend } from './build.ts';
 
-const config = loadConfigOrExit(process.env, 'frontend');
+const config = serviceConfig('frontend');
 const logger = createLogger('frontend', config.logging);
 const http = createPooledHttp();
 const built = buildFrontend(config, { clock: systemClock, http, logger, registry: createRegistry({ defaults: true }) });

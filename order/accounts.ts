@@ -52,7 +52,7 @@ export class Accounts {
     const committed: string[] = [];
     const release: string[] = [];
     for (const p of entries) {
-      const index = this.ctx.keyIndex.get(p.key);
+      const index = this.ctx.indexOfKey(p.key);
       if (index !== undefined) {
         if (index <= this.ctx.commitIndex) committed.push(p.key);
       } else if (!this.isInFlight(p.key)) release.push(p.key);

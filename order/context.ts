@@ -60,7 +60,6 @@ export class ReplicaContext {
   established = false;
   /** Lost (as leader) or could not gather (as candidate) a quorum, and no leader reached it since. */
   isolated = false;
-  readonly keyIndex = new Map<string, number>();
   stopped = false;
   readonly commitTimeoutMs: number;
   readonly maxBatch: number;
@@ -74,7 +73,6 @@ export class ReplicaContext {
     this.commitIndex = Math.min(o.log.loadedCommitIndex, o.log.lastIndex());
     this.commitTimeoutMs = o.commitTimeoutMs ?? Math.max(2_000, 10 * o.heartbeatIntervalMs);
     this.maxBatch = o.maxBatch ?? 2_000;
-    for (let i = 0; i <= o.log.lastIndex(); i++) this.keyIndex.set(o.log.entryAt(i)!.key, i);
   }
 
   get replicaCount(): number {
@@ -125,11 +123,8 @@ export class ReplicaContext {
     throw err;
   }
 
-  indexKeys(entries: readonly OrderEntry[]): void {
-    for (const e of entries) this.keyIndex.set(e.key, e.index);
-  }
-
-  dropKeysFrom(index: number): void {
-    for (let i = index; i <= this.o.log.lastIndex(); i++) this.keyIndex.delete(this.o.log.entryAt(i)!.key);
+  /** The order number the log holds for `key`, if any (the log keeps the index: order/log.ts). */
+  indexOfKey(key: string): number | undefined {
+    return this.o.log.indexOfKey(key);
   }
 }

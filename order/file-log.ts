@@ -32,6 +32,9 @@ export const orderCodec: RecordCodec<OrderEntry> = {
   fields: orderFields,
   crcOf: (e) => e.crc,
   inSequence: (e, i) => e.index === i,
+  keyOf: (e) => e.key,
+  // number,epoch,name,quantity,key,crc: the order number is the record's position.
+  layout: { fields: 6, sequenceField: 0, keyField: 4 },
   check: checkOrder,
   decode: (f) => {
     const r = decodeOrder(f);
@@ -77,9 +80,10 @@ export function formatRecord(e: OrderEntry): string {
  * either down to the valid prefix.
  */
 export async function openFileLogStore(dir: string, opts: FileLogOptions = {}): Promise<FileLogStore> {
-  // A replica that finds its mark ahead of its log (a power loss between the two fdatasyncs)
-  // rebuilds itself from its peers (order/recovery.ts), so it can afford one fsync per batch.
-  return new FileLogStore(await openWal(path.join(dir, LOG_FILE), orderCodec, { markSync: 'with-data', ...opts }));
+  // The mark is fdatasynced only after the data ('after-data', the default): with both at once, a
+  // power loss in between leaves the mark ahead, the replica must be rebuilt from its peers, and
+  // two replicas losing power together leave no quorum of intact ones to lead (shared/wal.ts).
+  return new FileLogStore(await openWal(path.join(dir, LOG_FILE), orderCodec, opts));
 }
 
 export class FileLogStore implements OrderLogStore {
@@ -120,7 +124,10 @@ export class FileLogStore implements OrderLogStore {
     return this.wal.at(index);
   }
   crcAt(index: number): number | undefined {
-    return index === -1 ? 0 : this.wal.at(index)?.crc;
+    return index === -1 ? 0 : this.wal.crcAt(index);
+  }
+  indexOfKey(key: string): number | undefined {
+    return this.wal.indexOfKey(key);
   }
   slice(from: number, to: number): OrderEntry[] {
     return this.wal.slice(from, to);

@@ -111,13 +111,11 @@ export class FollowerRpc {
   private async apply(req: AppendRequest, d: Extract<AppendDecision, { kind: 'accept' }>): Promise<void> {
     const log = this.ctx.o.log;
     if (d.truncateFrom !== null) {
-      this.ctx.dropKeysFrom(d.truncateFrom);
       await log.truncateFrom(d.truncateFrom);
       this.ctx.emit({ type: 'log_truncated', from: d.truncateFrom, leaderId: req.leaderId, epoch: req.epoch });
     }
     if (d.append.length) {
       await log.append(d.append);
-      this.ctx.indexKeys(d.append);
     }
     // Records we held already (e.g. written while we led, not yet fsynced) count in matchIndex:
     // never acknowledge or claim them before they are durable.

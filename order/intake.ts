@@ -99,7 +99,7 @@ export class Intake {
   }
 
   private lookupKey(key: string): number | undefined {
-    const index = this.ctx.keyIndex.get(key);
+    const index = this.ctx.indexOfKey(key);
     const retained = this.ctx.o.idempotencyKeysRetained ?? 0;
     if (index === undefined || retained <= 0) return index;
     return index > this.ctx.o.log.lastIndex() - retained ? index : undefined;
@@ -129,7 +129,6 @@ export class Intake {
     const log = this.ctx.o.log;
     const index = log.lastIndex() + 1;
     const entry = signEntry(log.crcAt(index - 1) ?? 0, { index, epoch, name: req.name, quantity: req.quantity, key: req.key });
-    this.ctx.keyIndex.set(req.key, index);
     const durable = log.append([entry]);
     this.replication.wake();
     void durable.then(() => this.replication.advanceCommit());

@@ -19,6 +19,8 @@ export interface OrderLogStore {
   /** crc of the record at `index`; 0 for index -1 (the empty prefix); undefined past the end. */
   crcAt(index: number): number | undefined;
   slice(fromIndex: number, toIndexExclusive: number): OrderEntry[];
+  /** The index of the record holding idempotency key `key`, if the log holds one. */
+  indexOfKey(key: string): number | undefined;
   /** Appends after lastIndex(); visible at once, resolves once durable. */
   append(entries: OrderEntry[]): Promise<void>;
   /** Drops records from `index` on; visible at once, resolves once durable. */
@@ -63,11 +65,43 @@ export function verifyChain(prevIndex: number, prevCrc: number, entries: readonl
   return true;
 }
 
+/**
+ * Key -> index over an in-memory array of entries: the twins' key index (the file log keeps its
+ * own, shared/wal-table.ts). Entries appended are indexed on the next lookup; a truncation must
+ * be announced with `dropFrom` before it, so a key cut from the log is forgotten at once.
+ */
+export class EntryKeyIndex {
+  private readonly byKey = new Map<string, number>();
+  private indexed = 0;
+
+  constructor(private readonly entries: () => readonly OrderEntry[]) {}
+
+  get(key: string): number | undefined {
+    const es = this.entries();
+    if (es.length < this.indexed) this.dropFrom(es.length);
+    for (; this.indexed < es.length; this.indexed++) this.byKey.set(es[this.indexed]!.key, this.indexed);
+    const i = this.byKey.get(key);
+    return i !== undefined && es[i]?.key === key ? i : undefined;
+  }
+
+  /** Forgets the keys of entries from `index` on (call before cutting them). */
+  dropFrom(index: number): void {
+    const es = this.entries();
+    for (let i = index; i < this.indexed; i++) {
+      const key = es[i]?.key;
+      if (key !== undefined && this.byKey.get(key) === i) this.byKey.delete(key);
+    }
+    this.indexed = Math.min(this.indexed, index);
+    if (index === 0) this.byKey.clear();
+  }
+}
+
 /** The in-memory twin: the same contract with no disk; everything is durable at once. */
 export class MemoryLogStore implements OrderLogStore {
   readonly entries: OrderEntry[] = [];
   /** Survives a "restart" the way the file's mark does: a new replica over this store reads it. */
   committed = -1;
+  private readonly keys = new EntryKeyIndex(() => this.entries);
 
   constructor(initial: OrderEntry[] = []) {
     this.entries.push(...initial);
@@ -93,11 +127,15 @@ export class MemoryLogStore implements OrderLogStore {
   slice(from: number, to: number): OrderEntry[] {
     return this.entries.slice(from, to);
   }
+  indexOfKey(key: string): number | undefined {
+    return this.keys.get(key);
+  }
   async append(entries: OrderEntry[]): Promise<void> {
     assertContinues(this, entries);
     this.entries.push(...entries);
   }
   async truncateFrom(index: number): Promise<void> {
+    this.keys.dropFrom(Math.max(0, index));
     this.entries.length = Math.min(this.entries.length, Math.max(0, index));
   }
   async flush(): Promise<void> {}

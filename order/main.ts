@@ -4,7 +4,7 @@
  * and it listens on the port of its own entry in ORDER_REPLICAS.
  */
 import { systemClock } from '../shared/clock.ts';
-import { loadConfigOrExit } from '../shared/config.ts';
+import { serviceConfig } from '../shared/cli.ts';
 import { replicaPaths } from '../shared/data-dir.ts';
 import { createSyncedOffsetTracker } from '../shared/fsutil.ts';
 import { createPooledHttp } from '../shared/http.ts';
@@ -15,7 +15,7 @@ import { buildReplica } from './build.ts';
 import { replicaEventLogger } from './observe.ts';
 import { openReplicaStorage } from './storage.ts';
 
-const config = loadConfigOrExit(process.env, 'order');
+const config = serviceConfig('order');
 if (config.orderId === null) {
   console.error(`order: ORDER_ID is required: one of ${config.replicas.map((r) => r.id).join(', ')}`);
   process.exit(2);

@@ -159,11 +159,9 @@ export class ViewChange {
       // Stop claiming our log epoch before cutting: if adoption stops half way, a shorter log
       // must not pass for the whole start-of-epoch log it claimed to hold.
       if (this.ctx.meta.logEpoch !== 0) await this.ctx.saveMeta({ ...this.ctx.meta, logEpoch: 0 });
-      this.ctx.dropKeysFrom(from);
       await log.truncateFrom(from);
     }
     if (!verifyChain(from - 1, log.crcAt(from - 1) ?? 0, entries)) throw new Error(`replica ${peer} sent a broken log page`);
     await log.append(entries);
-    this.ctx.indexKeys(entries);
   }
 }

@@ -8,6 +8,7 @@ import { constants } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { summarizePaths } from './lib/bench/cpuprofile-top.ts';
+import { usageLine } from '../shared/cli.ts';
 import { HELP, parseCommand, type BenchOptions } from './lib/bench/options.ts';
 import { redraw, writeReport } from './lib/bench/report.ts';
 import { Suite } from './lib/bench/suite.ts';
@@ -62,7 +63,7 @@ async function main(): Promise<void> {
     case 'help':
       return say(HELP);
     case 'error':
-      console.error(`bench: ${command.message} (npm run bench -- --help lists the flags)`);
+      console.error(usageLine('bench', 'npm run bench', command.message));
       process.exit(2);
     case 'redraw':
       for (const f of await redraw(command.file)) say(`wrote ${rel(f)}`);

@@ -10,6 +10,7 @@
  * exit hook and orphan guard still stop the children).
  */
 import { randomInt } from 'node:crypto';
+import { printHelp, toolHelp, usageLine } from '../shared/cli.ts';
 import {
   CHAOS_USAGE,
   ChaosUsageError,
@@ -26,13 +27,10 @@ async function main(): Promise<number> {
     args = parseChaosArgs(process.argv.slice(2));
   } catch (err) {
     if (!(err instanceof ChaosUsageError)) throw err;
-    console.error(`chaos: ${err.message}\n\n${CHAOS_USAGE}`);
+    console.error(usageLine('chaos', 'npm run chaos', err.message));
     return 2;
   }
-  if (args.help) {
-    console.log(CHAOS_USAGE);
-    return 0;
-  }
+  if (args.help) printHelp(toolHelp('chaos', 'starts its own store (temporary dir, loopback), injects seeded faults under client load, heals, and checks that nothing was lost, duplicated or left stale.', CHAOS_USAGE));
   const seed = args.seed ?? randomInt(0x100000000);
   const abort = new AbortController();
   const onSignal = (sig: string) => {

@@ -8,6 +8,7 @@
  * 0 no violation, 1 at least one violation (each printed with its records), 2 bad flags or input
  * that could not be read (unreachable service, unreadable data dir or history).
  */
+import { printHelp, toolHelp, usageLine } from '../shared/cli.ts';
 import { createPooledHttp } from '../shared/http.ts';
 import { CheckInputError, checkDataDir, checkLive, formatReport, parseCheckArgs, USAGE, type CheckArgs, type CheckReport } from './lib/check/index.ts';
 
@@ -17,13 +18,10 @@ async function main(): Promise<number> {
     args = parseCheckArgs(process.argv.slice(2));
   } catch (err) {
     if (!(err instanceof CheckInputError)) throw err;
-    console.error(`check: ${err.message}\n\n${USAGE}`);
+    console.error(usageLine('check', 'npm run check', err.message));
     return 2;
   }
-  if (args.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  if (args.help) printHelp(toolHelp('check', 'the consistency checker: reads the order logs, the catalog ledger and client histories, and reports every lost, duplicated or phantom order, divergence and stale read.', USAGE));
 
   let report: CheckReport;
   try {

@@ -13,6 +13,7 @@
  * `runClients` closes them all when the run ends. Ctrl-C stops starting new iterations; the
  * read-back still runs, and the history file is closed whole (a second Ctrl-C exits at once).
  */
+import { printHelp, toolHelp, usageLine } from '../shared/cli.ts';
 import {
   describeStoreViolation,
   formatProgress,
@@ -34,13 +35,10 @@ async function main(): Promise<number> {
     args = parseClientArgs(process.argv.slice(2));
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    console.error(`client: ${err.message}\n\n${USAGE}`);
+    console.error(usageLine('client', 'npm run client', err.message));
     return 2;
   }
-  if (args.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  if (args.help) printHelp(toolHelp('client', "the lab's load client: concurrent keep-alive clients that query toys, order them, retry with Idempotency-Keys and read every acknowledged order back.", USAGE));
 
   let history: HistoryFile | null = null;
   if (args.history) {

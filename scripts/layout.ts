@@ -6,12 +6,31 @@
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { printHelp, toolHelp, usageLine } from '../shared/cli.ts';
 import { fileLines, functionSizes } from './lib/layout/functions.ts';
 import { layeringViolations } from './lib/layout/imports.ts';
 import { CODE_ROOTS, parseTree } from './lib/layout/source-files.ts';
 
-const { values } = parseArgs({ options: { over: { type: 'string', default: '70' }, roots: { type: 'string' }, root: { type: 'string' } } });
+const USAGE = `usage: npm run layout -- [--over N] [--roots catalog,order,...] [--root DIR]
+  --over N      list the functions longer than N lines (default 70)
+  --roots LIST  the top-level dirs to read (default ${CODE_ROOTS.join(',')})
+  --root DIR    the tree to read (default this repository)
+  -h, --help    this text
+Exit: 0 the layers point one way, 1 an import breaks the layering rule, 2 bad flags.`;
+
+let values;
+try {
+  ({ values } = parseArgs({ options: { over: { type: 'string', default: '70' }, roots: { type: 'string' }, root: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
+} catch (err) {
+  console.error(usageLine('layout', 'npm run layout', (err as Error).message));
+  process.exit(2);
+}
+if (values.help) printHelp(toolHelp('layout', 'what a reader has to hold (functions over N lines, the largest function, the longest file) and whether the layers point one way.', USAGE));
 const over = Number(values.over);
+if (!Number.isInteger(over) || over < 1) {
+  console.error(usageLine('layout', 'npm run layout', `--over must be a positive integer, got ${JSON.stringify(values.over)}`));
+  process.exit(2);
+}
 const roots = values.roots ? values.roots.split(',') : [...CODE_ROOTS];
 const root = values.root ?? fileURLToPath(new URL('..', import.meta.url));
 const files = parseTree(root, roots);

@@ -4,6 +4,7 @@
  * code: 0 repaired (or nothing to repair), 1 the repaired catalog would not open, 2 bad flags or
  * nothing to repair from.
  */
+import { printHelp, toolHelp, usageLine } from '../shared/cli.ts';
 import { parseRepairArgs, USAGE } from './lib/repair/args.ts';
 import { RepairInputError, repairCatalog } from './lib/repair/repair.ts';
 
@@ -13,13 +14,10 @@ async function main(): Promise<number> {
     args = await parseRepairArgs(process.argv.slice(2));
   } catch (err) {
     if (!(err instanceof RepairInputError)) throw err;
-    console.error(`repair: ${err.message}\n\n${USAGE}`);
+    console.error(usageLine('repair', 'npm run repair', err.message));
     return 2;
   }
-  if (args.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  if (args.help) printHelp(toolHelp('repair', 'brings back a catalog that refuses to start on a damaged ledger or meta file, from the order logs.', USAGE));
   try {
     const report = await repairCatalog({ catalogDir: args.catalogDir, orderDirs: args.orderDirs, dryRun: args.dryRun });
     for (const line of report.lines) console.log(`repair: ${line}`);

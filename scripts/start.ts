@@ -3,33 +3,54 @@
  * frontend, each its own process — through the launcher in scripts/lib/cluster.
  *
  * Ports default to the lab's (frontend 8000, its internal listener 8002, catalog 8001, replicas
- * 8011/8012/8013) and DATA_DIR to ./data; the usual variables override them (FRONTEND_PORT,
- * FRONTEND_INTERNAL_PORT, CATALOG_PORT, ORDER_REPLICAS with ids 1..3, DATA_DIR; a port of 0 means
- * "any free port"), and CACHE_SIZE, CACHE_ENABLED, RESTOCK_INTERVAL_MS, HEARTBEAT_INTERVAL_MS,
- * COMMIT_QUORUM, HOST, LOG_LEVEL and LOG_FORMAT are passed through (LOG_FORMAT defaults to
- * pretty here: a person reads this output). This script is the one exception to "only main.ts
- * reads process.env": it validates with the same loadConfig and hands plain values on.
+ * 8011/8012/8013) and DATA_DIR to ./data; the usual variables override them (a port of 0 means
+ * "any free port"). Every other setting this reads (the config table, shared/config.ts: the
+ * entries read by `start`) it passes on, and the launcher gives each service exactly the ones it
+ * reads. This script is the one exception to "only main.ts reads process.env": it validates with
+ * the same loadConfig and hands plain values on.
  *
- * Every service's log lines are shown prefixed with its name. A service that dies (a replica
- * killed by hand, on purpose) is reported and the others keep running. Ctrl-C, SIGTERM or SIGHUP
- * stops them all gracefully and exits 0; a second Ctrl-C SIGKILLs whatever is left.
+ * The services always write JSON lines; what a person sees is chosen in
+ * scripts/lib/cluster/console.ts: events, warnings and errors as they happen, a summary per
+ * service every SUMMARY_INTERVAL_MS, request lines only with LOG_REQUESTS=true, and JSON lines
+ * only (no prefix) with LOG_FORMAT=json. A service that dies (a replica killed by hand, on
+ * purpose) is reported and the others keep running. Ctrl-C, SIGTERM or SIGHUP stops them all
+ * gracefully; a second Ctrl-C SIGKILLs whatever is left.
  */
-import path from 'node:path';
-import { DEFAULT_REPLICAS, loadConfigOrExit } from '../shared/config.ts';
-import { ClusterStartError, describeExit, prefixedOutput, REPLICA_IDS, SERVICE_NAMES, startCluster, type Cluster, type ClusterPorts, type ServiceName } from './lib/cluster/index.ts';
+import { helpRequested, printHelp, serviceHelp } from '../shared/cli.ts';
+import { loadConfigOrExit, nonDefaultVariables, SERVICES, SETTING_LIST } from '../shared/config.ts';
+import { StoreConsole } from './lib/cluster/console.ts';
+import { LEVEL } from './lib/cluster/log-lines.ts';
+import { ClusterStartError, describeExit, REPLICA_IDS, SERVICE_NAMES, startCluster, type Cluster, type ClusterPorts, type ServiceName } from './lib/cluster/index.ts';
 
-const PASSED_THROUGH = ['HOST', 'CACHE_SIZE', 'CACHE_ENABLED', 'RESTOCK_INTERVAL_MS', 'HEARTBEAT_INTERVAL_MS', 'COMMIT_QUORUM', 'LOG_LEVEL', 'LOG_FORMAT'];
-const IGNORED = ['CATALOG_URL', 'FRONTEND_URL'];
-
-const say = (msg: string) => process.stdout.write(`[start]    ${msg}\n`);
-
-const config = loadConfigOrExit(process.env, 'start');
-const ids = config.replicas.map((r) => r.id).sort();
-if (ids.join(',') !== REPLICA_IDS.join(',')) {
-  console.error(`start: ORDER_REPLICAS must name replicas ${REPLICA_IDS.join(', ')} (got ${ids.join(', ')})`);
+const argv = process.argv.slice(2);
+if (helpRequested(argv)) printHelp(serviceHelp('start'));
+if (argv.length > 0) {
+  console.error(`start: unexpected argument ${JSON.stringify(argv[0])}: npm start takes no flags, only environment variables (npm start -- --help lists them)`);
   process.exit(2);
 }
-for (const v of IGNORED) if (process.env[v]) say(`ignoring ${v}: the launcher derives it from the ports`);
+const config = loadConfigOrExit(process.env, 'start');
+const pretty = config.logFormat !== 'json';
+const out = new StoreConsole({
+  format: pretty ? 'pretty' : 'json',
+  color: pretty && Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
+  showRequests: config.logRequests,
+  // Each service writes its lines out every 100 ms (shared/logger.ts): hold them a little longer
+  // and print them in the order they happened across services.
+  reorderMs: 250,
+});
+// Lines held for ordering are printed whatever ends the process.
+process.on('exit', () => out.flush());
+const SUMMARY_TICK_MS = config.summaryIntervalMs || 10_000;
+const say = (msg: string, fields?: Record<string, unknown>) => out.say(msg, fields);
+const fail = (msg: string) => out.say(msg, {}, LEVEL.error);
+
+const ids = config.replicas.map((r) => r.id).sort();
+if (ids.join(',') !== REPLICA_IDS.join(',')) {
+  fail(`start: ORDER_REPLICAS must name replicas ${REPLICA_IDS.join(', ')} (got ${ids.join(', ')})`);
+  process.exit(2);
+}
+// What the launcher computes for each service and npm start does not read (CATALOG_URL, ...).
+for (const s of SETTING_LIST) if (s.topology && !s.readBy.includes('start') && process.env[s.env]) say(`ignoring ${s.env}: the launcher sets it for each service`);
 
 const portOf = (id: number) => config.replicas.find((r) => r.id === id)!.port;
 const orZero = (p: number) => (p === 0 ? undefined : p);
@@ -40,12 +61,14 @@ const ports: Partial<ClusterPorts> = {
   catalog: orZero(config.catalogPort),
   replicas: replicaPorts.includes(0) ? undefined : (replicaPorts as [number, number, number]),
 };
+// Every setting a service reads that is not topology, as given; the launcher hands each to the
+// services that read it. The services always write JSON: this process renders it (console.ts).
 const env: Record<string, string> = {};
-for (const v of PASSED_THROUGH) if (process.env[v]) env[v] = process.env[v]!;
-// Services log JSON lines; here a person reads them, so ask for pino-pretty's format (LOG_FORMAT=json
-// keeps JSON), in color when our own output is a terminal (the children write to pipes).
-env.LOG_FORMAT ??= 'pretty';
-if (process.stdout.isTTY && !process.env.NO_COLOR && env.LOG_FORMAT === 'pretty') env.FORCE_COLOR ??= '1';
+for (const s of SETTING_LIST) {
+  const passed = !s.topology && s.readBy.includes('start') && SERVICES.some((svc) => s.readBy.includes(svc));
+  if (passed && process.env[s.env]) env[s.env] = process.env[s.env]!;
+}
+env.LOG_FORMAT = 'json';
 
 let cluster: Cluster | null = null;
 let starting: Promise<Cluster> | null = null;
@@ -79,9 +102,10 @@ try {
     dataDir: config.dataDir,
     ports,
     env,
-    output: prefixedOutput(),
+    output: (service, line, stream) => out.line(service, line, stream),
     onExit: (info) => {
       if (info.expected || shuttingDown || !cluster) return; // during startup the error says it
+      out.exited(info);
       say(`${info.service} (pid ${info.pid}) exited unexpectedly (${describeExit(info)}); the others keep running`);
       if (info.service.startsWith('order-') && cluster) say(`restart it by hand: ${restartCommand(cluster, info.service)}`);
       if (cluster && SERVICE_NAMES.every((s) => !cluster!.isRunning(s))) {
@@ -95,15 +119,20 @@ try {
   if (shuttingDown) await new Promise(() => {}); // the signal handler exits
   if (err instanceof ClusterStartError) {
     // Their output is already on screen; the first line says what went wrong.
-    console.error(`start: ${err.message.split('\n')[0]}`);
-    if (err.addressInUse) console.error('start: a port is taken (another toystore running?). Set FRONTEND_PORT, FRONTEND_INTERNAL_PORT, CATALOG_PORT or ORDER_REPLICAS, or 0 for any free port.');
-  } else console.error('start: failed', err);
+    fail(`start: ${err.message.split('\n')[0]}`);
+    if (err.addressInUse) fail('start: a port is taken (another toystore running?). Set FRONTEND_PORT, FRONTEND_INTERNAL_PORT, CATALOG_PORT or ORDER_REPLICAS, or 0 for any free port.');
+  } else fail(`start: failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   process.exit(1);
 }
 if (shuttingDown) await new Promise(() => {});
-printSummary(cluster);
+printUpTable(cluster);
+// The first window starts once the store is up: while it starts, its events say more than a
+// summary of no requests would. (With SUMMARY_INTERVAL_MS=0 the windows still end, so the line
+// budgets renew, but nothing is printed.)
+out.summarize(false);
+setInterval(() => out.summarize(config.summaryIntervalMs > 0), SUMMARY_TICK_MS).unref();
 
-function printSummary(c: Cluster): void {
+function printUpTable(c: Cluster): void {
   const pids = c.pids();
   const row = (s: ServiceName, url: string, extra = '') => `  ${s.padEnd(9)} ${url.padEnd(24)} pid ${String(pids[s]).padEnd(8)}${extra}`;
   const lines = [
@@ -116,30 +145,31 @@ function printSummary(c: Cluster): void {
     `try:       curl ${c.urls.frontend}/products/Tux`,
     `           curl -X POST -H 'content-type: application/json' -d '{"name":"Tux","quantity":1}' ${c.urls.frontend}/orders`,
     `           curl ${c.urls.frontend}/orders/0`,
-    `           curl ${c.urls.frontend}/health`,
+    `           open ${c.urls.frontend}/status in a browser`,
     `crash:     kill -9 ${pids['order-3']}    # order-3, the leader (the highest id that is up); the frontend elects another`,
     `restart:   ${restartCommand(c, 'order-3')}    # in another terminal; it catches up from the leader`,
+    `shown:     events and errors${config.summaryIntervalMs > 0 ? `, and a summary per service every ${describeInterval(config.summaryIntervalMs)}` : ''}${config.logRequests ? ', and every request' : ' (LOG_REQUESTS=true shows every request)'}`,
     'stop:      Ctrl-C (stops everything started here)',
     '',
   ];
-  process.stdout.write(lines.join('\n') + '\n');
+  const services = Object.fromEntries(SERVICE_NAMES.map((s) => [s, { url: s === 'frontend' ? c.urls.frontend : s === 'catalog' ? c.urls.catalog : c.urls.replicas[Number(s.slice(6)) as 1 | 2 | 3], pid: pids[s] }]));
+  out.block(lines, 'toystore is up', { event: 'up', dataDir: c.dataDir, services, internalUrl: c.urls.frontendInternal });
 }
 
-/** `ORDER_ID=3 npm run order`, plus each variable the order service reads that is not the default. */
+/** `ORDER_ID=3 npm run order`, plus each variable the replica was given that is not its default. */
 function restartCommand(c: Cluster, service: ServiceName): string {
-  const defaults: Record<string, string | undefined> = {
-    ORDER_REPLICAS: DEFAULT_REPLICAS,
-    CATALOG_URL: 'http://127.0.0.1:8001',
-    DATA_DIR: path.resolve('data'),
-    HOST: undefined,
-    HEARTBEAT_INTERVAL_MS: undefined,
-    COMMIT_QUORUM: undefined,
-  };
-  const envOf = c.envOf(service);
-  const vars = Object.entries(envOf)
-    .filter(([k, v]) => k in defaults && defaults[k] !== v)
-    .map(([k, v]) => `${k}=${shellQuote(v)}`);
-  return [`ORDER_ID=${envOf.ORDER_ID}`, ...vars, 'npm run order'].join(' ');
+  const given = c.envOf(service);
+  // LOG_FORMAT=json is for this launcher; a person's terminal gets the replica's own default.
+  const vars = nonDefaultVariables(given, 'order').filter((v) => v !== 'ORDER_ID' && v !== 'LOG_FORMAT');
+  // A secret (the table's `secret`) is never printed: the command refers to the caller's own variable.
+  const secret = new Set(SETTING_LIST.filter((s) => s.secret).map((s) => s.env));
+  const assign = (v: string) => (secret.has(v) ? `${v}="$${v}"` : `${v}=${shellQuote(given[v]!)}`);
+  return [`ORDER_ID=${given.ORDER_ID}`, ...vars.map(assign), 'npm run order'].join(' ');
+}
+
+/** `10 s`, `500 ms`. */
+function describeInterval(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
 function shellQuote(s: string): string {

@@ -4,10 +4,12 @@
  * - Every line carries `service` and `pid`; request lines (shared/observability.ts) carry the
  *   `reqId` that travels with each request, so `grep <reqId>` over all services' output follows
  *   one order end to end.
- * - LOG_LEVEL sets the level; LOG_FORMAT=pretty (what `npm start` sets) renders lines for people
- *   with pino-pretty, in-process and synchronously, so no line is lost when a service exits
- *   right after writing it. `auto` (the default) is pretty on a terminal and JSON otherwise, so
- *   the launcher and tests always get machine-readable lines.
+ * - LOG_LEVEL sets the level; LOG_FORMAT=pretty renders lines for people with pino-pretty,
+ *   in-process and synchronously, so no line is lost when a service exits right after writing
+ *   it. `auto` (the default) is pretty on a terminal and JSON otherwise, so the launcher and
+ *   tests always get machine-readable lines. `npm start` always asks its services for JSON and
+ *   renders what a person should see itself (scripts/lib/cluster/console.ts): it reads the
+ *   fields, never the text.
  * - JSON lines are buffered and written asynchronously (pino's sonic-boom destination on fd 1,
  *   at least 4 KiB a write, flushed every FLUSH_INTERVAL_MS and when the process exits): at the
  *   default level every request writes a line, and one synchronous pipe write per line cost more

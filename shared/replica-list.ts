@@ -3,7 +3,7 @@
  * id = priority. The services' config (shared/config.ts) and the checker's `--replicas` both
  * parse with this, so a list one accepts the other accepts too.
  */
-import type { ReplicaAddress } from './config.ts';
+import type { ReplicaAddress } from './config-kinds.ts';
 import { REPLICA_ID } from './fields.ts';
 
 /** The origin of an http:// URL, or null. */

@@ -9,8 +9,8 @@
  * Writes: every append, truncation and mark update goes through one queue drained by a single
  * pump. All appends queued while a write is in flight go out as one positional write and one
  * fdatasync, and the mark (shared/wal-mark.ts) is rewritten to cover them and fdatasynced, after
- * the data's or beside it (`markSync`); then the `.synced` sidecar hook (power-loss simulation);
- * only then do their waiters resolve and `durableCount` advance. So every record anyone was told is durable is below the mark. A
+ * the data's (the `.synced` sidecar hook for power-loss simulation in between) or beside it
+ * (`markSync`); only then do their waiters resolve and `durableCount` advance. So every record anyone was told is durable is below the mark. A
  * truncation lowers the mark before it cuts, so the mark never claims bytes the file lacks.
  * A write or fsync error is fatal (shared/fsutil.ts): the process exits rather than acknowledge.
  *
@@ -26,97 +26,16 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { crc32 } from 'node:zlib';
-import { stringify as stringifyCsv } from 'csv-stringify/sync';
 import { setAsideName } from './data-dir.ts';
-import { NL, QUOTE, recordEnd, splitRecord } from './wal-records.ts';
+import { RecordTable, type LoadedRecords } from './wal-table.ts';
 import { crashOnDurabilityError, fsyncDir, readIfExists, writeFileAtomic } from './fsutil.ts';
-import { MARK_SUFFIX, MarkWriter, NO_AUX, readMark, replaceMark, type Mark, type MarkRead } from './wal-mark.ts';
+import { MARK_SUFFIX, MarkWriter, NO_AUX, readMark, replaceMark, type Mark } from './wal-mark.ts';
+import { CorruptLogError, encodeRecord, LostRecordsError, RecordRefusedError, type RecordCodec } from './wal-codec.ts';
+import { decodeText, markProblem, parseWal, scanInto, scanWal, TableSink, viewOf, type ScanView } from './wal-scan.ts';
 
 export { MARK_SUFFIX, NO_AUX, type Mark };
-
-export interface RecordCodec<R> {
-  /** The header line, without the newline; its last column is the crc. */
-  header: string;
-  /** The record's fields other than the crc, in column order. */
-  fields(r: R): Array<string | number>;
-  crcOf(r: R): number;
-  /** Builds a record from its fields (crc included, last) or returns null if they are malformed. */
-  decode(fields: string[]): R | null;
-  /** What is wrong with fields `decode` refused (for the corruption message). */
-  explain?(fields: string[]): string;
-  /** Why `r` cannot be written (a field out of its bounds, shared/fields.ts), or null: nothing unreadable reaches the disk. */
-  check(r: R): string | null;
-  /** Whether `r` may stand at position `i` (e.g. order number i); checked with the crc. */
-  inSequence?(r: R, i: number): boolean;
-}
-
-/** Where the valid part of a damaged file ends: what a repair keeps. */
-export interface ValidPrefix {
-  /** Valid records before the damage. */
-  validRecords: number;
-  /** Byte length of the header plus those records. */
-  validPrefixBytes: number;
-  /** crc of the last of them (0 if none). */
-  validLastCrc: number;
-}
-
-export class CorruptLogError extends Error {
-  readonly code = 'corrupt_log';
-  readonly validRecords: number;
-  readonly validPrefixBytes: number;
-  readonly validLastCrc: number;
-  constructor(
-    readonly file: string,
-    /** 1-based line where the bad record starts (the header is line 1). */
-    readonly lineNumber: number,
-    /** What is wrong with it ("checksum mismatch", "unparseable", ...). */
-    readonly detail: string,
-    prefix: ValidPrefix = { validRecords: 0, validPrefixBytes: 0, validLastCrc: 0 },
-    /** The bad record's text (cut to 200 characters). */
-    readonly text = '',
-  ) {
-    super(`${file}: corrupt record at line ${lineNumber} (record ${prefix.validRecords}): ${detail}; refusing to serve from it`);
-    this.name = 'CorruptLogError';
-    ({ validRecords: this.validRecords, validPrefixBytes: this.validPrefixBytes, validLastCrc: this.validLastCrc } = prefix);
-  }
-}
-
-export class LostRecordsError extends Error {
-  readonly code = 'lost_records';
-  readonly validRecords: number;
-  readonly validPrefixBytes: number;
-  readonly validLastCrc: number;
-  constructor(
-    readonly file: string,
-    /** What the mark claimed; null when there is no readable mark. */
-    readonly mark: Mark | null,
-    /** What is wrong ("the file holds 3 valid records, its mark 5", "no mark beside 3 records"). */
-    readonly detail: string,
-    prefix: ValidPrefix,
-  ) {
-    super(`${file}: lost records: ${detail}; acknowledged records are missing from it`);
-    this.name = 'LostRecordsError';
-    ({ validRecords: this.validRecords, validPrefixBytes: this.validPrefixBytes, validLastCrc: this.validLastCrc } = prefix);
-  }
-  /** How many records the mark says were durable (null: unknown). */
-  get markRecords(): number | null {
-    return this.mark?.records ?? null;
-  }
-}
-
-/** A record that cannot be written: refused before anything reaches the disk. */
-export class RecordRefusedError extends Error {
-  readonly code = 'record_refused';
-  constructor(readonly file: string, detail: string) {
-    super(`${file}: record refused: ${detail}`);
-    this.name = 'RecordRefusedError';
-  }
-}
-
-export function chainFields(prevCrc: number, fields: Array<string | number>): number {
-  return crc32(fields.join(','), prevCrc) >>> 0;
-}
+export * from './wal-codec.ts';
+export { parseWal, scanWal, type Parsed } from './wal-scan.ts';
 
 export interface WalOptions {
   /** Called instead of exiting when a write or fsync fails (tests); default crashes the process. */
@@ -131,152 +50,14 @@ export interface WalOptions {
    * When the mark is fdatasynced: 'after-data' (default) only once the data's fdatasync is done,
    * so no crash, power loss included, can leave it ahead of the data; 'with-data' at the same
    * time, one fsync of latency instead of two, where only a power loss in between can leave it
-   * ahead, which opens as lost records: for an owner that rebuilds itself from peers when that
-   * happens (the order log), never for one that would then need a person (the catalog ledger).
+   * ahead, which opens as lost records: for an owner that can afford to rebuild from its peers
+   * after every power loss mid-batch. Neither log uses it: when two replicas of three lose power
+   * at once (chaos --overlap, seed 2, 300 s), both come back recovering, and the third cannot
+   * gather a quorum of intact replicas to lead: the cluster stops for good.
    */
   markSync?: 'after-data' | 'with-data';
 }
 
-export interface Parsed<R> {
-  records: R[];
-  offsets: number[];
-  validEnd: number;
-}
-
-function decodeText<R>(text: string, codec: RecordCodec<R>): R | null {
-  const fields = splitRecord(text);
-  return typeof fields === 'string' ? null : codec.decode(fields);
-}
-
-function explainText<R>(text: string, codec: RecordCodec<R>): string {
-  const fields = splitRecord(text);
-  if (typeof fields === 'string') return fields;
-  return codec.explain?.(fields) ?? 'unparseable';
-}
-
-/** True if some complete line at or after `from` is a well-formed record on its own. */
-function laterRecordDecodes<R>(content: Buffer, from: number, codec: RecordCodec<R>): boolean {
-  for (let pos = from, nl = content.indexOf(NL, pos); nl >= 0; pos = nl + 1, nl = content.indexOf(NL, pos)) {
-    if (decodeText(content.subarray(pos, nl).toString('utf8'), codec)) return true;
-  }
-  return false;
-}
-
-/** Parses a whole file; returns the valid records and where the valid bytes end (before a torn tail). */
-export function parseWal<R>(file: string, content: Buffer, codec: RecordCodec<R>): Parsed<R> {
-  const scan = scanWal(file, content, codec);
-  if (scan.damage) throw scan.damage;
-  return scan;
-}
-
-/** Line number (1-based) of the byte at `pos`: counted only when a message needs it. */
-function lineAt(content: Buffer, pos: number): number {
-  let n = 1;
-  for (let i = content.indexOf(NL); i >= 0 && i < pos; i = content.indexOf(NL, i + 1)) n++;
-  return n;
-}
-
-/**
- * Like parseWal, but damage is returned with the valid records before it instead of thrown.
- *
- * Shaped for a million records at start-up: a record without quotes (nearly all of them) is one
- * line, decoded from one string split at commas, and its checksum is taken over its own bytes
- * (which equal its fields joined by commas: the decoders accept only canonical text), with no
- * copy and no closure per record. Quoted records take the general path.
- */
-export function scanWal<R>(file: string, content: Buffer, codec: RecordCodec<R>): Parsed<R> & { damage: CorruptLogError | null } {
-  const header = `${codec.header}\n`;
-  const records: R[] = [];
-  const offsets: number[] = [];
-  const headerEnd = content.indexOf(NL);
-  if (headerEnd < 0 || content.subarray(0, headerEnd + 1).toString() !== header) {
-    return { records, offsets, validEnd: 0, damage: new CorruptLogError(file, 1, 'missing or unexpected header') };
-  }
-  let pos = headerEnd + 1;
-  let prevCrc = 0;
-  let nextQuote = content.indexOf(QUOTE, pos);
-  const damaged = (why: string, to: number) => {
-    const text = content.subarray(pos, Math.min(to, pos + 400)).toString('utf8').slice(0, 200);
-    const prefix = { validRecords: records.length, validPrefixBytes: pos, validLastCrc: prevCrc };
-    return { records, offsets, validEnd: pos, damage: new CorruptLogError(file, lineAt(content, pos), why, prefix, text) };
-  };
-  while (pos < content.length) {
-    const nl = content.indexOf(NL, pos);
-    if (nextQuote !== -1 && nextQuote < pos) nextQuote = content.indexOf(QUOTE, pos);
-    const quoted = nextQuote !== -1 && nextQuote < nl;
-    const end = nl < 0 ? -1 : quoted ? recordEnd(content, pos) : nl + 1;
-    if (end < 0) {
-      // Incomplete. A crash mid-write leaves exactly this at the end of the file, and nothing
-      // complete can follow it. If the file does end in a newline, or a complete record follows,
-      // the "incomplete" record is a quote damaged in the middle, not a torn write.
-      if (content[content.length - 1] === NL || (nl >= 0 && laterRecordDecodes(content, nl + 1, codec))) {
-        return damaged('a quoted field is never closed', nl < 0 ? content.length : nl);
-      }
-      break;
-    }
-    const text = content.toString('utf8', pos, end - 1);
-    const record = quoted ? decodeText(text, codec) : codec.decode(text.split(','));
-    const why =
-      !record ? explainText(text, codec)
-      : codec.inSequence && !codec.inSequence(record, records.length) ? `out of sequence (expected record ${records.length})`
-      : !chainsOn(content, pos, end, quoted, prevCrc, record, codec) ? 'checksum mismatch'
-      : null;
-    if (why) return damaged(why, end - 1);
-    records.push(record!);
-    offsets.push(pos);
-    prevCrc = codec.crcOf(record!);
-    pos = end;
-  }
-  return { records, offsets, validEnd: pos, damage: null };
-}
-
-/** Does `record` (the bytes pos..end) carry the crc of its fields chained to `prevCrc`? */
-function chainsOn<R>(content: Buffer, pos: number, end: number, quoted: boolean, prevCrc: number, record: R, codec: RecordCodec<R>): boolean {
-  const crc = codec.crcOf(record);
-  if (!quoted) {
-    // Unquoted, the bytes before the last comma are the fields joined by commas, as written.
-    const lastComma = content.lastIndexOf(0x2c, end - 1);
-    if (lastComma > pos && crc32(content.subarray(pos, lastComma), prevCrc) >>> 0 === crc) return true;
-  }
-  return chainFields(prevCrc, codec.fields(record)) === crc;
-}
-
-/** A field csv-stringify would quote; anything else is written as is. */
-const NEEDS_QUOTING = /[",\r\n]/;
-
-export function encodeRecord<R>(codec: RecordCodec<R>, r: R): string {
-  const fields = codec.fields(r);
-  // Fast path (the common case: names and keys without commas or quotes): the same bytes
-  // csv-stringify writes, without its per-call option handling (8 % of a catching-up follower).
-  if (!fields.some((f) => typeof f === 'string' && (NEEDS_QUOTING.test(f) || f === ''))) return `${fields.join(',')},${codec.crcOf(r)}\n`;
-  return stringifyCsv([[...fields, codec.crcOf(r)]]);
-}
-
-/** Throws LostRecordsError unless the parsed file holds every record its mark says is durable. */
-function checkAgainstMark<R>(file: string, p: Parsed<R>, codec: RecordCodec<R>, read: MarkRead): void {
-  const lost = markProblem(file, p, codec, read);
-  if (lost) throw lost;
-}
-
-function markProblem<R>(file: string, p: Parsed<R>, codec: RecordCodec<R>, read: MarkRead): LostRecordsError | null {
-  const n = p.records.length;
-  const prefix: ValidPrefix = { validRecords: n, validPrefixBytes: p.validEnd, validLastCrc: n ? codec.crcOf(p.records[n - 1]!) : 0 };
-  if (read.state !== 'ok') {
-    // Nothing in the file: nothing acknowledged can be missing from it (a log created by a crash
-    // between writing its header and its mark).
-    if (n === 0) return null;
-    const why = read.state === 'missing' ? 'no mark' : `unreadable mark (${read.why})`;
-    return new LostRecordsError(file, null, `${why} beside ${n} records: cannot tell how many were durable`, prefix);
-  }
-  const m = read.mark;
-  const endOf = (count: number) => (count === n ? p.validEnd : p.offsets[count]!);
-  const why =
-    n < m.records ? `the file holds ${n} valid records, its mark says ${m.records} were durable`
-    : m.records > 0 && codec.crcOf(p.records[m.records - 1]!) !== m.lastCrc ? `record ${m.records - 1} has crc ${codec.crcOf(p.records[m.records - 1]!)}, its mark says ${m.lastCrc}`
-    : endOf(m.records) !== m.bytes && (m.records > 0 || m.bytes !== 0) ? `its first ${m.records} records end at byte ${endOf(m.records)}, its mark says ${m.bytes}`
-    : null;
-  return why ? new LostRecordsError(file, m, why, prefix) : null;
-}
 
 export interface WalInspection<R> {
   /** ok: opens as is; torn: opens after cutting a torn tail; corrupt / lost: refused; missing: no file and no mark claiming records. */
@@ -307,7 +88,7 @@ export async function inspectWal<R>(file: string, codec: RecordCodec<R>): Promis
   const scan = scanWal(file, content, codec);
   const base = { records: scan.records, validEnd: scan.validEnd, fileBytes: content.length, mark };
   if (scan.damage) return { ...base, state: 'corrupt', damage: scan.damage };
-  const lost = markProblem(file, scan, codec, read);
+  const lost = markProblem(file, viewOf(scan, codec), read);
   if (lost) return { ...base, state: 'lost', damage: lost };
   return { ...base, state: scan.validEnd < content.length ? 'torn' : 'ok', damage: null };
 }
@@ -332,9 +113,14 @@ export async function openWal<R>(file: string, codec: RecordCodec<R>, opts: WalO
     await fsyncDir(path.dirname(path.dirname(file)));
     content = Buffer.from(`${codec.header}\n`);
   }
-  const parsed = parseWal(file, content, codec);
-  checkAgainstMark(file, parsed, codec, markRead);
-  const { records, offsets, validEnd } = parsed;
+  // The fast path (codec.layout) keeps the records as the file's bytes (shared/wal-table.ts).
+  const sink = new TableSink(codec);
+  const scan = scanInto(file, content, codec, sink, true);
+  if (scan.damage) throw scan.damage;
+  const view: ScanView = { count: sink.count, validEnd: scan.validEnd, offsets: sink.offsets, crcAt: (i) => sink.crcs[i]! };
+  const lost = markProblem(file, view, markRead);
+  if (lost) throw lost;
+  const validEnd = scan.validEnd;
   if (validEnd < content.length) {
     // Keep what we cut, then cut it durably before anything new is appended after it.
     const savedAs = setAsideName(file, 'torn', Date.now());
@@ -342,8 +128,8 @@ export async function openWal<R>(file: string, codec: RecordCodec<R>, opts: WalO
     await cutFile(file, validEnd);
     opts.onTornTail?.({ bytes: content.length - validEnd, savedAs });
   }
-  const n = records.length;
-  const mark: Mark = { records: n, bytes: validEnd, lastCrc: n ? codec.crcOf(records[n - 1]!) : 0, aux: markRead.state === 'ok' ? markRead.mark.aux : NO_AUX };
+  const n = sink.count;
+  const mark: Mark = { records: n, bytes: validEnd, lastCrc: scan.lastCrc, aux: markRead.state === 'ok' ? markRead.mark.aux : NO_AUX };
   const handle = await fs.open(file, 'r+');
   let marker: MarkWriter | null = null;
   try {
@@ -360,7 +146,8 @@ export async function openWal<R>(file: string, codec: RecordCodec<R>, opts: WalO
     await marker?.close();
     throw err;
   }
-  const wal = new Wal<R>(file, codec, handle, marker, records, offsets, validEnd, opts);
+  const loaded = { bytes: content, end: validEnd, offsets: sink.offsets, crcs: sink.crcs, hashes: sink.hashes, decoded: sink.decoded };
+  const wal = new Wal<R>(file, codec, handle, marker, loaded, validEnd, opts);
   opts.onSynced?.(validEnd);
   return wal;
 }
@@ -429,31 +216,33 @@ export class Wal<R> {
   private auxWaiters: { upTo: number; resolve: () => void }[] = [];
   private auxRequests = 0;
   private markQueued = false;
+  private readonly table: RecordTable<R>;
 
   constructor(
     readonly file: string,
     private readonly codec: RecordCodec<R>,
     private readonly handle: fs.FileHandle,
     private readonly marker: MarkWriter,
-    private readonly records: R[],
-    /** Byte offset where each record starts. */
-    private readonly offsets: number[],
+    loaded: LoadedRecords<R>,
     /** Logical end of the file, counting queued but not yet written appends. */
     private end: number,
     private readonly opts: WalOptions,
   ) {
-    this.durable = records.length;
     this.onFatal = opts.onFatal ?? crashOnDurabilityError;
+    const fatal = this.onFatal;
+    this.table = new RecordTable(codec, loaded, (text) => decodeText(text, codec), (i, text) =>
+      fatal(`decode record ${i}`, new CorruptLogError(file, i + 2, 'a record with a valid crc chain does not decode', { validRecords: i, validPrefixBytes: 0, validLastCrc: 0 }, text.slice(0, 200))));
+    this.durable = this.table.length;
     this.auxWanted = marker.mark.aux;
     this.loadedAux = marker.mark.aux;
   }
 
   get length(): number {
-    return this.records.length;
+    return this.table.length;
   }
   /** How many records (from the start) the mark covers: what may be acknowledged. */
   get durableCount(): number {
-    return Math.min(this.durable, this.records.length);
+    return Math.min(this.durable, this.table.length);
   }
   /** The owner's number as the mark held it when the log was opened (NO_AUX if never set). */
   readonly loadedAux: number;
@@ -462,14 +251,20 @@ export class Wal<R> {
     return this.marker.mark.aux;
   }
   at(i: number): R | undefined {
-    return this.records[i];
+    return this.table.at(i);
   }
   slice(from: number, to: number): R[] {
-    return this.records.slice(from, to);
+    return this.table.slice(from, to);
+  }
+  crcAt(i: number): number | undefined {
+    return this.table.crcAt(i);
   }
   lastCrc(): number {
-    const last = this.records[this.records.length - 1];
-    return last === undefined ? 0 : this.codec.crcOf(last);
+    return this.table.crcAt(this.table.length - 1) ?? 0;
+  }
+  /** The index of the record holding `key` (codec.keyOf), if any. */
+  indexOfKey(key: string): number | undefined {
+    return this.table.indexOfKey(key);
   }
 
   /** Appends; visible at once, resolves once durable (mark included). The caller has chained the crcs. */
@@ -483,22 +278,20 @@ export class Wal<R> {
     const lines = records.map((r) => encodeRecord(this.codec, r));
     const position = this.end;
     for (let i = 0; i < records.length; i++) {
-      this.offsets.push(this.end);
+      this.table.push(records[i]!, this.end);
       this.end += Buffer.byteLength(lines[i]!);
-      this.records.push(records[i]!);
     }
     const bytes = Buffer.from(lines.join(''));
-    return (this.tail = new Promise((done) => this.enqueue({ kind: 'append', bytes, position, count: this.records.length, done })));
+    return (this.tail = new Promise((done) => this.enqueue({ kind: 'append', bytes, position, count: this.table.length, done })));
   }
 
   /** Drops records from index `from` on; visible at once, resolves once durable. */
   truncateFrom(from: number): Promise<void> {
-    if (from >= this.records.length) return Promise.resolve();
+    if (from >= this.table.length) return Promise.resolve();
     if (this.closed) return Promise.reject(new Error(`${this.file} is closed`));
     const keep = Math.max(0, from);
-    const position = this.offsets[keep]!;
-    this.records.length = keep;
-    this.offsets.length = keep;
+    const position = this.table.offsetOf(keep)!;
+    this.table.truncate(keep);
     this.end = position;
     // Records from `keep` on are gone from what we present, whatever is still queued for disk.
     this.durable = Math.min(this.durable, keep);
@@ -580,17 +373,20 @@ export class Wal<R> {
     // replaced them (not written yet).
     const covered = this.stablePrefix(last.count, last.position + last.bytes.length);
     const mark = () => this.writeMark(covered.records, covered.bytes, this.crcFromMemory(covered.records));
+    // The `.synced` sidecar (power-loss simulation) says what the data's own fdatasync covered, the
+    // moment it did: a simulated power loss then keeps exactly what a real one would.
+    const synced = () => this.opts.onSynced?.(last.position + last.bytes.length);
     if (this.opts.markSync === 'with-data') {
       // The mark is written after the data (both in the page cache now, so a kill -9 cannot split
       // them) and both fdatasyncs run at once. Only a power loss in between can put the mark on
       // disk first; it then claims records the file lacks, which opens as lost records, and the
       // owner rebuilds from its peers. Nobody is answered before both are durable.
-      await Promise.all([this.handle.datasync(), mark()]);
+      await Promise.all([this.handle.datasync().then(synced), mark()]);
     } else {
       await this.handle.datasync();
+      synced();
       await mark();
     }
-    this.opts.onSynced?.(last.position + last.bytes.length);
     this.durable = Math.max(this.durable, covered.records);
     for (const b of batch) b.done();
   }
@@ -626,7 +422,7 @@ export class Wal<R> {
 
   /** crc of record `count - 1` as memory holds it; only for a count from stablePrefix. */
   private crcFromMemory(count: number): number {
-    return count ? this.codec.crcOf(this.records[count - 1]!) : 0;
+    return count ? this.table.crcAt(count - 1)! : 0;
   }
 
   /** Rewrites the mark (one in flight at a time: only the pump calls this) with the latest aux. */

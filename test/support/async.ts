@@ -29,16 +29,27 @@ export function runScript(script: string, args: string[], env: Record<string, st
   return runTs(`scripts/${script}`, args, env);
 }
 
+export interface RunOptions {
+  /** The environment `env` is added to; default this process's. */
+  baseEnv?: Record<string, string | undefined>;
+  /** SIGKILL the child after this long (its code is then null). */
+  timeoutMs?: number;
+}
+
 /** Runs any .ts file of the repo (a path from its root) under tsx, as runScript does. */
-export function runTs(file: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runTs(file: string, args: string[], env: Record<string, string> = {}, o: RunOptions = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], { cwd: ROOT, env: { ...(o.baseEnv ?? process.env), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const timer = o.timeoutMs === undefined ? null : setTimeout(() => child.kill('SIGKILL'), o.timeoutMs);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code) => {
+      if (timer) clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 

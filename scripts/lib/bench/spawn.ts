@@ -77,8 +77,24 @@ export interface Spawned extends Child {
  * Spawns `node --import tsx <file> ...args` like scripts/cluster.ts does (process.execPath, so the
  * PID is the service itself). `nodeArgs` go before the loader (e.g. --cpu-prof).
  */
-export function spawnTs(file: string, opts: { args?: string[]; env?: Record<string, string>; nodeArgs?: string[]; timeoutMs?: number } = {}): Spawned {
-  const proc = spawnChild(process.execPath, [...(opts.nodeArgs ?? []), '--import', tsxLoader(), path.resolve(REPO_ROOT, file), ...(opts.args ?? [])], {
+export function spawnTs(file: string, opts: SpawnServiceOptions = {}): Spawned {
+  return spawnNode(['--import', tsxLoader(), path.resolve(REPO_ROOT, file)], file, opts);
+}
+
+export interface SpawnServiceOptions {
+  args?: string[];
+  env?: Record<string, string>;
+  nodeArgs?: string[];
+  timeoutMs?: number;
+}
+
+/** Spawns `node <file>` for a compiled file (the production build, `npm run build`): no loader. */
+export function spawnBuilt(file: string, opts: SpawnServiceOptions = {}): Spawned {
+  return spawnNode([file], file, opts);
+}
+
+function spawnNode(entry: string[], file: string, opts: SpawnServiceOptions): Spawned {
+  const proc = spawnChild(process.execPath, [...(opts.nodeArgs ?? []), ...entry, ...(opts.args ?? [])], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -13,6 +13,7 @@
  *   5. the cache-off cluster: lab sweep, uncached GET;
  *   6. catch-up, start-up and group commit, each on clusters of their own.
  */
+import { build } from '../build/build.ts';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { startCluster, type Cluster, type StartClusterOptions } from '../cluster/index.ts';
@@ -374,13 +375,23 @@ export class Suite {
 
   private async startups(): Promise<void> {
     this.results.startup = [];
-    for (const n of [0, 1_000_000]) {
-      await this.attempt(`start-up with ${n} orders`, async () => {
-        const dir = await this.newDir(`startup-${n}`);
-        this.results.startup!.push(await startup(dir, n, this.profiler.nodeArgs(`startup-${n}`), this.say));
-        await fs.rm(dir, { recursive: true, force: true });
-      });
+    // The production build, compiled once into a temporary dir (never the repo's dist/).
+    let built: string | null = null;
+    await this.attempt('the production build for start-up', async () => {
+      const dir = await this.newDir('startup-build');
+      await build(dir);
+      built = dir;
+    });
+    for (const runtime of built ? [null, built] : [null]) {
+      for (const n of [0, 1_000_000]) {
+        await this.attempt(`start-up with ${n} orders`, async () => {
+          const dir = await this.newDir(`startup-${n}`);
+          this.results.startup!.push(await startup(dir, n, this.profiler.nodeArgs(`startup-${n}${runtime ? '-node' : ''}`), this.say, runtime));
+          await fs.rm(dir, { recursive: true, force: true });
+        });
+      }
     }
+    if (built) await fs.rm(built, { recursive: true, force: true });
   }
 
   private async groupCommit(): Promise<void> {

@@ -109,9 +109,13 @@ const manyClients: Judge = (r) => {
 };
 
 const startup: Judge = (r) => {
-  const s = r.startup?.find((x) => x.logOrders >= 1_000_000);
+  // A production host restarts the built replica (plain node); tsx's own compile is not the log's cost.
+  const long = r.startup?.filter((x) => x.logOrders >= 1_000_000) ?? [];
+  const s = long.find((x) => x.runtime === 'node') ?? long[0];
   if (!s) return notMeasured('the start-up scenario did not run');
-  return { measured: `${s.healthMs ?? 'never'} ms to /health (${s.listeningMs ?? '-'} ms to listening)`, value: s.healthMs, pass: s.healthMs !== null && s.healthMs < GOALS.startupHealthMs };
+  const tsx = long.find((x) => x.runtime === 'tsx' && x !== s);
+  const also = tsx ? `; under tsx ${tsx.healthMs ?? 'never'} ms` : '';
+  return { measured: `${s.healthMs ?? 'never'} ms to /health (${s.listeningMs ?? '-'} ms to listening; ${s.runtime === 'node' ? 'production build' : 'tsx'}${also})`, value: s.healthMs, pass: s.healthMs !== null && s.healthMs < GOALS.startupHealthMs };
 };
 
 const catchUp: Judge = (r) => {

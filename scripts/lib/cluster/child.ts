@@ -85,7 +85,7 @@ export interface Proc {
 
 export interface ChildHooks {
   /** Every stdout/stderr line. Must not throw (callers wrap user callbacks). */
-  onLine: (line: string) => void;
+  onLine: (line: string, stream: 'stdout' | 'stderr') => void;
   onExit: (info: ExitInfo) => void;
 }
 
@@ -103,12 +103,12 @@ export function spawnChild(service: ServiceName, env: Record<string, string>, ho
     onEarlyExit = reject;
   });
   ready.catch(() => {}); // observed by whoever waits; never an unhandled rejection
-  const onLine = (line: string) => {
-    hooks.onLine(line);
+  const onLine = (stream: 'stdout' | 'stderr') => (line: string) => {
+    hooks.onLine(line, stream);
     if (READY_RE.test(line)) onReady();
   };
-  pipeLines(child.stdout!, onLine);
-  pipeLines(child.stderr!, onLine);
+  pipeLines(child.stdout!, onLine('stdout'));
+  pipeLines(child.stderr!, onLine('stderr'));
   child.stdin!.on('error', () => {}); // EPIPE once the child is gone
 
   const proc: Proc = { child, pid: child.pid ?? -1, paused: false, expected: false, exited: false, reaped: false, ready, exit: null as unknown as Promise<ExitInfo> };
@@ -125,7 +125,7 @@ export function spawnChild(service: ServiceName, env: Record<string, string>, ho
     // 'close' comes after 'exit' once stdout/stderr are drained, so no line is lost.
     child.once('close', done);
     child.once('error', (err) => {
-      hooks.onLine(`spawn failed: ${err.message}`);
+      hooks.onLine(`spawn failed: ${err.message}`, 'stderr');
       done(null, null);
     });
   });

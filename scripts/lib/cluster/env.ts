@@ -1,26 +1,25 @@
 /**
- * Each child's configuration environment, computed from the launch options and the final ports,
- * never inherited: the topology (ports, URLs, ORDER_ID, DATA_DIR) and each process's own view of
- * its peers (the `links` option routes chosen links through fault proxies).
+ * Each child's environment. Its configuration is computed from the launch options and the final
+ * ports, never inherited, and holds exactly the variables the config table (shared/config.ts)
+ * says its service reads:
+ *  - the topology (ports, URLs, ORDER_ID, DATA_DIR), with each process's own view of its peers
+ *    (the `links` option routes chosen links through fault proxies);
+ *  - the caller's settings (`opts.env`), each only to the services that read it;
+ *  - from the parent's environment, everything that is not a variable of the table (PATH, HOME,
+ *    NODE_OPTIONS...). A setting in the parent's environment reaches no child by accident: a
+ *    test's or a developer's GROUP_COMMIT stays theirs.
+ * Variables `opts.env` holds that the table does not know (NODE_OPTIONS for a profiler hook) go
+ * to every child.
  */
 import path from 'node:path';
+import { SETTING_LIST, SETTING_NAMES, type Service } from '../../../shared/config.ts';
 import { REPLICA_IDS, SERVICE_NAMES, type ClusterPorts, type ClusterUrls, type ServiceName, type StartClusterOptions } from './types.ts';
 
 /** Computed by the launcher; refusing them in `opts.env` keeps the URLs we report true. */
-export const TOPOLOGY_VARS = ['FRONTEND_PORT', 'FRONTEND_INTERNAL_PORT', 'CATALOG_PORT', 'CATALOG_URL', 'FRONTEND_URL', 'ORDER_REPLICAS', 'ORDER_ID', 'DATA_DIR'];
-/** Not inherited from the parent's environment: only `opts` decides them. */
-export const CONFIG_VARS = [
-  ...TOPOLOGY_VARS,
-  'HOST',
-  'CACHE_SIZE',
-  'CACHE_ENABLED',
-  'RESTOCK_INTERVAL_MS',
-  'HEARTBEAT_INTERVAL_MS',
-  'COMMIT_QUORUM',
-  'IDEMPOTENCY_KEYS_RETAINED',
-  'TRACK_FSYNC_OFFSETS',
-];
+export const TOPOLOGY_VARS: readonly string[] = SETTING_LIST.filter((s) => s.topology).map((s) => s.env);
 
+/** Which service a launched process is. */
+export const serviceOf = (name: ServiceName): Service => (name.startsWith('order-') ? 'order' : (name as Service));
 
 /** The real URLs of a cluster on 127.0.0.1 with these ports. */
 export function urlsOf(ports: ClusterPorts): ClusterUrls {
@@ -31,6 +30,12 @@ export function urlsOf(ports: ClusterPorts): ClusterUrls {
     catalog: `http://${host}:${ports.catalog}`,
     replicas: { 1: `http://${host}:${ports.replicas[0]}`, 2: `http://${host}:${ports.replicas[1]}`, 3: `http://${host}:${ports.replicas[2]}` },
   };
+}
+
+/** `env` cut down to the table's variables `service` reads, plus every variable the table does not know. */
+export function envFor(service: Service, env: Record<string, string>): Record<string, string> {
+  const reads = new Set(SETTING_LIST.filter((s) => s.readBy.includes(service)).map((s) => s.env));
+  return Object.fromEntries(Object.entries(env).filter(([k]) => reads.has(k) || !SETTING_NAMES.has(k)));
 }
 
 /**
@@ -62,12 +67,12 @@ export function serviceEnvs(opts: StartClusterOptions, ports: ClusterPorts, urls
     if (from === 'frontend') return { ...common, CATALOG_URL: link('catalog', urls.catalog), ORDER_REPLICAS: replicasSeenBy() };
     return { ...common, CATALOG_URL: link('catalog', urls.catalog), ORDER_REPLICAS: replicasSeenBy(), ORDER_ID: from.slice('order-'.length) };
   };
-  return new Map(SERVICE_NAMES.map((s) => [s, viewOf(s)] as const));
+  return new Map(SERVICE_NAMES.map((s) => [s, envFor(serviceOf(s), viewOf(s))] as const));
 }
 
-/** The parent's environment minus every configuration variable. */
-export function inheritedEnv(): Record<string, string> {
+/** The parent's environment minus every variable of the config table. */
+export function inheritedEnv(parent: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const inherited: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !CONFIG_VARS.includes(k)) inherited[k] = v;
+  for (const [k, v] of Object.entries(parent)) if (v !== undefined && !SETTING_NAMES.has(k)) inherited[k] = v;
   return inherited;
 }

@@ -24,7 +24,7 @@ import path from 'node:path';
 import { signalProc, spawnChild, waitReady, type Proc } from './child.ts';
 import { inheritedEnv, serviceEnvs, TOPOLOGY_VARS, urlsOf } from './env.ts';
 import { prefixedOutput } from './output.ts';
-import { fillPorts } from './ports.ts';
+import { fillPorts, portsTaken } from './ports.ts';
 import { untilState, within } from './signals.ts';
 import {
   ClusterStartError,
@@ -36,7 +36,11 @@ import {
   type StartClusterOptions,
 } from './types.ts';
 
-const DEFAULT_READY_TIMEOUT_MS = 20_000;
+/**
+ * For all five to print `listening on`. Generous: on a busy machine five tsx processes take tens
+ * of seconds to start, and a service that cannot listen says so and exits at once anyway.
+ */
+const DEFAULT_READY_TIMEOUT_MS = 60_000;
 /** Services give themselves 5 s to shut down (shared/serve.ts); allow a little more. */
 const STOP_DEADLINE_MS = 8_000;
 const KILL_DEADLINE_MS = 3_000;
@@ -56,10 +60,16 @@ export async function startCluster(opts: StartClusterOptions): Promise<Cluster> 
       await cluster.startAll();
       return cluster;
     } catch (err) {
-      // Only our own port picks can be retried; a fixed port in use is the caller's to fix.
+      // Only our own port picks can be retried; a fixed port in use is the caller's to fix (and
+      // retrying would only fail the same way twice more).
       if (!(picksPorts && attempt < START_ATTEMPTS && err instanceof ClusterStartError && err.addressInUse)) throw err;
+      if ((await portsTaken(fixedPorts(given))).length > 0) throw err;
     }
   }
+}
+
+function fixedPorts(given: Partial<ClusterPorts>): number[] {
+  return [given.frontend, given.frontendInternal, given.catalog, ...(given.replicas ?? [])].filter((p): p is number => p !== undefined && p !== 0);
 }
 
 /** The handle: one `Proc` per service at a time, all signalled by PID. */
@@ -189,10 +199,10 @@ class LaunchedCluster implements Cluster {
 
   private spawn(service: ServiceName): Proc {
     const proc = spawnChild(service, { ...this.inherited, ...this.envOf(service) }, {
-      onLine: (line) => {
+      onLine: (line, stream) => {
         this.remember(service, line);
         try {
-          this.output(service, line);
+          this.output(service, line, stream);
         } catch {
           // a throwing output callback must not take the launcher down
         }

@@ -39,3 +39,18 @@ export async function fillPorts(given: Partial<ClusterPorts>): Promise<ClusterPo
     replicas: given.replicas ?? [next(), next(), next()],
   };
 }
+
+/** The ports of `ports` that cannot be bound on 127.0.0.1 right now (taken by another process). */
+export async function portsTaken(ports: readonly number[]): Promise<number[]> {
+  const taken: number[] = [];
+  for (const port of ports) {
+    const server = net.createServer();
+    const free = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen({ port, host: '127.0.0.1', exclusive: true }, () => resolve(true));
+    });
+    if (free) await new Promise<void>((resolve) => server.close(() => resolve()));
+    else taken.push(port);
+  }
+  return taken;
+}

@@ -38,17 +38,20 @@ export interface StartClusterOptions {
   /** Fixed ports; any left out are picked with `freePorts`. */
   ports?: Partial<ClusterPorts>;
   /**
-   * Extra environment for every child (CACHE_SIZE, CACHE_ENABLED, COMMIT_QUORUM, HOST, ...).
-   * The topology variables (ports, URLs, ORDER_ID, DATA_DIR) are computed and may not be set here.
+   * Settings for the children (CACHE_SIZE, COMMIT_QUORUM, HOST, GROUP_COMMIT, ...): each reaches
+   * exactly the services that read it (the config table, shared/config.ts); a variable the table
+   * does not know (NODE_OPTIONS) reaches every child. The topology variables (ports, URLs,
+   * ORDER_ID, DATA_DIR) are computed and may not be set here. No variable of the table is
+   * inherited from the launcher's own environment.
    */
   env?: Record<string, string>;
   /** Every stdout/stderr line of every child. Default: print it prefixed `[order-2]`. */
-  output?: (service: ServiceName, line: string) => void;
+  output?: (service: ServiceName, line: string, stream: 'stdout' | 'stderr') => void;
   /** Called whenever a child exits, expected or not. */
   onExit?: (info: ExitInfo) => void;
   heartbeatIntervalMs?: number;
   restockIntervalMs?: number;
-  /** How long a service may take to print its `listening on` line. Default 20 s. */
+  /** How long the services may take to print their `listening on` lines. Default 60 s. */
   readyTimeoutMs?: number;
   /**
    * Each process's own view of its peers, for routing links through fault proxies: returns the

@@ -12,6 +12,8 @@
  * host name becomes an address, and where a link is routed (through a fault proxy, to add
  * delay): `Placement` says that, and the variables are otherwise identical.
  */
+import { loadConfig } from '../../../shared/config.ts';
+
 export type ServiceHost = 'catalog' | 'order-1' | 'order-2' | 'order-3' | 'frontend-1' | 'frontend-2';
 export type HostName = ServiceHost | 'lb';
 export type ServiceKind = 'catalog' | 'order' | 'frontend';
@@ -24,14 +26,17 @@ export const FRONTEND_HOSTS: readonly FrontendHost[] = ['frontend-1', 'frontend-
 export const SERVICE_HOSTS: readonly ServiceHost[] = ['catalog', ...REPLICA_HOSTS, ...FRONTEND_HOSTS];
 export const HOSTS: readonly HostName[] = [...SERVICE_HOSTS, 'lb'];
 
-/** The documented defaults (shared/config.ts), one service per host. */
+/** The configuration every variable left at its default gives (the config table, shared/config.ts). */
+const DEFAULTS = loadConfig({});
+
+/** The documented defaults, taken from the config table: one service per host. */
 export const PORTS = {
-  catalog: 8001,
-  replica: { 'order-1': 8011, 'order-2': 8012, 'order-3': 8013 } as Record<ReplicaHost, number>,
-  frontendPublic: 8000,
-  frontendInternal: 8002,
+  catalog: DEFAULTS.catalogPort,
+  replica: Object.fromEntries(DEFAULTS.replicas.map((r) => [`order-${r.id}`, r.port])) as Record<ReplicaHost, number>,
+  frontendPublic: DEFAULTS.frontendPort,
+  frontendInternal: DEFAULTS.frontendInternalPort,
   /** The load balancer's public port: the clients' single address. */
-  lb: 8000,
+  lb: DEFAULTS.frontendPort,
 } as const;
 
 /** Settings every service gets the same (the lab's defaults, stated so both places agree). */

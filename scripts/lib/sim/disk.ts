@@ -36,7 +36,7 @@
 import type { ManualClock } from '../../../shared/clock.ts';
 import type { OrderEntry } from '../../../shared/contracts.ts';
 import { formatRecord, LOG_HEADER } from '../../../order/file-log.ts';
-import { assertContinues, type OrderLogStore } from '../../../order/log.ts';
+import { assertContinues, EntryKeyIndex, type OrderLogStore } from '../../../order/log.ts';
 import { INITIAL_META, type Meta, type MetaStore } from '../../../order/meta.ts';
 import type { Rng } from '../rng/rng.ts';
 import type { SimNode } from './node.ts';
@@ -236,12 +236,17 @@ export class SimLogStore extends SyncQueue<LogOp> implements OrderLogStore {
   private entries: OrderEntry[];
   private aux: number;
   private readonly loadedAux: number;
+  private readonly keys = new EntryKeyIndex(() => this.entries);
 
   /** `entries`: the log this incarnation opened (storage.ts decides it from the disk). */
   constructor(private readonly disk: SimDisk, env: DiskEnv, entries: readonly OrderEntry[]) {
     super(env);
     this.entries = entries.slice();
     this.aux = this.loadedAux = Math.min(disk.mark?.aux ?? -1, entries.length - 1);
+  }
+
+  indexOfKey(key: string): number | undefined {
+    return this.keys.get(key);
   }
 
   /** The log this incarnation presents (for the checker). */
@@ -295,6 +300,7 @@ export class SimLogStore extends SyncQueue<LogOp> implements OrderLogStore {
     if (this.dead) return this.never();
     if (index > this.lastIndex()) return Promise.resolve();
     const from = Math.max(0, index);
+    this.keys.dropFrom(from);
     this.entries.length = from;
     return this.enqueue({ kind: 'truncate', index: from });
   }

@@ -1,0 +1,257 @@
+/**
+ * Reading a log file: its records, where the valid bytes end, and what damage (if any) stops the
+ * read, torn tail apart from corruption (shared/wal.ts says what each means), plus the check of a
+ * file against its durable mark.
+ *
+ * Two ways in: `scanWal` decodes every record (the tools, tests, the checker); the open of a log
+ * (`scanInto` with a TableSink) takes an unquoted record from its bytes when the codec has a
+ * layout (shared/wal-table.ts keeps them as bytes), and decodes only what does not pass that way,
+ * so the damage it reports is the same either way.
+ */
+import { crc32 } from 'node:zlib';
+import type { MarkRead } from './wal-mark.ts';
+import { NL, QUOTE, recordEnd, splitRecord } from './wal-records.ts';
+import { hashKeyBytes, hashKeyString } from './wal-table.ts';
+import { chainFields, CorruptLogError, LostRecordsError, type RecordCodec, type ValidPrefix } from './wal-codec.ts';
+
+export interface Parsed<R> {
+  records: R[];
+  offsets: number[];
+  validEnd: number;
+}
+
+export function decodeText<R>(text: string, codec: RecordCodec<R>): R | null {
+  const fields = splitRecord(text);
+  return typeof fields === 'string' ? null : codec.decode(fields);
+}
+
+function explainText<R>(text: string, codec: RecordCodec<R>): string {
+  const fields = splitRecord(text);
+  if (typeof fields === 'string') return fields;
+  return codec.explain?.(fields) ?? 'unparseable';
+}
+
+/** True if some complete line at or after `from` is a well-formed record on its own. */
+function laterRecordDecodes<R>(content: Buffer, from: number, codec: RecordCodec<R>): boolean {
+  for (let pos = from, nl = content.indexOf(NL, pos); nl >= 0; pos = nl + 1, nl = content.indexOf(NL, pos)) {
+    if (decodeText(content.subarray(pos, nl).toString('utf8'), codec)) return true;
+  }
+  return false;
+}
+
+/** Parses a whole file; returns the valid records and where the valid bytes end (before a torn tail). */
+export function parseWal<R>(file: string, content: Buffer, codec: RecordCodec<R>): Parsed<R> {
+  const scan = scanWal(file, content, codec);
+  if (scan.damage) throw scan.damage;
+  return scan;
+}
+
+/** Line number (1-based) of the byte at `pos`: counted only when a message needs it. */
+function lineAt(content: Buffer, pos: number): number {
+  let n = 1;
+  for (let i = content.indexOf(NL); i >= 0 && i < pos; i = content.indexOf(NL, i + 1)) n++;
+  return n;
+}
+
+/** Where a scan puts the records it accepts: decoded objects, or (fast path) just their bytes. */
+interface ScanSink<R> {
+  readonly count: number;
+  /** A record the scan decoded, starting at byte `pos`. */
+  record(r: R, pos: number): void;
+  /** A record accepted from its bytes alone (codec.layout), with its crc and key hash. */
+  bytes(pos: number, crc: number, keyHash: number): void;
+}
+
+/** The tools' sink: every record decoded, in an array. */
+class ArraySink<R> implements ScanSink<R> {
+  readonly records: R[] = [];
+  readonly offsets: number[] = [];
+  get count(): number {
+    return this.records.length;
+  }
+  record(r: R, pos: number): void {
+    this.records.push(r);
+    this.offsets.push(pos);
+  }
+  bytes(): void {
+    throw new Error('ArraySink takes decoded records only');
+  }
+}
+
+/** openWal's sink: offsets, crcs and key hashes, objects only for records decoded anyway. */
+export class TableSink<R> implements ScanSink<R> {
+  readonly offsets: number[] = [];
+  readonly crcs: number[] = [];
+  readonly hashes: number[] = [];
+  readonly decoded = new Map<number, R>();
+  constructor(private readonly codec: RecordCodec<R>) {}
+  get count(): number {
+    return this.offsets.length;
+  }
+  record(r: R, pos: number): void {
+    this.decoded.set(this.offsets.length, r);
+    this.offsets.push(pos);
+    this.crcs.push(this.codec.crcOf(r));
+    if (this.codec.keyOf) this.hashes.push(hashKeyString(this.codec.keyOf(r)));
+  }
+  bytes(pos: number, crc: number, keyHash: number): void {
+    this.offsets.push(pos);
+    this.crcs.push(crc);
+    if (this.codec.keyOf) this.hashes.push(keyHash);
+  }
+}
+
+/**
+ * Like parseWal, but damage is returned with the valid records before it instead of thrown.
+ *
+ * Shaped for a million records at start-up: a record without quotes (nearly all of them) is one
+ * line, decoded from one string split at commas, and its checksum is taken over its own bytes
+ * (which equal its fields joined by commas: the decoders accept only canonical text), with no
+ * copy and no closure per record. Quoted records take the general path.
+ */
+export function scanWal<R>(file: string, content: Buffer, codec: RecordCodec<R>): Parsed<R> & { damage: CorruptLogError | null } {
+  const sink = new ArraySink<R>();
+  const { validEnd, damage } = scanInto(file, content, codec, sink, false);
+  return { records: sink.records, offsets: sink.offsets, validEnd, damage };
+}
+
+export function scanInto<R>(file: string, content: Buffer, codec: RecordCodec<R>, sink: ScanSink<R>, fast: boolean): { validEnd: number; lastCrc: number; damage: CorruptLogError | null } {
+  const header = `${codec.header}\n`;
+  const headerEnd = content.indexOf(NL);
+  if (headerEnd < 0 || content.subarray(0, headerEnd + 1).toString() !== header) {
+    return { validEnd: 0, lastCrc: 0, damage: new CorruptLogError(file, 1, 'missing or unexpected header') };
+  }
+  const layout = fast ? codec.layout : undefined;
+  if (layout && !(layout.fields >= 2 && layout.fields <= COMMAS.length && layout.keyField >= 1 && layout.keyField <= layout.fields - 2)) {
+    throw new RangeError(`record layout ${JSON.stringify(layout)}: the key must be a middle field of at most ${COMMAS.length}`);
+  }
+  let pos = headerEnd + 1;
+  let prevCrc = 0;
+  let nextQuote = content.indexOf(QUOTE, pos);
+  const damaged = (why: string, to: number) => {
+    const text = content.subarray(pos, Math.min(to, pos + 400)).toString('utf8').slice(0, 200);
+    const prefix = { validRecords: sink.count, validPrefixBytes: pos, validLastCrc: prevCrc };
+    return { validEnd: pos, lastCrc: prevCrc, damage: new CorruptLogError(file, lineAt(content, pos), why, prefix, text) };
+  };
+  while (pos < content.length) {
+    const nl = content.indexOf(NL, pos);
+    if (nextQuote !== -1 && nextQuote < pos) nextQuote = content.indexOf(QUOTE, pos);
+    const quoted = nextQuote !== -1 && nextQuote < nl;
+    if (layout && !quoted && nl >= 0) {
+      const crc = acceptBytes(content, pos, nl, layout, sink.count, prevCrc);
+      if (crc >= 0) {
+        sink.bytes(pos, crc, codec.keyOf ? hashKeyBytes(content, COMMAS[layout.keyField - 1]! + 1, COMMAS[layout.keyField]!) : 0);
+        prevCrc = crc;
+        pos = nl + 1;
+        continue;
+      }
+    }
+    const end = nl < 0 ? -1 : quoted ? recordEnd(content, pos) : nl + 1;
+    if (end < 0) {
+      // Incomplete. A crash mid-write leaves exactly this at the end of the file, and nothing
+      // complete can follow it. If the file does end in a newline, or a complete record follows,
+      // the "incomplete" record is a quote damaged in the middle, not a torn write.
+      if (content[content.length - 1] === NL || (nl >= 0 && laterRecordDecodes(content, nl + 1, codec))) {
+        return damaged('a quoted field is never closed', nl < 0 ? content.length : nl);
+      }
+      break;
+    }
+    const text = content.toString('utf8', pos, end - 1);
+    const record = quoted ? decodeText(text, codec) : codec.decode(text.split(','));
+    const why =
+      !record ? explainText(text, codec)
+      : codec.inSequence && !codec.inSequence(record, sink.count) ? `out of sequence (expected record ${sink.count})`
+      : !chainsOn(content, pos, end, quoted, prevCrc, record, codec) ? 'checksum mismatch'
+      : null;
+    if (why) return damaged(why, end - 1);
+    sink.record(record!, pos);
+    prevCrc = codec.crcOf(record!);
+    pos = end;
+  }
+  return { validEnd: pos, lastCrc: prevCrc, damage: null };
+}
+
+/** Where acceptBytes found the commas of the line it accepted last (one scratch array, no garbage). */
+const COMMAS = new Int32Array(64);
+
+/** Canonical decimal digits in [from, to) as a number (no sign, no leading zero), or -1. */
+function digitsAt(content: Buffer, from: number, to: number): number {
+  if (to <= from || to - from > 15 || (content[from] === 0x30 && to - from > 1)) return -1;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const d = content[i]! - 0x30;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/**
+ * The fast path of an open: the unquoted line [pos, nl) has exactly `layout.fields` fields, its
+ * sequence field says `expected`, and its last field is a crc32 that the bytes before it chain to
+ * from `prevCrc`. Returns that crc, or -1 for anything else (the general path then decodes the
+ * line and says what is wrong with it, exactly as without the fast path).
+ */
+function acceptBytes(content: Buffer, pos: number, nl: number, layout: NonNullable<RecordCodec<unknown>['layout']>, expected: number, prevCrc: number): number {
+  let at = pos;
+  for (let k = 0; k < layout.fields - 1; k++) {
+    const c = content.indexOf(0x2c, at);
+    if (c < 0 || c >= nl) return -1;
+    COMMAS[k] = c;
+    at = c + 1;
+  }
+  const more = content.indexOf(0x2c, at);
+  if (more >= 0 && more < nl) return -1;
+  const lastComma = COMMAS[layout.fields - 2]!;
+  if (digitsAt(content, pos, COMMAS[0]!) !== expected) return -1;
+  const crc = digitsAt(content, lastComma + 1, nl);
+  if (crc < 0 || crc > 0xffff_ffff) return -1;
+  return crc32(content.subarray(pos, lastComma), prevCrc) >>> 0 === crc ? crc : -1;
+}
+
+/** Does `record` (the bytes pos..end) carry the crc of its fields chained to `prevCrc`? */
+function chainsOn<R>(content: Buffer, pos: number, end: number, quoted: boolean, prevCrc: number, record: R, codec: RecordCodec<R>): boolean {
+  const crc = codec.crcOf(record);
+  if (!quoted) {
+    // Unquoted, the bytes before the last comma are the fields joined by commas, as written.
+    const lastComma = content.lastIndexOf(0x2c, end - 1);
+    if (lastComma > pos && crc32(content.subarray(pos, lastComma), prevCrc) >>> 0 === crc) return true;
+  }
+  return chainFields(prevCrc, codec.fields(record)) === crc;
+}
+
+
+/** What a scan found, as the mark check needs it. */
+export interface ScanView {
+  count: number;
+  validEnd: number;
+  offsets: readonly number[];
+  crcAt(i: number): number;
+}
+
+export const viewOf = <R>(p: Parsed<R>, codec: RecordCodec<R>): ScanView => ({
+  count: p.records.length,
+  validEnd: p.validEnd,
+  offsets: p.offsets,
+  crcAt: (i) => codec.crcOf(p.records[i]!),
+});
+
+export function markProblem(file: string, p: ScanView, read: MarkRead): LostRecordsError | null {
+  const n = p.count;
+  const prefix: ValidPrefix = { validRecords: n, validPrefixBytes: p.validEnd, validLastCrc: n ? p.crcAt(n - 1) : 0 };
+  if (read.state !== 'ok') {
+    // Nothing in the file: nothing acknowledged can be missing from it (a log created by a crash
+    // between writing its header and its mark).
+    if (n === 0) return null;
+    const why = read.state === 'missing' ? 'no mark' : `unreadable mark (${read.why})`;
+    return new LostRecordsError(file, null, `${why} beside ${n} records: cannot tell how many were durable`, prefix);
+  }
+  const m = read.mark;
+  const endOf = (count: number) => (count === n ? p.validEnd : p.offsets[count]!);
+  const why =
+    n < m.records ? `the file holds ${n} valid records, its mark says ${m.records} were durable`
+    : m.records > 0 && p.crcAt(m.records - 1) !== m.lastCrc ? `record ${m.records - 1} has crc ${p.crcAt(m.records - 1)}, its mark says ${m.lastCrc}`
+    : endOf(m.records) !== m.bytes && (m.records > 0 || m.bytes !== 0) ? `its first ${m.records} records end at byte ${endOf(m.records)}, its mark says ${m.bytes}`
+    : null;
+  return why ? new LostRecordsError(file, m, why, prefix) : null;
+}
