@@ -3,7 +3,8 @@
  * incarnation's visible log, each disk's durable log) and what the replicas and clients were told,
  * and records a violation the moment a rule breaks:
  *
- * - one leader per epoch, ever: from every "leading epoch E" a replica logs and every status scan;
+ * - one leader per epoch, ever: from every typed `became_leader` event a replica emits
+ *   (order/events.ts; nothing here reads log text) and every status scan;
  * - committed prefixes never change: a replica reporting commitIndex c claims its log[0..c] is
  *   committed; the checker keeps the longest committed prefix seen and every later claim must
  *   agree with it (a replica's records past its own commit index may be stale: it cuts them
@@ -14,14 +15,19 @@
  * - acknowledgements: a successful placeOrder (at the replica and at the client) must be durable
  *   on a quorum when the caller hears of it, must match the committed record at its number, and
  *   at the end must be in every log with its name, quantity and (where the client chose it) key;
- *   a read of an acknowledged order must return it; an order refused for stock must never appear;
- * - at the end: logs identical, well formed, one order per key (scripts/lib/invariants), and every
- *   logged key bought from the catalog with the same name and quantity.
+ *   a read of an acknowledged order must return it;
+ * - a definite failure never commits: an order whose client was told it certainly did not happen
+ *   (409 for stock, 503) must never appear in the committed prefix, at any step or at the end
+ *   (workload.ts holds a frontend to scripts/lib/invariants' contradictsUnknown: no definite
+ *   "no" after an attempt whose outcome was unknown);
+ * - at the end: logs identical, well formed, one order per key (scripts/lib/invariants).
+ *
+ * The catalog's accounting is checked by stock.ts, which reports here.
  */
-import type { OrderEntry, ReplicaStatus } from '../../shared/contracts.ts';
+import type { OrderEntry, ReplicaStatus } from '../../../shared/contracts.ts';
 import {
   checkConvergedCluster, checkLogWellFormed, checkUniqueKeys, type Acknowledged, type Violation as SharedViolation,
-} from '../../scripts/lib/invariants/index.ts';
+} from '../invariants/index.ts';
 
 export interface SimViolation {
   kind: string;
@@ -36,6 +42,8 @@ export interface ReplicaSnapshot {
   status: ReplicaStatus | null;
   visible: readonly OrderEntry[] | null;
   durable: readonly OrderEntry[];
+  /** A fault damaged this disk and it has not been whole since: its losses are the fault's, not the store's. */
+  damaged?: boolean;
 }
 
 export interface Ack {
@@ -52,17 +60,29 @@ export class Checker {
   readonly leaders = new Map<number, number>();
   committed: OrderEntry[] = [];
   readonly acks: Ack[] = [];
-  readonly refusedKeys = new Set<string>();
+  /** Keys whose client got a definite failure, with what it was told. */
+  readonly definiteFailures = new Map<string, string>();
+  /** Keys the network sent to a leader twice: the copy acts as a retry, so a definite failure may be overtaken. */
+  readonly duplicatedKeys = new Set<string>();
+  /** Keys in the committed prefix, with their index. */
+  readonly committedKeys = new Map<string, number>();
   private heldDurable = new Map<number, number>();
   step = 0;
 
   constructor(
     private readonly quorum: number,
     private readonly now: () => number,
-    private readonly opts: { checkDurableQuorum?: boolean } = {},
+    private readonly opts: { checkDurableQuorum?: boolean; tolerate?: readonly string[] } = {},
   ) {}
 
+  /** Violations of tolerated kinds (SimOptions.tolerate), by kind: counted, not failing the run. */
+  readonly tolerated: Record<string, number> = {};
+
   fail(kind: string, message: string): void {
+    if (this.opts.tolerate?.includes(kind)) {
+      this.tolerated[kind] = (this.tolerated[kind] ?? 0) + 1;
+      return;
+    }
     // One report per distinct message is enough (some rules would fire at every later step).
     if (this.violations.some((v) => v.kind === kind && v.message === message)) return;
     this.violations.push({ kind, message, atMs: this.now(), step: this.step });
@@ -81,20 +101,28 @@ export class Checker {
   /** A caller learned that `ack` committed: it must be durable on a quorum right now. */
   onAck(ack: Ack, snapshots: readonly ReplicaSnapshot[]): void {
     this.acks.push(ack);
-    const holders = snapshots.filter((s) => matches(s.durable[ack.orderNumber], ack)).length;
+    const holders = snapshots.filter((s) => s.damaged || matches(s.durable[ack.orderNumber], ack)).length;
     if (this.opts.checkDurableQuorum !== false && holders < this.quorum) {
       this.fail('ack-not-durable', `order ${ack.orderNumber} (${describe(ack)}) acknowledged to the ${ack.by} while durable on ${holders} replica(s)`);
     }
     this.checkAckAgainstCommitted(ack);
   }
 
-  onRefused(key: string): void {
-    this.refusedKeys.add(key);
+  /** The client of `key` was told the order certainly did not happen (`why`). */
+  onDefiniteFailure(key: string, why: string): void {
+    this.definiteFailures.set(key, why);
+    const i = this.committedKeys.get(key);
+    if (i !== undefined) this.failedCommitted(this.committed[i]!, why);
   }
 
-  /** A read of acknowledged order `ack` returned `got` (or 404 when got is null). */
-  onRead(ack: Ack, got: { number: number; name: string; quantity: number } | null): void {
-    if (!got) this.fail('read-lost', `reading acknowledged order ${ack.orderNumber} (${describe(ack)}) answered 404`);
+  private failedCommitted(e: OrderEntry, why: string): void {
+    if (this.duplicatedKeys.has(e.key)) return;
+    this.fail('failed-committed', `order ${describeEntry(e)} is committed, but its client was told ${why}`);
+  }
+
+  /** A read of acknowledged order `ack` (through `via`) returned `got` (or 404 when got is null). */
+  onRead(ack: Ack, got: { number: number; name: string; quantity: number } | null, via = 'a frontend'): void {
+    if (!got) this.fail('read-lost', `reading acknowledged order ${ack.orderNumber} (${describe(ack)}, acknowledged to the ${ack.by}) through ${via} answered 404`);
     else if (got.number !== ack.orderNumber || got.name !== ack.name || got.quantity !== ack.quantity) {
       this.fail('read-mismatch', `reading order ${ack.orderNumber} returned ${got.quantity} ${got.name} as #${got.number}; acknowledged ${describe(ack)}`);
     }
@@ -120,7 +148,7 @@ export class Checker {
         continue;
       }
       if (!this.agrees(`replica ${s.id}'s committed prefix`, s.visible, c + 1)) continue;
-      for (let i = this.committed.length; i <= c; i++) this.committed.push(s.visible[i]!);
+      for (let i = this.committed.length; i <= c; i++) this.addCommitted(s.visible[i]!);
     }
     if (this.committed.length > before) for (const a of this.acks) if (a.orderNumber >= before) this.checkAckAgainstCommitted(a);
 
@@ -130,6 +158,12 @@ export class Checker {
       // A replica may hold stale uncommitted records at committed indexes (it cuts them when it
       // catches up), but once its disk held committed record i it must never lose or change it.
       const held = this.sharedPrefix(s.durable) - 1;
+      if (s.damaged) {
+        // What the fault took is not the store's loss; from here on the disk must not lose more.
+        this.heldDurable.set(s.id, held);
+        durableHolders++;
+        continue;
+      }
       const was = this.heldDurable.get(s.id) ?? -1;
       if (held < was) {
         this.fail('committed-lost', `replica ${s.id}'s disk held committed records 0..${was} and now holds only 0..${held} of them (${describeAt(s.durable, held + 1)} instead of ${describeEntry(this.committed[held + 1]!)})`);
@@ -147,6 +181,18 @@ export class Checker {
       const where = snapshots.map((s) => `replica ${s.id} holds ${this.sharedPrefix(s.durable)} on disk, ${s.visible ? this.sharedPrefix(s.visible) : 'none (down)'} in its log`);
       this.fail('committed-not-durable', `committed prefix 0..${n - 1} is durable on ${durableHolders} replica(s), fewer than a quorum of ${this.quorum} (of the committed records, ${where.join('; ')})`);
     }
+  }
+
+  private addCommitted(e: OrderEntry): void {
+    this.committed.push(e);
+    if (!this.committedKeys.has(e.key)) this.committedKeys.set(e.key, e.index);
+    const why = this.definiteFailures.get(e.key);
+    if (why !== undefined) this.failedCommitted(e, why);
+  }
+
+  /** Whether `log` holds the whole committed prefix. */
+  holdsCommitted(log: readonly OrderEntry[]): boolean {
+    return this.sharedPrefix(log) === this.committed.length;
   }
 
   /** How many leading records `log` shares with the committed prefix (crc chain: binary search). */
@@ -182,7 +228,7 @@ export class Checker {
   }
 
   /** After healing and convergence. */
-  checkEnd(snapshots: readonly ReplicaSnapshot[], bought: ReadonlyMap<string, { name: string; quantity: number }>): void {
+  checkEnd(snapshots: readonly ReplicaSnapshot[]): void {
     this.checkStep(snapshots);
     const logs = new Map(snapshots.map((s) => [`replica ${s.id}`, s.visible ?? s.durable]));
     const acked: Acknowledged[] = this.acks.map((a) => ({ orderNumber: a.orderNumber, name: a.name, quantity: a.quantity }));
@@ -194,10 +240,8 @@ export class Checker {
       if (a.key !== undefined && e && e.key !== a.key) this.fail('wrong-content', `order ${a.orderNumber} has key ${e.key}, acknowledged with key ${a.key}`);
     }
     for (const e of ref) {
-      if (this.refusedKeys.has(e.key)) this.fail('refused-logged', `order ${e.index} has key ${e.key}, which the client was told was refused`);
-      const b = bought.get(e.key);
-      if (!b) this.fail('unpurchased', `order ${e.index} (key ${e.key}) was never bought from the catalog`);
-      else if (b.name !== e.name || b.quantity !== e.quantity) this.fail('unpurchased', `order ${e.index} is ${e.quantity} ${e.name} but key ${e.key} bought ${b.quantity} ${b.name}`);
+      const why = this.definiteFailures.get(e.key);
+      if (why !== undefined) this.failedCommitted(e, why);
     }
     for (let i = 0; i < this.committed.length; i++) {
       if (ref[i]?.crc !== this.committed[i]!.crc) {

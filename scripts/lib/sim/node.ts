@@ -12,7 +12,7 @@
  * timers gated as above, bound to one incarnation so a restarted replica never sees its
  * predecessor's timers fire.
  */
-import type { Clock, ManualClock } from '../../shared/clock.ts';
+import type { Clock, ManualClock } from '../../../shared/clock.ts';
 
 export class SimNode {
   incarnation = 0;
