@@ -16,6 +16,11 @@
  *   acts on them (so a failover's start is the first sign the frontend had, within one watch).
  *
  * All memory is bounded (frontend/ring.ts).
+ *
+ * Shaped as one small class, `Recorder`, that owns the health tracker and the time series and
+ * knows what each observation means, and three named wrappers that feed it without knowing what
+ * it keeps: `observedRouter`, `observedCatalog` and `startWatch` (the timer). `createStatusRecorder`
+ * only wires them.
  */
 import type { Clock } from '../shared/clock.ts';
 import { AppError } from '../shared/errors.ts';
@@ -64,51 +69,85 @@ export interface StatusRecorder {
   close(): void;
 }
 
-export function createStatusRecorder(deps: StatusRecorderDeps): StatusRecorder {
-  const router = deps.orders;
-  const now = deps.now ?? Date.now;
-  const health = new HealthTracker({ quorum: deps.quorum });
-  const timeline = new Timeline(deps.seconds ?? 300);
+/** What each observation means for the banners, failovers, services and time series. */
+class Recorder {
+  private readonly health: HealthTracker;
+  private readonly timeline: Timeline;
 
-  function onRouterEvent(e: RouterEvent): void {
-    const atMs = now();
+  constructor(
+    private readonly router: OrderRouter,
+    private readonly clock: Clock,
+    private readonly now: () => number,
+    quorum: number,
+    seconds: number,
+  ) {
+    this.health = new HealthTracker({ quorum });
+    this.timeline = new Timeline(seconds);
+  }
+
+  /** Bound: handed to the router as its event callback. */
+  readonly onRouterEvent = (e: RouterEvent): void => {
+    const atMs = this.now();
     switch (e.type) {
       case 'election':
-        return health.observe({ kind: 'election', atMs, reason: e.reason });
+        return this.health.observe({ kind: 'election', atMs, reason: e.reason });
       case 'election_refused':
-        return health.observe({ kind: 'election_refused', atMs, replica: e.replica, reason: e.reason });
+        return this.health.observe({ kind: 'election_refused', atMs, replica: e.replica, reason: e.reason });
       case 'leader_change':
-        return health.observe({ kind: 'leader_change', atMs, leaderId: e.leaderId, epoch: e.epoch, why: e.why });
+        return this.health.observe({ kind: 'leader_change', atMs, leaderId: e.leaderId, epoch: e.epoch, why: e.why });
       default: {
         const unknown: never = e; // a new router event must be given a meaning here
         return void unknown;
       }
     }
+  };
+
+  /** Bound: the watch timer calls it. */
+  readonly tick = (): void => {
+    const view = this.router.view();
+    const atMs = this.now();
+    this.health.observe({ kind: 'view', atMs, view });
+    this.timeline.recordLag(atMs, lagByReplica(view));
+  };
+
+  /** One order's outcome; `startedMs` is on the monotonic clock. */
+  order(startedMs: number, status: number, reason: string | null): void {
+    const latencyMs = this.clock.now() - startedMs;
+    const atMs = this.now();
+    this.health.observe({ kind: 'order', atMs, status, reason, latencyMs });
+    this.timeline.recordOrder(atMs, status, latencyMs);
   }
 
-  function tick(): void {
-    const view = router.view();
-    const atMs = now();
-    health.observe({ kind: 'view', atMs, view });
-    timeline.recordLag(atMs, lagByReplica(view));
+  /** One catalog call: answered (`ok`) or not, with why. */
+  catalog(ok: boolean, error: string | null): void {
+    this.health.observe({ kind: 'catalog', atMs: this.now(), ok, error });
   }
 
-  function recordOrder(startedMs: number, status: number, reason: string | null): void {
-    const latencyMs = deps.clock.now() - startedMs;
-    const atMs = now();
-    health.observe({ kind: 'order', atMs, status, reason, latencyMs });
-    timeline.recordOrder(atMs, status, latencyMs);
+  report(windowMs: number): RecorderReport {
+    const toMs = this.now();
+    const fromMs = toMs - windowMs;
+    return {
+      fromMs, toMs,
+      orders: this.timeline.ordersBetween(fromMs, toMs),
+      lag: this.timeline.lagBetween(fromMs, toMs),
+      banners: this.health.banners(),
+      failovers: this.health.failovers(),
+      services: this.health.serviceHealth(),
+    };
   }
+}
 
-  const orders: StatusRecorder['orders'] = {
+/** The router with every placeOrder's outcome and latency recorded; everything else passed through. */
+function observedRouter(router: StatusRecorderDeps['orders'], clock: Clock, rec: Recorder): StatusRecorder['orders'] {
+  return {
     async placeOrder(req, opts) {
-      const started = deps.clock.now();
+      const started = clock.now();
       try {
         const placed = await router.placeOrder(req, opts);
-        recordOrder(started, 200, null);
+        rec.order(started, 200, null);
         return placed;
       } catch (err) {
-        recordOrder(started, err instanceof AppError ? err.status : 500, err instanceof AppError ? err.reason : null);
+        rec.order(started, err instanceof AppError ? err.status : 500, err instanceof AppError ? err.reason : null);
         throw err;
       }
     },
@@ -116,56 +155,54 @@ export function createStatusRecorder(deps: StatusRecorderDeps): StatusRecorder {
     view: () => router.view(),
     history: () => router.history(),
   };
+}
 
-  function observeCatalog(client: CatalogClient): CatalogClient {
-    const seen = async <T>(call: () => Promise<T>): Promise<T> => {
-      try {
-        const out = await call();
-        health.observe({ kind: 'catalog', atMs: now(), ok: true, error: null });
-        return out;
-      } catch (err) {
-        const answered = err instanceof AppError && err.status < 500; // a 404 is the catalog answering
-        health.observe({ kind: 'catalog', atMs: now(), ok: answered, error: answered ? null : (err as Error).message });
-        throw err;
-      }
-    };
-    return { getProduct: (name, requestId) => seen(() => client.getProduct(name, requestId)), listProducts: () => seen(() => client.listProducts()) };
-  }
+/** The catalog client with every call's answer recorded: a 404 is the catalog answering. */
+function observedCatalog(client: CatalogClient, rec: Recorder): CatalogClient {
+  const seen = async <T>(call: () => Promise<T>): Promise<T> => {
+    try {
+      const out = await call();
+      rec.catalog(true, null);
+      return out;
+    } catch (err) {
+      const answered = err instanceof AppError && err.status < 500; // a 404 is the catalog answering
+      rec.catalog(answered, answered ? null : (err as Error).message);
+      throw err;
+    }
+  };
+  return { getProduct: (name, requestId) => seen(() => client.getProduct(name, requestId)), listProducts: () => seen(() => client.listProducts()) };
+}
 
-  const everyMs = deps.watchEveryMs ?? 50;
+/** Calls `tick` now and then every `everyMs` on `clock` (never if everyMs <= 0); returns the stop. */
+function startWatch(clock: Clock, everyMs: number, tick: () => void): () => void {
   let cancel: (() => void) | null = null;
   let closed = false;
   const schedule = () => {
     if (closed || everyMs <= 0) return;
-    cancel = deps.clock.setTimeout(() => {
+    cancel = clock.setTimeout(() => {
       tick();
       schedule();
     }, everyMs);
   };
   tick();
   schedule();
+  return () => {
+    closed = true;
+    cancel?.();
+  };
+}
 
+export function createStatusRecorder(deps: StatusRecorderDeps): StatusRecorder {
+  const rec = new Recorder(deps.orders, deps.clock, deps.now ?? Date.now, deps.quorum, deps.seconds ?? 300);
+  const orders = observedRouter(deps.orders, deps.clock, rec);
+  const stopWatch = startWatch(deps.clock, deps.watchEveryMs ?? 50, rec.tick);
   return {
     orders,
-    observeCatalog,
-    onRouterEvent,
-    tick,
-    report(windowMs) {
-      const toMs = now();
-      const fromMs = toMs - windowMs;
-      return {
-        fromMs, toMs,
-        orders: timeline.ordersBetween(fromMs, toMs),
-        lag: timeline.lagBetween(fromMs, toMs),
-        banners: health.banners(),
-        failovers: health.failovers(),
-        services: health.serviceHealth(),
-      };
-    },
-    close() {
-      closed = true;
-      cancel?.();
-    },
+    observeCatalog: (client) => observedCatalog(client, rec),
+    onRouterEvent: rec.onRouterEvent,
+    tick: rec.tick,
+    report: (windowMs) => rec.report(windowMs),
+    close: stopWatch,
   };
 }
 

@@ -15,9 +15,13 @@
  * the catalog client (frontend/status-recorder.ts), so the page needs no change elsewhere. The page
  * must never make things worse while the store is failing over, so a snapshot never waits long:
  * stock and recent orders are fetched in the background, single flight, each bounded by a
- * timeout, and the last good answer is shown (marked stale) when a fetch fails. Orders are
- * immutable once committed, so each one is fetched once and remembered; none is fetched while
- * the frontend has no live leader.
+ * timeout, and the last good answer is shown (marked stale) when a fetch fails
+ * (frontend/status-sources.ts).
+ *
+ * Shaped as named parts so each can be read alone: `CacheSampler` (the cache counters over time),
+ * `StockView` and `RecentOrders` (the slow inputs), `snapshotOf` (one snapshot from all of them,
+ * a pure read once the fetches are done) and `statusApp` (the two routes); `createStatusPage`
+ * only wires them.
  */
 import { readFileSync } from 'node:fs';
 import { Hono } from 'hono';
@@ -29,8 +33,9 @@ import type { CatalogClient } from './catalog-client.ts';
 import type { CacheEvent } from './observe.ts';
 import type { Banner, Failover, ServiceHealth } from './health-tracker.ts';
 import type { StatusRecorder } from './status-recorder.ts';
+import { RecentOrders, StockView, type StockAnswer } from './status-sources.ts';
 import type { LagPoint, OrderPoint } from './timeline.ts';
-import type { OrderRouter } from './types.ts';
+import type { ElectionView, OrderRouter } from './types.ts';
 
 const PAGE = readFileSync(new URL('./status-page.html', import.meta.url), 'utf8');
 
@@ -79,7 +84,7 @@ export interface StatusSnapshot {
   failovers: Failover[];
   cache: ProductCacheStats & { lru: Array<{ name: string; quantity: number | null; price: number | null }>; events: CacheEvent[]; samples: CacheSample[] };
   orders: { lastIndex: number | null; recent: Order[]; stale: boolean };
-  stock: { products: Product[]; atMs: number | null; stale: boolean; error: string | null };
+  stock: StockAnswer;
 }
 
 export interface StatusPage {
@@ -92,7 +97,6 @@ export interface StatusPage {
   close(): void;
 }
 
-const ORDERS_REMEMBERED = 50;
 /** The chart windows a page may ask for, in seconds (the recorder keeps 300 s). */
 export const WINDOW_SECONDS = { min: 10, max: 300 } as const;
 
@@ -103,123 +107,95 @@ function parseWindowSeconds(raw: string | undefined): number | undefined {
   return n;
 }
 
-/** Resolves with `p`'s value, or with `fallback` after `ms` (p keeps running). */
-function within<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<T>((resolve) => {
-    timer = setTimeout(() => resolve(fallback), ms);
-    timer.unref?.();
-  });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+/** The cache's counters sampled over time for the charts: the last `maxSamples`, on a timer or on demand. */
+class CacheSampler {
+  private readonly samples: CacheSample[] = [];
+  private readonly timer: NodeJS.Timeout | null;
+
+  constructor(
+    private readonly cache: StatusDeps['cache'],
+    private readonly now: () => number,
+    private readonly maxSamples: number,
+    everyMs: number,
+  ) {
+    this.sample();
+    this.timer = everyMs > 0 ? setInterval(this.sample, everyMs) : null;
+    this.timer?.unref();
+  }
+
+  /** Bound: the timer calls it unbound. */
+  readonly sample = (): void => {
+    const s = this.cache.stats();
+    this.samples.push({ atMs: this.now(), hits: s.hits, misses: s.misses, evictions: s.evictions, invalidations: s.invalidations, size: s.size });
+    if (this.samples.length > this.maxSamples) this.samples.splice(0, this.samples.length - this.maxSamples);
+  };
+
+  all(): CacheSample[] {
+    return [...this.samples];
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
 }
 
-export function createStatusPage(deps: StatusDeps): StatusPage {
-  const now = deps.now ?? Date.now;
-  const startedAtMs = deps.startedAtMs ?? now();
-  const maxSamples = deps.maxSamples ?? 150;
-  const shownOrders = deps.recentOrders ?? 10;
-  const timeoutMs = deps.fetchTimeoutMs ?? 1_000;
+/** Each replica as the heartbeats see it, with its lag behind the leader's last index. */
+function replicaRows(v: ElectionView, leaderLast: number | null): StatusSnapshot['replicas'] {
+  return v.replicas.map((r) => ({
+    id: r.id,
+    url: r.url,
+    state: r.state,
+    role: r.role,
+    epoch: r.promisedEpoch,
+    lastIndex: r.lastIndex,
+    lag: leaderLast !== null && r.lastIndex !== null && r.state === 'up' ? Math.max(0, leaderLast - r.lastIndex) : null,
+    leader: r.id === v.leaderId,
+  }));
+}
 
-  const samples: CacheSample[] = [];
-  function sample(): void {
-    const s = deps.cache.stats();
-    samples.push({ atMs: now(), hits: s.hits, misses: s.misses, evictions: s.evictions, invalidations: s.invalidations, size: s.size });
-    if (samples.length > maxSamples) samples.splice(0, samples.length - maxSamples);
-  }
-  sample();
-  const sampleEveryMs = deps.sampleEveryMs ?? 1_000;
-  const timer = sampleEveryMs > 0 ? setInterval(sample, sampleEveryMs) : null;
-  timer?.unref();
+/** The cache in LRU order, each entry as it is cached now (peek changes no order). */
+function lruRows(cache: StatusDeps['cache']): StatusSnapshot['cache']['lru'] {
+  return cache.keys().map((name) => {
+    const p = cache.peek(name);
+    return { name, quantity: p?.quantity ?? null, price: p?.price ?? null };
+  });
+}
 
-  // ---- stock: last good answer, refreshed single flight
-  let stock: StatusSnapshot['stock'] = { products: [], atMs: null, stale: true, error: null };
-  let stockFlight: Promise<void> | null = null;
-  function refreshStock(): Promise<void> {
-    stockFlight ??= (async () => {
-      const TIMED_OUT = Symbol('timeout');
-      try {
-        const products = await within<Product[] | typeof TIMED_OUT>(deps.catalog.listProducts(), timeoutMs, TIMED_OUT);
-        if (products === TIMED_OUT) stock = { ...stock, stale: true, error: `catalog did not answer within ${timeoutMs} ms` };
-        else stock = { products, atMs: now(), stale: false, error: null };
-      } catch (err) {
-        stock = { ...stock, stale: true, error: (err as Error).message };
-      }
-    })().finally(() => {
-      stockFlight = null;
-    });
-    return stockFlight;
-  }
+interface SnapshotParts {
+  deps: StatusDeps;
+  startedAtMs: number;
+  samples: CacheSampler;
+  stock: StockView;
+  recent: RecentOrders;
+}
 
-  // ---- recent orders: each committed order fetched once and remembered
-  const known = new Map<number, Order>();
-  const fetching = new Map<number, Promise<void>>();
-  let ordersStale = false;
-  function leaderLastIndex(): number | null {
-    const v = deps.orders.view();
-    const leader = v.replicas.find((r) => r.id === v.leaderId);
-    return leader && leader.state === 'up' && !v.electing ? leader.lastIndex : null;
-  }
-  async function refreshOrders(): Promise<void> {
-    const last = leaderLastIndex();
-    if (last === null) {
-      ordersStale = true;
-      return;
-    }
-    const wanted: number[] = [];
-    for (let n = last; n >= 0 && n > last - shownOrders; n--) if (!known.has(n)) wanted.push(n);
-    const results = await Promise.all(
-      wanted.map((n) => {
-        let flight = fetching.get(n);
-        if (!flight) {
-          flight = deps.orders.getOrder(n).then(
-            (order) => void known.set(n, order),
-            () => {},
-          ).finally(() => fetching.delete(n));
-          fetching.set(n, flight);
-        }
-        return within(flight.then(() => true), timeoutMs, false);
-      }),
-    );
-    ordersStale = results.includes(false);
-    for (const n of known.keys()) if (n <= last - ORDERS_REMEMBERED) known.delete(n);
-  }
+/** One snapshot: waits (bounded) for the slow inputs, then reads everything else as it is now. */
+async function snapshotOf(parts: SnapshotParts, windowMs: number): Promise<StatusSnapshot> {
+  const { deps, samples, stock, recent } = parts;
+  await Promise.all([stock.refresh(), recent.refresh()]);
+  const v = deps.orders.view();
+  const leaderLast = v.replicas.find((r) => r.id === v.leaderId)?.lastIndex ?? null;
+  const replicas = replicaRows(v, leaderLast);
+  const seen = deps.recorder.report(windowMs);
+  const lru = lruRows(deps.cache);
+  const orders = recent.current();
+  return {
+    now: seen.toMs,
+    startedAtMs: parts.startedAtMs,
+    banners: seen.banners,
+    leader: { id: v.leaderId, epoch: v.epoch, electing: v.electing },
+    replicas,
+    services: seen.services,
+    series: { fromMs: seen.fromMs, toMs: seen.toMs, orders: seen.orders, lag: seen.lag },
+    failovers: seen.failovers,
+    cache: { ...deps.cache.stats(), lru, events: deps.cache.events?.() ?? [], samples: samples.all() },
+    orders: { lastIndex: leaderLast, recent: orders.recent, stale: orders.stale },
+    stock: stock.current(),
+  };
+}
 
-  async function snapshot(windowMs = deps.windowMs ?? 120_000): Promise<StatusSnapshot> {
-    await Promise.all([refreshStock(), refreshOrders()]);
-    const v = deps.orders.view();
-    const leaderRow = v.replicas.find((r) => r.id === v.leaderId);
-    const leaderLast = leaderRow?.lastIndex ?? null;
-    const replicas = v.replicas.map((r) => ({
-      id: r.id,
-      url: r.url,
-      state: r.state,
-      role: r.role,
-      epoch: r.promisedEpoch,
-      lastIndex: r.lastIndex,
-      lag: leaderLast !== null && r.lastIndex !== null && r.state === 'up' ? Math.max(0, leaderLast - r.lastIndex) : null,
-      leader: r.id === v.leaderId,
-    }));
-    const seen = deps.recorder.report(windowMs);
-    const lru = deps.cache.keys().map((name) => {
-      const p = deps.cache.peek(name);
-      return { name, quantity: p?.quantity ?? null, price: p?.price ?? null };
-    });
-    const recent = [...known.values()].sort((a, b) => b.number - a.number).slice(0, shownOrders);
-    return {
-      now: seen.toMs,
-      startedAtMs,
-      banners: seen.banners,
-      leader: { id: v.leaderId, epoch: v.epoch, electing: v.electing },
-      replicas,
-      services: seen.services,
-      series: { fromMs: seen.fromMs, toMs: seen.toMs, orders: seen.orders, lag: seen.lag },
-      failovers: seen.failovers,
-      cache: { ...deps.cache.stats(), lru, events: deps.cache.events?.() ?? [], samples: [...samples] },
-      orders: { lastIndex: leaderLast, recent, stale: ordersStale },
-      stock,
-    };
-  }
-
+/** GET /status (the page) and GET /status.json[?window=S] (one snapshot). */
+function statusApp(snapshot: (windowMs?: number) => Promise<StatusSnapshot>): Hono {
   const app = new Hono();
   app.get(frontendPublicRoutes.statusPage.path, (c) => c.html(PAGE, 200, { 'cache-control': 'no-store' }));
   app.onError(onAppError);
@@ -227,13 +203,26 @@ export function createStatusPage(deps: StatusDeps): StatusPage {
     const seconds = parseWindowSeconds(c.req.query('window'));
     return c.json({ data: await snapshot(seconds === undefined ? undefined : seconds * 1000) }, 200, { 'cache-control': 'no-store' });
   });
+  return app;
+}
 
+export function createStatusPage(deps: StatusDeps): StatusPage {
+  const now = deps.now ?? Date.now;
+  const startedAtMs = deps.startedAtMs ?? now();
+  const timeoutMs = deps.fetchTimeoutMs ?? 1_000;
+  const samples = new CacheSampler(deps.cache, now, deps.maxSamples ?? 150, deps.sampleEveryMs ?? 1_000);
+  const parts: SnapshotParts = {
+    deps,
+    startedAtMs,
+    samples,
+    stock: new StockView(deps.catalog, timeoutMs, now),
+    recent: new RecentOrders(deps.orders, deps.recentOrders ?? 10, timeoutMs),
+  };
+  const snapshot = (windowMs = deps.windowMs ?? 120_000) => snapshotOf(parts, windowMs);
   return {
-    app,
+    app: statusApp(snapshot),
     snapshot,
-    sample,
-    close() {
-      if (timer) clearInterval(timer);
-    },
+    sample: samples.sample,
+    close: () => samples.close(),
   };
 }

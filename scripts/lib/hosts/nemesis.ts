@@ -4,6 +4,11 @@
  * proxies. Roles are resolved when a step runs, from the sampler's latest view (the replica that
  * says it leads the newest epoch). Every fault is recorded with when it was applied and healed,
  * and `healAll` undoes whatever is still in force (links, rules, stopped services).
+ *
+ * Shaped as one small class, `Nemesis`: `apply` turns one planned step into a fault in force and
+ * the undo that heals it, `run` paces the plan and records each fault, `healAll` is the cleanup;
+ * the leader lookup and the three ways of doing harm (kill, net rule, proxy delay) are its
+ * private helpers.
  */
 import { PASS } from '../fault-proxy/proxy.ts';
 import type { FaultRecord } from './measure.ts';
@@ -26,81 +31,33 @@ type Undo = () => Promise<void>;
 
 const pickOf = <T>(xs: readonly T[], pick: number): T => xs[Math.min(xs.length - 1, Math.floor(pick * xs.length))]!;
 
-export function createNemesis(d: NemesisDeps) {
-  const records: FaultRecord[] = [];
-  const leader = (): ReplicaHost => {
-    const l = d.sampler.latest() && clusterLeader(d.sampler.latest()!);
-    return l ? (`order-${l.id}` as ReplicaHost) : 'order-3';
-  };
-  const restart = async (h: ServiceHost) => {
-    for (let attempt = 1; attempt <= 3; attempt++) {
-      try {
-        await d.store.procs.restart(h);
-        return;
-      } catch (err) {
-        d.note(`restart of ${h} failed (attempt ${attempt}): ${(err as Error).message.split('\n')[0]}`);
-      }
-    }
-  };
-  const kill = async (h: ServiceHost): Promise<Undo> => {
-    await d.store.procs.kill(h, 'SIGKILL');
-    return () => restart(h);
-  };
-  const net = async (f: NetFault): Promise<Undo> => {
-    await d.firewall.add(f);
-    return () => d.firewall.remove(f.id);
-  };
+export function createNemesis(d: NemesisDeps): Nemesis {
+  return new Nemesis(d);
+}
 
-  async function apply(step: FaultStep, id: string): Promise<{ target: string; detail: string; undo: Undo }> {
-    const l = leader();
-    const followers = REPLICA_HOSTS.filter((r) => r !== l);
-    switch (step.kind) {
-      case 'kill-leader':
-        return { target: l, detail: `SIGKILL leader ${l}`, undo: await kill(l) };
-      case 'kill-follower': {
-        const f = pickOf(followers, step.pick);
-        return { target: f, detail: `SIGKILL follower ${f} (leader ${l})`, undo: await kill(f) };
-      }
-      case 'kill-frontend': {
-        const f = pickOf(FRONTEND_HOSTS, step.pick);
-        return { target: f, detail: `SIGKILL ${f} under load`, undo: await kill(f) };
-      }
-      case 'partition-leader': {
-        const others = SERVICE_HOSTS.filter((h) => h !== l);
-        return { target: l, detail: `drop every packet between leader ${l} and ${others.join(', ')}`, undo: await net({ kind: 'partition', id, a: [l], b: others }) };
-      }
-      case 'partition-frontend': {
-        const f = pickOf(FRONTEND_HOSTS, step.pick);
-        return { target: f, detail: `drop every packet between ${f} and leader ${l} (it still sees the followers)`, undo: await net({ kind: 'partition', id, a: [f], b: [l] }) };
-      }
-      case 'loss': {
-        const other = pickOf([...followers, ...FRONTEND_HOSTS], step.pick);
-        return { target: l, detail: `${step.amount}% random packet loss between leader ${l} and ${other}`, undo: await net({ kind: 'loss', id, a: l, b: other, percent: step.amount }) };
-      }
-      case 'delay': {
-        const links = [...d.store.proxies].filter(([k]) => k.endsWith(`->${l}`));
-        for (const [, p] of links) p.setMode({ kind: 'delay', ms: step.amount });
-        return {
-          target: l,
-          detail: `${step.amount} ms delay on ${links.map(([k]) => k).join(', ')} (fault proxies)`,
-          undo: async () => links.forEach(([, p]) => p.setMode(PASS)),
-        };
-      }
-    }
+export class Nemesis {
+  private readonly applied: FaultRecord[] = [];
+
+  constructor(private readonly d: NemesisDeps) {}
+
+  /** Every fault applied so far, with when it was applied and healed. */
+  records(): FaultRecord[] {
+    return this.applied;
   }
 
   /** Runs the plan against the clock `now` (t = 0 at the start of the fault phase) until done or aborted. */
-  async function run(schedule: readonly FaultStep[], signal: AbortSignal): Promise<void> {
+  async run(schedule: readonly FaultStep[], signal: AbortSignal): Promise<void> {
+    const d = this.d;
     for (const [i, step] of schedule.entries()) {
       if (!(await sleepUntil(d.now, step.atMs, signal))) return;
       const rec: FaultRecord = { kind: step.kind, target: '?', appliedAtMs: d.now(), healedAtMs: null, detail: '' };
       let undo: Undo | null = null;
       try {
-        const a = await apply(step, `f${i}`);
+        const a = await this.apply(step, `f${i}`);
         // In force from now (an nft change or a kill takes a moment): the hold and the window start here.
         Object.assign(rec, { target: a.target, detail: a.detail, appliedAtMs: d.now() });
         undo = a.undo;
-        records.push(rec);
+        this.applied.push(rec);
         d.note(`fault: ${a.detail}`);
       } catch (err) {
         d.note(`fault ${step.kind} failed: ${(err as Error).message.split('\n')[0]}`);
@@ -115,14 +72,83 @@ export function createNemesis(d: NemesisDeps) {
     }
   }
 
-  async function healAll(): Promise<void> {
+  /** Undoes whatever is still in force: proxies pass, rules flushed, every stopped service started. */
+  async healAll(): Promise<void> {
+    const d = this.d;
     for (const p of d.store.proxies.values()) p.setMode(PASS);
     await d.firewall.clear();
-    for (const h of SERVICE_HOSTS) if (!d.store.procs.isRunning(h)) await restart(h);
+    for (const h of SERVICE_HOSTS) if (!d.store.procs.isRunning(h)) await this.restart(h);
     if (!d.store.procs.isRunning('lb')) await d.store.procs.restart('lb').catch(() => {});
   }
 
-  return { run, healAll, records: () => records };
+  /** One step made a fault in force, its roles resolved now; the undo heals it. */
+  private async apply(step: FaultStep, id: string): Promise<{ target: string; detail: string; undo: Undo }> {
+    const l = this.leader();
+    const followers = REPLICA_HOSTS.filter((r) => r !== l);
+    switch (step.kind) {
+      case 'kill-leader':
+        return { target: l, detail: `SIGKILL leader ${l}`, undo: await this.kill(l) };
+      case 'kill-follower': {
+        const f = pickOf(followers, step.pick);
+        return { target: f, detail: `SIGKILL follower ${f} (leader ${l})`, undo: await this.kill(f) };
+      }
+      case 'kill-frontend': {
+        const f = pickOf(FRONTEND_HOSTS, step.pick);
+        return { target: f, detail: `SIGKILL ${f} under load`, undo: await this.kill(f) };
+      }
+      case 'partition-leader': {
+        const others = SERVICE_HOSTS.filter((h) => h !== l);
+        return { target: l, detail: `drop every packet between leader ${l} and ${others.join(', ')}`, undo: await this.net({ kind: 'partition', id, a: [l], b: others }) };
+      }
+      case 'partition-frontend': {
+        const f = pickOf(FRONTEND_HOSTS, step.pick);
+        return { target: f, detail: `drop every packet between ${f} and leader ${l} (it still sees the followers)`, undo: await this.net({ kind: 'partition', id, a: [f], b: [l] }) };
+      }
+      case 'loss': {
+        const other = pickOf([...followers, ...FRONTEND_HOSTS], step.pick);
+        return { target: l, detail: `${step.amount}% random packet loss between leader ${l} and ${other}`, undo: await this.net({ kind: 'loss', id, a: l, b: other, percent: step.amount }) };
+      }
+      case 'delay':
+        return { target: l, ...this.delay(l, step.amount) };
+    }
+  }
+
+  /** The replica that says it leads the newest epoch in the sampler's latest view (order-3 before any). */
+  private leader(): ReplicaHost {
+    const l = this.d.sampler.latest() && clusterLeader(this.d.sampler.latest()!);
+    return l ? (`order-${l.id}` as ReplicaHost) : 'order-3';
+  }
+
+  private async restart(h: ServiceHost): Promise<void> {
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      try {
+        await this.d.store.procs.restart(h);
+        return;
+      } catch (err) {
+        this.d.note(`restart of ${h} failed (attempt ${attempt}): ${(err as Error).message.split('\n')[0]}`);
+      }
+    }
+  }
+
+  private async kill(h: ServiceHost): Promise<Undo> {
+    await this.d.store.procs.kill(h, 'SIGKILL');
+    return () => this.restart(h);
+  }
+
+  private async net(f: NetFault): Promise<Undo> {
+    await this.d.firewall.add(f);
+    return () => this.d.firewall.remove(f.id);
+  }
+
+  /** Delays every proxied link into `l` by `ms`; the undo lets them pass again. */
+  private delay(l: ReplicaHost, ms: number): { detail: string; undo: Undo } {
+    const links = [...this.d.store.proxies].filter(([k]) => k.endsWith(`->${l}`));
+    for (const [, p] of links) p.setMode({ kind: 'delay', ms });
+    return {
+      detail: `${ms} ms delay on ${links.map(([k]) => k).join(', ')} (fault proxies)`,
+      undo: async () => links.forEach(([, p]) => p.setMode(PASS)),
+    };
+  }
 }
 
 /** Sleeps until `now() >= t`; false if aborted first. */

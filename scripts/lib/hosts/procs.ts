@@ -12,6 +12,10 @@
  * a line it prints (a service's `listening on`) or a check that passes (polled with a deadline).
  * Every child gets a stdin pipe only this process holds; a Node child started with
  * `ORPHAN_GUARD` SIGTERMs itself when that pipe closes, so it cannot outlive us.
+ *
+ * Shaped as one class, `ProcTable` (the table of named processes, what a caller holds), over two
+ * named phases of a start that need nothing of the table: `spawnProc` (the child, its output and
+ * its exit) and `waitStarted` (ready, exited or timed out, whichever comes first).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { describeExit, pipeLines } from '../cluster/index.ts';
@@ -71,117 +75,140 @@ interface Proc {
 
 const DEFAULT_READY_TIMEOUT_MS = 20_000;
 
-export function createProcs(opts: { output: (name: string, line: string) => void; onExit?: (e: ProcExit) => void }): Procs {
-  const procs = new Map<string, Proc>();
-  const pids = new Set<number>();
-  let stopping: Promise<void> | null = null;
-  const live = (name: string) => {
-    const p = procs.get(name);
-    return p && !p.exited ? p : null;
+type ProcsOptions = { output: (name: string, line: string) => void; onExit?: (e: ProcExit) => void };
+
+export function createProcs(opts: ProcsOptions): Procs {
+  return new ProcTable(opts);
+}
+
+/** Spawns `spec`'s child: output goes to `output` line by line; `line` resolves at its ready line. */
+function spawnProc(spec: ProcSpec, opts: ProcsOptions): { proc: Proc; line: Promise<void> } {
+  const child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin!.on('error', () => {});
+  let sawLine!: () => void;
+  const line = new Promise<void>((resolve) => (sawLine = resolve));
+  const onLine = (l: string) => {
+    opts.output(spec.name, l);
+    if ('line' in spec.ready && spec.ready.line.test(l)) sawLine();
   };
+  pipeLines(child.stdout!, onLine);
+  pipeLines(child.stderr!, onLine);
+  const proc: Proc = {
+    spec, child, pid: child.pid ?? -1, expected: false, exited: false,
+    exit: new Promise<ProcExit>((resolve) => {
+      const done = (code: number | null, signal: NodeJS.Signals | null) => {
+        if (proc.exited) return;
+        proc.exited = true;
+        const e: ProcExit = { name: spec.name, pid: proc.pid, code, signal, expected: proc.expected };
+        opts.onExit?.(e);
+        resolve(e);
+      };
+      child.once('close', done);
+      child.once('error', (err) => {
+        opts.output(spec.name, `spawn failed: ${err.message}`);
+        done(null, null);
+      });
+    }),
+  };
+  return { proc, line };
+}
+
+/** Resolves once `proc` counts as started; rejects if it exits first or its ready timeout passes. */
+async function waitStarted(proc: Proc, line: Promise<void>): Promise<void> {
+  const { spec } = proc;
+  const deadline = Date.now() + (spec.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS);
+  const exited = proc.exit.then((e) => Promise.reject(new Error(`${spec.name} exited (${describeExit(e)}) before it was started`)));
+  exited.catch(() => {});
+  const started = 'line' in spec.ready ? line : pollUntil(spec.ready.check, deadline, () => proc.exited);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${spec.name} did not start within ${spec.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS} ms`)), deadline - Date.now())));
+  try {
+    await Promise.race([started, exited, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The named processes started here, each with the spec it was first started with. */
+class ProcTable implements Procs {
+  private readonly procs = new Map<string, Proc>();
+  private readonly pids = new Set<number>();
+  private stopping: Promise<void> | null = null;
   // Last resort when this process exits without stopAll(): nothing started here outlives it
   // (haproxy has no orphan guard of its own).
-  const onExit = () => {
-    for (const p of procs.values()) if (!p.exited) signalPid(p.pid, 'SIGKILL');
+  private readonly onProcessExit = () => {
+    for (const p of this.procs.values()) if (!p.exited) signalPid(p.pid, 'SIGKILL');
   };
-  process.on('exit', onExit);
 
-  function spawnProc(spec: ProcSpec): { proc: Proc; line: Promise<void> } {
-    const child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env, stdio: ['pipe', 'pipe', 'pipe'] });
-    child.stdin!.on('error', () => {});
-    let sawLine!: () => void;
-    const line = new Promise<void>((resolve) => (sawLine = resolve));
-    const onLine = (l: string) => {
-      opts.output(spec.name, l);
-      if ('line' in spec.ready && spec.ready.line.test(l)) sawLine();
-    };
-    pipeLines(child.stdout!, onLine);
-    pipeLines(child.stderr!, onLine);
-    const proc: Proc = {
-      spec, child, pid: child.pid ?? -1, expected: false, exited: false,
-      exit: new Promise<ProcExit>((resolve) => {
-        const done = (code: number | null, signal: NodeJS.Signals | null) => {
-          if (proc.exited) return;
-          proc.exited = true;
-          const e: ProcExit = { name: spec.name, pid: proc.pid, code, signal, expected: proc.expected };
-          opts.onExit?.(e);
-          resolve(e);
-        };
-        child.once('close', done);
-        child.once('error', (err) => {
-          opts.output(spec.name, `spawn failed: ${err.message}`);
-          done(null, null);
-        });
-      }),
-    };
-    if (proc.pid > 0) pids.add(proc.pid);
-    procs.set(spec.name, proc);
-    return { proc, line };
+  constructor(private readonly opts: ProcsOptions) {
+    process.on('exit', this.onProcessExit);
   }
 
-  async function waitStarted(proc: Proc, line: Promise<void>): Promise<void> {
-    const { spec } = proc;
-    const deadline = Date.now() + (spec.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS);
-    const exited = proc.exit.then((e) => Promise.reject(new Error(`${spec.name} exited (${describeExit(e)}) before it was started`)));
-    exited.catch(() => {});
-    const started = 'line' in spec.ready ? line : pollUntil(spec.ready.check, deadline, () => proc.exited);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${spec.name} did not start within ${spec.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS} ms`)), deadline - Date.now())));
-    try {
-      await Promise.race([started, exited, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  async function start(spec: ProcSpec): Promise<void> {
-    if (stopping) throw new Error(`cannot start ${spec.name}: stopping`);
-    if (live(spec.name)) throw new Error(`${spec.name} is already running`);
-    const { proc, line } = spawnProc(spec);
+  async start(spec: ProcSpec): Promise<void> {
+    if (this.stopping) throw new Error(`cannot start ${spec.name}: stopping`);
+    if (this.live(spec.name)) throw new Error(`${spec.name} is already running`);
+    const { proc, line } = spawnProc(spec, this.opts);
+    if (proc.pid > 0) this.pids.add(proc.pid);
+    this.procs.set(spec.name, proc);
     try {
       await waitStarted(proc, line);
     } catch (err) {
-      await kill(spec.name);
+      await this.kill(spec.name);
       throw err;
     }
   }
 
-  async function kill(name: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    const p = live(name);
+  async kill(name: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const p = this.live(name);
     if (!p) return;
     p.expected = true;
     signalPid(p.pid, signal);
     await p.exit;
   }
 
-  return {
-    start,
-    kill,
-    async restart(name) {
-      const spec = procs.get(name)?.spec;
-      if (!spec) throw new Error(`unknown process ${name}`);
-      await kill(name, 'SIGTERM');
-      await start(spec);
-    },
-    isRunning: (name) => live(name) !== null,
-    pid: (name) => live(name)?.pid ?? null,
-    allPids: () => [...pids],
-    stopAll(graceMs = 8_000) {
-      stopping ??= (async () => {
-        const running = [...procs.values()].filter((p) => !p.exited);
-        for (const p of running) {
-          p.expected = true;
-          signalPid(p.pid, 'SIGTERM');
-        }
-        if (!(await settlesWithin(Promise.all(running.map((p) => p.exit)), graceMs))) {
-          for (const p of running) if (!p.exited) signalPid(p.pid, 'SIGKILL');
-          await settlesWithin(Promise.all(running.map((p) => p.exit)), 3_000);
-        }
-        process.off('exit', onExit);
-      })();
-      return stopping;
-    },
-  };
+  async restart(name: string): Promise<void> {
+    const spec = this.procs.get(name)?.spec;
+    if (!spec) throw new Error(`unknown process ${name}`);
+    await this.kill(name, 'SIGTERM');
+    await this.start(spec);
+  }
+
+  isRunning(name: string): boolean {
+    return this.live(name) !== null;
+  }
+
+  pid(name: string): number | null {
+    return this.live(name)?.pid ?? null;
+  }
+
+  allPids(): number[] {
+    return [...this.pids];
+  }
+
+  stopAll(graceMs = 8_000): Promise<void> {
+    this.stopping ??= (async () => {
+      await terminate([...this.procs.values()].filter((p) => !p.exited), graceMs);
+      process.off('exit', this.onProcessExit);
+    })();
+    return this.stopping;
+  }
+
+  private live(name: string): Proc | null {
+    const p = this.procs.get(name);
+    return p && !p.exited ? p : null;
+  }
+}
+
+/** SIGTERM every one of `running`, SIGKILL what is left after `graceMs`, then wait up to 3 s more. */
+async function terminate(running: Proc[], graceMs: number): Promise<void> {
+  for (const p of running) {
+    p.expected = true;
+    signalPid(p.pid, 'SIGTERM');
+  }
+  if (!(await settlesWithin(Promise.all(running.map((p) => p.exit)), graceMs))) {
+    for (const p of running) if (!p.exited) signalPid(p.pid, 'SIGKILL');
+    await settlesWithin(Promise.all(running.map((p) => p.exit)), 3_000);
+  }
 }
 
 /** Never 0 or negative: those address process groups. */

@@ -5,6 +5,12 @@
  * heal, wait until the replicas agree, stop everything gracefully and judge the data and the
  * history with the consistency checker. Returns the report; tearing down the namespaces is the
  * supervisor's job (supervisor.ts), which holds the run to its deadline.
+ *
+ * Shaped as named phases, each a function a reader can hold: `runHosts` holds only the order of
+ * the phases and the teardown that must happen whatever fails (services stopped, pids kept for the
+ * leak check); `measureThroughput`, `faultPhase`, `settle` and `judge` are the phases, each adding
+ * its part to the one report. `RunTimeline` is the run's clock and its notes: t = 0 moves to the
+ * start of the fault phase, so fault times and the timeline read from there.
  */
 import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -23,6 +29,7 @@ import { duelSummary, frontendAgreement, measureFaults, startupElection, type At
 import { DEFAULT_TIMING, makeSchedule, QUICK_TIMING, REPLICA_FAULTS, type FaultKind, type FaultStep } from './schedule.ts';
 import { startStore, waitAllReady, type Store } from './store.ts';
 import { FRONTEND_HOSTS, HOSTS, REPLICA_HOSTS, replicaId, SERVICE_HOSTS, type ServiceHost } from './topology.ts';
+import type { Firewall } from './nft.ts';
 import type { Network } from './netns.ts';
 import { catalogPaths, replicaPaths } from '../../../shared/data-dir.ts';
 
@@ -127,33 +134,58 @@ function errorsWhen(measures: readonly FaultMeasure[], kind: FaultKind): ErrorsW
   return { faults: ms.length, attemptErrors: ms.reduce((s, m) => s + m.attemptErrors, 0), opFailures: ms.reduce((s, m) => s + m.opFailures, 0) };
 }
 
+/** The run's clock (ms since t0, which the fault phase moves to its start) and its timeline of notes. */
+class RunTimeline {
+  readonly lines: string[] = [];
+  private t0 = performance.now();
+
+  constructor(private readonly say: (line: string) => void) {}
+
+  /** Bound: handed to the sampler, the nemesis and the clients' transport. */
+  readonly now = (): number => Math.round(performance.now() - this.t0);
+
+  /** Bound: handed to every phase. */
+  readonly note = (text: string): void => {
+    const line = `+${(this.now() / 1000).toFixed(2)}s ${text}`;
+    this.lines.push(line);
+    this.say(line);
+  };
+
+  restartAt(t0: number): void {
+    this.t0 = t0;
+  }
+}
+
+/** The report before anything ran: what was asked for, and nothing measured yet. */
+function initialReport(o: RunOptions, net: Network, schedule: FaultStep[], timeline: string[]): HostsReport {
+  const none: ErrorsWhen = { faults: 0, attemptErrors: 0, opFailures: 0 };
+  return {
+    seed: o.seed, quick: o.quick, kinds: o.kinds, clients: o.clients, durationMs: o.durationMs,
+    addresses: Object.fromEntries([...HOSTS, 'ctl' as const].map((h) => [h, net.addr(h)])),
+    schedule, throughput: null, faults: [], errorsWhen: { frontendKilled: { ...none }, leaderKilled: { ...none } },
+    duel: duelSummary([], REPLICA_FAULTS, frontendAgreement([], FRONTEND_HOSTS)),
+    client: null, convergedAfterMs: null, logsIdentical: false, check: null, violations: [], unexpectedExits: [], pids: [], timeline, interrupted: false, ok: false,
+  };
+}
+
+/** nftables in each service's namespace; a delay rule finds its fault proxy in the store once it runs. */
+function hostFirewall(net: Network, store: () => Store | null): Firewall {
+  return createFirewall(
+    { addr: (h) => net.addr(h as ServiceHost), ctl: net.addr('ctl'), proxyPort: (from, to) => store()?.proxies.get(`${from}->${to}`)?.port ?? null },
+    (h) => net.ns(h as ServiceHost), SERVICE_HOSTS,
+  );
+}
+
 export async function runHosts(o: RunOptions, signal: AbortSignal, say: (line: string) => void): Promise<HostsReport> {
   const net: Network = describeNetwork(o.ownerPid);
   const servicesLog = createWriteStream(path.join(o.runDir, 'services.log'));
-  const timeline: string[] = [];
-  let t0 = performance.now();
-  const now = () => Math.round(performance.now() - t0);
-  const note = (text: string) => {
-    const line = `+${(now() / 1000).toFixed(2)}s ${text}`;
-    timeline.push(line);
-    say(line);
-  };
-  const unexpectedExits: string[] = [];
-  const violations: string[] = [];
+  const clock = new RunTimeline(say);
+  const { note } = clock;
   const schedule = makeSchedule(o.seed, o.durationMs, o.kinds, o.quick ? QUICK_TIMING : DEFAULT_TIMING, o.quick ? o.kinds.length : Infinity);
-  const report: HostsReport = {
-    seed: o.seed, quick: o.quick, kinds: o.kinds, clients: o.clients, durationMs: o.durationMs,
-    addresses: Object.fromEntries([...HOSTS, 'ctl' as const].map((h) => [h, net.addr(h)])),
-    schedule, throughput: null, faults: [], errorsWhen: { frontendKilled: { faults: 0, attemptErrors: 0, opFailures: 0 }, leaderKilled: { faults: 0, attemptErrors: 0, opFailures: 0 } },
-    duel: duelSummary([], REPLICA_FAULTS, frontendAgreement([], FRONTEND_HOSTS)),
-    client: null, convergedAfterMs: null, logsIdentical: false, check: null, violations, unexpectedExits, pids: [], timeline, interrupted: false, ok: false,
-  };
+  const report = initialReport(o, net, schedule, clock.lines);
   let store: Store | null = null;
   let sampler: Sampler | null = null;
-  const firewall = createFirewall(
-    { addr: (h) => net.addr(h as ServiceHost), ctl: net.addr('ctl'), proxyPort: (from, to) => store?.proxies.get(`${from}->${to}`)?.port ?? null },
-    (h) => net.ns(h as ServiceHost), SERVICE_HOSTS,
-  );
+  const firewall = hostFirewall(net, () => store);
   try {
     note(`starting the store from ${o.distDir} on ${SERVICE_HOSTS.length} hosts + lb (${Object.entries(report.addresses).map(([h, a]) => `${h} ${a}`).join(', ')})`);
     store = await startStore({
@@ -163,23 +195,17 @@ export async function runHosts(o: RunOptions, signal: AbortSignal, say: (line: s
       onExit: (e) => {
         if (e.expected) return;
         const text = `${e.name} (pid ${e.pid}) exited unexpectedly (${e.signal ?? `code ${e.code}`})`;
-        unexpectedExits.push(text);
+        report.unexpectedExits.push(text);
         note(text);
       },
     });
     await waitAllReady(store, 30_000);
     note(`every service ready; clients reach the store at ${store.lbUrl} (haproxy)`);
-    sampler = startSampler(store.http, (h) => store!.url(h), now);
+    sampler = startSampler(store.http, (h) => store!.url(h), clock.now);
 
     if (o.throughputMs > 0 && !signal.aborted) report.throughput = await measureThroughput(store, o, note);
-    if (!signal.aborted) await faultPhase(store, sampler, firewall, o, schedule, report, signal, (t) => (t0 = t), now, note);
-    if (!signal.aborted) {
-      const healedAt = performance.now();
-      const converged = await converge(store, 30_000);
-      report.convergedAfterMs = converged ? Math.round(performance.now() - healedAt) : null;
-      if (!converged) violations.push('the replicas did not agree on one log within 30 s of healing');
-      note(converged ? `replicas agree (${report.convergedAfterMs} ms after healing)` : 'replicas did not converge');
-    }
+    if (!signal.aborted) await faultPhase(store, sampler, firewall, o, schedule, report, signal, clock);
+    if (!signal.aborted) await settle(store, report, note);
     await sampler.stop();
     sampler = null;
     note('stopping every service (SIGTERM: they flush and fsync)');
@@ -195,10 +221,19 @@ export async function runHosts(o: RunOptions, signal: AbortSignal, say: (line: s
     }
     await new Promise<void>((r) => servicesLog.end(() => r()));
   }
-  violations.push(...unexpectedExits);
+  report.violations.push(...report.unexpectedExits);
   report.interrupted = signal.aborted;
-  report.ok = !signal.aborted && violations.length === 0;
+  report.ok = !signal.aborted && report.violations.length === 0;
   return report;
+}
+
+/** After healing: the replicas must agree on one log, every one of them committed to its end, within 30 s. */
+async function settle(store: Store, report: HostsReport, note: (t: string) => void): Promise<void> {
+  const healedAt = performance.now();
+  const converged = await converge(store, 30_000);
+  report.convergedAfterMs = converged ? Math.round(performance.now() - healedAt) : null;
+  if (!converged) report.violations.push('the replicas did not agree on one log within 30 s of healing');
+  note(converged ? `replicas agree (${report.convergedAfterMs} ms after healing)` : 'replicas did not converge');
 }
 
 async function measureThroughput(store: Store, o: RunOptions, note: (t: string) => void): Promise<Throughput> {
@@ -213,9 +248,10 @@ async function measureThroughput(store: Store, o: RunOptions, note: (t: string) 
 }
 
 async function faultPhase(
-  store: Store, sampler: Sampler, firewall: ReturnType<typeof createFirewall>, o: RunOptions, schedule: FaultStep[], report: HostsReport,
-  signal: AbortSignal, resetClock: (t0: number) => void, now: () => number, note: (t: string) => void,
+  store: Store, sampler: Sampler, firewall: Firewall, o: RunOptions, schedule: FaultStep[], report: HostsReport,
+  signal: AbortSignal, clock: RunTimeline,
 ): Promise<void> {
+  const { now, note } = clock;
   const historyPath = path.join(o.runDir, HISTORIES[3]!);
   const history = await openHistoryFile(historyPath);
   const events: HistoryEvent[] = [];
@@ -227,7 +263,7 @@ async function faultPhase(
   const nemesisStop = new AbortController();
   signal.addEventListener('abort', () => nemesisStop.abort(), { once: true });
   const t0 = performance.now();
-  resetClock(t0);
+  clock.restartAt(t0);
   const firstSample = sampler.samples().length;
   note(`fault phase: ${o.clients} clients through the load balancer for ${o.durationMs / 1000} s; ${schedule.length} faults planned (seed ${o.seed})`);
   const nemesisRun = nemesis.run(schedule, nemesisStop.signal);
