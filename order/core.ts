@@ -51,6 +51,7 @@ export function mostUpToDate<T extends { head: LogHead }>(candidates: readonly T
 export interface LogView {
   lastIndex(): number;
   crcAt(index: number): number | undefined;
+  entryAt(index: number): Pick<OrderEntry, 'epoch'> | undefined;
 }
 
 export type AppendDecision =
@@ -104,9 +105,15 @@ export function decideAppend(meta: Meta, log: LogView, knownCommitIndex: number,
   const matchIndex = req.prevIndex + req.entries.length;
   // Records past everything the leader holds are not in its log, so never committed: a follower
   // not yet synced in this epoch drops them. One already synced in this epoch got its suffix from
-  // this leader, so a late or reordered message must not cut it.
+  // this leader, so a late or reordered message must not cut it. Nor may one that is not synced
+  // (recovering, or its logEpoch not yet saved) cut a suffix of this epoch's records: only this
+  // leader writes them, so they are in its log whatever a late message says its last index was,
+  // and may be committed. Past the leader's start-of-epoch log (viewStartIndex <= any
+  // leaderLastIndex it sends) its records are all of this epoch, so an older-epoch record there
+  // is not in its log.
   const synced = meta.logEpoch === req.epoch;
-  if (truncateFrom === null && !synced && matchIndex === req.leaderLastIndex && lastIndex > matchIndex) truncateFrom = matchIndex + 1;
+  const pastIsOlder = (log.entryAt(matchIndex + 1)?.epoch ?? req.epoch) < req.epoch;
+  if (truncateFrom === null && !synced && pastIsOlder && matchIndex === req.leaderLastIndex && lastIndex > matchIndex) truncateFrom = matchIndex + 1;
   if (truncateFrom !== null && truncateFrom <= knownCommitIndex) throw new CommittedTruncationError(truncateFrom, knownCommitIndex);
 
   const newLast = truncateFrom !== null ? truncateFrom - 1 + (req.entries.length - firstNew) : Math.max(lastIndex, matchIndex);

@@ -5,7 +5,7 @@
  * keeps every reply true after a crash.
  */
 import type { AppendRequest, AppendResponse, CatchupRequest, FetchLogResponse, LeaderNotice, LogHead, PromiseRequest, PromiseResponse } from '../shared/contracts.ts';
-import { badRequest, notLeader, staleEpoch } from '../shared/errors.ts';
+import { badRequest, notLeader, recovering, staleEpoch } from '../shared/errors.ts';
 import { CommittedTruncationError, decideAppend, decidePromise, type AppendDecision } from './core.ts';
 import type { Commitment } from './commitment.ts';
 import type { ReplicaContext } from './context.ts';
@@ -75,6 +75,9 @@ export class FollowerRpc {
 
   handleFetchLog(req: { epoch?: number; from: number; limit: number }): FetchLogResponse {
     if (req.epoch !== undefined && req.epoch < this.ctx.meta.promisedEpoch) throw staleEpoch(this.ctx.meta.promisedEpoch);
+    // A candidate adopts what it fetches: a replica whose durable state is not whole (it lost its
+    // log since it promised, say) must not hand out what is left as if it were its log.
+    if (req.epoch !== undefined && !countsTowardQuorum(this.ctx.meta.storage)) throw recovering(`its storage is ${this.ctx.meta.storage}`);
     const log = this.ctx.o.log;
     const limit = Math.min(Math.max(1, req.limit), MAX_FETCH_LIMIT);
     return { prevCrc: log.crcAt(req.from - 1) ?? null, entries: log.slice(req.from, req.from + limit), lastIndex: log.lastIndex() };

@@ -6,7 +6,7 @@
  * Priority (the frontend's choice of candidate) decides who leads, never whose orders survive.
  * A candidate whose own state is not intact refuses: it cannot know what it has lost.
  */
-import type { FetchLogResponse, LeadResponse } from '../shared/contracts.ts';
+import type { FetchLogResponse, LeadResponse, LogHead } from '../shared/contracts.ts';
 import { noQuorum, recovering, staleEpoch } from '../shared/errors.ts';
 import { CommittedTruncationError, decidePromise, mostUpToDate } from './core.ts';
 import type { ReplicaContext } from './context.ts';
@@ -94,7 +94,7 @@ export class ViewChange {
   private async run(epoch: number): Promise<LeadResponse> {
     const granted = await this.collectPromises(epoch);
     const best = mostUpToDate([{ peer: this.ctx.id, head: this.follower.head() }, ...granted]);
-    if (best.peer !== this.ctx.id) await this.adoptLogFrom(best.peer, epoch);
+    if (best.peer !== this.ctx.id) await this.adoptLogFrom(best.peer, epoch, best.head);
     // Fence the catalog before serving so a deposed leader can no longer take stock. Best effort:
     // if the catalog is down no one can buy anyway, and what slips through stays pending and is
     // released by the accounting (order/accounts.ts) once this epoch is established.
@@ -115,12 +115,23 @@ export class ViewChange {
     });
   }
 
+  /**
+   * One page of `peer`'s log, refused (the view change fails, nothing of ours touched) if the peer
+   * no longer holds the head it promised with: it lost records since (a wiped disk, a restart on
+   * a damaged file), and what is left is not the log that won the comparison.
+   */
+  private async fetchPage(peer: number, epoch: number, from: number, head: LogHead): Promise<FetchLogResponse> {
+    const page = await this.ctx.o.peers.fetchLog(peer, { epoch, from, limit: this.ctx.maxBatch }, this.ctx.rpcTimeoutMs);
+    if (page.lastIndex < head.lastIndex) throw noQuorum(`replica ${peer} holds ${page.lastIndex + 1} orders, fewer than the ${head.lastIndex + 1} it promised with`);
+    return page;
+  }
+
   /** Finds the last record both logs hold: steps back from our end, doubling, until the crcs agree. */
-  private async findAgreement(peer: number, epoch: number): Promise<{ from: number; page: FetchLogResponse }> {
+  private async findAgreement(peer: number, epoch: number, head: LogHead): Promise<{ from: number; page: FetchLogResponse }> {
     let from = this.ctx.o.log.lastIndex() + 1;
     let step = 1;
     for (;;) {
-      const page = await this.ctx.o.peers.fetchLog(peer, { epoch, from, limit: this.ctx.maxBatch }, this.ctx.rpcTimeoutMs);
+      const page = await this.fetchPage(peer, epoch, from, head);
       if (from === 0 || (page.prevCrc !== null && page.prevCrc === this.ctx.o.log.crcAt(from - 1))) return { from, page };
       from = Math.max(0, Math.min(from - step, page.lastIndex + 1));
       step *= 2;
@@ -129,10 +140,13 @@ export class ViewChange {
 
   /**
    * Brings this candidate's log up to `peer`'s: find a point where they agree, skip the records
-   * both hold, cut ours only from the first record that differs, and copy theirs from there.
+   * both hold, cut ours only from the first record that differs, and copy theirs from there. On
+   * the last page, whatever we hold past the peer's end is cut too: the adopted log is the peer's,
+   * and records of ours beyond it are from an older view that a newer leader may have decided
+   * never committed (and released their stock).
    */
-  private async adoptLogFrom(peer: number, epoch: number): Promise<void> {
-    let { from, page } = await this.findAgreement(peer, epoch);
+  private async adoptLogFrom(peer: number, epoch: number, head: LogHead): Promise<void> {
+    let { from, page } = await this.findAgreement(peer, epoch, head);
     let fetched = 0;
     for (;;) {
       // Stepping back may have landed before records both logs hold: those are not cut.
@@ -140,21 +154,24 @@ export class ViewChange {
       while (skip < page.entries.length && this.ctx.o.log.crcAt(page.entries[skip]!.index) === page.entries[skip]!.crc) skip++;
       const entries = page.entries.slice(skip);
       from += skip;
-      await this.ctx.serial(() => this.replaceSuffix(peer, epoch, from, entries));
+      const lastPage = page.entries.length === 0 || from + entries.length > page.lastIndex;
+      await this.ctx.serial(() => this.replaceSuffix(peer, epoch, from, entries, lastPage));
       fetched += entries.length;
       from += entries.length;
-      if (page.entries.length === 0 || from > page.lastIndex) break;
-      page = await this.ctx.o.peers.fetchLog(peer, { epoch, from, limit: this.ctx.maxBatch }, this.ctx.rpcTimeoutMs);
+      if (lastPage) break;
+      page = await this.fetchPage(peer, epoch, from, head);
     }
+    const log = this.ctx.o.log;
+    if (head.lastIndex >= 0 && log.crcAt(head.lastIndex) !== head.lastCrc) throw noQuorum(`the log adopted from replica ${peer} is not the one it promised with`);
     this.ctx.emit({ type: 'log_adopted', orders: fetched, from: peer, epoch });
   }
 
-  private async replaceSuffix(peer: number, epoch: number, from: number, entries: FetchLogResponse['entries']): Promise<void> {
+  private async replaceSuffix(peer: number, epoch: number, from: number, entries: FetchLogResponse['entries'], lastPage: boolean): Promise<void> {
     const log = this.ctx.o.log;
     // A view change that lost the race (a newer epoch, or this one finished elsewhere) must not
     // touch the log again.
     if (this.ctx.meta.promisedEpoch !== epoch || this.ctx.role !== 'candidate') throw staleEpoch(this.ctx.meta.promisedEpoch);
-    if (entries.length && from <= log.lastIndex()) {
+    if ((entries.length || lastPage) && from <= log.lastIndex()) {
       if (from <= this.ctx.commitIndex) this.ctx.fatal(new CommittedTruncationError(from, this.ctx.commitIndex));
       // Stop claiming our log epoch before cutting: if adoption stops half way, a shorter log
       // must not pass for the whole start-of-epoch log it claimed to hold.

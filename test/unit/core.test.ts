@@ -213,6 +213,16 @@ describe('decideAppend', () => {
     expect(d.meta.logEpoch).toBe(2);
   });
 
+  it('a follower not synced (recovering, logEpoch 0) keeps the records this leader wrote when a late message says the leader held less', () => {
+    // Found by the simulator (seeds 1856, 2141, 2749): the cut records were committed, and the
+    // only other replica holding them had lost its disk.
+    const log = new MemoryLogStore(leader.slice(0, 5));
+    const late = req(leader, 1, 1, { leaderLastIndex: 2, viewStartIndex: 0 });
+    const d = accepted(decideAppend(meta({ logEpoch: 0 }), log, -1, late));
+    expect(d.truncateFrom).toBeNull();
+    expect(d.matchIndex).toBe(2);
+  });
+
   it('logEpoch is claimed only when matchIndex reaches viewStartIndex', () => {
     const log = new MemoryLogStore([]);
     const short = accepted(decideAppend(meta({ logEpoch: 1 }), log, -1, req(leader, -1, 3, { viewStartIndex: 4 })));
@@ -241,7 +251,8 @@ describe('decideAppend', () => {
   });
 
   it('cutting a suffix past the leader end at or below knownCommitIndex throws CommittedTruncationError', () => {
-    const log = new MemoryLogStore(leader.slice(0, 5));
+    // Records 3..4 of an older epoch past the leader's end would be cut; the follower believes 3 committed.
+    const log = new MemoryLogStore([...leader.slice(0, 3), ...records(2, { startIndex: 3, prevCrc: leader[2]!.crc, epoch: 1, tag: 'old' })]);
     expect(() => decideAppend(meta({ logEpoch: 1 }), log, 3, req(leader.slice(0, 3), 2, 0))).toThrow(CommittedTruncationError);
   });
 
