@@ -20,7 +20,7 @@ export const INDEX_LINKS: readonly IndexLink[] = [
   { href: statusData.path, what: 'the status page\'s data' },
 ];
 
-const escape = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
 const PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -33,7 +33,7 @@ const PAGE = `<!doctype html>
 <h1>toystore</h1>
 <p>A replicated online toy store. This is its frontend.</p>
 <ul>
-${INDEX_LINKS.map((l) => `  <li><a href="${escape(l.href)}"><code>GET ${escape(l.href)}</code></a>: ${escape(l.what)}</li>`).join('\n')}
+${INDEX_LINKS.map((l) => `  <li><a href="${escapeHtml(l.href)}"><code>GET ${escapeHtml(l.href)}</code></a>: ${escapeHtml(l.what)}</li>`).join('\n')}
   <li><code>POST /orders</code> <code>{"name":"Tux","quantity":2}</code> with an <code>Idempotency-Key</code> header: place an order</li>
   <li><code>GET /orders/:order_number</code>: read an order back</li>
 </ul>

@@ -19,7 +19,6 @@ import type { FreshnessEvent } from './freshness.ts';
 import { describeRouterEvent, type RouterEvent } from './router-events.ts';
 import { counterFrom, gaugeFrom, METRIC_PREFIX, type Registry } from '../shared/metrics.ts';
 import type { OrderRouter } from './types.ts';
-import type { LeaderChange } from './order-router.ts';
 
 export type CacheEventKind = 'fill' | 'evict' | 'invalidate';
 export interface CacheEvent {

@@ -13,7 +13,6 @@
  */
 import type { Role } from '../shared/contracts.ts';
 import type { Clock } from '../shared/clock.ts';
-import type { OrderEntry } from '../shared/contracts.ts';
 import type { ReplicaEvent } from './events.ts';
 import type { OrderLogStore } from './log.ts';
 import type { Meta, MetaStore } from './meta.ts';

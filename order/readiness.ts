@@ -54,7 +54,7 @@ export function judgeReplicaReadiness(self: ReplicaStatus, leader: ReplicaStatus
     return no('leader_moved', `replica ${self.leaderId} does not lead epoch ${self.promisedEpoch}`);
   }
   const me = leader.followers.find((f) => f.id === self.id);
-  if (!me || !me.reachable) return no('not_reached', `leader ${self.leaderId} does not reach this replica`);
+  if (!me?.reachable) return no('not_reached', `leader ${self.leaderId} does not reach this replica`);
   const lag = Math.max(0, leader.commitIndex - me.matchIndex);
   if (lag > maxLag) return no('catching_up', `${lag} committed orders behind leader ${self.leaderId}`, lag);
   return { ready: true, role: 'follower', leaderId: self.leaderId, epoch: leader.leaderEpoch, lag };

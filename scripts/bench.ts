@@ -64,7 +64,7 @@ async function main(): Promise<void> {
       return say(HELP);
     case 'error':
       console.error(usageLine('bench', 'npm run bench', command.message));
-      process.exit(2);
+      return process.exit(2);
     case 'redraw':
       for (const f of await redraw(command.file)) say(`wrote ${rel(f)}`);
       return;

@@ -237,7 +237,7 @@ export function parseWith<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, value:
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   const issue = r.error.issues[0];
-  const path = issue && issue.path.length ? issue.path.join('.') : what;
+  const path = issue?.path.length ? issue.path.join('.') : what;
   const message = issue?.code === 'invalid_type' && issue.received === 'undefined' ? `${path} is required` : `${path}: ${issue?.message ?? 'invalid'}`;
   throw badRequest(message);
 }

@@ -18,7 +18,7 @@
  * `serveMetrics` adds `GET /metrics` (Prometheus text). The frontend leaves it off its public app
  * and serves it on its internal port.
  */
-import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import type { Hono, Context, MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
 import type { Level, Logger } from 'pino';
 import { createServiceApp } from './service-app.ts';

@@ -17,7 +17,7 @@
  * type. A route whose answer is not JSON data (HTML, Prometheus text) has `response: null`: its
  * handler returns a `Response` itself.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
 
 export type Method = 'GET' | 'POST';
 

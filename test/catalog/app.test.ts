@@ -16,7 +16,7 @@ const FRONTENDS = ['http://frontend-a.test', 'http://frontend-b.test'];
 
 let dir: string;
 let store: CatalogStore;
-let invalidators: Invalidator[] = [];
+const invalidators: Invalidator[] = [];
 
 beforeEach(async () => {
   dir = await makeTempDir();

@@ -12,7 +12,6 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { stringify } from 'csv-stringify/sync';
 import type { HistoryEvent, LedgerEntry, OrderEntry, Product } from '../../shared/contracts.ts';
 import { signEntry } from '../../order/log.ts';
 import { formatRecord, LOG_HEADER } from '../../order/file-log.ts';

@@ -91,8 +91,8 @@ describe('deploy/haproxy.cfg', () => {
 
   it('routes to ready frontends, falls back to live ones, and never replays a POST without an Idempotency-Key', () => {
     const cfg = composeHaproxyConfig();
-    expect(cfg).toMatch(/backend ready\n[^]*option httpchk GET \/ready/);
-    expect(cfg).toMatch(/backend live\n[^]*option httpchk GET \/health/);
+    expect(cfg).toMatch(/backend ready\n[\s\S]*option httpchk GET \/ready/);
+    expect(cfg).toMatch(/backend live\n[\s\S]*option httpchk GET \/health/);
     expect(cfg).toContain('use_backend ready if { nbsrv(ready) gt 0 }');
     expect(cfg).toContain('http-request disable-l7-retry if METH_POST !{ req.hdr(idempotency-key) -m found }');
     expect(cfg).toMatch(/retry-on conn-failure empty-response\n/);

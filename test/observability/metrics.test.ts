@@ -13,7 +13,6 @@ import { ManualClock } from '../../shared/clock.ts';
 import { createFrontendApp } from '../../frontend/app.ts';
 import { createFrontendInternalApp } from '../../frontend/internal-app.ts';
 import { ObservedProductCache, registerFrontendMetrics } from '../../frontend/observe.ts';
-import type { LeaderChange } from '../../frontend/order-router.ts';
 import { catchupMetrics, observeMeta, observePeers, observePurchaser, registerReplicaMetrics, RequestIdsByKey } from '../../order/observe.ts';
 import type { PeerTransport } from '../../order/peers.ts';
 import { MemoryMetaStore } from '../../order/meta.ts';
@@ -25,7 +24,7 @@ import { FakeCatalog, FakeRouter } from '../frontend/helpers.ts';
 import { memoryLogger } from './helpers.ts';
 
 /** The value of one series in Prometheus text, or undefined when absent. */
-function valueOf(text: string, series: string): number | undefined {
+function seriesValue(text: string, series: string): number | undefined {
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
@@ -59,13 +58,13 @@ describe('frontend metrics (served on the internal app)', () => {
     await f.app.request('/products/Nope');
     await f.app.request('/no/such/thing');
     const text = await f.metrics();
-    expect(valueOf(text, 'toystore_http_requests_total{method="GET",route="/products/:name",status="200"}')).toBe(3);
-    expect(valueOf(text, 'toystore_http_requests_total{method="GET",route="/products/:name",status="404"}')).toBe(1);
-    expect(valueOf(text, 'toystore_http_requests_total{method="GET",route="unmatched",status="404"}')).toBe(1);
+    expect(seriesValue(text, 'toystore_http_requests_total{method="GET",route="/products/:name",status="200"}')).toBe(3);
+    expect(seriesValue(text, 'toystore_http_requests_total{method="GET",route="/products/:name",status="404"}')).toBe(1);
+    expect(seriesValue(text, 'toystore_http_requests_total{method="GET",route="unmatched",status="404"}')).toBe(1);
     // Raw paths never become labels.
     expect(text).not.toContain('route="/products/Tux"');
-    expect(valueOf(text, 'toystore_http_request_duration_seconds_count{method="GET",route="/products/:name",status="200"}')).toBe(3);
-    expect(valueOf(text, 'toystore_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/products/:name",status="200"}')).toBe(3);
+    expect(seriesValue(text, 'toystore_http_request_duration_seconds_count{method="GET",route="/products/:name",status="200"}')).toBe(3);
+    expect(seriesValue(text, 'toystore_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/products/:name",status="200"}')).toBe(3);
     expect(text).toContain('# TYPE toystore_http_request_duration_seconds histogram');
     expect(text).toContain('# TYPE toystore_http_requests_total counter');
   });
@@ -75,12 +74,12 @@ describe('frontend metrics (served on the internal app)', () => {
     for (const name of ['Tux', 'Tux', 'Lego', 'Barbie']) await f.app.request(`/products/${name}`); // cache of 2: Barbie evicts Tux
     await f.internal.request('/internal/invalidate', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"Lego"}' });
     const text = await f.metrics();
-    expect(valueOf(text, 'toystore_cache_hits_total')).toBe(1);
-    expect(valueOf(text, 'toystore_cache_misses_total')).toBe(3);
-    expect(valueOf(text, 'toystore_cache_evictions_total')).toBe(1);
-    expect(valueOf(text, 'toystore_cache_invalidations_total')).toBe(1);
-    expect(valueOf(text, 'toystore_cache_entries')).toBe(1);
-    expect(valueOf(text, 'toystore_cache_capacity')).toBe(2);
+    expect(seriesValue(text, 'toystore_cache_hits_total')).toBe(1);
+    expect(seriesValue(text, 'toystore_cache_misses_total')).toBe(3);
+    expect(seriesValue(text, 'toystore_cache_evictions_total')).toBe(1);
+    expect(seriesValue(text, 'toystore_cache_invalidations_total')).toBe(1);
+    expect(seriesValue(text, 'toystore_cache_entries')).toBe(1);
+    expect(seriesValue(text, 'toystore_cache_capacity')).toBe(2);
     expect(text).toContain('# TYPE toystore_cache_hits_total counter');
     // The status page's memory of it: Tux evicted, Lego invalidated.
     expect(f.cache.events().map((e) => `${e.kind} ${e.name}`)).toEqual(['fill Tux', 'fill Lego', 'evict Tux', 'fill Barbie', 'invalidate Lego']);
@@ -88,12 +87,12 @@ describe('frontend metrics (served on the internal app)', () => {
 
   it('the leader view: leader id, epoch, changes, replicas up and their last index', async () => {
     const text = await frontend().metrics();
-    expect(valueOf(text, 'toystore_leader_id')).toBe(3);
-    expect(valueOf(text, 'toystore_epoch')).toBe(7);
-    expect(valueOf(text, 'toystore_leader_changes_total')).toBe(1);
-    expect(valueOf(text, 'toystore_replica_up{replica="3"}')).toBe(1);
-    expect(valueOf(text, 'toystore_replica_up{replica="1"}')).toBe(0);
-    expect(valueOf(text, 'toystore_replica_last_index{replica="2"}')).toBe(4);
+    expect(seriesValue(text, 'toystore_leader_id')).toBe(3);
+    expect(seriesValue(text, 'toystore_epoch')).toBe(7);
+    expect(seriesValue(text, 'toystore_leader_changes_total')).toBe(1);
+    expect(seriesValue(text, 'toystore_replica_up{replica="3"}')).toBe(1);
+    expect(seriesValue(text, 'toystore_replica_up{replica="1"}')).toBe(0);
+    expect(seriesValue(text, 'toystore_replica_last_index{replica="2"}')).toBe(4);
   });
 
   it('the public app serves no /metrics (nor any internal route)', async () => {
@@ -120,23 +119,23 @@ describe('order replica metrics', () => {
     const app = observeApp(inner, { logger, registry, serveMetrics: true });
     await app.request('/internal/status');
     let text = await (await app.request('/metrics')).text();
-    expect(valueOf(text, 'toystore_order_epoch')).toBe(4);
-    expect(valueOf(text, 'toystore_order_leader_epoch')).toBe(4);
-    expect(valueOf(text, 'toystore_order_role{role="leader"}')).toBe(1);
-    expect(valueOf(text, 'toystore_order_role{role="follower"}')).toBe(0);
-    expect(valueOf(text, 'toystore_order_leader_id')).toBe(3);
-    expect(valueOf(text, 'toystore_order_log_entries')).toBe(10);
-    expect(valueOf(text, 'toystore_order_commit_index')).toBe(8);
-    expect(valueOf(text, 'toystore_order_replication_lag_orders{follower="2"}')).toBe(0);
-    expect(valueOf(text, 'toystore_order_replication_lag_orders{follower="1"}')).toBe(4);
-    expect(valueOf(text, 'toystore_order_follower_reachable{follower="1"}')).toBe(0);
-    expect(valueOf(text, 'toystore_http_requests_total{method="GET",route="/internal/status",status="200"}')).toBe(1);
+    expect(seriesValue(text, 'toystore_order_epoch')).toBe(4);
+    expect(seriesValue(text, 'toystore_order_leader_epoch')).toBe(4);
+    expect(seriesValue(text, 'toystore_order_role{role="leader"}')).toBe(1);
+    expect(seriesValue(text, 'toystore_order_role{role="follower"}')).toBe(0);
+    expect(seriesValue(text, 'toystore_order_leader_id')).toBe(3);
+    expect(seriesValue(text, 'toystore_order_log_entries')).toBe(10);
+    expect(seriesValue(text, 'toystore_order_commit_index')).toBe(8);
+    expect(seriesValue(text, 'toystore_order_replication_lag_orders{follower="2"}')).toBe(0);
+    expect(seriesValue(text, 'toystore_order_replication_lag_orders{follower="1"}')).toBe(4);
+    expect(seriesValue(text, 'toystore_order_follower_reachable{follower="1"}')).toBe(0);
+    expect(seriesValue(text, 'toystore_http_requests_total{method="GET",route="/internal/status",status="200"}')).toBe(1);
 
     // A follower: no lag series (only a leader knows its followers), role follows the view.
     status = { ...leaderStatus, role: 'follower', leaderEpoch: null, followers: [] };
     text = await (await app.request('/metrics')).text();
-    expect(valueOf(text, 'toystore_order_role{role="follower"}')).toBe(1);
-    expect(valueOf(text, 'toystore_order_leader_epoch')).toBe(0);
+    expect(seriesValue(text, 'toystore_order_role{role="follower"}')).toBe(1);
+    expect(seriesValue(text, 'toystore_order_leader_epoch')).toBe(0);
     expect(text).not.toContain('toystore_order_replication_lag_orders{');
   });
 
@@ -187,8 +186,8 @@ describe('order replica metrics', () => {
     expect(lines.filter((l) => l.event === 'catchup')).toHaveLength(1);
 
     const text = await registry.metrics();
-    expect(valueOf(text, 'toystore_order_catchups_total{follower="2"}')).toBe(1);
-    expect(valueOf(text, 'toystore_order_catchup_orders_total{follower="2"}')).toBe(3);
+    expect(seriesValue(text, 'toystore_order_catchups_total{follower="2"}')).toBe(1);
+    expect(seriesValue(text, 'toystore_order_catchup_orders_total{follower="2"}')).toBe(3);
   });
 
   it('an epoch change is logged once it is durable', async () => {
@@ -219,14 +218,14 @@ describe('catalog metrics', () => {
     const count = restockMetrics(registry);
     const restocking = createRestocker({ store, clock: new ManualClock(), intervalMs: 1_000, onEvent: (e) => (log(e), count(e)) });
     let text = await registry.metrics();
-    expect(valueOf(text, 'toystore_catalog_stock{toy="Tux"}')).toBe(0);
-    expect(valueOf(text, 'toystore_catalog_stock{toy="Lego"}')).toBe(3);
+    expect(seriesValue(text, 'toystore_catalog_stock{toy="Tux"}')).toBe(0);
+    expect(seriesValue(text, 'toystore_catalog_stock{toy="Lego"}')).toBe(3);
     expect(await restocking.tick()).toEqual(['Tux', 'Barbie']);
     expect(await restocking.tick()).toEqual([]);
     text = await registry.metrics();
-    expect(valueOf(text, 'toystore_catalog_stock{toy="Tux"}')).toBe(100);
-    expect(valueOf(text, 'toystore_catalog_restocks_total{toy="Tux"}')).toBe(1);
-    expect(valueOf(text, 'toystore_catalog_restocks_total{toy="Barbie"}')).toBe(1);
+    expect(seriesValue(text, 'toystore_catalog_stock{toy="Tux"}')).toBe(100);
+    expect(seriesValue(text, 'toystore_catalog_restocks_total{toy="Tux"}')).toBe(1);
+    expect(seriesValue(text, 'toystore_catalog_restocks_total{toy="Barbie"}')).toBe(1);
     expect(text).not.toContain('toystore_catalog_restocks_total{toy="Lego"}');
     expect(lines.filter((l) => l.event === 'restock')).toEqual([expect.objectContaining({ toys: ['Tux', 'Barbie'] })]);
   });

@@ -239,7 +239,7 @@ class ChaosRun {
     const logFiles = REPLICA_IDS.map((id) => replicaPaths(c.dataDir, id).log);
     for (;;) {
       const files = await Promise.all(logFiles.map((f) => fs.readFile(f).catch(() => null)));
-      if (files.every((f) => f !== null && f.equals(files[0]!))) {
+      if (files.every((f) => f?.equals(files[0]!))) {
         this.convergedAfterMs = Math.round(performance.now() - healedAt);
         this.note('phase', `order logs identical (${files[0]!.length} bytes) after ${this.convergedAfterMs} ms`);
         return;

@@ -305,7 +305,7 @@ async function faultPhase(
 
 async function judge(o: RunOptions, report: HostsReport, note: (t: string) => void): Promise<void> {
   const files = await Promise.all(REPLICA_HOSTS.map((r) => fs.readFile(replicaPaths(path.join(o.runDir, 'disk', r), replicaId(r)).log).catch(() => null)));
-  report.logsIdentical = files.every((f) => f !== null && f.equals(files[0]!));
+  report.logsIdentical = files.every((f) => f?.equals(files[0]!));
   if (!report.logsIdentical) report.violations.push(`order logs differ on disk (${files.map((f, i) => `${REPLICA_HOSTS[i]} ${f?.length ?? 'missing'} bytes`).join(', ')})`);
   const histories = [];
   for (const h of HISTORIES) if (await fs.stat(path.join(o.runDir, h)).then(() => true, () => false)) histories.push(path.join(o.runDir, h));

@@ -3,7 +3,6 @@
  * (`DATA_DIR/catalog`, `DATA_DIR/order-N`, see README "Configuration"), or the dirs one by one.
  */
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { RepairInputError } from './repair.ts';
 import { catalogPaths, replicaIdsIn, replicaPaths } from '../../../shared/data-dir.ts';
