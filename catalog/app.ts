@@ -28,25 +28,34 @@ export interface CatalogDeps {
 export function createCatalogApp(deps: CatalogDeps): Hono {
   const { store } = deps;
   const app = createServiceApp();
-  mountRoutes(app, catalogRoutes, {
-    health: () => ({ ok: true as const }),
-    listProducts: () => store.list(),
-    getProduct: ({ params }) => {
-      const product = store.get(params.name);
-      if (!product) throw productNotFound();
-      return product;
+  mountRoutes(
+    app,
+    catalogRoutes,
+    {
+      health: () => ({ ok: true as const }),
+      listProducts: () => store.list(),
+      getProduct: ({ params }) => {
+        const product = store.get(params.name);
+        if (!product) throw productNotFound();
+        return product;
+      },
+      purchase: ({ body }) => store.purchase(body),
+      // A leader's concurrent purchases in one request (shared/batcher.ts): each is the same call as
+      // /purchases, in order, and the answer waits until every one is durable (group commit makes
+      // that one fsync); each item carries its own outcome.
+      purchaseBatch: async ({ body }) => ({
+        results: (await Promise.allSettled(body.purchases.map((p) => store.purchase(p)))).map(
+          toBatchResult,
+        ),
+      }),
+      // Leaders fence the catalog and account for purchases; the checker reads the ledger.
+      fence: async ({ body }) => ({ fenceEpoch: await store.fence(body.epoch) }),
+      pending: () => store.pending(),
+      // A release puts stock back; the invalidator pushes it like any other durable change.
+      reconcile: ({ body }) => store.reconcile(body),
+      ledger: ({ query }) => store.ledger(query.from, query.limit),
     },
-    purchase: ({ body }) => store.purchase(body),
-    // A leader's concurrent purchases in one request (shared/batcher.ts): each is the same call as
-    // /purchases, in order, and the answer waits until every one is durable (group commit makes
-    // that one fsync); each item carries its own outcome.
-    purchaseBatch: async ({ body }) => ({ results: (await Promise.allSettled(body.purchases.map((p) => store.purchase(p)))).map(toBatchResult) }),
-    // Leaders fence the catalog and account for purchases; the checker reads the ledger.
-    fence: async ({ body }) => ({ fenceEpoch: await store.fence(body.epoch) }),
-    pending: () => store.pending(),
-    // A release puts stock back; the invalidator pushes it like any other durable change.
-    reconcile: ({ body }) => store.reconcile(body),
-    ledger: ({ query }) => store.ledger(query.from, query.limit),
-  }, { credential: deps.credential ?? null });
+    { credential: deps.credential ?? null },
+  );
   return app;
 }

@@ -23,12 +23,18 @@ import { observeApp } from '../shared/observability.ts';
 import { createCatalogApp } from './app.ts';
 import type { CatalogEvent } from './events.ts';
 import { createInvalidator, type Invalidator, type InvalidatorEvent } from './invalidator.ts';
-import { catalogEventLogger, invalidatorEventLogger, registerCatalogMetrics, restockMetrics } from './observe.ts';
+import {
+  catalogEventLogger,
+  invalidatorEventLogger,
+  registerCatalogMetrics,
+  restockMetrics,
+} from './observe.ts';
 import { createRestocker, type Restocker } from './restocker.ts';
 import type { CatalogStore } from './store.ts';
 
 /** `clusterSecret`: the credential of its internal routes and its calls to the frontends'; absent or null, an open cluster (loopback only). */
-export type CatalogConfig = Pick<Config, 'frontendUrls' | 'restockIntervalMs'> & Partial<Pick<Config, 'clusterSecret'>>;
+export type CatalogConfig = Pick<Config, 'frontendUrls' | 'restockIntervalMs'> &
+  Partial<Pick<Config, 'clusterSecret'>>;
 
 export interface CatalogIo {
   clock: Clock;
@@ -56,7 +62,11 @@ export interface BuiltCatalog {
 }
 
 /** The catalog's events as lines and metrics, then to `also`: what the build hands its parts. */
-function catalogEventSink(logger: Logger, registry: Registry, also?: (e: CatalogEvent) => void): (e: CatalogEvent) => void {
+function catalogEventSink(
+  logger: Logger,
+  registry: Registry,
+  also?: (e: CatalogEvent) => void,
+): (e: CatalogEvent) => void {
   const log = catalogEventLogger(logger);
   const count = restockMetrics(registry);
   return (e) => {
@@ -67,12 +77,15 @@ function catalogEventSink(logger: Logger, registry: Registry, also?: (e: Catalog
 }
 
 export function buildCatalog(config: CatalogConfig, io: CatalogIo): BuiltCatalog {
-  const logger = io.logger ?? createLogger('catalog', { level: 'silent', destination: { write: () => {} } });
+  const logger =
+    io.logger ?? createLogger('catalog', { level: 'silent', destination: { write: () => {} } });
   const registry = io.registry ?? createRegistry();
   const onEvent = catalogEventSink(logger, registry, io.onEvent);
   const logPush = invalidatorEventLogger(logger);
   const { store } = io;
-  const { credential, http } = clusterSecurity(config.clusterSecret, io.http, (f, m) => logger.warn(f, m));
+  const { credential, http } = clusterSecurity(config.clusterSecret, io.http, (f, m) =>
+    logger.warn(f, m),
+  );
   const invalidator = createInvalidator({
     http,
     frontendUrls: config.frontendUrls,
@@ -83,8 +96,17 @@ export function buildCatalog(config: CatalogConfig, io: CatalogIo): BuiltCatalog
       io.onInvalidatorEvent?.(e);
     },
   });
-  const restocker = createRestocker({ store, clock: io.clock, intervalMs: config.restockIntervalMs, onEvent });
-  const app = observeApp(createCatalogApp({ store, credential }), { logger, registry, serveMetrics: true });
+  const restocker = createRestocker({
+    store,
+    clock: io.clock,
+    intervalMs: config.restockIntervalMs,
+    onEvent,
+  });
+  const app = observeApp(createCatalogApp({ store, credential }), {
+    logger,
+    registry,
+    serveMetrics: true,
+  });
   registerCatalogMetrics(registry, store);
   return {
     app,

@@ -17,13 +17,19 @@ export type CatalogEvent =
 
 export type CatalogEventType = CatalogEvent['type'];
 
-export function describeCatalogEvent(e: CatalogEvent): { level: 'info' | 'warn' | 'error'; msg: string } {
+export function describeCatalogEvent(e: CatalogEvent): {
+  level: 'info' | 'warn' | 'error';
+  msg: string;
+} {
   switch (e.type) {
     case 'restocked':
       return { level: 'info', msg: `restocked ${e.toys.join(', ')}` };
     case 'restock_failed':
       return { level: 'error', msg: `restock failed: ${e.reason}` };
     case 'torn_tail':
-      return { level: 'warn', msg: `cut a torn last ledger record (${e.bytes} bytes, saved as ${e.savedAs})` };
+      return {
+        level: 'warn',
+        msg: `cut a torn last ledger record (${e.bytes} bytes, saved as ${e.savedAs})`,
+      };
   }
 }

@@ -26,7 +26,10 @@ import { CHANGE_BEAT_INTERVAL_MS, type ChangeNotice } from '../shared/contracts.
 import { systemClock, type Clock } from '../shared/clock.ts';
 import type { HttpClient } from '../shared/http.ts';
 import { createRouteClient, type RouteClient } from '../shared/protocol/client.ts';
-import { frontendInternalRoutes, type FrontendInternalRoutes } from '../shared/protocol/frontend.ts';
+import {
+  frontendInternalRoutes,
+  type FrontendInternalRoutes,
+} from '../shared/protocol/frontend.ts';
 import type { CatalogStore } from './store.ts';
 
 /** Each push waits this long for the frontend's answer before it counts as lost. */
@@ -79,7 +82,9 @@ export interface InvalidatorOptions {
 
 export function createInvalidator(opts: InvalidatorOptions): Invalidator {
   const feed = { seq: opts.changes.changeSeq(), started: false, stopped: false };
-  const lanes = [...new Set(opts.frontendUrls)].map((url) => new Lane(url.replace(/\/+$/, ''), feed, opts));
+  const lanes = [...new Set(opts.frontendUrls)].map(
+    (url) => new Lane(url.replace(/\/+$/, ''), feed, opts),
+  );
   const unsubscribe = opts.changes.onDurable((change) => {
     feed.seq = Math.max(feed.seq, change.seq);
     if (change.names.length > 0) for (const lane of lanes) lane.changed(change.names, change.seq);
@@ -119,7 +124,11 @@ class Lane {
   private readonly emit: (event: InvalidatorEvent) => void;
   private readonly frontends: RouteClient<FrontendInternalRoutes>;
 
-  constructor(private readonly frontend: string, private readonly feed: Feed, private readonly opts: InvalidatorOptions) {
+  constructor(
+    private readonly frontend: string,
+    private readonly feed: Feed,
+    private readonly opts: InvalidatorOptions,
+  ) {
     this.clock = opts.clock ?? systemClock;
     this.emit = opts.onEvent ?? (() => {});
     this.ackedSeq = feed.seq;
@@ -155,7 +164,12 @@ class Lane {
   }
 
   view(): LaneView {
-    return { frontend: this.frontend, ackedSeq: this.ackedSeq, pending: [...this.pending.keys()], failures: this.failures };
+    return {
+      frontend: this.frontend,
+      ackedSeq: this.ackedSeq,
+      pending: [...this.pending.keys()],
+      failures: this.failures,
+    };
   }
 
   private arm(ms: number, retry: boolean): void {
@@ -172,7 +186,10 @@ class Lane {
     if (this.feed.stopped) return;
     if (this.failures > 0) {
       const retryMinMs = this.opts.retryMinMs ?? RETRY_MIN_MS;
-      return this.arm(Math.min(this.opts.retryMaxMs ?? RETRY_MAX_MS, retryMinMs * 2 ** (this.failures - 1)), true);
+      return this.arm(
+        Math.min(this.opts.retryMaxMs ?? RETRY_MAX_MS, retryMinMs * 2 ** (this.failures - 1)),
+        true,
+      );
     }
     if (this.pending.size > 0) return this.kick();
     for (const w of this.waiters.splice(0)) w();
@@ -180,21 +197,37 @@ class Lane {
   }
 
   private async send(): Promise<void> {
-    const notice: ChangeNotice = { seq: this.feed.seq, sinceSeq: this.ackedSeq, names: [...this.pending.keys()] };
+    const notice: ChangeNotice = {
+      seq: this.feed.seq,
+      sinceSeq: this.ackedSeq,
+      names: [...this.pending.keys()],
+    };
     const failure = await this.post(notice);
     if (failure !== null) {
       if (this.failures++ === 0) {
         this.failingSinceMs = this.clock.now();
-        this.emit({ kind: 'push_failed', frontend: this.frontend, reason: failure, pending: this.pending.size });
+        this.emit({
+          kind: 'push_failed',
+          frontend: this.frontend,
+          reason: failure,
+          pending: this.pending.size,
+        });
       }
       return;
     }
     // Acknowledged: the frontend has dropped every toy in the notice. A toy changed again since
     // the notice was built stays pending for the next one.
     this.ackedSeq = Math.max(this.ackedSeq, notice.seq);
-    for (const name of notice.names) if ((this.pending.get(name) ?? Infinity) <= notice.seq) this.pending.delete(name);
+    for (const name of notice.names)
+      if ((this.pending.get(name) ?? Infinity) <= notice.seq) this.pending.delete(name);
     if (this.failures > 0) {
-      this.emit({ kind: 'push_recovered', frontend: this.frontend, failures: this.failures, ms: Math.round(this.clock.now() - this.failingSinceMs), seq: notice.seq });
+      this.emit({
+        kind: 'push_recovered',
+        frontend: this.frontend,
+        failures: this.failures,
+        ms: Math.round(this.clock.now() - this.failingSinceMs),
+        seq: notice.seq,
+      });
     }
     this.failures = 0;
   }
@@ -202,7 +235,12 @@ class Lane {
   /** Posts one notice; null once the frontend acknowledged it, else why not. */
   private async post(notice: ChangeNotice): Promise<string | null> {
     try {
-      const res = await this.frontends.send(this.frontend, 'changes', { body: notice }, { timeoutMs: this.opts.timeoutMs ?? INVALIDATION_TIMEOUT_MS });
+      const res = await this.frontends.send(
+        this.frontend,
+        'changes',
+        { body: notice },
+        { timeoutMs: this.opts.timeoutMs ?? INVALIDATION_TIMEOUT_MS },
+      );
       return res.status >= 200 && res.status < 300 ? null : `HTTP ${res.status}`;
     } catch (err) {
       return (err as Error)?.message ?? String(err);

@@ -10,9 +10,24 @@
 import path from 'node:path';
 import type { LedgerEntry } from '../shared/contracts.ts';
 import { LEDGER_FILE, META_FILE } from '../shared/data-dir.ts';
-import { CRC32, EPOCH, IDEMPOTENCY_KEY, LEDGER_SEQ, MAX_ORDER_QUANTITY, STOCK, STOCK_DELTA, TOY_NAME } from '../shared/fields.ts';
+import {
+  CRC32,
+  EPOCH,
+  IDEMPOTENCY_KEY,
+  LEDGER_SEQ,
+  MAX_ORDER_QUANTITY,
+  STOCK,
+  STOCK_DELTA,
+  TOY_NAME,
+} from '../shared/fields.ts';
 import { openJsonFile, type JsonFileOptions } from '../shared/fsutil.ts';
-import { chainFields, openWal, type RecordCodec, type Wal, type WalOptions } from '../shared/wal.ts';
+import {
+  chainFields,
+  openWal,
+  type RecordCodec,
+  type Wal,
+  type WalOptions,
+} from '../shared/wal.ts';
 
 export { LEDGER_FILE, META_FILE };
 
@@ -31,15 +46,28 @@ export function checkLedgerEntry(e: LedgerEntry & { crc?: number }): string | nu
   if (!KINDS.has(e.kind)) return `unknown kind ${JSON.stringify(e.kind)}`;
   if (!EPOCH.valid(e.epoch)) return `epoch ${e.epoch} is not an integer from 0 to ${EPOCH.max}`;
   if (!STOCK_DELTA.valid(e.delta)) return `delta ${e.delta} is not a safe integer`;
-  if (!STOCK.valid(e.quantityAfter)) return `quantityAfter ${e.quantityAfter} is not a stock (0 to ${STOCK.max})`;
+  if (!STOCK.valid(e.quantityAfter))
+    return `quantityAfter ${e.quantityAfter} is not a stock (0 to ${STOCK.max})`;
   if (e.crc !== undefined && !CRC32.valid(e.crc)) return `crc ${e.crc} is not a crc32`;
   const name = TOY_NAME.problem(String(e.name));
   if (name) return name;
-  if (e.kind === 'restock') return e.key !== '' ? 'a restock has no key' : e.delta > 0 ? null : `a restock adds stock, not ${e.delta}`;
+  if (e.kind === 'restock')
+    return e.key !== ''
+      ? 'a restock has no key'
+      : e.delta > 0
+        ? null
+        : `a restock adds stock, not ${e.delta}`;
   const key = IDEMPOTENCY_KEY.problem(String(e.key));
   if (key) return key;
-  const [lo, hi] = e.kind === 'purchase' ? [-MAX_ORDER_QUANTITY, -1] : e.kind === 'release' ? [1, MAX_ORDER_QUANTITY] : [0, 0];
-  return e.delta >= lo && e.delta <= hi ? null : `a ${e.kind} changes stock by ${lo} to ${hi}, not ${e.delta}`;
+  const [lo, hi] =
+    e.kind === 'purchase'
+      ? [-MAX_ORDER_QUANTITY, -1]
+      : e.kind === 'release'
+        ? [1, MAX_ORDER_QUANTITY]
+        : [0, 0];
+  return e.delta >= lo && e.delta <= hi
+    ? null
+    : `a ${e.kind} changes stock by ${lo} to ${hi}, not ${e.delta}`;
 }
 
 const COLUMNS = ['seq', 'kind', 'key', 'epoch', 'name', 'delta', 'quantityAfter', 'crc'] as const;
@@ -51,14 +79,32 @@ const COLUMNS = ['seq', 'kind', 'key', 'epoch', 'name', 'delta', 'quantityAfter'
  */
 export function decodeLedgerFields(f: string[]): SignedLedgerEntry | string {
   if (f.length !== COLUMNS.length) return `expected ${COLUMNS.length} fields, found ${f.length}`;
-  const [seq, epoch, delta, quantityAfter, crc] = [LEDGER_SEQ.decode(f[0]), EPOCH.decode(f[3]), STOCK_DELTA.decode(f[5]), STOCK.decode(f[6]), CRC32.decode(f[7])];
-  if (seq === null) return `seq ${JSON.stringify(f[0])} is not a number from 0 to ${LEDGER_SEQ.max}`;
+  const [seq, epoch, delta, quantityAfter, crc] = [
+    LEDGER_SEQ.decode(f[0]),
+    EPOCH.decode(f[3]),
+    STOCK_DELTA.decode(f[5]),
+    STOCK.decode(f[6]),
+    CRC32.decode(f[7]),
+  ];
+  if (seq === null)
+    return `seq ${JSON.stringify(f[0])} is not a number from 0 to ${LEDGER_SEQ.max}`;
   if (!KINDS.has(f[1]!)) return `unknown kind ${JSON.stringify(f[1])}`;
   if (epoch === null) return `epoch ${JSON.stringify(f[3])} is not a number from 0 to ${EPOCH.max}`;
   if (delta === null) return `delta ${JSON.stringify(f[5])} is not a safe integer`;
   if (quantityAfter === null) return `quantityAfter ${JSON.stringify(f[6])} is not a stock`;
   if (crc === null) return `crc ${JSON.stringify(f[7])} is not a crc32`;
-  return TOY_NAME.problem(f[4]!) ?? { seq, kind: f[1] as LedgerEntry['kind'], key: f[2]!, epoch, name: f[4]!, delta, quantityAfter, crc };
+  return (
+    TOY_NAME.problem(f[4]!) ?? {
+      seq,
+      kind: f[1] as LedgerEntry['kind'],
+      key: f[2]!,
+      epoch,
+      name: f[4]!,
+      delta,
+      quantityAfter,
+      crc,
+    }
+  );
 }
 
 /** A ledger record from its CSV fields, or what is wrong with them (fields and the rules across them). */
@@ -163,8 +209,12 @@ export const INITIAL_CATALOG_META: CatalogMeta = { fenceEpoch: 0, accountedBelow
 export function normalizeCatalogMeta(raw: Partial<CatalogMeta>): CatalogMeta {
   const fenceEpoch = raw.fenceEpoch ?? 0;
   const accountedBelowSeq = raw.accountedBelowSeq ?? 0;
-  if (!EPOCH.valid(fenceEpoch)) throw new Error(`fenceEpoch ${JSON.stringify(fenceEpoch)} is not an epoch`);
-  if (!LEDGER_SEQ.valid(accountedBelowSeq) && accountedBelowSeq !== LEDGER_SEQ.max + 1) throw new Error(`accountedBelowSeq ${JSON.stringify(accountedBelowSeq)} is not a ledger position`);
+  if (!EPOCH.valid(fenceEpoch))
+    throw new Error(`fenceEpoch ${JSON.stringify(fenceEpoch)} is not an epoch`);
+  if (!LEDGER_SEQ.valid(accountedBelowSeq) && accountedBelowSeq !== LEDGER_SEQ.max + 1)
+    throw new Error(
+      `accountedBelowSeq ${JSON.stringify(accountedBelowSeq)} is not a ledger position`,
+    );
   return { fenceEpoch, accountedBelowSeq };
 }
 
@@ -173,5 +223,10 @@ export function normalizeCatalogMeta(raw: Partial<CatalogMeta>): CatalogMeta {
  * after disk, a failed save fatal). An unreadable one is an UnreadableFileError.
  */
 export function openMetaFile(dir: string, opts: JsonFileOptions = {}): Promise<MetaFile> {
-  return openJsonFile<CatalogMeta>(path.join(dir, META_FILE), INITIAL_CATALOG_META, normalizeCatalogMeta, opts);
+  return openJsonFile<CatalogMeta>(
+    path.join(dir, META_FILE),
+    INITIAL_CATALOG_META,
+    normalizeCatalogMeta,
+    opts,
+  );
 }

@@ -33,7 +33,9 @@ const store = await openFileCatalogStore(paths.dir, {
   // saying what and where, and the command that repairs it from the order logs. Exit 65: EX_DATAERR.
   const damage = describeCatalogDamage(err);
   if (damage === null) throw err;
-  console.error(`catalog: refusing to start: ${damage}; repair with: npm run repair -- --data-dir ${shellWord(config.dataDir)}`);
+  console.error(
+    `catalog: refusing to start: ${damage}; repair with: npm run repair -- --data-dir ${shellWord(config.dataDir)}`,
+  );
   process.exit(65);
 });
 const http = createPooledHttp();
@@ -45,11 +47,16 @@ function shellWord(s: string): string {
 
 let server: Listening | undefined;
 // Registered before "listening" is printed: a launcher may signal as soon as it sees that line.
-onShutdownSignal('catalog', async () => {
-  await server?.close();
-  await built.stop();
-  await http.close();
-}, undefined, logger);
+onShutdownSignal(
+  'catalog',
+  async () => {
+    await server?.close();
+    await built.stop();
+    await http.close();
+  },
+  undefined,
+  logger,
+);
 server = await listen(built.app.fetch, config.host, config.catalogPort);
 built.start();
 announce(logger, { url: server.url }, `catalog listening on ${server.url}`);

@@ -19,7 +19,11 @@ import type { CatalogStore } from './store.ts';
 const p = METRIC_PREFIX;
 
 /** The name a catalog event's line carries in `event` (kept from before events were typed). */
-const LINE_EVENT: Record<CatalogEvent['type'], string> = { restocked: 'restock', restock_failed: 'restock_failed', torn_tail: 'torn_tail' };
+const LINE_EVENT: Record<CatalogEvent['type'], string> = {
+  restocked: 'restock',
+  restock_failed: 'restock_failed',
+  torn_tail: 'torn_tail',
+};
 
 export function catalogEventLogger(logger: Logger): (e: CatalogEvent) => void {
   return (e) => {
@@ -32,19 +36,46 @@ export function catalogEventLogger(logger: Logger): (e: CatalogEvent) => void {
 export function invalidatorEventLogger(logger: Logger): (e: InvalidatorEvent) => void {
   return (e) =>
     e.kind === 'push_failed'
-      ? logger.warn({ event: 'invalidation_failed', frontend: e.frontend, reason: e.reason, pending: e.pending }, `invalidations to ${e.frontend} failing (${e.reason}); retrying until it answers`)
-      : logger.info({ event: 'invalidation_recovered', frontend: e.frontend, failures: e.failures, ms: e.ms, seq: e.seq }, `invalidations reach ${e.frontend} again after ${e.failures} failed attempts (${e.ms} ms)`);
+      ? logger.warn(
+          {
+            event: 'invalidation_failed',
+            frontend: e.frontend,
+            reason: e.reason,
+            pending: e.pending,
+          },
+          `invalidations to ${e.frontend} failing (${e.reason}); retrying until it answers`,
+        )
+      : logger.info(
+          {
+            event: 'invalidation_recovered',
+            frontend: e.frontend,
+            failures: e.failures,
+            ms: e.ms,
+            seq: e.seq,
+          },
+          `invalidations reach ${e.frontend} again after ${e.failures} failed attempts (${e.ms} ms)`,
+        );
 }
 
 /** Restocks per toy, counted from the restocker's events. */
 export function restockMetrics(registry: Registry): (e: CatalogEvent) => void {
-  const restocks = new Counter({ name: `${p}catalog_restocks_total`, help: 'Times a sold-out toy was restocked, by toy', labelNames: ['toy'], registers: [registry] });
+  const restocks = new Counter({
+    name: `${p}catalog_restocks_total`,
+    help: 'Times a sold-out toy was restocked, by toy',
+    labelNames: ['toy'],
+    registers: [registry],
+  });
   return (e) => {
     if (e.type === 'restocked') for (const toy of e.toys) restocks.inc({ toy });
   };
 }
 
-export function registerCatalogMetrics(registry: Registry, store: Pick<CatalogStore, 'list'>): void {
-  gaugeFrom(registry, `${p}catalog_stock`, 'Units in stock, by toy', ['toy'], () => store.list().map((t) => [{ toy: t.name }, t.quantity] as const));
+export function registerCatalogMetrics(
+  registry: Registry,
+  store: Pick<CatalogStore, 'list'>,
+): void {
+  gaugeFrom(registry, `${p}catalog_stock`, 'Units in stock, by toy', ['toy'], () =>
+    store.list().map((t) => [{ toy: t.name }, t.quantity] as const),
+  );
   gaugeFrom(registry, `${p}catalog_toys`, 'Toys in the catalog', [], () => store.list().length);
 }

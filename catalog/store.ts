@@ -26,12 +26,40 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { PRODUCTS_FILE } from '../shared/data-dir.ts';
 import { stringify } from 'csv-stringify/sync';
-import type { LedgerEntry, PendingPurchase, PendingResponse, Product, PurchaseResult, ReconcileRequest, ReconcileResult } from '../shared/contracts.ts';
-import { AppError, badRequest, idempotencyKeyReused, insufficientStock, productNotFound, staleEpoch } from '../shared/errors.ts';
+import type {
+  LedgerEntry,
+  PendingPurchase,
+  PendingResponse,
+  Product,
+  PurchaseResult,
+  ReconcileRequest,
+  ReconcileResult,
+} from '../shared/contracts.ts';
+import {
+  AppError,
+  badRequest,
+  idempotencyKeyReused,
+  insufficientStock,
+  productNotFound,
+  staleEpoch,
+} from '../shared/errors.ts';
 import { EPOCH, IDEMPOTENCY_KEY, ORDER_QUANTITY, STOCK, TOY_NAME } from '../shared/fields.ts';
-import { crashOnDurabilityError, fsyncDir, UnreadableFileError, writeFileAtomic } from '../shared/fsutil.ts';
+import {
+  crashOnDurabilityError,
+  fsyncDir,
+  UnreadableFileError,
+  writeFileAtomic,
+} from '../shared/fsutil.ts';
 import { CorruptLogError, LostRecordsError } from '../shared/wal.ts';
-import { createMemoryMetaFile, MemoryLedger, openFileLedger, openMetaFile, type CatalogMeta, type Ledger, type MetaFile } from './ledger.ts';
+import {
+  createMemoryMetaFile,
+  MemoryLedger,
+  openFileLedger,
+  openMetaFile,
+  type CatalogMeta,
+  type Ledger,
+  type MetaFile,
+} from './ledger.ts';
 import { INITIAL_STOCK, initialToys } from './toys.ts';
 
 export { PRODUCTS_FILE };
@@ -103,8 +131,21 @@ export interface FileStoreOptions extends StoreOptions {
 }
 
 type KeyState =
-  | { state: 'purchased'; seq: number; name: string; quantity: number; epoch: number; outcome: Promise<PurchaseResult> }
-  | { state: 'refused'; name: string; quantity: number; left: number; outcome: Promise<PurchaseResult> }
+  | {
+      state: 'purchased';
+      seq: number;
+      name: string;
+      quantity: number;
+      epoch: number;
+      outcome: Promise<PurchaseResult>;
+    }
+  | {
+      state: 'refused';
+      name: string;
+      quantity: number;
+      left: number;
+      outcome: Promise<PurchaseResult>;
+    }
   | { state: 'released'; name: string; quantity: number };
 
 class StockStore implements CatalogStore {
@@ -144,22 +185,49 @@ class StockStore implements CatalogStore {
       const p = this.live.get(e.name);
       if (!p) throw new Error(`ledger record ${e.seq} names unknown toy ${e.name}`);
       if (p.quantity + e.delta !== e.quantityAfter) {
-        throw new Error(`ledger record ${e.seq}: ${e.name} goes from ${p.quantity} by ${e.delta} to ${e.quantityAfter}`);
+        throw new Error(
+          `ledger record ${e.seq}: ${e.name} goes from ${p.quantity} by ${e.delta} to ${e.quantityAfter}`,
+        );
       }
       p.quantity = e.quantityAfter;
-      if (e.kind === 'purchase' || e.kind === 'release') this.meta.fenceEpoch = Math.max(this.meta.fenceEpoch, e.epoch);
+      if (e.kind === 'purchase' || e.kind === 'release')
+        this.meta.fenceEpoch = Math.max(this.meta.fenceEpoch, e.epoch);
       if (e.kind === 'purchase') {
         const result = { name: e.name, quantity: e.quantityAfter };
-        this.remember(e.key, { state: 'purchased', seq: e.seq, name: e.name, quantity: -e.delta, epoch: e.epoch, outcome: Promise.resolve(result) });
-        if (e.seq >= this.meta.accountedBelowSeq) this.pendingByKey.set(e.key, { seq: e.seq, key: e.key, epoch: e.epoch, name: e.name, quantity: -e.delta });
+        this.remember(e.key, {
+          state: 'purchased',
+          seq: e.seq,
+          name: e.name,
+          quantity: -e.delta,
+          epoch: e.epoch,
+          outcome: Promise.resolve(result),
+        });
+        if (e.seq >= this.meta.accountedBelowSeq)
+          this.pendingByKey.set(e.key, {
+            seq: e.seq,
+            key: e.key,
+            epoch: e.epoch,
+            name: e.name,
+            quantity: -e.delta,
+          });
       } else if (e.kind === 'release') {
         const prior = this.keys.get(e.key);
-        this.remember(e.key, { state: 'released', name: e.name, quantity: prior?.quantity ?? e.delta });
+        this.remember(e.key, {
+          state: 'released',
+          name: e.name,
+          quantity: prior?.quantity ?? e.delta,
+        });
         this.pendingByKey.delete(e.key);
       } else if (e.kind === 'refusal') {
         const outcome = Promise.reject(insufficientStock(e.name, e.quantityAfter));
         outcome.catch(() => {});
-        this.remember(e.key, { state: 'refused', name: e.name, quantity: -e.delta || 0, left: e.quantityAfter, outcome });
+        this.remember(e.key, {
+          state: 'refused',
+          name: e.name,
+          quantity: -e.delta || 0,
+          left: e.quantityAfter,
+          outcome,
+        });
       }
     }
   }
@@ -181,7 +249,10 @@ class StockStore implements CatalogStore {
     const prior = this.keys.get(cmd.key);
     if (prior && prior.state !== 'released') {
       // A refusal read back from the ledger does not know the quantity that was asked (0).
-      if (prior.name !== cmd.name || (prior.quantity !== cmd.quantity && !(prior.state === 'refused' && prior.quantity === 0))) {
+      if (
+        prior.name !== cmd.name ||
+        (prior.quantity !== cmd.quantity && !(prior.state === 'refused' && prior.quantity === 0))
+      ) {
         // The README's rule for a key reused with a different body, whichever path found it.
         return Promise.reject(idempotencyKeyReused());
       }
@@ -193,21 +264,58 @@ class StockStore implements CatalogStore {
       // Recorded so the same key is refused again later, even after a restock. Answered only once
       // durable: the refusal rests on earlier purchases that must not be undone by a crash.
       const left = product.quantity;
-      const outcome = this.write([{ kind: 'refusal', key: cmd.key, epoch: cmd.epoch, name: cmd.name, delta: 0, quantityAfter: left }]).then(() => {
+      const outcome = this.write([
+        {
+          kind: 'refusal',
+          key: cmd.key,
+          epoch: cmd.epoch,
+          name: cmd.name,
+          delta: 0,
+          quantityAfter: left,
+        },
+      ]).then(() => {
         throw insufficientStock(cmd.name, left);
       });
       outcome.catch(() => {});
-      this.remember(cmd.key, { state: 'refused', name: cmd.name, quantity: cmd.quantity, left, outcome });
+      this.remember(cmd.key, {
+        state: 'refused',
+        name: cmd.name,
+        quantity: cmd.quantity,
+        left,
+        outcome,
+      });
       return outcome;
     }
     product.quantity -= cmd.quantity;
     const seq = this.ledgerLog.length;
     const result = { name: cmd.name, quantity: product.quantity };
-    const outcome = this.write([{ kind: 'purchase', key: cmd.key, epoch: cmd.epoch, name: cmd.name, delta: -cmd.quantity, quantityAfter: product.quantity }]).then(() => result);
+    const outcome = this.write([
+      {
+        kind: 'purchase',
+        key: cmd.key,
+        epoch: cmd.epoch,
+        name: cmd.name,
+        delta: -cmd.quantity,
+        quantityAfter: product.quantity,
+      },
+    ]).then(() => result);
     outcome.catch(() => {});
     this.meta.fenceEpoch = Math.max(this.meta.fenceEpoch, cmd.epoch);
-    this.remember(cmd.key, { state: 'purchased', seq, name: cmd.name, quantity: cmd.quantity, epoch: cmd.epoch, outcome });
-    this.pendingByKey.set(cmd.key, { seq, key: cmd.key, epoch: cmd.epoch, name: cmd.name, quantity: cmd.quantity });
+    this.remember(cmd.key, {
+      state: 'purchased',
+      seq,
+      name: cmd.name,
+      quantity: cmd.quantity,
+      epoch: cmd.epoch,
+      outcome,
+    });
+    this.pendingByKey.set(cmd.key, {
+      seq,
+      key: cmd.key,
+      epoch: cmd.epoch,
+      name: cmd.name,
+      quantity: cmd.quantity,
+    });
     return outcome;
   }
 
@@ -217,7 +325,14 @@ class StockStore implements CatalogStore {
     for (const p of this.live.values()) {
       if (p.quantity === 0) {
         p.quantity = INITIAL_STOCK;
-        entries.push({ kind: 'restock', key: '', epoch: 0, name: p.name, delta: INITIAL_STOCK, quantityAfter: INITIAL_STOCK });
+        entries.push({
+          kind: 'restock',
+          key: '',
+          epoch: 0,
+          name: p.name,
+          delta: INITIAL_STOCK,
+          quantityAfter: INITIAL_STOCK,
+        });
       }
     }
     if (entries.length) await this.write(entries);
@@ -237,7 +352,10 @@ class StockStore implements CatalogStore {
   }
 
   pending(): PendingResponse {
-    return { entries: [...this.pendingByKey.values()].sort((a, b) => a.seq - b.seq), fenceEpoch: this.meta.fenceEpoch };
+    return {
+      entries: [...this.pendingByKey.values()].sort((a, b) => a.seq - b.seq),
+      fenceEpoch: this.meta.fenceEpoch,
+    };
   }
 
   async reconcile(req: ReconcileRequest): Promise<ReconcileResult> {
@@ -250,7 +368,14 @@ class StockStore implements CatalogStore {
       if (prior?.state !== 'purchased' || !this.pendingByKey.has(key)) continue;
       const p = this.live.get(prior.name)!;
       p.quantity += prior.quantity;
-      releases.push({ kind: 'release', key, epoch: req.epoch, name: prior.name, delta: prior.quantity, quantityAfter: p.quantity });
+      releases.push({
+        kind: 'release',
+        key,
+        epoch: req.epoch,
+        name: prior.name,
+        delta: prior.quantity,
+        quantityAfter: p.quantity,
+      });
       this.remember(key, { state: 'released', name: prior.name, quantity: prior.quantity });
       this.pendingByKey.delete(key);
     }
@@ -296,7 +421,8 @@ class StockStore implements CatalogStore {
     const records = entries.map((e, i) => ({ ...e, seq: base + i }));
     const done = this.ledgerLog.append(records).then(
       () => {
-        for (const r of records) this.durable.set(r.name, { ...this.durable.get(r.name)!, quantity: r.quantityAfter });
+        for (const r of records)
+          this.durable.set(r.name, { ...this.durable.get(r.name)!, quantity: r.quantityAfter });
         this.durableSeq = Math.max(this.durableSeq, records[records.length - 1]!.seq);
         this.announce(records);
         this.onSnapshot(this.list());
@@ -320,7 +446,10 @@ class StockStore implements CatalogStore {
   /** Tells the listeners about records that just became durable (see `onDurable`). */
   private announce(records: LedgerEntry[]): void {
     if (this.listeners.size === 0) return;
-    const change: DurableChange = { seq: this.durableSeq, names: [...new Set(records.filter((r) => r.delta !== 0).map((r) => r.name))] };
+    const change: DurableChange = {
+      seq: this.durableSeq,
+      names: [...new Set(records.filter((r) => r.delta !== 0).map((r) => r.name))],
+    };
     for (const listener of this.listeners) {
       try {
         listener(change);
@@ -345,7 +474,8 @@ class StockStore implements CatalogStore {
 
 /** Why a purchase cannot be recorded (shared/fields.ts: what the ledger can hold), or null. */
 function purchaseProblem(cmd: PurchaseCommand): string | null {
-  if (!ORDER_QUANTITY.valid(cmd.quantity)) return `quantity must be an integer from 1 to ${ORDER_QUANTITY.max}`;
+  if (!ORDER_QUANTITY.valid(cmd.quantity))
+    return `quantity must be an integer from 1 to ${ORDER_QUANTITY.max}`;
   if (!EPOCH.valid(cmd.epoch)) return `epoch must be an integer from 0 to ${EPOCH.max}`;
   return IDEMPOTENCY_KEY.problem(String(cmd.key)) ?? TOY_NAME.problem(String(cmd.name));
 }
@@ -360,8 +490,18 @@ export function createMemoryCatalogStore(opts: StoreOptions = {}): CatalogStore 
 }
 
 /** A store over any ledger and meta file (tests inject slow or failing ones). */
-export function createCatalogStoreWith(ledger: Ledger, metaFile: MetaFile, opts: StoreOptions = {}): CatalogStore {
-  return new StockStore(opts.initial ?? initialToys(), ledger, metaFile, opts.maxKeys ?? 0, () => {});
+export function createCatalogStoreWith(
+  ledger: Ledger,
+  metaFile: MetaFile,
+  opts: StoreOptions = {},
+): CatalogStore {
+  return new StockStore(
+    opts.initial ?? initialToys(),
+    ledger,
+    metaFile,
+    opts.maxKeys ?? 0,
+    () => {},
+  );
 }
 
 /**
@@ -369,16 +509,24 @@ export function createCatalogStoreWith(ledger: Ledger, metaFile: MetaFile, opts:
  * products.csv up to date with it. A leftover `products.csv.tmp-*` is a snapshot that never
  * reached its rename and is deleted; the ledger is the truth.
  */
-export async function openFileCatalogStore(dir: string, opts: FileStoreOptions = {}): Promise<CatalogStore> {
+export async function openFileCatalogStore(
+  dir: string,
+  opts: FileStoreOptions = {},
+): Promise<CatalogStore> {
   const file = path.join(dir, PRODUCTS_FILE);
   await mkdirDurable(dir);
   // Leftovers are from an earlier process (temp names carry the writer's pid); ours may be live.
   for (const entry of await fs.readdir(dir)) {
-    if (entry.startsWith(`${PRODUCTS_FILE}.tmp-`) && !entry.startsWith(`${PRODUCTS_FILE}.tmp-${process.pid}-`)) {
+    if (
+      entry.startsWith(`${PRODUCTS_FILE}.tmp-`) &&
+      !entry.startsWith(`${PRODUCTS_FILE}.tmp-${process.pid}-`)
+    ) {
       await fs.rm(path.join(dir, entry), { force: true });
     }
   }
-  const metaFile = await openMetaFile(dir, { onFatal: opts.onDurabilityError ?? crashOnDurabilityError });
+  const metaFile = await openMetaFile(dir, {
+    onFatal: opts.onDurabilityError ?? crashOnDurabilityError,
+  });
   const ledger = await openFileLedger(dir, {
     onFatal: opts.onDurabilityError ?? crashOnDurabilityError,
     onTornTail: opts.onTornTail,
@@ -388,7 +536,13 @@ export async function openFileCatalogStore(dir: string, opts: FileStoreOptions =
   const snapshots = createSnapshotWriter(file);
   let store: StockStore;
   try {
-    store = new StockStore(opts.initial ?? initialToys(), ledger, metaFile, opts.maxKeys ?? 0, snapshots.write);
+    store = new StockStore(
+      opts.initial ?? initialToys(),
+      ledger,
+      metaFile,
+      opts.maxKeys ?? 0,
+      snapshots.write,
+    );
   } catch (err) {
     await ledger.close();
     throw err;
@@ -408,7 +562,8 @@ export async function openFileCatalogStore(dir: string, opts: FileStoreOptions =
  * to start with this line and the repair command (scripts/repair.ts).
  */
 export function describeCatalogDamage(err: unknown): string | null {
-  if (err instanceof CorruptLogError) return `${err.file}: corrupt record at line ${err.lineNumber} (seq ${err.validRecords}): ${err.detail}`;
+  if (err instanceof CorruptLogError)
+    return `${err.file}: corrupt record at line ${err.lineNumber} (seq ${err.validRecords}): ${err.detail}`;
   if (err instanceof LostRecordsError || err instanceof UnreadableFileError) return err.message;
   return null;
 }
@@ -429,7 +584,9 @@ function createSnapshotWriter(file: string, minIntervalMs = 500) {
       const next = latest;
       latest = null;
       lastWriteMs = performance.now();
-      await writeFileAtomic(file, toCsv(next)).catch((err) => console.error(`catalog: could not write ${file}`, err));
+      await writeFileAtomic(file, toCsv(next)).catch((err) =>
+        console.error(`catalog: could not write ${file}`, err),
+      );
     }
     running = null;
   };
@@ -449,10 +606,13 @@ function createSnapshotWriter(file: string, minIntervalMs = 500) {
 }
 
 export function toCsv(products: Product[]): string {
-  return stringify(products.map((p) => ({ name: p.name, price: p.price, quantity: p.quantity })), {
-    header: true,
-    columns: [...CSV_COLUMNS],
-  });
+  return stringify(
+    products.map((p) => ({ name: p.name, price: p.price, quantity: p.quantity })),
+    {
+      header: true,
+      columns: [...CSV_COLUMNS],
+    },
+  );
 }
 
 /** Parses and checks a products file; anything malformed is an error naming the line, never a guess. */
@@ -465,7 +625,9 @@ export function parseProductsCsv(text: string, file = PRODUCTS_FILE): Product[] 
   }
   const header = rows[0];
   if (!header || header.join(',') !== CSV_COLUMNS.join(',')) {
-    throw new Error(`${file}: expected header "${CSV_COLUMNS.join(',')}", found ${JSON.stringify(header?.join(',') ?? '')}`);
+    throw new Error(
+      `${file}: expected header "${CSV_COLUMNS.join(',')}", found ${JSON.stringify(header?.join(',') ?? '')}`,
+    );
   }
   const products: Product[] = [];
   const seen = new Set<string>();
@@ -473,9 +635,11 @@ export function parseProductsCsv(text: string, file = PRODUCTS_FILE): Product[] 
     const where = `${file}: record ${i + 1}`;
     const [name = '', rawPrice = '', rawQuantity = ''] = row;
     const price = Number(rawPrice);
-    if (!TOY_NAME.valid(name)) throw new Error(`${where}: bad name ${JSON.stringify(name)}: ${TOY_NAME.problem(name)}`);
+    if (!TOY_NAME.valid(name))
+      throw new Error(`${where}: bad name ${JSON.stringify(name)}: ${TOY_NAME.problem(name)}`);
     if (seen.has(name)) throw new Error(`${where}: ${name} appears twice`);
-    if (rawPrice.trim() === '' || !Number.isFinite(price) || price < 0) throw new Error(`${where}: bad price ${JSON.stringify(rawPrice)}`);
+    if (rawPrice.trim() === '' || !Number.isFinite(price) || price < 0)
+      throw new Error(`${where}: bad price ${JSON.stringify(rawPrice)}`);
     const quantity = STOCK.parse(rawQuantity);
     if (quantity === null) throw new Error(`${where}: bad quantity ${JSON.stringify(rawQuantity)}`);
     seen.add(name);

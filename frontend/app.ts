@@ -50,44 +50,54 @@ export function createFrontendApp(deps: FrontendAppDeps): Hono {
   const app = createServiceApp();
   // Every route here is public (the store's front door): no credential is asked.
   const public_: { credential: ClusterCredential | null } = { credential: null };
-  mountRoutes(app, frontendPublicRoutes, {
-    listProducts: async () => (await catalog.listProducts()).map(({ name, price, quantity }) => ({ name, price, quantity })),
-    getProduct: async ({ params: { name }, c }) => {
-      // No catalog name is empty or this long: answer without a trip to the catalog.
-      if (name.length === 0 || name.length > MAX_NAME_LENGTH) throw productNotFound();
-      const { price, quantity } = await cache.get(name, requestIdOf(c));
-      return { name, price, quantity };
+  mountRoutes(
+    app,
+    frontendPublicRoutes,
+    {
+      listProducts: async () =>
+        (await catalog.listProducts()).map(({ name, price, quantity }) => ({
+          name,
+          price,
+          quantity,
+        })),
+      getProduct: async ({ params: { name }, c }) => {
+        // No catalog name is empty or this long: answer without a trip to the catalog.
+        if (name.length === 0 || name.length > MAX_NAME_LENGTH) throw productNotFound();
+        const { price, quantity } = await cache.get(name, requestIdOf(c));
+        return { name, price, quantity };
+      },
+      placeOrder: async ({ body: req, c }) => {
+        const idempotencyKey = idempotencyKeyOf(c);
+        let placed: OrderPlaced & { replayed?: boolean };
+        try {
+          placed = await orders.placeOrder(req, { idempotencyKey, requestId: requestIdOf(c) });
+        } catch (err) {
+          if (!isDefiniteRejection(err)) cache.invalidate(req.name);
+          throw err;
+        }
+        // Before responding: the client's next query must not see the stock from before its order.
+        cache.invalidate(req.name);
+        if (placed.replayed) c.header(REPLAYED_HEADER, 'true');
+        return { order_number: placed.order_number };
+      },
+      getOrder: async ({ params, c }) => {
+        const order = await orders.getOrder(params.order_number, { requestId: requestIdOf(c) });
+        return { number: order.number, name: order.name, quantity: order.quantity };
+      },
+      health: () => {
+        const view = orders.view();
+        return {
+          leaderId: view.leaderId,
+          epoch: view.epoch,
+          electing: view.electing,
+          replicas: view.replicas,
+          cache: cache.stats(),
+          ...(deps.freshness && { catalogFeed: deps.freshness.view() }),
+        };
+      },
     },
-    placeOrder: async ({ body: req, c }) => {
-      const idempotencyKey = idempotencyKeyOf(c);
-      let placed: OrderPlaced & { replayed?: boolean };
-      try {
-        placed = await orders.placeOrder(req, { idempotencyKey, requestId: requestIdOf(c) });
-      } catch (err) {
-        if (!isDefiniteRejection(err)) cache.invalidate(req.name);
-        throw err;
-      }
-      // Before responding: the client's next query must not see the stock from before its order.
-      cache.invalidate(req.name);
-      if (placed.replayed) c.header(REPLAYED_HEADER, 'true');
-      return { order_number: placed.order_number };
-    },
-    getOrder: async ({ params, c }) => {
-      const order = await orders.getOrder(params.order_number, { requestId: requestIdOf(c) });
-      return { number: order.number, name: order.name, quantity: order.quantity };
-    },
-    health: () => {
-      const view = orders.view();
-      return {
-        leaderId: view.leaderId,
-        epoch: view.epoch,
-        electing: view.electing,
-        replicas: view.replicas,
-        cache: cache.stats(),
-        ...(deps.freshness && { catalogFeed: deps.freshness.view() }),
-      };
-    },
-  }, public_);
+    public_,
+  );
   return app;
 }
 
@@ -102,6 +112,10 @@ function isDefiniteRejection(err: unknown): boolean {
 
 /** The optional Idempotency-Key: one header, a valid key (shared/contracts.ts), counted in the raw headers under @hono/node-server. */
 function idempotencyKeyOf(c: Context): string | undefined {
-  const rawHeaders = (c.env as { incoming?: { rawHeaders?: string[] } } | undefined)?.incoming?.rawHeaders;
-  return parseIdempotencyKeyHeader(c.req.header(IDEMPOTENCY_KEY_HEADER), rawHeaders && countRawHeader(rawHeaders, IDEMPOTENCY_KEY_HEADER));
+  const rawHeaders = (c.env as { incoming?: { rawHeaders?: string[] } } | undefined)?.incoming
+    ?.rawHeaders;
+  return parseIdempotencyKeyHeader(
+    c.req.header(IDEMPOTENCY_KEY_HEADER),
+    rawHeaders && countRawHeader(rawHeaders, IDEMPOTENCY_KEY_HEADER),
+  );
 }

@@ -24,19 +24,28 @@ import { createCatalogClient, type CatalogClient } from './catalog-client.ts';
 import { CatalogFreshness, type FreshnessEvent } from './freshness.ts';
 import { createIndexApp } from './index-page.ts';
 import { createFrontendInternalApp } from './internal-app.ts';
-import { freshnessEventLogger, ObservedProductCache, registerFrontendMetrics, routerEventLogger } from './observe.ts';
+import {
+  freshnessEventLogger,
+  ObservedProductCache,
+  registerFrontendMetrics,
+  routerEventLogger,
+} from './observe.ts';
 import { createOrderRouter } from './order-router.ts';
 import { createFrontendReadinessApp } from './readiness.ts';
 import type { RouterEvent } from './router-events.ts';
 import { createStatusPage, type StatusPage } from './status.ts';
 import { createStatusRecorder, type StatusRecorder } from './status-recorder.ts';
 
-export type FrontendConfig = Pick<Config, 'replicas' | 'catalogUrl' | 'heartbeatIntervalMs' | 'commitQuorum' | 'cacheSize' | 'cacheEnabled'> & Partial<Pick<Config, 'clusterSecret'>> & {
-  /** How long one client order may spend retrying across failovers (the router's default if absent). */
-  requestDeadlineMs?: number;
-  /** How long without a catalog notice before the cache is not trusted (CHANGE_SILENCE_MS). */
-  changeSilenceMs?: number;
-};
+export type FrontendConfig = Pick<
+  Config,
+  'replicas' | 'catalogUrl' | 'heartbeatIntervalMs' | 'commitQuorum' | 'cacheSize' | 'cacheEnabled'
+> &
+  Partial<Pick<Config, 'clusterSecret'>> & {
+    /** How long one client order may spend retrying across failovers (the router's default if absent). */
+    requestDeadlineMs?: number;
+    /** How long without a catalog notice before the cache is not trusted (CHANGE_SILENCE_MS). */
+    changeSilenceMs?: number;
+  };
 
 export interface FrontendIo {
   clock: Clock;
@@ -69,10 +78,13 @@ export interface BuiltFrontend {
 }
 
 export function buildFrontend(config: FrontendConfig, io: FrontendIo): BuiltFrontend {
-  const logger = io.logger ?? createLogger('frontend', { level: 'silent', destination: { write: () => {} } });
+  const logger =
+    io.logger ?? createLogger('frontend', { level: 'silent', destination: { write: () => {} } });
   const registry = io.registry ?? createRegistry();
   // Its internal listener checks the cluster credential; its calls to the replicas and the catalog carry it.
-  const { credential, http } = clusterSecurity(config.clusterSecret, io.http, (f, m) => logger.warn(f, m));
+  const { credential, http } = clusterSecurity(config.clusterSecret, io.http, (f, m) =>
+    logger.warn(f, m),
+  );
   const logRouterEvent = routerEventLogger(logger);
   const router = createOrderRouter({
     http,
@@ -90,7 +102,12 @@ export function buildFrontend(config: FrontendConfig, io: FrontendIo): BuiltFron
   });
   // The status page's record of what this frontend saw: every routed order and catalog call goes
   // through the recorder's observed wrappers, every router event to it (frontend/status-recorder.ts).
-  const recorder = createStatusRecorder({ orders: router, clock: io.clock, now: io.now, quorum: config.commitQuorum });
+  const recorder = createStatusRecorder({
+    orders: router,
+    clock: io.clock,
+    now: io.now,
+    quorum: config.commitQuorum,
+  });
   const orders = recorder.orders;
   const catalog = recorder.observeCatalog(createCatalogClient(http, config.catalogUrl));
   const logFreshness = freshnessEventLogger(logger);
@@ -103,16 +120,45 @@ export function buildFrontend(config: FrontendConfig, io: FrontendIo): BuiltFron
     },
   });
   const cache = new ObservedProductCache(
-    { maxSize: config.cacheSize, enabled: config.cacheEnabled, loader: (name, requestId) => catalog.getProduct(name, requestId), trusted: () => freshness.trusted() },
+    {
+      maxSize: config.cacheSize,
+      enabled: config.cacheEnabled,
+      loader: (name, requestId) => catalog.getProduct(name, requestId),
+      trusted: () => freshness.trusted(),
+    },
     { logger, now: io.now },
   );
   const status = createStatusPage({ cache, orders, catalog, recorder, now: io.now });
   registerFrontendMetrics(registry, { cache, orders: router });
-  const readiness = createFrontendReadinessApp({ orders: router, http, commitQuorum: config.commitQuorum });
-  const publicApp = observeApp([createIndexApp(), status.app, readiness, createFrontendApp({ cache, catalog, orders, freshness })], { logger, registry });
-  const internalApp = observeApp(createFrontendInternalApp({ cache, freshness, credential }), { logger, registry, serveMetrics: true });
+  const readiness = createFrontendReadinessApp({
+    orders: router,
+    http,
+    commitQuorum: config.commitQuorum,
+  });
+  const publicApp = observeApp(
+    [
+      createIndexApp(),
+      status.app,
+      readiness,
+      createFrontendApp({ cache, catalog, orders, freshness }),
+    ],
+    { logger, registry },
+  );
+  const internalApp = observeApp(createFrontendInternalApp({ cache, freshness, credential }), {
+    logger,
+    registry,
+    serveMetrics: true,
+  });
   return {
-    publicApp, internalApp, router, recorder, cache, freshness, catalog, status, registry,
+    publicApp,
+    internalApp,
+    router,
+    recorder,
+    cache,
+    freshness,
+    catalog,
+    status,
+    registry,
     start: () => router.start(),
     stop() {
       router.stop();

@@ -133,7 +133,8 @@ export class ProductCache {
   /** Drops every toy and supersedes every load in flight (a gap in the catalog's change feed). */
   invalidateAll(): void {
     // One invalidate per toy, so a subclass that observes invalidations sees each of them.
-    for (const name of new Set([...this.lru.keys(), ...this.inflight.keys()])) this.invalidate(name);
+    for (const name of new Set([...this.lru.keys(), ...this.inflight.keys()]))
+      this.invalidate(name);
   }
 
   /** The cached value without touching recency or counters (for inspection and tests). */

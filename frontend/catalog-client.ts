@@ -26,7 +26,11 @@ export interface CatalogClientOptions {
   timeoutMs?: number;
 }
 
-export function createCatalogClient(http: HttpClient, catalogUrl: string, opts: CatalogClientOptions = {}): CatalogClient {
+export function createCatalogClient(
+  http: HttpClient,
+  catalogUrl: string,
+  opts: CatalogClientOptions = {},
+): CatalogClient {
   const catalog = createRouteClient(http, catalogRoutes);
   const options = (requestId?: string): CallOptions => ({
     ...(opts.timeoutMs !== undefined && { timeoutMs: opts.timeoutMs }),
@@ -44,7 +48,9 @@ export function createCatalogClient(http: HttpClient, catalogUrl: string, opts: 
 
   return {
     async getProduct(name, requestId) {
-      const res = await reach(() => catalog.send(catalogUrl, 'getProduct', { params: { name } }, options(requestId)));
+      const res = await reach(() =>
+        catalog.send(catalogUrl, 'getProduct', { params: { name } }, options(requestId)),
+      );
       if (res.status === 404) throw productNotFound();
       return catalog.data('getProduct', res);
     },

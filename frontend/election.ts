@@ -26,7 +26,9 @@ export function candidatesInPriorityOrder(probes: readonly Probe[]): number[] {
   const intact = probes.filter((p) => p.status !== null && p.status.storage === 'intact');
   // One that just failed to reach a quorum (a leader cut off from its followers) goes last: asking
   // it first would cost an RPC timeout before the replicas that can lead are asked.
-  return intact.sort((a, b) => Number(a.status!.isolated) - Number(b.status!.isolated) || b.id - a.id).map((p) => p.id);
+  return intact
+    .sort((a, b) => Number(a.status!.isolated) - Number(b.status!.isolated) || b.id - a.id)
+    .map((p) => p.id);
 }
 
 export function nextEpoch(probes: readonly Probe[], atLeast = 0): number {
@@ -42,7 +44,8 @@ export function existingLeader(probes: readonly Probe[]): { id: number; epoch: n
   const newest = Math.max(0, ...probes.map((p) => p.status?.promisedEpoch ?? 0));
   for (const p of probes) {
     const s = p.status;
-    if (s && s.role === 'leader' && s.leaderEpoch === newest && newest > 0) return { id: p.id, epoch: newest };
+    if (s && s.role === 'leader' && s.leaderEpoch === newest && newest > 0)
+      return { id: p.id, epoch: newest };
   }
   return null;
 }
@@ -51,7 +54,10 @@ export function existingLeader(probes: readonly Probe[]): { id: number; epoch: n
  * A leader of a newer epoch than the one we route to (elected by another frontend, or after we
  * lost sight of the cluster): our leader is deposed or about to be, so we follow the newer one.
  */
-export function newerLeader(probes: readonly Probe[], current: { epoch: number } | null): { id: number; epoch: number } | null {
+export function newerLeader(
+  probes: readonly Probe[],
+  current: { epoch: number } | null,
+): { id: number; epoch: number } | null {
   const found = existingLeader(probes);
   return found && (current === null || found.epoch > current.epoch) ? found : null;
 }
@@ -62,7 +68,9 @@ export function newerLeader(probes: readonly Probe[], current: { epoch: number }
  */
 export function electionInProgress(probes: readonly Probe[]): boolean {
   const newest = Math.max(0, ...probes.map((p) => p.status?.promisedEpoch ?? 0));
-  return probes.some((p) => p.status?.role === 'candidate' && p.status.promisedEpoch === newest && newest > 0);
+  return probes.some(
+    (p) => p.status?.role === 'candidate' && p.status.promisedEpoch === newest && newest > 0,
+  );
 }
 
 /** Heartbeats a leader may miss by not answering in time before an election (a refusal counts at once). */

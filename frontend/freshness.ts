@@ -59,7 +59,13 @@ export class CatalogFreshness {
   accept(notice: ChangeNotice): { missed: boolean } {
     const heard = this.seq;
     const missed = heard !== null && (notice.sinceSeq > heard || notice.seq < heard);
-    if (missed) this.emit({ kind: 'changes_missed', heardSeq: heard, sinceSeq: notice.sinceSeq, seq: notice.seq });
+    if (missed)
+      this.emit({
+        kind: 'changes_missed',
+        heardSeq: heard,
+        sinceSeq: notice.sinceSeq,
+        seq: notice.seq,
+      });
     // After a miss, follow the catalog's sequence as it is now, even if it went back.
     this.seq = missed || heard === null ? notice.seq : Math.max(heard, notice.seq);
     if (this.clock) {
@@ -76,7 +82,11 @@ export class CatalogFreshness {
     const ok = this.heardAtMs !== null && this.clock.now() - this.heardAtMs < this.silenceMs;
     if (!ok && this.wasTrusted) {
       this.wasTrusted = false;
-      this.emit({ kind: 'catalog_silent', silentMs: Math.round(this.clock.now() - this.heardAtMs!), seq: this.seq });
+      this.emit({
+        kind: 'catalog_silent',
+        silentMs: Math.round(this.clock.now() - this.heardAtMs!),
+        seq: this.seq,
+      });
     }
     return ok;
   }
@@ -84,7 +94,10 @@ export class CatalogFreshness {
   view(): FreshnessView {
     return {
       seq: this.seq,
-      heardAgoMs: this.clock && this.heardAtMs !== null ? Math.round(this.clock.now() - this.heardAtMs) : null,
+      heardAgoMs:
+        this.clock && this.heardAtMs !== null
+          ? Math.round(this.clock.now() - this.heardAtMs)
+          : null,
       trusted: this.trusted(),
     };
   }

@@ -24,10 +24,23 @@ export type Observation =
   | { kind: 'election'; atMs: number; reason: string }
   | { kind: 'election_refused'; atMs: number; replica: number | null; reason: string }
   /** `why` as the router says it (default 'elected'): 'found' an existing leader, 'newer' epoch seen, 'none' left. */
-  | { kind: 'leader_change'; atMs: number; leaderId: number | null; epoch: number | null; why?: 'elected' | 'found' | 'newer' | 'none' }
+  | {
+      kind: 'leader_change';
+      atMs: number;
+      leaderId: number | null;
+      epoch: number | null;
+      why?: 'elected' | 'found' | 'newer' | 'none';
+    }
   | { kind: 'catalog'; atMs: number; ok: boolean; error: string | null };
 
-export type BannerReason = 'no_quorum' | 'no_leader' | 'catalog_down' | 'outcome_unknown' | 'orders_failing' | 'quorum_at_risk' | 'failing_over';
+export type BannerReason =
+  | 'no_quorum'
+  | 'no_leader'
+  | 'catalog_down'
+  | 'outcome_unknown'
+  | 'orders_failing'
+  | 'quorum_at_risk'
+  | 'failing_over';
 
 export interface Banner {
   /** down: requests are failing now; warn: they may start to. */
@@ -67,8 +80,21 @@ export interface ServiceHealth {
   detail: string | null;
 }
 
-interface Trouble { sinceMs: number; why: string; rank: number; fromView: boolean }
-interface Streak { reason: BannerReason; status: number; headline: string; sinceMs: number; lastMs: number; count: number; failingSinceMs: number }
+interface Trouble {
+  sinceMs: number;
+  why: string;
+  rank: number;
+  fromView: boolean;
+}
+interface Streak {
+  reason: BannerReason;
+  status: number;
+  headline: string;
+  sinceMs: number;
+  lastMs: number;
+  count: number;
+  failingSinceMs: number;
+}
 
 /**
  * Why the leader looks unwell, strongest evidence first (a later, stronger sign rewrites the
@@ -78,8 +104,15 @@ interface Streak { reason: BannerReason; status: number; headline: string; since
 const RANK = { election: 4, down: 3, role: 2, order: 1, electing: 0 } as const;
 
 /** A failed order's banner: `cause` in a few words, and the headline built from it. */
-export function orderFailure(status: number, reason: string | null): Pick<Streak, 'reason' | 'headline'> & { cause: string } {
-  const f = (r: BannerReason, verb: string, cause: string) => ({ reason: r, cause, headline: `orders ${verb}: ${cause}` });
+export function orderFailure(
+  status: number,
+  reason: string | null,
+): Pick<Streak, 'reason' | 'headline'> & { cause: string } {
+  const f = (r: BannerReason, verb: string, cause: string) => ({
+    reason: r,
+    cause,
+    headline: `orders ${verb}: ${cause}`,
+  });
   if (reason === 'no_quorum') return f('no_quorum', 'refused', 'no quorum');
   if (reason === 'no_leader') return f('no_leader', 'refused', 'no leader');
   if (reason === 'upstream_unavailable') return f('catalog_down', 'refused', 'catalog unreachable');
@@ -104,7 +137,13 @@ export class HealthTracker {
 
   constructor(private readonly o: { quorum: number; failoversKept?: number }) {
     this.changes = new Ring(o.failoversKept ?? 20);
-    this.services.set('catalog', { name: 'catalog', state: 'unknown', sinceMs: null, lastUpMs: null, detail: null });
+    this.services.set('catalog', {
+      name: 'catalog',
+      state: 'unknown',
+      sinceMs: null,
+      lastUpMs: null,
+      detail: null,
+    });
   }
 
   observe(e: Observation): void {
@@ -112,7 +151,11 @@ export class HealthTracker {
     else if (e.kind === 'view') this.onView(e.atMs, e.view);
     else if (e.kind === 'leader_change') this.onLeaderChange(e);
     else if (e.kind === 'election') this.onElection(e.atMs, e.reason);
-    else if (e.kind === 'election_refused') this.refusals = [...this.refusals, e.replica === null ? e.reason : `replica ${e.replica} refused: ${e.reason}`].slice(-3);
+    else if (e.kind === 'election_refused')
+      this.refusals = [
+        ...this.refusals,
+        e.replica === null ? e.reason : `replica ${e.replica} refused: ${e.reason}`,
+      ].slice(-3);
     else this.setService('catalog', e.atMs, e.ok ? 'up' : 'down', e.error);
   }
 
@@ -124,7 +167,13 @@ export class HealthTracker {
       if (e.status === 200) {
         this.setService('catalog', e.atMs, 'up', null); // the leader bought from it
         const last = this.changes.last();
-        if (last && last.to !== null && last.troubleSinceMs !== null && last.ordersResumedAfterMs === null && e.atMs >= last.atMs) {
+        if (
+          last &&
+          last.to !== null &&
+          last.troubleSinceMs !== null &&
+          last.ordersResumedAfterMs === null &&
+          e.atMs >= last.atMs
+        ) {
           last.ordersResumedAfterMs = Math.max(0, e.atMs - last.troubleSinceMs);
         }
       }
@@ -135,24 +184,52 @@ export class HealthTracker {
       this.streak.count++;
       this.streak.lastMs = e.atMs;
     } else {
-      this.streak = { ...f, status: e.status, sinceMs: e.atMs, lastMs: e.atMs, count: 1, failingSinceMs: this.streak?.failingSinceMs ?? e.atMs };
+      this.streak = {
+        ...f,
+        status: e.status,
+        sinceMs: e.atMs,
+        lastMs: e.atMs,
+        count: 1,
+        failingSinceMs: this.streak?.failingSinceMs ?? e.atMs,
+      };
     }
-    if (f.reason === 'catalog_down') this.setService('catalog', e.atMs, 'down', 'the order leader could not reach it');
-    if (this.leaderId !== null) this.noteTrouble(e.atMs, `orders to replica ${this.leaderId} failed: ${cause}`, RANK.order, false);
+    if (f.reason === 'catalog_down')
+      this.setService('catalog', e.atMs, 'down', 'the order leader could not reach it');
+    if (this.leaderId !== null)
+      this.noteTrouble(
+        e.atMs,
+        `orders to replica ${this.leaderId} failed: ${cause}`,
+        RANK.order,
+        false,
+      );
   }
 
   private onView(atMs: number, v: ElectionView): void {
     this.lastView = v;
-    for (const r of v.replicas) this.setService(`order-${r.id}`, atMs, r.state, r.state === 'up' ? r.role : null);
+    for (const r of v.replicas)
+      this.setService(`order-${r.id}`, atMs, r.state, r.state === 'up' ? r.role : null);
     const up = v.replicas.filter((r) => r.state === 'up').length;
     if (up >= this.o.quorum) this.belowQuorumSinceMs = null;
     else this.belowQuorumSinceMs ??= atMs;
 
     if (this.leaderId === null) return;
     const r = v.replicas.find((x) => x.id === this.leaderId);
-    if (r?.state === 'down') this.noteTrouble(atMs, `replica ${r.id} stopped answering heartbeats`, RANK.down, true);
-    else if (r?.state === 'up' && r.role !== 'leader') this.noteTrouble(atMs, `replica ${r.id} stopped leading (it says ${r.role ?? 'nothing'})`, RANK.role, true);
-    else if (v.electing) this.noteTrouble(atMs, `the frontend started an election while replica ${this.leaderId} still answered heartbeats`, RANK.electing, true);
+    if (r?.state === 'down')
+      this.noteTrouble(atMs, `replica ${r.id} stopped answering heartbeats`, RANK.down, true);
+    else if (r?.state === 'up' && r.role !== 'leader')
+      this.noteTrouble(
+        atMs,
+        `replica ${r.id} stopped leading (it says ${r.role ?? 'nothing'})`,
+        RANK.role,
+        true,
+      );
+    else if (v.electing)
+      this.noteTrouble(
+        atMs,
+        `the frontend started an election while replica ${this.leaderId} still answered heartbeats`,
+        RANK.electing,
+        true,
+      );
     else if (this.trouble?.fromView) this.trouble = null; // a blip that healed without a change
   }
 
@@ -163,7 +240,8 @@ export class HealthTracker {
 
   private noteTrouble(atMs: number, why: string, rank: number, fromView: boolean): void {
     if (!this.trouble) this.trouble = { sinceMs: atMs, why, rank, fromView };
-    else if (rank > this.trouble.rank) this.trouble = { ...this.trouble, why, rank, fromView: this.trouble.fromView && fromView };
+    else if (rank > this.trouble.rank)
+      this.trouble = { ...this.trouble, why, rank, fromView: this.trouble.fromView && fromView };
   }
 
   private onLeaderChange(c: Extract<Observation, { kind: 'leader_change' }>): void {
@@ -171,16 +249,25 @@ export class HealthTracker {
     const trouble = this.trouble && this.trouble.sinceMs <= c.atMs ? this.trouble : null;
     let reason: string;
     let since: number | null = trouble?.sinceMs ?? null;
-    if (c.leaderId === null) reason = `election failed: ${[this.replicasAnswering(), ...this.refusals].join('; ')}`;
-    else if (from === null && !this.everLed) reason = c.why === 'found' ? `found replica ${c.leaderId} leading` : 'first election';
+    if (c.leaderId === null)
+      reason = `election failed: ${[this.replicasAnswering(), ...this.refusals].join('; ')}`;
+    else if (from === null && !this.everLed)
+      reason = c.why === 'found' ? `found replica ${c.leaderId} leading` : 'first election';
     else if (from === null) {
       reason = `a leader could be elected again: ${this.replicasAnswering()}`;
       since = this.noLeaderSinceMs;
-    } else if (c.why === 'newer') reason = `replica ${c.leaderId} leads a newer epoch than the one this frontend routed to`;
+    } else if (c.why === 'newer')
+      reason = `replica ${c.leaderId} leads a newer epoch than the one this frontend routed to`;
     else reason = trouble?.why ?? this.whyWithoutTrouble(from);
     this.changes.push({
-      atMs: c.atMs, from, to: c.leaderId, epoch: c.epoch, reason,
-      troubleSinceMs: since, durationMs: since === null ? null : Math.max(0, c.atMs - since), ordersResumedAfterMs: null,
+      atMs: c.atMs,
+      from,
+      to: c.leaderId,
+      epoch: c.epoch,
+      reason,
+      troubleSinceMs: since,
+      durationMs: since === null ? null : Math.max(0, c.atMs - since),
+      ordersResumedAfterMs: null,
     });
     this.leaderId = c.leaderId;
     this.everLed ||= c.leaderId !== null;
@@ -202,8 +289,19 @@ export class HealthTracker {
     return `${up} of ${v.replicas.length} order replicas answer heartbeats (${this.o.quorum} needed)`;
   }
 
-  private setService(name: string, atMs: number, state: ServiceHealth['state'], detail: string | null): void {
-    const s = this.services.get(name) ?? { name, state: 'unknown', sinceMs: null, lastUpMs: null, detail: null };
+  private setService(
+    name: string,
+    atMs: number,
+    state: ServiceHealth['state'],
+    detail: string | null,
+  ): void {
+    const s = this.services.get(name) ?? {
+      name,
+      state: 'unknown',
+      sinceMs: null,
+      lastUpMs: null,
+      detail: null,
+    };
     if (s.state !== state || s.sinceMs === null) {
       s.state = state;
       s.sinceMs = atMs;
@@ -219,35 +317,93 @@ export class HealthTracker {
 
   serviceHealth(): ServiceHealth[] {
     const order = (n: string) => (n === 'catalog' ? 0 : 1);
-    return [...this.services.values()].sort((a, b) => order(a.name) - order(b.name) || b.name.localeCompare(a.name)).map((s) => ({ ...s }));
+    return [...this.services.values()]
+      .sort((a, b) => order(a.name) - order(b.name) || b.name.localeCompare(a.name))
+      .map((s) => ({ ...s }));
   }
 
   banners(): Banner[] {
     const out = new Map<BannerReason, Banner>();
     const add = (b: Banner) => {
       const had = out.get(b.reason);
-      out.set(b.reason, had ? { ...had, sinceMs: Math.min(had.sinceMs, b.sinceMs), refused: had.refused ?? b.refused, detail: had.detail ?? b.detail } : b);
+      out.set(
+        b.reason,
+        had
+          ? {
+              ...had,
+              sinceMs: Math.min(had.sinceMs, b.sinceMs),
+              refused: had.refused ?? b.refused,
+              detail: had.detail ?? b.detail,
+            }
+          : b,
+      );
     };
     const s = this.streak;
-    if (s) add({ level: 'down', reason: s.reason, headline: s.headline, sinceMs: s.sinceMs, refused: { count: s.count, status: s.status, lastMs: s.lastMs, failingSinceMs: s.failingSinceMs }, detail: this.streakDetail(s) });
-    if (this.noLeaderSinceMs !== null) add({ level: 'down', reason: 'no_leader', headline: 'orders refused: no leader', sinceMs: this.noLeaderSinceMs, refused: null, detail: `The last election failed: ${this.replicasAnswering()}.` });
+    if (s)
+      add({
+        level: 'down',
+        reason: s.reason,
+        headline: s.headline,
+        sinceMs: s.sinceMs,
+        refused: {
+          count: s.count,
+          status: s.status,
+          lastMs: s.lastMs,
+          failingSinceMs: s.failingSinceMs,
+        },
+        detail: this.streakDetail(s),
+      });
+    if (this.noLeaderSinceMs !== null)
+      add({
+        level: 'down',
+        reason: 'no_leader',
+        headline: 'orders refused: no leader',
+        sinceMs: this.noLeaderSinceMs,
+        refused: null,
+        detail: `The last election failed: ${this.replicasAnswering()}.`,
+      });
     const catalog = this.services.get('catalog')!;
     if (catalog.state === 'down' && catalog.sinceMs !== null) {
-      add({ level: 'down', reason: 'catalog_down', headline: 'catalog unreachable: uncached product queries and orders fail', sinceMs: catalog.sinceMs, refused: null, detail: catalog.detail });
+      add({
+        level: 'down',
+        reason: 'catalog_down',
+        headline: 'catalog unreachable: uncached product queries and orders fail',
+        sinceMs: catalog.sinceMs,
+        refused: null,
+        detail: catalog.detail,
+      });
     }
     const refusing = out.has('no_quorum') || out.has('no_leader');
     if (!refusing && this.belowQuorumSinceMs !== null) {
-      add({ level: 'warn', reason: 'quorum_at_risk', headline: `no quorum: ${this.replicasAnswering()}`, sinceMs: this.belowQuorumSinceMs, refused: null, detail: 'The next order will be refused unless a replica comes back.' });
+      add({
+        level: 'warn',
+        reason: 'quorum_at_risk',
+        headline: `no quorum: ${this.replicasAnswering()}`,
+        sinceMs: this.belowQuorumSinceMs,
+        refused: null,
+        detail: 'The next order will be refused unless a replica comes back.',
+      });
     }
     if (!refusing && this.trouble?.fromView && this.leaderId !== null) {
-      add({ level: 'warn', reason: 'failing_over', headline: `failing over: ${this.trouble.why}`, sinceMs: this.trouble.sinceMs, refused: null, detail: null });
+      add({
+        level: 'warn',
+        reason: 'failing_over',
+        headline: `failing over: ${this.trouble.why}`,
+        sinceMs: this.trouble.sinceMs,
+        refused: null,
+        detail: null,
+      });
     }
-    return [...out.values()].sort((a, b) => (a.level === b.level ? a.sinceMs - b.sinceMs : a.level === 'down' ? -1 : 1));
+    return [...out.values()].sort((a, b) =>
+      a.level === b.level ? a.sinceMs - b.sinceMs : a.level === 'down' ? -1 : 1,
+    );
   }
 
   private streakDetail(s: Streak): string | null {
-    if (s.reason === 'no_quorum' && this.leaderId !== null) return `Replica ${this.leaderId} is still named leader, but ${this.replicasAnswering()}.`;
-    if (s.reason === 'no_quorum' || s.reason === 'no_leader') return `${capitalized(this.replicasAnswering())}.`;
+    if (s.reason === 'no_quorum' && this.leaderId !== null)
+      return `Replica ${this.leaderId} is still named leader, but ${this.replicasAnswering()}.`;
+    if (s.reason === 'no_quorum' || s.reason === 'no_leader')
+      return `${capitalized(this.replicasAnswering())}.`;
     return null;
   }
 }

@@ -7,17 +7,29 @@
 import { Hono } from 'hono';
 import { frontendPublicRoutes } from '../shared/protocol/frontend.ts';
 
-export interface IndexLink { href: string; what: string }
+export interface IndexLink {
+  href: string;
+  what: string;
+}
 
 /** The links, one list for both forms. Paths relative to the frontend's public port. */
 const { statusPage, health, listProducts, getProduct, statusData } = frontendPublicRoutes;
 const tux = getProduct.path.replace(':name', 'Tux');
 export const INDEX_LINKS: readonly IndexLink[] = [
-  { href: statusPage.path, what: 'live status page: outages, orders/s, latency, failovers, cache, stock' },
-  { href: health.path, what: 'the frontend\'s view as JSON: leader, epoch, replicas, cache counters' },
-  { href: listProducts.path, what: `every toy (GET ${getProduct.path} for one, names are case-sensitive and percent-encoded)` },
+  {
+    href: statusPage.path,
+    what: 'live status page: outages, orders/s, latency, failovers, cache, stock',
+  },
+  {
+    href: health.path,
+    what: "the frontend's view as JSON: leader, epoch, replicas, cache counters",
+  },
+  {
+    href: listProducts.path,
+    what: `every toy (GET ${getProduct.path} for one, names are case-sensitive and percent-encoded)`,
+  },
   { href: tux, what: 'one toy' },
-  { href: statusData.path, what: 'the status page\'s data' },
+  { href: statusData.path, what: "the status page's data" },
 ];
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
@@ -45,7 +57,13 @@ export function createIndexApp(): Hono {
   const app = new Hono();
   app.get(frontendPublicRoutes.index.path, (c) => {
     if ((c.req.header('accept') ?? '').includes('text/html')) return c.html(PAGE);
-    return c.json({ data: { service: 'toystore frontend', links: INDEX_LINKS, orders: 'POST /orders {"name":"Tux","quantity":2}' } });
+    return c.json({
+      data: {
+        service: 'toystore frontend',
+        links: INDEX_LINKS,
+        orders: 'POST /orders {"name":"Tux","quantity":2}',
+      },
+    });
   });
   return app;
 }

@@ -35,17 +35,22 @@ export function createFrontendInternalApp(deps: FrontendInternalAppDeps): Hono {
   const { cache } = deps;
   const freshness = deps.freshness ?? new CatalogFreshness();
   const app = createServiceApp();
-  mountRoutes(app, frontendInternalRoutes, {
-    changes: ({ body: notice, c }) => {
-      const { missed } = freshness.accept(notice);
-      if (missed) cache.invalidateAll();
-      for (const name of notice.names) cache.invalidate(name, requestIdOf(c));
-      return { seq: freshness.view().seq, dropped: missed };
+  mountRoutes(
+    app,
+    frontendInternalRoutes,
+    {
+      changes: ({ body: notice, c }) => {
+        const { missed } = freshness.accept(notice);
+        if (missed) cache.invalidateAll();
+        for (const name of notice.names) cache.invalidate(name, requestIdOf(c));
+        return { seq: freshness.view().seq, dropped: missed };
+      },
+      invalidate: ({ body: { name }, c }) => {
+        cache.invalidate(name, requestIdOf(c));
+        return { invalidated: name };
+      },
     },
-    invalidate: ({ body: { name }, c }) => {
-      cache.invalidate(name, requestIdOf(c));
-      return { invalidated: name };
-    },
-  }, { credential: deps.credential ?? null });
+    { credential: deps.credential ?? null },
+  );
   return app;
 }

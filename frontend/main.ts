@@ -15,16 +15,30 @@ import { buildFrontend } from './build.ts';
 const config = serviceConfig('frontend');
 const logger = createLogger('frontend', config.logging);
 const http = createPooledHttp();
-const built = buildFrontend(config, { clock: systemClock, http, logger, registry: createRegistry({ defaults: true }) });
+const built = buildFrontend(config, {
+  clock: systemClock,
+  http,
+  logger,
+  registry: createRegistry({ defaults: true }),
+});
 let publicServer: Listening | undefined;
 let internalServer: Listening | undefined;
 // Registered before "listening" is printed: a launcher may signal as soon as it sees that line.
-onShutdownSignal('frontend', async () => {
-  built.stop();
-  await Promise.all([publicServer?.close(), internalServer?.close()]);
-  await http.close();
-}, undefined, logger);
+onShutdownSignal(
+  'frontend',
+  async () => {
+    built.stop();
+    await Promise.all([publicServer?.close(), internalServer?.close()]);
+    await http.close();
+  },
+  undefined,
+  logger,
+);
 publicServer = await listen(built.publicApp.fetch, config.host, config.frontendPort);
 internalServer = await listen(built.internalApp.fetch, config.host, config.frontendInternalPort);
 built.start();
-announce(logger, { url: publicServer.url, internalUrl: internalServer.url }, `frontend listening on ${publicServer.url} (internal ${internalServer.url}; cache ${config.cacheEnabled ? `${config.cacheSize} entries` : 'off'}; status page ${publicServer.url}/status)`);
+announce(
+  logger,
+  { url: publicServer.url, internalUrl: internalServer.url },
+  `frontend listening on ${publicServer.url} (internal ${internalServer.url}; cache ${config.cacheEnabled ? `${config.cacheSize} entries` : 'off'}; status page ${publicServer.url}/status)`,
+);

@@ -73,7 +73,15 @@ export class ObservedProductCache extends ProductCache {
     // two invalidations: the frontend's own and the catalog's notice): debug, not a line each.
     const level = wasCached ? 'info' : 'debug';
     if (this.logger?.isLevelEnabled(level)) {
-      this.logger[level]({ event: 'cache_invalidate', toy: name, wasCached, ...(requestId !== undefined && { reqId: requestId }) }, `cache: invalidated ${name}${wasCached ? '' : ' (was not cached)'}`);
+      this.logger[level](
+        {
+          event: 'cache_invalidate',
+          toy: name,
+          wasCached,
+          ...(requestId !== undefined && { reqId: requestId }),
+        },
+        `cache: invalidated ${name}${wasCached ? '' : ' (was not cached)'}`,
+      );
     }
   }
 
@@ -89,7 +97,10 @@ export class ObservedProductCache extends ProductCache {
     for (const name of this.snapshot) {
       if (!now.has(name)) {
         this.push('evict', name, added[0]);
-        this.logger?.debug({ event: 'cache_evict', toy: name, by: added[0] }, `cache: evicted ${name} (least recently used)`);
+        this.logger?.debug(
+          { event: 'cache_evict', toy: name, by: added[0] },
+          `cache: evicted ${name} (least recently used)`,
+        );
       }
     }
     for (const name of added) this.push('fill', name);
@@ -97,8 +108,11 @@ export class ObservedProductCache extends ProductCache {
   }
 
   private push(kind: CacheEventKind, name: string, by?: string): void {
-    this.recent.push(by === undefined ? { atMs: this.now(), kind, name } : { atMs: this.now(), kind, name, by });
-    if (this.recent.length > this.maxEvents) this.recent.splice(0, this.recent.length - this.maxEvents);
+    this.recent.push(
+      by === undefined ? { atMs: this.now(), kind, name } : { atMs: this.now(), kind, name, by },
+    );
+    if (this.recent.length > this.maxEvents)
+      this.recent.splice(0, this.recent.length - this.maxEvents);
   }
 }
 
@@ -111,22 +125,85 @@ export interface FrontendMetricsDeps {
 export function registerFrontendMetrics(registry: Registry, deps: FrontendMetricsDeps): void {
   const p = METRIC_PREFIX;
   const stats = () => deps.cache.stats();
-  counterFrom(registry, `${p}cache_hits_total`, 'Product queries answered from the cache', [], () => stats().hits);
-  counterFrom(registry, `${p}cache_misses_total`, 'Product queries that went to the catalog', [], () => stats().misses);
-  counterFrom(registry, `${p}cache_evictions_total`, 'Toys dropped from the cache to make room (least recently used)', [], () => stats().evictions);
-  counterFrom(registry, `${p}cache_invalidations_total`, 'Cache invalidations (pushed by the catalog or after an order)', [], () => stats().invalidations);
+  counterFrom(
+    registry,
+    `${p}cache_hits_total`,
+    'Product queries answered from the cache',
+    [],
+    () => stats().hits,
+  );
+  counterFrom(
+    registry,
+    `${p}cache_misses_total`,
+    'Product queries that went to the catalog',
+    [],
+    () => stats().misses,
+  );
+  counterFrom(
+    registry,
+    `${p}cache_evictions_total`,
+    'Toys dropped from the cache to make room (least recently used)',
+    [],
+    () => stats().evictions,
+  );
+  counterFrom(
+    registry,
+    `${p}cache_invalidations_total`,
+    'Cache invalidations (pushed by the catalog or after an order)',
+    [],
+    () => stats().invalidations,
+  );
   gaugeFrom(registry, `${p}cache_entries`, 'Toys in the cache now', [], () => stats().size);
-  gaugeFrom(registry, `${p}cache_capacity`, 'Most toys the cache holds', [], () => stats().capacity);
+  gaugeFrom(
+    registry,
+    `${p}cache_capacity`,
+    'Most toys the cache holds',
+    [],
+    () => stats().capacity,
+  );
 
   const view = () => deps.orders.view();
-  gaugeFrom(registry, `${p}leader_id`, 'Order replica the frontend routes orders to (0: none)', [], () => view().leaderId ?? 0);
-  gaugeFrom(registry, `${p}epoch`, 'Epoch of the current order leader (0: none)', [], () => view().epoch ?? 0);
-  gaugeFrom(registry, `${p}electing`, '1 while the frontend runs an election', [], () => (view().electing ? 1 : 0));
-  counterFrom(registry, `${p}leader_changes_total`, 'Times the frontend saw the order leader change (including to none)', [], () => deps.orders.changeCount);
-  gaugeFrom(registry, `${p}replica_up`, 'Whether the order replica answered the last status probe', ['replica'], () =>
-    view().replicas.map((r) => [{ replica: r.id }, r.state === 'up' ? 1 : 0] as const));
-  gaugeFrom(registry, `${p}replica_last_index`, 'Last order index in each replica\'s log, as last probed (-1: empty)', ['replica'], () =>
-    view().replicas.filter((r) => r.lastIndex !== null).map((r) => [{ replica: r.id }, r.lastIndex!] as const));
+  gaugeFrom(
+    registry,
+    `${p}leader_id`,
+    'Order replica the frontend routes orders to (0: none)',
+    [],
+    () => view().leaderId ?? 0,
+  );
+  gaugeFrom(
+    registry,
+    `${p}epoch`,
+    'Epoch of the current order leader (0: none)',
+    [],
+    () => view().epoch ?? 0,
+  );
+  gaugeFrom(registry, `${p}electing`, '1 while the frontend runs an election', [], () =>
+    view().electing ? 1 : 0,
+  );
+  counterFrom(
+    registry,
+    `${p}leader_changes_total`,
+    'Times the frontend saw the order leader change (including to none)',
+    [],
+    () => deps.orders.changeCount,
+  );
+  gaugeFrom(
+    registry,
+    `${p}replica_up`,
+    'Whether the order replica answered the last status probe',
+    ['replica'],
+    () => view().replicas.map((r) => [{ replica: r.id }, r.state === 'up' ? 1 : 0] as const),
+  );
+  gaugeFrom(
+    registry,
+    `${p}replica_last_index`,
+    "Last order index in each replica's log, as last probed (-1: empty)",
+    ['replica'],
+    () =>
+      view()
+        .replicas.filter((r) => r.lastIndex !== null)
+        .map((r) => [{ replica: r.id }, r.lastIndex!] as const),
+  );
 }
 
 /** The order router's events (frontend/router-events.ts) as structured lines. */
@@ -141,8 +218,17 @@ export function routerEventLogger(logger: Logger): (e: RouterEvent) => void {
 /** The catalog feed's freshness events (frontend/freshness.ts) as structured lines. */
 export function freshnessEventLogger(logger: Logger): (e: FreshnessEvent) => void {
   return (e) => {
-    if (e.kind === 'catalog_silent') logger.warn({ event: e.kind, silentMs: e.silentMs, seq: e.seq }, `no word from the catalog for ${e.silentMs} ms: answering product queries from the catalog, caching nothing`);
-    else if (e.kind === 'catalog_heard') logger.info({ event: e.kind, seq: e.seq }, `catalog heard at change ${e.seq}: caching`);
-    else logger.warn({ event: e.kind, heardSeq: e.heardSeq, sinceSeq: e.sinceSeq, seq: e.seq }, `missed catalog changes (heard up to ${e.heardSeq}, catalog vouches from ${e.sinceSeq}): cache emptied`);
+    if (e.kind === 'catalog_silent')
+      logger.warn(
+        { event: e.kind, silentMs: e.silentMs, seq: e.seq },
+        `no word from the catalog for ${e.silentMs} ms: answering product queries from the catalog, caching nothing`,
+      );
+    else if (e.kind === 'catalog_heard')
+      logger.info({ event: e.kind, seq: e.seq }, `catalog heard at change ${e.seq}: caching`);
+    else
+      logger.warn(
+        { event: e.kind, heardSeq: e.heardSeq, sinceSeq: e.sinceSeq, seq: e.seq },
+        `missed catalog changes (heard up to ${e.heardSeq}, catalog vouches from ${e.sinceSeq}): cache emptied`,
+      );
   };
 }

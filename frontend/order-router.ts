@@ -18,13 +18,30 @@
 import { randomUUID } from 'node:crypto';
 import type { ReplicaAddress } from '../shared/config.ts';
 import type { Clock } from '../shared/clock.ts';
-import { MAX_BATCH_ITEMS, type LeaderOrderRequest, type Order, type OrderPlaced, type OrderRequest, type PlacedOrder, type ReplicaStatus } from '../shared/contracts.ts';
+import {
+  MAX_BATCH_ITEMS,
+  type LeaderOrderRequest,
+  type Order,
+  type OrderPlaced,
+  type OrderRequest,
+  type PlacedOrder,
+  type ReplicaStatus,
+} from '../shared/contracts.ts';
 import { Batcher, itemResults } from '../shared/batcher.ts';
 import { AppError, noLeader, outcomeUnknown } from '../shared/errors.ts';
 import { NetworkError, type HttpClient } from '../shared/http.ts';
 import { createRouteClient, type RouteClient } from '../shared/protocol/client.ts';
 import { orderRoutes, type OrderRoutes } from '../shared/protocol/order.ts';
-import { candidatesInPriorityOrder, electionInProgress, existingLeader, newerLeader, nextEpoch, SILENT_BEATS_BEFORE_ELECTION, stillLeads, type Probe } from './election.ts';
+import {
+  candidatesInPriorityOrder,
+  electionInProgress,
+  existingLeader,
+  newerLeader,
+  nextEpoch,
+  SILENT_BEATS_BEFORE_ELECTION,
+  stillLeads,
+  type Probe,
+} from './election.ts';
 import type { ElectionTrigger, RouterEvent } from './router-events.ts';
 import type { ElectionView, OrderRouter, ReplicaView } from './types.ts';
 
@@ -58,7 +75,12 @@ const MAX_HISTORY = 1_000;
 /** Errors after which the attempt certainly did nothing, but a retry (maybe elsewhere) may work. */
 const RETRY_DEFINITE = new Set(['not_leader', 'stale_epoch', 'recovering']);
 /** Errors that speak only for one attempt: definite alone, unknown once an earlier attempt was. */
-const DEFINITE_FOR_THE_ATTEMPT = new Set(['no_quorum', 'no_leader', 'upstream_unavailable', 'request_in_progress']);
+const DEFINITE_FOR_THE_ATTEMPT = new Set([
+  'no_quorum',
+  'no_leader',
+  'upstream_unavailable',
+  'request_in_progress',
+]);
 
 /**
  * A client's key may have been sent before, to another frontend or to this one before a restart,
@@ -69,7 +91,13 @@ const DEFINITE_FOR_THE_ATTEMPT = new Set(['no_quorum', 'no_leader', 'upstream_un
  */
 function keyedRefusal(err: unknown): unknown {
   if (!(err instanceof AppError) || err.status !== 503) return err;
-  return new AppError(504, 'outcome_unknown', `order outcome unknown: ${err.message}; an earlier attempt with this Idempotency-Key may still commit, so retry with it`, 1, { refusal: err.reason });
+  return new AppError(
+    504,
+    'outcome_unknown',
+    `order outcome unknown: ${err.message}; an earlier attempt with this Idempotency-Key may still commit, so retry with it`,
+    1,
+    { refusal: err.reason },
+  );
 }
 
 function mayHaveHappened(err: unknown): boolean {
@@ -89,7 +117,10 @@ export class Router implements OrderRouter {
   private stopped = true;
   private cancelTick: () => void = () => {};
   private readonly changes: LeaderChange[] = [];
-  private readonly batchers = new Map<number, Batcher<{ order: LeaderOrderRequest; requestId?: string }, PlacedOrder>>();
+  private readonly batchers = new Map<
+    number,
+    Batcher<{ order: LeaderOrderRequest; requestId?: string }, PlacedOrder>
+  >();
   changeCount = 0;
   /**
    * Called whenever the leader changes, so requests still waiting on a deposed or dead leader stop
@@ -130,23 +161,38 @@ export class Router implements OrderRouter {
     return [...this.changes];
   }
 
-  placeOrder(req: OrderRequest, opts: { idempotencyKey?: string; requestId?: string } = {}): Promise<OrderPlaced & { replayed: boolean }> {
+  placeOrder(
+    req: OrderRequest,
+    opts: { idempotencyKey?: string; requestId?: string } = {},
+  ): Promise<OrderPlaced & { replayed: boolean }> {
     // Without a client key, one is made here for this request: the frontend's own retries are
     // still safe, but a client that retries the whole request gets a new order.
     const key = opts.idempotencyKey ?? randomUUID();
     let attempts = 0;
     const placed = this.routed(async (l) => {
       attempts++;
-      const placed = await this.batcherFor(l.id).submit({ order: { ...req, key, epoch: l.epoch }, requestId: opts.requestId });
+      const placed = await this.batcherFor(l.id).submit({
+        order: { ...req, key, epoch: l.epoch },
+        requestId: opts.requestId,
+      });
       // Our own retry finding our first attempt's order is not a replay for the client.
       return { order_number: placed.order_number, replayed: placed.replayed && attempts === 1 };
     });
-    return opts.idempotencyKey === undefined ? placed : placed.catch((err: unknown) => { throw keyedRefusal(err); });
+    return opts.idempotencyKey === undefined
+      ? placed
+      : placed.catch((err: unknown) => {
+          throw keyedRefusal(err);
+        });
   }
 
   getOrder(orderNumber: number, opts: { requestId?: string } = {}): Promise<Order> {
     return this.routed(async (l) => {
-      return this.rpc.call(this.urlOf(l.id), 'getOrder', { params: { number: orderNumber }, query: { epoch: l.epoch } }, { timeoutMs: this.rpcTimeoutMs, requestId: opts.requestId });
+      return this.rpc.call(
+        this.urlOf(l.id),
+        'getOrder',
+        { params: { number: orderNumber }, query: { epoch: l.epoch } },
+        { timeoutMs: this.rpcTimeoutMs, requestId: opts.requestId },
+      );
     });
   }
 
@@ -162,14 +208,21 @@ export class Router implements OrderRouter {
         promisedEpoch: s?.promisedEpoch ?? null,
       };
     });
-    return { leaderId: this.leader?.id ?? null, epoch: this.leader?.epoch ?? null, electing: this.electing !== null, replicas };
+    return {
+      leaderId: this.leader?.id ?? null,
+      epoch: this.leader?.epoch ?? null,
+      electing: this.electing !== null,
+      replicas,
+    };
   }
 
   /**
    * The orders going to one replica, batched (shared/batcher.ts): concurrent client orders cost
    * the leader one request instead of one each. One batcher per replica, made on first use.
    */
-  private batcherFor(id: number): Batcher<{ order: LeaderOrderRequest; requestId?: string }, PlacedOrder> {
+  private batcherFor(
+    id: number,
+  ): Batcher<{ order: LeaderOrderRequest; requestId?: string }, PlacedOrder> {
     let b = this.batchers.get(id);
     if (!b) {
       const url = this.urlOf(id);
@@ -179,9 +232,19 @@ export class Router implements OrderRouter {
         maxQueued: ORDERS_QUEUED,
         overloaded: () => noLeader('too many orders waiting for the leader'),
         send: async (items) => {
-          const ids = [...new Set(items.map((i) => i.requestId).filter((x): x is string => x !== undefined))].slice(0, 8);
+          const ids = [
+            ...new Set(items.map((i) => i.requestId).filter((x): x is string => x !== undefined)),
+          ].slice(0, 8);
           const body = { orders: items.map((i) => i.order) };
-          const answer = await this.rpc.call(url, 'orderBatch', { body }, { timeoutMs: this.rpcTimeoutMs + 5_000, requestId: ids.length ? ids.join(',') : undefined });
+          const answer = await this.rpc.call(
+            url,
+            'orderBatch',
+            { body },
+            {
+              timeoutMs: this.rpcTimeoutMs + 5_000,
+              requestId: ids.length ? ids.join(',') : undefined,
+            },
+          );
           return itemResults(answer, items.length);
         },
       });
@@ -200,7 +263,12 @@ export class Router implements OrderRouter {
     let status: ReplicaStatus | null = null;
     let failure: Probe['failure'];
     try {
-      status = await this.rpc.call(this.urlOf(id), 'status', {}, { timeoutMs: this.probeTimeoutMs });
+      status = await this.rpc.call(
+        this.urlOf(id),
+        'status',
+        {},
+        { timeoutMs: this.probeTimeoutMs },
+      );
     } catch (err) {
       failure = err instanceof NetworkError && err.undelivered ? 'refused' : 'silent';
     }
@@ -217,31 +285,60 @@ export class Router implements OrderRouter {
     if (next?.id === this.leader?.id && next?.epoch === this.leader?.epoch) return;
     this.leader = next;
     for (const abandon of [...this.onLeaderMoved]) abandon();
-    this.changes.push({ atMs: this.o.clock.now(), leaderId: next?.id ?? null, epoch: next?.epoch ?? null });
+    this.changes.push({
+      atMs: this.o.clock.now(),
+      leaderId: next?.id ?? null,
+      epoch: next?.epoch ?? null,
+    });
     this.changeCount++;
     if (this.changes.length > MAX_HISTORY) this.changes.shift();
-    this.o.onEvent?.({ type: 'leader_change', leaderId: next?.id ?? null, epoch: next?.epoch ?? null, why });
+    this.o.onEvent?.({
+      type: 'leader_change',
+      leaderId: next?.id ?? null,
+      epoch: next?.epoch ?? null,
+      why,
+    });
   }
 
   /** Asks `id` to lead `epoch`; tells every replica who leads if it does. */
   private async askToLead(id: number, epoch: number): Promise<void> {
-    const led = await this.rpc.call(this.urlOf(id), 'lead', { body: { epoch } }, { timeoutMs: this.rpcTimeoutMs });
+    const led = await this.rpc.call(
+      this.urlOf(id),
+      'lead',
+      { body: { epoch } },
+      { timeoutMs: this.rpcTimeoutMs },
+    );
     this.setLeader({ id, epoch: led.epoch }, 'elected');
     // The view change already bound a quorum; this notice reaches the rest.
     for (const r of this.o.replicas) {
-      void this.rpc.send(r.url, 'leader', { body: { epoch: led.epoch, leaderId: id } }, { timeoutMs: this.probeTimeoutMs }).catch(() => {});
+      void this.rpc
+        .send(
+          r.url,
+          'leader',
+          { body: { epoch: led.epoch, leaderId: id } },
+          { timeoutMs: this.probeTimeoutMs },
+        )
+        .catch(() => {});
     }
   }
 
   /** `fresh`: the heartbeat's own probes, just taken (probing again would wait out a silent leader twice). */
-  private async runElection(trigger: ElectionTrigger, reason: string, fresh?: Probe[]): Promise<void> {
+  private async runElection(
+    trigger: ElectionTrigger,
+    reason: string,
+    fresh?: Probe[],
+  ): Promise<void> {
     this.o.onEvent?.({ type: 'election', trigger, reason });
     let probes = await this.awaitOtherElection(fresh ?? (await this.probeAll()));
     // Too few intact replicas answer for any of them to gather a quorum: asking one would only
     // burn an epoch (it promises the epoch to itself first), every heartbeat, for nothing.
     const electable = candidatesInPriorityOrder(probes).length;
     if (electable < this.quorum && !existingLeader(probes)) {
-      this.o.onEvent?.({ type: 'election_refused', replica: null, reason: `only ${electable} of ${this.o.replicas.length} replicas are up and intact; ${this.quorum} are needed` });
+      this.o.onEvent?.({
+        type: 'election_refused',
+        replica: null,
+        reason: `only ${electable} of ${this.o.replicas.length} replicas are up and intact; ${this.quorum} are needed`,
+      });
       return this.setLeader(null, 'none');
     }
     let floor = 0;
@@ -260,7 +357,11 @@ export class Router implements OrderRouter {
             probes = await this.probeAll();
             continue;
           }
-          this.o.onEvent?.({ type: 'election_refused', replica: id, reason: (err as Error).message });
+          this.o.onEvent?.({
+            type: 'election_refused',
+            replica: id,
+            reason: (err as Error).message,
+          });
           // It may have promised this epoch to itself: the next candidate asks for a newer one,
           // so no two candidates of ours ever compete for the same epoch.
           floor = Math.max(floor, epoch);
@@ -332,9 +433,12 @@ export class Router implements OrderRouter {
     if (this.electing) await this.electing;
     // An election failed within the last heartbeat: the next heartbeat retries it, requests do not
     // each start another (under load that is one election per request, each burning an epoch).
-    const failedRecently = this.lastFailedElectionMs !== null && this.o.clock.now() - this.lastFailedElectionMs < this.o.heartbeatIntervalMs;
+    const failedRecently =
+      this.lastFailedElectionMs !== null &&
+      this.o.clock.now() - this.lastFailedElectionMs < this.o.heartbeatIntervalMs;
     if (!this.leader && !failedRecently) await this.elect('no_leader', 'a request needs a leader');
-    if (!this.leader) throw noLeader('no order replica could take the lead (a majority must be up)');
+    if (!this.leader)
+      throw noLeader('no order replica could take the lead (a majority must be up)');
     return this.leader;
   }
 
@@ -344,7 +448,8 @@ export class Router implements OrderRouter {
   private async attemptAtLeader<T>(l: Leader, attempt: (l: Leader) => Promise<T>): Promise<T> {
     let abandon = () => {};
     const moved = new Promise<never>((_, reject) => {
-      abandon = () => reject(outcomeUnknown(`leadership moved away from replica ${l.id} during the request`));
+      abandon = () =>
+        reject(outcomeUnknown(`leadership moved away from replica ${l.id} during the request`));
     });
     this.onLeaderMoved.add(abandon);
     try {
@@ -375,13 +480,24 @@ export class Router implements OrderRouter {
       try {
         return await this.attemptAtLeader(l, attempt);
       } catch (err) {
-        if (mayHaveHappened(err)) unknown ??= err instanceof AppError ? err : outcomeUnknown(`replica ${l.id} did not answer (${(err as Error).message})`);
+        if (mayHaveHappened(err))
+          unknown ??=
+            err instanceof AppError
+              ? err
+              : outcomeUnknown(`replica ${l.id} did not answer (${(err as Error).message})`);
         const reason = err instanceof AppError ? err.reason : null;
-        const retry = err instanceof NetworkError || mayHaveHappened(err) || (reason !== null && RETRY_DEFINITE.has(reason)) ||
+        const retry =
+          err instanceof NetworkError ||
+          mayHaveHappened(err) ||
+          (reason !== null && RETRY_DEFINITE.has(reason)) ||
           (unknown !== null && reason !== null && DEFINITE_FOR_THE_ATTEMPT.has(reason));
         if (!retry) throw err;
         lastDefinite = err;
-        if (this.leader === l) await this.elect('request_failed', `replica ${l.id} failed a request: ${(err as Error).message}`);
+        if (this.leader === l)
+          await this.elect(
+            'request_failed',
+            `replica ${l.id} failed a request: ${(err as Error).message}`,
+          );
         await this.o.clock.sleep(Math.min(50, this.o.heartbeatIntervalMs));
       }
     }

@@ -30,23 +30,46 @@ export type FrontendNotReadyWhy = 'no_leader' | 'leader_unreachable' | 'leader_m
 
 export type FrontendReadiness =
   | { ready: true; leaderId: number; epoch: number; followersReachable: number }
-  | { ready: false; why: FrontendNotReadyWhy; message: string; leaderId: number | null; epoch: number | null };
+  | {
+      ready: false;
+      why: FrontendNotReadyWhy;
+      message: string;
+      leaderId: number | null;
+      epoch: number | null;
+    };
 
 /**
  * Pure: is a frontend with this view ready, given what its leader said about itself (`null`: the
  * leader did not answer, or there is none)?
  */
-export function judgeFrontendReadiness(view: ElectionView, leader: ReplicaStatus | null, commitQuorum: number): FrontendReadiness {
+export function judgeFrontendReadiness(
+  view: ElectionView,
+  leader: ReplicaStatus | null,
+  commitQuorum: number,
+): FrontendReadiness {
   const { leaderId, epoch } = view;
-  const no = (why: FrontendNotReadyWhy, message: string): FrontendReadiness => ({ ready: false, why, message, leaderId, epoch });
-  if (leaderId === null || epoch === null) return no('no_leader', view.electing ? 'electing a leader' : 'no order replica leads');
+  const no = (why: FrontendNotReadyWhy, message: string): FrontendReadiness => ({
+    ready: false,
+    why,
+    message,
+    leaderId,
+    epoch,
+  });
+  if (leaderId === null || epoch === null)
+    return no('no_leader', view.electing ? 'electing a leader' : 'no order replica leads');
   if (leader === null) return no('leader_unreachable', `leader ${leaderId} does not answer`);
   if (leader.role !== 'leader' || leader.leaderEpoch !== epoch) {
-    return no('leader_moved', `replica ${leaderId} no longer leads epoch ${epoch} (it is ${leader.role}${leader.leaderEpoch !== null ? ` of epoch ${leader.leaderEpoch}` : ''})`);
+    return no(
+      'leader_moved',
+      `replica ${leaderId} no longer leads epoch ${epoch} (it is ${leader.role}${leader.leaderEpoch !== null ? ` of epoch ${leader.leaderEpoch}` : ''})`,
+    );
   }
   const followersReachable = leader.followers.filter((f) => f.reachable).length;
   if (1 + followersReachable < commitQuorum) {
-    return no('no_quorum', `leader ${leaderId} reaches ${followersReachable} follower(s); a commit needs ${commitQuorum} replicas`);
+    return no(
+      'no_quorum',
+      `leader ${leaderId} reaches ${followersReachable} follower(s); a commit needs ${commitQuorum} replicas`,
+    );
   }
   return { ready: true, leaderId, epoch, followersReachable };
 }
@@ -60,11 +83,19 @@ export interface FrontendReadinessDeps {
 }
 
 /** Asks the leader the view names for its status; null when there is none or it does not answer. */
-async function leaderStatus(deps: FrontendReadinessDeps, view: ElectionView): Promise<ReplicaStatus | null> {
+async function leaderStatus(
+  deps: FrontendReadinessDeps,
+  view: ElectionView,
+): Promise<ReplicaStatus | null> {
   const url = view.replicas.find((r) => r.id === view.leaderId)?.url;
   if (!url) return null;
   try {
-    return await createRouteClient(deps.http, orderRoutes).call(url, 'status', {}, { timeoutMs: deps.timeoutMs ?? 1_000 });
+    return await createRouteClient(deps.http, orderRoutes).call(
+      url,
+      'status',
+      {},
+      { timeoutMs: deps.timeoutMs ?? 1_000 },
+    );
   } catch {
     return null;
   }
@@ -72,19 +103,29 @@ async function leaderStatus(deps: FrontendReadinessDeps, view: ElectionView): Pr
 
 export async function frontendReadiness(deps: FrontendReadinessDeps): Promise<FrontendReadiness> {
   const view = deps.orders.view();
-  return judgeFrontendReadiness(view, view.leaderId === null ? null : await leaderStatus(deps, view), deps.commitQuorum);
+  return judgeFrontendReadiness(
+    view,
+    view.leaderId === null ? null : await leaderStatus(deps, view),
+    deps.commitQuorum,
+  );
 }
 
 /** `GET /ready`: 200 `{"data":{"ready":true,...}}`, or 503 `not_ready` with `detail.why`. */
 export function createFrontendReadinessApp(deps: FrontendReadinessDeps): Hono {
   const app = new Hono();
   app.onError(onAppError);
-  mountRoutes(app, frontendPublicRoutes, {
-    ready: async () => {
-      const r = await frontendReadiness(deps);
-      if (!r.ready) throw notReady(r.message, { why: r.why, leaderId: r.leaderId, epoch: r.epoch });
-      return r;
+  mountRoutes(
+    app,
+    frontendPublicRoutes,
+    {
+      ready: async () => {
+        const r = await frontendReadiness(deps);
+        if (!r.ready)
+          throw notReady(r.message, { why: r.why, leaderId: r.leaderId, epoch: r.epoch });
+        return r;
+      },
     },
-  }, { credential: null });
+    { credential: null },
+  );
   return app;
 }

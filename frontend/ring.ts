@@ -11,7 +11,8 @@ export class Ring<T> {
   private start = 0;
 
   constructor(readonly capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`ring capacity must be a positive integer, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError(`ring capacity must be a positive integer, got ${capacity}`);
   }
 
   push(item: T): void {
@@ -47,7 +48,10 @@ export const SECOND_MS = 1_000;
 export class PerSecond<B> {
   private readonly buckets: Ring<{ second: number; bucket: B }>;
 
-  constructor(capacity: number, private readonly make: () => B) {
+  constructor(
+    capacity: number,
+    private readonly make: () => B,
+  ) {
     this.buckets = new Ring(capacity);
   }
 
@@ -67,7 +71,8 @@ export class PerSecond<B> {
   range(fromMs: number, toMs: number): Array<{ atMs: number; bucket: B | undefined }> {
     const bySecond = new Map(this.buckets.toArray().map((b) => [b.second, b.bucket]));
     const out: Array<{ atMs: number; bucket: B | undefined }> = [];
-    for (let s = Math.floor(fromMs / SECOND_MS); s <= Math.floor(toMs / SECOND_MS); s++) out.push({ atMs: s * SECOND_MS, bucket: bySecond.get(s) });
+    for (let s = Math.floor(fromMs / SECOND_MS); s <= Math.floor(toMs / SECOND_MS); s++)
+      out.push({ atMs: s * SECOND_MS, bucket: bySecond.get(s) });
     return out;
   }
 }

@@ -92,9 +92,20 @@ class Recorder {
       case 'election':
         return this.health.observe({ kind: 'election', atMs, reason: e.reason });
       case 'election_refused':
-        return this.health.observe({ kind: 'election_refused', atMs, replica: e.replica, reason: e.reason });
+        return this.health.observe({
+          kind: 'election_refused',
+          atMs,
+          replica: e.replica,
+          reason: e.reason,
+        });
       case 'leader_change':
-        return this.health.observe({ kind: 'leader_change', atMs, leaderId: e.leaderId, epoch: e.epoch, why: e.why });
+        return this.health.observe({
+          kind: 'leader_change',
+          atMs,
+          leaderId: e.leaderId,
+          epoch: e.epoch,
+          why: e.why,
+        });
       default: {
         const unknown: never = e; // a new router event must be given a meaning here
         return void unknown;
@@ -127,7 +138,8 @@ class Recorder {
     const toMs = this.now();
     const fromMs = toMs - windowMs;
     return {
-      fromMs, toMs,
+      fromMs,
+      toMs,
       orders: this.timeline.ordersBetween(fromMs, toMs),
       lag: this.timeline.lagBetween(fromMs, toMs),
       banners: this.health.banners(),
@@ -138,7 +150,11 @@ class Recorder {
 }
 
 /** The router with every placeOrder's outcome and latency recorded; everything else passed through. */
-function observedRouter(router: StatusRecorderDeps['orders'], clock: Clock, rec: Recorder): StatusRecorder['orders'] {
+function observedRouter(
+  router: StatusRecorderDeps['orders'],
+  clock: Clock,
+  rec: Recorder,
+): StatusRecorder['orders'] {
   return {
     async placeOrder(req, opts) {
       const started = clock.now();
@@ -147,7 +163,11 @@ function observedRouter(router: StatusRecorderDeps['orders'], clock: Clock, rec:
         rec.order(started, 200, null);
         return placed;
       } catch (err) {
-        rec.order(started, err instanceof AppError ? err.status : 500, err instanceof AppError ? err.reason : null);
+        rec.order(
+          started,
+          err instanceof AppError ? err.status : 500,
+          err instanceof AppError ? err.reason : null,
+        );
         throw err;
       }
     },
@@ -170,7 +190,10 @@ function observedCatalog(client: CatalogClient, rec: Recorder): CatalogClient {
       throw err;
     }
   };
-  return { getProduct: (name, requestId) => seen(() => client.getProduct(name, requestId)), listProducts: () => seen(() => client.listProducts()) };
+  return {
+    getProduct: (name, requestId) => seen(() => client.getProduct(name, requestId)),
+    listProducts: () => seen(() => client.listProducts()),
+  };
 }
 
 /** Calls `tick` now and then every `everyMs` on `clock` (never if everyMs <= 0); returns the stop. */
@@ -193,7 +216,13 @@ function startWatch(clock: Clock, everyMs: number, tick: () => void): () => void
 }
 
 export function createStatusRecorder(deps: StatusRecorderDeps): StatusRecorder {
-  const rec = new Recorder(deps.orders, deps.clock, deps.now ?? Date.now, deps.quorum, deps.seconds ?? 300);
+  const rec = new Recorder(
+    deps.orders,
+    deps.clock,
+    deps.now ?? Date.now,
+    deps.quorum,
+    deps.seconds ?? 300,
+  );
   const orders = observedRouter(deps.orders, deps.clock, rec);
   const stopWatch = startWatch(deps.clock, deps.watchEveryMs ?? 50, rec.tick);
   return {
@@ -210,8 +239,14 @@ export function createStatusRecorder(deps: StatusRecorderDeps): StatusRecorder {
 export function lagByReplica(view: ElectionView): Map<number, number | null> {
   const leader = view.replicas.find((r) => r.id === view.leaderId);
   const leaderLast = leader?.state === 'up' ? leader.lastIndex : null;
-  return new Map(view.replicas.filter((r) => r.id !== view.leaderId).map((r) => [
-    r.id,
-    leaderLast !== null && r.state === 'up' && r.lastIndex !== null ? Math.max(0, leaderLast - r.lastIndex) : null,
-  ]));
+  return new Map(
+    view.replicas
+      .filter((r) => r.id !== view.leaderId)
+      .map((r) => [
+        r.id,
+        leaderLast !== null && r.state === 'up' && r.lastIndex !== null
+          ? Math.max(0, leaderLast - r.lastIndex)
+          : null,
+      ]),
+  );
 }

@@ -57,8 +57,17 @@ export class StockView {
   private async fetch(): Promise<void> {
     const TIMED_OUT = Symbol('timeout');
     try {
-      const products = await within<Product[] | typeof TIMED_OUT>(this.catalog.listProducts(), this.timeoutMs, TIMED_OUT);
-      if (products === TIMED_OUT) this.answer = { ...this.answer, stale: true, error: `catalog did not answer within ${this.timeoutMs} ms` };
+      const products = await within<Product[] | typeof TIMED_OUT>(
+        this.catalog.listProducts(),
+        this.timeoutMs,
+        TIMED_OUT,
+      );
+      if (products === TIMED_OUT)
+        this.answer = {
+          ...this.answer,
+          stale: true,
+          error: `catalog did not answer within ${this.timeoutMs} ms`,
+        };
       else this.answer = { products, atMs: this.now(), stale: false, error: null };
     } catch (err) {
       this.answer = { ...this.answer, stale: true, error: (err as Error).message };
@@ -83,7 +92,9 @@ export class RecentOrders {
 
   /** The newest `shown` orders known, newest first, and whether some could not be fetched in time. */
   current(): { recent: Order[]; stale: boolean } {
-    const recent = [...this.known.values()].sort((a, b) => b.number - a.number).slice(0, this.shown);
+    const recent = [...this.known.values()]
+      .sort((a, b) => b.number - a.number)
+      .slice(0, this.shown);
     return { recent, stale: this.stale };
   }
 
@@ -95,7 +106,15 @@ export class RecentOrders {
     }
     const wanted: number[] = [];
     for (let n = last; n >= 0 && n > last - this.shown; n--) if (!this.known.has(n)) wanted.push(n);
-    const results = await Promise.all(wanted.map((n) => within(this.fetchOnce(n).then(() => true), this.timeoutMs, false)));
+    const results = await Promise.all(
+      wanted.map((n) =>
+        within(
+          this.fetchOnce(n).then(() => true),
+          this.timeoutMs,
+          false,
+        ),
+      ),
+    );
     this.stale = results.includes(false);
     for (const n of this.known.keys()) if (n <= last - ORDERS_REMEMBERED) this.known.delete(n);
   }
@@ -111,10 +130,13 @@ export class RecentOrders {
   private fetchOnce(n: number): Promise<void> {
     let flight = this.fetching.get(n);
     if (!flight) {
-      flight = this.orders.getOrder(n).then(
-        (order) => void this.known.set(n, order),
-        () => {},
-      ).finally(() => this.fetching.delete(n));
+      flight = this.orders
+        .getOrder(n)
+        .then(
+          (order) => void this.known.set(n, order),
+          () => {},
+        )
+        .finally(() => this.fetching.delete(n));
       this.fetching.set(n, flight);
     }
     return flight;

@@ -40,7 +40,12 @@ import type { ElectionView, OrderRouter } from './types.ts';
 const PAGE = readFileSync(new URL('./status-page.html', import.meta.url), 'utf8');
 
 export interface StatusDeps {
-  cache: { stats(): ProductCacheStats; keys(): string[]; peek(name: string): Product | undefined; events?(): CacheEvent[] };
+  cache: {
+    stats(): ProductCacheStats;
+    keys(): string[];
+    peek(name: string): Product | undefined;
+    events?(): CacheEvent[];
+  };
   orders: Pick<OrderRouter, 'view' | 'getOrder'>;
   catalog: Pick<CatalogClient, 'listProducts'>;
   /** What the frontend saw of its orders, elections and the catalog (the banners, series, failovers). */
@@ -76,13 +81,26 @@ export interface StatusSnapshot {
   /** Outages as the frontend saw them, worst first; empty when all is well. */
   banners: Banner[];
   leader: { id: number | null; epoch: number | null; electing: boolean };
-  replicas: Array<{ id: number; url: string; state: string; role: string | null; epoch: number | null; lastIndex: number | null; lag: number | null; leader: boolean }>;
+  replicas: Array<{
+    id: number;
+    url: string;
+    state: string;
+    role: string | null;
+    epoch: number | null;
+    lastIndex: number | null;
+    lag: number | null;
+    leader: boolean;
+  }>;
   services: ServiceHealth[];
   /** One point per second over [fromMs, toMs]. */
   series: { fromMs: number; toMs: number; orders: OrderPoint[]; lag: LagPoint[] };
   /** Each leader change, oldest first. */
   failovers: Failover[];
-  cache: ProductCacheStats & { lru: Array<{ name: string; quantity: number | null; price: number | null }>; events: CacheEvent[]; samples: CacheSample[] };
+  cache: ProductCacheStats & {
+    lru: Array<{ name: string; quantity: number | null; price: number | null }>;
+    events: CacheEvent[];
+    samples: CacheSample[];
+  };
   orders: { lastIndex: number | null; recent: Order[]; stale: boolean };
   stock: StockAnswer;
 }
@@ -103,7 +121,10 @@ export const WINDOW_SECONDS = { min: 10, max: 300 } as const;
 function parseWindowSeconds(raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
   const n = /^\d{1,4}$/.test(raw) ? Number(raw) : NaN;
-  if (!(n >= WINDOW_SECONDS.min && n <= WINDOW_SECONDS.max)) throw badRequest(`window must be a whole number of seconds from ${WINDOW_SECONDS.min} to ${WINDOW_SECONDS.max}`);
+  if (!(n >= WINDOW_SECONDS.min && n <= WINDOW_SECONDS.max))
+    throw badRequest(
+      `window must be a whole number of seconds from ${WINDOW_SECONDS.min} to ${WINDOW_SECONDS.max}`,
+    );
   return n;
 }
 
@@ -126,8 +147,16 @@ class CacheSampler {
   /** Bound: the timer calls it unbound. */
   readonly sample = (): void => {
     const s = this.cache.stats();
-    this.samples.push({ atMs: this.now(), hits: s.hits, misses: s.misses, evictions: s.evictions, invalidations: s.invalidations, size: s.size });
-    if (this.samples.length > this.maxSamples) this.samples.splice(0, this.samples.length - this.maxSamples);
+    this.samples.push({
+      atMs: this.now(),
+      hits: s.hits,
+      misses: s.misses,
+      evictions: s.evictions,
+      invalidations: s.invalidations,
+      size: s.size,
+    });
+    if (this.samples.length > this.maxSamples)
+      this.samples.splice(0, this.samples.length - this.maxSamples);
   };
 
   all(): CacheSample[] {
@@ -148,7 +177,10 @@ function replicaRows(v: ElectionView, leaderLast: number | null): StatusSnapshot
     role: r.role,
     epoch: r.promisedEpoch,
     lastIndex: r.lastIndex,
-    lag: leaderLast !== null && r.lastIndex !== null && r.state === 'up' ? Math.max(0, leaderLast - r.lastIndex) : null,
+    lag:
+      leaderLast !== null && r.lastIndex !== null && r.state === 'up'
+        ? Math.max(0, leaderLast - r.lastIndex)
+        : null,
     leader: r.id === v.leaderId,
   }));
 }
@@ -188,7 +220,12 @@ async function snapshotOf(parts: SnapshotParts, windowMs: number): Promise<Statu
     services: seen.services,
     series: { fromMs: seen.fromMs, toMs: seen.toMs, orders: seen.orders, lag: seen.lag },
     failovers: seen.failovers,
-    cache: { ...deps.cache.stats(), lru, events: deps.cache.events?.() ?? [], samples: samples.all() },
+    cache: {
+      ...deps.cache.stats(),
+      lru,
+      events: deps.cache.events?.() ?? [],
+      samples: samples.all(),
+    },
     orders: { lastIndex: leaderLast, recent: orders.recent, stale: orders.stale },
     stock: stock.current(),
   };
@@ -197,11 +234,17 @@ async function snapshotOf(parts: SnapshotParts, windowMs: number): Promise<Statu
 /** GET /status (the page) and GET /status.json[?window=S] (one snapshot). */
 function statusApp(snapshot: (windowMs?: number) => Promise<StatusSnapshot>): Hono {
   const app = new Hono();
-  app.get(frontendPublicRoutes.statusPage.path, (c) => c.html(PAGE, 200, { 'cache-control': 'no-store' }));
+  app.get(frontendPublicRoutes.statusPage.path, (c) =>
+    c.html(PAGE, 200, { 'cache-control': 'no-store' }),
+  );
   app.onError(onAppError);
   app.get(frontendPublicRoutes.statusData.path, async (c) => {
     const seconds = parseWindowSeconds(c.req.query('window'));
-    return c.json({ data: await snapshot(seconds === undefined ? undefined : seconds * 1000) }, 200, { 'cache-control': 'no-store' });
+    return c.json(
+      { data: await snapshot(seconds === undefined ? undefined : seconds * 1000) },
+      200,
+      { 'cache-control': 'no-store' },
+    );
   });
   return app;
 }
@@ -210,7 +253,12 @@ export function createStatusPage(deps: StatusDeps): StatusPage {
   const now = deps.now ?? Date.now;
   const startedAtMs = deps.startedAtMs ?? now();
   const timeoutMs = deps.fetchTimeoutMs ?? 1_000;
-  const samples = new CacheSampler(deps.cache, now, deps.maxSamples ?? 150, deps.sampleEveryMs ?? 1_000);
+  const samples = new CacheSampler(
+    deps.cache,
+    now,
+    deps.maxSamples ?? 150,
+    deps.sampleEveryMs ?? 1_000,
+  );
   const parts: SnapshotParts = {
     deps,
     startedAtMs,

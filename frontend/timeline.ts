@@ -29,7 +29,10 @@ export class LatencyHistogram {
   private total = 0;
 
   record(ms: number): void {
-    const i = ms <= MIN_LATENCY_MS ? 0 : Math.min(MAX_BUCKET, Math.ceil(Math.log(ms / MIN_LATENCY_MS) / Math.log(GROWTH)));
+    const i =
+      ms <= MIN_LATENCY_MS
+        ? 0
+        : Math.min(MAX_BUCKET, Math.ceil(Math.log(ms / MIN_LATENCY_MS) / Math.log(GROWTH)));
     this.counts.set(i, (this.counts.get(i) ?? 0) + 1);
     this.total++;
   }
@@ -64,9 +67,18 @@ export interface LagPoint {
   lag: Record<string, number | null>;
 }
 
-interface OrderSecond { counts: Record<OrderOutcomeKey, number>; latency: LatencyHistogram }
+interface OrderSecond {
+  counts: Record<OrderOutcomeKey, number>;
+  latency: LatencyHistogram;
+}
 
-const zeroCounts = (): Record<OrderOutcomeKey, number> => ({ 200: 0, 409: 0, 503: 0, 504: 0, other: 0 });
+const zeroCounts = (): Record<OrderOutcomeKey, number> => ({
+  200: 0,
+  409: 0,
+  503: 0,
+  504: 0,
+  other: 0,
+});
 const round = (ms: number | null) => (ms === null ? null : Math.round(ms * 100) / 100);
 
 export class Timeline {
@@ -74,7 +86,10 @@ export class Timeline {
   private readonly lags: PerSecond<Map<number, number | null>>;
 
   constructor(seconds: number) {
-    this.orders = new PerSecond(seconds, () => ({ counts: zeroCounts(), latency: new LatencyHistogram() }));
+    this.orders = new PerSecond(seconds, () => ({
+      counts: zeroCounts(),
+      latency: new LatencyHistogram(),
+    }));
     this.lags = new PerSecond(seconds, () => new Map());
   }
 
@@ -107,7 +122,9 @@ export class Timeline {
   lagBetween(fromMs: number, toMs: number): LagPoint[] {
     return this.lags.range(fromMs, toMs).map(({ atMs, bucket }) => ({
       atMs,
-      lag: Object.fromEntries([...(bucket ?? new Map<number, number | null>())].map(([id, lag]) => [String(id), lag])),
+      lag: Object.fromEntries(
+        [...(bucket ?? new Map<number, number | null>())].map(([id, lag]) => [String(id), lag]),
+      ),
     }));
   }
 }

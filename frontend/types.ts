@@ -8,15 +8,30 @@
  */
 import type { Order, OrderPlaced, OrderRequest } from '../shared/contracts.ts';
 
-export interface ReplicaView { id: number; url: string; state: 'up' | 'down' | 'unknown'; role: string | null; lastIndex: number | null; promisedEpoch: number | null }
-export interface ElectionView { leaderId: number | null; epoch: number | null; electing: boolean; replicas: ReplicaView[] }
+export interface ReplicaView {
+  id: number;
+  url: string;
+  state: 'up' | 'down' | 'unknown';
+  role: string | null;
+  lastIndex: number | null;
+  promisedEpoch: number | null;
+}
+export interface ElectionView {
+  leaderId: number | null;
+  epoch: number | null;
+  electing: boolean;
+  replicas: ReplicaView[];
+}
 export interface OrderRouter {
   /**
    * Places the order at the leader; resolves with the order number or throws an AppError
    * (400/404/409/422/503/504). With an idempotency key, the same key and body always get the same
    * outcome; `replayed` says the outcome is that of an earlier request with the key.
    */
-  placeOrder(req: OrderRequest, opts?: { idempotencyKey?: string; requestId?: string }): Promise<OrderPlaced & { replayed?: boolean }>;
+  placeOrder(
+    req: OrderRequest,
+    opts?: { idempotencyKey?: string; requestId?: string },
+  ): Promise<OrderPlaced & { replayed?: boolean }>;
   /** Reads an order from the leader; throws orderNotFound() (404) or a 503 AppError. */
   getOrder(orderNumber: number, opts?: { requestId?: string }): Promise<Order>;
   view(): ElectionView;

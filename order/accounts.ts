@@ -29,12 +29,17 @@ export class Accounts {
   async run(epoch: number): Promise<void> {
     const accounts = this.ctx.o.catalogAccounts;
     if (!accounts) return;
-    const intervalMs = this.ctx.o.reconcileIntervalMs ?? Math.max(1_000, 5 * this.ctx.o.heartbeatIntervalMs);
+    const intervalMs =
+      this.ctx.o.reconcileIntervalMs ?? Math.max(1_000, 5 * this.ctx.o.heartbeatIntervalMs);
     while (this.ctx.leaderEpoch === epoch && !this.ctx.stopped) {
       if (this.ctx.established) {
-        await this.reconcile(epoch).catch((err: Error) => this.ctx.emit({ type: 'accounting_failed', epoch, reason: err.message }));
+        await this.reconcile(epoch).catch((err: Error) =>
+          this.ctx.emit({ type: 'accounting_failed', epoch, reason: err.message }),
+        );
       }
-      await this.ctx.o.clock.sleep(this.ctx.established ? intervalMs : this.ctx.o.heartbeatIntervalMs);
+      await this.ctx.o.clock.sleep(
+        this.ctx.established ? intervalMs : this.ctx.o.heartbeatIntervalMs,
+      );
     }
   }
 
@@ -61,7 +66,8 @@ export class Accounts {
     for (const key of release) this.releasing.add(key);
     try {
       const res = await accounts.reconcile({ epoch, committed, release });
-      if (res.released) this.ctx.emit({ type: 'purchases_released', epoch, released: res.released });
+      if (res.released)
+        this.ctx.emit({ type: 'purchases_released', epoch, released: res.released });
     } finally {
       for (const key of release) this.releasing.delete(key);
     }

@@ -24,38 +24,45 @@ export interface OrderAppDeps {
 export function createOrderApp(deps: OrderAppDeps): Hono {
   const { replica } = deps;
   const app = createServiceApp();
-  mountRoutes(app, orderRoutes, {
-    order: async ({ body, c }) => {
-      const { orderNumber, replayed } = await replica.order(body, requestIdOf(c));
-      if (replayed) c.header(REPLAYED_HEADER, 'true');
-      return { order_number: orderNumber };
+  mountRoutes(
+    app,
+    orderRoutes,
+    {
+      order: async ({ body, c }) => {
+        const { orderNumber, replayed } = await replica.order(body, requestIdOf(c));
+        if (replayed) c.header(REPLAYED_HEADER, 'true');
+        return { order_number: orderNumber };
+      },
+      // The frontend's concurrent orders in one request (shared/batcher.ts): each is the same call as
+      // POST /orders, and each item carries its own outcome. Their records are appended together,
+      // so they commit together, and the answer goes out when the last one has.
+      orderBatch: async ({ body, c }) => {
+        const requestId = requestIdOf(c);
+        const settled = await Promise.allSettled(
+          body.orders.map(async (o) => {
+            const { orderNumber, replayed } = await replica.order(o, requestId);
+            return { order_number: orderNumber, replayed };
+          }),
+        );
+        return { results: settled.map(toBatchResult) };
+      },
+      getOrder: ({ params, query }) => replica.getOrder(params.number, query.epoch),
+      status: () => replica.status(),
+      lead: ({ body }) => replica.lead(body.epoch),
+      leader: ({ body }) => {
+        replica.handleLeaderNotice(body);
+        return replica.status();
+      },
+      promise: ({ body }) => replica.handlePromise(body),
+      append: ({ body }) => replica.handleAppend(body),
+      fetchLog: ({ query }) => replica.handleFetchLog(query),
+      catchup: ({ body }) => {
+        replica.handleCatchup(body);
+        return { ok: true as const };
+      },
+      health: () => replica.status(),
     },
-    // The frontend's concurrent orders in one request (shared/batcher.ts): each is the same call as
-    // POST /orders, and each item carries its own outcome. Their records are appended together,
-    // so they commit together, and the answer goes out when the last one has.
-    orderBatch: async ({ body, c }) => {
-      const requestId = requestIdOf(c);
-      const settled = await Promise.allSettled(body.orders.map(async (o) => {
-        const { orderNumber, replayed } = await replica.order(o, requestId);
-        return { order_number: orderNumber, replayed };
-      }));
-      return { results: settled.map(toBatchResult) };
-    },
-    getOrder: ({ params, query }) => replica.getOrder(params.number, query.epoch),
-    status: () => replica.status(),
-    lead: ({ body }) => replica.lead(body.epoch),
-    leader: ({ body }) => {
-      replica.handleLeaderNotice(body);
-      return replica.status();
-    },
-    promise: ({ body }) => replica.handlePromise(body),
-    append: ({ body }) => replica.handleAppend(body),
-    fetchLog: ({ query }) => replica.handleFetchLog(query),
-    catchup: ({ body }) => {
-      replica.handleCatchup(body);
-      return { ok: true as const };
-    },
-    health: () => replica.status(),
-  }, { credential: deps.credential ?? null });
+    { credential: deps.credential ?? null },
+  );
   return app;
 }

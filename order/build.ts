@@ -24,21 +24,38 @@ import type { ReplicaEvent } from './events.ts';
 import type { OrderLogStore } from './log.ts';
 import type { MetaStore } from './meta.ts';
 import {
-  catchupMetrics, observeMeta, observePeers, observePurchaser, registerReplicaMetrics, replicaEventLogger, RequestIdsByKey, watchLeader,
+  catchupMetrics,
+  observeMeta,
+  observePeers,
+  observePurchaser,
+  registerReplicaMetrics,
+  replicaEventLogger,
+  RequestIdsByKey,
+  watchLeader,
 } from './observe.ts';
-import { createBatchingCatalogPurchaser, createHttpCatalogAccounts, createHttpPeerTransport, type CatalogAccounts, type CatalogPurchaser } from './peers.ts';
+import {
+  createBatchingCatalogPurchaser,
+  createHttpCatalogAccounts,
+  createHttpPeerTransport,
+  type CatalogAccounts,
+  type CatalogPurchaser,
+} from './peers.ts';
 import { createReplicaReadinessApp } from './readiness.ts';
 import { Replica } from './replica.ts';
 
 /** What of the parsed config a replica needs (shared/config.ts), plus knobs no variable sets. */
-export type ReplicaConfig = Pick<Config, 'replicas' | 'catalogUrl' | 'heartbeatIntervalMs' | 'commitQuorum' | 'idempotencyKeysRetained'> & Partial<Pick<Config, 'clusterSecret'>> & {
-  /** Which entry of `replicas` this process is (ORDER_ID). */
-  orderId: number;
-  /** Tuning for tests and the simulator; production uses the replica's defaults. */
-  commitTimeoutMs?: number;
-  reconcileIntervalMs?: number;
-  maxBatch?: number;
-};
+export type ReplicaConfig = Pick<
+  Config,
+  'replicas' | 'catalogUrl' | 'heartbeatIntervalMs' | 'commitQuorum' | 'idempotencyKeysRetained'
+> &
+  Partial<Pick<Config, 'clusterSecret'>> & {
+    /** Which entry of `replicas` this process is (ORDER_ID). */
+    orderId: number;
+    /** Tuning for tests and the simulator; production uses the replica's defaults. */
+    commitTimeoutMs?: number;
+    reconcileIntervalMs?: number;
+    maxBatch?: number;
+  };
 
 /** A replica's durable state, opened: files (order/storage.ts) or in-memory twins. */
 export interface ReplicaStorage {
@@ -87,11 +104,15 @@ export interface BuiltReplica {
 }
 
 /** A logger that writes nothing: the default for builds whose IO brings none. */
-export const silentLogger = (name: string): Logger => createLogger(name, { level: 'silent', destination: { write: () => {} } });
+export const silentLogger = (name: string): Logger =>
+  createLogger(name, { level: 'silent', destination: { write: () => {} } });
 
 export function selfAddress(config: Pick<ReplicaConfig, 'replicas' | 'orderId'>): ReplicaAddress {
   const self = config.replicas.find((r) => r.id === config.orderId);
-  if (!self) throw new Error(`replica ${config.orderId} is not in ORDER_REPLICAS (${config.replicas.map((r) => r.id).join(', ')})`);
+  if (!self)
+    throw new Error(
+      `replica ${config.orderId} is not in ORDER_REPLICAS (${config.replicas.map((r) => r.id).join(', ')})`,
+    );
   return self;
 }
 
@@ -107,17 +128,27 @@ export function buildReplica(config: ReplicaConfig, io: ReplicaIo): BuiltReplica
   };
   const { storage } = io;
   // Its internal routes check the cluster credential; its calls to peers and the catalog carry it.
-  const { credential, http } = clusterSecurity(config.clusterSecret, io.http, (f, m) => logger.warn(f, m));
+  const { credential, http } = clusterSecurity(config.clusterSecret, io.http, (f, m) =>
+    logger.warn(f, m),
+  );
   const peers = config.replicas.filter((r) => r.id !== address.id);
   const requestIds = new RequestIdsByKey();
   const transport = createHttpPeerTransport(http, peers);
-  const catalog = io.catalog ?? { purchaser: createBatchingCatalogPurchaser(http, config.catalogUrl), accounts: createHttpCatalogAccounts(http, config.catalogUrl) };
+  const catalog = io.catalog ?? {
+    purchaser: createBatchingCatalogPurchaser(http, config.catalogUrl),
+    accounts: createHttpCatalogAccounts(http, config.catalogUrl),
+  };
   const replica = new Replica({
     id: address.id,
     peerIds: peers.map((p) => p.id),
     log: storage.log,
     meta: observeMeta(storage.meta, logger),
-    peers: observePeers(transport, { logger, ids: requestIds, metrics: catchupMetrics(registry), now: () => io.clock.now() }),
+    peers: observePeers(transport, {
+      logger,
+      ids: requestIds,
+      metrics: catchupMetrics(registry),
+      now: () => io.clock.now(),
+    }),
     catalog: observePurchaser(catalog.purchaser, requestIds),
     catalogAccounts: catalog.accounts ?? undefined,
     idempotencyKeysRetained: config.idempotencyKeysRetained,
@@ -132,7 +163,10 @@ export function buildReplica(config: ReplicaConfig, io: ReplicaIo): BuiltReplica
   });
   registerReplicaMetrics(registry, () => replica.status());
   const app = observeApp(
-    [createOrderApp({ replica, credential }), createReplicaReadinessApp({ replica, peerStatus: transport.status })],
+    [
+      createOrderApp({ replica, credential }),
+      createReplicaReadinessApp({ replica, peerStatus: transport.status }),
+    ],
     { logger, registry, serveMetrics: true },
   );
   let stopWatch: (() => void) | null = null;
@@ -145,7 +179,12 @@ export function buildReplica(config: ReplicaConfig, io: ReplicaIo): BuiltReplica
     storage,
     registry,
     async start() {
-      stopWatch ??= watchLeader(() => replica.status(), logger, config.heartbeatIntervalMs, io.clock);
+      stopWatch ??= watchLeader(
+        () => replica.status(),
+        logger,
+        config.heartbeatIntervalMs,
+        io.clock,
+      );
       await replica.start();
     },
     async stop() {

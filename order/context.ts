@@ -104,21 +104,34 @@ export class ReplicaContext {
 
   /** Waits for every serial change queued so far. */
   drain(): Promise<void> {
-    return this.serialTail.then(() => {}, () => {});
+    return this.serialTail.then(
+      () => {},
+      () => {},
+    );
   }
 
   async saveMeta(next: Meta): Promise<void> {
     try {
       await this.o.meta.save(next);
     } catch (err) {
-      this.fatal(new Error(`could not make the replica's meta durable: ${(err as Error)?.message ?? String(err)}`, { cause: err }));
+      this.fatal(
+        new Error(
+          `could not make the replica's meta durable: ${(err as Error)?.message ?? String(err)}`,
+          { cause: err },
+        ),
+      );
     }
     this.meta = next;
   }
 
   fatal(err: Error): never {
     this.emit({ type: 'fatal', reason: err.message });
-    (this.o.onFatal ?? ((e) => { throw e; }))(err);
+    (
+      this.o.onFatal ??
+      ((e) => {
+        throw e;
+      })
+    )(err);
     throw err;
   }
 

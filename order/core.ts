@@ -25,11 +25,19 @@ export function quorumSize(replicaCount: number): number {
 
 // ------------------------------------------------------------------------------- promises
 
-export type PromiseDecision = { grant: true; meta: Meta; changed: boolean } | { grant: false; promisedEpoch: number };
+export type PromiseDecision =
+  | { grant: true; meta: Meta; changed: boolean }
+  | { grant: false; promisedEpoch: number };
 
 export function decidePromise(meta: Meta, epoch: number, candidateId: number): PromiseDecision {
-  if (epoch > meta.promisedEpoch) return { grant: true, meta: { ...meta, promisedEpoch: epoch, votedFor: candidateId }, changed: true };
-  if (epoch === meta.promisedEpoch && meta.votedFor === candidateId) return { grant: true, meta, changed: false };
+  if (epoch > meta.promisedEpoch)
+    return {
+      grant: true,
+      meta: { ...meta, promisedEpoch: epoch, votedFor: candidateId },
+      changed: true,
+    };
+  if (epoch === meta.promisedEpoch && meta.votedFor === candidateId)
+    return { grant: true, meta, changed: false };
   return { grant: false, promisedEpoch: meta.promisedEpoch };
 }
 
@@ -71,22 +79,34 @@ export type AppendDecision =
 
 export class CommittedTruncationError extends Error {
   constructor(index: number, commitIndex: number) {
-    super(`refusing to cut the log at ${index}: records up to ${commitIndex} are known committed (safety bug)`);
+    super(
+      `refusing to cut the log at ${index}: records up to ${commitIndex} are known committed (safety bug)`,
+    );
     this.name = 'CommittedTruncationError';
   }
 }
 
-export function decideAppend(meta: Meta, log: LogView, knownCommitIndex: number, req: AppendRequest): AppendDecision {
+export function decideAppend(
+  meta: Meta,
+  log: LogView,
+  knownCommitIndex: number,
+  req: AppendRequest,
+): AppendDecision {
   if (req.epoch < meta.promisedEpoch) return { kind: 'stale', promisedEpoch: meta.promisedEpoch };
   // Having promised this epoch to another candidate (even to ourselves, in a view change that
   // failed) does not matter: whoever sends appends for epoch E won a quorum of promises for E,
   // and quorums intersect, so there is only one such leader. Refusing it would only strand us.
-  const promised: Meta = req.epoch > meta.promisedEpoch ? { ...meta, promisedEpoch: req.epoch, votedFor: req.leaderId } : meta;
-  if (!verifyChain(req.prevIndex, req.prevCrc, req.entries)) return { kind: 'invalid', why: 'entries do not form a valid checksum chain' };
+  const promised: Meta =
+    req.epoch > meta.promisedEpoch
+      ? { ...meta, promisedEpoch: req.epoch, votedFor: req.leaderId }
+      : meta;
+  if (!verifyChain(req.prevIndex, req.prevCrc, req.entries))
+    return { kind: 'invalid', why: 'entries do not form a valid checksum chain' };
 
   const lastIndex = log.lastIndex();
   if (req.prevIndex > lastIndex) return { kind: 'mismatch', lastIndex, meta: promised };
-  if (log.crcAt(req.prevIndex) !== req.prevCrc) return { kind: 'mismatch', lastIndex: req.prevIndex - 1, meta: promised };
+  if (log.crcAt(req.prevIndex) !== req.prevCrc)
+    return { kind: 'mismatch', lastIndex: req.prevIndex - 1, meta: promised };
 
   let truncateFrom: number | null = null;
   let firstNew = req.entries.length;
@@ -113,13 +133,25 @@ export function decideAppend(meta: Meta, log: LogView, knownCommitIndex: number,
   // is not in its log.
   const synced = meta.logEpoch === req.epoch;
   const pastIsOlder = (log.entryAt(matchIndex + 1)?.epoch ?? req.epoch) < req.epoch;
-  if (truncateFrom === null && !synced && pastIsOlder && matchIndex === req.leaderLastIndex && lastIndex > matchIndex) truncateFrom = matchIndex + 1;
-  if (truncateFrom !== null && truncateFrom <= knownCommitIndex) throw new CommittedTruncationError(truncateFrom, knownCommitIndex);
+  if (
+    truncateFrom === null &&
+    !synced &&
+    pastIsOlder &&
+    matchIndex === req.leaderLastIndex &&
+    lastIndex > matchIndex
+  )
+    truncateFrom = matchIndex + 1;
+  if (truncateFrom !== null && truncateFrom <= knownCommitIndex)
+    throw new CommittedTruncationError(truncateFrom, knownCommitIndex);
 
-  const newLast = truncateFrom !== null ? truncateFrom - 1 + (req.entries.length - firstNew) : Math.max(lastIndex, matchIndex);
+  const newLast =
+    truncateFrom !== null
+      ? truncateFrom - 1 + (req.entries.length - firstNew)
+      : Math.max(lastIndex, matchIndex);
   const equalsLeaderPrefix = newLast === matchIndex || synced;
   const holdsStartLog = matchIndex >= req.viewStartIndex;
-  const logEpoch = equalsLeaderPrefix && holdsStartLog ? Math.max(meta.logEpoch, req.epoch) : meta.logEpoch;
+  const logEpoch =
+    equalsLeaderPrefix && holdsStartLog ? Math.max(meta.logEpoch, req.epoch) : meta.logEpoch;
   return {
     kind: 'accept',
     truncateFrom,
@@ -145,17 +177,33 @@ export function initialProgress(leaderLastIndex: number): FollowerProgress {
   return { nextIndex: leaderLastIndex + 1, matchIndex: -1, backoff: 1 };
 }
 
-export function onAppendAccepted(p: FollowerProgress, matchIndex: number, counts: boolean): FollowerProgress {
-  return { nextIndex: matchIndex + 1, matchIndex: counts ? Math.max(p.matchIndex, matchIndex) : p.matchIndex, backoff: 1 };
+export function onAppendAccepted(
+  p: FollowerProgress,
+  matchIndex: number,
+  counts: boolean,
+): FollowerProgress {
+  return {
+    nextIndex: matchIndex + 1,
+    matchIndex: counts ? Math.max(p.matchIndex, matchIndex) : p.matchIndex,
+    backoff: 1,
+  };
 }
 
 export function onAppendMismatch(p: FollowerProgress, followerLastIndex: number): FollowerProgress {
   const stepped = p.nextIndex - p.backoff;
-  return { ...p, nextIndex: Math.max(0, Math.min(stepped, followerLastIndex + 1)), backoff: p.backoff * 2 };
+  return {
+    ...p,
+    nextIndex: Math.max(0, Math.min(stepped, followerLastIndex + 1)),
+    backoff: p.backoff * 2,
+  };
 }
 
 /** Highest index durable on `quorum` replicas, counting the leader's own durable index. */
-export function commitIndexFor(leaderDurableIndex: number, followerMatches: readonly number[], quorum: number): number {
+export function commitIndexFor(
+  leaderDurableIndex: number,
+  followerMatches: readonly number[],
+  quorum: number,
+): number {
   const all = [leaderDurableIndex, ...followerMatches].sort((a, b) => b - a);
   return all[quorum - 1] ?? -1;
 }

@@ -9,8 +9,26 @@
 import path from 'node:path';
 import type { OrderEntry } from '../shared/contracts.ts';
 import { ORDER_LOG_FILE } from '../shared/data-dir.ts';
-import { CRC32, EPOCH, IDEMPOTENCY_KEY, LOG_POSITION, ORDER_NUMBER, ORDER_QUANTITY, TOY_NAME } from '../shared/fields.ts';
-import { CorruptLogError, LostRecordsError, NO_AUX, encodeRecord, openWal, parseWal, type RecordCodec, type Wal, type WalOptions } from '../shared/wal.ts';
+import {
+  CRC32,
+  EPOCH,
+  IDEMPOTENCY_KEY,
+  LOG_POSITION,
+  ORDER_NUMBER,
+  ORDER_QUANTITY,
+  TOY_NAME,
+} from '../shared/fields.ts';
+import {
+  CorruptLogError,
+  LostRecordsError,
+  NO_AUX,
+  encodeRecord,
+  openWal,
+  parseWal,
+  type RecordCodec,
+  type Wal,
+  type WalOptions,
+} from '../shared/wal.ts';
 import { assertContinues, orderFields, type OrderLogStore } from './log.ts';
 
 export { CorruptLogError, LostRecordsError };
@@ -19,9 +37,11 @@ export const LOG_HEADER = 'number,epoch,name,quantity,key,crc\n';
 
 /** Why an order record cannot be written (or was not written by us), or null. */
 function checkOrder(e: OrderEntry): string | null {
-  if (!ORDER_NUMBER.valid(e.index)) return `order number ${e.index} is not an integer from 0 to ${ORDER_NUMBER.max}`;
+  if (!ORDER_NUMBER.valid(e.index))
+    return `order number ${e.index} is not an integer from 0 to ${ORDER_NUMBER.max}`;
   if (!EPOCH.valid(e.epoch)) return `epoch ${e.epoch} is not an integer from 0 to ${EPOCH.max}`;
-  if (!ORDER_QUANTITY.valid(e.quantity)) return `quantity ${e.quantity} is not an integer from 1 to ${ORDER_QUANTITY.max}`;
+  if (!ORDER_QUANTITY.valid(e.quantity))
+    return `quantity ${e.quantity} is not an integer from 1 to ${ORDER_QUANTITY.max}`;
   if (!CRC32.valid(e.crc)) return `crc ${e.crc} is not a crc32`;
   return TOY_NAME.problem(String(e.name)) ?? IDEMPOTENCY_KEY.problem(String(e.key));
 }
@@ -53,9 +73,11 @@ function decodeOrder(f: string[]): OrderEntry | string {
   const epoch = EPOCH.decode(f[1]);
   const quantity = ORDER_QUANTITY.decode(f[3]);
   const crc = CRC32.decode(f[5]);
-  if (index === null) return `order number ${JSON.stringify(f[0])} is not a number from 0 to ${ORDER_NUMBER.max}`;
+  if (index === null)
+    return `order number ${JSON.stringify(f[0])} is not a number from 0 to ${ORDER_NUMBER.max}`;
   if (epoch === null) return `epoch ${JSON.stringify(f[1])} is not a number from 0 to ${EPOCH.max}`;
-  if (quantity === null) return `quantity ${JSON.stringify(f[3])} is not a number from 1 to ${ORDER_QUANTITY.max}`;
+  if (quantity === null)
+    return `quantity ${JSON.stringify(f[3])} is not a number from 1 to ${ORDER_QUANTITY.max}`;
   if (crc === null) return `crc ${JSON.stringify(f[5])} is not a crc32`;
   const e = { index, epoch, name: f[2]!, quantity, key: f[4]!, crc };
   return checkOrder(e) ?? e;
@@ -64,7 +86,10 @@ function decodeOrder(f: string[]): OrderEntry | string {
 export type FileLogOptions = WalOptions;
 
 /** Parses a whole log file (the checker and tests read logs this way). */
-export function parseLog(file: string, content: Buffer): { entries: OrderEntry[]; offsets: number[]; validEnd: number } {
+export function parseLog(
+  file: string,
+  content: Buffer,
+): { entries: OrderEntry[]; offsets: number[]; validEnd: number } {
   const p = parseWal(file, content, orderCodec);
   return { entries: p.records, offsets: p.offsets, validEnd: p.validEnd };
 }
@@ -79,7 +104,10 @@ export function formatRecord(e: OrderEntry): string {
  * mark says were durable, or no mark beside records). `keepValidPrefix` (shared/wal.ts) repairs
  * either down to the valid prefix.
  */
-export async function openFileLogStore(dir: string, opts: FileLogOptions = {}): Promise<FileLogStore> {
+export async function openFileLogStore(
+  dir: string,
+  opts: FileLogOptions = {},
+): Promise<FileLogStore> {
   // The mark is fdatasynced only after the data ('after-data', the default): with both at once, a
   // power loss in between leaves the mark ahead, the replica must be rebuilt from its peers, and
   // two replicas losing power together leave no quorum of intact ones to lead (shared/wal.ts).
@@ -107,7 +135,8 @@ export class FileLogStore implements OrderLogStore {
    * lowered: a commit index that lags is safe, one ahead of the log's own records is not recorded.
    */
   recordCommitIndex(index: number): void {
-    if (!LOG_POSITION.valid(index)) throw new RangeError(`commit index ${index} is not an index or -1`);
+    if (!LOG_POSITION.valid(index))
+      throw new RangeError(`commit index ${index} is not an index or -1`);
     const capped = Math.min(index, this.durableIndex());
     if (capped <= this.recordedCommitIndex) return;
     this.recordedCommitIndex = capped;

@@ -4,9 +4,23 @@
  * The decisions are core.ts's and recovery.ts's; this file carries them out in the order that
  * keeps every reply true after a crash.
  */
-import type { AppendRequest, AppendResponse, CatchupRequest, FetchLogResponse, LeaderNotice, LogHead, PromiseRequest, PromiseResponse } from '../shared/contracts.ts';
+import type {
+  AppendRequest,
+  AppendResponse,
+  CatchupRequest,
+  FetchLogResponse,
+  LeaderNotice,
+  LogHead,
+  PromiseRequest,
+  PromiseResponse,
+} from '../shared/contracts.ts';
 import { badRequest, notLeader, recovering, staleEpoch } from '../shared/errors.ts';
-import { CommittedTruncationError, decideAppend, decidePromise, type AppendDecision } from './core.ts';
+import {
+  CommittedTruncationError,
+  decideAppend,
+  decidePromise,
+  type AppendDecision,
+} from './core.ts';
 import type { Commitment } from './commitment.ts';
 import type { ReplicaContext } from './context.ts';
 import type { Meta } from './meta.ts';
@@ -38,11 +52,13 @@ export class FollowerRpc {
     return this.ctx.serial(async () => {
       // A replica that cannot vouch for its own state must not help elect anyone: its log head
       // may understate what it acknowledged, or it may have forgotten an earlier promise.
-      if (!countsTowardQuorum(this.ctx.meta.storage)) return { granted: false, promisedEpoch: this.ctx.meta.promisedEpoch, head: this.head() };
+      if (!countsTowardQuorum(this.ctx.meta.storage))
+        return { granted: false, promisedEpoch: this.ctx.meta.promisedEpoch, head: this.head() };
       const d = decidePromise(this.ctx.meta, req.epoch, req.candidateId);
       if (!d.grant) return { granted: false, promisedEpoch: d.promisedEpoch, head: this.head() };
       if (d.changed) {
-        if (this.ctx.role !== 'follower') this.ctx.stepDown(`promised epoch ${req.epoch} to replica ${req.candidateId}`);
+        if (this.ctx.role !== 'follower')
+          this.ctx.stepDown(`promised epoch ${req.epoch} to replica ${req.candidateId}`);
         await this.ctx.saveMeta(d.meta);
         this.ctx.leaderId = null;
       }
@@ -53,40 +69,59 @@ export class FollowerRpc {
   handleAppend(req: AppendRequest): Promise<AppendResponse> {
     return this.ctx.serial(async () => {
       if (this.ctx.leaderEpoch === req.epoch && req.leaderId !== this.ctx.id) {
-        this.ctx.fatal(new Error(`replica ${req.leaderId} claims to lead epoch ${req.epoch}, which this replica leads (two leaders in one epoch)`));
+        this.ctx.fatal(
+          new Error(
+            `replica ${req.leaderId} claims to lead epoch ${req.epoch}, which this replica leads (two leaders in one epoch)`,
+          ),
+        );
       }
       const d = this.decide(req);
       if (d.kind === 'stale') throw staleEpoch(d.promisedEpoch);
       if (d.kind === 'invalid') throw badRequest(d.why);
-      if (req.epoch > (this.ctx.leaderEpoch ?? -1) && this.ctx.role !== 'follower') this.ctx.stepDown(`replica ${req.leaderId} leads newer epoch ${req.epoch}`);
+      if (req.epoch > (this.ctx.leaderEpoch ?? -1) && this.ctx.role !== 'follower')
+        this.ctx.stepDown(`replica ${req.leaderId} leads newer epoch ${req.epoch}`);
       this.ctx.leaderId = req.leaderId;
       this.ctx.isolated = false;
       const storage = this.ctx.meta.storage;
       if (d.kind === 'mismatch') {
-        if (d.meta.promisedEpoch !== this.ctx.meta.promisedEpoch) await this.ctx.saveMeta({ ...d.meta, logEpoch: this.ctx.meta.logEpoch, storage });
+        if (d.meta.promisedEpoch !== this.ctx.meta.promisedEpoch)
+          await this.ctx.saveMeta({ ...d.meta, logEpoch: this.ctx.meta.logEpoch, storage });
         return { ok: false, reason: 'mismatch', lastIndex: d.lastIndex, storage };
       }
       await this.apply(req, d);
       await this.saveIfChanged(this.nextMeta(req, d));
       this.commitment.advanceTo(d.knownCommitIndex);
-      return { ok: true, matchIndex: d.matchIndex, logEpoch: this.ctx.meta.logEpoch, storage: this.ctx.meta.storage };
+      return {
+        ok: true,
+        matchIndex: d.matchIndex,
+        logEpoch: this.ctx.meta.logEpoch,
+        storage: this.ctx.meta.storage,
+      };
     });
   }
 
   handleFetchLog(req: { epoch?: number; from: number; limit: number }): FetchLogResponse {
-    if (req.epoch !== undefined && req.epoch < this.ctx.meta.promisedEpoch) throw staleEpoch(this.ctx.meta.promisedEpoch);
+    if (req.epoch !== undefined && req.epoch < this.ctx.meta.promisedEpoch)
+      throw staleEpoch(this.ctx.meta.promisedEpoch);
     // A candidate adopts what it fetches: a replica whose durable state is not whole (it lost its
     // log since it promised, say) must not hand out what is left as if it were its log.
-    if (req.epoch !== undefined && !countsTowardQuorum(this.ctx.meta.storage)) throw recovering(`its storage is ${this.ctx.meta.storage}`);
+    if (req.epoch !== undefined && !countsTowardQuorum(this.ctx.meta.storage))
+      throw recovering(`its storage is ${this.ctx.meta.storage}`);
     const log = this.ctx.o.log;
     const limit = Math.min(Math.max(1, req.limit), MAX_FETCH_LIMIT);
-    return { prevCrc: log.crcAt(req.from - 1) ?? null, entries: log.slice(req.from, req.from + limit), lastIndex: log.lastIndex() };
+    return {
+      prevCrc: log.crcAt(req.from - 1) ?? null,
+      entries: log.slice(req.from, req.from + limit),
+      lastIndex: log.lastIndex(),
+    };
   }
 
   handleLeaderNotice(notice: LeaderNotice): void {
     if (notice.epoch < this.ctx.meta.promisedEpoch) throw staleEpoch(this.ctx.meta.promisedEpoch);
     if (this.ctx.leaderEpoch !== null && this.ctx.leaderEpoch < notice.epoch) {
-      this.ctx.stepDown(`frontend named replica ${notice.leaderId} leader of epoch ${notice.epoch}`);
+      this.ctx.stepDown(
+        `frontend named replica ${notice.leaderId} leader of epoch ${notice.epoch}`,
+      );
     }
     this.ctx.leaderId = notice.leaderId;
   }
@@ -111,11 +146,19 @@ export class FollowerRpc {
    * so a crash in between leaves a log that claims no more than it holds (an older logEpoch is
    * only ever less likely to be picked, never unsafe).
    */
-  private async apply(req: AppendRequest, d: Extract<AppendDecision, { kind: 'accept' }>): Promise<void> {
+  private async apply(
+    req: AppendRequest,
+    d: Extract<AppendDecision, { kind: 'accept' }>,
+  ): Promise<void> {
     const log = this.ctx.o.log;
     if (d.truncateFrom !== null) {
       await log.truncateFrom(d.truncateFrom);
-      this.ctx.emit({ type: 'log_truncated', from: d.truncateFrom, leaderId: req.leaderId, epoch: req.epoch });
+      this.ctx.emit({
+        type: 'log_truncated',
+        from: d.truncateFrom,
+        leaderId: req.leaderId,
+        epoch: req.epoch,
+      });
     }
     if (d.append.length) {
       await log.append(d.append);
@@ -135,8 +178,18 @@ export class FollowerRpc {
     if (storage === 'intact') return d.meta;
     const claims = d.meta.logEpoch === req.epoch;
     if (completesRecovery(storage, req, d.matchIndex, claims)) {
-      this.ctx.emit({ type: 'storage', from: storage, to: 'intact', why: `caught up by established leader ${req.leaderId} in epoch ${req.epoch}` });
-      this.ctx.emit({ type: 'recovered', epoch: req.epoch, leaderId: req.leaderId, orders: this.ctx.o.log.lastIndex() + 1 });
+      this.ctx.emit({
+        type: 'storage',
+        from: storage,
+        to: 'intact',
+        why: `caught up by established leader ${req.leaderId} in epoch ${req.epoch}`,
+      });
+      this.ctx.emit({
+        type: 'recovered',
+        epoch: req.epoch,
+        leaderId: req.leaderId,
+        orders: this.ctx.o.log.lastIndex() + 1,
+      });
       return { ...d.meta, storage: 'intact' };
     }
     return { ...d.meta, logEpoch: this.ctx.meta.logEpoch, storage };
@@ -144,7 +197,12 @@ export class FollowerRpc {
 
   private async saveIfChanged(next: Meta): Promise<void> {
     const m = this.ctx.meta;
-    if (next.promisedEpoch !== m.promisedEpoch || next.logEpoch !== m.logEpoch || next.storage !== m.storage || next.votedFor !== m.votedFor) {
+    if (
+      next.promisedEpoch !== m.promisedEpoch ||
+      next.logEpoch !== m.logEpoch ||
+      next.storage !== m.storage ||
+      next.votedFor !== m.votedFor
+    ) {
       await this.ctx.saveMeta(next);
     }
   }

@@ -11,7 +11,17 @@
  * so a deposed leader never says "no such order" about one a newer leader acknowledged.
  */
 import type { LeaderOrderRequest, Order } from '../shared/contracts.ts';
-import { AppError, idempotencyKeyReused, noQuorum, notLeader, orderNotFound, outcomeUnknown, requestInProgress, staleEpoch, upstreamUnavailable } from '../shared/errors.ts';
+import {
+  AppError,
+  idempotencyKeyReused,
+  noQuorum,
+  notLeader,
+  orderNotFound,
+  outcomeUnknown,
+  requestInProgress,
+  staleEpoch,
+  upstreamUnavailable,
+} from '../shared/errors.ts';
 import { NetworkError } from '../shared/http.ts';
 import type { Accounts } from './accounts.ts';
 import type { Commitment } from './commitment.ts';
@@ -47,25 +57,35 @@ export class Intake {
     const leading = this.ctx.leaderEpoch;
     if (leading === null) throw notLeader(this.ctx.leaderId, this.ctx.meta.promisedEpoch);
     if (epoch !== undefined && epoch < leading) throw staleEpoch(this.ctx.meta.promisedEpoch);
-    if (epoch !== undefined && epoch > leading) throw notLeader(this.ctx.leaderId, this.ctx.meta.promisedEpoch);
+    if (epoch !== undefined && epoch > leading)
+      throw notLeader(this.ctx.leaderId, this.ctx.meta.promisedEpoch);
     return leading;
   }
 
   /** `requestId`: the client request this order is for, passed on to the catalog (tracing). */
-  async order(req: LeaderOrderRequest, requestId?: string): Promise<{ orderNumber: number; replayed: boolean }> {
+  async order(
+    req: LeaderOrderRequest,
+    requestId?: string,
+  ): Promise<{ orderNumber: number; replayed: boolean }> {
     this.assertLeader(req.epoch);
     await this.accounts?.settled(req.key);
     const known = this.lookupKey(req.key);
     if (known !== undefined) {
       const e = this.ctx.o.log.entryAt(known)!;
       if (e.name !== req.name || e.quantity !== req.quantity) throw idempotencyKeyReused();
-      await this.commitment.await(known, () => outcomeUnknown('the order is logged but not yet on a majority'));
+      await this.commitment.await(known, () =>
+        outcomeUnknown('the order is logged but not yet on a majority'),
+      );
       return { orderNumber: known, replayed: true };
     }
     const running = this.inflight.get(req.key);
     if (running) return { orderNumber: await this.joinRunning(req, running), replayed: true };
-    if (!this.replication.hasQuorumContact()) throw noQuorum('no follower is reachable, so the order could not be made durable on a majority');
-    if (this.inflight.size >= MAX_IN_FLIGHT) throw noQuorum('too many orders in flight at this leader');
+    if (!this.replication.hasQuorumContact())
+      throw noQuorum(
+        'no follower is reachable, so the order could not be made durable on a majority',
+      );
+    if (this.inflight.size >= MAX_IN_FLIGHT)
+      throw noQuorum('too many orders in flight at this leader');
     const result = this.runOrder(req, requestId);
     this.inflight.set(req.key, { name: req.name, quantity: req.quantity, result });
     try {
@@ -81,15 +101,22 @@ export class Intake {
     await this.replication.confirmLeadership(leading);
     const e = this.ctx.o.log.entryAt(orderNumber);
     if (!e) throw orderNotFound();
-    await this.commitment.await(orderNumber, () => new AppError(503, 'no_quorum', 'order not yet confirmed on a majority', 1));
+    await this.commitment.await(
+      orderNumber,
+      () => new AppError(503, 'no_quorum', 'order not yet confirmed on a majority', 1),
+    );
     return { number: e.index, name: e.name, quantity: e.quantity };
   }
 
   private async joinRunning(req: LeaderOrderRequest, running: InFlight): Promise<number> {
-    if (running.name !== req.name || running.quantity !== req.quantity) throw idempotencyKeyReused();
+    if (running.name !== req.name || running.quantity !== req.quantity)
+      throw idempotencyKeyReused();
     let cancel = () => {};
     const bound = new Promise<never>((_, reject) => {
-      cancel = this.ctx.o.clock.setTimeout(() => reject(requestInProgress()), this.ctx.commitTimeoutMs);
+      cancel = this.ctx.o.clock.setTimeout(
+        () => reject(requestInProgress()),
+        this.ctx.commitTimeoutMs,
+      );
     });
     try {
       return await Promise.race([running.result, bound]);
@@ -105,15 +132,25 @@ export class Intake {
     return index > this.ctx.o.log.lastIndex() - retained ? index : undefined;
   }
 
-  private async purchase(req: LeaderOrderRequest, epoch: number, requestId: string | undefined): Promise<void> {
+  private async purchase(
+    req: LeaderOrderRequest,
+    epoch: number,
+    requestId: string | undefined,
+  ): Promise<void> {
     try {
-      await this.ctx.o.catalog.purchase({ name: req.name, quantity: req.quantity, key: req.key, epoch }, requestId);
+      await this.ctx.o.catalog.purchase(
+        { name: req.name, quantity: req.quantity, key: req.key, epoch },
+        requestId,
+      );
     } catch (err) {
       // Nothing was logged, so this attempt cannot become an order; a decrement the catalog may
       // have made stays pending until an established leader releases it (order/accounts.ts).
       if (err instanceof NetworkError) throw upstreamUnavailable('catalog');
       if (err instanceof AppError && err.reason === 'stale_epoch') {
-        await this.learnEpoch(Number(err.detail?.promisedEpoch ?? epoch + 1), 'the catalog is fenced by a newer epoch');
+        await this.learnEpoch(
+          Number(err.detail?.promisedEpoch ?? epoch + 1),
+          'the catalog is fenced by a newer epoch',
+        );
         throw notLeader(null, this.ctx.meta.promisedEpoch);
       }
       throw err;
@@ -125,14 +162,23 @@ export class Intake {
     await this.purchase(req, epoch, requestId);
     // The catalog has decremented; only now does the order get a number, so a refused purchase
     // never leaves a gap in the order numbers.
-    if (this.ctx.leaderEpoch !== epoch) throw outcomeUnknown('leadership changed while the order was in progress');
+    if (this.ctx.leaderEpoch !== epoch)
+      throw outcomeUnknown('leadership changed while the order was in progress');
     const log = this.ctx.o.log;
     const index = log.lastIndex() + 1;
-    const entry = signEntry(log.crcAt(index - 1) ?? 0, { index, epoch, name: req.name, quantity: req.quantity, key: req.key });
+    const entry = signEntry(log.crcAt(index - 1) ?? 0, {
+      index,
+      epoch,
+      name: req.name,
+      quantity: req.quantity,
+      key: req.key,
+    });
     const durable = log.append([entry]);
     this.replication.wake();
     void durable.then(() => this.replication.advanceCommit());
-    await this.commitment.await(index, () => outcomeUnknown(`not on ${this.ctx.quorum} replicas within ${this.ctx.commitTimeoutMs} ms`));
+    await this.commitment.await(index, () =>
+      outcomeUnknown(`not on ${this.ctx.quorum} replicas within ${this.ctx.commitTimeoutMs} ms`),
+    );
     return index;
   }
 }

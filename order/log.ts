@@ -55,7 +55,11 @@ export function signEntry(prevCrc: number, e: UnsignedEntry): OrderEntry {
 }
 
 /** True if `entries` continue a log whose last record is (prevIndex, prevCrc) with a valid chain. */
-export function verifyChain(prevIndex: number, prevCrc: number, entries: readonly OrderEntry[]): boolean {
+export function verifyChain(
+  prevIndex: number,
+  prevCrc: number,
+  entries: readonly OrderEntry[],
+): boolean {
   let crc = prevCrc;
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!;
@@ -79,7 +83,8 @@ export class EntryKeyIndex {
   get(key: string): number | undefined {
     const es = this.entries();
     if (es.length < this.indexed) this.dropFrom(es.length);
-    for (; this.indexed < es.length; this.indexed++) this.byKey.set(es[this.indexed]!.key, this.indexed);
+    for (; this.indexed < es.length; this.indexed++)
+      this.byKey.set(es[this.indexed]!.key, this.indexed);
     const i = this.byKey.get(key);
     return i !== undefined && es[i]?.key === key ? i : undefined;
   }
@@ -145,6 +150,8 @@ export class MemoryLogStore implements OrderLogStore {
 export function assertContinues(log: OrderLogStore, entries: readonly OrderEntry[]): void {
   const last = log.lastIndex();
   if (!verifyChain(last, log.crcAt(last) ?? 0, entries)) {
-    throw new Error(`append does not continue the log at index ${last}: broken index sequence or checksum chain`);
+    throw new Error(
+      `append does not continue the log at index ${last}: broken index sequence or checksum chain`,
+    );
   }
 }

@@ -32,7 +32,12 @@ export interface Meta {
 }
 
 /** What a replica with no meta file starts from: nothing promised, nothing verified. */
-export const INITIAL_META: Meta = { promisedEpoch: 0, votedFor: null, logEpoch: 0, storage: 'unverified' };
+export const INITIAL_META: Meta = {
+  promisedEpoch: 0,
+  votedFor: null,
+  logEpoch: 0,
+  storage: 'unverified',
+};
 
 export { META_FILE };
 
@@ -54,7 +59,10 @@ export class MemoryMetaStore implements MetaStore {
 
 /** Thrown when the meta file exists but cannot be read back: the replica's promises are lost. */
 export class UnreadableMetaError extends Error {
-  constructor(readonly file: string, cause: unknown) {
+  constructor(
+    readonly file: string,
+    cause: unknown,
+  ) {
     super(`${file} is unreadable: ${(cause as Error)?.message ?? String(cause)}`, { cause });
     this.name = 'UnreadableMetaError';
   }
@@ -71,10 +79,15 @@ export function normalizeMeta(raw: Partial<Meta>): Meta {
     logEpoch: raw.logEpoch ?? 0,
     storage: raw.storage ?? 'intact',
   };
-  if (!EPOCH.valid(meta.promisedEpoch) || !EPOCH.valid(meta.logEpoch) || (meta.votedFor !== null && !REPLICA_ID.valid(meta.votedFor))) {
+  if (
+    !EPOCH.valid(meta.promisedEpoch) ||
+    !EPOCH.valid(meta.logEpoch) ||
+    (meta.votedFor !== null && !REPLICA_ID.valid(meta.votedFor))
+  ) {
     throw new Error(`bad numbers in meta ${JSON.stringify(raw)}`);
   }
-  if (!STORAGE_STATES.includes(meta.storage)) throw new Error(`bad storage state ${JSON.stringify(raw.storage)}`);
+  if (!STORAGE_STATES.includes(meta.storage))
+    throw new Error(`bad storage state ${JSON.stringify(raw.storage)}`);
   return meta;
 }
 
@@ -82,7 +95,10 @@ export function normalizeMeta(raw: Partial<Meta>): Meta {
 export async function openFileMetaStore(dir: string): Promise<MetaStore & { existed: boolean }> {
   await fs.mkdir(dir, { recursive: true });
   const file = path.join(dir, META_FILE);
-  const existed = await fs.access(file).then(() => true, () => false);
+  const existed = await fs.access(file).then(
+    () => true,
+    () => false,
+  );
   try {
     const store = await openJsonFile<Meta>(file, INITIAL_META, normalizeMeta);
     return Object.assign(store, { existed });

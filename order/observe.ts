@@ -53,15 +53,32 @@ export function observeMeta(meta: MetaStore, logger: Logger): MetaStore {
       current = { ...next };
       await meta.save(next);
       if (next.promisedEpoch !== before.promisedEpoch) {
-        logger.info({ event: 'epoch_change', from: before.promisedEpoch, to: next.promisedEpoch, votedFor: next.votedFor }, `epoch ${before.promisedEpoch} -> ${next.promisedEpoch}`);
+        logger.info(
+          {
+            event: 'epoch_change',
+            from: before.promisedEpoch,
+            to: next.promisedEpoch,
+            votedFor: next.votedFor,
+          },
+          `epoch ${before.promisedEpoch} -> ${next.promisedEpoch}`,
+        );
       }
-      if (next.logEpoch !== before.logEpoch) logger.debug({ event: 'log_epoch', from: before.logEpoch, to: next.logEpoch }, `log epoch ${before.logEpoch} -> ${next.logEpoch}`);
+      if (next.logEpoch !== before.logEpoch)
+        logger.debug(
+          { event: 'log_epoch', from: before.logEpoch, to: next.logEpoch },
+          `log epoch ${before.logEpoch} -> ${next.logEpoch}`,
+        );
     },
   };
 }
 
 /** Logs when the leader this replica knows of changes, checked every `everyMs` on `clock`. Returns a stop function. */
-export function watchLeader(status: () => ReplicaStatus, logger: Logger, everyMs: number, clock: Clock): () => void {
+export function watchLeader(
+  status: () => ReplicaStatus,
+  logger: Logger,
+  everyMs: number,
+  clock: Clock,
+): () => void {
   let last = status();
   let cancel: (() => void) | null = null;
   const check = () => {
@@ -70,7 +87,9 @@ export function watchLeader(status: () => ReplicaStatus, logger: Logger, everyMs
       const epoch = now.leaderEpoch ?? now.promisedEpoch;
       logger.info(
         { event: 'leader_change', from: last.leaderId, to: now.leaderId, epoch, role: now.role },
-        now.leaderId === null ? `leader ${last.leaderId} is gone` : `leader is replica ${now.leaderId}${now.leaderId === now.id ? ' (this one)' : ''} in epoch ${epoch}`,
+        now.leaderId === null
+          ? `leader ${last.leaderId} is gone`
+          : `leader is replica ${now.leaderId}${now.leaderId === now.id ? ' (this one)' : ''} in epoch ${epoch}`,
       );
     }
     last = now;
@@ -102,7 +121,10 @@ export class RequestIdsByKey {
 }
 
 /** The catalog purchaser, remembering which request each order key belongs to. */
-export function observePurchaser(catalog: CatalogPurchaser, ids: RequestIdsByKey): CatalogPurchaser {
+export function observePurchaser(
+  catalog: CatalogPurchaser,
+  ids: RequestIdsByKey,
+): CatalogPurchaser {
   return {
     purchase(req, requestId) {
       ids.remember(req.key, requestId);
@@ -118,8 +140,18 @@ export interface CatchupMetrics {
 
 export function catchupMetrics(registry: Registry): CatchupMetrics {
   return {
-    catchups: new Counter({ name: `${p}order_catchups_total`, help: 'Catch-ups this replica completed as leader, by follower', labelNames: ['follower'], registers: [registry] }),
-    orders: new Counter({ name: `${p}order_catchup_orders_total`, help: 'Orders sent to followers during catch-ups, by follower', labelNames: ['follower'], registers: [registry] }),
+    catchups: new Counter({
+      name: `${p}order_catchups_total`,
+      help: 'Catch-ups this replica completed as leader, by follower',
+      labelNames: ['follower'],
+      registers: [registry],
+    }),
+    orders: new Counter({
+      name: `${p}order_catchup_orders_total`,
+      help: 'Orders sent to followers during catch-ups, by follower',
+      labelNames: ['follower'],
+      registers: [registry],
+    }),
   };
 }
 
@@ -133,10 +165,16 @@ interface Episode {
  * The peer transport as seen from a leader: catch-ups logged and counted, request ids put on
  * appends. `now` is monotonic ms.
  */
-export function observePeers(peers: PeerTransport, o: { logger: Logger; ids: RequestIdsByKey; metrics?: CatchupMetrics; now?: () => number }): PeerTransport {
+export function observePeers(
+  peers: PeerTransport,
+  o: { logger: Logger; ids: RequestIdsByKey; metrics?: CatchupMetrics; now?: () => number },
+): PeerTransport {
   const now = o.now ?? (() => performance.now());
   /** Per follower: how the last append went, in which epoch, and the catch-up under way. */
-  const state = new Map<number, { epoch: number; answered: boolean; lastOk: boolean; episode: Episode | null }>();
+  const state = new Map<
+    number,
+    { epoch: number; answered: boolean; lastOk: boolean; episode: Episode | null }
+  >();
 
   async function append(peer: number, req: AppendRequest, timeoutMs: number) {
     let s = state.get(peer);
@@ -148,7 +186,15 @@ export function observePeers(peers: PeerTransport, o: { logger: Logger; ids: Req
     // of an epoch may carry fresh orders to a follower that is in step.)
     if (req.entries.length > 0 && s.answered && !s.lastOk && !s.episode) {
       s.episode = { epoch: req.epoch, from: req.prevIndex + 1, startedMs: now() };
-      o.logger.debug({ event: 'catchup_start', follower: peer, from: req.prevIndex + 1, leaderLastIndex: req.leaderLastIndex }, `catching up follower ${peer} from order ${req.prevIndex + 1}`);
+      o.logger.debug(
+        {
+          event: 'catchup_start',
+          follower: peer,
+          from: req.prevIndex + 1,
+          leaderLastIndex: req.leaderLastIndex,
+        },
+        `catching up follower ${peer} from order ${req.prevIndex + 1}`,
+      );
     }
     // The ids of the client requests whose orders this append carries (none on a heartbeat).
     const ids = req.entries.length ? o.ids.idsOf(req.entries.map((e) => e.key)) : [];
@@ -164,7 +210,15 @@ export function observePeers(peers: PeerTransport, o: { logger: Logger; ids: Req
         o.metrics?.catchups.inc({ follower: peer });
         o.metrics?.orders.inc({ follower: peer }, orders);
         o.logger.info(
-          { event: 'catchup', follower: peer, from: ep.from, to: res.matchIndex, orders, ms, epoch: ep.epoch },
+          {
+            event: 'catchup',
+            follower: peer,
+            from: ep.from,
+            to: res.matchIndex,
+            orders,
+            ms,
+            epoch: ep.epoch,
+          },
           `follower ${peer} caught up: ${orders} orders from order ${ep.from} in ${ms} ms`,
         );
       }
@@ -181,17 +235,63 @@ export function observePeers(peers: PeerTransport, o: { logger: Logger; ids: Req
 
 /** Registers the replica's own metrics (the HTTP ones come from shared/observability.ts). */
 export function registerReplicaMetrics(registry: Registry, status: () => ReplicaStatus): void {
-  gaugeFrom(registry, `${p}order_epoch`, 'Highest epoch this replica has promised', [], () => status().promisedEpoch);
-  gaugeFrom(registry, `${p}order_leader_epoch`, 'Epoch this replica leads (0: not leading)', [], () => status().leaderEpoch ?? 0);
+  gaugeFrom(
+    registry,
+    `${p}order_epoch`,
+    'Highest epoch this replica has promised',
+    [],
+    () => status().promisedEpoch,
+  );
+  gaugeFrom(
+    registry,
+    `${p}order_leader_epoch`,
+    'Epoch this replica leads (0: not leading)',
+    [],
+    () => status().leaderEpoch ?? 0,
+  );
   gaugeFrom(registry, `${p}order_role`, '1 for the role this replica has now', ['role'], () =>
-    (['follower', 'candidate', 'leader'] as const).map((role) => [{ role }, status().role === role ? 1 : 0] as const));
-  gaugeFrom(registry, `${p}order_leader_id`, 'Replica this one knows as leader (0: none known)', [], () => status().leaderId ?? 0);
-  gaugeFrom(registry, `${p}order_log_entries`, 'Orders in this replica\'s log (its length)', [], () => status().head.lastIndex + 1);
-  gaugeFrom(registry, `${p}order_commit_index`, 'Highest order index known committed (-1: none)', [], () => status().commitIndex);
-  gaugeFrom(registry, `${p}order_replication_lag_orders`, 'Orders the leader holds that a follower has not acknowledged (leader only)', ['follower'], () => {
-    const s = status();
-    return s.followers.map((f) => [{ follower: f.id }, Math.max(0, s.head.lastIndex - f.matchIndex)] as const);
-  });
-  gaugeFrom(registry, `${p}order_follower_reachable`, 'Whether the follower answered the last append (leader only)', ['follower'], () =>
-    status().followers.map((f) => [{ follower: f.id }, f.reachable ? 1 : 0] as const));
+    (['follower', 'candidate', 'leader'] as const).map(
+      (role) => [{ role }, status().role === role ? 1 : 0] as const,
+    ),
+  );
+  gaugeFrom(
+    registry,
+    `${p}order_leader_id`,
+    'Replica this one knows as leader (0: none known)',
+    [],
+    () => status().leaderId ?? 0,
+  );
+  gaugeFrom(
+    registry,
+    `${p}order_log_entries`,
+    "Orders in this replica's log (its length)",
+    [],
+    () => status().head.lastIndex + 1,
+  );
+  gaugeFrom(
+    registry,
+    `${p}order_commit_index`,
+    'Highest order index known committed (-1: none)',
+    [],
+    () => status().commitIndex,
+  );
+  gaugeFrom(
+    registry,
+    `${p}order_replication_lag_orders`,
+    'Orders the leader holds that a follower has not acknowledged (leader only)',
+    ['follower'],
+    () => {
+      const s = status();
+      return s.followers.map(
+        (f) => [{ follower: f.id }, Math.max(0, s.head.lastIndex - f.matchIndex)] as const,
+      );
+    },
+  );
+  gaugeFrom(
+    registry,
+    `${p}order_follower_reachable`,
+    'Whether the follower answered the last append (leader only)',
+    ['follower'],
+    () => status().followers.map((f) => [{ follower: f.id }, f.reachable ? 1 : 0] as const),
+  );
 }

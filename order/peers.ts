@@ -6,8 +6,18 @@
  * promised) or as a NetworkError.
  */
 import type {
-  AppendRequest, AppendResponse, CatchupRequest, FetchLogResponse, PendingResponse, PromiseRequest, PromiseResponse, PurchaseRequest, PurchaseResult,
-  ReconcileRequest, ReconcileResult, ReplicaStatus,
+  AppendRequest,
+  AppendResponse,
+  CatchupRequest,
+  FetchLogResponse,
+  PendingResponse,
+  PromiseRequest,
+  PromiseResponse,
+  PurchaseRequest,
+  PurchaseResult,
+  ReconcileRequest,
+  ReconcileResult,
+  ReplicaStatus,
 } from '../shared/contracts.ts';
 import type { HttpClient } from '../shared/http.ts';
 import { catalogRoutes } from '../shared/protocol/catalog.ts';
@@ -20,13 +30,25 @@ import { upstreamUnavailable } from '../shared/errors.ts';
 export interface PeerTransport {
   promise(peerId: number, req: PromiseRequest, timeoutMs: number): Promise<PromiseResponse>;
   /** `requestId`: the ids of the client requests whose orders it carries (for tracing). */
-  append(peerId: number, req: AppendRequest, timeoutMs: number, requestId?: string): Promise<AppendResponse>;
-  fetchLog(peerId: number, req: { epoch: number; from: number; limit: number }, timeoutMs: number): Promise<FetchLogResponse>;
+  append(
+    peerId: number,
+    req: AppendRequest,
+    timeoutMs: number,
+    requestId?: string,
+  ): Promise<AppendResponse>;
+  fetchLog(
+    peerId: number,
+    req: { epoch: number; from: number; limit: number },
+    timeoutMs: number,
+  ): Promise<FetchLogResponse>;
   status(peerId: number, timeoutMs: number): Promise<ReplicaStatus>;
   catchup(peerId: number, req: CatchupRequest, timeoutMs: number): Promise<void>;
 }
 
-export function createHttpPeerTransport(http: HttpClient, peers: ReadonlyArray<{ id: number; url: string }>): PeerTransport {
+export function createHttpPeerTransport(
+  http: HttpClient,
+  peers: ReadonlyArray<{ id: number; url: string }>,
+): PeerTransport {
   const urlOf = (id: number) => {
     const peer = peers.find((p) => p.id === id);
     if (!peer) throw new Error(`unknown peer ${id}`);
@@ -35,8 +57,10 @@ export function createHttpPeerTransport(http: HttpClient, peers: ReadonlyArray<{
   const replicas = createRouteClient(http, orderRoutes);
   return {
     promise: (id, body, timeoutMs) => replicas.call(urlOf(id), 'promise', { body }, { timeoutMs }),
-    append: (id, body, timeoutMs, requestId) => replicas.call(urlOf(id), 'append', { body }, { timeoutMs, requestId }),
-    fetchLog: (id, query, timeoutMs) => replicas.call(urlOf(id), 'fetchLog', { query }, { timeoutMs }),
+    append: (id, body, timeoutMs, requestId) =>
+      replicas.call(urlOf(id), 'append', { body }, { timeoutMs, requestId }),
+    fetchLog: (id, query, timeoutMs) =>
+      replicas.call(urlOf(id), 'fetchLog', { query }, { timeoutMs }),
     status: (id, timeoutMs) => replicas.call(urlOf(id), 'status', {}, { timeoutMs }),
     catchup: async (id, body, timeoutMs) => {
       await replicas.call(urlOf(id), 'catchup', { body }, { timeoutMs });
@@ -59,7 +83,11 @@ export interface CatalogAccounts {
   reconcile(req: ReconcileRequest): Promise<ReconcileResult>;
 }
 
-export function createHttpCatalogAccounts(http: HttpClient, catalogUrl: string, timeoutMs = 3_000): CatalogAccounts {
+export function createHttpCatalogAccounts(
+  http: HttpClient,
+  catalogUrl: string,
+  timeoutMs = 3_000,
+): CatalogAccounts {
   const catalog = createRouteClient(http, catalogRoutes);
   return {
     fence: async (epoch) => {
@@ -70,10 +98,15 @@ export function createHttpCatalogAccounts(http: HttpClient, catalogUrl: string, 
   };
 }
 
-export function createHttpCatalogPurchaser(http: HttpClient, catalogUrl: string, timeoutMs = 3_000): CatalogPurchaser {
+export function createHttpCatalogPurchaser(
+  http: HttpClient,
+  catalogUrl: string,
+  timeoutMs = 3_000,
+): CatalogPurchaser {
   const catalog = createRouteClient(http, catalogRoutes);
   return {
-    purchase: (body, requestId) => catalog.call(catalogUrl, 'purchase', { body }, { timeoutMs, requestId }),
+    purchase: (body, requestId) =>
+      catalog.call(catalogUrl, 'purchase', { body }, { timeoutMs, requestId }),
   };
 }
 
@@ -85,7 +118,11 @@ const PURCHASES_QUEUED = 20_000;
  * The leader's purchases, batched (shared/batcher.ts): concurrent orders cost the catalog one
  * request and one ledger fsync instead of one each. A batch carries the ids of the requests in it.
  */
-export function createBatchingCatalogPurchaser(http: HttpClient, catalogUrl: string, timeoutMs = 3_000): CatalogPurchaser {
+export function createBatchingCatalogPurchaser(
+  http: HttpClient,
+  catalogUrl: string,
+  timeoutMs = 3_000,
+): CatalogPurchaser {
   const catalog = createRouteClient(http, catalogRoutes);
   const batcher = new Batcher<{ req: PurchaseRequest; requestId?: string }, PurchaseResult>({
     maxBatch: MAX_BATCH_ITEMS,
@@ -93,9 +130,16 @@ export function createBatchingCatalogPurchaser(http: HttpClient, catalogUrl: str
     maxQueued: PURCHASES_QUEUED,
     overloaded: () => upstreamUnavailable('catalog (too many purchases waiting)'),
     send: async (items) => {
-      const ids = [...new Set(items.map((i) => i.requestId).filter((id): id is string => id !== undefined))].slice(0, 8);
+      const ids = [
+        ...new Set(items.map((i) => i.requestId).filter((id): id is string => id !== undefined)),
+      ].slice(0, 8);
       const body = { purchases: items.map((i) => i.req) };
-      const answer = await catalog.call(catalogUrl, 'purchaseBatch', { body }, { timeoutMs, requestId: ids.length ? ids.join(',') : undefined });
+      const answer = await catalog.call(
+        catalogUrl,
+        'purchaseBatch',
+        { body },
+        { timeoutMs, requestId: ids.length ? ids.join(',') : undefined },
+      );
       return itemResults(answer, items.length);
     },
   });

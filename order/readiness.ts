@@ -32,31 +32,66 @@ import { orderRoutes } from '../shared/protocol/order.ts';
 export const READY_MAX_LAG_ORDERS = 1_000;
 
 export type ReplicaNotReadyWhy =
-  | 'recovering' | 'establishing' | 'electing' | 'no_leader' | 'leader_unreachable' | 'leader_moved' | 'not_reached' | 'catching_up';
+  | 'recovering'
+  | 'establishing'
+  | 'electing'
+  | 'no_leader'
+  | 'leader_unreachable'
+  | 'leader_moved'
+  | 'not_reached'
+  | 'catching_up';
 
 export type ReplicaReadiness =
   | { ready: true; role: 'leader' | 'follower'; leaderId: number; epoch: number; lag: number }
-  | { ready: false; why: ReplicaNotReadyWhy; message: string; leaderId: number | null; lag: number | null };
+  | {
+      ready: false;
+      why: ReplicaNotReadyWhy;
+      message: string;
+      leaderId: number | null;
+      lag: number | null;
+    };
 
 /** Pure: `self` is this replica's status; `leader` what its leader said (null: no answer). */
-export function judgeReplicaReadiness(self: ReplicaStatus, leader: ReplicaStatus | null, maxLag = READY_MAX_LAG_ORDERS): ReplicaReadiness {
-  const no = (why: ReplicaNotReadyWhy, message: string, lag: number | null = null): ReplicaReadiness => ({ ready: false, why, message, leaderId: self.leaderId, lag });
+export function judgeReplicaReadiness(
+  self: ReplicaStatus,
+  leader: ReplicaStatus | null,
+  maxLag = READY_MAX_LAG_ORDERS,
+): ReplicaReadiness {
+  const no = (
+    why: ReplicaNotReadyWhy,
+    message: string,
+    lag: number | null = null,
+  ): ReplicaReadiness => ({ ready: false, why, message, leaderId: self.leaderId, lag });
   // Durable state not (yet) trusted: the replica counts toward no quorum until a leader has refilled it.
-  if (self.storage !== 'intact') return no('recovering', `its durable state is ${self.storage}; waiting for a leader to refill it`);
+  if (self.storage !== 'intact')
+    return no(
+      'recovering',
+      `its durable state is ${self.storage}; waiting for a leader to refill it`,
+    );
   if (self.role === 'leader' && self.leaderEpoch !== null) {
-    if (!self.established) return no('establishing', `leads epoch ${self.leaderEpoch}, start-of-epoch log not yet durable on a quorum`);
+    if (!self.established)
+      return no(
+        'establishing',
+        `leads epoch ${self.leaderEpoch}, start-of-epoch log not yet durable on a quorum`,
+      );
     return { ready: true, role: 'leader', leaderId: self.id, epoch: self.leaderEpoch, lag: 0 };
   }
   if (self.role === 'candidate') return no('electing', 'taking the lead (view change in progress)');
   if (self.leaderId === null) return no('no_leader', 'follows no leader yet');
   if (leader === null) return no('leader_unreachable', `leader ${self.leaderId} does not answer`);
-  if (leader.role !== 'leader' || leader.leaderEpoch === null || leader.leaderEpoch < self.promisedEpoch) {
+  if (
+    leader.role !== 'leader' ||
+    leader.leaderEpoch === null ||
+    leader.leaderEpoch < self.promisedEpoch
+  ) {
     return no('leader_moved', `replica ${self.leaderId} does not lead epoch ${self.promisedEpoch}`);
   }
   const me = leader.followers.find((f) => f.id === self.id);
-  if (!me?.reachable) return no('not_reached', `leader ${self.leaderId} does not reach this replica`);
+  if (!me?.reachable)
+    return no('not_reached', `leader ${self.leaderId} does not reach this replica`);
   const lag = Math.max(0, leader.commitIndex - me.matchIndex);
-  if (lag > maxLag) return no('catching_up', `${lag} committed orders behind leader ${self.leaderId}`, lag);
+  if (lag > maxLag)
+    return no('catching_up', `${lag} committed orders behind leader ${self.leaderId}`, lag);
   return { ready: true, role: 'follower', leaderId: self.leaderId, epoch: leader.leaderEpoch, lag };
 }
 
@@ -70,8 +105,11 @@ export interface ReplicaReadinessDeps {
 
 export async function replicaReadiness(deps: ReplicaReadinessDeps): Promise<ReplicaReadiness> {
   const self = deps.replica.status();
-  const asksLeader = self.role === 'follower' && self.leaderId !== null && self.leaderId !== self.id;
-  const leader = asksLeader ? await deps.peerStatus(self.leaderId!, deps.timeoutMs ?? 1_000).catch(() => null) : null;
+  const asksLeader =
+    self.role === 'follower' && self.leaderId !== null && self.leaderId !== self.id;
+  const leader = asksLeader
+    ? await deps.peerStatus(self.leaderId!, deps.timeoutMs ?? 1_000).catch(() => null)
+    : null;
   return judgeReplicaReadiness(self, leader);
 }
 
@@ -80,12 +118,17 @@ export function createReplicaReadinessApp(deps: ReplicaReadinessDeps): Hono {
   const app = new Hono();
   app.onError(onAppError);
   // Public, like /health: load balancers and orchestrators ask it without the cluster credential.
-  mountRoutes(app, orderRoutes, {
-    ready: async () => {
-      const r = await replicaReadiness(deps);
-      if (!r.ready) throw notReady(r.message, { why: r.why, leaderId: r.leaderId, lag: r.lag });
-      return r;
+  mountRoutes(
+    app,
+    orderRoutes,
+    {
+      ready: async () => {
+        const r = await replicaReadiness(deps);
+        if (!r.ready) throw notReady(r.message, { why: r.why, leaderId: r.leaderId, lag: r.lag });
+        return r;
+      },
     },
-  }, { credential: null });
+    { credential: null },
+  );
   return app;
 }

@@ -32,14 +32,32 @@ export interface OpenedStorage {
   logRecords: number;
 }
 
-export function storageOnOpen(meta: Meta, s: OpenedStorage): { storage: StorageState; why: string } {
-  if (s.metaUnreadable) return { storage: 'amnesiac', why: 'the meta file is unreadable: promises lost' };
+export function storageOnOpen(
+  meta: Meta,
+  s: OpenedStorage,
+): { storage: StorageState; why: string } {
+  if (s.metaUnreadable)
+    return { storage: 'amnesiac', why: 'the meta file is unreadable: promises lost' };
   if (!s.metaFound) {
-    if (s.logRecords > 0 || s.logDamage) return { storage: 'amnesiac', why: 'the meta file is missing but the log is not empty: promises lost' };
-    return { storage: 'unverified', why: 'no meta file: a new replica, or one whose files were wiped' };
+    if (s.logRecords > 0 || s.logDamage)
+      return {
+        storage: 'amnesiac',
+        why: 'the meta file is missing but the log is not empty: promises lost',
+      };
+    return {
+      storage: 'unverified',
+      why: 'no meta file: a new replica, or one whose files were wiped',
+    };
   }
-  if (s.logDamage) return { storage: meta.storage === 'amnesiac' ? 'amnesiac' : 'recovering', why: s.logDamage };
-  return { storage: meta.storage, why: meta.storage === 'intact' ? 'meta and log intact' : `still ${meta.storage} from before the restart` };
+  if (s.logDamage)
+    return { storage: meta.storage === 'amnesiac' ? 'amnesiac' : 'recovering', why: s.logDamage };
+  return {
+    storage: meta.storage,
+    why:
+      meta.storage === 'intact'
+        ? 'meta and log intact'
+        : `still ${meta.storage} from before the restart`,
+  };
 }
 
 /** Peers whose word on "I never promised anything" counts: not known to have lost state themselves. */
@@ -49,9 +67,7 @@ function remembers(s: ReplicaStatus): boolean {
 
 export type UnverifiedDecision =
   /** No orders anywhere a quorum could have put them: start intact, promising nothing up to `floor`. */
-  | { kind: 'new-cluster'; floor: number }
-  | { kind: 'history' }
-  | { kind: 'undecided' };
+  { kind: 'new-cluster'; floor: number } | { kind: 'history' } | { kind: 'undecided' };
 
 /**
  * A replica with no meta and an empty log, and enough peers that still know their own state
@@ -79,13 +95,21 @@ export function decideUnverified(
   const witnesses = answered.filter((p) => p.storage === 'intact' || p.storage === 'unverified');
   // With q = 1, n - q + 1 is more peers than exist; all of them is the most there is to ask
   // (COMMIT_QUORUM=1 cannot survive a lost disk anyway).
-  if (witnesses.length < Math.min(replicaCount - quorum + 1, replicaCount - 1)) return { kind: 'undecided' };
-  const floor = Math.max(self.promisedEpoch, ...witnesses.filter((p) => p.id !== candidate).map((p) => p.promisedEpoch));
+  if (witnesses.length < Math.min(replicaCount - quorum + 1, replicaCount - 1))
+    return { kind: 'undecided' };
+  const floor = Math.max(
+    self.promisedEpoch,
+    ...witnesses.filter((p) => p.id !== candidate).map((p) => p.promisedEpoch),
+  );
   return { kind: 'new-cluster', floor };
 }
 
 /** The epoch an amnesiac replica must not go below, or null until enough peers answered. */
-export function amnesiaFloor(peers: ReadonlyArray<ReplicaStatus | null>, replicaCount: number, quorum: number): number | null {
+export function amnesiaFloor(
+  peers: ReadonlyArray<ReplicaStatus | null>,
+  replicaCount: number,
+  quorum: number,
+): number | null {
   const known = peers.filter((p): p is ReplicaStatus => p !== null && remembers(p));
   if (known.length < Math.min(quorum, replicaCount - 1)) return null;
   return Math.max(0, ...known.map((p) => p.promisedEpoch));
@@ -97,7 +121,9 @@ export function completesRecovery(
   matchIndex: number,
   claimsLogEpoch: boolean,
 ): boolean {
-  return storage === 'recovering' && req.established && claimsLogEpoch && matchIndex >= req.commitIndex;
+  return (
+    storage === 'recovering' && req.established && claimsLogEpoch && matchIndex >= req.commitIndex
+  );
 }
 
 /** Only an intact replica may promise, lead, or have its acknowledgements counted. */

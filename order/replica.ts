@@ -14,8 +14,18 @@
  * trust (recovery.ts) before it counts toward anything.
  */
 import type {
-  AppendRequest, AppendResponse, CatchupRequest, FetchLogResponse, LeaderNotice, LeaderOrderRequest, LeadResponse,
-  LogHead, Order, PromiseRequest, PromiseResponse, ReplicaStatus,
+  AppendRequest,
+  AppendResponse,
+  CatchupRequest,
+  FetchLogResponse,
+  LeaderNotice,
+  LeaderOrderRequest,
+  LeadResponse,
+  LogHead,
+  Order,
+  PromiseRequest,
+  PromiseResponse,
+  ReplicaStatus,
 } from '../shared/contracts.ts';
 import { outcomeUnknown } from '../shared/errors.ts';
 import { Accounts } from './accounts.ts';
@@ -45,7 +55,9 @@ export class Replica {
     const learn = (epoch: number, why: string) => this.learnEpoch(epoch, why);
     this.commitment = new Commitment(ctx);
     this.replication = new Replication(ctx, this.commitment, learn);
-    this.follower = new FollowerRpc(ctx, this.commitment, this.replication, (candidate) => this.verifyStorage(candidate));
+    this.follower = new FollowerRpc(ctx, this.commitment, this.replication, (candidate) =>
+      this.verifyStorage(candidate),
+    );
     this.intake = new Intake(ctx, this.commitment, this.replication, learn);
     const accounts = new Accounts(ctx, (key) => this.intake.isInFlight(key));
     this.intake.accounts = accounts;
@@ -96,7 +108,14 @@ export class Replica {
   async start(): Promise<void> {
     const c = this.ctx;
     const lastIndex = c.o.log.lastIndex();
-    c.emit({ type: 'started', orders: lastIndex + 1, promisedEpoch: c.meta.promisedEpoch, logEpoch: c.meta.logEpoch, commitIndex: c.commitIndex, storage: c.meta.storage });
+    c.emit({
+      type: 'started',
+      orders: lastIndex + 1,
+      promisedEpoch: c.meta.promisedEpoch,
+      logEpoch: c.meta.logEpoch,
+      commitIndex: c.commitIndex,
+      storage: c.meta.storage,
+    });
     if (!(await this.verifyStorage())) void this.keepVerifying();
     await this.askForCatchup(lastIndex);
   }
@@ -113,9 +132,18 @@ export class Replica {
       c.o.peerIds.map(async (peer) => {
         try {
           const st = await c.o.peers.status(peer, c.rpcTimeoutMs);
-          if (st.role === 'leader' && st.leaderEpoch !== null && st.leaderEpoch >= c.meta.promisedEpoch) {
+          if (
+            st.role === 'leader' &&
+            st.leaderEpoch !== null &&
+            st.leaderEpoch >= c.meta.promisedEpoch
+          ) {
             await c.o.peers.catchup(peer, { replicaId: this.id, lastIndex }, c.rpcTimeoutMs);
-            c.emit({ type: 'catchup_requested', leaderId: peer, epoch: st.leaderEpoch, after: lastIndex });
+            c.emit({
+              type: 'catchup_requested',
+              leaderId: peer,
+              epoch: st.leaderEpoch,
+              after: lastIndex,
+            });
           }
         } catch {
           // A peer that is down now will be caught up by whichever leader comes next.
@@ -135,24 +163,49 @@ export class Replica {
   private async verifyStorage(candidate?: number): Promise<boolean> {
     const c = this.ctx;
     if (c.meta.storage !== 'unverified' && c.meta.storage !== 'amnesiac') return true;
-    const peers = await Promise.all(c.o.peerIds.map((p) => c.o.peers.status(p, c.rpcTimeoutMs).catch(() => null)));
+    const peers = await Promise.all(
+      c.o.peerIds.map((p) => c.o.peers.status(p, c.rpcTimeoutMs).catch(() => null)),
+    );
     return c.serial(async () => {
       if (c.meta.storage === 'unverified') {
-        const d = decideUnverified({ lastIndex: c.o.log.lastIndex(), promisedEpoch: c.meta.promisedEpoch }, peers, c.replicaCount, c.quorum, candidate);
+        const d = decideUnverified(
+          { lastIndex: c.o.log.lastIndex(), promisedEpoch: c.meta.promisedEpoch },
+          peers,
+          c.replicaCount,
+          c.quorum,
+          candidate,
+        );
         if (d.kind === 'undecided') return false;
         if (d.kind === 'new-cluster') {
           const raised = d.floor > c.meta.promisedEpoch;
-          return this.changeStorage({ ...c.meta, promisedEpoch: d.floor, votedFor: raised ? null : c.meta.votedFor, storage: 'intact' },
-            `no orders anywhere: a new cluster${d.floor ? ` (no promise up to epoch ${d.floor})` : ''}`);
+          return this.changeStorage(
+            {
+              ...c.meta,
+              promisedEpoch: d.floor,
+              votedFor: raised ? null : c.meta.votedFor,
+              storage: 'intact',
+            },
+            `no orders anywhere: a new cluster${d.floor ? ` (no promise up to epoch ${d.floor})` : ''}`,
+          );
         }
-        await this.changeStorage({ ...c.meta, storage: 'amnesiac', logEpoch: 0 }, 'peers have history this replica has no meta for: its promises are lost');
+        await this.changeStorage(
+          { ...c.meta, storage: 'amnesiac', logEpoch: 0 },
+          'peers have history this replica has no meta for: its promises are lost',
+        );
       }
       if (c.meta.storage !== 'amnesiac') return true;
       const floor = amnesiaFloor(peers, c.replicaCount, c.quorum);
       if (floor === null) return false;
       const promisedEpoch = Math.max(c.meta.promisedEpoch, floor);
-      return this.changeStorage({ ...c.meta, promisedEpoch, votedFor: promisedEpoch === c.meta.promisedEpoch ? c.meta.votedFor : null, storage: 'recovering' },
-        `a quorum of peers remembers epochs up to ${floor}: nothing older is accepted; waiting for a leader to rebuild the log`);
+      return this.changeStorage(
+        {
+          ...c.meta,
+          promisedEpoch,
+          votedFor: promisedEpoch === c.meta.promisedEpoch ? c.meta.votedFor : null,
+          storage: 'recovering',
+        },
+        `a quorum of peers remembers epochs up to ${floor}: nothing older is accepted; waiting for a leader to rebuild the log`,
+      );
     });
   }
 
@@ -183,7 +236,10 @@ export class Replica {
   lead(epoch: number): Promise<LeadResponse> {
     return this.viewChange.lead(epoch);
   }
-  order(req: LeaderOrderRequest, requestId?: string): Promise<{ orderNumber: number; replayed: boolean }> {
+  order(
+    req: LeaderOrderRequest,
+    requestId?: string,
+  ): Promise<{ orderNumber: number; replayed: boolean }> {
     return this.intake.order(req, requestId);
   }
   async placeOrder(req: LeaderOrderRequest): Promise<number> {
@@ -198,7 +254,8 @@ export class Replica {
   private async learnEpoch(epoch: number, why: string): Promise<void> {
     this.stepDown(why);
     await this.ctx.serial(async () => {
-      if (epoch > this.ctx.meta.promisedEpoch) await this.ctx.saveMeta({ ...this.ctx.meta, promisedEpoch: epoch, votedFor: null });
+      if (epoch > this.ctx.meta.promisedEpoch)
+        await this.ctx.saveMeta({ ...this.ctx.meta, promisedEpoch: epoch, votedFor: null });
     });
   }
 
@@ -210,6 +267,10 @@ export class Replica {
     c.leaderEpoch = null;
     c.established = false;
     this.replication.stopAll(why);
-    this.commitment.failAll(() => outcomeUnknown(`leader stepped down (${why}); the order may still commit under the next leader`));
+    this.commitment.failAll(() =>
+      outcomeUnknown(
+        `leader stepped down (${why}); the order may still commit under the next leader`,
+      ),
+    );
   }
 }

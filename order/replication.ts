@@ -15,7 +15,13 @@
  */
 import type { AppendRequest, AppendResponse } from '../shared/contracts.ts';
 import { AppError, noQuorum, notLeader } from '../shared/errors.ts';
-import { commitIndexFor, initialProgress, onAppendAccepted, onAppendMismatch, type FollowerProgress } from './core.ts';
+import {
+  commitIndexFor,
+  initialProgress,
+  onAppendAccepted,
+  onAppendMismatch,
+  type FollowerProgress,
+} from './core.ts';
 import type { Commitment } from './commitment.ts';
 import type { ReplicaContext } from './context.ts';
 
@@ -101,7 +107,12 @@ export class Replication {
   }
 
   views(): FollowerView[] {
-    return [...this.followers].map(([id, f]) => ({ id, reachable: f.reachable, matchIndex: f.progress.matchIndex, nextIndex: f.progress.nextIndex }));
+    return [...this.followers].map(([id, f]) => ({
+      id,
+      reachable: f.reachable,
+      matchIndex: f.progress.matchIndex,
+      nextIndex: f.progress.nextIndex,
+    }));
   }
 
   /** A lagging or restarted follower asked to be sent everything after `lastIndex`. */
@@ -116,7 +127,9 @@ export class Replication {
   advanceCommit(): void {
     if (this.ctx.leaderEpoch === null) return;
     const matches = [...this.followers.values()].map((f) => f.progress.matchIndex);
-    this.commitment.advanceTo(commitIndexFor(this.ctx.o.log.durableIndex(), matches, this.ctx.quorum));
+    this.commitment.advanceTo(
+      commitIndexFor(this.ctx.o.log.durableIndex(), matches, this.ctx.quorum),
+    );
   }
 
   /**
@@ -130,10 +143,13 @@ export class Replication {
 
   /** Resolves once a quorum confirmed this replica still leads `epoch` after the call. */
   confirmLeadership(epoch: number): Promise<void> {
-    if (this.ctx.leaderEpoch !== epoch) return Promise.reject(notLeader(this.ctx.leaderId, this.ctx.meta.promisedEpoch));
-    if (!this.ctx.established) return Promise.reject(noQuorum('this leader is not yet confirmed by a majority'));
+    if (this.ctx.leaderEpoch !== epoch)
+      return Promise.reject(notLeader(this.ctx.leaderId, this.ctx.meta.promisedEpoch));
+    if (!this.ctx.established)
+      return Promise.reject(noQuorum('this leader is not yet confirmed by a majority'));
     if (this.ctx.quorum <= 1) return Promise.resolve();
-    if (this.readers.length >= MAX_READ_WAITERS) return Promise.reject(noQuorum('too many reads waiting for confirmation'));
+    if (this.readers.length >= MAX_READ_WAITERS)
+      return Promise.reject(noQuorum('too many reads waiting for confirmation'));
     return new Promise((resolve, reject) => {
       const r: ReadWaiter = { afterSend: this.sends, resolve, reject, cancelTimer: () => {} };
       r.cancelTimer = this.ctx.o.clock.setTimeout(() => {
@@ -152,7 +168,10 @@ export class Replication {
   private quorumContactMs(reachableOnly = false): number {
     const need = this.ctx.quorum - 1;
     if (need <= 0) return Infinity;
-    const contacts = [...this.followers.values()].filter((f) => !reachableOnly || f.reachable).map((f) => f.lastContactMs).sort((a, b) => b - a);
+    const contacts = [...this.followers.values()]
+      .filter((f) => !reachableOnly || f.reachable)
+      .map((f) => f.lastContactMs)
+      .sort((a, b) => b - a);
     return contacts[need - 1] ?? -Infinity;
   }
 
@@ -163,7 +182,9 @@ export class Replication {
       const silentMs = this.ctx.o.clock.now() - this.quorumContactMs();
       if (silentMs > this.ctx.quorumWindowMs) {
         this.ctx.isolated = true;
-        this.ctx.stepDown(`no contact with a majority for ${Math.round(Math.min(silentMs, 1e9))} ms`);
+        this.ctx.stepDown(
+          `no contact with a majority for ${Math.round(Math.min(silentMs, 1e9))} ms`,
+        );
         return;
       }
     }
@@ -214,7 +235,8 @@ export class Replication {
   private async replicateTo(peer: number, f: FollowerState, epoch: number): Promise<void> {
     let lastSentMs = -Infinity;
     while (this.ctx.leaderEpoch === epoch && !this.ctx.stopped) {
-      const heartbeatDue = f.beatNow || this.ctx.o.clock.now() - lastSentMs >= this.ctx.o.heartbeatIntervalMs;
+      const heartbeatDue =
+        f.beatNow || this.ctx.o.clock.now() - lastSentMs >= this.ctx.o.heartbeatIntervalMs;
       if (f.progress.nextIndex > this.ctx.o.log.lastIndex() && !heartbeatDue) {
         await this.waitForWork(f);
         continue;
@@ -235,14 +257,21 @@ export class Replication {
           await this.onStale(promised, `follower ${peer} promised epoch ${promised}`);
           return;
         }
-        if (f.reachable) this.ctx.emit({ type: 'follower_down', follower: peer, reason: (err as Error).message });
+        if (f.reachable)
+          this.ctx.emit({ type: 'follower_down', follower: peer, reason: (err as Error).message });
         f.reachable = false;
         await this.ctx.o.clock.sleep(Math.min(this.ctx.o.heartbeatIntervalMs, 100));
       }
     }
   }
 
-  private onAnswer(peer: number, f: FollowerState, epoch: number, res: AppendResponse, send: number): void {
+  private onAnswer(
+    peer: number,
+    f: FollowerState,
+    epoch: number,
+    res: AppendResponse,
+    send: number,
+  ): void {
     // A follower that is still recovering answers, but neither its acknowledgements nor its
     // presence count: it cannot help commit, confirm a read or keep this leader in office.
     if (res.storage === 'intact') {

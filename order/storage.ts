@@ -12,7 +12,14 @@ import path from 'node:path';
 import { setAsideName } from '../shared/data-dir.ts';
 import { keepValidPrefix } from '../shared/wal.ts';
 import type { ReplicaEvent } from './events.ts';
-import { CorruptLogError, LOG_FILE, LostRecordsError, openFileLogStore, type FileLogOptions, type FileLogStore } from './file-log.ts';
+import {
+  CorruptLogError,
+  LOG_FILE,
+  LostRecordsError,
+  openFileLogStore,
+  type FileLogOptions,
+  type FileLogStore,
+} from './file-log.ts';
 import { META_FILE, openFileMetaStore, UnreadableMetaError, type MetaStore } from './meta.ts';
 import { storageOnOpen, type OpenedStorage } from './recovery.ts';
 
@@ -21,9 +28,15 @@ export interface ReplicaStorage {
   meta: MetaStore;
 }
 
-const exists = (file: string) => fs.access(file).then(() => true, () => false);
+const exists = (file: string) =>
+  fs.access(file).then(
+    () => true,
+    () => false,
+  );
 
-async function openMeta(dir: string): Promise<{ meta: MetaStore; found: boolean; unreadable: boolean }> {
+async function openMeta(
+  dir: string,
+): Promise<{ meta: MetaStore; found: boolean; unreadable: boolean }> {
   try {
     const meta = await openFileMetaStore(dir);
     return { meta, found: meta.existed, unreadable: false };
@@ -38,10 +51,22 @@ async function openMeta(dir: string): Promise<{ meta: MetaStore; found: boolean;
  * Opens the log, or says what is wrong with it without changing it: corruption, or lost records
  * (shared/wal.ts: fewer records than its durable mark, or a deleted file beside its mark).
  */
-async function probeLog(dir: string, opts: FileLogOptions, metaFound: boolean): Promise<{ log: FileLogStore | null; damage: string | null; corrupt: CorruptLogError | LostRecordsError | null }> {
+async function probeLog(
+  dir: string,
+  opts: FileLogOptions,
+  metaFound: boolean,
+): Promise<{
+  log: FileLogStore | null;
+  damage: string | null;
+  corrupt: CorruptLogError | LostRecordsError | null;
+}> {
   const missing = metaFound && !(await exists(path.join(dir, LOG_FILE)));
   try {
-    return { log: await openFileLogStore(dir, opts), damage: missing ? `${LOG_FILE} is missing although ${META_FILE} exists` : null, corrupt: null };
+    return {
+      log: await openFileLogStore(dir, opts),
+      damage: missing ? `${LOG_FILE} is missing although ${META_FILE} exists` : null,
+      corrupt: null,
+    };
   } catch (err) {
     if (!(err instanceof CorruptLogError) && !(err instanceof LostRecordsError)) throw err;
     return { log: null, damage: err.message, corrupt: err };
@@ -53,19 +78,36 @@ async function probeLog(dir: string, opts: FileLogOptions, metaFound: boolean): 
  * anything acts on it: a damaged replica's meta says so, and claims no log epoch, from here on.
  * Shared by the file storage below and the in-memory twins of tests and the simulator.
  */
-export async function recordStorageCondition(meta: MetaStore, opened: OpenedStorage, onEvent: (e: ReplicaEvent) => void): Promise<void> {
+export async function recordStorageCondition(
+  meta: MetaStore,
+  opened: OpenedStorage,
+  onEvent: (e: ReplicaEvent) => void,
+): Promise<void> {
   const before = meta.load();
   const verdict = storageOnOpen(before, opened);
-  if (verdict.storage === before.storage && (verdict.storage === 'intact' || before.logEpoch === 0)) return;
-  await meta.save({ ...before, storage: verdict.storage, logEpoch: verdict.storage === 'intact' ? before.logEpoch : 0 });
+  if (verdict.storage === before.storage && (verdict.storage === 'intact' || before.logEpoch === 0))
+    return;
+  await meta.save({
+    ...before,
+    storage: verdict.storage,
+    logEpoch: verdict.storage === 'intact' ? before.logEpoch : 0,
+  });
   onEvent({ type: 'storage', from: before.storage, to: verdict.storage, why: verdict.why });
 }
 
-export async function openReplicaStorage(dir: string, opts: FileLogOptions, onEvent: (e: ReplicaEvent) => void): Promise<ReplicaStorage> {
+export async function openReplicaStorage(
+  dir: string,
+  opts: FileLogOptions,
+  onEvent: (e: ReplicaEvent) => void,
+): Promise<ReplicaStorage> {
   const { meta, found, unreadable } = await openMeta(dir);
   const probe = await probeLog(dir, opts, found);
   const logRecords = probe.log ? probe.log.lastIndex() + 1 : 0;
-  await recordStorageCondition(meta, { metaFound: found, metaUnreadable: unreadable, logDamage: probe.damage, logRecords }, onEvent);
+  await recordStorageCondition(
+    meta,
+    { metaFound: found, metaUnreadable: unreadable, logDamage: probe.damage, logRecords },
+    onEvent,
+  );
   let log = probe.log;
   if (!log && probe.corrupt) {
     // The meta above already stopped claiming this log; only now is it cut back.

@@ -16,7 +16,8 @@ import { formatTargets } from './lib/bench/targets.ts';
 import { makeDirs, REPO_ROOT } from './lib/bench/util.ts';
 
 const say = (msg: string) => console.log(msg);
-const rel = (f: string) => (path.relative(process.cwd(), f).startsWith('..') ? f : path.relative(process.cwd(), f));
+const rel = (f: string) =>
+  path.relative(process.cwd(), f).startsWith('..') ? f : path.relative(process.cwd(), f);
 
 /**
  * Ctrl-C or a kill: stop the run's clusters and anchors and remove its temporary dirs, then exit
@@ -39,21 +40,28 @@ async function outDir(o: BenchOptions): Promise<string> {
     await makeDirs(o.out);
     await fs.access(o.out, constants.W_OK);
   } catch (err) {
-    throw new Error(`cannot write results to ${o.out}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new Error(
+      `cannot write results to ${o.out}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
   return o.out;
 }
 
 async function run(o: BenchOptions): Promise<void> {
   const out = await outDir(o);
-  say(`results will go to ${rel(out)}${o.out ? '' : ' (a temporary dir: only the full run of every scenario writes docs/bench/ by default; --out DIR to choose)'}`);
+  say(
+    `results will go to ${rel(out)}${o.out ? '' : ' (a temporary dir: only the full run of every scenario writes docs/bench/ by default; --out DIR to choose)'}`,
+  );
   const suite = new Suite(o, say);
   onInterrupt(suite);
   const results = await suite.run();
   const written = await writeReport(results, out);
   say('');
   say(formatTargets(results.targets));
-  if (results.failures.length) say(`\n${results.failures.length} scenario(s) failed to run: ${results.failures.map((f) => f.scenario).join(', ')}`);
+  if (results.failures.length)
+    say(
+      `\n${results.failures.length} scenario(s) failed to run: ${results.failures.map((f) => f.scenario).join(', ')}`,
+    );
   say(`\n${results.durationS} s; wrote ${written.map(rel).join(', ')}`);
 }
 

@@ -16,7 +16,12 @@ Exit: 0 built, 1 the build failed, 2 bad flags.`;
 
 let values;
 try {
-  ({ values } = parseArgs({ options: { out: { type: 'string', default: DEFAULT_OUT_DIR }, help: { type: 'boolean', short: 'h', default: false } } }));
+  ({ values } = parseArgs({
+    options: {
+      out: { type: 'string', default: DEFAULT_OUT_DIR },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  }));
 } catch (err) {
   console.error(usageLine('build', 'npm run build', (err as Error).message));
   process.exit(2);
@@ -25,7 +30,8 @@ if (values.help) printHelp(USAGE);
 try {
   const r = await build(values.out);
   console.log(`built ${r.files} files into ${r.outDir} (assets: ${r.assets.join(', ') || 'none'})`);
-  for (const [service, entry] of Object.entries(SERVICE_ENTRIES)) console.log(`  ${service}: node ${r.outDir}/${entry}`);
+  for (const [service, entry] of Object.entries(SERVICE_ENTRIES))
+    console.log(`  ${service}: node ${r.outDir}/${entry}`);
 } catch (err) {
   console.error((err as Error).message);
   process.exit(1);

@@ -30,7 +30,14 @@ async function main(): Promise<number> {
     console.error(usageLine('chaos', 'npm run chaos', err.message));
     return 2;
   }
-  if (args.help) printHelp(toolHelp('chaos', 'starts its own store (temporary dir, loopback), injects seeded faults under client load, heals, and checks that nothing was lost, duplicated or left stale.', CHAOS_USAGE));
+  if (args.help)
+    printHelp(
+      toolHelp(
+        'chaos',
+        'starts its own store (temporary dir, loopback), injects seeded faults under client load, heals, and checks that nothing was lost, duplicated or left stale.',
+        CHAOS_USAGE,
+      ),
+    );
   const seed = args.seed ?? randomInt(0x100000000);
   const abort = new AbortController();
   const onSignal = (sig: string) => {
@@ -44,7 +51,10 @@ async function main(): Promise<number> {
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
 
-  if (!args.json) console.log(`chaos: seed ${seed}, duration ${args.durationS} s, ${args.clients} clients, faults ${args.faults.join(',') || 'none'}${args.overlap ? ', overlapping' : ''}`);
+  if (!args.json)
+    console.log(
+      `chaos: seed ${seed}, duration ${args.durationS} s, ${args.clients} clients, faults ${args.faults.join(',') || 'none'}${args.overlap ? ', overlapping' : ''}`,
+    );
   let report;
   try {
     report = await runChaos({

@@ -13,7 +13,16 @@ import { credentialOf, withClusterCredential } from '../shared/auth.ts';
 import { printHelp, toolHelp, usageLine } from '../shared/cli.ts';
 import { ConfigError, loadClusterSecret } from '../shared/config.ts';
 import { createPooledHttp } from '../shared/http.ts';
-import { CheckInputError, checkDataDir, checkLive, formatReport, parseCheckArgs, USAGE, type CheckArgs, type CheckReport } from './lib/check/index.ts';
+import {
+  CheckInputError,
+  checkDataDir,
+  checkLive,
+  formatReport,
+  parseCheckArgs,
+  USAGE,
+  type CheckArgs,
+  type CheckReport,
+} from './lib/check/index.ts';
 
 async function main(): Promise<number> {
   let args: CheckArgs;
@@ -24,7 +33,14 @@ async function main(): Promise<number> {
     console.error(usageLine('check', 'npm run check', err.message));
     return 2;
   }
-  if (args.help) printHelp(toolHelp('check', 'the consistency checker: reads the order logs, the catalog ledger and client histories, and reports every lost, duplicated or phantom order, divergence and stale read.', USAGE));
+  if (args.help)
+    printHelp(
+      toolHelp(
+        'check',
+        'the consistency checker: reads the order logs, the catalog ledger and client histories, and reports every lost, duplicated or phantom order, divergence and stale read.',
+        USAGE,
+      ),
+    );
 
   let report: CheckReport;
   try {
@@ -39,9 +55,15 @@ async function main(): Promise<number> {
         console.error(`check: ${err.problems.join('; ')}`);
         return 2;
       }
-      const http = withClusterCredential(createPooledHttp({ connectionsPerOrigin: 4 }), credentialOf(secret));
+      const http = withClusterCredential(
+        createPooledHttp({ connectionsPerOrigin: 4 }),
+        credentialOf(secret),
+      );
       try {
-        report = await checkLive({ replicas: args.replicas, catalog: args.catalog, http }, args.histories);
+        report = await checkLive(
+          { replicas: args.replicas, catalog: args.catalog, http },
+          args.histories,
+        );
       } finally {
         await http.close();
       }

@@ -38,14 +38,23 @@ async function main(): Promise<number> {
     console.error(usageLine('client', 'npm run client', err.message));
     return 2;
   }
-  if (args.help) printHelp(toolHelp('client', "the lab's load client: concurrent keep-alive clients that query toys, order them, retry with Idempotency-Keys and read every acknowledged order back.", USAGE));
+  if (args.help)
+    printHelp(
+      toolHelp(
+        'client',
+        "the lab's load client: concurrent keep-alive clients that query toys, order them, retry with Idempotency-Keys and read every acknowledged order back.",
+        USAGE,
+      ),
+    );
 
   let history: HistoryFile | null = null;
   if (args.history) {
     try {
       history = await openHistoryFile(args.history);
     } catch (err) {
-      console.error(`client: cannot write the history file ${args.history}: ${err instanceof Error ? err.message : String(err)}`);
+      console.error(
+        `client: cannot write the history file ${args.history}: ${err instanceof Error ? err.message : String(err)}`,
+      );
       return 1;
     }
   }
@@ -77,7 +86,11 @@ async function main(): Promise<number> {
     return 1;
   } finally {
     progress?.clear();
-    await history?.close().catch((err: unknown) => console.error(`client: writing ${args.history} failed: ${String(err)}`));
+    await history
+      ?.close()
+      .catch((err: unknown) =>
+        console.error(`client: writing ${args.history} failed: ${String(err)}`),
+      );
   }
 
   const summary = summarize(result);
@@ -85,8 +98,11 @@ async function main(): Promise<number> {
   else console.log(formatReport(summary));
   if (summary.mismatches.length > 0 || summary.storeViolationCount > 0) {
     // The table already lists them; in JSON mode say it on stderr too so it is never missed.
-    if (args.json) for (const m of summary.mismatches) console.error(`mismatch [${m.kind}]: ${m.message}`);
-    if (args.json) for (const v of summary.storeViolations) console.error(`store violation [${v.kind}]: ${describeStoreViolation(v)}`);
+    if (args.json)
+      for (const m of summary.mismatches) console.error(`mismatch [${m.kind}]: ${m.message}`);
+    if (args.json)
+      for (const v of summary.storeViolations)
+        console.error(`store violation [${v.kind}]: ${describeStoreViolation(v)}`);
     return 1;
   }
   return 0;

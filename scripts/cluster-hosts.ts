@@ -12,12 +12,21 @@ try {
   options = parseCliArgs(process.argv.slice(2));
 } catch (err) {
   if (!(err instanceof UsageError)) throw err;
-  if (!err.message) printHelp(toolHelp('cluster:hosts', 'the store on seven network-namespace hosts under a seeded fault plan, then the checker (needs root).', USAGE));
+  if (!err.message)
+    printHelp(
+      toolHelp(
+        'cluster:hosts',
+        'the store on seven network-namespace hosts under a seeded fault plan, then the checker (needs root).',
+        USAGE,
+      ),
+    );
   console.error(usageLine('cluster:hosts', 'npm run cluster:hosts', err.message));
   process.exit(2);
 }
 try {
-  const result = await superviseRun(options, (line) => (options.json ? process.stderr : process.stdout).write(`${line}\n`));
+  const result = await superviseRun(options, (line) =>
+    (options.json ? process.stderr : process.stdout).write(`${line}\n`),
+  );
   console.log(options.json ? JSON.stringify(result, null, 2) : formatReport(result));
   process.exit(runPassed(result) ? 0 : 1);
 } catch (err) {

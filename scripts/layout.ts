@@ -20,15 +20,35 @@ Exit: 0 the layers point one way, 1 an import breaks the layering rule, 2 bad fl
 
 let values;
 try {
-  ({ values } = parseArgs({ options: { over: { type: 'string', default: '70' }, roots: { type: 'string' }, root: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
+  ({ values } = parseArgs({
+    options: {
+      over: { type: 'string', default: '70' },
+      roots: { type: 'string' },
+      root: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  }));
 } catch (err) {
   console.error(usageLine('layout', 'npm run layout', (err as Error).message));
   process.exit(2);
 }
-if (values.help) printHelp(toolHelp('layout', 'what a reader has to hold (functions over N lines, the largest function, the longest file) and whether the layers point one way.', USAGE));
+if (values.help)
+  printHelp(
+    toolHelp(
+      'layout',
+      'what a reader has to hold (functions over N lines, the largest function, the longest file) and whether the layers point one way.',
+      USAGE,
+    ),
+  );
 const over = Number(values.over);
 if (!Number.isInteger(over) || over < 1) {
-  console.error(usageLine('layout', 'npm run layout', `--over must be a positive integer, got ${JSON.stringify(values.over)}`));
+  console.error(
+    usageLine(
+      'layout',
+      'npm run layout',
+      `--over must be a positive integer, got ${JSON.stringify(values.over)}`,
+    ),
+  );
   process.exit(2);
 }
 const roots = values.roots ? values.roots.split(',') : [...CODE_ROOTS];
@@ -37,10 +57,17 @@ const files = parseTree(root, roots);
 
 const fns = files.flatMap(functionSizes).sort((a, b) => b.lines - a.lines);
 console.log(`functions over ${over} lines: ${fns.filter((f) => f.lines > over).length}`);
-for (const f of fns.filter((f) => f.lines > over)) console.log(`  ${String(f.lines).padStart(4)}  ${f.name}  ${f.file}:${f.line}`);
-const longest = files.map((f) => ({ rel: f.rel, lines: fileLines(f) })).sort((a, b) => b.lines - a.lines);
-console.log(`largest function: ${fns[0] ? `${fns[0].name} (${fns[0].lines} lines, ${fns[0].file})` : 'none'}`);
-console.log(`longest file: ${longest[0] ? `${longest[0].rel} (${longest[0].lines} lines)` : 'none'}`);
+for (const f of fns.filter((f) => f.lines > over))
+  console.log(`  ${String(f.lines).padStart(4)}  ${f.name}  ${f.file}:${f.line}`);
+const longest = files
+  .map((f) => ({ rel: f.rel, lines: fileLines(f) }))
+  .sort((a, b) => b.lines - a.lines);
+console.log(
+  `largest function: ${fns[0] ? `${fns[0].name} (${fns[0].lines} lines, ${fns[0].file})` : 'none'}`,
+);
+console.log(
+  `longest file: ${longest[0] ? `${longest[0].rel} (${longest[0].lines} lines)` : 'none'}`,
+);
 const wrong = layeringViolations(files);
 console.log(`imports against the layering rule: ${wrong.length}`);
 for (const v of wrong) console.log(`  ${v.from}:${v.line} -> ${v.specifier} (${v.rule})`);

@@ -17,9 +17,20 @@ async function main(): Promise<number> {
     console.error(usageLine('repair', 'npm run repair', err.message));
     return 2;
   }
-  if (args.help) printHelp(toolHelp('repair', 'brings back a catalog that refuses to start on a damaged ledger or meta file, from the order logs.', USAGE));
+  if (args.help)
+    printHelp(
+      toolHelp(
+        'repair',
+        'brings back a catalog that refuses to start on a damaged ledger or meta file, from the order logs.',
+        USAGE,
+      ),
+    );
   try {
-    const report = await repairCatalog({ catalogDir: args.catalogDir, orderDirs: args.orderDirs, dryRun: args.dryRun });
+    const report = await repairCatalog({
+      catalogDir: args.catalogDir,
+      orderDirs: args.orderDirs,
+      dryRun: args.dryRun,
+    });
     for (const line of report.lines) console.log(`repair: ${line}`);
     return 0;
   } catch (err) {
@@ -34,7 +45,9 @@ main().then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    console.error(`repair: failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    console.error(
+      `repair: failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+    );
     process.exitCode = 1;
   },
 );

@@ -4,8 +4,22 @@
  * replays it. `npm run sim -- --help` says everything a newcomer needs.
  */
 import { describeFailure } from './lib/sim/report.ts';
-import { helpText, parseCliArgs, replayCommand, USAGE, UsageError, type CliArgs } from './lib/sim/cli-args.ts';
-import { addResult, emptySummary, formatDuration, progressLine, runSeeds, type SeedsSummary } from './lib/sim/runner.ts';
+import {
+  helpText,
+  parseCliArgs,
+  replayCommand,
+  USAGE,
+  UsageError,
+  type CliArgs,
+} from './lib/sim/cli-args.ts';
+import {
+  addResult,
+  emptySummary,
+  formatDuration,
+  progressLine,
+  runSeeds,
+  type SeedsSummary,
+} from './lib/sim/runner.ts';
 import { runSimulation } from './lib/sim/simulation.ts';
 
 function simOptions(a: CliArgs) {
@@ -23,7 +37,9 @@ async function replayOne(a: CliArgs): Promise<number> {
     return r.ok ? 0 : 1;
   }
   if (a.trace) for (const line of r.trace ?? []) console.log(line);
-  console.log(`seed ${seed} (${r.mode}): ${r.steps} steps + ${r.stats.healSteps} healing steps, ${(r.simMs / 1000).toFixed(1)} s simulated, ${((performance.now() - t0) / 1000).toFixed(2)} s real; trace ${r.traceHash.slice(0, 16)}`);
+  console.log(
+    `seed ${seed} (${r.mode}): ${r.steps} steps + ${r.stats.healSteps} healing steps, ${(r.simMs / 1000).toFixed(1)} s simulated, ${((performance.now() - t0) / 1000).toFixed(2)} s real; trace ${r.traceHash.slice(0, 16)}`,
+  );
   console.log(`  config: ${JSON.stringify(r.config)}`);
   console.log(`  stats: ${JSON.stringify(r.stats)}`);
   if (r.ok) {
@@ -41,7 +57,10 @@ async function runMany(a: CliArgs): Promise<number> {
   // A progress line with an ETA on a terminal; in a log, a line every 10 %.
   const tty = process.stderr.isTTY === true;
   const every = Math.max(1, Math.ceil(a.seeds.length / 10));
-  if (!a.json) console.log(`sim: ${a.seeds.length} seeds from ${a.seeds[0]} x ${a.steps} steps, mode ${a.mode}, faults ${a.faults.join(',')}, ${a.jobs} job(s)`);
+  if (!a.json)
+    console.log(
+      `sim: ${a.seeds.length} seeds from ${a.seeds[0]} x ${a.steps} steps, mode ${a.mode}, faults ${a.faults.join(',')}, ${a.jobs} job(s)`,
+    );
   await runSeeds(a.seeds, simOptions(a), a.jobs, (r) => {
     addResult(summary, r, replayCommand(r.seed, a));
     if (!r.ok && !a.json) {
@@ -73,19 +92,30 @@ function jsonSummary(a: CliArgs, s: SeedsSummary, secs: number) {
 }
 
 function printSummary(a: CliArgs, s: SeedsSummary, secs: number): void {
-  if (a.firstFailure && s.failed.length) console.log(`\nsim: stopped at the first failure (--first-failure): seed ${s.failed[0]!.seed}, after ${s.run} seeds`);
-  console.log(`\nsim: ran ${s.run} seeds x ${a.steps} steps (+ ${s.healSteps} healing steps) in ${formatDuration(secs)} (${(s.run / secs).toFixed(1)} seeds/s), mode ${a.mode}`);
+  if (a.firstFailure && s.failed.length)
+    console.log(
+      `\nsim: stopped at the first failure (--first-failure): seed ${s.failed[0]!.seed}, after ${s.run} seeds`,
+    );
+  console.log(
+    `\nsim: ran ${s.run} seeds x ${a.steps} steps (+ ${s.healSteps} healing steps) in ${formatDuration(secs)} (${(s.run / secs).toFixed(1)} seeds/s), mode ${a.mode}`,
+  );
   console.log(`  faults: ${JSON.stringify(s.faults)}`);
   console.log(`  detected at replica starts: ${JSON.stringify(s.detections)}`);
   console.log(`  network: ${JSON.stringify(s.network)}`);
-  console.log(`  orders: ${JSON.stringify(s.orders)}, epochs led: ${s.epochs}, seeds with two frontends: ${s.twoFrontendSeeds}`);
-  if (Object.keys(s.tolerated).length) console.log(`  tolerated violations (--tolerate): ${JSON.stringify(s.tolerated)}`);
+  console.log(
+    `  orders: ${JSON.stringify(s.orders)}, epochs led: ${s.epochs}, seeds with two frontends: ${s.twoFrontendSeeds}`,
+  );
+  if (Object.keys(s.tolerated).length)
+    console.log(`  tolerated violations (--tolerate): ${JSON.stringify(s.tolerated)}`);
   if (!s.failed.length) {
     console.log('  all seeds passed');
     return;
   }
   console.log(`  ${s.failed.length} seed(s) FAILED, by first violation:`);
-  for (const [kind, seeds] of Object.entries(s.byKind)) console.log(`    ${kind}: ${seeds.length} (${seeds.slice(0, 20).join(' ')}${seeds.length > 20 ? ' ...' : ''})`);
+  for (const [kind, seeds] of Object.entries(s.byKind))
+    console.log(
+      `    ${kind}: ${seeds.length} (${seeds.slice(0, 20).join(' ')}${seeds.length > 20 ? ' ...' : ''})`,
+    );
   console.log(`  replay one with: ${s.failed[0]!.replay}`);
 }
 

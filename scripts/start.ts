@@ -26,13 +26,24 @@ import { helpRequested, printHelp, serviceHelp } from '../shared/cli.ts';
 import { loadConfigOrExit, nonDefaultVariables, SERVICES, SETTING_LIST } from '../shared/config.ts';
 import { StoreConsole } from './lib/cluster/console.ts';
 import { LEVEL } from './lib/cluster/log-lines.ts';
-import { ClusterStartError, describeExit, REPLICA_IDS, SERVICE_NAMES, startCluster, type Cluster, type ClusterPorts, type ServiceName } from './lib/cluster/index.ts';
+import {
+  ClusterStartError,
+  describeExit,
+  REPLICA_IDS,
+  SERVICE_NAMES,
+  startCluster,
+  type Cluster,
+  type ClusterPorts,
+  type ServiceName,
+} from './lib/cluster/index.ts';
 import { ensureSecretFile } from './lib/cluster/secret.ts';
 
 const argv = process.argv.slice(2);
 if (helpRequested(argv)) printHelp(serviceHelp('start'));
 if (argv.length > 0) {
-  console.error(`start: unexpected argument ${JSON.stringify(argv[0])}: npm start takes no flags, only environment variables (npm start -- --help lists them)`);
+  console.error(
+    `start: unexpected argument ${JSON.stringify(argv[0])}: npm start takes no flags, only environment variables (npm start -- --help lists them)`,
+  );
   process.exit(2);
 }
 const config = loadConfigOrExit(process.env, 'start');
@@ -53,11 +64,15 @@ const fail = (msg: string) => out.say(msg, {}, LEVEL.error);
 
 const ids = config.replicas.map((r) => r.id).sort();
 if (ids.join(',') !== REPLICA_IDS.join(',')) {
-  fail(`start: ORDER_REPLICAS must name replicas ${REPLICA_IDS.join(', ')} (got ${ids.join(', ')})`);
+  fail(
+    `start: ORDER_REPLICAS must name replicas ${REPLICA_IDS.join(', ')} (got ${ids.join(', ')})`,
+  );
   process.exit(2);
 }
 // What the launcher computes for each service and npm start does not read (CATALOG_URL, ...).
-for (const s of SETTING_LIST) if (s.topology && !s.readBy.includes('start') && process.env[s.env]) say(`ignoring ${s.env}: the launcher sets it for each service`);
+for (const s of SETTING_LIST)
+  if (s.topology && !s.readBy.includes('start') && process.env[s.env])
+    say(`ignoring ${s.env}: the launcher sets it for each service`);
 
 const portOf = (id: number) => config.replicas.find((r) => r.id === id)!.port;
 const orZero = (p: number) => (p === 0 ? undefined : p);
@@ -73,7 +88,11 @@ const ports: Partial<ClusterPorts> = {
 // it (console.ts).
 const env: Record<string, string> = {};
 for (const s of SETTING_LIST) {
-  const passed = !s.topology && !s.secret && s.readBy.includes('start') && SERVICES.some((svc) => s.readBy.includes(svc));
+  const passed =
+    !s.topology &&
+    !s.secret &&
+    s.readBy.includes('start') &&
+    SERVICES.some((svc) => s.readBy.includes(svc));
   if (passed && process.env[s.env]) env[s.env] = process.env[s.env]!;
 }
 env.LOG_FORMAT = 'json';
@@ -91,7 +110,13 @@ async function shutdown(signal: string): Promise<void> {
   if (shuttingDown && performance.now() - shutdownStartedMs < SAME_KEYPRESS_MS) return;
   if (shuttingDown) {
     say(`${signal} again: killing what is left`);
-    for (const pid of Object.values(cluster?.pids() ?? {})) if (pid) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    for (const pid of Object.values(cluster?.pids() ?? {}))
+      if (pid)
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
     process.exit(130);
   }
   shuttingDown = true;
@@ -117,8 +142,11 @@ try {
     onExit: (info) => {
       if (info.expected || shuttingDown || !cluster) return; // during startup the error says it
       out.exited(info);
-      say(`${info.service} (pid ${info.pid}) exited unexpectedly (${describeExit(info)}); the others keep running`);
-      if (info.service.startsWith('order-') && cluster) say(`restart it by hand: ${restartCommand(cluster, info.service)}`);
+      say(
+        `${info.service} (pid ${info.pid}) exited unexpectedly (${describeExit(info)}); the others keep running`,
+      );
+      if (info.service.startsWith('order-') && cluster)
+        say(`restart it by hand: ${restartCommand(cluster, info.service)}`);
       if (cluster && SERVICE_NAMES.every((s) => !cluster!.isRunning(s))) {
         say('no service is left running; exiting');
         process.exit(1);
@@ -131,7 +159,10 @@ try {
   if (err instanceof ClusterStartError) {
     // Their output is already on screen; the first line says what went wrong.
     fail(`start: ${err.message.split('\n')[0]}`);
-    if (err.addressInUse) fail('start: a port is taken (another toystore running?). Set FRONTEND_PORT, FRONTEND_INTERNAL_PORT, CATALOG_PORT or ORDER_REPLICAS, or 0 for any free port.');
+    if (err.addressInUse)
+      fail(
+        'start: a port is taken (another toystore running?). Set FRONTEND_PORT, FRONTEND_INTERNAL_PORT, CATALOG_PORT or ORDER_REPLICAS, or 0 for any free port.',
+      );
   } else fail(`start: failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   process.exit(1);
 }
@@ -145,7 +176,8 @@ setInterval(() => out.summarize(config.summaryIntervalMs > 0), SUMMARY_TICK_MS).
 
 function printUpTable(c: Cluster): void {
   const pids = c.pids();
-  const row = (s: ServiceName, url: string, extra = '') => `  ${s.padEnd(9)} ${url.padEnd(24)} pid ${String(pids[s]).padEnd(8)}${extra}`;
+  const row = (s: ServiceName, url: string, extra = '') =>
+    `  ${s.padEnd(9)} ${url.padEnd(24)} pid ${String(pids[s]).padEnd(8)}${extra}`;
   const lines = [
     '',
     `toystore is up (data in ${c.dataDir})`,
@@ -164,8 +196,27 @@ function printUpTable(c: Cluster): void {
     'stop:      Ctrl-C (stops everything started here)',
     '',
   ];
-  const services = Object.fromEntries(SERVICE_NAMES.map((s) => [s, { url: s === 'frontend' ? c.urls.frontend : s === 'catalog' ? c.urls.catalog : c.urls.replicas[Number(s.slice(6)) as 1 | 2 | 3], pid: pids[s] }]));
-  out.block(lines, 'toystore is up', { event: 'up', dataDir: c.dataDir, services, internalUrl: c.urls.frontendInternal, secretHint: secret.hint });
+  const services = Object.fromEntries(
+    SERVICE_NAMES.map((s) => [
+      s,
+      {
+        url:
+          s === 'frontend'
+            ? c.urls.frontend
+            : s === 'catalog'
+              ? c.urls.catalog
+              : c.urls.replicas[Number(s.slice(6)) as 1 | 2 | 3],
+        pid: pids[s],
+      },
+    ]),
+  );
+  out.block(lines, 'toystore is up', {
+    event: 'up',
+    dataDir: c.dataDir,
+    services,
+    internalUrl: c.urls.frontendInternal,
+    secretHint: secret.hint,
+  });
 }
 
 /**
@@ -174,8 +225,13 @@ function printUpTable(c: Cluster): void {
  * the user's own variable, never the secret itself.
  */
 function clusterSecret(): { secret: string; hint: string } {
-  if (config.clusterSecretFile) return { secret: config.clusterSecretFile.secret, hint: `CLUSTER_SECRET_FILE=${shellQuote(shownPath(config.clusterSecretFile.file))}` };
-  if (config.clusterSecret !== null) return { secret: config.clusterSecret, hint: 'CLUSTER_SECRET="$CLUSTER_SECRET"' };
+  if (config.clusterSecretFile)
+    return {
+      secret: config.clusterSecretFile.secret,
+      hint: `CLUSTER_SECRET_FILE=${shellQuote(shownPath(config.clusterSecretFile.file))}`,
+    };
+  if (config.clusterSecret !== null)
+    return { secret: config.clusterSecret, hint: 'CLUSTER_SECRET="$CLUSTER_SECRET"' };
   try {
     const { secret, file } = ensureSecretFile(config.dataDir);
     return { secret, hint: `CLUSTER_SECRET_FILE=${shellQuote(shownPath(file))}` };
@@ -197,8 +253,15 @@ function restartCommand(c: Cluster, service: ServiceName): string {
   // LOG_FORMAT=json is for this launcher; a person's terminal gets the replica's own default.
   // A secret (the table's `secret`) is never copied: the hint names the file or the user's variable.
   const secretVars = new Set(SETTING_LIST.filter((s) => s.secret).map((s) => s.env));
-  const vars = nonDefaultVariables(given, 'order').filter((v) => v !== 'ORDER_ID' && v !== 'LOG_FORMAT' && !secretVars.has(v));
-  return [`ORDER_ID=${given.ORDER_ID}`, ...vars.map((v) => `${v}=${shellQuote(given[v]!)}`), secret.hint, 'npm run order'].join(' ');
+  const vars = nonDefaultVariables(given, 'order').filter(
+    (v) => v !== 'ORDER_ID' && v !== 'LOG_FORMAT' && !secretVars.has(v),
+  );
+  return [
+    `ORDER_ID=${given.ORDER_ID}`,
+    ...vars.map((v) => `${v}=${shellQuote(given[v]!)}`),
+    secret.hint,
+    'npm run order',
+  ].join(' ');
 }
 
 /** `10 s`, `500 ms`. */

@@ -44,9 +44,11 @@ const SECRET_CHARS = /^[\x21-\x7e]+$/;
 
 /** Why `secret` cannot be a cluster secret, or null if it can. */
 export function secretProblem(secret: string): string | null {
-  if (secret.length < MIN_SECRET_LENGTH) return `must be at least ${MIN_SECRET_LENGTH} characters (got ${secret.length})`;
+  if (secret.length < MIN_SECRET_LENGTH)
+    return `must be at least ${MIN_SECRET_LENGTH} characters (got ${secret.length})`;
   if (secret.length > MAX_SECRET_LENGTH) return `must be at most ${MAX_SECRET_LENGTH} characters`;
-  if (!SECRET_CHARS.test(secret)) return 'must be visible ASCII characters only (no spaces or control characters)';
+  if (!SECRET_CHARS.test(secret))
+    return 'must be visible ASCII characters only (no spaces or control characters)';
   return null;
 }
 
@@ -81,14 +83,22 @@ export function clusterCredential(secret: string): ClusterCredential {
 }
 
 /** The credential of a configured secret; null (an open cluster) without one. */
-export const credentialOf = (secret: string | null): ClusterCredential | null => (secret === null ? null : clusterCredential(secret));
+export const credentialOf = (secret: string | null): ClusterCredential | null =>
+  secret === null ? null : clusterCredential(secret);
 
 /** The refusal for a request to an internal route, or null when it may proceed. */
-export function refusal(credential: ClusterCredential, authorization: string | undefined): AppError | null {
+export function refusal(
+  credential: ClusterCredential,
+  authorization: string | undefined,
+): AppError | null {
   const verdict = credential.check(authorization);
   if (verdict === 'ok') return null;
   if (verdict === 'missing') {
-    return new AppError(401, 'unauthenticated', 'this is an internal route: send the cluster credential (Authorization: Bearer <CLUSTER_SECRET>)');
+    return new AppError(
+      401,
+      'unauthenticated',
+      'this is an internal route: send the cluster credential (Authorization: Bearer <CLUSTER_SECRET>)',
+    );
   }
   return new AppError(403, 'forbidden', 'the cluster credential is wrong');
 }
@@ -102,22 +112,32 @@ export const WWW_AUTHENTICATE = 'Bearer realm="toystore-cluster"';
  * so the secret never goes to a public route or anywhere a table does not name. Without a
  * credential (an open cluster) it is `http` itself.
  */
-export function withClusterCredential<H extends HttpClient>(http: H, credential: ClusterCredential | null): H {
+export function withClusterCredential<H extends HttpClient>(
+  http: H,
+  credential: ClusterCredential | null,
+): H {
   if (credential === null) return http;
-  const wrapped: HttpClient = (req) => (req.internal ? http({ ...req, headers: { ...req.headers, [AUTHORIZATION_HEADER]: credential.header } }) : http(req));
+  const wrapped: HttpClient = (req) =>
+    req.internal
+      ? http({ ...req, headers: { ...req.headers, [AUTHORIZATION_HEADER]: credential.header } })
+      : http(req);
   // Keeps what else the client has (a pool's close()).
   return Object.assign(wrapped, http);
 }
 
 /** What a service logs at start when it has no secret (it runs on loopback, or config refused it). */
-export const OPEN_CLUSTER_WARNING = 'no CLUSTER_SECRET: internal routes answer anyone who can reach this loopback port (npm start makes a secret; set one on a shared machine)';
+export const OPEN_CLUSTER_WARNING =
+  'no CLUSTER_SECRET: internal routes answer anyone who can reach this loopback port (npm start makes a secret; set one on a shared machine)';
 
 /**
  * Whether a bind address is loopback only, where an open cluster is allowed. Anything else
  * (0.0.0.0, ::, a LAN or namespace address, a name) may be reachable from elsewhere.
  */
 export function isLoopbackHost(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '');
   return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 

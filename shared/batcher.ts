@@ -100,20 +100,34 @@ export function toBatchResult<T>(s: PromiseSettledResult<T>): BatchResult<T> {
   const err = s.reason;
   if (err instanceof AppError) return { ok: false, status: err.status, error: err.toBody().error };
   console.error('unhandled error in a batch item', err);
-  return { ok: false, status: 500, error: { code: 500, message: 'internal error', reason: 'internal' } };
+  return {
+    ok: false,
+    status: 500,
+    error: { code: 500, message: 'internal error', reason: 'internal' },
+  };
 }
 
 /** The client side: one item's answer, as the AppError the single call would have thrown. */
 export function fromBatchResult<T>(r: BatchResult<T>): ItemResult<T> {
-  return r.ok ? { ok: true, value: r.data } : { ok: false, error: fromErrorBody(r.status, { error: r.error }) };
+  return r.ok
+    ? { ok: true, value: r.data }
+    : { ok: false, error: fromErrorBody(r.status, { error: r.error }) };
 }
 
 /**
  * Answers of a batch response whose shape its route's schema has checked (shared/protocol/):
  * one per item sent, each as the single call's value or error.
  */
-export function itemResults<T>(answer: { results: Array<BatchResult<T>> }, sent: number): Array<ItemResult<T>> {
+export function itemResults<T>(
+  answer: { results: Array<BatchResult<T>> },
+  sent: number,
+): Array<ItemResult<T>> {
   const { results } = answer;
-  if (results.length !== sent) throw new AppError(502, 'internal', `a batch of ${sent} was answered with ${results.length} results`);
+  if (results.length !== sent)
+    throw new AppError(
+      502,
+      'internal',
+      `a batch of ${sent} was answered with ${results.length} results`,
+    );
   return results.map(fromBatchResult);
 }

@@ -36,7 +36,8 @@ export function int(min: number, max: number, type = `integer ${min}-${max}`): K
     type,
     parse: (raw, name, shown) => {
       const v = raw.trim();
-      if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) return bad(`${name}=${shown}: expected an integer from ${min} to ${max}`);
+      if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max)
+        return bad(`${name}=${shown}: expected an integer from ${min} to ${max}`);
       return ok(Number(v));
     },
   };
@@ -98,7 +99,10 @@ function originOf(raw: string, name: string): Parsed<string> {
 }
 
 /** An http:// URL, kept as its origin. */
-export const origin: Kind<string> = { type: 'http:// URL', parse: (raw, name) => originOf(raw.trim(), name) };
+export const origin: Kind<string> = {
+  type: 'http:// URL',
+  parse: (raw, name) => originOf(raw.trim(), name),
+};
 
 /** A comma-separated list of http:// URLs, each kept as its origin. */
 export const origins: Kind<string[]> = {
@@ -106,7 +110,10 @@ export const origins: Kind<string[]> = {
   parse: (raw, name) => {
     const values: string[] = [];
     const problems: string[] = [];
-    for (const part of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+    for (const part of raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       const r = originOf(part, name);
       if (r.ok) values.push(r.value);
       else problems.push(...r.problems);
@@ -131,7 +138,10 @@ export function replicaIdIn(replicas: readonly ReplicaAddress[]): Kind<number | 
     type: 'an id in ORDER_REPLICAS',
     parse: (raw, name, shown) => {
       if (raw === '') return ok(null);
-      if (!/^\d+$/.test(raw) || !ids.includes(Number(raw))) return bad(`${name}=${shown}: must be one of the ids in ORDER_REPLICAS (${ids.join(', ')})`);
+      if (!/^\d+$/.test(raw) || !ids.includes(Number(raw)))
+        return bad(
+          `${name}=${shown}: must be one of the ids in ORDER_REPLICAS (${ids.join(', ')})`,
+        );
       return ok(Number(raw));
     },
   };
@@ -170,9 +180,13 @@ export const clusterSecretFile: Kind<SecretFile | null> = {
     try {
       secret = readFileSync(raw, 'utf8').replace(/\r?\n$/, '');
     } catch (err) {
-      return bad(`${where}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      return bad(
+        `${where}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      );
     }
     const problem = secretProblem(secret);
-    return problem ? bad(`${where}: the secret ${problem}`) : ok({ file: path.resolve(raw), secret });
+    return problem
+      ? bad(`${where}: the secret ${problem}`)
+      : ok({ file: path.resolve(raw), secret });
   },
 };

@@ -38,7 +38,9 @@ export const LINGER_MAX_BYTES = 64 * 1024 * 1024;
 /** The soft limit on open files (Linux: /proc/self/limits), or null where it cannot be read. */
 export function openFileLimit(limitsFile = '/proc/self/limits'): number | null {
   try {
-    const line = readFileSync(limitsFile, 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const line = readFileSync(limitsFile, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
     const soft = line?.slice('Max open files'.length).trim().split(/\s+/)[0];
     return soft && /^\d+$/.test(soft) ? Number(soft) : null;
   } catch {
@@ -66,7 +68,11 @@ export interface ConnectionStats {
 }
 
 const REFUSAL_BODY = JSON.stringify({
-  error: { code: 503, message: 'too many connections: try again shortly', reason: 'upstream_unavailable' },
+  error: {
+    code: 503,
+    message: 'too many connections: try again shortly',
+    reason: 'upstream_unavailable',
+  },
 });
 
 export class ConnectionGuard {
@@ -83,7 +89,8 @@ export class ConnectionGuard {
     readonly max: number,
     private readonly overflow = OVERFLOW_CONNECTIONS,
   ) {
-    if (!Number.isInteger(max) || max < 1) throw new RangeError(`maxConnections must be a positive integer, got ${max}`);
+    if (!Number.isInteger(max) || max < 1)
+      throw new RangeError(`maxConnections must be a positive integer, got ${max}`);
   }
 
   /** For the server's 'connection' event (after Node's own listener has set the socket up). */
@@ -118,11 +125,16 @@ export class ConnectionGuard {
     const socket = req.socket;
     if (this.refusing.has(socket)) {
       res.shouldKeepAlive = false;
-      res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1', 'content-length': Buffer.byteLength(REFUSAL_BODY) });
+      res.writeHead(503, {
+        'content-type': 'application/json',
+        'retry-after': '1',
+        'content-length': Buffer.byteLength(REFUSAL_BODY),
+      });
       res.end(REFUSAL_BODY);
       return false;
     }
-    if (!this.fresh.delete(socket) && !this.idle.delete(socket) && !this.busy.has(socket)) return true; // already forgotten (closing)
+    if (!this.fresh.delete(socket) && !this.idle.delete(socket) && !this.busy.has(socket))
+      return true; // already forgotten (closing)
     this.busy.set(socket, (this.busy.get(socket) ?? 0) + 1);
     res.once('close', () => {
       const left = (this.busy.get(socket) ?? 1) - 1;

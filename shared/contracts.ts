@@ -8,8 +8,22 @@
 import { z } from 'zod';
 import { badRequest } from './errors.ts';
 import {
-  CRC32, EPOCH, IDEMPOTENCY_KEY, LEDGER_KEY, LEDGER_POSITION, LEDGER_SEQ, LOG_LENGTH, LOG_POSITION, MAX_IDEMPOTENCY_KEY_LENGTH, ORDER_NUMBER, ORDER_QUANTITY,
-  PRICE, REPLICA_ID, STOCK, STOCK_DELTA, TOY_NAME,
+  CRC32,
+  EPOCH,
+  IDEMPOTENCY_KEY,
+  LEDGER_KEY,
+  LEDGER_POSITION,
+  LEDGER_SEQ,
+  LOG_LENGTH,
+  LOG_POSITION,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  ORDER_NUMBER,
+  ORDER_QUANTITY,
+  PRICE,
+  REPLICA_ID,
+  STOCK,
+  STOCK_DELTA,
+  TOY_NAME,
 } from './fields.ts';
 
 // Every bound and character set below comes from shared/fields.ts, which the disk codecs use too.
@@ -32,7 +46,11 @@ export const OrderRequestSchema = z.object({
 });
 export type OrderRequest = z.infer<typeof OrderRequestSchema>;
 
-export const OrderSchema = z.object({ number: ORDER_NUMBER.schema(), name: TOY_NAME.schema(), quantity: ORDER_QUANTITY.schema() });
+export const OrderSchema = z.object({
+  number: ORDER_NUMBER.schema(),
+  name: TOY_NAME.schema(),
+  quantity: ORDER_QUANTITY.schema(),
+});
 export type Order = z.infer<typeof OrderSchema>;
 
 export const OrderPlacedSchema = z.object({ order_number: ORDER_NUMBER.schema() });
@@ -99,13 +117,27 @@ export const ReplicaStatusSchema = z.object({
    */
   isolated: z.boolean(),
   /** The leader's view of each follower (empty unless leading). */
-  followers: z.array(z.object({ id: REPLICA_ID.schema(), reachable: z.boolean(), matchIndex: LOG_POSITION.schema(), nextIndex: LOG_LENGTH.schema() })),
+  followers: z.array(
+    z.object({
+      id: REPLICA_ID.schema(),
+      reachable: z.boolean(),
+      matchIndex: LOG_POSITION.schema(),
+      nextIndex: LOG_LENGTH.schema(),
+    }),
+  ),
 });
 export type ReplicaStatus = z.infer<typeof ReplicaStatusSchema>;
 
-export const PromiseRequestSchema = z.object({ epoch: EPOCH.schema().positive(), candidateId: REPLICA_ID.schema() });
+export const PromiseRequestSchema = z.object({
+  epoch: EPOCH.schema().positive(),
+  candidateId: REPLICA_ID.schema(),
+});
 export type PromiseRequest = z.infer<typeof PromiseRequestSchema>;
-export const PromiseResponseSchema = z.object({ granted: z.boolean(), promisedEpoch: EPOCH.schema(), head: LogHeadSchema });
+export const PromiseResponseSchema = z.object({
+  granted: z.boolean(),
+  promisedEpoch: EPOCH.schema(),
+  head: LogHeadSchema,
+});
 export type PromiseResponse = z.infer<typeof PromiseResponseSchema>;
 
 export const AppendRequestSchema = z.object({
@@ -130,8 +162,18 @@ export const AppendResponseSchema = z.discriminatedUnion('ok', [
    * logEpoch tells the leader whether this acknowledgement counts toward commit (it must equal the
    * leader's epoch); `storage` whether the follower counts at all (only an intact one does).
    */
-  z.object({ ok: z.literal(true), matchIndex: LOG_POSITION.schema(), logEpoch: EPOCH.schema(), storage: StorageStateSchema }),
-  z.object({ ok: z.literal(false), reason: z.literal('mismatch'), lastIndex: LOG_POSITION.schema(), storage: StorageStateSchema }),
+  z.object({
+    ok: z.literal(true),
+    matchIndex: LOG_POSITION.schema(),
+    logEpoch: EPOCH.schema(),
+    storage: StorageStateSchema,
+  }),
+  z.object({
+    ok: z.literal(false),
+    reason: z.literal('mismatch'),
+    lastIndex: LOG_POSITION.schema(),
+    storage: StorageStateSchema,
+  }),
 ]);
 export type AppendResponse = z.infer<typeof AppendResponseSchema>;
 
@@ -145,13 +187,22 @@ export type FetchLogResponse = z.infer<typeof FetchLogResponseSchema>;
 
 export const LeadRequestSchema = z.object({ epoch: EPOCH.schema().positive() });
 export type LeadRequest = z.infer<typeof LeadRequestSchema>;
-export const LeadResponseSchema = z.object({ epoch: EPOCH.schema().positive(), lastIndex: LOG_POSITION.schema() });
+export const LeadResponseSchema = z.object({
+  epoch: EPOCH.schema().positive(),
+  lastIndex: LOG_POSITION.schema(),
+});
 export type LeadResponse = z.infer<typeof LeadResponseSchema>;
 
-export const LeaderNoticeSchema = z.object({ epoch: EPOCH.schema().positive(), leaderId: REPLICA_ID.schema() });
+export const LeaderNoticeSchema = z.object({
+  epoch: EPOCH.schema().positive(),
+  leaderId: REPLICA_ID.schema(),
+});
 export type LeaderNotice = z.infer<typeof LeaderNoticeSchema>;
 
-export const CatchupRequestSchema = z.object({ replicaId: REPLICA_ID.schema(), lastIndex: LOG_POSITION.schema() });
+export const CatchupRequestSchema = z.object({
+  replicaId: REPLICA_ID.schema(),
+  lastIndex: LOG_POSITION.schema(),
+});
 export type CatchupRequest = z.infer<typeof CatchupRequestSchema>;
 
 /** Frontend → leader: the order plus the epoch the frontend believes the leader leads, for fencing. */
@@ -182,22 +233,45 @@ export const MAX_BATCH_BODY_BYTES = 1024 * 1024;
 export function batchResultSchema<T extends z.ZodTypeAny>(data: T) {
   return z.discriminatedUnion('ok', [
     z.object({ ok: z.literal(true), data }),
-    z.object({ ok: z.literal(false), status: z.number().int().min(400).max(599), error: z.object({ code: z.number().int(), message: z.string(), reason: z.string().optional(), detail: z.record(z.unknown()).optional() }) }),
+    z.object({
+      ok: z.literal(false),
+      status: z.number().int().min(400).max(599),
+      error: z.object({
+        code: z.number().int(),
+        message: z.string(),
+        reason: z.string().optional(),
+        detail: z.record(z.unknown()).optional(),
+      }),
+    }),
   ]);
 }
-export type BatchResult<T> = { ok: true; data: T } | { ok: false; status: number; error: { code: number; message: string; reason?: string; detail?: Record<string, unknown> } };
+export type BatchResult<T> =
+  | { ok: true; data: T }
+  | {
+      ok: false;
+      status: number;
+      error: { code: number; message: string; reason?: string; detail?: Record<string, unknown> };
+    };
 
-export const PurchaseBatchRequestSchema = z.object({ purchases: z.array(PurchaseRequestSchema).min(1).max(MAX_BATCH_ITEMS) });
+export const PurchaseBatchRequestSchema = z.object({
+  purchases: z.array(PurchaseRequestSchema).min(1).max(MAX_BATCH_ITEMS),
+});
 export type PurchaseBatchRequest = z.infer<typeof PurchaseBatchRequestSchema>;
-export const LeaderOrderBatchRequestSchema = z.object({ orders: z.array(LeaderOrderRequestSchema).min(1).max(MAX_BATCH_ITEMS) });
+export const LeaderOrderBatchRequestSchema = z.object({
+  orders: z.array(LeaderOrderRequestSchema).min(1).max(MAX_BATCH_ITEMS),
+});
 export type LeaderOrderBatchRequest = z.infer<typeof LeaderOrderBatchRequestSchema>;
 /** A leader's answer to one order of a batch: its number, and whether it replays an earlier request's. */
-export const PlacedOrderSchema = z.object({ order_number: ORDER_NUMBER.schema(), replayed: z.boolean() });
+export const PlacedOrderSchema = z.object({
+  order_number: ORDER_NUMBER.schema(),
+  replayed: z.boolean(),
+});
 export type PlacedOrder = z.infer<typeof PlacedOrderSchema>;
 export const PurchaseResultSchema = z.object({ name: TOY_NAME.schema(), quantity: STOCK.schema() });
 export type PurchaseResult = z.infer<typeof PurchaseResultSchema>;
 /** A batch's answer: one result per item sent, in order. */
-export const batchAnswerSchema = <T extends z.ZodTypeAny>(data: T) => z.object({ results: z.array(batchResultSchema(data)) });
+export const batchAnswerSchema = <T extends z.ZodTypeAny>(data: T) =>
+  z.object({ results: z.array(batchResultSchema(data)) });
 /** `POST /orders/batch` on a replica and `POST /purchases/batch` on the catalog (shared/protocol/). */
 export const OrderBatchAnswerSchema = batchAnswerSchema(PlacedOrderSchema);
 export const PurchaseBatchAnswerSchema = batchAnswerSchema(PurchaseResultSchema);
@@ -216,11 +290,16 @@ export type Invalidation = z.infer<typeof InvalidationSchema>;
  */
 /** Far more toys than a catalog has (each is named at most once per notice). */
 export const MAX_NOTICE_NAMES = 1_000;
-export const ChangeNoticeSchema = z.object({
-  seq: LEDGER_POSITION.schema(),
-  sinceSeq: LEDGER_POSITION.schema(),
-  names: z.array(TOY_NAME.schema()).max(MAX_NOTICE_NAMES),
-}).refine((n) => n.sinceSeq <= n.seq, { message: 'sinceSeq must not be above seq', path: ['sinceSeq'] });
+export const ChangeNoticeSchema = z
+  .object({
+    seq: LEDGER_POSITION.schema(),
+    sinceSeq: LEDGER_POSITION.schema(),
+    names: z.array(TOY_NAME.schema()).max(MAX_NOTICE_NAMES),
+  })
+  .refine((n) => n.sinceSeq <= n.seq, {
+    message: 'sinceSeq must not be above seq',
+    path: ['sinceSeq'],
+  });
 export type ChangeNotice = z.infer<typeof ChangeNoticeSchema>;
 /** How often the catalog sends each frontend a beat when it has no change to push. */
 export const CHANGE_BEAT_INTERVAL_MS = 1_000;
@@ -233,17 +312,27 @@ export const CHANGE_SILENCE_MS = 3_000;
 // ---------------------------------------------------------------- helpers
 
 /** Validates a parsed value, or throws a 400 that names the first bad field. */
-export function parseWith<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, value: unknown, what = 'body'): T {
+export function parseWith<T>(
+  schema: z.ZodType<T, z.ZodTypeDef, unknown>,
+  value: unknown,
+  what = 'body',
+): T {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   const issue = r.error.issues[0];
   const path = issue?.path.length ? issue.path.join('.') : what;
-  const message = issue?.code === 'invalid_type' && issue.received === 'undefined' ? `${path} is required` : `${path}: ${issue?.message ?? 'invalid'}`;
+  const message =
+    issue?.code === 'invalid_type' && issue.received === 'undefined'
+      ? `${path} is required`
+      : `${path}: ${issue?.message ?? 'invalid'}`;
   throw badRequest(message);
 }
 
 /** Reads a JSON request body and validates it; a body that is not JSON is a 400, not a 500. */
-export async function parseJsonBody<T>(req: { text(): Promise<string> }, schema: z.ZodType<T, z.ZodTypeDef, unknown>): Promise<T> {
+export async function parseJsonBody<T>(
+  req: { text(): Promise<string> },
+  schema: z.ZodType<T, z.ZodTypeDef, unknown>,
+): Promise<T> {
   const text = await req.text();
   let value: unknown;
   try {
@@ -251,7 +340,8 @@ export async function parseJsonBody<T>(req: { text(): Promise<string> }, schema:
   } catch {
     throw badRequest('body must be valid JSON');
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw badRequest('body must be a JSON object');
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw badRequest('body must be a JSON object');
   return parseWith(schema, value);
 }
 
@@ -265,11 +355,18 @@ export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
  * Node joins repeats into "a, b", which the key's charset (no spaces) refuses anyway, but a count
  * names the fault and also catches a repeat whose other copy was empty.
  */
-export function parseIdempotencyKeyHeader(raw: string | undefined, occurrences?: number): string | undefined {
-  if (occurrences !== undefined && occurrences > 1) throw badRequest(`Idempotency-Key was sent ${occurrences} times; send it once`);
+export function parseIdempotencyKeyHeader(
+  raw: string | undefined,
+  occurrences?: number,
+): string | undefined {
+  if (occurrences !== undefined && occurrences > 1)
+    throw badRequest(`Idempotency-Key was sent ${occurrences} times; send it once`);
   if (raw === undefined) return undefined;
   const problem = IDEMPOTENCY_KEY.problem(raw);
-  if (problem) throw badRequest(`Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} ${IDEMPOTENCY_KEY.charset}: ${problem}`);
+  if (problem)
+    throw badRequest(
+      `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} ${IDEMPOTENCY_KEY.charset}: ${problem}`,
+    );
   return raw;
 }
 
@@ -312,7 +409,11 @@ export type LedgerEntry = z.infer<typeof LedgerEntrySchema>;
  * One HTTP attempt of an operation: its status (null: no answer), the error body's `reason` code
  * or the network error, and whether its outcome was unknown (it may have been acted on).
  */
-export const HistoryAttemptSchema = z.object({ status: z.number().int().nullable(), reason: z.string().max(200).nullable(), uncertain: z.boolean() });
+export const HistoryAttemptSchema = z.object({
+  status: z.number().int().nullable(),
+  reason: z.string().max(200).nullable(),
+  uncertain: z.boolean(),
+});
 export type HistoryAttempt = z.infer<typeof HistoryAttemptSchema>;
 
 export const HistoryEventSchema = z.object({
@@ -342,7 +443,10 @@ export const PendingPurchaseSchema = z.object({
   quantity: ORDER_QUANTITY.schema(),
 });
 export type PendingPurchase = z.infer<typeof PendingPurchaseSchema>;
-export const PendingResponseSchema = z.object({ entries: z.array(PendingPurchaseSchema), fenceEpoch: EPOCH.schema() });
+export const PendingResponseSchema = z.object({
+  entries: z.array(PendingPurchaseSchema),
+  fenceEpoch: EPOCH.schema(),
+});
 export type PendingResponse = z.infer<typeof PendingResponseSchema>;
 
 /** Leader → catalog: these pending purchases have committed orders; these never will (undo them). */
@@ -352,5 +456,8 @@ export const ReconcileRequestSchema = z.object({
   release: z.array(IDEMPOTENCY_KEY.schema()),
 });
 export type ReconcileRequest = z.infer<typeof ReconcileRequestSchema>;
-export const ReconcileResultSchema = z.object({ released: z.number().int().nonnegative(), pending: z.number().int().nonnegative() });
+export const ReconcileResultSchema = z.object({
+  released: z.number().int().nonnegative(),
+  pending: z.number().int().nonnegative(),
+});
 export type ReconcileResult = z.infer<typeof ReconcileResultSchema>;

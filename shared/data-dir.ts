@@ -31,7 +31,8 @@ export const SYNCED_SUFFIX = '.synced';
 
 /** What a set-aside copy of `file` is called: `kind` is torn, corrupt, lost or unreadable. */
 export type SetAsideKind = 'torn' | 'corrupt' | 'lost' | 'unreadable';
-export const setAsideName = (file: string, kind: SetAsideKind, atMs: number): string => `${file}.${kind}-${atMs}`;
+export const setAsideName = (file: string, kind: SetAsideKind, atMs: number): string =>
+  `${file}.${kind}-${atMs}`;
 
 /** `order-N`: replica N's directory under DATA_DIR, and its name in logs and the launcher. */
 export const replicaDirName = (id: number): string => `order-${id}`;
@@ -57,7 +58,12 @@ export function catalogPaths(dataDir: string): CatalogPaths {
 
 /** The same files in a catalog directory given by itself (`npm run repair -- --catalog-dir`). */
 export function catalogPathsIn(dir: string): CatalogPaths {
-  return { dir, ledger: path.join(dir, LEDGER_FILE), products: path.join(dir, PRODUCTS_FILE), meta: path.join(dir, META_FILE) };
+  return {
+    dir,
+    ledger: path.join(dir, LEDGER_FILE),
+    products: path.join(dir, PRODUCTS_FILE),
+    meta: path.join(dir, META_FILE),
+  };
 }
 
 export interface ReplicaPaths {
@@ -81,5 +87,8 @@ export function replicaPathsIn(dir: string): { dir: string; log: string; meta: s
 
 /** The ids of the replica directories among `names` (a DATA_DIR listing), ascending. */
 export function replicaIdsIn(names: readonly string[]): number[] {
-  return names.map(replicaIdOfDir).filter((id): id is number => id !== null).sort((a, b) => a - b);
+  return names
+    .map(replicaIdOfDir)
+    .filter((id): id is number => id !== null)
+    .sort((a, b) => a - b);
 }

@@ -47,7 +47,11 @@ export class AppError extends Error {
   }
 
   toBody(): ErrorBody {
-    const error: ErrorBody['error'] = { code: this.status, message: this.message, reason: this.reason };
+    const error: ErrorBody['error'] = {
+      code: this.status,
+      message: this.message,
+      reason: this.reason,
+    };
     if (this.detail) error.detail = this.detail;
     return { error };
   }
@@ -61,32 +65,68 @@ export const badRequest = (message: string) => new AppError(400, 'bad_request', 
 export const productNotFound = () => new AppError(404, 'product_not_found', 'product not found');
 export const orderNotFound = () => new AppError(404, 'order_not_found', 'order not found');
 export const insufficientStock = (name: string, left: number) =>
-  new AppError(409, 'insufficient_stock', `insufficient stock for ${name}: ${left} left`, undefined, { left });
-export const noLeader = (why: string) => new AppError(503, 'no_leader', `no leader can take the order: ${why}`, 1);
+  new AppError(
+    409,
+    'insufficient_stock',
+    `insufficient stock for ${name}: ${left} left`,
+    undefined,
+    { left },
+  );
+export const noLeader = (why: string) =>
+  new AppError(503, 'no_leader', `no leader can take the order: ${why}`, 1);
 export const notLeader = (leaderId: number | null, epoch: number) =>
   new AppError(503, 'not_leader', 'this replica is not the leader', 1, { leaderId, epoch });
 export const staleEpoch = (promisedEpoch: number) =>
-  new AppError(409, 'stale_epoch', `epoch is older than the promised epoch ${promisedEpoch}`, undefined, { promisedEpoch });
-export const noQuorum = (why: string) => new AppError(503, 'no_quorum', `order not taken: ${why}`, 1);
+  new AppError(
+    409,
+    'stale_epoch',
+    `epoch is older than the promised epoch ${promisedEpoch}`,
+    undefined,
+    { promisedEpoch },
+  );
+export const noQuorum = (why: string) =>
+  new AppError(503, 'no_quorum', `order not taken: ${why}`, 1);
 /** The order may or may not commit: never a definite failure, so a client must not treat it as one. */
-export const outcomeUnknown = (why: string) => new AppError(504, 'outcome_unknown', `order outcome unknown: ${why}`);
+export const outcomeUnknown = (why: string) =>
+  new AppError(504, 'outcome_unknown', `order outcome unknown: ${why}`);
 export const idempotencyKeyReused = () =>
-  new AppError(422, 'idempotency_key_reused', 'this Idempotency-Key was already used with a different request body');
+  new AppError(
+    422,
+    'idempotency_key_reused',
+    'this Idempotency-Key was already used with a different request body',
+  );
 export const requestInProgress = () =>
-  new AppError(409, 'request_in_progress', 'a request with this Idempotency-Key is still in progress; retry later');
+  new AppError(
+    409,
+    'request_in_progress',
+    'a request with this Idempotency-Key is still in progress; retry later',
+  );
 /** A replica rebuilding lost or damaged state: it may not vote, lead or count until it has. */
-export const recovering = (why: string) => new AppError(503, 'recovering', `this replica is recovering its state: ${why}`, 1);
+export const recovering = (why: string) =>
+  new AppError(503, 'recovering', `this replica is recovering its state: ${why}`, 1);
 /** A readiness probe's "not now" (GET /ready): the service is alive but should get no traffic yet. */
-export const notReady = (message: string, detail: Record<string, unknown>) => new AppError(503, 'not_ready', `not ready: ${message}`, 1, detail);
-export const upstreamUnavailable = (what: string) => new AppError(503, 'upstream_unavailable', `${what} is unavailable`, 1);
+export const notReady = (message: string, detail: Record<string, unknown>) =>
+  new AppError(503, 'not_ready', `not ready: ${message}`, 1, detail);
+export const upstreamUnavailable = (what: string) =>
+  new AppError(503, 'upstream_unavailable', `${what} is unavailable`, 1);
 
 /** Recreates an AppError from an error body a peer sent, so it can be rethrown unchanged. */
 export function fromErrorBody(status: number, body: unknown): AppError {
   const e = (body as Partial<ErrorBody> | undefined)?.error;
   if (e && typeof e.message === 'string') {
-    return new AppError(status, e.reason ?? reasonForStatus(status), e.message, status === 503 ? 1 : undefined, e.detail);
+    return new AppError(
+      status,
+      e.reason ?? reasonForStatus(status),
+      e.message,
+      status === 503 ? 1 : undefined,
+      e.detail,
+    );
   }
-  return new AppError(status >= 500 ? 502 : status, 'internal', `unexpected upstream response (HTTP ${status})`);
+  return new AppError(
+    status >= 500 ? 502 : status,
+    'internal',
+    `unexpected upstream response (HTTP ${status})`,
+  );
 }
 
 function reasonForStatus(status: number): ErrorReason {
@@ -110,7 +150,10 @@ export function onAppError(err: Error, c: Context): Response {
   const status = (err as { status?: unknown }).status;
   if (typeof status === 'number' && status >= 400 && status < 600) {
     const reason = reasonForStatus(status);
-    return c.json({ error: { code: status, message: err.message || 'request failed', reason } }, status as ContentfulStatusCode);
+    return c.json(
+      { error: { code: status, message: err.message || 'request failed', reason } },
+      status as ContentfulStatusCode,
+    );
   }
   console.error('unhandled error', err);
   return c.json({ error: { code: 500, message: 'internal error', reason: 'internal' } }, 500);
@@ -118,7 +161,16 @@ export function onAppError(err: Error, c: Context): Response {
 
 /** Hono notFound: unknown routes also get the error shape. */
 export function onNotFound(c: Context): Response {
-  return c.json({ error: { code: 404, message: `no route for ${c.req.method} ${c.req.path}`, reason: 'not_found' } }, 404);
+  return c.json(
+    {
+      error: {
+        code: 404,
+        message: `no route for ${c.req.method} ${c.req.path}`,
+        reason: 'not_found',
+      },
+    },
+    404,
+  );
 }
 
 /** Methods a route may be registered under (Hono's own `ALL`, used by middleware, is not one). */
@@ -136,7 +188,10 @@ export function unmatchedRequestHandler(app: Hono<any, any, any>): NotFoundHandl
     if (allowed.length === 0) return onNotFound(c);
     c.header('Allow', allowed.join(', '));
     const message = `${c.req.method} is not allowed on ${c.req.path}; allowed: ${allowed.join(', ')}`;
-    return c.json({ error: { code: 405, message, reason: 'method_not_allowed' satisfies ErrorReason } }, 405);
+    return c.json(
+      { error: { code: 405, message, reason: 'method_not_allowed' satisfies ErrorReason } },
+      405,
+    );
   };
 }
 
@@ -145,7 +200,9 @@ export function allowedMethods(app: Hono<any, any, any>, path: string): string[]
   // `path` is the routed path (c.req.path: a non-strict app has already dropped one trailing slash).
   const allowed = new Set<string>();
   for (const method of ROUTE_METHODS) {
-    const [handlers] = app.router.match(method, path) as unknown as [Array<[[unknown, { method: string }], unknown]>];
+    const [handlers] = app.router.match(method, path) as unknown as [
+      Array<[[unknown, { method: string }], unknown]>,
+    ];
     if (handlers.some(([[, route]]) => route.method === method)) allowed.add(method);
   }
   if (allowed.has('GET')) allowed.add('HEAD');

@@ -54,15 +54,21 @@ function canonicalInt(text: string): number | null {
 }
 
 export function intField(label: string, min: number, max: number): IntField {
-  if (!Number.isSafeInteger(min) || !Number.isSafeInteger(max) || min > max) throw new Error(`${label}: bad bounds [${min}, ${max}]`);
-  const valid = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= min && n <= max;
+  if (!Number.isSafeInteger(min) || !Number.isSafeInteger(max) || min > max)
+    throw new Error(`${label}: bad bounds [${min}, ${max}]`);
+  const valid = (n: unknown): n is number =>
+    typeof n === 'number' && Number.isSafeInteger(n) && n >= min && n <= max;
   return {
     label,
     min,
     max,
     valid,
     schema: () =>
-      z.number({ required_error: `${label} is required`, invalid_type_error: `${label} must be a number` })
+      z
+        .number({
+          required_error: `${label} is required`,
+          invalid_type_error: `${label} must be a number`,
+        })
         .int(`${label} must be an integer`)
         .min(min, min === 1 ? `${label} must be positive` : `${label} must be at least ${min}`)
         .max(max, `${label} must be at most ${max}`),
@@ -92,12 +98,27 @@ export interface TextField {
   schema(): z.ZodString;
 }
 
-export function textField(label: string, minLength: number, maxLength: number, charset: string, allowed: RegExp): TextField {
-  const tooShort = minLength === 1 ? `${label} must not be empty` : `${label} is shorter than ${minLength} characters`;
+export function textField(
+  label: string,
+  minLength: number,
+  maxLength: number,
+  charset: string,
+  allowed: RegExp,
+): TextField {
+  const tooShort =
+    minLength === 1
+      ? `${label} must not be empty`
+      : `${label} is shorter than ${minLength} characters`;
   const tooLong = `${label} is longer than ${maxLength} characters`;
   const badChars = `${label} must consist of ${charset}`;
   const problem = (s: string): string | null =>
-    s.length < minLength ? tooShort : s.length > maxLength ? tooLong : !allowed.test(s) ? badChars : null;
+    s.length < minLength
+      ? tooShort
+      : s.length > maxLength
+        ? tooLong
+        : !allowed.test(s)
+          ? badChars
+          : null;
   return {
     label,
     minLength,
@@ -106,7 +127,11 @@ export function textField(label: string, minLength: number, maxLength: number, c
     problem,
     valid: (s: unknown): s is string => typeof s === 'string' && problem(s) === null,
     schema: () =>
-      z.string({ required_error: `${label} is required`, invalid_type_error: `${label} must be a string` })
+      z
+        .string({
+          required_error: `${label} is required`,
+          invalid_type_error: `${label} must be a string`,
+        })
         .min(minLength, tooShort)
         .max(maxLength, tooLong)
         .regex(allowed, badChars),
@@ -153,27 +178,47 @@ export const REPLICA_ID = intField('replica id', 1, 2 ** 31 - 1);
  * would read back as U+FFFD and fail its checksum). Commas and quotes are allowed: the CSV writer
  * quotes them and the reader reads them back.
  */
-export const TOY_NAME = textField('name', 1, MAX_NAME_LENGTH, 'printable characters (no control characters or line breaks)', /^[^\p{Cc}\p{Cs}\p{Zl}\p{Zp}]*$/u);
+export const TOY_NAME = textField(
+  'name',
+  1,
+  MAX_NAME_LENGTH,
+  'printable characters (no control characters or line breaks)',
+  /^[^\p{Cc}\p{Cs}\p{Zl}\p{Zp}]*$/u,
+);
 
 /**
  * An idempotency key (README: "any 1-255 visible ASCII characters"): 0x21-0x7e only. No space, so
  * two `Idempotency-Key` headers that Node joined into "a, b" can never pass as one key.
  */
-export const IDEMPOTENCY_KEY = textField('key', 1, MAX_IDEMPOTENCY_KEY_LENGTH, 'visible ASCII characters (0x21-0x7e, no spaces)', /^[\x21-\x7e]*$/);
+export const IDEMPOTENCY_KEY = textField(
+  'key',
+  1,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  'visible ASCII characters (0x21-0x7e, no spaces)',
+  /^[\x21-\x7e]*$/,
+);
 
 /** The ledger's key column: an idempotency key, or empty (a restock belongs to no order). */
-export const LEDGER_KEY = textField('key', 0, MAX_IDEMPOTENCY_KEY_LENGTH, IDEMPOTENCY_KEY.charset, /^[\x21-\x7e]*$/);
+export const LEDGER_KEY = textField(
+  'key',
+  0,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  IDEMPOTENCY_KEY.charset,
+  /^[\x21-\x7e]*$/,
+);
 
 /** A toy's price (products.csv and the product answers): a finite, non-negative number. */
 export const PRICE = {
   label: 'price',
   max: 1_000_000_000,
-  valid: (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n) && n >= 0 && n <= PRICE.max,
+  valid: (n: unknown): n is number =>
+    typeof n === 'number' && Number.isFinite(n) && n >= 0 && n <= PRICE.max,
   schema: () => z.number().finite().nonnegative().max(PRICE.max),
 };
 
 /** The epoch after `epoch`, or an error when the field's bound is reached (never an unwritable epoch). */
 export function nextEpoch(epoch: number): number {
-  if (!EPOCH.valid(epoch) || epoch >= EPOCH.max) throw new RangeError(`no epoch after ${epoch}: epochs end at ${EPOCH.max}`);
+  if (!EPOCH.valid(epoch) || epoch >= EPOCH.max)
+    throw new RangeError(`no epoch after ${epoch}: epochs end at ${EPOCH.max}`);
   return epoch + 1;
 }

@@ -72,7 +72,10 @@ export function createSyncedOffsetTracker(file: string): (syncedBytes: number) =
 /** A file that exists but cannot be read as what it should hold: damage, never a silent reset to defaults. */
 export class UnreadableFileError extends Error {
   readonly code = 'unreadable_file';
-  constructor(readonly file: string, readonly detail: string) {
+  constructor(
+    readonly file: string,
+    readonly detail: string,
+  ) {
     super(`${file} is unreadable: ${detail}`);
     this.name = 'UnreadableFileError';
   }
@@ -103,7 +106,12 @@ export interface JsonFileOptions {
  * later save is attempted, because after a failed write (ENOSPC, EIO, a read-only remount) what
  * the disk holds is unknown and a retried fsync can lie.
  */
-export async function openJsonFile<T extends object>(file: string, defaults: T, normalize: (raw: Partial<T>) => T, opts: JsonFileOptions = {}): Promise<JsonFile<T>> {
+export async function openJsonFile<T extends object>(
+  file: string,
+  defaults: T,
+  normalize: (raw: Partial<T>) => T,
+  opts: JsonFileOptions = {},
+): Promise<JsonFile<T>> {
   const onFatal = opts.onFatal ?? crashOnDurabilityError;
   const write = opts.write ?? writeFileAtomic;
   let value: T = { ...defaults };
@@ -111,12 +119,14 @@ export async function openJsonFile<T extends object>(file: string, defaults: T, 
   try {
     text = await fs.readFile(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new UnreadableFileError(file, (err as Error).message);
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw new UnreadableFileError(file, (err as Error).message);
   }
   if (text !== null) {
     try {
       const raw: unknown = JSON.parse(text);
-      if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error('not a JSON object');
+      if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+        throw new Error('not a JSON object');
       value = normalize(raw as Partial<T>);
     } catch (err) {
       throw new UnreadableFileError(file, (err as Error).message);
@@ -130,16 +140,19 @@ export async function openJsonFile<T extends object>(file: string, defaults: T, 
       const copy = { ...next };
       const contents = `${JSON.stringify(copy)}\n`;
       // Each save waits for the ones before it, failed or not, and reports its own outcome.
-      chain = chain.catch(() => {}).then(async () => {
-        if (failed !== null) throw new Error(`${file}: not saved: an earlier save failed (${String(failed)})`);
-        try {
-          await write(file, contents);
-        } catch (err) {
-          failed = err ?? new Error('write failed');
-          onFatal(`save of ${file}`, err);
-        }
-        value = copy;
-      });
+      chain = chain
+        .catch(() => {})
+        .then(async () => {
+          if (failed !== null)
+            throw new Error(`${file}: not saved: an earlier save failed (${String(failed)})`);
+          try {
+            await write(file, contents);
+          } catch (err) {
+            failed = err ?? new Error('write failed');
+            onFatal(`save of ${file}`, err);
+          }
+          value = copy;
+        });
       return chain;
     },
   };

@@ -44,7 +44,11 @@ export type HttpClient = (req: HttpRequest) => Promise<HttpResponse>;
 
 export type NetworkErrorKind = 'refused' | 'reset' | 'timeout' | 'other';
 export class NetworkError extends Error {
-  constructor(readonly kind: NetworkErrorKind, readonly url: string, cause?: unknown) {
+  constructor(
+    readonly kind: NetworkErrorKind,
+    readonly url: string,
+    cause?: unknown,
+  ) {
     super(`${kind}: ${url}`, { cause });
     this.name = 'NetworkError';
   }
@@ -57,11 +61,23 @@ export class NetworkError extends Error {
 export const DEFAULT_TIMEOUT_MS = 5_000;
 
 function classify(err: unknown): NetworkErrorKind {
-  const code = (err as { code?: string })?.code ?? (err as { cause?: { code?: string } })?.cause?.code;
+  const code =
+    (err as { code?: string })?.code ?? (err as { cause?: { code?: string } })?.cause?.code;
   const name = (err as { name?: string })?.name;
   if (code === 'ECONNREFUSED') return 'refused';
-  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE' || code === 'UND_ERR_CLOSED') return 'reset';
-  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') return 'timeout';
+  if (
+    code === 'ECONNRESET' ||
+    code === 'UND_ERR_SOCKET' ||
+    code === 'EPIPE' ||
+    code === 'UND_ERR_CLOSED'
+  )
+    return 'reset';
+  if (
+    code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    code === 'UND_ERR_BODY_TIMEOUT' ||
+    code === 'UND_ERR_CONNECT_TIMEOUT'
+  )
+    return 'timeout';
   if (name === 'TimeoutError' || name === 'AbortError') return 'timeout';
   return 'other';
 }
@@ -69,7 +85,8 @@ function classify(err: unknown): NetworkErrorKind {
 function encode(req: HttpRequest): { body: string | undefined; headers: Record<string, string> } {
   // The request this call works for (shared/request-context.ts), so its id follows it to the peer.
   const headers: Record<string, string> = { ...req.headers };
-  if (req.requestId !== undefined && headers[REQUEST_ID_HEADER] === undefined) headers[REQUEST_ID_HEADER] = req.requestId;
+  if (req.requestId !== undefined && headers[REQUEST_ID_HEADER] === undefined)
+    headers[REQUEST_ID_HEADER] = req.requestId;
   if (req.body === undefined) return { body: undefined, headers };
   headers['content-type'] ??= 'application/json';
   return { body: typeof req.body === 'string' ? req.body : JSON.stringify(req.body), headers };
@@ -85,7 +102,9 @@ function decode(text: string): unknown {
 }
 
 /** Keep-alive pooled client for real processes. Idle sockets close before the server's keep-alive timeout (shared/keep-alive.ts). */
-export function createPooledHttp(opts: { connectionsPerOrigin?: number; keepAliveTimeoutMs?: number } = {}): HttpClient & { close(): Promise<void> } {
+export function createPooledHttp(
+  opts: { connectionsPerOrigin?: number; keepAliveTimeoutMs?: number } = {},
+): HttpClient & { close(): Promise<void> } {
   const agent = new Agent({
     connections: opts.connectionsPerOrigin ?? 64,
     keepAliveTimeout: opts.keepAliveTimeoutMs ?? CLIENT_IDLE_TIMEOUT_MS,
@@ -106,7 +125,8 @@ export function createPooledHttp(opts: { connectionsPerOrigin?: number; keepAliv
       });
       const text = await res.body.text();
       const outHeaders: Record<string, string> = {};
-      for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') outHeaders[k] = v;
+      for (const [k, v] of Object.entries(res.headers))
+        if (typeof v === 'string') outHeaders[k] = v;
       return { status: res.statusCode, headers: outHeaders, body: decode(text) };
     } catch (err) {
       throw new NetworkError(classify(err), req.url, err);
@@ -125,7 +145,10 @@ export interface FetchHttpOptions {
 }
 
 /** Adapts any fetch-shaped function (global fetch, a Hono app's fetch) to an HttpClient. */
-export function createFetchHttp(fetchFn: (req: Request) => Response | Promise<Response>, opts: FetchHttpOptions = {}): HttpClient {
+export function createFetchHttp(
+  fetchFn: (req: Request) => Response | Promise<Response>,
+  opts: FetchHttpOptions = {},
+): HttpClient {
   const clock = opts.clock ?? systemClock;
   return async (req) => {
     const { body, headers } = encode(req);
@@ -135,9 +158,16 @@ export function createFetchHttp(fetchFn: (req: Request) => Response | Promise<Re
       cancel = clock.setTimeout(() => reject(new NetworkError('timeout', req.url)), timeoutMs);
     });
     try {
-      const res = await Promise.race([fetchFn(new Request(req.url, { method: req.method, headers, body })), timeout]);
+      const res = await Promise.race([
+        fetchFn(new Request(req.url, { method: req.method, headers, body })),
+        timeout,
+      ]);
       const text = await Promise.race([res.text(), timeout]);
-      return { status: res.status, headers: Object.fromEntries(res.headers.entries()), body: decode(text) };
+      return {
+        status: res.status,
+        headers: Object.fromEntries(res.headers.entries()),
+        body: decode(text),
+      };
     } catch (err) {
       if (err instanceof NetworkError) throw err;
       throw new NetworkError(classify(err), req.url, err);
@@ -162,7 +192,8 @@ export function createInProcessNetwork(opts: FetchHttpOptions = {}) {
     const origin = new URL(request.url).origin;
     const state = states.get(origin) ?? 'up';
     const handler = handlers.get(origin);
-    if (!handler || state === 'down') throw Object.assign(new Error(`connect ECONNREFUSED ${origin}`), { code: 'ECONNREFUSED' });
+    if (!handler || state === 'down')
+      throw Object.assign(new Error(`connect ECONNREFUSED ${origin}`), { code: 'ECONNREFUSED' });
     if (state === 'blackhole') return new Promise<Response>(() => {});
     return handler(request);
   };
@@ -183,7 +214,11 @@ export function expectData<T>(res: HttpResponse, schema: z.ZodType<T>): T {
     const data = (res.body as { data?: unknown } | undefined)?.data;
     const parsed = schema.safeParse(data);
     if (parsed.success) return parsed.data;
-    throw new AppError(502, 'internal', `malformed response from upstream: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    throw new AppError(
+      502,
+      'internal',
+      `malformed response from upstream: ${parsed.error.issues[0]?.message ?? 'invalid'}`,
+    );
   }
   throw fromErrorBody(res.status, res.body);
 }

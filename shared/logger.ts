@@ -63,13 +63,20 @@ function bufferedStdout(): DestinationStream {
 export function createLogger(service: string, opts: LoggerOptions = {}): Logger {
   const out = opts.destination ?? process.stdout;
   const format = opts.format ?? 'auto';
-  const pretty = format === 'pretty' || (format === 'auto' && (opts.isTTY ?? Boolean(process.stdout.isTTY)));
+  const pretty =
+    format === 'pretty' || (format === 'auto' && (opts.isTTY ?? Boolean(process.stdout.isTTY)));
   let destination: DestinationStream = out as DestinationStream;
   if (!pretty && !opts.destination) destination = bufferedStdout();
   if (pretty) {
     // Loaded only when asked for: services under a launcher or in tests never pay for it.
-    const { prettyFactory } = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
-    const render = prettyFactory({ singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: PRETTY_IGNORE });
+    const { prettyFactory } = createRequire(import.meta.url)(
+      'pino-pretty',
+    ) as typeof import('pino-pretty');
+    const render = prettyFactory({
+      singleLine: true,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: PRETTY_IGNORE,
+    });
     destination = { write: (line: string) => void out.write(render(line)) };
   }
   return pino(

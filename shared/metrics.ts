@@ -37,26 +37,42 @@ function samples<L extends string>(r: Reading<L>): ReadonlyArray<readonly [Label
 
 /** A counter whose value is read from an existing monotonic count at scrape time. */
 export function counterFrom<L extends string = never>(
-  registry: Registry, name: string, help: string, labelNames: readonly L[], read: () => Reading<L>,
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[],
+  read: () => Reading<L>,
 ): Counter<L> {
   return new Counter<L>({
-    name, help, labelNames, registers: [registry],
+    name,
+    help,
+    labelNames,
+    registers: [registry],
     collect() {
       this.reset();
-      for (const [labels, value] of samples(read())) if (Number.isFinite(value) && value >= 0) this.inc(labels, value);
+      for (const [labels, value] of samples(read()))
+        if (Number.isFinite(value) && value >= 0) this.inc(labels, value);
     },
   });
 }
 
 /** A gauge whose value is read from an existing view at scrape time. */
 export function gaugeFrom<L extends string = never>(
-  registry: Registry, name: string, help: string, labelNames: readonly L[], read: () => Reading<L>,
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[],
+  read: () => Reading<L>,
 ): Gauge<L> {
   return new Gauge<L>({
-    name, help, labelNames, registers: [registry],
+    name,
+    help,
+    labelNames,
+    registers: [registry],
     collect() {
       this.reset();
-      for (const [labels, value] of samples(read())) if (Number.isFinite(value)) this.set(labels, value);
+      for (const [labels, value] of samples(read()))
+        if (Number.isFinite(value)) this.set(labels, value);
     },
   });
 }

@@ -24,7 +24,12 @@ import type { Level, Logger } from 'pino';
 import { createServiceApp } from './service-app.ts';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { getOrCreate, METRIC_PREFIX, type Registry } from './metrics.ts';
-import { acceptRequestId, newRequestId, REQUEST_ID_HEADER, REQUEST_ID_VAR } from './request-context.ts';
+import {
+  acceptRequestId,
+  newRequestId,
+  REQUEST_ID_HEADER,
+  REQUEST_ID_VAR,
+} from './request-context.ts';
 import { metricsRoute, QUIET_ROUTES } from './protocol/index.ts';
 
 /** Requests a service answers many times a second by itself (`quiet` in the route tables); logged at debug unless traced. */
@@ -51,16 +56,39 @@ export interface HttpMetrics {
 export function httpMetrics(registry: Registry): HttpMetrics {
   const labelNames = ['method', 'route', 'status'] as const;
   return {
-    requests: getOrCreate(registry, `${METRIC_PREFIX}http_requests_total`, () =>
-      new Counter({ name: `${METRIC_PREFIX}http_requests_total`, help: 'HTTP requests served, by method, route pattern and status', labelNames, registers: [registry] })),
-    duration: getOrCreate(registry, `${METRIC_PREFIX}http_request_duration_seconds`, () =>
-      new Histogram({
-        name: `${METRIC_PREFIX}http_request_duration_seconds`,
-        help: 'Time from receiving a request to having its response, by method, route pattern and status',
-        labelNames, buckets: DURATION_BUCKETS, registers: [registry],
-      })),
-    inFlight: getOrCreate(registry, `${METRIC_PREFIX}http_requests_in_flight`, () =>
-      new Gauge({ name: `${METRIC_PREFIX}http_requests_in_flight`, help: 'Requests being served right now', registers: [registry] })),
+    requests: getOrCreate(
+      registry,
+      `${METRIC_PREFIX}http_requests_total`,
+      () =>
+        new Counter({
+          name: `${METRIC_PREFIX}http_requests_total`,
+          help: 'HTTP requests served, by method, route pattern and status',
+          labelNames,
+          registers: [registry],
+        }),
+    ),
+    duration: getOrCreate(
+      registry,
+      `${METRIC_PREFIX}http_request_duration_seconds`,
+      () =>
+        new Histogram({
+          name: `${METRIC_PREFIX}http_request_duration_seconds`,
+          help: 'Time from receiving a request to having its response, by method, route pattern and status',
+          labelNames,
+          buckets: DURATION_BUCKETS,
+          registers: [registry],
+        }),
+    ),
+    inFlight: getOrCreate(
+      registry,
+      `${METRIC_PREFIX}http_requests_in_flight`,
+      () =>
+        new Gauge({
+          name: `${METRIC_PREFIX}http_requests_in_flight`,
+          help: 'Requests being served right now',
+          registers: [registry],
+        }),
+    ),
   };
 }
 
@@ -70,7 +98,10 @@ export function requestObserver(opts: ObserveOptions): MiddlewareHandler {
   const quiet = opts.quietRoutes ?? QUIET_ROUTES;
   // One child per label set, found by one string key: prom-client hashes the label object on every
   // inc/observe otherwise. Bounded: methods are the parser's, routes the app's patterns, statuses ours.
-  const children = new Map<string, { requests: { inc(): void }; duration: { observe(v: number): void } }>();
+  const children = new Map<
+    string,
+    { requests: { inc(): void }; duration: { observe(v: number): void } }
+  >();
   const seriesOf = (method: string, route: string, status: number) => {
     const key = `${method} ${route} ${status}`;
     let s = children.get(key);
@@ -102,10 +133,18 @@ export function requestObserver(opts: ObserveOptions): MiddlewareHandler {
     const series = seriesOf(method, route, status);
     series.requests.inc();
     series.duration.observe(ms / 1000);
-    const level: Level = status >= 500 ? 'warn' : !incoming && quiet.has(`${method} ${route}`) ? 'debug' : 'info';
+    const level: Level =
+      status >= 500 ? 'warn' : !incoming && quiet.has(`${method} ${route}`) ? 'debug' : 'info';
     if (!opts.logger.isLevelEnabled(level)) return;
     const path = c.req.path;
-    const fields: Record<string, unknown> = { reqId, method, path, route, status, ms: Math.round(ms * 10) / 10 };
+    const fields: Record<string, unknown> = {
+      reqId,
+      method,
+      path,
+      route,
+      status,
+      ms: Math.round(ms * 10) / 10,
+    };
     if (c.error && status >= 500) fields.err = c.error;
     opts.logger[level](fields, `${method} ${path} ${status} ${fields.ms}ms`);
   };
@@ -125,7 +164,9 @@ export function observeApp(apps: Hono | readonly Hono[], opts: ObserveOptions): 
   const outer = createServiceApp();
   outer.use(requestObserver(opts));
   if (opts.serveMetrics) {
-    outer.get(metricsRoute.path, async (c) => c.body(await opts.registry.metrics(), 200, { 'content-type': opts.registry.contentType }));
+    outer.get(metricsRoute.path, async (c) =>
+      c.body(await opts.registry.metrics(), 200, { 'content-type': opts.registry.contentType }),
+    );
   }
   for (const app of Array.isArray(apps) ? apps : [apps as Hono]) outer.route('/', app);
   return outer;

@@ -20,10 +20,16 @@ export function httpOriginOf(raw: string): string | null {
  * Every entry of `raw` in the order written, and each problem (prefixed with `name`, the variable
  * or flag it came from). A list with problems is not to be used.
  */
-export function parseReplicaList(raw: string, name = 'ORDER_REPLICAS'): { replicas: ReplicaAddress[]; problems: string[] } {
+export function parseReplicaList(
+  raw: string,
+  name = 'ORDER_REPLICAS',
+): { replicas: ReplicaAddress[]; problems: string[] } {
   const replicas: ReplicaAddress[] = [];
   const problems: string[] = [];
-  for (const part of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^(\d+)=(.+)$/.exec(part);
     if (!m) {
       problems.push(`${name}: entry ${JSON.stringify(part)} is not id=http://host:port`);
@@ -32,7 +38,10 @@ export function parseReplicaList(raw: string, name = 'ORDER_REPLICAS'): { replic
     const id = Number(m[1]);
     const origin = httpOriginOf(m[2]!);
     if (origin === null) problems.push(`${name}: ${JSON.stringify(m[2])} is not an http:// URL`);
-    if (!REPLICA_ID.valid(id)) problems.push(`${name}: id ${m[1]} must be an integer from ${REPLICA_ID.min} to ${REPLICA_ID.max}`);
+    if (!REPLICA_ID.valid(id))
+      problems.push(
+        `${name}: id ${m[1]} must be an integer from ${REPLICA_ID.min} to ${REPLICA_ID.max}`,
+      );
     if (replicas.some((r) => r.id === id)) problems.push(`${name}: id ${id} appears twice`);
     if (origin) replicas.push({ id, url: origin, port: Number(new URL(origin).port || 80) });
   }

@@ -24,7 +24,12 @@
 import { getRequestListener } from '@hono/node-server';
 import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ConnectionGuard, defaultMaxConnections, lingerOnClose, type ConnectionStats } from './connections.ts';
+import {
+  ConnectionGuard,
+  defaultMaxConnections,
+  lingerOnClose,
+  type ConnectionStats,
+} from './connections.ts';
 import { SERVER_KEEP_ALIVE_TIMEOUT_MS } from './keep-alive.ts';
 
 export { SERVER_KEEP_ALIVE_TIMEOUT_MS };
@@ -74,13 +79,21 @@ let processGuard: ConnectionGuard | undefined;
 /** A Hono app's fetch; @hono/node-server passes `{ incoming, outgoing }` as its env (the frontend reads raw headers there). */
 export type FetchHandler = (req: Request, env?: unknown) => Response | Promise<Response>;
 
-export function listen(fetch: FetchHandler, host: string, port: number, opts: ListenOptions = {}): Promise<Listening> {
+export function listen(
+  fetch: FetchHandler,
+  host: string,
+  port: number,
+  opts: ListenOptions = {},
+): Promise<Listening> {
   const guard =
     opts.maxConnections !== undefined
       ? new ConnectionGuard(opts.maxConnections)
       : (processGuard ??= new ConnectionGuard(defaultMaxConnections()));
   // `hostname` stands in for a missing Host header (HTTP/1.0 health checks, as haproxy's httpchk sends).
-  const app = getRequestListener(drainingFetch(fetch), { hostname: host, autoCleanupIncoming: false });
+  const app = getRequestListener(drainingFetch(fetch), {
+    hostname: host,
+    autoCleanupIncoming: false,
+  });
   const http: Server = createServer(
     {
       ServerResponse: GuardedResponse as typeof ServerResponse,
@@ -127,7 +140,9 @@ export function listen(fetch: FetchHandler, host: string, port: number, opts: Li
  * to DRAIN_LIMIT_BYTES of it (within DRAIN_TIMEOUT_MS) before the answer goes out, so the
  * connection can carry the next request. A body it cannot drain so is left to GuardedResponse.
  */
-function drainingFetch(fetch: FetchHandler): (req: Request, env?: unknown) => Response | Promise<Response> {
+function drainingFetch(
+  fetch: FetchHandler,
+): (req: Request, env?: unknown) => Response | Promise<Response> {
   return (req, env) => {
     // A GET or HEAD has no body to drain: its answer goes straight out. (Kept a promise: handing
     // @hono/node-server a plain Response makes it answer before the connection guard has counted
@@ -149,7 +164,11 @@ async function drainAfter(req: Request, answer: Response | Promise<Response>): P
 }
 
 /** Reads `body` to its end, or until `maxBytes` or `timeoutMs` is passed; never throws. */
-async function discard(body: ReadableStream<Uint8Array>, maxBytes: number, timeoutMs: number): Promise<void> {
+async function discard(
+  body: ReadableStream<Uint8Array>,
+  maxBytes: number,
+  timeoutMs: number,
+): Promise<void> {
   const reader = body.getReader();
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => {
@@ -197,7 +216,12 @@ const consoleShutdownLog: ShutdownLog = {
 };
 
 /** Runs `stop` once on SIGTERM/SIGINT and exits; a stuck stop is cut off at the deadline. */
-export function onShutdownSignal(service: string, stop: () => Promise<void>, deadlineMs = 5_000, log: ShutdownLog = consoleShutdownLog): void {
+export function onShutdownSignal(
+  service: string,
+  stop: () => Promise<void>,
+  deadlineMs = 5_000,
+  log: ShutdownLog = consoleShutdownLog,
+): void {
   let stopping = false;
   const handler = (signal: string) => {
     if (stopping) return;
@@ -205,7 +229,10 @@ export function onShutdownSignal(service: string, stop: () => Promise<void>, dea
     const started = performance.now();
     log.info({ event: 'shutdown', signal, deadlineMs }, `${service}: ${signal}, shutting down`);
     const timer = setTimeout(() => {
-      log.error({ event: 'shutdown_timeout', deadlineMs }, `${service}: shutdown took longer than ${deadlineMs} ms, exiting`);
+      log.error(
+        { event: 'shutdown_timeout', deadlineMs },
+        `${service}: shutdown took longer than ${deadlineMs} ms, exiting`,
+      );
       process.exit(1);
     }, deadlineMs);
     // Deliberately not unref'd: it also keeps the process alive while `stop` waits on work that
@@ -214,7 +241,10 @@ export function onShutdownSignal(service: string, stop: () => Promise<void>, dea
     void timer;
     stop().then(
       async () => {
-        log.info({ event: 'stopped', ms: Math.round(performance.now() - started) }, `${service}: stopped cleanly`);
+        log.info(
+          { event: 'stopped', ms: Math.round(performance.now() - started) },
+          `${service}: stopped cleanly`,
+        );
         await flushAll(log, Math.max(0, deadlineMs - (performance.now() - started)));
         process.exit(0);
       },

@@ -57,9 +57,15 @@ export class CorruptLogError extends Error {
     /** The bad record's text (cut to 200 characters). */
     readonly text = '',
   ) {
-    super(`${file}: corrupt record at line ${lineNumber} (record ${prefix.validRecords}): ${detail}; refusing to serve from it`);
+    super(
+      `${file}: corrupt record at line ${lineNumber} (record ${prefix.validRecords}): ${detail}; refusing to serve from it`,
+    );
     this.name = 'CorruptLogError';
-    ({ validRecords: this.validRecords, validPrefixBytes: this.validPrefixBytes, validLastCrc: this.validLastCrc } = prefix);
+    ({
+      validRecords: this.validRecords,
+      validPrefixBytes: this.validPrefixBytes,
+      validLastCrc: this.validLastCrc,
+    } = prefix);
   }
 }
 
@@ -78,7 +84,11 @@ export class LostRecordsError extends Error {
   ) {
     super(`${file}: lost records: ${detail}; acknowledged records are missing from it`);
     this.name = 'LostRecordsError';
-    ({ validRecords: this.validRecords, validPrefixBytes: this.validPrefixBytes, validLastCrc: this.validLastCrc } = prefix);
+    ({
+      validRecords: this.validRecords,
+      validPrefixBytes: this.validPrefixBytes,
+      validLastCrc: this.validLastCrc,
+    } = prefix);
   }
   /** How many records the mark says were durable (null: unknown). */
   get markRecords(): number | null {
@@ -89,7 +99,10 @@ export class LostRecordsError extends Error {
 /** A record that cannot be written: refused before anything reaches the disk. */
 export class RecordRefusedError extends Error {
   readonly code = 'record_refused';
-  constructor(readonly file: string, detail: string) {
+  constructor(
+    readonly file: string,
+    detail: string,
+  ) {
     super(`${file}: record refused: ${detail}`);
     this.name = 'RecordRefusedError';
   }
@@ -106,7 +119,7 @@ export function encodeRecord<R>(codec: RecordCodec<R>, r: R): string {
   const fields = codec.fields(r);
   // Fast path (the common case: names and keys without commas or quotes): the same bytes
   // csv-stringify writes, without its per-call option handling (8 % of a catching-up follower).
-  if (!fields.some((f) => typeof f === 'string' && (NEEDS_QUOTING.test(f) || f === ''))) return `${fields.join(',')},${codec.crcOf(r)}\n`;
+  if (!fields.some((f) => typeof f === 'string' && (NEEDS_QUOTING.test(f) || f === '')))
+    return `${fields.join(',')},${codec.crcOf(r)}\n`;
   return stringifyCsv([[...fields, codec.crcOf(r)]]);
 }
-

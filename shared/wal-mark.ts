@@ -39,12 +39,19 @@ const COUNT = intField('mark count', 0, Number.MAX_SAFE_INTEGER);
 const AUX = intField('mark aux', -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
 
 const PREFIX = 'toystore-mark v1';
-const LINE = /^toystore-mark v1 records=(\d{16}) bytes=(\d{16}) lastCrc=(\d{10}) aux=([+-]\d{16}) crc=([0-9a-f]{8})\n$/;
+const LINE =
+  /^toystore-mark v1 records=(\d{16}) bytes=(\d{16}) lastCrc=(\d{10}) aux=([+-]\d{16}) crc=([0-9a-f]{8})\n$/;
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
 
 export function encodeMark(m: Mark): Buffer {
-  if (!COUNT.valid(m.records) || !COUNT.valid(m.bytes) || !COUNT.valid(m.lastCrc) || m.lastCrc > 0xffff_ffff || !AUX.valid(m.aux)) {
+  if (
+    !COUNT.valid(m.records) ||
+    !COUNT.valid(m.bytes) ||
+    !COUNT.valid(m.lastCrc) ||
+    m.lastCrc > 0xffff_ffff ||
+    !AUX.valid(m.aux)
+  ) {
     throw new RangeError(`mark out of range: ${JSON.stringify(m)}`);
   }
   const body = `${PREFIX} records=${pad(m.records, 16)} bytes=${pad(m.bytes, 16)} lastCrc=${pad(m.lastCrc, 10)} aux=${m.aux < 0 ? '-' : '+'}${pad(Math.abs(m.aux), 16)}`;
@@ -62,12 +69,25 @@ export function decodeMark(bytes: Buffer): Mark | null {
   if (!m) return null;
   const body = text.slice(0, text.lastIndexOf(' crc='));
   if ((crc32(body) >>> 0).toString(16).padStart(8, '0') !== m[5]) return null;
-  const mark = { records: Number(m[1]), bytes: Number(m[2]), lastCrc: Number(m[3]), aux: Number(m[4]) };
-  return COUNT.valid(mark.records) && COUNT.valid(mark.bytes) && mark.lastCrc <= 0xffff_ffff && AUX.valid(mark.aux) ? mark : null;
+  const mark = {
+    records: Number(m[1]),
+    bytes: Number(m[2]),
+    lastCrc: Number(m[3]),
+    aux: Number(m[4]),
+  };
+  return COUNT.valid(mark.records) &&
+    COUNT.valid(mark.bytes) &&
+    mark.lastCrc <= 0xffff_ffff &&
+    AUX.valid(mark.aux)
+    ? mark
+    : null;
 }
 
 /** What is beside a log file: its mark, no mark at all, or a file that is not a mark. */
-export type MarkRead = { state: 'ok'; mark: Mark } | { state: 'missing' } | { state: 'unreadable'; why: string };
+export type MarkRead =
+  | { state: 'ok'; mark: Mark }
+  | { state: 'missing' }
+  | { state: 'unreadable'; why: string };
 
 export async function readMark(markFile: string): Promise<MarkRead> {
   let bytes: Buffer;
@@ -78,7 +98,9 @@ export async function readMark(markFile: string): Promise<MarkRead> {
     return { state: 'unreadable', why: (err as Error).message };
   }
   const mark = decodeMark(bytes);
-  return mark ? { state: 'ok', mark } : { state: 'unreadable', why: `not an intact mark (${bytes.length} bytes)` };
+  return mark
+    ? { state: 'ok', mark }
+    : { state: 'unreadable', why: `not an intact mark (${bytes.length} bytes)` };
 }
 
 /** Creates or replaces a mark as a whole (new logs, repairs): atomic, durable, directory included. */
@@ -88,7 +110,10 @@ export async function replaceMark(markFile: string, mark: Mark): Promise<void> {
 
 /** An open mark, rewritten in place: one pwrite of the fixed-width line, then fdatasync. */
 export class MarkWriter {
-  private constructor(private readonly handle: fs.FileHandle, private current: Mark) {}
+  private constructor(
+    private readonly handle: fs.FileHandle,
+    private current: Mark,
+  ) {}
 
   static async open(markFile: string, current: Mark): Promise<MarkWriter> {
     return new MarkWriter(await fs.open(markFile, 'r+'), { ...current });
@@ -103,7 +128,12 @@ export class MarkWriter {
     const bytes = encodeMark(next);
     let written = 0;
     while (written < bytes.length) {
-      const { bytesWritten } = await this.handle.write(bytes, written, bytes.length - written, written);
+      const { bytesWritten } = await this.handle.write(
+        bytes,
+        written,
+        bytes.length - written,
+        written,
+      );
       written += bytesWritten;
     }
     await this.handle.datasync();

@@ -67,10 +67,14 @@ export interface RecordScan<R> {
  * its own line. `decode` gives the record or what is wrong with its fields; no crc or sequence is
  * checked here (the caller judges those).
  */
-export function scanRecords<R>(content: Buffer, start: number, decode: (fields: string[]) => R | string): RecordScan<R> {
+export function scanRecords<R>(
+  content: Buffer,
+  start: number,
+  decode: (fields: string[]) => R | string,
+): RecordScan<R> {
   const out: RecordScan<R> = { records: [], bad: [], tornBytes: 0 };
   let line = 1 + countNewlines(content, 0, start);
-  for (let pos = start; pos < content.length;) {
+  for (let pos = start; pos < content.length; ) {
     const nl = content.indexOf(NL, pos);
     if (nl < 0) {
       out.tornBytes = content.length - pos;

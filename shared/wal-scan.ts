@@ -12,7 +12,13 @@ import { crc32 } from 'node:zlib';
 import type { MarkRead } from './wal-mark.ts';
 import { NL, QUOTE, recordEnd, splitRecord } from './wal-records.ts';
 import { hashKeyBytes, hashKeyString } from './wal-table.ts';
-import { chainFields, CorruptLogError, LostRecordsError, type RecordCodec, type ValidPrefix } from './wal-codec.ts';
+import {
+  chainFields,
+  CorruptLogError,
+  LostRecordsError,
+  type RecordCodec,
+  type ValidPrefix,
+} from './wal-codec.ts';
 
 export interface Parsed<R> {
   records: R[];
@@ -33,7 +39,11 @@ function explainText<R>(text: string, codec: RecordCodec<R>): string {
 
 /** True if some complete line at or after `from` is a well-formed record on its own. */
 function laterRecordDecodes<R>(content: Buffer, from: number, codec: RecordCodec<R>): boolean {
-  for (let pos = from, nl = content.indexOf(NL, pos); nl >= 0; pos = nl + 1, nl = content.indexOf(NL, pos)) {
+  for (
+    let pos = from, nl = content.indexOf(NL, pos);
+    nl >= 0;
+    pos = nl + 1, nl = content.indexOf(NL, pos)
+  ) {
     if (decodeText(content.subarray(pos, nl).toString('utf8'), codec)) return true;
   }
   return false;
@@ -109,29 +119,60 @@ export class TableSink<R> implements ScanSink<R> {
  * (which equal its fields joined by commas: the decoders accept only canonical text), with no
  * copy and no closure per record. Quoted records take the general path.
  */
-export function scanWal<R>(file: string, content: Buffer, codec: RecordCodec<R>): Parsed<R> & { damage: CorruptLogError | null } {
+export function scanWal<R>(
+  file: string,
+  content: Buffer,
+  codec: RecordCodec<R>,
+): Parsed<R> & { damage: CorruptLogError | null } {
   const sink = new ArraySink<R>();
   const { validEnd, damage } = scanInto(file, content, codec, sink, false);
   return { records: sink.records, offsets: sink.offsets, validEnd, damage };
 }
 
-export function scanInto<R>(file: string, content: Buffer, codec: RecordCodec<R>, sink: ScanSink<R>, fast: boolean): { validEnd: number; lastCrc: number; damage: CorruptLogError | null } {
+export function scanInto<R>(
+  file: string,
+  content: Buffer,
+  codec: RecordCodec<R>,
+  sink: ScanSink<R>,
+  fast: boolean,
+): { validEnd: number; lastCrc: number; damage: CorruptLogError | null } {
   const header = `${codec.header}\n`;
   const headerEnd = content.indexOf(NL);
   if (headerEnd < 0 || content.subarray(0, headerEnd + 1).toString() !== header) {
-    return { validEnd: 0, lastCrc: 0, damage: new CorruptLogError(file, 1, 'missing or unexpected header') };
+    return {
+      validEnd: 0,
+      lastCrc: 0,
+      damage: new CorruptLogError(file, 1, 'missing or unexpected header'),
+    };
   }
   const layout = fast ? codec.layout : undefined;
-  if (layout && !(layout.fields >= 2 && layout.fields <= COMMAS.length && layout.keyField >= 1 && layout.keyField <= layout.fields - 2)) {
-    throw new RangeError(`record layout ${JSON.stringify(layout)}: the key must be a middle field of at most ${COMMAS.length}`);
+  if (
+    layout &&
+    !(
+      layout.fields >= 2 &&
+      layout.fields <= COMMAS.length &&
+      layout.keyField >= 1 &&
+      layout.keyField <= layout.fields - 2
+    )
+  ) {
+    throw new RangeError(
+      `record layout ${JSON.stringify(layout)}: the key must be a middle field of at most ${COMMAS.length}`,
+    );
   }
   let pos = headerEnd + 1;
   let prevCrc = 0;
   let nextQuote = content.indexOf(QUOTE, pos);
   const damaged = (why: string, to: number) => {
-    const text = content.subarray(pos, Math.min(to, pos + 400)).toString('utf8').slice(0, 200);
+    const text = content
+      .subarray(pos, Math.min(to, pos + 400))
+      .toString('utf8')
+      .slice(0, 200);
     const prefix = { validRecords: sink.count, validPrefixBytes: pos, validLastCrc: prevCrc };
-    return { validEnd: pos, lastCrc: prevCrc, damage: new CorruptLogError(file, lineAt(content, pos), why, prefix, text) };
+    return {
+      validEnd: pos,
+      lastCrc: prevCrc,
+      damage: new CorruptLogError(file, lineAt(content, pos), why, prefix, text),
+    };
   };
   while (pos < content.length) {
     const nl = content.indexOf(NL, pos);
@@ -140,7 +181,13 @@ export function scanInto<R>(file: string, content: Buffer, codec: RecordCodec<R>
     if (layout && !quoted && nl >= 0) {
       const crc = acceptBytes(content, pos, nl, layout, sink.count, prevCrc);
       if (crc >= 0) {
-        sink.bytes(pos, crc, codec.keyOf ? hashKeyBytes(content, COMMAS[layout.keyField - 1]! + 1, COMMAS[layout.keyField]!) : 0);
+        sink.bytes(
+          pos,
+          crc,
+          codec.keyOf
+            ? hashKeyBytes(content, COMMAS[layout.keyField - 1]! + 1, COMMAS[layout.keyField]!)
+            : 0,
+        );
         prevCrc = crc;
         pos = nl + 1;
         continue;
@@ -151,18 +198,23 @@ export function scanInto<R>(file: string, content: Buffer, codec: RecordCodec<R>
       // Incomplete. A crash mid-write leaves exactly this at the end of the file, and nothing
       // complete can follow it. If the file does end in a newline, or a complete record follows,
       // the "incomplete" record is a quote damaged in the middle, not a torn write.
-      if (content[content.length - 1] === NL || (nl >= 0 && laterRecordDecodes(content, nl + 1, codec))) {
+      if (
+        content[content.length - 1] === NL ||
+        (nl >= 0 && laterRecordDecodes(content, nl + 1, codec))
+      ) {
         return damaged('a quoted field is never closed', nl < 0 ? content.length : nl);
       }
       break;
     }
     const text = content.toString('utf8', pos, end - 1);
     const record = quoted ? decodeText(text, codec) : codec.decode(text.split(','));
-    const why =
-      !record ? explainText(text, codec)
-      : codec.inSequence && !codec.inSequence(record, sink.count) ? `out of sequence (expected record ${sink.count})`
-      : !chainsOn(content, pos, end, quoted, prevCrc, record, codec) ? 'checksum mismatch'
-      : null;
+    const why = !record
+      ? explainText(text, codec)
+      : codec.inSequence && !codec.inSequence(record, sink.count)
+        ? `out of sequence (expected record ${sink.count})`
+        : !chainsOn(content, pos, end, quoted, prevCrc, record, codec)
+          ? 'checksum mismatch'
+          : null;
     if (why) return damaged(why, end - 1);
     sink.record(record!, pos);
     prevCrc = codec.crcOf(record!);
@@ -192,7 +244,14 @@ function digitsAt(content: Buffer, from: number, to: number): number {
  * from `prevCrc`. Returns that crc, or -1 for anything else (the general path then decodes the
  * line and says what is wrong with it, exactly as without the fast path).
  */
-function acceptBytes(content: Buffer, pos: number, nl: number, layout: NonNullable<RecordCodec<unknown>['layout']>, expected: number, prevCrc: number): number {
+function acceptBytes(
+  content: Buffer,
+  pos: number,
+  nl: number,
+  layout: NonNullable<RecordCodec<unknown>['layout']>,
+  expected: number,
+  prevCrc: number,
+): number {
   let at = pos;
   for (let k = 0; k < layout.fields - 1; k++) {
     const c = content.indexOf(0x2c, at);
@@ -210,16 +269,24 @@ function acceptBytes(content: Buffer, pos: number, nl: number, layout: NonNullab
 }
 
 /** Does `record` (the bytes pos..end) carry the crc of its fields chained to `prevCrc`? */
-function chainsOn<R>(content: Buffer, pos: number, end: number, quoted: boolean, prevCrc: number, record: R, codec: RecordCodec<R>): boolean {
+function chainsOn<R>(
+  content: Buffer,
+  pos: number,
+  end: number,
+  quoted: boolean,
+  prevCrc: number,
+  record: R,
+  codec: RecordCodec<R>,
+): boolean {
   const crc = codec.crcOf(record);
   if (!quoted) {
     // Unquoted, the bytes before the last comma are the fields joined by commas, as written.
     const lastComma = content.lastIndexOf(0x2c, end - 1);
-    if (lastComma > pos && crc32(content.subarray(pos, lastComma), prevCrc) >>> 0 === crc) return true;
+    if (lastComma > pos && crc32(content.subarray(pos, lastComma), prevCrc) >>> 0 === crc)
+      return true;
   }
   return chainFields(prevCrc, codec.fields(record)) === crc;
 }
-
 
 /** What a scan found, as the mark check needs it. */
 export interface ScanView {
@@ -238,20 +305,32 @@ export const viewOf = <R>(p: Parsed<R>, codec: RecordCodec<R>): ScanView => ({
 
 export function markProblem(file: string, p: ScanView, read: MarkRead): LostRecordsError | null {
   const n = p.count;
-  const prefix: ValidPrefix = { validRecords: n, validPrefixBytes: p.validEnd, validLastCrc: n ? p.crcAt(n - 1) : 0 };
+  const prefix: ValidPrefix = {
+    validRecords: n,
+    validPrefixBytes: p.validEnd,
+    validLastCrc: n ? p.crcAt(n - 1) : 0,
+  };
   if (read.state !== 'ok') {
     // Nothing in the file: nothing acknowledged can be missing from it (a log created by a crash
     // between writing its header and its mark).
     if (n === 0) return null;
     const why = read.state === 'missing' ? 'no mark' : `unreadable mark (${read.why})`;
-    return new LostRecordsError(file, null, `${why} beside ${n} records: cannot tell how many were durable`, prefix);
+    return new LostRecordsError(
+      file,
+      null,
+      `${why} beside ${n} records: cannot tell how many were durable`,
+      prefix,
+    );
   }
   const m = read.mark;
   const endOf = (count: number) => (count === n ? p.validEnd : p.offsets[count]!);
   const why =
-    n < m.records ? `the file holds ${n} valid records, its mark says ${m.records} were durable`
-    : m.records > 0 && p.crcAt(m.records - 1) !== m.lastCrc ? `record ${m.records - 1} has crc ${p.crcAt(m.records - 1)}, its mark says ${m.lastCrc}`
-    : endOf(m.records) !== m.bytes && (m.records > 0 || m.bytes !== 0) ? `its first ${m.records} records end at byte ${endOf(m.records)}, its mark says ${m.bytes}`
-    : null;
+    n < m.records
+      ? `the file holds ${n} valid records, its mark says ${m.records} were durable`
+      : m.records > 0 && p.crcAt(m.records - 1) !== m.lastCrc
+        ? `record ${m.records - 1} has crc ${p.crcAt(m.records - 1)}, its mark says ${m.lastCrc}`
+        : endOf(m.records) !== m.bytes && (m.records > 0 || m.bytes !== 0)
+          ? `its first ${m.records} records end at byte ${endOf(m.records)}, its mark says ${m.bytes}`
+          : null;
   return why ? new LostRecordsError(file, m, why, prefix) : null;
 }

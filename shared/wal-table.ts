@@ -157,7 +157,11 @@ export class RecordTable<R> {
   indexOfKey(key: string): number | undefined {
     const keyOf = this.codec.keyOf;
     if (!keyOf || !this.keys) return undefined;
-    return this.keys.find(hashKeyString(key), this.offsets.length, (i) => keyOf(this.at(i)!) === key);
+    return this.keys.find(
+      hashKeyString(key),
+      this.offsets.length,
+      (i) => keyOf(this.at(i)!) === key,
+    );
   }
 }
 
@@ -187,7 +191,8 @@ class KeyTable {
   }
 
   private place(i: number): void {
-    if (i >= 0x7fff_ffff) throw new RangeError(`record ${i}: the key table holds at most 2^31 - 1 records`);
+    if (i >= 0x7fff_ffff)
+      throw new RangeError(`record ${i}: the key table holds at most 2^31 - 1 records`);
     let s = this.hashes[i]! & this.mask;
     while (this.slots[s] !== 0) s = (s + 1) & this.mask;
     this.slots[s] = i + 1;

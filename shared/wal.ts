@@ -30,8 +30,23 @@ import { setAsideName } from './data-dir.ts';
 import { RecordTable, type LoadedRecords } from './wal-table.ts';
 import { crashOnDurabilityError, fsyncDir, readIfExists, writeFileAtomic } from './fsutil.ts';
 import { MARK_SUFFIX, MarkWriter, NO_AUX, readMark, replaceMark, type Mark } from './wal-mark.ts';
-import { CorruptLogError, encodeRecord, LostRecordsError, RecordRefusedError, type RecordCodec } from './wal-codec.ts';
-import { decodeText, markProblem, parseWal, scanInto, scanWal, TableSink, viewOf, type ScanView } from './wal-scan.ts';
+import {
+  CorruptLogError,
+  encodeRecord,
+  LostRecordsError,
+  RecordRefusedError,
+  type RecordCodec,
+} from './wal-codec.ts';
+import {
+  decodeText,
+  markProblem,
+  parseWal,
+  scanInto,
+  scanWal,
+  TableSink,
+  viewOf,
+  type ScanView,
+} from './wal-scan.ts';
 
 export { MARK_SUFFIX, NO_AUX, type Mark };
 export * from './wal-codec.ts';
@@ -58,7 +73,6 @@ export interface WalOptions {
   markSync?: 'after-data' | 'with-data';
 }
 
-
 export interface WalInspection<R> {
   /** ok: opens as is; torn: opens after cutting a torn tail; corrupt / lost: refused; missing: no file and no mark claiming records. */
   state: 'ok' | 'torn' | 'corrupt' | 'lost' | 'missing';
@@ -76,14 +90,31 @@ export interface WalInspection<R> {
  * What `openWal` would find in `file`, read only (for tools: the repair command, a checker): the
  * valid records, and the damage that would make it refuse. Changes nothing.
  */
-export async function inspectWal<R>(file: string, codec: RecordCodec<R>): Promise<WalInspection<R>> {
+export async function inspectWal<R>(
+  file: string,
+  codec: RecordCodec<R>,
+): Promise<WalInspection<R>> {
   const read = await readMark(`${file}${MARK_SUFFIX}`);
   const mark = read.state === 'ok' ? read.mark : null;
   const content = await readIfExists(file);
   if (content === null) {
     const lost = read.state === 'unreadable' || (mark !== null && mark.records > 0);
-    const damage = lost ? new LostRecordsError(file, mark, `the file is missing, its mark says ${mark ? mark.records : 'an unknown number of'} records were durable`, { validRecords: 0, validPrefixBytes: 0, validLastCrc: 0 }) : null;
-    return { state: lost ? 'lost' : 'missing', records: [], validEnd: 0, fileBytes: 0, mark, damage };
+    const damage = lost
+      ? new LostRecordsError(
+          file,
+          mark,
+          `the file is missing, its mark says ${mark ? mark.records : 'an unknown number of'} records were durable`,
+          { validRecords: 0, validPrefixBytes: 0, validLastCrc: 0 },
+        )
+      : null;
+    return {
+      state: lost ? 'lost' : 'missing',
+      records: [],
+      validEnd: 0,
+      fileBytes: 0,
+      mark,
+      damage,
+    };
   }
   const scan = scanWal(file, content, codec);
   const base = { records: scan.records, validEnd: scan.validEnd, fileBytes: content.length, mark };
@@ -97,7 +128,11 @@ export async function inspectWal<R>(file: string, codec: RecordCodec<R>): Promis
  * Opens (creating durably if missing) a log file; cuts a torn tail; throws CorruptLogError or
  * LostRecordsError on damage, leaving the file and its mark untouched.
  */
-export async function openWal<R>(file: string, codec: RecordCodec<R>, opts: WalOptions = {}): Promise<Wal<R>> {
+export async function openWal<R>(
+  file: string,
+  codec: RecordCodec<R>,
+  opts: WalOptions = {},
+): Promise<Wal<R>> {
   await fs.mkdir(path.dirname(file), { recursive: true });
   const markFile = `${file}${MARK_SUFFIX}`;
   const markRead = await readMark(markFile);
@@ -105,7 +140,12 @@ export async function openWal<R>(file: string, codec: RecordCodec<R>, opts: WalO
   if (content === null) {
     if (markRead.state === 'unreadable' || (markRead.state === 'ok' && markRead.mark.records > 0)) {
       const mark = markRead.state === 'ok' ? markRead.mark : null;
-      throw new LostRecordsError(file, mark, `the file is missing, its mark says ${mark ? mark.records : 'an unknown number of'} records were durable`, { validRecords: 0, validPrefixBytes: 0, validLastCrc: 0 });
+      throw new LostRecordsError(
+        file,
+        mark,
+        `the file is missing, its mark says ${mark ? mark.records : 'an unknown number of'} records were durable`,
+        { validRecords: 0, validPrefixBytes: 0, validLastCrc: 0 },
+      );
     }
     // A new log becomes durable as a whole: header file written, fsynced, renamed, dir fsynced;
     // its mark follows below (a crash in between leaves a header-only file, which needs none).
@@ -117,7 +157,12 @@ export async function openWal<R>(file: string, codec: RecordCodec<R>, opts: WalO
   const sink = new TableSink(codec);
   const scan = scanInto(file, content, codec, sink, true);
   if (scan.damage) throw scan.damage;
-  const view: ScanView = { count: sink.count, validEnd: scan.validEnd, offsets: sink.offsets, crcAt: (i) => sink.crcs[i]! };
+  const view: ScanView = {
+    count: sink.count,
+    validEnd: scan.validEnd,
+    offsets: sink.offsets,
+    crcAt: (i) => sink.crcs[i]!,
+  };
   const lost = markProblem(file, view, markRead);
   if (lost) throw lost;
   const validEnd = scan.validEnd;
@@ -129,7 +174,12 @@ export async function openWal<R>(file: string, codec: RecordCodec<R>, opts: WalO
     opts.onTornTail?.({ bytes: content.length - validEnd, savedAs });
   }
   const n = sink.count;
-  const mark: Mark = { records: n, bytes: validEnd, lastCrc: scan.lastCrc, aux: markRead.state === 'ok' ? markRead.mark.aux : NO_AUX };
+  const mark: Mark = {
+    records: n,
+    bytes: validEnd,
+    lastCrc: scan.lastCrc,
+    aux: markRead.state === 'ok' ? markRead.mark.aux : NO_AUX,
+  };
   const handle = await fs.open(file, 'r+');
   let marker: MarkWriter | null = null;
   try {
@@ -146,7 +196,14 @@ export async function openWal<R>(file: string, codec: RecordCodec<R>, opts: WalO
     await marker?.close();
     throw err;
   }
-  const loaded = { bytes: content, end: validEnd, offsets: sink.offsets, crcs: sink.crcs, hashes: sink.hashes, decoded: sink.decoded };
+  const loaded = {
+    bytes: content,
+    end: validEnd,
+    offsets: sink.offsets,
+    crcs: sink.crcs,
+    hashes: sink.hashes,
+    decoded: sink.decoded,
+  };
   const wal = new Wal<R>(file, codec, handle, marker, loaded, validEnd, opts);
   opts.onSynced?.(validEnd);
   return wal;
@@ -162,7 +219,10 @@ export async function openWal<R>(file: string, codec: RecordCodec<R>, opts: WalO
  * leaves the damaged file below its mark: the same damage is found and repaired again), then the
  * atomic swap of the file.
  */
-export async function keepValidPrefix(file: string, err: CorruptLogError | LostRecordsError): Promise<{ movedTo: string | null; keptBytes: number; keptRecords: number }> {
+export async function keepValidPrefix(
+  file: string,
+  err: CorruptLogError | LostRecordsError,
+): Promise<{ movedTo: string | null; keptBytes: number; keptRecords: number }> {
   const content = await readIfExists(file);
   const markFile = `${file}${MARK_SUFFIX}`;
   const markRead = await readMark(markFile);
@@ -172,7 +232,12 @@ export async function keepValidPrefix(file: string, err: CorruptLogError | LostR
     await writeFileAtomic(movedTo, content);
   }
   const aux = markRead.state === 'ok' ? markRead.mark.aux : NO_AUX;
-  await replaceMark(markFile, { records: err.validRecords, bytes: err.validPrefixBytes, lastCrc: err.validLastCrc, aux });
+  await replaceMark(markFile, {
+    records: err.validRecords,
+    bytes: err.validPrefixBytes,
+    lastCrc: err.validLastCrc,
+    aux,
+  });
   if (content !== null) await writeFileAtomic(file, content.subarray(0, err.validPrefixBytes));
   return { movedTo, keptBytes: err.validPrefixBytes, keptRecords: err.validRecords };
 }
@@ -181,11 +246,20 @@ export async function keepValidPrefix(file: string, err: CorruptLogError | LostR
  * Vouches for a log file written by other means (a fixture, a benchmark, a restored backup): its
  * valid records become the durable ones. Throws CorruptLogError if the file is damaged.
  */
-export async function writeMarkFor<R>(file: string, codec: RecordCodec<R>, aux = NO_AUX): Promise<Mark> {
+export async function writeMarkFor<R>(
+  file: string,
+  codec: RecordCodec<R>,
+  aux = NO_AUX,
+): Promise<Mark> {
   const content = await fs.readFile(file);
   const p = parseWal(file, content, codec);
   const n = p.records.length;
-  const mark = { records: n, bytes: p.validEnd, lastCrc: n ? codec.crcOf(p.records[n - 1]!) : 0, aux };
+  const mark = {
+    records: n,
+    bytes: p.validEnd,
+    lastCrc: n ? codec.crcOf(p.records[n - 1]!) : 0,
+    aux,
+  };
   await replaceMark(`${file}${MARK_SUFFIX}`, mark);
   return mark;
 }
@@ -200,8 +274,17 @@ async function cutFile(file: string, length: number): Promise<void> {
   }
 }
 
-type AppendOp = { kind: 'append'; bytes: Buffer; position: number; count: number; done: () => void };
-type Op = AppendOp | { kind: 'truncate'; position: number; count: number; done: () => void } | { kind: 'mark' };
+type AppendOp = {
+  kind: 'append';
+  bytes: Buffer;
+  position: number;
+  count: number;
+  done: () => void;
+};
+type Op =
+  | AppendOp
+  | { kind: 'truncate'; position: number; count: number; done: () => void }
+  | { kind: 'mark' };
 
 export class Wal<R> {
   private queue: Op[] = [];
@@ -230,8 +313,22 @@ export class Wal<R> {
   ) {
     this.onFatal = opts.onFatal ?? crashOnDurabilityError;
     const fatal = this.onFatal;
-    this.table = new RecordTable(codec, loaded, (text) => decodeText(text, codec), (i, text) =>
-      fatal(`decode record ${i}`, new CorruptLogError(file, i + 2, 'a record with a valid crc chain does not decode', { validRecords: i, validPrefixBytes: 0, validLastCrc: 0 }, text.slice(0, 200))));
+    this.table = new RecordTable(
+      codec,
+      loaded,
+      (text) => decodeText(text, codec),
+      (i, text) =>
+        fatal(
+          `decode record ${i}`,
+          new CorruptLogError(
+            file,
+            i + 2,
+            'a record with a valid crc chain does not decode',
+            { validRecords: i, validPrefixBytes: 0, validLastCrc: 0 },
+            text.slice(0, 200),
+          ),
+        ),
+    );
     this.durable = this.table.length;
     this.auxWanted = marker.mark.aux;
     this.loadedAux = marker.mark.aux;
@@ -282,7 +379,9 @@ export class Wal<R> {
       this.end += Buffer.byteLength(lines[i]!);
     }
     const bytes = Buffer.from(lines.join(''));
-    return (this.tail = new Promise((done) => this.enqueue({ kind: 'append', bytes, position, count: this.table.length, done })));
+    return (this.tail = new Promise((done) =>
+      this.enqueue({ kind: 'append', bytes, position, count: this.table.length, done }),
+    ));
   }
 
   /** Drops records from index `from` on; visible at once, resolves once durable. */
@@ -295,7 +394,9 @@ export class Wal<R> {
     this.end = position;
     // Records from `keep` on are gone from what we present, whatever is still queued for disk.
     this.durable = Math.min(this.durable, keep);
-    return (this.tail = new Promise((done) => this.enqueue({ kind: 'truncate', position, count: keep, done })));
+    return (this.tail = new Promise((done) =>
+      this.enqueue({ kind: 'truncate', position, count: keep, done }),
+    ));
   }
 
   /**
@@ -304,7 +405,8 @@ export class Wal<R> {
    */
   setAux(n: number): Promise<void> {
     if (this.closed) return Promise.reject(new Error(`${this.file} is closed`));
-    if (!Number.isSafeInteger(n)) return Promise.reject(new RangeError(`aux must be a safe integer, not ${n}`));
+    if (!Number.isSafeInteger(n))
+      return Promise.reject(new RangeError(`aux must be a safe integer, not ${n}`));
     this.auxWanted = n;
     const upTo = ++this.auxRequests;
     const done = new Promise<void>((resolve) => this.auxWaiters.push({ upTo, resolve }));
@@ -372,7 +474,8 @@ export class Wal<R> {
     // some of its records from the log: they must not count as durable, and neither may what
     // replaced them (not written yet).
     const covered = this.stablePrefix(last.count, last.position + last.bytes.length);
-    const mark = () => this.writeMark(covered.records, covered.bytes, this.crcFromMemory(covered.records));
+    const mark = () =>
+      this.writeMark(covered.records, covered.bytes, this.crcFromMemory(covered.records));
     // The `.synced` sidecar (power-loss simulation) says what the data's own fdatasync covered, the
     // moment it did: a simulated power loss then keeps exactly what a real one would.
     const synced = () => this.opts.onSynced?.(last.position + last.bytes.length);
@@ -430,7 +533,12 @@ export class Wal<R> {
     const aux = this.auxWanted;
     const served = this.auxRequests;
     const cur = this.marker.mark;
-    if (cur.records !== records || cur.bytes !== bytes || cur.lastCrc !== lastCrc || cur.aux !== aux) {
+    if (
+      cur.records !== records ||
+      cur.bytes !== bytes ||
+      cur.lastCrc !== lastCrc ||
+      cur.aux !== aux
+    ) {
       await this.marker.write({ records, bytes, lastCrc, aux });
     }
     if (this.auxWaiters.length) {
@@ -444,7 +552,12 @@ export class Wal<R> {
 async function writeAll(handle: fs.FileHandle, bytes: Buffer, position: number): Promise<void> {
   let written = 0;
   while (written < bytes.length) {
-    const { bytesWritten } = await handle.write(bytes, written, bytes.length - written, position + written);
+    const { bytesWritten } = await handle.write(
+      bytes,
+      written,
+      bytes.length - written,
+      position + written,
+    );
     written += bytesWritten;
   }
 }

@@ -6,9 +6,18 @@
  */
 import { z } from 'zod';
 import {
-  FenceRequestSchema, LedgerEntrySchema, MAX_BATCH_BODY_BYTES, MAX_PUBLIC_BODY_BYTES, PendingResponseSchema, ProductSchema, PurchaseBatchAnswerSchema,
-  PurchaseBatchRequestSchema, PurchaseRequestSchema, PurchaseResultSchema,
-  ReconcileRequestSchema, ReconcileResultSchema,
+  FenceRequestSchema,
+  LedgerEntrySchema,
+  MAX_BATCH_BODY_BYTES,
+  MAX_PUBLIC_BODY_BYTES,
+  PendingResponseSchema,
+  ProductSchema,
+  PurchaseBatchAnswerSchema,
+  PurchaseBatchRequestSchema,
+  PurchaseRequestSchema,
+  PurchaseResultSchema,
+  ReconcileRequestSchema,
+  ReconcileResultSchema,
 } from '../contracts.ts';
 import { EPOCH, LEDGER_POSITION, LEDGER_SEQ } from '../fields.ts';
 import { metricsRoute } from './common.ts';
@@ -24,22 +33,80 @@ export const LedgerQuerySchema = z.object({
   limit: z.coerce.number().int().positive().max(MAX_LEDGER_PAGE).default(10_000),
 });
 /** One page of the ledger, in seq order; `lastSeq` is the last durable seq (-1: none). */
-export const LedgerPageSchema = z.object({ entries: z.array(LedgerEntrySchema), lastSeq: LEDGER_POSITION.schema() });
+export const LedgerPageSchema = z.object({
+  entries: z.array(LedgerEntrySchema),
+  lastSeq: LEDGER_POSITION.schema(),
+});
 
 export const catalogRoutes = {
-  health: route({ method: 'GET', path: '/health', access: 'public', response: z.object({ ok: z.literal(true) }), quiet: true }),
+  health: route({
+    method: 'GET',
+    path: '/health',
+    access: 'public',
+    response: z.object({ ok: z.literal(true) }),
+    quiet: true,
+  }),
   metrics: metricsRoute,
-  listProducts: route({ method: 'GET', path: '/products', access: 'internal', response: z.array(ProductSchema) }),
-  getProduct: route({ method: 'GET', path: '/products/:name', access: 'internal', params: z.object({ name: z.string() }), response: ProductSchema }),
+  listProducts: route({
+    method: 'GET',
+    path: '/products',
+    access: 'internal',
+    response: z.array(ProductSchema),
+  }),
+  getProduct: route({
+    method: 'GET',
+    path: '/products/:name',
+    access: 'internal',
+    params: z.object({ name: z.string() }),
+    response: ProductSchema,
+  }),
   /** One decrement per key, durable before the answer (a leader buying for an order). */
-  purchase: route({ method: 'POST', path: '/purchases', access: 'internal', body: PurchaseRequestSchema, maxBodyBytes: MAX_PUBLIC_BODY_BYTES, response: PurchaseResultSchema }),
+  purchase: route({
+    method: 'POST',
+    path: '/purchases',
+    access: 'internal',
+    body: PurchaseRequestSchema,
+    maxBodyBytes: MAX_PUBLIC_BODY_BYTES,
+    response: PurchaseResultSchema,
+  }),
   /** A leader's concurrent purchases in one request (shared/batcher.ts); each item answers as /purchases would. */
   purchaseBatch: route({
-    method: 'POST', path: '/purchases/batch', access: 'internal', body: PurchaseBatchRequestSchema, maxBodyBytes: MAX_BATCH_BODY_BYTES, response: PurchaseBatchAnswerSchema,
+    method: 'POST',
+    path: '/purchases/batch',
+    access: 'internal',
+    body: PurchaseBatchRequestSchema,
+    maxBodyBytes: MAX_BATCH_BODY_BYTES,
+    response: PurchaseBatchAnswerSchema,
   }),
-  fence: route({ method: 'POST', path: '/internal/fence', access: 'internal', body: FenceRequestSchema, maxBodyBytes: ACCOUNTS_BODY_BYTES, response: z.object({ fenceEpoch: EPOCH.schema() }) }),
-  pending: route({ method: 'GET', path: '/internal/pending', access: 'internal', response: PendingResponseSchema, quiet: true }),
-  reconcile: route({ method: 'POST', path: '/internal/reconcile', access: 'internal', body: ReconcileRequestSchema, maxBodyBytes: ACCOUNTS_BODY_BYTES, response: ReconcileResultSchema }),
-  ledger: route({ method: 'GET', path: '/internal/ledger', access: 'internal', query: LedgerQuerySchema, response: LedgerPageSchema }),
+  fence: route({
+    method: 'POST',
+    path: '/internal/fence',
+    access: 'internal',
+    body: FenceRequestSchema,
+    maxBodyBytes: ACCOUNTS_BODY_BYTES,
+    response: z.object({ fenceEpoch: EPOCH.schema() }),
+  }),
+  pending: route({
+    method: 'GET',
+    path: '/internal/pending',
+    access: 'internal',
+    response: PendingResponseSchema,
+    quiet: true,
+  }),
+  reconcile: route({
+    method: 'POST',
+    path: '/internal/reconcile',
+    access: 'internal',
+    body: ReconcileRequestSchema,
+    maxBodyBytes: ACCOUNTS_BODY_BYTES,
+    response: ReconcileResultSchema,
+  }),
+  ledger: route({
+    method: 'GET',
+    path: '/internal/ledger',
+    access: 'internal',
+    query: LedgerQuerySchema,
+    response: LedgerPageSchema,
+  }),
 } as const;
 export type CatalogRoutes = typeof catalogRoutes;

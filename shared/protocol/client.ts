@@ -26,13 +26,17 @@ export interface CallOptions {
 }
 
 /** The path of `spec` with its `:params` filled in (percent-encoded) and its query string. */
-export function pathOf(spec: RouteSpec, input: { params?: Record<string, string | number>; query?: Record<string, unknown> } = {}): string {
+export function pathOf(
+  spec: RouteSpec,
+  input: { params?: Record<string, string | number>; query?: Record<string, unknown> } = {},
+): string {
   let path = spec.path;
   if (input.params) {
     const params = input.params;
     path = path.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, (_, name: string) => {
       const v = params[name];
-      if (v === undefined) throw new TypeError(`${spec.method} ${spec.path}: missing path parameter ${name}`);
+      if (v === undefined)
+        throw new TypeError(`${spec.method} ${spec.path}: missing path parameter ${name}`);
       return encodeURIComponent(String(v));
     });
   }
@@ -46,8 +50,17 @@ export function pathOf(spec: RouteSpec, input: { params?: Record<string, string 
 }
 
 /** The HttpRequest for one call of `spec` at `baseUrl` (an origin, trailing slashes ignored). */
-export function requestOf<R extends RouteSpec>(baseUrl: string, spec: R, input: CallInput<R>, opts: CallOptions = {}): HttpRequest {
-  const i = input as { params?: Record<string, string | number>; query?: Record<string, unknown>; body?: unknown };
+export function requestOf<R extends RouteSpec>(
+  baseUrl: string,
+  spec: R,
+  input: CallInput<R>,
+  opts: CallOptions = {},
+): HttpRequest {
+  const i = input as {
+    params?: Record<string, string | number>;
+    query?: Record<string, unknown>;
+    body?: unknown;
+  };
   const req: HttpRequest = { method: spec.method, url: `${trimSlash(baseUrl)}${pathOf(spec, i)}` };
   if (i.body !== undefined) req.body = i.body;
   if (opts.timeoutMs !== undefined) req.timeoutMs = opts.timeoutMs;
@@ -62,32 +75,55 @@ export function requestOf<R extends RouteSpec>(baseUrl: string, spec: R, input: 
  * the fault of whoever we are serving: a 502 that says so, not the peer's 401/403 passed on.
  */
 function credentialRefused(spec: RouteSpec, status: number): AppError {
-  const what = status === 401 ? 'asked for the cluster credential' : 'refused the cluster credential';
-  return new AppError(502, 'internal', `${spec.method} ${spec.path}: the peer ${what} (HTTP ${status}); every service and tool of a cluster needs the same CLUSTER_SECRET`);
+  const what =
+    status === 401 ? 'asked for the cluster credential' : 'refused the cluster credential';
+  return new AppError(
+    502,
+    'internal',
+    `${spec.method} ${spec.path}: the peer ${what} (HTTP ${status}); every service and tool of a cluster needs the same CLUSTER_SECRET`,
+  );
 }
 
 const trimSlash = (url: string) => (url.endsWith('/') ? url.replace(/\/+$/, '') : url);
 
 export interface RouteClient<T extends RouteTable> {
   /** Calls route `id` at `baseUrl`; the validated `data`, or the peer's error thrown as an AppError. */
-  call<K extends keyof T & string>(baseUrl: string, id: K, input: CallInput<T[K]>, opts?: CallOptions): Promise<CallOutput<T[K]>>;
+  call<K extends keyof T & string>(
+    baseUrl: string,
+    id: K,
+    input: CallInput<T[K]>,
+    opts?: CallOptions,
+  ): Promise<CallOutput<T[K]>>;
   /** Calls route `id` and returns the raw answer, whatever its status. */
-  send<K extends keyof T & string>(baseUrl: string, id: K, input: CallInput<T[K]>, opts?: CallOptions): Promise<HttpResponse>;
+  send<K extends keyof T & string>(
+    baseUrl: string,
+    id: K,
+    input: CallInput<T[K]>,
+    opts?: CallOptions,
+  ): Promise<HttpResponse>;
   /** The validated `data` of an answer of route `id` (throws as `call` does). */
   data<K extends keyof T & string>(id: K, res: HttpResponse): CallOutput<T[K]>;
 }
 
-export function createRouteClient<T extends RouteTable>(http: HttpClient, table: T): RouteClient<T> {
+export function createRouteClient<T extends RouteTable>(
+  http: HttpClient,
+  table: T,
+): RouteClient<T> {
   const data = <K extends keyof T & string>(id: K, res: HttpResponse): CallOutput<T[K]> => {
     const spec = table[id]!;
-    if (spec.access === 'internal' && (res.status === 401 || res.status === 403)) throw credentialRefused(spec, res.status);
+    if (spec.access === 'internal' && (res.status === 401 || res.status === 403))
+      throw credentialRefused(spec, res.status);
     const schema = spec.response;
     if (schema !== null) return expectData(res, schema) as CallOutput<T[K]>;
     if (res.status >= 200 && res.status < 300) return res.body as CallOutput<T[K]>;
     throw fromErrorBody(res.status, res.body);
   };
-  const send = <K extends keyof T & string>(baseUrl: string, id: K, input: CallInput<T[K]>, opts?: CallOptions) =>
-    http(requestOf(baseUrl, table[id]!, input, opts));
+  const send = <K extends keyof T & string>(
+    baseUrl: string,
+    id: K,
+    input: CallInput<T[K]>,
+    opts?: CallOptions,
+  ) => http(requestOf(baseUrl, table[id]!, input, opts));
   return {
     send,
     data,

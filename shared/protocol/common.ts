@@ -12,13 +12,22 @@ import { route } from './route.ts';
  * /ready: it is read-only, holds no secret (counts, epochs, stock), and a scraper should not need
  * the credential that lets a caller move the cluster.
  */
-export const metricsRoute = route({ method: 'GET', path: '/metrics', access: 'public', response: null, quiet: true });
+export const metricsRoute = route({
+  method: 'GET',
+  path: '/metrics',
+  access: 'public',
+  response: null,
+  quiet: true,
+});
 
 /** A path segment holding an order number: digits only (no sign, no decimals), within ORDER_NUMBER's bounds. */
 export const orderNumberParam = z.string().transform((raw, ctx) => {
   const n = ORDER_NUMBER.parse(raw);
   if (n === null) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `order number must be an integer from 0 to ${ORDER_NUMBER.max}` });
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      message: `order number must be an integer from 0 to ${ORDER_NUMBER.max}`,
+    });
     return z.NEVER;
   }
   return n;

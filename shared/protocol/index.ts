@@ -29,5 +29,9 @@ export type ListenerName = keyof typeof LISTENER_TABLES;
  * unless traced (shared/observability.ts).
  */
 export const QUIET_ROUTES: ReadonlySet<string> = new Set(
-  Object.values(LISTENER_TABLES).flatMap((t: RouteTable) => Object.values(t).filter((r) => r.quiet).map((r) => `${r.method} ${r.path}`)),
+  Object.values(LISTENER_TABLES).flatMap((t: RouteTable) =>
+    Object.values(t)
+      .filter((r) => r.quiet)
+      .map((r) => `${r.method} ${r.path}`),
+  ),
 );

@@ -16,12 +16,19 @@
  */
 import type { Context, Hono, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { AUTHORIZATION_HEADER, refusal, WWW_AUTHENTICATE, type ClusterCredential } from '../auth.ts';
+import {
+  AUTHORIZATION_HEADER,
+  refusal,
+  WWW_AUTHENTICATE,
+  type ClusterCredential,
+} from '../auth.ts';
 import { parseJsonBody, parseWith } from '../contracts.ts';
 import { AppError, badRequest } from '../errors.ts';
 import type { HandlerInput, HandlerOutput, RouteSpec, RouteTable, Schema } from './route.ts';
 
-export type RouteHandler<R extends RouteSpec> = (input: HandlerInput<R, Context>) => HandlerOutput<R> | Promise<HandlerOutput<R>>;
+export type RouteHandler<R extends RouteSpec> = (
+  input: HandlerInput<R, Context>,
+) => HandlerOutput<R> | Promise<HandlerOutput<R>>;
 export type RouteHandlers<T extends RouteTable> = { [K in keyof T]?: RouteHandler<T[K]> };
 
 export interface MountOptions {
@@ -32,7 +39,8 @@ export interface MountOptions {
   credential: ClusterCredential | null;
 }
 
-export const payloadTooLarge = (limit: number) => new AppError(413, 'payload_too_large', `request body is larger than ${limit} bytes`);
+export const payloadTooLarge = (limit: number) =>
+  new AppError(413, 'payload_too_large', `request body is larger than ${limit} bytes`);
 
 /** Refuses a request to an internal route that lacks the cluster credential, before anything is read. */
 export function requireCredential(credential: ClusterCredential): MiddlewareHandler {
@@ -53,21 +61,36 @@ function parseParams(schema: Schema, raw: Record<string, string>): unknown {
   throw badRequest(r.error.issues[0]?.message ?? 'bad path parameter');
 }
 
-export function mountRoutes<T extends RouteTable>(app: Hono<any, any, any>, table: T, handlers: RouteHandlers<T>, opts: MountOptions): void {
+export function mountRoutes<T extends RouteTable>(
+  app: Hono<any, any, any>,
+  table: T,
+  handlers: RouteHandlers<T>,
+  opts: MountOptions,
+): void {
   for (const id of Object.keys(handlers)) {
     const spec = table[id];
     if (!spec) throw new TypeError(`mountRoutes: no route ${id} in the table`);
     const handler = handlers[id] as unknown as (input: HandlerInput<RouteSpec, Context>) => unknown;
     const chain: MiddlewareHandler[] = [];
-    if (spec.access === 'internal' && opts.credential) chain.push(requireCredential(opts.credential));
+    if (spec.access === 'internal' && opts.credential)
+      chain.push(requireCredential(opts.credential));
     if (spec.body) {
       const maxSize = spec.maxBodyBytes!;
-      chain.push(bodyLimit({ maxSize, onError: () => { throw payloadTooLarge(maxSize); } }));
+      chain.push(
+        bodyLimit({
+          maxSize,
+          onError: () => {
+            throw payloadTooLarge(maxSize);
+          },
+        }),
+      );
     }
     app.on([spec.method], [spec.path], ...chain, async (c: Context) => {
       const input = {
         c,
-        params: spec.params ? parseParams(spec.params, c.req.param() as Record<string, string>) : undefined,
+        params: spec.params
+          ? parseParams(spec.params, c.req.param() as Record<string, string>)
+          : undefined,
         query: spec.query ? parseWith(spec.query, c.req.query(), 'query') : undefined,
         body: spec.body ? await parseJsonBody(c.req, spec.body) : undefined,
       } as HandlerInput<RouteSpec, Context>;

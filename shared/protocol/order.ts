@@ -8,9 +8,22 @@
  */
 import { z } from 'zod';
 import {
-  LeaderOrderBatchRequestSchema, MAX_BATCH_BODY_BYTES, OrderBatchAnswerSchema,
-  AppendRequestSchema, AppendResponseSchema, CatchupRequestSchema, FetchLogResponseSchema, LeadRequestSchema, LeadResponseSchema, LeaderNoticeSchema,
-  LeaderOrderRequestSchema, OrderPlacedSchema, OrderSchema, PromiseRequestSchema, PromiseResponseSchema, ReplicaStatusSchema,
+  LeaderOrderBatchRequestSchema,
+  MAX_BATCH_BODY_BYTES,
+  OrderBatchAnswerSchema,
+  AppendRequestSchema,
+  AppendResponseSchema,
+  CatchupRequestSchema,
+  FetchLogResponseSchema,
+  LeadRequestSchema,
+  LeadResponseSchema,
+  LeaderNoticeSchema,
+  LeaderOrderRequestSchema,
+  OrderPlacedSchema,
+  OrderSchema,
+  PromiseRequestSchema,
+  PromiseResponseSchema,
+  ReplicaStatusSchema,
 } from '../contracts.ts';
 import { EPOCH, ORDER_NUMBER, REPLICA_ID } from '../fields.ts';
 import { metricsRoute, orderNumberParam, queryInt } from './common.ts';
@@ -42,26 +55,103 @@ export const ReplicaReadySchema = z.object({
 });
 
 export const orderRoutes = {
-  health: route({ method: 'GET', path: '/health', access: 'public', response: ReplicaStatusSchema, quiet: true }),
-  ready: route({ method: 'GET', path: '/ready', access: 'public', response: ReplicaReadySchema, quiet: true }),
+  health: route({
+    method: 'GET',
+    path: '/health',
+    access: 'public',
+    response: ReplicaStatusSchema,
+    quiet: true,
+  }),
+  ready: route({
+    method: 'GET',
+    path: '/ready',
+    access: 'public',
+    response: ReplicaReadySchema,
+    quiet: true,
+  }),
   metrics: metricsRoute,
   /** A frontend routes a client's order to the leader of `epoch`. */
-  order: route({ method: 'POST', path: '/orders', access: 'internal', body: LeaderOrderRequestSchema, maxBodyBytes: SMALL_BODY_BYTES, response: OrderPlacedSchema }),
+  order: route({
+    method: 'POST',
+    path: '/orders',
+    access: 'internal',
+    body: LeaderOrderRequestSchema,
+    maxBodyBytes: SMALL_BODY_BYTES,
+    response: OrderPlacedSchema,
+  }),
   /** A frontend's concurrent orders in one request (shared/batcher.ts); each item answers as /orders would, its replay flag in the item. */
   orderBatch: route({
-    method: 'POST', path: '/orders/batch', access: 'internal', body: LeaderOrderBatchRequestSchema, maxBodyBytes: MAX_BATCH_BODY_BYTES, response: OrderBatchAnswerSchema,
+    method: 'POST',
+    path: '/orders/batch',
+    access: 'internal',
+    body: LeaderOrderBatchRequestSchema,
+    maxBodyBytes: MAX_BATCH_BODY_BYTES,
+    response: OrderBatchAnswerSchema,
   }),
   /** A frontend reads an order at the leader of `epoch` (fenced: a deposed leader refuses). */
   getOrder: route({
-    method: 'GET', path: '/orders/:number', access: 'internal',
-    params: z.object({ number: orderNumberParam }), query: z.object({ epoch: positiveEpoch().optional() }), response: OrderSchema,
+    method: 'GET',
+    path: '/orders/:number',
+    access: 'internal',
+    params: z.object({ number: orderNumberParam }),
+    query: z.object({ epoch: positiveEpoch().optional() }),
+    response: OrderSchema,
   }),
-  status: route({ method: 'GET', path: '/internal/status', access: 'internal', response: ReplicaStatusSchema, quiet: true }),
-  lead: route({ method: 'POST', path: '/internal/lead', access: 'internal', body: LeadRequestSchema, maxBodyBytes: SMALL_BODY_BYTES, response: LeadResponseSchema }),
-  leader: route({ method: 'POST', path: '/internal/leader', access: 'internal', body: LeaderNoticeSchema, maxBodyBytes: SMALL_BODY_BYTES, response: ReplicaStatusSchema, quiet: true }),
-  promise: route({ method: 'POST', path: '/internal/promise', access: 'internal', body: PromiseRequestSchema, maxBodyBytes: SMALL_BODY_BYTES, response: PromiseResponseSchema }),
-  append: route({ method: 'POST', path: '/internal/append', access: 'internal', body: AppendRequestSchema, maxBodyBytes: APPEND_BODY_BYTES, response: AppendResponseSchema, quiet: true }),
-  fetchLog: route({ method: 'GET', path: '/internal/log', access: 'internal', query: FetchLogQuerySchema, response: FetchLogResponseSchema }),
-  catchup: route({ method: 'POST', path: '/internal/catchup', access: 'internal', body: CatchupRequestSchema, maxBodyBytes: SMALL_BODY_BYTES, response: z.object({ ok: z.literal(true) }) }),
+  status: route({
+    method: 'GET',
+    path: '/internal/status',
+    access: 'internal',
+    response: ReplicaStatusSchema,
+    quiet: true,
+  }),
+  lead: route({
+    method: 'POST',
+    path: '/internal/lead',
+    access: 'internal',
+    body: LeadRequestSchema,
+    maxBodyBytes: SMALL_BODY_BYTES,
+    response: LeadResponseSchema,
+  }),
+  leader: route({
+    method: 'POST',
+    path: '/internal/leader',
+    access: 'internal',
+    body: LeaderNoticeSchema,
+    maxBodyBytes: SMALL_BODY_BYTES,
+    response: ReplicaStatusSchema,
+    quiet: true,
+  }),
+  promise: route({
+    method: 'POST',
+    path: '/internal/promise',
+    access: 'internal',
+    body: PromiseRequestSchema,
+    maxBodyBytes: SMALL_BODY_BYTES,
+    response: PromiseResponseSchema,
+  }),
+  append: route({
+    method: 'POST',
+    path: '/internal/append',
+    access: 'internal',
+    body: AppendRequestSchema,
+    maxBodyBytes: APPEND_BODY_BYTES,
+    response: AppendResponseSchema,
+    quiet: true,
+  }),
+  fetchLog: route({
+    method: 'GET',
+    path: '/internal/log',
+    access: 'internal',
+    query: FetchLogQuerySchema,
+    response: FetchLogResponseSchema,
+  }),
+  catchup: route({
+    method: 'POST',
+    path: '/internal/catchup',
+    access: 'internal',
+    body: CatchupRequestSchema,
+    maxBodyBytes: SMALL_BODY_BYTES,
+    response: z.object({ ok: z.literal(true) }),
+  }),
 } as const;
 export type OrderRoutes = typeof orderRoutes;

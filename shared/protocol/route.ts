@@ -58,7 +58,8 @@ export type RouteTable = Readonly<Record<string, RouteSpec>>;
 
 /** Declares one route; `const` keeps the literal types the handler and client types are read from. */
 export function route<const S extends RouteSpec>(spec: S): S {
-  if (spec.body && spec.maxBodyBytes === undefined) throw new TypeError(`route ${spec.method} ${spec.path}: a body needs maxBodyBytes`);
+  if (spec.body && spec.maxBodyBytes === undefined)
+    throw new TypeError(`route ${spec.method} ${spec.path}: a body needs maxBodyBytes`);
   return spec;
 }
 
@@ -76,18 +77,26 @@ export interface HandlerInput<R extends RouteSpec, C> {
 }
 
 /** What a handler returns: the response's data (wrapped as `{"data": ...}`), or a Response for a `response: null` route. */
-export type HandlerOutput<R extends RouteSpec> = R extends { response: infer S extends Schema } ? z.input<S> : Response;
+export type HandlerOutput<R extends RouteSpec> = R extends { response: infer S extends Schema }
+  ? z.input<S>
+  : Response;
 
-type Field<K extends string, S> = S extends Schema ? { [P in K]: K extends 'params' ? { [N in keyof z.input<S>]: string | number } : z.input<S> } : { [P in K]?: undefined };
+type Field<K extends string, S> = S extends Schema
+  ? { [P in K]: K extends 'params' ? { [N in keyof z.input<S>]: string | number } : z.input<S> }
+  : { [P in K]?: undefined };
 
 /** What a client passes: each of params, query and body that the route takes. */
-export type CallInput<R extends RouteSpec> =
-  & Field<'params', R extends { params: infer S } ? S : undefined>
-  & Field<'query', R extends { query: infer S } ? S : undefined>
-  & Field<'body', R extends { body: infer S } ? S : undefined>;
+export type CallInput<R extends RouteSpec> = Field<
+  'params',
+  R extends { params: infer S } ? S : undefined
+> &
+  Field<'query', R extends { query: infer S } ? S : undefined> &
+  Field<'body', R extends { body: infer S } ? S : undefined>;
 
 /** What a client gets back: the validated `data` (or the raw body for a `response: null` route). */
-export type CallOutput<R extends RouteSpec> = R extends { response: infer S extends Schema } ? z.output<S> : unknown;
+export type CallOutput<R extends RouteSpec> = R extends { response: infer S extends Schema }
+  ? z.output<S>
+  : unknown;
 
 /** `METHOD /path` of every route of a table, the form request logs and the agreement test use. */
 export function routeKeys(table: RouteTable): string[] {

@@ -31,11 +31,17 @@ async function alternating(): Promise<string> {
 describe('closedLoop', () => {
   it('counts 200s as done and every status apart, with the same client for any request', async () => {
     const url = await alternating();
-    const r = await closedLoop({ clients: 4, durationMs: 300, request: () => ({ method: 'POST', url: `${url}/orders`, body: { name: 'Tux', quantity: 1 } }) });
+    const r = await closedLoop({
+      clients: 4,
+      durationMs: 300,
+      request: () => ({ method: 'POST', url: `${url}/orders`, body: { name: 'Tux', quantity: 1 } }),
+    });
     const total = (r.statusCodes['200'] ?? 0) + (r.statusCodes['409'] ?? 0);
     expect(total).toBeGreaterThan(4);
     expect(r.ok).toBe(r.statusCodes['200']);
-    expect(Math.abs((r.statusCodes['200'] ?? 0) - (r.statusCodes['409'] ?? 0))).toBeLessThanOrEqual(4);
+    expect(Math.abs((r.statusCodes['200'] ?? 0) - (r.statusCodes['409'] ?? 0))).toBeLessThanOrEqual(
+      4,
+    );
     expect(r.networkErrors).toBe(0);
     expect(r.p50Ms).toBeGreaterThan(0);
     expect(r.p99Ms).toBeGreaterThanOrEqual(r.p50Ms);
@@ -45,7 +51,11 @@ describe('closedLoop', () => {
     const url = await alternating();
     await new Promise<void>((r) => server!.close(() => r()));
     server = null;
-    const r = await closedLoop({ clients: 2, durationMs: 100, request: () => ({ method: 'GET', url: `${url}/x` }) });
+    const r = await closedLoop({
+      clients: 2,
+      durationMs: 100,
+      request: () => ({ method: 'GET', url: `${url}/x` }),
+    });
     expect(r.ok).toBe(0);
     expect(r.networkErrors).toBeGreaterThan(0);
     expect(r.statusCodes).toEqual({});

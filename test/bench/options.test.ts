@@ -19,7 +19,13 @@ describe('where the bench writes its results', () => {
     expect(run([]).out).toBe(path.join(ROOT, 'docs', 'bench'));
   });
 
-  it.each([[['--quick']], [['--only', 'throughput']], [['--profile', '/tmp/p']], [['--log-level', 'warn']], [['--connections', '50']]])(
+  it.each([
+    [['--quick']],
+    [['--only', 'throughput']],
+    [['--profile', '/tmp/p']],
+    [['--log-level', 'warn']],
+    [['--connections', '50']],
+  ])(
     'when the run is not the canonical one (%j), it goes to a temporary dir, not docs/bench/',
     (argv) => {
       expect(run(argv).out).toBeNull();
@@ -42,7 +48,7 @@ describe('what the bench runs', () => {
     expect([...run(['--only', 'etcd,startup']).scenarios]).toEqual(['etcd', 'startup']);
   });
 
-  it("runs the services at their own default log level unless told", () => {
+  it('runs the services at their own default log level unless told', () => {
     expect(run([]).logLevel).toBe('info');
     expect(run(['--log-level', 'warn']).logLevel).toBe('warn');
   });
@@ -65,7 +71,13 @@ describe('bad command lines', () => {
   });
 
   it('--redraw and --profile-top run nothing', () => {
-    expect(parseCommand(['--redraw', 'r.json'], ROOT)).toEqual({ kind: 'redraw', file: path.resolve('r.json') });
-    expect(parseCommand(['--profile-top', 'a', 'b'], ROOT)).toEqual({ kind: 'profile-top', paths: ['a', 'b'] });
+    expect(parseCommand(['--redraw', 'r.json'], ROOT)).toEqual({
+      kind: 'redraw',
+      file: path.resolve('r.json'),
+    });
+    expect(parseCommand(['--profile-top', 'a', 'b'], ROOT)).toEqual({
+      kind: 'profile-top',
+      paths: ['a', 'b'],
+    });
   });
 });

@@ -9,7 +9,14 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openFileLogStore } from '../../order/file-log.ts';
 import { openFileMetaStore } from '../../order/meta.ts';
-import { cutReplicaLog, filesIdentical, orderLogPath, replicaDir, SYNTH_META, writeReplicaDirs } from '../../scripts/lib/bench/synth-log.ts';
+import {
+  cutReplicaLog,
+  filesIdentical,
+  orderLogPath,
+  replicaDir,
+  SYNTH_META,
+  writeReplicaDirs,
+} from '../../scripts/lib/bench/synth-log.ts';
 
 const dirs: string[] = [];
 afterEach(async () => {

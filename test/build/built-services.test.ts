@@ -10,7 +10,13 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertSafeOutDir, build, REPO_ROOT, SERVICE_ENTRIES, type BuildResult } from '../../scripts/lib/build/build.ts';
+import {
+  assertSafeOutDir,
+  build,
+  REPO_ROOT,
+  SERVICE_ENTRIES,
+  type BuildResult,
+} from '../../scripts/lib/build/build.ts';
 import { freePorts } from '../../scripts/lib/cluster/index.ts';
 import { until } from '../support/async.ts';
 
@@ -19,14 +25,21 @@ let tmp: string;
 const children: ChildProcess[] = [];
 let urls: { frontend: string; catalog: string; replicas: string[] };
 
-const waitFor = (what: string, cond: () => Promise<boolean>, deadlineMs = 20_000) => until(what, cond, { deadlineMs, everyMs: 50 });
-const statusOf = async (url: string) => (await fetch(url, { signal: AbortSignal.timeout(1_000) }).then(async (r) => (await r.arrayBuffer(), r.status)));
+const waitFor = (what: string, cond: () => Promise<boolean>, deadlineMs = 20_000) =>
+  until(what, cond, { deadlineMs, everyMs: 50 });
+const statusOf = async (url: string) =>
+  await fetch(url, { signal: AbortSignal.timeout(1_000) }).then(
+    async (r) => (await r.arrayBuffer(), r.status),
+  );
 
 const SECRET = 'built-services-test-secret-0123456789abcdef';
 
 function startBuilt(entry: string, env: Record<string, string>): ChildProcess {
   // Plain node: no --import, no loader, and nothing inherited that could bring tsx in.
-  const child = spawn(process.execPath, [path.join(out.outDir, entry)], { env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(out.outDir, entry)], {
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(child);
   return child;
 }
@@ -36,7 +49,11 @@ beforeAll(async () => {
   out = await build(path.join(tmp, 'dist'));
   const [frontend, internal, catalog, r1, r2, r3] = await freePorts(6);
   const replicas = [r1, r2, r3].map((p) => `http://127.0.0.1:${p}`);
-  urls = { frontend: `http://127.0.0.1:${frontend}`, catalog: `http://127.0.0.1:${catalog}`, replicas };
+  urls = {
+    frontend: `http://127.0.0.1:${frontend}`,
+    catalog: `http://127.0.0.1:${catalog}`,
+    replicas,
+  };
   const common = {
     CLUSTER_SECRET: SECRET,
     DATA_DIR: path.join(tmp, 'data'),
@@ -46,20 +63,30 @@ beforeAll(async () => {
     ORDER_REPLICAS: replicas.map((u, i) => `${i + 1}=${u}`).join(','),
   };
   startBuilt(SERVICE_ENTRIES.catalog, common);
-  for (const id of [1, 2, 3]) startBuilt(SERVICE_ENTRIES.order, { ...common, ORDER_ID: String(id) });
-  startBuilt(SERVICE_ENTRIES.frontend, { ...common, FRONTEND_PORT: String(frontend), FRONTEND_INTERNAL_PORT: String(internal) });
+  for (const id of [1, 2, 3])
+    startBuilt(SERVICE_ENTRIES.order, { ...common, ORDER_ID: String(id) });
+  startBuilt(SERVICE_ENTRIES.frontend, {
+    ...common,
+    FRONTEND_PORT: String(frontend),
+    FRONTEND_INTERNAL_PORT: String(internal),
+  });
 }, 120_000);
 
 afterAll(async () => {
-  await Promise.all(children.map((c) => new Promise<void>((resolve) => {
-    if (c.exitCode !== null || c.signalCode !== null) return resolve();
-    const kill = setTimeout(() => c.kill('SIGKILL'), 8_000);
-    c.once('exit', () => {
-      clearTimeout(kill);
-      resolve();
-    });
-    c.kill('SIGTERM');
-  })));
+  await Promise.all(
+    children.map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.exitCode !== null || c.signalCode !== null) return resolve();
+          const kill = setTimeout(() => c.kill('SIGKILL'), 8_000);
+          c.once('exit', () => {
+            clearTimeout(kill);
+            resolve();
+          });
+          c.kill('SIGTERM');
+        }),
+    ),
+  );
   if (tmp) await fs.rm(tmp, { recursive: true, force: true });
 });
 
@@ -67,22 +94,34 @@ describe('npm run build', () => {
   it('writes JavaScript only, importing .js files, with the status page beside the frontend', async () => {
     expect(out.files).toBeGreaterThan(20);
     expect(out.assets).toContain(path.join('frontend', 'status-page.html'));
-    const files = (await fs.readdir(out.outDir, { recursive: true })).map(String).filter((f) => !f.startsWith('node_modules'));
+    const files = (await fs.readdir(out.outDir, { recursive: true }))
+      .map(String)
+      .filter((f) => !f.startsWith('node_modules'));
     expect(files.filter((f) => f.endsWith('.ts'))).toEqual([]);
     const main = await fs.readFile(path.join(out.outDir, SERVICE_ENTRIES.order), 'utf8');
     expect(main).toMatch(/from "\.\/build\.js"/);
     expect(main).not.toMatch(/\.ts["']/);
-    expect(JSON.parse(await fs.readFile(path.join(out.outDir, 'package.json'), 'utf8'))).toMatchObject({ type: 'module' });
+    expect(
+      JSON.parse(await fs.readFile(path.join(out.outDir, 'package.json'), 'utf8')),
+    ).toMatchObject({ type: 'module' });
   });
 
   it('the built store starts with plain node, elects, is ready, takes an order and serves the status page', async () => {
-    await waitFor('the frontend is ready', async () => (await statusOf(`${urls.frontend}/ready`)) === 200);
-    for (const r of urls.replicas) await waitFor(`${r} is ready`, async () => (await statusOf(`${r}/ready`)) === 200);
+    await waitFor(
+      'the frontend is ready',
+      async () => (await statusOf(`${urls.frontend}/ready`)) === 200,
+    );
+    for (const r of urls.replicas)
+      await waitFor(`${r} is ready`, async () => (await statusOf(`${r}/ready`)) === 200);
     expect(await statusOf(`${urls.catalog}/health`)).toBe(200);
     // Internal routes of the built services need the cluster secret; the public API does not.
     expect(await statusOf(`${urls.catalog}/internal/pending`)).toBe(401);
     expect(await statusOf(`${urls.replicas[0]}/internal/status`)).toBe(401);
-    const res = await fetch(`${urls.frontend}/orders`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'built-1' }, body: JSON.stringify({ name: 'Tux', quantity: 1 }) });
+    const res = await fetch(`${urls.frontend}/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': 'built-1' },
+      body: JSON.stringify({ name: 'Tux', quantity: 1 }),
+    });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ data: { order_number: 0 } });
     const page = await fetch(`${urls.frontend}/status`);
@@ -92,7 +131,12 @@ describe('npm run build', () => {
   });
 
   it('refuses an output directory whose emptying would delete sources', () => {
-    for (const dir of [REPO_ROOT, path.dirname(REPO_ROOT), path.join(REPO_ROOT, 'order'), path.join(REPO_ROOT, 'shared')]) {
+    for (const dir of [
+      REPO_ROOT,
+      path.dirname(REPO_ROOT),
+      path.join(REPO_ROOT, 'order'),
+      path.join(REPO_ROOT, 'shared'),
+    ]) {
       expect(() => assertSafeOutDir(path.resolve(dir))).toThrow(/refusing/);
     }
     expect(() => assertSafeOutDir(path.join(REPO_ROOT, 'dist'))).not.toThrow();
@@ -101,8 +145,10 @@ describe('npm run build', () => {
 });
 
 describe('Node versions', () => {
-  it('package.json declares this machine\'s Node line and the current LTS lines', async () => {
-    const pkg = JSON.parse(await fs.readFile(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { engines: { node: string } };
+  it("package.json declares this machine's Node line and the current LTS lines", async () => {
+    const pkg = JSON.parse(await fs.readFile(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
+      engines: { node: string };
+    };
     const lines = pkg.engines.node.split('||').map((s) => Number(/\^(\d+)/.exec(s.trim())?.[1]));
     expect(lines).toContain(Number(process.versions.node.split('.')[0]));
     expect(lines).toEqual(expect.arrayContaining([20, 22, 24, 26]));

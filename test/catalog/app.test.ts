@@ -10,7 +10,18 @@ import { INITIAL_STOCK, TOY_NAMES } from '../../catalog/toys.ts';
 import { ManualClock } from '../../shared/clock.ts';
 import { MAX_PUBLIC_BODY_BYTES } from '../../shared/contracts.ts';
 import { NetworkError } from '../../shared/http.ts';
-import { deferred, diskQuantity, get, makeTempDir, ok, post, purchaseBody, readDisk, recordingHttp, removeDir } from './helpers.ts';
+import {
+  deferred,
+  diskQuantity,
+  get,
+  makeTempDir,
+  ok,
+  post,
+  purchaseBody,
+  readDisk,
+  recordingHttp,
+  removeDir,
+} from './helpers.ts';
 
 const FRONTENDS = ['http://frontend-a.test', 'http://frontend-b.test'];
 
@@ -31,7 +42,12 @@ afterEach(async () => {
 
 /** The app, and the invalidator following the same store (as catalog/main.ts wires them). */
 function appWith(http = recordingHttp()) {
-  const invalidator = createInvalidator({ http: http.http, frontendUrls: FRONTENDS, changes: store, clock: new ManualClock() });
+  const invalidator = createInvalidator({
+    http: http.http,
+    frontendUrls: FRONTENDS,
+    changes: store,
+    clock: new ManualClock(),
+  });
   invalidators.push(invalidator);
   return { app: createCatalogApp({ store }), calls: http.calls, invalidator };
 }
@@ -49,12 +65,19 @@ describe('browsing the catalog', () => {
       expect(p.price).toBeGreaterThan(0);
       expect(p.name).not.toContain(',');
     }
-    expect(products.find((p) => p.name === 'Tux')).toEqual({ name: 'Tux', price: 15.99, quantity: 100 });
+    expect(products.find((p) => p.name === 'Tux')).toEqual({
+      name: 'Tux',
+      price: 15.99,
+      quantity: 100,
+    });
   });
 
   it('returns one product by name, including a name with spaces', async () => {
     const { app } = appWith();
-    expect(await get(app, '/products/Tux')).toEqual({ status: 200, body: { data: { name: 'Tux', price: 15.99, quantity: 100 } } });
+    expect(await get(app, '/products/Tux')).toEqual({
+      status: 200,
+      body: { data: { name: 'Tux', price: 15.99, quantity: 100 } },
+    });
     const etch = await get(app, `/products/${encodeURIComponent('Etch A Sketch')}`);
     expect(etch.status).toBe(200);
     expect(etch.body.data.name).toBe('Etch A Sketch');
@@ -103,7 +126,9 @@ describe('purchasing', () => {
     expect(diskQuantity(dir, 'Lego')).toBe(5);
     expect((await get(app, '/products/Lego')).body.data.quantity).toBe(5);
     // Exactly what is left is still fine.
-    expect((await post(app, purchaseBody('Lego', 5, 'c'))).body).toEqual({ data: { name: 'Lego', quantity: 0 } });
+    expect((await post(app, purchaseBody('Lego', 5, 'c'))).body).toEqual({
+      data: { name: 'Lego', quantity: 0 },
+    });
     expect(diskQuantity(dir, 'Lego')).toBe(0);
   });
 
@@ -148,7 +173,10 @@ describe('purchasing', () => {
 
   it('rejects an oversized body with 413 in the error shape and leaves the stock alone', async () => {
     const { app } = appWith();
-    const body = JSON.stringify({ ...purchaseBody('Tux', 1, 'k'), padding: 'x'.repeat(MAX_PUBLIC_BODY_BYTES) });
+    const body = JSON.stringify({
+      ...purchaseBody('Tux', 1, 'k'),
+      padding: 'x'.repeat(MAX_PUBLIC_BODY_BYTES),
+    });
     const res = await post(app, body);
     expect(res.status).toBe(413);
     expect(res.body.error.code).toBe(res.status);
@@ -157,13 +185,18 @@ describe('purchasing', () => {
 
   it('sells exactly the stock under 150 concurrent single-unit purchases', async () => {
     const { app } = appWith();
-    const results = await Promise.all(Array.from({ length: 150 }, (_, i) => post(app, purchaseBody('Slinky', 1, `c-${i}`))));
+    const results = await Promise.all(
+      Array.from({ length: 150 }, (_, i) => post(app, purchaseBody('Slinky', 1, `c-${i}`))),
+    );
     const statuses = results.map((r) => r.status);
     expect(statuses.filter((s) => s === 200)).toHaveLength(100);
     expect(statuses.filter((s) => s === 409)).toHaveLength(50);
     for (const r of results) expect(r.body.data ?? r.body.error.code).toBeTruthy();
     // Every remaining count from 0 to 99 was handed out exactly once.
-    const remaining = results.filter((r) => r.status === 200).map((r) => r.body.data.quantity as number).sort((a, b) => a - b);
+    const remaining = results
+      .filter((r) => r.status === 200)
+      .map((r) => r.body.data.quantity as number)
+      .sort((a, b) => a - b);
     expect(remaining).toEqual(Array.from({ length: 100 }, (_, i) => i));
     expect((await get(app, '/products/Slinky')).body.data.quantity).toBe(0);
     expect(diskQuantity(dir, 'Slinky')).toBe(0);
@@ -180,7 +213,10 @@ describe('purchasing', () => {
     expect(again).toEqual(first);
     expect(diskQuantity(dir, 'Frisbee')).toBe(96);
 
-    const both = await Promise.all([post(app, purchaseBody('Frisbee', 6, 'order-8')), post(app, purchaseBody('Frisbee', 6, 'order-8'))]);
+    const both = await Promise.all([
+      post(app, purchaseBody('Frisbee', 6, 'order-8')),
+      post(app, purchaseBody('Frisbee', 6, 'order-8')),
+    ]);
     expect(both[0]).toEqual({ status: 200, body: { data: { name: 'Frisbee', quantity: 90 } } });
     expect(both[1]).toEqual(both[0]);
     expect(diskQuantity(dir, 'Frisbee')).toBe(90);
@@ -205,33 +241,65 @@ describe('purchasing', () => {
 });
 
 describe('purchasing in batches (what a leader sends)', () => {
-  const batch = async (app: { request(path: string, init?: RequestInit): Response | Promise<Response> }, purchases: unknown) => {
-    const res = await app.request('/purchases/batch', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ purchases }) });
+  const batch = async (
+    app: { request(path: string, init?: RequestInit): Response | Promise<Response> },
+    purchases: unknown,
+  ) => {
+    const res = await app.request('/purchases/batch', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ purchases }),
+    });
     return { status: res.status, body: (await res.json()) as any };
   };
 
   it('answers each purchase as its own call would, in order, the last units to the first askers', async () => {
     const { app } = appWith();
     expect((await post(app, purchaseBody('Scrabble', 98, 'first'))).status).toBe(200);
-    const res = await batch(app, [purchaseBody('Scrabble', 1, 'a'), purchaseBody('Scrabble', 5, 'b'), purchaseBody('Scrabble', 1, 'c'), purchaseBody('Nope', 1, 'd'), purchaseBody('Scrabble', 1, 'first')]);
+    const res = await batch(app, [
+      purchaseBody('Scrabble', 1, 'a'),
+      purchaseBody('Scrabble', 5, 'b'),
+      purchaseBody('Scrabble', 1, 'c'),
+      purchaseBody('Nope', 1, 'd'),
+      purchaseBody('Scrabble', 1, 'first'),
+    ]);
     expect(res.status).toBe(200);
     expect(res.body.data.results).toEqual([
       { ok: true, data: { name: 'Scrabble', quantity: 1 } },
-      { ok: false, status: 409, error: expect.objectContaining({ code: 409, reason: 'insufficient_stock' }) },
+      {
+        ok: false,
+        status: 409,
+        error: expect.objectContaining({ code: 409, reason: 'insufficient_stock' }),
+      },
       { ok: true, data: { name: 'Scrabble', quantity: 0 } },
-      { ok: false, status: 404, error: expect.objectContaining({ code: 404, reason: 'product_not_found' }) },
-      { ok: false, status: 422, error: expect.objectContaining({ reason: 'idempotency_key_reused' }) },
+      {
+        ok: false,
+        status: 404,
+        error: expect.objectContaining({ code: 404, reason: 'product_not_found' }),
+      },
+      {
+        ok: false,
+        status: 422,
+        error: expect.objectContaining({ reason: 'idempotency_key_reused' }),
+      },
     ]);
     expect(diskQuantity(dir, 'Scrabble')).toBe(0);
     // The same keys again: the same outcomes, no second decrement.
-    const again = await batch(app, [purchaseBody('Scrabble', 1, 'a'), purchaseBody('Scrabble', 5, 'b')]);
+    const again = await batch(app, [
+      purchaseBody('Scrabble', 1, 'a'),
+      purchaseBody('Scrabble', 5, 'b'),
+    ]);
     expect(again.body.data.results.map((r: any) => r.ok)).toEqual([true, false]);
     expect(diskQuantity(dir, 'Scrabble')).toBe(0);
   });
 
   it('refuses a malformed batch whole, with 400, and changes nothing', async () => {
     const { app } = appWith();
-    for (const bad of [[], [purchaseBody('Tux', 1, 'x'), { name: 'Tux', quantity: 0, key: 'y', epoch: 1 }], Array.from({ length: 513 }, (_, i) => purchaseBody('Tux', 1, `k${i}`))]) {
+    for (const bad of [
+      [],
+      [purchaseBody('Tux', 1, 'x'), { name: 'Tux', quantity: 0, key: 'y', epoch: 1 }],
+      Array.from({ length: 513 }, (_, i) => purchaseBody('Tux', 1, `k${i}`)),
+    ]) {
       const res = await batch(app, bad);
       expect(res.status).toBe(400);
       expect(res.body.error.code).toBe(400);
@@ -243,9 +311,14 @@ describe('purchasing in batches (what a leader sends)', () => {
 describe('cache invalidation on purchase', () => {
   it('pushes the invalidation to every frontend once the decrement is durable, without holding the purchase on it', async () => {
     const release = deferred<void>();
-    const seenAtPush: Array<{ url: string; disk: number | undefined; served: number | undefined }> = [];
+    const seenAtPush: Array<{ url: string; disk: number | undefined; served: number | undefined }> =
+      [];
     const http = recordingHttp(async (req) => {
-      seenAtPush.push({ url: req.url, disk: diskQuantity(dir, 'Barbie'), served: store.get('Barbie')?.quantity });
+      seenAtPush.push({
+        url: req.url,
+        disk: diskQuantity(dir, 'Barbie'),
+        served: store.get('Barbie')?.quantity,
+      });
       await release.promise;
       return ok();
     });
@@ -253,9 +326,14 @@ describe('cache invalidation on purchase', () => {
 
     // The purchase is answered while both pushes are still unanswered (a slow frontend does not
     // slow orders down; the ordering frontend invalidates its own cache before replying).
-    expect(await post(app, purchaseBody('Barbie', 2, 'k'))).toEqual({ status: 200, body: { data: { name: 'Barbie', quantity: 98 } } });
+    expect(await post(app, purchaseBody('Barbie', 2, 'k'))).toEqual({
+      status: 200,
+      body: { data: { name: 'Barbie', quantity: 98 } },
+    });
     while (calls.length < FRONTENDS.length) await new Promise<void>((r) => setImmediate(r));
-    expect(calls.map((c) => c.url).sort()).toEqual(FRONTENDS.map((f) => `${f}${CHANGES_PATH}`).sort());
+    expect(calls.map((c) => c.url).sort()).toEqual(
+      FRONTENDS.map((f) => `${f}${CHANGES_PATH}`).sort(),
+    );
     for (const c of calls) {
       expect(c.method).toBe('POST');
       expect(c.body).toEqual({ seq: 0, sinceSeq: -1, names: ['Barbie'] });
@@ -307,12 +385,16 @@ describe('the file on disk', () => {
   it('is a valid products CSV after a storm of concurrent purchases', async () => {
     const { app } = appWith();
     const names = ['Tux', 'Lego', 'Play-Doh', "Rubik's Cube", 'Teddy Bear'];
-    const bodies = Array.from({ length: 300 }, (_, i) => purchaseBody(names[i % names.length]!, 1 + (i % 3), `s-${i}`));
+    const bodies = Array.from({ length: 300 }, (_, i) =>
+      purchaseBody(names[i % names.length]!, 1 + (i % 3), `s-${i}`),
+    );
     const results = await Promise.all(bodies.map((b) => post(app, b)));
     const disk = readDisk(dir);
     expect([...disk.keys()]).toEqual([...TOY_NAMES]);
     for (const name of names) {
-      const sold = bodies.filter((b, i) => b.name === name && results[i]!.status === 200).reduce((n, b) => n + b.quantity, 0);
+      const sold = bodies
+        .filter((b, i) => b.name === name && results[i]!.status === 200)
+        .reduce((n, b) => n + b.quantity, 0);
       expect(sold).toBeGreaterThan(90);
       expect(disk.get(name)?.quantity).toBe(100 - sold);
       expect(store.get(name)?.quantity).toBe(100 - sold);

@@ -20,10 +20,14 @@ describe('the change sequence', () => {
     const store = await openFileCatalogStore(dir);
     expect(store.changeSeq()).toBe(-1);
     const heard: Array<DurableChange & { readable: number[] }> = [];
-    store.onDurable((c) => heard.push({ ...c, readable: c.names.map((n) => store.get(n)!.quantity) }));
+    store.onDurable((c) =>
+      heard.push({ ...c, readable: c.names.map((n) => store.get(n)!.quantity) }),
+    );
 
     await store.purchase({ name: 'Tux', quantity: 3, key: 'a', epoch: 1 });
-    await expect(store.purchase({ name: 'Lego', quantity: 500, key: 'b', epoch: 1 })).rejects.toMatchObject({ status: 409 });
+    await expect(
+      store.purchase({ name: 'Lego', quantity: 500, key: 'b', epoch: 1 }),
+    ).rejects.toMatchObject({ status: 409 });
     await store.purchase({ name: 'Lego', quantity: 100, key: 'c', epoch: 1 });
     expect(await store.restockEmpty()).toEqual(['Lego']);
     expect(heard).toEqual([
@@ -47,7 +51,9 @@ describe('the change sequence', () => {
       throw new Error('listener bug');
     });
     const stop = store.onDurable((c) => seen.push(c.seq));
-    await expect(store.purchase({ name: 'Tux', quantity: 1, key: 'a', epoch: 1 })).resolves.toEqual({ name: 'Tux', quantity: 99 });
+    await expect(store.purchase({ name: 'Tux', quantity: 1, key: 'a', epoch: 1 })).resolves.toEqual(
+      { name: 'Tux', quantity: 99 },
+    );
     stop();
     await store.purchase({ name: 'Tux', quantity: 1, key: 'b', epoch: 1 });
     expect(seen).toEqual([0]);

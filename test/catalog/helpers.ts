@@ -29,7 +29,8 @@ export function readDisk(dir: string): Map<string, Product> {
   const products = new Map(initialToys().map((p) => [p.name, p]));
   const file = path.join(dir, LEDGER_FILE);
   if (!existsSync(file)) return products;
-  for (const e of parseWal(file, readFileSync(file), ledgerCodec).records) products.get(e.name)!.quantity = e.quantityAfter;
+  for (const e of parseWal(file, readFileSync(file), ledgerCodec).records)
+    products.get(e.name)!.quantity = e.quantityAfter;
   return products;
 }
 
@@ -49,7 +50,9 @@ export interface RecordingHttp {
 }
 
 /** A fake HttpClient that records every request; `respond` decides the outcome (default 200). */
-export function recordingHttp(respond: (req: HttpRequest) => Promise<HttpResponse> | HttpResponse = () => ok()): RecordingHttp {
+export function recordingHttp(
+  respond: (req: HttpRequest) => Promise<HttpResponse> | HttpResponse = () => ok(),
+): RecordingHttp {
   const calls: HttpRequest[] = [];
   const http: HttpClient = async (req) => {
     calls.push(req);

@@ -5,7 +5,12 @@
  * until acknowledged, an idle lane beats, and a restarted catalog vouches only for what it saw.
  */
 import { describe, expect, it } from 'vitest';
-import { CHANGES_PATH, createInvalidator, RETRY_MAX_MS, RETRY_MIN_MS } from '../../catalog/invalidator.ts';
+import {
+  CHANGES_PATH,
+  createInvalidator,
+  RETRY_MAX_MS,
+  RETRY_MIN_MS,
+} from '../../catalog/invalidator.ts';
 import { createMemoryCatalogStore, type CatalogStore } from '../../catalog/store.ts';
 import { ManualClock } from '../../shared/clock.ts';
 import { CHANGE_BEAT_INTERVAL_MS, type ChangeNotice } from '../../shared/contracts.ts';
@@ -15,18 +20,26 @@ import { deferred, ok, recordingHttp } from './helpers.ts';
 const A = 'http://frontend-a.test';
 const B = 'http://frontend-b.test';
 
-const buy = (store: CatalogStore, name: string, quantity: number, key: string) => store.purchase({ name, quantity, key, epoch: 1 });
-const notices = (calls: HttpRequest[], frontend = A) => calls.filter((c) => c.url === `${frontend}${CHANGES_PATH}`).map((c) => c.body as ChangeNotice);
+const buy = (store: CatalogStore, name: string, quantity: number, key: string) =>
+  store.purchase({ name, quantity, key, epoch: 1 });
+const notices = (calls: HttpRequest[], frontend = A) =>
+  calls.filter((c) => c.url === `${frontend}${CHANGES_PATH}`).map((c) => c.body as ChangeNotice);
 
 describe('the change feed', () => {
   it('pushes each durable purchase to every frontend with the change sequence it ends', async () => {
     const store = createMemoryCatalogStore();
     const { http, calls } = recordingHttp();
-    const invalidator = createInvalidator({ http, frontendUrls: [A, B], changes: store, clock: new ManualClock() });
+    const invalidator = createInvalidator({
+      http,
+      frontendUrls: [A, B],
+      changes: store,
+      clock: new ManualClock(),
+    });
     await buy(store, 'Tux', 2, 'k1');
     await invalidator.delivered();
     expect(store.changeSeq()).toBe(0);
-    for (const f of [A, B]) expect(notices(calls, f)).toEqual([{ seq: 0, sinceSeq: -1, names: ['Tux'] }]);
+    for (const f of [A, B])
+      expect(notices(calls, f)).toEqual([{ seq: 0, sinceSeq: -1, names: ['Tux'] }]);
     for (const c of calls) expect(c.timeoutMs).toBeLessThanOrEqual(1_000);
 
     // The next notice vouches from what each frontend acknowledged.
@@ -43,7 +56,12 @@ describe('the change feed', () => {
       await gates[Math.min(sent++, 1)]!.promise;
       return ok();
     });
-    const invalidator = createInvalidator({ http, frontendUrls: [A], changes: store, clock: new ManualClock() });
+    const invalidator = createInvalidator({
+      http,
+      frontendUrls: [A],
+      changes: store,
+      clock: new ManualClock(),
+    });
     await buy(store, 'Tux', 1, 'k0');
     for (let i = 1; i <= 10; i++) await buy(store, i % 2 ? 'Tux' : 'Lego', 1, `k${i}`);
     expect(calls).toHaveLength(1);
@@ -60,7 +78,12 @@ describe('the change feed', () => {
   it('a refused purchase changes no stock, so it pushes nothing, but the next notice carries its seq', async () => {
     const store = createMemoryCatalogStore();
     const { http, calls } = recordingHttp();
-    const invalidator = createInvalidator({ http, frontendUrls: [A], changes: store, clock: new ManualClock() });
+    const invalidator = createInvalidator({
+      http,
+      frontendUrls: [A],
+      changes: store,
+      clock: new ManualClock(),
+    });
     await expect(buy(store, 'Tux', 500, 'big')).rejects.toMatchObject({ status: 409 });
     await invalidator.delivered();
     expect(calls).toHaveLength(0);
@@ -80,7 +103,13 @@ describe('when pushes are lost', () => {
       return ok();
     });
     const events: string[] = [];
-    const invalidator = createInvalidator({ http, frontendUrls: [A], changes: store, clock, onEvent: (e) => events.push(e.kind) });
+    const invalidator = createInvalidator({
+      http,
+      frontendUrls: [A],
+      changes: store,
+      clock,
+      onEvent: (e) => events.push(e.kind),
+    });
     await buy(store, 'Tux', 1, 'k1');
     await clock.advance(0);
     expect(calls).toHaveLength(1);
@@ -98,7 +127,8 @@ describe('when pushes are lost', () => {
       }
     }
     expect(gaps).toEqual([RETRY_MIN_MS, 100, 200, 400, RETRY_MAX_MS, RETRY_MAX_MS]);
-    for (const n of notices(calls).slice(1)) expect(n).toEqual({ seq: 1, sinceSeq: -1, names: ['Tux', 'Lego'] });
+    for (const n of notices(calls).slice(1))
+      expect(n).toEqual({ seq: 1, sinceSeq: -1, names: ['Tux', 'Lego'] });
     expect(events).toEqual(['push_failed']);
 
     reachable = true;
@@ -140,7 +170,11 @@ describe('when pushes are lost', () => {
       { seq: 0, sinceSeq: -1, names: ['Tux'] },
       { seq: 1, sinceSeq: 0, names: ['Lego'] },
     ]);
-    expect(invalidator.view()[1]).toMatchObject({ frontend: B, ackedSeq: -1, pending: ['Tux', 'Lego'] });
+    expect(invalidator.view()[1]).toMatchObject({
+      frontend: B,
+      ackedSeq: -1,
+      pending: ['Tux', 'Lego'],
+    });
     await invalidator.stop();
   });
 });

@@ -10,7 +10,14 @@ import { createRestocker, type Restocker, type RestockerEvent } from '../../cata
 import { openFileCatalogStore, type CatalogStore } from '../../catalog/store.ts';
 import { ManualClock } from '../../shared/clock.ts';
 import type { ChangeNotice } from '../../shared/contracts.ts';
-import { diskQuantity, makeTempDir, post, purchaseBody, recordingHttp, removeDir } from './helpers.ts';
+import {
+  diskQuantity,
+  makeTempDir,
+  post,
+  purchaseBody,
+  recordingHttp,
+  removeDir,
+} from './helpers.ts';
 
 const FRONTENDS = ['http://frontend-a.test', 'http://frontend-b.test'];
 const INTERVAL = 10_000;
@@ -36,12 +43,23 @@ beforeEach(async () => {
   clock = new ManualClock();
   quantityAtPush = new Map();
   rec = recordingHttp((req) => {
-    for (const name of (req.body as ChangeNotice).names) quantityAtPush.set(name, diskQuantity(dir, name));
+    for (const name of (req.body as ChangeNotice).names)
+      quantityAtPush.set(name, diskQuantity(dir, name));
     return { status: 204, headers: {}, body: undefined };
   });
-  invalidator = createInvalidator({ http: rec.http, frontendUrls: FRONTENDS, changes: store, clock });
+  invalidator = createInvalidator({
+    http: rec.http,
+    frontendUrls: FRONTENDS,
+    changes: store,
+    clock,
+  });
   events = [];
-  restocker = createRestocker({ store, clock, intervalMs: INTERVAL, onEvent: (e) => events.push(e) });
+  restocker = createRestocker({
+    store,
+    clock,
+    intervalMs: INTERVAL,
+    onEvent: (e) => events.push(e),
+  });
 });
 
 /** A restock round and the pushes it caused, finished. */
@@ -76,7 +94,9 @@ describe('restocking', () => {
     // Toys with stock left are not touched.
     expect(store.get('Tux')?.quantity).toBe(3);
     expect(store.get('Slinky')?.quantity).toBe(5);
-    expect(rec.calls.map((c) => c.url).sort()).toEqual(FRONTENDS.map((f) => `${f}${CHANGES_PATH}`).sort());
+    expect(rec.calls.map((c) => c.url).sort()).toEqual(
+      FRONTENDS.map((f) => `${f}${CHANGES_PATH}`).sort(),
+    );
     expect(pushedNames()).toEqual(['Lego', 'Lego']);
     for (const c of rec.calls) expect(c.method).toBe('POST');
     // The push went out only once the refill was on disk.
@@ -103,7 +123,10 @@ describe('restocking', () => {
     await settled();
     expect(rec.calls).toHaveLength(0);
     // Each round that refilled something reported which toys, once; the idle round reported nothing.
-    expect(events.map((e) => e.type === 'restocked' && [...e.toys].sort())).toEqual([['Lego'], ['Slinky', 'Tux']]);
+    expect(events.map((e) => e.type === 'restocked' && [...e.toys].sort())).toEqual([
+      ['Lego'],
+      ['Slinky', 'Tux'],
+    ]);
   });
 
   it('when a round fails, it says why and the next round runs all the same', async () => {
@@ -118,7 +141,12 @@ describe('restocking', () => {
       },
     };
     const seen: RestockerEvent[] = [];
-    const r = createRestocker({ store: flaky, clock, intervalMs: INTERVAL, onEvent: (e) => seen.push(e) });
+    const r = createRestocker({
+      store: flaky,
+      clock,
+      intervalMs: INTERVAL,
+      onEvent: (e) => seen.push(e),
+    });
     r.start();
     await clock.advance(INTERVAL);
     await r.whenIdle();
@@ -126,7 +154,10 @@ describe('restocking', () => {
     expect(store.get('Lego')?.quantity).toBe(0);
     await clock.advance(INTERVAL);
     await r.whenIdle();
-    expect(seen).toEqual([{ type: 'restock_failed', reason: 'disk full' }, { type: 'restocked', toys: ['Lego'] }]);
+    expect(seen).toEqual([
+      { type: 'restock_failed', reason: 'disk full' },
+      { type: 'restocked', toys: ['Lego'] },
+    ]);
     expect(store.get('Lego')?.quantity).toBe(100);
     await r.stop();
   });

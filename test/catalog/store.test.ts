@@ -16,10 +16,23 @@ import {
   type CatalogStore,
 } from '../../catalog/store.ts';
 import { TOY_NAMES, initialToys } from '../../catalog/toys.ts';
-import { LEDGER_FILE, MemoryLedger, createMemoryMetaFile, ledgerCodec, type Ledger } from '../../catalog/ledger.ts';
+import {
+  LEDGER_FILE,
+  MemoryLedger,
+  createMemoryMetaFile,
+  ledgerCodec,
+  type Ledger,
+} from '../../catalog/ledger.ts';
 import { AppError } from '../../shared/errors.ts';
 import { writeFileAtomic } from '../../shared/fsutil.ts';
-import { deferred, diskQuantity, makeTempDir, readDisk, readSnapshot, removeDir } from './helpers.ts';
+import {
+  deferred,
+  diskQuantity,
+  makeTempDir,
+  readDisk,
+  readSnapshot,
+  removeDir,
+} from './helpers.ts';
 
 let dir: string;
 const opened: CatalogStore[] = [];
@@ -33,7 +46,10 @@ afterEach(async () => {
   await removeDir(dir);
 });
 
-async function open(d: string, opts: Parameters<typeof openFileCatalogStore>[1] = {}): Promise<CatalogStore> {
+async function open(
+  d: string,
+  opts: Parameters<typeof openFileCatalogStore>[1] = {},
+): Promise<CatalogStore> {
   const s = await openFileCatalogStore(d, opts);
   opened.push(s);
   return s;
@@ -45,7 +61,9 @@ describe('opening the store', () => {
     await open(nested);
     const text = await fs.readFile(path.join(nested, PRODUCTS_FILE), 'utf8');
     expect(text.split('\n')[0]).toBe('name,price,quantity');
-    expect((await fs.readFile(path.join(nested, LEDGER_FILE), 'utf8')).trim()).toBe(ledgerCodec.header);
+    expect((await fs.readFile(path.join(nested, LEDGER_FILE), 'utf8')).trim()).toBe(
+      ledgerCodec.header,
+    );
     expect([...readDisk(nested).keys()]).toEqual([...TOY_NAMES]);
     expect(readSnapshot(nested).get('Tux')).toEqual({ name: 'Tux', price: 15.99, quantity: 100 });
   });
@@ -62,7 +80,10 @@ describe('opening the store', () => {
   });
 
   it('ignores and removes a leftover snapshot temp file from an earlier process', async () => {
-    await fs.writeFile(path.join(dir, `${PRODUCTS_FILE}.tmp-99999-1`), 'name,price,quantity\nTux,15.99,4');
+    await fs.writeFile(
+      path.join(dir, `${PRODUCTS_FILE}.tmp-99999-1`),
+      'name,price,quantity\nTux,15.99,4',
+    );
     const store = await open(dir);
     expect(store.get('Tux')?.quantity).toBe(100);
     expect((await fs.readdir(dir)).filter((f) => f.includes('.tmp-'))).toEqual([]);
@@ -82,7 +103,8 @@ describe('opening the store', () => {
 
   it('a damaged ledger record followed by good ones is corruption: the catalog refuses to start', async () => {
     const first = await open(dir);
-    for (const key of ['a', 'b', 'c']) await first.purchase({ name: 'Lego', quantity: 1, key, epoch: 1 });
+    for (const key of ['a', 'b', 'c'])
+      await first.purchase({ name: 'Lego', quantity: 1, key, epoch: 1 });
     await first.close();
     const file = path.join(dir, LEDGER_FILE);
     const text = await fs.readFile(file, 'utf8');
@@ -166,10 +188,12 @@ describe('durability', () => {
     g.hold();
     const bought = store.purchase({ name: 'Tux', quantity: 100, key: 'a', epoch: 1 });
     let refusedEarly = false;
-    const refused = store.purchase({ name: 'Tux', quantity: 1, key: 'b', epoch: 1 }).catch((e: unknown) => {
-      refusedEarly = true;
-      return e;
-    });
+    const refused = store
+      .purchase({ name: 'Tux', quantity: 1, key: 'b', epoch: 1 })
+      .catch((e: unknown) => {
+        refusedEarly = true;
+        return e;
+      });
     try {
       for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r));
       expect(refusedEarly).toBe(false);
@@ -199,10 +223,14 @@ describe('durability', () => {
     };
     const store = createCatalogStoreWith(ledger, createMemoryMetaFile());
     fail = true;
-    await expect(store.purchase({ name: 'Tux', quantity: 1, key: 'k', epoch: 1 })).rejects.toThrow(/EIO/);
+    await expect(store.purchase({ name: 'Tux', quantity: 1, key: 'k', epoch: 1 })).rejects.toThrow(
+      /EIO/,
+    );
     expect(store.get('Tux')?.quantity).toBe(100);
     fail = false;
-    await expect(store.purchase({ name: 'Lego', quantity: 1, key: 'k2', epoch: 1 })).rejects.toThrow(/EIO/);
+    await expect(
+      store.purchase({ name: 'Lego', quantity: 1, key: 'k2', epoch: 1 }),
+    ).rejects.toThrow(/EIO/);
     expect(store.get('Lego')?.quantity).toBe(100);
   });
 
@@ -212,7 +240,9 @@ describe('durability', () => {
     await store.close();
     expect(diskQuantity(dir, 'Slinky')).toBe(93);
     await p;
-    await expect(store.purchase({ name: 'Slinky', quantity: 1, key: 'k2', epoch: 1 })).rejects.toThrow(/shutting down/);
+    await expect(
+      store.purchase({ name: 'Slinky', quantity: 1, key: 'k2', epoch: 1 }),
+    ).rejects.toThrow(/shutting down/);
     await expect(store.restockEmpty()).rejects.toThrow(/shutting down/);
   });
 });
@@ -220,22 +250,32 @@ describe('durability', () => {
 describe('exactly once per key, across restarts', () => {
   it('same key after a catalog restart: the first outcome, no second decrement', async () => {
     const first = await open(dir);
-    expect(await first.purchase({ name: 'Frisbee', quantity: 4, key: 'k', epoch: 1 })).toEqual({ name: 'Frisbee', quantity: 96 });
+    expect(await first.purchase({ name: 'Frisbee', quantity: 4, key: 'k', epoch: 1 })).toEqual({
+      name: 'Frisbee',
+      quantity: 96,
+    });
     await first.close();
     const store = await open(dir);
-    expect(await store.purchase({ name: 'Frisbee', quantity: 4, key: 'k', epoch: 1 })).toEqual({ name: 'Frisbee', quantity: 96 });
+    expect(await store.purchase({ name: 'Frisbee', quantity: 4, key: 'k', epoch: 1 })).toEqual({
+      name: 'Frisbee',
+      quantity: 96,
+    });
     expect(store.get('Frisbee')?.quantity).toBe(96);
   });
 
   it('a refused key stays refused after a restock and a restart', async () => {
     const first = await open(dir);
     await first.purchase({ name: 'Yo-Yo', quantity: 100, key: 'all', epoch: 1 });
-    await expect(first.purchase({ name: 'Yo-Yo', quantity: 1, key: 'late', epoch: 1 })).rejects.toMatchObject({ status: 409 });
+    await expect(
+      first.purchase({ name: 'Yo-Yo', quantity: 1, key: 'late', epoch: 1 }),
+    ).rejects.toMatchObject({ status: 409 });
     await first.restockEmpty();
     await first.close();
     const store = await open(dir);
     expect(store.get('Yo-Yo')?.quantity).toBe(100);
-    await expect(store.purchase({ name: 'Yo-Yo', quantity: 1, key: 'late', epoch: 1 })).rejects.toMatchObject({ status: 409, message: expect.stringContaining('0 left') });
+    await expect(
+      store.purchase({ name: 'Yo-Yo', quantity: 1, key: 'late', epoch: 1 }),
+    ).rejects.toMatchObject({ status: 409, message: expect.stringContaining('0 left') });
     expect(store.get('Yo-Yo')?.quantity).toBe(100);
   });
 });
@@ -244,12 +284,21 @@ describe('fencing and accounting for purchases', () => {
   it('a fenced epoch refuses purchases and releases from older leaders, durably', async () => {
     const first = await open(dir);
     await first.fence(5);
-    await expect(first.purchase({ name: 'Tux', quantity: 1, key: 'old', epoch: 4 })).rejects.toMatchObject({ reason: 'stale_epoch' });
+    await expect(
+      first.purchase({ name: 'Tux', quantity: 1, key: 'old', epoch: 4 }),
+    ).rejects.toMatchObject({ reason: 'stale_epoch' });
     await first.close();
     const store = await open(dir);
-    await expect(store.purchase({ name: 'Tux', quantity: 1, key: 'old', epoch: 4 })).rejects.toMatchObject({ reason: 'stale_epoch' });
-    await expect(store.reconcile({ epoch: 4, committed: [], release: [] })).rejects.toMatchObject({ reason: 'stale_epoch' });
-    expect(await store.purchase({ name: 'Tux', quantity: 1, key: 'new', epoch: 5 })).toEqual({ name: 'Tux', quantity: 99 });
+    await expect(
+      store.purchase({ name: 'Tux', quantity: 1, key: 'old', epoch: 4 }),
+    ).rejects.toMatchObject({ reason: 'stale_epoch' });
+    await expect(store.reconcile({ epoch: 4, committed: [], release: [] })).rejects.toMatchObject({
+      reason: 'stale_epoch',
+    });
+    expect(await store.purchase({ name: 'Tux', quantity: 1, key: 'new', epoch: 5 })).toEqual({
+      name: 'Tux',
+      quantity: 99,
+    });
   });
 
   it('a purchase stays pending until a leader says its order committed or releases it; a release puts the stock back once', async () => {
@@ -257,14 +306,19 @@ describe('fencing and accounting for purchases', () => {
     await first.purchase({ name: 'Barbie', quantity: 2, key: 'committed', epoch: 1 });
     await first.purchase({ name: 'Barbie', quantity: 3, key: 'orphan', epoch: 1 });
     expect(first.pending().entries.map((p) => p.key)).toEqual(['committed', 'orphan']);
-    expect(await first.reconcile({ epoch: 2, committed: ['committed'], release: ['orphan', 'orphan'] })).toEqual({ released: 1, pending: 0 });
+    expect(
+      await first.reconcile({ epoch: 2, committed: ['committed'], release: ['orphan', 'orphan'] }),
+    ).toEqual({ released: 1, pending: 0 });
     expect(first.get('Barbie')?.quantity).toBe(98);
     await first.close();
     const store = await open(dir);
     expect(store.get('Barbie')?.quantity).toBe(98);
     expect(store.pending().entries).toEqual([]);
     // A released key is free again: a retry of that order buys once more.
-    expect(await store.purchase({ name: 'Barbie', quantity: 3, key: 'orphan', epoch: 2 })).toEqual({ name: 'Barbie', quantity: 95 });
+    expect(await store.purchase({ name: 'Barbie', quantity: 3, key: 'orphan', epoch: 2 })).toEqual({
+      name: 'Barbie',
+      quantity: 95,
+    });
     const kinds = store.ledger(0, 100).entries.map((e) => e.kind);
     expect(kinds).toEqual(['purchase', 'purchase', 'release', 'purchase']);
   });
@@ -278,10 +332,17 @@ describe('the memory twin', () => {
         { name: 'Lego', price: 49.99, quantity: 0 },
       ],
     });
-    const outcomes = await Promise.allSettled([1, 2, 3].map((i) => store.purchase({ name: 'Tux', quantity: 1, key: `k${i}`, epoch: 1 })));
+    const outcomes = await Promise.allSettled(
+      [1, 2, 3].map((i) => store.purchase({ name: 'Tux', quantity: 1, key: `k${i}`, epoch: 1 })),
+    );
     expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
-    expect(await store.purchase({ name: 'Tux', quantity: 1, key: 'k1', epoch: 1 })).toEqual({ name: 'Tux', quantity: 1 });
-    await expect(store.purchase({ name: 'Nope', quantity: 1, key: 'n', epoch: 1 })).rejects.toMatchObject({ status: 404 });
+    expect(await store.purchase({ name: 'Tux', quantity: 1, key: 'k1', epoch: 1 })).toEqual({
+      name: 'Tux',
+      quantity: 1,
+    });
+    await expect(
+      store.purchase({ name: 'Nope', quantity: 1, key: 'n', epoch: 1 }),
+    ).rejects.toMatchObject({ status: 404 });
     expect((await store.restockEmpty()).sort()).toEqual(['Lego', 'Tux']);
     expect(store.list()).toEqual([
       { name: 'Tux', price: 15.99, quantity: 100 },
@@ -292,7 +353,8 @@ describe('the memory twin', () => {
 
   it('forgets the oldest keys beyond its bound (IDEMPOTENCY_KEYS_RETAINED)', async () => {
     const store = createMemoryCatalogStore({ maxKeys: 2 });
-    for (const key of ['a', 'b', 'c']) await store.purchase({ name: 'Tux', quantity: 1, key, epoch: 1 });
+    for (const key of ['a', 'b', 'c'])
+      await store.purchase({ name: 'Tux', quantity: 1, key, epoch: 1 });
     // 'c' and 'b' are remembered; 'a' was forgotten and counts as new.
     await store.purchase({ name: 'Tux', quantity: 1, key: 'c', epoch: 1 });
     expect(store.get('Tux')?.quantity).toBe(97);

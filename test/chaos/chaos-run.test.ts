@@ -26,10 +26,27 @@ function isAlive(pid: number): boolean {
 describe('npm run chaos (real processes)', () => {
   it('survives kill, pause, partition and power faults with no violation', async () => {
     // The fixed seed's schedule holds every kind; if the schedule changes, pick another seed.
-    expect(new Set(makeSchedule(SEED, DURATION_S * 1000, FAULT_KINDS).map((s) => s.kind))).toEqual(new Set(FAULT_KINDS));
+    expect(new Set(makeSchedule(SEED, DURATION_S * 1000, FAULT_KINDS).map((s) => s.kind))).toEqual(
+      new Set(FAULT_KINDS),
+    );
 
-    const args = ['--import', 'tsx', 'scripts/chaos.ts', '--seed', String(SEED), '--duration', String(DURATION_S), '--faults', 'kill,pause,partition,power', '--json'];
-    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const args = [
+      '--import',
+      'tsx',
+      'scripts/chaos.ts',
+      '--seed',
+      String(SEED),
+      '--duration',
+      String(DURATION_S),
+      '--faults',
+      'kill,pause,partition,power',
+      '--json',
+    ];
+    const { code, stdout, stderr } = await new Promise<{
+      code: number | null;
+      stdout: string;
+      stderr: string;
+    }>((resolve, reject) => {
       const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       let err = '';
@@ -43,9 +60,15 @@ describe('npm run chaos (real processes)', () => {
     try {
       report = JSON.parse(lastLine) as ChaosReport;
     } catch {
-      throw new Error(`chaos printed no JSON report (exit ${code})\nstdout:\n${stdout.slice(-3000)}\nstderr:\n${stderr.slice(-3000)}`);
+      throw new Error(
+        `chaos printed no JSON report (exit ${code})\nstdout:\n${stdout.slice(-3000)}\nstderr:\n${stderr.slice(-3000)}`,
+      );
     }
-    const story = [...report.timeline.map((e) => `${e.timeMs} ${e.kind} ${e.text}`), report.checkerSummary ?? '', ...report.violations.map((v) => `VIOLATION ${v.source}/${v.kind}: ${v.message}`)].join('\n');
+    const story = [
+      ...report.timeline.map((e) => `${e.timeMs} ${e.kind} ${e.text}`),
+      report.checkerSummary ?? '',
+      ...report.violations.map((v) => `VIOLATION ${v.source}/${v.kind}: ${v.message}`),
+    ].join('\n');
 
     expect(report.violations, story).toEqual([]);
     expect(code, story).toBe(0);
@@ -57,19 +80,25 @@ describe('npm run chaos (real processes)', () => {
     expect(report.overlap).toBe(false);
     expect(report.maxConcurrentFaults).toBe(1);
     expect(report.powerCuts).toHaveLength(report.faultsInjected.power);
-    for (const kind of FAULT_KINDS) expect(report.faultsInjected[kind], `${kind} injected\n${story}`).toBeGreaterThan(0);
+    for (const kind of FAULT_KINDS)
+      expect(report.faultsInjected[kind], `${kind} injected\n${story}`).toBeGreaterThan(0);
     expect(report.ops.ok).toBeGreaterThan(0);
     expect(report.opsByF.order.ok).toBeGreaterThan(0);
     expect(report.dir).toBeNull();
     // Inter-service calls went through the fault proxies (the links option of the launcher).
     const links: Record<string, number> = report.linkConnections ?? {};
-    for (const id of [1, 2, 3]) expect(links[`frontend->order-${id}`], `frontend->order-${id}`).toBeGreaterThan(0);
+    for (const id of [1, 2, 3])
+      expect(links[`frontend->order-${id}`], `frontend->order-${id}`).toBeGreaterThan(0);
     const between = Object.entries(links).filter(([l]) => /^order-\d->order-\d$/.test(l));
     expect(between).toHaveLength(6);
     expect(between.reduce((n, [, c]) => n + c, 0)).toBeGreaterThan(0);
 
     // Every process it started (initial PIDs and restarts, from the timeline) is gone.
-    const pids = report.timeline.flatMap((e) => [...e.text.matchAll(/(?:pid |(?:catalog|order-\d|frontend) )(\d{2,})/g)].map((m) => Number(m[1])));
+    const pids = report.timeline.flatMap((e) =>
+      [...e.text.matchAll(/(?:pid |(?:catalog|order-\d|frontend) )(\d{2,})/g)].map((m) =>
+        Number(m[1]),
+      ),
+    );
     expect(pids.length).toBeGreaterThanOrEqual(5);
     expect(pids.filter(isAlive)).toEqual([]);
   }, 240_000);

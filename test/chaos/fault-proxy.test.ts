@@ -60,7 +60,11 @@ describe('fault proxy', () => {
     expect(proxy.mode).toEqual({ kind: 'pass' });
 
     const a = await c({ method: 'GET', url: `${proxy.url}/a` });
-    const b = await c({ method: 'POST', url: `${proxy.url}/b`, body: { hello: 'x'.repeat(100_000) } });
+    const b = await c({
+      method: 'POST',
+      url: `${proxy.url}/b`,
+      body: { hello: 'x'.repeat(100_000) },
+    });
     expect(a).toMatchObject({ status: 200, body: { path: '/a', n: 1 } });
     expect(b.status).toBe(200);
     expect((b.body as { body: string }).body).toBe(JSON.stringify({ hello: 'x'.repeat(100_000) }));
@@ -79,7 +83,9 @@ describe('fault proxy', () => {
     // The first may still go out on the socket the client has not yet seen reset; the second
     // surely opens a new connection, which the proxy resets right after accepting it.
     for (const p of ['/during-1', '/during-2']) {
-      const err = await c({ method: 'GET', url: `${proxy.url}${p}`, timeoutMs: 2_000 }).catch((e: unknown) => e);
+      const err = await c({ method: 'GET', url: `${proxy.url}${p}`, timeoutMs: 2_000 }).catch(
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(NetworkError);
       expect((err as NetworkError).kind).toBe('reset');
     }
@@ -87,7 +93,10 @@ describe('fault proxy', () => {
     expect(proxy.stats().dropped).toBeGreaterThanOrEqual(2);
 
     proxy.setMode({ kind: 'pass' });
-    expect(await c({ method: 'GET', url: `${proxy.url}/after` })).toMatchObject({ status: 200, body: { path: '/after', n: 2 } });
+    expect(await c({ method: 'GET', url: `${proxy.url}/after` })).toMatchObject({
+      status: 200,
+      body: { path: '/after', n: 2 },
+    });
   });
 
   it('blackhole: accepts and never answers, also on an open connection; held bytes go through in order when healed', async () => {
@@ -110,10 +119,15 @@ describe('fault proxy', () => {
     proxy.setMode({ kind: 'blackhole' });
     const held = get('/held');
     let settled = false;
-    void held.then(() => (settled = true), () => (settled = true));
+    void held.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
     // A fresh connection through a pooled client: accepted, never answered, so it times out.
     const c = client();
-    const err = await c({ method: 'GET', url: `${proxy.url}/new`, timeoutMs: 300 }).catch((e: unknown) => e);
+    const err = await c({ method: 'GET', url: `${proxy.url}/new`, timeoutMs: 300 }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(NetworkError);
     expect((err as NetworkError).kind).toBe('timeout');
     expect(settled).toBe(false);
@@ -142,7 +156,9 @@ describe('fault proxy', () => {
     const server = await startServer();
     const proxy = await proxyTo(null);
     const c = client();
-    const e1 = await c({ method: 'GET', url: `${proxy.url}/x`, timeoutMs: 2_000 }).catch((e: unknown) => e);
+    const e1 = await c({ method: 'GET', url: `${proxy.url}/x`, timeoutMs: 2_000 }).catch(
+      (e: unknown) => e,
+    );
     expect((e1 as NetworkError).kind).toBe('reset');
 
     // A port that was free a moment ago: nobody listens there.
@@ -150,7 +166,9 @@ describe('fault proxy', () => {
     const deadUrl = dead.url;
     await dead.close();
     proxy.setTarget(deadUrl);
-    const e2 = await c({ method: 'GET', url: `${proxy.url}/y`, timeoutMs: 2_000 }).catch((e: unknown) => e);
+    const e2 = await c({ method: 'GET', url: `${proxy.url}/y`, timeoutMs: 2_000 }).catch(
+      (e: unknown) => e,
+    );
     expect(e2).toBeInstanceOf(NetworkError);
 
     proxy.setTarget(server.url);
@@ -163,10 +181,14 @@ describe('fault proxy', () => {
     const c = client();
     await c({ method: 'GET', url: `${proxy.url}/a` });
     proxy.setMode({ kind: 'blackhole' });
-    const pending = c({ method: 'GET', url: `${proxy.url}/b`, timeoutMs: 5_000 }).catch((e: unknown) => e);
+    const pending = c({ method: 'GET', url: `${proxy.url}/b`, timeoutMs: 5_000 }).catch(
+      (e: unknown) => e,
+    );
     await proxy.close();
     expect(await pending).toBeInstanceOf(NetworkError);
-    const after = await c({ method: 'GET', url: `${proxy.url}/c`, timeoutMs: 2_000 }).catch((e: unknown) => e);
+    const after = await c({ method: 'GET', url: `${proxy.url}/c`, timeoutMs: 2_000 }).catch(
+      (e: unknown) => e,
+    );
     expect(after).toBeInstanceOf(NetworkError);
   });
 });

@@ -13,18 +13,35 @@ import type { ClusterUrls } from '../../scripts/lib/cluster/index.ts';
 const urls = { catalog: 'http://catalog.test', frontend: 'http://frontend.test' } as ClusterUrls;
 
 function store(catalog: Map<string, number>, served: (name: string) => number) {
-  const cat = new Hono().get('/products', (c) => c.json({ data: [...catalog].map(([name, quantity]) => ({ name, price: 1, quantity })) }));
-  const fe = new Hono().get('/products/:name', (c) => c.json({ data: { name: c.req.param('name'), price: 1, quantity: served(c.req.param('name')) } }));
-  return createFetchHttp((req) => (new URL(req.url).host === 'catalog.test' ? cat.fetch(req) : fe.fetch(req)));
+  const cat = new Hono().get('/products', (c) =>
+    c.json({ data: [...catalog].map(([name, quantity]) => ({ name, price: 1, quantity })) }),
+  );
+  const fe = new Hono().get('/products/:name', (c) =>
+    c.json({
+      data: { name: c.req.param('name'), price: 1, quantity: served(c.req.param('name')) },
+    }),
+  );
+  return createFetchHttp((req) =>
+    new URL(req.url).host === 'catalog.test' ? cat.fetch(req) : fe.fetch(req),
+  );
 }
 
 describe('product reads after healing', () => {
   it('when the frontend keeps a toy whose invalidation was lost, reports it stale after the bound', async () => {
-    const catalog = new Map([['Tux', 100], ['Lego', 37]]);
+    const catalog = new Map([
+      ['Tux', 100],
+      ['Lego', 37],
+    ]);
     const http = store(catalog, (name) => (name === 'Lego' ? 0 : catalog.get(name)!)); // Lego restocked, cache still says 0
     const r = await checkCacheAfterHeal(http, urls, undefined, 300);
     expect(r.freshAfterMs).toBeNull();
-    expect(r.violations).toEqual([{ source: 'cache', kind: 'stale-cache', message: '300 ms after healing, the frontend serves Lego with stock 0, the catalog has 37' }]);
+    expect(r.violations).toEqual([
+      {
+        source: 'cache',
+        kind: 'stale-cache',
+        message: '300 ms after healing, the frontend serves Lego with stock 0, the catalog has 37',
+      },
+    ]);
   });
 
   it('a frontend that catches up within the bound is fresh', async () => {
@@ -39,9 +56,15 @@ describe('product reads after healing', () => {
 
   it('a restock landing between the two catalog reads is not mistaken for staleness', async () => {
     let catalogReads = 0;
-    const cat = new Hono().get('/products', (c) => c.json({ data: [{ name: 'Tux', price: 1, quantity: ++catalogReads === 1 ? 0 : 100 }] }));
-    const fe = new Hono().get('/products/:name', (c) => c.json({ data: { name: 'Tux', price: 1, quantity: 100 } }));
-    const http = createFetchHttp((req) => (new URL(req.url).host === 'catalog.test' ? cat.fetch(req) : fe.fetch(req)));
+    const cat = new Hono().get('/products', (c) =>
+      c.json({ data: [{ name: 'Tux', price: 1, quantity: ++catalogReads === 1 ? 0 : 100 }] }),
+    );
+    const fe = new Hono().get('/products/:name', (c) =>
+      c.json({ data: { name: 'Tux', price: 1, quantity: 100 } }),
+    );
+    const http = createFetchHttp((req) =>
+      new URL(req.url).host === 'catalog.test' ? cat.fetch(req) : fe.fetch(req),
+    );
     const r = await checkCacheAfterHeal(http, urls, undefined, 5_000);
     expect(r.violations).toEqual([]);
     expect(catalogReads).toBeGreaterThanOrEqual(4); // judged in a second, stable round

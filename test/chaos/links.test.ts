@@ -15,7 +15,13 @@ afterEach(async () => {
 describe('link mesh', () => {
   it('when two partitions overlap on one link, healing one keeps the other in force', async () => {
     mesh = await startLinkMesh();
-    const releaseIsolate = mesh.hold([['order-3', 'order-1'], ['frontend', 'order-3']], { kind: 'blackhole' });
+    const releaseIsolate = mesh.hold(
+      [
+        ['order-3', 'order-1'],
+        ['frontend', 'order-3'],
+      ],
+      { kind: 'blackhole' },
+    );
     const releaseOneWay = mesh.hold([['order-3', 'order-1']], { kind: 'drop' });
     expect(mesh.faulty().sort()).toEqual(['frontend->order-3', 'order-3->order-1']);
 

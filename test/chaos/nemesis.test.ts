@@ -7,7 +7,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock.ts';
-import { Nemesis, type FaultStep, type LeaderWatch, type LinkMesh, type TimelineKind } from '../../scripts/lib/chaos/index.ts';
+import {
+  Nemesis,
+  type FaultStep,
+  type LeaderWatch,
+  type LinkMesh,
+  type TimelineKind,
+} from '../../scripts/lib/chaos/index.ts';
 import type { Cluster, ServiceName } from '../../scripts/lib/cluster/index.ts';
 
 function fakeCluster() {
@@ -18,7 +24,8 @@ function fakeCluster() {
     dataDir: '/nonexistent',
     isRunning: (s) => up.has(s),
     pids: () => ({ catalog: 1, 'order-1': 2, 'order-2': 3, 'order-3': 4, frontend: 5 }),
-    kill: async (s, sig = 'SIGKILL') => void (log.push(`${sig} ${s}`), up.delete(s), paused.delete(s)),
+    kill: async (s, sig = 'SIGKILL') =>
+      void (log.push(`${sig} ${s}`), up.delete(s), paused.delete(s)),
     restart: async (s) => void (log.push(`restart ${s}`), up.add(s)),
     pause: async (s) => void (log.push(`stop ${s}`), paused.add(s)),
     resume: async (s) => void (log.push(`cont ${s}`), paused.delete(s)),
@@ -35,7 +42,8 @@ async function runToEnd(n: Nemesis, clock: ManualClock, deadlineMs = 60_000): Pr
   void n.done().then(() => (finished = true));
   const end = clock.now() + deadlineMs;
   while (!finished) {
-    if (clock.now() > end) throw new Error(`the schedule did not finish within ${deadlineMs} ms of logical time`);
+    if (clock.now() > end)
+      throw new Error(`the schedule did not finish within ${deadlineMs} ms of logical time`);
     await clock.advance(10);
   }
 }
@@ -45,7 +53,14 @@ describe('the nemesis with overlapping steps', () => {
     const f = fakeCluster();
     const notes: string[] = [];
     const clock = new ManualClock();
-    const n = new Nemesis(f.cluster, noMesh, leaderIs3, (_k: TimelineKind, t: string) => notes.push(t), undefined, clock);
+    const n = new Nemesis(
+      f.cluster,
+      noMesh,
+      leaderIs3,
+      (_k: TimelineKind, t: string) => notes.push(t),
+      undefined,
+      clock,
+    );
     const steps: FaultStep[] = [
       { kind: 'kill', atMs: 0, holdMs: 4_000, target: { role: 'leader' } },
       { kind: 'pause', atMs: 500, holdMs: 2_000, target: { role: 'leader' } },
@@ -56,7 +71,10 @@ describe('the nemesis with overlapping steps', () => {
     await runToEnd(n, clock);
 
     expect(notes).toContain('pause skipped: the leader is already under a fault');
-    expect(f.log.filter((l) => l.startsWith('SIGKILL'))).toEqual(['SIGKILL order-3', 'SIGKILL order-1']);
+    expect(f.log.filter((l) => l.startsWith('SIGKILL'))).toEqual([
+      'SIGKILL order-3',
+      'SIGKILL order-1',
+    ]);
     expect(f.log).toContain('stop order-2'); // order-1 was busy, so the other follower
     expect(n.injected).toEqual({ kill: 2, pause: 1, partition: 0, power: 0 });
     expect(n.maxActive).toBe(3);
@@ -68,13 +86,27 @@ describe('the nemesis with overlapping steps', () => {
     const f = fakeCluster();
     const clock = new ManualClock();
     const n = new Nemesis(f.cluster, noMesh, leaderIs3, () => {}, undefined, clock);
-    const steps: FaultStep[] = ['catalog', 'frontend', 'catalog', 'frontend'].map((role, i) => ({ kind: 'pause', atMs: i * 100, holdMs: 1_500, target: { role } as { role: 'catalog' | 'frontend' } }));
+    const steps: FaultStep[] = ['catalog', 'frontend', 'catalog', 'frontend'].map((role, i) => ({
+      kind: 'pause',
+      atMs: i * 100,
+      holdMs: 1_500,
+      target: { role } as { role: 'catalog' | 'frontend' },
+    }));
     n.start(steps, clock.now(), true, 1);
     await runToEnd(n, clock);
     // One slot: each step waited for the one before it to be undone, 1.5 s each.
     expect(clock.now()).toBeGreaterThanOrEqual(4 * 1_500);
     expect(n.maxActive).toBe(1);
     expect(n.injected.pause).toBe(4);
-    expect(f.log).toEqual(['stop catalog', 'cont catalog', 'stop frontend', 'cont frontend', 'stop catalog', 'cont catalog', 'stop frontend', 'cont frontend']);
+    expect(f.log).toEqual([
+      'stop catalog',
+      'cont catalog',
+      'stop frontend',
+      'cont frontend',
+      'stop catalog',
+      'cont catalog',
+      'stop frontend',
+      'cont frontend',
+    ]);
   });
 });

@@ -36,14 +36,17 @@ step();
 let dir = '';
 let child: ChildProcess | null = null;
 afterEach(async () => {
-  if (child?.pid && child.exitCode === null && child.signalCode === null) trySignal(child.pid, 'SIGKILL');
+  if (child?.pid && child.exitCode === null && child.signalCode === null)
+    trySignal(child.pid, 'SIGKILL');
   if (dir) await fs.rm(dir, { recursive: true, force: true });
 });
 
 /** Just enough of a Cluster for landPowerCut: one process as `order-1`. */
 function oneProcess(dataDir: string, p: ChildProcess): Cluster {
   const state = { pid: p.pid!, exited: false };
-  const exited = new Promise<void>((resolve) => p.once('exit', () => ((state.exited = true), resolve())));
+  const exited = new Promise<void>((resolve) =>
+    p.once('exit', () => ((state.exited = true), resolve())),
+  );
   const c: Partial<Cluster> = {
     dataDir,
     isRunning: (s: ServiceName) => s === 'order-1' && !state.exited,
@@ -71,14 +74,20 @@ describe('a simulated power cut', () => {
     child = spawn(process.execPath, ['-e', WRITER, file], { stdio: 'ignore' });
     // Poll with a deadline until the writer has written a few records.
     const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline && ((await fs.stat(file).catch(() => null))?.size ?? 0) < 300) await new Promise((r) => setTimeout(r, 10));
+    while (Date.now() < deadline && ((await fs.stat(file).catch(() => null))?.size ?? 0) < 300)
+      await new Promise((r) => setTimeout(r, 10));
 
     const cut = await landPowerCut(oneProcess(dir, child), 'order-1');
 
     expect(cut.unsyncedAtKill).toBeGreaterThan(0);
     expect(cut.wrote).toBe(true);
     expect(cut.removedBytes).toBeGreaterThanOrEqual(cut.unsyncedAtKill);
-    expect(cut.files).toEqual([{ file: path.join('order-1', 'orders.csv'), result: { kind: 'cut', bytes: cut.removedBytes } }]);
+    expect(cut.files).toEqual([
+      {
+        file: path.join('order-1', 'orders.csv'),
+        result: { kind: 'cut', bytes: cut.removedBytes },
+      },
+    ]);
     const synced = Number((await fs.readFile(`${file}.synced`, 'utf8')).trim());
     const text = await fs.readFile(file, 'utf8');
     expect(text.length).toBe(synced);

@@ -40,19 +40,22 @@ describe('makeSchedule', () => {
     expect(a.map(describeStep)).toEqual(makeSchedule(42, 30_000, FAULT_KINDS).map(describeStep));
   });
 
-  it.each([1, 7, 99, 123456, 0xffffffff])('seed %i: steps do not overlap, end within the duration and use only enabled kinds', (seed) => {
-    for (const kinds of [FAULT_KINDS, ['kill'], ['pause', 'partition'], ['power']] as const) {
-      const steps = makeSchedule(seed, 20_000, kinds);
-      let end = 0;
-      for (const s of steps) {
-        expect(kinds).toContain(s.kind);
-        expect(s.atMs).toBeGreaterThanOrEqual(end);
-        expect(s.holdMs).toBeGreaterThan(0);
-        end = s.atMs + s.holdMs;
-        expect(end).toBeLessThanOrEqual(20_000);
+  it.each([1, 7, 99, 123456, 0xffffffff])(
+    'seed %i: steps do not overlap, end within the duration and use only enabled kinds',
+    (seed) => {
+      for (const kinds of [FAULT_KINDS, ['kill'], ['pause', 'partition'], ['power']] as const) {
+        const steps = makeSchedule(seed, 20_000, kinds);
+        let end = 0;
+        for (const s of steps) {
+          expect(kinds).toContain(s.kind);
+          expect(s.atMs).toBeGreaterThanOrEqual(end);
+          expect(s.holdMs).toBeGreaterThan(0);
+          end = s.atMs + s.holdMs;
+          expect(end).toBeLessThanOrEqual(20_000);
+        }
       }
-    }
-  });
+    },
+  );
 
   it('has nothing to do without kinds or time', () => {
     expect(makeSchedule(1, 30_000, [])).toEqual([]);
@@ -68,22 +71,43 @@ describe('makeSchedule', () => {
   });
 
   it('targets the leader in at least a third of replica kills, and also kills the catalog and the frontend', () => {
-    const kills = [1, 2, 3, 4, 5].flatMap((seed) => makeSchedule(seed, 3_600_000, ['kill'])) as Array<Extract<FaultStep, { kind: 'kill' }>>;
+    const kills = [1, 2, 3, 4, 5].flatMap((seed) =>
+      makeSchedule(seed, 3_600_000, ['kill']),
+    ) as Array<Extract<FaultStep, { kind: 'kill' }>>;
     const roles = kills.map((k) => k.target.role);
     const replicaKills = roles.filter((r) => r === 'leader' || r === 'follower');
-    expect(replicaKills.filter((r) => r === 'leader').length / replicaKills.length).toBeGreaterThan(1 / 3);
+    expect(replicaKills.filter((r) => r === 'leader').length / replicaKills.length).toBeGreaterThan(
+      1 / 3,
+    );
     expect(roles.filter((r) => r === 'leader').length / roles.length).toBeGreaterThan(1 / 3);
     expect(roles).toContain('catalog');
     expect(roles).toContain('frontend');
-    const power = [1, 2, 3].flatMap((seed) => makeSchedule(seed, 3_600_000, ['power'])) as Array<Extract<FaultStep, { kind: 'power' }>>;
-    expect(power.filter((p) => p.target.role === 'leader').length / power.length).toBeGreaterThan(1 / 3);
+    const power = [1, 2, 3].flatMap((seed) => makeSchedule(seed, 3_600_000, ['power'])) as Array<
+      Extract<FaultStep, { kind: 'power' }>
+    >;
+    expect(power.filter((p) => p.target.role === 'leader').length / power.length).toBeGreaterThan(
+      1 / 3,
+    );
   });
 
   it('uses every partition shape and mode over a long run', () => {
-    const parts = makeSchedule(9, 3_600_000, ['partition']) as Array<Extract<FaultStep, { kind: 'partition' }>>;
-    expect(new Set(parts.map((p) => p.links.shape))).toEqual(new Set(['leader-follower', 'frontend-leader', 'isolate-leader', 'leader-followers', 'leader-catalog', 'catalog-frontend']));
+    const parts = makeSchedule(9, 3_600_000, ['partition']) as Array<
+      Extract<FaultStep, { kind: 'partition' }>
+    >;
+    expect(new Set(parts.map((p) => p.links.shape))).toEqual(
+      new Set([
+        'leader-follower',
+        'frontend-leader',
+        'isolate-leader',
+        'leader-followers',
+        'leader-catalog',
+        'catalog-frontend',
+      ]),
+    );
     expect(new Set(parts.map((p) => p.mode.kind))).toEqual(new Set(['drop', 'blackhole', 'delay']));
-    const dirs = parts.flatMap((p) => (p.links.shape === 'leader-follower' ? [p.links.direction] : []));
+    const dirs = parts.flatMap((p) =>
+      p.links.shape === 'leader-follower' ? [p.links.direction] : [],
+    );
     expect(new Set(dirs)).toEqual(new Set(['both', 'from-leader', 'to-leader']));
   });
 });
@@ -96,21 +120,35 @@ describe('makeOverlapSchedule', () => {
     expect(a).not.toEqual(makeSchedule(42, 60_000, FAULT_KINDS));
   });
 
-  it.each([1, 7, 99, 123456, 0xffffffff])('seed %i: faults overlap, never more than three at once, and end within the duration', (seed) => {
-    const steps = makeOverlapSchedule(seed, 120_000, FAULT_KINDS);
-    expect(steps.length).toBeGreaterThan(20);
-    expect(maxOverlap(steps)).toBeGreaterThanOrEqual(2);
-    expect(maxOverlap(steps)).toBeLessThanOrEqual(OVERLAP_TIMING.maxActive);
-    for (const s of steps) expect(s.atMs + s.holdMs).toBeLessThanOrEqual(120_000);
-    for (let i = 1; i < steps.length; i++) expect(steps[i]!.atMs).toBeGreaterThanOrEqual(steps[i - 1]!.atMs);
-    expect(new Set(steps.map((s) => s.kind))).toEqual(new Set(FAULT_KINDS));
-  });
+  it.each([1, 7, 99, 123456, 0xffffffff])(
+    'seed %i: faults overlap, never more than three at once, and end within the duration',
+    (seed) => {
+      const steps = makeOverlapSchedule(seed, 120_000, FAULT_KINDS);
+      expect(steps.length).toBeGreaterThan(20);
+      expect(maxOverlap(steps)).toBeGreaterThanOrEqual(2);
+      expect(maxOverlap(steps)).toBeLessThanOrEqual(OVERLAP_TIMING.maxActive);
+      for (const s of steps) expect(s.atMs + s.holdMs).toBeLessThanOrEqual(120_000);
+      for (let i = 1; i < steps.length; i++)
+        expect(steps[i]!.atMs).toBeGreaterThanOrEqual(steps[i - 1]!.atMs);
+      expect(new Set(steps.map((s) => s.kind))).toEqual(new Set(FAULT_KINDS));
+    },
+  );
 
   it('on a long run holds three at once, and pairs a partition with a kill or power cut of the leader', () => {
     const steps = makeOverlapSchedule(5, 3_600_000, FAULT_KINDS);
     expect(maxOverlap(steps)).toBe(3);
-    const overlapping = (a: FaultStep, b: FaultStep) => a.atMs < b.atMs + b.holdMs && b.atMs < a.atMs + a.holdMs;
-    const pairs = steps.filter((p) => p.kind === 'partition' && steps.some((k) => (k.kind === 'kill' || k.kind === 'power') && k.target.role === 'leader' && overlapping(p, k)));
+    const overlapping = (a: FaultStep, b: FaultStep) =>
+      a.atMs < b.atMs + b.holdMs && b.atMs < a.atMs + a.holdMs;
+    const pairs = steps.filter(
+      (p) =>
+        p.kind === 'partition' &&
+        steps.some(
+          (k) =>
+            (k.kind === 'kill' || k.kind === 'power') &&
+            k.target.role === 'leader' &&
+            overlapping(p, k),
+        ),
+    );
     expect(pairs.length).toBeGreaterThan(10);
     expect(maxOverlap(makeSchedule(5, 3_600_000, FAULT_KINDS))).toBe(1);
   });
@@ -118,13 +156,31 @@ describe('makeOverlapSchedule', () => {
 
 describe('linksOf', () => {
   it('cuts the directed links of each shape around the current leader', () => {
-    expect(linksOf({ shape: 'leader-follower', pick: 0, direction: 'both' }, 3)).toEqual([['order-3', 'order-1'], ['order-1', 'order-3']]);
-    expect(linksOf({ shape: 'leader-follower', pick: 0.9, direction: 'from-leader' }, 3)).toEqual([['order-3', 'order-2']]);
-    expect(linksOf({ shape: 'leader-follower', pick: 0.9, direction: 'to-leader' }, 1)).toEqual([['order-3', 'order-1']]);
+    expect(linksOf({ shape: 'leader-follower', pick: 0, direction: 'both' }, 3)).toEqual([
+      ['order-3', 'order-1'],
+      ['order-1', 'order-3'],
+    ]);
+    expect(linksOf({ shape: 'leader-follower', pick: 0.9, direction: 'from-leader' }, 3)).toEqual([
+      ['order-3', 'order-2'],
+    ]);
+    expect(linksOf({ shape: 'leader-follower', pick: 0.9, direction: 'to-leader' }, 1)).toEqual([
+      ['order-3', 'order-1'],
+    ]);
     expect(linksOf({ shape: 'frontend-leader' }, 2)).toEqual([['frontend', 'order-2']]);
-    expect(linksOf({ shape: 'isolate-leader' }, 2)).toEqual([['order-2', 'order-1'], ['order-1', 'order-2'], ['order-2', 'order-3'], ['order-3', 'order-2'], ['frontend', 'order-2']]);
+    expect(linksOf({ shape: 'isolate-leader' }, 2)).toEqual([
+      ['order-2', 'order-1'],
+      ['order-1', 'order-2'],
+      ['order-2', 'order-3'],
+      ['order-3', 'order-2'],
+      ['frontend', 'order-2'],
+    ]);
     // Issue 9 item 7's shape: cut from both followers, still reachable by the frontend.
-    expect(linksOf({ shape: 'leader-followers' }, 3)).toEqual([['order-3', 'order-1'], ['order-1', 'order-3'], ['order-3', 'order-2'], ['order-2', 'order-3']]);
+    expect(linksOf({ shape: 'leader-followers' }, 3)).toEqual([
+      ['order-3', 'order-1'],
+      ['order-1', 'order-3'],
+      ['order-3', 'order-2'],
+      ['order-2', 'order-3'],
+    ]);
     expect(linksOf({ shape: 'leader-catalog' }, 1)).toEqual([['order-1', 'catalog']]);
     expect(linksOf({ shape: 'catalog-frontend' }, 1)).toEqual([['catalog', 'frontend']]);
   });
@@ -135,7 +191,8 @@ describe('linksOf', () => {
     for (const steps of [makeSchedule(5, 3_600_000, ['partition'])]) {
       for (const s of steps) {
         if (s.kind !== 'partition') continue;
-        for (const leader of [1, 2, 3] as const) for (const [a, b] of linksOf(s.links, leader)) expect(mesh.has(`${a}->${b}`)).toBe(true);
+        for (const leader of [1, 2, 3] as const)
+          for (const [a, b] of linksOf(s.links, leader)) expect(mesh.has(`${a}->${b}`)).toBe(true);
       }
     }
   });
@@ -143,11 +200,34 @@ describe('linksOf', () => {
 
 describe('parseChaosArgs', () => {
   it('has defaults', () => {
-    expect(parseChaosArgs([])).toEqual({ seed: undefined, durationS: 30, clients: 5, faults: ['kill', 'pause', 'partition', 'power'], overlap: false, keep: false, json: false, help: false });
+    expect(parseChaosArgs([])).toEqual({
+      seed: undefined,
+      durationS: 30,
+      clients: 5,
+      faults: ['kill', 'pause', 'partition', 'power'],
+      overlap: false,
+      keep: false,
+      json: false,
+      help: false,
+    });
   });
 
   it('reads every flag', () => {
-    expect(parseChaosArgs(['--seed', '9', '--duration', '2.5', '--clients', '3', '--faults', 'kill,power', '--overlap', '--keep', '--json'])).toEqual({
+    expect(
+      parseChaosArgs([
+        '--seed',
+        '9',
+        '--duration',
+        '2.5',
+        '--clients',
+        '3',
+        '--faults',
+        'kill,power',
+        '--overlap',
+        '--keep',
+        '--json',
+      ]),
+    ).toEqual({
       seed: 9,
       durationS: 2.5,
       clients: 3,
@@ -172,7 +252,12 @@ describe('parseChaosArgs', () => {
 });
 
 describe('analyzeHistory', () => {
-  const ev = (type: HistoryEvent['type'], op: number, f: HistoryEvent['f'], timeMs: number): HistoryEvent => ({
+  const ev = (
+    type: HistoryEvent['type'],
+    op: number,
+    f: HistoryEvent['f'],
+    timeMs: number,
+  ): HistoryEvent => ({
     type,
     op,
     client: op % 2,
@@ -222,7 +307,10 @@ describe('cutToSynced', () => {
       await fs.writeFile(`${file}.synced`, '');
       expect(await cutToSynced(file)).toEqual({ kind: 'unreadable', text: '' });
       await fs.writeFile(`${file}.synced`, `${'header\nrecord 1\n'.length}\n`);
-      expect(await cutToSynced(file)).toEqual({ kind: 'cut', bytes: 'record 2 not synced\n'.length });
+      expect(await cutToSynced(file)).toEqual({
+        kind: 'cut',
+        bytes: 'record 2 not synced\n'.length,
+      });
       expect(await fs.readFile(file, 'utf8')).toBe('header\nrecord 1\n');
       expect(await cutToSynced(file)).toEqual({ kind: 'cut', bytes: 0 });
     } finally {
@@ -249,21 +337,38 @@ describe('report formatting', () => {
     expect(summaryLine(report)).toBe(
       'chaos: seed 5, 20 s, 5 clients | ops ok 10, fail 2, info 1 | faults kill 2, partition 1 | leader changes 3 | p99 order 812 ms | longest stall 2500 ms | violations 0',
     );
-    expect(summaryLine({ ...report, longestStallAtMs: 4100 })).toContain('| longest stall 2500 ms at +4.10s |');
-    expect(formatTimelineEvent({ timeMs: 2190, kind: 'fault', text: 'SIGKILL order-3 (leader)' })).toBe('   +2.19s  fault  SIGKILL order-3 (leader)');
-    expect(formatTimelineEvent({ timeMs: -500, kind: 'phase', text: 'starting', setup: true })).toBe('    setup  phase  starting');
+    expect(summaryLine({ ...report, longestStallAtMs: 4100 })).toContain(
+      '| longest stall 2500 ms at +4.10s |',
+    );
+    expect(
+      formatTimelineEvent({ timeMs: 2190, kind: 'fault', text: 'SIGKILL order-3 (leader)' }),
+    ).toBe('   +2.19s  fault  SIGKILL order-3 (leader)');
+    expect(
+      formatTimelineEvent({ timeMs: -500, kind: 'phase', text: 'starting', setup: true }),
+    ).toBe('    setup  phase  starting');
   });
 });
 
-describe('judge (the checker over the run\'s data dir and history)', () => {
-  const order = (op: number, type: HistoryEvent['type'], name: string, quantity: number, number?: number): HistoryEvent => ({
+describe("judge (the checker over the run's data dir and history)", () => {
+  const order = (
+    op: number,
+    type: HistoryEvent['type'],
+    name: string,
+    quantity: number,
+    number?: number,
+  ): HistoryEvent => ({
     type,
     op,
     client: 0,
     f: 'order',
     key: `k${op}`,
     request: { name, quantity },
-    response: type === 'ok' ? { status: 200, body: { data: { order_number: number } } } : type === 'invoke' ? null : { status: 504, body: null },
+    response:
+      type === 'ok'
+        ? { status: 200, body: { data: { order_number: number } } }
+        : type === 'invoke'
+          ? null
+          : { status: 504, body: null },
     timeMs: op,
   });
 
@@ -290,9 +395,17 @@ describe('judge (the checker over the run\'s data dir and history)', () => {
   }
 
   it('accepts acknowledged orders and an unacknowledged one explained by an unknown outcome', async () => {
-    const dir = await dataDirWith([['Tux', 1, 'k0'], ['Lego', 2, 'k2']]);
+    const dir = await dataDirWith([
+      ['Tux', 1, 'k0'],
+      ['Lego', 2, 'k2'],
+    ]);
     try {
-      const history = [order(0, 'invoke', 'Tux', 1), order(0, 'ok', 'Tux', 1, 0), order(2, 'invoke', 'Lego', 2), order(2, 'info', 'Lego', 2)];
+      const history = [
+        order(0, 'invoke', 'Tux', 1),
+        order(0, 'ok', 'Tux', 1, 0),
+        order(2, 'invoke', 'Lego', 2),
+        order(2, 'info', 'Lego', 2),
+      ];
       expect((await judged(dir, history)).violations).toEqual([]);
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
@@ -300,9 +413,17 @@ describe('judge (the checker over the run\'s data dir and history)', () => {
   });
 
   it('flags a phantom (an order nobody sent) and a lost acknowledged order', async () => {
-    const dir = await dataDirWith([['Tux', 1, 'k0'], ['Tux', 1, 'k7']]);
+    const dir = await dataDirWith([
+      ['Tux', 1, 'k0'],
+      ['Tux', 1, 'k7'],
+    ]);
     try {
-      const history = [order(0, 'invoke', 'Tux', 1), order(0, 'ok', 'Tux', 1, 0), order(1, 'invoke', 'Lego', 3), order(1, 'ok', 'Lego', 3, 5)];
+      const history = [
+        order(0, 'invoke', 'Tux', 1),
+        order(0, 'ok', 'Tux', 1, 0),
+        order(1, 'invoke', 'Lego', 3),
+        order(1, 'ok', 'Lego', 3, 5),
+      ];
       const { violations } = await judged(dir, history);
       const kinds = violations.map((v) => v.kind);
       expect(kinds).toContain('phantom');

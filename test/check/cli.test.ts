@@ -7,24 +7,67 @@ import { runScript } from '../support/async.ts';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CheckInputError, parseCheckArgs, type CheckReport } from '../../scripts/lib/check/index.ts';
-import { buildLog, cleanScenario, logCsv, makeTempDir, writeHistory, writeScenario } from './fixtures.ts';
-
+import {
+  CheckInputError,
+  parseCheckArgs,
+  type CheckReport,
+} from '../../scripts/lib/check/index.ts';
+import {
+  buildLog,
+  cleanScenario,
+  logCsv,
+  makeTempDir,
+  writeHistory,
+  writeScenario,
+} from './fixtures.ts';
 
 const runCli = (args: string[]) => runScript('check.ts', args);
 
 describe('parseCheckArgs', () => {
   it('defaults to an offline check of ./data', () => {
-    expect(parseCheckArgs([])).toEqual({ mode: 'offline', dataDir: './data', histories: [], json: false, help: false, maxPerKind: 20 });
+    expect(parseCheckArgs([])).toEqual({
+      mode: 'offline',
+      dataDir: './data',
+      histories: [],
+      json: false,
+      help: false,
+      maxPerKind: 20,
+    });
   });
 
   it('reads offline and live flags; --history repeats and takes comma lists', () => {
-    expect(parseCheckArgs(['--data-dir', 'd', '--history', 'a.jsonl,b.jsonl', '--history=c.jsonl', '--json', '--max-per-kind', '3'])).toEqual({
-      mode: 'offline', dataDir: 'd', histories: ['a.jsonl', 'b.jsonl', 'c.jsonl'], json: true, help: false, maxPerKind: 3,
+    expect(
+      parseCheckArgs([
+        '--data-dir',
+        'd',
+        '--history',
+        'a.jsonl,b.jsonl',
+        '--history=c.jsonl',
+        '--json',
+        '--max-per-kind',
+        '3',
+      ]),
+    ).toEqual({
+      mode: 'offline',
+      dataDir: 'd',
+      histories: ['a.jsonl', 'b.jsonl', 'c.jsonl'],
+      json: true,
+      help: false,
+      maxPerKind: 3,
     });
-    expect(parseCheckArgs(['--replicas', '2=http://127.0.0.1:8012/,1=http://127.0.0.1:8011', '--catalog', 'http://127.0.0.1:8001'])).toEqual({
+    expect(
+      parseCheckArgs([
+        '--replicas',
+        '2=http://127.0.0.1:8012/,1=http://127.0.0.1:8011',
+        '--catalog',
+        'http://127.0.0.1:8001',
+      ]),
+    ).toEqual({
       mode: 'live',
-      replicas: [{ id: 1, url: 'http://127.0.0.1:8011' }, { id: 2, url: 'http://127.0.0.1:8012' }],
+      replicas: [
+        { id: 1, url: 'http://127.0.0.1:8011' },
+        { id: 2, url: 'http://127.0.0.1:8012' },
+      ],
       catalog: 'http://127.0.0.1:8001',
       histories: [],
       json: false,
@@ -70,13 +113,21 @@ describe('check CLI process', () => {
   it('exits 1 on violations and prints each with its kind and records; --json prints the report', async () => {
     const s = cleanScenario();
     const log = buildLog([...s.log, { name: 'Tux', quantity: 1, key: 'k-0', epoch: 3 }]);
-    const data = await writeScenario(path.join(dir, 'data'), { ...s, log }, { replicas: { 3: logCsv(s.log) } });
+    const data = await writeScenario(
+      path.join(dir, 'data'),
+      { ...s, log },
+      { replicas: { 3: logCsv(s.log) } },
+    );
     const r = await runCli(['--data-dir', data]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^check: 6 orders, 3 replicas, 2 violations \(.+\)$/m);
-    expect(r.stdout).toMatch(/^\[duplicate-key\] order-1\/order-2: key k-0 is both order 0 and order 5$/m);
+    expect(r.stdout).toMatch(
+      /^\[duplicate-key\] order-1\/order-2: key k-0 is both order 0 and order 5$/m,
+    );
     expect(r.stdout).toMatch(/^\[divergence\] order-3 has 5 orders, order-1\/order-2 has 6$/m);
-    expect(r.stdout).toMatch(/^ {4}\{"index":5,"epoch":3,"name":"Tux","quantity":1,"key":"k-0","crc":\d+\}$/m);
+    expect(r.stdout).toMatch(
+      /^ {4}\{"index":5,"epoch":3,"name":"Tux","quantity":1,"key":"k-0","crc":\d+\}$/m,
+    );
 
     const j = await runCli(['--data-dir', data, '--json']);
     expect(j.code).toBe(1);
@@ -87,7 +138,11 @@ describe('check CLI process', () => {
   it('exits 2 on a bad flag or a data dir that cannot be read', async () => {
     const bad = await runCli(['--replicas', 'nonsense']);
     expect(bad.code).toBe(2);
-    expect(bad.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^check: --replicas: .*nonsense.* \(npm run check -- --help lists the flags\)$/)]);
+    expect(bad.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(
+        /^check: --replicas: .*nonsense.* \(npm run check -- --help lists the flags\)$/,
+      ),
+    ]);
     const missing = await runCli(['--data-dir', path.join(dir, 'absent')]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/cannot read data dir/);

@@ -34,7 +34,13 @@ export interface OrderSpec {
 export function buildLog(specs: readonly OrderSpec[]): OrderEntry[] {
   let crc = 0;
   return specs.map((s, i) => {
-    const e = signEntry(crc, { index: s.index ?? i, epoch: s.epoch ?? 1, name: s.name, quantity: s.quantity, key: s.key });
+    const e = signEntry(crc, {
+      index: s.index ?? i,
+      epoch: s.epoch ?? 1,
+      name: s.name,
+      quantity: s.quantity,
+      key: s.key,
+    });
     crc = e.crc;
     return e;
   });
@@ -50,7 +56,13 @@ export class Catalog {
   readonly entries: LedgerEntry[] = [];
   private held = new Map<string, { name: string; quantity: number }>();
 
-  private add(kind: LedgerEntry['kind'], key: string, epoch: number, name: string, delta: number): this {
+  private add(
+    kind: LedgerEntry['kind'],
+    key: string,
+    epoch: number,
+    name: string,
+    delta: number,
+  ): this {
     const quantityAfter = (this.stock.get(name) ?? INITIAL_STOCK) + delta;
     this.stock.set(name, quantityAfter);
     this.entries.push({ seq: this.entries.length, kind, key, epoch, name, delta, quantityAfter });
@@ -83,7 +95,9 @@ export class Catalog {
 }
 
 /** Signs ledger entries (chained crc32) unless an entry already carries a crc (to tamper with). */
-export function signLedger(entries: readonly (LedgerEntry & { crc?: number })[]): (LedgerEntry & { crc: number })[] {
+export function signLedger(
+  entries: readonly (LedgerEntry & { crc?: number })[],
+): (LedgerEntry & { crc: number })[] {
   let crc = 0;
   return entries.map((e) => {
     const signed = { ...e, crc: e.crc ?? chainLedgerCrc(crc, e) };
@@ -95,7 +109,12 @@ export function signLedger(entries: readonly (LedgerEntry & { crc?: number })[])
 export const LEDGER_HEADER_LINE = `${ledgerCodec.header}\n`;
 
 export function ledgerCsv(entries: readonly (LedgerEntry & { crc?: number })[]): string {
-  return LEDGER_HEADER_LINE + signLedger(entries).map((e) => encodeRecord(ledgerCodec, e)).join('');
+  return (
+    LEDGER_HEADER_LINE +
+    signLedger(entries)
+      .map((e) => encodeRecord(ledgerCodec, e))
+      .join('')
+  );
 }
 
 /** A Jepsen-style client history with a logical clock (each event one ms after the previous). */
@@ -111,14 +130,21 @@ export class History {
   invoke(f: HistoryEvent['f'], key: string | null, request: Record<string, unknown>, client = 0) {
     const op = this.nextOp++;
     this.emit({ type: 'invoke', op, client, f, key, request, response: null });
-    return (type: 'ok' | 'fail' | 'info', response: HistoryEvent['response']) => this.emit({ type, op, client, f, key, request, response });
+    return (type: 'ok' | 'fail' | 'info', response: HistoryEvent['response']) =>
+      this.emit({ type, op, client, f, key, request, response });
   }
   orderOk(key: string, name: string, quantity: number, orderNumber: number): this {
-    this.invoke('order', key, { name, quantity })('ok', { status: 200, body: { data: { order_number: orderNumber } } });
+    this.invoke('order', key, { name, quantity })('ok', {
+      status: 200,
+      body: { data: { order_number: orderNumber } },
+    });
     return this;
   }
   orderFail(key: string, name: string, quantity: number, status = 409): this {
-    this.invoke('order', key, { name, quantity })('fail', { status, body: { error: { code: status, message: 'no' } } });
+    this.invoke('order', key, { name, quantity })('fail', {
+      status,
+      body: { error: { code: status, message: 'no' } },
+    });
     return this;
   }
   orderInfo(key: string, name: string, quantity: number): this {
@@ -127,7 +153,10 @@ export class History {
   }
   read(orderNumber: number, found: OrderEntry | null): this {
     const response = found
-      ? { status: 200, body: { data: { number: found.index, name: found.name, quantity: found.quantity } } }
+      ? {
+          status: 200,
+          body: { data: { number: found.index, name: found.name, quantity: found.quantity } },
+        }
       : { status: 404, body: { error: { code: 404, message: 'order not found' } } };
     this.invoke('read', found?.key ?? null, { order_number: orderNumber })('ok', response);
     return this;
@@ -160,9 +189,12 @@ export async function writeDataDir(dir: string, spec: DataDirSpec): Promise<stri
     await fs.mkdir(d, { recursive: true });
     if (content !== null) await fs.writeFile(path.join(d, 'orders.csv'), content);
   }
-  if (spec.ledger !== undefined || spec.products !== undefined) await fs.mkdir(path.join(dir, 'catalog'), { recursive: true });
-  if (spec.ledger !== undefined) await fs.writeFile(path.join(dir, 'catalog', 'ledger.csv'), spec.ledger);
-  if (spec.products !== undefined) await fs.writeFile(path.join(dir, 'catalog', 'products.csv'), spec.products);
+  if (spec.ledger !== undefined || spec.products !== undefined)
+    await fs.mkdir(path.join(dir, 'catalog'), { recursive: true });
+  if (spec.ledger !== undefined)
+    await fs.writeFile(path.join(dir, 'catalog', 'ledger.csv'), spec.ledger);
+  if (spec.products !== undefined)
+    await fs.writeFile(path.join(dir, 'catalog', 'products.csv'), spec.products);
   return dir;
 }
 
@@ -201,7 +233,11 @@ export function cleanScenario() {
 export type Scenario = ReturnType<typeof cleanScenario>;
 
 /** Writes a scenario as a three-replica data dir (every replica holding `log` unless overridden). */
-export async function writeScenario(dir: string, s: { log: readonly OrderEntry[]; catalog: Catalog }, over: Partial<DataDirSpec> = {}): Promise<string> {
+export async function writeScenario(
+  dir: string,
+  s: { log: readonly OrderEntry[]; catalog: Catalog },
+  over: Partial<DataDirSpec> = {},
+): Promise<string> {
   const csv = logCsv(s.log);
   return writeDataDir(dir, {
     replicas: { 1: csv, 2: csv, 3: csv, ...over.replicas },
@@ -210,7 +246,11 @@ export async function writeScenario(dir: string, s: { log: readonly OrderEntry[]
   });
 }
 
-export async function writeHistory(dir: string, h: History, name = 'history.jsonl'): Promise<string> {
+export async function writeHistory(
+  dir: string,
+  h: History,
+  name = 'history.jsonl',
+): Promise<string> {
   const file = path.join(dir, name);
   await fs.writeFile(file, h.jsonl());
   return file;

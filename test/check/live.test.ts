@@ -8,10 +8,20 @@ import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import type { LedgerEntry, OrderEntry, Product } from '../../shared/contracts.ts';
 import { createInProcessNetwork } from '../../shared/http.ts';
-import { checkLive, fetchReplicaLog, loadLive, parseReplicaList, runChecks } from '../../scripts/lib/check/index.ts';
+import {
+  checkLive,
+  fetchReplicaLog,
+  loadLive,
+  parseReplicaList,
+  runChecks,
+} from '../../scripts/lib/check/index.ts';
 import { buildLog, cleanScenario, kinds } from './fixtures.ts';
 
-const R = { 1: 'http://127.0.0.1:18011', 2: 'http://127.0.0.1:18012', 3: 'http://127.0.0.1:18013' } as const;
+const R = {
+  1: 'http://127.0.0.1:18011',
+  2: 'http://127.0.0.1:18012',
+  3: 'http://127.0.0.1:18013',
+} as const;
 const CATALOG = 'http://127.0.0.1:18001';
 const targets = parseReplicaList(`1=${R[1]},2=${R[2]},3=${R[3]}`);
 
@@ -22,7 +32,13 @@ function fakeReplica(getLog: () => OrderEntry[], maxPage = 2): Hono {
     const log = getLog();
     const from = Number(c.req.query('from'));
     const limit = Math.min(Number(c.req.query('limit') ?? 2000), maxPage);
-    return c.json({ data: { prevCrc: from === 0 ? 0 : (log[from - 1]?.crc ?? null), entries: log.slice(from, from + limit), lastIndex: log.length - 1 } });
+    return c.json({
+      data: {
+        prevCrc: from === 0 ? 0 : (log[from - 1]?.crc ?? null),
+        entries: log.slice(from, from + limit),
+        lastIndex: log.length - 1,
+      },
+    });
   });
   return app;
 }
@@ -34,7 +50,9 @@ function fakeCatalog(ledger: LedgerEntry[] | null, products: Product[], maxPage 
     app.get('/internal/ledger', (c) => {
       const from = Number(c.req.query('from') ?? 0);
       const limit = Math.min(Number(c.req.query('limit') ?? 10_000), maxPage);
-      return c.json({ data: { entries: ledger.slice(from, from + limit), lastSeq: ledger.length - 1 } });
+      return c.json({
+        data: { entries: ledger.slice(from, from + limit), lastSeq: ledger.length - 1 },
+      });
     });
   }
   return app;
@@ -50,8 +68,13 @@ function network(logs: Record<1 | 2 | 3, OrderEntry[]>, catalog: Hono | null) {
 describe('live check', () => {
   it('clean: replicas and catalog that agree report zero violations, read page by page', async () => {
     const s = cleanScenario();
-    const net = network({ 1: s.log, 2: s.log, 3: s.log }, fakeCatalog(s.catalog.entries, s.catalog.products()));
-    const r = runChecks(await loadLive({ replicas: targets, catalog: CATALOG, http: net.http }), [s.history.events]);
+    const net = network(
+      { 1: s.log, 2: s.log, 3: s.log },
+      fakeCatalog(s.catalog.entries, s.catalog.products()),
+    );
+    const r = runChecks(await loadLive({ replicas: targets, catalog: CATALOG, http: net.http }), [
+      s.history.events,
+    ]);
     expect(r.violations).toEqual([]);
     expect(r.mode).toBe('live');
     expect(r.orders).toBe(5);
@@ -61,7 +84,10 @@ describe('live check', () => {
 
   it('divergence: a lagging replica, compared by records', async () => {
     const s = cleanScenario();
-    const net = network({ 1: s.log, 2: s.log.slice(0, 3), 3: s.log }, fakeCatalog(s.catalog.entries, s.catalog.products()));
+    const net = network(
+      { 1: s.log, 2: s.log.slice(0, 3), 3: s.log },
+      fakeCatalog(s.catalog.entries, s.catalog.products()),
+    );
     const r = runChecks(await loadLive({ replicas: targets, catalog: CATALOG, http: net.http }));
     expect(kinds(r.violations)).toEqual(['divergence']);
     expect(r.violations[0]!.message).toBe('order-2 has 3 orders, order-1/order-3 has 5');
@@ -70,7 +96,9 @@ describe('live check', () => {
   it('stock: GET /products disagrees with the ledger; a decrement without an order', async () => {
     const s = cleanScenario();
     s.catalog.purchase('k-extra', 'Lego', 1, 3);
-    const products = s.catalog.products().map((p) => (p.name === 'Barbie' ? { ...p, quantity: 0 } : p));
+    const products = s.catalog
+      .products()
+      .map((p) => (p.name === 'Barbie' ? { ...p, quantity: 0 } : p));
     const net = network({ 1: s.log, 2: s.log, 3: s.log }, fakeCatalog(s.catalog.entries, products));
     const r = runChecks(await loadLive({ replicas: targets, catalog: CATALOG, http: net.http }));
     expect(r.violations.map((v) => `${v.kind}: ${v.message}`)).toEqual([
@@ -90,8 +118,16 @@ describe('live check', () => {
   });
 
   it('a log cut between two pages is read again from the start', async () => {
-    const before = buildLog([{ name: 'Tux', quantity: 1, key: 'a' }, { name: 'Tux', quantity: 1, key: 'b' }, { name: 'Tux', quantity: 1, key: 'c' }]);
-    const after = buildLog([{ name: 'Tux', quantity: 1, key: 'a' }, { name: 'Lego', quantity: 2, key: 'x' }, { name: 'Lego', quantity: 2, key: 'y' }]);
+    const before = buildLog([
+      { name: 'Tux', quantity: 1, key: 'a' },
+      { name: 'Tux', quantity: 1, key: 'b' },
+      { name: 'Tux', quantity: 1, key: 'c' },
+    ]);
+    const after = buildLog([
+      { name: 'Tux', quantity: 1, key: 'a' },
+      { name: 'Lego', quantity: 2, key: 'x' },
+      { name: 'Lego', quantity: 2, key: 'y' },
+    ]);
     let calls = 0;
     const net = createInProcessNetwork();
     net.register(R[1], fakeReplica(() => (calls++ === 0 ? before : after), 2).fetch);
@@ -103,6 +139,8 @@ describe('live check', () => {
     const s = cleanScenario();
     const net = network({ 1: s.log, 2: s.log, 3: s.log }, null);
     net.setState(R[3], 'down');
-    await expect(loadLive({ replicas: targets, http: net.http })).rejects.toThrow(/order-3: .*refused/);
+    await expect(loadLive({ replicas: targets, http: net.http })).rejects.toThrow(
+      /order-3: .*refused/,
+    );
   });
 });

@@ -10,9 +10,25 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { OrderEntry } from '../../shared/contracts.ts';
 import { signEntry } from '../../order/log.ts';
 import { toCsv } from '../../catalog/store.ts';
-import { checkDataDir, formatReport, summaryLine, type CheckReport } from '../../scripts/lib/check/index.ts';
 import {
-  buildLog, Catalog, cleanScenario, History, kinds, ledgerCsv, logCsv, makeTempDir, signLedger, writeDataDir, writeHistory, writeScenario,
+  checkDataDir,
+  formatReport,
+  summaryLine,
+  type CheckReport,
+} from '../../scripts/lib/check/index.ts';
+import {
+  buildLog,
+  Catalog,
+  cleanScenario,
+  History,
+  kinds,
+  ledgerCsv,
+  logCsv,
+  makeTempDir,
+  signLedger,
+  writeDataDir,
+  writeHistory,
+  writeScenario,
 } from './fixtures.ts';
 
 let dir: string;
@@ -26,7 +42,11 @@ afterEach(async () => {
 const ofKind = (r: CheckReport, kind: string) => r.violations.filter((v) => v.kind === kind);
 
 /** Writes the scenario and its history into the temp dir and checks it. */
-async function check(s: ReturnType<typeof cleanScenario>, over: Parameters<typeof writeScenario>[2] = {}, history: History | null = s.history): Promise<CheckReport> {
+async function check(
+  s: ReturnType<typeof cleanScenario>,
+  over: Parameters<typeof writeScenario>[2] = {},
+  history: History | null = s.history,
+): Promise<CheckReport> {
   const dataDir = path.join(dir, 'data');
   await writeScenario(dataDir, s, over);
   const files = history ? [await writeHistory(dir, history)] : [];
@@ -68,8 +88,12 @@ describe('offline check', () => {
     expect(kinds(r.violations)).toEqual(['lost', 'lost']);
     const [missing, other] = ofKind(r, 'lost');
     expect(missing!.message).toMatch(/acknowledged order 5 \(key k-5\) is missing/);
-    expect(missing!.records).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'ok', key: 'k-5' })]));
-    expect(other!.message).toMatch(/order 3 \(key k-6\) is not in the log; order 3 there has key k-3/);
+    expect(missing!.records).toEqual(
+      expect.arrayContaining([expect.objectContaining({ type: 'ok', key: 'k-5' })]),
+    );
+    expect(other!.message).toMatch(
+      /order 3 \(key k-6\) is not in the log; order 3 there has key k-3/,
+    );
     expect(other!.records).toContainEqual(s.log[3]);
   });
 
@@ -85,7 +109,9 @@ describe('offline check', () => {
     expect(kinds(r.violations)).toEqual(['wrong-content', 'wrong-content', 'wrong-content']);
     expect(r.violations[0]!.message).toMatch(/order 0 \(key k-0\) has quantity 2, client sent 3/);
     expect(r.violations[1]!.message).toMatch(/name Lego, client sent Barbie/);
-    expect(r.violations[2]!.message).toMatch(/told order 4 for key k-2, the log has that key at order 2/);
+    expect(r.violations[2]!.message).toMatch(
+      /told order 4 for key k-2, the log has that key at order 2/,
+    );
     expect(r.violations[0]!.records).toContainEqual(s.log[0]);
   });
 
@@ -94,11 +120,13 @@ describe('offline check', () => {
     const log = buildLog([...s.log, { name: 'Tux', quantity: 2, key: 'k-0', epoch: 3 }]);
     const r = await check({ ...s, log });
     expect(kinds(r.violations)).toEqual(['duplicate-key']);
-    expect(r.violations[0]!.message).toBe('order-1/order-2/order-3: key k-0 is both order 0 and order 5');
+    expect(r.violations[0]!.message).toBe(
+      'order-1/order-2/order-3: key k-0 is both order 0 and order 5',
+    );
     expect(r.violations[0]!.records).toEqual([log[0], log[5]]);
   });
 
-  it('phantom: an order in the log under a key shaped like the clients\' keys that no client sent', async () => {
+  it("phantom: an order in the log under a key shaped like the clients' keys that no client sent", async () => {
     const s = cleanScenario();
     const log = buildLog([...s.log, { name: 'Lego', quantity: 1, key: 'k-77', epoch: 3 }]);
     s.catalog.purchase('k-77', 'Lego', 1, 3);
@@ -111,22 +139,36 @@ describe('offline check', () => {
     expect((await checkDataDir(path.join(dir, 'data'))).violations).toEqual([]);
   });
 
-  it('when the histories do not cover every writer, says so instead of calling the other writer\'s orders phantoms', async () => {
+  it("when the histories do not cover every writer, says so instead of calling the other writer's orders phantoms", async () => {
     const s = cleanScenario();
     const toys = ['Frisbee', 'Slinky', 'Scrabble', 'Hot Wheels', 'Teddy Bear'];
-    const strangers = Array.from({ length: 300 }, (_, i) => ({ name: toys[i % toys.length]!, quantity: 1, key: `by-hand/${i}/x`, epoch: 3 }));
+    const strangers = Array.from({ length: 300 }, (_, i) => ({
+      name: toys[i % toys.length]!,
+      quantity: 1,
+      key: `by-hand/${i}/x`,
+      epoch: 3,
+    }));
     const log = buildLog([...s.log, ...strangers]);
     for (const o of strangers) s.catalog.purchase(o.key, o.name, o.quantity, 3);
     const r = await check({ ...s, log });
     expect(r.violations).toEqual([]);
     expect(r.uncovered).toBe(300);
-    expect(r.notes.join('\n')).toMatch(/300 committed orders are not in any history .* \(order 5 key by-hand\/0\/x, order 6 key by-hand\/1\/x, order 7 key by-hand\/2\/x, \.\.\.\): the histories do not cover every writer; phantom check skipped for them/);
-    expect(summaryLine(r)).toBe('check: 305 orders, 3 replicas, 0 violations; 300 committed orders in no history');
+    expect(r.notes.join('\n')).toMatch(
+      /300 committed orders are not in any history .* \(order 5 key by-hand\/0\/x, order 6 key by-hand\/1\/x, order 7 key by-hand\/2\/x, \.\.\.\): the histories do not cover every writer; phantom check skipped for them/,
+    );
+    expect(summaryLine(r)).toBe(
+      'check: 305 orders, 3 replicas, 0 violations; 300 committed orders in no history',
+    );
   });
 
   it('puts the summary first and shows at most a cap of each kind', async () => {
     const s = cleanScenario();
-    const phantoms = Array.from({ length: 30 }, (_, i) => ({ name: 'Lego', quantity: 1, key: `k-${100 + i}`, epoch: 3 }));
+    const phantoms = Array.from({ length: 30 }, (_, i) => ({
+      name: 'Lego',
+      quantity: 1,
+      key: `k-${100 + i}`,
+      epoch: 3,
+    }));
     const log = buildLog([...s.log, ...phantoms]);
     for (const o of phantoms) s.catalog.purchase(o.key, o.name, o.quantity, 3);
     const r = await check({ ...s, log });
@@ -138,7 +180,10 @@ describe('offline check', () => {
 
   it('failed-committed: an order a client was told failed is in the log', async () => {
     const s = cleanScenario();
-    const h = new History().ackAll(s.log.slice(0, 3)).orderFail('k-3', "Rubik's Cube", 3, 503).ackAll(s.log.slice(4));
+    const h = new History()
+      .ackAll(s.log.slice(0, 3))
+      .orderFail('k-3', "Rubik's Cube", 3, 503)
+      .ackAll(s.log.slice(4));
     const r = await check(s, {}, h);
     expect(kinds(r.violations)).toEqual(['failed-committed']);
     expect(r.violations[0]!.message).toMatch(/key k-3\) failed with status 503, but it is order 3/);
@@ -147,7 +192,11 @@ describe('offline check', () => {
 
   it('an info (unknown) order is neither lost nor phantom, in the log or not', async () => {
     const s = cleanScenario();
-    const h = new History().ackAll(s.log.slice(0, 3)).orderInfo('k-3', "Rubik's Cube", 3).orderInfo('k-9', 'Lego', 1).ackAll(s.log.slice(4));
+    const h = new History()
+      .ackAll(s.log.slice(0, 3))
+      .orderInfo('k-3', "Rubik's Cube", 3)
+      .orderInfo('k-9', 'Lego', 1)
+      .ackAll(s.log.slice(4));
     const r = await check(s, {}, h);
     expect(r.violations).toEqual([]);
   });
@@ -164,12 +213,19 @@ describe('offline check', () => {
 
     it('divergence: replicas that differ at an order', async () => {
       const s = cleanScenario();
-      const other = buildLog([...s.log.slice(0, 3).map((e) => ({ ...e })), { name: 'Lego', quantity: 9, key: 'k-x', epoch: 2 }, { ...s.log[4]! }]);
+      const other = buildLog([
+        ...s.log.slice(0, 3).map((e) => ({ ...e })),
+        { name: 'Lego', quantity: 9, key: 'k-x', epoch: 2 },
+        { ...s.log[4]! },
+      ]);
       const r = await check(s, { replicas: { 3: logCsv(other) } }, null);
       const div = ofKind(r, 'divergence');
       expect(div).toHaveLength(1);
       expect(div[0]!.message).toBe('order-3 and order-1/order-2 differ at order 3');
-      expect(div[0]!.records).toEqual([{ replica: 'order-3', entry: other[3] }, { replica: 'order-1/order-2', entry: s.log[3] }]);
+      expect(div[0]!.records).toEqual([
+        { replica: 'order-3', entry: other[3] },
+        { replica: 'order-1/order-2', entry: s.log[3] },
+      ]);
     });
 
     it('divergence: same records but files that are not byte-identical', async () => {
@@ -178,7 +234,9 @@ describe('offline check', () => {
       const quoted = logCsv(s.log).replace('\n1,1,Lego,', '\n1,1,"Lego",');
       const r = await check(s, { replicas: { 2: quoted } });
       expect(kinds(r.violations)).toEqual(['divergence']);
-      expect(r.violations[0]!.message).toMatch(/order-2 and order-1\/order-3 hold the same records but their files differ at line 3/);
+      expect(r.violations[0]!.message).toMatch(
+        /order-2 and order-1\/order-3 hold the same records but their files differ at line 3/,
+      );
     });
 
     it('a torn last line (a crash mid-write) is ignored, with a note', async () => {
@@ -196,17 +254,26 @@ describe('offline check', () => {
     const log = buildLog(s.log.map((e, i) => ({ ...e, index: i >= 3 ? i + 1 : i })));
     const r = await check({ ...s, log }, {}, null);
     const gaps = ofKind(r, 'gap');
-    expect(gaps.map((g) => g.message)).toEqual(['order-1/order-2/order-3: record 3 has order number 4', 'order-1/order-2/order-3: record 4 has order number 5']);
+    expect(gaps.map((g) => g.message)).toEqual([
+      'order-1/order-2/order-3: record 3 has order number 4',
+      'order-1/order-2/order-3: record 4 has order number 5',
+    ]);
     expect(gaps[0]!.records).toEqual([log[3]]);
     // The replica itself would refuse to open this file: reported, not a crash.
-    expect(ofKind(r, 'checksum').map((v) => v.message).join('\n')).toMatch(/refuse to open/);
+    expect(
+      ofKind(r, 'checksum')
+        .map((v) => v.message)
+        .join('\n'),
+    ).toMatch(/refuse to open/);
   });
 
   it('gap: a repeated order number', async () => {
     const s = cleanScenario();
     const log = buildLog(s.log.map((e, i) => ({ ...e, index: i === 2 ? 1 : i })));
     const r = await check({ ...s, log }, {}, null);
-    expect(ofKind(r, 'gap').map((g) => g.message)).toEqual(['order-1/order-2/order-3: record 2 has order number 1']);
+    expect(ofKind(r, 'gap').map((g) => g.message)).toEqual([
+      'order-1/order-2/order-3: record 2 has order number 1',
+    ]);
   });
 
   it('checksum: a damaged record mid-file is reported (CorruptLogError), not a crash', async () => {
@@ -221,7 +288,9 @@ describe('offline check', () => {
     ]);
     expect(sums[1]!.records).toEqual([{ ...s.log[1], quantity: 7 }]);
     // The ledger decremented 1 Lego; the (damaged) log says 7.
-    expect(ofKind(r, 'stock')[0]!.message).toMatch(/order 1 \(key k-1\) is 7 Lego, but ledger seq 1 decremented 1 Lego/);
+    expect(ofKind(r, 'stock')[0]!.message).toMatch(
+      /order 1 \(key k-1\) is 7 Lego, but ledger seq 1 decremented 1 Lego/,
+    );
   });
 
   it('checksum: an unparseable line and a bad header are reported', async () => {
@@ -229,10 +298,18 @@ describe('offline check', () => {
     const csv = logCsv(s.log);
     const garbage = csv.replace('\n2,2,', '\n2,2,\u0000\u0000,');
     const r = await check(s, { replicas: { 1: garbage, 2: garbage, 3: garbage } }, null);
-    expect(ofKind(r, 'checksum').map((v) => v.message).join('\n')).toMatch(/line 4 is not a valid record/);
+    expect(
+      ofKind(r, 'checksum')
+        .map((v) => v.message)
+        .join('\n'),
+    ).toMatch(/line 4 is not a valid record/);
     const noHeader = csv.slice(csv.indexOf('\n') + 1);
     const r2 = await check(s, { replicas: { 1: noHeader, 2: noHeader, 3: noHeader } }, null);
-    expect(ofKind(r2, 'checksum').map((v) => v.message).join('\n')).toMatch(/missing or unexpected header/);
+    expect(
+      ofKind(r2, 'checksum')
+        .map((v) => v.message)
+        .join('\n'),
+    ).toMatch(/missing or unexpected header/);
     expect(r2.orders).toBe(5); // the records are still read and checked
   });
 
@@ -250,7 +327,9 @@ describe('offline check', () => {
     const log = buildLog(s.log.map((e, i) => ({ ...e, epoch: i === 3 ? 1 : e.epoch })));
     const r = await check({ ...s, log }, {}, null);
     expect(kinds(r.violations)).toEqual(['epoch-order']);
-    expect(r.violations[0]!.message).toBe('order-1/order-2/order-3: record 3 has epoch 1 after epoch 2');
+    expect(r.violations[0]!.message).toBe(
+      'order-1/order-2/order-3: record 3 has epoch 1 after epoch 2',
+    );
     expect(r.violations[0]!.records).toEqual([log[3]]);
   });
 
@@ -259,7 +338,9 @@ describe('offline check', () => {
     const h = new History().ackAll(s.log.slice(0, 4)).orderOk('k-4', 'Tux', 5, 4).read(4, null);
     const r = await check(s, {}, h);
     expect(kinds(r.violations)).toEqual(['stale-read']);
-    expect(r.violations[0]!.message).toMatch(/read op \d+ of order 4 invoked at \d+ ms got 404, but order 4 was acknowledged at \d+ ms/);
+    expect(r.violations[0]!.message).toMatch(
+      /read op \d+ of order 4 invoked at \d+ ms got 404, but order 4 was acknowledged at \d+ ms/,
+    );
     expect(r.violations[0]!.records).toHaveLength(4);
   });
 
@@ -275,7 +356,9 @@ describe('offline check', () => {
   describe('stock', () => {
     it('stock: products.csv disagrees with the ledger', async () => {
       const s = cleanScenario();
-      const products = s.catalog.products().map((p) => (p.name === 'Tux' ? { ...p, quantity: p.quantity + 1 } : p));
+      const products = s.catalog
+        .products()
+        .map((p) => (p.name === 'Tux' ? { ...p, quantity: p.quantity + 1 } : p));
       const r = await check(s, { products: toCsv(products) });
       expect(kinds(r.violations)).toEqual(['stock']);
       expect(r.violations[0]!.message).toBe('Tux: the catalog serves stock 94, the ledger says 93');
@@ -284,10 +367,18 @@ describe('offline check', () => {
     it('stock: a ledger entry whose quantityAfter does not follow, and the sums that no longer close', async () => {
       const s = cleanScenario();
       s.catalog.entries[1] = { ...s.catalog.entries[1]!, quantityAfter: 98 }; // Lego 100 - 1 is 99
-      const r = await check(s, { products: toCsv(s.catalog.products().map((p) => (p.name === 'Lego' ? { ...p, quantity: 98 } : p))) });
+      const r = await check(s, {
+        products: toCsv(
+          s.catalog.products().map((p) => (p.name === 'Lego' ? { ...p, quantity: 98 } : p)),
+        ),
+      });
       expect(kinds(r.violations)).toEqual(['stock', 'stock']);
-      expect(r.violations[0]!.message).toBe('Lego: ledger seq 1 (purchase -1) leaves 98, but the stock before it was 100');
-      expect(r.violations[1]!.message).toBe('Lego: 100 + 0 restocked + 0 released - 1 purchased = 99, but the ledger ends at 98');
+      expect(r.violations[0]!.message).toBe(
+        'Lego: ledger seq 1 (purchase -1) leaves 98, but the stock before it was 100',
+      );
+      expect(r.violations[1]!.message).toBe(
+        'Lego: 100 + 0 restocked + 0 released - 1 purchased = 99, but the ledger ends at 98',
+      );
     });
 
     it('stock: an order without a decrement', async () => {
@@ -296,7 +387,9 @@ describe('offline check', () => {
       s.history.orderOk('k-5', 'Lego', 1, 5);
       const r = await check({ ...s, log });
       expect(kinds(r.violations)).toEqual(['stock']);
-      expect(r.violations[0]!.message).toBe('order 5 (key k-5) has no stock decrement in the ledger');
+      expect(r.violations[0]!.message).toBe(
+        'order 5 (key k-5) has no stock decrement in the ledger',
+      );
       expect(r.violations[0]!.records).toEqual([log[5]]);
     });
 
@@ -306,16 +399,26 @@ describe('offline check', () => {
       s.history.orderInfo('k-5', 'Lego', 2);
       const r = await check(s);
       expect(kinds(r.violations)).toEqual(['stock']);
-      expect(r.violations[0]!.message).toBe('ledger seq 9 decremented 2 Lego for key k-5, but order-1/order-2/order-3 has no order with that key');
+      expect(r.violations[0]!.message).toBe(
+        'ledger seq 9 decremented 2 Lego for key k-5, but order-1/order-2/order-3 has no order with that key',
+      );
     });
 
     it('stock: one key decremented twice, and an order whose purchase was released', async () => {
       const s = cleanScenario();
-      const c = new Catalog().purchaseAll(s.log.slice(0, 4)).purchase('k-0', 'Tux', 2, 3).purchase('k-4', 'Tux', 5, 3).release('k-4', 3);
+      const c = new Catalog()
+        .purchaseAll(s.log.slice(0, 4))
+        .purchase('k-0', 'Tux', 2, 3)
+        .purchase('k-4', 'Tux', 5, 3)
+        .release('k-4', 3);
       const r = await check({ ...s, catalog: c });
       expect(kinds(r.violations)).toEqual(['stock', 'stock']);
-      expect(r.violations[0]!.message).toBe('key k-0 decremented stock twice (ledger seq 0 and 4) without a release');
-      expect(r.violations[1]!.message).toBe('order 4 (key k-4) is committed but its purchase was released');
+      expect(r.violations[0]!.message).toBe(
+        'key k-0 decremented stock twice (ledger seq 0 and 4) without a release',
+      );
+      expect(r.violations[1]!.message).toBe(
+        'order 4 (key k-4) is committed but its purchase was released',
+      );
     });
 
     it('stock: negative stock and a missing products.csv', async () => {
@@ -324,10 +427,16 @@ describe('offline check', () => {
       s.history.orderInfo('k-neg', 'Hot Wheels', 101);
       const r = await check(s, { products: undefined });
       const messages = ofKind(r, 'stock').map((v) => v.message);
-      expect(messages).toContain('catalog: ' + path.join(dir, 'data', 'catalog', 'products.csv') + ' is missing though the ledger exists');
+      expect(messages).toContain(
+        'catalog: ' +
+          path.join(dir, 'data', 'catalog', 'products.csv') +
+          ' is missing though the ledger exists',
+      );
       // A stock below 0 is outside the field's definition (shared/fields.ts STOCK): the catalog
       // would refuse to open this ledger, and the checker reads the record the same way.
-      expect(ofKind(r, 'checksum').map((v) => v.message)).toEqual(['ledger: line 11 is not a valid record (quantityAfter "-1" is not a stock)']);
+      expect(ofKind(r, 'checksum').map((v) => v.message)).toEqual([
+        'ledger: line 11 is not a valid record (quantityAfter "-1" is not a stock)',
+      ]);
     });
 
     it('reads a record as the services do: a quoted newline is inside one record, a 16-digit epoch is an epoch', async () => {
@@ -337,7 +446,9 @@ describe('offline check', () => {
       s.catalog.purchase('k-nl', 'Tux', 1, 3);
       const quoted = ledgerCsv(s.catalog.entries).replace(',Tux,-1,', ',"T\nux",-1,');
       const r1 = await check(s, { ledger: quoted });
-      expect(ofKind(r1, 'checksum').map((v) => v.message)).toEqual([expect.stringMatching(/^ledger: line 11 is not a valid record \(name .*control/)]);
+      expect(ofKind(r1, 'checksum').map((v) => v.message)).toEqual([
+        expect.stringMatching(/^ledger: line 11 is not a valid record \(name .*control/),
+      ]);
       expect(r1.ledgerEntries).toBe(9);
       // EPOCH allows every safe integer (16 digits): the catalog reads such a purchase, so must the checker.
       const t = cleanScenario();
@@ -345,7 +456,9 @@ describe('offline check', () => {
       const r2 = await check(t);
       expect(ofKind(r2, 'checksum')).toEqual([]);
       expect(r2.ledgerEntries).toBe(10);
-      expect(ofKind(r2, 'stock').map((v) => v.message)).toContain('ledger seq 9 decremented 1 Tux for key k-big, but order-1/order-2/order-3 has no order with that key');
+      expect(ofKind(r2, 'stock').map((v) => v.message)).toContain(
+        'ledger seq 9 decremented 1 Tux for key k-big, but order-1/order-2/order-3 has no order with that key',
+      );
     });
   });
 
@@ -369,7 +482,11 @@ describe('offline check', () => {
     const r = await check({ ...s, log }, { replicas: { 3: logCsv(log.slice(0, 3)) } });
     expect(new Set(kinds(r.violations))).toEqual(new Set(['epoch-order', 'divergence', 'lost']));
     const text = formatReport(r);
-    expect(text.split('\n')[0]).toBe(`check: 5 orders, 3 replicas, ${r.violations.length} violations (${Object.entries(r.counts).map(([k, n]) => `${k} ${n}`).join(', ')})`);
+    expect(text.split('\n')[0]).toBe(
+      `check: 5 orders, 3 replicas, ${r.violations.length} violations (${Object.entries(r.counts)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ')})`,
+    );
     expect(text).toMatch(/^lost: 1$/m);
     expect(text).toMatch(/^\[lost\] order-1\/order-2: acknowledged order 9/m);
     expect(text).toMatch(/^ {4}\{"type":"invoke"/m);

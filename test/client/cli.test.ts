@@ -11,10 +11,14 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_URL, parseClientArgs, UsageError, type RunSummary } from '../../scripts/lib/client/index.ts';
+import {
+  DEFAULT_URL,
+  parseClientArgs,
+  UsageError,
+  type RunSummary,
+} from '../../scripts/lib/client/index.ts';
 import { HistoryEventSchema } from '../../shared/contracts.ts';
 import { createFakeStore, errorResponse, type FakeStoreOptions } from './fake-store.ts';
-
 
 describe('parseClientArgs', () => {
   it('has defaults', () => {
@@ -33,7 +37,21 @@ describe('parseClientArgs', () => {
   });
 
   it('reads every flag', () => {
-    expect(parseClientArgs(['--clients', '3', '--iterations', '7', '--p', '0.25', '--url', 'http://localhost:9000/', '--seed', '12', '--json'])).toEqual({
+    expect(
+      parseClientArgs([
+        '--clients',
+        '3',
+        '--iterations',
+        '7',
+        '--p',
+        '0.25',
+        '--url',
+        'http://localhost:9000/',
+        '--seed',
+        '12',
+        '--json',
+      ]),
+    ).toEqual({
       url: 'http://localhost:9000',
       clients: 3,
       iterations: 7,
@@ -45,13 +63,18 @@ describe('parseClientArgs', () => {
       json: true,
       help: false,
     });
-    expect(parseClientArgs(['--history', 'h.jsonl', '--no-idempotency', '--duration', '2.5'])).toMatchObject({
+    expect(
+      parseClientArgs(['--history', 'h.jsonl', '--no-idempotency', '--duration', '2.5']),
+    ).toMatchObject({
       history: 'h.jsonl',
       idempotency: false,
       duration: 2.5,
       iterations: null,
     });
-    expect(parseClientArgs(['--duration', '3', '--iterations', '9'])).toMatchObject({ duration: 3, iterations: 9 });
+    expect(parseClientArgs(['--duration', '3', '--iterations', '9'])).toMatchObject({
+      duration: 3,
+      iterations: 9,
+    });
     expect(parseClientArgs(['--p=1', '--clients=1']).p).toBe(1);
     expect(parseClientArgs(['--p', '0']).p).toBe(0);
   });
@@ -93,7 +116,11 @@ afterEach(async () => {
 async function serveStore(opts: FakeStoreOptions = {}) {
   const store = createFakeStore(opts);
   const url = await new Promise<string>((resolve) => {
-    servers.push(serve({ fetch: store.app.fetch, port: 0, hostname: '127.0.0.1' }, (info: AddressInfo) => resolve(`http://127.0.0.1:${info.port}`)));
+    servers.push(
+      serve({ fetch: store.app.fetch, port: 0, hostname: '127.0.0.1' }, (info: AddressInfo) =>
+        resolve(`http://127.0.0.1:${info.port}`),
+      ),
+    );
   });
   return { store, url };
 }
@@ -102,12 +129,28 @@ describe('client CLI process', () => {
   it('exits 2 with a message on a bad flag', async () => {
     const r = await runCli(['--p', '2']);
     expect(r.code).toBe(2);
-    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^client: --p must be a number between 0 and 1.* \(npm run client -- --help lists the flags\)$/)]);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(
+        /^client: --p must be a number between 0 and 1.* \(npm run client -- --help lists the flags\)$/,
+      ),
+    ]);
   });
 
   it('runs against a store over real connections and prints one JSON object', async () => {
     const { store, url } = await serveStore();
-    const r = await runCli(['--url', url, '--clients', '2', '--iterations', '5', '--p', '1', '--seed', '3', '--json']);
+    const r = await runCli([
+      '--url',
+      url,
+      '--clients',
+      '2',
+      '--iterations',
+      '5',
+      '--p',
+      '1',
+      '--seed',
+      '3',
+      '--json',
+    ]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const summary = JSON.parse(r.stdout) as RunSummary;
@@ -125,9 +168,26 @@ describe('client CLI process', () => {
     try {
       const { store, url } = await serveStore();
       const file = path.join(dir, 'history.jsonl');
-      const r = await runCli(['--url', url, '--clients', '2', '--iterations', '3', '--p', '1', '--seed', '3', '--json', '--history', file]);
+      const r = await runCli([
+        '--url',
+        url,
+        '--clients',
+        '2',
+        '--iterations',
+        '3',
+        '--p',
+        '1',
+        '--seed',
+        '3',
+        '--json',
+        '--history',
+        file,
+      ]);
       expect(r.code).toBe(0);
-      const events = (await fs.readFile(file, 'utf8')).trim().split('\n').map((l) => HistoryEventSchema.parse(JSON.parse(l)));
+      const events = (await fs.readFile(file, 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => HistoryEventSchema.parse(JSON.parse(l)));
       // 6 queries, 6 orders, 6 read-backs: one invoke and one completion each.
       expect(events).toHaveLength(36);
       expect(events.filter((e) => e.f === 'order' && e.type === 'ok')).toHaveLength(6);
@@ -135,7 +195,18 @@ describe('client CLI process', () => {
       expect(store.keysSeen.every((k) => k !== null)).toBe(true);
 
       const again = await serveStore();
-      const r2 = await runCli(['--url', again.url, '--clients', '1', '--iterations', '2', '--p', '1', '--json', '--no-idempotency']);
+      const r2 = await runCli([
+        '--url',
+        again.url,
+        '--clients',
+        '1',
+        '--iterations',
+        '2',
+        '--p',
+        '1',
+        '--json',
+        '--no-idempotency',
+      ]);
       expect(r2.code).toBe(0);
       expect(JSON.parse(r2.stdout).idempotency).toBe(false);
       expect(again.store.keysSeen).toEqual([null, null]);
@@ -146,7 +217,18 @@ describe('client CLI process', () => {
 
   it('prints the table and exits 1 when an acknowledged order reads back wrong', async () => {
     const { url } = await serveStore({ onOrderQuery: () => errorResponse(404, 'order not found') });
-    const r = await runCli(['--url', url, '--clients', '1', '--iterations', '2', '--p', '1', '--seed', '3']);
+    const r = await runCli([
+      '--url',
+      url,
+      '--clients',
+      '1',
+      '--iterations',
+      '2',
+      '--p',
+      '1',
+      '--seed',
+      '3',
+    ]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^order_query\s+2/m);
     expect(r.stdout).toContain('MISMATCHES:');

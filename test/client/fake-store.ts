@@ -6,8 +6,18 @@
  * body replays the first outcome (with `idempotent-replayed: true`), another body is a 422.
  */
 import { Hono } from 'hono';
-import { createFetchHttp, NetworkError, type HttpClient, type HttpRequest } from '../../shared/http.ts';
-import { IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER, type Order, type Product } from '../../shared/contracts.ts';
+import {
+  createFetchHttp,
+  NetworkError,
+  type HttpClient,
+  type HttpRequest,
+} from '../../shared/http.ts';
+import {
+  IDEMPOTENCY_KEY_HEADER,
+  REPLAYED_HEADER,
+  type Order,
+  type Product,
+} from '../../shared/contracts.ts';
 
 export interface FakeStoreOptions {
   /** name → quantity; price is fixed. Default: three toys with plenty of stock. */
@@ -26,7 +36,9 @@ export const BASE = 'http://store.test';
 
 export function createFakeStore(opts: FakeStoreOptions = {}) {
   const products = new Map<string, Product>();
-  for (const [name, quantity] of Object.entries(opts.stock ?? { Tux: 1000, Whale: 1000, Fox: 1000 })) {
+  for (const [name, quantity] of Object.entries(
+    opts.stock ?? { Tux: 1000, Whale: 1000, Fox: 1000 },
+  )) {
     products.set(name, { name, price: 9.99, quantity });
   }
   const orders: Order[] = [];
@@ -35,7 +47,10 @@ export function createFakeStore(opts: FakeStoreOptions = {}) {
   const keysSeen: Array<string | null> = [];
   const outcomes = new Map<string, { body: string; status: number; json: unknown }>();
   const err = (code: number, message: string, headers: Record<string, string> = {}) =>
-    new Response(JSON.stringify({ error: { code, message } }), { status: code, headers: { 'content-type': 'application/json', ...headers } });
+    new Response(JSON.stringify({ error: { code, message } }), {
+      status: code,
+      headers: { 'content-type': 'application/json', ...headers },
+    });
 
   const app = new Hono();
   app.get('/products', (c) => {
@@ -58,7 +73,8 @@ export function createFakeStore(opts: FakeStoreOptions = {}) {
     const text = await c.req.text();
     if (key !== null) {
       const seen = outcomes.get(key);
-      if (seen && seen.body !== text) return err(422, 'idempotency key reused with a different body');
+      if (seen && seen.body !== text)
+        return err(422, 'idempotency key reused with a different body');
       if (seen) {
         counts.replays++;
         return c.json(seen.json as object, seen.status as 200, { [REPLAYED_HEADER]: 'true' });
@@ -70,20 +86,40 @@ export function createFakeStore(opts: FakeStoreOptions = {}) {
   });
 
   function place(body: { name?: unknown; quantity?: unknown }): { status: number; json: unknown } {
-    const error = (code: number, message: string) => ({ status: code, json: { error: { code, message } } });
-    if (typeof body.name !== 'string' || typeof body.quantity !== 'number' || !Number.isInteger(body.quantity) || body.quantity < 1) {
+    const error = (code: number, message: string) => ({
+      status: code,
+      json: { error: { code, message } },
+    });
+    if (
+      typeof body.name !== 'string' ||
+      typeof body.quantity !== 'number' ||
+      !Number.isInteger(body.quantity) ||
+      body.quantity < 1
+    ) {
       return error(400, 'bad order');
     }
     const p = products.get(body.name);
     if (!p) return error(404, 'product not found');
     if (p.quantity < body.quantity) {
       counts.rejected++;
-      return { status: 409, json: { error: { code: 409, message: `insufficient stock for ${p.name}: ${p.quantity} left`, reason: 'insufficient_stock' } } };
+      return {
+        status: 409,
+        json: {
+          error: {
+            code: 409,
+            message: `insufficient stock for ${p.name}: ${p.quantity} left`,
+            reason: 'insufficient_stock',
+          },
+        },
+      };
     }
     p.quantity -= body.quantity;
     const number = orders.length;
     orders.push({ number, name: p.name, quantity: body.quantity });
-    return { status: 200, json: { data: { order_number: opts.orderNumber ? opts.orderNumber(number) : number } } };
+    return {
+      status: 200,
+      json: { data: { order_number: opts.orderNumber ? opts.orderNumber(number) : number } },
+    };
   }
   app.get('/orders/:n', (c) => {
     counts.orderQueries++;
@@ -97,8 +133,16 @@ export function createFakeStore(opts: FakeStoreOptions = {}) {
 }
 
 /** A JSON error response like the real frontend's. */
-export function errorResponse(code: number, message: string, headers: Record<string, string> = {}, reason?: string): Response {
-  return new Response(JSON.stringify({ error: { code, message, ...(reason && { reason }) } }), { status: code, headers: { 'content-type': 'application/json', ...headers } });
+export function errorResponse(
+  code: number,
+  message: string,
+  headers: Record<string, string> = {},
+  reason?: string,
+): Response {
+  return new Response(JSON.stringify({ error: { code, message, ...(reason && { reason }) } }), {
+    status: code,
+    headers: { 'content-type': 'application/json', ...headers },
+  });
 }
 
 /**
@@ -106,7 +150,13 @@ export function errorResponse(code: number, message: string, headers: Record<str
  * matched `POST /orders` so far, 1-based, for POSTs): 'refused' throws before delivering,
  * 'reset-after' delivers then throws (the server acted but the answer was lost).
  */
-export function faultyHttp(inner: HttpClient, fault: (req: HttpRequest, postCount: number) => 'refused' | 'reset-after' | 'timeout-after' | undefined): HttpClient {
+export function faultyHttp(
+  inner: HttpClient,
+  fault: (
+    req: HttpRequest,
+    postCount: number,
+  ) => 'refused' | 'reset-after' | 'timeout-after' | undefined,
+): HttpClient {
   let posts = 0;
   return async (req) => {
     if (req.method === 'POST') posts++;

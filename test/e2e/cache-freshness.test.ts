@@ -16,7 +16,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../../scripts/lib/cluster/index.ts';
-import { PASS, startFaultProxy, type FaultMode, type FaultProxy } from '../../scripts/lib/fault-proxy/proxy.ts';
+import {
+  PASS,
+  startFaultProxy,
+  type FaultMode,
+  type FaultProxy,
+} from '../../scripts/lib/fault-proxy/proxy.ts';
 import { CHANGE_SILENCE_MS } from '../../shared/contracts.ts';
 import { until as pollUntil } from '../support/async.ts';
 import { clusterCredential } from '../../shared/auth.ts';
@@ -44,7 +49,10 @@ beforeAll(async () => {
       return proxy.url;
     },
   });
-  await until('the frontend trusts its cache', async () => (await json(`${cluster.urls.frontend}/health`)).data.cache.trusted === true);
+  await until(
+    'the frontend trusts its cache',
+    async () => (await json(`${cluster.urls.frontend}/health`)).data.cache.trusted === true,
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -61,21 +69,37 @@ async function json(url: string, init?: RequestInit): Promise<any> {
   return res.json();
 }
 
-const until = (what: string, cond: () => Promise<boolean>, timeoutMs = 20_000) => pollUntil(what, cond, { deadlineMs: timeoutMs, everyMs: 10, context: () => output.slice(-30).join('\n') });
+const until = (what: string, cond: () => Promise<boolean>, timeoutMs = 20_000) =>
+  pollUntil(what, cond, {
+    deadlineMs: timeoutMs,
+    everyMs: 10,
+    context: () => output.slice(-30).join('\n'),
+  });
 
 /** Cached entries (from the status page's LRU view, which touches nothing) that differ from the catalog. */
 async function staleEntries(): Promise<{ cached: number; stale: string[] }> {
-  const [status, catalog] = await Promise.all([json(`${cluster.urls.frontend}/status.json`), json(`${cluster.urls.catalog}/products`)]);
-  const stock = new Map<string, number>(catalog.data.map((p: { name: string; quantity: number }) => [p.name, p.quantity]));
+  const [status, catalog] = await Promise.all([
+    json(`${cluster.urls.frontend}/status.json`),
+    json(`${cluster.urls.catalog}/products`),
+  ]);
+  const stock = new Map<string, number>(
+    catalog.data.map((p: { name: string; quantity: number }) => [p.name, p.quantity]),
+  );
   const lru = status.data.cache.lru as Array<{ name: string; quantity: number }>;
-  return { cached: lru.length, stale: lru.filter((e) => e.quantity !== stock.get(e.name)).map((e) => e.name) };
+  return {
+    cached: lru.length,
+    stale: lru.filter((e) => e.quantity !== stock.get(e.name)).map((e) => e.name),
+  };
 }
 
 let keys = 0;
 /** An order placed at the leader directly, as another frontend would: this frontend hears of it only by push. */
 async function orderAtLeader(name: string, quantity: number): Promise<void> {
   let health: any;
-  await until('a leader', async () => (health = await json(`${cluster.urls.frontend}/health`)).data.leaderId !== null);
+  await until(
+    'a leader',
+    async () => (health = await json(`${cluster.urls.frontend}/health`)).data.leaderId !== null,
+  );
   const leader = cluster.urls.replicas[health.data.leaderId as 1 | 2 | 3];
   const res = await fetch(`${leader}/orders`, {
     method: 'POST',
@@ -87,16 +111,24 @@ async function orderAtLeader(name: string, quantity: number): Promise<void> {
 }
 
 const warm = async () => {
-  for (const t of TOYS) expect((await fetch(`${cluster.urls.frontend}/products/${t}`)).status).toBe(200);
+  for (const t of TOYS)
+    expect((await fetch(`${cluster.urls.frontend}/products/${t}`)).status).toBe(200);
 };
 
 /** One cut of `cutMs` in `mode` with changes under the cache; returns ms from heal to every entry fresh. */
-async function cutAndHeal(mode: FaultMode, cutMs: number): Promise<{ healMs: number; cutMs: number; staleAtHeal: number; trustedAtHeal: boolean }> {
+async function cutAndHeal(
+  mode: FaultMode,
+  cutMs: number,
+): Promise<{ healMs: number; cutMs: number; staleAtHeal: number; trustedAtHeal: boolean }> {
   await warm();
   await until('a fresh cache', async () => (await staleEntries()).stale.length === 0);
   proxy.setMode(mode);
   const cutAt = performance.now();
-  const stock = new Map<string, number>((await json(`${cluster.urls.catalog}/products`)).data.map((p: { name: string; quantity: number }) => [p.name, p.quantity]));
+  const stock = new Map<string, number>(
+    (await json(`${cluster.urls.catalog}/products`)).data.map(
+      (p: { name: string; quantity: number }) => [p.name, p.quantity],
+    ),
+  );
   // Sell one toy out (the restocker refills it during the cut) and nibble at three others.
   await orderAtLeader('Frisbee', stock.get('Frisbee')!);
   for (const t of ['Tux', 'Lego', 'Slinky']) await orderAtLeader(t, 1);
@@ -105,24 +137,46 @@ async function cutAndHeal(mode: FaultMode, cutMs: number): Promise<{ healMs: num
     await new Promise((r) => setTimeout(r, 100));
   }
   const atHeal = await staleEntries();
-  const trustedAtHeal = (await json(`${cluster.urls.frontend}/health`)).data.cache.trusted as boolean;
+  const trustedAtHeal = (await json(`${cluster.urls.frontend}/health`)).data.cache
+    .trusted as boolean;
   proxy.setMode(PASS);
   const actualCutMs = Math.round(performance.now() - cutAt);
-  const healMs = await until('every cached entry matches the catalog', async () => (await staleEntries()).stale.length === 0, CONVERGE_DEADLINE_MS);
-  return { healMs: Math.round(healMs), cutMs: actualCutMs, staleAtHeal: atHeal.stale.length, trustedAtHeal };
+  const healMs = await until(
+    'every cached entry matches the catalog',
+    async () => (await staleEntries()).stale.length === 0,
+    CONVERGE_DEADLINE_MS,
+  );
+  return {
+    healMs: Math.round(healMs),
+    cutMs: actualCutMs,
+    staleAtHeal: atHeal.stale.length,
+    trustedAtHeal,
+  };
 }
 
 describe('after the catalog → frontend link heals', () => {
   it('every cached entry is fresh again: blackholed pushes, reset pushes, and a cut longer than the silence bound', async () => {
-    const figures: Record<string, Array<{ healMs: number; cutMs: number; staleAtHeal: number }>> = {};
+    const figures: Record<
+      string,
+      Array<{ healMs: number; cutMs: number; staleAtHeal: number }>
+    > = {};
     for (const [label, mode, cutMs, rounds] of [
       ['blackhole 1.5 s', { kind: 'blackhole' }, 1_500, 5],
       ['reset 1.5 s', { kind: 'drop' }, 1_500, 3],
-      [`blackhole ${(CHANGE_SILENCE_MS + 2_000) / 1000} s`, { kind: 'blackhole' }, CHANGE_SILENCE_MS + 2_000, 2],
+      [
+        `blackhole ${(CHANGE_SILENCE_MS + 2_000) / 1000} s`,
+        { kind: 'blackhole' },
+        CHANGE_SILENCE_MS + 2_000,
+        2,
+      ],
     ] as const) {
       for (let i = 0; i < rounds; i++) {
         const r = await cutAndHeal(mode, cutMs);
-        (figures[label] ??= []).push({ healMs: r.healMs, cutMs: r.cutMs, staleAtHeal: r.staleAtHeal });
+        (figures[label] ??= []).push({
+          healMs: r.healMs,
+          cutMs: r.cutMs,
+          staleAtHeal: r.staleAtHeal,
+        });
         // A frontend that no longer trusts its cache keeps nothing in it, stale or not.
         if (!r.trustedAtHeal) expect(r.staleAtHeal, label).toBe(0);
         // Past the silence bound it has certainly stopped trusting it (its last notice came before the cut).
@@ -131,6 +185,8 @@ describe('after the catalog → frontend link heals', () => {
     }
     // Short cuts usually leave stale entries to repair (staleAtHeal > 0); on a loaded machine a
     // "1.5 s" cut can outlast the silence bound, and then the cache was bypassed instead.
-    console.log(`from heal until every cached entry matched the catalog (ms): ${JSON.stringify(figures)}`);
+    console.log(
+      `from heal until every cached entry matched the catalog (ms): ${JSON.stringify(figures)}`,
+    );
   }, 180_000);
 });

@@ -13,7 +13,8 @@ import { startCluster, SERVICE_NAMES, type Cluster } from '../../scripts/lib/clu
 import { pollFor } from '../support/async.ts';
 
 /** Polls `check` until it returns a value (not undefined) or the deadline passes. */
-const waitFor = <T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 10_000) => pollFor(what, check, { deadlineMs: timeoutMs, everyMs: 50 });
+const waitFor = <T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 10_000) =>
+  pollFor(what, check, { deadlineMs: timeoutMs, everyMs: 50 });
 
 function isAlive(pid: number): boolean {
   try {
@@ -49,7 +50,10 @@ describe('cluster launcher (real processes)', () => {
     const pids = Object.values(c.pids());
     expect(pids.every((p) => typeof p === 'number' && p > 0)).toBe(true);
     expect(new Set(pids).size).toBe(SERVICE_NAMES.length);
-    for (const s of SERVICE_NAMES) expect(lines.some((l) => l.startsWith(`[${s}]`) && l.includes('listening on http://'))).toBe(true);
+    for (const s of SERVICE_NAMES)
+      expect(lines.some((l) => l.startsWith(`[${s}]`) && l.includes('listening on http://'))).toBe(
+        true,
+      );
 
     const leaderId = await waitFor('a leader in /health', async () => {
       const res = await fetch(`${c.urls.frontend}/health`);
@@ -60,7 +64,9 @@ describe('cluster launcher (real processes)', () => {
 
     const product = await fetch(`${c.urls.frontend}/products/Tux`);
     expect(product.status).toBe(200);
-    const { data } = (await product.json()) as { data: { name: string; price: number; quantity: number } };
+    const { data } = (await product.json()) as {
+      data: { name: string; price: number; quantity: number };
+    };
     expect(data).toEqual({ name: 'Tux', price: expect.any(Number), quantity: expect.any(Number) });
     expect(Number.isInteger(data.quantity)).toBe(true);
 
@@ -77,12 +83,15 @@ describe('cluster launcher (real processes)', () => {
     expect(await order.json()).toEqual({ data: { number: 0, name: 'Tux', quantity: 1 } });
 
     // Each service keeps its data under the given directory.
-    expect(await fs.readdir(dir)).toEqual(expect.arrayContaining(['catalog', 'order-1', 'order-2', 'order-3']));
+    expect(await fs.readdir(dir)).toEqual(
+      expect.arrayContaining(['catalog', 'order-1', 'order-2', 'order-3']),
+    );
   });
 
   it('kills, restarts, pauses and resumes one service, and stop() leaves no process', async () => {
     const c = cluster!;
-    const health = (id: 1 | 2 | 3, timeoutMs = 2_000) => fetch(`${c.urls.replicas[id]}/health`, { signal: AbortSignal.timeout(timeoutMs) });
+    const health = (id: 1 | 2 | 3, timeoutMs = 2_000) =>
+      fetch(`${c.urls.replicas[id]}/health`, { signal: AbortSignal.timeout(timeoutMs) });
 
     const old = c.pids()['order-3']!;
     await c.kill('order-3');

@@ -27,11 +27,23 @@ const output: string[] = [];
 
 beforeAll(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'toystore-connections-'));
-  cluster = await startCluster({ dataDir: dir, heartbeatIntervalMs: 100, output: (s, l) => output.push(`[${s}] ${l}`) });
+  cluster = await startCluster({
+    dataDir: dir,
+    heartbeatIntervalMs: 100,
+    output: (s, l) => output.push(`[${s}] ${l}`),
+  });
   // The same frontend, restarted with a file limit far below the sockets the test will open.
   await cluster.kill('frontend');
-  frontend = await startService({ entry: 'frontend/main.ts', env: { ...cluster.envOf('frontend'), LOG_LEVEL: 'warn' }, fileLimit: FILE_LIMIT });
-  await until('a leader', async () => ((await getJson(`${cluster.urls.frontend}/health`)).body?.data?.leaderId ?? null) !== null);
+  frontend = await startService({
+    entry: 'frontend/main.ts',
+    env: { ...cluster.envOf('frontend'), LOG_LEVEL: 'warn' },
+    fileLimit: FILE_LIMIT,
+  });
+  await until(
+    'a leader',
+    async () =>
+      ((await getJson(`${cluster.urls.frontend}/health`)).body?.data?.leaderId ?? null) !== null,
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -40,16 +52,29 @@ afterAll(async () => {
   if (dir) await fs.rm(dir, { recursive: true, force: true });
 });
 
-const until = (what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 20_000) => pollUntil(what, cond, { deadlineMs: timeoutMs, everyMs: 50 });
+const until = (what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 20_000) =>
+  pollUntil(what, cond, { deadlineMs: timeoutMs, everyMs: 50 });
 
 /** One request on a fresh connection. */
-async function getJson(url: string, init: { method?: string; body?: string; headers?: Record<string, string> } = {}) {
+async function getJson(
+  url: string,
+  init: { method?: string; body?: string; headers?: Record<string, string> } = {},
+) {
   const u = new URL(url);
   const client = new Client(u.origin);
   try {
-    const res = await client.request({ method: (init.method ?? 'GET') as 'GET', path: u.pathname, body: init.body, headers: init.headers });
+    const res = await client.request({
+      method: (init.method ?? 'GET') as 'GET',
+      path: u.pathname,
+      body: init.body,
+      headers: init.headers,
+    });
     const text = await res.body.text();
-    return { status: res.statusCode, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+    return {
+      status: res.statusCode,
+      headers: res.headers,
+      body: text ? JSON.parse(text) : undefined,
+    };
   } finally {
     await client.close();
   }
@@ -153,10 +178,34 @@ describe('early answers on every service leave the keep-alive connection usable'
   // The body routes of the internal services need the cluster credential: sent, except where a refusal is the early answer.
   const auth = () => ({ authorization: clusterCredential(cluster.clusterSecret!).header });
   const services = () => [
-    { name: 'frontend', url: cluster.urls.frontend, bodyRoute: '/orders', getRoute: '/health', auth: {} },
-    { name: 'frontend internal', url: cluster.urls.frontendInternal, bodyRoute: '/internal/invalidate', getRoute: '/metrics', auth: auth() },
-    { name: 'catalog', url: cluster.urls.catalog, bodyRoute: '/purchases', getRoute: '/health', auth: auth() },
-    { name: 'order replica', url: cluster.urls.replicas[1], bodyRoute: '/orders', getRoute: '/health', auth: auth() },
+    {
+      name: 'frontend',
+      url: cluster.urls.frontend,
+      bodyRoute: '/orders',
+      getRoute: '/health',
+      auth: {},
+    },
+    {
+      name: 'frontend internal',
+      url: cluster.urls.frontendInternal,
+      bodyRoute: '/internal/invalidate',
+      getRoute: '/metrics',
+      auth: auth(),
+    },
+    {
+      name: 'catalog',
+      url: cluster.urls.catalog,
+      bodyRoute: '/purchases',
+      getRoute: '/health',
+      auth: auth(),
+    },
+    {
+      name: 'order replica',
+      url: cluster.urls.replicas[1],
+      bodyRoute: '/orders',
+      getRoute: '/health',
+      auth: auth(),
+    },
   ];
 
   it('an undici client sends its next request right after a 413, a 404, a 405, a 400 and a 401', async () => {
@@ -166,16 +215,44 @@ describe('early answers on every service leave the keep-alive connection usable'
       try {
         for (const [what, path, body, status, connection, credential] of [
           ['256 KiB body', s.bodyRoute, big, 413, 'close', true],
-          ['POST to an unknown route', '/no-such-route', '{"name":"Tux","quantity":1}', 404, 'keep-alive', true],
-          ['POST to a GET route', s.getRoute, '{"name":"Tux","quantity":1}', 405, 'keep-alive', true],
+          [
+            'POST to an unknown route',
+            '/no-such-route',
+            '{"name":"Tux","quantity":1}',
+            404,
+            'keep-alive',
+            true,
+          ],
+          [
+            'POST to a GET route',
+            s.getRoute,
+            '{"name":"Tux","quantity":1}',
+            405,
+            'keep-alive',
+            true,
+          ],
           ['body that is not JSON', s.bodyRoute, 'not json', 400, 'keep-alive', true],
           ['256 KiB body to an unknown route', '/no-such-route', big, 404, 'close', true],
-          ...(internal ? [
-            ['forged body (no credential)', s.bodyRoute, '{"name":"Tux","quantity":1}', 401, 'keep-alive', false],
-            ['forged 256 KiB body (no credential)', s.bodyRoute, big, 401, 'close', false],
-          ] as const : []),
+          ...(internal
+            ? ([
+                [
+                  'forged body (no credential)',
+                  s.bodyRoute,
+                  '{"name":"Tux","quantity":1}',
+                  401,
+                  'keep-alive',
+                  false,
+                ],
+                ['forged 256 KiB body (no credential)', s.bodyRoute, big, 401, 'close', false],
+              ] as const)
+            : []),
         ] as const) {
-          const early = await client.request({ method: 'POST', path, body, headers: { 'content-type': 'application/json', ...(credential ? s.auth : {}) } });
+          const early = await client.request({
+            method: 'POST',
+            path,
+            body,
+            headers: { 'content-type': 'application/json', ...(credential ? s.auth : {}) },
+          });
           const text = await early.body.text();
           expect(early.statusCode, `${s.name}: ${what}`).toBe(status);
           expect(JSON.parse(text).error.code, `${s.name}: ${what}`).toBe(status);
@@ -195,12 +272,18 @@ describe('early answers on every service leave the keep-alive connection usable'
       const c = await rawConnect(Number(new URL(s.url).port));
       try {
         const body = '{"name":"Tux","quantity":1}';
-        c.socket.write(`POST /no-such-route HTTP/1.1\r\nHost: ${HOST}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
+        c.socket.write(
+          `POST /no-such-route HTTP/1.1\r\nHost: ${HOST}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+        );
         await new Promise((r) => setTimeout(r, 100)); // the body follows in its own packet
         c.socket.write(body);
         await until(`${s.name}: the 404`, () => /HTTP\/1\.1 404 /.test(c.received()), 5_000);
         c.socket.write(`GET ${s.getRoute} HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`);
-        await until(`${s.name}: the next answer on the same socket`, () => /HTTP\/1\.1 200 /.test(c.received()), 5_000);
+        await until(
+          `${s.name}: the next answer on the same socket`,
+          () => /HTTP\/1\.1 200 /.test(c.received()),
+          5_000,
+        );
         expect(c.socket.destroyed).toBe(false);
       } finally {
         c.socket.destroy();

@@ -23,7 +23,11 @@ const output: string[] = [];
 beforeEach(async () => {
   output.length = 0;
   dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'toystore-crash-'));
-  cluster = await startCluster({ dataDir, heartbeatIntervalMs: 100, output: (service, line) => output.push(`[${service}] ${line}`) });
+  cluster = await startCluster({
+    dataDir,
+    heartbeatIntervalMs: 100,
+    output: (service, line) => output.push(`[${service}] ${line}`),
+  });
 });
 
 afterEach(async () => {
@@ -31,10 +35,13 @@ afterEach(async () => {
   await fs.rm(dataDir, { recursive: true, force: true });
 });
 
-const until = (what: string, cond: () => Promise<boolean>, deadlineMs = 20_000) => pollUntil(what, cond, { deadlineMs, context: () => output.slice(-30).join('\n') });
+const until = (what: string, cond: () => Promise<boolean>, deadlineMs = 20_000) =>
+  pollUntil(what, cond, { deadlineMs, context: () => output.slice(-30).join('\n') });
 
 /** Internal routes (the catalog's pending purchases, a replica's status) need the launcher's secret. */
-const internal = () => ({ headers: { authorization: clusterCredential(cluster.clusterSecret!).header } });
+const internal = () => ({
+  headers: { authorization: clusterCredential(cluster.clusterSecret!).header },
+});
 
 const health = async () => {
   try {
@@ -46,7 +53,11 @@ const health = async () => {
 const logFile = (id: number) => path.join(dataDir, `order-${id}`, 'orders.csv');
 const readLog = async (id: number) => parseLog(logFile(id), await fs.readFile(logFile(id))).entries;
 
-async function placeOrder(name: string, quantity: number, key: string): Promise<{ status: number; body: any }> {
+async function placeOrder(
+  name: string,
+  quantity: number,
+  key: string,
+): Promise<{ status: number; body: any }> {
   try {
     const res = await fetch(`${cluster.urls.frontend}/orders`, {
       method: 'POST',
@@ -60,17 +71,24 @@ async function placeOrder(name: string, quantity: number, key: string): Promise<
 }
 
 /** A client that keeps retrying its order with the same key until the store answers definitely. */
-async function orderUntilDefinite(name: string, quantity: number, key: string): Promise<{ status: number; body: any }> {
+async function orderUntilDefinite(
+  name: string,
+  quantity: number,
+  key: string,
+): Promise<{ status: number; body: any }> {
   const end = Date.now() + 20_000;
   for (;;) {
     const res = await placeOrder(name, quantity, key);
-    if (res.status === 200 || (res.status >= 400 && res.status < 500) || Date.now() > end) return res;
+    if (res.status === 200 || (res.status >= 400 && res.status < 500) || Date.now() > end)
+      return res;
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 
 async function identicalLogs(): Promise<boolean> {
-  const files = await Promise.all([1, 2, 3].map((id) => fs.readFile(logFile(id), 'utf8').catch(() => '')));
+  const files = await Promise.all(
+    [1, 2, 3].map((id) => fs.readFile(logFile(id), 'utf8').catch(() => '')),
+  );
   return files[0] !== '' && files.every((f) => f === files[0]);
 }
 
@@ -83,7 +101,8 @@ async function roles(): Promise<{ leader: 1 | 2 | 3; followers: [1 | 2 | 3, 1 | 
 }
 
 async function placeSome(n: number, prefix: string): Promise<void> {
-  for (let i = 0; i < n; i++) expect((await orderUntilDefinite('Tux', 1, `${prefix}-${i}`)).status).toBe(200);
+  for (let i = 0; i < n; i++)
+    expect((await orderUntilDefinite('Tux', 1, `${prefix}-${i}`)).status).toBe(200);
 }
 
 describe('crash safety', () => {
@@ -99,7 +118,9 @@ describe('crash safety', () => {
     await cluster.restart(`order-${leader}`);
     await until('the three logs are identical', identicalLogs);
     await until('every purchase is accounted for', async () => {
-      const pending = (await (await fetch(`${cluster.urls.catalog}/internal/pending`, internal())).json()) as any;
+      const pending = (await (
+        await fetch(`${cluster.urls.catalog}/internal/pending`, internal())
+      ).json()) as any;
       return pending.data.entries.length === 0;
     });
 
@@ -115,8 +136,19 @@ describe('crash safety', () => {
       const net = ledger.filter((e) => e.key === key).reduce((sum, e) => sum + e.delta, 0);
       expect(net).toBe(-(1 + i));
     }
-    const logs = new Map(await Promise.all([1, 2, 3].map(async (id) => [`order-${id}`, await readLog(id)] as const)));
-    expect(checkConvergedCluster(logs, results.map((r, i) => ({ orderNumber: r.body.data.order_number, name: 'Lego', quantity: 1 + i })))).toEqual([]);
+    const logs = new Map(
+      await Promise.all([1, 2, 3].map(async (id) => [`order-${id}`, await readLog(id)] as const)),
+    );
+    expect(
+      checkConvergedCluster(
+        logs,
+        results.map((r, i) => ({
+          orderNumber: r.body.data.order_number,
+          name: 'Lego',
+          quantity: 1 + i,
+        })),
+      ),
+    ).toEqual([]);
   }, 90_000);
 
   it('a follower killed mid-append with half a line in its log restarts, cuts it, and catches up', async () => {
@@ -128,12 +160,21 @@ describe('crash safety', () => {
     await placeSome(4, 'b');
     await cluster.restart(`order-${follower}`);
     await until('the three logs are identical again', identicalLogs);
-    expect((await fs.readdir(path.join(dataDir, `order-${follower}`))).some((f) => f.startsWith('orders.csv.torn-'))).toBe(true);
+    expect(
+      (await fs.readdir(path.join(dataDir, `order-${follower}`))).some((f) =>
+        f.startsWith('orders.csv.torn-'),
+      ),
+    ).toBe(true);
     expect(await readLog(follower)).toHaveLength(12);
   }, 90_000);
 
   it('a replica whose log file was deleted while down neither votes nor leads until the replica holding the orders is back', async () => {
-    const status = async (id: number) => ((await (await fetch(`${cluster.urls.replicas[id as 1 | 2 | 3]}/internal/status`, internal())).json()) as any).data;
+    const status = async (id: number) =>
+      (
+        (await (
+          await fetch(`${cluster.urls.replicas[id as 1 | 2 | 3]}/internal/status`, internal())
+        ).json()) as any
+      ).data;
     await roles();
     await placeSome(3, 'a');
     // An order is acknowledged once a majority holds it: 1 may still lack the last one. The story
@@ -144,27 +185,42 @@ describe('crash safety', () => {
     await cluster.kill('order-3', 'SIGKILL');
     await cluster.restart('order-3');
     await placeSome(3, 'b');
-    await until('2 and 3 hold all six orders', async () => (await readLog(2).catch(() => [])).length === 6 && (await readLog(3)).length === 6);
+    await until(
+      '2 and 3 hold all six orders',
+      async () =>
+        (await readLog(2).catch(() => [])).length === 6 && (await readLog(3)).length === 6,
+    );
     // Kill 2 and delete its log; kill 3; start 1 and 2.
     await cluster.kill('order-2', 'SIGKILL');
     await fs.rm(logFile(2));
     await cluster.kill('order-3', 'SIGKILL');
     await cluster.restart('order-1');
     await cluster.restart('order-2');
-    await until('replica 2 knows it lost its log', async () => (await status(2)).storage === 'recovering');
+    await until(
+      'replica 2 knows it lost its log',
+      async () => (await status(2)).storage === 'recovering',
+    );
     // No leader can be made: a keyed order hears 504 (an earlier attempt with its key could exist).
     expect((await placeOrder('Tux', 1, 'while-2-recovers')).status).toBe(504);
     expect((await status(1)).role).not.toBe('leader');
     expect((await readLog(1)).length).toBe(3);
     // 3 comes back with every acknowledged order: it leads, 2 is rebuilt from it.
     await cluster.restart('order-3');
-    await until('replica 2 is intact again', async () => (await status(2)).storage === 'intact', 30_000);
+    await until(
+      'replica 2 is intact again',
+      async () => (await status(2)).storage === 'intact',
+      30_000,
+    );
     await placeSome(1, 'c');
     await until('the three logs are identical', identicalLogs);
     const log = await readLog(1);
     expect(log.map((e) => e.key)).toEqual(['a-0', 'a-1', 'a-2', 'b-0', 'b-1', 'b-2', 'c-0']);
     // Log lines leave through pino's buffered destination (flushed every 100 ms): poll for it.
-    await until('replica 2 logged its recovery', async () => output.some((l) => l.includes('[order-2]') && l.includes('"event":"recovered"')), 10_000);
+    await until(
+      'replica 2 logged its recovery',
+      async () => output.some((l) => l.includes('[order-2]') && l.includes('"event":"recovered"')),
+      10_000,
+    );
   }, 120_000);
 
   it('a flipped byte in the middle of a log is detected, never served, and repaired from a peer', async () => {
@@ -179,7 +235,11 @@ describe('crash safety', () => {
     await cluster.restart(`order-${follower}`);
     await until('the three logs are identical again', identicalLogs);
     expect(output.some((l) => l.includes(`[order-${follower}]`) && /corrupt/i.test(l))).toBe(true);
-    expect((await fs.readdir(path.join(dataDir, `order-${follower}`))).some((f) => f.startsWith('orders.csv.corrupt-'))).toBe(true);
+    expect(
+      (await fs.readdir(path.join(dataDir, `order-${follower}`))).some((f) =>
+        f.startsWith('orders.csv.corrupt-'),
+      ),
+    ).toBe(true);
     expect((await readLog(follower))[4]!.name).toBe('Tux');
     // Every order reads back correctly through the store.
     for (let n = 0; n < 10; n++) {

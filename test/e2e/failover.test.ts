@@ -19,7 +19,11 @@ const output: string[] = [];
 
 beforeAll(async () => {
   dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'toystore-failover-'));
-  cluster = await startCluster({ dataDir, heartbeatIntervalMs: 100, output: (service, line) => output.push(`[${service}] ${line}`) });
+  cluster = await startCluster({
+    dataDir,
+    heartbeatIntervalMs: 100,
+    output: (service, line) => output.push(`[${service}] ${line}`),
+  });
 });
 
 afterAll(async () => {
@@ -36,7 +40,8 @@ async function getJson(url: string): Promise<{ status: number; body: any }> {
   }
 }
 
-const until = (what: string, cond: () => Promise<boolean>, deadlineMs = 20_000) => pollUntil(what, cond, { deadlineMs, context: () => output.slice(-30).join('\n') });
+const until = (what: string, cond: () => Promise<boolean>, deadlineMs = 20_000) =>
+  pollUntil(what, cond, { deadlineMs, context: () => output.slice(-30).join('\n') });
 
 const health = async () => (await getJson(`${cluster.urls.frontend}/health`)).body?.data;
 const orderLogPath = (id: number) => path.join(dataDir, `order-${id}`, 'orders.csv');
@@ -46,9 +51,18 @@ describe('when the leader is SIGKILLed under load', () => {
     await until('a leader is elected', async () => typeof (await health())?.leaderId === 'number');
     const leader = (await health()).leaderId as 1 | 2 | 3;
 
-    const load: Promise<RunResult> = runClients({ baseUrl: cluster.urls.frontend, clients: 5, iterations: 120, p: 0.8, seed: 7 });
+    const load: Promise<RunResult> = runClients({
+      baseUrl: cluster.urls.frontend,
+      clients: 5,
+      iterations: 120,
+      p: 0.8,
+      seed: 7,
+    });
     // Let orders flow, then kill the leader with orders in flight.
-    await until('some orders are acknowledged', async () => (await getJson(`${cluster.urls.frontend}/orders/15`)).status === 200);
+    await until(
+      'some orders are acknowledged',
+      async () => (await getJson(`${cluster.urls.frontend}/orders/15`)).status === 200,
+    );
     const killedAt = performance.now();
     await cluster.kill(`order-${leader}`, 'SIGKILL');
 
@@ -57,7 +71,10 @@ describe('when the leader is SIGKILLed under load', () => {
       return typeof id === 'number' && id !== leader;
     });
     const beforeKill = await getLastOrderNumber();
-    await until('an order is acknowledged after the kill', async () => (await getLastOrderNumber()) > beforeKill);
+    await until(
+      'an order is acknowledged after the kill',
+      async () => (await getLastOrderNumber()) > beforeKill,
+    );
     const failoverMs = performance.now() - killedAt;
 
     const result = await load;
@@ -68,18 +85,34 @@ describe('when the leader is SIGKILLed under load', () => {
 
     await cluster.restart(`order-${leader}`);
     await until('the three order logs are byte-identical', async () => {
-      const files = await Promise.all([1, 2, 3].map((id) => fs.readFile(orderLogPath(id), 'utf8').catch(() => '')));
+      const files = await Promise.all(
+        [1, 2, 3].map((id) => fs.readFile(orderLogPath(id), 'utf8').catch(() => '')),
+      );
       return files[0] !== '' && files.every((f) => f === files[0]);
     });
 
     const logs = new Map(
-      await Promise.all([1, 2, 3].map(async (id) => [`order-${id}`, parseLog(orderLogPath(id), await fs.readFile(orderLogPath(id))).entries] as const)),
+      await Promise.all(
+        [1, 2, 3].map(
+          async (id) =>
+            [
+              `order-${id}`,
+              parseLog(orderLogPath(id), await fs.readFile(orderLogPath(id))).entries,
+            ] as const,
+        ),
+      ),
     );
-    const acked = result.acknowledgedOrders.map((o) => ({ orderNumber: o.order_number, name: o.name, quantity: o.quantity }));
+    const acked = result.acknowledgedOrders.map((o) => ({
+      orderNumber: o.order_number,
+      name: o.name,
+      quantity: o.quantity,
+    }));
     expect(checkConvergedCluster(logs, acked)).toEqual([]);
     // Every order in the log was acknowledged to some client (no phantom orders).
     expect(logs.get('order-1')!.length).toBe(acked.length);
-    console.log(`failover: first acknowledged order ${Math.round(failoverMs)} ms after SIGKILL; ${acked.length} orders; client errors ${result.orders.failed + result.orders.unknown}`);
+    console.log(
+      `failover: first acknowledged order ${Math.round(failoverMs)} ms after SIGKILL; ${acked.length} orders; client errors ${result.orders.failed + result.orders.unknown}`,
+    );
   }, 90_000);
 });
 

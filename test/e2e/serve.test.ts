@@ -21,7 +21,8 @@ afterEach(async () => {
   server = undefined;
 });
 
-const until = (what: string, cond: () => boolean, timeoutMs = 5_000) => pollUntil(what, cond, { deadlineMs: timeoutMs, everyMs: 5 });
+const until = (what: string, cond: () => boolean, timeoutMs = 5_000) =>
+  pollUntil(what, cond, { deadlineMs: timeoutMs, everyMs: 5 });
 
 interface Conn {
   socket: net.Socket;
@@ -40,7 +41,12 @@ async function connect(port: number): Promise<Conn> {
   socket.on('error', () => {});
   socket.on('close', () => (closed = true));
   await new Promise<void>((r) => socket.once('connect', () => r()));
-  return { socket, text: () => data, closed: () => closed, responses: () => (data.match(/HTTP\/1\.1 \d{3} /g) ?? []).length };
+  return {
+    socket,
+    text: () => data,
+    closed: () => closed,
+    responses: () => (data.match(/HTTP\/1\.1 \d{3} /g) ?? []).length,
+  };
 }
 
 const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`;
@@ -54,7 +60,8 @@ async function serve(maxConnections: number) {
     return c.json({ data: { held: true } });
   });
   app.post('/small', async (c) => {
-    if (Number(c.req.header('content-length')) > 16) return c.json({ error: { code: 413, message: 'too large' } }, 413);
+    if (Number(c.req.header('content-length')) > 16)
+      return c.json({ error: { code: 413, message: 'too large' } }, 413);
     return c.json({ data: await c.req.text() });
   });
   server = await listen(app.fetch, HOST, 0, { maxConnections });
@@ -81,7 +88,12 @@ describe('the connection cap', () => {
     expect(c.closed()).toBe(false);
     d.socket.write(get('/health'));
     await until('d answered', () => d.responses() === 1);
-    expect(server!.connections()).toMatchObject({ max: 2, shed: 2, shedNeverRequested: 1, refused: 0 });
+    expect(server!.connections()).toMatchObject({
+      max: 2,
+      shed: 2,
+      shedNeverRequested: 1,
+      refused: 0,
+    });
   });
 
   it('refuses a newcomer with a 503, Retry-After and a JSON error only when every connection is busy', async () => {
@@ -106,7 +118,7 @@ describe('the connection cap', () => {
 });
 
 describe('requests without a Host header', () => {
-  it('an HTTP/1.0 health check with no Host (haproxy\'s httpchk) is answered, not refused with 400', async () => {
+  it("an HTTP/1.0 health check with no Host (haproxy's httpchk) is answered, not refused with 400", async () => {
     const { port } = await serve(10);
     const c = await connect(port);
     c.socket.write('GET /health HTTP/1.0\r\n\r\n');
@@ -120,7 +132,9 @@ describe('answers sent before the body was read', () => {
     const { port } = await serve(10);
     const c = await connect(port);
     const body = '{"pad":"' + 'x'.repeat(100) + '"}';
-    c.socket.write(`POST /small HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    c.socket.write(
+      `POST /small HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    );
     await until('the 413', () => c.responses() === 1);
     expect(c.text()).toMatch(/^HTTP\/1\.1 413 [\s\S]*connection: keep-alive/i);
     c.socket.write(get('/health'));

@@ -30,13 +30,25 @@ export async function startService(opts: {
   readyTimeoutMs?: number;
 }): Promise<ServiceProcess> {
   const node = [process.execPath, '--import', TSX, path.join(REPO_ROOT, opts.entry)];
-  const [cmd, ...args] = opts.fileLimit === undefined ? node : ['/bin/sh', '-c', `ulimit -n ${opts.fileLimit} && exec "$@"`, 'sh', ...node];
-  const child: ChildProcess = spawn(cmd!, args, { cwd: REPO_ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [cmd, ...args] =
+    opts.fileLimit === undefined
+      ? node
+      : ['/bin/sh', '-c', `ulimit -n ${opts.fileLimit} && exec "$@"`, 'sh', ...node];
+  const child: ChildProcess = spawn(cmd!, args, {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const lines: string[] = [];
   let exited = false;
-  const exit = new Promise<void>((resolve) => child.once('close', () => ((exited = true), resolve())));
+  const exit = new Promise<void>((resolve) =>
+    child.once('close', () => ((exited = true), resolve())),
+  );
   const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${opts.entry} did not start:\n${lines.join('\n')}`)), opts.readyTimeoutMs ?? 20_000);
+    const timer = setTimeout(
+      () => reject(new Error(`${opts.entry} did not start:\n${lines.join('\n')}`)),
+      opts.readyTimeoutMs ?? 20_000,
+    );
     const onLine = (line: string) => {
       lines.push(line);
       if (lines.length > 500) lines.shift();

@@ -23,7 +23,12 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseLog } from '../../order/file-log.ts';
 import { checkAcknowledged, type Acknowledged } from '../../scripts/lib/invariants/index.ts';
-import { startCluster, type Cluster, type ExitInfo, type ServiceName } from '../../scripts/lib/cluster/index.ts';
+import {
+  startCluster,
+  type Cluster,
+  type ExitInfo,
+  type ServiceName,
+} from '../../scripts/lib/cluster/index.ts';
 import { until as pollUntil } from '../support/async.ts';
 
 let dataDir: string;
@@ -46,20 +51,24 @@ afterAll(async () => {
   if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
 });
 
-const until = (what: string, cond: () => Promise<boolean>, deadlineMs = 20_000) => pollUntil(what, cond, { deadlineMs, everyMs: 20, context: () => output.slice(-40).join('\n') });
+const until = (what: string, cond: () => Promise<boolean>, deadlineMs = 20_000) =>
+  pollUntil(what, cond, { deadlineMs, everyMs: 20, context: () => output.slice(-40).join('\n') });
 
-const health = async () => ((await (await fetch(`${cluster.urls.frontend}/health`)).json()) as any).data;
+const health = async () =>
+  ((await (await fetch(`${cluster.urls.frontend}/health`)).json()) as any).data;
 
 /** The JSON log lines of one service. */
 function linesOf(service: ServiceName): any[] {
   const prefix = `[${service}] `;
-  return output.filter((l) => l.startsWith(prefix)).flatMap((l) => {
-    try {
-      return [JSON.parse(l.slice(prefix.length))];
-    } catch {
-      return [];
-    }
-  });
+  return output
+    .filter((l) => l.startsWith(prefix))
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l.slice(prefix.length))];
+      } catch {
+        return [];
+      }
+    });
 }
 
 /** Where a service serves /metrics. */
@@ -71,7 +80,9 @@ function metricsUrl(service: ServiceName): string {
 
 /** Requests the service is serving now, not counting the scrape asking. */
 async function inFlight(service: ServiceName): Promise<number> {
-  const text = await (await fetch(metricsUrl(service), { signal: AbortSignal.timeout(2_000) })).text();
+  const text = await (
+    await fetch(metricsUrl(service), { signal: AbortSignal.timeout(2_000) })
+  ).text();
   const line = text.split('\n').find((l) => l.startsWith('toystore_http_requests_in_flight '));
   return line ? Number(line.split(' ')[1]) - 1 : 0;
 }
@@ -88,7 +99,10 @@ let seq = 0;
 function placeOrder(): Promise<Outcome> {
   const name = TOYS[seq++ % TOYS.length]!;
   return fetch(`${cluster.urls.frontend}/orders`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, quantity: 1 }), signal: AbortSignal.timeout(20_000),
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name, quantity: 1 }),
+    signal: AbortSignal.timeout(20_000),
   }).then(
     async (res) => {
       const body = (await res.json().catch(() => null)) as any;
@@ -107,21 +121,41 @@ async function healthy(): Promise<void> {
 }
 
 describe('request ids across services', () => {
-  it('one order\'s id is in the log lines of the frontend, the leader, the catalog and a follower', async () => {
+  it("one order's id is in the log lines of the frontend, the leader, the catalog and a follower", async () => {
     await healthy();
     const leader = (await health()).leaderId as 1 | 2 | 3;
     const followers = ([1, 2, 3] as const).filter((id) => id !== leader);
     const res = await fetch(`${cluster.urls.frontend}/orders`, {
-      method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'trace-e2e-1' }, body: JSON.stringify({ name: 'Tux', quantity: 1 }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'trace-e2e-1' },
+      body: JSON.stringify({ name: 'Tux', quantity: 1 }),
     });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-request-id')).toBe('trace-e2e-1');
     const has = (service: ServiceName, route: string) =>
-      linesOf(service).some((l) => l.route === route && typeof l.reqId === 'string' && l.reqId.split(',').includes('trace-e2e-1'));
-    await until('the id is in every service\'s log', async () =>
-      has('frontend', '/orders') && has(`order-${leader}`, '/orders/batch') && has('catalog', '/purchases/batch') && followers.some((f) => has(`order-${f}`, '/internal/append')));
-    const line = linesOf('frontend').find((l) => l.reqId === 'trace-e2e-1' && l.route === '/orders');
-    expect(line).toMatchObject({ method: 'POST', path: '/orders', status: 200, service: 'frontend' });
+      linesOf(service).some(
+        (l) =>
+          l.route === route &&
+          typeof l.reqId === 'string' &&
+          l.reqId.split(',').includes('trace-e2e-1'),
+      );
+    await until(
+      "the id is in every service's log",
+      async () =>
+        has('frontend', '/orders') &&
+        has(`order-${leader}`, '/orders/batch') &&
+        has('catalog', '/purchases/batch') &&
+        followers.some((f) => has(`order-${f}`, '/internal/append')),
+    );
+    const line = linesOf('frontend').find(
+      (l) => l.reqId === 'trace-e2e-1' && l.route === '/orders',
+    );
+    expect(line).toMatchObject({
+      method: 'POST',
+      path: '/orders',
+      status: 200,
+      service: 'frontend',
+    });
     expect(typeof line.ms).toBe('number');
   });
 });
@@ -136,14 +170,18 @@ describe('catch-up log line', () => {
     await cluster.restart(`order-${follower}`);
     let line: any;
     await until('the leader logs the catch-up', async () => {
-      line = linesOf(`order-${leader}`).find((l) => l.event === 'catchup' && l.follower === follower);
+      line = linesOf(`order-${leader}`).find(
+        (l) => l.event === 'catchup' && l.follower === follower,
+      );
       return line !== undefined;
     });
     expect(line.orders).toBeGreaterThanOrEqual(3);
     expect(line.to - line.from + 1).toBe(line.orders);
     expect(typeof line.ms).toBe('number');
     const metrics = await (await fetch(metricsUrl(`order-${leader}`))).text();
-    expect(metrics).toMatch(new RegExp(`^toystore_order_catchups_total\\{follower="${follower}"\\} [1-9]`, 'm'));
+    expect(metrics).toMatch(
+      new RegExp(`^toystore_order_catchups_total\\{follower="${follower}"\\} [1-9]`, 'm'),
+    );
   });
 });
 
@@ -160,7 +198,10 @@ describe('graceful shutdown', () => {
         // Hold orders inside the frontend and the leader: they wait on the paused catalog.
         await cluster.pause('catalog');
         batch = Array.from({ length: 4 }, placeOrder);
-        await until(`${service} is serving the orders`, async () => (seen = await inFlight(service)) >= 4);
+        await until(
+          `${service} is serving the orders`,
+          async () => (seen = await inFlight(service)) >= 4,
+        );
         const exited = cluster.kill(service, 'SIGTERM');
         await cluster.resume('catalog');
         await exited;
@@ -179,10 +220,22 @@ describe('graceful shutdown', () => {
       outcomes.push(...results);
       const exit = exits.find((e) => e.pid === pid);
       expect(exit, `${service} exit`).toBeDefined();
-      expect({ service, code: exit!.code, signal: exit!.signal }).toEqual({ service, code: 0, signal: null });
-      const lastLines = output.filter((l) => l.startsWith(`[${service}]`)).slice(-12).join('\n');
-      expect(output.some((l) => l.startsWith(`[${service}]`) && l.includes('"event":"stopped"')), `${service} logged its clean stop; its last lines:\n${lastLines}`).toBe(true);
-      report.push(`${service}: ${seen} in flight at SIGTERM, ${results.filter((r) => r.status === 200).length}/${results.length} answered 200`);
+      expect({ service, code: exit!.code, signal: exit!.signal }).toEqual({
+        service,
+        code: 0,
+        signal: null,
+      });
+      const lastLines = output
+        .filter((l) => l.startsWith(`[${service}]`))
+        .slice(-12)
+        .join('\n');
+      expect(
+        output.some((l) => l.startsWith(`[${service}]`) && l.includes('"event":"stopped"')),
+        `${service} logged its clean stop; its last lines:\n${lastLines}`,
+      ).toBe(true);
+      report.push(
+        `${service}: ${seen} in flight at SIGTERM, ${results.filter((r) => r.status === 200).length}/${results.length} answered 200`,
+      );
       await cluster.restart(service);
     }
     await healthy();

@@ -27,10 +27,14 @@ describe('npm start passes each setting to exactly the services that read it', (
       ORDER_ID: '2',
       CATALOG_URL: 'http://127.0.0.1:1',
     });
-    pids = await pollFor('npm start to print every PID', () => {
-      const p = pidsPrinted(store.stdout);
-      return Object.keys(p).length === 5 ? p : undefined;
-    }, { deadlineMs: 90_000 });
+    pids = await pollFor(
+      'npm start to print every PID',
+      () => {
+        const p = pidsPrinted(store.stdout);
+        return Object.keys(p).length === 5 ? p : undefined;
+      },
+      { deadlineMs: 90_000 },
+    );
   }, 120_000);
 
   afterAll(async () => {
@@ -40,7 +44,10 @@ describe('npm start passes each setting to exactly the services that read it', (
 
   it('IDEMPOTENCY_KEYS_RETAINED and GROUP_COMMIT reach the catalog and every replica, and not the frontend', async () => {
     for (const s of ['catalog', 'order-1', 'order-2', 'order-3']) {
-      expect(await environOf(pids[s]!), s).toMatchObject({ IDEMPOTENCY_KEYS_RETAINED: '5', GROUP_COMMIT: 'false' });
+      expect(await environOf(pids[s]!), s).toMatchObject({
+        IDEMPOTENCY_KEYS_RETAINED: '5',
+        GROUP_COMMIT: 'false',
+      });
     }
     const frontend = await environOf(pids.frontend!);
     expect(frontend).not.toHaveProperty('IDEMPOTENCY_KEYS_RETAINED');
@@ -49,11 +56,13 @@ describe('npm start passes each setting to exactly the services that read it', (
 
   it('CACHE_SIZE reaches the frontend alone', async () => {
     expect(await environOf(pids.frontend!)).toMatchObject({ CACHE_SIZE: '3' });
-    for (const s of ['catalog', 'order-1', 'order-2', 'order-3']) expect(await environOf(pids[s]!), s).not.toHaveProperty('CACHE_SIZE');
+    for (const s of ['catalog', 'order-1', 'order-2', 'order-3'])
+      expect(await environOf(pids[s]!), s).not.toHaveProperty('CACHE_SIZE');
   });
 
   it('ORDER_ID and CATALOG_URL from its own environment are ignored, and it says so', async () => {
-    for (const id of [1, 2, 3]) expect((await environOf(pids[`order-${id}`]!)).ORDER_ID).toBe(String(id));
+    for (const id of [1, 2, 3])
+      expect((await environOf(pids[`order-${id}`]!)).ORDER_ID).toBe(String(id));
     expect(await environOf(pids.catalog!)).not.toHaveProperty('ORDER_ID');
     expect(await environOf(pids.frontend!)).not.toHaveProperty('ORDER_ID');
     expect((await environOf(pids['order-3']!)).CATALOG_URL).not.toBe('http://127.0.0.1:1');
@@ -68,10 +77,14 @@ describe('npm start with no cluster secret set', () => {
 
   beforeAll(async () => {
     store = await startStore();
-    pids = await pollFor('npm start to print every PID', () => {
-      const p = pidsPrinted(store.stdout);
-      return Object.keys(p).length === 5 ? p : undefined;
-    }, { deadlineMs: 90_000 });
+    pids = await pollFor(
+      'npm start to print every PID',
+      () => {
+        const p = pidsPrinted(store.stdout);
+        return Object.keys(p).length === 5 ? p : undefined;
+      },
+      { deadlineMs: 90_000 },
+    );
   }, 120_000);
 
   afterAll(async () => {
@@ -81,7 +94,8 @@ describe('npm start with no cluster secret set', () => {
 
   it('makes DATA_DIR/cluster-secret and gives it to every service as CLUSTER_SECRET', async () => {
     const secret = (await fs.readFile(path.join(store.dataDir, 'cluster-secret'), 'utf8')).trim();
-    for (const s of ['catalog', 'order-1', 'order-2', 'order-3', 'frontend']) expect((await environOf(pids[s]!)).CLUSTER_SECRET, s).toBe(secret);
+    for (const s of ['catalog', 'order-1', 'order-2', 'order-3', 'frontend'])
+      expect((await environOf(pids[s]!)).CLUSTER_SECRET, s).toBe(secret);
   });
 
   it('prints how to give a command started by hand the same secret (the file, in the restart command too), and never the secret', async () => {
@@ -104,7 +118,9 @@ describe('a program that launches the store with startCluster', () => {
     try {
       cluster = await startCluster({ dataDir: dir, output: () => {}, env: { LOG_LEVEL: 'warn' } });
     } finally {
-      for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+      for (const [k, v] of Object.entries(saved))
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
     }
     try {
       for (const [service, pid] of Object.entries(cluster.pids())) {

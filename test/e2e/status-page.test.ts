@@ -32,7 +32,18 @@ const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const SHOTS = ['status-page.png', 'status-page-phone.png'] as const;
 /** A bound for each wait in the page; generous because two cores are shared with other tests. */
 const PAGE_WAIT_MS = 20_000;
-const TOYS = ['Tux', 'Lego', 'Barbie', 'Monopoly', 'Frisbee', 'Slinky', 'Yo-Yo', 'Scrabble', 'Hot Wheels', 'Teddy Bear'];
+const TOYS = [
+  'Tux',
+  'Lego',
+  'Barbie',
+  'Monopoly',
+  'Frisbee',
+  'Slinky',
+  'Yo-Yo',
+  'Scrabble',
+  'Hot Wheels',
+  'Teddy Bear',
+];
 const CLOCK_RE = /^\d\d:\d\d:\d\d$/;
 
 let dataDir: string;
@@ -40,11 +51,14 @@ let cluster: Cluster | undefined;
 let browser: Browser | undefined;
 const output: string[] = [];
 
-const until = (what: string, cond: () => Promise<boolean>, deadlineMs = 20_000) => pollUntil(what, cond, { deadlineMs, everyMs: 50, context: () => output.slice(-30).join('\n') });
+const until = (what: string, cond: () => Promise<boolean>, deadlineMs = 20_000) =>
+  pollUntil(what, cond, { deadlineMs, everyMs: 50, context: () => output.slice(-30).join('\n') });
 
 async function order(name: string): Promise<{ status: number; reason?: string }> {
   const res = await fetch(`${cluster!.urls.frontend}/orders`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, quantity: 1 }),
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name, quantity: 1 }),
   });
   const body = (await res.json()) as { error?: { reason?: string } };
   return { status: res.status, reason: body.error?.reason };
@@ -56,13 +70,20 @@ function steadyTraffic(): { stop(): Promise<void> } {
   const loop = (async () => {
     for (let i = 0; !stopping; i++) {
       for (const name of [TOYS[(i * 3) % TOYS.length]!, TOYS[(i * 7 + 1) % TOYS.length]!]) {
-        await fetch(`${cluster!.urls.frontend}/products/${encodeURIComponent(name)}`).then((r) => r.body?.cancel()).catch(() => {});
+        await fetch(`${cluster!.urls.frontend}/products/${encodeURIComponent(name)}`)
+          .then((r) => r.body?.cancel())
+          .catch(() => {});
       }
       await order(TOYS[i % TOYS.length]!).catch(() => {});
       await pace(50);
     }
   })();
-  return { stop: async () => { stopping = true; await loop; } };
+  return {
+    stop: async () => {
+      stopping = true;
+      await loop;
+    },
+  };
 }
 
 /** Lets time pass for traffic pacing and for the docs' pictures; never used to wait for a state. */
@@ -74,7 +95,11 @@ const pace = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const DOCS = process.env.UPDATE_DOCS_SCREENSHOT === '1';
 
 /** The desktop's whole page; a phone's first screen (what a person sees on opening it). */
-async function screenshot(page: Page, name: (typeof SHOTS)[number], fullPage: boolean): Promise<void> {
+async function screenshot(
+  page: Page,
+  name: (typeof SHOTS)[number],
+  fullPage: boolean,
+): Promise<void> {
   const file = path.join(REPO, 'test-output', name);
   await fs.mkdir(path.dirname(file), { recursive: true });
   await page.screenshot({ path: file, fullPage });
@@ -87,8 +112,11 @@ function chartFacts(page: Page, id: string) {
   return page.evaluate((id) => {
     const svg = document.getElementById(id) as unknown as SVGSVGElement;
     const box = svg.getBoundingClientRect();
-    const texts = (sel: string) => [...svg.querySelectorAll(`${sel} text`)].map((t) => t.textContent ?? '');
-    const boxes = [...svg.querySelectorAll('.tick-x text')].map((t) => (t as SVGGraphicsElement).getBoundingClientRect()).map((b) => [b.left, b.right]);
+    const texts = (sel: string) =>
+      [...svg.querySelectorAll(`${sel} text`)].map((t) => t.textContent ?? '');
+    const boxes = [...svg.querySelectorAll('.tick-x text')]
+      .map((t) => (t as SVGGraphicsElement).getBoundingClientRect())
+      .map((b) => [b.left, b.right]);
     return {
       xTicks: texts('.tick-x'),
       yTicks: texts('.tick-y'),
@@ -101,28 +129,49 @@ function chartFacts(page: Page, id: string) {
 }
 
 /** How wide the page is against the screen, and which elements stick out past `screenPx` (for the failure message). */
-const noSidewaysOverflow = (page: Page, screenPx: number) => page.evaluate((screenPx) => ({
-  scroll: document.documentElement.scrollWidth,
-  viewport: window.innerWidth,
-  sticksOut: [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > screenPx + 0.5)
-    .map((e) => `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}${e.getAttribute('class') ? '.' + e.getAttribute('class')!.split(' ').join('.') : ''} right=${Math.round(e.getBoundingClientRect().right)} "${(e.textContent ?? '').slice(0, 30)}"`)
-    .slice(0, 10),
-}), screenPx);
+const noSidewaysOverflow = (page: Page, screenPx: number) =>
+  page.evaluate(
+    (screenPx) => ({
+      scroll: document.documentElement.scrollWidth,
+      viewport: window.innerWidth,
+      sticksOut: [...document.querySelectorAll('body *')]
+        .filter((e) => e.getBoundingClientRect().right > screenPx + 0.5)
+        .map(
+          (e) =>
+            `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}${e.getAttribute('class') ? '.' + e.getAttribute('class')!.split(' ').join('.') : ''} right=${Math.round(e.getBoundingClientRect().right)} "${(e.textContent ?? '').slice(0, 30)}"`,
+        )
+        .slice(0, 10),
+    }),
+    screenPx,
+  );
 
-const bodyColours = (page: Page) => page.evaluate(() => ({
-  background: getComputedStyle(document.body).backgroundColor,
-  ink: getComputedStyle(document.body).color,
-  bar200: getComputedStyle(document.querySelector('.legend .f-200')!).backgroundColor,
-}));
+const bodyColours = (page: Page) =>
+  page.evaluate(() => ({
+    background: getComputedStyle(document.body).backgroundColor,
+    ink: getComputedStyle(document.body).color,
+    bar200: getComputedStyle(document.querySelector('.legend .f-200')!).backgroundColor,
+  }));
 
 describe('the status page in headless Chromium', () => {
   beforeAll(async () => {
     dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'toystore-status-'));
-    cluster = await startCluster({ dataDir, heartbeatIntervalMs: 100, output: (service, line) => output.push(`[${service}] ${line}`) });
+    cluster = await startCluster({
+      dataDir,
+      heartbeatIntervalMs: 100,
+      output: (service, line) => output.push(`[${service}] ${line}`),
+    });
     browser = await chromium.launch({
       executablePath: chromiumPath(),
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
 
@@ -132,52 +181,102 @@ describe('the status page in headless Chromium', () => {
     if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
   });
 
-  it('tells a failover and then an outage as they happen, on a desktop and on a phone', { timeout: DOCS ? 240_000 : 120_000 }, async () => {
+  it('tells a failover and then an outage as they happen, on a desktop and on a phone', {
+    timeout: DOCS ? 240_000 : 120_000,
+  }, async () => {
     const c = cluster!;
     const t0 = performance.now();
     const phases: string[] = [];
     const phase = (name: string) => phases.push(`${name} ${Math.round(performance.now() - t0)} ms`);
-    const leaderNow = async () => ((await (await fetch(`${c.urls.frontend}/health`)).json()) as any).data.leaderId as number | null;
+    const leaderNow = async () =>
+      ((await (await fetch(`${c.urls.frontend}/health`)).json()) as any).data.leaderId as
+        | number
+        | null;
     await until('a leader is elected', async () => typeof (await leaderNow()) === 'number');
     const leader = (await leaderNow()) as ReplicaId; // usually 3; under load the first election can go to 2
-    for (const name of [...TOYS, 'Tux', 'Lego', 'Tux']) expect((await fetch(`${c.urls.frontend}/products/${encodeURIComponent(name)}`)).status).toBe(200);
+    for (const name of [...TOYS, 'Tux', 'Lego', 'Tux'])
+      expect((await fetch(`${c.urls.frontend}/products/${encodeURIComponent(name)}`)).status).toBe(
+        200,
+      );
     const load = steadyTraffic();
     if (DOCS) await pace(45_000);
 
     // ---- 1. desktop, light: the leader dies
-    const desk = await (await browser!.newContext({ viewport: { width: 1440, height: 900 }, colorScheme: 'light' })).newPage();
+    const desk = await (
+      await browser!.newContext({ viewport: { width: 1440, height: 900 }, colorScheme: 'light' })
+    ).newPage();
     const pageErrors: string[] = [];
     desk.on('pageerror', (err) => pageErrors.push(err.message));
     await desk.goto(`${c.urls.frontend}/status`);
-    await desk.waitForFunction((id) => (document.querySelector('[data-testid=leader]') as HTMLElement | null)?.dataset.leaderId === String(id)
-      && document.querySelectorAll('[data-testid=replica][data-state=up]').length === 3, leader, { timeout: PAGE_WAIT_MS });
+    await desk.waitForFunction(
+      (id) =>
+        (document.querySelector('[data-testid=leader]') as HTMLElement | null)?.dataset.leaderId ===
+          String(id) &&
+        document.querySelectorAll('[data-testid=replica][data-state=up]').length === 3,
+      leader,
+      { timeout: PAGE_WAIT_MS },
+    );
     await desk.locator('#chart-orders rect.f-200').first().waitFor({ timeout: PAGE_WAIT_MS });
     const updatesBefore = Number(await desk.evaluate(() => document.body.dataset.updates));
 
     await c.kill(`order-${leader}`);
-    await desk.waitForFunction((id) => {
-      const now = (document.querySelector('[data-testid=leader]') as HTMLElement | null)?.dataset.leaderId;
-      return !!now && now !== String(id) && document.querySelector(`[data-testid=replica][data-replica="${id}"]`)?.getAttribute('data-state') === 'down';
-    }, leader, { timeout: PAGE_WAIT_MS });
-    const newLeader = Number(await desk.locator('[data-testid=leader]').getAttribute('data-leader-id')) as ReplicaId;
+    await desk.waitForFunction(
+      (id) => {
+        const now = (document.querySelector('[data-testid=leader]') as HTMLElement | null)?.dataset
+          .leaderId;
+        return (
+          !!now &&
+          now !== String(id) &&
+          document
+            .querySelector(`[data-testid=replica][data-replica="${id}"]`)
+            ?.getAttribute('data-state') === 'down'
+        );
+      },
+      leader,
+      { timeout: PAGE_WAIT_MS },
+    );
+    const newLeader = Number(
+      await desk.locator('[data-testid=leader]').getAttribute('data-leader-id'),
+    ) as ReplicaId;
     expect(newLeader).not.toBe(leader);
-    expect(Number(await desk.evaluate(() => document.body.dataset.updates))).toBeGreaterThan(updatesBefore); // redrawn, not reloaded
-    expect(await desk.locator(`[data-testid=replica][data-replica="${leader}"] .since`).textContent()).toMatch(/^since \d\d:\d\d:\d\d$/);
+    expect(Number(await desk.evaluate(() => document.body.dataset.updates))).toBeGreaterThan(
+      updatesBefore,
+    ); // redrawn, not reloaded
+    expect(
+      await desk.locator(`[data-testid=replica][data-replica="${leader}"] .since`).textContent(),
+    ).toMatch(/^since \d\d:\d\d:\d\d$/);
 
     // The failover row: who to whom, how long, why.
-    const failover = desk.locator(`[data-testid=failover][data-from="${leader}"][data-to="${newLeader}"]`);
+    const failover = desk.locator(
+      `[data-testid=failover][data-from="${leader}"][data-to="${newLeader}"]`,
+    );
     await failover.waitFor({ timeout: PAGE_WAIT_MS });
     const cells = await failover.locator('td').allTextContents();
-    expect(cells[0]).toMatch(new RegExp(`^\\d\\d:\\d\\d:\\d\\d${leader} → ${newLeader}, epoch \\d+$`));
+    expect(cells[0]).toMatch(
+      new RegExp(`^\\d\\d:\\d\\d:\\d\\d${leader} → ${newLeader}, epoch \\d+$`),
+    );
     expect(cells[1]).toMatch(/^\d+ ms|^\d+\.\d s/);
     // The router's own reason: the heartbeats missed, or an order that could not reach it, whichever came first.
-    expect(cells[2]).toMatch(new RegExp(`^(leader ${leader} stopped answering heartbeats|replica ${leader} failed a request: .+)$`));
+    expect(cells[2]).toMatch(
+      new RegExp(
+        `^(leader ${leader} stopped answering heartbeats|replica ${leader} failed a request: .+)$`,
+      ),
+    );
 
     // Orders flow again and the charts show them, each with real timestamps and y ticks.
-    await until('orders are acknowledged by the new leader', async () => (await order('Barbie')).status === 200);
-    await desk.waitForFunction(() => !document.querySelector('[data-testid=banner][data-level=down]'), undefined, { timeout: PAGE_WAIT_MS });
+    await until(
+      'orders are acknowledged by the new leader',
+      async () => (await order('Barbie')).status === 200,
+    );
+    await desk.waitForFunction(
+      () => !document.querySelector('[data-testid=banner][data-level=down]'),
+      undefined,
+      { timeout: PAGE_WAIT_MS },
+    );
     // (An order caught in the failover may have ended 504 and shown a banner until then.)
-    expect(await desk.locator('[data-testid=leader]').textContent()).toBe(`leader: replica ${newLeader} (epoch ${await desk.locator(`[data-testid=replica][data-replica="${newLeader}"] td:nth-child(4)`).textContent()})`);
+    expect(await desk.locator('[data-testid=leader]').textContent()).toBe(
+      `leader: replica ${newLeader} (epoch ${await desk.locator(`[data-testid=replica][data-replica="${newLeader}"] td:nth-child(4)`).textContent()})`,
+    );
     await desk.locator('#chart-lag polyline').first().waitFor({ timeout: PAGE_WAIT_MS });
     for (const id of ['chart-orders', 'chart-latency', 'chart-lag', 'chart-cache']) {
       const f = await chartFacts(desk, id);
@@ -189,12 +288,27 @@ describe('the status page in headless Chromium', () => {
       expect(f.xTicksOverlap, id).toBe(false);
       expect(f.marks, id).toBeGreaterThan(0);
     }
-    expect((await chartFacts(desk, 'chart-orders')).yTicks.every((t) => /^\d+(\.\d+)?\/s$/.test(t))).toBe(true);
-    expect((await chartFacts(desk, 'chart-latency')).yTicks.every((t) => /^[\d.]+ (ms|s)$/.test(t))).toBe(true);
+    expect(
+      (await chartFacts(desk, 'chart-orders')).yTicks.every((t) => /^\d+(\.\d+)?\/s$/.test(t)),
+    ).toBe(true);
+    expect(
+      (await chartFacts(desk, 'chart-latency')).yTicks.every((t) => /^[\d.]+ (ms|s)$/.test(t)),
+    ).toBe(true);
     // The desktop is used across its width: panels reach into the right third, nothing overflows.
-    expect(await noSidewaysOverflow(desk, 1440)).toEqual({ scroll: 1440, viewport: 1440, sticksOut: [] });
+    expect(await noSidewaysOverflow(desk, 1440)).toEqual({
+      scroll: 1440,
+      viewport: 1440,
+      sticksOut: [],
+    });
     if (DOCS) await pace(15_000);
-    expect(await desk.evaluate(() => [...document.querySelectorAll('main > section')].filter((s) => s.getBoundingClientRect().left > (2 * window.innerWidth) / 3).length)).toBeGreaterThanOrEqual(2);
+    expect(
+      await desk.evaluate(
+        () =>
+          [...document.querySelectorAll('main > section')].filter(
+            (s) => s.getBoundingClientRect().left > (2 * window.innerWidth) / 3,
+          ).length,
+      ),
+    ).toBeGreaterThanOrEqual(2);
     expect((await bodyColours(desk)).background).toBe('rgb(246, 247, 249)');
     await screenshot(desk, 'status-page.png', true);
 
@@ -215,10 +329,17 @@ describe('the status page in headless Chromium', () => {
     expect(['no_quorum', 'no_leader']).toContain(refused!.reason);
     const banner = desk.locator(`[data-testid=banner][data-reason="${refused!.reason}"]`);
     await banner.waitFor({ timeout: PAGE_WAIT_MS });
-    const headline = refused!.reason === 'no_quorum' ? 'orders refused: no quorum' : 'orders refused: no leader';
-    expect(await banner.locator('.headline').textContent()).toMatch(new RegExp(`^${headline} since \\d\\d:\\d\\d:\\d\\d$`));
-    expect(await banner.textContent()).toMatch(/1 of 3 order replicas answer heartbeats \(2 needed\)/);
-    expect(await desk.locator('[data-testid=leader]').textContent()).toMatch(/refusing orders|no leader|electing/);
+    const headline =
+      refused!.reason === 'no_quorum' ? 'orders refused: no quorum' : 'orders refused: no leader';
+    expect(await banner.locator('.headline').textContent()).toMatch(
+      new RegExp(`^${headline} since \\d\\d:\\d\\d:\\d\\d$`),
+    );
+    expect(await banner.textContent()).toMatch(
+      /1 of 3 order replicas answer heartbeats \(2 needed\)/,
+    );
+    expect(await desk.locator('[data-testid=leader]').textContent()).toMatch(
+      /refusing orders|no leader|electing/,
+    );
     for (let i = 0; i < (DOCS ? 60 : 5); i++) {
       expect((await order('Slinky')).status).toBe(503); // more refusals, for the charts
       if (DOCS) await pace(150);
@@ -228,17 +349,35 @@ describe('the status page in headless Chromium', () => {
 
     phase('no quorum');
     // ---- 3. phone, dark
-    const phone = await (await browser!.newContext({ viewport: { width: 390, height: 844 }, colorScheme: 'dark', deviceScaleFactor: 2, isMobile: true, hasTouch: true })).newPage();
+    const phone = await (
+      await browser!.newContext({
+        viewport: { width: 390, height: 844 },
+        colorScheme: 'dark',
+        deviceScaleFactor: 2,
+        isMobile: true,
+        hasTouch: true,
+      })
+    ).newPage();
     phone.on('pageerror', (err) => pageErrors.push(err.message));
     await phone.goto(`${c.urls.frontend}/status`);
     // Still refusing; by now the lone leader may have stepped down, so no quorum may have become no leader.
     const phoneBanner = phone.locator('[data-testid=banner][data-level=down] .headline').first();
     await phoneBanner.waitFor({ timeout: PAGE_WAIT_MS });
-    expect(await phoneBanner.textContent()).toMatch(/^orders refused: no (quorum|leader) since \d\d:\d\d:\d\d$/);
+    expect(await phoneBanner.textContent()).toMatch(
+      /^orders refused: no (quorum|leader) since \d\d:\d\d:\d\d$/,
+    );
     await phone.locator('#chart-orders rect.f-503').first().waitFor({ timeout: PAGE_WAIT_MS });
     // A phone widens its layout viewport to fit content that sticks out, so 390 here means nothing does.
-    expect(await noSidewaysOverflow(phone, 390)).toEqual({ scroll: 390, viewport: 390, sticksOut: [] });
-    expect(await bodyColours(phone)).toEqual({ background: 'rgb(13, 17, 23)', ink: 'rgb(230, 237, 243)', bar200: 'rgb(63, 185, 80)' });
+    expect(await noSidewaysOverflow(phone, 390)).toEqual({
+      scroll: 390,
+      viewport: 390,
+      sticksOut: [],
+    });
+    expect(await bodyColours(phone)).toEqual({
+      background: 'rgb(13, 17, 23)',
+      ink: 'rgb(230, 237, 243)',
+      bar200: 'rgb(63, 185, 80)',
+    });
     for (const id of ['chart-orders', 'chart-latency', 'chart-lag']) {
       const f = await chartFacts(phone, id);
       expect(f.xTicks.length, id).toBeGreaterThanOrEqual(2);

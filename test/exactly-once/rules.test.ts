@@ -26,7 +26,8 @@ async function ready(opts: Parameters<typeof createStack>[0] = {}): Promise<Stac
   return s;
 }
 
-const order = (s: Stack, body: unknown, key?: string) => s.request('POST', '/orders', body, key ? { 'idempotency-key': key } : {});
+const order = (s: Stack, body: unknown, key?: string) =>
+  s.request('POST', '/orders', body, key ? { 'idempotency-key': key } : {});
 const stock = (s: Stack, name: string) => s.store.get(name)?.quantity;
 const logsOf = (s: Stack) => new Map([1, 2, 3].map((id) => [`order-${id}`, s.log(id)]));
 
@@ -55,7 +56,9 @@ describe('Idempotency-Key', () => {
 
   it('concurrent duplicates of one key → one order, one decrement, all get its number', async () => {
     const s = await ready();
-    const results = await s.settle(Promise.all(Array.from({ length: 8 }, () => order(s, { name: 'Lego', quantity: 3 }, 'dup'))));
+    const results = await s.settle(
+      Promise.all(Array.from({ length: 8 }, () => order(s, { name: 'Lego', quantity: 3 }, 'dup'))),
+    );
     expect(new Set(results.map((r) => r.status))).toEqual(new Set([200]));
     expect(new Set(results.map((r) => r.body.data.order_number))).toEqual(new Set([0]));
     expect(stock(s, 'Lego')).toBe(97);
@@ -105,7 +108,15 @@ describe('Idempotency-Key', () => {
     const s = await ready();
     const first = await order(s, { name: 'Monopoly', quantity: 4 }, 'k');
     const fresh = s.restartFrontend();
-    const res = await s.settle(Promise.resolve(fresh.request('/orders', { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'k' }, body: JSON.stringify({ name: 'Monopoly', quantity: 4 }) })));
+    const res = await s.settle(
+      Promise.resolve(
+        fresh.request('/orders', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'idempotency-key': 'k' },
+          body: JSON.stringify({ name: 'Monopoly', quantity: 4 }),
+        }),
+      ),
+    );
     expect(await res.json()).toEqual(first.body);
     expect(stock(s, 'Monopoly')).toBe(96);
   });
@@ -119,7 +130,10 @@ describe('stock conservation', () => {
     s.setLink(1, 'blackhole');
     s.setLink(2, 'blackhole');
     const epoch = s.replica(3).status().leaderEpoch!;
-    const stranded = s.replica(3).placeOrder({ name: 'Scrabble', quantity: 5, key: 'stranded', epoch }).catch((e) => e);
+    const stranded = s
+      .replica(3)
+      .placeOrder({ name: 'Scrabble', quantity: 5, key: 'stranded', epoch })
+      .catch((e) => e);
     await s.until('the stranded purchase took stock', () => stock(s, 'Scrabble') === 94);
     await s.crash(3);
     s.setLink(1, 'up');
@@ -129,7 +143,10 @@ describe('stock conservation', () => {
     await order(s, { name: 'Tux', quantity: 1 }, 'after');
     await s.until('the stranded decrement is released', () => stock(s, 'Scrabble') === 99);
     await s.until('every purchase is accounted for', () => s.store.pending().entries.length === 0);
-    const kinds = s.store.ledger(0, 100).entries.filter((e) => e.key === 'stranded').map((e) => e.kind);
+    const kinds = s.store
+      .ledger(0, 100)
+      .entries.filter((e) => e.key === 'stranded')
+      .map((e) => e.kind);
     expect(kinds).toEqual(['purchase', 'release']);
     await s.restart(3);
     await s.converged();
@@ -139,11 +156,20 @@ describe('stock conservation', () => {
 
   it('every committed order has exactly one net decrement, and the ledger adds up to the stock', async () => {
     const s = await ready();
-    await s.settle(Promise.all(Array.from({ length: 30 }, (_, i) => order(s, { name: 'Hot Wheels', quantity: 1 + (i % 3) }, `k${i % 20}`))));
+    await s.settle(
+      Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          order(s, { name: 'Hot Wheels', quantity: 1 + (i % 3) }, `k${i % 20}`),
+        ),
+      ),
+    );
     await s.until('every purchase is accounted for', () => s.store.pending().entries.length === 0);
     const ledger = s.store.ledger(0, 1000).entries.filter((e) => e.name === 'Hot Wheels');
     const net = ledger.reduce((sum, e) => sum + e.delta, 0);
-    const ordered = s.log(3).filter((e) => e.name === 'Hot Wheels').reduce((sum, e) => sum + e.quantity, 0);
+    const ordered = s
+      .log(3)
+      .filter((e) => e.name === 'Hot Wheels')
+      .reduce((sum, e) => sum + e.quantity, 0);
     expect(-net).toBe(ordered);
     expect(stock(s, 'Hot Wheels')).toBe(100 - ordered);
     expect(s.log(3)).toHaveLength(20);
@@ -156,7 +182,12 @@ describe('stock conservation', () => {
     s.setLink(3, 'blackhole'); // paused
     await order(s, { name: 'Tux', quantity: 1 }, 'b'); // the frontend fails over to replica 2
     expect(s.leaderId()).toBe(2);
-    const late = await s.settle(s.replica(3).placeOrder({ name: 'Tux', quantity: 7, key: 'late', epoch: oldEpoch }).catch((e) => e));
+    const late = await s.settle(
+      s
+        .replica(3)
+        .placeOrder({ name: 'Tux', quantity: 7, key: 'late', epoch: oldEpoch })
+        .catch((e) => e),
+    );
     expect(late.status).not.toBe(200);
     expect(stock(s, 'Tux')).toBe(98);
   });
@@ -170,7 +201,10 @@ describe('duplicates in flight', () => {
     const gate = new Promise<void>((r) => (release = r));
     c.catalog.before = () => gate;
     const first = c.replica(3).order({ name: 'Tux', quantity: 1, key: 'k', epoch: 1 });
-    const waiting = c.replica(3).order({ name: 'Tux', quantity: 1, key: 'k', epoch: 1 }).catch((e) => e);
+    const waiting = c
+      .replica(3)
+      .order({ name: 'Tux', quantity: 1, key: 'k', epoch: 1 })
+      .catch((e) => e);
     expect(await c.settle(waiting)).toMatchObject({ status: 409, reason: 'request_in_progress' }); // the 1 s bound passed
     const patient = c.replica(3).order({ name: 'Tux', quantity: 1, key: 'k', epoch: 1 });
     release();

@@ -7,7 +7,14 @@ import { describe, expect, it } from 'vitest';
 import { createFrontendApp } from '../../frontend/app.ts';
 import { ProductCache } from '../../frontend/cache.ts';
 import { MAX_PUBLIC_BODY_BYTES, type Product } from '../../shared/contracts.ts';
-import { AppError, insufficientStock, noLeader, orderNotFound, outcomeUnknown, upstreamUnavailable } from '../../shared/errors.ts';
+import {
+  AppError,
+  insufficientStock,
+  noLeader,
+  orderNotFound,
+  outcomeUnknown,
+  upstreamUnavailable,
+} from '../../shared/errors.ts';
 import { electionView, expectError, FakeCatalog, FakeRouter, settle } from './helpers.ts';
 
 const TUX: Product = { name: 'Tux', price: 25.99, quantity: 100 };
@@ -15,7 +22,11 @@ const WHALE: Product = { name: 'Whale', price: 34.99, quantity: 7 };
 
 function setup(opts: { enabled?: boolean; maxSize?: number } = {}) {
   const catalog = new FakeCatalog([TUX, WHALE]);
-  const cache = new ProductCache({ maxSize: opts.maxSize ?? 7, enabled: opts.enabled ?? true, loader: (n) => catalog.getProduct(n) });
+  const cache = new ProductCache({
+    maxSize: opts.maxSize ?? 7,
+    enabled: opts.enabled ?? true,
+    loader: (n) => catalog.getProduct(n),
+  });
   const router = new FakeRouter();
   // A router that, like the real system, lowers the catalog's stock when an order commits.
   router.place = async (req) => {
@@ -29,8 +40,16 @@ function setup(opts: { enabled?: boolean; maxSize?: number } = {}) {
   return { app, cache, catalog, router };
 }
 
-const postOrder = (app: ReturnType<typeof setup>['app'], body: string, headers: Record<string, string> = {}) =>
-  app.request('/orders', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+const postOrder = (
+  app: ReturnType<typeof setup>['app'],
+  body: string,
+  headers: Record<string, string> = {},
+) =>
+  app.request('/orders', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+  });
 
 describe('GET /products', () => {
   it('lists every toy straight from the catalog, not through the cache', async () => {
@@ -121,7 +140,9 @@ describe('POST /orders', () => {
     expect(res.status).toBe(200);
     // Invalidated before the response was sent.
     expect(cache.peek('Tux')).toBeUndefined();
-    expect(await (await app.request('/products/Tux')).json()).toEqual({ data: { ...TUX, quantity: 98 } });
+    expect(await (await app.request('/products/Tux')).json()).toEqual({
+      data: { ...TUX, quantity: 98 },
+    });
     expect(cache.stats().invalidations).toBe(1);
   });
 
@@ -154,7 +175,10 @@ describe('POST /orders', () => {
 
   it('a 404 from the router (unknown toy) propagates', async () => {
     const { app } = setup();
-    const err = await expectError(await postOrder(app, JSON.stringify({ name: 'Ghost', quantity: 1 })), 404);
+    const err = await expectError(
+      await postOrder(app, JSON.stringify({ name: 'Ghost', quantity: 1 })),
+      404,
+    );
     expect(err.message).toBe('product not found');
   });
 
@@ -178,7 +202,9 @@ describe('POST /orders', () => {
     };
     await expectError(await postOrder(app, JSON.stringify({ name: 'Tux', quantity: 5 })), 504);
     expect(cache.peek('Tux')).toBeUndefined();
-    expect(await (await app.request('/products/Tux')).json()).toEqual({ data: { ...TUX, quantity: 95 } });
+    expect(await (await app.request('/products/Tux')).json()).toEqual({
+      data: { ...TUX, quantity: 95 },
+    });
   });
 
   it('an unexpected router failure is a 500 in our shape that leaks nothing, and invalidates', async () => {
@@ -236,9 +262,15 @@ describe('POST /orders', () => {
 
   it('rejects an oversized body with a 413 in our shape, declared length or not, never calling the router', async () => {
     const { app, router } = setup();
-    const big = JSON.stringify({ name: 'Tux', quantity: 1, pad: 'x'.repeat(MAX_PUBLIC_BODY_BYTES) });
+    const big = JSON.stringify({
+      name: 'Tux',
+      quantity: 1,
+      pad: 'x'.repeat(MAX_PUBLIC_BODY_BYTES),
+    });
 
-    const declared = await postOrder(app, big, { 'content-length': String(Buffer.byteLength(big)) });
+    const declared = await postOrder(app, big, {
+      'content-length': String(Buffer.byteLength(big)),
+    });
     expect((await expectError(declared, 413)).reason).toBe('payload_too_large');
 
     const streamed = await app.request('/orders', {
@@ -254,7 +286,11 @@ describe('POST /orders', () => {
   it('accepts a body just under the limit (extra fields are ignored)', async () => {
     const { app, router } = setup();
     const base = JSON.stringify({ name: 'Tux', quantity: 1, pad: '' });
-    const body = JSON.stringify({ name: 'Tux', quantity: 1, pad: 'x'.repeat(MAX_PUBLIC_BODY_BYTES - base.length) });
+    const body = JSON.stringify({
+      name: 'Tux',
+      quantity: 1,
+      pad: 'x'.repeat(MAX_PUBLIC_BODY_BYTES - base.length),
+    });
     expect(Buffer.byteLength(body)).toBe(MAX_PUBLIC_BODY_BYTES);
     expect((await postOrder(app, body)).status).toBe(200);
     expect(router.placeCalls).toEqual([{ name: 'Tux', quantity: 1 }]);
@@ -268,7 +304,9 @@ describe('GET /orders/:order_number', () => {
     const res = await app.request('/orders/0');
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ data: { number: 0, name: 'Whale', quantity: 3 } });
-    expect(await (await app.request('/orders/42')).json()).toEqual({ data: { number: 42, name: 'Whale', quantity: 3 } });
+    expect(await (await app.request('/orders/42')).json()).toEqual({
+      data: { number: 42, name: 'Whale', quantity: 3 },
+    });
     expect(router.getCalls).toEqual([0, 42]);
   });
 
@@ -291,7 +329,19 @@ describe('GET /orders/:order_number', () => {
     await expectError(res, 503);
   });
 
-  for (const bad of ['-1', '1.5', 'abc', '99999999999999999999', '1e3', '+1', '0x10', '%201', '1%20', 'NaN', 'Infinity']) {
+  for (const bad of [
+    '-1',
+    '1.5',
+    'abc',
+    '99999999999999999999',
+    '1e3',
+    '+1',
+    '0x10',
+    '%201',
+    '1%20',
+    'NaN',
+    'Infinity',
+  ]) {
     it(`rejects order number ${JSON.stringify(bad)} with a 400 and never calls the router`, async () => {
       const { app, router } = setup();
       await expectError(await app.request(`/orders/${bad}`), 400);
@@ -343,7 +393,16 @@ describe('routing and health', () => {
         epoch: 7,
         electing: false,
         replicas: electionView.replicas,
-        cache: { size: 2, capacity: 2, enabled: true, trusted: true, hits: 2, misses: 3, evictions: 0, invalidations: 2 },
+        cache: {
+          size: 2,
+          capacity: 2,
+          enabled: true,
+          trusted: true,
+          hits: 2,
+          misses: 3,
+          evictions: 0,
+          invalidations: 2,
+        },
       },
     });
   });
@@ -352,7 +411,9 @@ describe('routing and health', () => {
     const { app, catalog } = setup({ maxSize: 1 });
     catalog.stock.set('Bear', { name: 'Bear', price: 1, quantity: 1 });
     for (const n of ['Tux', 'Whale', 'Bear']) await app.request(`/products/${n}`);
-    const body = (await (await app.request('/health')).json()) as { data: { cache: { evictions: number; size: number } } };
+    const body = (await (await app.request('/health')).json()) as {
+      data: { cache: { evictions: number; size: number } };
+    };
     expect(body.data.cache).toMatchObject({ size: 1, evictions: 2 });
   });
 });

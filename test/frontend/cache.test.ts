@@ -34,7 +34,16 @@ describe('ProductCache', () => {
   it('starts empty', () => {
     const cache = new ProductCache({ maxSize: 7, loader: async (n) => toy(n) });
     expect(cache.keys()).toEqual([]);
-    expect(cache.stats()).toEqual({ size: 0, capacity: 7, enabled: true, trusted: true, hits: 0, misses: 0, evictions: 0, invalidations: 0 });
+    expect(cache.stats()).toEqual({
+      size: 0,
+      capacity: 7,
+      enabled: true,
+      trusted: true,
+      hits: 0,
+      misses: 0,
+      evictions: 0,
+      invalidations: 0,
+    });
   });
 
   it('misses on the first query and hits on the second, calling the loader once', async () => {
@@ -234,7 +243,16 @@ describe('ProductCache', () => {
     await Promise.all([cache.get('Tux'), cache.get('Tux')]);
     expect(loader).toHaveBeenCalledTimes(4);
     expect(cache.keys()).toEqual([]);
-    expect(cache.stats()).toEqual({ size: 0, capacity: 7, enabled: false, trusted: true, hits: 0, misses: 4, evictions: 0, invalidations: 0 });
+    expect(cache.stats()).toEqual({
+      size: 0,
+      capacity: 7,
+      enabled: false,
+      trusted: true,
+      hits: 0,
+      misses: 4,
+      evictions: 0,
+      invalidations: 0,
+    });
   });
 
   it('rejects a capacity that is not a positive integer', () => {

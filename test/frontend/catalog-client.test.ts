@@ -6,7 +6,13 @@ import { describe, expect, it } from 'vitest';
 import { Hono } from 'hono';
 import { createCatalogClient } from '../../frontend/catalog-client.ts';
 import { AppError, onAppError, onNotFound, productNotFound } from '../../shared/errors.ts';
-import { createInProcessNetwork, NetworkError, type HttpClient, type HttpRequest, type HttpResponse } from '../../shared/http.ts';
+import {
+  createInProcessNetwork,
+  NetworkError,
+  type HttpClient,
+  type HttpRequest,
+  type HttpResponse,
+} from '../../shared/http.ts';
 
 const CATALOG = 'http://catalog.test:8001';
 
@@ -25,23 +31,40 @@ describe('catalog client', () => {
   it('reads one toy, escaping the name into the path, as an internal call (it carries the cluster credential)', async () => {
     const { http, calls } = fakeHttp(() => ok({ name: 'Lego Set', price: 19.99, quantity: 3 }));
     const client = createCatalogClient(http, `${CATALOG}/`);
-    expect(await client.getProduct('Lego Set')).toEqual({ name: 'Lego Set', price: 19.99, quantity: 3 });
-    expect(calls).toEqual([{ method: 'GET', url: `${CATALOG}/products/Lego%20Set`, internal: true }]);
+    expect(await client.getProduct('Lego Set')).toEqual({
+      name: 'Lego Set',
+      price: 19.99,
+      quantity: 3,
+    });
+    expect(calls).toEqual([
+      { method: 'GET', url: `${CATALOG}/products/Lego%20Set`, internal: true },
+    ]);
   });
 
   it('lists every toy', async () => {
-    const list = [{ name: 'Tux', price: 25.99, quantity: 100 }, { name: 'Whale', price: 34.99, quantity: 0 }];
+    const list = [
+      { name: 'Tux', price: 25.99, quantity: 100 },
+      { name: 'Whale', price: 34.99, quantity: 0 },
+    ];
     const { http, calls } = fakeHttp(() => ok(list));
     const client = createCatalogClient(http, CATALOG, { timeoutMs: 250 });
     expect(await client.listProducts()).toEqual(list);
-    expect(calls).toEqual([{ method: 'GET', url: `${CATALOG}/products`, timeoutMs: 250, internal: true }]);
+    expect(calls).toEqual([
+      { method: 'GET', url: `${CATALOG}/products`, timeoutMs: 250, internal: true },
+    ]);
   });
 
   it('a 404 is productNotFound, whatever the body says', async () => {
     const { http } = fakeHttp(() => ({ status: 404, headers: {}, body: 'nope' }));
-    const err = await createCatalogClient(http, CATALOG).getProduct('Ghost').catch((e: unknown) => e);
+    const err = await createCatalogClient(http, CATALOG)
+      .getProduct('Ghost')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AppError);
-    expect(err).toMatchObject({ status: 404, reason: 'product_not_found', message: 'product not found' });
+    expect(err).toMatchObject({
+      status: 404,
+      reason: 'product_not_found',
+      message: 'product not found',
+    });
   });
 
   it('a network failure is a 503 upstream_unavailable with Retry-After', async () => {
@@ -49,19 +72,37 @@ describe('catalog client', () => {
       throw new NetworkError('refused', `${CATALOG}/products/Tux`);
     });
     const client = createCatalogClient(http, CATALOG);
-    await expect(client.getProduct('Tux')).rejects.toMatchObject({ status: 503, reason: 'upstream_unavailable', retryAfterSeconds: 1 });
-    await expect(client.listProducts()).rejects.toMatchObject({ status: 503, reason: 'upstream_unavailable' });
+    await expect(client.getProduct('Tux')).rejects.toMatchObject({
+      status: 503,
+      reason: 'upstream_unavailable',
+      retryAfterSeconds: 1,
+    });
+    await expect(client.listProducts()).rejects.toMatchObject({
+      status: 503,
+      reason: 'upstream_unavailable',
+    });
   });
 
   it('other catalog errors pass through; a malformed success is a 502; a 4xx on the list is a 502', async () => {
-    const busy = fakeHttp(() => ({ status: 503, headers: {}, body: { error: { code: 503, message: 'catalog is starting' } } }));
-    await expect(createCatalogClient(busy.http, CATALOG).getProduct('Tux')).rejects.toMatchObject({ status: 503, message: 'catalog is starting' });
+    const busy = fakeHttp(() => ({
+      status: 503,
+      headers: {},
+      body: { error: { code: 503, message: 'catalog is starting' } },
+    }));
+    await expect(createCatalogClient(busy.http, CATALOG).getProduct('Tux')).rejects.toMatchObject({
+      status: 503,
+      message: 'catalog is starting',
+    });
 
     const bad = fakeHttp(() => ok({ name: 'Tux', price: 'cheap', quantity: -1 }));
-    await expect(createCatalogClient(bad.http, CATALOG).getProduct('Tux')).rejects.toMatchObject({ status: 502 });
+    await expect(createCatalogClient(bad.http, CATALOG).getProduct('Tux')).rejects.toMatchObject({
+      status: 502,
+    });
 
     const missing = fakeHttp(() => ({ status: 404, headers: {}, body: undefined }));
-    await expect(createCatalogClient(missing.http, CATALOG).listProducts()).rejects.toMatchObject({ status: 502 });
+    await expect(createCatalogClient(missing.http, CATALOG).listProducts()).rejects.toMatchObject({
+      status: 502,
+    });
   });
 
   it('works over the in-process network against a catalog-shaped app, and a crashed catalog is a 503', async () => {
@@ -77,8 +118,14 @@ describe('catalog client', () => {
     const client = createCatalogClient(net.http, CATALOG);
 
     expect(await client.getProduct('Tux')).toEqual({ name: 'Tux', price: 25.99, quantity: 100 });
-    await expect(client.getProduct('Ghost')).rejects.toMatchObject({ status: 404, message: 'product not found' });
+    await expect(client.getProduct('Ghost')).rejects.toMatchObject({
+      status: 404,
+      message: 'product not found',
+    });
     net.setState(CATALOG, 'down');
-    await expect(client.getProduct('Tux')).rejects.toMatchObject({ status: 503, reason: 'upstream_unavailable' });
+    await expect(client.getProduct('Tux')).rejects.toMatchObject({
+      status: 503,
+      reason: 'upstream_unavailable',
+    });
   });
 });

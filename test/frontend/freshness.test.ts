@@ -11,7 +11,12 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCatalogApp } from '../../catalog/app.ts';
-import { createInvalidator, INVALIDATION_TIMEOUT_MS, RETRY_MAX_MS, type Invalidator } from '../../catalog/invalidator.ts';
+import {
+  createInvalidator,
+  INVALIDATION_TIMEOUT_MS,
+  RETRY_MAX_MS,
+  type Invalidator,
+} from '../../catalog/invalidator.ts';
 import { createMemoryCatalogStore, type CatalogStore } from '../../catalog/store.ts';
 import { ProductCache } from '../../frontend/cache.ts';
 import { createCatalogClient } from '../../frontend/catalog-client.ts';
@@ -48,13 +53,22 @@ function world(frontendCount: number) {
     const url = `http://frontend-${i + 1}.test`;
     const freshness = new CatalogFreshness({ clock, silenceMs: CHANGE_SILENCE_MS });
     const catalog = createCatalogClient(net.http, CATALOG);
-    const cache = new ProductCache({ maxSize: 7, loader: (n) => catalog.getProduct(n), trusted: () => freshness.trusted() });
+    const cache = new ProductCache({
+      maxSize: 7,
+      loader: (n) => catalog.getProduct(n),
+      trusted: () => freshness.trusted(),
+    });
     net.register(url, createFrontendInternalApp({ cache, freshness }).fetch);
     return { url, cache, freshness };
   });
   const feeds: Invalidator[] = [];
   const startFeed = () => {
-    const feed = createInvalidator({ http: catalogToFrontends, frontendUrls: frontends.map((f) => f.url), changes: store, clock });
+    const feed = createInvalidator({
+      http: catalogToFrontends,
+      frontendUrls: frontends.map((f) => f.url),
+      changes: store,
+      clock,
+    });
     feed.start();
     feeds.push(feed);
     return feed;
@@ -66,7 +80,8 @@ function world(frontendCount: number) {
     startFeed,
     setLink: (f: Frontend, link: Link) => links.set(new URL(f.url).origin, link),
     /** Cached toys whose quantity differs from the catalog's. */
-    stale: (f: Frontend) => f.cache.keys().filter((n) => f.cache.peek(n)!.quantity !== store.get(n)!.quantity),
+    stale: (f: Frontend) =>
+      f.cache.keys().filter((n) => f.cache.peek(n)!.quantity !== store.get(n)!.quantity),
     /** Moves time in 10 ms steps until `cond` holds; returns how long that took, or null past `limitMs`. */
     async until(cond: () => boolean, limitMs: number): Promise<number | null> {
       const start = clock.now();
@@ -99,7 +114,8 @@ async function warmed(frontendCount: number, names: string[]) {
   return w;
 }
 
-const buy = (store: CatalogStore, name: string, quantity: number, key: string) => store.purchase({ name, quantity, key, epoch: 1 });
+const buy = (store: CatalogStore, name: string, quantity: number, key: string) =>
+  store.purchase({ name, quantity, key, epoch: 1 });
 
 describe('when invalidation pushes are lost', () => {
   it('a restock during a short cut is stale only until the link heals, then fresh within the bound', async () => {
@@ -183,10 +199,17 @@ describe('when the frontend sees a gap in the change sequence', () => {
   });
 
   it('a notice from above what it heard, or from below it, empties the cache; an in-order one does not', async () => {
-    const cache = new ProductCache({ maxSize: 7, loader: async (name) => ({ name, price: 1, quantity: 5 }) });
+    const cache = new ProductCache({
+      maxSize: 7,
+      loader: async (name) => ({ name, price: 1, quantity: 5 }),
+    });
     const app = createFrontendInternalApp({ cache });
     const notify = async (notice: object) => {
-      const res = await app.request('/internal/changes', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(notice) });
+      const res = await app.request('/internal/changes', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(notice),
+      });
       expect(res.status).toBe(200);
       return (await res.json()) as { data: { seq: number; dropped: boolean } };
     };
@@ -194,14 +217,22 @@ describe('when the frontend sees a gap in the change sequence', () => {
       for (const n of ['Tux', 'Lego']) await cache.get(n);
     };
     await fill();
-    expect(await notify({ seq: 5, sinceSeq: 3, names: [] })).toEqual({ data: { seq: 5, dropped: false } });
-    expect(await notify({ seq: 6, sinceSeq: 5, names: ['Tux'] })).toEqual({ data: { seq: 6, dropped: false } });
+    expect(await notify({ seq: 5, sinceSeq: 3, names: [] })).toEqual({
+      data: { seq: 5, dropped: false },
+    });
+    expect(await notify({ seq: 6, sinceSeq: 5, names: ['Tux'] })).toEqual({
+      data: { seq: 6, dropped: false },
+    });
     expect(cache.keys()).toEqual(['Lego']);
     await fill();
-    expect(await notify({ seq: 9, sinceSeq: 8, names: [] })).toEqual({ data: { seq: 9, dropped: true } });
+    expect(await notify({ seq: 9, sinceSeq: 8, names: [] })).toEqual({
+      data: { seq: 9, dropped: true },
+    });
     expect(cache.keys()).toEqual([]);
     await fill();
-    expect(await notify({ seq: 2, sinceSeq: 2, names: [] })).toEqual({ data: { seq: 2, dropped: true } });
+    expect(await notify({ seq: 2, sinceSeq: 2, names: [] })).toEqual({
+      data: { seq: 2, dropped: true },
+    });
     expect(cache.keys()).toEqual([]);
   });
 
@@ -221,7 +252,11 @@ describe('when the frontend sees a gap in the change sequence', () => {
     });
     const app = createFrontendInternalApp({ cache });
     const notice = (seq: number, sinceSeq: number) =>
-      app.request('/internal/changes', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ seq, sinceSeq, names: [] }) });
+      app.request('/internal/changes', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ seq, sinceSeq, names: [] }),
+      });
     await notice(1, 0);
     const pending = cache.get('Tux');
     await notice(4, 3);

@@ -22,9 +22,30 @@ export const electionView: ElectionView = {
   epoch: 7,
   electing: false,
   replicas: [
-    { id: 3, url: 'http://127.0.0.1:8013', state: 'up', role: 'leader', lastIndex: 4, promisedEpoch: 7 },
-    { id: 2, url: 'http://127.0.0.1:8012', state: 'up', role: 'follower', lastIndex: 4, promisedEpoch: 7 },
-    { id: 1, url: 'http://127.0.0.1:8011', state: 'down', role: null, lastIndex: null, promisedEpoch: null },
+    {
+      id: 3,
+      url: 'http://127.0.0.1:8013',
+      state: 'up',
+      role: 'leader',
+      lastIndex: 4,
+      promisedEpoch: 7,
+    },
+    {
+      id: 2,
+      url: 'http://127.0.0.1:8012',
+      state: 'up',
+      role: 'follower',
+      lastIndex: 4,
+      promisedEpoch: 7,
+    },
+    {
+      id: 1,
+      url: 'http://127.0.0.1:8011',
+      state: 'down',
+      role: null,
+      lastIndex: null,
+      promisedEpoch: null,
+    },
   ],
 };
 
@@ -32,7 +53,9 @@ export const electionView: ElectionView = {
 export class FakeRouter implements OrderRouter {
   placeCalls: OrderRequest[] = [];
   getCalls: number[] = [];
-  place: (req: OrderRequest) => Promise<OrderPlaced> = async () => ({ order_number: this.placeCalls.length - 1 });
+  place: (req: OrderRequest) => Promise<OrderPlaced> = async () => ({
+    order_number: this.placeCalls.length - 1,
+  });
   get: (n: number) => Promise<Order> = async (n) => ({ number: n, name: 'Tux', quantity: 1 });
 
   placeOrder(req: OrderRequest): Promise<OrderPlaced> {
@@ -49,7 +72,10 @@ export class FakeRouter implements OrderRouter {
 }
 
 /** Asserts the error shape: HTTP status == body.error.code, and a message. Returns the error object. */
-export async function expectError(res: Response, status: number): Promise<{ code: number; message: string; reason?: string }> {
+export async function expectError(
+  res: Response,
+  status: number,
+): Promise<{ code: number; message: string; reason?: string }> {
   const body = (await res.json()) as { error?: { code: number; message: string; reason?: string } };
   expect(res.status).toBe(status);
   expect(body.error).toBeDefined();

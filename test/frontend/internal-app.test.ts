@@ -15,7 +15,11 @@ function setup() {
   const cache = new ProductCache({ maxSize: 7, loader: (n) => catalog.getProduct(n) });
   const app = createFrontendInternalApp({ cache });
   const invalidate = (body: string) =>
-    app.request('/internal/invalidate', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    app.request('/internal/invalidate', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
   return { app, cache, catalog, invalidate };
 }
 
@@ -71,7 +75,10 @@ describe('internal app', () => {
 
   it('rejects an oversized body with a 413', async () => {
     const { invalidate } = setup();
-    await expectError(await invalidate(JSON.stringify({ name: 'Tux', pad: 'x'.repeat(10_000) })), 413);
+    await expectError(
+      await invalidate(JSON.stringify({ name: 'Tux', pad: 'x'.repeat(10_000) })),
+      413,
+    );
   });
 
   it('serves only the internal route: public routes are 404s, other methods 405s', async () => {

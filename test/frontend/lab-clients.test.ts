@@ -38,7 +38,10 @@ describe('a Django-style client that ends every path with a slash', () => {
     expect(product).toMatchObject({ status: 200, body: { data: { name: 'Tux', quantity: 100 } } });
     const placed = await s.request('POST', '/orders/', { name: 'Tux', quantity: 2 });
     expect(placed).toMatchObject({ status: 200, body: { data: { order_number: 0 } } });
-    expect(await s.request('GET', '/orders/0/')).toMatchObject({ status: 200, body: { data: { number: 0, name: 'Tux', quantity: 2 } } });
+    expect(await s.request('GET', '/orders/0/')).toMatchObject({
+      status: 200,
+      body: { data: { number: 0, name: 'Tux', quantity: 2 } },
+    });
     expect((await s.request('GET', '/products/')).status).toBe(200);
     expect((await s.request('GET', '/health/')).status).toBe(200);
   });
@@ -59,7 +62,11 @@ describe('a client that sends the wrong method', () => {
       ['POST', '/orders/0/', 'GET, HEAD'],
       ['POST', '/health', 'GET, HEAD'],
     ] as const) {
-      const res = await s.app.request(path, { method, headers: json, body: method === 'POST' ? '{}' : undefined });
+      const res = await s.app.request(path, {
+        method,
+        headers: json,
+        body: method === 'POST' ? '{}' : undefined,
+      });
       expect(res.headers.get('allow'), `${method} ${path}`).toBe(allow);
       const err = await expectError(res, 405);
       expect(err.reason).toBe('method_not_allowed');
@@ -85,7 +92,12 @@ describe('a client that sends the wrong method', () => {
     expect(append.headers.get('allow')).toBe('POST');
     await expectError(append, 405);
 
-    const internal = createFrontendInternalApp({ cache: new ProductCache({ maxSize: 1, loader: async () => ({ name: 'x', price: 1, quantity: 1 }) }) });
+    const internal = createFrontendInternalApp({
+      cache: new ProductCache({
+        maxSize: 1,
+        loader: async () => ({ name: 'x', price: 1, quantity: 1 }),
+      }),
+    });
     const invalidate = await internal.request('/internal/invalidate/');
     expect(invalidate.headers.get('allow')).toBe('POST');
     await expectError(invalidate, 405);
@@ -113,7 +125,9 @@ describe('a key refused for lack of stock, reused with another quantity', () => 
     const key = { 'idempotency-key': 'refused-then-reused' };
     const refused = await s.request('POST', '/orders', { name: 'Lego', quantity: 101 }, key);
     expect(refused.status).toBe(409);
-    expect(await s.request('POST', '/orders', { name: 'Lego', quantity: 101 }, key)).toMatchObject({ status: 409 });
+    expect(await s.request('POST', '/orders', { name: 'Lego', quantity: 101 }, key)).toMatchObject({
+      status: 409,
+    });
     const reused = await s.request('POST', '/orders', { name: 'Lego', quantity: 1 }, key);
     expect(reused.status).toBe(422);
     expect(reused.body.error).toMatchObject({ code: 422, reason: 'idempotency_key_reused' });

@@ -12,7 +12,14 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { REPO_ROOT } from '../../scripts/lib/build/build.ts';
-import { COMPOSE_SECRET, composeHaproxyConfig, DATA_HOSTS, DEPLOY_HAPROXY_CFG, expectedCompose, volumeOf } from '../../scripts/lib/hosts/compose.ts';
+import {
+  COMPOSE_SECRET,
+  composeHaproxyConfig,
+  DATA_HOSTS,
+  DEPLOY_HAPROXY_CFG,
+  expectedCompose,
+  volumeOf,
+} from '../../scripts/lib/hosts/compose.ts';
 import { haproxyConfig } from '../../scripts/lib/hosts/haproxy.ts';
 import { HOSTS, kindOf, SERVICE_HOSTS, type HostName } from '../../scripts/lib/hosts/topology.ts';
 
@@ -51,8 +58,11 @@ describe('compose.yaml', () => {
       expect(got.volumes ?? [], `${h} volumes`).toEqual(want.volumes);
       expect(got.secrets ?? [], `${h} secrets`).toEqual(want.secrets);
       expect(got.ports ?? [], `${h} ports`).toEqual(want.ports);
-      expect(Object.keys(got.depends_on ?? {}).sort(), `${h} depends_on`).toEqual([...want.dependsOn].sort());
-      for (const dep of Object.values(got.depends_on ?? {})) expect(dep.condition).toBe('service_started');
+      expect(Object.keys(got.depends_on ?? {}).sort(), `${h} depends_on`).toEqual(
+        [...want.dependsOn].sort(),
+      );
+      for (const dep of Object.values(got.depends_on ?? {}))
+        expect(dep.condition).toBe('service_started');
     }
   });
 
@@ -61,7 +71,9 @@ describe('compose.yaml', () => {
     expect(secrets?.[COMPOSE_SECRET]).toEqual({ environment: 'CLUSTER_SECRET' });
     for (const h of SERVICE_HOSTS) {
       expect(services[h]!.secrets, `${h} secrets`).toEqual([COMPOSE_SECRET]);
-      expect(services[h]!.environment?.CLUSTER_SECRET_FILE, `${h} CLUSTER_SECRET_FILE`).toBe(`/run/secrets/${COMPOSE_SECRET}`);
+      expect(services[h]!.environment?.CLUSTER_SECRET_FILE, `${h} CLUSTER_SECRET_FILE`).toBe(
+        `/run/secrets/${COMPOSE_SECRET}`,
+      );
     }
   });
 
@@ -94,7 +106,9 @@ describe('deploy/haproxy.cfg', () => {
     expect(cfg).toMatch(/backend ready\n[\s\S]*option httpchk GET \/ready/);
     expect(cfg).toMatch(/backend live\n[\s\S]*option httpchk GET \/health/);
     expect(cfg).toContain('use_backend ready if { nbsrv(ready) gt 0 }');
-    expect(cfg).toContain('http-request disable-l7-retry if METH_POST !{ req.hdr(idempotency-key) -m found }');
+    expect(cfg).toContain(
+      'http-request disable-l7-retry if METH_POST !{ req.hdr(idempotency-key) -m found }',
+    );
     expect(cfg).toMatch(/retry-on conn-failure empty-response\n/);
   });
 
@@ -106,15 +120,26 @@ describe('deploy/haproxy.cfg', () => {
       // reported below
     }
     if (!haproxy) {
-      console.warn('haproxy is not installed: only the text of the load balancer configuration was checked (CI installs it: apt-get install haproxy)');
+      console.warn(
+        'haproxy is not installed: only the text of the load balancer configuration was checked (CI installs it: apt-get install haproxy)',
+      );
       return;
     }
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'toystore-haproxy-'));
     try {
-      const namespaces = haproxyConfig({ address: () => '10.213.0.21', bind: () => '', dataDir: () => '', secretFile: () => '' }, { bind: '127.0.0.1' });
-      for (const [name, text] of [['compose.cfg', composeHaproxyConfig()], ['netns.cfg', namespaces]] as const) {
+      const namespaces = haproxyConfig(
+        { address: () => '10.213.0.21', bind: () => '', dataDir: () => '', secretFile: () => '' },
+        { bind: '127.0.0.1' },
+      );
+      for (const [name, text] of [
+        ['compose.cfg', composeHaproxyConfig()],
+        ['netns.cfg', namespaces],
+      ] as const) {
         await fs.writeFile(path.join(dir, name), text);
-        expect(() => execFileSync(haproxy, ['-c', '-q', '-f', path.join(dir, name)], { stdio: 'pipe' }), name).not.toThrow();
+        expect(
+          () => execFileSync(haproxy, ['-c', '-q', '-f', path.join(dir, name)], { stdio: 'pipe' }),
+          name,
+        ).not.toThrow();
       }
     } finally {
       await fs.rm(dir, { recursive: true, force: true });

@@ -4,12 +4,28 @@
  * hosts it names (proxied links included), each packet at one place.
  */
 import { describe, expect, it } from 'vitest';
-import { renderRules, tableScript, NFT_TABLE, type RuleContext } from '../../scripts/lib/hosts/nft.ts';
-import { FAULT_KINDS, makeSchedule, parseKinds, QUICK_TIMING, roundDurationMs } from '../../scripts/lib/hosts/schedule.ts';
+import {
+  renderRules,
+  tableScript,
+  NFT_TABLE,
+  type RuleContext,
+} from '../../scripts/lib/hosts/nft.ts';
+import {
+  FAULT_KINDS,
+  makeSchedule,
+  parseKinds,
+  QUICK_TIMING,
+  roundDurationMs,
+} from '../../scripts/lib/hosts/schedule.ts';
 import { parseCliArgs, UsageError } from '../../scripts/lib/hosts/report.ts';
 
 const ADDR: Record<string, string> = { a: '10.213.0.11', b: '10.213.0.12', c: '10.213.0.13' };
-const ctx: RuleContext = { addr: (h) => ADDR[h]!, ctl: '10.213.0.100', proxyPort: (from, to) => (from === 'a' && to === 'b' ? 4001 : from === 'b' && to === 'a' ? 4002 : null) };
+const ctx: RuleContext = {
+  addr: (h) => ADDR[h]!,
+  ctl: '10.213.0.100',
+  proxyPort: (from, to) =>
+    from === 'a' && to === 'b' ? 4001 : from === 'b' && to === 'a' ? 4002 : null,
+};
 
 describe('the fault plan', () => {
   it('is the same for the same seed and different for another', () => {
@@ -24,12 +40,20 @@ describe('the fault plan', () => {
       expect(s.atMs + s.holdMs).toBeLessThanOrEqual(120_000);
       if (i > 0) expect(s.atMs).toBeGreaterThan(steps[i - 1]!.atMs + steps[i - 1]!.holdMs);
     }
-    expect(new Set(steps.slice(0, FAULT_KINDS.length).map((s) => s.kind))).toEqual(new Set(FAULT_KINDS));
+    expect(new Set(steps.slice(0, FAULT_KINDS.length).map((s) => s.kind))).toEqual(
+      new Set(FAULT_KINDS),
+    );
     for (const s of steps.filter((x) => x.kind === 'loss')) expect(s.amount).toBeGreaterThan(0);
   });
 
   it('fits one round of every kind into roundDurationMs (the quick run)', () => {
-    const steps = makeSchedule(1, roundDurationMs(FAULT_KINDS, QUICK_TIMING), FAULT_KINDS, QUICK_TIMING, FAULT_KINDS.length);
+    const steps = makeSchedule(
+      1,
+      roundDurationMs(FAULT_KINDS, QUICK_TIMING),
+      FAULT_KINDS,
+      QUICK_TIMING,
+      FAULT_KINDS.length,
+    );
     expect(steps.map((s) => s.kind).sort()).toEqual([...FAULT_KINDS].sort());
   });
 
@@ -55,9 +79,10 @@ describe('packet-drop rules', () => {
 
   it('never drops the controller address as such (it carries every other proxied link)', () => {
     const rules = renderRules([{ kind: 'partition', id: 'p', a: ['a'], b: ['b', 'c'] }], ctx);
-    for (const r of rules.values()) for (const line of [...r.input, ...r.output]) {
-      if (line.includes('10.213.0.100')) expect(line).toMatch(/tcp [sd]port \d+/);
-    }
+    for (const r of rules.values())
+      for (const line of [...r.input, ...r.output]) {
+        if (line.includes('10.213.0.100')) expect(line).toMatch(/tcp [sd]port \d+/);
+      }
   });
 
   it('loss drops each packet at most once, with the given probability', () => {
@@ -65,12 +90,16 @@ describe('packet-drop rules', () => {
     expect(rules.get('a')!.input).toEqual(['ip saddr 10.213.0.13 numgen random mod 100 < 30 drop']);
     expect(rules.get('c')!.input).toEqual(['ip saddr 10.213.0.11 numgen random mod 100 < 30 drop']);
     expect(rules.get('a')!.output).toEqual([]);
-    expect(() => renderRules([{ kind: 'loss', id: 'l', a: 'a', b: 'c', percent: 0 }], ctx)).toThrow(RangeError);
+    expect(() => renderRules([{ kind: 'loss', id: 'l', a: 'a', b: 'c', percent: 0 }], ctx)).toThrow(
+      RangeError,
+    );
   });
 
   it('replaces the whole table each time, so a healed fault leaves no rule behind', () => {
     const script = tableScript({ input: ['ip saddr 10.213.0.12 drop'], output: [] });
-    expect(script.startsWith(`add table inet ${NFT_TABLE}\ndelete table inet ${NFT_TABLE}\n`)).toBe(true);
+    expect(script.startsWith(`add table inet ${NFT_TABLE}\ndelete table inet ${NFT_TABLE}\n`)).toBe(
+      true,
+    );
     expect(script).toContain('ip saddr 10.213.0.12 drop');
     expect(tableScript(undefined)).not.toContain('drop');
   });

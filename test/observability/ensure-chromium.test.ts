@@ -23,8 +23,16 @@ function executable(file: string, body: string): string {
 
 function run(args: string[] = [], env: Record<string, string> = {}) {
   // Only our bin dir on PATH (the machine's own chromium lives in /usr/bin), plus `id` the script needs.
-  const r = spawnSync('/bin/bash', [SCRIPT, ...args], { encoding: 'utf8', env: { PATH: bin, CI: 'true', ...env } });
-  return { code: r.status, stdout: r.stdout.trim(), stderr: r.stderr, apt: fs.existsSync(aptLog) ? fs.readFileSync(aptLog, 'utf8').trim().split('\n') : [] };
+  const r = spawnSync('/bin/bash', [SCRIPT, ...args], {
+    encoding: 'utf8',
+    env: { PATH: bin, CI: 'true', ...env },
+  });
+  return {
+    code: r.status,
+    stdout: r.stdout.trim(),
+    stderr: r.stderr,
+    apt: fs.existsSync(aptLog) ? fs.readFileSync(aptLog, 'utf8').trim().split('\n') : [],
+  };
 }
 
 beforeEach(() => {
@@ -48,7 +56,9 @@ describe('scripts/ensure-chromium.sh', () => {
       const r = run(args, { CHROMIUM_PATH: path.join(bin, 'nope') });
       expect(r.code).toBe(1);
       expect(r.stdout).toBe('');
-      expect(r.stderr).toContain(`CHROMIUM_PATH=${path.join(bin, 'nope')} is not an executable file`);
+      expect(r.stderr).toContain(
+        `CHROMIUM_PATH=${path.join(bin, 'nope')} is not an executable file`,
+      );
       expect(r.apt).toEqual([]);
     }
   });
@@ -64,18 +74,27 @@ describe('scripts/ensure-chromium.sh', () => {
     executable(path.join(bin, 'apt-get'), `echo "$*" >> ${aptLog}`);
     const r = run(['--find']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/no Chromium or Chrome found \(looked at \$CHROMIUM_PATH \(unset\) and for chromium chromium-browser google-chrome-stable google-chrome chrome on PATH\)/);
+    expect(r.stderr).toMatch(
+      /no Chromium or Chrome found \(looked at \$CHROMIUM_PATH \(unset\) and for chromium chromium-browser google-chrome-stable google-chrome chrome on PATH\)/,
+    );
     expect(r.apt).toEqual([]);
   });
 
-  it('with no browser, it says what it will install and why, installs Debian\'s chromium, and prints where it is', () => {
+  it("with no browser, it says what it will install and why, installs Debian's chromium, and prints where it is", () => {
     // The fake apt-get "installs" chromium into the PATH the script searches.
-    executable(path.join(bin, 'apt-get'), `echo "$*" >> ${aptLog}\nif [ "$1" = install ]; then printf '#!/bin/bash\\n' > ${bin}/chromium; /bin/chmod +x ${bin}/chromium; fi`);
+    executable(
+      path.join(bin, 'apt-get'),
+      `echo "$*" >> ${aptLog}\nif [ "$1" = install ]; then printf '#!/bin/bash\\n' > ${bin}/chromium; /bin/chmod +x ${bin}/chromium; fi`,
+    );
     const r = run();
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(path.join(bin, 'chromium'));
-    expect(r.stderr).toContain('npm test opens the status page in a headless browser (test/e2e/status-page.test.ts), so it will now install');
-    expect(r.stderr).toMatch(/Debian's chromium package .* apt-get update && (sudo )?apt-get install -y chromium/);
+    expect(r.stderr).toContain(
+      'npm test opens the status page in a headless browser (test/e2e/status-page.test.ts), so it will now install',
+    );
+    expect(r.stderr).toMatch(
+      /Debian's chromium package .* apt-get update && (sudo )?apt-get install -y chromium/,
+    );
     expect(r.stderr).toContain('set CHROMIUM_PATH=/path/to/chrome');
     expect(r.apt).toEqual(['update -q', 'install -y -q chromium']);
   });

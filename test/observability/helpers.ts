@@ -16,7 +16,10 @@ export interface LogLine {
 export const LEVEL = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const;
 
 /** A JSON logger writing into `lines`. */
-export function memoryLogger(service = 'test', level: LogLevel = 'debug'): { logger: Logger; lines: LogLine[]; raw: string[] } {
+export function memoryLogger(
+  service = 'test',
+  level: LogLevel = 'debug',
+): { logger: Logger; lines: LogLine[]; raw: string[] } {
   const lines: LogLine[] = [];
   const raw: string[] = [];
   const logger = createLogger(service, {
@@ -41,10 +44,16 @@ export interface RecordedRequest {
 }
 
 /** A fetch-shaped handler that records requests and answers with `answer` (default: 200 `{"data":{}}`). */
-export function recordingFetch(answer: (req: Request) => Response | Promise<Response> = () => Response.json({ data: {} })) {
+export function recordingFetch(
+  answer: (req: Request) => Response | Promise<Response> = () => Response.json({ data: {} }),
+) {
   const seen: RecordedRequest[] = [];
   const fetchFn = async (req: Request) => {
-    seen.push({ method: req.method, url: req.url, headers: Object.fromEntries(req.headers.entries()) });
+    seen.push({
+      method: req.method,
+      url: req.url,
+      headers: Object.fromEntries(req.headers.entries()),
+    });
     return answer(req);
   };
   return { seen, fetchFn };

@@ -29,13 +29,25 @@ function frontend() {
   const { logger, lines } = memoryLogger('frontend');
   const catalogFetch = recordingFetch((req) => {
     const name = decodeURIComponent(new URL(req.url).pathname.split('/').pop() ?? '');
-    return name === 'Tux' ? Response.json({ data: TUX }) : Response.json({ error: { code: 404, message: 'product not found' } }, { status: 404 });
+    return name === 'Tux'
+      ? Response.json({ data: TUX })
+      : Response.json({ error: { code: 404, message: 'product not found' } }, { status: 404 });
   });
   const catalog = createCatalogClient(createFetchHttp(catalogFetch.fetchFn), 'http://catalog.test');
-  const cache = new ObservedProductCache({ maxSize: 7, loader: (n, requestId) => catalog.getProduct(n, requestId) }, { logger });
+  const cache = new ObservedProductCache(
+    { maxSize: 7, loader: (n, requestId) => catalog.getProduct(n, requestId) },
+    { logger },
+  );
   const registry = createRegistry();
-  const app = observeApp(createFrontendApp({ cache, catalog, orders: new FakeRouter() }), { logger, registry });
-  const internal = observeApp(createFrontendInternalApp({ cache }), { logger, registry, serveMetrics: true });
+  const app = observeApp(createFrontendApp({ cache, catalog, orders: new FakeRouter() }), {
+    logger,
+    registry,
+  });
+  const internal = observeApp(createFrontendInternalApp({ cache }), {
+    logger,
+    registry,
+    serveMetrics: true,
+  });
   return { app, internal, lines, seen: catalogFetch.seen, cache };
 }
 
@@ -63,9 +75,12 @@ describe('request ids', () => {
 
   it('an unusable id from outside is replaced, never logged or forwarded', async () => {
     expect(acceptRequestId('order-42,abc.def')).toBe('order-42,abc.def');
-    for (const bad of ['', '   ', 'a b', 'x'.repeat(201), 'evil\nline', '<script>']) expect(acceptRequestId(bad)).toBeNull();
+    for (const bad of ['', '   ', 'a b', 'x'.repeat(201), 'evil\nline', '<script>'])
+      expect(acceptRequestId(bad)).toBeNull();
     const f = frontend();
-    const res = await f.app.request('/products/Tux', { headers: { 'x-request-id': 'x'.repeat(300) } });
+    const res = await f.app.request('/products/Tux', {
+      headers: { 'x-request-id': 'x'.repeat(300) },
+    });
     expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f]{16}$/);
     expect(f.seen[0]!.headers['x-request-id']).toBe(res.headers.get('x-request-id'));
   });
@@ -101,7 +116,13 @@ describe('request ids', () => {
     try {
       await client({ method: 'GET', url, requestId: 'abc' });
       await client({ method: 'GET', url });
-      await client({ method: 'POST', url, body: {}, headers: { 'x-request-id': 'chosen' }, requestId: 'abc' });
+      await client({
+        method: 'POST',
+        url,
+        body: {},
+        headers: { 'x-request-id': 'chosen' },
+        requestId: 'abc',
+      });
     } finally {
       await client.close();
       await new Promise<void>((r) => server.close(() => r()));
@@ -118,7 +139,15 @@ describe('request log lines', () => {
     await f.app.request('/no/such/route');
     const requests = f.lines.filter((l) => l.method !== undefined);
     expect(requests).toHaveLength(3);
-    expect(requests[0]).toMatchObject({ level: LEVEL.info, service: 'frontend', reqId: 'abc', method: 'GET', path: '/products/Tux', route: '/products/:name', status: 200 });
+    expect(requests[0]).toMatchObject({
+      level: LEVEL.info,
+      service: 'frontend',
+      reqId: 'abc',
+      method: 'GET',
+      path: '/products/Tux',
+      route: '/products/:name',
+      status: 200,
+    });
     expect(typeof requests[0]!.ms).toBe('number');
     expect(requests[0]!.ms as number).toBeGreaterThanOrEqual(0);
     expect(typeof requests[0]!.time).toBe('string');
@@ -130,7 +159,9 @@ describe('request log lines', () => {
     const f = frontend();
     await f.app.request('/products/Tux');
     const res = await f.internal.request('/internal/invalidate', {
-      method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'order-7' }, body: JSON.stringify({ name: 'Tux' }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'order-7' },
+      body: JSON.stringify({ name: 'Tux' }),
     });
     expect(res.status).toBe(200);
     const inv = f.lines.find((l) => l.event === 'cache_invalidate');
@@ -163,25 +194,74 @@ describe('typed events from the replica and the router', () => {
     log({ type: 'stepped_down', epoch: 5, reason: 'a peer promised newer epoch 6' });
     log({ type: 'follower_down', follower: 1, reason: 'refused: http://x' });
     log({ type: 'purchases_released', epoch: 5, released: 2 });
-    expect(lines.map(({ level, event, msg, ...rest }) => ({ level, event, msg, epoch: rest.epoch, orders: rest.orders }))).toEqual([
-      { level: LEVEL.info, event: 'became_leader', msg: 'leading epoch 5 with 12 orders (log from replica 3)', epoch: 5, orders: 12 },
-      { level: LEVEL.warn, event: 'stepped_down', msg: 'stepping down from epoch 5: a peer promised newer epoch 6', epoch: 5, orders: undefined },
-      { level: LEVEL.warn, event: 'follower_down', msg: 'follower 1 unreachable: refused: http://x', epoch: undefined, orders: undefined },
-      { level: LEVEL.warn, event: 'purchases_released', msg: 'released 2 catalog purchases whose orders never committed (epoch 5)', epoch: 5, orders: undefined },
+    expect(
+      lines.map(({ level, event, msg, ...rest }) => ({
+        level,
+        event,
+        msg,
+        epoch: rest.epoch,
+        orders: rest.orders,
+      })),
+    ).toEqual([
+      {
+        level: LEVEL.info,
+        event: 'became_leader',
+        msg: 'leading epoch 5 with 12 orders (log from replica 3)',
+        epoch: 5,
+        orders: 12,
+      },
+      {
+        level: LEVEL.warn,
+        event: 'stepped_down',
+        msg: 'stepping down from epoch 5: a peer promised newer epoch 6',
+        epoch: 5,
+        orders: undefined,
+      },
+      {
+        level: LEVEL.warn,
+        event: 'follower_down',
+        msg: 'follower 1 unreachable: refused: http://x',
+        epoch: undefined,
+        orders: undefined,
+      },
+      {
+        level: LEVEL.warn,
+        event: 'purchases_released',
+        msg: 'released 2 catalog purchases whose orders never committed (epoch 5)',
+        epoch: 5,
+        orders: undefined,
+      },
     ]);
 
     const fe = memoryLogger('frontend');
     routerEventLogger(fe.logger)({ type: 'leader_change', leaderId: 2, epoch: 6, why: 'elected' });
-    routerEventLogger(fe.logger)({ type: 'leader_change', leaderId: null, epoch: null, why: 'none' });
-    expect(fe.lines[0]).toMatchObject({ event: 'leader_change', leaderId: 2, epoch: 6, level: LEVEL.info });
-    expect(fe.lines[1]).toMatchObject({ event: 'leader_change', leaderId: null, level: LEVEL.warn });
+    routerEventLogger(fe.logger)({
+      type: 'leader_change',
+      leaderId: null,
+      epoch: null,
+      why: 'none',
+    });
+    expect(fe.lines[0]).toMatchObject({
+      event: 'leader_change',
+      leaderId: 2,
+      epoch: 6,
+      level: LEVEL.info,
+    });
+    expect(fe.lines[1]).toMatchObject({
+      event: 'leader_change',
+      leaderId: null,
+      level: LEVEL.warn,
+    });
   });
 });
 
 describe('levels and formats', () => {
   it('LOG_LEVEL and LOG_FORMAT are parsed by the config module, bad values reported by name', () => {
     expect(loadConfig({}).logging).toEqual({ level: 'info', format: 'auto' });
-    expect(loadConfig({ LOG_LEVEL: 'DEBUG', LOG_FORMAT: 'pretty' }).logging).toEqual({ level: 'debug', format: 'pretty' });
+    expect(loadConfig({ LOG_LEVEL: 'DEBUG', LOG_FORMAT: 'pretty' }).logging).toEqual({
+      level: 'debug',
+      format: 'pretty',
+    });
     try {
       loadConfig({ LOG_LEVEL: 'loud', LOG_FORMAT: 'xml' });
       expect.unreachable();
@@ -199,7 +279,10 @@ describe('levels and formats', () => {
     logger.error('hidden');
     announce(logger, { url: 'http://127.0.0.1:1' }, 'catalog listening on http://127.0.0.1:1');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ msg: 'catalog listening on http://127.0.0.1:1', level: LEVEL.info });
+    expect(lines[0]).toMatchObject({
+      msg: 'catalog listening on http://127.0.0.1:1',
+      level: LEVEL.info,
+    });
     const warn = memoryLogger('catalog', 'warn');
     warn.logger.info('hidden');
     warn.logger.warn('shown');
@@ -209,7 +292,10 @@ describe('levels and formats', () => {
   it('LOG_FORMAT=pretty renders one readable line per entry; json (and auto off a terminal) writes JSON', () => {
     const out: string[] = [];
     const destination = { write: (s: string) => void out.push(s) };
-    createLogger('frontend', { format: 'pretty', destination }).info({ reqId: 'abc', method: 'GET', path: '/x', status: 200, ms: 1 }, 'GET /x 200 1ms');
+    createLogger('frontend', { format: 'pretty', destination }).info(
+      { reqId: 'abc', method: 'GET', path: '/x', status: 200, ms: 1 },
+      'GET /x 200 1ms',
+    );
     expect(out).toHaveLength(1);
     expect(out[0]).toMatch(/INFO.*GET \/x 200 1ms/);
     expect(out[0]).toContain('"reqId":"abc"');

@@ -7,16 +7,33 @@
  */
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
-import { catalogEventLogger, registerCatalogMetrics, restockMetrics } from '../../catalog/observe.ts';
+import {
+  catalogEventLogger,
+  registerCatalogMetrics,
+  restockMetrics,
+} from '../../catalog/observe.ts';
 import { createRestocker } from '../../catalog/restocker.ts';
 import { ManualClock } from '../../shared/clock.ts';
 import { createFrontendApp } from '../../frontend/app.ts';
 import { createFrontendInternalApp } from '../../frontend/internal-app.ts';
 import { ObservedProductCache, registerFrontendMetrics } from '../../frontend/observe.ts';
-import { catchupMetrics, observeMeta, observePeers, observePurchaser, registerReplicaMetrics, RequestIdsByKey } from '../../order/observe.ts';
+import {
+  catchupMetrics,
+  observeMeta,
+  observePeers,
+  observePurchaser,
+  registerReplicaMetrics,
+  RequestIdsByKey,
+} from '../../order/observe.ts';
 import type { PeerTransport } from '../../order/peers.ts';
 import { MemoryMetaStore } from '../../order/meta.ts';
-import type { AppendRequest, AppendResponse, OrderEntry, Product, ReplicaStatus } from '../../shared/contracts.ts';
+import type {
+  AppendRequest,
+  AppendResponse,
+  OrderEntry,
+  Product,
+  ReplicaStatus,
+} from '../../shared/contracts.ts';
 import { NetworkError } from '../../shared/http.ts';
 import { createRegistry } from '../../shared/metrics.ts';
 import { observeApp } from '../../shared/observability.ts';
@@ -29,17 +46,31 @@ function seriesValue(text: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
-const TOYS: Product[] = ['Tux', 'Lego', 'Barbie'].map((name) => ({ name, price: 10, quantity: 100 }));
+const TOYS: Product[] = ['Tux', 'Lego', 'Barbie'].map((name) => ({
+  name,
+  price: 10,
+  quantity: 100,
+}));
 
 function frontend() {
   const { logger } = memoryLogger('frontend', 'silent');
   const catalog = new FakeCatalog(TOYS);
-  const cache = new ObservedProductCache({ maxSize: 2, loader: (n) => catalog.getProduct(n) }, { logger });
+  const cache = new ObservedProductCache(
+    { maxSize: 2, loader: (n) => catalog.getProduct(n) },
+    { logger },
+  );
   const router = Object.assign(new FakeRouter(), { changeCount: 1 });
   const registry = createRegistry();
   registerFrontendMetrics(registry, { cache, orders: router });
-  const app = observeApp(createFrontendApp({ cache, catalog, orders: router }), { logger, registry });
-  const internal = observeApp(createFrontendInternalApp({ cache }), { logger, registry, serveMetrics: true });
+  const app = observeApp(createFrontendApp({ cache, catalog, orders: router }), {
+    logger,
+    registry,
+  });
+  const internal = observeApp(createFrontendInternalApp({ cache }), {
+    logger,
+    registry,
+    serveMetrics: true,
+  });
   const metrics = async () => {
     const res = await internal.request('/metrics');
     expect(res.status).toBe(200);
@@ -58,13 +89,38 @@ describe('frontend metrics (served on the internal app)', () => {
     await f.app.request('/products/Nope');
     await f.app.request('/no/such/thing');
     const text = await f.metrics();
-    expect(seriesValue(text, 'toystore_http_requests_total{method="GET",route="/products/:name",status="200"}')).toBe(3);
-    expect(seriesValue(text, 'toystore_http_requests_total{method="GET",route="/products/:name",status="404"}')).toBe(1);
-    expect(seriesValue(text, 'toystore_http_requests_total{method="GET",route="unmatched",status="404"}')).toBe(1);
+    expect(
+      seriesValue(
+        text,
+        'toystore_http_requests_total{method="GET",route="/products/:name",status="200"}',
+      ),
+    ).toBe(3);
+    expect(
+      seriesValue(
+        text,
+        'toystore_http_requests_total{method="GET",route="/products/:name",status="404"}',
+      ),
+    ).toBe(1);
+    expect(
+      seriesValue(
+        text,
+        'toystore_http_requests_total{method="GET",route="unmatched",status="404"}',
+      ),
+    ).toBe(1);
     // Raw paths never become labels.
     expect(text).not.toContain('route="/products/Tux"');
-    expect(seriesValue(text, 'toystore_http_request_duration_seconds_count{method="GET",route="/products/:name",status="200"}')).toBe(3);
-    expect(seriesValue(text, 'toystore_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/products/:name",status="200"}')).toBe(3);
+    expect(
+      seriesValue(
+        text,
+        'toystore_http_request_duration_seconds_count{method="GET",route="/products/:name",status="200"}',
+      ),
+    ).toBe(3);
+    expect(
+      seriesValue(
+        text,
+        'toystore_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/products/:name",status="200"}',
+      ),
+    ).toBe(3);
     expect(text).toContain('# TYPE toystore_http_request_duration_seconds histogram');
     expect(text).toContain('# TYPE toystore_http_requests_total counter');
   });
@@ -72,7 +128,11 @@ describe('frontend metrics (served on the internal app)', () => {
   it('cache hits, misses, evictions, invalidations and size, read from cache.stats()', async () => {
     const f = frontend();
     for (const name of ['Tux', 'Tux', 'Lego', 'Barbie']) await f.app.request(`/products/${name}`); // cache of 2: Barbie evicts Tux
-    await f.internal.request('/internal/invalidate', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"Lego"}' });
+    await f.internal.request('/internal/invalidate', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"name":"Lego"}',
+    });
     const text = await f.metrics();
     expect(seriesValue(text, 'toystore_cache_hits_total')).toBe(1);
     expect(seriesValue(text, 'toystore_cache_misses_total')).toBe(3);
@@ -82,7 +142,13 @@ describe('frontend metrics (served on the internal app)', () => {
     expect(seriesValue(text, 'toystore_cache_capacity')).toBe(2);
     expect(text).toContain('# TYPE toystore_cache_hits_total counter');
     // The status page's memory of it: Tux evicted, Lego invalidated.
-    expect(f.cache.events().map((e) => `${e.kind} ${e.name}`)).toEqual(['fill Tux', 'fill Lego', 'evict Tux', 'fill Barbie', 'invalidate Lego']);
+    expect(f.cache.events().map((e) => `${e.kind} ${e.name}`)).toEqual([
+      'fill Tux',
+      'fill Lego',
+      'evict Tux',
+      'fill Barbie',
+      'invalidate Lego',
+    ]);
   });
 
   it('the leader view: leader id, epoch, changes, replicas up and their last index', async () => {
@@ -98,15 +164,29 @@ describe('frontend metrics (served on the internal app)', () => {
   it('the public app serves no /metrics (nor any internal route)', async () => {
     const f = frontend();
     expect((await f.app.request('/metrics')).status).toBe(404);
-    expect((await f.app.request('/internal/invalidate', { method: 'POST', body: '{"name":"Tux"}' })).status).toBe(404);
+    expect(
+      (await f.app.request('/internal/invalidate', { method: 'POST', body: '{"name":"Tux"}' }))
+        .status,
+    ).toBe(404);
   });
 });
 
 describe('order replica metrics', () => {
   const leaderStatus: ReplicaStatus = {
-    id: 3, role: 'leader', promisedEpoch: 4, leaderEpoch: 4, leaderId: 3,
-    head: { logEpoch: 4, lastIndex: 9, lastCrc: 1 }, commitIndex: 8, storage: 'intact', established: true, isolated: false,
-    followers: [{ id: 2, reachable: true, matchIndex: 9, nextIndex: 10 }, { id: 1, reachable: false, matchIndex: 5, nextIndex: 6 }],
+    id: 3,
+    role: 'leader',
+    promisedEpoch: 4,
+    leaderEpoch: 4,
+    leaderId: 3,
+    head: { logEpoch: 4, lastIndex: 9, lastCrc: 1 },
+    commitIndex: 8,
+    storage: 'intact',
+    established: true,
+    isolated: false,
+    followers: [
+      { id: 2, reachable: true, matchIndex: 9, nextIndex: 10 },
+      { id: 1, reachable: false, matchIndex: 5, nextIndex: 6 },
+    ],
   };
 
   it('epoch, role, leader id, log length, commit index and lag per follower, from replica.status()', async () => {
@@ -129,7 +209,12 @@ describe('order replica metrics', () => {
     expect(seriesValue(text, 'toystore_order_replication_lag_orders{follower="2"}')).toBe(0);
     expect(seriesValue(text, 'toystore_order_replication_lag_orders{follower="1"}')).toBe(4);
     expect(seriesValue(text, 'toystore_order_follower_reachable{follower="1"}')).toBe(0);
-    expect(seriesValue(text, 'toystore_http_requests_total{method="GET",route="/internal/status",status="200"}')).toBe(1);
+    expect(
+      seriesValue(
+        text,
+        'toystore_http_requests_total{method="GET",route="/internal/status",status="200"}',
+      ),
+    ).toBe(1);
 
     // A follower: no lag series (only a leader knows its followers), role follows the view.
     status = { ...leaderStatus, role: 'follower', leaderEpoch: null, followers: [] };
@@ -144,7 +229,8 @@ describe('order replica metrics', () => {
     const registry = createRegistry();
     const ids = new RequestIdsByKey();
     const sent: Array<{ reqId: string | undefined; entries: number }> = [];
-    let answer: (req: AppendRequest) => AppendResponse | Error = () => new NetworkError('refused', 'http://order-2');
+    let answer: (req: AppendRequest) => AppendResponse | Error = () =>
+      new NetworkError('refused', 'http://order-2');
     const inner: PeerTransport = {
       async append(_peer, req, _timeoutMs, requestId) {
         sent.push({ reqId: requestId, entries: req.entries.length });
@@ -152,26 +238,65 @@ describe('order replica metrics', () => {
         if (a instanceof Error) throw a;
         return a;
       },
-      promise: async () => { throw new Error('unused'); },
-      fetchLog: async () => { throw new Error('unused'); },
-      status: async () => { throw new Error('unused'); },
+      promise: async () => {
+        throw new Error('unused');
+      },
+      fetchLog: async () => {
+        throw new Error('unused');
+      },
+      status: async () => {
+        throw new Error('unused');
+      },
       catchup: async () => {},
     };
     let clock = 1_000;
-    const peers = observePeers(inner, { logger, ids, metrics: catchupMetrics(registry), now: () => clock });
-    const entry = (index: number, key: string): OrderEntry => ({ index, epoch: 4, name: 'Tux', quantity: 1, key, crc: index + 1 });
-    const append = (prevIndex: number, entries: OrderEntry[], leaderLastIndex: number): AppendRequest =>
-      ({ epoch: 4, leaderId: 3, prevIndex, prevCrc: 0, entries, commitIndex: -1, viewStartIndex: -1, leaderLastIndex, established: true });
+    const peers = observePeers(inner, {
+      logger,
+      ids,
+      metrics: catchupMetrics(registry),
+      now: () => clock,
+    });
+    const entry = (index: number, key: string): OrderEntry => ({
+      index,
+      epoch: 4,
+      name: 'Tux',
+      quantity: 1,
+      key,
+      crc: index + 1,
+    });
+    const append = (
+      prevIndex: number,
+      entries: OrderEntry[],
+      leaderLastIndex: number,
+    ): AppendRequest => ({
+      epoch: 4,
+      leaderId: 3,
+      prevIndex,
+      prevCrc: 0,
+      entries,
+      commitIndex: -1,
+      viewStartIndex: -1,
+      leaderLastIndex,
+      established: true,
+    });
 
     // The order's request placed it: the purchase carried that request's id.
-    const purchaser = observePurchaser({ purchase: async (r) => ({ name: r.name, quantity: 99 }) }, ids);
+    const purchaser = observePurchaser(
+      { purchase: async (r) => ({ name: r.name, quantity: 99 }) },
+      ids,
+    );
     await purchaser.purchase({ name: 'Tux', quantity: 1, key: 'k5', epoch: 4 }, 'client-req-1');
 
     // Follower 2 is down: a heartbeat fails, carrying no request's id.
     await expect(peers.append(2, append(2, [], 5), 100)).rejects.toThrow();
     expect(sent.at(-1)).toEqual({ reqId: undefined, entries: 0 });
     // It comes back 3 orders behind: the leader sends orders 3..5 in two batches.
-    answer = (req) => ({ ok: true, matchIndex: req.prevIndex + req.entries.length, logEpoch: 4, storage: 'intact' });
+    answer = (req) => ({
+      ok: true,
+      matchIndex: req.prevIndex + req.entries.length,
+      logEpoch: 4,
+      storage: 'intact',
+    });
     clock = 1_200;
     await peers.append(2, append(2, [entry(3, 'k3'), entry(4, 'k4')], 5), 100);
     expect(lines.some((l) => l.event === 'catchup')).toBe(false);
@@ -196,7 +321,10 @@ describe('order replica metrics', () => {
     await meta.save({ promisedEpoch: 1, votedFor: 3, logEpoch: 0, storage: 'intact' });
     await meta.save({ promisedEpoch: 1, votedFor: 3, logEpoch: 1, storage: 'intact' });
     await meta.save({ promisedEpoch: 2, votedFor: 2, logEpoch: 1, storage: 'intact' });
-    expect(lines.filter((l) => l.event === 'epoch_change').map((l) => [l.from, l.to])).toEqual([[0, 1], [1, 2]]);
+    expect(lines.filter((l) => l.event === 'epoch_change').map((l) => [l.from, l.to])).toEqual([
+      [0, 1],
+      [1, 2],
+    ]);
   });
 });
 
@@ -204,7 +332,11 @@ describe('catalog metrics', () => {
   it('stock per toy from store.list(), restocks per toy, and a line per restock', async () => {
     const { logger, lines } = memoryLogger('catalog');
     const registry = createRegistry();
-    const stock = new Map([['Tux', 0], ['Lego', 3], ['Barbie', 0]]);
+    const stock = new Map([
+      ['Tux', 0],
+      ['Lego', 3],
+      ['Barbie', 0],
+    ]);
     const store = {
       list: () => [...stock].map(([name, quantity]) => ({ name, price: 1, quantity })),
       restockEmpty: async () => {
@@ -216,7 +348,12 @@ describe('catalog metrics', () => {
     registerCatalogMetrics(registry, store);
     const log = catalogEventLogger(logger);
     const count = restockMetrics(registry);
-    const restocking = createRestocker({ store, clock: new ManualClock(), intervalMs: 1_000, onEvent: (e) => (log(e), count(e)) });
+    const restocking = createRestocker({
+      store,
+      clock: new ManualClock(),
+      intervalMs: 1_000,
+      onEvent: (e) => (log(e), count(e)),
+    });
     let text = await registry.metrics();
     expect(seriesValue(text, 'toystore_catalog_stock{toy="Tux"}')).toBe(0);
     expect(seriesValue(text, 'toystore_catalog_stock{toy="Lego"}')).toBe(3);
@@ -227,6 +364,8 @@ describe('catalog metrics', () => {
     expect(seriesValue(text, 'toystore_catalog_restocks_total{toy="Tux"}')).toBe(1);
     expect(seriesValue(text, 'toystore_catalog_restocks_total{toy="Barbie"}')).toBe(1);
     expect(text).not.toContain('toystore_catalog_restocks_total{toy="Lego"}');
-    expect(lines.filter((l) => l.event === 'restock')).toEqual([expect.objectContaining({ toys: ['Tux', 'Barbie'] })]);
+    expect(lines.filter((l) => l.event === 'restock')).toEqual([
+      expect.objectContaining({ toys: ['Tux', 'Barbie'] }),
+    ]);
   });
 });

@@ -17,18 +17,40 @@ import type { Order, Product } from '../../shared/contracts.ts';
 import { noQuorum, upstreamUnavailable } from '../../shared/errors.ts';
 import { electionView, expectError, FakeCatalog, FakeRouter } from '../frontend/helpers.ts';
 
-const TOYS: Product[] = ['Tux', 'Lego', 'Barbie', 'Slinky'].map((name, i) => ({ name, price: 10, quantity: 100 - i }));
+const TOYS: Product[] = ['Tux', 'Lego', 'Barbie', 'Slinky'].map((name, i) => ({
+  name,
+  price: 10,
+  quantity: 100 - i,
+}));
 
 function setup() {
   const catalog = new FakeCatalog(TOYS);
   const cache = new ObservedProductCache({ maxSize: 3, loader: (n) => catalog.getProduct(n) });
   const clock = new ManualClock();
   const router = Object.assign(new FakeRouter(), { history: () => [] });
-  router.get = async (n): Promise<Order> => ({ number: n, name: n % 2 ? 'Lego' : 'Tux', quantity: 1 });
+  router.get = async (n): Promise<Order> => ({
+    number: n,
+    name: n % 2 ? 'Lego' : 'Tux',
+    quantity: 1,
+  });
   const now = () => 1_000_000 + clock.now();
-  const recorder = createStatusRecorder({ orders: router, clock, now, quorum: 2, watchEveryMs: 100 });
+  const recorder = createStatusRecorder({
+    orders: router,
+    clock,
+    now,
+    quorum: 2,
+    watchEveryMs: 100,
+  });
   const observedCatalog = recorder.observeCatalog(catalog);
-  const page = createStatusPage({ cache, orders: recorder.orders, catalog: observedCatalog, recorder, now, sampleEveryMs: 0, fetchTimeoutMs: 50 });
+  const page = createStatusPage({
+    cache,
+    orders: recorder.orders,
+    catalog: observedCatalog,
+    recorder,
+    now,
+    sampleEveryMs: 0,
+    fetchTimeoutMs: 50,
+  });
   const json = async (query = ''): Promise<StatusSnapshot> => {
     const res = await page.app.request(`/status.json${query}`);
     expect(res.status).toBe(200);
@@ -39,7 +61,13 @@ function setup() {
     recorder.close();
   };
   /** What main.ts's router.onEvent hands the recorder when the leader changes. */
-  const leads = (leaderId: number | null, epoch: number | null) => recorder.onRouterEvent({ type: 'leader_change', leaderId, epoch, why: leaderId === null ? 'none' : 'elected' });
+  const leads = (leaderId: number | null, epoch: number | null) =>
+    recorder.onRouterEvent({
+      type: 'leader_change',
+      leaderId,
+      epoch,
+      why: leaderId === null ? 'none' : 'elected',
+    });
   return { catalog, cache, clock, router, recorder, page, json, close, leads };
 }
 
@@ -62,11 +90,34 @@ describe('status page', () => {
     const s = await json();
     expect(s.leader).toEqual({ id: 3, epoch: 7, electing: false });
     expect(s.replicas).toEqual([
-      expect.objectContaining({ id: 3, state: 'up', role: 'leader', epoch: 7, lastIndex: 4, lag: 0, leader: true }),
-      expect.objectContaining({ id: 2, state: 'up', role: 'follower', lastIndex: 4, lag: 0, leader: false }),
+      expect.objectContaining({
+        id: 3,
+        state: 'up',
+        role: 'leader',
+        epoch: 7,
+        lastIndex: 4,
+        lag: 0,
+        leader: true,
+      }),
+      expect.objectContaining({
+        id: 2,
+        state: 'up',
+        role: 'follower',
+        lastIndex: 4,
+        lag: 0,
+        leader: false,
+      }),
       expect.objectContaining({ id: 1, state: 'down', lastIndex: null, lag: null }),
     ]);
-    expect(s.failovers).toEqual([expect.objectContaining({ atMs: 1_000_000, from: null, to: 3, epoch: 7, reason: 'first election' })]);
+    expect(s.failovers).toEqual([
+      expect.objectContaining({
+        atMs: 1_000_000,
+        from: null,
+        to: 3,
+        epoch: 7,
+        reason: 'first election',
+      }),
+    ]);
     expect(s.startedAtMs).toBe(1_000_000);
     expect(s.now).toBe(1_002_500);
     close();
@@ -80,7 +131,9 @@ describe('status page', () => {
     expect(s.cache.lru.map((e) => e.name)).toEqual(['Slinky', 'Tux', 'Barbie']);
     expect(s.cache.lru[0]).toEqual({ name: 'Slinky', quantity: 97, price: 10 });
     expect(s.cache).toMatchObject({ hits: 1, misses: 4, evictions: 1, size: 3, capacity: 3 });
-    expect(s.cache.events.filter((e) => e.kind === 'evict')).toEqual([expect.objectContaining({ name: 'Lego', by: 'Slinky' })]);
+    expect(s.cache.events.filter((e) => e.kind === 'evict')).toEqual([
+      expect.objectContaining({ name: 'Lego', by: 'Slinky' }),
+    ]);
     expect(s.cache.samples.at(-1)).toMatchObject({ hits: 1, misses: 4, evictions: 1 });
     expect(s.cache.samples.length).toBeGreaterThanOrEqual(2);
     close();
@@ -94,7 +147,12 @@ describe('status page', () => {
     expect(s.orders.recent[1]).toEqual({ number: 3, name: 'Lego', quantity: 1 });
     expect(s.orders.stale).toBe(false);
     expect(s.stock).toMatchObject({ stale: false, error: null });
-    expect(s.stock.products.map((p) => [p.name, p.quantity])).toEqual([['Tux', 100], ['Lego', 99], ['Barbie', 98], ['Slinky', 97]]);
+    expect(s.stock.products.map((p) => [p.name, p.quantity])).toEqual([
+      ['Tux', 100],
+      ['Lego', 99],
+      ['Barbie', 98],
+      ['Slinky', 97],
+    ]);
     await json();
     expect(router.getCalls.sort()).toEqual([0, 1, 2, 3, 4]);
     close();
@@ -104,7 +162,12 @@ describe('status page', () => {
     const { json, catalog, router, close } = setup();
     await json();
     catalog.failWith = upstreamUnavailable('catalog');
-    router.view = () => ({ ...FakeRouter.prototype.view.call(router), replicas: FakeRouter.prototype.view.call(router).replicas.map((r) => (r.id === 3 ? { ...r, lastIndex: 6 } : r)) });
+    router.view = () => ({
+      ...FakeRouter.prototype.view.call(router),
+      replicas: FakeRouter.prototype.view
+        .call(router)
+        .replicas.map((r) => (r.id === 3 ? { ...r, lastIndex: 6 } : r)),
+    });
     router.get = () => new Promise<Order>(() => {}); // the leader never answers
     const s = await json();
     expect(s.stock.stale).toBe(true);
@@ -117,9 +180,28 @@ describe('status page', () => {
 
   it('when the followers die and orders are refused, then the snapshot says so although the router still names a leader', async () => {
     const { json, leads, clock, router, recorder, close } = setup();
-    const up = (id: number, role: string, lastIndex: number) => ({ id, url: `http://127.0.0.1:801${id}`, state: 'up' as const, role, lastIndex, promisedEpoch: 7 });
-    const down = (id: number) => ({ id, url: `http://127.0.0.1:801${id}`, state: 'down' as const, role: null, lastIndex: null, promisedEpoch: null });
-    let view: ElectionView = { leaderId: 3, epoch: 7, electing: false, replicas: [up(3, 'leader', 10), up(2, 'follower', 8), up(1, 'follower', 10)] };
+    const up = (id: number, role: string, lastIndex: number) => ({
+      id,
+      url: `http://127.0.0.1:801${id}`,
+      state: 'up' as const,
+      role,
+      lastIndex,
+      promisedEpoch: 7,
+    });
+    const down = (id: number) => ({
+      id,
+      url: `http://127.0.0.1:801${id}`,
+      state: 'down' as const,
+      role: null,
+      lastIndex: null,
+      promisedEpoch: null,
+    });
+    let view: ElectionView = {
+      leaderId: 3,
+      epoch: 7,
+      electing: false,
+      replicas: [up(3, 'leader', 10), up(2, 'follower', 8), up(1, 'follower', 10)],
+    };
     router.view = () => view;
     leads(3, 7);
     recorder.tick();
@@ -127,7 +209,10 @@ describe('status page', () => {
       await clock.sleep(20);
       return { order_number: 11 };
     };
-    const placed = [recorder.orders.placeOrder({ name: 'Tux', quantity: 1 }), recorder.orders.placeOrder({ name: 'Lego', quantity: 1 })];
+    const placed = [
+      recorder.orders.placeOrder({ name: 'Tux', quantity: 1 }),
+      recorder.orders.placeOrder({ name: 'Lego', quantity: 1 }),
+    ];
     await clock.advance(20);
     await Promise.all(placed);
 
@@ -137,13 +222,30 @@ describe('status page', () => {
       throw noQuorum('no follower is reachable');
     };
     const refusedAtMs = 1_000_000 + clock.now();
-    for (let i = 0; i < 2; i++) await expect(recorder.orders.placeOrder({ name: 'Tux', quantity: 1 })).rejects.toMatchObject({ status: 503, reason: 'no_quorum' });
+    for (let i = 0; i < 2; i++)
+      await expect(recorder.orders.placeOrder({ name: 'Tux', quantity: 1 })).rejects.toMatchObject({
+        status: 503,
+        reason: 'no_quorum',
+      });
     await clock.advance(1_500);
 
     const s = await json('?window=10');
     expect(s.leader.id).toBe(3); // what the router names...
-    expect(s.banners).toEqual([expect.objectContaining({ level: 'down', reason: 'no_quorum', headline: 'orders refused: no quorum', sinceMs: refusedAtMs, refused: { count: 2, status: 503, lastMs: refusedAtMs, failingSinceMs: refusedAtMs } })]); // ...and what it saw
-    expect(s.services.map((x) => [x.name, x.state])).toEqual([['catalog', 'up'], ['order-3', 'up'], ['order-2', 'down'], ['order-1', 'down']]);
+    expect(s.banners).toEqual([
+      expect.objectContaining({
+        level: 'down',
+        reason: 'no_quorum',
+        headline: 'orders refused: no quorum',
+        sinceMs: refusedAtMs,
+        refused: { count: 2, status: 503, lastMs: refusedAtMs, failingSinceMs: refusedAtMs },
+      }),
+    ]); // ...and what it saw
+    expect(s.services.map((x) => [x.name, x.state])).toEqual([
+      ['catalog', 'up'],
+      ['order-3', 'up'],
+      ['order-2', 'down'],
+      ['order-1', 'down'],
+    ]);
     expect(s.services.find((x) => x.name === 'order-2')!.sinceMs).toBe(1_000_000 + 2_100); // the first watch (every 100 ms) after it went down
 
     // One point per second over a fixed 10 s window ending now: the 200s, then the 503s.
@@ -167,7 +269,13 @@ describe('status page', () => {
     const { json, leads, clock, router, recorder, close } = setup();
     const views: Record<string, ElectionView> = {
       healthy: electionView,
-      leaderDown: { ...electionView, electing: true, replicas: electionView.replicas.map((r) => (r.id === 3 ? { ...r, state: 'down', role: null, lastIndex: null } : r)) },
+      leaderDown: {
+        ...electionView,
+        electing: true,
+        replicas: electionView.replicas.map((r) =>
+          r.id === 3 ? { ...r, state: 'down', role: null, lastIndex: null } : r,
+        ),
+      },
     };
     let view = views.healthy!;
     router.view = () => view;
@@ -176,25 +284,41 @@ describe('status page', () => {
     view = views.leaderDown!;
     await clock.advance(100); // the watch (every 100 ms) sees replica 3 down: the first sign
     await clock.advance(30);
-    recorder.onRouterEvent({ type: 'election', trigger: 'heartbeat', reason: 'leader 3 stopped answering heartbeats' });
+    recorder.onRouterEvent({
+      type: 'election',
+      trigger: 'heartbeat',
+      reason: 'leader 3 stopped answering heartbeats',
+    });
     await clock.advance(30);
     leads(2, 8);
     await clock.advance(100);
     const s = await json();
     expect(s.failovers.at(-1)).toEqual({
-      atMs: 1_001_160, from: 3, to: 2, epoch: 8, reason: 'leader 3 stopped answering heartbeats', // the router's words
-      troubleSinceMs: 1_001_100, durationMs: 60, ordersResumedAfterMs: null,
+      atMs: 1_001_160,
+      from: 3,
+      to: 2,
+      epoch: 8,
+      reason: 'leader 3 stopped answering heartbeats', // the router's words
+      troubleSinceMs: 1_001_100,
+      durationMs: 60,
+      ordersResumedAfterMs: null,
     });
     close();
   });
 
-  it('when the catalog stops answering the page\'s own reads, then it is shown down since then', async () => {
+  it("when the catalog stops answering the page's own reads, then it is shown down since then", async () => {
     const { json, catalog, clock, close } = setup();
     await json();
     await clock.advance(3_000);
     catalog.failWith = upstreamUnavailable('catalog');
     const s = await json();
-    expect(s.services[0]).toEqual({ name: 'catalog', state: 'down', sinceMs: 1_003_000, lastUpMs: 1_000_000, detail: 'catalog is unavailable' });
+    expect(s.services[0]).toEqual({
+      name: 'catalog',
+      state: 'down',
+      sinceMs: 1_003_000,
+      lastUpMs: 1_000_000,
+      detail: 'catalog is unavailable',
+    });
     expect(s.banners.map((b) => b.reason)).toEqual(['catalog_down']);
     close();
   });

@@ -22,7 +22,12 @@ describe('bounded memory for the status page', () => {
   it('the per-second series keeps only the last N seconds, and a late observation never makes a new bucket behind the newest', () => {
     const s = new PerSecond(5, () => ({ n: 0 }));
     for (let sec = 0; sec < 20; sec++) s.at(sec * 1000 + 10)!.n++;
-    expect(s.range(0, 19_999).filter((b) => b.bucket).map((b) => b.atMs)).toEqual([15_000, 16_000, 17_000, 18_000, 19_000]);
+    expect(
+      s
+        .range(0, 19_999)
+        .filter((b) => b.bucket)
+        .map((b) => b.atMs),
+    ).toEqual([15_000, 16_000, 17_000, 18_000, 19_000]);
     s.at(17_500)!.n++; // late but kept: lands in its own second
     expect(s.range(17_000, 17_999)[0]!.bucket).toEqual({ n: 2 });
     expect(s.at(3_000)).toBeUndefined(); // older than anything kept
@@ -31,7 +36,8 @@ describe('bounded memory for the status page', () => {
 
   it('a hundred thousand orders in one second take one histogram: p50 and p99 within 5 % above the true values', () => {
     const t = new Timeline(60);
-    for (let i = 1; i <= 100_000; i++) t.recordOrder(5_000, i % 100 === 0 ? 503 : 200, (i % 1000) / 10 + 0.1); // 0.1 .. 100 ms, uniform
+    for (let i = 1; i <= 100_000; i++)
+      t.recordOrder(5_000, i % 100 === 0 ? 503 : 200, (i % 1000) / 10 + 0.1); // 0.1 .. 100 ms, uniform
     const [p] = t.ordersBetween(5_000, 5_999);
     expect(p!.counts).toEqual({ 200: 99_000, 409: 0, 503: 1_000, 504: 0, other: 0 });
     expect(p!.p50Ms).toBeGreaterThanOrEqual(50);
@@ -45,6 +51,10 @@ describe('bounded memory for the status page', () => {
     const t = new Timeline(10);
     t.recordOrder(0, 422, 1);
     t.recordOrder(0, 500, 1);
-    expect(t.ordersBetween(0, 2_999).map((p) => [p.counts.other, p.p50Ms === null])).toEqual([[2, false], [0, true], [0, true]]);
+    expect(t.ordersBetween(0, 2_999).map((p) => [p.counts.other, p.p50Ms === null])).toEqual([
+      [2, false],
+      [0, true],
+      [0, true],
+    ]);
   });
 });

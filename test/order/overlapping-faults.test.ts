@@ -12,7 +12,11 @@ import { AppError } from '../../shared/errors.ts';
 import { createInProcessNetwork } from '../../shared/http.ts';
 import { checkConvergedCluster, type Acknowledged } from '../../scripts/lib/invariants/index.ts';
 import type { Meta, MetaStore } from '../../order/meta.ts';
-import { createOrderCluster, type ClusterOptions, type OrderCluster } from '../support/order-cluster.ts';
+import {
+  createOrderCluster,
+  type ClusterOptions,
+  type OrderCluster,
+} from '../support/order-cluster.ts';
 
 const CATALOG = 'http://catalog.test';
 let cluster: OrderCluster | null = null;
@@ -37,17 +41,31 @@ function cluster3(opts: ClusterOptions = {}) {
   return { c, store };
 }
 
-const logsOf = (c: OrderCluster, ids = [1, 2, 3]) => new Map(ids.map((id) => [`order-${id}`, c.log(id)]));
+const logsOf = (c: OrderCluster, ids = [1, 2, 3]) =>
+  new Map(ids.map((id) => [`order-${id}`, c.log(id)]));
 
-async function order(c: OrderCluster, acked: Acknowledged[], name = 'Tux', quantity = 1): Promise<number> {
+async function order(
+  c: OrderCluster,
+  acked: Acknowledged[],
+  name = 'Tux',
+  quantity = 1,
+): Promise<number> {
   const { order_number } = await c.settle(c.router.placeOrder({ name, quantity }));
   acked.push({ orderNumber: order_number, name, quantity });
   return order_number;
 }
 
 /** Stock conservation for one toy: what the catalog lost is exactly what the log's orders took. */
-function conserved(store: ReturnType<typeof createMemoryCatalogStore>, c: OrderCluster, leader: number, name: string) {
-  const ordered = c.log(leader).filter((e) => e.name === name).reduce((n, e) => n + e.quantity, 0);
+function conserved(
+  store: ReturnType<typeof createMemoryCatalogStore>,
+  c: OrderCluster,
+  leader: number,
+  name: string,
+) {
+  const ordered = c
+    .log(leader)
+    .filter((e) => e.name === name)
+    .reduce((n, e) => n + e.quantity, 0);
   return { stock: store.get(name)!.quantity, expected: 100 - ordered };
 }
 
@@ -62,7 +80,10 @@ describe('when a new leader has not yet put its start-of-epoch log on a majority
     c.cut('order-3', 'order-1');
     c.cut('order-3', 'order-2');
     const epoch3 = c.replica(3).status().leaderEpoch!;
-    void c.replica(3).placeOrder({ name: 'Lego', quantity: 7, key: 'K', epoch: epoch3 }).catch(() => {});
+    void c
+      .replica(3)
+      .placeOrder({ name: 'Lego', quantity: 7, key: 'K', epoch: epoch3 })
+      .catch(() => {});
     await c.until('K is in the old leader log', () => c.log(3).some((e) => e.key === 'K'));
     await c.crash(3);
     // The frontend elects 2, whose appends to 1 are dropped (its promises are not).
@@ -75,22 +96,31 @@ describe('when a new leader has not yet put its start-of-epoch log on a majority
     await c.crash(2);
     c.heal();
     await c.restart(3);
-    await c.until('K committed on replica 1', () => c.log(1).some((e) => e.key === 'K') && c.replica(3).status().commitIndex >= 1);
+    await c.until(
+      'K committed on replica 1',
+      () => c.log(1).some((e) => e.key === 'K') && c.replica(3).status().commitIndex >= 1,
+    );
     await c.restart(2);
     await c.converged();
     expect(checkConvergedCluster(logsOf(c), acked)).toEqual([]);
-    await c.until('the new leader accounted for K', () => !store.pending().entries.some((p) => p.key === 'K'));
+    await c.until(
+      'the new leader accounted for K',
+      () => !store.pending().entries.some((p) => p.key === 'K'),
+    );
     expect(conserved(store, c, 3, 'Lego')).toEqual({ stock: 91, expected: 91 });
   });
 });
 
-describe('when an order\'s first attempt dies with the leader and the retry meets a leader without quorum', () => {
+describe("when an order's first attempt dies with the leader and the retry meets a leader without quorum", () => {
   it('the client hears 504 (unknown), never 503 (certainly did not happen)', async () => {
     const { c } = cluster3();
     await c.until('replica 3 leads', () => c.leaderId() === 3);
     c.cut('order-3', 'order-1');
     c.cut('order-3', 'order-2');
-    const answer = c.router.placeOrder({ name: 'Tux', quantity: 1 }, { idempotencyKey: 'K' }).then(() => 'ok', (e: AppError) => e);
+    const answer = c.router.placeOrder({ name: 'Tux', quantity: 1 }, { idempotencyKey: 'K' }).then(
+      () => 'ok',
+      (e: AppError) => e,
+    );
     await c.until('K is in the old leader log', () => c.log(3).some((e) => e.key === 'K'));
     await c.crash(3);
     // 2 is elected with 1's promise, but none of its appends reach 1: it has no quorum (nor has
@@ -117,9 +147,17 @@ describe('when a client retries its key at a frontend that knows nothing of the 
     await c.crash(3);
     // The client's retry reaches another frontend (or this one restarted): no leader anywhere.
     const other = c.addFrontend('frontend-b');
-    const retry = await c.settle(other.placeOrder({ name: 'Tux', quantity: 1 }, { idempotencyKey: 'K' }).then(() => 'ok', (e: AppError) => e));
+    const retry = await c.settle(
+      other.placeOrder({ name: 'Tux', quantity: 1 }, { idempotencyKey: 'K' }).then(
+        () => 'ok',
+        (e: AppError) => e,
+      ),
+    );
     expect(retry).toBeInstanceOf(AppError);
-    expect({ status: (retry as AppError).status, reason: (retry as AppError).reason }).toEqual({ status: 504, reason: 'outcome_unknown' });
+    expect({ status: (retry as AppError).status, reason: (retry as AppError).reason }).toEqual({
+      status: 504,
+      reason: 'outcome_unknown',
+    });
     // And rightly so: once 3 is back, its log (with K) wins and K commits.
     c.heal();
     await c.restart(3);
@@ -152,7 +190,11 @@ describe('when a replica lost its log while it was down', () => {
     expect(c.log(1)).toHaveLength(3);
     // Then 3, which holds every acknowledged order: it leads, and 2 is rebuilt from it.
     await c.restart(3);
-    await c.until('replica 2 is intact again', () => c.replica(2).status().storage === 'intact', 10_000);
+    await c.until(
+      'replica 2 is intact again',
+      () => c.replica(2).status().storage === 'intact',
+      10_000,
+    );
     await order(c, acked);
     await c.converged();
     expect(checkConvergedCluster(logsOf(c), acked)).toEqual([]);
@@ -165,7 +207,11 @@ describe('when a replica lost its log while it was down', () => {
     for (let i = 0; i < 3; i++) await order(c, acked);
     await c.crash(2);
     await c.restart(2, { lose: 'both' });
-    await c.until('replica 2 is intact again', () => c.replica(2).status().storage === 'intact', 10_000);
+    await c.until(
+      'replica 2 is intact again',
+      () => c.replica(2).status().storage === 'intact',
+      10_000,
+    );
     expect(c.replica(2).status().promisedEpoch).toBe(c.replica(3).status().promisedEpoch);
     await c.converged();
     expect(checkConvergedCluster(logsOf(c), acked)).toEqual([]);
@@ -176,7 +222,10 @@ describe('when a replica lost its log while it was down', () => {
     await c.until('replica 3 leads', () => c.leaderId() === 3);
     const acked: Acknowledged[] = [];
     for (let i = 0; i < 4; i++) await order(c, acked);
-    await c.until('follower 1 knows order 3 committed', () => c.replica(1).status().commitIndex >= 3);
+    await c.until(
+      'follower 1 knows order 3 committed',
+      () => c.replica(1).status().commitIndex >= 3,
+    );
     await c.crash(1);
     await c.restart(1);
     expect(c.replica(1).status().commitIndex).toBeGreaterThanOrEqual(3);
@@ -192,10 +241,19 @@ describe('when the leader is cut off from both followers but the frontend still 
       c.cut(f, 'order-3');
     }
     let placed: number | null = null;
-    await c.until('an order is acknowledged', async () => {
-      placed = await c.settle(c.router.placeOrder({ name: 'Tux', quantity: 1 }).then((r) => r.order_number, () => null));
-      return placed !== null;
-    }, 10_000);
+    await c.until(
+      'an order is acknowledged',
+      async () => {
+        placed = await c.settle(
+          c.router.placeOrder({ name: 'Tux', quantity: 1 }).then(
+            (r) => r.order_number,
+            () => null,
+          ),
+        );
+        return placed !== null;
+      },
+      10_000,
+    );
     expect(c.leaderId()).not.toBe(3);
     expect(c.replica(3).isLeader()).toBe(false);
   });
@@ -203,7 +261,10 @@ describe('when the leader is cut off from both followers but the frontend still 
   it('a second frontend still routing to the deposed leader never answers "no such order" for one the first acknowledged', async () => {
     const { c } = cluster3();
     const b = c.addFrontend('frontend-b');
-    await c.until('both frontends route to replica 3', () => c.leaderId() === 3 && b.view().leaderId === 3);
+    await c.until(
+      'both frontends route to replica 3',
+      () => c.leaderId() === 3 && b.view().leaderId === 3,
+    );
     // Frontend b reaches only replica 3; replica 3 reaches no follower.
     c.cut('frontend-b', 'order-1');
     c.cut('frontend-b', 'order-2');
@@ -212,11 +273,25 @@ describe('when the leader is cut off from both followers but the frontend still 
       c.cut(f, 'order-3');
     }
     let n: number | null = null;
-    await c.until('frontend a gets an order acknowledged', async () => {
-      n = await c.settle(c.router.placeOrder({ name: 'Tux', quantity: 1 }).then((r) => r.order_number, () => null));
-      return n !== null;
-    }, 10_000);
-    const read = await c.settle(b.getOrder(n!).then((o) => o, (e: AppError) => e));
+    await c.until(
+      'frontend a gets an order acknowledged',
+      async () => {
+        n = await c.settle(
+          c.router.placeOrder({ name: 'Tux', quantity: 1 }).then(
+            (r) => r.order_number,
+            () => null,
+          ),
+        );
+        return n !== null;
+      },
+      10_000,
+    );
+    const read = await c.settle(
+      b.getOrder(n!).then(
+        (o) => o,
+        (e: AppError) => e,
+      ),
+    );
     expect(read instanceof AppError ? read.reason : 'found').not.toBe('order_not_found');
   });
 });
@@ -225,7 +300,10 @@ describe('when a new leader is elected while the old one does not know it yet', 
   it('the old leader answers no order read until a quorum confirms it still leads', async () => {
     const { c } = cluster3();
     const b = c.addFrontend('frontend-b');
-    await c.until('both frontends route to replica 3', () => c.leaderId() === 3 && b.view().leaderId === 3);
+    await c.until(
+      'both frontends route to replica 3',
+      () => c.leaderId() === 3 && b.view().leaderId === 3,
+    );
     // Frontend a reaches only replica 3, frontend b only replicas 1 and 2; 3 reaches no follower.
     c.cut('frontend', 'order-1');
     c.cut('frontend', 'order-2');
@@ -234,25 +312,39 @@ describe('when a new leader is elected while the old one does not know it yet', 
       c.cut('order-3', f);
       c.cut(f, 'order-3');
     }
-    await c.until('frontend b elected a new leader', () => b.view().leaderId !== null && b.view().leaderId !== 3);
+    await c.until(
+      'frontend b elected a new leader',
+      () => b.view().leaderId !== null && b.view().leaderId !== 3,
+    );
     const { order_number } = await c.settle(b.placeOrder({ name: 'Tux', quantity: 1 }));
     expect(c.replica(3).isLeader()).toBe(true); // it has not noticed yet
-    const read = await c.settle(c.router.getOrder(order_number).then((o) => o, (e: AppError) => e));
+    const read = await c.settle(
+      c.router.getOrder(order_number).then(
+        (o) => o,
+        (e: AppError) => e,
+      ),
+    );
     expect(read instanceof AppError ? read.reason : 'found').not.toBe('order_not_found');
   });
 });
 
-describe('when another frontend elects a new leader behind this one\'s back', () => {
+describe("when another frontend elects a new leader behind this one's back", () => {
   it('this frontend follows the newer epoch at its next heartbeat, before the old leader even knows', async () => {
     const { c } = cluster3();
     const b = c.addFrontend('frontend-b');
-    await c.until('both frontends route to replica 3', () => c.leaderId() === 3 && b.view().leaderId === 3);
+    await c.until(
+      'both frontends route to replica 3',
+      () => c.leaderId() === 3 && b.view().leaderId === 3,
+    );
     c.cut('frontend-b', 'order-3');
     for (const f of ['order-1', 'order-2']) {
       c.cut('order-3', f);
       c.cut(f, 'order-3');
     }
-    await c.until('frontend b elected a new leader', () => b.view().leaderId !== null && b.view().leaderId !== 3);
+    await c.until(
+      'frontend b elected a new leader',
+      () => b.view().leaderId !== null && b.view().leaderId !== 3,
+    );
     const newer = b.view();
     await c.until('frontend a follows it', () => c.leaderId() === newer.leaderId, 100);
     expect(c.router.view().epoch).toBe(newer.epoch);
@@ -281,9 +373,14 @@ describe('when too few replicas are left to elect anyone', () => {
     await c.until('replica 3 leads', () => c.leaderId() === 3);
     await c.crash(2);
     await c.crash(1);
-    await c.until('the leader stepped down', () => !c.replica(3).isLeader() && c.leaderId() === null, 5_000);
+    await c.until(
+      'the leader stepped down',
+      () => !c.replica(3).isLeader() && c.leaderId() === null,
+      5_000,
+    );
     const epoch = c.replica(3).status().promisedEpoch;
-    for (let i = 0; i < 20; i++) await c.settle(c.router.placeOrder({ name: 'Tux', quantity: 1 }).catch(() => null));
+    for (let i = 0; i < 20; i++)
+      await c.settle(c.router.placeOrder({ name: 'Tux', quantity: 1 }).catch(() => null));
     await c.pass(2_000);
     expect(c.replica(3).status().promisedEpoch).toBe(epoch);
     await c.restart(2);
@@ -311,14 +408,18 @@ class FullDiskMeta implements MetaStore {
 describe('when a meta write fails (a full disk) as a replica promises a new epoch', () => {
   it('the replica stops instead of going on with a promise the disk may not hold, and its memory keeps the old one', async () => {
     const { c } = cluster3({ startRouter: false });
-    await c.until('all three are intact', () => [1, 2, 3].every((id) => c.replica(id).status().storage === 'intact'));
+    await c.until('all three are intact', () =>
+      [1, 2, 3].every((id) => c.replica(id).status().storage === 'intact'),
+    );
     const disk = new FullDiskMeta(c.metas.get(1)!);
     c.metas.set(1, disk as never);
     await c.crash(1);
     await c.restart(1);
     const before = c.replica(1).status().promisedEpoch;
     disk.failures = 1;
-    await expect(c.settle(c.replica(1).handlePromise({ epoch: before + 5, candidateId: 3 }))).rejects.toThrow(/ENOSPC|durable/);
+    await expect(
+      c.settle(c.replica(1).handlePromise({ epoch: before + 5, candidateId: 3 })),
+    ).rejects.toThrow(/ENOSPC|durable/);
     expect(c.fatals.map((f) => f.replica)).toEqual([1]);
     expect(c.replica(1).status().promisedEpoch).toBe(before);
   });

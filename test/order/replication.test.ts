@@ -9,7 +9,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { checkConvergedCluster, type Acknowledged } from '../../scripts/lib/invariants/index.ts';
 import { ManualClock } from '../../shared/clock.ts';
 import { AppError } from '../../shared/errors.ts';
-import { createOrderCluster, type ClusterOptions, type OrderCluster } from '../support/order-cluster.ts';
+import {
+  createOrderCluster,
+  type ClusterOptions,
+  type OrderCluster,
+} from '../support/order-cluster.ts';
 
 let cluster: OrderCluster | null = null;
 afterEach(async () => {
@@ -18,9 +22,15 @@ afterEach(async () => {
 });
 
 /** Three replicas and a frontend on logical time. */
-const cluster3 = (opts: ClusterOptions = {}): OrderCluster => (cluster = createOrderCluster({ clock: new ManualClock(), ...opts }));
+const cluster3 = (opts: ClusterOptions = {}): OrderCluster =>
+  (cluster = createOrderCluster({ clock: new ManualClock(), ...opts }));
 
-async function order(c: OrderCluster, acked: Acknowledged[], name = 'Tux', quantity = 1): Promise<number> {
+async function order(
+  c: OrderCluster,
+  acked: Acknowledged[],
+  name = 'Tux',
+  quantity = 1,
+): Promise<number> {
   const { order_number } = await c.settle(c.router.placeOrder({ name, quantity }));
   acked.push({ orderNumber: order_number, name, quantity });
   return order_number;
@@ -35,7 +45,11 @@ describe('a healthy cluster', () => {
     const c = cluster3();
     await c.until('replica 3 leads', () => c.leaderId() === 3);
     const acked: Acknowledged[] = [];
-    const numbers = await c.settle(Promise.all(Array.from({ length: 20 }, (_, i) => order(c, acked, i % 2 ? 'Tux' : 'Lego', 1 + (i % 3)))));
+    const numbers = await c.settle(
+      Promise.all(
+        Array.from({ length: 20 }, (_, i) => order(c, acked, i % 2 ? 'Tux' : 'Lego', 1 + (i % 3))),
+      ),
+    );
     expect([...numbers].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i));
     await c.converged();
     expect(checkConvergedCluster(logsOf(c), acked)).toEqual([]);
@@ -46,14 +60,19 @@ describe('a healthy cluster', () => {
   it('answers 404 for an order number that was never given out', async () => {
     const c = cluster3();
     await c.until('a leader exists', () => c.leaderId() !== null);
-    await expect(c.settle(c.router.getOrder(7))).rejects.toMatchObject({ status: 404, reason: 'order_not_found' });
+    await expect(c.settle(c.router.getOrder(7))).rejects.toMatchObject({
+      status: 404,
+      reason: 'order_not_found',
+    });
   });
 
   it('passes the catalog refusal through and gives out no number for it', async () => {
     const c = cluster3();
     c.catalog.setQuantity('Tux', 1);
     await c.until('a leader exists', () => c.leaderId() !== null);
-    await expect(c.settle(c.router.placeOrder({ name: 'Tux', quantity: 2 }))).rejects.toMatchObject({ status: 409 });
+    await expect(c.settle(c.router.placeOrder({ name: 'Tux', quantity: 2 }))).rejects.toMatchObject(
+      { status: 409 },
+    );
     const acked: Acknowledged[] = [];
     expect(await order(c, acked, 'Lego')).toBe(0);
   });
@@ -82,11 +101,16 @@ describe('when the leader dies', () => {
     await c.until('replica 3 leads', () => c.leaderId() === 3);
     const acked: Acknowledged[] = [];
     await order(c, acked);
-    const elections = () => c.routerEvents.filter((e) => e.frontend === 'frontend' && e.type === 'election');
+    const elections = () =>
+      c.routerEvents.filter((e) => e.frontend === 'frontend' && e.type === 'election');
     const before = elections().length;
     await c.crash(3);
     await c.settle(Promise.all(Array.from({ length: 12 }, () => order(c, acked, 'Lego'))));
-    expect(elections().slice(before).map((e) => e.type === 'election' && e.trigger)).toEqual(['request_failed']);
+    expect(
+      elections()
+        .slice(before)
+        .map((e) => e.type === 'election' && e.trigger),
+    ).toEqual(['request_failed']);
     expect(c.leaderId()).toBe(2);
     expect(new Set(acked.map((a) => a.orderNumber)).size).toBe(13);
   });
@@ -117,7 +141,9 @@ describe('when the leader dies', () => {
     const c = cluster3();
     await c.until('replica 3 leads', () => c.leaderId() === 3);
     const acked: Acknowledged[] = [];
-    const inFlight = Array.from({ length: 30 }, (_, i) => order(c, acked, 'Tux', 1 + (i % 5)).catch((e: AppError) => e));
+    const inFlight = Array.from({ length: 30 }, (_, i) =>
+      order(c, acked, 'Tux', 1 + (i % 5)).catch((e: AppError) => e),
+    );
     await c.until('some orders are logged', () => c.log(3).length >= 5);
     await c.crash(3);
     const results = await c.settle(Promise.all(inFlight));
@@ -137,9 +163,16 @@ describe('a leader never acknowledges what one crash could erase', () => {
     await c.until('replica 3 leads', () => c.leaderId() === 3);
     await c.crash(1);
     await c.crash(2);
-    await c.until('the leader sees no follower', () => c.replica(3).status().followers.every((f) => !f.reachable));
+    await c.until('the leader sees no follower', () =>
+      c
+        .replica(3)
+        .status()
+        .followers.every((f) => !f.reachable),
+    );
     const callsBefore = c.catalog.calls.length;
-    await expect(c.settle(c.router.placeOrder({ name: 'Tux', quantity: 1 }))).rejects.toMatchObject({ status: 503, reason: 'no_quorum' });
+    await expect(c.settle(c.router.placeOrder({ name: 'Tux', quantity: 1 }))).rejects.toMatchObject(
+      { status: 503, reason: 'no_quorum' },
+    );
     expect(c.catalog.calls.length).toBe(callsBefore);
     expect(c.log(3)).toEqual([]);
   });
@@ -154,7 +187,10 @@ describe('a leader never acknowledges what one crash could erase', () => {
     c.setLink(1, 'blackhole');
     c.setLink(2, 'blackhole');
     const epoch3 = c.replica(3).status().leaderEpoch!;
-    const stranded = c.replica(3).placeOrder({ name: 'Lego', quantity: 2, key: 'stranded', epoch: epoch3 }).catch((e) => e);
+    const stranded = c
+      .replica(3)
+      .placeOrder({ name: 'Lego', quantity: 2, key: 'stranded', epoch: epoch3 })
+      .catch((e) => e);
     await c.until('the stranded order is in the old leader log', () => c.log(3).length === 6);
     await c.crash(3);
     c.setLink(1, 'up');
@@ -193,12 +229,16 @@ describe('priority chooses who leads, never whose orders survive', () => {
     const c = cluster3({ startRouter: false });
     // A new cluster starts once every replica has answered once (order/recovery.ts); then epoch 1
     // is led by replica 2 with replica 1, and replica 3 is down throughout.
-    await c.until('all three know the cluster is new', () => [1, 2, 3].every((id) => c.replica(id).status().storage === 'intact'));
+    await c.until('all three know the cluster is new', () =>
+      [1, 2, 3].every((id) => c.replica(id).status().storage === 'intact'),
+    );
     c.setLink(3, 'down');
     await c.settle(c.replica(2).lead(1));
     const acked: Acknowledged[] = [];
     for (let i = 0; i < 7; i++) {
-      const n = await c.settle(c.replica(2).placeOrder({ name: 'Tux', quantity: 1, key: `k${i}`, epoch: 1 }));
+      const n = await c.settle(
+        c.replica(2).placeOrder({ name: 'Tux', quantity: 1, key: `k${i}`, epoch: 1 }),
+      );
       acked.push({ orderNumber: n, name: 'Tux', quantity: 1 });
     }
     // Replica 2 dies, replica 3 comes back empty and is asked to lead epoch 2 with replica 1.
@@ -206,7 +246,9 @@ describe('priority chooses who leads, never whose orders survive', () => {
     c.setLink(3, 'up');
     await c.settle(c.replica(3).lead(2));
     expect(c.log(3)).toHaveLength(7);
-    const n = await c.settle(c.replica(3).placeOrder({ name: 'Lego', quantity: 1, key: 'after', epoch: 2 }));
+    const n = await c.settle(
+      c.replica(3).placeOrder({ name: 'Lego', quantity: 1, key: 'after', epoch: 2 }),
+    );
     expect(n).toBe(7);
     acked.push({ orderNumber: 7, name: 'Lego', quantity: 1 });
     await c.restart(2);
@@ -228,7 +270,10 @@ describe('epochs fence out old leaders', () => {
     const newEpoch = c.replica(2).status().leaderEpoch!;
     expect(newEpoch).toBeGreaterThan(oldEpoch);
     // While still believing it leads, the old leader tries an order of its own in its old epoch.
-    const late = c.replica(3).placeOrder({ name: 'Tux', quantity: 9, key: 'late', epoch: oldEpoch }).catch((e) => e);
+    const late = c
+      .replica(3)
+      .placeOrder({ name: 'Tux', quantity: 9, key: 'late', epoch: oldEpoch })
+      .catch((e) => e);
     expect(await c.settle(late)).toBeInstanceOf(AppError);
     await c.until('the old leader stepped down', () => c.replica(3).status().role === 'follower');
     expect(c.log(2).some((e) => e.key === 'late')).toBe(false);
@@ -239,7 +284,9 @@ describe('epochs fence out old leaders', () => {
 
   it('no two replicas ever lead the same epoch', async () => {
     const c = cluster3({ startRouter: false });
-    const results = await c.settle(Promise.allSettled([c.replica(3).lead(5), c.replica(2).lead(5), c.replica(1).lead(5)]));
+    const results = await c.settle(
+      Promise.allSettled([c.replica(3).lead(5), c.replica(2).lead(5), c.replica(1).lead(5)]),
+    );
     const winners = results.filter((r) => r.status === 'fulfilled');
     expect(winners.length).toBeLessThanOrEqual(1);
     const leaders = [1, 2, 3].filter((id) => c.replica(id).status().leaderEpoch === 5);
@@ -250,9 +297,21 @@ describe('epochs fence out old leaders', () => {
     const c = cluster3({ startRouter: false });
     await c.settle(c.replica(3).lead(4));
     await expect(
-      c.replica(1).handleAppend({ epoch: 2, leaderId: 2, prevIndex: -1, prevCrc: 0, entries: [], commitIndex: -1, viewStartIndex: -1, leaderLastIndex: -1, established: false }),
+      c.replica(1).handleAppend({
+        epoch: 2,
+        leaderId: 2,
+        prevIndex: -1,
+        prevCrc: 0,
+        entries: [],
+        commitIndex: -1,
+        viewStartIndex: -1,
+        leaderLastIndex: -1,
+        established: false,
+      }),
     ).rejects.toMatchObject({ reason: 'stale_epoch' });
-    await expect(c.settle(c.replica(3).placeOrder({ name: 'Tux', quantity: 1, key: 'x', epoch: 3 }))).rejects.toMatchObject({ reason: 'stale_epoch' });
+    await expect(
+      c.settle(c.replica(3).placeOrder({ name: 'Tux', quantity: 1, key: 'x', epoch: 3 })),
+    ).rejects.toMatchObject({ reason: 'stale_epoch' });
   });
 });
 
@@ -273,8 +332,12 @@ describe('a follower that falls behind while up', () => {
   it('a second order with the same key returns the first order number without a second decrement', async () => {
     const c = cluster3({ startRouter: false });
     await c.settle(c.replica(3).lead(1));
-    const a = await c.settle(c.replica(3).placeOrder({ name: 'Tux', quantity: 2, key: 'same', epoch: 1 }));
-    const b = await c.settle(c.replica(3).placeOrder({ name: 'Tux', quantity: 2, key: 'same', epoch: 1 }));
+    const a = await c.settle(
+      c.replica(3).placeOrder({ name: 'Tux', quantity: 2, key: 'same', epoch: 1 }),
+    );
+    const b = await c.settle(
+      c.replica(3).placeOrder({ name: 'Tux', quantity: 2, key: 'same', epoch: 1 }),
+    );
     expect(b).toBe(a);
     expect(c.log(3)).toHaveLength(1);
     expect(c.catalog.quantity('Tux')).toBe(1_000_000 - 2);

@@ -30,7 +30,16 @@ function candidate(head: LogHead, fetch: () => FetchLogResponse) {
     // A healthy follower: it takes what it is sent (and answers after a macrotask, like a socket).
     append: (peer, req) =>
       peer === 2
-        ? new Promise((resolve) => setImmediate(() => resolve({ ok: true, matchIndex: req.prevIndex + req.entries.length, logEpoch: req.epoch, storage: 'intact' })))
+        ? new Promise((resolve) =>
+            setImmediate(() =>
+              resolve({
+                ok: true,
+                matchIndex: req.prevIndex + req.entries.length,
+                logEpoch: req.epoch,
+                storage: 'intact',
+              }),
+            ),
+          )
         : refused(),
     fetchLog: async (peer) => (peer === 2 ? fetch() : refused()),
     status: async () => refused(),
@@ -67,7 +76,11 @@ describe('when the replica whose log won loses it before the candidate fetches i
   it('with the log still there, the candidate adopts it whole and leads', async () => {
     const held = records(5, 2);
     const head: LogHead = { logEpoch: 2, lastIndex: 4, lastCrc: held[4]!.crc };
-    const { replica, log } = candidate(head, () => ({ prevCrc: null, entries: held, lastIndex: 4 }));
+    const { replica, log } = candidate(head, () => ({
+      prevCrc: null,
+      entries: held,
+      lastIndex: 4,
+    }));
     await expect(replica.lead(3)).resolves.toMatchObject({ epoch: 3, lastIndex: 4 });
     expect(log.slice(0, 5)).toEqual(held);
     await replica.stop();

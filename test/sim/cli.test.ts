@@ -16,7 +16,17 @@ describe('the sim CLI', () => {
     const r = await runTs(CLI, ['--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('A seed is a number that decides everything about one run');
-    for (const flag of ['--seeds N   (default 100)', '--mode', '--faults', '--tolerate', '--first-failure', '--jobs', '--json', '--trace']) expect(r.stdout).toContain(flag);
+    for (const flag of [
+      '--seeds N   (default 100)',
+      '--mode',
+      '--faults',
+      '--tolerate',
+      '--first-failure',
+      '--jobs',
+      '--json',
+      '--trace',
+    ])
+      expect(r.stdout).toContain(flag);
     expect(r.stdout).not.toContain('--shim');
   });
 
@@ -36,7 +46,13 @@ describe('the sim CLI', () => {
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
-    const summary = JSON.parse(lines[0]!) as { seeds: { from: number; count: number }; run: number; passed: number; failed: unknown[]; faults: object };
+    const summary = JSON.parse(lines[0]!) as {
+      seeds: { from: number; count: number };
+      run: number;
+      passed: number;
+      failed: unknown[];
+      faults: object;
+    };
     expect(summary.seeds).toEqual({ from: 7, count: 2 });
     expect(summary.run).toBe(2);
     expect(summary.passed).toBe(2);

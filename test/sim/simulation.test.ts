@@ -14,7 +14,12 @@ import { describe, expect, it } from 'vitest';
 import type { OrderEntry, ReplicaStatus } from '../../shared/contracts.ts';
 import { signEntry } from '../../order/log.ts';
 import { Checker, type ReplicaSnapshot } from '../../scripts/lib/sim/checker.ts';
-import { describeFailure, runSimulation, type SimMode, type SimOptions } from '../../scripts/lib/sim/simulation.ts';
+import {
+  describeFailure,
+  runSimulation,
+  type SimMode,
+  type SimOptions,
+} from '../../scripts/lib/sim/simulation.ts';
 import { FAULT_CLASSES, type FaultClass, type FaultStats } from '../../scripts/lib/sim/options.ts';
 
 const STEPS = 300;
@@ -26,7 +31,11 @@ function seedsFrom(start: number, count: number): number[] {
   return Array.from({ length: count }, (_, i) => start + i);
 }
 
-async function failuresOf(seeds: number[], mode: SimMode, faults: FaultClass[] = [...FAULT_CLASSES]): Promise<string[]> {
+async function failuresOf(
+  seeds: number[],
+  mode: SimMode,
+  faults: FaultClass[] = [...FAULT_CLASSES],
+): Promise<string[]> {
   const failures: string[] = [];
   for (const seed of seeds) {
     const r = await runSimulation({ seed, steps: STEPS, mode, faults });
@@ -39,10 +48,16 @@ async function failuresOf(seeds: number[], mode: SimMode, faults: FaultClass[] =
 describe('the seeded simulation of the whole store', () => {
   const majority = seedsFrom(1, 40);
   // Eight tests of five seeds each: each stays far below the per-test timeout on a loaded machine.
-  it.each([1, 2, 3, 4, 5, 6, 7, 8])(`holds every invariant over 40 seeds x ${STEPS} steps of every fault class, at most one replica impaired (part %i of 8)`, async (part) => {
-    const failures = await failuresOf(majority.filter((_, i) => i % 8 === part - 1), 'majority');
-    expect(failures, failures.join('\n\n')).toEqual([]);
-  });
+  it.each([1, 2, 3, 4, 5, 6, 7, 8])(
+    `holds every invariant over 40 seeds x ${STEPS} steps of every fault class, at most one replica impaired (part %i of 8)`,
+    async (part) => {
+      const failures = await failuresOf(
+        majority.filter((_, i) => i % 8 === part - 1),
+        'majority',
+      );
+      expect(failures, failures.join('\n\n')).toEqual([]);
+    },
+  );
 
   it(`holds every invariant with faults overlapping: two replicas impaired at once now and then (8 seeds x ${STEPS} steps)`, async () => {
     const failures = await failuresOf(seedsFrom(1, 8), 'overlap');
@@ -59,10 +74,13 @@ describe('the seeded simulation of the whole store', () => {
   //   kept its own older suffix, whose stock an established leader had released;
   // 1856, 2749 fatal and 2141 committed-lost: a follower not synced in the epoch cut the current
   //   leader's records on a late append that said the leader held less.
-  it.each([141, 1856, 2141, 2749])('holds every invariant on seed %i, which found a view-change or late-append bug', async (seed) => {
-    const failures = await failuresOf([seed], 'majority');
-    expect(failures, failures.join('\n\n')).toEqual([]);
-  });
+  it.each([141, 1856, 2141, 2749])(
+    'holds every invariant on seed %i, which found a view-change or late-append bug',
+    async (seed) => {
+      const failures = await failuresOf([seed], 'majority');
+      expect(failures, failures.join('\n\n')).toEqual([]);
+    },
+  );
 
   it('replays a seed exactly: same seed, same trace; another seed, another trace', async () => {
     const a = await runSimulation({ seed: 4242, steps: 200, mode: 'overlap' });
@@ -88,9 +106,17 @@ describe('the fault classes of issue 9 fire, and the store holds under each with
     let fired = 0;
     const failures: string[] = [];
     for (const seed of [1, 2, 3, 4]) {
-      const r = await runSimulation({ seed, steps: STEPS, mode: 'overlap', faults: [cls as FaultClass, 'crash'] });
+      const r = await runSimulation({
+        seed,
+        steps: STEPS,
+        mode: 'overlap',
+        faults: [cls as FaultClass, 'crash'],
+      });
       fired += FIRED[cls]!(r.stats.faults);
-      if (!r.ok) failures.push(describeFailure(r, `npm run sim -- --seed ${seed} --mode overlap --faults ${cls},crash`));
+      if (!r.ok)
+        failures.push(
+          describeFailure(r, `npm run sim -- --seed ${seed} --mode overlap --faults ${cls},crash`),
+        );
     }
     expect(failures, failures.join('\n\n')).toEqual([]);
     expect(fired).toBeGreaterThan(0);
@@ -102,7 +128,12 @@ describe('the checker fails when a piece is broken on purpose', () => {
    * The first of `seeds` on which the broken run breaks a rule of the kinds `expected` and the
    * honest run of the same seed passes (a broken piece may also show as another rule first).
    */
-  async function firstCaught(seeds: number[], broken: SimOptions['broken'], expected: RegExp, faults: FaultClass[] = BASIC_FAULTS) {
+  async function firstCaught(
+    seeds: number[],
+    broken: SimOptions['broken'],
+    expected: RegExp,
+    faults: FaultClass[] = BASIC_FAULTS,
+  ) {
     for (const seed of seeds) {
       const bad = await runSimulation({ seed, steps: STEPS, broken, faults });
       if (!bad.violations.some((v) => expected.test(v.kind))) continue;
@@ -112,34 +143,65 @@ describe('the checker fails when a piece is broken on purpose', () => {
     return null;
   }
 
-  const kindsOf = (r: { violations: { kind: string }[] } | null) => r?.violations.map((v) => v.kind) ?? [];
+  const kindsOf = (r: { violations: { kind: string }[] } | null) =>
+    r?.violations.map((v) => v.kind) ?? [];
 
   it('a log disk that acknowledges appends before fsync is caught: acknowledged orders not durable on a majority', async () => {
-    const r = await firstCaught(seedsFrom(1, 10), { lyingLogDisk: true }, /^(ack|committed)-not-durable$/);
+    const r = await firstCaught(
+      seedsFrom(1, 10),
+      { lyingLogDisk: true },
+      /^(ack|committed)-not-durable$/,
+    );
     expect(r).not.toBeNull();
-    expect(r!.violations.map((v) => v.kind)).toEqual(expect.arrayContaining([expect.stringMatching(/^(ack|committed)-not-durable$/)]));
+    expect(r!.violations.map((v) => v.kind)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^(ack|committed)-not-durable$/)]),
+    );
   });
 
   it('peers that grant every promise (and hide their logs) are caught: committed orders cut or changed', async () => {
-    const r = await firstCaught(seedsFrom(1, 20), { lyingPromises: true }, /^(fatal|committed-lost|committed-changed|two-leaders|lost|wrong-content)$/);
+    const r = await firstCaught(
+      seedsFrom(1, 20),
+      { lyingPromises: true },
+      /^(fatal|committed-lost|committed-changed|two-leaders|lost|wrong-content)$/,
+    );
     expect(r).not.toBeNull();
     expect(r!.violations.map((v) => v.kind)).toEqual(
-      expect.arrayContaining([expect.stringMatching(/^(fatal|committed-lost|committed-changed|two-leaders|lost|wrong-content)$/)]),
+      expect.arrayContaining([
+        expect.stringMatching(
+          /^(fatal|committed-lost|committed-changed|two-leaders|lost|wrong-content)$/,
+        ),
+      ]),
     );
   });
 
   it('leaders that release the purchases of committed orders are caught: a committed order whose stock went back', async () => {
-    const r = await firstCaught(seedsFrom(1, 10), { releasingAccounts: true }, /^(released-committed|stock)$/);
-    expect(kindsOf(r)).toEqual(expect.arrayContaining([expect.stringMatching(/^(released-committed|stock)$/)]));
+    const r = await firstCaught(
+      seedsFrom(1, 10),
+      { releasingAccounts: true },
+      /^(released-committed|stock)$/,
+    );
+    expect(kindsOf(r)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^(released-committed|stock)$/)]),
+    );
   });
 
   it('a frontend that answers 503 where the outcome is unknown is caught: a definite failure after an unknown attempt, or one that commits', async () => {
-    const r = await firstCaught(seedsFrom(1, 20), { unknownAsFailure: true }, /^(definite-after-unknown|failed-committed)$/);
-    expect(kindsOf(r)).toEqual(expect.arrayContaining([expect.stringMatching(/^(definite-after-unknown|failed-committed)$/)]));
+    const r = await firstCaught(
+      seedsFrom(1, 20),
+      { unknownAsFailure: true },
+      /^(definite-after-unknown|failed-committed)$/,
+    );
+    expect(kindsOf(r)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^(definite-after-unknown|failed-committed)$/),
+      ]),
+    );
   });
 
   it('a frontend that never elects a second leader is caught: orders refused while a healthy majority waits', async () => {
-    const r = await firstCaught(seedsFrom(1, 30), { frontendElectsOnce: true }, /^unavailable$/, ['crash']);
+    const r = await firstCaught(seedsFrom(1, 30), { frontendElectsOnce: true }, /^unavailable$/, [
+      'crash',
+    ]);
     expect(kindsOf(r)).toContain('unavailable');
   });
 
@@ -149,13 +211,24 @@ describe('the checker fails when a piece is broken on purpose', () => {
   });
 
   it('a log store that goes on after a failed write is caught: no fail-stop', async () => {
-    const r = await firstCaught(seedsFrom(1, 30), { logErrorsKeepGoing: true }, /^no-fail-stop$/, ['write-errors']);
+    const r = await firstCaught(seedsFrom(1, 30), { logErrorsKeepGoing: true }, /^no-fail-stop$/, [
+      'write-errors',
+    ]);
     expect(kindsOf(r)).toContain('no-fail-stop');
   });
 
   it('a disk that loses committed records with no fault to own the loss is caught, though faults that damage a disk are excused', async () => {
-    const r = await firstCaught(seedsFrom(1, 20), { silentDiskLoss: true }, /^(committed-lost|committed-not-durable|ack-not-durable|lost)$/, ['crash']);
-    expect(kindsOf(r)).toEqual(expect.arrayContaining([expect.stringMatching(/^(committed-lost|committed-not-durable|ack-not-durable|lost)$/)]));
+    const r = await firstCaught(
+      seedsFrom(1, 20),
+      { silentDiskLoss: true },
+      /^(committed-lost|committed-not-durable|ack-not-durable|lost)$/,
+      ['crash'],
+    );
+    expect(kindsOf(r)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^(committed-lost|committed-not-durable|ack-not-durable|lost)$/),
+      ]),
+    );
   });
 });
 
@@ -170,7 +243,12 @@ function chain(keys: string[], epoch = 1, from: OrderEntry[] = []): OrderEntry[]
   return out;
 }
 
-function status(id: number, log: readonly OrderEntry[], commitIndex: number, leaderEpoch: number | null = null): ReplicaStatus {
+function status(
+  id: number,
+  log: readonly OrderEntry[],
+  commitIndex: number,
+  leaderEpoch: number | null = null,
+): ReplicaStatus {
   return {
     id,
     role: leaderEpoch === null ? 'follower' : 'leader',
@@ -186,7 +264,13 @@ function status(id: number, log: readonly OrderEntry[], commitIndex: number, lea
   };
 }
 
-function snap(id: number, log: readonly OrderEntry[], commitIndex: number, durable: readonly OrderEntry[] = log, leaderEpoch: number | null = null): ReplicaSnapshot {
+function snap(
+  id: number,
+  log: readonly OrderEntry[],
+  commitIndex: number,
+  durable: readonly OrderEntry[] = log,
+  leaderEpoch: number | null = null,
+): ReplicaSnapshot {
   return { id, status: status(id, log, commitIndex, leaderEpoch), visible: log, durable };
 }
 
@@ -217,7 +301,11 @@ describe('the checker rules', () => {
     const log = chain(['a', 'b', 'c']);
     c.checkStep([snap(1, log, 2), snap(2, log, 2), snap(3, [], -1, [])]);
     expect(c.ok).toBe(true);
-    c.checkStep([snap(1, log, 2), snap(2, log.slice(0, 1), -1, log.slice(0, 1)), snap(3, [], -1, [])]);
+    c.checkStep([
+      snap(1, log, 2),
+      snap(2, log.slice(0, 1), -1, log.slice(0, 1)),
+      snap(3, [], -1, []),
+    ]);
     expect(kinds(c)).toEqual(expect.arrayContaining(['committed-lost', 'committed-not-durable']));
   });
 
@@ -228,7 +316,11 @@ describe('the checker rules', () => {
     c.onAck({ orderNumber: 0, name: 'Tux', quantity: 1, key: 'a', by: 'client' }, snaps);
     expect(kinds(c)).toEqual(['ack-not-durable']);
     const d = new Checker(2, () => 0);
-    d.onAck({ orderNumber: 1, name: 'Lego', quantity: 2, by: 'client' }, [snap(1, chain(['a', 'b']), 1), snap(2, chain(['a', 'b']), 1), snap(3, [], -1, [])]);
+    d.onAck({ orderNumber: 1, name: 'Lego', quantity: 2, by: 'client' }, [
+      snap(1, chain(['a', 'b']), 1),
+      snap(2, chain(['a', 'b']), 1),
+      snap(3, [], -1, []),
+    ]);
     d.checkEnd([snap(1, log, 0), snap(2, log, 0), snap(3, log, 0)]);
     expect(kinds(d)).toEqual(expect.arrayContaining(['ack-not-durable', 'lost']));
   });

@@ -12,7 +12,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { signEntry } from '../../order/log.ts';
 import type { AppendRequest } from '../../shared/contracts.ts';
 import type { HttpResponse } from '../../shared/http.ts';
-import { CATALOG_URL, createStack, FRONTEND_INTERNAL_URL, STACK_SECRET, type Stack } from '../support/stack.ts';
+import {
+  CATALOG_URL,
+  createStack,
+  FRONTEND_INTERNAL_URL,
+  STACK_SECRET,
+  type Stack,
+} from '../support/stack.ts';
 import { replicaUrl } from '../support/order-cluster.ts';
 
 let stack: Stack | null = null;
@@ -26,11 +32,20 @@ const WRONG = 'not-the-cluster-secret-but-long-enough-to-be-one';
 async function ready(): Promise<Stack> {
   const s = (stack = createStack());
   await s.until('a leader is elected', () => s.leaderId() !== null);
-  for (const [name, quantity] of [['Tux', 2], ['Lego', 1], ['Barbie', 3]] as const) expect((await s.request('POST', '/orders', { name, quantity })).status).toBe(200);
+  for (const [name, quantity] of [
+    ['Tux', 2],
+    ['Lego', 1],
+    ['Barbie', 3],
+  ] as const)
+    expect((await s.request('POST', '/orders', { name, quantity })).status).toBe(200);
   await s.converged();
   // Quiescent: every replica knows everything committed and the leader has accounted for every purchase.
-  await s.until('the store is quiescent', () =>
-    [1, 2, 3].every((id) => s.replica(id).status().commitIndex === s.log(id).length - 1) && s.store.pending().entries.length === 0);
+  await s.until(
+    'the store is quiescent',
+    () =>
+      [1, 2, 3].every((id) => s.replica(id).status().commitIndex === s.log(id).length - 1) &&
+      s.store.pending().entries.length === 0,
+  );
   return s;
 }
 
@@ -41,7 +56,14 @@ function everything(s: Stack) {
     metas: [1, 2, 3].map((id) => s.metas.get(id)!.load()),
     replicas: [1, 2, 3].map((id) => {
       const st = s.replica(id).status();
-      return { role: st.role, promisedEpoch: st.promisedEpoch, leaderEpoch: st.leaderEpoch, leaderId: st.leaderId, head: st.head, commitIndex: st.commitIndex };
+      return {
+        role: st.role,
+        promisedEpoch: st.promisedEpoch,
+        leaderEpoch: st.leaderEpoch,
+        leaderId: st.leaderId,
+        head: st.head,
+        commitIndex: st.commitIndex,
+      };
     }),
     stock: s.store.list(),
     pending: s.store.pending(),
@@ -55,17 +77,44 @@ function forgedAppend(s: Stack, follower: number): AppendRequest {
   const log = s.log(follower);
   const last = log[log.length - 1]!;
   const epoch = s.replica(follower).status().promisedEpoch + 1;
-  const entry = signEntry(last.crc, { index: last.index + 1, epoch, name: 'Barbie', quantity: 10_000, key: 'forged-barbies' });
-  return { epoch, leaderId: s.leaderId()!, prevIndex: last.index, prevCrc: last.crc, entries: [entry], commitIndex: entry.index, viewStartIndex: last.index, leaderLastIndex: entry.index, established: true };
+  const entry = signEntry(last.crc, {
+    index: last.index + 1,
+    epoch,
+    name: 'Barbie',
+    quantity: 10_000,
+    key: 'forged-barbies',
+  });
+  return {
+    epoch,
+    leaderId: s.leaderId()!,
+    prevIndex: last.index,
+    prevCrc: last.crc,
+    entries: [entry],
+    commitIndex: entry.index,
+    viewStartIndex: last.index,
+    leaderLastIndex: entry.index,
+    established: true,
+  };
 }
 
 /** Sends a request straight onto the network, as a stranger would: no credential, or `authorization`. */
-async function forge(s: Stack, method: 'GET' | 'POST', url: string, body: unknown, authorization?: string): Promise<HttpResponse> {
-  return s.net.http({ method, url, body, headers: authorization === undefined ? {} : { authorization } });
+async function forge(
+  s: Stack,
+  method: 'GET' | 'POST',
+  url: string,
+  body: unknown,
+  authorization?: string,
+): Promise<HttpResponse> {
+  return s.net.http({
+    method,
+    url,
+    body,
+    headers: authorization === undefined ? {} : { authorization },
+  });
 }
 
 describe('a stranger who reaches an internal port', () => {
-  it('cannot append 10,000 Barbies to a follower\'s log, lead, fence, promise, buy, reconcile or drop the cache: 401 without a credential, 403 with a wrong one, nothing changed', async () => {
+  it("cannot append 10,000 Barbies to a follower's log, lead, fence, promise, buy, reconcile or drop the cache: 401 without a credential, 403 with a wrong one, nothing changed", async () => {
     const s = await ready();
     const leader = s.leaderId()!;
     const follower = [1, 2, 3].find((id) => id !== leader)!;
@@ -73,17 +122,67 @@ describe('a stranger who reaches an internal port', () => {
     const before = everything(s);
     const huge = 1_000_000_000;
     const forged: Array<[string, 'GET' | 'POST', string, unknown]> = [
-      ['append to a follower', 'POST', `${replicaUrl(follower)}/internal/append`, forgedAppend(s, follower)],
+      [
+        'append to a follower',
+        'POST',
+        `${replicaUrl(follower)}/internal/append`,
+        forgedAppend(s, follower),
+      ],
       ['lead with a big epoch', 'POST', `${replicaUrl(follower)}/internal/lead`, { epoch: huge }],
-      ['promise a big epoch', 'POST', `${replicaUrl(leader)}/internal/promise`, { epoch: huge, candidateId: follower }],
-      ['announce a leader', 'POST', `${replicaUrl(leader)}/internal/leader`, { epoch: huge, leaderId: follower }],
-      ['order at the leader', 'POST', `${replicaUrl(leader)}/orders`, { name: 'Lego', quantity: 100, key: 'forged-order', epoch: s.replica(leader).status().leaderEpoch }],
-      ['fence the catalog with a big epoch', 'POST', `${CATALOG_URL}/internal/fence`, { epoch: huge }],
-      ['buy 100 Lego', 'POST', `${CATALOG_URL}/purchases`, { name: 'Lego', quantity: 100, key: 'forged-lego', epoch: huge }],
-      ['mark the purchase committed', 'POST', `${CATALOG_URL}/internal/reconcile`, { epoch: huge, committed: ['forged-lego'], release: [] }],
-      ['push a change notice that empties the cache', 'POST', `${FRONTEND_INTERNAL_URL}/internal/changes`, { seq: 1_000, sinceSeq: 999, names: ['Tux'] }],
-      ['drop a toy from the cache', 'POST', `${FRONTEND_INTERNAL_URL}/internal/invalidate`, { name: 'Tux' }],
-      ['read a replica\'s log', 'GET', `${replicaUrl(follower)}/internal/log?from=0`, undefined],
+      [
+        'promise a big epoch',
+        'POST',
+        `${replicaUrl(leader)}/internal/promise`,
+        { epoch: huge, candidateId: follower },
+      ],
+      [
+        'announce a leader',
+        'POST',
+        `${replicaUrl(leader)}/internal/leader`,
+        { epoch: huge, leaderId: follower },
+      ],
+      [
+        'order at the leader',
+        'POST',
+        `${replicaUrl(leader)}/orders`,
+        {
+          name: 'Lego',
+          quantity: 100,
+          key: 'forged-order',
+          epoch: s.replica(leader).status().leaderEpoch,
+        },
+      ],
+      [
+        'fence the catalog with a big epoch',
+        'POST',
+        `${CATALOG_URL}/internal/fence`,
+        { epoch: huge },
+      ],
+      [
+        'buy 100 Lego',
+        'POST',
+        `${CATALOG_URL}/purchases`,
+        { name: 'Lego', quantity: 100, key: 'forged-lego', epoch: huge },
+      ],
+      [
+        'mark the purchase committed',
+        'POST',
+        `${CATALOG_URL}/internal/reconcile`,
+        { epoch: huge, committed: ['forged-lego'], release: [] },
+      ],
+      [
+        'push a change notice that empties the cache',
+        'POST',
+        `${FRONTEND_INTERNAL_URL}/internal/changes`,
+        { seq: 1_000, sinceSeq: 999, names: ['Tux'] },
+      ],
+      [
+        'drop a toy from the cache',
+        'POST',
+        `${FRONTEND_INTERNAL_URL}/internal/invalidate`,
+        { name: 'Tux' },
+      ],
+      ["read a replica's log", 'GET', `${replicaUrl(follower)}/internal/log?from=0`, undefined],
       ['read the ledger', 'GET', `${CATALOG_URL}/internal/ledger`, undefined],
     ];
     for (const [what, method, url, body] of forged) {
@@ -99,7 +198,9 @@ describe('a stranger who reaches an internal port', () => {
     // The store still works, with the same leader and epoch.
     await s.pass(100);
     expect(everything(s)).toBe(before);
-    expect((await s.request('POST', '/orders', { name: 'Tux', quantity: 1 })).body).toEqual({ data: { order_number: 3 } });
+    expect((await s.request('POST', '/orders', { name: 'Tux', quantity: 1 })).body).toEqual({
+      data: { order_number: 3 },
+    });
   });
 
   it('the forged append was a valid one: with the credential the follower takes it (so the credential alone stood in the way)', async () => {
@@ -107,10 +208,20 @@ describe('a stranger who reaches an internal port', () => {
     s.router.stop(); // no heartbeat from the real leader may race the forged epoch
     const follower = [1, 2, 3].find((id) => id !== s.leaderId())!;
     const req = forgedAppend(s, follower);
-    const taken = await forge(s, 'POST', `${replicaUrl(follower)}/internal/append`, req, `Bearer ${STACK_SECRET}`);
+    const taken = await forge(
+      s,
+      'POST',
+      `${replicaUrl(follower)}/internal/append`,
+      req,
+      `Bearer ${STACK_SECRET}`,
+    );
     expect(taken.status).toBe(200);
     expect(taken.body).toMatchObject({ data: { ok: true, matchIndex: req.entries[0]!.index } });
-    expect(s.log(follower).at(-1)).toMatchObject({ name: 'Barbie', quantity: 10_000, key: 'forged-barbies' });
+    expect(s.log(follower).at(-1)).toMatchObject({
+      name: 'Barbie',
+      quantity: 10_000,
+      key: 'forged-barbies',
+    });
   });
 
   it('the public API and every probe stay open: /health, /ready and /metrics need no credential', async () => {

@@ -30,13 +30,24 @@ const logsOf = (s: Stack) => new Map([1, 2, 3].map((id) => [`order-${id}`, s.log
 describe('the lab API', () => {
   it('serves products, orders and order reads in exactly the lab shapes', async () => {
     const s = await ready();
-    expect(await s.request('GET', '/products/Tux')).toMatchObject({ status: 200, body: { data: { name: 'Tux', price: 15.99, quantity: 100 } } });
+    expect(await s.request('GET', '/products/Tux')).toMatchObject({
+      status: 200,
+      body: { data: { name: 'Tux', price: 15.99, quantity: 100 } },
+    });
     const unknown = await s.request('GET', '/products/Furby');
     expect(unknown.status).toBe(404);
     expect(unknown.body.error).toMatchObject({ code: 404, message: 'product not found' });
-    expect(await s.request('POST', '/orders', { name: 'Tux', quantity: 2 })).toMatchObject({ status: 200, body: { data: { order_number: 0 } } });
-    expect(await s.request('POST', '/orders', { name: 'Lego', quantity: 1 })).toMatchObject({ status: 200, body: { data: { order_number: 1 } } });
-    expect((await s.request('GET', '/orders/0')).body).toEqual({ data: { number: 0, name: 'Tux', quantity: 2 } });
+    expect(await s.request('POST', '/orders', { name: 'Tux', quantity: 2 })).toMatchObject({
+      status: 200,
+      body: { data: { order_number: 0 } },
+    });
+    expect(await s.request('POST', '/orders', { name: 'Lego', quantity: 1 })).toMatchObject({
+      status: 200,
+      body: { data: { order_number: 1 } },
+    });
+    expect((await s.request('GET', '/orders/0')).body).toEqual({
+      data: { number: 0, name: 'Tux', quantity: 2 },
+    });
     const missing = await s.request('GET', '/orders/2');
     expect(missing.status).toBe(404);
     expect(missing.body.error.code).toBe(404);
@@ -67,21 +78,35 @@ describe('the lab API', () => {
 
   it('concurrent orders for the last units: exactly the stock is sold, numbers stay contiguous', async () => {
     const s = await ready();
-    const results = await s.settle(Promise.all(Array.from({ length: 120 }, () => s.request('POST', '/orders', { name: 'Frisbee', quantity: 1 }))));
+    const results = await s.settle(
+      Promise.all(
+        Array.from({ length: 120 }, () =>
+          s.request('POST', '/orders', { name: 'Frisbee', quantity: 1 }),
+        ),
+      ),
+    );
     const ok = results.filter((r) => r.status === 200);
     expect(ok).toHaveLength(100);
     expect(results.filter((r) => r.status === 409)).toHaveLength(20);
-    expect(ok.map((r) => r.body.data.order_number).sort((a, b) => a - b)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(ok.map((r) => r.body.data.order_number).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 100 }, (_, i) => i),
+    );
     expect(s.store.get('Frisbee')?.quantity).toBe(0);
     await s.converged();
-    const acked: Acknowledged[] = ok.map((r) => ({ orderNumber: r.body.data.order_number, name: 'Frisbee', quantity: 1 }));
+    const acked: Acknowledged[] = ok.map((r) => ({
+      orderNumber: r.body.data.order_number,
+      name: 'Frisbee',
+      quantity: 1,
+    }));
     expect(checkConvergedCluster(logsOf(s), acked)).toEqual([]);
   });
 
   it('health shows the leader, the epoch, every replica and the cache', async () => {
     const s = await ready();
     await s.request('GET', '/products/Tux');
-    await s.until('every replica has been heard from', async () => (await s.request('GET', '/health')).body.data.replicas.every((r: any) => r.state === 'up'));
+    await s.until('every replica has been heard from', async () =>
+      (await s.request('GET', '/health')).body.data.replicas.every((r: any) => r.state === 'up'),
+    );
     const h = (await s.request('GET', '/health')).body.data;
     expect(h.leaderId).toBe(3);
     expect(h.epoch).toBeGreaterThan(0);
@@ -118,7 +143,11 @@ describe('bad input gets a clear JSON error and changes nothing anywhere', () =>
   it('POST /orders with an oversized body → 413 in the error shape', async () => {
     const s = await ready();
     const before = snapshot(s);
-    const res = await s.request('POST', '/orders', { name: 'Tux', quantity: 1, pad: 'x'.repeat(100_000) });
+    const res = await s.request('POST', '/orders', {
+      name: 'Tux',
+      quantity: 1,
+      pad: 'x'.repeat(100_000),
+    });
     expect([400, 413]).toContain(res.status);
     expect(res.body.error.code).toBe(res.status);
     expect(snapshot(s)).toBe(before);
@@ -131,7 +160,9 @@ describe('bad input gets a clear JSON error and changes nothing anywhere', () =>
     expect(res.status).toBe(404);
     expect(res.body.error.code).toBe(404);
     expect(snapshot(s)).toBe(before);
-    expect((await s.request('POST', '/orders', { name: 'Tux', quantity: 1 })).body.data.order_number).toBe(0);
+    expect(
+      (await s.request('POST', '/orders', { name: 'Tux', quantity: 1 })).body.data.order_number,
+    ).toBe(0);
   });
 
   for (const param of ['-1', '1.5', 'abc', '99999999999999999999', '0x10']) {
@@ -145,7 +176,14 @@ describe('bad input gets a clear JSON error and changes nothing anywhere', () =>
 
   it('internal endpoints are not reachable through the frontend', async () => {
     const s = await ready();
-    for (const [method, path] of [['POST', '/internal/invalidate'], ['POST', '/internal/append'], ['POST', '/internal/lead'], ['POST', '/internal/promise'], ['GET', '/internal/status'], ['POST', '/purchases']] as const) {
+    for (const [method, path] of [
+      ['POST', '/internal/invalidate'],
+      ['POST', '/internal/append'],
+      ['POST', '/internal/lead'],
+      ['POST', '/internal/promise'],
+      ['GET', '/internal/status'],
+      ['POST', '/purchases'],
+    ] as const) {
       const res = await s.request(method, path, method === 'POST' ? { name: 'Tux' } : undefined);
       expect(res.status).toBe(404);
       expect(res.body.error.code).toBe(404);
@@ -158,7 +196,12 @@ describe('faults, seen from the client', () => {
     const s = await ready();
     await s.crash(2);
     await s.crash(1);
-    await s.until('the leader knows it is alone', () => s.replica(3).status().followers.every((f) => !f.reachable));
+    await s.until('the leader knows it is alone', () =>
+      s
+        .replica(3)
+        .status()
+        .followers.every((f) => !f.reachable),
+    );
     const before = snapshot(s);
     const res = await s.request('POST', '/orders', { name: 'Tux', quantity: 1 });
     expect(res.status).toBe(503);
@@ -178,7 +221,11 @@ describe('faults, seen from the client', () => {
     const r = await s.request('POST', '/orders', { name: 'Barbie', quantity: 2 });
     expect(r).toMatchObject({ status: 200, body: { data: { order_number: 5 } } });
     acked.push({ orderNumber: 5, name: 'Barbie', quantity: 2 });
-    expect((await s.request('GET', '/orders/3')).body.data).toEqual({ number: 3, name: 'Barbie', quantity: 1 });
+    expect((await s.request('GET', '/orders/3')).body.data).toEqual({
+      number: 3,
+      name: 'Barbie',
+      quantity: 1,
+    });
     expect(s.store.get('Barbie')?.quantity).toBe(93);
     await s.restart(3);
     await s.converged();

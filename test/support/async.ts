@@ -25,7 +25,11 @@ export function deferred<T>(): Deferred<T> {
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Runs `scripts/<script>` under tsx from the repo root (`env` added to this process's); resolves with its exit code and output. */
-export function runScript(script: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runScript(
+  script: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return runTs(`scripts/${script}`, args, env);
 }
 
@@ -37,10 +41,20 @@ export interface RunOptions {
 }
 
 /** Runs any .ts file of the repo (a path from its root) under tsx, as runScript does. */
-export function runTs(file: string, args: string[], env: Record<string, string> = {}, o: RunOptions = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runTs(
+  file: string,
+  args: string[],
+  env: Record<string, string> = {},
+  o: RunOptions = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], { cwd: ROOT, env: { ...(o.baseEnv ?? process.env), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const timer = o.timeoutMs === undefined ? null : setTimeout(() => child.kill('SIGKILL'), o.timeoutMs);
+    const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], {
+      cwd: ROOT,
+      env: { ...(o.baseEnv ?? process.env), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const timer =
+      o.timeoutMs === undefined ? null : setTimeout(() => child.kill('SIGKILL'), o.timeoutMs);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -75,7 +89,11 @@ const realPass = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  * poll-with-deadline every test uses (never a bare sleep). A check that throws means "not yet";
  * the last error is in the timeout message.
  */
-export async function pollFor<T>(what: string, check: () => T | undefined | Promise<T | undefined>, o: UntilOptions = {}): Promise<T> {
+export async function pollFor<T>(
+  what: string,
+  check: () => T | undefined | Promise<T | undefined>,
+  o: UntilOptions = {},
+): Promise<T> {
   const now = o.now ?? (() => performance.now());
   const pass = o.pass ?? realPass;
   const end = now() + (o.deadlineMs ?? 20_000);
@@ -98,7 +116,11 @@ export async function pollFor<T>(what: string, check: () => T | undefined | Prom
 }
 
 /** Polls `cond` until it holds (see pollFor); resolves with how long that took, in `now`'s time. */
-export async function until(what: string, cond: () => boolean | Promise<boolean>, o: UntilOptions = {}): Promise<number> {
+export async function until(
+  what: string,
+  cond: () => boolean | Promise<boolean>,
+  o: UntilOptions = {},
+): Promise<number> {
   const now = o.now ?? (() => performance.now());
   const start = now();
   await pollFor(what, async () => ((await cond()) ? true : undefined), o);

@@ -11,7 +11,10 @@ const SCRIPT = fileURLToPath(new URL('../../scripts/ensure-chromium.sh', import.
 
 export function chromiumPath(): string {
   try {
-    return execFileSync('bash', [SCRIPT, '--find'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    return execFileSync('bash', [SCRIPT, '--find'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }).trim();
   } catch (err) {
     const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim();
     throw new Error(`no browser for the status page test: ${stderr || (err as Error).message}`);

@@ -15,7 +15,13 @@
  * deterministic and takes no real time. Every helper that waits polls a condition with a deadline.
  */
 import { ManualClock, systemClock, type Clock } from '../../shared/clock.ts';
-import { createInProcessNetwork, DEFAULT_TIMEOUT_MS, NetworkError, type HttpClient, type LinkState } from '../../shared/http.ts';
+import {
+  createInProcessNetwork,
+  DEFAULT_TIMEOUT_MS,
+  NetworkError,
+  type HttpClient,
+  type LinkState,
+} from '../../shared/http.ts';
 import { buildReplica, type BuiltReplica } from '../../order/build.ts';
 import { MemoryLogStore } from '../../order/log.ts';
 import { MemoryMetaStore } from '../../order/meta.ts';
@@ -68,7 +74,10 @@ export function createOrderCluster(opts: ClusterOptions = {}) {
   const clock = opts.clock ?? systemClock;
   // Every call's timeout runs on the story's clock, also for an app that never answers.
   const net = opts.net ?? createInProcessNetwork({ clock });
-  const fakeCatalog = new FakeCatalog([{ name: 'Tux', price: 15.99, quantity: 1_000_000 }, { name: 'Lego', price: 49.99, quantity: 1_000_000 }]);
+  const fakeCatalog = new FakeCatalog([
+    { name: 'Tux', price: 15.99, quantity: 1_000_000 },
+    { name: 'Lego', price: 49.99, quantity: 1_000_000 },
+  ]);
   const logs = new Map(ids.map((id) => [id, new MemoryLogStore()]));
   const metas = new Map(ids.map((id) => [id, new MemoryMetaStore()]));
   const replicas = new Map<number, BuiltReplica>();
@@ -98,21 +107,24 @@ export function createOrderCluster(opts: ClusterOptions = {}) {
    * A blackholed or silent link times out on the cluster's clock without reaching the app, so a
    * story on a ManualClock stays on logical time (the network's own timeouts run on it too).
    */
-  const httpFrom = (from: string): HttpClient => async (req) => {
-    if (blackholed.has(nodeOf(req.url))) {
-      await clock.sleep(req.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-      throw new NetworkError('timeout', req.url);
-    }
-    const cut = cuts.get(`${from}->${nodeOf(req.url)}`);
-    if (cut === undefined || (cut.paths !== null && !cut.paths.test(new URL(req.url).pathname))) return net.http(req);
-    if (cut.mode === 'refuse') throw new NetworkError('refused', req.url);
-    if (cut.mode === 'silent') {
-      await clock.sleep(req.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-      throw new NetworkError('timeout', req.url);
-    }
-    void net.http(req).catch(() => {});
-    throw new NetworkError('reset', req.url);
-  };
+  const httpFrom =
+    (from: string): HttpClient =>
+    async (req) => {
+      if (blackholed.has(nodeOf(req.url))) {
+        await clock.sleep(req.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+        throw new NetworkError('timeout', req.url);
+      }
+      const cut = cuts.get(`${from}->${nodeOf(req.url)}`);
+      if (cut === undefined || (cut.paths !== null && !cut.paths.test(new URL(req.url).pathname)))
+        return net.http(req);
+      if (cut.mode === 'refuse') throw new NetworkError('refused', req.url);
+      if (cut.mode === 'silent') {
+        await clock.sleep(req.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+        throw new NetworkError('timeout', req.url);
+      }
+      void net.http(req).catch(() => {});
+      throw new NetworkError('reset', req.url);
+    };
 
   const fatals: Array<{ replica: number; err: Error }> = [];
   const recordEvent = (id: number) => (e: ReplicaEvent) => {
@@ -136,7 +148,8 @@ export function createOrderCluster(opts: ClusterOptions = {}) {
         clock,
         http: httpFrom(`order-${id}`),
         storage: { log: logs.get(id)!, meta: metas.get(id)! },
-        catalog: opts.catalogUrl === undefined ? { purchaser: fakeCatalog, accounts: null } : undefined,
+        catalog:
+          opts.catalogUrl === undefined ? { purchaser: fakeCatalog, accounts: null } : undefined,
         onEvent: recordEvent(id),
         onFatal: (err) => {
           fatals.push({ replica: id, err });
@@ -154,7 +167,16 @@ export function createOrderCluster(opts: ClusterOptions = {}) {
   /** A frontend of its own (order router, cache, status page) over the same replicas. */
   const frontendNamed = (name: string): BuiltFrontend =>
     buildFrontend(
-      { replicas: addresses, catalogUrl: opts.catalogUrl ?? CATALOG_URL, heartbeatIntervalMs, commitQuorum: opts.commitQuorum ?? 2, cacheSize: opts.cacheSize ?? 7, cacheEnabled: opts.cacheEnabled ?? true, requestDeadlineMs: 5_000, clusterSecret: opts.clusterSecret },
+      {
+        replicas: addresses,
+        catalogUrl: opts.catalogUrl ?? CATALOG_URL,
+        heartbeatIntervalMs,
+        commitQuorum: opts.commitQuorum ?? 2,
+        cacheSize: opts.cacheSize ?? 7,
+        cacheEnabled: opts.cacheEnabled ?? true,
+        requestDeadlineMs: 5_000,
+        clusterSecret: opts.clusterSecret,
+      },
       {
         clock,
         http: httpFrom(name),
@@ -169,7 +191,8 @@ export function createOrderCluster(opts: ClusterOptions = {}) {
   if (opts.startRouter !== false) frontend.start();
 
   /** Lets `ms` of time pass: logical time on a ManualClock, real time otherwise. */
-  const pass = (ms: number) => (clock instanceof ManualClock ? clock.advance(ms) : new Promise<void>((r) => setTimeout(r, ms)));
+  const pass = (ms: number) =>
+    clock instanceof ManualClock ? clock.advance(ms) : new Promise<void>((r) => setTimeout(r, ms));
 
   const cluster = {
     net,
@@ -219,7 +242,16 @@ export function createOrderCluster(opts: ClusterOptions = {}) {
       const metaFound = meta.load().storage !== 'unverified';
       const lostLog = o.lose === 'log' || o.lose === 'both';
       // What order/storage.ts does on open, over the twins: the verdict is durable before the replica starts.
-      await recordStorageCondition(meta, { metaFound, metaUnreadable: false, logDamage: lostLog && metaFound ? 'the log is missing' : null, logRecords: logs.get(id)!.lastIndex() + 1 }, recordEvent(id));
+      await recordStorageCondition(
+        meta,
+        {
+          metaFound,
+          metaUnreadable: false,
+          logDamage: lostLog && metaFound ? 'the log is missing' : null,
+          logRecords: logs.get(id)!.lastIndex() + 1,
+        },
+        recordEvent(id),
+      );
       const r = boot(id);
       await cluster.settle(r.start());
       return r.replica;
@@ -227,7 +259,13 @@ export function createOrderCluster(opts: ClusterOptions = {}) {
     leaderId: () => router.view().leaderId,
     /** Lets time pass until `cond` holds, failing with `what` after the deadline. */
     async until(what: string, cond: () => boolean | Promise<boolean>, deadlineMs = 5_000) {
-      await pollUntil(what, cond, { deadlineMs, everyMs: 5, now: () => clock.now(), pass, context: () => messages.slice(-15).join('\n') });
+      await pollUntil(what, cond, {
+        deadlineMs,
+        everyMs: 5,
+        now: () => clock.now(),
+        pass,
+        context: () => messages.slice(-15).join('\n'),
+      });
     },
     /** Lets `ms` of (logical or real) time pass with nothing else to wait for. */
     pass,
@@ -238,7 +276,8 @@ export function createOrderCluster(opts: ClusterOptions = {}) {
       watched.catch(() => {});
       const end = clock.now() + deadlineMs;
       while (!done) {
-        if (clock.now() > end) throw new Error(`timed out after ${deadlineMs} ms\n${messages.slice(-15).join('\n')}`);
+        if (clock.now() > end)
+          throw new Error(`timed out after ${deadlineMs} ms\n${messages.slice(-15).join('\n')}`);
         await pass(5);
       }
       return watched;

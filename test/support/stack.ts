@@ -35,7 +35,14 @@ export function createStack(opts: StackOptions = {}) {
   // Every call's timeout runs on the stack's clock (logical time on a ManualClock).
   const net = createInProcessNetwork({ clock });
   const store = createMemoryCatalogStore();
-  const catalog = buildCatalog({ frontendUrls: [FRONTEND_INTERNAL_URL], restockIntervalMs: opts.restockIntervalMs ?? 3_600_000, clusterSecret: STACK_SECRET }, { clock, http: net.http, store });
+  const catalog = buildCatalog(
+    {
+      frontendUrls: [FRONTEND_INTERNAL_URL],
+      restockIntervalMs: opts.restockIntervalMs ?? 3_600_000,
+      clusterSecret: STACK_SECRET,
+    },
+    { clock, http: net.http, store },
+  );
   net.register(CATALOG_URL, catalog.app.fetch);
   const orders = createOrderCluster({
     net,
@@ -51,7 +58,12 @@ export function createStack(opts: StackOptions = {}) {
   catalog.start();
   const app = orders.frontend.publicApp;
 
-  const request = async (method: 'GET' | 'POST', path: string, body?: unknown, headers: Record<string, string> = {}) => {
+  const request = async (
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ) => {
     const init: RequestInit = { method, headers: { ...headers } };
     if (body !== undefined) {
       init.body = typeof body === 'string' ? body : JSON.stringify(body);
@@ -75,7 +87,15 @@ export function createStack(opts: StackOptions = {}) {
    */
   const restartFrontend = () => {
     const fresh = buildFrontend(
-      { replicas: [1, 2, 3].map((id) => ({ id, url: replicaUrl(id), port: 80 })), catalogUrl: CATALOG_URL, heartbeatIntervalMs: 20, commitQuorum: 2, cacheSize: 7, cacheEnabled: true, clusterSecret: STACK_SECRET },
+      {
+        replicas: [1, 2, 3].map((id) => ({ id, url: replicaUrl(id), port: 80 })),
+        catalogUrl: CATALOG_URL,
+        heartbeatIntervalMs: 20,
+        commitQuorum: 2,
+        cacheSize: 7,
+        cacheEnabled: true,
+        clusterSecret: STACK_SECRET,
+      },
       { clock, http: net.http },
     );
     fresh.start();

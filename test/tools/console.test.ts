@@ -25,40 +25,86 @@ function consoleFor(opts: Partial<ConsoleOptions> = {}) {
 
 const line = (service: ServiceName, fields: Record<string, unknown>, level = 30) =>
   JSON.stringify({ level, time: new Date(T0).toISOString(), service, pid: 1, ...fields });
-const request = (service: ServiceName, method: string, route: string, status: number, ms: number, reqId = 'r1') =>
-  line(service, { reqId, method, path: route, route, status, ms, msg: `${method} ${route} ${status} ${ms}ms` }, status >= 500 ? 40 : 30);
+const request = (
+  service: ServiceName,
+  method: string,
+  route: string,
+  status: number,
+  ms: number,
+  reqId = 'r1',
+) =>
+  line(
+    service,
+    { reqId, method, path: route, route, status, ms, msg: `${method} ${route} ${status} ${ms}ms` },
+    status >= 500 ? 40 : 30,
+  );
 
 describe('by default a person sees what happened, not every request', () => {
   it('events are shown; requests and per-order cache invalidations are counted in the summary instead', () => {
     const { c, out, advance } = consoleFor();
-    for (let i = 0; i < 20; i++) c.line('frontend', request('frontend', 'GET', '/products/:name', 200, 1 + i / 10));
-    for (let i = 0; i < 10; i++) c.line('frontend', request('frontend', 'POST', '/orders', i < 9 ? 200 : 409, 5 + i));
-    for (let i = 0; i < 9; i++) c.line('frontend', line('frontend', { event: 'cache_invalidate', toy: 'Tux', msg: 'cache: invalidated Tux' }));
-    c.line('frontend', line('frontend', { event: 'leader_change', leaderId: 3, epoch: 1, why: 'elected', msg: 'leader is replica 3 in epoch 1' }));
-    expect(out).toEqual([expect.stringMatching(/^\[frontend\] \d\d:\d\d:\d\d\.000 leader is replica 3 in epoch 1$/)]);
+    for (let i = 0; i < 20; i++)
+      c.line('frontend', request('frontend', 'GET', '/products/:name', 200, 1 + i / 10));
+    for (let i = 0; i < 10; i++)
+      c.line('frontend', request('frontend', 'POST', '/orders', i < 9 ? 200 : 409, 5 + i));
+    for (let i = 0; i < 9; i++)
+      c.line(
+        'frontend',
+        line('frontend', { event: 'cache_invalidate', toy: 'Tux', msg: 'cache: invalidated Tux' }),
+      );
+    c.line(
+      'frontend',
+      line('frontend', {
+        event: 'leader_change',
+        leaderId: 3,
+        epoch: 1,
+        why: 'elected',
+        msg: 'leader is replica 3 in epoch 1',
+      }),
+    );
+    expect(out).toEqual([
+      expect.stringMatching(/^\[frontend\] \d\d:\d\d:\d\d\.000 leader is replica 3 in epoch 1$/),
+    ]);
 
     advance(10_000);
     const [summary] = c.summarize();
-    expect(summary).toMatchObject({ service: 'frontend', requests: 30, perSecond: 3, errors: 0, leaderId: 3, epoch: 1, routine: { cache_invalidate: 9 } });
+    expect(summary).toMatchObject({
+      service: 'frontend',
+      requests: 30,
+      perSecond: 3,
+      errors: 0,
+      leaderId: 3,
+      epoch: 1,
+      routine: { cache_invalidate: 9 },
+    });
     expect(summary!.orders).toMatchObject({ perSecond: 1, byStatus: { 200: 9, 409: 1 } });
-    expect(out.at(-1)).toMatch(/^\[frontend\] \S+ last 10 s: 3 req\/s, p99 \d+ ms, 0 errors; orders 1\/s \(200: 9, 409: 1\), p99 14 ms; leader 3 \(epoch 1\); 9 cache invalidations \(not shown\)$/);
+    expect(out.at(-1)).toMatch(
+      /^\[frontend\] \S+ last 10 s: 3 req\/s, p99 \d+ ms, 0 errors; orders 1\/s \(200: 9, 409: 1\), p99 14 ms; leader 3 \(epoch 1\); 9 cache invalidations \(not shown\)$/,
+    );
   });
 
   it('LOG_REQUESTS=true shows each request with its id, so grep follows one order', () => {
     const { c, out } = consoleFor({ showRequests: true });
     c.line('order-3', request('order-3', 'POST', '/orders', 200, 4.2, 'abc123'));
-    expect(out).toEqual([expect.stringMatching(/^\[order-3\]  \S+ POST \/orders 200 4\.2ms  req abc123$/)]);
+    expect(out).toEqual([
+      expect.stringMatching(/^\[order-3\]  \S+ POST \/orders 200 4\.2ms  req abc123$/),
+    ]);
   });
 
   it('warnings say so; a failed request is shown, but a flood of them only the first few per window', () => {
     const { c, out, advance } = consoleFor();
-    c.line('catalog', line('catalog', { event: 'invalidation_failed', msg: 'invalidations to x failing' }, 40));
+    c.line(
+      'catalog',
+      line('catalog', { event: 'invalidation_failed', msg: 'invalidations to x failing' }, 40),
+    );
     for (let i = 0; i < 50; i++) c.line('frontend', request('frontend', 'POST', '/orders', 503, 2));
     expect(out[0]).toMatch(/^\[catalog\]  \S+ WARN invalidations to x failing$/);
     expect(out.filter((l) => l.includes('POST /orders 503'))).toHaveLength(5);
     advance(10_000);
     const summaries = c.summarize();
-    expect(summaries.find((s) => s.service === 'frontend')).toMatchObject({ errors: 50, notShown: 45 });
+    expect(summaries.find((s) => s.service === 'frontend')).toMatchObject({
+      errors: 50,
+      notShown: 45,
+    });
     expect(out.at(-2)).toMatch(/50 errors; orders 5\/s \(503: 50\).*45 more lines not shown$/);
     // The next window has its budget again.
     c.line('frontend', request('frontend', 'POST', '/orders', 503, 2));
@@ -67,8 +113,10 @@ describe('by default a person sees what happened, not every request', () => {
 
   it('LOG_REQUESTS=true shows every request, past the budget that still holds back a flood of warnings', () => {
     const { c, out, advance } = consoleFor({ showRequests: true, lineBudget: 3 });
-    for (let i = 0; i < 10; i++) c.line('frontend', request('frontend', 'GET', '/products/:name', 200, 1, `r${i}`));
-    for (let i = 0; i < 10; i++) c.line('frontend', line('frontend', { event: 'election', msg: `electing ${i}` }, 40));
+    for (let i = 0; i < 10; i++)
+      c.line('frontend', request('frontend', 'GET', '/products/:name', 200, 1, `r${i}`));
+    for (let i = 0; i < 10; i++)
+      c.line('frontend', line('frontend', { event: 'election', msg: `electing ${i}` }, 40));
     expect(out.filter((l) => l.includes('GET /products/:name 200'))).toHaveLength(10);
     expect(out.filter((l) => l.includes('WARN electing'))).toHaveLength(3);
     advance(10_000);
@@ -80,20 +128,46 @@ describe('by default a person sees what happened, not every request', () => {
     c.line('catalog', line('catalog', { msg: 'catalog listening on http://127.0.0.1:1' }));
     c.line('catalog', line('catalog', { msg: 'over the budget' }));
     for (const t of ['TypeError: boom', '    at f (x.ts:1:1)']) c.line('catalog', t, 'stderr');
-    expect(out).toEqual([expect.stringMatching(/catalog listening on/), '[catalog]  TypeError: boom', '[catalog]      at f (x.ts:1:1)']);
+    expect(out).toEqual([
+      expect.stringMatching(/catalog listening on/),
+      '[catalog]  TypeError: boom',
+      '[catalog]      at f (x.ts:1:1)',
+    ]);
   });
 
   it('an error line carries its error message, and its stack when it is an error', () => {
     const { c, out } = consoleFor();
-    c.line('order-2', line('order-2', { event: 'shutdown_failed', err: { message: 'EIO: fsync', stack: 'Error: EIO: fsync\n    at x' }, msg: 'order-2: error during shutdown' }, 50));
-    expect(out).toEqual([expect.stringMatching(/^\[order-2\]  \S+ ERROR order-2: error during shutdown: EIO: fsync$/), '    Error: EIO: fsync', '        at x']);
+    c.line(
+      'order-2',
+      line(
+        'order-2',
+        {
+          event: 'shutdown_failed',
+          err: { message: 'EIO: fsync', stack: 'Error: EIO: fsync\n    at x' },
+          msg: 'order-2: error during shutdown',
+        },
+        50,
+      ),
+    );
+    expect(out).toEqual([
+      expect.stringMatching(/^\[order-2\]  \S+ ERROR order-2: error during shutdown: EIO: fsync$/),
+      '    Error: EIO: fsync',
+      '        at x',
+    ]);
   });
 });
 
 describe('lines from several services', () => {
   it('are printed in the order they were written, though each service sends its own late', () => {
     const { c, out, advance } = consoleFor({ reorderMs: 200 });
-    const at = (ms: number, service: ServiceName, msg: string) => JSON.stringify({ level: 30, time: new Date(T0 + ms).toISOString(), service, event: 'x', msg });
+    const at = (ms: number, service: ServiceName, msg: string) =>
+      JSON.stringify({
+        level: 30,
+        time: new Date(T0 + ms).toISOString(),
+        service,
+        event: 'x',
+        msg,
+      });
     c.line('order-2', at(30, 'order-2', 'leading epoch 2'));
     advance(90);
     c.line('frontend', at(10, 'frontend', 'electing a leader'));
@@ -101,12 +175,23 @@ describe('lines from several services', () => {
     expect(out).toEqual([]);
     advance(200);
     c.flush();
-    expect(out.map((l) => l.replace(/^\S+ +\S+ /, ''))).toEqual(['electing a leader', 'leading epoch 2', 'leader is replica 2']);
+    expect(out.map((l) => l.replace(/^\S+ +\S+ /, ''))).toEqual([
+      'electing a leader',
+      'leading epoch 2',
+      'leader is replica 2',
+    ]);
   });
 
   it("the launcher's own line takes its place by time: a kill it saw first follows what the services wrote before it", () => {
     const { c, out, advance } = consoleFor({ reorderMs: 200 });
-    const at = (ms: number, service: ServiceName, msg: string) => JSON.stringify({ level: 30, time: new Date(T0 + ms).toISOString(), service, event: 'x', msg });
+    const at = (ms: number, service: ServiceName, msg: string) =>
+      JSON.stringify({
+        level: 30,
+        time: new Date(T0 + ms).toISOString(),
+        service,
+        event: 'x',
+        msg,
+      });
     advance(100);
     c.say('order-3 exited unexpectedly');
     advance(30);
@@ -115,7 +200,11 @@ describe('lines from several services', () => {
     expect(out).toEqual([]);
     advance(300);
     c.flush();
-    expect(out.map((l) => l.replace(/^\S+ +\S+ /, ''))).toEqual(['electing a leader', 'order-3 exited unexpectedly', 'leader is replica 2']);
+    expect(out.map((l) => l.replace(/^\S+ +\S+ /, ''))).toEqual([
+      'electing a leader',
+      'order-3 exited unexpectedly',
+      'leader is replica 2',
+    ]);
     expect(out[1]).toMatch(/^\[start\]    \d\d:\d\d:\d\d\.\d{3} order-3 exited unexpectedly$/);
   });
 
@@ -132,10 +221,22 @@ describe('lines from several services', () => {
 describe('the summary', () => {
   it('leaves out services that said nothing, and prints nothing when the whole store was idle', () => {
     const { c, out, advance } = consoleFor();
-    c.line('order-2', line('order-2', { event: 'leader_change', from: null, to: 3, epoch: 4, role: 'follower', msg: 'leader is replica 3 in epoch 4' }));
+    c.line(
+      'order-2',
+      line('order-2', {
+        event: 'leader_change',
+        from: null,
+        to: 3,
+        epoch: 4,
+        role: 'follower',
+        msg: 'leader is replica 3 in epoch 4',
+      }),
+    );
     advance(10_000);
     expect(c.summarize().map((s) => s.service)).toEqual(['order-2']);
-    expect(out.at(-1)).toMatch(/^\[order-2\]  \S+ last 10 s: 0 req\/s, p99 -, 0 errors; following 3 \(epoch 4\)$/);
+    expect(out.at(-1)).toMatch(
+      /^\[order-2\]  \S+ last 10 s: 0 req\/s, p99 -, 0 errors; following 3 \(epoch 4\)$/,
+    );
     const printed = out.length;
     advance(10_000);
     expect(c.summarize()).toEqual([]);
@@ -144,7 +245,16 @@ describe('the summary', () => {
 
   it('a replica that leads says so; one that exited is reported once', () => {
     const { c, out, advance } = consoleFor();
-    c.line('order-3', line('order-3', { event: 'became_leader', epoch: 2, orders: 0, logFrom: 3, msg: 'leading epoch 2' }));
+    c.line(
+      'order-3',
+      line('order-3', {
+        event: 'became_leader',
+        epoch: 2,
+        orders: 0,
+        logFrom: 3,
+        msg: 'leading epoch 2',
+      }),
+    );
     c.exited({ service: 'order-1', pid: 9, code: null, signal: 'SIGKILL', expected: false });
     advance(10_000);
     c.summarize();
@@ -167,23 +277,44 @@ describe('the summary', () => {
 });
 
 describe('LOG_FORMAT=json', () => {
-  it('prints only JSON lines: the services\' as they wrote them, its own and the summaries in the same shape', () => {
+  it("prints only JSON lines: the services' as they wrote them, its own and the summaries in the same shape", () => {
     const { c, out, err, advance } = consoleFor({ format: 'json' });
-    const event = line('frontend', { event: 'leader_change', leaderId: 2, epoch: 3, msg: 'leader is replica 2 in epoch 3' });
+    const event = line('frontend', {
+      event: 'leader_change',
+      leaderId: 2,
+      epoch: 3,
+      msg: 'leader is replica 2 in epoch 3',
+    });
     c.line('frontend', event);
     c.line('frontend', request('frontend', 'GET', '/products/:name', 200, 1));
-    c.line('order-1', 'order: cannot listen on 127.0.0.1:8011: the port is in use (EADDRINUSE)', 'stderr');
+    c.line(
+      'order-1',
+      'order: cannot listen on 127.0.0.1:8011: the port is in use (EADDRINUSE)',
+      'stderr',
+    );
     c.say('toystore is up', { event: 'up' });
     c.say('start: frontend exited', {}, 50);
     advance(10_000);
     c.summarize();
     const lines = [...out, ...err].map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(out[0]).toBe(event);
-    expect(lines).toEqual(expect.arrayContaining([
-      expect.objectContaining({ service: 'order-1', stream: 'stderr', level: 50, msg: expect.stringMatching(/EADDRINUSE/) }),
-      expect.objectContaining({ service: 'start', event: 'up', msg: 'toystore is up' }),
-      expect.objectContaining({ service: 'frontend', event: 'summary', requests: 1, leaderId: 2 }),
-    ]));
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          service: 'order-1',
+          stream: 'stderr',
+          level: 50,
+          msg: expect.stringMatching(/EADDRINUSE/),
+        }),
+        expect.objectContaining({ service: 'start', event: 'up', msg: 'toystore is up' }),
+        expect.objectContaining({
+          service: 'frontend',
+          event: 'summary',
+          requests: 1,
+          leaderId: 2,
+        }),
+      ]),
+    );
     expect(err).toEqual([expect.stringContaining('"msg":"start: frontend exited"')]);
     expect(lines.some((l) => l.route !== undefined)).toBe(false); // no request line without LOG_REQUESTS
   });

@@ -17,16 +17,21 @@ function expectListsExactly(stdout: string, reader: Reader): void {
   for (const s of settingsReadBy(reader)) {
     expect(stdout, s.env).toMatch(shownAs(s.env));
     const d = s.defaultText ?? (typeof s.default === 'string' ? s.default : '');
-    if (!d.startsWith('(')) expect(stdout, `${s.env}'s default`).toContain(`${s.env}=${d.replace(/`/g, '')}`);
+    if (!d.startsWith('('))
+      expect(stdout, `${s.env}'s default`).toContain(`${s.env}=${d.replace(/`/g, '')}`);
   }
-  for (const s of SETTING_LIST.filter((x) => !x.readBy.includes(reader))) expect(stdout, s.env).not.toMatch(shownAs(s.env));
+  for (const s of SETTING_LIST.filter((x) => !x.readBy.includes(reader)))
+    expect(stdout, s.env).not.toMatch(shownAs(s.env));
 }
 
 describe('a service asked for help', () => {
   for (const service of ['catalog', 'order', 'frontend'] as const) {
     it(`${service} --help says what it is and lists exactly the variables it reads, with defaults, and starts nothing`, async () => {
       // No ORDER_ID, ports that are surely taken: help must not need either.
-      const r = await runTs(`${service}/main.ts`, ['--help'], { FRONTEND_PORT: '1', CATALOG_PORT: '1' });
+      const r = await runTs(`${service}/main.ts`, ['--help'], {
+        FRONTEND_PORT: '1',
+        CATALOG_PORT: '1',
+      });
       expect(r.code).toBe(0);
       expect(r.stderr).toBe('');
       expect(r.stdout.split('\n')[0]).toMatch(new RegExp(`^${service}: \\S`));
@@ -45,7 +50,9 @@ describe('a service asked for help', () => {
   it('a service given an argument it does not take says so in one line and exits 2', async () => {
     const r = await runTs('catalog/main.ts', ['--port', '9000']);
     expect(r.code).toBe(2);
-    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^catalog: unexpected argument "--port": .*--help lists them\)$/)]);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^catalog: unexpected argument "--port": .*--help lists them\)$/),
+    ]);
   });
 });
 
@@ -75,7 +82,9 @@ describe('a tool asked for help', () => {
       const r = await runTs(file, ['--help']);
       expect(r.code).toBe(0);
       expect(r.stderr).toBe('');
-      expect(r.stdout.split('\n')[0]).toMatch(new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\S*:? \\S`));
+      expect(r.stdout.split('\n')[0]).toMatch(
+        new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\S*:? \\S`),
+      );
       expect(r.stdout).toMatch(flag);
     });
   }
@@ -86,6 +95,8 @@ describe('a tool asked for help', () => {
     expect(help.stdout).not.toMatch(/^built /m);
     const bad = await runTs('scripts/build.ts', ['--outt', '/tmp/x']);
     expect(bad.code).toBe(2);
-    expect(bad.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^build: Unknown option '--outt'.*--help lists the flags\)$/)]);
+    expect(bad.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^build: Unknown option '--outt'.*--help lists the flags\)$/),
+    ]);
   });
 });

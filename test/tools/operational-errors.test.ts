@@ -42,21 +42,37 @@ const withSecret = { CLUSTER_SECRET: 'a-cluster-secret-of-forty-characters-xyz' 
 
 describe('a port in use', () => {
   it('the catalog names CATALOG_PORT and exits 78', async () => {
-    const r = await runTs('catalog/main.ts', [], { CATALOG_PORT: String(takenPort), DATA_DIR: path.join(dir, 'a') });
+    const r = await runTs('catalog/main.ts', [], {
+      CATALOG_PORT: String(takenPort),
+      DATA_DIR: path.join(dir, 'a'),
+    });
     expect(r.code).toBe(EXIT.config);
-    expect(oneLine(r)).toBe(`catalog: cannot listen on 127.0.0.1:${takenPort}: the port is in use (EADDRINUSE; another toystore running?). Set CATALOG_PORT to a free port, or 0 for any`);
+    expect(oneLine(r)).toBe(
+      `catalog: cannot listen on 127.0.0.1:${takenPort}: the port is in use (EADDRINUSE; another toystore running?). Set CATALOG_PORT to a free port, or 0 for any`,
+    );
   });
 
-  it("the frontend names the variable of the port that was taken (its internal one here)", async () => {
-    const r = await runTs('frontend/main.ts', [], { ...freePortsEnv, FRONTEND_INTERNAL_PORT: String(takenPort) });
+  it('the frontend names the variable of the port that was taken (its internal one here)', async () => {
+    const r = await runTs('frontend/main.ts', [], {
+      ...freePortsEnv,
+      FRONTEND_INTERNAL_PORT: String(takenPort),
+    });
     expect(r.code).toBe(EXIT.config);
-    expect(oneLine(r)).toMatch(/^frontend: cannot listen on .*EADDRINUSE.*Set FRONTEND_INTERNAL_PORT to a free port/);
+    expect(oneLine(r)).toMatch(
+      /^frontend: cannot listen on .*EADDRINUSE.*Set FRONTEND_INTERNAL_PORT to a free port/,
+    );
   });
 
-  it("a replica names its own entry in ORDER_REPLICAS", async () => {
-    const r = await runTs('order/main.ts', [], { ORDER_ID: '2', ORDER_REPLICAS: `1=http://127.0.0.1:1,2=http://127.0.0.1:${takenPort},3=http://127.0.0.1:3`, DATA_DIR: path.join(dir, 'b') });
+  it('a replica names its own entry in ORDER_REPLICAS', async () => {
+    const r = await runTs('order/main.ts', [], {
+      ORDER_ID: '2',
+      ORDER_REPLICAS: `1=http://127.0.0.1:1,2=http://127.0.0.1:${takenPort},3=http://127.0.0.1:3`,
+      DATA_DIR: path.join(dir, 'b'),
+    });
     expect(r.code).toBe(EXIT.config);
-    expect(oneLine(r)).toMatch(/^order: cannot listen on .*EADDRINUSE.*Set ORDER_REPLICAS \(the entry of replica 2\)/);
+    expect(oneLine(r)).toMatch(
+      /^order: cannot listen on .*EADDRINUSE.*Set ORDER_REPLICAS \(the entry of replica 2\)/,
+    );
   });
 
   it('npm start: the service that could not listen says why in one line, npm start what to set; exit 1, no stack trace', async () => {
@@ -66,8 +82,12 @@ describe('a port in use', () => {
     const all = [...store.stdout, ...store.stderr].join('\n');
     expect(exit.code).toBe(1);
     // Once: a port the user fixed is not retried with other picks (it would fail the same way).
-    expect(all.match(/frontend: cannot listen on 127\.0\.0\.1:\d+: the port is in use \(EADDRINUSE/g)).toHaveLength(1);
-    expect(store.stderr.join('\n')).toMatch(/start: frontend exited \(code 78\) before it was listening/);
+    expect(
+      all.match(/frontend: cannot listen on 127\.0\.0\.1:\d+: the port is in use \(EADDRINUSE/g),
+    ).toHaveLength(1);
+    expect(store.stderr.join('\n')).toMatch(
+      /start: frontend exited \(code 78\) before it was listening/,
+    );
     expect(all).not.toMatch(/^\s+at /m);
   }, 120_000);
 });
@@ -80,16 +100,29 @@ describe('a bad HOST', () => {
     expect(r.stderr).not.toMatch(/^\s+at /m);
   });
 
-  it('an address that is not this machine\'s: one line, exit 78', async () => {
-    const r = await runTs('catalog/main.ts', [], { ...withSecret, HOST: '192.0.2.1', CATALOG_PORT: '0', DATA_DIR: path.join(dir, 'c') });
+  it("an address that is not this machine's: one line, exit 78", async () => {
+    const r = await runTs('catalog/main.ts', [], {
+      ...withSecret,
+      HOST: '192.0.2.1',
+      CATALOG_PORT: '0',
+      DATA_DIR: path.join(dir, 'c'),
+    });
     expect(r.code).toBe(EXIT.config);
-    expect(oneLine(r)).toMatch(/^catalog: cannot listen on HOST=192\.0\.2\.1: not an address of this machine \(EADDRNOTAVAIL\)$/);
+    expect(oneLine(r)).toMatch(
+      /^catalog: cannot listen on HOST=192\.0\.2\.1: not an address of this machine \(EADDRNOTAVAIL\)$/,
+    );
   });
 
   it('a name that does not resolve: one line, exit 78', async () => {
-    const r = await runTs('frontend/main.ts', [], { ...freePortsEnv, ...withSecret, HOST: 'no-such-host.invalid' });
+    const r = await runTs('frontend/main.ts', [], {
+      ...freePortsEnv,
+      ...withSecret,
+      HOST: 'no-such-host.invalid',
+    });
     expect(r.code).toBe(EXIT.config);
-    expect(oneLine(r)).toMatch(/^frontend: cannot listen on HOST=no-such-host\.invalid: the name does not resolve \((ENOTFOUND|EAI_AGAIN)\)$/);
+    expect(oneLine(r)).toMatch(
+      /^frontend: cannot listen on HOST=no-such-host\.invalid: the name does not resolve \((ENOTFOUND|EAI_AGAIN)\)$/,
+    );
   });
 });
 
@@ -99,7 +132,9 @@ describe('a DATA_DIR that cannot be written', () => {
     await fs.writeFile(file, '');
     const r = await runTs('catalog/main.ts', [], { CATALOG_PORT: '0', DATA_DIR: file });
     expect(r.code).toBe(EXIT.cantCreate);
-    expect(oneLine(r)).toBe(`catalog: cannot write DATA_DIR=${file}: mkdir ${file}/catalog: a part of the path is a file, not a directory (ENOTDIR)`);
+    expect(oneLine(r)).toBe(
+      `catalog: cannot write DATA_DIR=${file}: mkdir ${file}/catalog: a part of the path is a file, not a directory (ENOTDIR)`,
+    );
   });
 
   it('a directory this user may not write: a replica says permission denied, exit 73', async () => {
@@ -107,12 +142,21 @@ describe('a DATA_DIR that cannot be written', () => {
     await fs.mkdir(ro, { mode: 0o555 });
     await fs.chmod(dir, 0o755);
     // root writes anywhere: run the replica as nobody then (it only needs to read the code).
-    const asNobody = process.getuid?.() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : [];
+    const asNobody =
+      process.getuid?.() === 0
+        ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']
+        : [];
     const node = [process.execPath, '--import', 'tsx', 'order/main.ts'];
     const [cmd, ...args] = [...asNobody, ...node];
-    const r = await run(cmd!, args, { ORDER_ID: '1', ORDER_REPLICAS: '1=http://127.0.0.1:0', DATA_DIR: ro });
+    const r = await run(cmd!, args, {
+      ORDER_ID: '1',
+      ORDER_REPLICAS: '1=http://127.0.0.1:0',
+      DATA_DIR: ro,
+    });
     expect(r.code).toBe(EXIT.cantCreate);
-    expect(oneLine(r)).toBe(`order: cannot write DATA_DIR=${ro}: mkdir ${ro}/order-1: permission denied (EACCES)`);
+    expect(oneLine(r)).toBe(
+      `order: cannot write DATA_DIR=${ro}: mkdir ${ro}/order-1: permission denied (EACCES)`,
+    );
   });
 });
 
@@ -134,7 +178,9 @@ describe('a flag a tool does not take', () => {
       const r = await runTs(file, ['--quikc']);
       expect(r.code).toBe(EXIT.usage);
       expect(r.stdout).toBe('');
-      expect(oneLine(r)).toBe(`${name}: Unknown option '--quikc' (npm run ${name} -- --help lists the flags)`);
+      expect(oneLine(r)).toBe(
+        `${name}: Unknown option '--quikc' (npm run ${name} -- --help lists the flags)`,
+      );
     });
   }
 });

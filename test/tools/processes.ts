@@ -19,7 +19,8 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The runner's environment minus every variable of the config table. */
 export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !SETTING_NAMES.has(k)) env[k] = v;
+  for (const [k, v] of Object.entries(process.env))
+    if (v !== undefined && !SETTING_NAMES.has(k)) env[k] = v;
   return { ...env, ...extra };
 }
 
@@ -31,9 +32,18 @@ export interface Run {
 }
 
 /** Runs a command to its end (killed at `timeoutMs`, which fails the run's code). */
-export function run(cmd: string, args: string[], env: Record<string, string>, timeoutMs = 30_000): Promise<Run> {
+export function run(
+  cmd: string,
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      cwd: ROOT,
+      env: cleanEnv(env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -48,13 +58,22 @@ export function run(cmd: string, args: string[], env: Record<string, string>, ti
 }
 
 /** A repo file under tsx (test/support/async.ts's runTs) with none of the runner's store variables. */
-export const runTs = (file: string, args: string[] = [], env: Record<string, string> = {}, timeoutMs = 30_000) =>
-  supportRunTs(file, args, env, { baseEnv: cleanEnv(), timeoutMs });
+export const runTs = (
+  file: string,
+  args: string[] = [],
+  env: Record<string, string> = {},
+  timeoutMs = 30_000,
+) => supportRunTs(file, args, env, { baseEnv: cleanEnv(), timeoutMs });
 
 /** A process's environment as the kernel holds it (/proc/<pid>/environ). */
 export async function environOf(pid: number): Promise<Record<string, string>> {
   const raw = await fs.readFile(`/proc/${pid}/environ`, 'utf8');
-  return Object.fromEntries(raw.split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  return Object.fromEntries(
+    raw
+      .split('\0')
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
 }
 
 export interface Store {

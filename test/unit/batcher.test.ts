@@ -11,7 +11,9 @@ function recording(maxInFlight = 1, maxBatch = 100, maxQueued = 1_000) {
   const sent: number[][] = [];
   const answers: Array<Deferred<Array<ItemResult<number>>>> = [];
   const b = new Batcher<number, number>({
-    maxBatch, maxInFlight, maxQueued,
+    maxBatch,
+    maxInFlight,
+    maxQueued,
     overloaded: () => new Error('overloaded'),
     send: (items) => {
       sent.push(items);
@@ -23,7 +25,8 @@ function recording(maxInFlight = 1, maxBatch = 100, maxQueued = 1_000) {
   return { b, sent, answers };
 }
 const turn = () => new Promise<void>((r) => setImmediate(r));
-const doubled = (items: number[]): Array<ItemResult<number>> => items.map((n) => ({ ok: true, value: n * 2 }));
+const doubled = (items: number[]): Array<ItemResult<number>> =>
+  items.map((n) => ({ ok: true, value: n * 2 }));
 
 describe('the batcher', () => {
   it('sends the calls of one turn as one batch, and each caller gets its own answer', async () => {
@@ -31,7 +34,11 @@ describe('the batcher', () => {
     const calls = [1, 2, 3].map((n) => b.submit(n));
     await turn();
     expect(sent).toEqual([[1, 2, 3]]);
-    answers[0]!.resolve([{ ok: true, value: 10 }, { ok: false, error: new Error('refused') }, { ok: true, value: 30 }]);
+    answers[0]!.resolve([
+      { ok: true, value: 10 },
+      { ok: false, error: new Error('refused') },
+      { ok: true, value: 30 },
+    ]);
     expect(await Promise.allSettled(calls)).toEqual([
       { status: 'fulfilled', value: 10 },
       { status: 'rejected', reason: new Error('refused') },
@@ -65,12 +72,15 @@ describe('the batcher', () => {
     expect(await Promise.all(calls)).toEqual(['connection reset', 'connection reset']);
   });
 
-  it('a batch answered with the wrong number of results fails every call, none gets a neighbour\'s answer', async () => {
+  it("a batch answered with the wrong number of results fails every call, none gets a neighbour's answer", async () => {
     const { b, answers } = recording();
     const calls = [1, 2].map((n) => b.submit(n).catch((e: Error) => e.message));
     await turn();
     answers[0]!.resolve(doubled([1]));
-    expect(await Promise.all(calls)).toEqual(['batch of 2 answered with 1 results', 'batch of 2 answered with 1 results']);
+    expect(await Promise.all(calls)).toEqual([
+      'batch of 2 answered with 1 results',
+      'batch of 2 answered with 1 results',
+    ]);
   });
 
   it('splits at maxBatch, and refuses at once past maxQueued', async () => {

@@ -45,7 +45,9 @@ describe('npm start with no CLUSTER_SECRET', () => {
     const dataDir = tmp();
     const file = path.join(dataDir, SECRET_FILE_NAME);
     fs.writeFileSync(file, 'too short\n');
-    expect(() => ensureSecretFile(dataDir)).toThrow(new RegExp(`${file}: the cluster secret must be at least 32 characters`));
+    expect(() => ensureSecretFile(dataDir)).toThrow(
+      new RegExp(`${file}: the cluster secret must be at least 32 characters`),
+    );
     expect(fs.readFileSync(file, 'utf8')).toBe('too short\n');
   });
 });

@@ -47,7 +47,13 @@ describe('defaults', () => {
   });
 
   it('empty strings count as unset', () => {
-    const c = loadConfig({ FRONTEND_PORT: '', CACHE_ENABLED: '', ORDER_ID: '', ORDER_REPLICAS: '', CATALOG_URL: '' });
+    const c = loadConfig({
+      FRONTEND_PORT: '',
+      CACHE_ENABLED: '',
+      ORDER_ID: '',
+      ORDER_REPLICAS: '',
+      CATALOG_URL: '',
+    });
     expect(c.frontendPort).toBe(8000);
     expect(c.cacheEnabled).toBe(true);
     expect(c.orderId).toBeNull();
@@ -86,13 +92,21 @@ describe('parsing values', () => {
   });
 
   it('CACHE_ENABLED accepts the usual spellings of true and false', () => {
-    for (const v of ['true', 'TRUE', '1', 'yes', 'on', ' On ']) expect(loadConfig({ CACHE_ENABLED: v }).cacheEnabled).toBe(true);
-    for (const v of ['false', 'False', '0', 'no', 'off']) expect(loadConfig({ CACHE_ENABLED: v }).cacheEnabled).toBe(false);
+    for (const v of ['true', 'TRUE', '1', 'yes', 'on', ' On '])
+      expect(loadConfig({ CACHE_ENABLED: v }).cacheEnabled).toBe(true);
+    for (const v of ['false', 'False', '0', 'no', 'off'])
+      expect(loadConfig({ CACHE_ENABLED: v }).cacheEnabled).toBe(false);
   });
 
   it('a comma-separated FRONTEND_URL gives every frontend, normalized to its origin', () => {
-    const c = loadConfig({ FRONTEND_URL: 'http://10.0.0.1:8002, http://10.0.0.2:8002/ ,http://fe3:9002' });
-    expect(c.frontendUrls).toEqual(['http://10.0.0.1:8002', 'http://10.0.0.2:8002', 'http://fe3:9002']);
+    const c = loadConfig({
+      FRONTEND_URL: 'http://10.0.0.1:8002, http://10.0.0.2:8002/ ,http://fe3:9002',
+    });
+    expect(c.frontendUrls).toEqual([
+      'http://10.0.0.1:8002',
+      'http://10.0.0.2:8002',
+      'http://fe3:9002',
+    ]);
   });
 
   it('ORDER_REPLICAS is sorted by id, highest first, with each port', () => {
@@ -107,7 +121,12 @@ describe('parsing values', () => {
 
 describe('bad settings', () => {
   it('every bad field is reported together, each naming its variable', () => {
-    const problems = problemsOf({ FRONTEND_PORT: 'abc', CACHE_SIZE: '0', CACHE_ENABLED: 'maybe', ORDER_ID: '9' });
+    const problems = problemsOf({
+      FRONTEND_PORT: 'abc',
+      CACHE_SIZE: '0',
+      CACHE_ENABLED: 'maybe',
+      ORDER_ID: '9',
+    });
     expect(problems).toHaveLength(4);
     for (const name of ['FRONTEND_PORT', 'CACHE_SIZE', 'CACHE_ENABLED', 'ORDER_ID']) {
       expect(problems.filter((p) => p.includes(name))).toHaveLength(1);
@@ -138,9 +157,15 @@ describe('bad settings', () => {
   });
 
   it('a CATALOG_URL or FRONTEND_URL that is not http:// is refused', () => {
-    expect(problemsOf({ CATALOG_URL: 'ftp://x:1' })).toEqual([expect.stringContaining('CATALOG_URL')]);
-    expect(problemsOf({ CATALOG_URL: 'not a url' })).toEqual([expect.stringContaining('CATALOG_URL')]);
-    expect(problemsOf({ FRONTEND_URL: 'http://ok:1,https://bad:2' })).toEqual([expect.stringContaining('FRONTEND_URL')]);
+    expect(problemsOf({ CATALOG_URL: 'ftp://x:1' })).toEqual([
+      expect.stringContaining('CATALOG_URL'),
+    ]);
+    expect(problemsOf({ CATALOG_URL: 'not a url' })).toEqual([
+      expect.stringContaining('CATALOG_URL'),
+    ]);
+    expect(problemsOf({ FRONTEND_URL: 'http://ok:1,https://bad:2' })).toEqual([
+      expect.stringContaining('FRONTEND_URL'),
+    ]);
   });
 
   it('an ORDER_REPLICAS entry without "=" is refused', () => {
@@ -151,8 +176,12 @@ describe('bad settings', () => {
   });
 
   it('an ORDER_REPLICAS id the wire cannot carry (above 2^31 - 1, or 0) is refused', () => {
-    expect(problemsOf({ ORDER_REPLICAS: '1=http://a:1,3000000000=http://b:2' })).toEqual([expect.stringMatching(/id 3000000000 must be an integer from 1 to 2147483647/)]);
-    expect(problemsOf({ ORDER_REPLICAS: '0=http://a:1' })).toEqual([expect.stringMatching(/id 0 must be/)]);
+    expect(problemsOf({ ORDER_REPLICAS: '1=http://a:1,3000000000=http://b:2' })).toEqual([
+      expect.stringMatching(/id 3000000000 must be an integer from 1 to 2147483647/),
+    ]);
+    expect(problemsOf({ ORDER_REPLICAS: '0=http://a:1' })).toEqual([
+      expect.stringMatching(/id 0 must be/),
+    ]);
   });
 
   it('a duplicate ORDER_REPLICAS id is refused', () => {
@@ -169,7 +198,9 @@ describe('bad settings', () => {
   });
 
   it('a zero ORDER_REPLICAS id is refused', () => {
-    expect(problemsOf({ ORDER_REPLICAS: '0=http://a:1,2=http://b:2' })).toEqual([expect.stringMatching(/ORDER_REPLICAS.*0/)]);
+    expect(problemsOf({ ORDER_REPLICAS: '0=http://a:1,2=http://b:2' })).toEqual([
+      expect.stringMatching(/ORDER_REPLICAS.*0/),
+    ]);
   });
 
   it('an ORDER_REPLICAS with no valid entry says a replica is required', () => {
@@ -178,8 +209,12 @@ describe('bad settings', () => {
   });
 
   it('ORDER_ID must be one of the ids in the list', () => {
-    expect(loadConfig({ ORDER_REPLICAS: '4=http://a:1,6=http://b:2', ORDER_ID: '6' }).orderId).toBe(6);
-    expect(problemsOf({ ORDER_REPLICAS: '4=http://a:1,6=http://b:2', ORDER_ID: '5' })).toEqual([expect.stringMatching(/^ORDER_ID=/)]);
+    expect(loadConfig({ ORDER_REPLICAS: '4=http://a:1,6=http://b:2', ORDER_ID: '6' }).orderId).toBe(
+      6,
+    );
+    expect(problemsOf({ ORDER_REPLICAS: '4=http://a:1,6=http://b:2', ORDER_ID: '5' })).toEqual([
+      expect.stringMatching(/^ORDER_ID=/),
+    ]);
     expect(problemsOf({ ORDER_ID: 'two' })).toEqual([expect.stringMatching(/^ORDER_ID=/)]);
     expect(problemsOf({ ORDER_ID: '-1' })).toEqual([expect.stringMatching(/^ORDER_ID=/)]);
   });
@@ -189,7 +224,9 @@ describe('bad settings', () => {
     expect(loadConfig({ COMMIT_QUORUM: '3' }).commitQuorum).toBe(3);
     expect(problemsOf({ COMMIT_QUORUM: '0' })).toEqual([expect.stringMatching(/^COMMIT_QUORUM=/)]);
     expect(problemsOf({ COMMIT_QUORUM: '4' })).toEqual([expect.stringMatching(/^COMMIT_QUORUM=/)]);
-    expect(problemsOf({ ORDER_REPLICAS: '1=http://a:1,2=http://b:2', COMMIT_QUORUM: '3' })).toEqual([expect.stringMatching(/^COMMIT_QUORUM=/)]);
+    expect(problemsOf({ ORDER_REPLICAS: '1=http://a:1,2=http://b:2', COMMIT_QUORUM: '3' })).toEqual(
+      [expect.stringMatching(/^COMMIT_QUORUM=/)],
+    );
   });
 
   it('COMMIT_QUORUM defaults to 1 for a single replica', () => {
@@ -214,35 +251,55 @@ describe('the cluster secret', () => {
     for (const host of ['0.0.0.0', '::', '10.213.0.11', 'order-1']) {
       const problems = problemsOf({ HOST: host });
       expect(problems).toHaveLength(1);
-      expect(problems[0]).toMatch(new RegExp(`^CLUSTER_SECRET: required because HOST=${host.replace(/\./g, '\\.')} is not a loopback address.*CLUSTER_SECRET_FILE`));
+      expect(problems[0]).toMatch(
+        new RegExp(
+          `^CLUSTER_SECRET: required because HOST=${host.replace(/\./g, '\\.')} is not a loopback address.*CLUSTER_SECRET_FILE`,
+        ),
+      );
       expect(problems[0]).not.toContain('\n');
     }
   });
 
   it('on loopback a cluster may run open (no secret): the developer default', () => {
-    for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1']) expect(loadConfig({ HOST: host }).clusterSecret).toBeNull();
+    for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1'])
+      expect(loadConfig({ HOST: host }).clusterSecret).toBeNull();
     expect(loadConfig({}).clusterSecret).toBeNull();
   });
 
   it('comes from CLUSTER_SECRET, or from the file CLUSTER_SECRET_FILE names with its trailing newline dropped', () => {
     expect(loadConfig({ HOST: '0.0.0.0', CLUSTER_SECRET: SECRET }).clusterSecret).toBe(SECRET);
-    expect(loadConfig({ HOST: '0.0.0.0', CLUSTER_SECRET_FILE: file(`${SECRET}\n`) }).clusterSecret).toBe(SECRET);
+    expect(
+      loadConfig({ HOST: '0.0.0.0', CLUSTER_SECRET_FILE: file(`${SECRET}\n`) }).clusterSecret,
+    ).toBe(SECRET);
     expect(loadClusterSecret({ CLUSTER_SECRET_FILE: file(SECRET) })).toBe(SECRET);
     expect(loadClusterSecret({})).toBeNull();
   });
 
   it('refuses both variables at once, an unreadable file, a short secret and one with spaces, each naming its variable', () => {
-    expect(problemsOf({ CLUSTER_SECRET: SECRET, CLUSTER_SECRET_FILE: file(SECRET) })).toEqual([expect.stringMatching(/both set/)]);
-    expect(problemsOf({ CLUSTER_SECRET_FILE: '/nonexistent/secret' })).toEqual([expect.stringMatching(/^CLUSTER_SECRET_FILE="\/nonexistent\/secret": cannot read it \(ENOENT\)/)]);
-    expect(problemsOf({ CLUSTER_SECRET: 'short' })).toEqual([expect.stringMatching(/^CLUSTER_SECRET: the secret must be at least 32 characters/)]);
-    expect(problemsOf({ CLUSTER_SECRET_FILE: file(`${SECRET} with spaces\n`) })).toEqual([expect.stringMatching(/^CLUSTER_SECRET_FILE=.*visible ASCII/)]);
+    expect(problemsOf({ CLUSTER_SECRET: SECRET, CLUSTER_SECRET_FILE: file(SECRET) })).toEqual([
+      expect.stringMatching(/both set/),
+    ]);
+    expect(problemsOf({ CLUSTER_SECRET_FILE: '/nonexistent/secret' })).toEqual([
+      expect.stringMatching(
+        /^CLUSTER_SECRET_FILE="\/nonexistent\/secret": cannot read it \(ENOENT\)/,
+      ),
+    ]);
+    expect(problemsOf({ CLUSTER_SECRET: 'short' })).toEqual([
+      expect.stringMatching(/^CLUSTER_SECRET: the secret must be at least 32 characters/),
+    ]);
+    expect(problemsOf({ CLUSTER_SECRET_FILE: file(`${SECRET} with spaces\n`) })).toEqual([
+      expect.stringMatching(/^CLUSTER_SECRET_FILE=.*visible ASCII/),
+    ]);
     expect(() => loadClusterSecret({ CLUSTER_SECRET: 'short' })).toThrow(ConfigError);
   });
 
-  it('a bad secret is reported without the secret: neither the value nor the file\'s contents appear, the file\'s path does', () => {
+  it("a bad secret is reported without the secret: neither the value nor the file's contents appear, the file's path does", () => {
     const leaked = 'short-private-value';
     const fromFile = file(`${leaked}\n`);
-    const problems = [...problemsOf({ CLUSTER_SECRET: leaked }), ...problemsOf({ CLUSTER_SECRET_FILE: fromFile })];
+    const problems = [
+      ...problemsOf({ CLUSTER_SECRET: leaked }),
+      ...problemsOf({ CLUSTER_SECRET_FILE: fromFile }),
+    ];
     expect(problems).toHaveLength(2);
     for (const p of problems) expect(p).not.toContain(leaked);
     expect(problems[1]).toContain(fromFile);
@@ -257,7 +314,9 @@ describe('the cluster secret', () => {
   it('npm start may run without one off loopback (it makes one); every service may not', () => {
     expect(loadConfig({ HOST: '0.0.0.0' }, 'start').clusterSecret).toBeNull();
     for (const service of ['catalog', 'order', 'frontend'] as const) {
-      expect(() => loadConfig({ HOST: '0.0.0.0' }, service), service).toThrow(/CLUSTER_SECRET: required because HOST=0\.0\.0\.0/);
+      expect(() => loadConfig({ HOST: '0.0.0.0' }, service), service).toThrow(
+        /CLUSTER_SECRET: required because HOST=0\.0\.0\.0/,
+      );
     }
   });
 

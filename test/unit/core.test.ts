@@ -21,23 +21,43 @@ import { MemoryLogStore, signEntry } from '../../order/log.ts';
 import type { Meta } from '../../order/meta.ts';
 
 /** `n` records continuing (startIndex - 1, prevCrc); `tag` makes records from different leaders differ. */
-function records(n: number, opts: { startIndex?: number; prevCrc?: number; epoch?: number; tag?: string } = {}): OrderEntry[] {
+function records(
+  n: number,
+  opts: { startIndex?: number; prevCrc?: number; epoch?: number; tag?: string } = {},
+): OrderEntry[] {
   const out: OrderEntry[] = [];
   let crc = opts.prevCrc ?? 0;
   const start = opts.startIndex ?? 0;
   for (let i = 0; i < n; i++) {
     const index = start + i;
-    const e = signEntry(crc, { index, epoch: opts.epoch ?? 1, name: 'Tux', quantity: 1, key: `${opts.tag ?? 'a'}-${index}` });
+    const e = signEntry(crc, {
+      index,
+      epoch: opts.epoch ?? 1,
+      name: 'Tux',
+      quantity: 1,
+      key: `${opts.tag ?? 'a'}-${index}`,
+    });
     out.push(e);
     crc = e.crc;
   }
   return out;
 }
 
-const meta = (m: Partial<Meta> = {}): Meta => ({ promisedEpoch: 2, votedFor: 3, logEpoch: 1, storage: 'intact', ...m });
+const meta = (m: Partial<Meta> = {}): Meta => ({
+  promisedEpoch: 2,
+  votedFor: 3,
+  logEpoch: 1,
+  storage: 'intact',
+  ...m,
+});
 
 /** An append from leader 3 in epoch 2 carrying `entries` after prevIndex, by default with nothing else pending. */
-function req(leaderLog: readonly OrderEntry[], prevIndex: number, count: number, r: Partial<AppendRequest> = {}): AppendRequest {
+function req(
+  leaderLog: readonly OrderEntry[],
+  prevIndex: number,
+  count: number,
+  r: Partial<AppendRequest> = {},
+): AppendRequest {
   const entries = leaderLog.slice(prevIndex + 1, prevIndex + 1 + count);
   return {
     epoch: 2,
@@ -67,7 +87,11 @@ describe('quorumSize', () => {
 describe('decidePromise', () => {
   it('grants a newer epoch and records the candidate', () => {
     const m = meta({ promisedEpoch: 2, votedFor: 3, logEpoch: 1 });
-    expect(decidePromise(m, 3, 2)).toEqual({ grant: true, meta: { promisedEpoch: 3, votedFor: 2, logEpoch: 1, storage: 'intact' }, changed: true });
+    expect(decidePromise(m, 3, 2)).toEqual({
+      grant: true,
+      meta: { promisedEpoch: 3, votedFor: 2, logEpoch: 1, storage: 'intact' },
+      changed: true,
+    });
     expect(m).toEqual({ promisedEpoch: 2, votedFor: 3, logEpoch: 1, storage: 'intact' });
   });
 
@@ -77,39 +101,77 @@ describe('decidePromise', () => {
   });
 
   it('refuses the same epoch to another candidate', () => {
-    expect(decidePromise(meta({ promisedEpoch: 4, votedFor: 2 }), 4, 3)).toEqual({ grant: false, promisedEpoch: 4 });
+    expect(decidePromise(meta({ promisedEpoch: 4, votedFor: 2 }), 4, 3)).toEqual({
+      grant: false,
+      promisedEpoch: 4,
+    });
   });
 
   it('refuses the same epoch when it was reached without a vote (votedFor null)', () => {
-    expect(decidePromise(meta({ promisedEpoch: 4, votedFor: null }), 4, 3)).toEqual({ grant: false, promisedEpoch: 4 });
+    expect(decidePromise(meta({ promisedEpoch: 4, votedFor: null }), 4, 3)).toEqual({
+      grant: false,
+      promisedEpoch: 4,
+    });
   });
 
   it('refuses an older epoch, even to the candidate it once voted for', () => {
-    expect(decidePromise(meta({ promisedEpoch: 4, votedFor: 2 }), 3, 2)).toEqual({ grant: false, promisedEpoch: 4 });
-    expect(decidePromise(meta({ promisedEpoch: 4, votedFor: 2 }), 3, 1)).toEqual({ grant: false, promisedEpoch: 4 });
+    expect(decidePromise(meta({ promisedEpoch: 4, votedFor: 2 }), 3, 2)).toEqual({
+      grant: false,
+      promisedEpoch: 4,
+    });
+    expect(decidePromise(meta({ promisedEpoch: 4, votedFor: 2 }), 3, 1)).toEqual({
+      grant: false,
+      promisedEpoch: 4,
+    });
   });
 });
 
 describe('compareHeads and mostUpToDate', () => {
-  const head = (logEpoch: number, lastIndex: number): LogHead => ({ logEpoch, lastIndex, lastCrc: 0 });
+  const head = (logEpoch: number, lastIndex: number): LogHead => ({
+    logEpoch,
+    lastIndex,
+    lastCrc: 0,
+  });
 
   it('a higher logEpoch wins over a longer log', () => {
     expect(compareHeads(head(3, 1), head(2, 50))).toBeGreaterThan(0);
     expect(compareHeads(head(2, 50), head(3, 1))).toBeLessThan(0);
-    const best = mostUpToDate([{ id: 1, head: head(2, 50) }, { id: 2, head: head(3, 1) }, { id: 3, head: head(1, 99) }]);
+    const best = mostUpToDate([
+      { id: 1, head: head(2, 50) },
+      { id: 2, head: head(3, 1) },
+      { id: 3, head: head(1, 99) },
+    ]);
     expect(best.id).toBe(2);
   });
 
   it('with the same logEpoch, the longer log wins', () => {
     expect(compareHeads(head(2, 7), head(2, 5))).toBeGreaterThan(0);
     expect(compareHeads(head(2, 5), head(2, 7))).toBeLessThan(0);
-    expect(mostUpToDate([{ id: 1, head: head(2, 5) }, { id: 2, head: head(2, 7) }, { id: 3, head: head(2, 6) }]).id).toBe(2);
+    expect(
+      mostUpToDate([
+        { id: 1, head: head(2, 5) },
+        { id: 2, head: head(2, 7) },
+        { id: 3, head: head(2, 6) },
+      ]).id,
+    ).toBe(2);
   });
 
   it('ties keep the first', () => {
     expect(compareHeads(head(2, 5), head(2, 5))).toBe(0);
-    expect(mostUpToDate([{ id: 3, head: head(2, 5) }, { id: 1, head: head(2, 5) }, { id: 2, head: head(1, 9) }]).id).toBe(3);
-    expect(mostUpToDate([{ id: 2, head: head(1, 3) }, { id: 3, head: head(2, 5) }, { id: 1, head: head(2, 5) }]).id).toBe(3);
+    expect(
+      mostUpToDate([
+        { id: 3, head: head(2, 5) },
+        { id: 1, head: head(2, 5) },
+        { id: 2, head: head(1, 9) },
+      ]).id,
+    ).toBe(3);
+    expect(
+      mostUpToDate([
+        { id: 2, head: head(1, 3) },
+        { id: 3, head: head(2, 5) },
+        { id: 1, head: head(2, 5) },
+      ]).id,
+    ).toBe(3);
   });
 });
 
@@ -118,14 +180,21 @@ describe('decideAppend', () => {
 
   it('an older epoch is stale', () => {
     const log = new MemoryLogStore(leader.slice(0, 2));
-    expect(decideAppend(meta({ promisedEpoch: 3 }), log, -1, req(leader, 1, 1, { epoch: 2 }))).toEqual({ kind: 'stale', promisedEpoch: 3 });
+    expect(
+      decideAppend(meta({ promisedEpoch: 3 }), log, -1, req(leader, 1, 1, { epoch: 2 })),
+    ).toEqual({ kind: 'stale', promisedEpoch: 3 });
   });
 
   it('appends from the leader of an epoch promised to another candidate are accepted (that leader had a quorum without us)', () => {
     // The simulator found the old rule stranding a replica whose own failed view change had
     // promised the epoch to itself: it refused the real leader of that epoch forever.
     const log = new MemoryLogStore(leader.slice(0, 2));
-    const d = decideAppend(meta({ promisedEpoch: 2, votedFor: 1 }), log, -1, req(leader, 1, 1, { leaderId: 3 }));
+    const d = decideAppend(
+      meta({ promisedEpoch: 2, votedFor: 1 }),
+      log,
+      -1,
+      req(leader, 1, 1, { leaderId: 3 }),
+    );
     expect(d.kind).toBe('accept');
   });
 
@@ -133,9 +202,13 @@ describe('decideAppend', () => {
     const log = new MemoryLogStore(leader.slice(0, 2));
     const broken = leader.slice(2, 4).map((e) => ({ ...e }));
     broken[1]!.crc = (broken[1]!.crc + 1) >>> 0;
-    expect(decideAppend(meta(), log, -1, { ...req(leader, 1, 0), entries: broken }).kind).toBe('invalid');
+    expect(decideAppend(meta(), log, -1, { ...req(leader, 1, 0), entries: broken }).kind).toBe(
+      'invalid',
+    );
     // Entries out of index sequence are invalid too.
-    expect(decideAppend(meta(), log, -1, { ...req(leader, 1, 0), entries: [leader[3]!] }).kind).toBe('invalid');
+    expect(
+      decideAppend(meta(), log, -1, { ...req(leader, 1, 0), entries: [leader[3]!] }).kind,
+    ).toBe('invalid');
   });
 
   it('prevIndex past the end is a mismatch that reports the follower lastIndex', () => {
@@ -153,8 +226,17 @@ describe('decideAppend', () => {
 
   it('a mismatch from a newer epoch still carries the new promise', () => {
     const log = new MemoryLogStore(leader.slice(0, 1));
-    const d = decideAppend(meta({ promisedEpoch: 1, votedFor: 2, logEpoch: 1 }), log, -1, req(leader, 3, 1, { epoch: 2, leaderId: 3 }));
-    expect(d).toEqual({ kind: 'mismatch', lastIndex: 0, meta: { promisedEpoch: 2, votedFor: 3, logEpoch: 1, storage: 'intact' } });
+    const d = decideAppend(
+      meta({ promisedEpoch: 1, votedFor: 2, logEpoch: 1 }),
+      log,
+      -1,
+      req(leader, 3, 1, { epoch: 2, leaderId: 3 }),
+    );
+    expect(d).toEqual({
+      kind: 'mismatch',
+      lastIndex: 0,
+      meta: { promisedEpoch: 2, votedFor: 3, logEpoch: 1, storage: 'intact' },
+    });
   });
 
   it('entries already held are skipped: nothing to cut, nothing to append', () => {
@@ -175,7 +257,10 @@ describe('decideAppend', () => {
 
   it('a conflicting entry cuts the log at the conflict and appends the rest', () => {
     // Follower holds 0..1 from the leader, then 2..4 from an older leader that never committed them.
-    const follower = [...leader.slice(0, 2), ...records(3, { startIndex: 2, prevCrc: leader[1]!.crc, epoch: 1, tag: 'old' })];
+    const follower = [
+      ...leader.slice(0, 2),
+      ...records(3, { startIndex: 2, prevCrc: leader[1]!.crc, epoch: 1, tag: 'old' }),
+    ];
     const log = new MemoryLogStore(follower);
     const d = accepted(decideAppend(meta(), log, 1, req(leader, 0, 4, { leaderLastIndex: 5 })));
     expect(d.truncateFrom).toBe(2);
@@ -184,10 +269,20 @@ describe('decideAppend', () => {
   });
 
   it('a follower not yet synced in this epoch drops records past the leader last index and claims logEpoch', () => {
-    const follower = [...leader.slice(0, 3), ...records(2, { startIndex: 3, prevCrc: leader[2]!.crc, epoch: 1, tag: 'old' })];
+    const follower = [
+      ...leader.slice(0, 3),
+      ...records(2, { startIndex: 3, prevCrc: leader[2]!.crc, epoch: 1, tag: 'old' }),
+    ];
     const log = new MemoryLogStore(follower);
     // The leader holds only 0..2; it sends a heartbeat at its end.
-    const d = accepted(decideAppend(meta({ logEpoch: 1 }), log, -1, req(leader.slice(0, 3), 2, 0, { viewStartIndex: 2 })));
+    const d = accepted(
+      decideAppend(
+        meta({ logEpoch: 1 }),
+        log,
+        -1,
+        req(leader.slice(0, 3), 2, 0, { viewStartIndex: 2 }),
+      ),
+    );
     expect(d.truncateFrom).toBe(3);
     expect(d.append).toEqual([]);
     expect(d.matchIndex).toBe(2);
@@ -196,7 +291,9 @@ describe('decideAppend', () => {
 
   it('a follower not yet synced keeps records past matchIndex when the leader holds more (a partial batch)', () => {
     const log = new MemoryLogStore(leader.slice(0, 5));
-    const d = accepted(decideAppend(meta({ logEpoch: 1 }), log, -1, req(leader, 0, 2, { leaderLastIndex: 5 })));
+    const d = accepted(
+      decideAppend(meta({ logEpoch: 1 }), log, -1, req(leader, 0, 2, { leaderLastIndex: 5 })),
+    );
     expect(d.truncateFrom).toBeNull();
     // Its log past 2 is not known to equal the leader's yet: no logEpoch claim.
     expect(d.meta.logEpoch).toBe(1);
@@ -225,46 +322,84 @@ describe('decideAppend', () => {
 
   it('logEpoch is claimed only when matchIndex reaches viewStartIndex', () => {
     const log = new MemoryLogStore([]);
-    const short = accepted(decideAppend(meta({ logEpoch: 1 }), log, -1, req(leader, -1, 3, { viewStartIndex: 4 })));
+    const short = accepted(
+      decideAppend(meta({ logEpoch: 1 }), log, -1, req(leader, -1, 3, { viewStartIndex: 4 })),
+    );
     expect(short.matchIndex).toBe(2);
     expect(short.meta.logEpoch).toBe(1);
 
     const log2 = new MemoryLogStore(leader.slice(0, 3));
-    const full = accepted(decideAppend(meta({ logEpoch: 1 }), log2, -1, req(leader, 2, 2, { viewStartIndex: 4 })));
+    const full = accepted(
+      decideAppend(meta({ logEpoch: 1 }), log2, -1, req(leader, 2, 2, { viewStartIndex: 4 })),
+    );
     expect(full.matchIndex).toBe(4);
     expect(full.meta.logEpoch).toBe(2);
   });
 
   it('a newer epoch is promised to the leader that sent it', () => {
     const log = new MemoryLogStore(leader.slice(0, 2));
-    const d = accepted(decideAppend(meta({ promisedEpoch: 1, votedFor: 1, logEpoch: 1 }), log, -1, req(leader, 1, 1, { epoch: 2, leaderId: 3 })));
+    const d = accepted(
+      decideAppend(
+        meta({ promisedEpoch: 1, votedFor: 1, logEpoch: 1 }),
+        log,
+        -1,
+        req(leader, 1, 1, { epoch: 2, leaderId: 3 }),
+      ),
+    );
     expect(d.meta.promisedEpoch).toBe(2);
     expect(d.meta.votedFor).toBe(3);
   });
 
   it('cutting a conflicting record at or below knownCommitIndex throws CommittedTruncationError', () => {
-    const follower = [...leader.slice(0, 2), ...records(3, { startIndex: 2, prevCrc: leader[1]!.crc, epoch: 1, tag: 'old' })];
-    expect(() => decideAppend(meta(), new MemoryLogStore(follower), 2, req(leader, 1, 3))).toThrow(CommittedTruncationError);
-    expect(() => decideAppend(meta(), new MemoryLogStore(follower), 3, req(leader, 1, 3))).toThrow(CommittedTruncationError);
+    const follower = [
+      ...leader.slice(0, 2),
+      ...records(3, { startIndex: 2, prevCrc: leader[1]!.crc, epoch: 1, tag: 'old' }),
+    ];
+    expect(() => decideAppend(meta(), new MemoryLogStore(follower), 2, req(leader, 1, 3))).toThrow(
+      CommittedTruncationError,
+    );
+    expect(() => decideAppend(meta(), new MemoryLogStore(follower), 3, req(leader, 1, 3))).toThrow(
+      CommittedTruncationError,
+    );
     // Just below the conflict is fine.
-    expect(accepted(decideAppend(meta(), new MemoryLogStore(follower), 1, req(leader, 1, 3))).truncateFrom).toBe(2);
+    expect(
+      accepted(decideAppend(meta(), new MemoryLogStore(follower), 1, req(leader, 1, 3)))
+        .truncateFrom,
+    ).toBe(2);
   });
 
   it('cutting a suffix past the leader end at or below knownCommitIndex throws CommittedTruncationError', () => {
     // Records 3..4 of an older epoch past the leader's end would be cut; the follower believes 3 committed.
-    const log = new MemoryLogStore([...leader.slice(0, 3), ...records(2, { startIndex: 3, prevCrc: leader[2]!.crc, epoch: 1, tag: 'old' })]);
-    expect(() => decideAppend(meta({ logEpoch: 1 }), log, 3, req(leader.slice(0, 3), 2, 0))).toThrow(CommittedTruncationError);
+    const log = new MemoryLogStore([
+      ...leader.slice(0, 3),
+      ...records(2, { startIndex: 3, prevCrc: leader[2]!.crc, epoch: 1, tag: 'old' }),
+    ]);
+    expect(() =>
+      decideAppend(meta({ logEpoch: 1 }), log, 3, req(leader.slice(0, 3), 2, 0)),
+    ).toThrow(CommittedTruncationError);
   });
 
   it('knownCommitIndex advances to min(commitIndex, matchIndex) and never goes back', () => {
     const log = new MemoryLogStore(leader.slice(0, 2));
-    expect(accepted(decideAppend(meta(), log, -1, req(leader, 1, 1, { commitIndex: 5 }))).knownCommitIndex).toBe(2);
-    expect(accepted(decideAppend(meta(), log, -1, req(leader, 1, 1, { commitIndex: 1 }))).knownCommitIndex).toBe(1);
-    expect(accepted(decideAppend(meta(), log, 1, req(leader, 0, 0, { commitIndex: 5 }))).knownCommitIndex).toBe(1);
+    expect(
+      accepted(decideAppend(meta(), log, -1, req(leader, 1, 1, { commitIndex: 5 })))
+        .knownCommitIndex,
+    ).toBe(2);
+    expect(
+      accepted(decideAppend(meta(), log, -1, req(leader, 1, 1, { commitIndex: 1 })))
+        .knownCommitIndex,
+    ).toBe(1);
+    expect(
+      accepted(decideAppend(meta(), log, 1, req(leader, 0, 0, { commitIndex: 5 })))
+        .knownCommitIndex,
+    ).toBe(1);
   });
 
   it('does not change the log it reads', () => {
-    const follower = [...leader.slice(0, 2), ...records(3, { startIndex: 2, prevCrc: leader[1]!.crc, epoch: 1, tag: 'old' })];
+    const follower = [
+      ...leader.slice(0, 2),
+      ...records(3, { startIndex: 2, prevCrc: leader[1]!.crc, epoch: 1, tag: 'old' }),
+    ];
     const log = new MemoryLogStore(follower);
     decideAppend(meta(), log, -1, req(leader, 1, 3));
     expect(log.entries).toEqual(follower);
@@ -300,7 +435,9 @@ describe('leader bookkeeping', () => {
   });
 
   it('onAppendAccepted never moves matchIndex back on a late, smaller acknowledgement', () => {
-    expect(onAppendAccepted({ nextIndex: 9, matchIndex: 8, backoff: 1 }, 4, true).matchIndex).toBe(8);
+    expect(onAppendAccepted({ nextIndex: 9, matchIndex: 8, backoff: 1 }, 4, true).matchIndex).toBe(
+      8,
+    );
   });
 
   it('commitIndexFor with quorum 2 of 3 is the second highest', () => {

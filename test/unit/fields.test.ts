@@ -12,12 +12,31 @@ import path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  AppendRequestSchema, FenceRequestSchema, LeadRequestSchema, LeaderOrderRequestSchema, OrderEntrySchema, OrderRequestSchema,
-  PromiseRequestSchema, PurchaseRequestSchema, ReconcileRequestSchema, parseIdempotencyKeyHeader, parseOrderNumber, parseWith,
+  AppendRequestSchema,
+  FenceRequestSchema,
+  LeadRequestSchema,
+  LeaderOrderRequestSchema,
+  OrderEntrySchema,
+  OrderRequestSchema,
+  PromiseRequestSchema,
+  PurchaseRequestSchema,
+  ReconcileRequestSchema,
+  parseIdempotencyKeyHeader,
+  parseOrderNumber,
+  parseWith,
   type OrderEntry,
 } from '../../shared/contracts.ts';
 import { AppError } from '../../shared/errors.ts';
-import { EPOCH, IDEMPOTENCY_KEY, LEDGER_SEQ, ORDER_NUMBER, ORDER_QUANTITY, STOCK, TOY_NAME, nextEpoch } from '../../shared/fields.ts';
+import {
+  EPOCH,
+  IDEMPOTENCY_KEY,
+  LEDGER_SEQ,
+  ORDER_NUMBER,
+  ORDER_QUANTITY,
+  STOCK,
+  TOY_NAME,
+  nextEpoch,
+} from '../../shared/fields.ts';
 import { LOG_FILE, openFileLogStore, orderCodec } from '../../order/file-log.ts';
 import { signEntry } from '../../order/log.ts';
 import { ledgerCodec, openFileLedger, type SignedLedgerEntry } from '../../catalog/ledger.ts';
@@ -32,7 +51,9 @@ afterEach(async () => {
 });
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
-const VISIBLE_ASCII = Array.from({ length: 0x7e - 0x21 + 1 }, (_, i) => String.fromCharCode(0x21 + i)).join('');
+const VISIBLE_ASCII = Array.from({ length: 0x7e - 0x21 + 1 }, (_, i) =>
+  String.fromCharCode(0x21 + i),
+).join('');
 /** 255 visible ASCII characters, quotes and commas included (the CSV writer must quote them). */
 const LONGEST_KEY = (VISIBLE_ASCII + VISIBLE_ASCII + VISIBLE_ASCII).slice(0, 255);
 /** 100 UTF-16 units: quotes, commas, an apostrophe, accents and an emoji (two units). */
@@ -63,7 +84,10 @@ describe('every order-log field at its bounds: what the schema accepts, the code
   for (const index of [0, ORDER_NUMBER.max]) {
     for (const epoch of [EPOCH.min, EPOCH.max]) {
       for (const quantity of [ORDER_QUANTITY.min, ORDER_QUANTITY.max]) {
-        for (const [name, key] of [['T', '!'], [LONGEST_NAME, LONGEST_KEY]] as const) {
+        for (const [name, key] of [
+          ['T', '!'],
+          [LONGEST_NAME, LONGEST_KEY],
+        ] as const) {
           cases.push(signEntry(0xffff_ffff, { index, epoch, name, quantity, key }));
         }
       }
@@ -79,7 +103,13 @@ describe('every order-log field at its bounds: what the schema accepts, the code
 
   it('a log holding the largest epoch, quantity, name and key survives reopening', async () => {
     let log = await openFileLogStore(dir, { onFatal: noFatal });
-    const a = signEntry(0, { index: 0, epoch: EPOCH.max, name: LONGEST_NAME, quantity: ORDER_QUANTITY.max, key: LONGEST_KEY });
+    const a = signEntry(0, {
+      index: 0,
+      epoch: EPOCH.max,
+      name: LONGEST_NAME,
+      quantity: ORDER_QUANTITY.max,
+      key: LONGEST_KEY,
+    });
     const b = signEntry(a.crc, { index: 1, epoch: EPOCH.max, name: 'T', quantity: 1, key: '!' });
     await log.append([a, b]);
     await log.close();
@@ -93,10 +123,42 @@ describe('every ledger field at its bounds round-trips through the ledger file',
   it('purchases, refusals, releases and restocks at their extremes read back as written', async () => {
     let ledger = await openFileLedger(dir, { onFatal: noFatal });
     const entries = [
-      { seq: 0, kind: 'restock', key: '', epoch: 0, name: LONGEST_NAME, delta: STOCK.max, quantityAfter: STOCK.max },
-      { seq: 1, kind: 'purchase', key: LONGEST_KEY, epoch: EPOCH.max, name: LONGEST_NAME, delta: -ORDER_QUANTITY.max, quantityAfter: STOCK.max - ORDER_QUANTITY.max },
-      { seq: 2, kind: 'refusal', key: '!', epoch: EPOCH.max, name: 'T', delta: 0, quantityAfter: 0 },
-      { seq: 3, kind: 'release', key: LONGEST_KEY, epoch: EPOCH.max, name: LONGEST_NAME, delta: ORDER_QUANTITY.max, quantityAfter: STOCK.max },
+      {
+        seq: 0,
+        kind: 'restock',
+        key: '',
+        epoch: 0,
+        name: LONGEST_NAME,
+        delta: STOCK.max,
+        quantityAfter: STOCK.max,
+      },
+      {
+        seq: 1,
+        kind: 'purchase',
+        key: LONGEST_KEY,
+        epoch: EPOCH.max,
+        name: LONGEST_NAME,
+        delta: -ORDER_QUANTITY.max,
+        quantityAfter: STOCK.max - ORDER_QUANTITY.max,
+      },
+      {
+        seq: 2,
+        kind: 'refusal',
+        key: '!',
+        epoch: EPOCH.max,
+        name: 'T',
+        delta: 0,
+        quantityAfter: 0,
+      },
+      {
+        seq: 3,
+        kind: 'release',
+        key: LONGEST_KEY,
+        epoch: EPOCH.max,
+        name: LONGEST_NAME,
+        delta: ORDER_QUANTITY.max,
+        quantityAfter: STOCK.max,
+      },
     ] as const;
     await ledger.append(entries.map((e) => ({ ...e })));
     await ledger.close();
@@ -106,8 +168,19 @@ describe('every ledger field at its bounds round-trips through the ledger file',
   });
 
   it('the largest seq decodes from its own line', () => {
-    const e = { seq: LEDGER_SEQ.max, kind: 'purchase', key: LONGEST_KEY, epoch: EPOCH.max, name: LONGEST_NAME, delta: -1, quantityAfter: 0 } as const;
-    const signed: SignedLedgerEntry = { ...e, crc: chainFields(0, ledgerCodec.fields({ ...e, crc: 0 })) };
+    const e = {
+      seq: LEDGER_SEQ.max,
+      kind: 'purchase',
+      key: LONGEST_KEY,
+      epoch: EPOCH.max,
+      name: LONGEST_NAME,
+      delta: -1,
+      quantityAfter: 0,
+    } as const;
+    const signed: SignedLedgerEntry = {
+      ...e,
+      crc: chainFields(0, ledgerCodec.fields({ ...e, crc: 0 })),
+    };
     expect(readBack(ledgerCodec, encodeRecord(ledgerCodec, signed))).toEqual(signed);
   });
 });
@@ -121,9 +194,25 @@ describe('epochs beyond the safe integers', () => {
       [FenceRequestSchema, (epoch: number) => ({ epoch })],
       [PromiseRequestSchema, (epoch: number) => ({ epoch, candidateId: 3 })],
       [PurchaseRequestSchema, (epoch: number) => ({ name: 'Tux', quantity: 1, key: 'k', epoch })],
-      [LeaderOrderRequestSchema, (epoch: number) => ({ name: 'Tux', quantity: 1, key: 'k', epoch })],
+      [
+        LeaderOrderRequestSchema,
+        (epoch: number) => ({ name: 'Tux', quantity: 1, key: 'k', epoch }),
+      ],
       [ReconcileRequestSchema, (epoch: number) => ({ epoch, committed: [], release: [] })],
-      [AppendRequestSchema, (epoch: number) => ({ epoch, leaderId: 3, prevIndex: -1, prevCrc: 0, entries: [], commitIndex: -1, viewStartIndex: -1, leaderLastIndex: -1, established: false })],
+      [
+        AppendRequestSchema,
+        (epoch: number) => ({
+          epoch,
+          leaderId: 3,
+          prevIndex: -1,
+          prevCrc: 0,
+          entries: [],
+          commitIndex: -1,
+          viewStartIndex: -1,
+          leaderLastIndex: -1,
+          established: false,
+        }),
+      ],
     ] as const;
     for (const [schema, body] of schemas) {
       expect(badRequestFrom(() => parseWith(schema, body(over))).message).toMatch(/epoch/);
@@ -133,8 +222,20 @@ describe('epochs beyond the safe integers', () => {
 
   it('a record carrying epoch 2^53 in an append is refused at the schema', () => {
     const e = { index: 0, epoch: over, name: 'Tux', quantity: 1, key: 'k', crc: 1 };
-    const req = { epoch: 5, leaderId: 3, prevIndex: -1, prevCrc: 0, entries: [e], commitIndex: -1, viewStartIndex: -1, leaderLastIndex: 0, established: false };
-    expect(badRequestFrom(() => parseWith(AppendRequestSchema, req)).message).toMatch(/entries\.0\.epoch/);
+    const req = {
+      epoch: 5,
+      leaderId: 3,
+      prevIndex: -1,
+      prevCrc: 0,
+      entries: [e],
+      commitIndex: -1,
+      viewStartIndex: -1,
+      leaderLastIndex: 0,
+      established: false,
+    };
+    expect(badRequestFrom(() => parseWith(AppendRequestSchema, req)).message).toMatch(
+      /entries\.0\.epoch/,
+    );
   });
 
   it('and never reaches the log: the file log refuses to write it and stays readable', async () => {
@@ -150,7 +251,9 @@ describe('epochs beyond the safe integers', () => {
     log = await openFileLogStore(dir, { onFatal: noFatal });
     expect(log.slice(0, 5)).toEqual([good, more]);
     await log.close();
-    expect((await fs.readFile(path.join(dir, LOG_FILE), 'utf8')).includes(String(over))).toBe(false);
+    expect((await fs.readFile(path.join(dir, LOG_FILE), 'utf8')).includes(String(over))).toBe(
+      false,
+    );
   });
 
   it('no election can open an epoch past the bound', () => {
@@ -160,7 +263,19 @@ describe('epochs beyond the safe integers', () => {
 });
 
 describe('idempotency keys: 1-255 visible ASCII (0x21-0x7e), nothing else', () => {
-  const refused = ['', ' ', 'a b', 'a\nb', 'a\r\nb', 'a\tb', 'ké', 'a\u0000', 'a\u007f', 'x'.repeat(256), 'a, b'];
+  const refused = [
+    '',
+    ' ',
+    'a b',
+    'a\nb',
+    'a\r\nb',
+    'a\tb',
+    'ké',
+    'a\u0000',
+    'a\u007f',
+    'x'.repeat(256),
+    'a, b',
+  ];
 
   it('the field, the order schemas and the header parser refuse the same keys', () => {
     for (const key of refused) {
@@ -168,8 +283,12 @@ describe('idempotency keys: 1-255 visible ASCII (0x21-0x7e), nothing else', () =
       for (const schema of [LeaderOrderRequestSchema, PurchaseRequestSchema]) {
         badRequestFrom(() => parseWith(schema, { name: 'Tux', quantity: 1, key, epoch: 1 }));
       }
-      badRequestFrom(() => parseWith(ReconcileRequestSchema, { epoch: 1, committed: [key], release: [] }));
-      badRequestFrom(() => parseWith(ReconcileRequestSchema, { epoch: 1, committed: [], release: [key] }));
+      badRequestFrom(() =>
+        parseWith(ReconcileRequestSchema, { epoch: 1, committed: [key], release: [] }),
+      );
+      badRequestFrom(() =>
+        parseWith(ReconcileRequestSchema, { epoch: 1, committed: [], release: [key] }),
+      );
       badRequestFrom(() => parseIdempotencyKeyHeader(key));
     }
   });
@@ -189,14 +308,34 @@ describe('idempotency keys: 1-255 visible ASCII (0x21-0x7e), nothing else', () =
 
 describe('toy names: 1-100 printable characters', () => {
   it('control characters, line breaks, lone surrogates and 101 characters are refused', () => {
-    for (const name of ['', 'a\nb', 'a\rb', 'a\tb', '\u0000', 'a\u007f', 'a\u0085', 'a\u2028b', 'a\u2029b', 'bad\uD800', 'x'.repeat(101)]) {
+    for (const name of [
+      '',
+      'a\nb',
+      'a\rb',
+      'a\tb',
+      '\u0000',
+      'a\u007f',
+      'a\u0085',
+      'a\u2028b',
+      'a\u2029b',
+      'bad\uD800',
+      'x'.repeat(101),
+    ]) {
       expect(TOY_NAME.valid(name)).toBe(false);
       badRequestFrom(() => parseWith(OrderRequestSchema, { name, quantity: 1 }));
     }
   });
 
   it('commas, quotes, apostrophes, accents and emoji are accepted', () => {
-    for (const name of [LONGEST_NAME, 'Etch A Sketch', `Rubik's Cube`, 'Say "hi"', 'Yo-Yo, deluxe', '🧸']) expect(TOY_NAME.valid(name)).toBe(true);
+    for (const name of [
+      LONGEST_NAME,
+      'Etch A Sketch',
+      `Rubik's Cube`,
+      'Say "hi"',
+      'Yo-Yo, deluxe',
+      '🧸',
+    ])
+      expect(TOY_NAME.valid(name)).toBe(true);
   });
 });
 
@@ -205,7 +344,17 @@ describe('order numbers in a URL', () => {
     expect(parseOrderNumber('0')).toBe(0);
     expect(parseOrderNumber('007')).toBe(7);
     expect(parseOrderNumber(String(ORDER_NUMBER.max))).toBe(ORDER_NUMBER.max);
-    for (const raw of ['', '-1', '1.5', '1e3', ' 1', '0x10', String(ORDER_NUMBER.max + 1), '9007199254740993', '1'.repeat(30)]) {
+    for (const raw of [
+      '',
+      '-1',
+      '1.5',
+      '1e3',
+      ' 1',
+      '0x10',
+      String(ORDER_NUMBER.max + 1),
+      '9007199254740993',
+      '1'.repeat(30),
+    ]) {
       badRequestFrom(() => parseOrderNumber(raw));
     }
   });

@@ -55,13 +55,22 @@ async function reopen(log: FileLogStore, opts: FileLogOptions = {}): Promise<Fil
 }
 
 /** `n` records continuing a log whose last record is (startIndex - 1, prevCrc). */
-function records(n: number, opts: { startIndex?: number; prevCrc?: number; epoch?: number; name?: string; tag?: string } = {}): OrderEntry[] {
+function records(
+  n: number,
+  opts: { startIndex?: number; prevCrc?: number; epoch?: number; name?: string; tag?: string } = {},
+): OrderEntry[] {
   const out: OrderEntry[] = [];
   let crc = opts.prevCrc ?? 0;
   const start = opts.startIndex ?? 0;
   for (let i = 0; i < n; i++) {
     const index = start + i;
-    const e = signEntry(crc, { index, epoch: opts.epoch ?? 1, name: opts.name ?? (index % 2 ? 'Lego' : 'Tux'), quantity: 1 + (index % 5), key: `${opts.tag ?? 'k'}-${index}` });
+    const e = signEntry(crc, {
+      index,
+      epoch: opts.epoch ?? 1,
+      name: opts.name ?? (index % 2 ? 'Lego' : 'Tux'),
+      quantity: 1 + (index % 5),
+      key: `${opts.tag ?? 'k'}-${index}`,
+    });
     out.push(e);
     crc = e.crc;
   }
@@ -184,7 +193,8 @@ describe('appending', () => {
       ),
     );
     expect(resolved).toEqual(all.map((e) => e.index));
-    for (let i = 0; i < resolved.length; i++) expect(durableAtResolve[i]).toBeGreaterThanOrEqual(resolved[i]!);
+    for (let i = 0; i < resolved.length; i++)
+      expect(durableAtResolve[i]).toBeGreaterThanOrEqual(resolved[i]!);
     const lines = (await readLogText()).split('\n');
     expect(lines.at(-1)).toBe('');
     expect(lines.slice(1, -1)).toHaveLength(50);
@@ -224,7 +234,13 @@ describe('names in the CSV', () => {
 
   it('offsets are bytes, not characters: truncating after a multi-byte name cuts at the right place', async () => {
     let log = await open();
-    const a = signEntry(0, { index: 0, epoch: 1, name: 'Ourson en peluche ñandú 🧸', quantity: 1, key: 'a' });
+    const a = signEntry(0, {
+      index: 0,
+      epoch: 1,
+      name: 'Ourson en peluche ñandú 🧸',
+      quantity: 1,
+      key: 'a',
+    });
     const b = signEntry(a.crc, { index: 1, epoch: 1, name: 'Tux', quantity: 2, key: 'b' });
     const c = signEntry(b.crc, { index: 2, epoch: 1, name: 'Lego', quantity: 3, key: 'c' });
     await log.append([a, b, c]);
@@ -363,7 +379,10 @@ describe('recovering a damaged file', () => {
     bad.crc = (bad.crc + 1) >>> 0;
     await writeRawLog(all, formatRecord(bad));
     const before = await readLogBytes();
-    const err = await openFileLogStore(dir, { onFatal: failOnFatal }).then(() => null, (e: unknown) => e);
+    const err = await openFileLogStore(dir, { onFatal: failOnFatal }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(CorruptLogError);
     expect((err as CorruptLogError).lineNumber).toBe(5);
     expect((err as CorruptLogError).detail).toBe('checksum mismatch');
@@ -423,7 +442,8 @@ describe('when the power fails mid-batch', () => {
     const log = await open({
       onSynced: (bytes) => {
         const mark = decodeMark(readFileSync(markFile));
-        if (synced >= 0 && mark && mark.bytes > synced) ahead.push(`mark at ${mark.bytes} while the data was synced to ${synced}`);
+        if (synced >= 0 && mark && mark.bytes > synced)
+          ahead.push(`mark at ${mark.bytes} while the data was synced to ${synced}`);
         synced = Math.max(synced, bytes);
       },
     });
@@ -480,7 +500,13 @@ describe('a log opened from its bytes (records decoded only when read)', () => {
   it('a quoted record (a name with a comma) is found by key and read back after reopening', async () => {
     let log = await open();
     const a = signEntry(0, { index: 0, epoch: 1, name: 'Tux', quantity: 1, key: 'k-0' });
-    const b = signEntry(a.crc, { index: 1, epoch: 1, name: 'Mr. Potato Head, deluxe', quantity: 2, key: 'k-1' });
+    const b = signEntry(a.crc, {
+      index: 1,
+      epoch: 1,
+      name: 'Mr. Potato Head, deluxe',
+      quantity: 2,
+      key: 'k-1',
+    });
     await log.append([a, b]);
     log = await reopen(log);
     expect(log.indexOfKey('k-1')).toBe(1);
@@ -507,12 +533,29 @@ describe('a log opened from its bytes (records decoded only when read)', () => {
     const bad = { index: 0, epoch: 1, name: 'Tux', quantity: 0, key: 'k-0' };
     const crc = chainCrc(0, bad);
     await fs.writeFile(logPath(), `${LOG_HEADER}0,1,Tux,0,k-0,${crc}\n`);
-    await writeMarkFor(logPath(), { ...orderCodec, decode: (f) => ({ index: 0, epoch: 1, name: f[2]!, quantity: 0, key: f[4]!, crc: Number(f[5]) }) });
+    await writeMarkFor(logPath(), {
+      ...orderCodec,
+      decode: (f) => ({
+        index: 0,
+        epoch: 1,
+        name: f[2]!,
+        quantity: 0,
+        key: f[4]!,
+        crc: Number(f[5]),
+      }),
+    });
     const fatal: string[] = [];
-    const log = await open({ onFatal: (what, err) => { fatal.push(`${what}: ${(err as Error).message}`); throw err; } });
+    const log = await open({
+      onFatal: (what, err) => {
+        fatal.push(`${what}: ${(err as Error).message}`);
+        throw err;
+      },
+    });
     expect(log.lastIndex()).toBe(0);
     expect(() => log.entryAt(0)).toThrow(CorruptLogError);
-    expect(fatal).toEqual([expect.stringContaining('a record with a valid crc chain does not decode')]);
+    expect(fatal).toEqual([
+      expect.stringContaining('a record with a valid crc chain does not decode'),
+    ]);
   });
 });
 
@@ -525,7 +568,9 @@ describe('parseLog', () => {
   });
 
   it('a garbled header is corruption', () => {
-    expect(() => parseLog(file, Buffer.from('number,epoch,name,qty,key,crc\n'))).toThrow(CorruptLogError);
+    expect(() => parseLog(file, Buffer.from('number,epoch,name,qty,key,crc\n'))).toThrow(
+      CorruptLogError,
+    );
     expect(() => parseLog(file, Buffer.from('garbage'))).toThrow(CorruptLogError);
   });
 
@@ -535,7 +580,11 @@ describe('parseLog', () => {
   });
 
   it('a header-only file is an empty log', () => {
-    expect(parseLog(file, Buffer.from(LOG_HEADER))).toEqual({ entries: [], offsets: [], validEnd: LOG_HEADER.length });
+    expect(parseLog(file, Buffer.from(LOG_HEADER))).toEqual({
+      entries: [],
+      offsets: [],
+      validEnd: LOG_HEADER.length,
+    });
   });
 
   it('reports each record with its byte offset and where the valid bytes end', () => {

@@ -18,7 +18,12 @@ describe('HTTP client timeouts on an injected clock', () => {
     net.setState('http://order-1.test', 'blackhole');
 
     let outcome: unknown = 'pending';
-    void net.http({ method: 'GET', url: 'http://order-1.test/internal/status', timeoutMs: 300 }).then((r) => (outcome = r), (e: unknown) => (outcome = e));
+    void net
+      .http({ method: 'GET', url: 'http://order-1.test/internal/status', timeoutMs: 300 })
+      .then(
+        (r) => (outcome = r),
+        (e: unknown) => (outcome = e),
+      );
     await clock.advance(299);
     expect(outcome).toBe('pending');
     await clock.advance(1);
@@ -29,16 +34,25 @@ describe('HTTP client timeouts on an injected clock', () => {
   it('an answer in time cancels its timer: nothing is left on the clock to fire later', async () => {
     const clock = new ManualClock();
     let timers = 0;
-    const counting = { ...clock, now: () => clock.now(), sleep: (ms: number) => clock.sleep(ms), setTimeout: (fn: () => void, ms: number) => {
-      timers++;
-      const cancel = clock.setTimeout(fn, ms);
-      return () => {
-        timers--;
-        cancel();
-      };
-    } };
-    const http = createFetchHttp(async () => new Response(JSON.stringify({ data: 1 })), { clock: counting });
-    expect((await http({ method: 'GET', url: 'http://x.test/', timeoutMs: 1_000 })).body).toEqual({ data: 1 });
+    const counting = {
+      ...clock,
+      now: () => clock.now(),
+      sleep: (ms: number) => clock.sleep(ms),
+      setTimeout: (fn: () => void, ms: number) => {
+        timers++;
+        const cancel = clock.setTimeout(fn, ms);
+        return () => {
+          timers--;
+          cancel();
+        };
+      },
+    };
+    const http = createFetchHttp(async () => new Response(JSON.stringify({ data: 1 })), {
+      clock: counting,
+    });
+    expect((await http({ method: 'GET', url: 'http://x.test/', timeoutMs: 1_000 })).body).toEqual({
+      data: 1,
+    });
     expect(timers).toBe(0);
   });
 });

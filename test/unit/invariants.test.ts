@@ -21,7 +21,13 @@ function chain(specs: Spec[]): OrderEntry[] {
   const out: OrderEntry[] = [];
   let crc = 0;
   specs.forEach((s, i) => {
-    const e = signEntry(crc, { index: s.index ?? i, epoch: s.epoch ?? 1, name: s.name ?? 'Tux', quantity: s.quantity ?? 1, key: s.key ?? `k-${i}` });
+    const e = signEntry(crc, {
+      index: s.index ?? i,
+      epoch: s.epoch ?? 1,
+      name: s.name ?? 'Tux',
+      quantity: s.quantity ?? 1,
+      key: s.key ?? `k-${i}`,
+    });
     out.push(e);
     crc = e.crc;
   });
@@ -30,7 +36,13 @@ function chain(specs: Spec[]): OrderEntry[] {
 
 /** A well-formed log of `n` orders; from index `forkAt` on its keys differ (so its records, and crcs, do too). */
 const good = (n: number, tag = 'k', forkAt = 0) =>
-  chain(Array.from({ length: n }, (_, i) => ({ key: `${i < forkAt ? 'k' : tag}-${i}`, epoch: 1 + Math.floor(i / 3), quantity: 1 + (i % 4) })));
+  chain(
+    Array.from({ length: n }, (_, i) => ({
+      key: `${i < forkAt ? 'k' : tag}-${i}`,
+      epoch: 1 + Math.floor(i / 3),
+      quantity: 1 + (i % 4),
+    })),
+  );
 const kinds = (vs: { kind: string }[]) => vs.map((v) => v.kind);
 
 describe('checkLogWellFormed', () => {
@@ -96,7 +108,15 @@ describe('checkUniqueKeys', () => {
 describe('checkLogsAgree', () => {
   it('reports nothing for identical logs', () => {
     const log = good(5);
-    expect(checkLogsAgree(new Map([['r1', log], ['r2', [...log]], ['r3', [...log]]]))).toEqual([]);
+    expect(
+      checkLogsAgree(
+        new Map([
+          ['r1', log],
+          ['r2', [...log]],
+          ['r3', [...log]],
+        ]),
+      ),
+    ).toEqual([]);
   });
 
   it('catches two logs that differ at an index, naming it', () => {
@@ -104,14 +124,24 @@ describe('checkLogsAgree', () => {
     const b = good(5, 'other', 3);
     // b shares a's first 3 records (same content → same crc) and then differs.
     expect(b.slice(0, 3)).toEqual(a.slice(0, 3));
-    const v = checkLogsAgree(new Map([['r1', a], ['r2', b]]));
+    const v = checkLogsAgree(
+      new Map([
+        ['r1', a],
+        ['r2', b],
+      ]),
+    );
     expect(kinds(v)).toEqual(['divergence']);
     expect(v[0]!.message).toMatch(/r2 and r1 differ at order 3/);
   });
 
   it('catches different lengths after convergence', () => {
     const a = good(5);
-    const v = checkLogsAgree(new Map([['r1', a], ['r2', a.slice(0, 4)]]));
+    const v = checkLogsAgree(
+      new Map([
+        ['r1', a],
+        ['r2', a.slice(0, 4)],
+      ]),
+    );
     expect(kinds(v)).toEqual(['divergence']);
     expect(v[0]!.message).toMatch(/r2 has 4 orders, r1 has 5/);
   });
@@ -119,19 +149,52 @@ describe('checkLogsAgree', () => {
   it('up to a committed prefix, a shorter log or a differing uncommitted suffix is fine', () => {
     const a = good(5);
     const b = good(5, 'x', 3);
-    expect(checkLogsAgree(new Map([['r1', a], ['r2', b], ['r3', a.slice(0, 2)]]), 2)).toEqual([]);
-    expect(kinds(checkLogsAgree(new Map([['r1', a], ['r2', b]]), 3))).toEqual(['divergence']);
+    expect(
+      checkLogsAgree(
+        new Map([
+          ['r1', a],
+          ['r2', b],
+          ['r3', a.slice(0, 2)],
+        ]),
+        2,
+      ),
+    ).toEqual([]);
+    expect(
+      kinds(
+        checkLogsAgree(
+          new Map([
+            ['r1', a],
+            ['r2', b],
+          ]),
+          3,
+        ),
+      ),
+    ).toEqual(['divergence']);
   });
 
   it('compares every log with the first, not just the first two', () => {
     const a = good(4);
     const c = good(4, 'c');
-    expect(kinds(checkLogsAgree(new Map([['r1', a], ['r2', a], ['r3', c]])))).toEqual(['divergence']);
+    expect(
+      kinds(
+        checkLogsAgree(
+          new Map([
+            ['r1', a],
+            ['r2', a],
+            ['r3', c],
+          ]),
+        ),
+      ),
+    ).toEqual(['divergence']);
   });
 });
 
 describe('checkAcknowledged', () => {
-  const log = chain([{ name: 'Tux', quantity: 2 }, { name: 'Lego', quantity: 1 }, { name: 'Tux', quantity: 5 }]);
+  const log = chain([
+    { name: 'Tux', quantity: 2 },
+    { name: 'Lego', quantity: 1 },
+    { name: 'Tux', quantity: 5 },
+  ]);
 
   it('reports nothing when every acknowledged order is there as told', () => {
     const acked: Acknowledged[] = [
@@ -148,8 +211,12 @@ describe('checkAcknowledged', () => {
   });
 
   it('catches an acknowledged order with different content', () => {
-    expect(kinds(checkAcknowledged('r1', log, [{ orderNumber: 1, name: 'Tux', quantity: 1 }]))).toEqual(['wrong-content']);
-    expect(kinds(checkAcknowledged('r1', log, [{ orderNumber: 1, name: 'Lego', quantity: 3 }]))).toEqual(['wrong-content']);
+    expect(
+      kinds(checkAcknowledged('r1', log, [{ orderNumber: 1, name: 'Tux', quantity: 1 }])),
+    ).toEqual(['wrong-content']);
+    expect(
+      kinds(checkAcknowledged('r1', log, [{ orderNumber: 1, name: 'Lego', quantity: 3 }])),
+    ).toEqual(['wrong-content']);
   });
 });
 
@@ -157,13 +224,28 @@ describe('checkConvergedCluster', () => {
   it('reports nothing for a good converged cluster', () => {
     const log = good(6);
     const acked = log.map((e) => ({ orderNumber: e.index, name: e.name, quantity: e.quantity }));
-    expect(checkConvergedCluster(new Map([['r1', log], ['r2', [...log]], ['r3', [...log]]]), acked)).toEqual([]);
+    expect(
+      checkConvergedCluster(
+        new Map([
+          ['r1', log],
+          ['r2', [...log]],
+          ['r3', [...log]],
+        ]),
+        acked,
+      ),
+    ).toEqual([]);
   });
 
   it('collects violations of every kind from every replica', () => {
     const a = chain([{ key: 'a' }, { key: 'a' }]);
     const b = a.slice(0, 1);
-    const v = checkConvergedCluster(new Map([['r1', a], ['r2', b]]), [{ orderNumber: 1, name: 'Tux', quantity: 1 }]);
+    const v = checkConvergedCluster(
+      new Map([
+        ['r1', a],
+        ['r2', b],
+      ]),
+      [{ orderNumber: 1, name: 'Tux', quantity: 1 }],
+    );
     expect(kinds(v).sort()).toEqual(['divergence', 'duplicate-key', 'lost']);
     expect(v.find((x) => x.kind === 'lost')!.message).toMatch(/^r2:/);
   });

@@ -25,7 +25,8 @@ interface Doc {
 }
 const file = () => path.join(dir, 'meta.json');
 const normalize = (raw: Partial<Doc>): Doc => {
-  if (raw.epoch !== undefined && !Number.isSafeInteger(raw.epoch)) throw new Error(`epoch ${JSON.stringify(raw.epoch)} is not an integer`);
+  if (raw.epoch !== undefined && !Number.isSafeInteger(raw.epoch))
+    throw new Error(`epoch ${JSON.stringify(raw.epoch)} is not an integer`);
   return { epoch: raw.epoch ?? 0 };
 };
 
@@ -40,7 +41,9 @@ function flakyDisk() {
       calls.push(contents);
       if (failNext) {
         failNext = false;
-        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), {
+          code: 'ENOSPC',
+        });
       }
       await writeFileAtomic(f, contents);
     },
@@ -80,7 +83,9 @@ describe('a failed save', () => {
     const exit = process.exit;
     const codes: unknown[] = [];
     const said: unknown[] = [];
-    const spy = vi.spyOn(console, 'error').mockImplementation((msg: unknown) => void said.push(msg));
+    const spy = vi
+      .spyOn(console, 'error')
+      .mockImplementation((msg: unknown) => void said.push(msg));
     process.exit = ((code?: number) => {
       codes.push(code);
       throw new Stopped('exit');
@@ -119,7 +124,10 @@ describe('an unreadable file', () => {
   it('is an UnreadableFileError naming the file, whether it is not JSON or holds a value its normalizer refuses', async () => {
     for (const text of ['{"epoch": 3, ', '[1,2]', '{"epoch": "three"}']) {
       await fs.writeFile(file(), text);
-      const err = await openJsonFile<Doc>(file(), { epoch: 0 }, normalize).then(() => null, (e: unknown) => e);
+      const err = await openJsonFile<Doc>(file(), { epoch: 0 }, normalize).then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(UnreadableFileError);
       expect(err).toMatchObject({ code: 'unreadable_file', file: file() });
       expect((err as Error).message).toMatch(/meta\.json is unreadable/);

@@ -23,16 +23,31 @@ import { FakeCatalog, FakeRouter } from '../frontend/helpers.ts';
 import { makeTempDir, recordingHttp, removeDir } from '../catalog/helpers.ts';
 import { createOrderCluster, replicaUrl } from '../support/order-cluster.ts';
 
-const BAD_KEYS = ['line\nbreak', 'carriage\rreturn', 'has space', 'tab\there', 'naïve', '', 'x'.repeat(256), 'a, b'];
+const BAD_KEYS = [
+  'line\nbreak',
+  'carriage\rreturn',
+  'has space',
+  'tab\there',
+  'naïve',
+  '',
+  'x'.repeat(256),
+  'a, b',
+];
 
 function frontend() {
   const catalog = new FakeCatalog([{ name: 'Tux', price: 25.99, quantity: 100 }]);
-  const cache = new ProductCache({ maxSize: 7, enabled: true, loader: (n) => catalog.getProduct(n) });
+  const cache = new ProductCache({
+    maxSize: 7,
+    enabled: true,
+    loader: (n) => catalog.getProduct(n),
+  });
   const router = new FakeRouter();
   return { app: createFrontendApp({ cache, catalog, orders: router }), router };
 }
 
-async function expect400(res: Response | { status: number; json(): Promise<unknown> }): Promise<string> {
+async function expect400(
+  res: Response | { status: number; json(): Promise<unknown> },
+): Promise<string> {
   const body = (await res.json()) as { error: { code: number; message: string } };
   expect(res.status).toBe(400);
   expect(body.error.code).toBe(400);
@@ -130,7 +145,12 @@ describe('an order replica: POST /orders with a bad body key', () => {
       const leader = cluster.leaderId()!;
       const epoch = cluster.router.view().epoch!;
       for (const key of BAD_KEYS) {
-        const res = await cluster.net.http({ method: 'POST', url: `${replicaUrl(leader)}/orders`, body: { name: 'Tux', quantity: 1, key, epoch }, timeoutMs: 2_000 });
+        const res = await cluster.net.http({
+          method: 'POST',
+          url: `${replicaUrl(leader)}/orders`,
+          body: { name: 'Tux', quantity: 1, key, epoch },
+          timeoutMs: 2_000,
+        });
         expect(res.status).toBe(400);
       }
       expect(cluster.catalog.calls).toEqual([]);
@@ -162,14 +182,30 @@ describe('the catalog: POST /purchases and POST /internal/reconcile with a bad k
     await store.purchase({ name: 'Tux', quantity: 1, key: 'good', epoch: 1 });
     // The invalidator follows the store's durable changes: any change from here on would be pushed.
     const http = recordingHttp();
-    createInvalidator({ http: http.http, frontendUrls: ['http://f.test'], changes: store, clock: new ManualClock() });
+    createInvalidator({
+      http: http.http,
+      frontendUrls: ['http://f.test'],
+      changes: store,
+      clock: new ManualClock(),
+    });
     const app = createCatalogApp({ store });
-    const post = (url: string, body: unknown) => app.request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const post = (url: string, body: unknown) =>
+      app.request(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     const before = await onDisk();
     for (const key of BAD_KEYS) {
-      expect(await expect400(await post('/purchases', { name: 'Tux', quantity: 1, key, epoch: 1 }))).toMatch(/key/);
-      await expect400(await post('/internal/reconcile', { epoch: 1, committed: [key], release: [] }));
-      await expect400(await post('/internal/reconcile', { epoch: 1, committed: [], release: ['good', key] }));
+      expect(
+        await expect400(await post('/purchases', { name: 'Tux', quantity: 1, key, epoch: 1 })),
+      ).toMatch(/key/);
+      await expect400(
+        await post('/internal/reconcile', { epoch: 1, committed: [key], release: [] }),
+      );
+      await expect400(
+        await post('/internal/reconcile', { epoch: 1, committed: [], release: ['good', key] }),
+      );
     }
     await store.flush();
     expect(await onDisk()).toEqual(before);
@@ -180,7 +216,9 @@ describe('the catalog: POST /purchases and POST /internal/reconcile with a bad k
   it('the store itself refuses such a key too, before it touches stock or the ledger', async () => {
     const before = await onDisk();
     for (const key of BAD_KEYS) {
-      await expect(store.purchase({ name: 'Tux', quantity: 1, key, epoch: 1 })).rejects.toMatchObject({ status: 400 });
+      await expect(
+        store.purchase({ name: 'Tux', quantity: 1, key, epoch: 1 }),
+      ).rejects.toMatchObject({ status: 400 });
     }
     expect(store.get('Tux')?.quantity).toBe(100);
     expect(await onDisk()).toEqual(before);

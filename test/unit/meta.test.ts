@@ -6,7 +6,13 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { INITIAL_META, MemoryMetaStore, openFileMetaStore, type Meta, type MetaStore } from '../../order/meta.ts';
+import {
+  INITIAL_META,
+  MemoryMetaStore,
+  openFileMetaStore,
+  type Meta,
+  type MetaStore,
+} from '../../order/meta.ts';
 
 let dir: string;
 
@@ -24,7 +30,12 @@ const onDisk = async (): Promise<Meta> => JSON.parse(await fs.readFile(metaFile(
 describe('openFileMetaStore', () => {
   it('returns the defaults when no meta file exists, and creates none until a save', async () => {
     const store = await openFileMetaStore(dir);
-    expect(store.load()).toEqual({ promisedEpoch: 0, votedFor: null, logEpoch: 0, storage: 'unverified' });
+    expect(store.load()).toEqual({
+      promisedEpoch: 0,
+      votedFor: null,
+      logEpoch: 0,
+      storage: 'unverified',
+    });
     expect(store.load()).toEqual(INITIAL_META);
     await expect(fs.access(metaFile())).rejects.toMatchObject({ code: 'ENOENT' });
   });
@@ -33,7 +44,12 @@ describe('openFileMetaStore', () => {
     const nested = path.join(dir, 'x', 'y');
     const store = await openFileMetaStore(nested);
     await store.save({ promisedEpoch: 1, votedFor: 1, logEpoch: 0, storage: 'intact' });
-    expect(JSON.parse(await fs.readFile(path.join(nested, 'meta.json'), 'utf8'))).toEqual({ promisedEpoch: 1, votedFor: 1, logEpoch: 0, storage: 'intact' });
+    expect(JSON.parse(await fs.readFile(path.join(nested, 'meta.json'), 'utf8'))).toEqual({
+      promisedEpoch: 1,
+      votedFor: 1,
+      logEpoch: 0,
+      storage: 'intact',
+    });
   });
 
   it('a saved meta is what a reopened store loads', async () => {
@@ -49,20 +65,43 @@ describe('openFileMetaStore', () => {
   it('a null votedFor survives reopening as null', async () => {
     const store = await openFileMetaStore(dir);
     await store.save({ promisedEpoch: 4, votedFor: null, logEpoch: 4, storage: 'intact' });
-    expect((await openFileMetaStore(dir)).load()).toEqual({ promisedEpoch: 4, votedFor: null, logEpoch: 4, storage: 'intact' });
+    expect((await openFileMetaStore(dir)).load()).toEqual({
+      promisedEpoch: 4,
+      votedFor: null,
+      logEpoch: 4,
+      storage: 'intact',
+    });
   });
 
   it('several saves not awaited between them end with the last one on disk', async () => {
     const store = await openFileMetaStore(dir);
     const saves: Promise<void>[] = [];
-    for (let e = 1; e <= 20; e++) saves.push(store.save({ promisedEpoch: e, votedFor: (e % 3) + 1, logEpoch: e - 1, storage: 'intact' }));
+    for (let e = 1; e <= 20; e++)
+      saves.push(
+        store.save({ promisedEpoch: e, votedFor: (e % 3) + 1, logEpoch: e - 1, storage: 'intact' }),
+      );
     // Memory follows the disk (issue 9 item 8): before any save is durable, load still returns
     // what was on disk. (This used to expect the last save at once, before it was durable.)
     expect(store.load()).toEqual(INITIAL_META);
     await Promise.all(saves);
-    expect(store.load()).toEqual({ promisedEpoch: 20, votedFor: 3, logEpoch: 19, storage: 'intact' });
-    expect(await onDisk()).toEqual({ promisedEpoch: 20, votedFor: 3, logEpoch: 19, storage: 'intact' });
-    expect((await openFileMetaStore(dir)).load()).toEqual({ promisedEpoch: 20, votedFor: 3, logEpoch: 19, storage: 'intact' });
+    expect(store.load()).toEqual({
+      promisedEpoch: 20,
+      votedFor: 3,
+      logEpoch: 19,
+      storage: 'intact',
+    });
+    expect(await onDisk()).toEqual({
+      promisedEpoch: 20,
+      votedFor: 3,
+      logEpoch: 19,
+      storage: 'intact',
+    });
+    expect((await openFileMetaStore(dir)).load()).toEqual({
+      promisedEpoch: 20,
+      votedFor: 3,
+      logEpoch: 19,
+      storage: 'intact',
+    });
     // No temp file is left behind by the chained atomic writes.
     expect(await fs.readdir(dir)).toEqual(['meta.json']);
   });
@@ -72,9 +111,11 @@ describe('openFileMetaStore', () => {
     const seen: [saved: number, disk: number][] = [];
     await Promise.all(
       [1, 2, 3, 4, 5].map((e) =>
-        store.save({ promisedEpoch: e, votedFor: 1, logEpoch: 0, storage: 'intact' }).then(async () => {
-          seen.push([e, (await onDisk()).promisedEpoch]);
-        }),
+        store
+          .save({ promisedEpoch: e, votedFor: 1, logEpoch: 0, storage: 'intact' })
+          .then(async () => {
+            seen.push([e, (await onDisk()).promisedEpoch]);
+          }),
       ),
     );
     expect(seen).toHaveLength(5);
@@ -103,7 +144,12 @@ describe('the file store and MemoryMetaStore behave the same', () => {
       const a = store.save({ promisedEpoch: 2, votedFor: 2, logEpoch: 1, storage: 'intact' });
       const b = store.save({ promisedEpoch: 3, votedFor: 1, logEpoch: 2, storage: 'intact' });
       await Promise.all([a, b]);
-      expect(store.load()).toEqual({ promisedEpoch: 3, votedFor: 1, logEpoch: 2, storage: 'intact' });
+      expect(store.load()).toEqual({
+        promisedEpoch: 3,
+        votedFor: 1,
+        logEpoch: 2,
+        storage: 'intact',
+      });
     });
 
     it(`${kind}: load returns a copy; mutating it or the saved object changes nothing`, async () => {
@@ -113,7 +159,12 @@ describe('the file store and MemoryMetaStore behave the same', () => {
       m.promisedEpoch = 99;
       const loaded = store.load();
       loaded.logEpoch = 42;
-      expect(store.load()).toEqual({ promisedEpoch: 5, votedFor: 2, logEpoch: 5, storage: 'intact' });
+      expect(store.load()).toEqual({
+        promisedEpoch: 5,
+        votedFor: 2,
+        logEpoch: 5,
+        storage: 'intact',
+      });
     });
   }
 
@@ -126,7 +177,12 @@ describe('the file store and MemoryMetaStore behave the same', () => {
   it('memory: the default store does not share INITIAL_META', async () => {
     const store = new MemoryMetaStore();
     await store.save({ promisedEpoch: 1, votedFor: 1, logEpoch: 0, storage: 'intact' });
-    expect(INITIAL_META).toEqual({ promisedEpoch: 0, votedFor: null, logEpoch: 0, storage: 'unverified' });
+    expect(INITIAL_META).toEqual({
+      promisedEpoch: 0,
+      votedFor: null,
+      logEpoch: 0,
+      storage: 'unverified',
+    });
     expect(new MemoryMetaStore().load()).toEqual(INITIAL_META);
   });
 });

@@ -12,10 +12,24 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { OrderEntry } from '../../shared/contracts.ts';
-import { LOG_FILE, LOG_HEADER, formatRecord, openFileLogStore, orderCodec, type FileLogStore } from '../../order/file-log.ts';
+import {
+  LOG_FILE,
+  LOG_HEADER,
+  formatRecord,
+  openFileLogStore,
+  orderCodec,
+  type FileLogStore,
+} from '../../order/file-log.ts';
 import { signEntry } from '../../order/log.ts';
 import {
-  CorruptLogError, LostRecordsError, MARK_SUFFIX, keepValidPrefix, openWal, parseWal, writeMarkFor, type RecordCodec,
+  CorruptLogError,
+  LostRecordsError,
+  MARK_SUFFIX,
+  keepValidPrefix,
+  openWal,
+  parseWal,
+  writeMarkFor,
+  type RecordCodec,
 } from '../../shared/wal.ts';
 import { decodeMark, encodeMark, MARK_BYTES } from '../../shared/wal-mark.ts';
 
@@ -56,11 +70,25 @@ async function openError(): Promise<unknown> {
   );
 }
 
-function chain(n: number, opts: { from?: number; prevCrc?: number; key?: (i: number) => string; name?: (i: number) => string } = {}): OrderEntry[] {
+function chain(
+  n: number,
+  opts: {
+    from?: number;
+    prevCrc?: number;
+    key?: (i: number) => string;
+    name?: (i: number) => string;
+  } = {},
+): OrderEntry[] {
   const out: OrderEntry[] = [];
   let crc = opts.prevCrc ?? 0;
   for (let i = opts.from ?? 0; out.length < n; i++) {
-    const e = signEntry(crc, { index: i, epoch: 1, name: opts.name?.(i) ?? 'Tux', quantity: 1, key: opts.key?.(i) ?? `k-${i}` });
+    const e = signEntry(crc, {
+      index: i,
+      epoch: 1,
+      name: opts.name?.(i) ?? 'Tux',
+      quantity: 1,
+      key: opts.key?.(i) ?? `k-${i}`,
+    });
     out.push(e);
     crc = e.crc;
   }
@@ -69,7 +97,21 @@ function chain(n: number, opts: { from?: number; prevCrc?: number; key?: (i: num
 
 describe('the reader reads back whatever the writer writes', () => {
   /** A codec that accepts any key, as the order codec did before keys were bounded. */
-  const permissive: RecordCodec<OrderEntry> = { ...orderCodec, check: () => null, decode: (f) => (f.length === 6 ? { index: Number(f[0]), epoch: Number(f[1]), name: f[2]!, quantity: Number(f[3]), key: f[4]!, crc: Number(f[5]) } : null) };
+  const permissive: RecordCodec<OrderEntry> = {
+    ...orderCodec,
+    check: () => null,
+    decode: (f) =>
+      f.length === 6
+        ? {
+            index: Number(f[0]),
+            epoch: Number(f[1]),
+            name: f[2]!,
+            quantity: Number(f[3]),
+            key: f[4]!,
+            crc: Number(f[5]),
+          }
+        : null,
+  };
 
   it('a record whose key holds a newline (quoted by the writer) reads back whole, and so do the records after it', async () => {
     const entries = chain(4, { key: (i) => (i === 1 ? 'line one\nline "two", three' : `k-${i}`) });
@@ -121,10 +163,18 @@ describe('torn versus corrupt: only an incomplete last line is torn', () => {
     await log.append(entries);
     await close(log);
     const text = await fs.readFile(logPath(), 'utf8');
-    await fs.writeFile(logPath(), text.replace(/,k-2,(\d+)\n$/, (_m, crc) => `,k-2,${(Number(crc) ^ 1) >>> 0}\n`));
+    await fs.writeFile(
+      logPath(),
+      text.replace(/,k-2,(\d+)\n$/, (_m, crc) => `,k-2,${(Number(crc) ^ 1) >>> 0}\n`),
+    );
     const err = await openError();
     expect(err).toBeInstanceOf(CorruptLogError);
-    expect(err).toMatchObject({ lineNumber: 4, validRecords: 2, detail: 'checksum mismatch', code: 'corrupt_log' });
+    expect(err).toMatchObject({
+      lineNumber: 4,
+      validRecords: 2,
+      detail: 'checksum mismatch',
+      code: 'corrupt_log',
+    });
     expect((await fs.readdir(dir)).some((f) => f.includes('.torn-'))).toBe(false);
   });
 
@@ -133,20 +183,37 @@ describe('torn versus corrupt: only an incomplete last line is torn', () => {
     await log.append(chain(2));
     await close(log);
     await fs.appendFile(logPath(), '2,1,Tux,zero,k-2,5\n');
-    expect(await openError()).toMatchObject({ lineNumber: 4, detail: 'quantity "zero" is not a number from 1 to 10000' });
+    expect(await openError()).toMatchObject({
+      lineNumber: 4,
+      detail: 'quantity "zero" is not a number from 1 to 10000',
+    });
   });
 });
 
 describe('the durable watermark', () => {
   it('a new log gets its mark at creation, and every append resolves only once the mark covers it', async () => {
     const log = await open();
-    expect(await readMarkNow()).toEqual({ records: 0, bytes: LOG_HEADER.length, lastCrc: 0, aux: -1 });
+    expect(await readMarkNow()).toEqual({
+      records: 0,
+      bytes: LOG_HEADER.length,
+      lastCrc: 0,
+      aux: -1,
+    });
     const entries = chain(30);
     const seen: number[] = [];
-    await Promise.all(entries.map((e) => log.append([e]).then(async () => seen.push((await readMarkNow())!.records - 1 - e.index))));
+    await Promise.all(
+      entries.map((e) =>
+        log.append([e]).then(async () => seen.push((await readMarkNow())!.records - 1 - e.index)),
+      ),
+    );
     // When each waiter ran, the mark on disk already covered its record.
     expect(seen.every((d) => d >= 0)).toBe(true);
-    expect(await readMarkNow()).toEqual({ records: 30, bytes: (await fs.stat(logPath())).size, lastCrc: entries[29]!.crc, aux: -1 });
+    expect(await readMarkNow()).toEqual({
+      records: 30,
+      bytes: (await fs.stat(logPath())).size,
+      lastCrc: entries[29]!.crc,
+      aux: -1,
+    });
     expect(MARK_BYTES).toBe((await fs.stat(markPath())).size);
   });
 
@@ -160,7 +227,12 @@ describe('the durable watermark', () => {
     await fs.writeFile(logPath(), content.subarray(0, cutAt));
     const err = await openError();
     expect(err).toBeInstanceOf(LostRecordsError);
-    expect(err).toMatchObject({ code: 'lost_records', markRecords: 5, validRecords: 3, validPrefixBytes: cutAt });
+    expect(err).toMatchObject({
+      code: 'lost_records',
+      markRecords: 5,
+      validRecords: 3,
+      validPrefixBytes: cutAt,
+    });
     expect((err as Error).message).toMatch(/holds 3 valid records, its mark says 5/);
     // Nothing was touched: the evidence stays for the repair.
     expect((await fs.readFile(logPath())).length).toBe(cutAt);
@@ -182,12 +254,18 @@ describe('the durable watermark', () => {
     await close(log);
     const good = await fs.readFile(markPath());
     await fs.writeFile(markPath(), Buffer.from(good).fill(0x20, 20, 30));
-    expect(await openError()).toMatchObject({ name: 'LostRecordsError', mark: null, validRecords: 2 });
+    expect(await openError()).toMatchObject({
+      name: 'LostRecordsError',
+      mark: null,
+      validRecords: 2,
+    });
     await fs.rm(markPath());
     expect(((await openError()) as Error).message).toMatch(/no mark beside 2 records/);
     await fs.writeFile(markPath(), good);
     await fs.rm(logPath());
-    expect(((await openError()) as Error).message).toMatch(/file is missing, its mark says 2 records/);
+    expect(((await openError()) as Error).message).toMatch(
+      /file is missing, its mark says 2 records/,
+    );
   });
 
   it('records past the mark (a crash between the fdatasync and the mark write) are kept and the mark catches up', async () => {
@@ -250,7 +328,14 @@ describe('the durable watermark', () => {
     const bytes = encodeMark(m);
     expect(bytes.length).toBe(MARK_BYTES);
     expect(decodeMark(bytes)).toEqual(m);
-    expect(encodeMark({ records: Number.MAX_SAFE_INTEGER, bytes: Number.MAX_SAFE_INTEGER, lastCrc: 0xffff_ffff, aux: Number.MAX_SAFE_INTEGER }).length).toBe(MARK_BYTES);
+    expect(
+      encodeMark({
+        records: Number.MAX_SAFE_INTEGER,
+        bytes: Number.MAX_SAFE_INTEGER,
+        lastCrc: 0xffff_ffff,
+        aux: Number.MAX_SAFE_INTEGER,
+      }).length,
+    ).toBe(MARK_BYTES);
     const flipped = Buffer.from(bytes);
     flipped[30] = flipped[30]! ^ 0x01;
     expect(decodeMark(flipped)).toBeNull();
@@ -291,7 +376,10 @@ describe('repairing down to the valid prefix', () => {
   it('writeMarkFor vouches for a log written by other means, and refuses a damaged one', async () => {
     const entries = chain(3);
     await fs.writeFile(logPath(), LOG_HEADER + entries.map(formatRecord).join(''));
-    expect(await writeMarkFor(logPath(), orderCodec)).toMatchObject({ records: 3, lastCrc: entries[2]!.crc });
+    expect(await writeMarkFor(logPath(), orderCodec)).toMatchObject({
+      records: 3,
+      lastCrc: entries[2]!.crc,
+    });
     expect((await open()).lastIndex()).toBe(2);
     await fs.writeFile(logPath(), `${LOG_HEADER}garbage\n`);
     await expect(writeMarkFor(logPath(), orderCodec)).rejects.toThrow(CorruptLogError);

@@ -31,8 +31,17 @@ const app = new Hono();
 // The same pool settings as shared/http.ts's createPooledHttp.
 const agent = new Agent({ connections: 64, keepAliveTimeout: 4_000, keepAliveMaxTimeout: 4_000 });
 
-async function forward(url: string, method: 'GET' | 'POST', body?: string): Promise<{ status: number; json: unknown }> {
-  const res = await request(url, { dispatcher: agent, method, body, headers: body === undefined ? {} : { 'content-type': 'application/json' } });
+async function forward(
+  url: string,
+  method: 'GET' | 'POST',
+  body?: string,
+): Promise<{ status: number; json: unknown }> {
+  const res = await request(url, {
+    dispatcher: agent,
+    method,
+    body,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+  });
   return { status: res.statusCode, json: await res.body.json() };
 }
 
@@ -40,7 +49,9 @@ if (role === 'origin') {
   const products = new Map(initialToys().map((p) => [p.name, p]));
   app.get('/products/:name', (c) => {
     const p = products.get(c.req.param('name'));
-    return p ? c.json({ data: p }) : c.json({ error: { code: 404, message: 'product not found' } }, 404);
+    return p
+      ? c.json({ data: p })
+      : c.json({ error: { code: 404, message: 'product not found' } }, 404);
   });
   app.post('/purchases', async (c) => {
     await c.req.json();
@@ -57,14 +68,20 @@ if (role === 'origin') {
   });
   app.get('/orders/:n', (c) => {
     const n = Number(c.req.param('n'));
-    if (!Number.isSafeInteger(n) || n < 0) return c.json({ error: { code: 400, message: 'bad order number' } }, 400);
-    return c.json({ data: { number: n, name: TOY_NAMES[n % TOY_NAMES.length], quantity: 1 + (n % 5) } });
+    if (!Number.isSafeInteger(n) || n < 0)
+      return c.json({ error: { code: 400, message: 'bad order number' } }, 400);
+    return c.json({
+      data: { number: n, name: TOY_NAMES[n % TOY_NAMES.length], quantity: 1 + (n % 5) },
+    });
   });
 } else if (role === 'frontend') {
   const upstream = required('UPSTREAM_URL');
   const orderUrl = required('ORDER_URL');
   app.get('/products/:name', async (c) => {
-    const res = await forward(`${upstream}/products/${encodeURIComponent(c.req.param('name'))}`, 'GET');
+    const res = await forward(
+      `${upstream}/products/${encodeURIComponent(c.req.param('name'))}`,
+      'GET',
+    );
     return c.json(res.json as object, res.status as 200);
   });
   app.get('/orders/:n', async (c) => {
@@ -76,7 +93,9 @@ if (role === 'origin') {
     return c.json(res.json as object, res.status as 200);
   });
 } else {
-  console.error(`ceiling-server: ROLE must be origin, order or frontend, got ${JSON.stringify(role)}`);
+  console.error(
+    `ceiling-server: ROLE must be origin, order or frontend, got ${JSON.stringify(role)}`,
+  );
   process.exit(2);
 }
 

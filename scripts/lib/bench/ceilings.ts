@@ -28,7 +28,12 @@ export async function startCeilings(env: Record<string, string> = {}): Promise<C
     const origin = await start('origin');
     const order = await start('order', { UPSTREAM_URL: origin.url });
     const frontend = await start('frontend', { UPSTREAM_URL: origin.url, ORDER_URL: order.url });
-    return { origin: origin.url, frontend: frontend.url, pids: { origin: origin.pid, order: order.pid, frontend: frontend.pid }, stop };
+    return {
+      origin: origin.url,
+      frontend: frontend.url,
+      pids: { origin: origin.pid, order: order.pid, frontend: frontend.pid },
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

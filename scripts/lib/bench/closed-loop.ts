@@ -55,10 +55,20 @@ interface Tally {
   statusCodes: Record<string, number>;
 }
 
-async function loop(o: LoopOptions, durationMs: number): Promise<{ tally: Tally; elapsedMs: number }> {
+async function loop(
+  o: LoopOptions,
+  durationMs: number,
+): Promise<{ tally: Tally; elapsedMs: number }> {
   const http = createPooledHttp({ connectionsPerOrigin: o.clients });
   const ok = o.ok ?? ((s: number) => s === 200);
-  const tally: Tally = { latencies: new Float64Array(MAX_SAMPLES), samples: 0, ok: 0, requests: 0, networkErrors: 0, statusCodes: {} };
+  const tally: Tally = {
+    latencies: new Float64Array(MAX_SAMPLES),
+    samples: 0,
+    ok: 0,
+    requests: 0,
+    networkErrors: 0,
+    statusCodes: {},
+  };
   const started = performance.now();
   const stopAt = started + durationMs;
   try {
@@ -72,7 +82,8 @@ async function loop(o: LoopOptions, durationMs: number): Promise<{ tally: Tally;
             tally.statusCodes[res.status] = (tally.statusCodes[res.status] ?? 0) + 1;
             if (!ok(res.status)) continue;
             tally.ok++;
-            if (tally.samples < MAX_SAMPLES) tally.latencies[tally.samples++] = performance.now() - t0;
+            if (tally.samples < MAX_SAMPLES)
+              tally.latencies[tally.samples++] = performance.now() - t0;
           } catch {
             tally.networkErrors++;
           }
@@ -88,7 +99,9 @@ async function loop(o: LoopOptions, durationMs: number): Promise<{ tally: Tally;
 /** Warm-up (discarded), then the measured loop with the servers' CPU around it. */
 export async function closedLoop(o: LoopOptions): Promise<LoopResult> {
   if (o.warmupMs) await loop(o, o.warmupMs);
-  const { value, cpuMs, selfCpuMs } = await measureCpu(o.cpuPids ?? {}, () => loop(o, o.durationMs));
+  const { value, cpuMs, selfCpuMs } = await measureCpu(o.cpuPids ?? {}, () =>
+    loop(o, o.durationMs),
+  );
   const { tally, elapsedMs } = value;
   const sorted = tally.latencies.subarray(0, tally.samples).sort();
   return {

@@ -33,7 +33,10 @@ if (dir) {
       if (err || !res?.profile) return;
       seq++;
       fs.mkdirSync(dir, { recursive: true });
-      fs.writeFileSync(path.join(dir, `CPU.window.${process.pid}.0.${seq}.cpuprofile`), JSON.stringify(res.profile));
+      fs.writeFileSync(
+        path.join(dir, `CPU.window.${process.pid}.0.${seq}.cpuprofile`),
+        JSON.stringify(res.profile),
+      );
     });
   };
   if (process.env.BENCH_CPU_PROF_FROM_START === '1') start();

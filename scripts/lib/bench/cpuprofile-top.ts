@@ -50,7 +50,6 @@ export interface ProfileSummary {
 /** A file of this repository's own code (not a dependency, not Node, not the bench itself). */
 const isOurs = (f: string) => /^(frontend|order|catalog|shared)\/.*\.ts$/.test(f);
 
-
 function shortFile(url: string): string {
   if (!url) return '(native)';
   let p = url;
@@ -70,12 +69,28 @@ function shortFile(url: string): string {
 const sourceCache = new Map<string, string[] | null>();
 /** The 1-based line declaring `name` in one of our .ts files, if it can be found. */
 async function declarationLine(file: string, name: string): Promise<number | null> {
-  if (!name || name.startsWith('(') || file.startsWith('node') || file.includes('node_modules') || !file.endsWith('.ts')) return null;
-  if (!sourceCache.has(file)) sourceCache.set(file, await fs.readFile(path.join(REPO_ROOT, file), 'utf8').then((s) => s.split('\n'), () => null));
+  if (
+    !name ||
+    name.startsWith('(') ||
+    file.startsWith('node') ||
+    file.includes('node_modules') ||
+    !file.endsWith('.ts')
+  )
+    return null;
+  if (!sourceCache.has(file))
+    sourceCache.set(
+      file,
+      await fs.readFile(path.join(REPO_ROOT, file), 'utf8').then(
+        (s) => s.split('\n'),
+        () => null,
+      ),
+    );
   const lines = sourceCache.get(file);
   if (!lines) return null;
   const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const decl = new RegExp(`(function\\*?\\s+${escaped}\\b|\\b${escaped}\\s*[(=:]|\\b(get|set|async)\\s+${escaped}\\s*\\()`);
+  const decl = new RegExp(
+    `(function\\*?\\s+${escaped}\\b|\\b${escaped}\\s*[(=:]|\\b(get|set|async)\\s+${escaped}\\s*\\()`,
+  );
   const i = lines.findIndex((l) => decl.test(l) && !/^\s*(\/\/|\*)/.test(l));
   return i >= 0 ? i + 1 : null;
 }
@@ -98,7 +113,10 @@ function hookNodes(profile: CpuProfile, byId: Map<number, ProfileNode>): Set<num
 }
 
 /** Self time per node, µs, leaving the hook's samples out (their time is reported apart). */
-function selfTimes(profile: CpuProfile, hook: Set<number>): { selfUs: Map<number, number>; hookUs: number } {
+function selfTimes(
+  profile: CpuProfile,
+  hook: Set<number>,
+): { selfUs: Map<number, number>; hookUs: number } {
   const selfUs = new Map<number, number>();
   let hookUs = 0;
   for (let i = 0; i < profile.samples.length; i++) {
@@ -110,7 +128,12 @@ function selfTimes(profile: CpuProfile, hook: Set<number>): { selfUs: Map<number
   return { selfUs, hookUs };
 }
 
-function addTo(agg: Map<string, Agg>, cf: ProfileNode['callFrame'], file: string, us: number): void {
+function addTo(
+  agg: Map<string, Agg>,
+  cf: ProfileNode['callFrame'],
+  file: string,
+  us: number,
+): void {
   const fn = cf.functionName || '(anonymous)';
   const key = `${fn}\0${file}\0${cf.lineNumber}`;
   const a = agg.get(key) ?? { fn, file, line: cf.lineNumber + 1, us: 0 };
@@ -119,7 +142,10 @@ function addTo(agg: Map<string, Agg>, cf: ProfileNode['callFrame'], file: string
 }
 
 /** Self time aggregated per function, and the idle share. */
-function bySelf(selfUs: Map<number, number>, byId: Map<number, ProfileNode>): { agg: Map<string, Agg>; idleUs: number } {
+function bySelf(
+  selfUs: Map<number, number>,
+  byId: Map<number, ProfileNode>,
+): { agg: Map<string, Agg>; idleUs: number } {
   const agg = new Map<string, Agg>();
   let idleUs = 0;
   for (const [id, us] of selfUs) {
@@ -132,7 +158,11 @@ function bySelf(selfUs: Map<number, number>, byId: Map<number, ProfileNode>): { 
 }
 
 /** Inclusive time (self + callees) of this repository's own functions: which of our code paths the self time is under. */
-function inclusiveOurs(profile: CpuProfile, selfUs: Map<number, number>, byId: Map<number, ProfileNode>): Map<string, Agg> {
+function inclusiveOurs(
+  profile: CpuProfile,
+  selfUs: Map<number, number>,
+  byId: Map<number, ProfileNode>,
+): Map<string, Agg> {
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const inclusive = new Map<string, Agg>();
@@ -151,11 +181,21 @@ function inclusiveOurs(profile: CpuProfile, selfUs: Map<number, number>, byId: M
   return inclusive;
 }
 
-async function hottest(agg: Map<string, Agg>, topN: number, totalUs: number): Promise<HotFunction[]> {
+async function hottest(
+  agg: Map<string, Agg>,
+  topN: number,
+  totalUs: number,
+): Promise<HotFunction[]> {
   const out: HotFunction[] = [];
   for (const a of [...agg.values()].sort((x, y) => y.us - x.us).slice(0, topN)) {
     const line = (await declarationLine(a.file, a.fn)) ?? a.line;
-    out.push({ function: a.fn, file: a.file, line, selfMs: Math.round(a.us / 100) / 10, selfPercent: Math.round((a.us / totalUs) * 1000) / 10 });
+    out.push({
+      function: a.fn,
+      file: a.file,
+      line,
+      selfMs: Math.round(a.us / 100) / 10,
+      selfPercent: Math.round((a.us / totalUs) * 1000) / 10,
+    });
   }
   return out;
 }
@@ -180,15 +220,24 @@ export async function summarizeProfile(file: string, topN = 20): Promise<Profile
 
 export async function profilesIn(dir: string): Promise<string[]> {
   const names = await fs.readdir(dir).catch(() => [] as string[]);
-  return names.filter((n) => n.endsWith('.cpuprofile')).map((n) => path.join(dir, n)).sort();
+  return names
+    .filter((n) => n.endsWith('.cpuprofile'))
+    .map((n) => path.join(dir, n))
+    .sort();
 }
 
 export function formatSummary(s: ProfileSummary, label = path.basename(s.file)): string {
   const lines = [`${label}: ${s.totalMs} ms profiled, ${s.idlePercent}% idle; top self time:`];
-  for (const t of s.top) lines.push(`  ${String(t.selfPercent).padStart(5)}%  ${String(t.selfMs).padStart(8)} ms  ${t.function}  ${t.file}:${t.line}`);
+  for (const t of s.top)
+    lines.push(
+      `  ${String(t.selfPercent).padStart(5)}%  ${String(t.selfMs).padStart(8)} ms  ${t.function}  ${t.file}:${t.line}`,
+    );
   if (s.ours.length) {
     lines.push('  our code by inclusive time:');
-    for (const t of s.ours) lines.push(`  ${String(t.selfPercent).padStart(5)}%  ${String(t.selfMs).padStart(8)} ms  ${t.function}  ${t.file}:${t.line}`);
+    for (const t of s.ours)
+      lines.push(
+        `  ${String(t.selfPercent).padStart(5)}%  ${String(t.selfMs).padStart(8)} ms  ${t.function}  ${t.file}:${t.line}`,
+      );
   }
   return lines.join('\n');
 }

@@ -8,7 +8,10 @@ import path from 'node:path';
 import { round } from './util.ts';
 
 /** Writes 100 bytes and fdatasyncs, in a loop, for `ms` in `dir`'s filesystem; returns syncs/s. */
-export async function fdatasyncRate(dir: string, ms: number): Promise<{ syncsPerSecond: number; syncs: number; meanMs: number }> {
+export async function fdatasyncRate(
+  dir: string,
+  ms: number,
+): Promise<{ syncsPerSecond: number; syncs: number; meanMs: number }> {
   const file = path.join(dir, `fsync-probe-${process.pid}`);
   const handle = await fs.open(file, 'w');
   const bytes = Buffer.alloc(100, 0x61);
@@ -27,5 +30,9 @@ export async function fdatasyncRate(dir: string, ms: number): Promise<{ syncsPer
     await fs.rm(file, { force: true });
   }
   const elapsed = performance.now() - started;
-  return { syncsPerSecond: Math.round((syncs * 1000) / elapsed), syncs, meanMs: round(elapsed / Math.max(1, syncs), 3) };
+  return {
+    syncsPerSecond: Math.round((syncs * 1000) / elapsed),
+    syncs,
+    meanMs: round(elapsed / Math.max(1, syncs), 3),
+  };
 }

@@ -19,7 +19,8 @@ import { spawnChild, type Child } from './spawn.ts';
 import { sleep } from './util.ts';
 
 /** How to get it on Debian; printed wherever etcd is missing. */
-export const ETCD_INSTALL_HINT = "Debian: sudo apt-get install etcd-server (or set ETCD_BIN to an etcd binary)";
+export const ETCD_INSTALL_HINT =
+  'Debian: sudo apt-get install etcd-server (or set ETCD_BIN to an etcd binary)';
 
 export interface EtcdBinary {
   path: string;
@@ -29,7 +30,12 @@ export interface EtcdBinary {
 
 /** ETCD_BIN if set, else `etcd` on PATH; null when there is none (the etcd targets are then not measured). */
 export function findEtcd(env: NodeJS.ProcessEnv = process.env): EtcdBinary | null {
-  const candidates = env.ETCD_BIN ? [env.ETCD_BIN] : (env.PATH ?? '').split(path.delimiter).filter(Boolean).map((d) => path.join(d, 'etcd'));
+  const candidates = env.ETCD_BIN
+    ? [env.ETCD_BIN]
+    : (env.PATH ?? '')
+        .split(path.delimiter)
+        .filter(Boolean)
+        .map((d) => path.join(d, 'etcd'));
   for (const file of candidates) {
     try {
       fs.accessSync(file, fs.constants.X_OK);
@@ -39,7 +45,10 @@ export function findEtcd(env: NodeJS.ProcessEnv = process.env): EtcdBinary | nul
     }
     let version = 'unknown';
     try {
-      version = /etcd Version:\s*(\S+)/.exec(execFileSync(file, ['--version'], { encoding: 'utf8', timeout: 10_000 }))?.[1] ?? 'unknown';
+      version =
+        /etcd Version:\s*(\S+)/.exec(
+          execFileSync(file, ['--version'], { encoding: 'utf8', timeout: 10_000 }),
+        )?.[1] ?? 'unknown';
     } catch {
       // runs or not, the start will tell
     }
@@ -63,7 +72,11 @@ const NAMES = ['etcd-1', 'etcd-2', 'etcd-3'] as const;
 const START_ATTEMPTS = 3;
 
 /** Starts the three members in `dir` and waits until they have a leader and all report healthy. */
-export async function startEtcdCluster(bin: EtcdBinary, dir: string, readyTimeoutMs = 30_000): Promise<EtcdCluster> {
+export async function startEtcdCluster(
+  bin: EtcdBinary,
+  dir: string,
+  readyTimeoutMs = 30_000,
+): Promise<EtcdCluster> {
   for (let attempt = 1; ; attempt++) {
     const members = await spawnMembers(bin, path.join(dir, `attempt-${attempt}`));
     try {
@@ -72,7 +85,11 @@ export async function startEtcdCluster(bin: EtcdBinary, dir: string, readyTimeou
     } catch (err) {
       await Promise.all(members.map((m) => m.proc.stop('SIGTERM', 3_000)));
       // Ports are picked free and then bound by etcd: another process may take one in between.
-      if (attempt >= START_ATTEMPTS || !members.some((m) => logOf(m).includes('address already in use'))) throw err;
+      if (
+        attempt >= START_ATTEMPTS ||
+        !members.some((m) => logOf(m).includes('address already in use'))
+      )
+        throw err;
     }
   }
 }
@@ -103,13 +120,23 @@ async function spawnMembers(bin: EtcdBinary, dir: string): Promise<Member[]> {
     const logFile = path.join(dir, `${name}.log`);
     const out = fs.openSync(logFile, 'a');
     const args = [
-      `--name=${name}`, `--data-dir=${memberDir}`,
-      `--listen-client-urls=${clientUrl}`, `--advertise-client-urls=${clientUrl}`,
-      `--listen-peer-urls=${peerUrl(i)}`, `--initial-advertise-peer-urls=${peerUrl(i)}`,
-      `--initial-cluster=${initialCluster}`, '--initial-cluster-state=new', `--initial-cluster-token=toystore-bench-${process.pid}`,
-      '--logger=zap', '--log-outputs=stderr', '--log-level=warn',
+      `--name=${name}`,
+      `--data-dir=${memberDir}`,
+      `--listen-client-urls=${clientUrl}`,
+      `--advertise-client-urls=${clientUrl}`,
+      `--listen-peer-urls=${peerUrl(i)}`,
+      `--initial-advertise-peer-urls=${peerUrl(i)}`,
+      `--initial-cluster=${initialCluster}`,
+      '--initial-cluster-state=new',
+      `--initial-cluster-token=toystore-bench-${process.pid}`,
+      '--logger=zap',
+      '--log-outputs=stderr',
+      '--log-level=warn',
     ];
-    const proc = spawnChild(bin.path, args, { stdio: ['ignore', out, out], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir } });
+    const proc = spawnChild(bin.path, args, {
+      stdio: ['ignore', out, out],
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir },
+    });
     fs.closeSync(out);
     return { name, clientUrl, logFile, proc };
   });
@@ -126,18 +153,36 @@ async function waitReady(members: Member[], timeoutMs: number): Promise<Member> 
   let last = '';
   while (performance.now() < deadline) {
     const dead = members.find((m) => !m.proc.isRunning());
-    if (dead) throw new Error(`etcd member ${dead.name} exited while starting:\n${logOf(dead).split('\n').slice(-8).join('\n')}`);
-    const views = await Promise.all(members.map((m) => status(m.clientUrl).catch((err: Error) => (last = err.message, null))));
+    if (dead)
+      throw new Error(
+        `etcd member ${dead.name} exited while starting:\n${logOf(dead).split('\n').slice(-8).join('\n')}`,
+      );
+    const views = await Promise.all(
+      members.map((m) => status(m.clientUrl).catch((err: Error) => ((last = err.message), null))),
+    );
     const leaderId = views[0]?.leader;
     const leader = members.find((_, i) => views[i]?.header?.member_id === leaderId);
-    if (leaderId && leaderId !== '0' && leader && views.every((v) => v?.leader === leaderId) && (await allHealthy(members))) return leader;
+    if (
+      leaderId &&
+      leaderId !== '0' &&
+      leader &&
+      views.every((v) => v?.leader === leaderId) &&
+      (await allHealthy(members))
+    )
+      return leader;
     await sleep(50);
   }
-  throw new Error(`etcd cluster not ready within ${timeoutMs} ms (last: ${last || 'no leader yet'})`);
+  throw new Error(
+    `etcd cluster not ready within ${timeoutMs} ms (last: ${last || 'no leader yet'})`,
+  );
 }
 
 async function status(url: string): Promise<StatusView> {
-  const res = await fetch(`${url}/v3/maintenance/status`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(2_000) });
+  const res = await fetch(`${url}/v3/maintenance/status`, {
+    method: 'POST',
+    body: '{}',
+    signal: AbortSignal.timeout(2_000),
+  });
   return (await res.json()) as StatusView;
 }
 
@@ -158,7 +203,8 @@ function handle(bin: EtcdBinary, members: Member[], leader: Member): EtcdCluster
     clientUrls: Object.fromEntries(members.map((m) => [m.name, m.clientUrl])),
     leaderUrl: leader.clientUrl,
     leaderName: leader.name,
-    pids: () => Object.fromEntries(members.map((m) => [m.name, m.proc.isRunning() ? m.proc.pid : null])),
+    pids: () =>
+      Object.fromEntries(members.map((m) => [m.name, m.proc.isRunning() ? m.proc.pid : null])),
     stop: async () => void (await Promise.all(members.map((m) => m.proc.stop('SIGTERM', 5_000)))),
   };
 }

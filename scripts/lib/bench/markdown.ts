@@ -16,13 +16,19 @@ const pct = (r: number) => `${(r * 100).toFixed(1)} %`;
 
 export function table(header: string[], rows: Cell[][]): string {
   const cell = (v: Cell) => (v === null || v === undefined ? '-' : String(v).replace(/\|/g, '\\|'));
-  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`)].join('\n');
+  return [
+    `| ${header.join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`),
+  ].join('\n');
 }
 
 /** `total 1.23 (frontend 0.40, catalog 0.10, ...)`. */
 export function formatCpu(cpu: Record<string, number> | undefined): string {
   if (!cpu || Object.keys(cpu).length === 0) return '-';
-  return `total ${totalOf(cpu).toFixed(3)} (${Object.entries(cpu).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')})`;
+  return `total ${totalOf(cpu).toFixed(3)} (${Object.entries(cpu)
+    .map(([k, v]) => `${k} ${v.toFixed(3)}`)
+    .join(', ')})`;
 }
 
 const header: Section = (r) => [
@@ -33,8 +39,14 @@ const header: Section = (r) => [
   `- commit: \`${r.commit.label}\``,
   `- machine: ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, ${r.machine.kernel}, Node ${r.machine.node}`,
   `- load average when the run started: ${r.machine.loadAverage1m} (a busy machine makes every number noisy); fd limit ${r.machine.fdLimit}`,
-  `- cluster environment: ${Object.entries(r.clusterEnv).map(([k, v]) => `\`${k}=${v}\``).join(', ') || '(defaults)'}; everything else at its default (heartbeat 200 ms, commit quorum 2, cache size 7)`,
-  r.disk ? `- disk: ${r.disk.syncsPerSecond} fdatasyncs/s of 100 bytes (${r.disk.meanMs} ms each) in ${r.disk.dir}` : '',
+  `- cluster environment: ${
+    Object.entries(r.clusterEnv)
+      .map(([k, v]) => `\`${k}=${v}\``)
+      .join(', ') || '(defaults)'
+  }; everything else at its default (heartbeat 200 ms, commit quorum 2, cache size 7)`,
+  r.disk
+    ? `- disk: ${r.disk.syncsPerSecond} fdatasyncs/s of 100 bytes (${r.disk.meanMs} ms each) in ${r.disk.dir}`
+    : '',
   '',
 ];
 
@@ -43,16 +55,32 @@ const targets: Section = (r) => [
   '',
   'Every ratio is the store over its anchor, both measured in this run on this machine.',
   '',
-  table(['', 'target', 'goal', 'measured'], r.targets.map((t) => [t.pass === false ? '**MISS**' : verdict(t), t.name, t.goal, t.measured])),
+  table(
+    ['', 'target', 'goal', 'measured'],
+    r.targets.map((t) => [t.pass === false ? '**MISS**' : verdict(t), t.name, t.goal, t.measured]),
+  ),
   '',
 ];
 
-const failures: Section = (r) => (r.failures.length ? ['## Scenarios that failed to run', '', ...r.failures.map((f) => `- ${f.scenario}: ${f.error.split('\n')[0]}`), ''] : []);
+const failures: Section = (r) =>
+  r.failures.length
+    ? [
+        '## Scenarios that failed to run',
+        '',
+        ...r.failures.map((f) => `- ${f.scenario}: ${f.error.split('\n')[0]}`),
+        '',
+      ]
+    : [];
 
 function durableRow(label: string, c: DurableComparison): Cell[] {
   const e = c.etcd;
   const ratio = c.ratio === null ? null : c.clients > 1 ? pct(c.ratio) : `${c.ratio}x`;
-  return [label, `${c.store.okPerSecond} (p50 ${c.store.p50Ms}, p99 ${c.store.p99Ms})`, e ? `${e.okPerSecond} (p50 ${e.p50Ms}, p99 ${e.p99Ms})` : 'not measured', ratio];
+  return [
+    label,
+    `${c.store.okPerSecond} (p50 ${c.store.p50Ms}, p99 ${c.store.p99Ms})`,
+    e ? `${e.okPerSecond} (p50 ${e.p50Ms}, p99 ${e.p99Ms})` : 'not measured',
+    ratio,
+  ];
 }
 
 const durable: Section = (r) => {
@@ -63,8 +91,17 @@ const durable: Section = (r) => {
     ? `etcd ${d.etcd.version} (${d.etcd.binary}), 3 members on 127.0.0.1, fsync on (its defaults), data in the same temporary dir as the store's; puts go to the leader (${d.etcd.leader}).`
     : `**etcd was not measured**: ${d.etcd.reason}. ${ETCD_INSTALL_HINT}.`;
   const rows: Cell[][] = [];
-  if (c) rows.push(durableRow(`${c.clients} clients, ${c.durationS} s, median of ${c.store.rounds.length}`, c));
-  if (d.single) rows.push(durableRow(`1 client, ${d.single.durationS} s, median of ${d.single.store.rounds.length}`, d.single));
+  if (c)
+    rows.push(
+      durableRow(`${c.clients} clients, ${c.durationS} s, median of ${c.store.rounds.length}`, c),
+    );
+  if (d.single)
+    rows.push(
+      durableRow(
+        `1 client, ${d.single.durationS} s, median of ${d.single.store.rounds.length}`,
+        d.single,
+      ),
+    );
   return [
     '## Durable writes: the store against etcd',
     '',
@@ -74,7 +111,20 @@ const durable: Section = (r) => {
     '',
     table(['load', 'toystore orders/s', 'etcd puts/s', 'ratio'], rows),
     '',
-    ...(c ? ['CPU ms per acknowledged write over the 32-client runs, each process (from /proc):', '', table(['', 'CPU ms per write'], [['toystore', formatCpu(c.store.cpuMsPerOk)], ['etcd', formatCpu(c.etcd?.cpuMsPerOk)]]), ''] : []),
+    ...(c
+      ? [
+          'CPU ms per acknowledged write over the 32-client runs, each process (from /proc):',
+          '',
+          table(
+            ['', 'CPU ms per write'],
+            [
+              ['toystore', formatCpu(c.store.cpuMsPerOk)],
+              ['etcd', formatCpu(c.etcd?.cpuMsPerOk)],
+            ],
+          ),
+          '',
+        ]
+      : []),
   ];
 };
 
@@ -83,8 +133,20 @@ const lab: Section = (r) => {
   const rows = r.lab.map((l) => {
     const s = l.stats;
     return [
-      l.cache, l.p, s.query.p50, s.query.p95, s.query.p99, s.order.p50, s.order.p95, s.order.p99, s.order_query.p50, s.order_query.p95, s.order_query.p99,
-      `${s.query.count}/${s.order.count}/${s.order_query.count}`, s.query.failures + s.order.failures + s.order_query.failures, l.mismatches,
+      l.cache,
+      l.p,
+      s.query.p50,
+      s.query.p95,
+      s.query.p99,
+      s.order.p50,
+      s.order.p95,
+      s.order.p99,
+      s.order_query.p50,
+      s.order_query.p95,
+      s.order_query.p99,
+      `${s.query.count}/${s.order.count}/${s.order_query.count}`,
+      s.query.failures + s.order.failures + s.order_query.failures,
+      l.mismatches,
     ];
   });
   return [
@@ -92,7 +154,25 @@ const lab: Section = (r) => {
     '',
     '5 keep-alive clients (`runClients`, Idempotency-Keys on orders), closed loop; each iteration queries a random toy and orders it with probability p; every acknowledged order is read back at the end (order queries). Latencies in ms.',
     '',
-    table(['cache', 'p', 'query p50', 'p95', 'p99', 'order p50', 'p95', 'p99', 'order query p50', 'p95', 'p99', 'requests (q/o/oq)', 'failures', 'mismatches'], rows),
+    table(
+      [
+        'cache',
+        'p',
+        'query p50',
+        'p95',
+        'p99',
+        'order p50',
+        'p95',
+        'p99',
+        'order query p50',
+        'p95',
+        'p99',
+        'requests (q/o/oq)',
+        'failures',
+        'mismatches',
+      ],
+      rows,
+    ),
     '',
     '![latency vs p](latency-vs-p.svg)',
     '',
@@ -104,22 +184,61 @@ const throughput: Section = (r) => {
   if (!pairs?.length) return [];
   const rounds = pairs[0]?.rounds.length ?? 1;
   const last = (p: (typeof pairs)[number]) => p.rounds[p.rounds.length - 1]!;
-  const non2xx = (codes: Record<string, number>) => Object.entries(codes).filter(([c]) => !c.startsWith('2')).map(([c, n]) => `${n}x${c}`).join(' ') || '0';
+  const non2xx = (codes: Record<string, number>) =>
+    Object.entries(codes)
+      .filter(([c]) => !c.startsWith('2'))
+      .map(([c, n]) => `${n}x${c}`)
+      .join(' ') || '0';
   return [
     '## Reads (and the bare order chain) next to their ceilings',
     '',
     `autocannon, ${pairs[0]?.rounds[0]?.store.connections} keep-alive connections, 2xx answers per second (${rounds > 1 ? `median of ${rounds} rounds` : 'one round'}; each ceiling measured right before the store). Ceilings are bare Hono apps (scripts/lib/bench/ceiling-server.ts) started like services.`,
     '',
     table(
-      ['workload', 'log level', 'store req/s', 'ceiling', 'ceiling req/s', 'ratio', 'store p50 / p99 ms', 'ceiling p50 / p99 ms', 'store non-2xx'],
-      pairs.map((p) => [p.name, p.logLevel, p.store, p.ceilingName, p.ceiling, pct(p.ratio), `${last(p).store.latencyP50Ms} / ${last(p).store.latencyP99Ms}`, `${last(p).ceiling.latencyP50Ms} / ${last(p).ceiling.latencyP99Ms}`, non2xx(last(p).store.statusCodes)]),
+      [
+        'workload',
+        'log level',
+        'store req/s',
+        'ceiling',
+        'ceiling req/s',
+        'ratio',
+        'store p50 / p99 ms',
+        'ceiling p50 / p99 ms',
+        'store non-2xx',
+      ],
+      pairs.map((p) => [
+        p.name,
+        p.logLevel,
+        p.store,
+        p.ceilingName,
+        p.ceiling,
+        pct(p.ratio),
+        `${last(p).store.latencyP50Ms} / ${last(p).store.latencyP99Ms}`,
+        `${last(p).ceiling.latencyP50Ms} / ${last(p).ceiling.latencyP99Ms}`,
+        non2xx(last(p).store.statusCodes),
+      ]),
     ),
     '',
-    r.disk ? `The disk beside it: ${r.disk.syncsPerSecond} fdatasyncs/s; a durable order needs one at the catalog, one on the leader and one on a follower (group commit shares each among the orders waiting).` : '',
+    r.disk
+      ? `The disk beside it: ${r.disk.syncsPerSecond} fdatasyncs/s; a durable order needs one at the catalog, one on the leader and one on a follower (group commit shares each among the orders waiting).`
+      : '',
     '',
-    'CPU time (user + system, from /proc) each process spent per answer during the last measured run, and the load generator\'s own (it shares the machine):',
+    "CPU time (user + system, from /proc) each process spent per answer during the last measured run, and the load generator's own (it shares the machine):",
     '',
-    table(['workload', 'toystore CPU ms per request', 'ceiling CPU ms per request', 'load generator ms (store / ceiling)'], pairs.map((p) => [p.name, formatCpu(last(p).store.cpuMsPerRequest), formatCpu(last(p).ceiling.cpuMsPerRequest), `${last(p).store.clientCpuMsPerRequest ?? '-'} / ${last(p).ceiling.clientCpuMsPerRequest ?? '-'}`])),
+    table(
+      [
+        'workload',
+        'toystore CPU ms per request',
+        'ceiling CPU ms per request',
+        'load generator ms (store / ceiling)',
+      ],
+      pairs.map((p) => [
+        p.name,
+        formatCpu(last(p).store.cpuMsPerRequest),
+        formatCpu(last(p).ceiling.cpuMsPerRequest),
+        `${last(p).store.clientCpuMsPerRequest ?? '-'} / ${last(p).ceiling.clientCpuMsPerRequest ?? '-'}`,
+      ]),
+    ),
     '',
     '![each target next to its anchor](throughput.svg)',
     '',
@@ -134,7 +253,22 @@ const manyClients: Section = (r) => {
     '',
     `Each connection loops: query a random toy, order one (fresh Idempotency-Key), read that order back. ${m.durationS} s.`,
     '',
-    table(['answers/s', '2xx/s', 'p50 ms', 'p99 ms', 'errors', 'timeouts', 'status codes'], [[m.answersPerSecond, m.okPerSecond, m.latencyP50Ms, m.latencyP99Ms, m.errors, m.timeouts, Object.entries(m.statusCodes).map(([c, n]) => `${c}: ${n}`).join(', ')]]),
+    table(
+      ['answers/s', '2xx/s', 'p50 ms', 'p99 ms', 'errors', 'timeouts', 'status codes'],
+      [
+        [
+          m.answersPerSecond,
+          m.okPerSecond,
+          m.latencyP50Ms,
+          m.latencyP99Ms,
+          m.errors,
+          m.timeouts,
+          Object.entries(m.statusCodes)
+            .map(([c, n]) => `${c}: ${n}`)
+            .join(', '),
+        ],
+      ],
+    ),
     '',
   ];
 };
@@ -148,7 +282,10 @@ const memory: Section = (r) => {
     '',
     'VmRSS from /proc/<pid>/status: after start (idle) and the highest sample under load (throughput and concurrent-clients runs); VmHWM is the peak the kernel saw.',
     '',
-    table(['service', 'idle MiB', 'under load MiB', 'peak (VmHWM) MiB'], names.map((n) => [n, idle[n]?.rssMiB, underLoad[n]?.rssMiB, underLoad[n]?.hwmMiB])),
+    table(
+      ['service', 'idle MiB', 'under load MiB', 'peak (VmHWM) MiB'],
+      names.map((n) => [n, idle[n]?.rssMiB, underLoad[n]?.rssMiB, underLoad[n]?.hwmMiB]),
+    ),
     '',
   ];
 };
@@ -156,13 +293,27 @@ const memory: Section = (r) => {
 const failover: Section = (r) => {
   const f = r.failover;
   if (!f) return [];
-  const kinds = f.errors ? ` (${Object.entries(f.errorKinds).map(([k, n]) => `${n}x ${k}`).join(', ')})` : '';
+  const kinds = f.errors
+    ? ` (${Object.entries(f.errorKinds)
+        .map(([k, n]) => `${n}x ${k}`)
+        .join(', ')})`
+    : '';
   return [
     '## Failover',
     '',
     `${f.clients} clients send orders (fresh Idempotency-Key each, no client retries) while the leader is SIGKILLed ${f.kills.length} times; failover is the time from the SIGKILL to the first 200 for an order sent after it. Between kills the replica is restarted and the three logs must become byte-identical (orders paused meanwhile). ${f.ordersAcknowledged} orders acknowledged, ${f.ordersRejected} refused for stock, ${f.errors} client-visible errors${kinds}.`,
     '',
-    table(['kill', 'leader killed', 'new leader', 'failover ms', 'client errors', 'converged ms after restart'], f.kills.map((k, i) => [i + 1, k.killed, k.newLeader, k.failoverMs, k.errors, k.convergeMs])),
+    table(
+      [
+        'kill',
+        'leader killed',
+        'new leader',
+        'failover ms',
+        'client errors',
+        'converged ms after restart',
+      ],
+      f.kills.map((k, i) => [i + 1, k.killed, k.newLeader, k.failoverMs, k.errors, k.convergeMs]),
+    ),
     '',
   ];
 };
@@ -174,7 +325,24 @@ const catchUp: Section = (r) => {
     '',
     "Three replicas start over the same synthesized log; a follower is stopped, its log cut to a prefix (its base), and it is started again: time from spawn to `listening`, then to a log byte-identical to the leader's.",
     '',
-    table(['lagging replica had', 'missed', 'leader log', 'spawn to listening ms', 'listening to identical ms', 'total ms'], r.catchUp.map((c) => [c.laggingOrders, c.missed, c.logOrders, c.startMs, c.catchUpMs, c.totalMs])),
+    table(
+      [
+        'lagging replica had',
+        'missed',
+        'leader log',
+        'spawn to listening ms',
+        'listening to identical ms',
+        'total ms',
+      ],
+      r.catchUp.map((c) => [
+        c.laggingOrders,
+        c.missed,
+        c.logOrders,
+        c.startMs,
+        c.catchUpMs,
+        c.totalMs,
+      ]),
+    ),
     '',
     '![catch-up time vs missed orders](catchup.svg)',
     '',
@@ -188,7 +356,24 @@ const startup: Section = (r) => {
     '',
     'One replica process alone over a synthesized log (its peers down): spawn to its `listening` line and to a 200 from /health, under tsx (as `npm start` runs it) and as the production build (`npm run build`, plain node; the target is judged on this one).',
     '',
-    table(['runtime', 'log orders', 'log MiB', 'to listening ms', 'to /health ms', 'RSS MiB after start'], r.startup.map((s) => [s.runtime ?? 'tsx', s.logOrders, s.logMiB, s.listeningMs, s.healthMs, s.rss?.rssMiB])),
+    table(
+      [
+        'runtime',
+        'log orders',
+        'log MiB',
+        'to listening ms',
+        'to /health ms',
+        'RSS MiB after start',
+      ],
+      r.startup.map((s) => [
+        s.runtime ?? 'tsx',
+        s.logOrders,
+        s.logMiB,
+        s.listeningMs,
+        s.healthMs,
+        s.rss?.rssMiB,
+      ]),
+    ),
     '',
   ];
 };
@@ -201,7 +386,16 @@ const groupCommit: Section = (r) => {
     '',
     `${g.clients} keep-alive clients ordering for ${g.seconds} s on a fresh cluster per mode (GROUP_COMMIT=true, the default, vs false).`,
     '',
-    table(['mode', 'orders/s', 'p50 ms', 'p99 ms', 'orders'], [g.batched, g.single].map((x) => [x.groupCommit ? 'group commit' : 'one fdatasync per append', x.ordersPerSecond, x.p50Ms, x.p99Ms, x.orders])),
+    table(
+      ['mode', 'orders/s', 'p50 ms', 'p99 ms', 'orders'],
+      [g.batched, g.single].map((x) => [
+        x.groupCommit ? 'group commit' : 'one fdatasync per append',
+        x.ordersPerSecond,
+        x.p50Ms,
+        x.p99Ms,
+        x.orders,
+      ]),
+    ),
     '',
     `Group commit: ${g.ratio}x the orders/s.`,
     '',
@@ -210,7 +404,10 @@ const groupCommit: Section = (r) => {
 
 const profiles: Section = (r) => {
   if (!r.profiles?.length) return [];
-  const rows = (fns: typeof r.profiles[number]['summary']['top'], n: number) => fns.slice(0, n).map((t) => [t.selfPercent, t.selfMs, `\`${t.function}\``, `${t.file}:${t.line}`]);
+  const rows = (fns: (typeof r.profiles)[number]['summary']['top'], n: number) =>
+    fns
+      .slice(0, n)
+      .map((t) => [t.selfPercent, t.selfMs, `\`${t.function}\``, `${t.file}:${t.line}`]);
   return [
     '## CPU profiles (top self time)',
     '',
@@ -221,12 +418,33 @@ const profiles: Section = (r) => {
       '',
       table(['self %', 'self ms', 'function', 'where'], rows(p.summary.top, 12)),
       '',
-      ...(p.summary.ours?.length ? ['Our code by inclusive time:', '', table(['incl. %', 'incl. ms', 'function', 'where'], rows(p.summary.ours, 8)), ''] : []),
+      ...(p.summary.ours?.length
+        ? [
+            'Our code by inclusive time:',
+            '',
+            table(['incl. %', 'incl. ms', 'function', 'where'], rows(p.summary.ours, 8)),
+            '',
+          ]
+        : []),
     ]),
   ];
 };
 
-const SECTIONS: Section[] = [header, targets, failures, durable, throughput, lab, manyClients, memory, failover, catchUp, startup, groupCommit, profiles];
+const SECTIONS: Section[] = [
+  header,
+  targets,
+  failures,
+  durable,
+  throughput,
+  lab,
+  manyClients,
+  memory,
+  failover,
+  catchUp,
+  startup,
+  groupCommit,
+  profiles,
+];
 
 export function renderMarkdown(r: BenchResults): string {
   const lines = SECTIONS.flatMap((s) => s(r));

@@ -11,7 +11,16 @@ import { parseArgs } from 'node:util';
 import { LOG_LEVELS } from '../../../shared/config.ts';
 import { DEFAULT_LOG_LEVEL } from './targets.ts';
 
-export const SCENARIOS = ['lab', 'throughput', 'etcd', 'clients', 'failover', 'catchup', 'startup', 'groupcommit'] as const;
+export const SCENARIOS = [
+  'lab',
+  'throughput',
+  'etcd',
+  'clients',
+  'failover',
+  'catchup',
+  'startup',
+  'groupcommit',
+] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export const DEFAULT_CONNECTIONS = 100;
@@ -50,13 +59,19 @@ const FLAGS = {
 function parseScenarios(only: string | undefined, quick: boolean): Set<Scenario> | string {
   // groupcommit (two more clusters) only in the full run unless asked for.
   if (only === undefined) return new Set(SCENARIOS.filter((s) => !(quick && s === 'groupcommit')));
-  const names = only.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = only
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const unknown = names.filter((s) => !(SCENARIOS as readonly string[]).includes(s));
-  if (unknown.length || names.length === 0) return `--only: unknown scenario ${unknown.join(', ') || '(none given)'}; one or more of ${SCENARIOS.join(', ')}`;
+  if (unknown.length || names.length === 0)
+    return `--only: unknown scenario ${unknown.join(', ') || '(none given)'}; one or more of ${SCENARIOS.join(', ')}`;
   return new Set(names as Scenario[]);
 }
 
-function parseFlags(argv: string[]): ReturnType<typeof parseArgs<{ options: typeof FLAGS; allowPositionals: true }>> | string {
+function parseFlags(
+  argv: string[],
+): ReturnType<typeof parseArgs<{ options: typeof FLAGS; allowPositionals: true }>> | string {
   try {
     return parseArgs({ args: argv, options: FLAGS, allowPositionals: true, strict: true });
   } catch (err) {
@@ -70,19 +85,46 @@ export function parseCommand(argv: string[], repoRoot: string): Command {
   if (typeof parsed === 'string') return { kind: 'error', message: parsed };
   const { values: v, positionals } = parsed;
   if (v.help) return { kind: 'help' };
-  if (v['profile-top']) return positionals.length ? { kind: 'profile-top', paths: positionals } : { kind: 'error', message: '--profile-top: give one or more .cpuprofile files or dirs' };
-  if (positionals.length) return { kind: 'error', message: `unexpected argument ${JSON.stringify(positionals[0])}` };
+  if (v['profile-top'])
+    return positionals.length
+      ? { kind: 'profile-top', paths: positionals }
+      : { kind: 'error', message: '--profile-top: give one or more .cpuprofile files or dirs' };
+  if (positionals.length)
+    return { kind: 'error', message: `unexpected argument ${JSON.stringify(positionals[0])}` };
   if (v.redraw !== undefined) return { kind: 'redraw', file: path.resolve(v.redraw) };
   const quick = v.quick ?? false;
   const scenarios = parseScenarios(v.only, quick);
   if (typeof scenarios === 'string') return { kind: 'error', message: scenarios };
   const logLevel = v['log-level'] ?? DEFAULT_LOG_LEVEL;
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) return { kind: 'error', message: `--log-level must be one of ${LOG_LEVELS.join(', ')}` };
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel))
+    return { kind: 'error', message: `--log-level must be one of ${LOG_LEVELS.join(', ')}` };
   const connections = v.connections === undefined ? DEFAULT_CONNECTIONS : Number(v.connections);
-  if (!Number.isInteger(connections) || connections < 1 || connections > 5000) return { kind: 'error', message: '--connections must be an integer between 1 and 5000' };
-  const canonical = !quick && v.only === undefined && v.profile === undefined && logLevel === DEFAULT_LOG_LEVEL && connections === DEFAULT_CONNECTIONS;
-  const out = v.out !== undefined ? path.resolve(v.out) : canonical ? path.join(repoRoot, 'docs', 'bench') : null;
-  return { kind: 'run', options: { quick, scenarios, out, profileDir: v.profile ? path.resolve(v.profile) : null, logLevel, connections, argv } };
+  if (!Number.isInteger(connections) || connections < 1 || connections > 5000)
+    return { kind: 'error', message: '--connections must be an integer between 1 and 5000' };
+  const canonical =
+    !quick &&
+    v.only === undefined &&
+    v.profile === undefined &&
+    logLevel === DEFAULT_LOG_LEVEL &&
+    connections === DEFAULT_CONNECTIONS;
+  const out =
+    v.out !== undefined
+      ? path.resolve(v.out)
+      : canonical
+        ? path.join(repoRoot, 'docs', 'bench')
+        : null;
+  return {
+    kind: 'run',
+    options: {
+      quick,
+      scenarios,
+      out,
+      profileDir: v.profile ? path.resolve(v.profile) : null,
+      logLevel,
+      connections,
+      argv,
+    },
+  };
 }
 
 export const HELP = `npm run bench [-- flags]: the benchmark suite (about 10 minutes; --quick about 2).

@@ -19,7 +19,8 @@ export interface Rss {
 export async function readRss(pid: number): Promise<Rss | null> {
   try {
     const status = await fs.readFile(`/proc/${pid}/status`, 'utf8');
-    const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)\\s+kB`, 'm').exec(status)?.[1] ?? NaN);
+    const kb = (key: string) =>
+      Number(new RegExp(`^${key}:\\s+(\\d+)\\s+kB`, 'm').exec(status)?.[1] ?? NaN);
     const rss = kb('VmRSS');
     const hwm = kb('VmHWM');
     if (Number.isNaN(rss)) return null;
@@ -51,7 +52,10 @@ export type Pids = Record<string, number | null>;
  * CPU ms each process spent while `fn` ran, and this process's own (the load generator's, which
  * shares the machine with the servers).
  */
-export async function measureCpu<T>(pids: Pids, fn: () => Promise<T>): Promise<{ value: T; cpuMs: Record<string, number>; selfCpuMs: number }> {
+export async function measureCpu<T>(
+  pids: Pids,
+  fn: () => Promise<T>,
+): Promise<{ value: T; cpuMs: Record<string, number>; selfCpuMs: number }> {
   const named = Object.entries(pids).filter((e): e is [string, number] => e[1] !== null);
   const before = await Promise.all(named.map(([, pid]) => cpuTimeMs(pid)));
   const self0 = process.cpuUsage();
@@ -69,14 +73,20 @@ export async function measureCpu<T>(pids: Pids, fn: () => Promise<T>): Promise<{
 
 /** `cpuMs` per unit of work (`count`), 3 decimals, per process. */
 export function perUnit(cpuMs: Record<string, number>, count: number): Record<string, number> {
-  return Object.fromEntries(Object.entries(cpuMs).map(([k, ms]) => [k, round(ms / Math.max(1, count), 3)]));
+  return Object.fromEntries(
+    Object.entries(cpuMs).map(([k, ms]) => [k, round(ms / Math.max(1, count), 3)]),
+  );
 }
 
 /** The sum over processes. */
-export const totalOf = (perProcess: Record<string, number> | undefined) => Object.values(perProcess ?? {}).reduce((a, b) => a + b, 0);
+export const totalOf = (perProcess: Record<string, number> | undefined) =>
+  Object.values(perProcess ?? {}).reduce((a, b) => a + b, 0);
 
 /** Samples every given process's RSS on an interval; `stop()` returns the peak per name. */
-export function sampleRss(pids: () => Pids, everyMs = 250): { stop(): Promise<Record<string, Rss>> } {
+export function sampleRss(
+  pids: () => Pids,
+  everyMs = 250,
+): { stop(): Promise<Record<string, Rss>> } {
   const peak: Record<string, Rss> = {};
   let sampling = Promise.resolve();
   const take = () => {
@@ -86,7 +96,10 @@ export function sampleRss(pids: () => Pids, everyMs = 250): { stop(): Promise<Re
         const r = await readRss(pid);
         if (!r) continue;
         const prev = peak[name];
-        peak[name] = { rssMiB: Math.max(prev?.rssMiB ?? 0, r.rssMiB), hwmMiB: Math.max(prev?.hwmMiB ?? 0, r.hwmMiB) };
+        peak[name] = {
+          rssMiB: Math.max(prev?.rssMiB ?? 0, r.rssMiB),
+          hwmMiB: Math.max(prev?.hwmMiB ?? 0, r.hwmMiB),
+        };
       }
     })();
   };

@@ -10,7 +10,12 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { formatSummary, profilesIn, summarizeProfile, type ProfileSummary } from './cpuprofile-top.ts';
+import {
+  formatSummary,
+  profilesIn,
+  summarizeProfile,
+  type ProfileSummary,
+} from './cpuprofile-top.ts';
 import type { Pids } from './procfs.ts';
 import { REPO_ROOT, sleep, type Say } from './util.ts';
 
@@ -50,7 +55,8 @@ export class Profiler {
   }
 
   name(label: string, pids: Pids): void {
-    for (const [service, pid] of Object.entries(pids)) if (pid !== null) this.names.set(pid, `${label} / ${service}`);
+    for (const [service, pid] of Object.entries(pids))
+      if (pid !== null) this.names.set(pid, `${label} / ${service}`);
   }
 
   /** Profiles `pids` while `fn` runs; their profiles end up in <dir>/<window>/. */
@@ -87,7 +93,13 @@ export class Profiler {
       this.written.set(pid, n);
       const name = `CPU.window.${pid}.0.${n}.cpuprofile`;
       for (let i = 0; i < 200; i++) {
-        if (await fs.rename(path.join(this.raw, name), path.join(dest, name)).then(() => true, () => false)) break;
+        if (
+          await fs.rename(path.join(this.raw, name), path.join(dest, name)).then(
+            () => true,
+            () => false,
+          )
+        )
+          break;
         await sleep(25);
       }
     }
@@ -104,13 +116,17 @@ export class Profiler {
         // tsx's loader thread only matters for start-up (it compiles the TypeScript).
         if (summary.thread !== 0 && !startup) continue;
         const named = summary.pid !== null ? this.names.get(summary.pid) : undefined;
-        const service = (named ?? (startup ? 'order-1' : `pid ${summary.pid}`)) + (summary.thread ? ' (tsx loader thread)' : '');
+        const service =
+          (named ?? (startup ? 'order-1' : `pid ${summary.pid}`)) +
+          (summary.thread ? ' (tsx loader thread)' : '');
         const label = this.windowNames.get(window) ?? window;
         entries.push({ label, service, summary });
         say(formatSummary(summary, `${label} / ${service}`));
       }
     }
-    say(`profiles in ${this.dir} (open them in Chrome DevTools > Performance, or: npm run bench -- --profile-top <file or dir>)`);
+    say(
+      `profiles in ${this.dir} (open them in Chrome DevTools > Performance, or: npm run bench -- --profile-top <file or dir>)`,
+    );
     return entries;
   }
 }

@@ -46,7 +46,8 @@ export interface CommitInfo {
 }
 
 export function commitInfo(): CommitInfo {
-  const git = (...args: string[]) => execFileSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+  const git = (...args: string[]) =>
+    execFileSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
   try {
     const commit = git('rev-parse', '--short', 'HEAD');
     const dirty = git('status', '--porcelain').length > 0;

@@ -12,7 +12,13 @@ import { evaluateTargets } from './targets.ts';
 import { makeDirs } from './util.ts';
 
 /** The files a complete run writes (CI checks for them). */
-export const REPORT_FILES = ['results.json', 'results.md', 'latency-vs-p.svg', 'throughput.svg', 'catchup.svg'] as const;
+export const REPORT_FILES = [
+  'results.json',
+  'results.md',
+  'latency-vs-p.svg',
+  'throughput.svg',
+  'catchup.svg',
+] as const;
 
 async function renderPlots(r: BenchResults): Promise<Array<[string, string]>> {
   const subtitle = `${r.commit.label}, ${r.machine.cores} cores (${r.machine.cpu}), ${r.mode} mode, load ${r.machine.loadAverage1m}`;
@@ -20,12 +26,17 @@ async function renderPlots(r: BenchResults): Promise<Array<[string, string]>> {
   if (r.lab?.length) out.push(['latency-vs-p.svg', await renderSvg(latencySpec(r.lab, subtitle))]);
   const targets = targetsSpec(r, subtitle);
   if (targets) out.push(['throughput.svg', await renderSvg(targets)]);
-  if (r.catchUp?.length) out.push(['catchup.svg', await renderSvg(catchUpSpec(r.catchUp, subtitle))]);
+  if (r.catchUp?.length)
+    out.push(['catchup.svg', await renderSvg(catchUpSpec(r.catchUp, subtitle))]);
   return out;
 }
 
 /** Writes results.json, results.md and the plots into `dir`; returns the files written. */
-export async function writeReport(r: BenchResults, dir: string, opts: { json?: boolean } = {}): Promise<string[]> {
+export async function writeReport(
+  r: BenchResults,
+  dir: string,
+  opts: { json?: boolean } = {},
+): Promise<string[]> {
   await makeDirs(dir);
   const files: Array<[string, string]> = [];
   if (opts.json !== false) files.push(['results.json', `${JSON.stringify(r, null, 2)}\n`]);
@@ -37,6 +48,9 @@ export async function writeReport(r: BenchResults, dir: string, opts: { json?: b
 /** Rebuilds results.md and the plots beside `file`. Throws for a file of another format. */
 export async function redraw(file: string): Promise<string[]> {
   const r = JSON.parse(await fs.readFile(file, 'utf8')) as BenchResults;
-  if (r.format !== RESULTS_FORMAT) throw new Error(`${file} is in results format ${r.format ?? 1}, this bench draws format ${RESULTS_FORMAT}: run the bench again`);
+  if (r.format !== RESULTS_FORMAT)
+    throw new Error(
+      `${file} is in results format ${r.format ?? 1}, this bench draws format ${RESULTS_FORMAT}: run the bench again`,
+    );
   return writeReport({ ...r, targets: evaluateTargets(r) }, path.dirname(file), { json: false });
 }

@@ -62,7 +62,9 @@ export function spawnChild(command: string, args: readonly string[], opts: Spawn
 
 let tsxLoaderUrl: string | null = null;
 function tsxLoader(): string {
-  tsxLoaderUrl ??= pathToFileURL(createRequire(path.join(REPO_ROOT, 'package.json')).resolve('tsx')).href;
+  tsxLoaderUrl ??= pathToFileURL(
+    createRequire(path.join(REPO_ROOT, 'package.json')).resolve('tsx'),
+  ).href;
   return tsxLoaderUrl;
 }
 
@@ -94,15 +96,27 @@ export function spawnBuilt(file: string, opts: SpawnServiceOptions = {}): Spawne
 }
 
 function spawnNode(entry: string[], file: string, opts: SpawnServiceOptions): Spawned {
-  const proc = spawnChild(process.execPath, [...(opts.nodeArgs ?? []), ...entry, ...(opts.args ?? [])], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawnChild(
+    process.execPath,
+    [...(opts.nodeArgs ?? []), ...entry, ...(opts.args ?? [])],
+    {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const recent: string[] = [];
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const ready = new Promise<{ at: number; url: string }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${file} did not report listening within ${timeoutMs} ms:\n${recent.join('\n')}`)), timeoutMs);
+    const timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `${file} did not report listening within ${timeoutMs} ms:\n${recent.join('\n')}`,
+          ),
+        ),
+      timeoutMs,
+    );
     const onLine = (line: string) => {
       recent.push(line);
       if (recent.length > 50) recent.shift();

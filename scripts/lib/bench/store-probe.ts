@@ -16,15 +16,22 @@ interface HealthView {
 }
 
 /** Polls the frontend's /health until it routes to a leader (other than `not`); returns the leader's id. */
-export async function waitForLeader(frontendUrl: string, timeoutMs = 20_000, not?: number): Promise<number> {
+export async function waitForLeader(
+  frontendUrl: string,
+  timeoutMs = 20_000,
+  not?: number,
+): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
     try {
-      const res = await fetch(`${frontendUrl}${pathOf(frontendPublicRoutes.health)}`, { signal: AbortSignal.timeout(2_000) });
+      const res = await fetch(`${frontendUrl}${pathOf(frontendPublicRoutes.health)}`, {
+        signal: AbortSignal.timeout(2_000),
+      });
       const view = ((await res.json()) as { data?: HealthView }).data;
       last = JSON.stringify(view);
-      if (view && view.leaderId !== null && !view.electing && view.leaderId !== not) return view.leaderId;
+      if (view && view.leaderId !== null && !view.electing && view.leaderId !== not)
+        return view.leaderId;
     } catch (err) {
       last = (err as Error).message;
     }
@@ -37,8 +44,17 @@ export async function waitForLeader(frontendUrl: string, timeoutMs = 20_000, not
 export const pickToy = () => TOY_NAMES[Math.floor(Math.random() * TOY_NAMES.length)]!;
 
 /** The frontend's `POST /orders` (its route table's `placeOrder`) of one `name`, under a fresh Idempotency-Key. */
-export function orderRequest(frontendUrl: string, name = pickToy(), timeoutMs?: number): HttpRequest {
-  return requestOf(frontendUrl, frontendPublicRoutes.placeOrder, { body: { name, quantity: 1 } }, { headers: { [IDEMPOTENCY_KEY_HEADER]: randomUUID() }, timeoutMs });
+export function orderRequest(
+  frontendUrl: string,
+  name = pickToy(),
+  timeoutMs?: number,
+): HttpRequest {
+  return requestOf(
+    frontendUrl,
+    frontendPublicRoutes.placeOrder,
+    { body: { name, quantity: 1 } },
+    { headers: { [IDEMPOTENCY_KEY_HEADER]: randomUUID() }, timeoutMs },
+  );
 }
 
 /**
@@ -54,7 +70,8 @@ export async function placeOrders(frontendUrl: string, count: number): Promise<n
       Array.from({ length: 8 }, async () => {
         while (next++ < count) {
           const res = await http(orderRequest(frontendUrl));
-          const n = (res.body as { data?: { order_number?: number } } | undefined)?.data?.order_number;
+          const n = (res.body as { data?: { order_number?: number } } | undefined)?.data
+            ?.order_number;
           if (res.status === 200 && typeof n === 'number') numbers.push(n);
         }
       }),
@@ -62,6 +79,7 @@ export async function placeOrders(frontendUrl: string, count: number): Promise<n
   } finally {
     await http.close();
   }
-  if (numbers.length === 0) throw new Error(`placeOrders: none of ${count} orders was acknowledged`);
+  if (numbers.length === 0)
+    throw new Error(`placeOrders: none of ${count} orders was acknowledged`);
   return numbers;
 }

@@ -24,10 +24,30 @@ import type { BenchOptions, Scenario } from './options.ts';
 import { readRss, sampleRss, type Pids, type Rss } from './procfs.ts';
 import { Profiler } from './profiler.ts';
 import { commitInfo, machineInfo } from './provenance.ts';
-import { RESULTS_FORMAT, type BenchResults, type MeasuredResults, type PairKey, type ThroughputPair } from './results.ts';
-import { cannon, TUX_PATH, mixedRequests, orderReadRequests, orderRequests, type CannonResult } from './scenarios/cannon.ts';
+import {
+  RESULTS_FORMAT,
+  type BenchResults,
+  type MeasuredResults,
+  type PairKey,
+  type ThroughputPair,
+} from './results.ts';
+import {
+  cannon,
+  TUX_PATH,
+  mixedRequests,
+  orderReadRequests,
+  orderRequests,
+  type CannonResult,
+} from './scenarios/cannon.ts';
 import { catchUp, catchUpCases } from './scenarios/catchup.ts';
-import { comparePairs, etcdSide, sayComparison, storeSide, type DurablePlan, type EtcdInfo } from './scenarios/durable.ts';
+import {
+  comparePairs,
+  etcdSide,
+  sayComparison,
+  storeSide,
+  type DurablePlan,
+  type EtcdInfo,
+} from './scenarios/durable.ts';
 import { failover } from './scenarios/failover.ts';
 import { measureGroupCommit } from './scenarios/group-commit.ts';
 import { LAB_PS, labSweep } from './scenarios/lab.ts';
@@ -49,8 +69,26 @@ interface Plan {
 }
 
 const PLANS: Record<'quick' | 'full', Plan> = {
-  quick: { labMs: 700, cannonS: 2, warmupS: 0.5, rounds: 1, manyS: 8, kills: 2, fsyncMs: 1_000, durable: { pairs: 1, concurrentClients: 32, concurrentS: 2, singleS: 1, warmupS: 0.3 } },
-  full: { labMs: 10_000, cannonS: 10, warmupS: 2, rounds: 3, manyS: 30, kills: 10, fsyncMs: 2_000, durable: { pairs: 3, concurrentClients: 32, concurrentS: 6, singleS: 3, warmupS: 1 } },
+  quick: {
+    labMs: 700,
+    cannonS: 2,
+    warmupS: 0.5,
+    rounds: 1,
+    manyS: 8,
+    kills: 2,
+    fsyncMs: 1_000,
+    durable: { pairs: 1, concurrentClients: 32, concurrentS: 2, singleS: 1, warmupS: 0.3 },
+  },
+  full: {
+    labMs: 10_000,
+    cannonS: 10,
+    warmupS: 2,
+    rounds: 3,
+    manyS: 30,
+    kills: 10,
+    fsyncMs: 2_000,
+    durable: { pairs: 3, concurrentClients: 32, concurrentS: 6, singleS: 3, warmupS: 1 },
+  },
 };
 const MANY = 1000;
 /** Orders placed before the order-read runs, so each read finds one. */
@@ -75,7 +113,10 @@ export class Suite {
   private readonly underLoad: Record<string, Rss> = {};
   private readonly started = performance.now();
 
-  constructor(private readonly o: BenchOptions, private readonly say: Say) {
+  constructor(
+    private readonly o: BenchOptions,
+    private readonly say: Say,
+  ) {
     this.plan = PLANS[o.quick ? 'quick' : 'full'];
     this.profiler = new Profiler(o.profileDir);
     this.clusterEnv = { LOG_LEVEL: o.logLevel, RESTOCK_INTERVAL_MS: '100' };
@@ -98,14 +139,29 @@ export class Suite {
 
   async run(): Promise<BenchResults> {
     const r = this.results;
-    this.say(`toystore bench (${r.mode}) at ${r.commit.label} on ${r.machine.cpu} x${r.machine.cores}, load ${r.machine.loadAverage1m}`);
+    this.say(
+      `toystore bench (${r.mode}) at ${r.commit.label} on ${r.machine.cpu} x${r.machine.cores}, load ${r.machine.loadAverage1m}`,
+    );
     try {
       await this.attempt('disk', () => this.probeDisk());
       await this.startAnchors();
-      if (this.has('lab', 'throughput', 'etcd', 'clients', 'failover')) await this.attempt('cluster default', () => this.withCluster('default', { CACHE_ENABLED: 'true' }, (c) => this.onDefaultCluster(c)));
+      if (this.has('lab', 'throughput', 'etcd', 'clients', 'failover'))
+        await this.attempt('cluster default', () =>
+          this.withCluster('default', { CACHE_ENABLED: 'true' }, (c) => this.onDefaultCluster(c)),
+        );
       await this.stopEtcd();
-      if (this.has('throughput') && this.o.logLevel !== 'warn') await this.attempt('cluster warn', () => this.withCluster('warn', { CACHE_ENABLED: 'true', LOG_LEVEL: 'warn' }, (c) => this.onWarnCluster(c)));
-      if (this.has('lab', 'throughput')) await this.attempt('cluster cache-off', () => this.withCluster('cache-off', { CACHE_ENABLED: 'false' }, (c) => this.onCacheOffCluster(c)));
+      if (this.has('throughput') && this.o.logLevel !== 'warn')
+        await this.attempt('cluster warn', () =>
+          this.withCluster('warn', { CACHE_ENABLED: 'true', LOG_LEVEL: 'warn' }, (c) =>
+            this.onWarnCluster(c),
+          ),
+        );
+      if (this.has('lab', 'throughput'))
+        await this.attempt('cluster cache-off', () =>
+          this.withCluster('cache-off', { CACHE_ENABLED: 'false' }, (c) =>
+            this.onCacheOffCluster(c),
+          ),
+        );
       await this.stopAnchors();
       if (Object.keys(this.idle).length) r.memory = { idle: this.idle, underLoad: this.underLoad };
       if (this.has('catchup')) await this.catchUps();
@@ -128,7 +184,9 @@ export class Suite {
   async abort(): Promise<void> {
     await Promise.all([...this.clusters].map((c) => c.stop()));
     await this.stopAnchors();
-    await Promise.all(this.dirs.map((d) => fs.rm(d, { recursive: true, force: true, maxRetries: 3 })));
+    await Promise.all(
+      this.dirs.map((d) => fs.rm(d, { recursive: true, force: true, maxRetries: 3 })),
+    );
   }
 
   // ---------------------------------------------------------------- plumbing
@@ -138,7 +196,9 @@ export class Suite {
     const cluster = await startCluster(opts);
     this.clusters.add(cluster);
     const stop = cluster.stop.bind(cluster);
-    return Object.assign(cluster, { stop: () => stop().finally(() => this.clusters.delete(cluster)) });
+    return Object.assign(cluster, {
+      stop: () => stop().finally(() => this.clusters.delete(cluster)),
+    });
   };
 
   private async attempt(scenario: string, fn: () => Promise<void>): Promise<void> {
@@ -157,18 +217,31 @@ export class Suite {
     return d;
   }
 
-  private clusterOptions(env: Record<string, string> = {}, fromStart = false): Omit<StartClusterOptions, 'dataDir'> & { env: Record<string, string> } {
-    return { env: { ...this.clusterEnv, ...env, ...this.profiler.env(fromStart) }, output: () => {}, readyTimeoutMs: 60_000 };
+  private clusterOptions(
+    env: Record<string, string> = {},
+    fromStart = false,
+  ): Omit<StartClusterOptions, 'dataDir'> & { env: Record<string, string> } {
+    return {
+      env: { ...this.clusterEnv, ...env, ...this.profiler.env(fromStart) },
+      output: () => {},
+      readyTimeoutMs: 60_000,
+    };
   }
 
-  private async withCluster(label: string, env: Record<string, string>, fn: (c: Cluster) => Promise<void>): Promise<void> {
+  private async withCluster(
+    label: string,
+    env: Record<string, string>,
+    fn: (c: Cluster) => Promise<void>,
+  ): Promise<void> {
     const dataDir = await this.newDir(label);
     const t0 = performance.now();
     const cluster = await this.start({ ...this.clusterOptions(env), dataDir });
     this.profiler.name(label, cluster.pids());
     try {
       await waitForLeader(cluster.urls.frontend, 30_000);
-      this.say(`cluster ${label} up in ${Math.round(performance.now() - t0)} ms (${cluster.urls.frontend}, data in ${dataDir})`);
+      this.say(
+        `cluster ${label} up in ${Math.round(performance.now() - t0)} ms (${cluster.urls.frontend}, data in ${dataDir})`,
+      );
       await fn(cluster);
     } finally {
       await cluster.stop();
@@ -179,29 +252,60 @@ export class Suite {
     for (const [k0, v] of Object.entries(peak)) {
       const k = k0 + suffix;
       const prev = this.underLoad[k];
-      this.underLoad[k] = { rssMiB: Math.max(prev?.rssMiB ?? 0, v.rssMiB), hwmMiB: Math.max(prev?.hwmMiB ?? 0, v.hwmMiB) };
+      this.underLoad[k] = {
+        rssMiB: Math.max(prev?.rssMiB ?? 0, v.rssMiB),
+        hwmMiB: Math.max(prev?.hwmMiB ?? 0, v.hwmMiB),
+      };
     }
   }
 
   private get load() {
-    return { connections: this.o.connections, durationS: this.plan.cannonS, warmupS: this.plan.warmupS };
+    return {
+      connections: this.o.connections,
+      durationS: this.plan.cannonS,
+      warmupS: this.plan.warmupS,
+    };
   }
 
   /** Alternates ceiling and store runs (ceiling first) and keeps the median of each. */
-  private async pairRuns(key: PairKey, name: string, ceilingName: string, logLevel: string, ceiling: Runner, store: Runner): Promise<void> {
+  private async pairRuns(
+    key: PairKey,
+    name: string,
+    ceilingName: string,
+    logLevel: string,
+    ceiling: Runner,
+    store: Runner,
+  ): Promise<void> {
     const rounds: ThroughputPair['rounds'] = [];
     for (let i = 0; i < this.plan.rounds; i++) {
       const first = i === 0;
-      const c = first ? await this.profiler.window(`${name} - ${ceilingName}`, ceiling.pids, ceiling.run) : await ceiling.run();
-      const s = first ? await this.profiler.window(`${name} - toystore`, store.pids, store.run) : await store.run();
+      const c = first
+        ? await this.profiler.window(`${name} - ${ceilingName}`, ceiling.pids, ceiling.run)
+        : await ceiling.run();
+      const s = first
+        ? await this.profiler.window(`${name} - toystore`, store.pids, store.run)
+        : await store.run();
       rounds.push({ ceiling: c, store: s });
     }
     const s = median(rounds.map((r) => r.store.okPerSecond));
     const c = median(rounds.map((r) => r.ceiling.okPerSecond));
-    const pair: ThroughputPair = { key, name, ceilingName, logLevel, store: s, ceiling: c, ratio: c > 0 ? round(s / c, 3) : 0, rounds };
-    this.say(`  ${name} at ${logLevel}: ${s} req/s vs ${ceilingName} ${c} req/s = ${(pair.ratio * 100).toFixed(1)} %`);
+    const pair: ThroughputPair = {
+      key,
+      name,
+      ceilingName,
+      logLevel,
+      store: s,
+      ceiling: c,
+      ratio: c > 0 ? round(s / c, 3) : 0,
+      rounds,
+    };
+    this.say(
+      `  ${name} at ${logLevel}: ${s} req/s vs ${ceilingName} ${c} req/s = ${(pair.ratio * 100).toFixed(1)} %`,
+    );
     const last = rounds[rounds.length - 1]!;
-    this.say(`    CPU ms per request: toystore ${formatCpu(last.store.cpuMsPerRequest)}; ceiling ${formatCpu(last.ceiling.cpuMsPerRequest)}`);
+    this.say(
+      `    CPU ms per request: toystore ${formatCpu(last.store.cpuMsPerRequest)}; ceiling ${formatCpu(last.ceiling.cpuMsPerRequest)}`,
+    );
     (this.results.throughput ??= []).push(pair);
   }
 
@@ -210,8 +314,14 @@ export class Suite {
   private async probeDisk(): Promise<void> {
     const dir = await this.newDir('fsync');
     const r = await fdatasyncRate(dir, this.plan.fsyncMs);
-    this.results.disk = { dir: path.dirname(dir), syncsPerSecond: r.syncsPerSecond, meanMs: r.meanMs };
-    this.say(`disk: ${r.syncsPerSecond} fdatasyncs/s (${r.meanMs} ms each) in ${path.dirname(dir)}`);
+    this.results.disk = {
+      dir: path.dirname(dir),
+      syncsPerSecond: r.syncsPerSecond,
+      meanMs: r.meanMs,
+    };
+    this.say(
+      `disk: ${r.syncsPerSecond} fdatasyncs/s (${r.meanMs} ms each) in ${path.dirname(dir)}`,
+    );
   }
 
   private async startAnchors(): Promise<void> {
@@ -228,21 +338,41 @@ export class Suite {
   private async startEtcd(): Promise<void> {
     const bin = findEtcd();
     if (!bin) {
-      const info: EtcdInfo = { available: false, reason: 'etcd is not installed (no etcd on PATH, no ETCD_BIN)' };
+      const info: EtcdInfo = {
+        available: false,
+        reason: 'etcd is not installed (no etcd on PATH, no ETCD_BIN)',
+      };
       this.results.durable = { etcd: info };
-      this.say(`etcd: not found, so the etcd targets are not measured (the store side still is). Debian: sudo apt-get install etcd-server`);
+      this.say(
+        `etcd: not found, so the etcd targets are not measured (the store side still is). Debian: sudo apt-get install etcd-server`,
+      );
       return;
     }
     const t0 = performance.now();
     try {
       this.etcd = await startEtcdCluster(bin, await this.newDir('etcd'));
     } catch (err) {
-      this.results.durable = { etcd: { available: false, reason: `etcd ${bin.version} (${bin.path}) did not start: ${(err as Error).message.split('\n')[0]}` } };
+      this.results.durable = {
+        etcd: {
+          available: false,
+          reason: `etcd ${bin.version} (${bin.path}) did not start: ${(err as Error).message.split('\n')[0]}`,
+        },
+      };
       throw err;
     }
     const e = this.etcd;
-    this.results.durable = { etcd: { available: true, version: e.version, binary: bin.path, leader: e.leaderName, members: e.clientUrls } };
-    this.say(`etcd ${e.version} up in ${Math.round(performance.now() - t0)} ms: 3 members, leader ${e.leaderName} at ${e.leaderUrl}`);
+    this.results.durable = {
+      etcd: {
+        available: true,
+        version: e.version,
+        binary: bin.path,
+        leader: e.leaderName,
+        members: e.clientUrls,
+      },
+    };
+    this.say(
+      `etcd ${e.version} up in ${Math.round(performance.now() - t0)} ms: 3 members, leader ${e.leaderName} at ${e.leaderUrl}`,
+    );
   }
 
   private async stopEtcd(): Promise<void> {
@@ -263,13 +393,27 @@ export class Suite {
       if (r) this.idle[k] = r;
     }
     const url = cluster.urls.frontend;
-    if (this.has('lab')) await this.attempt('lab cache on', async () => void (this.results.lab = [...(this.results.lab ?? []), ...(await labSweep(url, 'on', LAB_PS, this.plan.labMs, this.say))]));
+    if (this.has('lab'))
+      await this.attempt(
+        'lab cache on',
+        async () =>
+          void (this.results.lab = [
+            ...(this.results.lab ?? []),
+            ...(await labSweep(url, 'on', LAB_PS, this.plan.labMs, this.say)),
+          ]),
+      );
     const sampler = sampleRss(() => cluster.pids());
-    if (this.has('throughput') && this.ceilings) await this.storeNextToCeilings(cluster, this.ceilings);
+    if (this.has('throughput') && this.ceilings)
+      await this.storeNextToCeilings(cluster, this.ceilings);
     if (this.has('etcd')) await this.attempt('orders against etcd', () => this.durable(cluster));
     if (this.has('clients')) await this.attempt('1000 clients', () => this.manyClients(cluster));
     this.mergePeak(await sampler.stop());
-    if (this.has('failover')) await this.attempt('failover', async () => void (this.results.failover = await failover(cluster, this.plan.kills, this.say)));
+    if (this.has('failover'))
+      await this.attempt(
+        'failover',
+        async () =>
+          void (this.results.failover = await failover(cluster, this.plan.kills, this.say)),
+      );
   }
 
   private async storeNextToCeilings(cluster: Cluster, c: Ceilings): Promise<void> {
@@ -277,22 +421,83 @@ export class Suite {
     const level = this.o.logLevel;
     const pids = () => cluster.pids();
     await this.attempt('throughput cached GET', () =>
-      this.pairRuns('cached', 'cached GET /products/:name', 'bare Hono', level,
-        { pids: { origin: c.pids.origin }, run: () => cannon({ ...this.load, url: c.origin, path: TUX_PATH, cpuPids: { origin: c.pids.origin } }) },
-        { pids: pids(), run: () => cannon({ ...this.load, url, path: TUX_PATH, cpuPids: pids() }) }),
+      this.pairRuns(
+        'cached',
+        'cached GET /products/:name',
+        'bare Hono',
+        level,
+        {
+          pids: { origin: c.pids.origin },
+          run: () =>
+            cannon({
+              ...this.load,
+              url: c.origin,
+              path: TUX_PATH,
+              cpuPids: { origin: c.pids.origin },
+            }),
+        },
+        { pids: pids(), run: () => cannon({ ...this.load, url, path: TUX_PATH, cpuPids: pids() }) },
+      ),
     );
     await this.attempt('throughput orders', () =>
-      this.pairRuns('orders-chain', 'POST /orders', 'bare three-hop chain', level,
-        { pids: c.pids, run: () => cannon({ ...this.load, url: c.frontend, requests: orderRequests(), cpuPids: c.pids }) },
-        { pids: pids(), run: () => cannon({ ...this.load, url, requests: orderRequests(), okStatuses: [409], cpuPids: pids() }) }),
+      this.pairRuns(
+        'orders-chain',
+        'POST /orders',
+        'bare three-hop chain',
+        level,
+        {
+          pids: c.pids,
+          run: () =>
+            cannon({ ...this.load, url: c.frontend, requests: orderRequests(), cpuPids: c.pids }),
+        },
+        {
+          pids: pids(),
+          run: () =>
+            cannon({
+              ...this.load,
+              url,
+              requests: orderRequests(),
+              okStatuses: [409],
+              cpuPids: pids(),
+            }),
+        },
+      ),
     );
     await this.attempt('throughput order reads', async () => {
       const numbers = await placeOrders(url, ORDERS_TO_READ);
       const hops = { frontend: c.pids.frontend, order: c.pids.order };
-      const storePids = () => ({ frontend: cluster.pids().frontend, ...Object.fromEntries(Object.entries(cluster.pids()).filter(([k]) => k.startsWith('order-'))) });
-      await this.pairRuns('order-reads', 'GET /orders/:n', 'bare two-hop', level,
-        { pids: hops, run: () => cannon({ ...this.load, url: c.frontend, requests: orderReadRequests(numbers), cpuPids: hops }) },
-        { pids: storePids(), run: () => cannon({ ...this.load, url, requests: orderReadRequests(numbers), cpuPids: storePids() }) });
+      const storePids = () => ({
+        frontend: cluster.pids().frontend,
+        ...Object.fromEntries(
+          Object.entries(cluster.pids()).filter(([k]) => k.startsWith('order-')),
+        ),
+      });
+      await this.pairRuns(
+        'order-reads',
+        'GET /orders/:n',
+        'bare two-hop',
+        level,
+        {
+          pids: hops,
+          run: () =>
+            cannon({
+              ...this.load,
+              url: c.frontend,
+              requests: orderReadRequests(numbers),
+              cpuPids: hops,
+            }),
+        },
+        {
+          pids: storePids(),
+          run: () =>
+            cannon({
+              ...this.load,
+              url,
+              requests: orderReadRequests(numbers),
+              cpuPids: storePids(),
+            }),
+        },
+      );
     });
   }
 
@@ -300,12 +505,19 @@ export class Suite {
     const p = this.plan.durable;
     const store = storeSide(cluster.urls.frontend, () => cluster.pids());
     const etcd = this.etcd ? etcdSide(this.etcd) : null;
-    const d = (this.results.durable ??= { etcd: { available: false, reason: 'etcd did not start' } });
-    this.say(`  orders against etcd${etcd ? '' : ' (etcd not measured: the store side only)'}, same client code, ${p.pairs} pair(s)`);
-    const wrap = <T>(fn: () => Promise<T>) => this.profiler.window('durable orders 32 clients - toystore', cluster.pids(), fn);
+    const d = (this.results.durable ??= {
+      etcd: { available: false, reason: 'etcd did not start' },
+    });
+    this.say(
+      `  orders against etcd${etcd ? '' : ' (etcd not measured: the store side only)'}, same client code, ${p.pairs} pair(s)`,
+    );
+    const wrap = <T>(fn: () => Promise<T>) =>
+      this.profiler.window('durable orders 32 clients - toystore', cluster.pids(), fn);
     d.concurrent = await comparePairs(p.concurrentClients, p.concurrentS, p, store, etcd, wrap);
     sayComparison(d.concurrent, this.say);
-    this.say(`    CPU ms per durable order: toystore ${formatCpu(d.concurrent.store.cpuMsPerOk)}; etcd per put ${formatCpu(d.concurrent.etcd?.cpuMsPerOk)}`);
+    this.say(
+      `    CPU ms per durable order: toystore ${formatCpu(d.concurrent.store.cpuMsPerOk)}; etcd per put ${formatCpu(d.concurrent.etcd?.cpuMsPerOk)}`,
+    );
     d.single = await comparePairs(1, p.singleS, p, store, etcd);
     sayComparison(d.single, this.say);
   }
@@ -313,13 +525,25 @@ export class Suite {
   private async manyClients(cluster: Cluster): Promise<void> {
     // Each side of every connection is one fd: this process and the frontend need MANY each.
     const fdLimit = Number(this.results.machine.fdLimit);
-    if (Number.isFinite(fdLimit) && fdLimit < MANY + 500) this.say(`  warning: ulimit -n is ${fdLimit}; ${MANY} clients need about ${MANY + 500} per process (raise it: ulimit -n 4096)`);
+    if (Number.isFinite(fdLimit) && fdLimit < MANY + 500)
+      this.say(
+        `  warning: ulimit -n is ${fdLimit}; ${MANY} clients need about ${MANY + 500} per process (raise it: ulimit -n 4096)`,
+      );
     const pids = cluster.pids();
     const result = await this.profiler.window(`${MANY} clients - toystore`, pids, () =>
-      cannon({ url: cluster.urls.frontend, connections: MANY, durationS: this.plan.manyS, requests: mixedRequests(), okStatuses: [409], cpuPids: pids }),
+      cannon({
+        url: cluster.urls.frontend,
+        connections: MANY,
+        durationS: this.plan.manyS,
+        requests: mixedRequests(),
+        okStatuses: [409],
+        cpuPids: pids,
+      }),
     );
     this.results.manyClients = { connections: MANY, result };
-    this.say(`  ${MANY} clients: ${result.answersPerSecond} answers/s, ${result.errors} errors, ${result.timeouts} timeouts, p50 ${result.latencyP50Ms} ms, p99 ${result.latencyP99Ms} ms`);
+    this.say(
+      `  ${MANY} clients: ${result.answersPerSecond} answers/s, ${result.errors} errors, ${result.timeouts} timeouts, p50 ${result.latencyP50Ms} ms, p99 ${result.latencyP99Ms} ms`,
+    );
   }
 
   private async onWarnCluster(cluster: Cluster): Promise<void> {
@@ -327,28 +551,67 @@ export class Suite {
     const url = cluster.urls.frontend;
     const pids = () => cluster.pids();
     await this.attempt('throughput cached GET at warn', () =>
-      this.pairRuns('cached-warn', 'cached GET /products/:name', 'bare Hono', 'warn',
-        { pids: { origin: c.pids.origin }, run: () => cannon({ ...this.load, url: c.origin, path: TUX_PATH, cpuPids: { origin: c.pids.origin } }) },
-        { pids: pids(), run: () => cannon({ ...this.load, url, path: TUX_PATH, cpuPids: pids() }) }),
+      this.pairRuns(
+        'cached-warn',
+        'cached GET /products/:name',
+        'bare Hono',
+        'warn',
+        {
+          pids: { origin: c.pids.origin },
+          run: () =>
+            cannon({
+              ...this.load,
+              url: c.origin,
+              path: TUX_PATH,
+              cpuPids: { origin: c.pids.origin },
+            }),
+        },
+        { pids: pids(), run: () => cannon({ ...this.load, url, path: TUX_PATH, cpuPids: pids() }) },
+      ),
     );
   }
 
   private async onCacheOffCluster(cluster: Cluster): Promise<void> {
     const url = cluster.urls.frontend;
-    if (this.has('lab')) await this.attempt('lab cache off', async () => void (this.results.lab = [...(this.results.lab ?? []), ...(await labSweep(url, 'off', LAB_PS, this.plan.labMs, this.say))]));
+    if (this.has('lab'))
+      await this.attempt(
+        'lab cache off',
+        async () =>
+          void (this.results.lab = [
+            ...(this.results.lab ?? []),
+            ...(await labSweep(url, 'off', LAB_PS, this.plan.labMs, this.say)),
+          ]),
+      );
     if (!this.has('throughput')) return;
     const c = await this.ensureCeilings();
     const sampler = sampleRss(() => cluster.pids());
     const hops = { frontend: c.pids.frontend, origin: c.pids.origin };
-    const storePids = () => ({ frontend: cluster.pids().frontend, catalog: cluster.pids().catalog });
+    const storePids = () => ({
+      frontend: cluster.pids().frontend,
+      catalog: cluster.pids().catalog,
+    });
     await this.attempt('throughput uncached GET', () =>
-      this.pairRuns('uncached', 'uncached GET /products/:name', 'bare two-hop', this.o.logLevel,
-        { pids: hops, run: () => cannon({ ...this.load, url: c.frontend, path: TUX_PATH, cpuPids: hops }) },
-        { pids: storePids(), run: () => cannon({ ...this.load, url, path: TUX_PATH, cpuPids: storePids() }) }),
+      this.pairRuns(
+        'uncached',
+        'uncached GET /products/:name',
+        'bare two-hop',
+        this.o.logLevel,
+        {
+          pids: hops,
+          run: () => cannon({ ...this.load, url: c.frontend, path: TUX_PATH, cpuPids: hops }),
+        },
+        {
+          pids: storePids(),
+          run: () => cannon({ ...this.load, url, path: TUX_PATH, cpuPids: storePids() }),
+        },
+      ),
     );
     // With the cache off the frontend and the catalog work harder per request: shown apart.
     const peak = await sampler.stop();
-    this.mergePeak(Object.fromEntries(Object.entries(peak).filter(([k]) => k === 'frontend' || k === 'catalog')), ' (cache off)');
+    this.mergePeak(
+      Object.fromEntries(Object.entries(peak).filter(([k]) => k === 'frontend' || k === 'catalog')),
+      ' (cache off)',
+    );
   }
 
   /** The ceilings, started again if an earlier phase stopped them. */
@@ -366,7 +629,14 @@ export class Suite {
       await this.attempt(`catch-up on a ${c.logOrders}-order log`, async () => {
         const label = `catchup-${c.logOrders}`;
         const dir = await this.newDir(label);
-        const rows = await catchUp(dir, c, this.start, this.clusterOptions({}, true), this.say, (what, pids) => this.profiler.name(`${label} ${what}`, pids));
+        const rows = await catchUp(
+          dir,
+          c,
+          this.start,
+          this.clusterOptions({}, true),
+          this.say,
+          (what, pids) => this.profiler.name(`${label} ${what}`, pids),
+        );
         this.results.catchUp!.push(...rows);
         await fs.rm(dir, { recursive: true, force: true });
       });
@@ -386,7 +656,15 @@ export class Suite {
       for (const n of [0, 1_000_000]) {
         await this.attempt(`start-up with ${n} orders`, async () => {
           const dir = await this.newDir(`startup-${n}`);
-          this.results.startup!.push(await startup(dir, n, this.profiler.nodeArgs(`startup-${n}${runtime ? '-node' : ''}`), this.say, runtime));
+          this.results.startup!.push(
+            await startup(
+              dir,
+              n,
+              this.profiler.nodeArgs(`startup-${n}${runtime ? '-node' : ''}`),
+              this.say,
+              runtime,
+            ),
+          );
           await fs.rm(dir, { recursive: true, force: true });
         });
       }
@@ -395,9 +673,14 @@ export class Suite {
   }
 
   private async groupCommit(): Promise<void> {
-    const clusterFor = async (label: string) => ({ ...this.clusterOptions(), dataDir: await this.newDir(label) });
+    const clusterFor = async (label: string) => ({
+      ...this.clusterOptions(),
+      dataDir: await this.newDir(label),
+    });
     const r = await measureGroupCommit(32, this.o.quick ? 2 : 5, this.start, clusterFor);
     this.results.groupCommit = r;
-    this.say(`  group commit: ${r.batched.ordersPerSecond} orders/s batched vs ${r.single.ordersPerSecond} with one fdatasync per append (${r.ratio}x), ${r.clients} clients`);
+    this.say(
+      `  group commit: ${r.batched.ordersPerSecond} orders/s batched vs ${r.single.ordersPerSecond} with one fdatasync per append (${r.ratio}x), ${r.clients} clients`,
+    );
   }
 }

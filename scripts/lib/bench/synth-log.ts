@@ -39,7 +39,13 @@ function* synthBatches(count: number): Generator<OrderEntry[]> {
   for (let from = 0; from < count; from += BATCH) {
     const batch: OrderEntry[] = [];
     for (let index = from; index < Math.min(count, from + BATCH); index++) {
-      const entry = signEntry(prevCrc, { index, epoch: 1, name: TOY_NAMES[index % TOY_NAMES.length]!, quantity: 1 + (index % 5), key: randomUUID() });
+      const entry = signEntry(prevCrc, {
+        index,
+        epoch: 1,
+        name: TOY_NAMES[index % TOY_NAMES.length]!,
+        quantity: 1 + (index % 5),
+        key: randomUUID(),
+      });
       batch.push(entry);
       prevCrc = entry.crc;
     }
@@ -53,7 +59,8 @@ async function writeLog(file: string, count: number): Promise<void> {
   const handle = await fs.open(file, 'w');
   try {
     await handle.write(`${orderCodec.header}\n`);
-    for (const batch of synthBatches(count)) await handle.write(batch.map((e) => encodeRecord(orderCodec, e)).join(''));
+    for (const batch of synthBatches(count))
+      await handle.write(batch.map((e) => encodeRecord(orderCodec, e)).join(''));
     await handle.datasync();
   } finally {
     await handle.close();
@@ -67,7 +74,11 @@ async function writeLog(file: string, count: number): Promise<void> {
  * where all kept up: the first written, the others copies of its whole dir (so whatever files a
  * replica keeps beside its log come along, byte-identical).
  */
-export async function writeReplicaDirs(dataDir: string, ids: readonly number[], count: number): Promise<{ logBytes: number }> {
+export async function writeReplicaDirs(
+  dataDir: string,
+  ids: readonly number[],
+  count: number,
+): Promise<{ logBytes: number }> {
   const first = replicaDir(dataDir, ids[0]!);
   await writeLog(path.join(first, LOG_FILE), count);
   await (await openFileMetaStore(first)).save(SYNTH_META);
@@ -93,14 +104,25 @@ export async function cutReplicaLog(dataDir: string, id: number, keep: number): 
 
 /** True if every file has the same bytes (sizes first, so a lagging file costs one stat). */
 export async function filesIdentical(files: readonly string[]): Promise<boolean> {
-  const sizes = await Promise.all(files.map((f) => fs.stat(f).then((s) => s.size, () => -1)));
+  const sizes = await Promise.all(
+    files.map((f) =>
+      fs.stat(f).then(
+        (s) => s.size,
+        () => -1,
+      ),
+    ),
+  );
   if (sizes.some((s) => s < 0 || s !== sizes[0])) return false;
   const [first, ...rest] = await Promise.all(files.map((f) => fs.readFile(f)));
   return rest.every((b) => b.equals(first!));
 }
 
 /** Polls until the files are byte-identical; resolves with performance.now() then, or null at the deadline. */
-export async function waitIdentical(files: readonly string[], timeoutMs: number, pollMs = 2): Promise<number | null> {
+export async function waitIdentical(
+  files: readonly string[],
+  timeoutMs: number,
+  pollMs = 2,
+): Promise<number | null> {
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
     if (await filesIdentical(files)) return performance.now();

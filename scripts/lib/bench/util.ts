@@ -31,12 +31,22 @@ export function quantile(sorted: ArrayLike<number>, q: number): number {
 export async function makeDirs(dir: string): Promise<void> {
   const missing: string[] = [];
   for (let d = path.resolve(dir); ; d = path.dirname(d)) {
-    const exists = await fs.stat(d).then((s) => s.isDirectory() || Promise.reject(Object.assign(new Error(`${d} is not a directory`), { code: 'ENOTDIR' })), (err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? false : Promise.reject(err)));
+    const exists = await fs.stat(d).then(
+      (s) =>
+        s.isDirectory() ||
+        Promise.reject(Object.assign(new Error(`${d} is not a directory`), { code: 'ENOTDIR' })),
+      (err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? false : Promise.reject(err)),
+    );
     if (exists) break;
     missing.unshift(d);
     if (path.dirname(d) === d) break;
   }
-  for (const d of missing) await fs.mkdir(d).catch((err: NodeJS.ErrnoException) => (err.code === 'EEXIST' ? undefined : Promise.reject(err)));
+  for (const d of missing)
+    await fs
+      .mkdir(d)
+      .catch((err: NodeJS.ErrnoException) =>
+        err.code === 'EEXIST' ? undefined : Promise.reject(err),
+      );
 }
 
 /** A fresh temporary dir under the OS temp dir. */

@@ -24,7 +24,11 @@ export const BUILD_TSCONFIG = 'tsconfig.build.json';
 /** The directories compiled, one per service plus what they share. */
 export const BUILT_DIRS = ['catalog', 'frontend', 'order', 'shared'] as const;
 /** The service entry points inside the output. */
-export const SERVICE_ENTRIES = { catalog: 'catalog/main.js', order: 'order/main.js', frontend: 'frontend/main.js' } as const;
+export const SERVICE_ENTRIES = {
+  catalog: 'catalog/main.js',
+  order: 'order/main.js',
+  frontend: 'frontend/main.js',
+} as const;
 export const DEFAULT_OUT_DIR = path.join(REPO_ROOT, 'dist');
 
 export interface BuildResult {
@@ -38,12 +42,18 @@ export interface BuildResult {
 function runTsc(outDir: string): Promise<void> {
   const tsc = createRequire(path.join(REPO_ROOT, 'package.json')).resolve('typescript/bin/tsc');
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [tsc, '-p', path.join(REPO_ROOT, BUILD_TSCONFIG), '--outDir', outDir], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [tsc, '-p', path.join(REPO_ROOT, BUILD_TSCONFIG), '--outDir', outDir],
+      { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`tsc failed (exit ${code}):\n${output}`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`tsc failed (exit ${code}):\n${output}`)),
+    );
   });
 }
 
@@ -63,15 +73,19 @@ async function copyAssets(outDir: string): Promise<string[]> {
 
 async function countJs(dir: string): Promise<number> {
   let n = 0;
-  for (const entry of await fs.readdir(dir, { withFileTypes: true, recursive: true })) if (entry.isFile() && entry.name.endsWith('.js')) n++;
+  for (const entry of await fs.readdir(dir, { withFileTypes: true, recursive: true }))
+    if (entry.isFile() && entry.name.endsWith('.js')) n++;
   return n;
 }
 
 /** The output is emptied before each build: never a directory holding the repository or a source directory. */
 export function assertSafeOutDir(out: string): void {
   const holdsRepo = !path.relative(out, REPO_ROOT).startsWith('..');
-  const isSource = ['', ...BUILT_DIRS, 'scripts', 'test'].some((d) => out === path.join(REPO_ROOT, d).replace(/[\\/]$/, ''));
-  if (holdsRepo || isSource) throw new Error(`refusing to build into ${out}: emptying it would delete sources`);
+  const isSource = ['', ...BUILT_DIRS, 'scripts', 'test'].some(
+    (d) => out === path.join(REPO_ROOT, d).replace(/[\\/]$/, ''),
+  );
+  if (holdsRepo || isSource)
+    throw new Error(`refusing to build into ${out}: emptying it would delete sources`);
 }
 
 /**
@@ -84,8 +98,12 @@ export async function build(outDir: string = DEFAULT_OUT_DIR): Promise<BuildResu
   await fs.rm(out, { recursive: true, force: true });
   await runTsc(out);
   const assets = await copyAssets(out);
-  await fs.writeFile(path.join(out, 'package.json'), `${JSON.stringify({ private: true, type: 'module' }, null, 2)}\n`);
+  await fs.writeFile(
+    path.join(out, 'package.json'),
+    `${JSON.stringify({ private: true, type: 'module' }, null, 2)}\n`,
+  );
   const files = await countJs(out);
-  if (path.relative(REPO_ROOT, out).startsWith('..')) await fs.symlink(path.join(REPO_ROOT, 'node_modules'), path.join(out, 'node_modules'), 'dir');
+  if (path.relative(REPO_ROOT, out).startsWith('..'))
+    await fs.symlink(path.join(REPO_ROOT, 'node_modules'), path.join(out, 'node_modules'), 'dir');
   return { outDir: out, files, assets };
 }

@@ -1,6 +1,11 @@
 /** The chaos CLI's flags and the run's options. */
 import { parseArgs } from 'node:util';
-import { FAULT_KINDS, type FaultKind, type OverlapTiming, type ScheduleTiming } from './schedule.ts';
+import {
+  FAULT_KINDS,
+  type FaultKind,
+  type OverlapTiming,
+  type ScheduleTiming,
+} from './schedule.ts';
 import type { TimelineEvent } from './report.ts';
 
 export interface ChaosOptions {
@@ -86,7 +91,10 @@ export function parseChaosArgs(argv: readonly string[]): ChaosArgs {
   const int = (flag: string, def: number, min: number, max: number): number => {
     const raw = values[flag] as string | undefined;
     if (raw === undefined) return def;
-    if (!/^\d+$/.test(raw.trim()) || Number(raw) < min || Number(raw) > max) throw new ChaosUsageError(`--${flag} must be an integer between ${min} and ${max}, got '${raw}'`);
+    if (!/^\d+$/.test(raw.trim()) || Number(raw) < min || Number(raw) > max)
+      throw new ChaosUsageError(
+        `--${flag} must be an integer between ${min} and ${max}, got '${raw}'`,
+      );
     return Number(raw);
   };
   const seedRaw = values.seed as string | undefined;
@@ -94,11 +102,24 @@ export function parseChaosArgs(argv: readonly string[]): ChaosArgs {
   const rawDuration = values.duration as string | undefined;
   if (rawDuration !== undefined) {
     durationS = rawDuration.trim() === '' ? NaN : Number(rawDuration);
-    if (!Number.isFinite(durationS) || durationS < 1 || durationS > 3600) throw new ChaosUsageError(`--duration must be a number of seconds between 1 and 3600, got '${rawDuration}'`);
+    if (!Number.isFinite(durationS) || durationS < 1 || durationS > 3600)
+      throw new ChaosUsageError(
+        `--duration must be a number of seconds between 1 and 3600, got '${rawDuration}'`,
+      );
   }
   const rawFaults = ((values.faults as string | undefined) ?? FAULT_KINDS.join(',')).trim();
-  const faults = rawFaults === 'none' || rawFaults === '' ? [] : rawFaults.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const f of faults) if (!FAULT_KINDS.includes(f as FaultKind)) throw new ChaosUsageError(`--faults: unknown fault '${f}' (known: ${FAULT_KINDS.join(', ')}, or none)`);
+  const faults =
+    rawFaults === 'none' || rawFaults === ''
+      ? []
+      : rawFaults
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
+  for (const f of faults)
+    if (!FAULT_KINDS.includes(f as FaultKind))
+      throw new ChaosUsageError(
+        `--faults: unknown fault '${f}' (known: ${FAULT_KINDS.join(', ')}, or none)`,
+      );
   return {
     seed: seedRaw === undefined ? undefined : int('seed', 0, 0, 0xffffffff),
     durationS,

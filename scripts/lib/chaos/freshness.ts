@@ -21,18 +21,37 @@ interface Stock {
 }
 
 /** The catalog's stock (an internal route: `http` carries the cluster credential). */
-async function catalogStock(http: HttpClient, urls: ClusterUrls): Promise<Map<string, number> | null> {
+async function catalogStock(
+  http: HttpClient,
+  urls: ClusterUrls,
+): Promise<Map<string, number> | null> {
   try {
-    const data: Stock[] = await createRouteClient(http, catalogRoutes).call(urls.catalog, 'listProducts', {}, { timeoutMs: 2_000 });
+    const data: Stock[] = await createRouteClient(http, catalogRoutes).call(
+      urls.catalog,
+      'listProducts',
+      {},
+      { timeoutMs: 2_000 },
+    );
     return new Map(data.map((p) => [p.name, p.quantity]));
   } catch {
     return null;
   }
 }
 
-async function frontendStock(http: HttpClient, urls: ClusterUrls, name: string): Promise<number | null> {
+async function frontendStock(
+  http: HttpClient,
+  urls: ClusterUrls,
+  name: string,
+): Promise<number | null> {
   try {
-    return (await createRouteClient(http, frontendPublicRoutes).call(urls.frontend, 'getProduct', { params: { name } }, { timeoutMs: 2_000 })).quantity;
+    return (
+      await createRouteClient(http, frontendPublicRoutes).call(
+        urls.frontend,
+        'getProduct',
+        { params: { name } },
+        { timeoutMs: 2_000 },
+      )
+    ).quantity;
   } catch {
     return null;
   }
@@ -47,7 +66,12 @@ export interface FreshnessResult {
 }
 
 /** Polls every 200 ms until every toy read through the frontend matches the catalog, or `boundMs`. */
-export async function checkCacheAfterHeal(http: HttpClient, urls: ClusterUrls, signal?: AbortSignal, boundMs = 5_000): Promise<FreshnessResult> {
+export async function checkCacheAfterHeal(
+  http: HttpClient,
+  urls: ClusterUrls,
+  signal?: AbortSignal,
+  boundMs = 5_000,
+): Promise<FreshnessResult> {
   const started = performance.now();
   let stale = new Map<string, { served: number | null; stock: number }>();
   let toys = 0;
@@ -63,9 +87,11 @@ export async function checkCacheAfterHeal(http: HttpClient, urls: ClusterUrls, s
       for (const [name, stock] of before) {
         // Changed meanwhile (a restock): judged in the next round.
         if (after?.get(name) !== stock) unjudged++;
-        else if (served.get(name) !== stock) stale.set(name, { served: served.get(name) ?? null, stock });
+        else if (served.get(name) !== stock)
+          stale.set(name, { served: served.get(name) ?? null, stock });
       }
-      if (stale.size === 0 && unjudged === 0) return { toys, freshAfterMs: Math.round(performance.now() - started), violations: [] };
+      if (stale.size === 0 && unjudged === 0)
+        return { toys, freshAfterMs: Math.round(performance.now() - started), violations: [] };
     }
     if (performance.now() - started > boundMs || signal?.aborted) break;
     await sleep(200, signal);
@@ -75,6 +101,11 @@ export async function checkCacheAfterHeal(http: HttpClient, urls: ClusterUrls, s
     kind: 'stale-cache',
     message: `${boundMs} ms after healing, the frontend serves ${name} with stock ${v.served ?? '(no answer)'}, the catalog has ${v.stock}`,
   }));
-  if (toys === 0) violations.push({ source: 'cache', kind: 'stale-cache', message: `the catalog's product list could not be read within ${boundMs} ms after healing` });
+  if (toys === 0)
+    violations.push({
+      source: 'cache',
+      kind: 'stale-cache',
+      message: `the catalog's product list could not be read within ${boundMs} ms after healing`,
+    });
   return { toys, freshAfterMs: null, violations };
 }

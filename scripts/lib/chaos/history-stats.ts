@@ -26,7 +26,11 @@ export interface HistoryStats {
  */
 export class HistoryAnalyzer {
   private readonly ops: OpCounts = zero();
-  private readonly byF: Record<HistoryEvent['f'], OpCounts> = { query: zero(), order: zero(), read: zero() };
+  private readonly byF: Record<HistoryEvent['f'], OpCounts> = {
+    query: zero(),
+    order: zero(),
+    read: zero(),
+  };
   private readonly invokedAt = new Map<number, number>();
   private readonly orderLatency = new LatencyHistogram();
   private lastOkOrderMs: number | null = null;
@@ -58,7 +62,11 @@ export class HistoryAnalyzer {
     const round = (v: number | null) => (v === null ? null : Math.round(v));
     return {
       ops: { ...this.ops },
-      byF: { query: { ...this.byF.query }, order: { ...this.byF.order }, read: { ...this.byF.read } },
+      byF: {
+        query: { ...this.byF.query },
+        order: { ...this.byF.order },
+        read: { ...this.byF.read },
+      },
       p99OrderMs: round(this.orderLatency.quantileMs(0.99)),
       longestStallMs: round(this.longestStallMs),
       longestStallAtMs: round(this.longestStallAtMs),

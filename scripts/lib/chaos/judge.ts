@@ -16,11 +16,18 @@ export async function judge(dataDir: string, historyPath: string): Promise<Judge
     report = await checkDataDir(dataDir, [historyPath]);
   } catch (err) {
     const message = `the checker could not read its input: ${(err as Error).message}`;
-    return { summary: `check: ${message}`, violations: [{ source: 'check', kind: 'input', message }] };
+    return {
+      summary: `check: ${message}`,
+      violations: [{ source: 'check', kind: 'input', message }],
+    };
   }
   const extra = [...report.skipped, ...report.notes].map((s) => `  ${s}`);
   return {
     summary: [summaryLine(report), ...extra].join('\n'),
-    violations: report.violations.map((v) => ({ source: 'check' as const, kind: v.kind, message: v.message })),
+    violations: report.violations.map((v) => ({
+      source: 'check' as const,
+      kind: v.kind,
+      message: v.message,
+    })),
   };
 }

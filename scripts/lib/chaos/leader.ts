@@ -5,7 +5,10 @@
  */
 import type { HttpClient } from '../../../shared/http.ts';
 import { createRouteClient, type RouteClient } from '../../../shared/protocol/client.ts';
-import { frontendPublicRoutes, type FrontendPublicRoutes } from '../../../shared/protocol/frontend.ts';
+import {
+  frontendPublicRoutes,
+  type FrontendPublicRoutes,
+} from '../../../shared/protocol/frontend.ts';
 import { orderRoutes, type OrderRoutes } from '../../../shared/protocol/order.ts';
 import { REPLICA_IDS, type Cluster, type ReplicaId } from '../cluster/index.ts';
 import type { TimelineKind } from './report.ts';
@@ -38,7 +41,12 @@ export class LeaderWatch {
 
   async frontendHealth(): Promise<FrontendView | null> {
     try {
-      const { leaderId, epoch } = await this.frontend.call(this.cluster.urls.frontend, 'health', {}, { timeoutMs: 500 });
+      const { leaderId, epoch } = await this.frontend.call(
+        this.cluster.urls.frontend,
+        'health',
+        {},
+        { timeoutMs: 500 },
+      );
       return { leaderId, epoch };
     } catch {
       return null;
@@ -48,11 +56,17 @@ export class LeaderWatch {
   /** The leader now: the frontend's view, else a replica that says it leads (highest epoch). */
   async find(): Promise<ReplicaId | null> {
     const h = await this.frontendHealth();
-    if (h?.leaderId && REPLICA_IDS.includes(h.leaderId as ReplicaId)) return h.leaderId as ReplicaId;
+    if (h?.leaderId && REPLICA_IDS.includes(h.leaderId as ReplicaId))
+      return h.leaderId as ReplicaId;
     const statuses = await Promise.all(
       REPLICA_IDS.map(async (id) => {
         try {
-          const d = await this.replicas.call(this.cluster.urls.replicas[id], 'status', {}, { timeoutMs: 300 });
+          const d = await this.replicas.call(
+            this.cluster.urls.replicas[id],
+            'status',
+            {},
+            { timeoutMs: 300 },
+          );
           return d.role === 'leader' ? { id, epoch: d.leaderEpoch ?? 0 } : null;
         } catch {
           return null;
@@ -80,14 +94,22 @@ export class LeaderWatch {
    * epoch is not one.
    */
   start(): void {
-    const seen: { shown: number | null; known: { leaderId: number; epoch: number | null } | null } = { shown: null, known: null };
+    const seen: { shown: number | null; known: { leaderId: number; epoch: number | null } | null } =
+      { shown: null, known: null };
     this.loop = (async () => {
       while (!this.stopped) {
         const h = await this.frontendHealth();
         const prev = seen.known;
-        if (h && h.leaderId !== null && (h.leaderId !== prev?.leaderId || h.epoch !== prev?.epoch)) {
+        if (
+          h &&
+          h.leaderId !== null &&
+          (h.leaderId !== prev?.leaderId || h.epoch !== prev?.epoch)
+        ) {
           if (prev !== null && this.started) this.changes++;
-          this.note('leader', `leader ${prev?.leaderId ?? '-'} -> ${h.leaderId} (epoch ${h.epoch})`);
+          this.note(
+            'leader',
+            `leader ${prev?.leaderId ?? '-'} -> ${h.leaderId} (epoch ${h.epoch})`,
+          );
           seen.known = { leaderId: h.leaderId, epoch: h.epoch };
           seen.shown = h.leaderId;
         } else if (h && h.leaderId === null && seen.shown !== null) {

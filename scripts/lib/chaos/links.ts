@@ -80,28 +80,53 @@ export async function startLinkMesh(): Promise<LinkMesh> {
       for (const p of proxies.values()) if (p.mode.kind !== 'pass') p.setMode(PASS);
     },
     faulty: () => [...proxies].filter(([, p]) => p.mode.kind !== 'pass').map(([l]) => l),
-    connections: () => Object.fromEntries([...proxies].map(([l, p]) => [l, p.stats().accepted])) as Record<Link, number>,
+    connections: () =>
+      Object.fromEntries([...proxies].map(([l, p]) => [l, p.stats().accepted])) as Record<
+        Link,
+        number
+      >,
     close: async () => void (await Promise.allSettled([...proxies.values()].map((p) => p.close()))),
   };
 }
 
 /** The directed links a partition shape cuts, given who leads now. */
-export function linksOf(shape: PartitionShape, leader: ReplicaId): Array<[ServiceName, ServiceName]> {
+export function linksOf(
+  shape: PartitionShape,
+  leader: ReplicaId,
+): Array<[ServiceName, ServiceName]> {
   const L: ServiceName = `order-${leader}`;
-  const others = REPLICA_IDS.filter((id) => id !== leader).map((id) => `order-${id}` as ServiceName);
+  const others = REPLICA_IDS.filter((id) => id !== leader).map(
+    (id) => `order-${id}` as ServiceName,
+  );
   switch (shape.shape) {
     case 'leader-follower': {
       const F = others[Math.min(others.length - 1, Math.floor(shape.pick * others.length))]!;
       if (shape.direction === 'from-leader') return [[L, F]];
       if (shape.direction === 'to-leader') return [[F, L]];
-      return [[L, F], [F, L]];
+      return [
+        [L, F],
+        [F, L],
+      ];
     }
     case 'frontend-leader':
       return [['frontend', L]];
     case 'isolate-leader':
-      return [...others.flatMap((F): Array<[ServiceName, ServiceName]> => [[L, F], [F, L]]), ['frontend', L]];
+      return [
+        ...others.flatMap(
+          (F): Array<[ServiceName, ServiceName]> => [
+            [L, F],
+            [F, L],
+          ],
+        ),
+        ['frontend', L],
+      ];
     case 'leader-followers':
-      return others.flatMap((F): Array<[ServiceName, ServiceName]> => [[L, F], [F, L]]);
+      return others.flatMap(
+        (F): Array<[ServiceName, ServiceName]> => [
+          [L, F],
+          [F, L],
+        ],
+      );
     case 'leader-catalog':
       return [[L, 'catalog']];
     case 'catalog-frontend':

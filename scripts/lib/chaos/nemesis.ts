@@ -10,12 +10,25 @@
  * follower), else is skipped and says so. Partitions on the same link stack (LinkMesh.hold).
  */
 import { setMaxListeners } from 'node:events';
-import { REPLICA_IDS, SERVICE_NAMES, type Cluster, type ReplicaId, type ServiceName } from '../cluster/index.ts';
+import {
+  REPLICA_IDS,
+  SERVICE_NAMES,
+  type Cluster,
+  type ReplicaId,
+  type ServiceName,
+} from '../cluster/index.ts';
 import type { LeaderWatch } from './leader.ts';
 import { linksOf, type LinkMesh } from './links.ts';
 import { describeCut, landPowerCut, type PowerCut } from './power.ts';
 import type { ChaosViolation, TimelineKind } from './report.ts';
-import { describeMode, OVERLAP_TIMING, type FaultKind, type FaultStep, type ProcessTarget, type ReplicaTarget } from './schedule.ts';
+import {
+  describeMode,
+  OVERLAP_TIMING,
+  type FaultKind,
+  type FaultStep,
+  type ProcessTarget,
+  type ReplicaTarget,
+} from './schedule.ts';
 import type { Clock } from '../../../shared/clock.ts';
 import { sleepOn, wallClock } from './sleep.ts';
 
@@ -55,12 +68,18 @@ export class Nemesis {
    * Runs `schedule` with step times relative to `t0` (the clock's now()): one step at a time, or
    * with `overlap` each step at its own time whatever the others do.
    */
-  start(schedule: readonly FaultStep[], t0: number, overlap = false, maxActive = OVERLAP_TIMING.maxActive): void {
+  start(
+    schedule: readonly FaultStep[],
+    t0: number,
+    overlap = false,
+    maxActive = OVERLAP_TIMING.maxActive,
+  ): void {
     const at = async (step: FaultStep) => {
       await sleepOn(this.clock, t0 + step.atMs - this.clock.now(), this.stopper.signal);
       // A step is in force from its fault until its undo is done (a restart takes a second or
       // two), longer than its hold: wait for a slot so the plan's bound holds in the run too.
-      while (overlap && this.active >= maxActive && !this.stopper.signal.aborted) await new Promise<void>((r) => this.waiting.push(r));
+      while (overlap && this.active >= maxActive && !this.stopper.signal.aborted)
+        await new Promise<void>((r) => this.waiting.push(r));
       if (!this.stopper.signal.aborted) await this.runStep(step);
     };
     // Overlapping, every step waits for its time at once, each listening on the stop signal (and
@@ -96,8 +115,14 @@ export class Nemesis {
     }
     for (const s of SERVICE_NAMES) {
       if (this.cluster.isRunning(s) || this.signal?.aborted) continue;
-      if (await this.restart(s)) this.note('heal', `restarted ${s} (pid ${this.cluster.pids()[s]})`);
-      else violations.push({ source: 'restart', kind: 'down', message: `${s} could not be restarted (see services.log)` });
+      if (await this.restart(s))
+        this.note('heal', `restarted ${s} (pid ${this.cluster.pids()[s]})`);
+      else
+        violations.push({
+          source: 'restart',
+          kind: 'down',
+          message: `${s} could not be restarted (see services.log)`,
+        });
     }
   }
 
@@ -123,16 +148,24 @@ export class Nemesis {
     const leader = await this.leader.find();
     if (t.role === 'leader') {
       const id = leader ?? 3;
-      return this.busy.has(replicaName(id)) ? null : { id, why: leader ? 'leader' : 'no leader known; highest priority' };
+      return this.busy.has(replicaName(id))
+        ? null
+        : { id, why: leader ? 'leader' : 'no leader known; highest priority' };
     }
     const others = REPLICA_IDS.filter((id) => id !== leader && !this.busy.has(replicaName(id)));
     if (others.length === 0) return null;
-    return { id: others[Math.min(others.length - 1, Math.floor(t.pick * others.length))]!, why: leader ? `follower of ${leader}` : 'no leader known' };
+    return {
+      id: others[Math.min(others.length - 1, Math.floor(t.pick * others.length))]!,
+      why: leader ? `follower of ${leader}` : 'no leader known',
+    };
   }
 
   /** The process a step hits now, or null if every candidate is already under a fault. */
-  private async resolveProcess(t: ProcessTarget): Promise<{ service: ServiceName; why: string } | null> {
-    if (t.role === 'catalog' || t.role === 'frontend') return this.busy.has(t.role) ? null : { service: t.role, why: t.role };
+  private async resolveProcess(
+    t: ProcessTarget,
+  ): Promise<{ service: ServiceName; why: string } | null> {
+    if (t.role === 'catalog' || t.role === 'frontend')
+      return this.busy.has(t.role) ? null : { service: t.role, why: t.role };
     const r = await this.resolveReplica(t);
     return r && { service: replicaName(r.id), why: r.why };
   }
@@ -155,7 +188,8 @@ export class Nemesis {
     if (step.kind === 'partition') return this.partition(step);
     const resolved = await this.resolveProcess(step.target);
     if (!resolved) {
-      const who = step.target.role === 'follower' ? 'every follower is' : `the ${step.target.role} is`;
+      const who =
+        step.target.role === 'follower' ? 'every follower is' : `the ${step.target.role} is`;
       this.note('note', `${step.kind} skipped: ${who} already under a fault`);
       return null;
     }
@@ -178,7 +212,8 @@ export class Nemesis {
     }
     this.injected[step.kind]++;
     return async () => {
-      if (await this.restart(service)) this.note('heal', `restarted ${service} (pid ${this.cluster.pids()[service]})`);
+      if (await this.restart(service))
+        this.note('heal', `restarted ${service} (pid ${this.cluster.pids()[service]})`);
       this.busy.delete(service);
     };
   }

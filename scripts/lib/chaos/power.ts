@@ -29,7 +29,12 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Cluster, ServiceName } from '../cluster/index.ts';
 import { sleep } from './sleep.ts';
-import { catalogPaths, replicaIdOfDir, replicaPaths, SYNCED_SUFFIX } from '../../../shared/data-dir.ts';
+import {
+  catalogPaths,
+  replicaIdOfDir,
+  replicaPaths,
+  SYNCED_SUFFIX,
+} from '../../../shared/data-dir.ts';
 
 export type CutResult =
   /** Cut `bytes` (0: the file ended where the last fsync did). */
@@ -40,7 +45,9 @@ export type CutResult =
   | { kind: 'unreadable'; text: string };
 
 /** The sidecar's length and the file's size, or null without either. */
-async function syncedAndSize(file: string): Promise<{ synced: number | null; text: string; size: number } | null> {
+async function syncedAndSize(
+  file: string,
+): Promise<{ synced: number | null; text: string; size: number } | null> {
   try {
     const text = await fs.readFile(`${file}${SYNCED_SUFFIX}`, 'utf8');
     const size = (await fs.stat(file)).size;
@@ -109,7 +116,11 @@ export interface LandingOptions {
  * Freezes `service` until it holds unsynced bytes (bounded), SIGKILLs it frozen and cuts its
  * files. The process must be running and not paused by anyone else.
  */
-export async function landPowerCut(cluster: Cluster, service: ServiceName, opts: LandingOptions = {}): Promise<PowerCut> {
+export async function landPowerCut(
+  cluster: Cluster,
+  service: ServiceName,
+  opts: LandingOptions = {},
+): Promise<PowerCut> {
   const files = durableFilesOf(cluster.dataDir, service);
   const end = performance.now() + (opts.deadlineMs ?? 2_000);
   const maxTries = opts.maxTries ?? 300;
@@ -120,7 +131,13 @@ export async function landPowerCut(cluster: Cluster, service: ServiceName, opts:
     tries++;
     await cluster.pause(service);
     unsyncedAtKill = await unsyncedBytes(files);
-    if (unsyncedAtKill > 0 || tries >= maxTries || performance.now() > end || !cluster.isRunning(service)) break;
+    if (
+      unsyncedAtKill > 0 ||
+      tries >= maxTries ||
+      performance.now() > end ||
+      !cluster.isRunning(service)
+    )
+      break;
     await cluster.resume(service);
     // Let it run for a moment: appends come in bursts, and each write is synced within ~1 ms.
     await sleep(tries % 3);
@@ -139,13 +156,17 @@ export async function landPowerCut(cluster: Cluster, service: ServiceName, opts:
 /** `order-3/orders.csv -412 bytes` per file, for the timeline. */
 export function describeCut(cut: PowerCut): string {
   const parts = cut.files.map(({ file, result }) =>
-    result.kind === 'cut' ? `${file} -${result.bytes} bytes`
-    : result.kind === 'absent' ? `${file}: no file or no .synced sidecar, not cut`
-    : `${file}: .synced sidecar holds ${JSON.stringify(result.text.slice(0, 20))}, not cut`,
+    result.kind === 'cut'
+      ? `${file} -${result.bytes} bytes`
+      : result.kind === 'absent'
+        ? `${file}: no file or no .synced sidecar, not cut`
+        : `${file}: .synced sidecar holds ${JSON.stringify(result.text.slice(0, 20))}, not cut`,
   );
   const found =
-    cut.unsyncedAtKill > 0 ? `unsynced bytes found after ${cut.tries} stop(s)`
-    : cut.wrote ? `it wrote, but every byte was synced at each of ${cut.tries} stops`
-    : `it wrote nothing during ${cut.tries} stops`;
+    cut.unsyncedAtKill > 0
+      ? `unsynced bytes found after ${cut.tries} stop(s)`
+      : cut.wrote
+        ? `it wrote, but every byte was synced at each of ${cut.tries} stops`
+        : `it wrote nothing during ${cut.tries} stops`;
   return `${parts.length ? parts.join(', ') : 'nothing to cut'} (${found})`;
 }

@@ -41,7 +41,13 @@ export interface ChaosReport {
   /** Faults injected per kind (only the ones that took effect). */
   faultsInjected: Record<FaultKind, number>;
   /** Every power cut: how long it took to land and the bytes it removed. */
-  powerCuts: Array<{ service: string; tries: number; unsyncedAtKill: number; wrote: boolean; removedBytes: number }>;
+  powerCuts: Array<{
+    service: string;
+    tries: number;
+    unsyncedAtKill: number;
+    wrote: boolean;
+    removedBytes: number;
+  }>;
   /** ms after healing until every product read through the frontend matched the catalog (null: never, or not checked). */
   cacheFreshAfterMs: number | null;
   leaderChanges: number;
@@ -63,12 +69,17 @@ export interface ChaosReport {
 }
 
 export function summaryLine(r: ChaosReport): string {
-  const faults = FAULT_KINDS.filter((k) => r.faults.includes(k)).map((k) => `${k} ${r.faultsInjected[k]}`).join(', ') || 'none';
+  const faults =
+    FAULT_KINDS.filter((k) => r.faults.includes(k))
+      .map((k) => `${k} ${r.faultsInjected[k]}`)
+      .join(', ') || 'none';
   const ms = (v: number | null) => (v === null ? '-' : `${v} ms`);
   const cuts = r.powerCuts ?? [];
   const removed = cuts.reduce((n, c) => n + c.removedBytes, 0);
   const idle = cuts.filter((c) => c.removedBytes === 0 && !c.wrote).length;
-  const power = cuts.length ? ` | power cuts ${cuts.length}, ${cuts.filter((c) => c.removedBytes > 0).length} removed bytes (${removed} in all), ${idle} hit a process writing nothing` : '';
+  const power = cuts.length
+    ? ` | power cuts ${cuts.length}, ${cuts.filter((c) => c.removedBytes > 0).length} removed bytes (${removed} in all), ${idle} hit a process writing nothing`
+    : '';
   const overlap = r.overlap ? ` | overlap, up to ${r.maxConcurrentFaults} at once` : '';
   return (
     `chaos: seed ${r.seed}, ${r.durationMs / 1000} s, ${r.clients} clients | ops ok ${r.ops.ok}, fail ${r.ops.fail}, info ${r.ops.info}` +
@@ -78,7 +89,9 @@ export function summaryLine(r: ChaosReport): string {
 }
 
 export function formatTimelineEvent(e: TimelineEvent): string {
-  const t = (e.setup ? 'setup' : `${e.timeMs < 0 ? '-' : '+'}${(Math.abs(e.timeMs) / 1000).toFixed(2)}s`).padStart(9);
+  const t = (
+    e.setup ? 'setup' : `${e.timeMs < 0 ? '-' : '+'}${(Math.abs(e.timeMs) / 1000).toFixed(2)}s`
+  ).padStart(9);
   return `${t}  ${e.kind.padEnd(6)} ${e.text}`;
 }
 
@@ -87,14 +100,17 @@ export function formatReport(r: ChaosReport): string {
   const lines: string[] = [];
   if (r.client) {
     const o = r.client.orders;
-    lines.push(`orders: ${o.acknowledged} acknowledged, ${o.rejected} rejected (409), ${o.failed} failed, ${o.unknown} unknown; ${r.client.stats.order.replayed} replayed answers`);
+    lines.push(
+      `orders: ${o.acknowledged} acknowledged, ${o.rejected} rejected (409), ${o.failed} failed, ${o.unknown} unknown; ${r.client.stats.order.replayed} replayed answers`,
+    );
   }
   if (r.checkerSummary) lines.push(r.checkerSummary);
   if (r.unexpectedExits.length) lines.push(`unexpected exits: ${r.unexpectedExits.join('; ')}`);
   if (r.dir) lines.push(`kept: ${r.dir}`);
   const shown = r.violations.slice(0, 50);
   for (const v of shown) lines.push(`VIOLATION [${v.source}/${v.kind}] ${v.message}`);
-  if (r.violations.length > shown.length) lines.push(`... ${r.violations.length - shown.length} more violations`);
+  if (r.violations.length > shown.length)
+    lines.push(`... ${r.violations.length - shown.length} more violations`);
   lines.push(summaryLine(r));
   return lines.join('\n');
 }

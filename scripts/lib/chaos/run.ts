@@ -39,10 +39,27 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { clusterCredential, newClusterSecret, withClusterCredential } from '../../../shared/auth.ts';
+import {
+  clusterCredential,
+  newClusterSecret,
+  withClusterCredential,
+} from '../../../shared/auth.ts';
 import { createPooledHttp } from '../../../shared/http.ts';
-import { openHistoryFile, runClients, summarize, type HistoryFile, type RunResult, type RunSummary } from '../client/index.ts';
-import { describeExit, REPLICA_IDS, SERVICE_NAMES, startCluster, type Cluster } from '../cluster/index.ts';
+import {
+  openHistoryFile,
+  runClients,
+  summarize,
+  type HistoryFile,
+  type RunResult,
+  type RunSummary,
+} from '../client/index.ts';
+import {
+  describeExit,
+  REPLICA_IDS,
+  SERVICE_NAMES,
+  startCluster,
+  type Cluster,
+} from '../cluster/index.ts';
 import type { ChaosOptions } from './args.ts';
 import { HistoryAnalyzer } from './history-stats.ts';
 import { judge } from './judge.ts';
@@ -73,7 +90,10 @@ class ChaosRun {
   private readonly schedule: FaultStep[];
   /** The store's secret for this run: the tool's own calls to internal routes carry it. */
   private readonly clusterSecret = newClusterSecret();
-  private readonly http = withClusterCredential(createPooledHttp({ connectionsPerOrigin: 4 }), clusterCredential(this.clusterSecret));
+  private readonly http = withClusterCredential(
+    createPooledHttp({ connectionsPerOrigin: 4 }),
+    clusterCredential(this.clusterSecret),
+  );
   private t0 = performance.now();
   private started = false;
   private readonly timeline: TimelineEvent[] = [];
@@ -93,7 +113,10 @@ class ChaosRun {
   private history: HistoryFile | null = null;
   private healed: Promise<void> | null = null;
 
-  constructor(private readonly opts: ChaosOptions, private readonly runDir: string) {
+  constructor(
+    private readonly opts: ChaosOptions,
+    private readonly runDir: string,
+  ) {
     this.signal = opts.signal;
     this.dataDir = path.join(runDir, 'data');
     this.historyPath = path.join(runDir, 'history.jsonl');
@@ -104,7 +127,12 @@ class ChaosRun {
   }
 
   private readonly note = (kind: TimelineKind, text: string): void => {
-    const e: TimelineEvent = { timeMs: Math.round(performance.now() - this.t0), kind, text, ...(!this.started && { setup: true }) };
+    const e: TimelineEvent = {
+      timeMs: Math.round(performance.now() - this.t0),
+      kind,
+      text,
+      ...(!this.started && { setup: true }),
+    };
     this.timeline.push(e);
     try {
       this.opts.onEvent?.(e);
@@ -122,7 +150,8 @@ class ChaosRun {
       const c = await this.startStore();
       this.leader = new LeaderWatch(this.http, c, this.note, this.signal);
       this.leader.start();
-      if ((await this.leader.waitFor(30_000)) === null) throw new Error(`no leader was elected within 30 s\n${this.recent.join('\n')}`);
+      if ((await this.leader.waitFor(30_000)) === null)
+        throw new Error(`no leader was elected within 30 s\n${this.recent.join('\n')}`);
       this.nemesis = new Nemesis(c, this.mesh!, this.leader, this.note, this.signal);
       await this.traffic(c);
       if (!this.aborted) await this.converge(c);
@@ -141,7 +170,10 @@ class ChaosRun {
     this.mesh = await startLinkMesh();
     const m = this.mesh;
     const power = this.opts.faults.includes('power');
-    this.note('phase', `starting the store in ${this.dataDir}${power ? ' (TRACK_FSYNC_OFFSETS=true)' : ''}`);
+    this.note(
+      'phase',
+      `starting the store in ${this.dataDir}${power ? ' (TRACK_FSYNC_OFFSETS=true)' : ''}`,
+    );
     this.cluster = await startCluster({
       dataDir: this.dataDir,
       clusterSecret: this.clusterSecret,
@@ -162,7 +194,10 @@ class ChaosRun {
       },
     });
     const c = this.cluster;
-    this.note('phase', `store up: frontend ${c.urls.frontend}, pids ${SERVICE_NAMES.map((s) => `${s} ${c.pids()[s]}`).join(', ')}`);
+    this.note(
+      'phase',
+      `store up: frontend ${c.urls.frontend}, pids ${SERVICE_NAMES.map((s) => `${s} ${c.pids()[s]}`).join(', ')}`,
+    );
     return c;
   }
 
@@ -181,7 +216,8 @@ class ChaosRun {
       this.note('phase', 'healing everything');
       await this.nemesis!.stop();
       await this.nemesis!.healAll(this.violations);
-      if (!this.aborted && (await this.leader!.waitFor(30_000)) === null) this.note('note', 'no leader 30 s after healing');
+      if (!this.aborted && (await this.leader!.waitFor(30_000)) === null)
+        this.note('note', 'no leader 30 s after healing');
     })();
     return this.healed;
   }
@@ -193,7 +229,10 @@ class ChaosRun {
     const clientsStop = new AbortController();
     this.signal?.addEventListener('abort', () => clientsStop.abort(), { once: true });
     this.startClock();
-    this.note('phase', `clients start: ${this.opts.clients} clients for ${this.opts.durationMs / 1000} s; ${this.schedule.length} faults scheduled`);
+    this.note(
+      'phase',
+      `clients start: ${this.opts.clients} clients for ${this.opts.durationMs / 1000} s; ${this.schedule.length} faults scheduled`,
+    );
     this.nemesis!.start(this.schedule, this.t0, this.opts.overlap ?? false);
     const durationTimer = setTimeout(() => void this.heal(), this.opts.durationMs);
     let result: RunResult;
@@ -224,10 +263,15 @@ class ChaosRun {
       await this.heal();
     }
     this.client = summarize(result);
-    for (const mm of result.mismatches) this.violations.push({ source: 'client', kind: mm.kind, message: mm.message });
+    for (const mm of result.mismatches)
+      this.violations.push({ source: 'client', kind: mm.kind, message: mm.message });
     // The client's own store violations (definite-after-unknown) are in the history with their
     // attempts: the checker reports each once, with its evidence.
-    if (result.storeViolationCount > 0) this.note('note', `the clients saw ${result.storeViolationCount} definite answers after an unknown outcome (judged by the checker)`);
+    if (result.storeViolationCount > 0)
+      this.note(
+        'note',
+        `the clients saw ${result.storeViolationCount} definite answers after an unknown outcome (judged by the checker)`,
+      );
     await this.history.close();
     this.history = null;
   }
@@ -241,12 +285,19 @@ class ChaosRun {
       const files = await Promise.all(logFiles.map((f) => fs.readFile(f).catch(() => null)));
       if (files.every((f) => f?.equals(files[0]!))) {
         this.convergedAfterMs = Math.round(performance.now() - healedAt);
-        this.note('phase', `order logs identical (${files[0]!.length} bytes) after ${this.convergedAfterMs} ms`);
+        this.note(
+          'phase',
+          `order logs identical (${files[0]!.length} bytes) after ${this.convergedAfterMs} ms`,
+        );
         return;
       }
       if (performance.now() > healedAt + timeoutMs || this.aborted) {
         const sizes = files.map((f, i) => `order-${i + 1} ${f?.length ?? 'missing'}`).join(', ');
-        this.violations.push({ source: 'converge', kind: 'divergence', message: `order logs not identical ${timeoutMs} ms after healing (${sizes} bytes)` });
+        this.violations.push({
+          source: 'converge',
+          kind: 'divergence',
+          message: `order logs not identical ${timeoutMs} ms after healing (${sizes} bytes)`,
+        });
         this.note('phase', `order logs did not converge (${sizes} bytes)`);
         return;
       }
@@ -259,8 +310,16 @@ class ChaosRun {
     const fresh = await checkCacheAfterHeal(this.http, c.urls, this.signal);
     this.cacheFreshAfterMs = fresh.freshAfterMs;
     this.violations.push(...fresh.violations);
-    if (fresh.freshAfterMs !== null) this.note('phase', `every product read through the frontend matches the catalog (${fresh.toys} toys, after ${fresh.freshAfterMs} ms)`);
-    else this.note('phase', `stale product reads through the frontend after healing: ${fresh.violations.length} toys`);
+    if (fresh.freshAfterMs !== null)
+      this.note(
+        'phase',
+        `every product read through the frontend matches the catalog (${fresh.toys} toys, after ${fresh.freshAfterMs} ms)`,
+      );
+    else
+      this.note(
+        'phase',
+        `stale product reads through the frontend after healing: ${fresh.violations.length} toys`,
+      );
   }
 
   private async judge(): Promise<void> {
@@ -272,7 +331,8 @@ class ChaosRun {
   private async cleanUp(): Promise<void> {
     await this.leader?.stop();
     if (this.cluster) {
-      for (const s of this.nemesis?.paused ?? []) if (this.cluster.isRunning(s)) await this.cluster.resume(s).catch(() => {});
+      for (const s of this.nemesis?.paused ?? [])
+        if (this.cluster.isRunning(s)) await this.cluster.resume(s).catch(() => {});
       await this.cluster.stop();
     }
     this.linkConnections = this.mesh?.connections() ?? null;
@@ -297,7 +357,15 @@ class ChaosRun {
       overlap: this.opts.overlap ?? false,
       maxConcurrentFaults: this.nemesis?.maxActive ?? 0,
       faultsInjected: this.nemesis?.injected ?? { kill: 0, pause: 0, partition: 0, power: 0 },
-      powerCuts: (this.nemesis?.powerCuts ?? []).map(({ service, tries, unsyncedAtKill, wrote, removedBytes }) => ({ service, tries, unsyncedAtKill, wrote, removedBytes })),
+      powerCuts: (this.nemesis?.powerCuts ?? []).map(
+        ({ service, tries, unsyncedAtKill, wrote, removedBytes }) => ({
+          service,
+          tries,
+          unsyncedAtKill,
+          wrote,
+          removedBytes,
+        }),
+      ),
       cacheFreshAfterMs: this.cacheFreshAfterMs,
       leaderChanges: this.leader?.changes ?? 0,
       p99OrderMs: stats.p99OrderMs,

@@ -42,7 +42,11 @@ export interface ScheduleTiming {
   holdMs: [number, number];
   gapMs: [number, number];
 }
-export const DEFAULT_TIMING: ScheduleTiming = { firstMs: [1_500, 3_000], holdMs: [800, 3_000], gapMs: [700, 2_000] };
+export const DEFAULT_TIMING: ScheduleTiming = {
+  firstMs: [1_500, 3_000],
+  holdMs: [800, 3_000],
+  gapMs: [700, 2_000],
+};
 
 export interface OverlapTiming {
   firstMs: [number, number];
@@ -52,16 +56,25 @@ export interface OverlapTiming {
   /** Most steps held at once; the next step waits for one to end. */
   maxActive: number;
 }
-export const OVERLAP_TIMING: OverlapTiming = { firstMs: [1_500, 3_000], holdMs: [1_000, 5_000], startGapMs: [200, 1_500], maxActive: 3 };
+export const OVERLAP_TIMING: OverlapTiming = {
+  firstMs: [1_500, 3_000],
+  holdMs: [1_000, 5_000],
+  startGapMs: [200, 1_500],
+  maxActive: 3,
+};
 
-const between = (rng: () => number, [lo, hi]: [number, number]) => Math.round(lo + rng() * (hi - lo));
+const between = (rng: () => number, [lo, hi]: [number, number]) =>
+  Math.round(lo + rng() * (hi - lo));
 const pick3 = (rng: () => number) => Math.floor(rng() * 1e6) / 1e6;
 
 function replicaTarget(rng: () => number, leaderShare: number): ReplicaTarget {
   return rng() < leaderShare ? { role: 'leader' } : { role: 'follower', pick: pick3(rng) };
 }
 
-function processTarget(rng: () => number, weights: { leader: number; follower: number; catalog: number }): ProcessTarget {
+function processTarget(
+  rng: () => number,
+  weights: { leader: number; follower: number; catalog: number },
+): ProcessTarget {
   const x = rng();
   if (x < weights.leader) return { role: 'leader' };
   if (x < weights.leader + weights.follower) return { role: 'follower', pick: pick3(rng) };
@@ -72,14 +85,28 @@ function processTarget(rng: () => number, weights: { leader: number; follower: n
 function partitionStep(rng: () => number): { links: PartitionShape; mode: FaultMode } {
   const x = rng();
   const links: PartitionShape =
-    x < 0.3 ? { shape: 'leader-follower', pick: pick3(rng), direction: (['both', 'from-leader', 'to-leader'] as const)[Math.floor(rng() * 3)]! }
-    : x < 0.45 ? { shape: 'frontend-leader' }
-    : x < 0.62 ? { shape: 'isolate-leader' }
-    : x < 0.8 ? { shape: 'leader-followers' }
-    : x < 0.92 ? { shape: 'leader-catalog' }
-    : { shape: 'catalog-frontend' };
+    x < 0.3
+      ? {
+          shape: 'leader-follower',
+          pick: pick3(rng),
+          direction: (['both', 'from-leader', 'to-leader'] as const)[Math.floor(rng() * 3)]!,
+        }
+      : x < 0.45
+        ? { shape: 'frontend-leader' }
+        : x < 0.62
+          ? { shape: 'isolate-leader' }
+          : x < 0.8
+            ? { shape: 'leader-followers' }
+            : x < 0.92
+              ? { shape: 'leader-catalog' }
+              : { shape: 'catalog-frontend' };
   const m = rng();
-  const mode: FaultMode = m < 0.45 ? { kind: 'blackhole' } : m < 0.8 ? { kind: 'drop' } : { kind: 'delay', ms: between(rng, [50, 400]) };
+  const mode: FaultMode =
+    m < 0.45
+      ? { kind: 'blackhole' }
+      : m < 0.8
+        ? { kind: 'drop' }
+        : { kind: 'delay', ms: between(rng, [50, 400]) };
   return { links, mode };
 }
 
@@ -99,9 +126,27 @@ function kindRounds(rng: () => number, kinds: readonly FaultKind[]): () => Fault
 }
 
 function makeStep(rng: () => number, kind: FaultKind, atMs: number, holdMs: number): FaultStep {
-  if (kind === 'kill') return { kind, atMs, holdMs, target: processTarget(rng, { leader: 0.4, follower: 0.3, catalog: 0.15 }) };
-  if (kind === 'pause') return { kind, atMs, holdMs, target: processTarget(rng, { leader: 0.45, follower: 0.35, catalog: 0.1 }) };
-  if (kind === 'power') return { kind, atMs, holdMs, target: rng() < 0.1 ? { role: 'catalog' } : replicaTarget(rng, 0.55) };
+  if (kind === 'kill')
+    return {
+      kind,
+      atMs,
+      holdMs,
+      target: processTarget(rng, { leader: 0.4, follower: 0.3, catalog: 0.15 }),
+    };
+  if (kind === 'pause')
+    return {
+      kind,
+      atMs,
+      holdMs,
+      target: processTarget(rng, { leader: 0.45, follower: 0.35, catalog: 0.1 }),
+    };
+  if (kind === 'power')
+    return {
+      kind,
+      atMs,
+      holdMs,
+      target: rng() < 0.1 ? { role: 'catalog' } : replicaTarget(rng, 0.55),
+    };
   return { kind, atMs, holdMs, ...partitionStep(rng) };
 }
 
@@ -112,7 +157,12 @@ function makeStep(rng: () => number, kind: FaultKind, atMs: number, holdMs: numb
  * step ends by `durationMs`, kinds come round once per round. Whether two steps may hit the
  * same process is decided when they run (the nemesis skips a target that is already faulty).
  */
-export function makeOverlapSchedule(seed: number, durationMs: number, kinds: readonly FaultKind[], timing: OverlapTiming = OVERLAP_TIMING): FaultStep[] {
+export function makeOverlapSchedule(
+  seed: number,
+  durationMs: number,
+  kinds: readonly FaultKind[],
+  timing: OverlapTiming = OVERLAP_TIMING,
+): FaultStep[] {
   const steps: FaultStep[] = [];
   if (kinds.length === 0) return steps;
   const rng = mulberry32((seed ^ 0x6f766572) >>> 0); // "over"
@@ -138,7 +188,15 @@ export function makeOverlapSchedule(seed: number, durationMs: number, kinds: rea
 
 /** Most steps of `schedule` in force at one moment. */
 export function maxOverlap(schedule: readonly FaultStep[]): number {
-  const edges = schedule.flatMap((s) => [[s.atMs, 1], [s.atMs + s.holdMs, -1]] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const edges = schedule
+    .flatMap(
+      (s) =>
+        [
+          [s.atMs, 1],
+          [s.atMs + s.holdMs, -1],
+        ] as const,
+    )
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   let n = 0;
   let most = 0;
   for (const [, d] of edges) most = Math.max(most, (n += d));
@@ -151,7 +209,12 @@ export function maxOverlap(schedule: readonly FaultStep[]): number {
  * `durationMs`. Kinds come round in a seeded random order per round, so each enabled kind shows
  * up once every `kinds.length` steps.
  */
-export function makeSchedule(seed: number, durationMs: number, kinds: readonly FaultKind[], timing: ScheduleTiming = DEFAULT_TIMING): FaultStep[] {
+export function makeSchedule(
+  seed: number,
+  durationMs: number,
+  kinds: readonly FaultKind[],
+  timing: ScheduleTiming = DEFAULT_TIMING,
+): FaultStep[] {
   const steps: FaultStep[] = [];
   if (kinds.length === 0) return steps;
   const rng = mulberry32((seed ^ 0x6e656d65) >>> 0); // "neme"
@@ -168,14 +231,22 @@ export function makeSchedule(seed: number, durationMs: number, kinds: readonly F
 
 /** One line per step, e.g. `+3.21s kill leader for 1.20s`. */
 export function describeStep(step: FaultStep): string {
-  const target = (t: ProcessTarget | ReplicaTarget) => (t.role === 'follower' ? 'a follower' : t.role === 'leader' ? 'the leader' : `the ${t.role}`);
+  const target = (t: ProcessTarget | ReplicaTarget) =>
+    t.role === 'follower' ? 'a follower' : t.role === 'leader' ? 'the leader' : `the ${t.role}`;
   const what =
-    step.kind === 'partition' ? `partition ${describeShape(step.links)} (${describeMode(step.mode)})` : `${step.kind} ${target(step.target)}`;
+    step.kind === 'partition'
+      ? `partition ${describeShape(step.links)} (${describeMode(step.mode)})`
+      : `${step.kind} ${target(step.target)}`;
   return `${fmtSec(step.atMs)} ${what} for ${(step.holdMs / 1000).toFixed(2)}s`;
 }
 
 function describeShape(s: PartitionShape): string {
-  if (s.shape === 'leader-follower') return s.direction === 'both' ? 'leader <-> a follower' : s.direction === 'from-leader' ? 'leader -> a follower' : 'a follower -> leader';
+  if (s.shape === 'leader-follower')
+    return s.direction === 'both'
+      ? 'leader <-> a follower'
+      : s.direction === 'from-leader'
+        ? 'leader -> a follower'
+        : 'a follower -> leader';
   const names = {
     'frontend-leader': 'frontend -> leader',
     'isolate-leader': 'leader <-> everyone',

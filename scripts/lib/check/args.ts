@@ -48,15 +48,31 @@ export function parseCheckArgs(argv: readonly string[]): CheckArgs {
   } catch (err) {
     throw new CheckInputError((err as Error).message);
   }
-  const histories = (values.history ?? []).flatMap((h) => h.split(',')).map((h) => h.trim()).filter(Boolean);
+  const histories = (values.history ?? [])
+    .flatMap((h) => h.split(','))
+    .map((h) => h.trim())
+    .filter(Boolean);
   const rawMax = values['max-per-kind'];
-  if (rawMax !== undefined && !/^\d{1,6}$/.test(rawMax)) throw new CheckInputError(`--max-per-kind must be a whole number, got '${rawMax}'`);
-  const common: CommonArgs = { histories, json: values.json ?? false, help: values.help ?? false, maxPerKind: rawMax === undefined ? DEFAULT_MAX_PER_KIND : Number(rawMax) };
+  if (rawMax !== undefined && !/^\d{1,6}$/.test(rawMax))
+    throw new CheckInputError(`--max-per-kind must be a whole number, got '${rawMax}'`);
+  const common: CommonArgs = {
+    histories,
+    json: values.json ?? false,
+    help: values.help ?? false,
+    maxPerKind: rawMax === undefined ? DEFAULT_MAX_PER_KIND : Number(rawMax),
+  };
   if (values.replicas !== undefined) {
-    if (values['data-dir'] !== undefined) throw new CheckInputError('--data-dir and --replicas exclude each other (offline or live)');
-    return { mode: 'live', replicas: parseReplicaList(values.replicas), catalog: values.catalog === undefined ? undefined : httpOrigin('--catalog', values.catalog), ...common };
+    if (values['data-dir'] !== undefined)
+      throw new CheckInputError('--data-dir and --replicas exclude each other (offline or live)');
+    return {
+      mode: 'live',
+      replicas: parseReplicaList(values.replicas),
+      catalog: values.catalog === undefined ? undefined : httpOrigin('--catalog', values.catalog),
+      ...common,
+    };
   }
-  if (values.catalog !== undefined) throw new CheckInputError('--catalog needs --replicas (it is for a live check)');
+  if (values.catalog !== undefined)
+    throw new CheckInputError('--catalog needs --replicas (it is for a live check)');
   if (values['data-dir'] === '') throw new CheckInputError('--data-dir must not be empty');
   return { mode: 'offline', dataDir: values['data-dir'] ?? './data', ...common };
 }

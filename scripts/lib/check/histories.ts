@@ -7,7 +7,9 @@ import { CheckInputError } from './snapshot.ts';
  * Reads JSON-lines history files, one array of events per file (op ids and times are only
  * comparable within one file). A torn last line is ignored; any other bad line is an input error.
  */
-export async function loadHistories(files: readonly string[]): Promise<{ histories: HistoryEvent[][]; notes: string[] }> {
+export async function loadHistories(
+  files: readonly string[],
+): Promise<{ histories: HistoryEvent[][]; notes: string[] }> {
   const histories: HistoryEvent[][] = [];
   const notes: string[] = [];
   for (const file of files) {
@@ -24,7 +26,10 @@ export async function loadHistories(files: readonly string[]): Promise<{ histori
   return { histories, notes };
 }
 
-export function parseHistory(text: string, file = 'history'): { events: HistoryEvent[]; tornLast: boolean } {
+export function parseHistory(
+  text: string,
+  file = 'history',
+): { events: HistoryEvent[]; tornLast: boolean } {
   const events: HistoryEvent[] = [];
   const lines = text.split('\n');
   let tornLast = false;
@@ -45,7 +50,9 @@ export function parseHistory(text: string, file = 'history'): { events: HistoryE
     const r = HistoryEventSchema.safeParse(value);
     if (!r.success) {
       const issue = r.error.issues[0];
-      throw new CheckInputError(`history ${file}:${i + 1}: ${issue?.path.join('.') || 'event'}: ${issue?.message ?? 'invalid'}`);
+      throw new CheckInputError(
+        `history ${file}:${i + 1}: ${issue?.path.join('.') || 'event'}: ${issue?.message ?? 'invalid'}`,
+      );
     }
     events.push(r.data);
   }

@@ -24,8 +24,18 @@
 import type { HistoryEvent, OrderEntry } from '../../../shared/contracts.ts';
 import { INITIAL_STOCK } from '../../../catalog/toys.ts';
 import {
-  checkHistories, checkLedgerMatchesLog, checkProductReadsFresh, checkLedgerWellFormed, checkLogsAgree, checkLogWellFormed, checkStockConservation, checkUniqueKeys,
-  pairOperations, uncoveredOrders, type Violation, type ViolationKind,
+  checkHistories,
+  checkLedgerMatchesLog,
+  checkProductReadsFresh,
+  checkLedgerWellFormed,
+  checkLogsAgree,
+  checkLogWellFormed,
+  checkStockConservation,
+  checkUniqueKeys,
+  pairOperations,
+  uncoveredOrders,
+  type Violation,
+  type ViolationKind,
 } from '../invariants/index.ts';
 import { loadHistories } from './histories.ts';
 import { loadLive, type LiveSources } from './live.ts';
@@ -61,7 +71,8 @@ interface Group {
   recordsKey: string;
 }
 
-const recordsKey = (entries: readonly OrderEntry[]) => entries.map((e) => `${e.index},${e.epoch},${e.name},${e.quantity},${e.key},${e.crc}`).join('\n');
+const recordsKey = (entries: readonly OrderEntry[]) =>
+  entries.map((e) => `${e.index},${e.epoch},${e.name},${e.quantity},${e.key},${e.crc}`).join('\n');
 
 /** Groups replicas with identical logs (identical bytes offline, identical records live). */
 function groupReplicas(replicas: readonly ReplicaLog[]): Group[] {
@@ -80,7 +91,11 @@ function groupReplicas(replicas: readonly ReplicaLog[]): Group[] {
 /** The log most replicas hold; ties go to the longer log, then to the group with the highest replica id. */
 function pickReference(groups: readonly Group[]): Group | null {
   let best: Group | null = null;
-  const score = (g: Group) => [g.members.length, g.entries.length, Math.max(...g.members.map((m) => m.id))];
+  const score = (g: Group) => [
+    g.members.length,
+    g.entries.length,
+    Math.max(...g.members.map((m) => m.id)),
+  ];
   for (const g of groups) {
     if (!best) {
       best = g;
@@ -97,7 +112,10 @@ function pickReference(groups: readonly Group[]): Group | null {
   return best;
 }
 
-function firstDifferingLine(a: Buffer, b: Buffer): { line: number; offset: number; a: string; b: string } {
+function firstDifferingLine(
+  a: Buffer,
+  b: Buffer,
+): { line: number; offset: number; a: string; b: string } {
   let i = 0;
   while (i < a.length && i < b.length && a[i] === b[i]) i++;
   const lineStart = Math.max(a.lastIndexOf(0x0a, i - 1), -1) + 1;
@@ -113,7 +131,8 @@ function firstDifferingLine(a: Buffer, b: Buffer): { line: number; offset: numbe
 function checkEachLog(groups: readonly Group[]): Violation[] {
   const out: Violation[] = [];
   for (const g of groups) {
-    for (const p of g.members[0]!.problems) out.push({ kind: p.kind, message: `${g.name}: ${p.detail}`, records: p.records });
+    for (const p of g.members[0]!.problems)
+      out.push({ kind: p.kind, message: `${g.name}: ${p.detail}`, records: p.records });
     out.push(...checkLogWellFormed(g.name, g.entries), ...checkUniqueKeys(g.name, g.entries));
   }
   return out;
@@ -131,7 +150,11 @@ function checkDivergence(replicas: readonly ReplicaLog[], ref: Group): Violation
     if (recordsKey(r.entries) !== ref.recordsKey) {
       // checkLogsAgree compares crcs; records with equal crcs but other content still differ here.
       if (!byRecords.some((v) => v.message.startsWith(`${r.name} `))) {
-        out.push({ kind: 'divergence', message: `${r.name} and ${ref.name} hold different records with equal checksums`, records: [] });
+        out.push({
+          kind: 'divergence',
+          message: `${r.name} and ${ref.name} hold different records with equal checksums`,
+          records: [],
+        });
       }
       continue;
     }
@@ -140,7 +163,10 @@ function checkDivergence(replicas: readonly ReplicaLog[], ref: Group): Violation
       out.push({
         kind: 'divergence',
         message: `${r.name} and ${ref.name} hold the same records but their files differ at line ${d.line} (byte ${d.offset})`,
-        records: [{ replica: r.name, line: d.line, text: d.a }, { replica: ref.name, line: d.line, text: d.b }],
+        records: [
+          { replica: r.name, line: d.line, text: d.a },
+          { replica: ref.name, line: d.line, text: d.b },
+        ],
       });
     }
   }
@@ -148,7 +174,12 @@ function checkDivergence(replicas: readonly ReplicaLog[], ref: Group): Violation
 }
 
 /** The ledger's own shape, stock conservation, and the ledger against the committed log. */
-function checkStock(snap: Snapshot, refName: string, refLog: readonly OrderEntry[], skipped: string[]): Violation[] {
+function checkStock(
+  snap: Snapshot,
+  refName: string,
+  refLog: readonly OrderEntry[],
+  skipped: string[],
+): Violation[] {
   if (snap.ledger === null) {
     skipped.push(`stock conservation: skipped: ${snap.ledgerSkipped ?? 'no ledger'}`);
     return [...snap.catalogProblems];
@@ -162,7 +193,10 @@ function checkStock(snap: Snapshot, refName: string, refLog: readonly OrderEntry
 }
 
 /** Runs every check over a snapshot and (optionally) histories. Pure. */
-export function runChecks(snap: Snapshot, histories: readonly (readonly HistoryEvent[])[] = []): CheckReport {
+export function runChecks(
+  snap: Snapshot,
+  histories: readonly (readonly HistoryEvent[])[] = [],
+): CheckReport {
   const skipped: string[] = [];
   const notes = [...snap.notes];
   for (const r of snap.replicas) notes.push(...r.notes);
@@ -203,7 +237,10 @@ export function runChecks(snap: Snapshot, histories: readonly (readonly HistoryE
 }
 
 function describeUncovered(strangers: readonly OrderEntry[]): string {
-  const shown = strangers.slice(0, 3).map((e) => `order ${e.index} key ${e.key}`).join(', ');
+  const shown = strangers
+    .slice(0, 3)
+    .map((e) => `order ${e.index} key ${e.key}`)
+    .join(', ');
   return (
     `${strangers.length} committed orders are not in any history and their keys look like none of the histories' keys ` +
     `(${shown}${strangers.length > 3 ? ', ...' : ''}): the histories do not cover every writer; phantom check skipped for them`
@@ -211,7 +248,10 @@ function describeUncovered(strangers: readonly OrderEntry[]): string {
 }
 
 /** Offline: load `dataDir` and the history files, then check. */
-export async function checkDataDir(dataDir: string, historyFiles: readonly string[] = []): Promise<CheckReport> {
+export async function checkDataDir(
+  dataDir: string,
+  historyFiles: readonly string[] = [],
+): Promise<CheckReport> {
   const [snap, h] = await Promise.all([loadDataDir(dataDir), loadHistories(historyFiles)]);
   const report = runChecks(snap, h.histories);
   report.notes.push(...h.notes);
@@ -219,7 +259,10 @@ export async function checkDataDir(dataDir: string, historyFiles: readonly strin
 }
 
 /** Live: read the running services, then check. */
-export async function checkLive(src: LiveSources, historyFiles: readonly string[] = []): Promise<CheckReport> {
+export async function checkLive(
+  src: LiveSources,
+  historyFiles: readonly string[] = [],
+): Promise<CheckReport> {
   const [snap, h] = await Promise.all([loadLive(src), loadHistories(historyFiles)]);
   const report = runChecks(snap, h.histories);
   report.notes.push(...h.notes);

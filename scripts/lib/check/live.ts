@@ -47,7 +47,11 @@ export function httpOrigin(flag: string, raw: string): string {
 const timeout = { timeoutMs: LIVE_TIMEOUT_MS };
 
 /** Sends one call; a network failure is an input error naming what and where. */
-async function reach(send: () => Promise<HttpResponse>, what: string, where: string): Promise<HttpResponse> {
+async function reach(
+  send: () => Promise<HttpResponse>,
+  what: string,
+  where: string,
+): Promise<HttpResponse> {
   try {
     return await send();
   } catch (err) {
@@ -55,12 +59,22 @@ async function reach(send: () => Promise<HttpResponse>, what: string, where: str
   }
 }
 
-function dataOf<T>(res: HttpResponse, read: (res: HttpResponse) => T, what: string, where: string): T {
+function dataOf<T>(
+  res: HttpResponse,
+  read: (res: HttpResponse) => T,
+  what: string,
+  where: string,
+): T {
   try {
     return read(res);
   } catch (err) {
-    const hint = res.status === 401 || res.status === 403 ? ' (set CLUSTER_SECRET or CLUSTER_SECRET_FILE to the cluster\'s secret)' : '';
-    throw new CheckInputError(`${what}: ${where}: HTTP ${res.status}: ${(err as Error).message}${hint}`);
+    const hint =
+      res.status === 401 || res.status === 403
+        ? " (set CLUSTER_SECRET or CLUSTER_SECRET_FILE to the cluster's secret)"
+        : '';
+    throw new CheckInputError(
+      `${what}: ${where}: HTTP ${res.status}: ${(err as Error).message}${hint}`,
+    );
   }
 }
 
@@ -68,7 +82,11 @@ function dataOf<T>(res: HttpResponse, read: (res: HttpResponse) => T, what: stri
  * Pages through `GET {url}/internal/log?from=N&limit=…` until past `lastIndex`. If a page does not
  * continue the previous one (its prevCrc differs: the log was cut meanwhile), starts over.
  */
-export async function fetchReplicaLog(http: HttpClient, target: ReplicaTarget, pageSize = LOG_PAGE_SIZE): Promise<ReplicaLog> {
+export async function fetchReplicaLog(
+  http: HttpClient,
+  target: ReplicaTarget,
+  pageSize = LOG_PAGE_SIZE,
+): Promise<ReplicaLog> {
   const name = `order-${target.id}`;
   const replica = createRouteClient(http, orderRoutes);
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -77,7 +95,11 @@ export async function fetchReplicaLog(http: HttpClient, target: ReplicaTarget, p
     let consistent = true;
     for (;;) {
       const where = `${target.url}${orderRoutes.fetchLog.path}?from=${from}`;
-      const res = await reach(() => replica.send(target.url, 'fetchLog', { query: { from, limit: pageSize } }, timeout), name, where);
+      const res = await reach(
+        () => replica.send(target.url, 'fetchLog', { query: { from, limit: pageSize } }, timeout),
+        name,
+        where,
+      );
       const page = dataOf(res, (r) => replica.data('fetchLog', r), name, where);
       if (from > 0 && page.prevCrc !== entries[from - 1]!.crc) {
         consistent = false;
@@ -89,7 +111,9 @@ export async function fetchReplicaLog(http: HttpClient, target: ReplicaTarget, p
     }
     if (consistent) return { id: target.id, name, entries, raw: null, problems: [], notes: [] };
   }
-  throw new CheckInputError(`${name}: its log kept changing while it was read; check a quiescent store`);
+  throw new CheckInputError(
+    `${name}: its log kept changing while it was read; check a quiescent store`,
+  );
 }
 
 /**
@@ -97,18 +121,29 @@ export async function fetchReplicaLog(http: HttpClient, target: ReplicaTarget, p
  * page. If the catalog serves each entry's crc, the chain is checked live too.
  */
 const LedgerPage = catalogRoutes.ledger.response;
-const LiveLedgerEntrySchema = LedgerPage.shape.entries.element.extend({ quantityAfter: z.number().int(), crc: z.number().int().nonnegative().optional() });
+const LiveLedgerEntrySchema = LedgerPage.shape.entries.element.extend({
+  quantityAfter: z.number().int(),
+  crc: z.number().int().nonnegative().optional(),
+});
 const LiveLedgerPageSchema = LedgerPage.extend({ entries: z.array(LiveLedgerEntrySchema) });
 const LiveProductsSchema = z.array(ProductSchema.extend({ quantity: z.number().int() }));
 
 /** Pages through `GET {catalog}/internal/ledger?from=SEQ&limit=N`; null when the catalog has no ledger (404). */
-export async function fetchLedger(http: HttpClient, catalog: string, pageSize = LEDGER_PAGE_SIZE): Promise<LedgerRecord[] | null> {
+export async function fetchLedger(
+  http: HttpClient,
+  catalog: string,
+  pageSize = LEDGER_PAGE_SIZE,
+): Promise<LedgerRecord[] | null> {
   const out: LedgerRecord[] = [];
   const client = createRouteClient(http, catalogRoutes);
   let from = 0;
   for (;;) {
     const where = `${catalog}${catalogRoutes.ledger.path}?from=${from}`;
-    const res = await reach(() => client.send(catalog, 'ledger', { query: { from, limit: pageSize } }, timeout), 'catalog', where);
+    const res = await reach(
+      () => client.send(catalog, 'ledger', { query: { from, limit: pageSize } }, timeout),
+      'catalog',
+      where,
+    );
     if (out.length === 0 && res.status === 404) return null;
     const page = dataOf(res, (r) => expectData(r, LiveLedgerPageSchema), 'catalog ledger', where);
     out.push(...page.entries);
@@ -122,7 +157,11 @@ export async function fetchLedger(http: HttpClient, catalog: string, pageSize = 
 export async function fetchProducts(http: HttpClient, catalog: string): Promise<Product[]> {
   const client = createRouteClient(http, catalogRoutes);
   const where = `${catalog}${catalogRoutes.listProducts.path}`;
-  const res = await reach(() => client.send(catalog, 'listProducts', {}, timeout), 'catalog products', where);
+  const res = await reach(
+    () => client.send(catalog, 'listProducts', {}, timeout),
+    'catalog products',
+    where,
+  );
   return dataOf(res, (r) => expectData(r, LiveProductsSchema), 'catalog products', where);
 }
 
@@ -159,4 +198,3 @@ export async function loadLive(src: LiveSources): Promise<Snapshot> {
   snap.products = await fetchProducts(src.http, catalog);
   return snap;
 }
-

@@ -18,24 +18,33 @@ import { parseProductsCsv } from '../../../catalog/store.ts';
 import type { LedgerRecord, Violation } from '../invariants/index.ts';
 import { CheckInputError, LEDGER_HEADER, type ReplicaLog, type Snapshot } from './snapshot.ts';
 
-const decodeOrder = (fields: string[]) => orderCodec.decode(fields) ?? orderCodec.explain?.(fields) ?? 'not an order record';
+const decodeOrder = (fields: string[]) =>
+  orderCodec.decode(fields) ?? orderCodec.explain?.(fields) ?? 'not an order record';
 
 /** Parses one replica's `orders.csv` bytes into records plus the problems a checker must report. */
 export function readOrderLog(id: number, file: string, content: Buffer | null): ReplicaLog {
   const name = replicaPaths('', id).name;
   const log: ReplicaLog = { id, name, entries: [], raw: content, problems: [], notes: [] };
   if (content === null) {
-    log.notes.push(`${name}: ${file} does not exist (the replica never started?); treated as an empty log`);
+    log.notes.push(
+      `${name}: ${file} does not exist (the replica never started?); treated as an empty log`,
+    );
     return log;
   }
   try {
     const { validEnd } = parseLog(file, content);
     if (validEnd < content.length && content.indexOf(0x0a, validEnd) >= 0) {
-      log.notes.push(`${name}: on restart the replica would cut ${content.length - validEnd} bytes from line ${content.subarray(0, validEnd).filter((b) => b === 0x0a).length + 1} on`);
+      log.notes.push(
+        `${name}: on restart the replica would cut ${content.length - validEnd} bytes from line ${content.subarray(0, validEnd).filter((b) => b === 0x0a).length + 1} on`,
+      );
     }
   } catch (err) {
     if (!(err instanceof CorruptLogError)) throw err;
-    log.problems.push({ kind: 'checksum', detail: `corrupt log, the replica would refuse to open it: ${err.message}`, records: [{ file, line: err.lineNumber }] });
+    log.problems.push({
+      kind: 'checksum',
+      detail: `corrupt log, the replica would refuse to open it: ${err.message}`,
+      records: [{ file, line: err.lineNumber }],
+    });
   }
   // Lenient pass: every complete record, so the checks can name each bad one. A first line that
   // is the header, or no record at all, is passed over (parseLog above reports a wrong header).
@@ -44,31 +53,57 @@ export function readOrderLog(id: number, file: string, content: Buffer | null): 
   if (headerEnd >= 0) {
     const first = content.subarray(0, headerEnd).toString('utf8');
     const fields = splitRecord(first);
-    if (`${first}\n` === LOG_HEADER || typeof fields === 'string' || !orderCodec.decode(fields)) start = headerEnd + 1;
+    if (`${first}\n` === LOG_HEADER || typeof fields === 'string' || !orderCodec.decode(fields))
+      start = headerEnd + 1;
   }
   const scan = scanRecords(content, start, decodeOrder);
   log.entries = scan.records.map((r) => r.record);
-  for (const b of scan.bad) log.problems.push({ kind: 'checksum', detail: `line ${b.line} is not a valid record (${b.why})`, records: [{ file, line: b.line, text: b.text }] });
-  if (scan.tornBytes > 0 && headerEnd >= 0) log.notes.push(`${name}: torn last line (${scan.tornBytes} bytes, no newline) ignored`);
+  for (const b of scan.bad)
+    log.problems.push({
+      kind: 'checksum',
+      detail: `line ${b.line} is not a valid record (${b.why})`,
+      records: [{ file, line: b.line, text: b.text }],
+    });
+  if (scan.tornBytes > 0 && headerEnd >= 0)
+    log.notes.push(`${name}: torn last line (${scan.tornBytes} bytes, no newline) ignored`);
   return log;
 }
 
 /** Parses the catalog's `ledger.csv` (see LEDGER_HEADER); a torn last line is ignored. */
-export function readLedger(file: string, content: Buffer): { entries: LedgerRecord[]; problems: Violation[]; notes: string[] } {
+export function readLedger(
+  file: string,
+  content: Buffer,
+): { entries: LedgerRecord[]; problems: Violation[]; notes: string[] } {
   const entries: LedgerRecord[] = [];
   const problems: Violation[] = [];
   const notes: string[] = [];
   const headerEnd = content.indexOf(0x0a);
   if (headerEnd < 0 || content.subarray(0, headerEnd + 1).toString('utf8') !== LEDGER_HEADER) {
-    problems.push({ kind: 'checksum', message: `ledger: ${file} does not start with the header ${JSON.stringify(LEDGER_HEADER.trim())}`, records: [{ file, line: 1, text: content.subarray(0, headerEnd < 0 ? 200 : headerEnd).toString('utf8') }] });
+    problems.push({
+      kind: 'checksum',
+      message: `ledger: ${file} does not start with the header ${JSON.stringify(LEDGER_HEADER.trim())}`,
+      records: [
+        {
+          file,
+          line: 1,
+          text: content.subarray(0, headerEnd < 0 ? 200 : headerEnd).toString('utf8'),
+        },
+      ],
+    });
     return { entries, problems, notes };
   }
   // Each field by the ledger's own definitions; the rules across fields (a kind's key and sign)
   // are left to the stock checks, which name them.
   const scan = scanRecords(content, headerEnd + 1, decodeLedgerFields);
   for (const r of scan.records) entries.push({ ...r.record, line: r.line });
-  for (const b of scan.bad) problems.push({ kind: 'checksum', message: `ledger: line ${b.line} is not a valid record (${b.why})`, records: [{ file, line: b.line, text: b.text }] });
-  if (scan.tornBytes > 0) notes.push(`ledger: torn last line (${scan.tornBytes} bytes, no newline) ignored`);
+  for (const b of scan.bad)
+    problems.push({
+      kind: 'checksum',
+      message: `ledger: line ${b.line} is not a valid record (${b.why})`,
+      records: [{ file, line: b.line, text: b.text }],
+    });
+  if (scan.tornBytes > 0)
+    notes.push(`ledger: torn last line (${scan.tornBytes} bytes, no newline) ignored`);
   return { entries, problems, notes };
 }
 
@@ -89,7 +124,16 @@ export async function loadDataDir(dataDir: string): Promise<Snapshot> {
     replicas.push(readOrderLog(id, file, await readIfExists(file)));
   }
 
-  const snap: Snapshot = { mode: 'offline', source: dir, replicas, ledger: null, ledgerSkipped: null, catalogProblems: [], products: null, notes: [] };
+  const snap: Snapshot = {
+    mode: 'offline',
+    source: dir,
+    replicas,
+    ledger: null,
+    ledgerSkipped: null,
+    catalogProblems: [],
+    products: null,
+    notes: [],
+  };
   const catalog = catalogPaths(dir);
   const ledgerFile = catalog.ledger;
   const ledgerBytes = await readIfExists(ledgerFile);
@@ -104,12 +148,20 @@ export async function loadDataDir(dataDir: string): Promise<Snapshot> {
   const productsFile = catalog.products;
   const productsText = await readIfExists(productsFile);
   if (productsText === null) {
-    snap.catalogProblems.push({ kind: 'stock', message: `catalog: ${productsFile} is missing though the ledger exists`, records: [] });
+    snap.catalogProblems.push({
+      kind: 'stock',
+      message: `catalog: ${productsFile} is missing though the ledger exists`,
+      records: [],
+    });
   } else {
     try {
       snap.products = parseProductsCsv(productsText.toString('utf8'), productsFile);
     } catch (err) {
-      snap.catalogProblems.push({ kind: 'stock', message: `catalog: ${(err as Error).message}`, records: [] });
+      snap.catalogProblems.push({
+        kind: 'stock',
+        message: `catalog: ${(err as Error).message}`,
+        records: [],
+      });
     }
   }
   return snap;

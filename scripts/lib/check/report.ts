@@ -10,14 +10,18 @@ export const DEFAULT_MAX_PER_KIND = 20;
 const MAX_RECORDS_SHOWN = 10;
 
 export function summaryLine(r: CheckReport): string {
-  const byKind = Object.entries(r.counts).map(([k, n]) => `${k} ${n}`).join(', ');
+  const byKind = Object.entries(r.counts)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
   const uncovered = r.uncovered > 0 ? `; ${r.uncovered} committed orders in no history` : '';
   return `check: ${r.orders} orders, ${r.replicas} replicas, ${r.violations.length} violations${byKind ? ` (${byKind})` : ''}${uncovered}`;
 }
 
 export function formatReport(r: CheckReport, maxPerKind = DEFAULT_MAX_PER_KIND): string {
   const lines = [summaryLine(r)];
-  lines.push(`  source: ${r.mode} ${r.source}; reference log: ${r.reference ?? '(none)'}; ledger entries: ${r.ledgerEntries ?? '-'}; history events: ${r.historyEvents}`);
+  lines.push(
+    `  source: ${r.mode} ${r.source}; reference log: ${r.reference ?? '(none)'}; ledger entries: ${r.ledgerEntries ?? '-'}; history events: ${r.historyEvents}`,
+  );
   for (const s of r.skipped) lines.push(`  ${s}`);
   for (const n of r.notes) lines.push(`  note: ${n}`);
   const byKind = new Map<string, Violation[]>();
@@ -34,6 +38,7 @@ function formatViolation(v: Violation): string[] {
   const lines = [`[${v.kind}] ${v.message}`];
   const recs = v.records ?? [];
   for (const rec of recs.slice(0, MAX_RECORDS_SHOWN)) lines.push(`    ${JSON.stringify(rec)}`);
-  if (recs.length > MAX_RECORDS_SHOWN) lines.push(`    ... ${recs.length - MAX_RECORDS_SHOWN} more`);
+  if (recs.length > MAX_RECORDS_SHOWN)
+    lines.push(`    ... ${recs.length - MAX_RECORDS_SHOWN} more`);
   return lines;
 }

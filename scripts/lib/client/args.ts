@@ -38,11 +38,19 @@ export interface ClientArgs {
 
 export const DEFAULT_URL = 'http://127.0.0.1:8000';
 
-function intFlag(flag: string, raw: string | undefined, def: number, min: number, max: number): number {
+function intFlag(
+  flag: string,
+  raw: string | undefined,
+  def: number,
+  min: number,
+  max: number,
+): number {
   if (raw === undefined) return def;
-  if (!/^\d+$/.test(raw.trim())) throw new UsageError(`--${flag} must be an integer between ${min} and ${max}, got '${raw}'`);
+  if (!/^\d+$/.test(raw.trim()))
+    throw new UsageError(`--${flag} must be an integer between ${min} and ${max}, got '${raw}'`);
   const n = Number(raw.trim());
-  if (n < min || n > max) throw new UsageError(`--${flag} must be an integer between ${min} and ${max}, got ${raw}`);
+  if (n < min || n > max)
+    throw new UsageError(`--${flag} must be an integer between ${min} and ${max}, got ${raw}`);
   return n;
 }
 
@@ -77,14 +85,21 @@ export function parseClientArgs(argv: readonly string[]): ClientArgs {
   let duration: number | null = null;
   if (rawDuration !== undefined) {
     duration = rawDuration.trim() === '' ? NaN : Number(rawDuration);
-    if (!Number.isFinite(duration) || duration < 0.1 || duration > 86_400) throw new UsageError(`--duration must be a number of seconds between 0.1 and 86400, got '${rawDuration}'`);
+    if (!Number.isFinite(duration) || duration < 0.1 || duration > 86_400)
+      throw new UsageError(
+        `--duration must be a number of seconds between 0.1 and 86400, got '${rawDuration}'`,
+      );
   }
-  const iterations = str('iterations') === undefined && duration !== null ? null : intFlag('iterations', str('iterations'), 100, 1, 1_000_000);
+  const iterations =
+    str('iterations') === undefined && duration !== null
+      ? null
+      : intFlag('iterations', str('iterations'), 100, 1, 1_000_000);
   const rawP = str('p');
   let p = 0.5;
   if (rawP !== undefined) {
     p = rawP.trim() === '' ? NaN : Number(rawP);
-    if (!Number.isFinite(p) || p < 0 || p > 1) throw new UsageError(`--p must be a number between 0 and 1, got '${rawP}'`);
+    if (!Number.isFinite(p) || p < 0 || p > 1)
+      throw new UsageError(`--p must be a number between 0 and 1, got '${rawP}'`);
   }
   const seedRaw = str('seed');
   const seed = seedRaw === undefined ? undefined : intFlag('seed', seedRaw, 0, 0, 0xffffffff);
@@ -96,9 +111,11 @@ export function parseClientArgs(argv: readonly string[]): ClientArgs {
   } catch {
     throw new UsageError(`--url must be an http(s) URL, got '${url}'`);
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new UsageError(`--url must be an http(s) URL, got '${url}'`);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw new UsageError(`--url must be an http(s) URL, got '${url}'`);
   const history = str('history');
-  if (history !== undefined && history.trim() === '') throw new UsageError('--history needs a file name');
+  if (history !== undefined && history.trim() === '')
+    throw new UsageError('--history needs a file name');
 
   return {
     url: url.replace(/\/+$/, ''),

@@ -16,7 +16,10 @@ export async function openHistoryFile(file: string): Promise<HistoryFile> {
   const stream = createWriteStream(file, { flags: 'w' });
   let failure: Error | null = null;
   stream.on('error', (err) => (failure ??= err));
-  await Promise.race([once(stream, 'open'), once(stream, 'error').then(([err]) => Promise.reject(err as Error))]);
+  await Promise.race([
+    once(stream, 'open'),
+    once(stream, 'error').then(([err]) => Promise.reject(err as Error)),
+  ]);
   return {
     path: file,
     write: (event) => {

@@ -10,7 +10,11 @@ import * as hdr from 'hdr-histogram-js';
 const HIGHEST_US = 3_600_000_000;
 
 export class LatencyHistogram {
-  private readonly h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: HIGHEST_US, numberOfSignificantValueDigits: 3 });
+  private readonly h = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: HIGHEST_US,
+    numberOfSignificantValueDigits: 3,
+  });
   /** Values above the trackable range, recorded as the range's top. */
   clamped = 0;
 

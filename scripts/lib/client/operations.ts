@@ -13,7 +13,14 @@ import { frontendPublicRoutes, requestOf } from '../../../shared/protocol/index.
 import { dataOf, send, sleep, statusReason, type Attempt, type Outcome } from './send.ts';
 import type { StoreViolations } from './violations.ts';
 import type { StatsCollector } from './stats.ts';
-import type { AcknowledgedOrder, Mismatch, OrderCounts, RequestType, RetryPolicy, UnknownOrder } from './types.ts';
+import type {
+  AcknowledgedOrder,
+  Mismatch,
+  OrderCounts,
+  RequestType,
+  RetryPolicy,
+  UnknownOrder,
+} from './types.ts';
 
 /** The frontend's public routes this client calls (shared/protocol/frontend.ts): paths, methods and answer schemas. */
 const routes = frontendPublicRoutes;
@@ -52,32 +59,57 @@ function fail(ctx: Ctx, type: RequestType, reason: string): void {
   noteReason(ctx, type, reason);
 }
 
-const wire = (res: HttpResponse | null) => (res ? { status: res.status, body: res.body ?? null } : null);
+const wire = (res: HttpResponse | null) =>
+  res ? { status: res.status, body: res.body ?? null } : null;
 
 /** One recorded operation: `invoke` now, `complete` exactly once later (orders with their attempts). */
-function begin(ctx: Ctx, client: number, f: HistoryEvent['f'], key: string | null, request: Record<string, unknown>) {
+function begin(
+  ctx: Ctx,
+  client: number,
+  f: HistoryEvent['f'],
+  key: string | null,
+  request: Record<string, unknown>,
+) {
   const op = ctx.nextOp();
   ctx.record({ type: 'invoke', client, f, key, request, response: null }, op);
   let done = false;
   return (type: 'ok' | 'fail' | 'info', response: HttpResponse | null, attempts?: Attempt[]) => {
     if (done) return;
     done = true;
-    ctx.record({ type, client, f, key, request, response: wire(response), ...(attempts && { attempts }) }, op);
+    ctx.record(
+      { type, client, f, key, request, response: wire(response), ...(attempts && { attempts }) },
+      op,
+    );
   };
 }
 
 /** How a GET's outcome maps to a completion: an answer is ok (200/404) or fail, no answer is info. */
 function readCompletion(out: Outcome): ['ok' | 'fail' | 'info', HttpResponse | null] {
-  if (out.kind === 'response') return [out.response.status === 200 || out.response.status === 404 ? 'ok' : 'fail', out.response];
+  if (out.kind === 'response')
+    return [
+      out.response.status === 200 || out.response.status === 404 ? 'ok' : 'fail',
+      out.response,
+    ];
   return [out.response ? 'fail' : 'info', out.response];
 }
 
-async function queryProduct(ctx: Ctx, http: HttpClient, client: number, name: string): Promise<Product | undefined> {
+async function queryProduct(
+  ctx: Ctx,
+  http: HttpClient,
+  client: number,
+  name: string,
+): Promise<Product | undefined> {
   const stats = ctx.stats.query;
   stats.count++;
   const complete = begin(ctx, client, 'query', null, { name });
   const started = performance.now();
-  const out = await send(http, requestOf(ctx.base, routes.getProduct, { params: { name } }, { timeoutMs: ctx.timeoutMs }), 'read', ctx.policy, stats);
+  const out = await send(
+    http,
+    requestOf(ctx.base, routes.getProduct, { params: { name } }, { timeoutMs: ctx.timeoutMs }),
+    'read',
+    ctx.policy,
+    stats,
+  );
   complete(...readCompletion(out));
   if (out.kind !== 'response') return void fail(ctx, 'query', out.reason);
   stats.latency.record(performance.now() - started);
@@ -97,15 +129,39 @@ async function queryProduct(ctx: Ctx, http: HttpClient, client: number, name: st
  *    attempt was unknown the order never ends `fail` on a 503 or a 4xx; such an answer is a
  *    store violation (`definite-after-unknown`), recorded whatever the final outcome.
  */
-async function placeOrder(ctx: Ctx, http: HttpClient, client: number, iteration: number, name: string, quantity: number): Promise<void> {
+async function placeOrder(
+  ctx: Ctx,
+  http: HttpClient,
+  client: number,
+  iteration: number,
+  name: string,
+  quantity: number,
+): Promise<void> {
   const stats = ctx.stats.order;
   stats.count++;
   const key = ctx.idempotency ? ctx.makeKey(client, iteration) : null;
   const complete = begin(ctx, client, 'order', key, { name, quantity });
   const started = performance.now();
-  const req: HttpRequest = requestOf(ctx.base, routes.placeOrder, { body: { name, quantity } }, { timeoutMs: ctx.timeoutMs, headers: key === null ? undefined : { [IDEMPOTENCY_KEY_HEADER]: key } });
+  const req: HttpRequest = requestOf(
+    ctx.base,
+    routes.placeOrder,
+    { body: { name, quantity } },
+    {
+      timeoutMs: ctx.timeoutMs,
+      headers: key === null ? undefined : { [IDEMPOTENCY_KEY_HEADER]: key },
+    },
+  );
   const out = await send(http, req, key !== null ? 'order-keyed' : 'order-once', ctx.policy, stats);
-  if (out.contradiction) ctx.storeViolations.add({ kind: 'definite-after-unknown', client, iteration, key, name, quantity, attempts: out.attempts });
+  if (out.contradiction)
+    ctx.storeViolations.add({
+      kind: 'definite-after-unknown',
+      client,
+      iteration,
+      key,
+      name,
+      quantity,
+      attempts: out.attempts,
+    });
   const unknown = (reason: string, response: HttpResponse | null) => {
     complete('info', response, out.attempts);
     stats.unknown++;
@@ -129,7 +185,14 @@ async function placeOrder(ctx: Ctx, http: HttpClient, client: number, iteration:
     complete('ok', res, out.attempts);
     stats.latency.record(performance.now() - started);
     ctx.orders.acknowledged++;
-    ctx.acknowledged.push({ client, iteration, order_number: placed.order_number, name, quantity, key });
+    ctx.acknowledged.push({
+      client,
+      iteration,
+      order_number: placed.order_number,
+      name,
+      quantity,
+      key,
+    });
     return;
   }
   // 409: refused for stock (a 409 request_in_progress was retried by send as unknown).
@@ -153,7 +216,12 @@ function running(ctx: Ctx, i: number): boolean {
   return i < ctx.iterations && performance.now() < ctx.deadline && !ctx.signal?.aborted;
 }
 
-export async function runOneClient(ctx: Ctx, http: HttpClient, client: number, rng: () => number): Promise<void> {
+export async function runOneClient(
+  ctx: Ctx,
+  http: HttpClient,
+  client: number,
+  rng: () => number,
+): Promise<void> {
   for (let i = 0; running(ctx, i); i++) {
     if (i > 0 && ctx.thinkMs > 0) {
       await sleep(ctx.thinkMs);
@@ -164,12 +232,17 @@ export async function runOneClient(ctx: Ctx, http: HttpClient, client: number, r
     const coin = rng();
     const quantity = 1 + Math.floor(rng() * 5);
     const product = await queryProduct(ctx, http, client, name);
-    if (product && product.quantity > 0 && coin < ctx.p) await placeOrder(ctx, http, client, i, name, quantity);
+    if (product && product.quantity > 0 && coin < ctx.p)
+      await placeOrder(ctx, http, client, i, name, quantity);
   }
 }
 
 /** Reads back one client's acknowledged orders; returns mismatches and how many could not be read. */
-export async function verifyOrders(ctx: Ctx, http: HttpClient, mine: AcknowledgedOrder[]): Promise<{ mismatches: Mismatch[]; verified: number; unverified: number }> {
+export async function verifyOrders(
+  ctx: Ctx,
+  http: HttpClient,
+  mine: AcknowledgedOrder[],
+): Promise<{ mismatches: Mismatch[]; verified: number; unverified: number }> {
   const stats = ctx.stats.order_query;
   const mismatches: Mismatch[] = [];
   let verified = 0;
@@ -182,9 +255,22 @@ export async function verifyOrders(ctx: Ctx, http: HttpClient, mine: Acknowledge
     stats.count++;
     const complete = begin(ctx, ack.client, 'read', ack.key, { order_number: ack.order_number });
     const started = performance.now();
-    const expected = [{ client: ack.client, iteration: ack.iteration, name: ack.name, quantity: ack.quantity }];
+    const expected = [
+      { client: ack.client, iteration: ack.iteration, name: ack.name, quantity: ack.quantity },
+    ];
     const what = `${ack.quantity} x ${ack.name}`;
-    const out = await send(http, requestOf(ctx.base, routes.getOrder, { params: { order_number: ack.order_number } }, { timeoutMs: ctx.timeoutMs }), 'read', ctx.policy, stats);
+    const out = await send(
+      http,
+      requestOf(
+        ctx.base,
+        routes.getOrder,
+        { params: { order_number: ack.order_number } },
+        { timeoutMs: ctx.timeoutMs },
+      ),
+      'read',
+      ctx.policy,
+      stats,
+    );
     complete(...readCompletion(out));
     if (out.kind !== 'response') {
       fail(ctx, 'order_query', out.reason);
@@ -194,7 +280,12 @@ export async function verifyOrders(ctx: Ctx, http: HttpClient, mine: Acknowledge
     const res = out.response;
     if (res.status === 404) {
       stats.latency.record(performance.now() - started);
-      mismatches.push({ kind: 'missing', order_number: ack.order_number, expected, message: `order ${ack.order_number} (${what}) was acknowledged but reads back as 404` });
+      mismatches.push({
+        kind: 'missing',
+        order_number: ack.order_number,
+        expected,
+        message: `order ${ack.order_number} (${what}) was acknowledged but reads back as 404`,
+      });
       continue;
     }
     if (res.status !== 200) {
@@ -204,13 +295,26 @@ export async function verifyOrders(ctx: Ctx, http: HttpClient, mine: Acknowledge
     }
     stats.latency.record(performance.now() - started);
     const got = dataOf(res, routes.getOrder.response);
-    if (got && got.number === ack.order_number && got.name === ack.name && got.quantity === ack.quantity) {
+    if (
+      got &&
+      got.number === ack.order_number &&
+      got.name === ack.name &&
+      got.quantity === ack.quantity
+    ) {
       verified++;
       continue;
     }
     const actual = (res.body as { data?: unknown } | undefined)?.data;
-    const shown = got ? `number ${got.number}, ${got.quantity} x ${got.name}` : `malformed ${JSON.stringify(actual)}`;
-    mismatches.push({ kind: 'different', order_number: ack.order_number, expected, actual, message: `order ${ack.order_number} was acknowledged as ${what} but reads back as ${shown}` });
+    const shown = got
+      ? `number ${got.number}, ${got.quantity} x ${got.name}`
+      : `malformed ${JSON.stringify(actual)}`;
+    mismatches.push({
+      kind: 'different',
+      order_number: ack.order_number,
+      expected,
+      actual,
+      message: `order ${ack.order_number} was acknowledged as ${what} but reads back as ${shown}`,
+    });
   }
   return { mismatches, verified, unverified };
 }
@@ -221,9 +325,19 @@ export function findDuplicates(acks: readonly AcknowledgedOrder[]): Mismatch[] {
   const out: Mismatch[] = [];
   for (const [n, group] of [...byNumber].sort((a, b) => a[0] - b[0])) {
     if (group.length < 2) continue;
-    const expected = group.map(({ client, iteration, name, quantity }) => ({ client, iteration, name, quantity }));
+    const expected = group.map(({ client, iteration, name, quantity }) => ({
+      client,
+      iteration,
+      name,
+      quantity,
+    }));
     const list = group.map((g) => `${g.quantity} x ${g.name} (client ${g.client})`).join(', ');
-    out.push({ kind: 'duplicate', order_number: n, expected, message: `order number ${n} was acknowledged ${group.length} times: ${list}` });
+    out.push({
+      kind: 'duplicate',
+      order_number: n,
+      expected,
+      message: `order number ${n} was acknowledged ${group.length} times: ${list}`,
+    });
   }
   return out;
 }

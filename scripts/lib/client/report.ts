@@ -9,11 +9,25 @@ export function formatReport(s: RunSummary): string {
   const header = ['request', 'count', 'p50 ms', 'p95 ms', 'p99 ms', 'failures', 'attempts'];
   const rows = REQUEST_TYPES.map((t) => {
     const st = s.stats[t];
-    return [t, String(st.count), fmtMs(st.p50), fmtMs(st.p95), fmtMs(st.p99), String(st.failures), String(st.attempts)];
+    return [
+      t,
+      String(st.count),
+      fmtMs(st.p50),
+      fmtMs(st.p95),
+      fmtMs(st.p99),
+      String(st.failures),
+      String(st.attempts),
+    ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  const bound = [s.iterations !== null ? `${s.iterations} iterations` : null, s.timeLimitMs !== null ? `${s.timeLimitMs / 1000} s` : null].filter(Boolean).join(' or ');
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const bound = [
+    s.iterations !== null ? `${s.iterations} iterations` : null,
+    s.timeLimitMs !== null ? `${s.timeLimitMs / 1000} s` : null,
+  ]
+    .filter(Boolean)
+    .join(' or ');
   const out = [
     `toystore client: ${s.clients} clients x ${bound}, p=${s.p}, seed=${s.seed}, idempotency ${s.idempotency ? 'on' : 'off'}, ${s.baseUrl}, ${s.durationMs} ms`,
     '',
@@ -26,11 +40,17 @@ export function formatReport(s: RunSummary): string {
     `read-back: ${s.verified} verified, ${s.unverified} unverified, ${s.mismatches.length} mismatches`,
   ];
   const reasons = Object.entries(s.failureReasons);
-  if (reasons.length) out.push('', 'failures / unknown outcomes:', ...reasons.map(([k, n]) => `  ${n} x ${k}`));
-  if (s.mismatches.length) out.push('', 'MISMATCHES:', ...s.mismatches.map((m) => `  [${m.kind}] ${m.message}`));
+  if (reasons.length)
+    out.push('', 'failures / unknown outcomes:', ...reasons.map(([k, n]) => `  ${n} x ${k}`));
+  if (s.mismatches.length)
+    out.push('', 'MISMATCHES:', ...s.mismatches.map((m) => `  [${m.kind}] ${m.message}`));
   if (s.storeViolationCount) {
     const more = s.storeViolationCount - s.storeViolations.length;
-    out.push('', `STORE VIOLATIONS (${s.storeViolationCount}):`, ...s.storeViolations.map((v) => `  [${v.kind}] ${describeStoreViolation(v)}`));
+    out.push(
+      '',
+      `STORE VIOLATIONS (${s.storeViolationCount}):`,
+      ...s.storeViolations.map((v) => `  [${v.kind}] ${describeStoreViolation(v)}`),
+    );
     if (more > 0) out.push(`  and ${more} more`);
   }
   return out.join('\n');

@@ -56,21 +56,40 @@ import { dataOf, send, statusReason } from './send.ts';
 import { LatencyHistogram } from './latency.ts';
 import { StatsCollector } from './stats.ts';
 import { StoreViolations } from './violations.ts';
-import { DEFAULT_RETRY, type ClientHttp, type Progress, type RetryPolicy, type RunClientsOptions, type RunResult, type RunSummary } from './types.ts';
+import {
+  DEFAULT_RETRY,
+  type ClientHttp,
+  type Progress,
+  type RetryPolicy,
+  type RunClientsOptions,
+  type RunResult,
+  type RunSummary,
+} from './types.ts';
 
 function validateOptions(opts: RunClientsOptions): void {
-  if (!Number.isInteger(opts.clients) || opts.clients < 1) throw new RangeError(`clients must be a positive integer, got ${opts.clients}`);
-  if (opts.iterations !== undefined && (!Number.isInteger(opts.iterations) || opts.iterations < 0)) {
+  if (!Number.isInteger(opts.clients) || opts.clients < 1)
+    throw new RangeError(`clients must be a positive integer, got ${opts.clients}`);
+  if (
+    opts.iterations !== undefined &&
+    (!Number.isInteger(opts.iterations) || opts.iterations < 0)
+  ) {
     throw new RangeError(`iterations must be a non-negative integer, got ${opts.iterations}`);
   }
-  if (opts.durationMs !== undefined && !(Number.isFinite(opts.durationMs) && opts.durationMs >= 0)) {
+  if (
+    opts.durationMs !== undefined &&
+    !(Number.isFinite(opts.durationMs) && opts.durationMs >= 0)
+  ) {
     throw new RangeError(`durationMs must be a non-negative number, got ${opts.durationMs}`);
   }
   if (opts.iterations === undefined && opts.durationMs === undefined && opts.signal === undefined) {
     throw new RangeError('give iterations, durationMs or signal: the run needs a bound');
   }
-  if (!(opts.p >= 0 && opts.p <= 1)) throw new RangeError(`p must be between 0 and 1, got ${opts.p}`);
-  if (opts.seed !== undefined && (!Number.isInteger(opts.seed) || opts.seed < 0 || opts.seed > 0xffffffff)) {
+  if (!(opts.p >= 0 && opts.p <= 1))
+    throw new RangeError(`p must be between 0 and 1, got ${opts.p}`);
+  if (
+    opts.seed !== undefined &&
+    (!Number.isInteger(opts.seed) || opts.seed < 0 || opts.seed > 0xffffffff)
+  ) {
     throw new RangeError(`seed must be an integer in [0, 4294967295], got ${opts.seed}`);
   }
   new URL(opts.baseUrl); // throws TypeError on a bad URL
@@ -79,7 +98,12 @@ function validateOptions(opts: RunClientsOptions): void {
 const PROGRESS_INTERVAL_MS = 1_000;
 
 /** Reports progress every second until stopped (one timer; the histograms are merged per tick). */
-function startProgress(ctx: Ctx, started: number, onProgress: (p: Progress) => void, intervalMs: number): { stop(): void } {
+function startProgress(
+  ctx: Ctx,
+  started: number,
+  onProgress: (p: Progress) => void,
+  intervalMs: number,
+): { stop(): void } {
   let lastAt = started;
   let lastCount = 0;
   const tick = () => {
@@ -92,7 +116,14 @@ function startProgress(ctx: Ctx, started: number, onProgress: (p: Progress) => v
     const perSecond = Math.round(((requests - lastCount) * 1000) / Math.max(1, now - lastAt));
     [lastAt, lastCount] = [now, requests];
     try {
-      onProgress({ elapsedMs: Math.round(now - started), requests, perSecond, errors, p99Ms: merged.quantileMs(0.99), storeViolations: ctx.storeViolations.count });
+      onProgress({
+        elapsedMs: Math.round(now - started),
+        requests,
+        perSecond,
+        errors,
+        p99Ms: merged.quantileMs(0.99),
+        storeViolations: ctx.storeViolations.count,
+      });
     } catch {
       // a throwing printer must not stop the run
     }
@@ -102,10 +133,23 @@ function startProgress(ctx: Ctx, started: number, onProgress: (p: Progress) => v
 }
 
 /** The toys to choose from (GET /products once, as setup: not an operation of the history). */
-async function listProducts(http: ClientHttp, base: string, opts: RunClientsOptions, policy: RetryPolicy): Promise<string[]> {
-  const listing = await send(http, requestOf(base, frontendPublicRoutes.listProducts, {}, { timeoutMs: opts.timeoutMs }), 'read', policy, new StatsCollector());
-  if (listing.kind !== 'response') throw new Error(`cannot list products at ${base}: ${listing.reason}`);
-  if (listing.response.status !== 200) throw new Error(`cannot list products at ${base}: ${statusReason(listing.response)}`);
+async function listProducts(
+  http: ClientHttp,
+  base: string,
+  opts: RunClientsOptions,
+  policy: RetryPolicy,
+): Promise<string[]> {
+  const listing = await send(
+    http,
+    requestOf(base, frontendPublicRoutes.listProducts, {}, { timeoutMs: opts.timeoutMs }),
+    'read',
+    policy,
+    new StatsCollector(),
+  );
+  if (listing.kind !== 'response')
+    throw new Error(`cannot list products at ${base}: ${listing.reason}`);
+  if (listing.response.status !== 200)
+    throw new Error(`cannot list products at ${base}: ${statusReason(listing.response)}`);
   const all = dataOf(listing.response, frontendPublicRoutes.listProducts.response);
   if (!all) throw new Error(`cannot list products at ${base}: malformed response`);
   const products = [...new Set(all.map((p) => p.name))].sort();
@@ -123,7 +167,13 @@ function runKeys(): (client: number, iteration: number) => string {
   return (client, iteration) => `${run}-${client}-${iteration}`;
 }
 
-function makeCtx(opts: RunClientsOptions, base: string, policy: RetryPolicy, products: string[], started: number): Ctx {
+function makeCtx(
+  opts: RunClientsOptions,
+  base: string,
+  policy: RetryPolicy,
+  products: string[],
+  started: number,
+): Ctx {
   const origin = opts.timeOrigin ?? started;
   const sink = opts.history;
   let op = 0;
@@ -139,7 +189,11 @@ function makeCtx(opts: RunClientsOptions, base: string, policy: RetryPolicy, pro
     makeKey: opts.makeKey ?? runKeys(),
     thinkMs: opts.thinkMs ?? 0,
     products,
-    stats: { query: new StatsCollector(), order: new StatsCollector(), order_query: new StatsCollector() },
+    stats: {
+      query: new StatsCollector(),
+      order: new StatsCollector(),
+      order_query: new StatsCollector(),
+    },
     orders: { acknowledged: 0, rejected: 0, unknown: 0, failed: 0 },
     acknowledged: [],
     unknownOrders: [],
@@ -164,8 +218,17 @@ function makeCtx(opts: RunClientsOptions, base: string, policy: RetryPolicy, pro
 
 type ReadBack = Awaited<ReturnType<typeof verifyOrders>>;
 
-function buildResult(opts: RunClientsOptions, ctx: Ctx, seed: number, started: number, checks: ReadBack[]): RunResult {
-  const order = (a: { client: number; iteration: number }, b: { client: number; iteration: number }) => a.client - b.client || a.iteration - b.iteration;
+function buildResult(
+  opts: RunClientsOptions,
+  ctx: Ctx,
+  seed: number,
+  started: number,
+  checks: ReadBack[],
+): RunResult {
+  const order = (
+    a: { client: number; iteration: number },
+    b: { client: number; iteration: number },
+  ) => a.client - b.client || a.iteration - b.iteration;
   return {
     baseUrl: ctx.base,
     clients: opts.clients,
@@ -176,7 +239,11 @@ function buildResult(opts: RunClientsOptions, ctx: Ctx, seed: number, started: n
     idempotency: ctx.idempotency,
     durationMs: Math.round(performance.now() - started),
     products: ctx.products,
-    stats: { query: ctx.stats.query.snapshot(), order: ctx.stats.order.snapshot(), order_query: ctx.stats.order_query.snapshot() },
+    stats: {
+      query: ctx.stats.query.snapshot(),
+      order: ctx.stats.order.snapshot(),
+      order_query: ctx.stats.order_query.snapshot(),
+    },
     orders: ctx.orders,
     verified: checks.reduce((s, r) => s + r.verified, 0),
     unverified: checks.reduce((s, r) => s + r.unverified, 0),
@@ -206,15 +273,32 @@ export async function runClients(opts: RunClientsOptions): Promise<RunResult> {
     for (let c = 0; c < opts.clients; c++) transports.push(makeHttp(c));
     const products = await listProducts(transports[0]!, base, opts, policy);
     const ctx = makeCtx(opts, base, policy, products, started);
-    const progress = opts.onProgress ? startProgress(ctx, started, opts.onProgress, opts.progressIntervalMs ?? PROGRESS_INTERVAL_MS) : null;
+    const progress = opts.onProgress
+      ? startProgress(
+          ctx,
+          started,
+          opts.onProgress,
+          opts.progressIntervalMs ?? PROGRESS_INTERVAL_MS,
+        )
+      : null;
     try {
-      await Promise.all(transports.map((http, c) => runOneClient(ctx, http, c, clientRng(seed, c))));
+      await Promise.all(
+        transports.map((http, c) => runOneClient(ctx, http, c, clientRng(seed, c))),
+      );
     } finally {
       progress?.stop();
     }
     await opts.beforeReadBack?.();
     // Read back only after every client is done, each client over its own connection.
-    const checks = await Promise.all(transports.map((http, c) => verifyOrders(ctx, http, ctx.acknowledged.filter((a) => a.client === c))));
+    const checks = await Promise.all(
+      transports.map((http, c) =>
+        verifyOrders(
+          ctx,
+          http,
+          ctx.acknowledged.filter((a) => a.client === c),
+        ),
+      ),
+    );
     return buildResult(opts, ctx, seed, started, checks);
   } finally {
     await Promise.allSettled(transports.map((t) => t.close?.()));

@@ -5,7 +5,12 @@
  */
 import pRetry, { AbortError } from 'p-retry';
 import type { z } from 'zod';
-import { NetworkError, type HttpClient, type HttpRequest, type HttpResponse } from '../../../shared/http.ts';
+import {
+  NetworkError,
+  type HttpClient,
+  type HttpRequest,
+  type HttpResponse,
+} from '../../../shared/http.ts';
 import type { HistoryAttempt } from '../../../shared/contracts.ts';
 import { contradictsUnknown } from '../invariants/index.ts';
 import type { StatsCollector } from './stats.ts';
@@ -71,11 +76,13 @@ function judgeResponse(res: HttpResponse, mode: Mode): AttemptVerdict {
   if (mode === 'read') return 'final';
   if (res.status >= 500) return 'uncertain';
   // A duplicate that waited too long for the first attempt: that attempt's outcome is unknown.
-  if (mode === 'order-keyed' && res.status === 409 && errorReason(res) === 'request_in_progress') return 'uncertain';
+  if (mode === 'order-keyed' && res.status === 409 && errorReason(res) === 'request_in_progress')
+    return 'uncertain';
   return 'final';
 }
 
-export const sleep = (ms: number) => (ms > 0 ? new Promise<void>((r) => setTimeout(r, ms)) : Promise.resolve());
+export const sleep = (ms: number) =>
+  ms > 0 ? new Promise<void>((r) => setTimeout(r, ms)) : Promise.resolve();
 
 /** Thrown inside an attempt to have p-retry try again; carries what the attempt saw. */
 class AttemptFailed extends Error {}
@@ -88,7 +95,13 @@ class AttemptFailed extends Error {}
  *  - `order-keyed`: a POST with an idempotency key; retry 503 / refused and also anything
  *    uncertain; unknown only when the retries run out after an uncertain attempt.
  */
-export async function send(http: HttpClient, req: HttpRequest, mode: Mode, policy: RetryPolicy, stats: StatsCollector): Promise<Outcome> {
+export async function send(
+  http: HttpClient,
+  req: HttpRequest,
+  mode: Mode,
+  policy: RetryPolicy,
+  stats: StatsCollector,
+): Promise<Outcome> {
   let uncertain = false;
   let lastResponse: HttpResponse | null = null;
   let lastReason = '';
@@ -109,13 +122,20 @@ export async function send(http: HttpClient, req: HttpRequest, mode: Mode, polic
           // A 503's message varies (no quorum, no leader...); the reason keeps the map small.
           lastReason = res.status === 503 ? 'HTTP 503' : statusReason(res);
           verdict = judgeResponse(res, mode);
-          noteAttempt({ status: res.status, reason: errorReason(res), uncertain: verdict === 'uncertain' });
+          noteAttempt({
+            status: res.status,
+            reason: errorReason(res),
+            uncertain: verdict === 'uncertain',
+          });
           if (verdict === 'final') return { kind: 'response', response: res };
         } catch (err) {
           lastResponse = null;
           lastReason = describeError(err);
           // Reads change nothing, so they are always safe to repeat.
-          verdict = mode === 'read' || (err instanceof NetworkError && err.undelivered) ? 'not-taken' : 'uncertain';
+          verdict =
+            mode === 'read' || (err instanceof NetworkError && err.undelivered)
+              ? 'not-taken'
+              : 'uncertain';
           noteAttempt({ status: null, reason: lastReason, uncertain: verdict === 'uncertain' });
         }
         if (verdict === 'uncertain') {
@@ -124,13 +144,25 @@ export async function send(http: HttpClient, req: HttpRequest, mode: Mode, polic
         }
         throw new AttemptFailed(lastReason);
       },
-      { retries: policy.retries, minTimeout: policy.minTimeout, maxTimeout: policy.maxTimeout, factor: policy.factor, randomize: false },
+      {
+        retries: policy.retries,
+        minTimeout: policy.minTimeout,
+        maxTimeout: policy.maxTimeout,
+        factor: policy.factor,
+        randomize: false,
+      },
     );
     return { ...out, attempts, contradiction };
   } catch {
     const n = attempts.length;
     const reason = n > 1 ? `${lastReason} after ${n} attempts` : lastReason;
-    return { kind: uncertain ? 'unknown' : 'failed', reason, response: lastResponse, attempts, contradiction };
+    return {
+      kind: uncertain ? 'unknown' : 'failed',
+      reason,
+      response: lastResponse,
+      attempts,
+      contradiction,
+    };
   }
 }
 

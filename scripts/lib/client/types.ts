@@ -14,7 +14,12 @@ export interface RetryPolicy {
   factor: number;
   maxTimeout: number;
 }
-export const DEFAULT_RETRY: RetryPolicy = { retries: 6, minTimeout: 50, factor: 2, maxTimeout: 2_000 };
+export const DEFAULT_RETRY: RetryPolicy = {
+  retries: 6,
+  minTimeout: 50,
+  factor: 2,
+  maxTimeout: 2_000,
+};
 
 /** A client's transport; `close` (if present) is called when the run ends. */
 export type ClientHttp = HttpClient & { close?: () => Promise<void> };

@@ -62,7 +62,9 @@ process.stdin.unref?.();
 let tsxLoaderUrl: string | null = null;
 /** An absolute URL, so children do not depend on their cwd to find tsx. */
 function tsxLoader(): string {
-  tsxLoaderUrl ??= pathToFileURL(createRequire(path.join(REPO_ROOT, 'package.json')).resolve('tsx')).href;
+  tsxLoaderUrl ??= pathToFileURL(
+    createRequire(path.join(REPO_ROOT, 'package.json')).resolve('tsx'),
+  ).href;
   return tsxLoaderUrl;
 }
 
@@ -89,13 +91,21 @@ export interface ChildHooks {
   onExit: (info: ExitInfo) => void;
 }
 
-export function spawnChild(service: ServiceName, env: Record<string, string>, hooks: ChildHooks): Proc {
-  const child = spawn(process.execPath, ['--import', tsxLoader(), '--import', ORPHAN_GUARD, path.join(REPO_ROOT, ENTRY[service])], {
-    cwd: REPO_ROOT,
-    env,
-    stdio: ['pipe', 'pipe', 'pipe'],
-    detached: false,
-  });
+export function spawnChild(
+  service: ServiceName,
+  env: Record<string, string>,
+  hooks: ChildHooks,
+): Proc {
+  const child = spawn(
+    process.execPath,
+    ['--import', tsxLoader(), '--import', ORPHAN_GUARD, path.join(REPO_ROOT, ENTRY[service])],
+    {
+      cwd: REPO_ROOT,
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: false,
+    },
+  );
   let onReady!: () => void;
   let onEarlyExit!: (err: Error) => void;
   const ready = new Promise<void>((resolve, reject) => {
@@ -111,7 +121,16 @@ export function spawnChild(service: ServiceName, env: Record<string, string>, ho
   pipeLines(child.stderr!, onLine('stderr'));
   child.stdin!.on('error', () => {}); // EPIPE once the child is gone
 
-  const proc: Proc = { child, pid: child.pid ?? -1, paused: false, expected: false, exited: false, reaped: false, ready, exit: null as unknown as Promise<ExitInfo> };
+  const proc: Proc = {
+    child,
+    pid: child.pid ?? -1,
+    paused: false,
+    expected: false,
+    exited: false,
+    reaped: false,
+    ready,
+    exit: null as unknown as Promise<ExitInfo>,
+  };
   proc.exit = new Promise<ExitInfo>((resolve) => {
     const done = (code: number | null, signal: NodeJS.Signals | null) => {
       if (proc.exited) return;
@@ -133,10 +152,19 @@ export function spawnChild(service: ServiceName, env: Record<string, string>, ho
 }
 
 /** Waits for `listening on`, failing on exit or at the deadline (with the recent output). */
-export async function waitReady(service: ServiceName, proc: Proc, deadline: number, readyTimeoutMs: number, recent: () => string[]): Promise<void> {
+export async function waitReady(
+  service: ServiceName,
+  proc: Proc,
+  deadline: number,
+  readyTimeoutMs: number,
+  recent: () => string[],
+): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${service} did not report listening within ${readyTimeoutMs} ms`)), Math.max(0, deadline - Date.now()));
+    timer = setTimeout(
+      () => reject(new Error(`${service} did not report listening within ${readyTimeoutMs} ms`)),
+      Math.max(0, deadline - Date.now()),
+    );
   });
   try {
     await Promise.race([proc.ready, timeout]);

@@ -47,7 +47,13 @@ export interface ConsoleOptions {
 /** Lines held for reordering at most; past it the oldest are printed at once. */
 const MAX_HELD = 10_000;
 
-const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const LEVEL_NAMES: Record<number, string> = {
+  10: 'TRACE',
+  20: 'DEBUG',
+  40: 'WARN',
+  50: 'ERROR',
+  60: 'FATAL',
+};
 const RESET = '\x1b[0m';
 const LEVEL_COLORS: Record<number, string> = { 40: '\x1b[33m', 50: '\x1b[31m', 60: '\x1b[41m' };
 
@@ -77,7 +83,12 @@ export class StoreConsole {
       this.digest.held(service);
       return;
     }
-    const text = this.o.format === 'json' ? (line.kind === 'text' ? JSON.stringify(textObject(service, line)) : raw) : this.render(service, line);
+    const text =
+      this.o.format === 'json'
+        ? line.kind === 'text'
+          ? JSON.stringify(textObject(service, line))
+          : raw
+        : this.render(service, line);
     this.emit({ timeMs: line.timeMs, arrivedMs: this.now(), text });
   }
 
@@ -89,7 +100,10 @@ export class StoreConsole {
     }
     this.held.push(h);
     if (this.held.length > MAX_HELD) this.release(Infinity);
-    this.timer ??= setInterval(() => this.release(this.now() - this.o.reorderMs!), Math.max(10, this.o.reorderMs / 4));
+    this.timer ??= setInterval(
+      () => this.release(this.now() - this.o.reorderMs!),
+      Math.max(10, this.o.reorderMs / 4),
+    );
     this.timer.unref?.();
   }
 
@@ -111,7 +125,12 @@ export class StoreConsole {
     for (let i = 0; i < out.length; ) {
       let j = i;
       while (j < out.length && Boolean(out[j]!.toErr) === Boolean(out[i]!.toErr)) j++;
-      (out[i]!.toErr ? this.err : this.out).write(out.slice(i, j).map((h) => `${h.text}\n`).join(''));
+      (out[i]!.toErr ? this.err : this.out).write(
+        out
+          .slice(i, j)
+          .map((h) => `${h.text}\n`)
+          .join(''),
+      );
       i = j;
     }
     if (this.held.length === 0 && this.timer) {
@@ -123,17 +142,31 @@ export class StoreConsole {
   /** The launcher's own line, among the services' lines by time (`reorderMs`). */
   say(msg: string, fields: Record<string, unknown> = {}, level: number = LEVEL.info): void {
     const nowMs = this.now();
-    this.emit({ timeMs: nowMs, arrivedMs: nowMs, text: this.ownLine(msg, fields, level), toErr: level >= LEVEL.error });
+    this.emit({
+      timeMs: nowMs,
+      arrivedMs: nowMs,
+      text: this.ownLine(msg, fields, level),
+      toErr: level >= LEVEL.error,
+    });
   }
 
   /** A block for a person (the "toystore is up" table), after everything held; in JSON, one object with `fields`. */
   block(lines: string[], msg: string, fields: Record<string, unknown>): void {
     this.flush();
-    this.out.write(`${this.o.format === 'json' ? this.ownLine(msg, fields, LEVEL.info) : lines.join('\n')}\n`);
+    this.out.write(
+      `${this.o.format === 'json' ? this.ownLine(msg, fields, LEVEL.info) : lines.join('\n')}\n`,
+    );
   }
 
   private ownLine(msg: string, fields: Record<string, unknown>, level: number): string {
-    if (this.o.format === 'json') return JSON.stringify({ level, time: new Date(this.now()).toISOString(), service: 'start', ...fields, msg });
+    if (this.o.format === 'json')
+      return JSON.stringify({
+        level,
+        time: new Date(this.now()).toISOString(),
+        service: 'start',
+        ...fields,
+        msg,
+      });
     return `${this.tag('start')} ${clock(this.now())} ${msg}`;
   }
 
@@ -148,7 +181,10 @@ export class StoreConsole {
     if (!print) return summaries;
     this.flush();
     for (const s of summaries) {
-      if (this.o.format === 'json') this.out.write(`${JSON.stringify({ level: LEVEL.info, time: new Date(this.now()).toISOString(), event: 'summary', ...s })}\n`);
+      if (this.o.format === 'json')
+        this.out.write(
+          `${JSON.stringify({ level: LEVEL.info, time: new Date(this.now()).toISOString(), event: 'summary', ...s })}\n`,
+        );
       else this.out.write(`${this.tag(s.service)} ${clock(this.now())} ${s.msg}\n`);
     }
     return summaries;
@@ -183,12 +219,17 @@ export class StoreConsole {
   private render(service: ServiceName, line: LogLine): string {
     if (line.kind === 'text') return `${this.tag(service)} ${line.text}`;
     const name = LEVEL_NAMES[line.level] ?? (line.level >= LEVEL.fatal ? 'FATAL' : '');
-    const level = name ? `${this.o.color && LEVEL_COLORS[line.level] ? `${LEVEL_COLORS[line.level]}${name}${RESET}` : name} ` : '';
+    const level = name
+      ? `${this.o.color && LEVEL_COLORS[line.level] ? `${LEVEL_COLORS[line.level]}${name}${RESET}` : name} `
+      : '';
     let text = line.msg;
-    if (line.kind === 'request' && typeof line.fields.reqId === 'string') text += `  req ${line.fields.reqId}`;
+    if (line.kind === 'request' && typeof line.fields.reqId === 'string')
+      text += `  req ${line.fields.reqId}`;
     const err = line.fields.err as { message?: unknown; stack?: unknown } | undefined;
-    if (err && typeof err.message === 'string' && !text.includes(err.message)) text += `: ${err.message}`;
-    if (err && typeof err.stack === 'string' && line.level >= LEVEL.error) text += `\n${err.stack.replace(/^/gm, '    ')}`;
+    if (err && typeof err.message === 'string' && !text.includes(err.message))
+      text += `: ${err.message}`;
+    if (err && typeof err.stack === 'string' && line.level >= LEVEL.error)
+      text += `\n${err.stack.replace(/^/gm, '    ')}`;
     return `${this.tag(service)} ${clock(line.timeMs)} ${level}${text}`;
   }
 }
@@ -200,8 +241,17 @@ function partition<T>(items: readonly T[], pred: (t: T) => boolean): [T[], T[]] 
   return [yes, no];
 }
 
-function textObject(service: ServiceName, line: Extract<LogLine, { kind: 'text' }>): Record<string, unknown> {
-  return { level: line.stream === 'stderr' ? LEVEL.error : LEVEL.info, time: new Date(line.timeMs).toISOString(), service, stream: line.stream, msg: line.text };
+function textObject(
+  service: ServiceName,
+  line: Extract<LogLine, { kind: 'text' }>,
+): Record<string, unknown> {
+  return {
+    level: line.stream === 'stderr' ? LEVEL.error : LEVEL.info,
+    time: new Date(line.timeMs).toISOString(),
+    service,
+    stream: line.stream,
+    msg: line.text,
+  };
 }
 
 /** `HH:MM:SS.mmm` in local time. */

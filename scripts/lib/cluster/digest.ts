@@ -14,9 +14,19 @@ import { SERVICE_NAMES, type ServiceName } from './types.ts';
 
 const MAX_KEYS = 32;
 /** The order summaries are printed in: what a client talks to first. */
-const SUMMARY_ORDER: readonly ServiceName[] = ['frontend', 'catalog', 'order-1', 'order-2', 'order-3'];
+const SUMMARY_ORDER: readonly ServiceName[] = [
+  'frontend',
+  'catalog',
+  'order-1',
+  'order-2',
+  'order-3',
+];
 /** How a summary names the routine events it counted. */
-const ROUTINE_WORDS: Record<string, string> = { cache_invalidate: 'cache invalidations', cache_evict: 'cache evictions', restock_round: 'restock rounds' };
+const ROUTINE_WORDS: Record<string, string> = {
+  cache_invalidate: 'cache invalidations',
+  cache_evict: 'cache evictions',
+  restock_round: 'restock rounds',
+};
 
 interface Window {
   requests: number;
@@ -59,8 +69,15 @@ export interface ServiceSummary {
 }
 
 const emptyWindow = (): Window => ({
-  requests: 0, failed: 0, errorLines: 0, latency: new LatencyHistogram(),
-  orders: { count: 0, byStatus: {}, latency: new LatencyHistogram() }, routine: {}, restocks: 0, notShown: 0, lines: 0,
+  requests: 0,
+  failed: 0,
+  errorLines: 0,
+  latency: new LatencyHistogram(),
+  orders: { count: 0, byStatus: {}, latency: new LatencyHistogram() },
+  routine: {},
+  restocks: 0,
+  notShown: 0,
+  lines: 0,
 });
 
 function bump(counts: Record<string, number>, key: string): void {
@@ -72,7 +89,9 @@ const isOrderRoute = (method: string, route: string) => method === 'POST' && rou
 
 export class StoreDigest {
   private windows = new Map<ServiceName, Window>(SERVICE_NAMES.map((s) => [s, emptyWindow()]));
-  private readonly leadership = new Map<ServiceName, Leadership>(SERVICE_NAMES.map((s) => [s, { leaderId: null, epoch: null, role: null }]));
+  private readonly leadership = new Map<ServiceName, Leadership>(
+    SERVICE_NAMES.map((s) => [s, { leaderId: null, epoch: null, role: null }]),
+  );
   /** How each exited service ended, and whether a summary said so yet (once is enough). */
   private readonly exits = new Map<ServiceName, { how: string; said: boolean }>();
   private windowStartMs: number;
@@ -85,7 +104,8 @@ export class StoreDigest {
     const w = this.windows.get(service)!;
     w.lines++;
     if (line.kind === 'text') return;
-    if (line.level >= LEVEL.error && !(line.kind === 'request' && line.status >= 500)) w.errorLines++;
+    if (line.level >= LEVEL.error && !(line.kind === 'request' && line.status >= 500))
+      w.errorLines++;
     if (line.kind === 'request') {
       w.requests++;
       w.latency.record(line.ms);
@@ -121,9 +141,20 @@ export class StoreDigest {
   private track(service: ServiceName, event: string, f: Record<string, unknown>): void {
     const l = this.leadership.get(service)!;
     const num = (v: unknown) => (typeof v === 'number' ? v : null);
-    if (event === 'leader_change' && service === 'frontend') Object.assign(l, { leaderId: num(f.leaderId), epoch: num(f.epoch) });
-    else if (event === 'leader_change') Object.assign(l, { leaderId: num(f.to), epoch: num(f.epoch), role: typeof f.role === 'string' ? f.role : l.role });
-    else if (event === 'became_leader') Object.assign(l, { leaderId: Number(service.slice('order-'.length)), epoch: num(f.epoch), role: 'leader' });
+    if (event === 'leader_change' && service === 'frontend')
+      Object.assign(l, { leaderId: num(f.leaderId), epoch: num(f.epoch) });
+    else if (event === 'leader_change')
+      Object.assign(l, {
+        leaderId: num(f.to),
+        epoch: num(f.epoch),
+        role: typeof f.role === 'string' ? f.role : l.role,
+      });
+    else if (event === 'became_leader')
+      Object.assign(l, {
+        leaderId: Number(service.slice('order-'.length)),
+        epoch: num(f.epoch),
+        role: 'leader',
+      });
     else if (event === 'stepped_down') Object.assign(l, { role: 'follower' });
   }
 
@@ -145,15 +176,38 @@ export class StoreDigest {
     return out;
   }
 
-  private summaryOf(service: ServiceName, w: Window, windowMs: number, exited: string | undefined): ServiceSummary {
+  private summaryOf(
+    service: ServiceName,
+    w: Window,
+    windowMs: number,
+    exited: string | undefined,
+  ): ServiceSummary {
     const perS = (n: number) => Math.round((n * 10_000) / windowMs) / 10;
     const l = this.leadership.get(service)!;
     const s: ServiceSummary = {
-      service, windowMs, requests: w.requests, perSecond: perS(w.requests), p99Ms: w.latency.quantileMs(0.99),
-      errors: w.failed + w.errorLines, routine: w.routine, restocks: w.restocks, notShown: w.notShown, msg: '',
+      service,
+      windowMs,
+      requests: w.requests,
+      perSecond: perS(w.requests),
+      p99Ms: w.latency.quantileMs(0.99),
+      errors: w.failed + w.errorLines,
+      routine: w.routine,
+      restocks: w.restocks,
+      notShown: w.notShown,
+      msg: '',
     };
-    if (service === 'frontend') s.orders = { perSecond: perS(w.orders.count), byStatus: w.orders.byStatus, p99Ms: w.orders.latency.quantileMs(0.99) };
-    if (service !== 'catalog') Object.assign(s, { leaderId: l.leaderId, epoch: l.epoch, ...(service !== 'frontend' && { role: l.role }) });
+    if (service === 'frontend')
+      s.orders = {
+        perSecond: perS(w.orders.count),
+        byStatus: w.orders.byStatus,
+        p99Ms: w.orders.latency.quantileMs(0.99),
+      };
+    if (service !== 'catalog')
+      Object.assign(s, {
+        leaderId: l.leaderId,
+        epoch: l.epoch,
+        ...(service !== 'frontend' && { role: l.role }),
+      });
     if (exited) s.exited = exited;
     s.msg = describeSummary(s);
     return s;
@@ -164,14 +218,20 @@ const ms = (v: number | null) => (v === null ? '-' : `${v < 10 ? v.toFixed(1) : 
 
 /** One line a person reads: `last 10 s: 45.1 req/s, p99 3.2 ms, 0 errors; orders ...; leader 3 (epoch 1)`. */
 export function describeSummary(s: ServiceSummary): string {
-  const parts = [`last ${Math.round(s.windowMs / 1000)} s: ${s.perSecond} req/s, p99 ${ms(s.p99Ms)}, ${s.errors} error${s.errors === 1 ? '' : 's'}`];
+  const parts = [
+    `last ${Math.round(s.windowMs / 1000)} s: ${s.perSecond} req/s, p99 ${ms(s.p99Ms)}, ${s.errors} error${s.errors === 1 ? '' : 's'}`,
+  ];
   if (s.orders && s.orders.perSecond > 0) {
-    const statuses = Object.entries(s.orders.byStatus).sort().map(([k, n]) => `${k}: ${n}`).join(', ');
+    const statuses = Object.entries(s.orders.byStatus)
+      .sort()
+      .map(([k, n]) => `${k}: ${n}`)
+      .join(', ');
     parts.push(`orders ${s.orders.perSecond}/s (${statuses}), p99 ${ms(s.orders.p99Ms)}`);
   }
   if (s.exited) {
     // What it last said about the leader is no longer news.
-  } else if (s.service === 'frontend') parts.push(s.leaderId == null ? 'no leader' : `leader ${s.leaderId} (epoch ${s.epoch})`);
+  } else if (s.service === 'frontend')
+    parts.push(s.leaderId == null ? 'no leader' : `leader ${s.leaderId} (epoch ${s.epoch})`);
   else if (s.service !== 'catalog') {
     const self = Number(s.service.slice('order-'.length));
     if (s.role === 'leader' || s.leaderId === self) parts.push(`leading epoch ${s.epoch}`);

@@ -51,13 +51,24 @@ const START_ATTEMPTS = 3;
 /** Starts the store; resolves once every service printed its `listening on` line. */
 export async function startCluster(options: StartClusterOptions): Promise<Cluster> {
   const badVars = Object.keys(options.env ?? {}).filter((k) => TOPOLOGY_VARS.includes(k));
-  if (badVars.length) throw new TypeError(`startCluster: ${badVars.join(', ')} are computed by the launcher; use opts.ports / opts.dataDir`);
+  if (badVars.length)
+    throw new TypeError(
+      `startCluster: ${badVars.join(', ')} are computed by the launcher; use opts.ports / opts.dataDir`,
+    );
   const secretVars = Object.keys(options.env ?? {}).filter((k) => SECRET_VARS.includes(k));
-  if (secretVars.length) throw new TypeError(`startCluster: ${secretVars.join(', ')} come from opts.clusterSecret`);
+  if (secretVars.length)
+    throw new TypeError(`startCluster: ${secretVars.join(', ')} come from opts.clusterSecret`);
   // One secret for the whole launch (port retries and restarts included): a cluster of its own.
-  const opts = { ...options, clusterSecret: options.clusterSecret === undefined ? newClusterSecret() : options.clusterSecret };
+  const opts = {
+    ...options,
+    clusterSecret: options.clusterSecret === undefined ? newClusterSecret() : options.clusterSecret,
+  };
   const given = opts.ports ?? {};
-  const picksPorts = given.frontend === undefined || given.frontendInternal === undefined || given.catalog === undefined || given.replicas === undefined;
+  const picksPorts =
+    given.frontend === undefined ||
+    given.frontendInternal === undefined ||
+    given.catalog === undefined ||
+    given.replicas === undefined;
   for (let attempt = 1; ; attempt++) {
     const ports = await fillPorts(given);
     const cluster = new LaunchedCluster(opts, ports);
@@ -67,14 +78,24 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
     } catch (err) {
       // Only our own port picks can be retried; a fixed port in use is the caller's to fix (and
       // retrying would only fail the same way twice more).
-      if (!(picksPorts && attempt < START_ATTEMPTS && err instanceof ClusterStartError && err.addressInUse)) throw err;
+      if (
+        !(
+          picksPorts &&
+          attempt < START_ATTEMPTS &&
+          err instanceof ClusterStartError &&
+          err.addressInUse
+        )
+      )
+        throw err;
       if ((await portsTaken(fixedPorts(given))).length > 0) throw err;
     }
   }
 }
 
 function fixedPorts(given: Partial<ClusterPorts>): number[] {
-  return [given.frontend, given.frontendInternal, given.catalog, ...(given.replicas ?? [])].filter((p): p is number => p !== undefined && p !== 0);
+  return [given.frontend, given.frontendInternal, given.catalog, ...(given.replicas ?? [])].filter(
+    (p): p is number => p !== undefined && p !== 0,
+  );
 }
 
 /** The handle: one `Proc` per service at a time, all signalled by PID. */
@@ -100,7 +121,10 @@ class LaunchedCluster implements Cluster {
     }
   };
 
-  constructor(private readonly opts: StartClusterOptions, readonly ports: ClusterPorts) {
+  constructor(
+    private readonly opts: StartClusterOptions,
+    readonly ports: ClusterPorts,
+  ) {
     this.dataDir = path.resolve(opts.dataDir);
     this.clusterSecret = opts.clusterSecret ?? null;
     this.urls = urlsOf(ports);
@@ -150,7 +174,9 @@ class LaunchedCluster implements Cluster {
   }
 
   restart(service: ServiceName): Promise<void> {
-    const run = (this.restarts.get(service) ?? Promise.resolve()).catch(() => {}).then(() => this.restartNow(service));
+    const run = (this.restarts.get(service) ?? Promise.resolve())
+      .catch(() => {})
+      .then(() => this.restartNow(service));
     this.restarts.set(service, run);
     return run;
   }
@@ -205,23 +231,27 @@ class LaunchedCluster implements Cluster {
   }
 
   private spawn(service: ServiceName): Proc {
-    const proc = spawnChild(service, { ...this.inherited, ...this.envOf(service) }, {
-      onLine: (line, stream) => {
-        this.remember(service, line);
-        try {
-          this.output(service, line, stream);
-        } catch {
-          // a throwing output callback must not take the launcher down
-        }
+    const proc = spawnChild(
+      service,
+      { ...this.inherited, ...this.envOf(service) },
+      {
+        onLine: (line, stream) => {
+          this.remember(service, line);
+          try {
+            this.output(service, line, stream);
+          } catch {
+            // a throwing output callback must not take the launcher down
+          }
+        },
+        onExit: (info) => {
+          try {
+            this.opts.onExit?.(info);
+          } catch {
+            // as for output
+          }
+        },
       },
-      onExit: (info) => {
-        try {
-          this.opts.onExit?.(info);
-        } catch {
-          // as for output
-        }
-      },
-    });
+    );
     this.procs.set(service, proc);
     return proc;
   }

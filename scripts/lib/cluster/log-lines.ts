@@ -20,7 +20,14 @@ export interface Structured {
 }
 
 export type LogLine =
-  | ({ kind: 'request'; method: string; route: string; path: string; status: number; ms: number } & Structured)
+  | ({
+      kind: 'request';
+      method: string;
+      route: string;
+      path: string;
+      status: number;
+      ms: number;
+    } & Structured)
   | ({ kind: 'event'; event: string } & Structured)
   | ({ kind: 'other' } & Structured)
   | { kind: 'text'; text: string; stream: 'stdout' | 'stderr'; timeMs: number };
@@ -29,7 +36,11 @@ export type LogLine =
  * Events a service writes once per request or more, which `npm start` counts in its summary
  * instead of showing (one per purchase and restocked toy).
  */
-export const ROUTINE_EVENTS: ReadonlySet<string> = new Set(['cache_invalidate', 'cache_evict', 'restock_round']);
+export const ROUTINE_EVENTS: ReadonlySet<string> = new Set([
+  'cache_invalidate',
+  'cache_evict',
+  'restock_round',
+]);
 
 export function parseLogLine(raw: string, stream: 'stdout' | 'stderr', nowMs: number): LogLine {
   let o: unknown = null;
@@ -40,9 +51,15 @@ export function parseLogLine(raw: string, stream: 'stdout' | 'stderr', nowMs: nu
       o = null;
     }
   }
-  if (!o || typeof o !== 'object' || Array.isArray(o)) return { kind: 'text', text: raw, stream, timeMs: nowMs };
+  if (!o || typeof o !== 'object' || Array.isArray(o))
+    return { kind: 'text', text: raw, stream, timeMs: nowMs };
   const fields = o as Record<string, unknown>;
-  const parsedTime = typeof fields.time === 'string' ? Date.parse(fields.time) : typeof fields.time === 'number' ? fields.time : NaN;
+  const parsedTime =
+    typeof fields.time === 'string'
+      ? Date.parse(fields.time)
+      : typeof fields.time === 'number'
+        ? fields.time
+        : NaN;
   const base: Structured = {
     level: typeof fields.level === 'number' ? fields.level : LEVEL.info,
     timeMs: Number.isFinite(parsedTime) ? parsedTime : nowMs,
@@ -51,8 +68,21 @@ export function parseLogLine(raw: string, stream: 'stdout' | 'stderr', nowMs: nu
   };
   if (typeof fields.event === 'string') return { kind: 'event', event: fields.event, ...base };
   const { method, route, path, status, ms } = fields;
-  if (typeof method === 'string' && typeof route === 'string' && typeof status === 'number' && typeof ms === 'number') {
-    return { kind: 'request', method, route, path: typeof path === 'string' ? path : route, status, ms, ...base };
+  if (
+    typeof method === 'string' &&
+    typeof route === 'string' &&
+    typeof status === 'number' &&
+    typeof ms === 'number'
+  ) {
+    return {
+      kind: 'request',
+      method,
+      route,
+      path: typeof path === 'string' ? path : route,
+      status,
+      ms,
+      ...base,
+    };
   }
   return { kind: 'other', ...base };
 }

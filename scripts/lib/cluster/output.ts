@@ -18,10 +18,14 @@ const NAME_WIDTH = Math.max(...SERVICE_NAMES.map((s) => s.length));
 export const TAG_WIDTH = NAME_WIDTH + 2;
 
 /** `[order-2]  line` on stdout, the prefix colored per service when stdout is a terminal. */
-export function prefixedOutput(color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR): (service: ServiceName, line: string) => void {
+export function prefixedOutput(
+  color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
+): (service: ServiceName, line: string) => void {
   return (service, line) => {
     const tag = `[${service}]`.padEnd(TAG_WIDTH);
-    process.stdout.write(color ? `${SERVICE_COLORS[service]}${tag}\x1b[0m ${line}\n` : `${tag} ${line}\n`);
+    process.stdout.write(
+      color ? `${SERVICE_COLORS[service]}${tag}\x1b[0m ${line}\n` : `${tag} ${line}\n`,
+    );
   };
 }
 
@@ -42,4 +46,3 @@ export function pipeLines(stream: NodeJS.ReadableStream, onLine: (line: string) 
     buf = '';
   });
 }
-

@@ -21,15 +21,23 @@ export async function freePorts(n: number): Promise<number[]> {
     }
     return servers.map((s) => (s.address() as net.AddressInfo).port);
   } finally {
-    await Promise.all(servers.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve()))));
+    await Promise.all(
+      servers.map(
+        (s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve())),
+      ),
+    );
   }
 }
-
 
 /** `given` completed with free ports (distinct from the given ones). */
 export async function fillPorts(given: Partial<ClusterPorts>): Promise<ClusterPorts> {
   const free = await freePorts(6);
-  const used = new Set([given.frontend, given.frontendInternal, given.catalog, ...(given.replicas ?? [])]);
+  const used = new Set([
+    given.frontend,
+    given.frontendInternal,
+    given.catalog,
+    ...(given.replicas ?? []),
+  ]);
   const pool = free.filter((p) => !used.has(p));
   const next = () => pool.shift()!;
   return {

@@ -32,6 +32,7 @@ export function ensureSecretFile(dataDir: string): { secret: string; file: strin
     }
   }
   const problem = secretProblem(text);
-  if (problem) throw new Error(`${file}: the cluster secret ${problem}; delete the file to make a new one`);
+  if (problem)
+    throw new Error(`${file}: the cluster secret ${problem}; delete the file to make a new one`);
   return { secret: text, file };
 }

@@ -6,7 +6,10 @@ import type { ExitInfo } from './types.ts';
  * Waits (up to 2 s) until the process state letter in /proc/<pid>/stat satisfies `ok`
  * ('T' = stopped). Returns at once where there is no /proc, or when the process has exited.
  */
-export async function untilState(p: { pid: number; exited: boolean; reaped?: boolean }, ok: (state: string) => boolean): Promise<void> {
+export async function untilState(
+  p: { pid: number; exited: boolean; reaped?: boolean },
+  ok: (state: string) => boolean,
+): Promise<void> {
   const deadline = Date.now() + 2_000;
   while (!p.exited && !p.reaped && Date.now() < deadline) {
     let stat: string;

@@ -6,7 +6,13 @@
 export type ReplicaId = 1 | 2 | 3;
 export type ServiceName = 'catalog' | 'order-1' | 'order-2' | 'order-3' | 'frontend';
 /** Start order: the catalog and replicas first, then the frontend (so it finds a leader at once). */
-export const SERVICE_NAMES: readonly ServiceName[] = ['catalog', 'order-1', 'order-2', 'order-3', 'frontend'];
+export const SERVICE_NAMES: readonly ServiceName[] = [
+  'catalog',
+  'order-1',
+  'order-2',
+  'order-3',
+  'frontend',
+];
 export const REPLICA_IDS: readonly ReplicaId[] = [1, 2, 3];
 
 export interface ClusterPorts {
@@ -107,7 +113,10 @@ export interface Cluster {
 
 /** Startup failed: a service exited or did not say it was listening in time. */
 export class ClusterStartError extends Error {
-  constructor(message: string, readonly output: string[]) {
+  constructor(
+    message: string,
+    readonly output: string[],
+  ) {
     super(`${message}\n--- recent output ---\n${output.join('\n')}`);
     this.name = 'ClusterStartError';
   }
@@ -115,4 +124,3 @@ export class ClusterStartError extends Error {
     return this.output.some((l) => l.includes('EADDRINUSE'));
   }
 }
-

@@ -22,7 +22,11 @@
  */
 import net from 'node:net';
 
-export type FaultMode = { kind: 'pass' } | { kind: 'drop' } | { kind: 'blackhole' } | { kind: 'delay'; ms: number };
+export type FaultMode =
+  | { kind: 'pass' }
+  | { kind: 'drop' }
+  | { kind: 'blackhole' }
+  | { kind: 'delay'; ms: number };
 
 export const PASS: FaultMode = { kind: 'pass' };
 
@@ -78,7 +82,8 @@ interface Conn {
 }
 
 function validMode(mode: FaultMode): FaultMode {
-  if (mode.kind === 'delay' && !(Number.isFinite(mode.ms) && mode.ms >= 0)) throw new RangeError(`delay must be a non-negative number of ms, got ${mode.ms}`);
+  if (mode.kind === 'delay' && !(Number.isFinite(mode.ms) && mode.ms >= 0))
+    throw new RangeError(`delay must be a non-negative number of ms, got ${mode.ms}`);
   return { ...mode };
 }
 
@@ -100,7 +105,11 @@ class ProxyServer implements FaultProxy {
   private readonly counts = { accepted: 0, dropped: 0 };
   private closing = false;
 
-  private constructor(private readonly server: net.Server, host: string, opts: FaultProxyOptions) {
+  private constructor(
+    private readonly server: net.Server,
+    host: string,
+    opts: FaultProxyOptions,
+  ) {
     this.port = (server.address() as net.AddressInfo).port;
     this.url = `http://${host}:${this.port}`;
     this.targetUrl = opts.target ?? null;
@@ -177,7 +186,13 @@ class ProxyServer implements FaultProxy {
     for (const f of [c.up, c.down]) if (f.timer) clearTimeout(f.timer);
     for (const s of [c.client, c.upstream]) {
       if (!s) continue;
-      if (reset && !s.destroyed && typeof s.resetAndDestroy === 'function' && s.readyState !== 'opening') s.resetAndDestroy();
+      if (
+        reset &&
+        !s.destroyed &&
+        typeof s.resetAndDestroy === 'function' &&
+        s.readyState !== 'opening'
+      )
+        s.resetAndDestroy();
       else s.destroy();
     }
   }
@@ -193,10 +208,13 @@ class ProxyServer implements FaultProxy {
       const head = flow.queue[0]!;
       const due = head.at + delayMs;
       if (due > now) {
-        flow.timer = setTimeout(() => {
-          flow.timer = null;
-          this.pump(c, flow, dst);
-        }, Math.ceil(due - now));
+        flow.timer = setTimeout(
+          () => {
+            flow.timer = null;
+            this.pump(c, flow, dst);
+          },
+          Math.ceil(due - now),
+        );
         return;
       }
       flow.queue.shift();

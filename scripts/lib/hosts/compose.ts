@@ -10,7 +10,18 @@ import path from 'node:path';
 import { REPO_ROOT } from '../build/build.ts';
 import { haproxyConfig, type HaproxyOptions } from './haproxy.ts';
 import {
-  ENTRY, envFor, FRONTEND_HOSTS, kindOf, mainPort, PORTS, readinessPath, REPLICA_HOSTS, SERVICE_HOSTS, type HostName, type Placement, type ServiceHost,
+  ENTRY,
+  envFor,
+  FRONTEND_HOSTS,
+  kindOf,
+  mainPort,
+  PORTS,
+  readinessPath,
+  REPLICA_HOSTS,
+  SERVICE_HOSTS,
+  type HostName,
+  type Placement,
+  type ServiceHost,
 } from './topology.ts';
 
 /** The compose secret holding the cluster secret (compose.yaml `secrets:`, from the CLUSTER_SECRET of whoever runs compose). */
@@ -19,21 +30,28 @@ export const COMPOSE_SECRET = 'cluster_secret';
  * Each service is a container named after its host, reached by that name, binding every
  * interface, its data on `/data`, the cluster secret where compose mounts its secrets.
  */
-export const COMPOSE_PLACEMENT: Placement = { address: (h) => h, bind: () => '0.0.0.0', dataDir: () => '/data', secretFile: () => `/run/secrets/${COMPOSE_SECRET}` };
+export const COMPOSE_PLACEMENT: Placement = {
+  address: (h) => h,
+  bind: () => '0.0.0.0',
+  dataDir: () => '/data',
+  secretFile: () => `/run/secrets/${COMPOSE_SECRET}`,
+};
 /** Docker's embedded DNS: haproxy re-resolves the frontends through it. */
 export const COMPOSE_HAPROXY: HaproxyOptions = { bind: '0.0.0.0', dns: '127.0.0.11:53' };
 export const DEPLOY_HAPROXY_CFG = 'deploy/haproxy.cfg';
 export const HAPROXY_CFG_IN_IMAGE = '/usr/local/etc/haproxy/haproxy.cfg';
 
 export const composeHaproxyConfig = () => haproxyConfig(COMPOSE_PLACEMENT, COMPOSE_HAPROXY);
-export const writeDeployHaproxy = () => fs.writeFile(path.join(REPO_ROOT, DEPLOY_HAPROXY_CFG), composeHaproxyConfig());
+export const writeDeployHaproxy = () =>
+  fs.writeFile(path.join(REPO_ROOT, DEPLOY_HAPROXY_CFG), composeHaproxyConfig());
 
 /** Hosts that keep data, each on a named volume of its own. */
 export const DATA_HOSTS: readonly ServiceHost[] = ['catalog', ...REPLICA_HOSTS];
 export const volumeOf = (h: ServiceHost) => `${h}-data`;
 
 /** The URL a container's healthcheck asks (inside the container). */
-export const healthcheckUrl = (h: ServiceHost) => `http://127.0.0.1:${mainPort(h)}${readinessPath(h)}`;
+export const healthcheckUrl = (h: ServiceHost) =>
+  `http://127.0.0.1:${mainPort(h)}${readinessPath(h)}`;
 
 export interface ExpectedService {
   command: string[] | null;
@@ -57,7 +75,8 @@ export function expectedCompose(): Record<HostName, ExpectedService> {
       volumes: DATA_HOSTS.includes(h) ? [`${volumeOf(h)}:/data`] : [],
       healthcheckUrl: healthcheckUrl(h),
       // Replicas are ready only once a frontend has elected a leader: nobody waits on their health.
-      dependsOn: kind === 'catalog' ? [] : kind === 'order' ? ['catalog'] : ['catalog', ...REPLICA_HOSTS],
+      dependsOn:
+        kind === 'catalog' ? [] : kind === 'order' ? ['catalog'] : ['catalog', ...REPLICA_HOSTS],
       ports: [],
     };
   }

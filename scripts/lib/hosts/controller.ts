@@ -24,7 +24,9 @@ const abort = (why: string) => {
   console.log(`[hosts] ${why}: stopping the run`);
   stop.abort();
   setTimeout(() => {
-    console.error(`[hosts] still stopping after ${STOP_BOUND_MS / 1000} s: exiting (what is left is killed)`);
+    console.error(
+      `[hosts] still stopping after ${STOP_BOUND_MS / 1000} s: exiting (what is left is killed)`,
+    );
     process.exit(1);
   }, STOP_BOUND_MS).unref();
 };

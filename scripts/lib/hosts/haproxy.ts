@@ -36,7 +36,9 @@ export function haproxyConfig(p: Placement, o: HaproxyOptions): string {
   const resolvers = o.dns ? `\nresolvers dns\n  nameserver dns ${o.dns}\n  hold valid 1s\n` : '';
   const byName = o.dns ? ' resolvers dns init-addr last,libc,none' : '';
   const servers = () =>
-    FRONTEND_HOSTS.map((f) => `  server ${f} ${p.address(f)}:${PORTS.frontendPublic} check`).join('\n');
+    FRONTEND_HOSTS.map((f) => `  server ${f} ${p.address(f)}:${PORTS.frontendPublic} check`).join(
+      '\n',
+    );
   return `# Rendered by scripts/lib/hosts/haproxy.ts from the topology (scripts/lib/hosts/topology.ts).
 global
   maxconn 4096

@@ -14,8 +14,16 @@
 import type { HistoryEvent } from '../../../shared/contracts.ts';
 import type { FaultKind } from './schedule.ts';
 
-export interface LeaderView { leaderId: number | null; epoch: number | null }
-export interface ReplicaView { id: number; role: string; promisedEpoch: number; leaderEpoch: number | null }
+export interface LeaderView {
+  leaderId: number | null;
+  epoch: number | null;
+}
+export interface ReplicaView {
+  id: number;
+  role: string;
+  promisedEpoch: number;
+  leaderEpoch: number | null;
+}
 export interface Sample {
   atMs: number;
   /** Per frontend: its view, or null when it did not answer. */
@@ -23,8 +31,18 @@ export interface Sample {
   /** Replicas that answered. */
   replicas: ReplicaView[];
 }
-export interface AttemptError { atMs: number; method: string; what: string }
-export interface FaultRecord { kind: FaultKind; target: string; appliedAtMs: number; healedAtMs: number | null; detail: string }
+export interface AttemptError {
+  atMs: number;
+  method: string;
+  what: string;
+}
+export interface FaultRecord {
+  kind: FaultKind;
+  target: string;
+  appliedAtMs: number;
+  healedAtMs: number | null;
+  detail: string;
+}
 
 export interface FaultMeasure {
   kind: FaultKind;
@@ -48,14 +66,19 @@ export interface FaultMeasure {
 /** The replica leading the newest epoch in a sample, or null. */
 export function clusterLeader(s: Sample): { id: number; epoch: number } | null {
   let best: { id: number; epoch: number } | null = null;
-  for (const r of s.replicas) if (r.role === 'leader' && r.leaderEpoch !== null && (!best || r.leaderEpoch > best.epoch)) best = { id: r.id, epoch: r.leaderEpoch };
+  for (const r of s.replicas)
+    if (r.role === 'leader' && r.leaderEpoch !== null && (!best || r.leaderEpoch > best.epoch))
+      best = { id: r.id, epoch: r.leaderEpoch };
   return best;
 }
 
-const maxPromised = (s: Sample | undefined) => Math.max(0, ...(s?.replicas.map((r) => r.promisedEpoch) ?? []));
+const maxPromised = (s: Sample | undefined) =>
+  Math.max(0, ...(s?.replicas.map((r) => r.promisedEpoch) ?? []));
 
 /** Leaders in order, one entry per change of leading replica (gaps without a leader skipped). */
-export function leaderSequence(samples: readonly Sample[]): Array<{ atMs: number; id: number; epoch: number }> {
+export function leaderSequence(
+  samples: readonly Sample[],
+): Array<{ atMs: number; id: number; epoch: number }> {
   const seq: Array<{ atMs: number; id: number; epoch: number }> = [];
   for (const s of samples) {
     const l = clusterLeader(s);
@@ -68,7 +91,12 @@ export function leaderSequence(samples: readonly Sample[]): Array<{ atMs: number
 }
 
 /** The first time in [from, to) a sample shows a leader other than `was` (id or epoch), minus `from`. */
-function movedAfter(samples: readonly Sample[], from: number, to: number, was: { id: number; epoch: number } | null): number | null {
+function movedAfter(
+  samples: readonly Sample[],
+  from: number,
+  to: number,
+  was: { id: number; epoch: number } | null,
+): number | null {
   for (const s of samples) {
     if (s.atMs < from || s.atMs >= to) continue;
     const l = clusterLeader(s);
@@ -96,7 +124,11 @@ export function measureFaults(
   const leaders = leaderSequence(samples);
   // A 4xx (sold out, 404) is an answer, not an error the store made the client see.
   const failedOps = history
-    .filter((e) => e.type === 'info' || (e.type === 'fail' && (e.response === null || e.response.status >= 500)))
+    .filter(
+      (e) =>
+        e.type === 'info' ||
+        (e.type === 'fail' && (e.response === null || e.response.status >= 500)),
+    )
     .map((e) => e.timeMs);
   return faults.map((f, i) => {
     const end = faults[i + 1]?.appliedAtMs ?? endMs;
@@ -108,9 +140,19 @@ export function measureFaults(
     const lastBeforeChange = (t: number) => leaders.filter((l) => l.atMs < t).pop();
     // Took the lead back: after its restart, the restarted replica became leader in place of
     // another replica that was leading at the restart.
-    const restarted = f.kind === 'kill-leader' || f.kind === 'kill-follower' ? Number(f.target.replace('order-', '')) : null;
-    const tookLeadBack = restarted !== null && f.healedAtMs !== null &&
-      changes.some((l) => l.atMs >= f.healedAtMs! && l.id === restarted && (lastBeforeChange(l.atMs)?.id ?? restarted) !== restarted);
+    const restarted =
+      f.kind === 'kill-leader' || f.kind === 'kill-follower'
+        ? Number(f.target.replace('order-', ''))
+        : null;
+    const tookLeadBack =
+      restarted !== null &&
+      f.healedAtMs !== null &&
+      changes.some(
+        (l) =>
+          l.atMs >= f.healedAtMs! &&
+          l.id === restarted &&
+          (lastBeforeChange(l.atMs)?.id ?? restarted) !== restarted,
+      );
     return {
       kind: f.kind,
       target: f.target,
@@ -118,12 +160,20 @@ export function measureFaults(
       atMs: f.appliedAtMs,
       windowMs: end - f.appliedAtMs,
       epochs: Math.max(0, maxPromised(atEnd) - maxPromised(before)),
-      leaderChanges: changes.filter((l, j) => (j === 0 ? prior?.id : changes[j - 1]!.id) !== l.id).length,
+      leaderChanges: changes.filter((l, j) => (j === 0 ? prior?.id : changes[j - 1]!.id) !== l.id)
+        .length,
       // Against the leader as it was just before the fault (the sequence's entries carry a leader's latest epoch).
-      leaderMovedAfterMs: movedAfter(samples, f.appliedAtMs, end, before ? clusterLeader(before) : null),
+      leaderMovedAfterMs: movedAfter(
+        samples,
+        f.appliedAtMs,
+        end,
+        before ? clusterLeader(before) : null,
+      ),
       tookLeadBack,
       attemptErrors: errors.filter((e) => inWindow(e.atMs)).length,
-      errorKinds: countBy(errors.filter((e) => inWindow(e.atMs)).map((e) => `${e.method} ${e.what}`)),
+      errorKinds: countBy(
+        errors.filter((e) => inWindow(e.atMs)).map((e) => `${e.method} ${e.what}`),
+      ),
       opFailures: failedOps.filter(inWindow).length,
     };
   });
@@ -146,7 +196,10 @@ export interface Agreement {
   longestDisagreementMs: number;
 }
 
-export function frontendAgreement(samples: readonly Sample[], frontends: readonly string[]): Agreement {
+export function frontendAgreement(
+  samples: readonly Sample[],
+  frontends: readonly string[],
+): Agreement {
   let n = 0;
   let differ = 0;
   let oneWithout = 0;
@@ -168,7 +221,8 @@ export function frontendAgreement(samples: readonly Sample[], frontends: readonl
       streakStart = null;
     }
   }
-  if (streakStart !== null && samples.length) longest = Math.max(longest, samples[samples.length - 1]!.atMs - streakStart);
+  if (streakStart !== null && samples.length)
+    longest = Math.max(longest, samples[samples.length - 1]!.atMs - streakStart);
   return { samples: n, disagreements: differ, oneWithout, longestDisagreementMs: longest };
 }
 
@@ -189,7 +243,12 @@ export function startupElection(samples: readonly Sample[]): DuelSummary['startu
   return first ? { epochs: maxPromised(first), leaderId: clusterLeader(first)!.id } : null;
 }
 
-export function duelSummary(measures: readonly FaultMeasure[], replicaKinds: ReadonlySet<FaultKind>, agreement: Agreement, startup: DuelSummary['startup'] = null): DuelSummary {
+export function duelSummary(
+  measures: readonly FaultMeasure[],
+  replicaKinds: ReadonlySet<FaultKind>,
+  agreement: Agreement,
+  startup: DuelSummary['startup'] = null,
+): DuelSummary {
   const rf = measures.filter((m) => replicaKinds.has(m.kind));
   const epochs = rf.reduce((s, m) => s + m.epochs, 0);
   return {

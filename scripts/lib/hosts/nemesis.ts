@@ -17,7 +17,13 @@ import type { Firewall, NetFault } from './nft.ts';
 import type { FaultStep } from './schedule.ts';
 import type { Sampler } from './observe.ts';
 import type { Store } from './store.ts';
-import { FRONTEND_HOSTS, REPLICA_HOSTS, SERVICE_HOSTS, type ReplicaHost, type ServiceHost } from './topology.ts';
+import {
+  FRONTEND_HOSTS,
+  REPLICA_HOSTS,
+  SERVICE_HOSTS,
+  type ReplicaHost,
+  type ServiceHost,
+} from './topology.ts';
 
 export interface NemesisDeps {
   store: Store;
@@ -29,7 +35,8 @@ export interface NemesisDeps {
 
 type Undo = () => Promise<void>;
 
-const pickOf = <T>(xs: readonly T[], pick: number): T => xs[Math.min(xs.length - 1, Math.floor(pick * xs.length))]!;
+const pickOf = <T>(xs: readonly T[], pick: number): T =>
+  xs[Math.min(xs.length - 1, Math.floor(pick * xs.length))]!;
 
 export function createNemesis(d: NemesisDeps): Nemesis {
   return new Nemesis(d);
@@ -50,7 +57,13 @@ export class Nemesis {
     const d = this.d;
     for (const [i, step] of schedule.entries()) {
       if (!(await sleepUntil(d.now, step.atMs, signal))) return;
-      const rec: FaultRecord = { kind: step.kind, target: '?', appliedAtMs: d.now(), healedAtMs: null, detail: '' };
+      const rec: FaultRecord = {
+        kind: step.kind,
+        target: '?',
+        appliedAtMs: d.now(),
+        healedAtMs: null,
+        detail: '',
+      };
       let undo: Undo | null = null;
       try {
         const a = await this.apply(step, `f${i}`);
@@ -64,7 +77,9 @@ export class Nemesis {
       }
       await sleepUntil(d.now, rec.appliedAtMs + step.holdMs, signal);
       if (undo) {
-        await undo().catch((err: Error) => d.note(`healing ${step.kind} failed: ${err.message.split('\n')[0]}`));
+        await undo().catch((err: Error) =>
+          d.note(`healing ${step.kind} failed: ${err.message.split('\n')[0]}`),
+        );
         rec.healedAtMs = d.now();
         d.note(`healed: ${step.kind} ${rec.target}`);
       }
@@ -82,7 +97,10 @@ export class Nemesis {
   }
 
   /** One step made a fault in force, its roles resolved now; the undo heals it. */
-  private async apply(step: FaultStep, id: string): Promise<{ target: string; detail: string; undo: Undo }> {
+  private async apply(
+    step: FaultStep,
+    id: string,
+  ): Promise<{ target: string; detail: string; undo: Undo }> {
     const l = this.leader();
     const followers = REPLICA_HOSTS.filter((r) => r !== l);
     switch (step.kind) {
@@ -90,7 +108,11 @@ export class Nemesis {
         return { target: l, detail: `SIGKILL leader ${l}`, undo: await this.kill(l) };
       case 'kill-follower': {
         const f = pickOf(followers, step.pick);
-        return { target: f, detail: `SIGKILL follower ${f} (leader ${l})`, undo: await this.kill(f) };
+        return {
+          target: f,
+          detail: `SIGKILL follower ${f} (leader ${l})`,
+          undo: await this.kill(f),
+        };
       }
       case 'kill-frontend': {
         const f = pickOf(FRONTEND_HOSTS, step.pick);
@@ -98,15 +120,27 @@ export class Nemesis {
       }
       case 'partition-leader': {
         const others = SERVICE_HOSTS.filter((h) => h !== l);
-        return { target: l, detail: `drop every packet between leader ${l} and ${others.join(', ')}`, undo: await this.net({ kind: 'partition', id, a: [l], b: others }) };
+        return {
+          target: l,
+          detail: `drop every packet between leader ${l} and ${others.join(', ')}`,
+          undo: await this.net({ kind: 'partition', id, a: [l], b: others }),
+        };
       }
       case 'partition-frontend': {
         const f = pickOf(FRONTEND_HOSTS, step.pick);
-        return { target: f, detail: `drop every packet between ${f} and leader ${l} (it still sees the followers)`, undo: await this.net({ kind: 'partition', id, a: [f], b: [l] }) };
+        return {
+          target: f,
+          detail: `drop every packet between ${f} and leader ${l} (it still sees the followers)`,
+          undo: await this.net({ kind: 'partition', id, a: [f], b: [l] }),
+        };
       }
       case 'loss': {
         const other = pickOf([...followers, ...FRONTEND_HOSTS], step.pick);
-        return { target: l, detail: `${step.amount}% random packet loss between leader ${l} and ${other}`, undo: await this.net({ kind: 'loss', id, a: l, b: other, percent: step.amount }) };
+        return {
+          target: l,
+          detail: `${step.amount}% random packet loss between leader ${l} and ${other}`,
+          undo: await this.net({ kind: 'loss', id, a: l, b: other, percent: step.amount }),
+        };
       }
       case 'delay':
         return { target: l, ...this.delay(l, step.amount) };
@@ -125,7 +159,9 @@ export class Nemesis {
         await this.d.store.procs.restart(h);
         return;
       } catch (err) {
-        this.d.note(`restart of ${h} failed (attempt ${attempt}): ${(err as Error).message.split('\n')[0]}`);
+        this.d.note(
+          `restart of ${h} failed (attempt ${attempt}): ${(err as Error).message.split('\n')[0]}`,
+        );
       }
     }
   }
@@ -159,10 +195,13 @@ async function sleepUntil(now: () => number, t: number, signal: AbortSignal): Pr
         clearTimeout(timer);
         resolve();
       };
-      const timer = setTimeout(() => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      }, Math.min(100, Math.max(1, t - now())));
+      const timer = setTimeout(
+        () => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        Math.min(100, Math.max(1, t - now())),
+      );
       signal.addEventListener('abort', onAbort, { once: true });
     });
   }

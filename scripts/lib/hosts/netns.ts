@@ -27,7 +27,14 @@ export const NET_HOSTS: readonly NetHost[] = [...HOSTS, 'ctl'];
 export const SUBNET_PREFIX = '10.213.0';
 export const SUBNET = `${SUBNET_PREFIX}.0/24`;
 const HOST_OCTET: Record<NetHost, number> = {
-  catalog: 10, 'order-1': 11, 'order-2': 12, 'order-3': 13, 'frontend-1': 21, 'frontend-2': 22, lb: 30, ctl: 100,
+  catalog: 10,
+  'order-1': 11,
+  'order-2': 12,
+  'order-3': 13,
+  'frontend-1': 21,
+  'frontend-2': 22,
+  lb: 30,
+  ctl: 100,
 };
 export const NS_PREFIX = 'tsh-';
 const NAME_RE = /^tsh-(\d+)-/;
@@ -54,7 +61,9 @@ async function ip(...args: string[]): Promise<void> {
   try {
     await exec('ip', args, { timeout: 10_000 });
   } catch (err) {
-    throw new Error(`ip ${args.join(' ')} failed: ${((err as { stderr?: string }).stderr ?? (err as Error).message).trim()}`);
+    throw new Error(
+      `ip ${args.join(' ')} failed: ${((err as { stderr?: string }).stderr ?? (err as Error).message).trim()}`,
+    );
   }
 }
 
@@ -69,7 +78,20 @@ export async function createNetwork(ownerPid: number = process.pid): Promise<Net
     for (const [i, h] of NET_HOSTS.entries()) {
       const ns = net.ns(h);
       await ip('netns', 'add', ns);
-      await ip('-n', br, 'link', 'add', `v${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
+      await ip(
+        '-n',
+        br,
+        'link',
+        'add',
+        `v${i}`,
+        'type',
+        'veth',
+        'peer',
+        'name',
+        'eth0',
+        'netns',
+        ns,
+      );
       await ip('-n', br, 'link', 'set', `v${i}`, 'master', 'br0', 'up');
       await ip('-n', ns, 'addr', 'add', `${net.addr(h)}/24`, 'dev', 'eth0');
       await ip('-n', ns, 'link', 'set', 'eth0', 'up');
@@ -85,7 +107,9 @@ export async function createNetwork(ownerPid: number = process.pid): Promise<Net
 export function listNamespaces(): string[] {
   try {
     return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8', timeout: 10_000 })
-      .split('\n').map((l) => l.trim().split(/\s+/)[0] ?? '').filter(Boolean);
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/)[0] ?? '')
+      .filter(Boolean);
   } catch {
     return [];
   }
@@ -93,14 +117,21 @@ export function listNamespaces(): string[] {
 
 function pidsIn(ns: string): number[] {
   try {
-    return execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', timeout: 10_000 }).split(/\s+/).filter(Boolean).map(Number).filter((n) => n > 0);
+    return execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', timeout: 10_000 })
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number)
+      .filter((n) => n > 0);
   } catch {
     return [];
   }
 }
 
 /** Kills every process in each namespace (SIGKILL, by PID) and deletes it. Synchronous: safe in an exit handler. */
-export function destroyNamespacesSync(names: readonly string[]): { killed: number[]; left: string[] } {
+export function destroyNamespacesSync(names: readonly string[]): {
+  killed: number[];
+  left: string[];
+} {
   const existing = new Set(listNamespaces());
   const killed: number[] = [];
   for (const ns of names) {
@@ -152,7 +183,8 @@ export function namespacesOf(ownerPid: number): string[] {
 
 /** Why this machine cannot run the multi-host run, or null when it can. */
 export async function whyNoNamespaces(): Promise<string | null> {
-  if (process.platform !== 'linux') return `network namespaces need Linux (this is ${process.platform})`;
+  if (process.platform !== 'linux')
+    return `network namespaces need Linux (this is ${process.platform})`;
   if (process.getuid?.() !== 0) return 'network namespaces need root (run as root, e.g. in CI)';
   for (const tool of ['ip', 'nft', 'haproxy']) {
     try {

@@ -55,13 +55,15 @@ export function renderRules(faults: readonly NetFault[], ctx: RuleContext): Rule
   const rules: Rules = new Map();
   for (const f of faults) {
     if (f.kind === 'partition') {
-      for (const x of f.a) for (const y of f.b) {
-        if (x === y) continue;
-        pairRules(rules, ctx, x, y, 'drop');
-        pairRules(rules, ctx, y, x, 'drop');
-      }
+      for (const x of f.a)
+        for (const y of f.b) {
+          if (x === y) continue;
+          pairRules(rules, ctx, x, y, 'drop');
+          pairRules(rules, ctx, y, x, 'drop');
+        }
     } else {
-      if (!(f.percent > 0 && f.percent <= 100)) throw new RangeError(`loss must be 1-100 %, got ${f.percent}`);
+      if (!(f.percent > 0 && f.percent <= 100))
+        throw new RangeError(`loss must be 1-100 %, got ${f.percent}`);
       const verdict = `numgen random mod 100 < ${Math.round(f.percent)} drop`;
       pairRules(rules, ctx, f.a, f.b, verdict);
       pairRules(rules, ctx, f.b, f.a, verdict);
@@ -80,7 +82,9 @@ export function tableScript(r: { input: string[]; output: string[] } | undefined
 
 export function runIn(ns: string, command: string[], stdin?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', ns, ...command], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('ip', ['netns', 'exec', ns, ...command], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
@@ -97,7 +101,11 @@ export function runIn(ns: string, command: string[], stdin?: string): Promise<st
 }
 
 /** Keeps the active faults and the tables in the namespaces in step. */
-export function createFirewall(ctx: RuleContext, nsOf: (host: string) => string, hosts: readonly string[]) {
+export function createFirewall(
+  ctx: RuleContext,
+  nsOf: (host: string) => string,
+  hosts: readonly string[],
+) {
   const active = new Map<string, NetFault>();
   const touched = new Set<string>();
   async function sync(): Promise<void> {

@@ -4,7 +4,12 @@
  * records every failed attempt (a 5xx or a network error) before the client's retry logic sees
  * it. The controller is never partitioned, so what it samples is each service's own view.
  */
-import { createPooledHttp, NetworkError, type HttpClient, type HttpRequest } from '../../../shared/http.ts';
+import {
+  createPooledHttp,
+  NetworkError,
+  type HttpClient,
+  type HttpRequest,
+} from '../../../shared/http.ts';
 import { createRouteClient } from '../../../shared/protocol/client.ts';
 import { frontendPublicRoutes } from '../../../shared/protocol/frontend.ts';
 import { orderRoutes } from '../../../shared/protocol/order.ts';
@@ -23,7 +28,11 @@ export interface Sampler {
 }
 
 /** `http` carries the cluster credential: a replica's status is an internal route. */
-export function startSampler(http: HttpClient, url: (h: HostName) => string, now: () => number): Sampler {
+export function startSampler(
+  http: HttpClient,
+  url: (h: HostName) => string,
+  now: () => number,
+): Sampler {
   const samples: Sample[] = [];
   let stopped = false;
   const frontendApi = createRouteClient(http, frontendPublicRoutes);
@@ -32,8 +41,12 @@ export function startSampler(http: HttpClient, url: (h: HostName) => string, now
   const one = async (): Promise<Sample> => {
     const atMs = now();
     const [fronts, reps] = await Promise.all([
-      Promise.all(FRONTEND_HOSTS.map((f) => frontendApi.call(url(f), 'health', {}, probe).catch(() => null))),
-      Promise.all(REPLICA_HOSTS.map((r) => replicaApi.call(url(r), 'status', {}, probe).catch(() => null))),
+      Promise.all(
+        FRONTEND_HOSTS.map((f) => frontendApi.call(url(f), 'health', {}, probe).catch(() => null)),
+      ),
+      Promise.all(
+        REPLICA_HOSTS.map((r) => replicaApi.call(url(r), 'status', {}, probe).catch(() => null)),
+      ),
     ]);
     const frontends: Record<string, LeaderView | null> = {};
     FRONTEND_HOSTS.forEach((f, i) => {
@@ -43,7 +56,13 @@ export function startSampler(http: HttpClient, url: (h: HostName) => string, now
     const replicas: ReplicaView[] = [];
     REPLICA_HOSTS.forEach((r, i) => {
       const d = reps[i];
-      if (d) replicas.push({ id: replicaId(r), role: String(d.role), promisedEpoch: Number(d.promisedEpoch ?? 0), leaderEpoch: d.leaderEpoch ?? null });
+      if (d)
+        replicas.push({
+          id: replicaId(r),
+          role: String(d.role),
+          promisedEpoch: Number(d.promisedEpoch ?? 0),
+          leaderEpoch: d.leaderEpoch ?? null,
+        });
     });
     return { atMs, frontends, replicas };
   };
@@ -79,7 +98,11 @@ export function recordingTransport(errors: AttemptError[], now: () => number): (
     const client = async (req: HttpRequest) => {
       try {
         const res = await inner(req);
-        if (res.status >= 500) record(req, `${res.status} ${(res.body as { error?: { reason?: string } })?.error?.reason ?? ''}`.trim());
+        if (res.status >= 500)
+          record(
+            req,
+            `${res.status} ${(res.body as { error?: { reason?: string } })?.error?.reason ?? ''}`.trim(),
+          );
         return res;
       } catch (err) {
         record(req, err instanceof NetworkError ? err.kind : 'error');

@@ -75,7 +75,10 @@ interface Proc {
 
 const DEFAULT_READY_TIMEOUT_MS = 20_000;
 
-type ProcsOptions = { output: (name: string, line: string) => void; onExit?: (e: ProcExit) => void };
+type ProcsOptions = {
+  output: (name: string, line: string) => void;
+  onExit?: (e: ProcExit) => void;
+};
 
 export function createProcs(opts: ProcsOptions): Procs {
   return new ProcTable(opts);
@@ -83,7 +86,11 @@ export function createProcs(opts: ProcsOptions): Procs {
 
 /** Spawns `spec`'s child: output goes to `output` line by line; `line` resolves at its ready line. */
 function spawnProc(spec: ProcSpec, opts: ProcsOptions): { proc: Proc; line: Promise<void> } {
-  const child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(spec.command, spec.args, {
+    cwd: spec.cwd,
+    env: spec.env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   child.stdin!.on('error', () => {});
   let sawLine!: () => void;
   const line = new Promise<void>((resolve) => (sawLine = resolve));
@@ -94,12 +101,22 @@ function spawnProc(spec: ProcSpec, opts: ProcsOptions): { proc: Proc; line: Prom
   pipeLines(child.stdout!, onLine);
   pipeLines(child.stderr!, onLine);
   const proc: Proc = {
-    spec, child, pid: child.pid ?? -1, expected: false, exited: false,
+    spec,
+    child,
+    pid: child.pid ?? -1,
+    expected: false,
+    exited: false,
     exit: new Promise<ProcExit>((resolve) => {
       const done = (code: number | null, signal: NodeJS.Signals | null) => {
         if (proc.exited) return;
         proc.exited = true;
-        const e: ProcExit = { name: spec.name, pid: proc.pid, code, signal, expected: proc.expected };
+        const e: ProcExit = {
+          name: spec.name,
+          pid: proc.pid,
+          code,
+          signal,
+          expected: proc.expected,
+        };
         opts.onExit?.(e);
         resolve(e);
       };
@@ -117,11 +134,25 @@ function spawnProc(spec: ProcSpec, opts: ProcsOptions): { proc: Proc; line: Prom
 async function waitStarted(proc: Proc, line: Promise<void>): Promise<void> {
   const { spec } = proc;
   const deadline = Date.now() + (spec.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS);
-  const exited = proc.exit.then((e) => Promise.reject(new Error(`${spec.name} exited (${describeExit(e)}) before it was started`)));
+  const exited = proc.exit.then((e) =>
+    Promise.reject(new Error(`${spec.name} exited (${describeExit(e)}) before it was started`)),
+  );
   exited.catch(() => {});
-  const started = 'line' in spec.ready ? line : pollUntil(spec.ready.check, deadline, () => proc.exited);
+  const started =
+    'line' in spec.ready ? line : pollUntil(spec.ready.check, deadline, () => proc.exited);
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${spec.name} did not start within ${spec.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS} ms`)), deadline - Date.now())));
+  const timeout = new Promise<never>(
+    (_, reject) =>
+      (timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `${spec.name} did not start within ${spec.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS} ms`,
+            ),
+          ),
+        deadline - Date.now(),
+      )),
+  );
   try {
     await Promise.race([started, exited, timeout]);
   } finally {
@@ -187,7 +218,10 @@ class ProcTable implements Procs {
 
   stopAll(graceMs = 8_000): Promise<void> {
     this.stopping ??= (async () => {
-      await terminate([...this.procs.values()].filter((p) => !p.exited), graceMs);
+      await terminate(
+        [...this.procs.values()].filter((p) => !p.exited),
+        graceMs,
+      );
       process.off('exit', this.onProcessExit);
     })();
     return this.stopping;
@@ -232,7 +266,11 @@ export function isAlive(pid: number): boolean {
 }
 
 /** Polls `cond` every 50 ms until it is true; rejects at the deadline or once `gone()`. */
-export async function pollUntil(cond: () => Promise<boolean>, deadlineMs: number, gone: () => boolean = () => false): Promise<void> {
+export async function pollUntil(
+  cond: () => Promise<boolean>,
+  deadlineMs: number,
+  gone: () => boolean = () => false,
+): Promise<void> {
   while (Date.now() < deadlineMs && !gone()) {
     if (await cond().catch(() => false)) return;
     await new Promise((r) => setTimeout(r, 50));

@@ -25,10 +25,32 @@ import { createFirewall } from './nft.ts';
 import { createRouteClient } from '../../../shared/protocol/client.ts';
 import { orderRoutes } from '../../../shared/protocol/order.ts';
 import { recordingTransport, startSampler, type Sampler } from './observe.ts';
-import { duelSummary, frontendAgreement, measureFaults, startupElection, type AttemptError, type DuelSummary, type FaultMeasure } from './measure.ts';
-import { DEFAULT_TIMING, makeSchedule, QUICK_TIMING, REPLICA_FAULTS, type FaultKind, type FaultStep } from './schedule.ts';
+import {
+  duelSummary,
+  frontendAgreement,
+  measureFaults,
+  startupElection,
+  type AttemptError,
+  type DuelSummary,
+  type FaultMeasure,
+} from './measure.ts';
+import {
+  DEFAULT_TIMING,
+  makeSchedule,
+  QUICK_TIMING,
+  REPLICA_FAULTS,
+  type FaultKind,
+  type FaultStep,
+} from './schedule.ts';
 import { startStore, waitAllReady, type Store } from './store.ts';
-import { FRONTEND_HOSTS, HOSTS, REPLICA_HOSTS, replicaId, SERVICE_HOSTS, type ServiceHost } from './topology.ts';
+import {
+  FRONTEND_HOSTS,
+  HOSTS,
+  REPLICA_HOSTS,
+  replicaId,
+  SERVICE_HOSTS,
+  type ServiceHost,
+} from './topology.ts';
 import type { Firewall } from './nft.ts';
 import type { Network } from './netns.ts';
 import { catalogPaths, replicaPaths } from '../../../shared/data-dir.ts';
@@ -57,7 +79,11 @@ export interface Throughput {
   /** The machine's 1-minute load average when the measurement began: the figures are only as quiet as the machine. */
   loadAverage: number;
 }
-export interface ErrorsWhen { faults: number; attemptErrors: number; opFailures: number }
+export interface ErrorsWhen {
+  faults: number;
+  attemptErrors: number;
+  opFailures: number;
+}
 
 export interface HostsReport {
   seed: number;
@@ -87,13 +113,25 @@ export interface HostsReport {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Orders acknowledged per second by `clients` closed-loop clients ordering whenever in stock. */
-async function ordersPerSec(baseUrl: string, clients: number, ms: number, seed: number, historyPath: string): Promise<number> {
+async function ordersPerSec(
+  baseUrl: string,
+  clients: number,
+  ms: number,
+  seed: number,
+  historyPath: string,
+): Promise<number> {
   let acked = 0;
   const t0 = performance.now();
   const history = await openHistoryFile(historyPath);
   try {
     await runClients({
-      baseUrl, clients, durationMs: ms, p: 1, seed, timeoutMs: 5_000, timeOrigin: t0,
+      baseUrl,
+      clients,
+      durationMs: ms,
+      p: 1,
+      seed,
+      timeoutMs: 5_000,
+      timeOrigin: t0,
       history: (e) => {
         history.write(e);
         if (e.type === 'ok' && e.f === 'order' && e.timeMs <= ms) acked++;
@@ -106,14 +144,25 @@ async function ordersPerSec(baseUrl: string, clients: number, ms: number, seed: 
 }
 
 /** Every client history of the run (the checker needs all: an order in the log no history sent is a phantom). */
-const HISTORIES = ['warmup.jsonl', 'throughput-lb.jsonl', 'throughput-direct.jsonl', 'history.jsonl'];
+const HISTORIES = [
+  'warmup.jsonl',
+  'throughput-lb.jsonl',
+  'throughput-direct.jsonl',
+  'history.jsonl',
+];
 
 async function converge(store: Store, deadlineMs: number): Promise<boolean> {
   const end = Date.now() + deadlineMs;
   while (Date.now() < end) {
     const replicas = createRouteClient(store.http, orderRoutes);
-    const st = await Promise.all(REPLICA_HOSTS.map((r) => replicas.call(store.url(r), 'status', {}, { timeoutMs: 500 }).catch(() => null)));
-    const heads = st.map((s) => s && `${s.head.lastIndex}/${s.head.lastCrc}/${s.commitIndex === s.head.lastIndex}`);
+    const st = await Promise.all(
+      REPLICA_HOSTS.map((r) =>
+        replicas.call(store.url(r), 'status', {}, { timeoutMs: 500 }).catch(() => null),
+      ),
+    );
+    const heads = st.map(
+      (s) => s && `${s.head.lastIndex}/${s.head.lastCrc}/${s.commitIndex === s.head.lastIndex}`,
+    );
     if (heads.every((h) => h && h === heads[0] && h.endsWith('/true'))) return true;
     await sleep(100);
   }
@@ -124,14 +173,22 @@ async function converge(store: Store, deadlineMs: number): Promise<boolean> {
 async function checkerView(o: RunOptions): Promise<string> {
   const view = path.join(o.runDir, 'check-view');
   await fs.mkdir(view, { recursive: true });
-  await fs.symlink(catalogPaths(path.join(o.runDir, 'disk', 'catalog')).dir, catalogPaths(view).dir);
-  for (const r of REPLICA_HOSTS) await fs.symlink(path.join(o.runDir, 'disk', r, r), path.join(view, r));
+  await fs.symlink(
+    catalogPaths(path.join(o.runDir, 'disk', 'catalog')).dir,
+    catalogPaths(view).dir,
+  );
+  for (const r of REPLICA_HOSTS)
+    await fs.symlink(path.join(o.runDir, 'disk', r, r), path.join(view, r));
   return view;
 }
 
 function errorsWhen(measures: readonly FaultMeasure[], kind: FaultKind): ErrorsWhen {
   const ms = measures.filter((m) => m.kind === kind);
-  return { faults: ms.length, attemptErrors: ms.reduce((s, m) => s + m.attemptErrors, 0), opFailures: ms.reduce((s, m) => s + m.opFailures, 0) };
+  return {
+    faults: ms.length,
+    attemptErrors: ms.reduce((s, m) => s + m.attemptErrors, 0),
+    opFailures: ms.reduce((s, m) => s + m.opFailures, 0),
+  };
 }
 
 /** The run's clock (ms since t0, which the fault phase moves to its start) and its timeline of notes. */
@@ -157,39 +214,83 @@ class RunTimeline {
 }
 
 /** The report before anything ran: what was asked for, and nothing measured yet. */
-function initialReport(o: RunOptions, net: Network, schedule: FaultStep[], timeline: string[]): HostsReport {
+function initialReport(
+  o: RunOptions,
+  net: Network,
+  schedule: FaultStep[],
+  timeline: string[],
+): HostsReport {
   const none: ErrorsWhen = { faults: 0, attemptErrors: 0, opFailures: 0 };
   return {
-    seed: o.seed, quick: o.quick, kinds: o.kinds, clients: o.clients, durationMs: o.durationMs,
+    seed: o.seed,
+    quick: o.quick,
+    kinds: o.kinds,
+    clients: o.clients,
+    durationMs: o.durationMs,
     addresses: Object.fromEntries([...HOSTS, 'ctl' as const].map((h) => [h, net.addr(h)])),
-    schedule, throughput: null, faults: [], errorsWhen: { frontendKilled: { ...none }, leaderKilled: { ...none } },
+    schedule,
+    throughput: null,
+    faults: [],
+    errorsWhen: { frontendKilled: { ...none }, leaderKilled: { ...none } },
     duel: duelSummary([], REPLICA_FAULTS, frontendAgreement([], FRONTEND_HOSTS)),
-    client: null, convergedAfterMs: null, logsIdentical: false, check: null, violations: [], unexpectedExits: [], pids: [], timeline, interrupted: false, ok: false,
+    client: null,
+    convergedAfterMs: null,
+    logsIdentical: false,
+    check: null,
+    violations: [],
+    unexpectedExits: [],
+    pids: [],
+    timeline,
+    interrupted: false,
+    ok: false,
   };
 }
 
 /** nftables in each service's namespace; a delay rule finds its fault proxy in the store once it runs. */
 function hostFirewall(net: Network, store: () => Store | null): Firewall {
   return createFirewall(
-    { addr: (h) => net.addr(h as ServiceHost), ctl: net.addr('ctl'), proxyPort: (from, to) => store()?.proxies.get(`${from}->${to}`)?.port ?? null },
-    (h) => net.ns(h as ServiceHost), SERVICE_HOSTS,
+    {
+      addr: (h) => net.addr(h as ServiceHost),
+      ctl: net.addr('ctl'),
+      proxyPort: (from, to) => store()?.proxies.get(`${from}->${to}`)?.port ?? null,
+    },
+    (h) => net.ns(h as ServiceHost),
+    SERVICE_HOSTS,
   );
 }
 
-export async function runHosts(o: RunOptions, signal: AbortSignal, say: (line: string) => void): Promise<HostsReport> {
+export async function runHosts(
+  o: RunOptions,
+  signal: AbortSignal,
+  say: (line: string) => void,
+): Promise<HostsReport> {
   const net: Network = describeNetwork(o.ownerPid);
   const servicesLog = createWriteStream(path.join(o.runDir, 'services.log'));
   const clock = new RunTimeline(say);
   const { note } = clock;
-  const schedule = makeSchedule(o.seed, o.durationMs, o.kinds, o.quick ? QUICK_TIMING : DEFAULT_TIMING, o.quick ? o.kinds.length : Infinity);
+  const schedule = makeSchedule(
+    o.seed,
+    o.durationMs,
+    o.kinds,
+    o.quick ? QUICK_TIMING : DEFAULT_TIMING,
+    o.quick ? o.kinds.length : Infinity,
+  );
   const report = initialReport(o, net, schedule, clock.lines);
   let store: Store | null = null;
   let sampler: Sampler | null = null;
   const firewall = hostFirewall(net, () => store);
   try {
-    note(`starting the store from ${o.distDir} on ${SERVICE_HOSTS.length} hosts + lb (${Object.entries(report.addresses).map(([h, a]) => `${h} ${a}`).join(', ')})`);
+    note(
+      `starting the store from ${o.distDir} on ${SERVICE_HOSTS.length} hosts + lb (${Object.entries(
+        report.addresses,
+      )
+        .map(([h, a]) => `${h} ${a}`)
+        .join(', ')})`,
+    );
     store = await startStore({
-      net, distDir: o.distDir, runDir: o.runDir,
+      net,
+      distDir: o.distDir,
+      runDir: o.runDir,
       tuning: { LOG_LEVEL: o.logLevel, RESTOCK_INTERVAL_MS: '200' },
       output: (name, line) => servicesLog.write(`[${name}] ${line}\n`),
       onExit: (e) => {
@@ -203,8 +304,10 @@ export async function runHosts(o: RunOptions, signal: AbortSignal, say: (line: s
     note(`every service ready; clients reach the store at ${store.lbUrl} (haproxy)`);
     sampler = startSampler(store.http, (h) => store!.url(h), clock.now);
 
-    if (o.throughputMs > 0 && !signal.aborted) report.throughput = await measureThroughput(store, o, note);
-    if (!signal.aborted) await faultPhase(store, sampler, firewall, o, schedule, report, signal, clock);
+    if (o.throughputMs > 0 && !signal.aborted)
+      report.throughput = await measureThroughput(store, o, note);
+    if (!signal.aborted)
+      await faultPhase(store, sampler, firewall, o, schedule, report, signal, clock);
     if (!signal.aborted) await settle(store, report, note);
     await sampler.stop();
     sampler = null;
@@ -232,24 +335,66 @@ async function settle(store: Store, report: HostsReport, note: (t: string) => vo
   const healedAt = performance.now();
   const converged = await converge(store, 30_000);
   report.convergedAfterMs = converged ? Math.round(performance.now() - healedAt) : null;
-  if (!converged) report.violations.push('the replicas did not agree on one log within 30 s of healing');
-  note(converged ? `replicas agree (${report.convergedAfterMs} ms after healing)` : 'replicas did not converge');
+  if (!converged)
+    report.violations.push('the replicas did not agree on one log within 30 s of healing');
+  note(
+    converged
+      ? `replicas agree (${report.convergedAfterMs} ms after healing)`
+      : 'replicas did not converge',
+  );
 }
 
-async function measureThroughput(store: Store, o: RunOptions, note: (t: string) => void): Promise<Throughput> {
-  note(`orders/s through the load balancer and through ${FRONTEND_HOSTS[0]} alone: ${o.clients} clients, ${o.throughputMs / 1000} s each`);
+async function measureThroughput(
+  store: Store,
+  o: RunOptions,
+  note: (t: string) => void,
+): Promise<Throughput> {
+  note(
+    `orders/s through the load balancer and through ${FRONTEND_HOSTS[0]} alone: ${o.clients} clients, ${o.throughputMs / 1000} s each`,
+  );
   const loadAverage = Math.round(os.loadavg()[0]! * 100) / 100;
   // Warm up first (JIT, connection pools, caches), so the first measurement is not the cold one.
-  await ordersPerSec(store.lbUrl, o.clients, Math.min(2_000, o.throughputMs), o.seed + 2, path.join(o.runDir, HISTORIES[0]!));
-  const lb = await ordersPerSec(store.lbUrl, o.clients, o.throughputMs, o.seed, path.join(o.runDir, HISTORIES[1]!));
-  const direct = await ordersPerSec(store.url(FRONTEND_HOSTS[0]!), o.clients, o.throughputMs, o.seed + 1, path.join(o.runDir, HISTORIES[2]!));
+  await ordersPerSec(
+    store.lbUrl,
+    o.clients,
+    Math.min(2_000, o.throughputMs),
+    o.seed + 2,
+    path.join(o.runDir, HISTORIES[0]!),
+  );
+  const lb = await ordersPerSec(
+    store.lbUrl,
+    o.clients,
+    o.throughputMs,
+    o.seed,
+    path.join(o.runDir, HISTORIES[1]!),
+  );
+  const direct = await ordersPerSec(
+    store.url(FRONTEND_HOSTS[0]!),
+    o.clients,
+    o.throughputMs,
+    o.seed + 1,
+    path.join(o.runDir, HISTORIES[2]!),
+  );
   note(`orders/s: ${lb} through the load balancer, ${direct} through one frontend alone`);
-  return { clients: o.clients, ms: o.throughputMs, lbOrdersPerSec: lb, directOrdersPerSec: direct, ratio: direct > 0 ? Math.round((lb / direct) * 100) / 100 : 0, loadAverage };
+  return {
+    clients: o.clients,
+    ms: o.throughputMs,
+    lbOrdersPerSec: lb,
+    directOrdersPerSec: direct,
+    ratio: direct > 0 ? Math.round((lb / direct) * 100) / 100 : 0,
+    loadAverage,
+  };
 }
 
 async function faultPhase(
-  store: Store, sampler: Sampler, firewall: Firewall, o: RunOptions, schedule: FaultStep[], report: HostsReport,
-  signal: AbortSignal, clock: RunTimeline,
+  store: Store,
+  sampler: Sampler,
+  firewall: Firewall,
+  o: RunOptions,
+  schedule: FaultStep[],
+  report: HostsReport,
+  signal: AbortSignal,
+  clock: RunTimeline,
 ): Promise<void> {
   const { now, note } = clock;
   const historyPath = path.join(o.runDir, HISTORIES[3]!);
@@ -265,22 +410,35 @@ async function faultPhase(
   const t0 = performance.now();
   clock.restartAt(t0);
   const firstSample = sampler.samples().length;
-  note(`fault phase: ${o.clients} clients through the load balancer for ${o.durationMs / 1000} s; ${schedule.length} faults planned (seed ${o.seed})`);
+  note(
+    `fault phase: ${o.clients} clients through the load balancer for ${o.durationMs / 1000} s; ${schedule.length} faults planned (seed ${o.seed})`,
+  );
   const nemesisRun = nemesis.run(schedule, nemesisStop.signal);
   let healed: Promise<void> | null = null;
-  const heal = () => (healed ??= (async () => {
-    nemesisStop.abort();
-    await nemesisRun;
-    if (signal.aborted) return; // stopping: nothing to heal, everything is about to be stopped
-    note('healing: links pass, rules flushed, every service up');
-    await nemesis.healAll();
-    await waitAllReady(store, 30_000).catch(() => note('not every service was ready 30 s after healing'));
-  })());
+  const heal = () =>
+    (healed ??= (async () => {
+      nemesisStop.abort();
+      await nemesisRun;
+      if (signal.aborted) return; // stopping: nothing to heal, everything is about to be stopped
+      note('healing: links pass, rules flushed, every service up');
+      await nemesis.healAll();
+      await waitAllReady(store, 30_000).catch(() =>
+        note('not every service was ready 30 s after healing'),
+      );
+    })());
   const endTimer = setTimeout(() => void heal(), o.durationMs);
   try {
     const result = await runClients({
-      baseUrl: store.lbUrl, clients: o.clients, durationMs: o.durationMs, signal: stopClients.signal, p: 0.5, seed: o.seed,
-      thinkMs: 10, timeoutMs: 3_000, retry: { retries: 10, minTimeout: 100, factor: 2, maxTimeout: 1_000 }, timeOrigin: t0,
+      baseUrl: store.lbUrl,
+      clients: o.clients,
+      durationMs: o.durationMs,
+      signal: stopClients.signal,
+      p: 0.5,
+      seed: o.seed,
+      thinkMs: 10,
+      timeoutMs: 3_000,
+      retry: { retries: 10, minTimeout: 100, factor: 2, maxTimeout: 1_000 },
+      timeOrigin: t0,
       http: recordingTransport(errors, now),
       history: (e) => {
         events.push(e);
@@ -299,16 +457,38 @@ async function faultPhase(
   }
   const samples = sampler.samples().slice(firstSample);
   report.faults = measureFaults(nemesis.records(), samples, errors, events, now());
-  report.errorsWhen = { frontendKilled: errorsWhen(report.faults, 'kill-frontend'), leaderKilled: errorsWhen(report.faults, 'kill-leader') };
-  report.duel = duelSummary(report.faults, REPLICA_FAULTS, frontendAgreement(samples, FRONTEND_HOSTS), startupElection(sampler.samples()));
+  report.errorsWhen = {
+    frontendKilled: errorsWhen(report.faults, 'kill-frontend'),
+    leaderKilled: errorsWhen(report.faults, 'kill-leader'),
+  };
+  report.duel = duelSummary(
+    report.faults,
+    REPLICA_FAULTS,
+    frontendAgreement(samples, FRONTEND_HOSTS),
+    startupElection(sampler.samples()),
+  );
 }
 
 async function judge(o: RunOptions, report: HostsReport, note: (t: string) => void): Promise<void> {
-  const files = await Promise.all(REPLICA_HOSTS.map((r) => fs.readFile(replicaPaths(path.join(o.runDir, 'disk', r), replicaId(r)).log).catch(() => null)));
+  const files = await Promise.all(
+    REPLICA_HOSTS.map((r) =>
+      fs.readFile(replicaPaths(path.join(o.runDir, 'disk', r), replicaId(r)).log).catch(() => null),
+    ),
+  );
   report.logsIdentical = files.every((f) => f?.equals(files[0]!));
-  if (!report.logsIdentical) report.violations.push(`order logs differ on disk (${files.map((f, i) => `${REPLICA_HOSTS[i]} ${f?.length ?? 'missing'} bytes`).join(', ')})`);
+  if (!report.logsIdentical)
+    report.violations.push(
+      `order logs differ on disk (${files.map((f, i) => `${REPLICA_HOSTS[i]} ${f?.length ?? 'missing'} bytes`).join(', ')})`,
+    );
   const histories = [];
-  for (const h of HISTORIES) if (await fs.stat(path.join(o.runDir, h)).then(() => true, () => false)) histories.push(path.join(o.runDir, h));
+  for (const h of HISTORIES)
+    if (
+      await fs.stat(path.join(o.runDir, h)).then(
+        () => true,
+        () => false,
+      )
+    )
+      histories.push(path.join(o.runDir, h));
   const check = await checkDataDir(await checkerView(o), histories);
   report.check = [summaryLine(check), ...check.skipped, ...check.notes].join('; ');
   for (const v of check.violations) report.violations.push(`check: ${v.kind}: ${v.message}`);

@@ -18,10 +18,25 @@
  */
 import { mulberry32 } from '../rng/rng.ts';
 
-export const FAULT_KINDS = ['kill-leader', 'kill-follower', 'kill-frontend', 'partition-leader', 'partition-frontend', 'loss', 'delay'] as const;
+export const FAULT_KINDS = [
+  'kill-leader',
+  'kill-follower',
+  'kill-frontend',
+  'partition-leader',
+  'partition-frontend',
+  'loss',
+  'delay',
+] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 /** Faults that touch an order replica (what "epochs per fault" is about). */
-export const REPLICA_FAULTS: ReadonlySet<FaultKind> = new Set(['kill-leader', 'kill-follower', 'partition-leader', 'partition-frontend', 'loss', 'delay']);
+export const REPLICA_FAULTS: ReadonlySet<FaultKind> = new Set([
+  'kill-leader',
+  'kill-follower',
+  'partition-leader',
+  'partition-frontend',
+  'loss',
+  'delay',
+]);
 
 export interface FaultStep {
   kind: FaultKind;
@@ -43,10 +58,19 @@ export interface ScheduleTiming {
  * Holds long enough for a frontend to notice a lost leader and elect (a probe times out after
  * 4 heartbeats, 800 ms, then the election itself), gaps long enough to settle.
  */
-export const DEFAULT_TIMING: ScheduleTiming = { firstMs: 1_500, holdMs: [2_500, 4_000], gapMs: [2_500, 3_500] };
-export const QUICK_TIMING: ScheduleTiming = { firstMs: 1_000, holdMs: [2_200, 2_600], gapMs: [1_800, 2_200] };
+export const DEFAULT_TIMING: ScheduleTiming = {
+  firstMs: 1_500,
+  holdMs: [2_500, 4_000],
+  gapMs: [2_500, 3_500],
+};
+export const QUICK_TIMING: ScheduleTiming = {
+  firstMs: 1_000,
+  holdMs: [2_200, 2_600],
+  gapMs: [1_800, 2_200],
+};
 
-const between = (rng: () => number, [lo, hi]: readonly [number, number]) => Math.round(lo + rng() * (hi - lo));
+const between = (rng: () => number, [lo, hi]: readonly [number, number]) =>
+  Math.round(lo + rng() * (hi - lo));
 
 function amountFor(kind: FaultKind, rng: () => number): number {
   if (kind === 'loss') return between(rng, [20, 50]);
@@ -55,7 +79,13 @@ function amountFor(kind: FaultKind, rng: () => number): number {
 }
 
 /** Every step ends by `durationMs`; `maxSteps` caps the count (the quick run takes one round). */
-export function makeSchedule(seed: number, durationMs: number, kinds: readonly FaultKind[], timing: ScheduleTiming = DEFAULT_TIMING, maxSteps = Infinity): FaultStep[] {
+export function makeSchedule(
+  seed: number,
+  durationMs: number,
+  kinds: readonly FaultKind[],
+  timing: ScheduleTiming = DEFAULT_TIMING,
+  maxSteps = Infinity,
+): FaultStep[] {
   const steps: FaultStep[] = [];
   if (kinds.length === 0) return steps;
   const rng = mulberry32((seed ^ 0x686f7374) >>> 0); // "host"
@@ -89,8 +119,12 @@ export function describeStep(s: FaultStep): string {
 }
 
 export function parseKinds(list: string): FaultKind[] {
-  const kinds = list.split(',').map((s) => s.trim()).filter(Boolean);
+  const kinds = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = kinds.filter((k) => !(FAULT_KINDS as readonly string[]).includes(k));
-  if (bad.length) throw new Error(`unknown fault kind(s) ${bad.join(', ')}; known: ${FAULT_KINDS.join(', ')}`);
+  if (bad.length)
+    throw new Error(`unknown fault kind(s) ${bad.join(', ')}; known: ${FAULT_KINDS.join(', ')}`);
   return kinds as FaultKind[];
 }

@@ -11,15 +11,38 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { startFaultProxy, type FaultProxy } from '../fault-proxy/proxy.ts';
-import { clusterCredential, newClusterSecret, withClusterCredential } from '../../../shared/auth.ts';
+import {
+  clusterCredential,
+  newClusterSecret,
+  withClusterCredential,
+} from '../../../shared/auth.ts';
 import { createPooledHttp, type HttpClient } from '../../../shared/http.ts';
 import { frontendPublicRoutes } from '../../../shared/protocol/index.ts';
 import { haproxyConfig } from './haproxy.ts';
 import type { Network } from './netns.ts';
-import { createProcs, ORPHAN_GUARD, pollUntil, type ProcExit, type Procs, type ProcSpec } from './procs.ts';
 import {
-  delayableLinks, ENTRY, envFor, FRONTEND_HOSTS, kindOf, mainPort, originOf, PORTS, readinessPath, REPLICA_HOSTS,
-  SERVICE_HOSTS, type HostName, type Placement, type ServiceHost,
+  createProcs,
+  ORPHAN_GUARD,
+  pollUntil,
+  type ProcExit,
+  type Procs,
+  type ProcSpec,
+} from './procs.ts';
+import {
+  delayableLinks,
+  ENTRY,
+  envFor,
+  FRONTEND_HOSTS,
+  kindOf,
+  mainPort,
+  originOf,
+  PORTS,
+  readinessPath,
+  REPLICA_HOSTS,
+  SERVICE_HOSTS,
+  type HostName,
+  type Placement,
+  type ServiceHost,
 } from './topology.ts';
 
 export interface StoreOptions {
@@ -56,8 +79,15 @@ export async function startStore(o: StoreOptions): Promise<Store> {
   const secret = newClusterSecret();
   const secretFile = path.join(o.runDir, 'cluster-secret');
   await fs.writeFile(secretFile, `${secret}\n`, { mode: 0o600 });
-  const http = withClusterCredential(createPooledHttp({ connectionsPerOrigin: 4 }), clusterCredential(secret));
-  const statusOf = (url: string, timeoutMs = 500) => http({ method: 'GET', url, timeoutMs }).then((r) => r.status, () => 0);
+  const http = withClusterCredential(
+    createPooledHttp({ connectionsPerOrigin: 4 }),
+    clusterCredential(secret),
+  );
+  const statusOf = (url: string, timeoutMs = 500) =>
+    http({ method: 'GET', url, timeoutMs }).then(
+      (r) => r.status,
+      () => 0,
+    );
   const placement: Placement = {
     address: (h) => net.addr(h),
     bind: (h) => net.addr(h),
@@ -72,29 +102,64 @@ export async function startStore(o: StoreOptions): Promise<Store> {
   };
   try {
     for (const [from, to] of delayableLinks()) {
-      proxies.set(`${from}->${to}`, await startFaultProxy({ host: net.addr('ctl'), target: originOf(placement, to, PORTS.replica[to]) }));
+      proxies.set(
+        `${from}->${to}`,
+        await startFaultProxy({
+          host: net.addr('ctl'),
+          target: originOf(placement, to, PORTS.replica[to]),
+        }),
+      );
     }
-    const envs = new Map(SERVICE_HOSTS.map((h) => [h, { ...envFor(h, placement), ...o.tuning }] as const));
+    const envs = new Map(
+      SERVICE_HOSTS.map((h) => [h, { ...envFor(h, placement), ...o.tuning }] as const),
+    );
     const spec = (h: ServiceHost): ProcSpec => ({
       name: h,
       command: 'ip',
-      args: ['netns', 'exec', net.ns(h), process.execPath, '--import', ORPHAN_GUARD, path.join(o.distDir, ENTRY[kindOf(h)])],
+      args: [
+        'netns',
+        'exec',
+        net.ns(h),
+        process.execPath,
+        '--import',
+        ORPHAN_GUARD,
+        path.join(o.distDir, ENTRY[kindOf(h)]),
+      ],
       env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...envs.get(h)! },
       ready: { line: LISTENING },
     });
     for (const h of SERVICE_HOSTS) await fs.mkdir(placement.dataDir(h), { recursive: true });
-    await Promise.all(['catalog', ...REPLICA_HOSTS].map((h) => procs.start(spec(h as ServiceHost))));
+    await Promise.all(
+      ['catalog', ...REPLICA_HOSTS].map((h) => procs.start(spec(h as ServiceHost))),
+    );
     await Promise.all(FRONTEND_HOSTS.map((h) => procs.start(spec(h))));
     const url = (h: HostName, port = mainPort(h)) => `http://${net.addr(h)}:${port}`;
-    await startLoadBalancer(o, procs, placement, () => statusOf(`${url('lb')}${frontendPublicRoutes.health.path}`));
-    return { procs, http, statusOf, placement, proxies, url, lbUrl: url('lb'), envOf: (h) => ({ ...envs.get(h)! }), close };
+    await startLoadBalancer(o, procs, placement, () =>
+      statusOf(`${url('lb')}${frontendPublicRoutes.health.path}`),
+    );
+    return {
+      procs,
+      http,
+      statusOf,
+      placement,
+      proxies,
+      url,
+      lbUrl: url('lb'),
+      envOf: (h) => ({ ...envs.get(h)! }),
+      close,
+    };
   } catch (err) {
     await close();
     throw err;
   }
 }
 
-async function startLoadBalancer(o: StoreOptions, procs: Procs, placement: Placement, lbHealth: () => Promise<number>): Promise<void> {
+async function startLoadBalancer(
+  o: StoreOptions,
+  procs: Procs,
+  placement: Placement,
+  lbHealth: () => Promise<number>,
+): Promise<void> {
   const cfg = path.join(o.runDir, 'haproxy.cfg');
   await fs.writeFile(cfg, haproxyConfig(placement, { bind: o.net.addr('lb') }));
   await procs.start({
@@ -107,9 +172,15 @@ async function startLoadBalancer(o: StoreOptions, procs: Procs, placement: Place
 }
 
 /** Polls every service's readiness endpoint until all answer 200. */
-export async function waitAllReady(store: Store, deadlineMs: number, hosts: readonly ServiceHost[] = SERVICE_HOSTS): Promise<void> {
+export async function waitAllReady(
+  store: Store,
+  deadlineMs: number,
+  hosts: readonly ServiceHost[] = SERVICE_HOSTS,
+): Promise<void> {
   await pollUntil(async () => {
-    const codes = await Promise.all(hosts.map((h) => store.statusOf(`${store.url(h)}${readinessPath(h)}`)));
+    const codes = await Promise.all(
+      hosts.map((h) => store.statusOf(`${store.url(h)}${readinessPath(h)}`)),
+    );
     return codes.every((c) => c === 200);
   }, Date.now() + deadlineMs);
 }

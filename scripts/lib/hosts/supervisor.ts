@@ -22,7 +22,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, REPO_ROOT } from '../build/build.ts';
-import { createNetwork, destroyNetworkSync, namespacesOf, sweepStale, whyNoNamespaces, type Network } from './netns.ts';
+import {
+  createNetwork,
+  destroyNetworkSync,
+  namespacesOf,
+  sweepStale,
+  whyNoNamespaces,
+  type Network,
+} from './netns.ts';
 import { isAlive, signalPid } from './procs.ts';
 import type { HostsReport, RunOptions } from './run.ts';
 import { pipeLines } from '../cluster/index.ts';
@@ -69,11 +76,17 @@ const rootRuleset = () => {
   }
 };
 
-export async function superviseRun(o: SupervisorOptions, say: (line: string) => void): Promise<SupervisedReport> {
+export async function superviseRun(
+  o: SupervisorOptions,
+  say: (line: string) => void,
+): Promise<SupervisedReport> {
   const why = await whyNoNamespaces();
   if (why) throw new NamespacesUnavailable(why);
   const swept = sweepStale();
-  if (swept.length) say(`removed ${swept.length} namespaces left by an earlier run that was killed: ${swept.join(', ')}`);
+  if (swept.length)
+    say(
+      `removed ${swept.length} namespaces left by an earlier run that was killed: ${swept.join(', ')}`,
+    );
   const runDir = await fs.mkdtemp(path.join(os.tmpdir(), 'toystore-hosts-'));
   const rulesBefore = rootRuleset();
   let net: Network | null = null;
@@ -83,12 +96,21 @@ export async function superviseRun(o: SupervisorOptions, say: (line: string) => 
     return net ? destroyNetworkSync(net) : { killed: [], left: [] };
   };
   process.on('exit', teardownSync);
-  let result: Omit<SupervisedReport, 'teardown' | 'runDir' | 'ownerPid'> = { report: null, controllerExit: null, deadlineHit: false };
+  let result: Omit<SupervisedReport, 'teardown' | 'runDir' | 'ownerPid'> = {
+    report: null,
+    controllerExit: null,
+    deadlineHit: false,
+  };
   let torn = { killed: [] as number[], left: [] as string[] };
   try {
-    const distDir = o.distDir ?? (say('building the services (npm run build) into the run dir'), (await build(path.join(runDir, 'dist'))).outDir);
+    const distDir =
+      o.distDir ??
+      (say('building the services (npm run build) into the run dir'),
+      (await build(path.join(runDir, 'dist'))).outDir);
     net = await createNetwork(process.pid);
-    say(`network: ${net.namespaces().length} namespaces (${net.namespaces().join(', ')}) on a bridge of their own, 10.213.0.0/24`);
+    say(
+      `network: ${net.namespaces().length} namespaces (${net.namespaces().join(', ')}) on a bridge of their own, 10.213.0.0/24`,
+    );
     const runOptions: RunOptions = { ...o, ownerPid: process.pid, distDir, runDir };
     result = await runController(net, runOptions, o, say, (pid) => (controllerPid = pid));
   } finally {
@@ -107,15 +129,37 @@ export async function superviseRun(o: SupervisorOptions, say: (line: string) => 
 }
 
 async function runController(
-  net: Network, run: RunOptions, o: SupervisorOptions, say: (line: string) => void, onPid: (pid: number) => void,
+  net: Network,
+  run: RunOptions,
+  o: SupervisorOptions,
+  say: (line: string) => void,
+  onPid: (pid: number) => void,
 ): Promise<Omit<SupervisedReport, 'teardown' | 'runDir' | 'ownerPid'>> {
   const optionsFile = path.join(run.runDir, 'options.json');
   const reportFile = path.join(run.runDir, 'report.json');
   await fs.writeFile(optionsFile, JSON.stringify(run));
-  const tsx = pathToFileURL(createRequire(path.join(REPO_ROOT, 'package.json')).resolve('tsx')).href;
-  const child = spawn('ip', ['netns', 'exec', net.ns('ctl'), process.execPath, '--import', tsx, CONTROLLER, optionsFile, reportFile], {
-    cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: os.tmpdir() }, stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const tsx = pathToFileURL(
+    createRequire(path.join(REPO_ROOT, 'package.json')).resolve('tsx'),
+  ).href;
+  const child = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      net.ns('ctl'),
+      process.execPath,
+      '--import',
+      tsx,
+      CONTROLLER,
+      optionsFile,
+      reportFile,
+    ],
+    {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: os.tmpdir() },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
   onPid(child.pid ?? 0);
   child.stdin.on('error', () => {});
   pipeLines(child.stdout, say);
@@ -142,7 +186,10 @@ async function runController(
       child.once('close', (c) => resolve(c));
       child.once('error', () => resolve(null));
     });
-    const report = await fs.readFile(reportFile, 'utf8').then((t) => JSON.parse(t) as HostsReport, () => null);
+    const report = await fs.readFile(reportFile, 'utf8').then(
+      (t) => JSON.parse(t) as HostsReport,
+      () => null,
+    );
     return { report, controllerExit: code, deadlineHit };
   } finally {
     clearTimeout(deadline);

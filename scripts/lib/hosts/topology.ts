@@ -14,9 +14,19 @@
  * delay): `Placement` says that, and the variables are otherwise identical.
  */
 import { loadConfig } from '../../../shared/config.ts';
-import { catalogRoutes, frontendPublicRoutes, orderRoutes } from '../../../shared/protocol/index.ts';
+import {
+  catalogRoutes,
+  frontendPublicRoutes,
+  orderRoutes,
+} from '../../../shared/protocol/index.ts';
 
-export type ServiceHost = 'catalog' | 'order-1' | 'order-2' | 'order-3' | 'frontend-1' | 'frontend-2';
+export type ServiceHost =
+  | 'catalog'
+  | 'order-1'
+  | 'order-2'
+  | 'order-3'
+  | 'frontend-1'
+  | 'frontend-2';
 export type HostName = ServiceHost | 'lb';
 export type ServiceKind = 'catalog' | 'order' | 'frontend';
 export type ReplicaHost = 'order-1' | 'order-2' | 'order-3';
@@ -25,7 +35,11 @@ export type FrontendHost = 'frontend-1' | 'frontend-2';
 export const REPLICA_HOSTS: readonly ReplicaHost[] = ['order-1', 'order-2', 'order-3'];
 export const FRONTEND_HOSTS: readonly FrontendHost[] = ['frontend-1', 'frontend-2'];
 /** Start order: catalog and replicas, then the frontends (they elect), then the load balancer. */
-export const SERVICE_HOSTS: readonly ServiceHost[] = ['catalog', ...REPLICA_HOSTS, ...FRONTEND_HOSTS];
+export const SERVICE_HOSTS: readonly ServiceHost[] = [
+  'catalog',
+  ...REPLICA_HOSTS,
+  ...FRONTEND_HOSTS,
+];
 export const HOSTS: readonly HostName[] = [...SERVICE_HOSTS, 'lb'];
 
 /** The configuration every variable left at its default gives (the config table, shared/config.ts). */
@@ -34,7 +48,10 @@ const DEFAULTS = loadConfig({});
 /** The documented defaults, taken from the config table: one service per host. */
 export const PORTS = {
   catalog: DEFAULTS.catalogPort,
-  replica: Object.fromEntries(DEFAULTS.replicas.map((r) => [`order-${r.id}`, r.port])) as Record<ReplicaHost, number>,
+  replica: Object.fromEntries(DEFAULTS.replicas.map((r) => [`order-${r.id}`, r.port])) as Record<
+    ReplicaHost,
+    number
+  >,
   frontendPublic: DEFAULTS.frontendPort,
   frontendInternal: DEFAULTS.frontendInternalPort,
   /** The load balancer's public port: the clients' single address. */
@@ -48,16 +65,25 @@ export const CLUSTER_SETTINGS: Readonly<Record<string, string>> = {
   LOG_FORMAT: 'json',
 };
 
-export const kindOf = (h: ServiceHost): ServiceKind => (h === 'catalog' ? 'catalog' : h.startsWith('order-') ? 'order' : 'frontend');
+export const kindOf = (h: ServiceHost): ServiceKind =>
+  h === 'catalog' ? 'catalog' : h.startsWith('order-') ? 'order' : 'frontend';
 export const replicaId = (h: ReplicaHost): number => Number(h.slice('order-'.length));
 
 /** The production build's entry point of each kind (see scripts/lib/build/build.ts). */
-export const ENTRY: Record<ServiceKind, string> = { catalog: 'catalog/main.js', order: 'order/main.js', frontend: 'frontend/main.js' };
+export const ENTRY: Record<ServiceKind, string> = {
+  catalog: 'catalog/main.js',
+  order: 'order/main.js',
+  frontend: 'frontend/main.js',
+};
 
 /** Where each service's readiness is asked (the catalog has no dependencies: live is ready). */
 export function readinessPath(h: ServiceHost): string {
   const kind = kindOf(h);
-  return kind === 'catalog' ? catalogRoutes.health.path : kind === 'order' ? orderRoutes.ready.path : frontendPublicRoutes.ready.path;
+  return kind === 'catalog'
+    ? catalogRoutes.health.path
+    : kind === 'order'
+      ? orderRoutes.ready.path
+      : frontendPublicRoutes.ready.path;
 }
 
 /** The port a host's main listener (and its probe) is on. */
@@ -82,7 +108,8 @@ export interface Placement {
   route?(from: ServiceHost, to: ServiceHost, url: string): string;
 }
 
-export const originOf = (p: Placement, host: HostName, port: number) => `http://${p.address(host)}:${port}`;
+export const originOf = (p: Placement, host: HostName, port: number) =>
+  `http://${p.address(host)}:${port}`;
 
 /** The complete configuration environment of one service. */
 export function envFor(host: ServiceHost, p: Placement): Record<string, string> {
@@ -99,11 +126,19 @@ export function envFor(host: ServiceHost, p: Placement): Record<string, string> 
       return {
         ...base,
         CATALOG_PORT: String(PORTS.catalog),
-        FRONTEND_URL: FRONTEND_HOSTS.map((f) => via(f, originOf(p, f, PORTS.frontendInternal))).join(','),
+        FRONTEND_URL: FRONTEND_HOSTS.map((f) =>
+          via(f, originOf(p, f, PORTS.frontendInternal)),
+        ).join(','),
         DATA_DIR: p.dataDir(host),
       };
     case 'order':
-      return { ...base, ORDER_ID: String(replicaId(host as ReplicaHost)), ORDER_REPLICAS: replicas, CATALOG_URL: catalogUrl, DATA_DIR: p.dataDir(host) };
+      return {
+        ...base,
+        ORDER_ID: String(replicaId(host as ReplicaHost)),
+        ORDER_REPLICAS: replicas,
+        CATALOG_URL: catalogUrl,
+        DATA_DIR: p.dataDir(host),
+      };
     case 'frontend':
       return {
         ...base,
@@ -118,6 +153,7 @@ export function envFor(host: ServiceHost, p: Placement): Record<string, string> 
 /** The links the namespace run can slow down through a fault proxy: frontends and replicas to replicas. */
 export function delayableLinks(): Array<[ServiceHost, ReplicaHost]> {
   const links: Array<[ServiceHost, ReplicaHost]> = [];
-  for (const from of [...FRONTEND_HOSTS, ...REPLICA_HOSTS]) for (const to of REPLICA_HOSTS) if (from !== to) links.push([from, to]);
+  for (const from of [...FRONTEND_HOSTS, ...REPLICA_HOSTS])
+    for (const to of REPLICA_HOSTS) if (from !== to) links.push([from, to]);
   return links;
 }

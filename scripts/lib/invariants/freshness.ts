@@ -21,17 +21,27 @@ interface Ack {
 
 function bodyData(op: Operation): { name?: unknown; quantity?: unknown } | undefined {
   const body = op.completion?.response?.body;
-  const data = body !== null && typeof body === 'object' ? (body as { data?: unknown }).data : undefined;
-  return data !== null && typeof data === 'object' ? (data as { name?: unknown; quantity?: unknown }) : undefined;
+  const data =
+    body !== null && typeof body === 'object' ? (body as { data?: unknown }).data : undefined;
+  return data !== null && typeof data === 'object'
+    ? (data as { name?: unknown; quantity?: unknown })
+    : undefined;
 }
 
 /** Per history and toy: acknowledged orders by completion time, each with its purchase's seq. */
 function acksByToy(ledger: readonly LedgerRecord[], ops: readonly Operation[]): Map<string, Ack[]> {
   const firstPurchase = new Map<string, number>();
-  for (const e of ledger) if (e.kind === 'purchase' && !firstPurchase.has(e.key)) firstPurchase.set(e.key, e.seq);
+  for (const e of ledger)
+    if (e.kind === 'purchase' && !firstPurchase.has(e.key)) firstPurchase.set(e.key, e.seq);
   const out = new Map<string, Ack[]>();
   for (const op of ops) {
-    if (op.f !== 'order' || op.completion?.type !== 'ok' || op.key === null || acknowledgedNumber(op.completion) === null) continue;
+    if (
+      op.f !== 'order' ||
+      op.completion?.type !== 'ok' ||
+      op.key === null ||
+      acknowledgedNumber(op.completion) === null
+    )
+      continue;
     const seq = firstPurchase.get(op.key);
     const name = op.invoke.request.name;
     if (seq === undefined || typeof name !== 'string') continue;
@@ -52,7 +62,10 @@ function newestBefore(acks: readonly Ack[], t: number): Ack | null {
   return best;
 }
 
-export function checkProductReadsFresh(ledger: readonly LedgerRecord[], ops: readonly Operation[]): Violation[] {
+export function checkProductReadsFresh(
+  ledger: readonly LedgerRecord[],
+  ops: readonly Operation[],
+): Violation[] {
   // toy -> stock value -> the last seq at which the toy held it.
   const lastSeqOf = new Map<string, Map<number, number>>();
   for (const e of ledger) {
@@ -63,7 +76,8 @@ export function checkProductReadsFresh(ledger: readonly LedgerRecord[], ops: rea
   const acks = acksByToy(ledger, ops);
   const out: Violation[] = [];
   for (const op of ops) {
-    if (op.f !== 'query' || op.completion?.type !== 'ok' || op.completion.response?.status !== 200) continue;
+    if (op.f !== 'query' || op.completion?.type !== 'ok' || op.completion.response?.status !== 200)
+      continue;
     const data = bodyData(op);
     if (typeof data?.name !== 'string' || typeof data.quantity !== 'number') continue;
     const ack = newestBefore(acks.get(`${op.history}\n${data.name}`) ?? [], op.invoke.timeMs);

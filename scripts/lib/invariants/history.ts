@@ -32,7 +32,14 @@ export function pairOperations(histories: readonly (readonly HistoryEvent[])[]):
       const prior = byOp.get(ev.op);
       if (ev.type === 'invoke') {
         if (prior) continue; // an op id reused: keep the first pairing
-        const op: Operation = { history, op: ev.op, f: ev.f, key: ev.key, invoke: ev, completion: null };
+        const op: Operation = {
+          history,
+          op: ev.op,
+          f: ev.f,
+          key: ev.key,
+          invoke: ev,
+          completion: null,
+        };
         byOp.set(ev.op, op);
         out.push(op);
       } else if (prior) {
@@ -41,7 +48,14 @@ export function pairOperations(histories: readonly (readonly HistoryEvent[])[]):
           prior.key ??= ev.key;
         }
       } else {
-        const op: Operation = { history, op: ev.op, f: ev.f, key: ev.key, invoke: ev, completion: ev };
+        const op: Operation = {
+          history,
+          op: ev.op,
+          f: ev.f,
+          key: ev.key,
+          invoke: ev,
+          completion: ev,
+        };
         byOp.set(ev.op, op);
         out.push(op);
       }
@@ -58,7 +72,10 @@ function bodyData(ev: HistoryEvent | null): unknown {
 /** The order number an `ok` order completion acknowledged (`{"data":{"order_number":N}}`), or null. */
 export function acknowledgedNumber(ev: HistoryEvent | null): number | null {
   const data = bodyData(ev);
-  const n = data !== null && typeof data === 'object' ? (data as { order_number?: unknown }).order_number : undefined;
+  const n =
+    data !== null && typeof data === 'object'
+      ? (data as { order_number?: unknown }).order_number
+      : undefined;
   return typeof n === 'number' && Number.isInteger(n) && n >= 0 ? n : null;
 }
 
@@ -97,7 +114,11 @@ function requestedOrder(op: Operation): { name: string | null; quantity: number 
  * its key nowhere in the log) is `lost`; there but different, or its key at another number, is
  * `wrong-content`.
  */
-export function checkAcknowledgedOrders(name: string, log: readonly OrderEntry[], ops: readonly Operation[]): Violation[] {
+export function checkAcknowledgedOrders(
+  name: string,
+  log: readonly OrderEntry[],
+  ops: readonly Operation[],
+): Violation[] {
   const out: Violation[] = [];
   const byKey = new Map<string, OrderEntry>();
   for (const e of log) if (!byKey.has(e.key)) byKey.set(e.key, e);
@@ -107,25 +128,48 @@ export function checkAcknowledgedOrders(name: string, log: readonly OrderEntry[]
     const want = requestedOrder(op);
     const evidence = [op.invoke, op.completion];
     if (n === null) {
-      out.push({ kind: 'lost', message: `${name}: order op ${op.op} (key ${op.key}) is ok but its response carries no order number`, records: evidence });
+      out.push({
+        kind: 'lost',
+        message: `${name}: order op ${op.op} (key ${op.key}) is ok but its response carries no order number`,
+        records: evidence,
+      });
       continue;
     }
     const at = log[n];
     const keyMatches = at !== undefined && (op.key === null || at.key === op.key);
     if (keyMatches) {
       const diffs: string[] = [];
-      if (want.name !== null && at.name !== want.name) diffs.push(`name ${at.name}, client sent ${want.name}`);
-      if (want.quantity !== null && at.quantity !== want.quantity) diffs.push(`quantity ${at.quantity}, client sent ${want.quantity}`);
-      if (diffs.length) out.push({ kind: 'wrong-content', message: `${name}: acknowledged order ${n} (key ${at.key}) has ${diffs.join(', ')}`, records: [...evidence, at] });
+      if (want.name !== null && at.name !== want.name)
+        diffs.push(`name ${at.name}, client sent ${want.name}`);
+      if (want.quantity !== null && at.quantity !== want.quantity)
+        diffs.push(`quantity ${at.quantity}, client sent ${want.quantity}`);
+      if (diffs.length)
+        out.push({
+          kind: 'wrong-content',
+          message: `${name}: acknowledged order ${n} (key ${at.key}) has ${diffs.join(', ')}`,
+          records: [...evidence, at],
+        });
       continue;
     }
     const elsewhere = op.key === null ? undefined : byKey.get(op.key);
     if (elsewhere) {
-      out.push({ kind: 'wrong-content', message: `${name}: client was told order ${n} for key ${op.key}, the log has that key at order ${elsewhere.index}`, records: [...evidence, elsewhere, ...(at ? [at] : [])] });
+      out.push({
+        kind: 'wrong-content',
+        message: `${name}: client was told order ${n} for key ${op.key}, the log has that key at order ${elsewhere.index}`,
+        records: [...evidence, elsewhere, ...(at ? [at] : [])],
+      });
     } else if (!at) {
-      out.push({ kind: 'lost', message: `${name}: acknowledged order ${n} (key ${op.key}) is missing; the log ends at ${log.length - 1}`, records: evidence });
+      out.push({
+        kind: 'lost',
+        message: `${name}: acknowledged order ${n} (key ${op.key}) is missing; the log ends at ${log.length - 1}`,
+        records: evidence,
+      });
     } else {
-      out.push({ kind: 'lost', message: `${name}: acknowledged order ${n} (key ${op.key}) is not in the log; order ${n} there has key ${at.key}`, records: [...evidence, at] });
+      out.push({
+        kind: 'lost',
+        message: `${name}: acknowledged order ${n} (key ${op.key}) is not in the log; order ${n} there has key ${at.key}`,
+        records: [...evidence, at],
+      });
     }
   }
   return out;
@@ -138,7 +182,9 @@ export function checkAcknowledgedOrders(name: string, log: readonly OrderEntry[]
  * of another kind, keys the frontend made for keyless requests) usually do not.
  */
 export function keyShape(key: string): string {
-  return key.replace(/[0-9a-fA-F]+|[g-zG-Z]+/g, (run) => (/^[0-9a-fA-F]+$/.test(run) ? 'h' : 'a')).replace(/(?:a|h){2,}/g, (m) => (m.includes('a') ? 'a' : 'h'));
+  return key
+    .replace(/[0-9a-fA-F]+|[g-zG-Z]+/g, (run) => (/^[0-9a-fA-F]+$/.test(run) ? 'h' : 'a'))
+    .replace(/(?:a|h){2,}/g, (m) => (m.includes('a') ? 'a' : 'h'));
 }
 
 const UUID_SHAPE = keyShape('00000000-0000-4000-8000-000000000000');
@@ -152,7 +198,10 @@ const UUID_SHAPE = keyShape('00000000-0000-4000-8000-000000000000');
  *    a keyless request), so the histories do not cover every writer and these orders are not
  *    judged. With keyless orders in the histories, foreign keys are first matched against them.
  */
-export function unmatchedOrders(log: readonly OrderEntry[], ops: readonly Operation[]): { lookalike: OrderEntry[]; foreign: OrderEntry[]; keyless: number } {
+export function unmatchedOrders(
+  log: readonly OrderEntry[],
+  ops: readonly Operation[],
+): { lookalike: OrderEntry[]; foreign: OrderEntry[]; keyless: number } {
   const sent = new Set<string>();
   let keyless = 0;
   for (const op of ops) {
@@ -180,33 +229,50 @@ export function unmatchedOrders(log: readonly OrderEntry[], ops: readonly Operat
  * than keyless orders that may have happened (not `fail`); the surplus (the last ones) is
  * reported.
  */
-export function checkNoPhantoms(name: string, log: readonly OrderEntry[], ops: readonly Operation[]): Violation[] {
+export function checkNoPhantoms(
+  name: string,
+  log: readonly OrderEntry[],
+  ops: readonly Operation[],
+): Violation[] {
   const { lookalike, foreign, keyless } = unmatchedOrders(log, ops);
   if (keyless === 0) {
-    return lookalike.map((e) => ({ kind: 'phantom' as const, message: `${name}: order ${e.index} has key ${e.key}, which no client sent (its keys look like this one)`, records: [e] }));
+    return lookalike.map((e) => ({
+      kind: 'phantom' as const,
+      message: `${name}: order ${e.index} has key ${e.key}, which no client sent (its keys look like this one)`,
+      records: [e],
+    }));
   }
   const unmatched = [...foreign, ...lookalike].sort((a, b) => a.index - b.index);
   if (unmatched.length <= keyless) return [];
   const surplus = unmatched.slice(keyless).filter((e) => lookalike.includes(e));
   if (surplus.length === 0) return [];
-  return [{
-    kind: 'phantom',
-    message: `${name}: ${unmatched.length} orders carry keys no client sent, but clients sent only ${keyless} orders without a key that may have happened`,
-    records: surplus,
-  }];
+  return [
+    {
+      kind: 'phantom',
+      message: `${name}: ${unmatched.length} orders carry keys no client sent, but clients sent only ${keyless} orders without a key that may have happened`,
+      records: surplus,
+    },
+  ];
 }
 
 /**
  * Committed orders no history accounts for, from writers the histories do not cover (foreign
  * keys beyond what keyless orders explain). Not violations: the checker says how many.
  */
-export function uncoveredOrders(log: readonly OrderEntry[], ops: readonly Operation[]): OrderEntry[] {
+export function uncoveredOrders(
+  log: readonly OrderEntry[],
+  ops: readonly Operation[],
+): OrderEntry[] {
   const { foreign, keyless } = unmatchedOrders(log, ops);
   return foreign.slice(Math.min(keyless, foreign.length));
 }
 
 /** An order a history says definitely failed (`fail`) must not be in the log. */
-export function checkFailedNotCommitted(name: string, log: readonly OrderEntry[], ops: readonly Operation[]): Violation[] {
+export function checkFailedNotCommitted(
+  name: string,
+  log: readonly OrderEntry[],
+  ops: readonly Operation[],
+): Violation[] {
   const byKey = new Map<string, OrderEntry>();
   for (const e of log) if (!byKey.has(e.key)) byKey.set(e.key, e);
   const out: Violation[] = [];
@@ -229,7 +295,11 @@ export function checkFailedNotCommitted(name: string, log: readonly OrderEntry[]
  * whose clock is shared) must find it: a 404 is a stale read. A read that finds it with content
  * other than the final log's is `wrong-content` (when a log is given).
  */
-export function checkReads(name: string, log: readonly OrderEntry[] | null, ops: readonly Operation[]): Violation[] {
+export function checkReads(
+  name: string,
+  log: readonly OrderEntry[] | null,
+  ops: readonly Operation[],
+): Violation[] {
   const out: Violation[] = [];
   // Per history: order number -> the earliest completion time of an ok order that was told it.
   const ackedAt = new Map<string, Operation>();
@@ -256,9 +326,16 @@ export function checkReads(name: string, log: readonly OrderEntry[] | null, ops:
         });
       }
     } else if (op.completion.type === 'ok' && log) {
-      const data = bodyData(op.completion) as { number?: unknown; name?: unknown; quantity?: unknown } | undefined;
+      const data = bodyData(op.completion) as
+        | { number?: unknown; name?: unknown; quantity?: unknown }
+        | undefined;
       const e = log[n];
-      if (data && typeof data === 'object' && typeof data.name === 'string' && typeof data.quantity === 'number') {
+      if (
+        data &&
+        typeof data === 'object' &&
+        typeof data.name === 'string' &&
+        typeof data.quantity === 'number'
+      ) {
         if (!e || e.name !== data.name || e.quantity !== data.quantity) {
           out.push({
             kind: 'wrong-content',
@@ -287,7 +364,13 @@ export function contradictsUnknown(a: HistoryAttempt): boolean {
 
 /** `network timeout -> 503 no_quorum -> 200`: what each attempt got. */
 export function describeAttempts(attempts: readonly HistoryAttempt[]): string {
-  return attempts.map((a) => (a.status === null ? (a.reason ?? 'no answer') : `${a.status}${a.reason ? ` ${a.reason}` : ''}`)).join(' -> ');
+  return attempts
+    .map((a) =>
+      a.status === null
+        ? (a.reason ?? 'no answer')
+        : `${a.status}${a.reason ? ` ${a.reason}` : ''}`,
+    )
+    .join(' -> ');
 }
 
 /** No order got a definite "no" after one of its attempts had an unknown outcome (from `attempts`). */
@@ -311,7 +394,11 @@ export function checkNoDefiniteAfterUnknown(ops: readonly Operation[]): Violatio
 }
 
 /** Every history check against the committed log. `ops` from `pairOperations`. */
-export function checkHistories(name: string, log: readonly OrderEntry[], ops: readonly Operation[]): Violation[] {
+export function checkHistories(
+  name: string,
+  log: readonly OrderEntry[],
+  ops: readonly Operation[],
+): Violation[] {
   return [
     ...checkAcknowledgedOrders(name, log, ops),
     ...checkNoPhantoms(name, log, ops),

@@ -8,8 +8,6 @@ import { ledgerCodec } from '../../../catalog/ledger.ts';
 import { chainFields } from '../../../shared/wal.ts';
 import type { Violation } from './types.ts';
 
-
-
 /** A ledger entry as read from disk: `crc` and `line` are present for a file, absent live. */
 export type LedgerRecord = LedgerEntry & { crc?: number; line?: number };
 
@@ -35,14 +33,33 @@ export function checkLedgerWellFormed(ledger: readonly LedgerRecord[]): Violatio
     const e = ledger[i]!;
     const where = `ledger seq ${e.seq}${e.line !== undefined ? ` (line ${e.line})` : ''}`;
     const prev = ledger[i - 1];
-    if (e.seq !== i) out.push({ kind: 'gap', message: prev ? `${where} follows seq ${prev.seq}` : `${where} is the first entry (expected seq 0)`, records: prev ? [prev, e] : [e] });
+    if (e.seq !== i)
+      out.push({
+        kind: 'gap',
+        message: prev
+          ? `${where} follows seq ${prev.seq}`
+          : `${where} is the first entry (expected seq 0)`,
+        records: prev ? [prev, e] : [e],
+      });
     if (e.crc !== undefined) {
-      if (chainLedgerCrc(prevCrc, e) !== e.crc) out.push({ kind: 'checksum', message: `${where} fails its checksum`, records: [e] });
+      if (chainLedgerCrc(prevCrc, e) !== e.crc)
+        out.push({ kind: 'checksum', message: `${where} fails its checksum`, records: [e] });
       prevCrc = e.crc;
     }
-    const signOk = e.kind === 'purchase' ? e.delta < 0 : e.kind === 'refusal' ? e.delta === 0 : e.delta > 0;
-    if (!signOk) out.push({ kind: 'stock', message: `${where}: a ${e.kind} with delta ${e.delta}`, records: [e] });
-    if (e.kind === 'restock' ? e.key !== '' : e.key === '') out.push({ kind: 'stock', message: `${where}: a ${e.kind} with key ${JSON.stringify(e.key)}`, records: [e] });
+    const signOk =
+      e.kind === 'purchase' ? e.delta < 0 : e.kind === 'refusal' ? e.delta === 0 : e.delta > 0;
+    if (!signOk)
+      out.push({
+        kind: 'stock',
+        message: `${where}: a ${e.kind} with delta ${e.delta}`,
+        records: [e],
+      });
+    if (e.kind === 'restock' ? e.key !== '' : e.key === '')
+      out.push({
+        kind: 'stock',
+        message: `${where}: a ${e.kind} with key ${JSON.stringify(e.key)}`,
+        records: [e],
+      });
   }
   return out;
 }
@@ -53,13 +70,27 @@ export function checkLedgerWellFormed(ledger: readonly LedgerRecord[]): Violatio
  * no stock is negative; and the current stock equals what the catalog serves (`products`, when
  * given). A toy the ledger never touched must still hold `initialStock`.
  */
-export function checkStockConservation(ledger: readonly LedgerRecord[], products: readonly Product[] | null, initialStock = INITIAL_STOCK): Violation[] {
+export function checkStockConservation(
+  ledger: readonly LedgerRecord[],
+  products: readonly Product[] | null,
+  initialStock = INITIAL_STOCK,
+): Violation[] {
   const out: Violation[] = [];
-  interface Toy { restocked: number; released: number; purchased: number; current: number; last: LedgerRecord | null }
+  interface Toy {
+    restocked: number;
+    released: number;
+    purchased: number;
+    current: number;
+    last: LedgerRecord | null;
+  }
   const toys = new Map<string, Toy>();
   for (const e of ledger) {
     let t = toys.get(e.name);
-    if (!t) toys.set(e.name, (t = { restocked: 0, released: 0, purchased: 0, current: initialStock, last: null }));
+    if (!t)
+      toys.set(
+        e.name,
+        (t = { restocked: 0, released: 0, purchased: 0, current: initialStock, last: null }),
+      );
     if (e.kind === 'restock') t.restocked += e.delta;
     else if (e.kind === 'release') t.released += e.delta;
     else if (e.kind === 'purchase') t.purchased -= e.delta;
@@ -71,7 +102,12 @@ export function checkStockConservation(ledger: readonly LedgerRecord[], products
         records: t.last ? [t.last, e] : [e],
       });
     }
-    if (e.quantityAfter < 0) out.push({ kind: 'stock', message: `${e.name}: ledger seq ${e.seq} leaves stock ${e.quantityAfter} < 0`, records: [e] });
+    if (e.quantityAfter < 0)
+      out.push({
+        kind: 'stock',
+        message: `${e.name}: ledger seq ${e.seq} leaves stock ${e.quantityAfter} < 0`,
+        records: [e],
+      });
     t.current = e.quantityAfter;
     t.last = e;
   }
@@ -88,7 +124,12 @@ export function checkStockConservation(ledger: readonly LedgerRecord[], products
   if (products) {
     const served = new Map(products.map((p) => [p.name, p]));
     for (const p of products) {
-      if (p.quantity < 0) out.push({ kind: 'stock', message: `${p.name}: the catalog serves stock ${p.quantity} < 0`, records: [p] });
+      if (p.quantity < 0)
+        out.push({
+          kind: 'stock',
+          message: `${p.name}: the catalog serves stock ${p.quantity} < 0`,
+          records: [p],
+        });
       const t = toys.get(p.name);
       const current = t ? t.current : initialStock;
       if (p.quantity !== current) {
@@ -100,7 +141,12 @@ export function checkStockConservation(ledger: readonly LedgerRecord[], products
       }
     }
     for (const [name, t] of toys) {
-      if (!served.has(name)) out.push({ kind: 'stock', message: `${name}: in the ledger but not in the catalog's products`, records: t.last ? [t.last] : [] });
+      if (!served.has(name))
+        out.push({
+          kind: 'stock',
+          message: `${name}: in the ledger but not in the catalog's products`,
+          records: t.last ? [t.last] : [],
+        });
     }
   }
   return out;
@@ -113,7 +159,11 @@ export function checkStockConservation(ledger: readonly LedgerRecord[], products
  * same toy and quantity. Refusals (a key turned away for lack of stock) change nothing; an order
  * committed under a refused key has no decrement and is reported as such.
  */
-export function checkLedgerMatchesLog(name: string, ledger: readonly LedgerRecord[], log: readonly OrderEntry[]): Violation[] {
+export function checkLedgerMatchesLog(
+  name: string,
+  ledger: readonly LedgerRecord[],
+  log: readonly OrderEntry[],
+): Violation[] {
   const out: Violation[] = [];
   /** key -> the purchase currently in force (null once released). */
   const net = new Map<string, LedgerRecord | null>();
@@ -126,13 +176,26 @@ export function checkLedgerMatchesLog(name: string, ledger: readonly LedgerRecor
     }
     const held = net.get(e.key) ?? null;
     if (e.kind === 'purchase') {
-      if (held) out.push({ kind: 'stock', message: `key ${e.key} decremented stock twice (ledger seq ${held.seq} and ${e.seq}) without a release`, records: [held, e] });
+      if (held)
+        out.push({
+          kind: 'stock',
+          message: `key ${e.key} decremented stock twice (ledger seq ${held.seq} and ${e.seq}) without a release`,
+          records: [held, e],
+        });
       else net.set(e.key, e);
     } else if (!held) {
-      out.push({ kind: 'stock', message: `ledger seq ${e.seq} releases key ${e.key}, which holds no purchase`, records: [e] });
+      out.push({
+        kind: 'stock',
+        message: `ledger seq ${e.seq} releases key ${e.key}, which holds no purchase`,
+        records: [e],
+      });
     } else {
       if (held.name !== e.name || held.delta !== -e.delta) {
-        out.push({ kind: 'stock', message: `ledger seq ${e.seq} releases ${e.delta} ${e.name} for key ${e.key}, but seq ${held.seq} purchased ${-held.delta} ${held.name}`, records: [held, e] });
+        out.push({
+          kind: 'stock',
+          message: `ledger seq ${e.seq} releases ${e.delta} ${e.name} for key ${e.key}, but seq ${held.seq} purchased ${-held.delta} ${held.name}`,
+          records: [held, e],
+        });
       }
       net.set(e.key, null);
     }
@@ -142,15 +205,28 @@ export function checkLedgerMatchesLog(name: string, ledger: readonly LedgerRecor
   for (const [key, p] of net) {
     if (!p) continue;
     const o = orders.get(key);
-    if (!o) out.push({ kind: 'stock', message: `ledger seq ${p.seq} decremented ${-p.delta} ${p.name} for key ${key}, but ${name} has no order with that key`, records: [p] });
+    if (!o)
+      out.push({
+        kind: 'stock',
+        message: `ledger seq ${p.seq} decremented ${-p.delta} ${p.name} for key ${key}, but ${name} has no order with that key`,
+        records: [p],
+      });
     else if (o.name !== p.name || o.quantity !== -p.delta) {
-      out.push({ kind: 'stock', message: `order ${o.index} (key ${key}) is ${o.quantity} ${o.name}, but ledger seq ${p.seq} decremented ${-p.delta} ${p.name}`, records: [o, p] });
+      out.push({
+        kind: 'stock',
+        message: `order ${o.index} (key ${key}) is ${o.quantity} ${o.name}, but ledger seq ${p.seq} decremented ${-p.delta} ${p.name}`,
+        records: [o, p],
+      });
     }
   }
   for (const [key, o] of orders) {
     if (net.get(key)) continue;
     const released = net.has(key);
-    const why = released ? 'is committed but its purchase was released' : refused.has(key) ? 'is committed but the catalog refused that key' : 'has no stock decrement in the ledger';
+    const why = released
+      ? 'is committed but its purchase was released'
+      : refused.has(key)
+        ? 'is committed but the catalog refused that key'
+        : 'has no stock decrement in the ledger';
     out.push({
       kind: 'stock',
       message: `order ${o.index} (key ${key}) ${why}`,

@@ -16,12 +16,21 @@ export interface FunctionSize {
 
 function nameOf(node: ts.Node, sf: ts.SourceFile): string {
   const named = node as { name?: ts.Node };
-  if (named.name && (ts.isIdentifier(named.name) || ts.isPrivateIdentifier(named.name) || ts.isStringLiteral(named.name))) {
+  if (
+    named.name &&
+    (ts.isIdentifier(named.name) ||
+      ts.isPrivateIdentifier(named.name) ||
+      ts.isStringLiteral(named.name))
+  ) {
     const own = named.name.text;
-    const cls = node.parent && ts.isClassLike(node.parent) && node.parent.name ? `${node.parent.name.text}.` : '';
+    const cls =
+      node.parent && ts.isClassLike(node.parent) && node.parent.name
+        ? `${node.parent.name.text}.`
+        : '';
     return cls + own;
   }
-  if (ts.isConstructorDeclaration(node)) return `${(node.parent as ts.ClassLikeDeclaration).name?.text ?? 'class'}.constructor`;
+  if (ts.isConstructorDeclaration(node))
+    return `${(node.parent as ts.ClassLikeDeclaration).name?.text ?? 'class'}.constructor`;
   const p = node.parent;
   if (p && ts.isVariableDeclaration(p) && ts.isIdentifier(p.name)) return p.name.text;
   if (p && ts.isPropertyAssignment(p)) return p.name.getText(sf);

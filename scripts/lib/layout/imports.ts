@@ -28,7 +28,9 @@ export interface ImportEdge {
 
 export function layerOf(rel: string): Layer {
   const top = rel.split('/')[0] as Layer;
-  return ['catalog', 'frontend', 'order', 'shared', 'scripts', 'test'].includes(top) ? top : 'other';
+  return ['catalog', 'frontend', 'order', 'shared', 'scripts', 'test'].includes(top)
+    ? top
+    : 'other';
 }
 
 /** Why `from` may not import `to`, or null when it may. */
@@ -37,7 +39,8 @@ export function layeringViolation(from: string, to: string): string | null {
   const b = layerOf(to);
   if (a === 'test') return null;
   if (b === 'test') return 'nothing outside test/ imports from test/';
-  if (SERVICES.has(a) && b !== 'shared' && b !== a) return `a service (${a}/) imports only shared/ and its own folder`;
+  if (SERVICES.has(a) && b !== 'shared' && b !== a)
+    return `a service (${a}/) imports only shared/ and its own folder`;
   if (a === 'shared' && b !== 'shared') return 'shared/ imports no service or tool';
   if (a === 'scripts' && b === 'other') return 'tools import services, shared/ and scripts/ only';
   return null;
@@ -49,18 +52,45 @@ export function importsOf({ rel, sf }: SourceFile): ImportEdge[] {
   const add = (node: ts.Node, specifier: string) => {
     if (!specifier.startsWith('.')) return;
     const to = path.posix.normalize(path.posix.join(path.posix.dirname(rel), specifier));
-    out.push({ from: rel, to, specifier, line: sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1 });
+    out.push({
+      from: rel,
+      to,
+      specifier,
+      line: sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1,
+    });
   };
   const visit = (node: ts.Node) => {
-    if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
+    if (
+      (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) &&
+      node.moduleSpecifier &&
+      ts.isStringLiteral(node.moduleSpecifier)
+    ) {
       add(node, node.moduleSpecifier.text);
-    } else if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference) && ts.isStringLiteral(node.moduleReference.expression)) {
+    } else if (
+      ts.isImportEqualsDeclaration(node) &&
+      ts.isExternalModuleReference(node.moduleReference) &&
+      ts.isStringLiteral(node.moduleReference.expression)
+    ) {
       add(node, node.moduleReference.expression.text);
-    } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword && node.arguments[0] && ts.isStringLiteralLike(node.arguments[0])) {
+    } else if (
+      ts.isCallExpression(node) &&
+      node.expression.kind === ts.SyntaxKind.ImportKeyword &&
+      node.arguments[0] &&
+      ts.isStringLiteralLike(node.arguments[0])
+    ) {
       add(node, node.arguments[0].text);
-    } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal)) {
+    } else if (
+      ts.isImportTypeNode(node) &&
+      ts.isLiteralTypeNode(node.argument) &&
+      ts.isStringLiteral(node.argument.literal)
+    ) {
       add(node, node.argument.literal.text);
-    } else if (ts.isNewExpression(node) && ts.isIdentifier(node.expression) && node.expression.text === 'URL' && isImportMetaUrlPair(node)) {
+    } else if (
+      ts.isNewExpression(node) &&
+      ts.isIdentifier(node.expression) &&
+      node.expression.text === 'URL' &&
+      isImportMetaUrlPair(node)
+    ) {
       add(node, (node.arguments![0] as ts.StringLiteralLike).text);
     }
     ts.forEachChild(node, visit);
@@ -72,8 +102,15 @@ export function importsOf({ rel, sf }: SourceFile): ImportEdge[] {
 /** `new URL('<literal>', import.meta.url)`: a module named relative to this one. */
 function isImportMetaUrlPair(node: ts.NewExpression): boolean {
   const [spec, base] = node.arguments ?? [];
-  return spec !== undefined && ts.isStringLiteralLike(spec) && /\.(ts|mts|js|mjs)$/.test(spec.text) && base !== undefined &&
-    ts.isPropertyAccessExpression(base) && ts.isMetaProperty(base.expression) && base.name.text === 'url';
+  return (
+    spec !== undefined &&
+    ts.isStringLiteralLike(spec) &&
+    /\.(ts|mts|js|mjs)$/.test(spec.text) &&
+    base !== undefined &&
+    ts.isPropertyAccessExpression(base) &&
+    ts.isMetaProperty(base.expression) &&
+    base.name.text === 'url'
+  );
 }
 
 export interface Violation extends ImportEdge {

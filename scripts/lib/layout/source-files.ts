@@ -33,7 +33,10 @@ export function listSourceFiles(root: string, roots: readonly string[] = CODE_RO
 
 export function parseSourceFile(root: string, rel: string): SourceFile {
   const text = fs.readFileSync(path.join(root, rel), 'utf8');
-  return { rel, sf: ts.createSourceFile(rel, text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS) };
+  return {
+    rel,
+    sf: ts.createSourceFile(rel, text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS),
+  };
 }
 
 export function parseTree(root: string, roots: readonly string[] = CODE_ROOTS): SourceFile[] {

@@ -44,13 +44,28 @@ export async function parseRepairArgs(argv: readonly string[]): Promise<RepairAr
   }
   if (values.help) return { help: true, catalogDir: '', orderDirs: [], dryRun: false };
   const dataDir = values['data-dir'];
-  const orderDirs = (values['order-dir'] ?? []).flatMap((d) => d.split(',')).map((d) => d.trim()).filter(Boolean);
+  const orderDirs = (values['order-dir'] ?? [])
+    .flatMap((d) => d.split(','))
+    .map((d) => d.trim())
+    .filter(Boolean);
   if (dataDir !== undefined) {
-    if (values['catalog-dir'] !== undefined || orderDirs.length) throw new RepairInputError('--data-dir replaces --catalog-dir and --order-dir; give one or the other');
-    return { help: false, catalogDir: catalogPaths(dataDir).dir, orderDirs: await orderDirsIn(dataDir), dryRun: values['dry-run'] };
+    if (values['catalog-dir'] !== undefined || orderDirs.length)
+      throw new RepairInputError(
+        '--data-dir replaces --catalog-dir and --order-dir; give one or the other',
+      );
+    return {
+      help: false,
+      catalogDir: catalogPaths(dataDir).dir,
+      orderDirs: await orderDirsIn(dataDir),
+      dryRun: values['dry-run'],
+    };
   }
-  if (values['catalog-dir'] === undefined) throw new RepairInputError('--catalog-dir (or --data-dir) is required');
-  if (orderDirs.length === 0) throw new RepairInputError('--order-dir is required: the order logs say which purchases to restore');
+  if (values['catalog-dir'] === undefined)
+    throw new RepairInputError('--catalog-dir (or --data-dir) is required');
+  if (orderDirs.length === 0)
+    throw new RepairInputError(
+      '--order-dir is required: the order logs say which purchases to restore',
+    );
   return { help: false, catalogDir: values['catalog-dir'], orderDirs, dryRun: values['dry-run'] };
 }
 

@@ -39,7 +39,10 @@ export interface LedgerRepairPlan {
 }
 
 /** Stock per toy and the keys whose purchase is in force (bought and not released) after `ledger`. */
-export function replayLedger(ledger: readonly LedgerEntry[], initial: readonly Product[]): { stock: Map<string, number>; inForce: Set<string> } {
+export function replayLedger(
+  ledger: readonly LedgerEntry[],
+  initial: readonly Product[],
+): { stock: Map<string, number>; inForce: Set<string> } {
   const stock = new Map(initial.map((p) => [p.name, p.quantity]));
   const inForce = new Set<string>();
   for (const e of ledger) {
@@ -50,7 +53,11 @@ export function replayLedger(ledger: readonly LedgerEntry[], initial: readonly P
   return { stock, inForce };
 }
 
-export function planLedgerRepair(kept: readonly LedgerEntry[], orders: readonly OrderEntry[], initial: readonly Product[]): LedgerRepairPlan {
+export function planLedgerRepair(
+  kept: readonly LedgerEntry[],
+  orders: readonly OrderEntry[],
+  initial: readonly Product[],
+): LedgerRepairPlan {
   const { stock, inForce } = replayLedger(kept, initial);
   const plan: LedgerRepairPlan = { append: [], restored: [], restocks: [], skipped: [], stock };
   let seq = kept.length;
@@ -58,19 +65,38 @@ export function planLedgerRepair(kept: readonly LedgerEntry[], orders: readonly 
     if (inForce.has(order.key)) continue;
     const left = stock.get(order.name);
     if (left === undefined) {
-      plan.skipped.push({ order, why: `the catalog has no toy named ${JSON.stringify(order.name)}` });
+      plan.skipped.push({
+        order,
+        why: `the catalog has no toy named ${JSON.stringify(order.name)}`,
+      });
       continue;
     }
     let have = left;
     if (have < order.quantity) {
       const delta = order.quantity - have;
       have = order.quantity;
-      plan.append.push({ seq, kind: 'restock', key: '', epoch: 0, name: order.name, delta, quantityAfter: have });
+      plan.append.push({
+        seq,
+        kind: 'restock',
+        key: '',
+        epoch: 0,
+        name: order.name,
+        delta,
+        quantityAfter: have,
+      });
       plan.restocks.push({ name: order.name, delta, seq, forOrder: order.index });
       seq++;
     }
     have -= order.quantity;
-    plan.append.push({ seq, kind: 'purchase', key: order.key, epoch: order.epoch, name: order.name, delta: -order.quantity, quantityAfter: have });
+    plan.append.push({
+      seq,
+      kind: 'purchase',
+      key: order.key,
+      epoch: order.epoch,
+      name: order.name,
+      delta: -order.quantity,
+      quantityAfter: have,
+    });
     plan.restored.push({ order, seq });
     seq++;
     stock.set(order.name, have);

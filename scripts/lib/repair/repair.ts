@@ -20,10 +20,23 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { OrderEntry, Product } from '../../../shared/contracts.ts';
 import { EPOCH } from '../../../shared/fields.ts';
-import { UnreadableFileError, crashOnDurabilityError, writeFileAtomic } from '../../../shared/fsutil.ts';
+import {
+  UnreadableFileError,
+  crashOnDurabilityError,
+  writeFileAtomic,
+} from '../../../shared/fsutil.ts';
 import { inspectWal, keepValidPrefix, type WalInspection } from '../../../shared/wal.ts';
 import { LOG_FILE, orderCodec } from '../../../order/file-log.ts';
-import { INITIAL_CATALOG_META, LEDGER_FILE, META_FILE, ledgerCodec, openFileLedger, openMetaFile, type CatalogMeta, type SignedLedgerEntry } from '../../../catalog/ledger.ts';
+import {
+  INITIAL_CATALOG_META,
+  LEDGER_FILE,
+  META_FILE,
+  ledgerCodec,
+  openFileLedger,
+  openMetaFile,
+  type CatalogMeta,
+  type SignedLedgerEntry,
+} from '../../../catalog/ledger.ts';
 import { describeCatalogDamage, openFileCatalogStore } from '../../../catalog/store.ts';
 import { initialToys } from '../../../catalog/toys.ts';
 import { planLedgerRepair, type LedgerRepairPlan } from './plan.ts';
@@ -60,7 +73,13 @@ export interface OrderLogReading {
 export interface RepairReport {
   /** False when there was nothing to repair (or a dry run). */
   changed: boolean;
-  ledger: { file: string; state: WalInspection<SignedLedgerEntry>['state']; problem: string | null; keptRecords: number; movedTo: string | null };
+  ledger: {
+    file: string;
+    state: WalInspection<SignedLedgerEntry>['state'];
+    problem: string | null;
+    keptRecords: number;
+    movedTo: string | null;
+  };
   meta: { file: string; before: CatalogMeta | null; after: CatalogMeta; problem: string | null };
   logs: OrderLogReading[];
   /** The log the orders were taken from. */
@@ -74,10 +93,18 @@ export interface RepairReport {
 
 async function readOrderLog(dir: string): Promise<OrderLogReading> {
   const i = await inspectWal(path.join(dir, LOG_FILE), orderCodec);
-  return { dir, state: i.state, records: i.records, commitIndex: i.mark?.aux ?? -1, problem: i.damage?.message ?? null };
+  return {
+    dir,
+    state: i.state,
+    records: i.records,
+    commitIndex: i.mark?.aux ?? -1,
+    problem: i.damage?.message ?? null,
+  };
 }
 
-async function readMeta(catalogDir: string): Promise<{ meta: CatalogMeta | null; problem: string | null }> {
+async function readMeta(
+  catalogDir: string,
+): Promise<{ meta: CatalogMeta | null; problem: string | null }> {
   try {
     return { meta: (await openMetaFile(catalogDir)).load(), problem: null };
   } catch (err) {
@@ -102,7 +129,8 @@ async function highestPromisedEpoch(orderDirs: readonly string[]): Promise<numbe
   return best;
 }
 
-const maxEpoch = (records: readonly { epoch: number }[]) => records.reduce((m, r) => Math.max(m, r.epoch), 0);
+const maxEpoch = (records: readonly { epoch: number }[]) =>
+  records.reduce((m, r) => Math.max(m, r.epoch), 0);
 
 /** Reads everything and decides what to do; changes nothing. */
 async function survey(opts: RepairOptions) {
@@ -111,22 +139,46 @@ async function survey(opts: RepairOptions) {
   const meta = await readMeta(opts.catalogDir);
   const logs = await Promise.all(opts.orderDirs.map(readOrderLog));
   const present = logs.filter((l) => l.state !== 'missing' || l.records.length > 0);
-  const reference = present.reduce<OrderLogReading | null>((best, l) => (!best || l.records.length > best.records.length ? l : best), null);
+  const reference = present.reduce<OrderLogReading | null>(
+    (best, l) => (!best || l.records.length > best.records.length ? l : best),
+    null,
+  );
   const kept = ledger.records;
-  const fenceFloor = Math.max(maxEpoch(kept), maxEpoch(reference?.records ?? []), await highestPromisedEpoch(opts.orderDirs));
+  const fenceFloor = Math.max(
+    maxEpoch(kept),
+    maxEpoch(reference?.records ?? []),
+    await highestPromisedEpoch(opts.orderDirs),
+  );
   const after: CatalogMeta = meta.meta
-    ? { fenceEpoch: meta.meta.fenceEpoch, accountedBelowSeq: Math.min(meta.meta.accountedBelowSeq, kept.length) }
+    ? {
+        fenceEpoch: meta.meta.fenceEpoch,
+        accountedBelowSeq: Math.min(meta.meta.accountedBelowSeq, kept.length),
+      }
     : { ...INITIAL_CATALOG_META, fenceEpoch: fenceFloor };
   return { ledgerFile, ledger, meta, logs, reference, after };
 }
 
 export async function repairCatalog(opts: RepairOptions): Promise<RepairReport> {
   const s = await survey(opts);
-  const damaged = s.ledger.damage !== null || s.meta.meta === null || s.after.accountedBelowSeq !== s.meta.meta.accountedBelowSeq;
+  const damaged =
+    s.ledger.damage !== null ||
+    s.meta.meta === null ||
+    s.after.accountedBelowSeq !== s.meta.meta.accountedBelowSeq;
   const report: RepairReport = {
     changed: false,
-    ledger: { file: s.ledgerFile, state: s.ledger.state, problem: s.ledger.damage ? describeCatalogDamage(s.ledger.damage) : null, keptRecords: s.ledger.records.length, movedTo: null },
-    meta: { file: path.join(opts.catalogDir, META_FILE), before: s.meta.meta, after: s.after, problem: s.meta.problem },
+    ledger: {
+      file: s.ledgerFile,
+      state: s.ledger.state,
+      problem: s.ledger.damage ? describeCatalogDamage(s.ledger.damage) : null,
+      keptRecords: s.ledger.records.length,
+      movedTo: null,
+    },
+    meta: {
+      file: path.join(opts.catalogDir, META_FILE),
+      before: s.meta.meta,
+      after: s.after,
+      problem: s.meta.problem,
+    },
     logs: s.logs,
     reference: s.reference,
     plan: null,
@@ -134,16 +186,30 @@ export async function repairCatalog(opts: RepairOptions): Promise<RepairReport> 
     lines: [],
   };
   const say = (line: string) => report.lines.push(line);
-  say(`ledger ${s.ledgerFile}: ${report.ledger.problem ?? `${s.ledger.state}, ${s.ledger.records.length} records`}`);
+  say(
+    `ledger ${s.ledgerFile}: ${report.ledger.problem ?? `${s.ledger.state}, ${s.ledger.records.length} records`}`,
+  );
   if (s.meta.problem) say(`meta: ${s.meta.problem}`);
   if (!damaged) {
     say('nothing to repair: the catalog opens this ledger and meta file as they are');
     return report;
   }
-  if (!s.reference) throw new RepairInputError(`no order log found in ${opts.orderDirs.join(', ') || '(no --order-dir given)'}: the purchases of committed orders cannot be restored without one`);
-  for (const l of s.logs) say(`order log ${path.join(l.dir, LOG_FILE)}: ${l.records.length} valid records${l.problem ? ` (${l.problem})` : ''}${l.commitIndex >= 0 ? `, committed through ${l.commitIndex}` : ''}`);
-  say(`using ${path.join(s.reference.dir, LOG_FILE)}: the longest valid log (${s.reference.records.length} orders)`);
-  const plan = (report.plan = planLedgerRepair(s.ledger.records, s.reference.records, opts.initial ?? initialToys()));
+  if (!s.reference)
+    throw new RepairInputError(
+      `no order log found in ${opts.orderDirs.join(', ') || '(no --order-dir given)'}: the purchases of committed orders cannot be restored without one`,
+    );
+  for (const l of s.logs)
+    say(
+      `order log ${path.join(l.dir, LOG_FILE)}: ${l.records.length} valid records${l.problem ? ` (${l.problem})` : ''}${l.commitIndex >= 0 ? `, committed through ${l.commitIndex}` : ''}`,
+    );
+  say(
+    `using ${path.join(s.reference.dir, LOG_FILE)}: the longest valid log (${s.reference.records.length} orders)`,
+  );
+  const plan = (report.plan = planLedgerRepair(
+    s.ledger.records,
+    s.reference.records,
+    opts.initial ?? initialToys(),
+  ));
   describePlan(report, plan);
   if (opts.dryRun) {
     say('dry run: nothing written');
@@ -157,22 +223,53 @@ export async function repairCatalog(opts: RepairOptions): Promise<RepairReport> 
 function describePlan(report: RepairReport, plan: LedgerRepairPlan): void {
   const say = (line: string) => report.lines.push(line);
   say(`keeping the ${report.ledger.keptRecords} valid ledger records before the damage`);
-  say(`restoring ${plan.restored.length} purchases for orders whose key has no decrement in the kept ledger${plan.restored.length ? `: ${plan.restored.slice(0, 10).map((r) => `order ${r.order.index} (${r.order.quantity} ${r.order.name}, key ${r.order.key})`).join(', ')}${plan.restored.length > 10 ? `, and ${plan.restored.length - 10} more` : ''}` : ''}`);
-  for (const r of plan.restocks) say(`adding a restock of ${r.delta} ${r.name} (seq ${r.seq}) so that restoring order ${r.forOrder} leaves no negative stock`);
+  say(
+    `restoring ${plan.restored.length} purchases for orders whose key has no decrement in the kept ledger${
+      plan.restored.length
+        ? `: ${plan.restored
+            .slice(0, 10)
+            .map(
+              (r) =>
+                `order ${r.order.index} (${r.order.quantity} ${r.order.name}, key ${r.order.key})`,
+            )
+            .join(
+              ', ',
+            )}${plan.restored.length > 10 ? `, and ${plan.restored.length - 10} more` : ''}`
+        : ''
+    }`,
+  );
+  for (const r of plan.restocks)
+    say(
+      `adding a restock of ${r.delta} ${r.name} (seq ${r.seq}) so that restoring order ${r.forOrder} leaves no negative stock`,
+    );
   for (const k of plan.skipped) say(`not restoring order ${k.order.index}: ${k.why}`);
   const { before, after } = report.meta;
-  if (!before) say(`meta: writing a new one: fenceEpoch ${after.fenceEpoch} (the highest epoch known), accountedBelowSeq ${after.accountedBelowSeq}`);
-  else if (before.accountedBelowSeq !== after.accountedBelowSeq) say(`meta: accountedBelowSeq ${before.accountedBelowSeq} -> ${after.accountedBelowSeq} (it pointed past the kept ledger)`);
+  if (!before)
+    say(
+      `meta: writing a new one: fenceEpoch ${after.fenceEpoch} (the highest epoch known), accountedBelowSeq ${after.accountedBelowSeq}`,
+    );
+  else if (before.accountedBelowSeq !== after.accountedBelowSeq)
+    say(
+      `meta: accountedBelowSeq ${before.accountedBelowSeq} -> ${after.accountedBelowSeq} (it pointed past the kept ledger)`,
+    );
 }
 
-async function apply(opts: RepairOptions, s: Awaited<ReturnType<typeof survey>>, report: RepairReport, plan: LedgerRepairPlan): Promise<void> {
+async function apply(
+  opts: RepairOptions,
+  s: Awaited<ReturnType<typeof survey>>,
+  report: RepairReport,
+  plan: LedgerRepairPlan,
+): Promise<void> {
   const say = (line: string) => report.lines.push(line);
   const metaFile = report.meta.file;
   if (!report.meta.before) {
     const old = await fs.readFile(metaFile).catch(() => null);
     if (old !== null) await writeFileAtomic(`${metaFile}.unreadable-${Date.now()}`, old);
   }
-  if (!report.meta.before || report.meta.before.accountedBelowSeq !== report.meta.after.accountedBelowSeq) {
+  if (
+    !report.meta.before ||
+    report.meta.before.accountedBelowSeq !== report.meta.after.accountedBelowSeq
+  ) {
     await writeFileAtomic(metaFile, `${JSON.stringify(report.meta.after)}\n`);
   }
   if (s.ledger.damage) {
@@ -180,7 +277,9 @@ async function apply(opts: RepairOptions, s: Awaited<ReturnType<typeof survey>>,
     report.ledger.movedTo = kept.movedTo;
     if (kept.movedTo) say(`moved the damaged ledger aside whole: ${kept.movedTo}`);
   }
-  const ledger = await openFileLedger(opts.catalogDir, { onFatal: opts.onFatal ?? crashOnDurabilityError });
+  const ledger = await openFileLedger(opts.catalogDir, {
+    onFatal: opts.onFatal ?? crashOnDurabilityError,
+  });
   try {
     await ledger.append(plan.append);
     report.finalRecords = ledger.length;
@@ -189,8 +288,20 @@ async function apply(opts: RepairOptions, s: Awaited<ReturnType<typeof survey>>,
   }
   say(`appended ${plan.append.length} records; the ledger holds ${report.finalRecords}`);
   // The proof that the catalog will start: its own store replays and checks the result.
-  const store = await openFileCatalogStore(opts.catalogDir, { initial: opts.initial ? [...opts.initial] : undefined, onDurabilityError: opts.onFatal });
-  const stock = store.list().filter((p) => plan.stock.has(p.name) && (plan.restored.some((r) => r.order.name === p.name) || plan.restocks.some((r) => r.name === p.name)));
+  const store = await openFileCatalogStore(opts.catalogDir, {
+    initial: opts.initial ? [...opts.initial] : undefined,
+    onDurabilityError: opts.onFatal,
+  });
+  const stock = store
+    .list()
+    .filter(
+      (p) =>
+        plan.stock.has(p.name) &&
+        (plan.restored.some((r) => r.order.name === p.name) ||
+          plan.restocks.some((r) => r.name === p.name)),
+    );
   await store.close();
-  say(`the catalog opens the repaired ledger; products.csv rewritten${stock.length ? `; stock now ${stock.map((p) => `${p.name} ${p.quantity}`).join(', ')}` : ''}`);
+  say(
+    `the catalog opens the repaired ledger; products.csv rewritten${stock.length ? `; stock now ${stock.map((p) => `${p.name} ${p.quantity}`).join(', ')}` : ''}`,
+  );
 }

@@ -24,7 +24,11 @@ export class AvailabilityMonitor {
   private readonly since = new Map<number, number | null>();
   readonly graceMs: number;
 
-  constructor(private readonly ctx: SimContext, private readonly cluster: SimCluster, private readonly frontends: SimFrontends) {
+  constructor(
+    private readonly ctx: SimContext,
+    private readonly cluster: SimCluster,
+    private readonly frontends: SimFrontends,
+  ) {
     this.graceMs = Math.max(2_500, 25 * ctx.config.heartbeatIntervalMs);
   }
 
@@ -47,16 +51,20 @@ export class AvailabilityMonitor {
       const healthy = this.healthyMajority(fe) !== null;
       const was = this.since.get(fe.node.id) ?? null;
       if (!healthy) this.since.set(fe.node.id, null);
-      else if (was === null || restart === 'all' || restart === fe.node.id) this.since.set(fe.node.id, now);
+      else if (was === null || restart === 'all' || restart === fe.node.id)
+        this.since.set(fe.node.id, now);
     }
   }
 
   /** A healthy majority `fe` reaches right now, or null. */
   healthyMajority(fe: Frontend): number[] | null {
     const { net, catalog } = this.cluster;
-    if (!fe.node.up || fe.node.paused || !this.reliable() || net.extraLoss > 0 || !catalog.up) return null;
+    if (!fe.node.up || fe.node.paused || !this.reliable() || net.extraLoss > 0 || !catalog.up)
+      return null;
     const linked = (a: number, b: number) => !net.isCut(a, b) && !net.isCut(b, a);
-    const usable = REPLICAS.filter((id) => this.cluster.intact(id) && linked(fe.node.id, id) && linked(id, CATALOG));
+    const usable = REPLICAS.filter(
+      (id) => this.cluster.intact(id) && linked(fe.node.id, id) && linked(id, CATALOG),
+    );
     for (const group of subsets(usable, QUORUM)) {
       if (group.every((a) => group.every((b) => a === b || linked(a, b)))) return group;
     }

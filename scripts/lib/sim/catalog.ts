@@ -45,7 +45,9 @@ export class SimCatalogService {
   }
 
   private boot(): void {
-    this.store = createCatalogStoreWith(this.ledger, this.metaFile, { initial: this.products.map((p) => ({ ...p })) });
+    this.store = createCatalogStoreWith(this.ledger, this.metaFile, {
+      initial: this.products.map((p) => ({ ...p })),
+    });
     this.built = buildCatalog(
       { frontendUrls: [], restockIntervalMs: this.restockIntervalMs },
       {

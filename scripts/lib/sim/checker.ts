@@ -26,7 +26,11 @@
  */
 import type { OrderEntry, ReplicaStatus } from '../../../shared/contracts.ts';
 import {
-  checkConvergedCluster, checkLogWellFormed, checkUniqueKeys, type Acknowledged, type Violation as SharedViolation,
+  checkConvergedCluster,
+  checkLogWellFormed,
+  checkUniqueKeys,
+  type Acknowledged,
+  type Violation as SharedViolation,
 } from '../invariants/index.ts';
 
 export interface SimViolation {
@@ -95,15 +99,21 @@ export class Checker {
   onLeading(id: number, epoch: number): void {
     const other = this.leaders.get(epoch);
     if (other === undefined) this.leaders.set(epoch, id);
-    else if (other !== id) this.fail('two-leaders', `replicas ${other} and ${id} both led epoch ${epoch}`);
+    else if (other !== id)
+      this.fail('two-leaders', `replicas ${other} and ${id} both led epoch ${epoch}`);
   }
 
   /** A caller learned that `ack` committed: it must be durable on a quorum right now. */
   onAck(ack: Ack, snapshots: readonly ReplicaSnapshot[]): void {
     this.acks.push(ack);
-    const holders = snapshots.filter((s) => s.damaged || matches(s.durable[ack.orderNumber], ack)).length;
+    const holders = snapshots.filter(
+      (s) => s.damaged || matches(s.durable[ack.orderNumber], ack),
+    ).length;
     if (this.opts.checkDurableQuorum !== false && holders < this.quorum) {
-      this.fail('ack-not-durable', `order ${ack.orderNumber} (${describe(ack)}) acknowledged to the ${ack.by} while durable on ${holders} replica(s)`);
+      this.fail(
+        'ack-not-durable',
+        `order ${ack.orderNumber} (${describe(ack)}) acknowledged to the ${ack.by} while durable on ${holders} replica(s)`,
+      );
     }
     this.checkAckAgainstCommitted(ack);
   }
@@ -117,20 +127,42 @@ export class Checker {
 
   private failedCommitted(e: OrderEntry, why: string): void {
     if (this.duplicatedKeys.has(e.key)) return;
-    this.fail('failed-committed', `order ${describeEntry(e)} is committed, but its client was told ${why}`);
+    this.fail(
+      'failed-committed',
+      `order ${describeEntry(e)} is committed, but its client was told ${why}`,
+    );
   }
 
   /** A read of acknowledged order `ack` (through `via`) returned `got` (or 404 when got is null). */
-  onRead(ack: Ack, got: { number: number; name: string; quantity: number } | null, via = 'a frontend'): void {
-    if (!got) this.fail('read-lost', `reading acknowledged order ${ack.orderNumber} (${describe(ack)}, acknowledged to the ${ack.by}) through ${via} answered 404`);
-    else if (got.number !== ack.orderNumber || got.name !== ack.name || got.quantity !== ack.quantity) {
-      this.fail('read-mismatch', `reading order ${ack.orderNumber} returned ${got.quantity} ${got.name} as #${got.number}; acknowledged ${describe(ack)}`);
+  onRead(
+    ack: Ack,
+    got: { number: number; name: string; quantity: number } | null,
+    via = 'a frontend',
+  ): void {
+    if (!got)
+      this.fail(
+        'read-lost',
+        `reading acknowledged order ${ack.orderNumber} (${describe(ack)}, acknowledged to the ${ack.by}) through ${via} answered 404`,
+      );
+    else if (
+      got.number !== ack.orderNumber ||
+      got.name !== ack.name ||
+      got.quantity !== ack.quantity
+    ) {
+      this.fail(
+        'read-mismatch',
+        `reading order ${ack.orderNumber} returned ${got.quantity} ${got.name} as #${got.number}; acknowledged ${describe(ack)}`,
+      );
     }
   }
 
   private checkAckAgainstCommitted(ack: Ack): void {
     const c = this.committed[ack.orderNumber];
-    if (c && !matches(c, ack)) this.fail('ack-mismatch', `order ${ack.orderNumber} acknowledged as ${describe(ack)} but committed as ${describeEntry(c)}`);
+    if (c && !matches(c, ack))
+      this.fail(
+        'ack-mismatch',
+        `order ${ack.orderNumber} acknowledged as ${describe(ack)} but committed as ${describeEntry(c)}`,
+      );
   }
 
   /** Cheap checks, every step. */
@@ -144,13 +176,17 @@ export class Checker {
       if (!s.status || !s.visible || s.status.commitIndex < 0) continue;
       const c = s.status.commitIndex;
       if (c >= s.visible.length) {
-        this.fail('committed-lost', `replica ${s.id} reports commit index ${c} but holds ${s.visible.length} records`);
+        this.fail(
+          'committed-lost',
+          `replica ${s.id} reports commit index ${c} but holds ${s.visible.length} records`,
+        );
         continue;
       }
       if (!this.agrees(`replica ${s.id}'s committed prefix`, s.visible, c + 1)) continue;
       for (let i = this.committed.length; i <= c; i++) this.addCommitted(s.visible[i]!);
     }
-    if (this.committed.length > before) for (const a of this.acks) if (a.orderNumber >= before) this.checkAckAgainstCommitted(a);
+    if (this.committed.length > before)
+      for (const a of this.acks) if (a.orderNumber >= before) this.checkAckAgainstCommitted(a);
 
     const n = this.committed.length;
     let durableHolders = 0;
@@ -166,20 +202,32 @@ export class Checker {
       }
       const was = this.heldDurable.get(s.id) ?? -1;
       if (held < was) {
-        this.fail('committed-lost', `replica ${s.id}'s disk held committed records 0..${was} and now holds only 0..${held} of them (${describeAt(s.durable, held + 1)} instead of ${describeEntry(this.committed[held + 1]!)})`);
+        this.fail(
+          'committed-lost',
+          `replica ${s.id}'s disk held committed records 0..${was} and now holds only 0..${held} of them (${describeAt(s.durable, held + 1)} instead of ${describeEntry(this.committed[held + 1]!)})`,
+        );
       }
       this.heldDurable.set(s.id, Math.max(was, held));
       if (held === n - 1) durableHolders++;
       if (s.visible) {
         const shown = this.sharedPrefix(s.visible) - 1;
         if (shown < Math.max(was, held)) {
-          this.fail('committed-lost', `replica ${s.id}'s log holds committed records only up to ${shown} (${describeAt(s.visible, shown + 1)} next) though its disk held them up to ${Math.max(was, held)}`);
+          this.fail(
+            'committed-lost',
+            `replica ${s.id}'s log holds committed records only up to ${shown} (${describeAt(s.visible, shown + 1)} next) though its disk held them up to ${Math.max(was, held)}`,
+          );
         }
       }
     }
     if (n > 0 && durableHolders < this.quorum && this.opts.checkDurableQuorum !== false) {
-      const where = snapshots.map((s) => `replica ${s.id} holds ${this.sharedPrefix(s.durable)} on disk, ${s.visible ? this.sharedPrefix(s.visible) : 'none (down)'} in its log`);
-      this.fail('committed-not-durable', `committed prefix 0..${n - 1} is durable on ${durableHolders} replica(s), fewer than a quorum of ${this.quorum} (of the committed records, ${where.join('; ')})`);
+      const where = snapshots.map(
+        (s) =>
+          `replica ${s.id} holds ${this.sharedPrefix(s.durable)} on disk, ${s.visible ? this.sharedPrefix(s.visible) : 'none (down)'} in its log`,
+      );
+      this.fail(
+        'committed-not-durable',
+        `committed prefix 0..${n - 1} is durable on ${durableHolders} replica(s), fewer than a quorum of ${this.quorum} (of the committed records, ${where.join('; ')})`,
+      );
     }
   }
 
@@ -213,16 +261,26 @@ export class Checker {
     if (k < 0 || log[k]!.crc === this.committed[k]!.crc) return true;
     let i = 0;
     while (i < k && log[i]!.crc === this.committed[i]!.crc) i++;
-    this.fail('committed-changed', `${what} has ${describeEntry(log[i]!)} at committed index ${i}, which was committed as ${describeEntry(this.committed[i]!)}`);
+    this.fail(
+      'committed-changed',
+      `${what} has ${describeEntry(log[i]!)} at committed index ${i}, which was committed as ${describeEntry(this.committed[i]!)}`,
+    );
     return false;
   }
 
   /** Well-formedness of every log (O(n), so every few steps). */
   checkWellFormed(snapshots: readonly ReplicaSnapshot[]): void {
     for (const s of snapshots) {
-      for (const [what, log] of [['log', s.visible], ['disk', s.durable]] as const) {
+      for (const [what, log] of [
+        ['log', s.visible],
+        ['disk', s.durable],
+      ] as const) {
         if (!log) continue;
-        for (const v of [...checkLogWellFormed(`replica ${s.id}'s ${what}`, log), ...checkUniqueKeys(`replica ${s.id}'s ${what}`, log)]) this.fail(v.kind, v.message);
+        for (const v of [
+          ...checkLogWellFormed(`replica ${s.id}'s ${what}`, log),
+          ...checkUniqueKeys(`replica ${s.id}'s ${what}`, log),
+        ])
+          this.fail(v.kind, v.message);
       }
     }
   }
@@ -231,13 +289,21 @@ export class Checker {
   checkEnd(snapshots: readonly ReplicaSnapshot[]): void {
     this.checkStep(snapshots);
     const logs = new Map(snapshots.map((s) => [`replica ${s.id}`, s.visible ?? s.durable]));
-    const acked: Acknowledged[] = this.acks.map((a) => ({ orderNumber: a.orderNumber, name: a.name, quantity: a.quantity }));
+    const acked: Acknowledged[] = this.acks.map((a) => ({
+      orderNumber: a.orderNumber,
+      name: a.name,
+      quantity: a.quantity,
+    }));
     const shared: SharedViolation[] = checkConvergedCluster(logs, acked);
     for (const v of shared) this.fail(v.kind, v.message);
     const [, ref] = [...logs][0]!;
     for (const a of this.acks) {
       const e = ref[a.orderNumber];
-      if (a.key !== undefined && e && e.key !== a.key) this.fail('wrong-content', `order ${a.orderNumber} has key ${e.key}, acknowledged with key ${a.key}`);
+      if (a.key !== undefined && e && e.key !== a.key)
+        this.fail(
+          'wrong-content',
+          `order ${a.orderNumber} has key ${e.key}, acknowledged with key ${a.key}`,
+        );
     }
     for (const e of ref) {
       const why = this.definiteFailures.get(e.key);
@@ -253,7 +319,13 @@ export class Checker {
 }
 
 function matches(e: OrderEntry | undefined, a: Ack): boolean {
-  return !!e && e.index === a.orderNumber && e.name === a.name && e.quantity === a.quantity && (a.key === undefined || e.key === a.key);
+  return (
+    !!e &&
+    e.index === a.orderNumber &&
+    e.name === a.name &&
+    e.quantity === a.quantity &&
+    (a.key === undefined || e.key === a.key)
+  );
 }
 
 function describe(a: Ack): string {

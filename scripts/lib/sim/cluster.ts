@@ -11,7 +11,11 @@ import type { OrderEntry } from '../../../shared/contracts.ts';
 import { buildReplica, type BuiltReplica } from '../../../order/build.ts';
 import type { Replica } from '../../../order/replica.ts';
 import { describeReplicaEvent } from '../../../order/events.ts';
-import { createBatchingCatalogPurchaser, createHttpCatalogAccounts, type CatalogAccounts } from '../../../order/peers.ts';
+import {
+  createBatchingCatalogPurchaser,
+  createHttpCatalogAccounts,
+  type CatalogAccounts,
+} from '../../../order/peers.ts';
 import { CATALOG_URL, SimCatalogService } from './catalog.ts';
 import type { Checker, ReplicaSnapshot } from './checker.ts';
 import { SimDisk, SimLogStore, SimMetaStore, SimWriteError, type DiskEnv } from './disk.ts';
@@ -19,7 +23,16 @@ import { openStorage, type Detected } from './storage.ts';
 import type { ReplicaEvent } from '../../../order/events.ts';
 import { SimNetwork, type FetchHandler } from './network.ts';
 import { nodeClock, SimNode } from './node.ts';
-import { CATALOG, CLIENT, FRONTENDS, QUORUM, REPLICAS, TOYS, type SimConfig, type SimOptions } from './options.ts';
+import {
+  CATALOG,
+  CLIENT,
+  FRONTENDS,
+  QUORUM,
+  REPLICAS,
+  TOYS,
+  type SimConfig,
+  type SimOptions,
+} from './options.ts';
 import type { Rng } from '../rng/rng.ts';
 
 /** What every part of a run shares: time, the trace, the checker, the seed's configuration. */
@@ -46,18 +59,34 @@ export class SimCluster {
   /** What the stores of brief decisions 2-4 would have detected at each start, by kind. */
   readonly detections: Partial<Record<Detected, number>> = {};
   /** Failed durable writes not yet followed by the replica stopping. */
-  private readonly writeFailures = new Map<number, { atMs: number; incarnation: number; what: string }>();
+  private readonly writeFailures = new Map<
+    number,
+    { atMs: number; incarnation: number; what: string }
+  >();
 
-  constructor(private readonly ctx: SimContext, netRng: Rng, private readonly diskRng: Rng) {
+  constructor(
+    private readonly ctx: SimContext,
+    netRng: Rng,
+    private readonly diskRng: Rng,
+  ) {
     const { clock } = ctx;
     for (const id of REPLICAS) this.nodes.set(id, new SimNode(id, `order-${id}`, clock));
-    FRONTENDS.forEach((id, i) => this.nodes.set(id, new SimNode(id, i === 0 ? 'frontend' : `frontend${i + 1}`, clock)));
+    FRONTENDS.forEach((id, i) =>
+      this.nodes.set(id, new SimNode(id, i === 0 ? 'frontend' : `frontend${i + 1}`, clock)),
+    );
     this.nodes.set(CLIENT, new SimNode(CLIENT, 'client', clock));
     this.nodes.set(CATALOG, new SimNode(CATALOG, 'catalog', clock));
     this.net = new SimNetwork(clock, netRng, { ...ctx.config.net }, this.nodes, ctx.trace);
     for (const id of REPLICAS) this.net.serve(replicaHost(id), id, () => this.apps.get(id) ?? null);
     const products = TOYS.map((name) => ({ name, price: 1, quantity: ctx.config.stock[name] }));
-    this.catalog = new SimCatalogService(clock, this.node(CATALOG), this.net, products, ctx.config.restockIntervalMs, ctx.trace);
+    this.catalog = new SimCatalogService(
+      clock,
+      this.node(CATALOG),
+      this.net,
+      products,
+      ctx.config.restockIntervalMs,
+      ctx.trace,
+    );
   }
 
   node(id: number): SimNode {
@@ -85,9 +114,14 @@ export class SimCluster {
     const incarnation = node.incarnation;
     const disk = this.disks.get(id)!;
     const env: DiskEnv = {
-      clock: ctx.clock, rng: this.diskRng, cfg: ctx.config.disk, node, trace: ctx.trace,
+      clock: ctx.clock,
+      rng: this.diskRng,
+      cfg: ctx.config.disk,
+      node,
+      trace: ctx.trace,
       exit: (why) => node.gate(incarnation, () => this.onExit(id, why)),
-      onWriteError: (what) => this.writeFailures.set(id, { atMs: ctx.clock.now(), incarnation, what }),
+      onWriteError: (what) =>
+        this.writeFailures.set(id, { atMs: ctx.clock.now(), incarnation, what }),
     };
     const meta = new SimMetaStore(disk, { ...env, lie: ctx.opts.broken?.lyingMetaDisk });
     this.stores.set(id, { log: null, meta });
@@ -98,17 +132,35 @@ export class SimCluster {
     const opened = await openStorage(disk, meta, onEvent);
     if (!node.alive(incarnation)) return;
     for (const d of opened.detected) this.detections[d] = (this.detections[d] ?? 0) + 1;
-    if (opened.detected.length) ctx.trace(`order-${id} storage: found ${opened.detected.join(', ')}`);
-    const log = new SimLogStore(disk, { ...env, lie: ctx.opts.broken?.lyingLogDisk, keepGoing: ctx.opts.broken?.logErrorsKeepGoing }, opened.entries);
+    if (opened.detected.length)
+      ctx.trace(`order-${id} storage: found ${opened.detected.join(', ')}`);
+    const log = new SimLogStore(
+      disk,
+      {
+        ...env,
+        lie: ctx.opts.broken?.lyingLogDisk,
+        keepGoing: ctx.opts.broken?.logErrorsKeepGoing,
+      },
+      opened.entries,
+    );
     this.stores.set(id, { log, meta });
-    const built = this.build(id, { log, meta }, onEvent, () => node.gate(incarnation, () => this.onExit(id, 'fail-stop')));
+    const built = this.build(id, { log, meta }, onEvent, () =>
+      node.gate(incarnation, () => this.onExit(id, 'fail-stop')),
+    );
     this.replicas.set(id, built.replica);
     this.apps.set(id, built.app.fetch);
-    await built.start().catch((err: Error) => ctx.trace(`order-${id} start failed: ${err.message}`));
+    await built
+      .start()
+      .catch((err: Error) => ctx.trace(`order-${id} start failed: ${err.message}`));
   }
 
   /** order/build.ts's replica, with the simulator's IO. */
-  private build(id: number, storage: { log: SimLogStore; meta: SimMetaStore }, onEvent: (e: ReplicaEvent) => void, exit: () => void): BuiltReplica {
+  private build(
+    id: number,
+    storage: { log: SimLogStore; meta: SimMetaStore },
+    onEvent: (e: ReplicaEvent) => void,
+    exit: () => void,
+  ): BuiltReplica {
     const { ctx } = this;
     const http = this.httpOf(id);
     return buildReplica(
@@ -126,7 +178,12 @@ export class SimCluster {
         http,
         storage,
         onEvent,
-        catalog: ctx.opts.broken?.releasingAccounts ? { purchaser: createBatchingCatalogPurchaser(http, CATALOG_URL), accounts: releasingAccounts(http) } : undefined,
+        catalog: ctx.opts.broken?.releasingAccounts
+          ? {
+              purchaser: createBatchingCatalogPurchaser(http, CATALOG_URL),
+              accounts: releasingAccounts(http),
+            }
+          : undefined,
         onFatal: (err) => {
           // A failed durable write stops the process (fail-stop); anything else that reaches here
           // is a safety assertion of the replica's.
@@ -145,7 +202,17 @@ export class SimCluster {
       if (!(req.method === 'POST' && req.url.endsWith('/internal/promise'))) return honest(req);
       await honest(req).catch(() => undefined);
       const { epoch } = req.body as { epoch: number };
-      return { status: 200, headers: {}, body: { data: { granted: true, promisedEpoch: epoch, head: { logEpoch: 0, lastIndex: -1, lastCrc: 0 } } } };
+      return {
+        status: 200,
+        headers: {},
+        body: {
+          data: {
+            granted: true,
+            promisedEpoch: epoch,
+            head: { logEpoch: 0, lastIndex: -1, lastCrc: 0 },
+          },
+        },
+      };
     };
   }
 
@@ -166,7 +233,9 @@ export class SimCluster {
   restart(id: number): void {
     this.node(id).restart();
     const disk = this.disks.get(id)!;
-    this.ctx.trace(`RESTART order-${id} with ${disk.log.length} records on disk, mark ${JSON.stringify(disk.mark)}, meta ${JSON.stringify(disk.meta)}`);
+    this.ctx.trace(
+      `RESTART order-${id} with ${disk.log.length} records on disk, mark ${JSON.stringify(disk.mark)}, meta ${JSON.stringify(disk.meta)}`,
+    );
     void this.boot(id);
   }
 
@@ -180,7 +249,10 @@ export class SimCluster {
       if (!node.up || node.incarnation !== f.incarnation) {
         this.writeFailures.delete(id);
       } else if (this.ctx.clock.now() - f.atMs >= 50 && !node.paused) {
-        this.ctx.checker.fail('no-fail-stop', `replica ${id} went on running after a failed ${f.what} at t=${f.atMs.toFixed(0)} ms`);
+        this.ctx.checker.fail(
+          'no-fail-stop',
+          `replica ${id} went on running after a failed ${f.what} at t=${f.atMs.toFixed(0)} ms`,
+        );
         this.writeFailures.delete(id);
       }
     }
@@ -189,7 +261,13 @@ export class SimCluster {
   /** A damaged disk is whole again once its replica is intact again and holds the whole committed prefix. */
   checkRepairs(): void {
     for (const [id, disk] of this.disks) {
-      if (!disk.damaged || this.replicas.get(id)?.status().storage !== 'intact' || disk.meta === null || disk.corrupt.size) continue;
+      if (
+        !disk.damaged ||
+        this.replicas.get(id)?.status().storage !== 'intact' ||
+        disk.meta === null ||
+        disk.corrupt.size
+      )
+        continue;
       if (!this.ctx.checker.holdsCommitted(disk.log)) continue;
       disk.damaged = false;
       this.ctx.trace(`order-${id}'s disk is whole again (${disk.log.length} records)`);
@@ -215,7 +293,13 @@ export class SimCluster {
     return REPLICAS.map((id) => {
       const r = this.replicas.get(id);
       const disk = this.disks.get(id)!;
-      return { id, status: r ? r.status() : null, visible: r ? this.visibleLog(id) : null, durable: disk.log, damaged: disk.damaged };
+      return {
+        id,
+        status: r ? r.status() : null,
+        visible: r ? this.visibleLog(id) : null,
+        durable: disk.log,
+        damaged: disk.damaged,
+      };
     });
   }
 
@@ -229,7 +313,9 @@ export class SimCluster {
     const logs = REPLICAS.map((id) => this.visibleLog(id));
     if (logs.some((l) => l === null)) return false;
     const ref = logs[0]!;
-    return logs.every((l) => l!.length === ref.length && (l!.length === 0 || l!.at(-1)!.crc === ref.at(-1)!.crc));
+    return logs.every(
+      (l) => l!.length === ref.length && (l!.length === 0 || l!.at(-1)!.crc === ref.at(-1)!.crc),
+    );
   }
 
   /** One line per replica, for a liveness failure's message. */
@@ -255,5 +341,9 @@ export function replicaUrl(id: number): string {
 /** Broken on purpose (negative test): accounts that release the purchases of committed orders too. */
 function releasingAccounts(http: HttpClient): CatalogAccounts {
   const honest = createHttpCatalogAccounts(http, CATALOG_URL);
-  return { ...honest, reconcile: (req) => honest.reconcile({ ...req, committed: [], release: [...req.release, ...req.committed] }) };
+  return {
+    ...honest,
+    reconcile: (req) =>
+      honest.reconcile({ ...req, committed: [], release: [...req.release, ...req.committed] }),
+  };
 }

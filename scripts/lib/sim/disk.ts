@@ -85,7 +85,9 @@ export class SimWriteError extends Error {
 
 function fsyncDelay(env: DiskEnv): number {
   const { rng, cfg } = env;
-  return rng.chance(cfg.slowRate) ? rng.int(cfg.fsyncMaxMs, cfg.slowMaxMs) : rng.int(cfg.fsyncMinMs, cfg.fsyncMaxMs);
+  return rng.chance(cfg.slowRate)
+    ? rng.int(cfg.fsyncMaxMs, cfg.slowMaxMs)
+    : rng.int(cfg.fsyncMinMs, cfg.fsyncMaxMs);
 }
 
 export const HEADER_BYTES = Buffer.byteLength(LOG_HEADER);
@@ -116,7 +118,10 @@ export class SimDisk {
 
   /** Appends records at the end of the file. */
   push(e: OrderEntry): void {
-    if (e.index !== this.log.length) throw new Error(`sim disk ${this.replicaId}: append of ${e.index} onto ${this.log.length} records (harness bug)`);
+    if (e.index !== this.log.length)
+      throw new Error(
+        `sim disk ${this.replicaId}: append of ${e.index} onto ${this.log.length} records (harness bug)`,
+      );
     this.log.push(e);
     this.sizes.push(Buffer.byteLength(formatRecord(e)));
   }
@@ -131,18 +136,33 @@ export class SimDisk {
   /** The mark after an fsync covering the whole file. */
   syncMark(aux: number): void {
     if (!this.mark && !this.logFile) return;
-    this.mark = { records: this.log.length, bytes: this.bytes(), lastCrc: this.log.at(-1)?.crc ?? 0, aux: Math.min(aux, this.log.length - 1) };
+    this.mark = {
+      records: this.log.length,
+      bytes: this.bytes(),
+      lastCrc: this.log.at(-1)?.crc ?? 0,
+      aux: Math.min(aux, this.log.length - 1),
+    };
   }
 
   /** The mark a repair writes (keepValidPrefix): covering the file as it is, its aux kept. */
   resetMark(): void {
-    this.mark = { records: this.log.length, bytes: this.bytes(), lastCrc: this.log.at(-1)?.crc ?? 0, aux: this.mark?.aux ?? -1 };
+    this.mark = {
+      records: this.log.length,
+      bytes: this.bytes(),
+      lastCrc: this.log.at(-1)?.crc ?? 0,
+      aux: this.mark?.aux ?? -1,
+    };
   }
 
   /** Before a truncation to `n` records is made: the mark never claims more than will remain. */
   lowerMark(n: number): void {
     if (!this.mark || this.mark.records <= n) return;
-    this.mark = { records: n, bytes: HEADER_BYTES + this.sizes.slice(0, n).reduce((a, b) => a + b, 0), lastCrc: this.log[n - 1]?.crc ?? 0, aux: Math.min(this.mark.aux, n - 1) };
+    this.mark = {
+      records: n,
+      bytes: HEADER_BYTES + this.sizes.slice(0, n).reduce((a, b) => a + b, 0),
+      lastCrc: this.log[n - 1]?.crc ?? 0,
+      aux: Math.min(this.mark.aux, n - 1),
+    };
   }
 }
 
@@ -239,7 +259,11 @@ export class SimLogStore extends SyncQueue<LogOp> implements OrderLogStore {
   private readonly keys = new EntryKeyIndex(() => this.entries);
 
   /** `entries`: the log this incarnation opened (storage.ts decides it from the disk). */
-  constructor(private readonly disk: SimDisk, env: DiskEnv, entries: readonly OrderEntry[]) {
+  constructor(
+    private readonly disk: SimDisk,
+    env: DiskEnv,
+    entries: readonly OrderEntry[],
+  ) {
     super(env);
     this.entries = entries.slice();
     this.aux = this.loadedAux = Math.min(disk.mark?.aux ?? -1, entries.length - 1);
@@ -324,7 +348,8 @@ export class SimLogStore extends SyncQueue<LogOp> implements OrderLogStore {
   recordCommitIndex(index: number): void {
     if (this.dead || index <= this.aux) return;
     this.aux = index;
-    if (!this.env.lie && this.pendingOps().length === 0) void this.enqueue({ kind: 'append', entries: [] });
+    if (!this.env.lie && this.pendingOps().length === 0)
+      void this.enqueue({ kind: 'append', entries: [] });
   }
 
   async close(): Promise<void> {}
@@ -371,7 +396,10 @@ export class SimLogStore extends SyncQueue<LogOp> implements OrderLogStore {
     }
     const keep = this.survivors(units.length);
     for (const u of units.slice(0, keep)) this.applyDurably(u);
-    if (units.length) this.env.trace(`r${this.disk.replicaId} disk: ${units.length} unsynced log writes, ${keep} survive the crash`);
+    if (units.length)
+      this.env.trace(
+        `r${this.disk.replicaId} disk: ${units.length} unsynced log writes, ${keep} survive the crash`,
+      );
     this.kill();
   }
 }
@@ -381,7 +409,10 @@ export class SimMetaStore extends SyncQueue<Meta> implements MetaStore {
   /** What is durable (shared/fsutil.ts openJsonFile: memory follows the disk). */
   private current: Meta;
 
-  constructor(private readonly disk: SimDisk, env: DiskEnv) {
+  constructor(
+    private readonly disk: SimDisk,
+    env: DiskEnv,
+  ) {
     super(env);
     this.current = { ...(disk.meta ?? INITIAL_META) };
   }
@@ -414,7 +445,10 @@ export class SimMetaStore extends SyncQueue<Meta> implements MetaStore {
     const pending = this.pendingOps();
     const keep = this.survivors(pending.length);
     for (const m of pending.slice(0, keep)) this.applyDurably(m);
-    if (pending.length) this.env.trace(`r${this.disk.replicaId} disk: ${pending.length} unsynced meta saves, ${keep} survive the crash`);
+    if (pending.length)
+      this.env.trace(
+        `r${this.disk.replicaId} disk: ${pending.length} unsynced meta saves, ${keep} survive the crash`,
+      );
     this.kill();
   }
 }

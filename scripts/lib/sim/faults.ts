@@ -26,12 +26,26 @@
  */
 import type { SimCluster, SimContext } from './cluster.ts';
 import type { SimFrontends } from './frontends.ts';
-import { CLIENT, FAULT_CLASSES, REPLICAS, type FaultClass, type FaultStats, type SimMode } from './options.ts';
+import {
+  CLIENT,
+  FAULT_CLASSES,
+  REPLICAS,
+  type FaultClass,
+  type FaultStats,
+  type SimMode,
+} from './options.ts';
 import type { Rng } from '../rng/rng.ts';
 import { applyCorruption, applyLoss } from './storage.ts';
 import type { Workload } from './workload.ts';
 
-const PARTITION_SHAPES = ['isolate', 'isolate-all', 'one-way-out', 'one-way-in', 'single-link', 'frontend-only'] as const;
+const PARTITION_SHAPES = [
+  'isolate',
+  'isolate-all',
+  'one-way-out',
+  'one-way-in',
+  'single-link',
+  'frontend-only',
+] as const;
 type PartitionShape = (typeof PARTITION_SHAPES)[number];
 const ISOLATION_SHAPES = ['leader-cut', 'leader-cut-out', 'leader-cut-in'] as const;
 type IsolationShape = (typeof ISOLATION_SHAPES)[number] | 'leader-cut-split';
@@ -55,16 +69,32 @@ type Victim = { id: number; isLeader: boolean };
 
 export function emptyFaultStats(): FaultStats {
   return {
-    crashes: 0, leaderCrashes: 0, pauses: 0, leaderPauses: 0, partitions: {}, leaderPartitions: 0,
-    leaderIsolations: {}, diskLosses: {}, corruptions: {}, writeErrors: { log: 0, meta: 0 }, failStops: 0,
-    frontendRestarts: 0, frontendPauses: 0, storms: 0, catalogCrashes: 0, maxImpairedAtOnce: 0,
+    crashes: 0,
+    leaderCrashes: 0,
+    pauses: 0,
+    leaderPauses: 0,
+    partitions: {},
+    leaderPartitions: 0,
+    leaderIsolations: {},
+    diskLosses: {},
+    corruptions: {},
+    writeErrors: { log: 0, meta: 0 },
+    failStops: 0,
+    frontendRestarts: 0,
+    frontendPauses: 0,
+    storms: 0,
+    catalogCrashes: 0,
+    maxImpairedAtOnce: 0,
   };
 }
 
 export class FaultInjector {
   readonly stats: FaultStats = emptyFaultStats();
   private readonly impaired = new Set<number>();
-  private readonly active = new Map<number, { what: string; end: () => void; cancel: () => void }>();
+  private readonly active = new Map<
+    number,
+    { what: string; end: () => void; cancel: () => void }
+  >();
   private seq = 0;
   private readonly weights: Partial<Record<Kind, number>> = {};
 
@@ -79,7 +109,8 @@ export class FaultInjector {
     private readonly onChange: (frontend?: number) => void,
   ) {
     const enabled = new Set<FaultClass>(ctx.opts.faults ?? FAULT_CLASSES);
-    for (const [k, v] of Object.entries(KINDS)) if (enabled.has(v.cls)) this.weights[k as Kind] = v.weight;
+    for (const [k, v] of Object.entries(KINDS))
+      if (enabled.has(v.cls)) this.weights[k as Kind] = v.weight;
     cluster.onExit = (id, why) => this.exited(id, why);
   }
 
@@ -126,8 +157,11 @@ export class FaultInjector {
     const epochOf = (id: number) => this.cluster.disks.get(id)!.meta?.logEpoch ?? 0;
     const newest = Math.max(...REPLICAS.map(epochOf));
     const lagging = REPLICAS.some((id) => epochOf(id) < newest);
-    const apt = REPLICAS.filter((id) => !this.impaired.has(id) && id !== leader && epochOf(id) === newest);
-    if (lagging && apt.length && this.rng.chance(0.6)) return { id: this.rng.pick(apt), isLeader: false };
+    const apt = REPLICAS.filter(
+      (id) => !this.impaired.has(id) && id !== leader && epochOf(id) === newest,
+    );
+    if (lagging && apt.length && this.rng.chance(0.6))
+      return { id: this.rng.pick(apt), isLeader: false };
     return this.pickVictim();
   }
 
@@ -189,8 +223,11 @@ export class FaultInjector {
     const free = REPLICAS.filter((id) => !this.impaired.has(id));
     if (!free.length) return null;
     const leader = this.cluster.currentLeader();
-    const recovering = REPLICAS.some((id) => id !== leader && this.cluster.replicas.has(id) && this.cluster.disks.get(id)!.damaged);
-    if (leader !== null && free.includes(leader) && this.rng.chance(recovering ? 0.8 : 0.5)) return { id: leader, isLeader: true };
+    const recovering = REPLICAS.some(
+      (id) => id !== leader && this.cluster.replicas.has(id) && this.cluster.disks.get(id)!.damaged,
+    );
+    if (leader !== null && free.includes(leader) && this.rng.chance(recovering ? 0.8 : 0.5))
+      return { id: leader, isLeader: true };
     const id = this.rng.pick(free);
     return { id, isLeader: id === leader };
   }
@@ -255,7 +292,12 @@ export class FaultInjector {
       disk.cut(0);
       this.ctx.trace(`BROKEN: the log of order-${v.id} silently wiped`);
     }
-    const damage = kind === 'diskLoss' ? applyLoss(disk, this.rng) : kind === 'corruption' ? applyCorruption(disk, this.rng) : null;
+    const damage =
+      kind === 'diskLoss'
+        ? applyLoss(disk, this.rng)
+        : kind === 'corruption'
+          ? applyCorruption(disk, this.rng)
+          : null;
     if (damage) {
       const counts = kind === 'diskLoss' ? this.stats.diskLosses : this.stats.corruptions;
       const name = damage.split(':')[0]!;
@@ -291,7 +333,8 @@ export class FaultInjector {
 
   /** The leader loses its followers (not the frontends) for seconds: it must be replaced. */
   private isolateLeader(v: Victim): void {
-    const shapes: readonly IsolationShape[] = this.frontends.list.length > 1 ? [...ISOLATION_SHAPES, 'leader-cut-split'] : ISOLATION_SHAPES;
+    const shapes: readonly IsolationShape[] =
+      this.frontends.list.length > 1 ? [...ISOLATION_SHAPES, 'leader-cut-split'] : ISOLATION_SHAPES;
     const shape = this.rng.pick(shapes);
     const followers = REPLICAS.filter((o) => o !== v.id);
     const links: [number, number][] = [];
@@ -300,14 +343,17 @@ export class FaultInjector {
       if (shape !== 'leader-cut-out') links.push([o, v.id]);
     }
     // One frontend loses the leader too and elects another; the other keeps routing to it.
-    if (shape === 'leader-cut-split') links.push([v.id, this.frontends.list[1]!.node.id], [this.frontends.list[1]!.node.id, v.id]);
+    if (shape === 'leader-cut-split')
+      links.push([v.id, this.frontends.list[1]!.node.id], [this.frontends.list[1]!.node.id, v.id]);
     this.stats.leaderIsolations[shape] = (this.stats.leaderIsolations[shape] ?? 0) + 1;
     this.cutFor(v, shape, links, this.duration(2_000, 8_000));
   }
 
   private cutFor(v: Victim, shape: string, links: [number, number][], ms: number): void {
     const name = (id: number) => this.cluster.node(id).name;
-    this.ctx.trace(`FAULT partition ${shape} around ${this.who(v)} for ${ms} ms: ${links.map(([a, b]) => `${name(a)}>${name(b)}`).join(' ')}`);
+    this.ctx.trace(
+      `FAULT partition ${shape} around ${this.who(v)} for ${ms} ms: ${links.map(([a, b]) => `${name(a)}>${name(b)}`).join(' ')}`,
+    );
     const { net } = this.cluster;
     for (const [a, b] of links) net.cut(a, b);
     this.schedule(`partition ${shape} around order-${v.id}`, ms, () => {
@@ -344,7 +390,9 @@ export class FaultInjector {
     if (which === 'log') disk.failLogUntilMs = until;
     else disk.failMetaUntilMs = until;
     this.stats.writeErrors[which]++;
-    this.ctx.trace(`FAULT ${which === 'log' ? 'log appends' : 'meta saves'} of ${this.who(v)} fail for ${ms} ms`);
+    this.ctx.trace(
+      `FAULT ${which === 'log' ? 'log appends' : 'meta saves'} of ${this.who(v)} fail for ${ms} ms`,
+    );
     this.schedule(`write errors of order-${v.id}`, ms, () => {
       if (this.cluster.node(v.id).up) this.impaired.delete(v.id);
     });
@@ -359,7 +407,8 @@ export class FaultInjector {
     this.schedule(`exit of order-${id}`, this.rng.int(50, 500), () => {
       this.cluster.restart(id);
       const disk = this.cluster.disks.get(id)!;
-      if (this.ctx.clock.now() >= Math.max(disk.failLogUntilMs, disk.failMetaUntilMs)) this.impaired.delete(id);
+      if (this.ctx.clock.now() >= Math.max(disk.failLogUntilMs, disk.failMetaUntilMs))
+        this.impaired.delete(id);
     });
     this.onChange();
   }

@@ -36,7 +36,10 @@ export class SimFrontends {
   private readonly watches = new Map<string, AttemptWatch>();
   private restarts = 0;
 
-  constructor(private readonly ctx: SimContext, private readonly cluster: SimCluster) {
+  constructor(
+    private readonly ctx: SimContext,
+    private readonly cluster: SimCluster,
+  ) {
     this.list = FRONTENDS.slice(0, ctx.config.frontends).map((id) => this.start(id));
   }
 
@@ -113,11 +116,17 @@ export class SimFrontends {
         return res;
       }
       if (broken.lyingReads && req.method === 'GET' && /\/orders\/\d*[13579]\?/.test(req.url)) {
-        return { status: 404, headers: {}, body: { error: { code: 404, message: 'order not found', reason: 'order_not_found' } } };
+        return {
+          status: 404,
+          headers: {},
+          body: { error: { code: 404, message: 'order not found', reason: 'order_not_found' } },
+        };
       }
       const batch = req.method === 'POST' && req.url.endsWith('/orders/batch');
       if (!batch && !(req.method === 'POST' && req.url.endsWith('/orders'))) return inner(req);
-      const orders = (batch ? (req.body as { orders: SentOrder[] }).orders : [req.body as SentOrder]).map((o) => this.seeded(o));
+      const orders = (
+        batch ? (req.body as { orders: SentOrder[] }).orders : [req.body as SentOrder]
+      ).map((o) => this.seeded(o));
       req = { ...req, body: batch ? { orders } : orders[0] };
       return this.watched(nodeId, orders, () => inner(req), batch);
     };
@@ -132,29 +141,57 @@ export class SimFrontends {
   }
 
   /** Sends `orders` (one request), keeping each watched key's attempts and reporting acknowledgements. */
-  private async watched(nodeId: number, orders: SentOrder[], send: () => Promise<HttpResponse>, batch: boolean): Promise<HttpResponse> {
+  private async watched(
+    nodeId: number,
+    orders: SentOrder[],
+    send: () => Promise<HttpResponse>,
+    batch: boolean,
+  ): Promise<HttpResponse> {
     const watches = orders.map((o) => this.watches.get(`${nodeId} ${o.key}`));
     for (const w of watches) {
       if (!w) continue;
       w.attempts++;
-      if (w.inFlight > 0) w.unknown ??= `attempt ${w.attempts} started while attempt ${w.attempts - 1} was still in flight`;
+      if (w.inFlight > 0)
+        w.unknown ??= `attempt ${w.attempts} started while attempt ${w.attempts - 1} was still in flight`;
       w.inFlight++;
     }
     try {
       const res = await send();
-      const outcomes = batch ? itemOutcomes(res, orders.length) : [res.status === 200 ? { ok: true as const, data: (res.body as { data: { order_number: number } }).data } : { ok: false as const, status: res.status, error: (res.body as { error?: { reason?: string } })?.error ?? {} }];
+      const outcomes = batch
+        ? itemOutcomes(res, orders.length)
+        : [
+            res.status === 200
+              ? { ok: true as const, data: (res.body as { data: { order_number: number } }).data }
+              : {
+                  ok: false as const,
+                  status: res.status,
+                  error: (res.body as { error?: { reason?: string } })?.error ?? {},
+                },
+          ];
       outcomes.forEach((out, i) => {
         const w = watches[i];
         if (!out.ok) {
-          if (w && isUnknown(out.status, out.error.reason)) w.unknown ??= `attempt ${w.attempts} answered ${out.status} ${out.error.reason ?? ''}`;
+          if (w && isUnknown(out.status, out.error.reason))
+            w.unknown ??= `attempt ${w.attempts} answered ${out.status} ${out.error.reason ?? ''}`;
           return;
         }
         const o = orders[i]!;
-        this.ctx.checker.onAck({ orderNumber: out.data.order_number, name: o.name, quantity: o.quantity, key: o.key, by: 'frontend' }, this.cluster.snapshots());
+        this.ctx.checker.onAck(
+          {
+            orderNumber: out.data.order_number,
+            name: o.name,
+            quantity: o.quantity,
+            key: o.key,
+            by: 'frontend',
+          },
+          this.cluster.snapshots(),
+        );
       });
       return res;
     } catch (err) {
-      for (const w of watches) if (w && !(err instanceof NetworkError && err.undelivered)) w.unknown ??= `attempt ${w.attempts} failed: ${(err as Error).message}`;
+      for (const w of watches)
+        if (w && !(err instanceof NetworkError && err.undelivered))
+          w.unknown ??= `attempt ${w.attempts} failed: ${(err as Error).message}`;
       throw err;
     } finally {
       for (const w of watches) if (w) w.inFlight--;
@@ -178,14 +215,20 @@ interface SentOrder {
   epoch: number;
 }
 
-type ItemOutcome = { ok: true; data: { order_number: number } } | { ok: false; status: number; error: { reason?: string } };
+type ItemOutcome =
+  | { ok: true; data: { order_number: number } }
+  | { ok: false; status: number; error: { reason?: string } };
 
 /** Each order's answer in a batch response (the whole response's, when the batch failed as one). */
 function itemOutcomes(res: HttpResponse, n: number): ItemOutcome[] {
   const results = (res.body as { data?: { results?: ItemOutcome[] } } | undefined)?.data?.results;
   if (res.status === 200 && Array.isArray(results) && results.length === n) return results;
   const error = (res.body as { error?: { reason?: string } } | undefined)?.error ?? {};
-  return Array.from({ length: n }, () => ({ ok: false as const, status: res.status === 200 ? 502 : res.status, error }));
+  return Array.from({ length: n }, () => ({
+    ok: false as const,
+    status: res.status === 200 ? 502 : res.status,
+    error,
+  }));
 }
 
 /** A replica's answer that leaves the order's fate open: 504, a 500, or the same key still running. */

@@ -17,7 +17,13 @@
  * services' own HTTP clients (order/peers.ts, the router) are what talks over this network.
  */
 import type { ManualClock } from '../../../shared/clock.ts';
-import { DEFAULT_TIMEOUT_MS, NetworkError, type HttpClient, type HttpRequest, type HttpResponse } from '../../../shared/http.ts';
+import {
+  DEFAULT_TIMEOUT_MS,
+  NetworkError,
+  type HttpClient,
+  type HttpRequest,
+  type HttpResponse,
+} from '../../../shared/http.ts';
 import type { Rng } from '../rng/rng.ts';
 import type { SimNode } from './node.ts';
 
@@ -66,7 +72,16 @@ interface Call<T> {
 }
 
 export class SimNetwork {
-  readonly stats: NetStats = { calls: 0, lost: 0, duplicated: 0, timeouts: 0, refused: 0, resets: 0, partitionDrops: 0, appendsRefused: 0 };
+  readonly stats: NetStats = {
+    calls: 0,
+    lost: 0,
+    duplicated: 0,
+    timeouts: 0,
+    refused: 0,
+    resets: 0,
+    partitionDrops: 0,
+    appendsRefused: 0,
+  };
   /** Directed link cuts, reference counted (overlapping partitions). */
   private cuts = new Map<string, number>();
   private inflight = new Map<number, Set<InFlight>>();
@@ -119,7 +134,9 @@ export class SimNetwork {
 
   private delay(): number {
     const { rng, cfg } = this;
-    return rng.chance(cfg.slowRate) ? rng.int(cfg.maxDelayMs, cfg.slowMaxMs) : rng.int(cfg.minDelayMs, cfg.maxDelayMs);
+    return rng.chance(cfg.slowRate)
+      ? rng.int(cfg.maxDelayMs, cfg.slowMaxMs)
+      : rng.int(cfg.minDelayMs, cfg.maxDelayMs);
   }
 
   private lose(): boolean {
@@ -130,7 +147,8 @@ export class SimNetwork {
   onCrash(id: number): void {
     const calls = this.inflight.get(id);
     if (!calls) return;
-    for (const c of [...calls]) if (this.rng.chance(0.5)) this.clock.setTimeout(c.reset, this.delay());
+    for (const c of [...calls])
+      if (this.rng.chance(0.5)) this.clock.setTimeout(c.reset, this.delay());
   }
 
   /**
@@ -142,7 +160,15 @@ export class SimNetwork {
       const url = new URL(req.url);
       const target = this.hosts.get(url.host);
       if (!target) throw new NetworkError('refused', req.url);
-      const res = await this.call<HttpResponse>(self, target.node, describeRequest(req, url), req.timeoutMs ?? DEFAULT_TIMEOUT_MS, () => dispatch(target.handler(), req), describeResponse, () => this.onDuplicate(req));
+      const res = await this.call<HttpResponse>(
+        self,
+        target.node,
+        describeRequest(req, url),
+        req.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+        () => dispatch(target.handler(), req),
+        describeResponse,
+        () => this.onDuplicate(req),
+      );
       if (res.status === 400 && url.pathname === '/internal/append') this.stats.appendsRefused++;
       return res;
     };
@@ -153,19 +179,41 @@ export class SimNetwork {
    * delivery time, in whatever incarnation of `to` is up then; `describe` names its result in the
    * trace.
    */
-  call<T>(from: number, to: number, what: string, timeoutMs: number, handler: () => Promise<T>, describe: (v: T) => string = () => 'ok', onDup = () => {}): Promise<T> {
+  call<T>(
+    from: number,
+    to: number,
+    what: string,
+    timeoutMs: number,
+    handler: () => Promise<T>,
+    describe: (v: T) => string = () => 'ok',
+    onDup = () => {},
+  ): Promise<T> {
     const id = ++this.seq;
     const src = this.node(from);
     const dst = this.node(to);
     this.stats.calls++;
     return new Promise<T>((resolve, reject) => {
       const c: Call<T> = {
-        id, src, dst, srcIncarnation: src.incarnation, url: `sim://${dst.name}/${what}`, tag: `#${id} ${src.name}>${dst.name} ${what}`,
-        handler, resolve, reject, describe, settle: () => {},
+        id,
+        src,
+        dst,
+        srcIncarnation: src.incarnation,
+        url: `sim://${dst.name}/${what}`,
+        tag: `#${id} ${src.name}>${dst.name} ${what}`,
+        handler,
+        resolve,
+        reject,
+        describe,
+        settle: () => {},
       };
       let settled = false;
-      const entry: InFlight = { reset: () => c.settle('reset', () => reject(new NetworkError('reset', c.url))) };
-      const cancelTimeout = this.clock.setTimeout(() => c.settle('timeout', () => reject(new NetworkError('timeout', c.url))), timeoutMs);
+      const entry: InFlight = {
+        reset: () => c.settle('reset', () => reject(new NetworkError('reset', c.url))),
+      };
+      const cancelTimeout = this.clock.setTimeout(
+        () => c.settle('timeout', () => reject(new NetworkError('timeout', c.url))),
+        timeoutMs,
+      );
       c.settle = (how, fn) =>
         src.gate(c.srcIncarnation, () => {
           if (settled) return;
@@ -179,7 +227,10 @@ export class SimNetwork {
           fn();
         });
       if (!dst.up) {
-        this.clock.setTimeout(() => c.settle('refused', () => reject(new NetworkError('refused', c.url))), this.delay());
+        this.clock.setTimeout(
+          () => c.settle('refused', () => reject(new NetworkError('refused', c.url))),
+          this.delay(),
+        );
         return;
       }
       let set = this.inflight.get(to);
@@ -226,8 +277,11 @@ export class SimNetwork {
       result.then(
         (value) => this.respond(c, dstIncarnation, value, dup),
         (err: unknown) => {
-          if (err instanceof NotListening) return c.settle('refused', () => c.reject(new NetworkError('refused', c.url)));
-          this.trace(`${c.tag}: handler threw ${(err as Error)?.name}: ${(err as Error)?.message} (harness bug)`);
+          if (err instanceof NotListening)
+            return c.settle('refused', () => c.reject(new NetworkError('refused', c.url)));
+          this.trace(
+            `${c.tag}: handler threw ${(err as Error)?.name}: ${(err as Error)?.message} (harness bug)`,
+          );
         },
       );
     });
@@ -264,7 +318,12 @@ export class SimNetwork {
 class WireRequest {
   readonly bodyUsed = false;
   readonly headers: WireHeaders;
-  constructor(readonly url: string, readonly method: string, headers: Record<string, string>, readonly body: string | null) {
+  constructor(
+    readonly url: string,
+    readonly method: string,
+    headers: Record<string, string>,
+    readonly body: string | null,
+  ) {
     this.headers = new WireHeaders(headers);
   }
   async text(): Promise<string> {
@@ -306,8 +365,17 @@ async function dispatch(fetch: FetchHandler | null, req: HttpRequest): Promise<H
   if (!fetch) throw new NotListening(req.url);
   const body = req.body === undefined ? null : JSON.stringify(req.body);
   // content-length, as a socket request carries it (bodyLimit checks it).
-  const headers = body === null ? { ...req.headers } : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...req.headers };
-  const res = await fetch(new WireRequest(req.url, req.method, headers, body) as unknown as Request);
+  const headers =
+    body === null
+      ? { ...req.headers }
+      : {
+          'content-type': 'application/json',
+          'content-length': String(Buffer.byteLength(body)),
+          ...req.headers,
+        };
+  const res = await fetch(
+    new WireRequest(req.url, req.method, headers, body) as unknown as Request,
+  );
   const text = await res.text();
   const out: Record<string, string> = {};
   res.headers.forEach((v, k) => (out[k] = v));
@@ -326,18 +394,28 @@ function safeJson(text: string): unknown {
 function describeRequest(req: HttpRequest, url: URL): string {
   const b = (req.body ?? {}) as Record<string, unknown>;
   const p = url.pathname;
-  if (p === '/internal/append') return `append e${b.epoch} ${Number(b.prevIndex) + 1}+${(b.entries as unknown[]).length} c${b.commitIndex}`;
+  if (p === '/internal/append')
+    return `append e${b.epoch} ${Number(b.prevIndex) + 1}+${(b.entries as unknown[]).length} c${b.commitIndex}`;
   if (p === '/internal/promise') return `promise e${b.epoch}`;
   if (p === '/internal/lead') return `lead e${b.epoch}`;
-  if (p === '/orders' || p === '/purchases') return `${req.method} ${p} ${b.quantity} ${b.name} key ${b.key} e${b.epoch}`;
+  if (p === '/orders' || p === '/purchases')
+    return `${req.method} ${p} ${b.quantity} ${b.name} key ${b.key} e${b.epoch}`;
   const items = (b.orders ?? b.purchases) as Array<Record<string, unknown>> | undefined;
-  if ((p === '/orders/batch' || p === '/purchases/batch') && items) return `${req.method} ${p} [${items.map((o) => `${o.quantity} ${o.name} ${o.key} e${o.epoch}`).join(', ')}]`;
+  if ((p === '/orders/batch' || p === '/purchases/batch') && items)
+    return `${req.method} ${p} [${items.map((o) => `${o.quantity} ${o.name} ${o.key} e${o.epoch}`).join(', ')}]`;
   return `${req.method} ${p}${url.search}`;
 }
 
 function describeResponse(res: HttpResponse): string {
-  const results = (res.body as { data?: { results?: Array<{ ok: boolean; status?: number; error?: { reason?: string } }> } } | undefined)?.data?.results;
-  if (res.status === 200 && results) return `ok [${results.map((r) => (r.ok ? 'ok' : `${r.status} ${r.error?.reason ?? ''}`)).join(', ')}]`;
+  const results = (
+    res.body as
+      | {
+          data?: { results?: Array<{ ok: boolean; status?: number; error?: { reason?: string } }> };
+        }
+      | undefined
+  )?.data?.results;
+  if (res.status === 200 && results)
+    return `ok [${results.map((r) => (r.ok ? 'ok' : `${r.status} ${r.error?.reason ?? ''}`)).join(', ')}]`;
   if (res.status === 200) return 'ok';
   const reason = (res.body as { error?: { reason?: string } } | undefined)?.error?.reason;
   return `HTTP ${res.status}${reason ? ` ${reason}` : ''}`;

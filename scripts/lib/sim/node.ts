@@ -20,7 +20,11 @@ export class SimNode {
   paused = false;
   private held: Array<() => void> = [];
 
-  constructor(readonly id: number, readonly name: string, private readonly clock: ManualClock) {}
+  constructor(
+    readonly id: number,
+    readonly name: string,
+    private readonly clock: ManualClock,
+  ) {}
 
   alive(incarnation: number): boolean {
     return this.up && incarnation === this.incarnation;

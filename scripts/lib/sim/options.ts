@@ -13,7 +13,16 @@ export type SimMode = (typeof SIM_MODES)[number];
 
 /** The fault classes a run may draw (faults.ts says what each does). */
 export const FAULT_CLASSES = [
-  'crash', 'pause', 'partition', 'leader-isolation', 'disk-loss', 'corruption', 'write-errors', 'frontend', 'storm', 'catalog',
+  'crash',
+  'pause',
+  'partition',
+  'leader-isolation',
+  'disk-loss',
+  'corruption',
+  'write-errors',
+  'frontend',
+  'storm',
+  'catalog',
 ] as const;
 export type FaultClass = (typeof FAULT_CLASSES)[number];
 
@@ -55,7 +64,6 @@ export interface SimOptions {
   tolerate?: readonly string[];
   /** Checker switch (the negative tests turn the durability check off to see the end-to-end checks fire). */
   checkDurableQuorum?: boolean;
-
 }
 
 export interface SimConfig {
@@ -147,7 +155,16 @@ export const TOYS = ['Tux', 'Lego', 'Whale'] as const;
  * retries them with the same key. request_in_progress (409) means the same key is still running
  * at the leader.
  */
-export const RETRYABLE = new Set(['not_leader', 'stale_epoch', 'outcome_unknown', 'no_quorum', 'no_leader', 'upstream_unavailable', 'internal', 'request_in_progress']);
+export const RETRYABLE = new Set([
+  'not_leader',
+  'stale_epoch',
+  'outcome_unknown',
+  'no_quorum',
+  'no_leader',
+  'upstream_unavailable',
+  'internal',
+  'request_in_progress',
+]);
 
 export function pickConfig(rng: Rng): SimConfig {
   const maxDelayMs = rng.pick([2, 5, 15]);

@@ -15,7 +15,13 @@ export type RunSummary = Omit<SimResult, 'trace'>;
 export interface SeedsSummary {
   run: number;
   passed: number;
-  failed: Array<{ seed: number; kind: string; step: number | null; message: string; replay: string }>;
+  failed: Array<{
+    seed: number;
+    kind: string;
+    step: number | null;
+    message: string;
+    replay: string;
+  }>;
   /** Violation kind of each failed seed's first violation -> those seeds, in order. */
   byKind: Record<string, number[]>;
   faults: Record<string, unknown>;
@@ -33,16 +39,29 @@ export interface SeedsSummary {
 
 export function emptySummary(): SeedsSummary {
   return {
-    run: 0, passed: 0, failed: [], byKind: {}, faults: {}, network: {},
+    run: 0,
+    passed: 0,
+    failed: [],
+    byKind: {},
+    faults: {},
+    network: {},
     orders: { acknowledged: 0, refused: 0, failed: 0, unknown: 0, reads: 0 },
-    epochs: 0, healSteps: 0, twoFrontendSeeds: 0, detections: {}, tolerated: {}, simulatedS: 0,
+    epochs: 0,
+    healSteps: 0,
+    twoFrontendSeeds: 0,
+    detections: {},
+    tolerated: {},
+    simulatedS: 0,
   };
 }
 
 /** Adds every number of `from` into `into`, recursively (fault and network counts); a `max…` count keeps the largest. */
 function addCounts(into: Record<string, unknown>, from: object): void {
   for (const [k, v] of Object.entries(from)) {
-    if (typeof v === 'number') into[k] = k.startsWith('max') ? Math.max((into[k] as number | undefined) ?? 0, v) : ((into[k] as number | undefined) ?? 0) + v;
+    if (typeof v === 'number')
+      into[k] = k.startsWith('max')
+        ? Math.max((into[k] as number | undefined) ?? 0, v)
+        : ((into[k] as number | undefined) ?? 0) + v;
     else if (v && typeof v === 'object') addCounts((into[k] ??= {}) as Record<string, unknown>, v);
   }
 }
@@ -76,7 +95,12 @@ export function addResult(s: SeedsSummary, r: RunSummary, replay: string): void 
  * Runs `seeds` over `jobs` processes; `onResult` hears of each seed as it finishes and returns
  * true to stop the run there (no further seed is started; workers are stopped).
  */
-export async function runSeeds(seeds: readonly number[], opts: Omit<SimOptions, 'seed'>, jobs: number, onResult: (r: RunSummary) => boolean | void): Promise<void> {
+export async function runSeeds(
+  seeds: readonly number[],
+  opts: Omit<SimOptions, 'seed'>,
+  jobs: number,
+  onResult: (r: RunSummary) => boolean | void,
+): Promise<void> {
   if (jobs <= 1 || seeds.length < 2) {
     for (const seed of seeds) {
       const { trace: _trace, ...r } = await runSimulation({ ...opts, seed });
@@ -85,7 +109,9 @@ export async function runSeeds(seeds: readonly number[], opts: Omit<SimOptions, 
     return;
   }
   const worker = fileURLToPath(new URL('./worker.ts', import.meta.url));
-  const slices = Array.from({ length: jobs }, (_, j) => seeds.filter((_, i) => i % jobs === j)).filter((s) => s.length);
+  const slices = Array.from({ length: jobs }, (_, j) =>
+    seeds.filter((_, i) => i % jobs === j),
+  ).filter((s) => s.length);
   const children = new Set<ChildProcess>();
   let stopped = false;
   const hear = (r: RunSummary) => {
@@ -94,12 +120,24 @@ export async function runSeeds(seeds: readonly number[], opts: Omit<SimOptions, 
     stopped = true;
     for (const c of children) c.kill();
   };
-  await Promise.all(slices.map((slice) => runWorker(worker, slice, opts, hear, children, () => stopped)));
+  await Promise.all(
+    slices.map((slice) => runWorker(worker, slice, opts, hear, children, () => stopped)),
+  );
 }
 
-function runWorker(worker: string, seeds: number[], opts: Omit<SimOptions, 'seed'>, onResult: (r: RunSummary) => void, children: Set<ChildProcess>, stopped: () => boolean): Promise<void> {
+function runWorker(
+  worker: string,
+  seeds: number[],
+  opts: Omit<SimOptions, 'seed'>,
+  onResult: (r: RunSummary) => void,
+  children: Set<ChildProcess>,
+  stopped: () => boolean,
+): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const child = fork(worker, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(worker, [], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     children.add(child);
     child.on('message', (m) => onResult(m as RunSummary));
     child.on('error', reject);
@@ -120,7 +158,12 @@ export function formatDuration(s: number): string {
 }
 
 /** The progress line shown on a terminal while seeds run. */
-export function progressLine(done: number, total: number, failed: number, elapsedS: number): string {
+export function progressLine(
+  done: number,
+  total: number,
+  failed: number,
+  elapsedS: number,
+): string {
   const rate = done / Math.max(elapsedS, 1e-3);
   const eta = done ? (total - done) / rate : Infinity;
   return `  ${done}/${total} seeds, ${failed} failed, ${rate.toFixed(1)} seeds/s, ${formatDuration(elapsedS)} so far, ETA ${formatDuration(eta)}`;

@@ -31,7 +31,14 @@ import { Checker } from './checker.ts';
 import { SimCluster, type SimContext } from './cluster.ts';
 import { FaultInjector } from './faults.ts';
 import { SimFrontends } from './frontends.ts';
-import { pickConfig, QUORUM, REPLICAS, RETRYABLE, type SimOptions, type SimResult } from './options.ts';
+import {
+  pickConfig,
+  QUORUM,
+  REPLICAS,
+  RETRYABLE,
+  type SimOptions,
+  type SimResult,
+} from './options.ts';
 import { Rng } from '../rng/rng.ts';
 import { StockChecker } from './stock.ts';
 import { Trace } from './trace.ts';
@@ -55,7 +62,12 @@ class Run {
   stepNo = 0;
   healSteps = 0;
 
-  constructor(readonly opts: SimOptions, readonly seed: number, readonly steps: number, readonly maxHealSteps: number) {
+  constructor(
+    readonly opts: SimOptions,
+    readonly seed: number,
+    readonly steps: number,
+    readonly maxHealSteps: number,
+  ) {
     const root = new Rng(seed);
     const config = pickConfig(root.fork());
     const netRng = root.fork();
@@ -65,20 +77,41 @@ class Run {
     this.stepRng = root.fork();
     const clock = new ManualClock();
     this.trace = new Trace(() => clock.now(), { keepAll: opts.keepTrace });
-    const checker = new Checker(QUORUM, () => clock.now(), { checkDurableQuorum: opts.checkDurableQuorum, tolerate: opts.tolerate });
+    const checker = new Checker(QUORUM, () => clock.now(), {
+      checkDurableQuorum: opts.checkDurableQuorum,
+      tolerate: opts.tolerate,
+    });
     this.ctx = { clock, trace: (line) => this.trace.add(line), checker, config, opts };
     this.cluster = new SimCluster(this.ctx, netRng, diskRng);
     this.cluster.net.onDuplicate = (req) => {
       const body = req.body as { key?: unknown; orders?: Array<{ key?: unknown }> } | undefined;
-      const keys = req.url.endsWith('/orders') ? [body?.key] : req.url.endsWith('/orders/batch') ? (body?.orders ?? []).map((o) => o.key) : [];
+      const keys = req.url.endsWith('/orders')
+        ? [body?.key]
+        : req.url.endsWith('/orders/batch')
+          ? (body?.orders ?? []).map((o) => o.key)
+          : [];
       for (const key of keys) if (typeof key === 'string') checker.duplicatedKeys.add(key);
     };
     this.cluster.bootAll();
     this.stock = new StockChecker(checker, this.cluster.catalog);
     this.frontends = new SimFrontends(this.ctx, this.cluster);
     this.availability = new AvailabilityMonitor(this.ctx, this.cluster, this.frontends);
-    this.workload = new Workload(this.ctx, this.cluster, this.frontends, this.availability, workRng);
-    this.faults = new FaultInjector(this.ctx, this.cluster, this.frontends, this.workload, this.faultRng, opts.mode ?? 'majority', (fe) => this.availability.onChange(fe));
+    this.workload = new Workload(
+      this.ctx,
+      this.cluster,
+      this.frontends,
+      this.availability,
+      workRng,
+    );
+    this.faults = new FaultInjector(
+      this.ctx,
+      this.cluster,
+      this.frontends,
+      this.workload,
+      this.faultRng,
+      opts.mode ?? 'majority',
+      (fe) => this.availability.onChange(fe),
+    );
     this.availability.update();
   }
 
@@ -86,7 +119,9 @@ class Run {
 
   onConsoleError(args: unknown[]): void {
     this.serverErrors++;
-    const text = args.map((a) => (a instanceof Error ? `${a.name}: ${a.message}` : String(a))).join(' ');
+    const text = args
+      .map((a) => (a instanceof Error ? `${a.name}: ${a.message}` : String(a)))
+      .join(' ');
     this.ctx.trace(`console.error: ${text}`);
   }
 
@@ -133,8 +168,13 @@ class Run {
   async settle(what: string, done: () => boolean): Promise<void> {
     while (this.checker.ok && !done()) {
       if (this.healSteps >= this.maxHealSteps) {
-        const leaders = this.frontends.list.map((f) => `${f.node.name} routes to ${f.router.view().leaderId}`).join(', ');
-        this.checker.fail('liveness', `${what} did not happen within ${this.maxHealSteps} steps after healing (${this.workload.pending.size} client operations pending; ${leaders}; ${this.cluster.describeReplicas().join('; ')})`);
+        const leaders = this.frontends.list
+          .map((f) => `${f.node.name} routes to ${f.router.view().leaderId}`)
+          .join(', ');
+        this.checker.fail(
+          'liveness',
+          `${what} did not happen within ${this.maxHealSteps} steps after healing (${this.workload.pending.size} client operations pending; ${leaders}; ${this.cluster.describeReplicas().join('; ')})`,
+        );
         return;
       }
       this.healSteps++;
@@ -154,18 +194,27 @@ class Run {
       for (;;) {
         const startedAt = this.ctx.clock.now();
         try {
-          const res = await this.frontends.primary().router.placeOrder({ name: 'Tux', quantity: 1 });
+          const res = await this.frontends
+            .primary()
+            .router.placeOrder({ name: 'Tux', quantity: 1 });
           final = 'ok';
           workload.ack({ orderNumber: res.order_number, name: 'Tux', quantity: 1, by: 'client' });
           return;
         } catch (err) {
           if (!(err instanceof AppError && RETRYABLE.has(err.reason))) {
             final = 'failed';
-            checker.fail('liveness', `the healed cluster refused an order: ${(err as Error).message}`);
+            checker.fail(
+              'liveness',
+              `the healed cluster refused an order: ${(err as Error).message}`,
+            );
             return;
           }
           this.ctx.trace(`final order: ${err.reason}; retrying`);
-          this.availability.onOrderFailed(this.frontends.primary(), startedAt, `${err.status} ${err.reason}`);
+          this.availability.onOrderFailed(
+            this.frontends.primary(),
+            startedAt,
+            `${err.status} ${err.reason}`,
+          );
           await workload.clientClock.sleep(100);
         }
       }
@@ -182,7 +231,11 @@ class Run {
     // applies from the heal on), while it also converges.
     await this.finalOrder();
     if (this.checker.ok) await this.settle('convergence', () => this.converged());
-    if (this.checker.ok) await this.settle('accounting for every catalog purchase', () => this.stock.pendingCount() === 0 && this.converged());
+    if (this.checker.ok)
+      await this.settle(
+        'accounting for every catalog purchase',
+        () => this.stock.pendingCount() === 0 && this.converged(),
+      );
     if (this.checker.ok) {
       this.checker.step = this.stepNo;
       const snaps = this.cluster.snapshots();
@@ -228,7 +281,8 @@ class Run {
 
 export async function runSimulation(opts: SimOptions): Promise<SimResult> {
   const run = new Run(opts, opts.seed >>> 0, opts.steps ?? 300, opts.maxHealSteps ?? 3_000);
-  const onUnhandled = (reason: unknown) => run.checker.fail('unhandled-rejection', String((reason as Error)?.stack ?? reason));
+  const onUnhandled = (reason: unknown) =>
+    run.checker.fail('unhandled-rejection', String((reason as Error)?.stack ?? reason));
   process.on('unhandledRejection', onUnhandled);
   // A service's console.error (an unhandled error answered with a 500) goes to the trace, not to
   // the terminal of whoever runs the simulator.

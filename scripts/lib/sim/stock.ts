@@ -16,7 +16,11 @@
  * match the final log one to one.
  */
 import type { LedgerEntry, OrderEntry } from '../../../shared/contracts.ts';
-import { checkLedgerMatchesLog, checkLedgerWellFormed, checkStockConservation } from '../invariants/index.ts';
+import {
+  checkLedgerMatchesLog,
+  checkLedgerWellFormed,
+  checkStockConservation,
+} from '../invariants/index.ts';
 import type { SimCatalogService } from './catalog.ts';
 import type { Checker } from './checker.ts';
 
@@ -29,7 +33,10 @@ export class StockChecker {
   /** key -> its latest release. */
   private readonly released = new Map<string, LedgerEntry>();
 
-  constructor(private readonly checker: Checker, private readonly catalog: SimCatalogService) {
+  constructor(
+    private readonly checker: Checker,
+    private readonly catalog: SimCatalogService,
+  ) {
     for (const [name, q] of catalog.initial) this.stock.set(name, q);
   }
 
@@ -41,26 +48,39 @@ export class StockChecker {
       this.scanned = ledger.length;
     }
     const committed = this.checker.committed;
-    for (; this.committedSeen < committed.length; this.committedSeen++) this.onCommitted(committed[this.committedSeen]!);
+    for (; this.committedSeen < committed.length; this.committedSeen++)
+      this.onCommitted(committed[this.committedSeen]!);
   }
 
   private onRecord(e: LedgerEntry): void {
     const before = this.stock.get(e.name) ?? 0;
     if (before + e.delta !== e.quantityAfter || e.quantityAfter < 0) {
-      this.checker.fail('stock', `ledger seq ${e.seq} (${e.kind} ${e.delta} ${e.name}) leaves ${e.quantityAfter}, but the stock before it was ${before}`);
+      this.checker.fail(
+        'stock',
+        `ledger seq ${e.seq} (${e.kind} ${e.delta} ${e.name}) leaves ${e.quantityAfter}, but the stock before it was ${before}`,
+      );
     }
     this.stock.set(e.name, e.quantityAfter);
     if (e.kind === 'purchase') {
       const prior = this.held.get(e.key);
-      if (prior) this.checker.fail('stock', `key ${e.key} decremented stock twice (ledger seq ${prior.seq} and ${e.seq}) without a release`);
+      if (prior)
+        this.checker.fail(
+          'stock',
+          `key ${e.key} decremented stock twice (ledger seq ${prior.seq} and ${e.seq}) without a release`,
+        );
       this.held.set(e.key, e);
     } else if (e.kind === 'release') {
       const prior = this.held.get(e.key);
-      if (!prior) this.checker.fail('stock', `ledger seq ${e.seq} releases key ${e.key}, which holds no purchase`);
+      if (!prior)
+        this.checker.fail(
+          'stock',
+          `ledger seq ${e.seq} releases key ${e.key}, which holds no purchase`,
+        );
       this.held.delete(e.key);
       this.released.set(e.key, e);
       const index = this.checker.committedKeys.get(e.key);
-      if (index !== undefined && index < this.committedSeen) this.releasedCommitted(this.checker.committed[index]!, e);
+      if (index !== undefined && index < this.committedSeen)
+        this.releasedCommitted(this.checker.committed[index]!, e);
     }
   }
 
@@ -68,16 +88,27 @@ export class StockChecker {
     if (this.checker.committedKeys.get(o.key) !== o.index) return; // a second order with one key: checkUniqueKeys reports it
     const p = this.held.get(o.key);
     if (p) {
-      if (p.name !== o.name || -p.delta !== o.quantity) this.checker.fail('stock', `order ${o.index} (key ${o.key}) is ${o.quantity} ${o.name}, but ledger seq ${p.seq} decremented ${-p.delta} ${p.name}`);
+      if (p.name !== o.name || -p.delta !== o.quantity)
+        this.checker.fail(
+          'stock',
+          `order ${o.index} (key ${o.key}) is ${o.quantity} ${o.name}, but ledger seq ${p.seq} decremented ${-p.delta} ${p.name}`,
+        );
       return;
     }
     const r = this.released.get(o.key);
     if (r) this.releasedCommitted(o, r);
-    else this.checker.fail('stock', `order ${o.index} (key ${o.key}) is committed with no stock decrement in the ledger`);
+    else
+      this.checker.fail(
+        'stock',
+        `order ${o.index} (key ${o.key}) is committed with no stock decrement in the ledger`,
+      );
   }
 
   private releasedCommitted(o: OrderEntry, r: LedgerEntry): void {
-    this.checker.fail('released-committed', `order ${o.index} (${o.quantity} ${o.name} key ${o.key}) is committed, but its purchase was released by epoch ${r.epoch} (ledger seq ${r.seq})`);
+    this.checker.fail(
+      'released-committed',
+      `order ${o.index} (${o.quantity} ${o.name} key ${o.key}) is committed, but its purchase was released by epoch ${r.epoch} (ledger seq ${r.seq})`,
+    );
   }
 
   /** Purchases no leader has accounted for yet. */
@@ -90,10 +121,20 @@ export class StockChecker {
     this.step();
     const ledger = this.catalog.ledger.all();
     const served = this.catalog.store.list();
-    const violations = [...checkLedgerWellFormed(ledger), ...checkLedgerMatchesLog('the final log', ledger, finalLog)];
+    const violations = [
+      ...checkLedgerWellFormed(ledger),
+      ...checkLedgerMatchesLog('the final log', ledger, finalLog),
+    ];
     for (const [name, initial] of this.catalog.initial) {
-      violations.push(...checkStockConservation(ledger.filter((e) => e.name === name), served.filter((p) => p.name === name), initial));
+      violations.push(
+        ...checkStockConservation(
+          ledger.filter((e) => e.name === name),
+          served.filter((p) => p.name === name),
+          initial,
+        ),
+      );
     }
-    for (const v of violations) this.checker.fail(v.kind === 'stock' ? 'stock' : `ledger-${v.kind}`, v.message);
+    for (const v of violations)
+      this.checker.fail(v.kind === 'stock' ? 'stock' : `ledger-${v.kind}`, v.message);
   }
 }

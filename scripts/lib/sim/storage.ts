@@ -21,7 +21,13 @@ import { recordStorageCondition } from '../../../order/storage.ts';
 import type { SimDisk } from './disk.ts';
 import type { Rng } from '../rng/rng.ts';
 
-export type DiskLoss = 'wipe-log' | 'wipe-log-and-mark' | 'wipe-meta' | 'wipe-all' | 'cut-log' | 'cut-log-and-wipe-mark';
+export type DiskLoss =
+  | 'wipe-log'
+  | 'wipe-log-and-mark'
+  | 'wipe-meta'
+  | 'wipe-all'
+  | 'cut-log'
+  | 'cut-log-and-wipe-mark';
 export type Corruption = 'flip-middle' | 'flip-last';
 export type Damage = DiskLoss | Corruption;
 
@@ -35,9 +41,17 @@ export interface Opened {
 
 /** Applies a disk-loss fault to a replica that is down; returns what it did. */
 export function applyLoss(disk: SimDisk, rng: Rng): string {
-  const kinds: DiskLoss[] = disk.log.length > 0
-    ? ['wipe-log', 'wipe-log-and-mark', 'wipe-meta', 'wipe-all', 'cut-log', 'cut-log-and-wipe-mark']
-    : ['wipe-meta', 'wipe-all'];
+  const kinds: DiskLoss[] =
+    disk.log.length > 0
+      ? [
+          'wipe-log',
+          'wipe-log-and-mark',
+          'wipe-meta',
+          'wipe-all',
+          'cut-log',
+          'cut-log-and-wipe-mark',
+        ]
+      : ['wipe-meta', 'wipe-all'];
   const kind = rng.pick(kinds);
   disk.damaged = true;
   if (kind === 'wipe-meta' || kind === 'wipe-all') disk.meta = null;
@@ -45,7 +59,8 @@ export function applyLoss(disk: SimDisk, rng: Rng): string {
     disk.cut(0);
     disk.logFile = false;
   }
-  if (kind === 'wipe-log-and-mark' || kind === 'wipe-all' || kind === 'cut-log-and-wipe-mark') disk.mark = null;
+  if (kind === 'wipe-log-and-mark' || kind === 'wipe-all' || kind === 'cut-log-and-wipe-mark')
+    disk.mark = null;
   if (kind === 'cut-log' || kind === 'cut-log-and-wipe-mark') {
     const keep = rng.int(0, disk.log.length - 1);
     disk.cut(keep);
@@ -75,7 +90,10 @@ export function detect(disk: SimDisk): Detected[] {
   const { mark, log } = disk;
   if (mark === null) {
     if (log.length > 0) out.push('no-mark');
-  } else if (log.length < mark.records || (mark.records > 0 && log[mark.records - 1]!.crc !== mark.lastCrc)) {
+  } else if (
+    log.length < mark.records ||
+    (mark.records > 0 && log[mark.records - 1]!.crc !== mark.lastCrc)
+  ) {
     out.push('lost-records');
   }
   return out;
@@ -90,12 +108,24 @@ const DAMAGE: Record<Detected, string> = {
 };
 
 /** order/storage.ts's start-up on `disk`: classify, record the verdict durably, then repair. */
-export async function openStorage(disk: SimDisk, meta: MetaStore, onEvent: (e: ReplicaEvent) => void): Promise<Opened> {
+export async function openStorage(
+  disk: SimDisk,
+  meta: MetaStore,
+  onEvent: (e: ReplicaEvent) => void,
+): Promise<Opened> {
   const detected = detect(disk);
-  const logDamage = detected.filter((d) => d !== 'no-meta').map((d) => DAMAGE[d]).join('; ') || null;
+  const logDamage =
+    detected
+      .filter((d) => d !== 'no-meta')
+      .map((d) => DAMAGE[d])
+      .join('; ') || null;
   const firstBad = Math.min(...disk.corrupt.keys());
   const logRecords = Number.isFinite(firstBad) ? firstBad : disk.log.length;
-  await recordStorageCondition(meta, { metaFound: disk.meta !== null, metaUnreadable: false, logDamage, logRecords }, onEvent);
+  await recordStorageCondition(
+    meta,
+    { metaFound: disk.meta !== null, metaUnreadable: false, logDamage, logRecords },
+    onEvent,
+  );
   // The meta above stopped claiming this log; only now is it cut back (keepValidPrefix).
   if (Number.isFinite(firstBad)) {
     disk.cut(firstBad);

@@ -13,7 +13,10 @@ export class Trace {
   readonly all: string[] | null;
   lines = 0;
 
-  constructor(private readonly now: () => number, opts: { keepAll?: boolean; ringSize?: number } = {}) {
+  constructor(
+    private readonly now: () => number,
+    opts: { keepAll?: boolean; ringSize?: number } = {},
+  ) {
     this.all = opts.keepAll ? [] : null;
     this.ring = new Array<string>(opts.ringSize ?? 400);
   }

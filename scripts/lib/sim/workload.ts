@@ -31,7 +31,10 @@ import type { Rng } from '../rng/rng.ts';
 /** How many times a keyed client tries one order before it gives up (outcome unknown). */
 const KEYED_ATTEMPTS = 6;
 
-type Outcome = { kind: 'ok'; orderNumber: number } | { kind: 'error'; err: unknown } | { kind: 'abandoned' };
+type Outcome =
+  | { kind: 'ok'; orderNumber: number }
+  | { kind: 'error'; err: unknown }
+  | { kind: 'abandoned' };
 
 export class Workload {
   /** Client operations not yet settled: id -> tag of the frontend process serving it ('client': the client's own). */
@@ -73,10 +76,11 @@ export class Workload {
 
   /** A frontend process died: its requests end with an unknown outcome for their clients. */
   abandon(tag: string): void {
-    for (const [op, t] of this.pending) if (t === tag) {
-      this.pending.delete(op);
-      this.unknown++;
-    }
+    for (const [op, t] of this.pending)
+      if (t === tag) {
+        this.pending.delete(op);
+        this.unknown++;
+      }
     for (const tell of this.onDeath.get(tag) ?? []) tell();
     this.onDeath.delete(tag);
   }
@@ -95,16 +99,23 @@ export class Workload {
   }
 
   /** `placeOrder` through `fe`, or 'abandoned' if that frontend process dies first. */
-  placeVia(fe: Frontend, order: { name: string; quantity: number }, idempotencyKey?: string): Promise<Outcome> {
+  placeVia(
+    fe: Frontend,
+    order: { name: string; quantity: number },
+    idempotencyKey?: string,
+  ): Promise<Outcome> {
     return new Promise<Outcome>((resolve) => {
       let waiters = this.onDeath.get(fe.tag);
       if (!waiters) this.onDeath.set(fe.tag, (waiters = new Set()));
       const died = () => resolve({ kind: 'abandoned' });
       waiters.add(died);
-      fe.router.placeOrder(order, { idempotencyKey }).then(
-        (res) => resolve({ kind: 'ok', orderNumber: res.order_number }),
-        (err: unknown) => resolve({ kind: 'error', err }),
-      ).finally(() => waiters.delete(died));
+      fe.router
+        .placeOrder(order, { idempotencyKey })
+        .then(
+          (res) => resolve({ kind: 'ok', orderNumber: res.order_number }),
+          (err: unknown) => resolve({ kind: 'error', err }),
+        )
+        .finally(() => waiters.delete(died));
     });
   }
 
@@ -113,7 +124,9 @@ export class Workload {
     const key = `k${op}`;
     const order = this.pickOrder();
     this.pending.set(op, 'client');
-    this.ctx.trace(`client op ${op}: order ${order.quantity} ${order.name} key ${key} via a frontend`);
+    this.ctx.trace(
+      `client op ${op}: order ${order.quantity} ${order.name} key ${key} via a frontend`,
+    );
     try {
       for (let attempt = 1; attempt <= KEYED_ATTEMPTS; attempt++) {
         if (await this.keyedAttempt(op, key, order, attempt)) return;
@@ -127,7 +140,12 @@ export class Workload {
   }
 
   /** One request of a keyed order through a random frontend; true once it has a definite answer. */
-  private async keyedAttempt(op: number, key: string, order: { name: string; quantity: number }, attempt: number): Promise<boolean> {
+  private async keyedAttempt(
+    op: number,
+    key: string,
+    order: { name: string; quantity: number },
+    attempt: number,
+  ): Promise<boolean> {
     const { ctx } = this;
     const fe = this.rng.pick(this.frontends.list);
     const startedAt = ctx.clock.now();
@@ -136,12 +154,16 @@ export class Workload {
     this.frontends.unwatch(fe, key, watch);
     if (ctx.opts.broken?.unknownAsFailure) out = unknownAsFailure(out, watch);
     if (out.kind === 'ok') {
-      ctx.trace(`client op ${op}: order number ${out.orderNumber} (request ${attempt} via ${fe.node.name})`);
+      ctx.trace(
+        `client op ${op}: order number ${out.orderNumber} (request ${attempt} via ${fe.node.name})`,
+      );
       this.ack({ orderNumber: out.orderNumber, ...order, key, by: 'client' });
       return true;
     }
     if (out.kind === 'abandoned') {
-      ctx.trace(`client op ${op}: ${fe.node.name} died during request ${attempt}; will retry with the same key`);
+      ctx.trace(
+        `client op ${op}: ${fe.node.name} died during request ${attempt}; will retry with the same key`,
+      );
       return false;
     }
     const err = out.err;
@@ -149,19 +171,35 @@ export class Workload {
     ctx.trace(`client op ${op}: request ${attempt} via ${fe.node.name}: ${what}`);
     if (err instanceof AppError && err.reason === 'insufficient_stock') {
       this.refused++;
-      ctx.checker.onDefiniteFailure(key, `409 insufficient stock (request ${attempt} via ${fe.node.name})`);
+      ctx.checker.onDefiniteFailure(
+        key,
+        `409 insufficient stock (request ${attempt} via ${fe.node.name})`,
+      );
       return true;
     }
-    if (err instanceof AppError && (err.status === 504 || err.reason === 'request_in_progress' || err.status === 500)) {
+    if (
+      err instanceof AppError &&
+      (err.status === 504 || err.reason === 'request_in_progress' || err.status === 500)
+    ) {
       this.availability.onOrderFailed(fe, startedAt, what);
       return false;
     }
     // What contradicts an unknown attempt is the shared rule's to say (scripts/lib/invariants).
-    if (watch.unknown !== null && err instanceof AppError && contradictsUnknown({ status: err.status, reason: err.reason, uncertain: false })) {
-      ctx.checker.fail('definite-after-unknown', `order ${order.quantity} ${order.name} key ${key} via ${fe.node.name} answered ${what}, though ${watch.unknown}`);
+    if (
+      watch.unknown !== null &&
+      err instanceof AppError &&
+      contradictsUnknown({ status: err.status, reason: err.reason, uncertain: false })
+    ) {
+      ctx.checker.fail(
+        'definite-after-unknown',
+        `order ${order.quantity} ${order.name} key ${key} via ${fe.node.name} answered ${what}, though ${watch.unknown}`,
+      );
     }
     if (!(err instanceof AppError && err.status === 503)) {
-      ctx.checker.fail('client-error', `order ${order.quantity} ${order.name} key ${key} via ${fe.node.name} failed with ${what}`);
+      ctx.checker.fail(
+        'client-error',
+        `order ${order.quantity} ${order.name} key ${key} via ${fe.node.name} failed with ${what}`,
+      );
       return true;
     }
     this.failed++;
@@ -178,23 +216,29 @@ export class Workload {
     const startedAt = ctx.clock.now();
     this.pending.set(op, fe.tag);
     ctx.trace(`client op ${op}: order ${order.quantity} ${order.name} via ${fe.node.name}`);
-    fe.router.placeOrder(order).then(
-      (res) => {
-        ctx.trace(`client op ${op}: order number ${res.order_number}`);
-        this.ack({ orderNumber: res.order_number, ...order, by: 'client' });
-      },
-      (err: unknown) => {
-        const what = describeError(err);
-        ctx.trace(`client op ${op}: failed: ${what}`);
-        if (err instanceof AppError && err.reason === 'insufficient_stock') this.refused++;
-        else if (!(err instanceof AppError) || !RETRYABLE.has(err.reason)) {
-          ctx.checker.fail('client-error', `order ${order.quantity} ${order.name} through the router failed with ${what}`);
-        } else {
-          this.unknown++;
-          this.availability.onOrderFailed(fe, startedAt, what);
-        }
-      },
-    ).finally(() => this.pending.delete(op));
+    fe.router
+      .placeOrder(order)
+      .then(
+        (res) => {
+          ctx.trace(`client op ${op}: order number ${res.order_number}`);
+          this.ack({ orderNumber: res.order_number, ...order, by: 'client' });
+        },
+        (err: unknown) => {
+          const what = describeError(err);
+          ctx.trace(`client op ${op}: failed: ${what}`);
+          if (err instanceof AppError && err.reason === 'insufficient_stock') this.refused++;
+          else if (!(err instanceof AppError) || !RETRYABLE.has(err.reason)) {
+            ctx.checker.fail(
+              'client-error',
+              `order ${order.quantity} ${order.name} through the router failed with ${what}`,
+            );
+          } else {
+            this.unknown++;
+            this.availability.onOrderFailed(fe, startedAt, what);
+          }
+        },
+      )
+      .finally(() => this.pending.delete(op));
   }
 
   private async directOrder(): Promise<void> {
@@ -211,7 +255,16 @@ export class Workload {
           await this.clientClock.sleep(this.rng.int(20, 200));
           continue;
         }
-        const done = await this.directAttempt({ op, key, name, quantity, timeoutMs, attempt, leaderId: view.leaderId, epoch: view.epoch });
+        const done = await this.directAttempt({
+          op,
+          key,
+          name,
+          quantity,
+          timeoutMs,
+          attempt,
+          leaderId: view.leaderId,
+          epoch: view.epoch,
+        });
         if (done) return;
         await this.clientClock.sleep(this.rng.int(20, 200));
       }
@@ -221,7 +274,16 @@ export class Workload {
   }
 
   /** One attempt of a direct order; true once the order has a definite answer. */
-  private async directAttempt(a: { op: number; key: string; name: string; quantity: number; timeoutMs: number; attempt: number; leaderId: number; epoch: number }): Promise<boolean> {
+  private async directAttempt(a: {
+    op: number;
+    key: string;
+    name: string;
+    quantity: number;
+    timeoutMs: number;
+    attempt: number;
+    leaderId: number;
+    epoch: number;
+  }): Promise<boolean> {
     const { ctx } = this;
     const { op, key, name, quantity } = a;
     try {
@@ -236,18 +298,31 @@ export class Workload {
       this.ack({ orderNumber: order_number, name, quantity, key, by: 'client' });
       return true;
     } catch (err) {
-      const reason = err instanceof AppError ? err.reason : err instanceof NetworkError ? `network ${err.kind}` : String(err);
+      const reason =
+        err instanceof AppError
+          ? err.reason
+          : err instanceof NetworkError
+            ? `network ${err.kind}`
+            : String(err);
       if (reason === 'insufficient_stock') {
         ctx.trace(`client op ${op}: refused (stock)`);
         this.refused++;
         ctx.checker.onDefiniteFailure(key, '409 insufficient stock (straight from the leader)');
         return true;
       }
-      if (!(err instanceof NetworkError) && !(err instanceof AppError && RETRYABLE.has(err.reason))) {
-        ctx.checker.fail('client-error', `order ${quantity} ${name} key ${key} failed with ${describeError(err)}`);
+      if (
+        !(err instanceof NetworkError) &&
+        !(err instanceof AppError && RETRYABLE.has(err.reason))
+      ) {
+        ctx.checker.fail(
+          'client-error',
+          `order ${quantity} ${name} key ${key} failed with ${describeError(err)}`,
+        );
         return true;
       }
-      ctx.trace(`client op ${op}: attempt ${a.attempt} at order-${a.leaderId}: ${reason}; will retry with the same key`);
+      ctx.trace(
+        `client op ${op}: attempt ${a.attempt} at order-${a.leaderId}: ${reason}; will retry with the same key`,
+      );
       return false;
     }
   }
@@ -260,17 +335,24 @@ export class Workload {
     this.reads++;
     const fe = this.rng.pick(this.frontends.list);
     this.pending.set(op, fe.tag);
-    fe.router.getOrder(a.orderNumber).then(
-      (got: Order) => {
-        ctx.trace(`client op ${op}: read order ${a.orderNumber} via ${fe.node.name}: ${got.quantity} ${got.name}`);
-        ctx.checker.onRead(a, got, fe.node.name);
-      },
-      (err: unknown) => {
-        const reason = err instanceof AppError ? err.reason : String(err);
-        ctx.trace(`client op ${op}: read order ${a.orderNumber} via ${fe.node.name} failed: ${reason}`);
-        if (reason === 'order_not_found') ctx.checker.onRead(a, null, fe.node.name);
-      },
-    ).finally(() => this.pending.delete(op));
+    fe.router
+      .getOrder(a.orderNumber)
+      .then(
+        (got: Order) => {
+          ctx.trace(
+            `client op ${op}: read order ${a.orderNumber} via ${fe.node.name}: ${got.quantity} ${got.name}`,
+          );
+          ctx.checker.onRead(a, got, fe.node.name);
+        },
+        (err: unknown) => {
+          const reason = err instanceof AppError ? err.reason : String(err);
+          ctx.trace(
+            `client op ${op}: read order ${a.orderNumber} via ${fe.node.name} failed: ${reason}`,
+          );
+          if (reason === 'order_not_found') ctx.checker.onRead(a, null, fe.node.name);
+        },
+      )
+      .finally(() => this.pending.delete(op));
   }
 }
 
@@ -280,8 +362,15 @@ export class Workload {
  */
 function unknownAsFailure(out: Outcome, watch: AttemptWatch): Outcome {
   if (out.kind === 'abandoned') return out;
-  if (watch.unknown === null && !(out.kind === 'error' && out.err instanceof AppError && out.err.status === 504)) return out;
-  return { kind: 'error', err: new AppError(503, 'no_quorum', 'order not taken (broken on purpose)', 1) };
+  if (
+    watch.unknown === null &&
+    !(out.kind === 'error' && out.err instanceof AppError && out.err.status === 504)
+  )
+    return out;
+  return {
+    kind: 'error',
+    err: new AppError(503, 'no_quorum', 'order not taken (broken on purpose)', 1),
+  };
 }
 
 export function describeError(err: unknown): string {

@@ -48,17 +48,37 @@ export interface CannonOptions {
 
 function countStatuses(r: autocannon.Result, okStatuses: readonly number[]) {
   const statusCodes: Record<string, number> = {};
-  const stats = (r as unknown as { statusCodeStats?: Record<string, { count: number | string }> }).statusCodeStats ?? {};
+  const stats =
+    (r as unknown as { statusCodeStats?: Record<string, { count: number | string }> })
+      .statusCodeStats ?? {};
   for (const [code, v] of Object.entries(stats)) statusCodes[code] = Number(v.count);
-  const sum = (pred: (code: string) => boolean) => Object.entries(statusCodes).filter(([c]) => pred(c)).reduce((a, [, n]) => a + n, 0);
+  const sum = (pred: (code: string) => boolean) =>
+    Object.entries(statusCodes)
+      .filter(([c]) => pred(c))
+      .reduce((a, [, n]) => a + n, 0);
   const normal = new Set(okStatuses.map(String));
-  return { statusCodes, total: sum(() => true), ok: sum((c) => c.startsWith('2')), bad: sum((c) => !c.startsWith('2') && !normal.has(c)) };
+  return {
+    statusCodes,
+    total: sum(() => true),
+    ok: sum((c) => c.startsWith('2')),
+    bad: sum((c) => !c.startsWith('2') && !normal.has(c)),
+  };
 }
 
 export async function cannon(o: CannonOptions): Promise<CannonResult> {
-  const base: autocannon.Options = { url: o.url + (o.path ?? ''), connections: o.connections, pipelining: 1, timeout: 10, requests: o.requests };
+  const base: autocannon.Options = {
+    url: o.url + (o.path ?? ''),
+    connections: o.connections,
+    pipelining: 1,
+    timeout: 10,
+    requests: o.requests,
+  };
   if (o.warmupS) await autocannon({ ...base, duration: o.warmupS });
-  const { value: r, cpuMs, selfCpuMs } = await measureCpu(o.cpuPids ?? {}, () => autocannon({ ...base, duration: o.durationS }));
+  const {
+    value: r,
+    cpuMs,
+    selfCpuMs,
+  } = await measureCpu(o.cpuPids ?? {}, () => autocannon({ ...base, duration: o.durationS }));
   const { statusCodes, total, ok, bad } = countStatuses(r, o.okStatuses ?? []);
   return {
     okPerSecond: Math.round(ok / r.duration),
@@ -83,18 +103,34 @@ const productPath = (name = pickToy()) => pathOf(getProduct, { params: { name } 
 /** The cached-read figure's one toy. */
 export const TUX_PATH = productPath('Tux');
 
-const withKey = (req: autocannon.Request) => ({ ...req, headers: { ...req.headers, 'idempotency-key': randomUUID() } });
+const withKey = (req: autocannon.Request) => ({
+  ...req,
+  headers: { ...req.headers, 'idempotency-key': randomUUID() },
+});
 const orderBody = () => JSON.stringify({ name: pickToy(), quantity: 1 });
 
 /** POST /orders of one random toy, each with a fresh Idempotency-Key. */
 export function orderRequests(): autocannon.Request[] {
-  return [{ method: 'POST', path: ORDERS_PATH, headers: { 'content-type': 'application/json' }, setupRequest: (req) => withKey({ ...req, body: orderBody() }) }];
+  return [
+    {
+      method: 'POST',
+      path: ORDERS_PATH,
+      headers: { 'content-type': 'application/json' },
+      setupRequest: (req) => withKey({ ...req, body: orderBody() }),
+    },
+  ];
 }
 
 /** GET /orders/:n of a random one of `numbers` (orders that exist). */
 export function orderReadRequests(numbers: readonly number[]): autocannon.Request[] {
   const pick = () => numbers[Math.floor(Math.random() * numbers.length)]!;
-  return [{ method: 'GET', path: orderPath(0), setupRequest: (req) => ({ ...req, path: orderPath(pick()) }) }];
+  return [
+    {
+      method: 'GET',
+      path: orderPath(0),
+      setupRequest: (req) => ({ ...req, path: orderPath(pick()) }),
+    },
+  ];
 }
 
 /**
@@ -104,7 +140,11 @@ export function orderReadRequests(numbers: readonly number[]): autocannon.Reques
 export function mixedRequests(): autocannon.Request[] {
   type Ctx = { lastOrder?: number };
   return [
-    { method: 'GET', path: productPath('Tux'), setupRequest: (req) => ({ ...req, path: productPath() }) },
+    {
+      method: 'GET',
+      path: productPath('Tux'),
+      setupRequest: (req) => ({ ...req, path: productPath() }),
+    },
     {
       method: 'POST',
       path: ORDERS_PATH,
@@ -113,7 +153,9 @@ export function mixedRequests(): autocannon.Request[] {
       onResponse: (status, body, context) => {
         if (status !== 200) return;
         try {
-          (context as Ctx).lastOrder = (JSON.parse(body) as { data: { order_number: number } }).data.order_number;
+          (context as Ctx).lastOrder = (
+            JSON.parse(body) as { data: { order_number: number } }
+          ).data.order_number;
         } catch {
           // leave the previous one
         }

@@ -68,7 +68,8 @@ export async function catchUp(
     const leader = await waitForLeader(cluster.urls.frontend, 30_000);
     const lag = [1, 2, 3].find((id) => id !== leader)!;
     const files = [orderLogPath(dataDir, lag), orderLogPath(dataDir, leader)];
-    if ((await waitIdentical(files, 30_000, 10)) === null) throw new Error('the synthesized logs differ after the cluster started');
+    if ((await waitIdentical(files, 30_000, 10)) === null)
+      throw new Error('the synthesized logs differ after the cluster started');
     const service = `order-${lag}` as ServiceName;
     for (const base of c.bases) {
       await cluster.kill(service, 'SIGTERM');
@@ -87,7 +88,9 @@ export async function catchUp(
         totalMs: t2 === null ? null : round(t2 - t0),
       };
       rows.push(row);
-      say(`  catch-up: ${row.missed} missed on top of ${base}: start ${row.startMs} ms + catch-up ${row.catchUpMs ?? 'never'} ms = ${row.totalMs ?? '-'} ms`);
+      say(
+        `  catch-up: ${row.missed} missed on top of ${base}: start ${row.startMs} ms + catch-up ${row.catchUpMs ?? 'never'} ms = ${row.totalMs ?? '-'} ms`,
+      );
     }
   } finally {
     await cluster.stop();

@@ -37,7 +37,13 @@ export interface DurableComparison {
 }
 
 export type EtcdInfo =
-  | { available: true; version: string; binary: string; leader: string; members: Record<string, string> }
+  | {
+      available: true;
+      version: string;
+      binary: string;
+      leader: string;
+      members: Record<string, string>;
+    }
   | { available: false; reason: string };
 
 export interface DurableResults {
@@ -64,25 +70,42 @@ export function storeSide(frontendUrl: string, pids: () => Pids): Side {
 }
 
 export function etcdSide(etcd: EtcdCluster): Side {
-  return { pids: () => etcd.pids(), request: () => etcdPut(etcd.leaderUrl, `orders/${randomUUID()}`, JSON.stringify({ name: pickToy(), quantity: 1 })) };
+  return {
+    pids: () => etcd.pids(),
+    request: () =>
+      etcdPut(
+        etcd.leaderUrl,
+        `orders/${randomUUID()}`,
+        JSON.stringify({ name: pickToy(), quantity: 1 }),
+      ),
+  };
 }
 
 function summarize(rounds: LoopResult[]): DurableSide {
   const ok = rounds.reduce((a, r) => a + r.ok, 0);
   const cpu: Record<string, number> = {};
-  for (const r of rounds) for (const [k, ms] of Object.entries(r.cpuMs ?? {})) cpu[k] = (cpu[k] ?? 0) + ms;
+  for (const r of rounds)
+    for (const [k, ms] of Object.entries(r.cpuMs ?? {})) cpu[k] = (cpu[k] ?? 0) + ms;
   return {
     rounds,
     okPerSecond: median(rounds.map((r) => r.okPerSecond)),
     p50Ms: median(rounds.map((r) => r.p50Ms)),
     p99Ms: median(rounds.map((r) => r.p99Ms)),
-    cpuMsPerOk: Object.fromEntries(Object.entries(cpu).map(([k, ms]) => [k, round(ms / Math.max(1, ok), 3)])),
+    cpuMsPerOk: Object.fromEntries(
+      Object.entries(cpu).map(([k, ms]) => [k, round(ms / Math.max(1, ok), 3)]),
+    ),
   };
 }
 
 /** Which ratio a comparison reports: throughput for many clients, latency for one. */
 const ratioOf = (clients: number, store: DurableSide, etcd: DurableSide) =>
-  clients > 1 ? (etcd.okPerSecond > 0 ? round(store.okPerSecond / etcd.okPerSecond, 3) : null) : etcd.p50Ms > 0 ? round(store.p50Ms / etcd.p50Ms, 2) : null;
+  clients > 1
+    ? etcd.okPerSecond > 0
+      ? round(store.okPerSecond / etcd.okPerSecond, 3)
+      : null
+    : etcd.p50Ms > 0
+      ? round(store.p50Ms / etcd.p50Ms, 2)
+      : null;
 
 /**
  * `pairs` alternating runs of `clients` clients for `seconds` each (store first). `wrap` runs
@@ -96,7 +119,14 @@ export async function comparePairs(
   etcd: Side | null,
   wrap: <T>(fn: () => Promise<T>) => Promise<T> = (fn) => fn(),
 ): Promise<DurableComparison> {
-  const run = (side: Side) => closedLoop({ clients, durationMs: seconds * 1000, warmupMs: p.warmupS * 1000, request: side.request, cpuPids: side.pids() });
+  const run = (side: Side) =>
+    closedLoop({
+      clients,
+      durationMs: seconds * 1000,
+      warmupMs: p.warmupS * 1000,
+      request: side.request,
+      cpuPids: side.pids(),
+    });
   const storeRounds: LoopResult[] = [];
   const etcdRounds: LoopResult[] = [];
   for (let i = 0; i < p.pairs; i++) {
@@ -105,13 +135,28 @@ export async function comparePairs(
   }
   const s = summarize(storeRounds);
   const e = etcd ? summarize(etcdRounds) : null;
-  return { clients, durationS: seconds, store: s, etcd: e, ratio: e ? ratioOf(clients, s, e) : null };
+  return {
+    clients,
+    durationS: seconds,
+    store: s,
+    etcd: e,
+    ratio: e ? ratioOf(clients, s, e) : null,
+  };
 }
 
 export function sayComparison(c: DurableComparison, say: Say): void {
   const e = c.etcd;
   const store = `${c.store.okPerSecond} orders/s (p50 ${c.store.p50Ms} ms, p99 ${c.store.p99Ms} ms)`;
-  const anchor = e ? `etcd ${e.okPerSecond} puts/s (p50 ${e.p50Ms} ms, p99 ${e.p99Ms} ms)` : 'etcd not measured';
-  const ratio = c.ratio === null ? '' : c.clients > 1 ? ` = ${(c.ratio * 100).toFixed(1)} %` : `: p50 ${c.ratio}x etcd's`;
-  say(`  ${c.clients} client${c.clients > 1 ? 's' : ''}, ${c.durationS} s x ${c.store.rounds.length}: toystore ${store} vs ${anchor}${ratio}`);
+  const anchor = e
+    ? `etcd ${e.okPerSecond} puts/s (p50 ${e.p50Ms} ms, p99 ${e.p99Ms} ms)`
+    : 'etcd not measured';
+  const ratio =
+    c.ratio === null
+      ? ''
+      : c.clients > 1
+        ? ` = ${(c.ratio * 100).toFixed(1)} %`
+        : `: p50 ${c.ratio}x etcd's`;
+  say(
+    `  ${c.clients} client${c.clients > 1 ? 's' : ''}, ${c.durationS} s x ${c.store.rounds.length}: toystore ${store} vs ${anchor}${ratio}`,
+  );
 }

@@ -46,7 +46,10 @@ class OrderLoad {
   private readonly http: HttpClient & { close(): Promise<void> };
   private readonly loops: Promise<void>[];
 
-  constructor(private readonly frontendUrl: string, readonly clients: number) {
+  constructor(
+    private readonly frontendUrl: string,
+    readonly clients: number,
+  ) {
     this.http = createPooledHttp({ connectionsPerOrigin: clients });
     this.loops = Array.from({ length: clients }, (_, c) => this.run(c));
   }
@@ -60,12 +63,17 @@ class OrderLoad {
       this.inflight++;
       const start = performance.now();
       try {
-        const res = await this.http(orderRequest(this.frontendUrl, TOY_NAMES[(c * 3 + i) % TOY_NAMES.length], 15_000));
+        const res = await this.http(
+          orderRequest(this.frontendUrl, TOY_NAMES[(c * 3 + i) % TOY_NAMES.length], 15_000),
+        );
         if (res.status === 200) this.record(this.acks, { start, end: performance.now() });
         else if (res.status === 409) this.rejected++;
         else this.record(this.errors, { at: performance.now(), what: `HTTP ${res.status}` });
       } catch (err) {
-        this.record(this.errors, { at: performance.now(), what: (err as Error).message.split(':')[0] ?? 'network' });
+        this.record(this.errors, {
+          at: performance.now(),
+          what: (err as Error).message.split(':')[0] ?? 'network',
+        });
       } finally {
         this.inflight--;
       }
@@ -111,7 +119,11 @@ async function killOnce(cluster: Cluster, load: OrderLoad): Promise<FailoverKill
   load.paused = true;
   await load.drain();
   const t0 = performance.now();
-  const same = await waitIdentical([1, 2, 3].map((id) => orderLogPath(cluster.dataDir, id)), 30_000, 5);
+  const same = await waitIdentical(
+    [1, 2, 3].map((id) => orderLogPath(cluster.dataDir, id)),
+    30_000,
+    5,
+  );
   load.paused = false;
   return {
     killed: leader,
@@ -130,7 +142,9 @@ export async function failover(cluster: Cluster, kills: number, say: Say): Promi
     for (let k = 0; k < kills; k++) {
       const kill = await killOnce(cluster, load);
       result.push(kill);
-      say(`  kill ${k + 1}/${kills}: leader ${kill.killed} -> ${kill.newLeader}, next ack after ${kill.failoverMs ?? 'none'} ms, ${kill.errors} client errors, logs identical ${kill.convergeMs ?? 'never'} ms after restart`);
+      say(
+        `  kill ${k + 1}/${kills}: leader ${kill.killed} -> ${kill.newLeader}, next ack after ${kill.failoverMs ?? 'none'} ms, ${kill.errors} client errors, logs identical ${kill.convergeMs ?? 'never'} ms after restart`,
+      );
     }
   } finally {
     await load.stop();

@@ -32,7 +32,12 @@ export interface StartupResult {
 async function firstHealthy(url: string, timeoutMs: number): Promise<number | null> {
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
-    const ok = await fetch(`${url}${orderRoutes.health.path}`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.status === 200, () => false);
+    const ok = await fetch(`${url}${orderRoutes.health.path}`, {
+      signal: AbortSignal.timeout(2_000),
+    }).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) return performance.now();
     await sleep(2);
   }
@@ -40,7 +45,13 @@ async function firstHealthy(url: string, timeoutMs: number): Promise<number | nu
 }
 
 /** `builtDir`: a production build (scripts/lib/build) to start from; null: start under tsx. */
-export async function startup(dataDir: string, logOrders: number, nodeArgs: string[], say: Say, builtDir: string | null = null): Promise<StartupResult> {
+export async function startup(
+  dataDir: string,
+  logOrders: number,
+  nodeArgs: string[],
+  say: Say,
+  builtDir: string | null = null,
+): Promise<StartupResult> {
   const { logBytes } = await writeReplicaDirs(dataDir, [1], logOrders);
   const [self, p2, p3, catalog] = await freePorts(4);
   const opts: SpawnServiceOptions = {
@@ -56,9 +67,18 @@ export async function startup(dataDir: string, logOrders: number, nodeArgs: stri
     },
     timeoutMs: 60_000,
   };
-  const proc = builtDir ? spawnBuilt(path.join(builtDir, SERVICE_ENTRIES.order), opts) : spawnTs('order/main.ts', opts);
+  const proc = builtDir
+    ? spawnBuilt(path.join(builtDir, SERVICE_ENTRIES.order), opts)
+    : spawnTs('order/main.ts', opts);
   const runtime = builtDir ? 'node' : 'tsx';
-  const result: StartupResult = { runtime, logOrders, logMiB: round(logBytes / 2 ** 20, 1), listeningMs: null, healthMs: null, rss: null };
+  const result: StartupResult = {
+    runtime,
+    logOrders,
+    logMiB: round(logBytes / 2 ** 20, 1),
+    listeningMs: null,
+    healthMs: null,
+    rss: null,
+  };
   try {
     const ready = await proc.ready;
     result.listeningMs = round(ready.at - proc.spawnedAt);
@@ -70,6 +90,8 @@ export async function startup(dataDir: string, logOrders: number, nodeArgs: stri
   } finally {
     await proc.stop('SIGTERM');
   }
-  say(`  start-up (${runtime === 'node' ? 'production build, node' : 'tsx'}) with ${logOrders} orders (${result.logMiB} MiB): listening after ${result.listeningMs ?? '-'} ms, /health after ${result.healthMs ?? '-'} ms, RSS ${result.rss?.rssMiB ?? '-'} MiB`);
+  say(
+    `  start-up (${runtime === 'node' ? 'production build, node' : 'tsx'}) with ${logOrders} orders (${result.logMiB} MiB): listening after ${result.listeningMs ?? '-'} ms, /health after ${result.healthMs ?? '-'} ms, RSS ${result.rss?.rssMiB ?? '-'} MiB`,
+  );
   return result;
 }
