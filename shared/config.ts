@@ -260,7 +260,7 @@ export const SETTINGS = {
     readBy: SERVERS,
     secret: true,
     meaning:
-      "a file holding the secret instead (one trailing newline ignored), so it is in no process's environment; set one of the two, not both",
+      'a file holding the secret instead (one trailing newline ignored), so a service started with it keeps the secret out of its environment (npm start hands its own children CLUSTER_SECRET); set one of the two, not both',
   }),
   logRequests: setting({
     env: 'LOG_REQUESTS',
