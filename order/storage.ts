@@ -10,7 +10,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { setAsideName } from '../shared/data-dir.ts';
-import { keepValidPrefix } from '../shared/wal.ts';
+import { keepValidPrefix, MARK_SUFFIX } from '../shared/wal.ts';
 import type { ReplicaEvent } from './events.ts';
 import {
   CorruptLogError,
@@ -61,10 +61,20 @@ async function probeLog(
   corrupt: CorruptLogError | LostRecordsError | null;
 }> {
   const missing = metaFound && !(await exists(path.join(dir, LOG_FILE)));
+  // The mark is made with the log, before the meta ever is: a meta beside a log with no mark
+  // means the mark was lost, and with it any way to tell how many records were durable. An
+  // empty log there may be a wiped one (seed 5504: a replica came back claiming its log epoch
+  // with 0 orders and led without a committed one).
+  const markLost =
+    metaFound && !missing && !(await exists(path.join(dir, `${LOG_FILE}${MARK_SUFFIX}`)));
   try {
     return {
       log: await openFileLogStore(dir, opts),
-      damage: missing ? `${LOG_FILE} is missing although ${META_FILE} exists` : null,
+      damage: missing
+        ? `${LOG_FILE} is missing although ${META_FILE} exists`
+        : markLost
+          ? `${LOG_FILE}${MARK_SUFFIX} is missing although ${META_FILE} exists`
+          : null,
       corrupt: null,
     };
   } catch (err) {

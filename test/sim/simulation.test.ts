@@ -73,8 +73,10 @@ describe('the seeded simulation of the whole store', () => {
   // 141 released-committed: a candidate adopting a newer-epoch log that was a prefix of its own
   //   kept its own older suffix, whose stock an established leader had released;
   // 1856, 2749 fatal and 2141 committed-lost: a follower not synced in the epoch cut the current
-  //   leader's records on a late append that said the leader held less.
-  it.each([141, 1856, 2141, 2749])(
+  //   leader's records on a late append that said the leader held less;
+  // 5504 fatal: a replica whose log was wiped with its mark came back intact with 0 orders,
+  //   claiming its log epoch, and led without a committed order.
+  it.each([141, 1856, 2141, 2749, 5504])(
     'holds every invariant on seed %i, which found a view-change or late-append bug',
     async (seed) => {
       const failures = await failuresOf([seed], 'majority');

@@ -89,7 +89,8 @@ export function detect(disk: SimDisk): Detected[] {
   if (disk.corrupt.size) out.push('corrupt');
   const { mark, log } = disk;
   if (mark === null) {
-    if (log.length > 0) out.push('no-mark');
+    // The real log makes its mark before the meta exists: a meta without a mark is a lost mark.
+    if (log.length > 0 || (disk.meta !== null && disk.logFile)) out.push('no-mark');
   } else if (
     log.length < mark.records ||
     (mark.records > 0 && log[mark.records - 1]!.crc !== mark.lastCrc)
