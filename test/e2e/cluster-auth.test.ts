@@ -113,9 +113,14 @@ describe('a cluster started by the launcher has a secret, and its internal route
         'pending',
         {},
       );
+      // products.csv is a snapshot the catalog rewrites after a change, not with it: wait for it
+      // too, or it lands in the middle of the "nothing changes" window below.
+      const products = await fs.readFile(path.join(dir, 'catalog', 'products.csv'), 'utf8');
       return (
         pending.entries.length === 0 &&
-        st.every((s) => s.head.lastIndex === 1 && s.commitIndex === 1)
+        st.every((s) => s.head.lastIndex === 1 && s.commitIndex === 1) &&
+        products.includes('\nTux,15.99,98\n') &&
+        products.includes('\nLego,49.99,99\n')
       );
     });
     const leader = (await state()).find((s) => s.role === 'leader')!.leaderId as 1 | 2 | 3;
