@@ -361,11 +361,14 @@ class StockStore implements CatalogStore {
   async reconcile(req: ReconcileRequest): Promise<ReconcileResult> {
     if (this.closed) throw closedError();
     if (req.epoch < this.meta.fenceEpoch) throw staleEpoch(this.meta.fenceEpoch);
-    for (const key of req.committed) this.pendingByKey.delete(key);
+    // Each purchase is named by key and seq: a duplicate of an older reconcile, delivered after the
+    // key was released and bought again, names a seq that is no longer the pending one.
+    for (const { key, seq } of req.committed)
+      if (this.pendingByKey.get(key)?.seq === seq) this.pendingByKey.delete(key);
     const releases: Omit<LedgerEntry, 'seq'>[] = [];
-    for (const key of req.release) {
+    for (const { key, seq } of req.release) {
       const prior = this.keys.get(key);
-      if (prior?.state !== 'purchased' || !this.pendingByKey.has(key)) continue;
+      if (prior?.state !== 'purchased' || this.pendingByKey.get(key)?.seq !== seq) continue;
       const p = this.live.get(prior.name)!;
       p.quantity += prior.quantity;
       releases.push({

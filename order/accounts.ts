@@ -8,6 +8,7 @@
  * that point an older leader's longer log (holding the key) could still win the next election,
  * and releasing its stock would sell it twice. Keys logged but not yet committed stay pending.
  */
+import { MAX_RECONCILE_ITEMS, type PurchaseRef } from '../shared/contracts.ts';
 import type { ReplicaContext } from './context.ts';
 
 export class Accounts {
@@ -54,22 +55,23 @@ export class Accounts {
     const accounts = this.ctx.o.catalogAccounts!;
     const { entries } = await accounts.pending();
     if (this.ctx.leaderEpoch !== epoch || !this.ctx.established) return;
-    const committed: string[] = [];
-    const release: string[] = [];
+    const committed: PurchaseRef[] = [];
+    const release: PurchaseRef[] = [];
     for (const p of entries) {
+      if (committed.length + release.length >= MAX_RECONCILE_ITEMS) break;
       const index = this.ctx.indexOfKey(p.key);
       if (index !== undefined) {
-        if (index <= this.ctx.commitIndex) committed.push(p.key);
-      } else if (!this.isInFlight(p.key)) release.push(p.key);
+        if (index <= this.ctx.commitIndex) committed.push({ key: p.key, seq: p.seq });
+      } else if (!this.isInFlight(p.key)) release.push({ key: p.key, seq: p.seq });
     }
     if (!committed.length && !release.length) return;
-    for (const key of release) this.releasing.add(key);
+    for (const { key } of release) this.releasing.add(key);
     try {
       const res = await accounts.reconcile({ epoch, committed, release });
       if (res.released)
         this.ctx.emit({ type: 'purchases_released', epoch, released: res.released });
     } finally {
-      for (const key of release) this.releasing.delete(key);
+      for (const { key } of release) this.releasing.delete(key);
     }
   }
 }

@@ -449,11 +449,25 @@ export const PendingResponseSchema = z.object({
 });
 export type PendingResponse = z.infer<typeof PendingResponseSchema>;
 
+/**
+ * One purchase, named by its key and its ledger seq. A key alone is not enough: once a purchase is
+ * released, a client's retry may buy under the same key again, and a late duplicate of the
+ * reconcile that released the first must not touch the second.
+ */
+export const PurchaseRefSchema = z.object({
+  key: IDEMPOTENCY_KEY.schema(),
+  seq: LEDGER_SEQ.schema(),
+});
+export type PurchaseRef = z.infer<typeof PurchaseRefSchema>;
+
+/** How many purchases one reconcile may name in each list; a leader sends the rest next round. */
+export const MAX_RECONCILE_ITEMS = 4096;
+
 /** Leader → catalog: these pending purchases have committed orders; these never will (undo them). */
 export const ReconcileRequestSchema = z.object({
   epoch: EPOCH.schema().positive(),
-  committed: z.array(IDEMPOTENCY_KEY.schema()),
-  release: z.array(IDEMPOTENCY_KEY.schema()),
+  committed: z.array(PurchaseRefSchema).max(MAX_RECONCILE_ITEMS),
+  release: z.array(PurchaseRefSchema).max(MAX_RECONCILE_ITEMS),
 });
 export type ReconcileRequest = z.infer<typeof ReconcileRequestSchema>;
 export const ReconcileResultSchema = z.object({

@@ -2,6 +2,7 @@
  * Stories about the catalog's HTTP API, driven with app.request() against a file-backed store in
  * a temp dir, so "persisted" is checked by reading the file (or reopening the store) for real.
  */
+import { pendingRefs } from '../support/purchase-refs.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createCatalogApp } from '../../catalog/app.ts';
 import { CHANGES_PATH, createInvalidator, type Invalidator } from '../../catalog/invalidator.ts';
@@ -363,7 +364,7 @@ describe('cache invalidation on purchase', () => {
     const res = await app.request('/internal/reconcile', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ epoch: 2, committed: [], release: ['never-committed'] }),
+      body: JSON.stringify({ epoch: 2, committed: [], release: pendingRefs(store) }),
     });
     expect(res.status).toBe(200);
     await invalidator.delivered();

@@ -6,6 +6,7 @@
  * acknowledged purchase, so a retry of that key decremented stock a second time; a fence whose
  * meta save failed was already in memory, so the catalog acted on a fence a restart would forget.
  */
+import { pendingRefs } from '../support/purchase-refs.ts';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -134,9 +135,9 @@ describe('a meta save that fails', () => {
     const store = createCatalogStoreWith(new MemoryLedger(), m.meta);
     await store.purchase({ name: 'Tux', quantity: 1, key: 'k', epoch: 1 });
     m.failOnce();
-    await expect(store.reconcile({ epoch: 1, committed: ['k'], release: [] })).rejects.toThrow(
-      'stopped',
-    );
+    await expect(
+      store.reconcile({ epoch: 1, committed: pendingRefs(store), release: [] }),
+    ).rejects.toThrow('stopped');
     expect(m.fatal).toHaveLength(1);
     expect(m.meta.load().accountedBelowSeq).toBe(0);
     await expect(fs.readFile(path.join(dir, META_FILE), 'utf8')).rejects.toMatchObject({
@@ -151,7 +152,7 @@ describe('a meta save that fails', () => {
     const [a, b, r] = await Promise.all([
       store.fence(4),
       store.fence(6),
-      store.reconcile({ epoch: 6, committed: ['k'], release: [] }),
+      store.reconcile({ epoch: 6, committed: pendingRefs(store), release: [] }),
     ]);
     expect([a, b, r.pending]).toEqual([4, 6, 0]);
     expect(JSON.parse(await fs.readFile(path.join(dir, META_FILE), 'utf8'))).toEqual({

@@ -3,6 +3,7 @@
  * durability before acknowledgement, what a failed write does, exactly-once keys across restarts,
  * fencing, and accounting for purchases whose orders never committed.
  */
+import { pendingRefs } from '../support/purchase-refs.ts';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -307,7 +308,11 @@ describe('fencing and accounting for purchases', () => {
     await first.purchase({ name: 'Barbie', quantity: 3, key: 'orphan', epoch: 1 });
     expect(first.pending().entries.map((p) => p.key)).toEqual(['committed', 'orphan']);
     expect(
-      await first.reconcile({ epoch: 2, committed: ['committed'], release: ['orphan', 'orphan'] }),
+      await first.reconcile({
+        epoch: 2,
+        committed: pendingRefs(first, 'committed'),
+        release: [...pendingRefs(first, 'orphan'), ...pendingRefs(first, 'orphan')],
+      }),
     ).toEqual({ released: 1, pending: 0 });
     expect(first.get('Barbie')?.quantity).toBe(98);
     await first.close();
@@ -321,6 +326,24 @@ describe('fencing and accounting for purchases', () => {
     });
     const kinds = store.ledger(0, 100).entries.map((e) => e.kind);
     expect(kinds).toEqual(['purchase', 'purchase', 'release', 'purchase']);
+  });
+
+  it('when a reconcile arrives twice and the key was bought again in between, the late copy releases nothing', async () => {
+    const store = await open(dir);
+    await store.purchase({ name: 'Barbie', quantity: 3, key: 'retried', epoch: 2 });
+    const first = { epoch: 2, committed: [], release: pendingRefs(store, 'retried') };
+    expect(await store.reconcile(first)).toEqual({ released: 1, pending: 0 });
+    // The client's retry buys under the same key; its order will commit.
+    await store.purchase({ name: 'Barbie', quantity: 3, key: 'retried', epoch: 2 });
+    // The network delivers the first reconcile again: it names the released purchase's seq.
+    expect(await store.reconcile(first)).toEqual({ released: 0, pending: 1 });
+    expect(await store.reconcile({ ...first, release: [], committed: first.release })).toEqual({
+      released: 0,
+      pending: 1,
+    });
+    expect(store.get('Barbie')?.quantity).toBe(97);
+    expect(store.pending().entries.map((p) => p.key)).toEqual(['retried']);
+    await store.close();
   });
 });
 

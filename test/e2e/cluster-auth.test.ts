@@ -155,7 +155,11 @@ describe('a cluster started by the launcher has a secret, and its internal route
       'POST /internal/lead': { epoch: huge },
       'POST /internal/fence': { epoch: huge },
       'POST /purchases': { name: 'Lego', quantity: 100, key: 'forged-lego', epoch: huge },
-      'POST /internal/reconcile': { epoch: huge, committed: ['forged-lego'], release: [] },
+      'POST /internal/reconcile': {
+        epoch: huge,
+        committed: [{ key: 'forged-lego', seq: 0 }],
+        release: [],
+      },
     };
     const targets: Array<[string, RouteTable]> = [
       [cluster.urls.catalog, catalogRoutes],

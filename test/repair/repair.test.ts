@@ -7,6 +7,7 @@
  * The fault: a flipped byte mid-ledger. Before, the catalog refused to start and nobody could
  * order, with no way out but hand editing.
  */
+import { pendingRefs } from '../support/purchase-refs.ts';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -86,7 +87,7 @@ async function liveALittle(
   expect(await store.restockEmpty()).toEqual(['Tux']);
   for (const key of ['k8', 'k9']) await buy(key);
   await store.fence(2);
-  await store.reconcile({ epoch: 2, committed: ORDERS.map(([k]) => k), release: [] });
+  await store.reconcile({ epoch: 2, committed: pendingRefs(store), release: [] });
   await store.close();
   for (const [id, entries] of Object.entries(logs)) {
     const log = await openFileLogStore(orderDir(Number(id)), { onFatal: noFatal });

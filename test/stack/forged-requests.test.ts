@@ -168,7 +168,7 @@ describe('a stranger who reaches an internal port', () => {
         'mark the purchase committed',
         'POST',
         `${CATALOG_URL}/internal/reconcile`,
-        { epoch: huge, committed: ['forged-lego'], release: [] },
+        { epoch: huge, committed: [{ key: 'forged-lego', seq: 0 }], release: [] },
       ],
       [
         'push a change notice that empties the cache',

@@ -284,10 +284,10 @@ describe('idempotency keys: 1-255 visible ASCII (0x21-0x7e), nothing else', () =
         badRequestFrom(() => parseWith(schema, { name: 'Tux', quantity: 1, key, epoch: 1 }));
       }
       badRequestFrom(() =>
-        parseWith(ReconcileRequestSchema, { epoch: 1, committed: [key], release: [] }),
+        parseWith(ReconcileRequestSchema, { epoch: 1, committed: [{ key, seq: 0 }], release: [] }),
       );
       badRequestFrom(() =>
-        parseWith(ReconcileRequestSchema, { epoch: 1, committed: [], release: [key] }),
+        parseWith(ReconcileRequestSchema, { epoch: 1, committed: [], release: [{ key, seq: 0 }] }),
       );
       badRequestFrom(() => parseIdempotencyKeyHeader(key));
     }

@@ -201,10 +201,17 @@ describe('the catalog: POST /purchases and POST /internal/reconcile with a bad k
         await expect400(await post('/purchases', { name: 'Tux', quantity: 1, key, epoch: 1 })),
       ).toMatch(/key/);
       await expect400(
-        await post('/internal/reconcile', { epoch: 1, committed: [key], release: [] }),
+        await post('/internal/reconcile', { epoch: 1, committed: [{ key, seq: 0 }], release: [] }),
       );
       await expect400(
-        await post('/internal/reconcile', { epoch: 1, committed: [], release: ['good', key] }),
+        await post('/internal/reconcile', {
+          epoch: 1,
+          committed: [],
+          release: [
+            { key: 'good', seq: 0 },
+            { key, seq: 0 },
+          ],
+        }),
       );
     }
     await store.flush();
