@@ -1,11 +1,15 @@
 /**
  * The catalog's durable record of every stock change, and its small meta file.
  *
- * The ledger (`ledger.csv`, header `seq,kind,key,epoch,name,delta,quantityAfter,crc`) is the
- * source of truth: stock, the outcome of every purchase key and the epoch fence are rebuilt from
+ * The ledger (`ledger.csv`, header `seq,kind,key,epoch,name,delta,quantityAfter,refused,crc`) is
+ * the source of truth: stock, the outcome of every purchase key and the epoch fence are rebuilt from
  * it on start, and it gets the same crash treatment as the order log (shared/wal.ts). The meta
  * file holds what is not a stock change: the highest leader epoch the catalog was told about (a
  * fence) and the ledger position up to which leaders have accounted for every purchase.
+ *
+ * `refused` (a refusal's asked quantity) came later: a ledger created before it keeps its 8-column
+ * header and records, is read with `refused` 0 (unknown) on its refusals, and new records are
+ * appended in the 9-column format, which the reader tells apart by their field count.
  */
 import path from 'node:path';
 import type { LedgerEntry } from '../shared/contracts.ts';
@@ -16,6 +20,7 @@ import {
   IDEMPOTENCY_KEY,
   LEDGER_SEQ,
   MAX_ORDER_QUANTITY,
+  REFUSED_QUANTITY,
   STOCK,
   STOCK_DELTA,
   TOY_NAME,
@@ -48,6 +53,9 @@ export function checkLedgerEntry(e: LedgerEntry & { crc?: number }): string | nu
   if (!STOCK_DELTA.valid(e.delta)) return `delta ${e.delta} is not a safe integer`;
   if (!STOCK.valid(e.quantityAfter))
     return `quantityAfter ${e.quantityAfter} is not a stock (0 to ${STOCK.max})`;
+  if (!REFUSED_QUANTITY.valid(e.refused))
+    return `refused ${e.refused} is not a quantity from 0 to ${REFUSED_QUANTITY.max}`;
+  if (e.kind !== 'refusal' && e.refused !== 0) return `a ${e.kind} refuses nothing (refused 0)`;
   if (e.crc !== undefined && !CRC32.valid(e.crc)) return `crc ${e.crc} is not a crc32`;
   const name = TOY_NAME.problem(String(e.name));
   if (name) return name;
@@ -70,21 +78,36 @@ export function checkLedgerEntry(e: LedgerEntry & { crc?: number }): string | nu
     : `a ${e.kind} changes stock by ${lo} to ${hi}, not ${e.delta}`;
 }
 
-const COLUMNS = ['seq', 'kind', 'key', 'epoch', 'name', 'delta', 'quantityAfter', 'crc'] as const;
+const COLUMNS = [
+  'seq',
+  'kind',
+  'key',
+  'epoch',
+  'name',
+  'delta',
+  'quantityAfter',
+  'refused',
+  'crc',
+] as const;
+/** The columns before `refused` existed; such files are still read (see the module comment). */
+const COLUMNS_V1 = COLUMNS.filter((c) => c !== 'refused');
 
 /**
  * A ledger record from its CSV fields, each decoded by its definition (shared/fields.ts), or what
  * is wrong with them. The rules across fields (a kind's key and sign) are `checkLedgerEntry`'s:
  * the checker decodes with this alone so that it can report those as stock violations.
  */
-export function decodeLedgerFields(f: string[]): SignedLedgerEntry | string {
-  if (f.length !== COLUMNS.length) return `expected ${COLUMNS.length} fields, found ${f.length}`;
-  const [seq, epoch, delta, quantityAfter, crc] = [
+export function decodeLedgerFields(fields: string[]): SignedLedgerEntry | string {
+  if (fields.length !== COLUMNS.length && fields.length !== COLUMNS_V1.length)
+    return `expected ${COLUMNS.length} fields, found ${fields.length}`;
+  const f = fields.length === COLUMNS.length ? fields : [...fields.slice(0, 7), '0', fields[7]!];
+  const [seq, epoch, delta, quantityAfter, refused, crc] = [
     LEDGER_SEQ.decode(f[0]),
     EPOCH.decode(f[3]),
     STOCK_DELTA.decode(f[5]),
     STOCK.decode(f[6]),
-    CRC32.decode(f[7]),
+    REFUSED_QUANTITY.decode(f[7]),
+    CRC32.decode(f[8]),
   ];
   if (seq === null)
     return `seq ${JSON.stringify(f[0])} is not a number from 0 to ${LEDGER_SEQ.max}`;
@@ -92,7 +115,8 @@ export function decodeLedgerFields(f: string[]): SignedLedgerEntry | string {
   if (epoch === null) return `epoch ${JSON.stringify(f[3])} is not a number from 0 to ${EPOCH.max}`;
   if (delta === null) return `delta ${JSON.stringify(f[5])} is not a safe integer`;
   if (quantityAfter === null) return `quantityAfter ${JSON.stringify(f[6])} is not a stock`;
-  if (crc === null) return `crc ${JSON.stringify(f[7])} is not a crc32`;
+  if (refused === null) return `refused ${JSON.stringify(f[7])} is not a quantity`;
+  if (crc === null) return `crc ${JSON.stringify(f[8])} is not a crc32`;
   return (
     TOY_NAME.problem(f[4]!) ?? {
       seq,
@@ -102,6 +126,7 @@ export function decodeLedgerFields(f: string[]): SignedLedgerEntry | string {
       name: f[4]!,
       delta,
       quantityAfter,
+      refused,
       crc,
     }
   );
@@ -115,7 +140,8 @@ function decodeLedger(f: string[]): SignedLedgerEntry | string {
 
 export const ledgerCodec: RecordCodec<SignedLedgerEntry> = {
   header: COLUMNS.join(','),
-  fields: (e) => [e.seq, e.kind, e.key, e.epoch, e.name, e.delta, e.quantityAfter],
+  olderHeaders: [COLUMNS_V1.join(',')],
+  fields: (e) => [e.seq, e.kind, e.key, e.epoch, e.name, e.delta, e.quantityAfter, e.refused],
   crcOf: (e) => e.crc,
   inSequence: (e, i) => e.seq === i,
   check: checkLedgerEntry,

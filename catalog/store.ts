@@ -224,7 +224,7 @@ class StockStore implements CatalogStore {
         this.remember(e.key, {
           state: 'refused',
           name: e.name,
-          quantity: -e.delta || 0,
+          quantity: e.refused,
           left: e.quantityAfter,
           outcome,
         });
@@ -248,7 +248,8 @@ class StockStore implements CatalogStore {
     if (cmd.epoch < this.meta.fenceEpoch) return Promise.reject(staleEpoch(this.meta.fenceEpoch));
     const prior = this.keys.get(cmd.key);
     if (prior && prior.state !== 'released') {
-      // A refusal read back from the ledger does not know the quantity that was asked (0).
+      // A refusal read back from a ledger written before it had the `refused` column does not know
+      // the quantity that was asked (0): any quantity matches it.
       if (
         prior.name !== cmd.name ||
         (prior.quantity !== cmd.quantity && !(prior.state === 'refused' && prior.quantity === 0))
@@ -272,6 +273,7 @@ class StockStore implements CatalogStore {
           name: cmd.name,
           delta: 0,
           quantityAfter: left,
+          refused: cmd.quantity,
         },
       ]).then(() => {
         throw insufficientStock(cmd.name, left);
@@ -297,6 +299,7 @@ class StockStore implements CatalogStore {
         name: cmd.name,
         delta: -cmd.quantity,
         quantityAfter: product.quantity,
+        refused: 0,
       },
     ]).then(() => result);
     outcome.catch(() => {});
@@ -332,6 +335,7 @@ class StockStore implements CatalogStore {
           name: p.name,
           delta: INITIAL_STOCK,
           quantityAfter: INITIAL_STOCK,
+          refused: 0,
         });
       }
     }
@@ -378,6 +382,7 @@ class StockStore implements CatalogStore {
         name: prior.name,
         delta: prior.quantity,
         quantityAfter: p.quantity,
+        refused: 0,
       });
       this.remember(key, { state: 'released', name: prior.name, quantity: prior.quantity });
       this.pendingByKey.delete(key);

@@ -22,6 +22,7 @@ import {
   PRICE,
   REPLICA_ID,
   STOCK,
+  REFUSED_QUANTITY,
   STOCK_DELTA,
   TOY_NAME,
 } from './fields.ts';
@@ -397,6 +398,8 @@ export const LedgerEntrySchema = z.object({
   name: TOY_NAME.schema(),
   delta: STOCK_DELTA.schema(),
   quantityAfter: STOCK.schema(),
+  /** A refusal's asked quantity, so a later reuse of its key with another quantity is a 422. */
+  refused: REFUSED_QUANTITY.schema(),
 });
 export type LedgerEntry = z.infer<typeof LedgerEntrySchema>;
 

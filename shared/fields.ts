@@ -167,6 +167,11 @@ export const ORDER_QUANTITY = intField('quantity', 1, MAX_ORDER_QUANTITY);
 export const STOCK = intField('quantity', 0, MAX);
 /** A signed stock change in the ledger (purchase < 0; release, restock > 0; refusal 0). */
 export const STOCK_DELTA = intField('delta', -MAX, MAX);
+/**
+ * How many of a toy a refusal refused (0 on every other kind, whose quantity is the delta; 0 also
+ * on a refusal written before the ledger had this column, whose asked quantity is unknown).
+ */
+export const REFUSED_QUANTITY = intField('refused', 0, MAX_ORDER_QUANTITY);
 /** A crc32 (unsigned). */
 export const CRC32 = intField('crc', 0, 0xffff_ffff);
 /** An order replica's id, which is also its priority. */

@@ -11,6 +11,11 @@ import { stringify as stringifyCsv } from 'csv-stringify/sync';
 export interface RecordCodec<R> {
   /** The header line, without the newline; its last column is the crc. */
   header: string;
+  /**
+   * Headers of older versions of the format that `decode` still reads (a file keeps the header it
+   * was created with; new records are always written in the current format).
+   */
+  olderHeaders?: readonly string[];
   /** The record's fields other than the crc, in column order. */
   fields(r: R): Array<string | number>;
   crcOf(r: R): number;
@@ -30,6 +35,11 @@ export interface RecordCodec<R> {
    * one `inSequence` checks), and the key field. Absent, every record is decoded at open.
    */
   layout?: { fields: number; sequenceField: 0; keyField: number };
+}
+
+/** Whether a file's first line (without its newline) is a header this codec reads. */
+export function readsHeader(codec: RecordCodec<unknown>, line: string): boolean {
+  return line === codec.header || (codec.olderHeaders?.includes(line) ?? false);
 }
 
 /** Where the valid part of a damaged file ends: what a repair keeps. */

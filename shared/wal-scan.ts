@@ -16,6 +16,7 @@ import {
   chainFields,
   CorruptLogError,
   LostRecordsError,
+  readsHeader,
   type RecordCodec,
   type ValidPrefix,
 } from './wal-codec.ts';
@@ -136,9 +137,8 @@ export function scanInto<R>(
   sink: ScanSink<R>,
   fast: boolean,
 ): { validEnd: number; lastCrc: number; damage: CorruptLogError | null } {
-  const header = `${codec.header}\n`;
   const headerEnd = content.indexOf(NL);
-  if (headerEnd < 0 || content.subarray(0, headerEnd + 1).toString() !== header) {
+  if (headerEnd < 0 || !readsHeader(codec, content.subarray(0, headerEnd).toString())) {
     return {
       validEnd: 0,
       lastCrc: 0,

@@ -50,8 +50,8 @@ describe('a damaged ledger is never served from', () => {
     const before = await fs.readFile(ledgerPath(), 'utf8');
     // Bit rot in the last record, which stays a complete line: c's purchase, acknowledged.
     const damaged = before.replace(
-      /,c,1,Lego,-1,97,(\d+)\n$/,
-      (_m, crc) => `,c,1,Lego,-1,97,${(Number(crc) ^ 4) >>> 0}\n`,
+      /,c,1,Lego,-1,97,0,(\d+)\n$/,
+      (_m, crc) => `,c,1,Lego,-1,97,0,${(Number(crc) ^ 4) >>> 0}\n`,
     );
     expect(damaged).not.toBe(before);
     await fs.writeFile(ledgerPath(), damaged);

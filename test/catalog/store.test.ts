@@ -3,7 +3,6 @@
  * durability before acknowledgement, what a failed write does, exactly-once keys across restarts,
  * fencing, and accounting for purchases whose orders never committed.
  */
-import { pendingRefs } from '../support/purchase-refs.ts';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -23,6 +22,7 @@ import {
   createMemoryMetaFile,
   ledgerCodec,
   type Ledger,
+  type SignedLedgerEntry,
 } from '../../catalog/ledger.ts';
 import { AppError } from '../../shared/errors.ts';
 import { writeFileAtomic } from '../../shared/fsutil.ts';
@@ -34,6 +34,9 @@ import {
   readSnapshot,
   removeDir,
 } from './helpers.ts';
+import { pendingRefs } from '../support/purchase-refs.ts';
+import { chainFields, type RecordCodec } from '../../shared/wal-codec.ts';
+import { openWal } from '../../shared/wal.ts';
 
 let dir: string;
 const opened: CatalogStore[] = [];
@@ -278,6 +281,72 @@ describe('exactly once per key, across restarts', () => {
       store.purchase({ name: 'Yo-Yo', quantity: 1, key: 'late', epoch: 1 }),
     ).rejects.toMatchObject({ status: 409, message: expect.stringContaining('0 left') });
     expect(store.get('Yo-Yo')?.quantity).toBe(100);
+  });
+
+  it('after a restart, a refused key reused with another quantity is a 422, not the refusal', async () => {
+    const first = await open(dir);
+    await expect(
+      first.purchase({ name: 'Yo-Yo', quantity: 500, key: 'big', epoch: 1 }),
+    ).rejects.toMatchObject({ status: 409 });
+    await first.close();
+    const store = await open(dir);
+    await expect(
+      store.purchase({ name: 'Yo-Yo', quantity: 5, key: 'big', epoch: 1 }),
+    ).rejects.toMatchObject({ status: 422, reason: 'idempotency_key_reused' });
+    await expect(
+      store.purchase({ name: 'Yo-Yo', quantity: 500, key: 'big', epoch: 1 }),
+    ).rejects.toMatchObject({ status: 409 });
+    expect(store.get('Yo-Yo')?.quantity).toBe(100);
+  });
+
+  it('a ledger written before refusals kept their quantity opens, keeps its records and takes new ones', async () => {
+    // The 8-column format, written through the log itself so its mark is right.
+    const v1Header = ledgerCodec.header.replace(',refused', '');
+    const v1: RecordCodec<SignedLedgerEntry> = {
+      ...ledgerCodec,
+      header: v1Header,
+      olderHeaders: [],
+      fields: (e) => ledgerCodec.fields(e).slice(0, 7),
+    };
+    const old = await openWal(path.join(dir, LEDGER_FILE), v1);
+    const rows = [
+      { kind: 'purchase', key: 'a', name: 'Yo-Yo', delta: -60, quantityAfter: 40 },
+      { kind: 'refusal', key: 'big', name: 'Yo-Yo', delta: 0, quantityAfter: 40 },
+    ] as const;
+    let crc = 0;
+    await old.append(
+      rows.map((r, seq) => {
+        const e = { ...r, seq, epoch: 1, refused: 0 };
+        crc = chainFields(crc, v1.fields({ ...e, crc: 0 }));
+        return { ...e, crc };
+      }),
+    );
+    await old.close();
+
+    const first = await open(dir);
+    // Its refusal does not know what was asked: any quantity gets the same refusal back.
+    await expect(
+      first.purchase({ name: 'Yo-Yo', quantity: 3, key: 'big', epoch: 1 }),
+    ).rejects.toMatchObject({ status: 409 });
+    await expect(
+      first.purchase({ name: 'Yo-Yo', quantity: 900, key: 'huge', epoch: 1 }),
+    ).rejects.toMatchObject({ status: 409 });
+    await first.purchase({ name: 'Yo-Yo', quantity: 2, key: 'k', epoch: 1 });
+    await first.close();
+
+    const lines = (await fs.readFile(path.join(dir, LEDGER_FILE), 'utf8')).trim().split('\n');
+    expect(lines[0]).toBe(v1Header);
+    expect(lines.slice(1, 3).map((l) => l.split(',').length)).toEqual([8, 8]);
+    expect(lines.slice(3).every((l) => l.split(',').length === 9)).toBe(true);
+    const store = await open(dir);
+    await expect(
+      store.purchase({ name: 'Yo-Yo', quantity: 1, key: 'huge', epoch: 1 }),
+    ).rejects.toMatchObject({ status: 422 });
+    expect(await store.purchase({ name: 'Yo-Yo', quantity: 2, key: 'k', epoch: 1 })).toEqual({
+      name: 'Yo-Yo',
+      quantity: 38,
+    });
+    expect(store.get('Yo-Yo')?.quantity).toBe(38);
   });
 });
 

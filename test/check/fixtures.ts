@@ -62,10 +62,12 @@ export class Catalog {
     epoch: number,
     name: string,
     delta: number,
+    refused = 0,
   ): this {
     const quantityAfter = (this.stock.get(name) ?? INITIAL_STOCK) + delta;
     this.stock.set(name, quantityAfter);
-    this.entries.push({ seq: this.entries.length, kind, key, epoch, name, delta, quantityAfter });
+    const seq = this.entries.length;
+    this.entries.push({ seq, kind, key, epoch, name, delta, quantityAfter, refused });
     return this;
   }
   purchase(key: string, name: string, quantity: number, epoch = 1): this {
@@ -78,8 +80,8 @@ export class Catalog {
     this.held.delete(key);
     return this.add('release', key, epoch, h.name, h.quantity);
   }
-  refuse(key: string, name: string, epoch = 1): this {
-    return this.add('refusal', key, epoch, name, 0);
+  refuse(key: string, name: string, epoch = 1, quantity = 1): this {
+    return this.add('refusal', key, epoch, name, 0, quantity);
   }
   restock(name: string): this {
     return this.add('restock', '', 0, name, INITIAL_STOCK - (this.stock.get(name) ?? 0));

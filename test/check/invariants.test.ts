@@ -152,6 +152,7 @@ describe('ledger checks', () => {
     name: 'Tux',
     delta: -2,
     quantityAfter: 98,
+    refused: 0,
     ...e,
   });
 

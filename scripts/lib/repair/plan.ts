@@ -83,6 +83,7 @@ export function planLedgerRepair(
         name: order.name,
         delta,
         quantityAfter: have,
+        refused: 0,
       });
       plan.restocks.push({ name: order.name, delta, seq, forOrder: order.index });
       seq++;
@@ -96,6 +97,7 @@ export function planLedgerRepair(
       name: order.name,
       delta: -order.quantity,
       quantityAfter: have,
+      refused: 0,
     });
     plan.restored.push({ order, seq });
     seq++;
