@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signEntry } from '../../order/log.ts';
+import { FORGED_CATALOG_BODIES, forgedAppend, HUGE_EPOCH } from '../support/forgeries.ts';
 import { startCluster, type Cluster } from '../../scripts/lib/cluster/index.ts';
 import { clusterCredential, withClusterCredential } from '../../shared/auth.ts';
 import { createPooledHttp } from '../../shared/http.ts';
@@ -129,37 +129,13 @@ describe('a cluster started by the launcher has a secret, and its internal route
     const log = await replicas().call(cluster.urls.replicas[follower], 'fetchLog', {
       query: { from: 1, limit: 1 },
     });
-    const last = log.entries[0]!;
-    const epoch = f.promisedEpoch + 1;
-    const entry = signEntry(last.crc, {
-      index: last.index + 1,
-      epoch,
-      name: 'Barbie',
-      quantity: 10_000,
-      key: 'forged-barbies',
-    });
-    const huge = 1_000_000_000;
     /** The forgeries of the issue; every other route gets an empty body. */
     const bodies: Record<string, unknown> = {
-      'POST /internal/append': {
-        epoch,
-        leaderId: leader,
-        prevIndex: last.index,
-        prevCrc: last.crc,
-        entries: [entry],
-        commitIndex: entry.index,
-        viewStartIndex: last.index,
-        leaderLastIndex: entry.index,
-        established: true,
-      },
-      'POST /internal/lead': { epoch: huge },
-      'POST /internal/fence': { epoch: huge },
-      'POST /purchases': { name: 'Lego', quantity: 100, key: 'forged-lego', epoch: huge },
-      'POST /internal/reconcile': {
-        epoch: huge,
-        committed: [{ key: 'forged-lego', seq: 0 }],
-        release: [],
-      },
+      'POST /internal/append': forgedAppend(log.entries[0]!, f.promisedEpoch + 1, leader),
+      'POST /internal/lead': { epoch: HUGE_EPOCH },
+      'POST /internal/fence': FORGED_CATALOG_BODIES.fence,
+      'POST /purchases': FORGED_CATALOG_BODIES.purchase,
+      'POST /internal/reconcile': FORGED_CATALOG_BODIES.reconcile,
     };
     const targets: Array<[string, RouteTable]> = [
       [cluster.urls.catalog, catalogRoutes],

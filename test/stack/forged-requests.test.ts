@@ -9,7 +9,7 @@
  * the last story sends it with the credential and it is taken, so only the credential refused it.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { signEntry } from '../../order/log.ts';
+import { FORGED_CATALOG_BODIES, forgedAppend, HUGE_EPOCH } from '../support/forgeries.ts';
 import type { AppendRequest } from '../../shared/contracts.ts';
 import type { HttpResponse } from '../../shared/http.ts';
 import {
@@ -73,28 +73,10 @@ function everything(s: Stack) {
 }
 
 /** The forged append: the follower's next record, in a newer epoch, chained to its last one. */
-function forgedAppend(s: Stack, follower: number): AppendRequest {
+function forgedAppendTo(s: Stack, follower: number): AppendRequest {
   const log = s.log(follower);
-  const last = log[log.length - 1]!;
   const epoch = s.replica(follower).status().promisedEpoch + 1;
-  const entry = signEntry(last.crc, {
-    index: last.index + 1,
-    epoch,
-    name: 'Barbie',
-    quantity: 10_000,
-    key: 'forged-barbies',
-  });
-  return {
-    epoch,
-    leaderId: s.leaderId()!,
-    prevIndex: last.index,
-    prevCrc: last.crc,
-    entries: [entry],
-    commitIndex: entry.index,
-    viewStartIndex: last.index,
-    leaderLastIndex: entry.index,
-    established: true,
-  };
+  return forgedAppend(log[log.length - 1]!, epoch, s.leaderId()!);
 }
 
 /** Sends a request straight onto the network, as a stranger would: no credential, or `authorization`. */
@@ -120,13 +102,13 @@ describe('a stranger who reaches an internal port', () => {
     const follower = [1, 2, 3].find((id) => id !== leader)!;
     expect((await s.request('GET', '/products/Tux')).status).toBe(200); // cached now
     const before = everything(s);
-    const huge = 1_000_000_000;
+    const huge = HUGE_EPOCH;
     const forged: Array<[string, 'GET' | 'POST', string, unknown]> = [
       [
         'append to a follower',
         'POST',
         `${replicaUrl(follower)}/internal/append`,
-        forgedAppend(s, follower),
+        forgedAppendTo(s, follower),
       ],
       ['lead with a big epoch', 'POST', `${replicaUrl(follower)}/internal/lead`, { epoch: huge }],
       [
@@ -156,19 +138,14 @@ describe('a stranger who reaches an internal port', () => {
         'fence the catalog with a big epoch',
         'POST',
         `${CATALOG_URL}/internal/fence`,
-        { epoch: huge },
+        FORGED_CATALOG_BODIES.fence,
       ],
-      [
-        'buy 100 Lego',
-        'POST',
-        `${CATALOG_URL}/purchases`,
-        { name: 'Lego', quantity: 100, key: 'forged-lego', epoch: huge },
-      ],
+      ['buy 100 Lego', 'POST', `${CATALOG_URL}/purchases`, FORGED_CATALOG_BODIES.purchase],
       [
         'mark the purchase committed',
         'POST',
         `${CATALOG_URL}/internal/reconcile`,
-        { epoch: huge, committed: [{ key: 'forged-lego', seq: 0 }], release: [] },
+        FORGED_CATALOG_BODIES.reconcile,
       ],
       [
         'push a change notice that empties the cache',
@@ -207,7 +184,7 @@ describe('a stranger who reaches an internal port', () => {
     const s = await ready();
     s.router.stop(); // no heartbeat from the real leader may race the forged epoch
     const follower = [1, 2, 3].find((id) => id !== s.leaderId())!;
-    const req = forgedAppend(s, follower);
+    const req = forgedAppendTo(s, follower);
     const taken = await forge(
       s,
       'POST',
