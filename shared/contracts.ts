@@ -26,6 +26,7 @@ import {
   STOCK_DELTA,
   TOY_NAME,
 } from './fields.ts';
+import { recordSchema } from './record-schema.ts';
 
 // Every bound and character set below comes from shared/fields.ts, which the disk codecs use too.
 export { MAX_IDEMPOTENCY_KEY_LENGTH, MAX_NAME_LENGTH, MAX_ORDER_QUANTITY } from './fields.ts';
@@ -73,15 +74,20 @@ export function parseOrderNumber(raw: string): number {
  * retries by it). `crc` chains this record's content to the previous record's crc, so two
  * replicas with equal crc at index i hold equal prefixes up to i.
  */
-export const OrderEntrySchema = z.object({
-  index: ORDER_NUMBER.schema(),
-  epoch: EPOCH.schema(),
-  name: TOY_NAME.schema(),
-  quantity: ORDER_QUANTITY.schema(),
-  key: IDEMPOTENCY_KEY.schema(),
-  crc: CRC32.schema(),
+const ORDER_ENTRY = recordSchema({
+  index: ORDER_NUMBER,
+  epoch: EPOCH,
+  name: TOY_NAME,
+  quantity: ORDER_QUANTITY,
+  key: IDEMPOTENCY_KEY,
+  crc: CRC32,
 });
+export const OrderEntrySchema = ORDER_ENTRY.one;
 export type OrderEntry = z.infer<typeof OrderEntrySchema>;
+/** The most records one append or one fetched page of the log may carry. */
+export const MAX_LOG_PAGE = 100_000;
+/** A page of records: checked field by field without zod, which only names the error of a bad page. */
+const OrderEntriesSchema = ORDER_ENTRY.list(MAX_LOG_PAGE);
 
 /** Where a replica's log stands: what a candidate compares to pick the most up-to-date log. */
 export const LogHeadSchema = z.object({
@@ -147,7 +153,7 @@ export const AppendRequestSchema = z.object({
   /** Index of the record just before `entries` (-1 for the start of the log) and its crc. */
   prevIndex: LOG_POSITION.schema(),
   prevCrc: CRC32.schema(),
-  entries: z.array(OrderEntrySchema),
+  entries: OrderEntriesSchema,
   /** Highest index the leader knows is on a majority. */
   commitIndex: LOG_POSITION.schema(),
   /** The leader's last index when its epoch began: a follower holding all of it may claim logEpoch = epoch. */
@@ -181,7 +187,7 @@ export type AppendResponse = z.infer<typeof AppendResponseSchema>;
 export const FetchLogResponseSchema = z.object({
   /** crc of the record at from-1 on the serving replica (0 when from is 0), null if it has no such record. */
   prevCrc: CRC32.schema().nullable(),
-  entries: z.array(OrderEntrySchema),
+  entries: OrderEntriesSchema,
   lastIndex: LOG_POSITION.schema(),
 });
 export type FetchLogResponse = z.infer<typeof FetchLogResponseSchema>;

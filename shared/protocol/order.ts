@@ -10,6 +10,7 @@ import { z } from 'zod';
 import {
   LeaderOrderBatchRequestSchema,
   MAX_BATCH_BODY_BYTES,
+  MAX_LOG_PAGE,
   OrderBatchAnswerSchema,
   AppendRequestSchema,
   AppendResponseSchema,
@@ -33,8 +34,6 @@ import { route } from './route.ts';
 const SMALL_BODY_BYTES = 16 * 1024;
 /** Replication pages are large (a catch-up batch of 2,000 orders with long keys). */
 const APPEND_BODY_BYTES = 64 * 1024 * 1024;
-/** The most records one log page may ask for. */
-export const MAX_LOG_PAGE = 100_000;
 
 const positiveEpoch = () => queryInt(EPOCH).pipe(z.number().positive('epoch must be positive'));
 
