@@ -130,6 +130,11 @@ export function scanWal<R>(
   return { records: sink.records, offsets: sink.offsets, validEnd, damage };
 }
 
+/**
+ * The scan itself: header, then record after record until the end or the first damage, each
+ * accepted into `sink`. `fast` takes an unquoted line from its bytes when the codec has a layout
+ * (acceptBytes); whatever that path does not accept is decoded, so the damage reported is the same.
+ */
 export function scanInto<R>(
   file: string,
   content: Buffer,
@@ -145,35 +150,12 @@ export function scanInto<R>(
       damage: new CorruptLogError(file, 1, 'missing or unexpected header'),
     };
   }
-  const layout = fast ? codec.layout : undefined;
-  if (
-    layout &&
-    !(
-      layout.fields >= 2 &&
-      layout.fields <= COMMAS.length &&
-      layout.keyField >= 1 &&
-      layout.keyField <= layout.fields - 2
-    )
-  ) {
-    throw new RangeError(
-      `record layout ${JSON.stringify(layout)}: the key must be a middle field of at most ${COMMAS.length}`,
-    );
-  }
+  const layout = fast ? checkedLayout(codec.layout) : undefined;
   let pos = headerEnd + 1;
   let prevCrc = 0;
   let nextQuote = content.indexOf(QUOTE, pos);
-  const damaged = (why: string, to: number) => {
-    const text = content
-      .subarray(pos, Math.min(to, pos + 400))
-      .toString('utf8')
-      .slice(0, 200);
-    const prefix = { validRecords: sink.count, validPrefixBytes: pos, validLastCrc: prevCrc };
-    return {
-      validEnd: pos,
-      lastCrc: prevCrc,
-      damage: new CorruptLogError(file, lineAt(content, pos), why, prefix, text),
-    };
-  };
+  const damaged = (why: string, to: number) =>
+    damageAt(file, content, pos, to, why, sink.count, prevCrc);
   while (pos < content.length) {
     const nl = content.indexOf(NL, pos);
     if (nextQuote !== -1 && nextQuote < pos) nextQuote = content.indexOf(QUOTE, pos);
@@ -181,13 +163,7 @@ export function scanInto<R>(
     if (layout && !quoted && nl >= 0) {
       const crc = acceptBytes(content, pos, nl, layout, sink.count, prevCrc);
       if (crc >= 0) {
-        sink.bytes(
-          pos,
-          crc,
-          codec.keyOf
-            ? hashKeyBytes(content, COMMAS[layout.keyField - 1]! + 1, COMMAS[layout.keyField]!)
-            : 0,
-        );
+        sink.bytes(pos, crc, codec.keyOf ? acceptedKeyHash(content, layout) : 0);
         prevCrc = crc;
         pos = nl + 1;
         continue;
@@ -208,19 +184,79 @@ export function scanInto<R>(
     }
     const text = content.toString('utf8', pos, end - 1);
     const record = quoted ? decodeText(text, codec) : codec.decode(text.split(','));
-    const why = !record
-      ? explainText(text, codec)
-      : codec.inSequence && !codec.inSequence(record, sink.count)
-        ? `out of sequence (expected record ${sink.count})`
-        : !chainsOn(content, pos, end, quoted, prevCrc, record, codec)
-          ? 'checksum mismatch'
-          : null;
+    const why = record
+      ? recordProblem(content, pos, end, quoted, prevCrc, record, codec, sink.count)
+      : explainText(text, codec);
     if (why) return damaged(why, end - 1);
     sink.record(record!, pos);
     prevCrc = codec.crcOf(record!);
     pos = end;
   }
   return { validEnd: pos, lastCrc: prevCrc, damage: null };
+}
+
+type Layout = NonNullable<RecordCodec<unknown>['layout']>;
+
+/** The codec's layout, refused unless acceptBytes can use it (the key a middle field, COMMAS big enough). */
+function checkedLayout(layout: Layout | undefined): Layout | undefined {
+  if (
+    layout &&
+    !(
+      layout.fields >= 2 &&
+      layout.fields <= COMMAS.length &&
+      layout.keyField >= 1 &&
+      layout.keyField <= layout.fields - 2
+    )
+  ) {
+    throw new RangeError(
+      `record layout ${JSON.stringify(layout)}: the key must be a middle field of at most ${COMMAS.length}`,
+    );
+  }
+  return layout;
+}
+
+/** The hash of the key field of the line acceptBytes accepted last (its commas are in COMMAS). */
+function acceptedKeyHash(content: Buffer, layout: Layout): number {
+  return hashKeyBytes(content, COMMAS[layout.keyField - 1]! + 1, COMMAS[layout.keyField]!);
+}
+
+/** Why a decoded record (the bytes pos..end) cannot follow the `count` before it, or null. */
+function recordProblem<R>(
+  content: Buffer,
+  pos: number,
+  end: number,
+  quoted: boolean,
+  prevCrc: number,
+  record: R,
+  codec: RecordCodec<R>,
+  count: number,
+): string | null {
+  if (codec.inSequence && !codec.inSequence(record, count))
+    return `out of sequence (expected record ${count})`;
+  if (!chainsOn(content, pos, end, quoted, prevCrc, record, codec)) return 'checksum mismatch';
+  return null;
+}
+
+/** The scan's result for damage at `pos`: the valid prefix before it, and what is wrong. */
+function damageAt(
+  file: string,
+  content: Buffer,
+  pos: number,
+  to: number,
+  why: string,
+  validRecords: number,
+  prevCrc: number,
+): { validEnd: number; lastCrc: number; damage: CorruptLogError } {
+  const text = content
+    .subarray(pos, Math.min(to, pos + 400))
+    .toString('utf8')
+    .slice(0, 200);
+  const prefix = { validRecords, validPrefixBytes: pos, validLastCrc: prevCrc };
+  return {
+    validEnd: pos,
+    lastCrc: prevCrc,
+    damage: new CorruptLogError(file, lineAt(content, pos), why, prefix, text),
+  };
 }
 
 /** Where acceptBytes found the commas of the line it accepted last (one scratch array, no garbage). */
@@ -248,7 +284,7 @@ function acceptBytes(
   content: Buffer,
   pos: number,
   nl: number,
-  layout: NonNullable<RecordCodec<unknown>['layout']>,
+  layout: Layout,
   expected: number,
   prevCrc: number,
 ): number {

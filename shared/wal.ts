@@ -29,7 +29,15 @@ import path from 'node:path';
 import { setAsideName } from './data-dir.ts';
 import { RecordTable, type LoadedRecords } from './wal-table.ts';
 import { crashOnDurabilityError, fsyncDir, readIfExists, writeFileAtomic } from './fsutil.ts';
-import { MARK_SUFFIX, MarkWriter, NO_AUX, readMark, replaceMark, type Mark } from './wal-mark.ts';
+import {
+  MARK_SUFFIX,
+  MarkWriter,
+  NO_AUX,
+  readMark,
+  replaceMark,
+  type Mark,
+  type MarkRead,
+} from './wal-mark.ts';
 import {
   CorruptLogError,
   encodeRecord,
@@ -98,17 +106,9 @@ export async function inspectWal<R>(
   const mark = read.state === 'ok' ? read.mark : null;
   const content = await readIfExists(file);
   if (content === null) {
-    const lost = read.state === 'unreadable' || (mark !== null && mark.records > 0);
-    const damage = lost
-      ? new LostRecordsError(
-          file,
-          mark,
-          `the file is missing, its mark says ${mark ? mark.records : 'an unknown number of'} records were durable`,
-          { validRecords: 0, validPrefixBytes: 0, validLastCrc: 0 },
-        )
-      : null;
+    const damage = missingFileLoss(file, read);
     return {
-      state: lost ? 'lost' : 'missing',
+      state: damage ? 'lost' : 'missing',
       records: [],
       validEnd: 0,
       fileBytes: 0,
@@ -124,9 +124,25 @@ export async function inspectWal<R>(
   return { ...base, state: scan.validEnd < content.length ? 'torn' : 'ok', damage: null };
 }
 
+/** A missing file beside a mark that says records were durable (or that cannot be read) is lost records. */
+function missingFileLoss(file: string, read: MarkRead): LostRecordsError | null {
+  const mark = read.state === 'ok' ? read.mark : null;
+  if (read.state !== 'unreadable' && !(mark !== null && mark.records > 0)) return null;
+  return new LostRecordsError(
+    file,
+    mark,
+    `the file is missing, its mark says ${mark ? mark.records : 'an unknown number of'} records were durable`,
+    { validRecords: 0, validPrefixBytes: 0, validLastCrc: 0 },
+  );
+}
+
 /**
  * Opens (creating durably if missing) a log file; cuts a torn tail; throws CorruptLogError or
  * LostRecordsError on damage, leaving the file and its mark untouched.
+ *
+ * In phases: read the file (or create a new one), scan it and check it against its mark (damage
+ * throws there, leaving both as found), cut a torn tail, then bring the mark up to what the file
+ * durably holds.
  */
 export async function openWal<R>(
   file: string,
@@ -136,23 +152,53 @@ export async function openWal<R>(
   await fs.mkdir(path.dirname(file), { recursive: true });
   const markFile = `${file}${MARK_SUFFIX}`;
   const markRead = await readMark(markFile);
-  let content = await readIfExists(file);
-  if (content === null) {
-    if (markRead.state === 'unreadable' || (markRead.state === 'ok' && markRead.mark.records > 0)) {
-      const mark = markRead.state === 'ok' ? markRead.mark : null;
-      throw new LostRecordsError(
-        file,
-        mark,
-        `the file is missing, its mark says ${mark ? mark.records : 'an unknown number of'} records were durable`,
-        { validRecords: 0, validPrefixBytes: 0, validLastCrc: 0 },
-      );
-    }
-    // A new log becomes durable as a whole: header file written, fsynced, renamed, dir fsynced;
-    // its mark follows below (a crash in between leaves a header-only file, which needs none).
-    await writeFileAtomic(file, `${codec.header}\n`);
-    await fsyncDir(path.dirname(path.dirname(file)));
-    content = Buffer.from(`${codec.header}\n`);
-  }
+  const content = await readOrCreate(file, codec, markRead);
+  const { sink, validEnd, lastCrc } = scanForOpen(file, content, codec, markRead);
+  if (validEnd < content.length) await cutTornTail(file, content, validEnd, opts);
+  const mark: Mark = {
+    records: sink.count,
+    bytes: validEnd,
+    lastCrc,
+    aux: markRead.state === 'ok' ? markRead.mark.aux : NO_AUX,
+  };
+  const { handle, marker } = await openForAppend(file, markFile, markRead, mark);
+  const loaded = {
+    bytes: content,
+    end: validEnd,
+    offsets: sink.offsets,
+    crcs: sink.crcs,
+    hashes: sink.hashes,
+    decoded: sink.decoded,
+  };
+  const wal = new Wal<R>(file, codec, handle, marker, loaded, validEnd, opts);
+  opts.onSynced?.(validEnd);
+  return wal;
+}
+
+/** The file's bytes; a missing file is created (header only) unless its mark says records are lost. */
+async function readOrCreate<R>(
+  file: string,
+  codec: RecordCodec<R>,
+  markRead: MarkRead,
+): Promise<Buffer> {
+  const content = await readIfExists(file);
+  if (content !== null) return content;
+  const lost = missingFileLoss(file, markRead);
+  if (lost) throw lost;
+  // A new log becomes durable as a whole: header file written, fsynced, renamed, dir fsynced;
+  // its mark follows below (a crash in between leaves a header-only file, which needs none).
+  await writeFileAtomic(file, `${codec.header}\n`);
+  await fsyncDir(path.dirname(path.dirname(file)));
+  return Buffer.from(`${codec.header}\n`);
+}
+
+/** Scans the file for an open and checks it against its mark; throws on damage, writes nothing. */
+function scanForOpen<R>(
+  file: string,
+  content: Buffer,
+  codec: RecordCodec<R>,
+  markRead: MarkRead,
+): { sink: TableSink<R>; validEnd: number; lastCrc: number } {
   // The fast path (codec.layout) keeps the records as the file's bytes (shared/wal-table.ts).
   const sink = new TableSink(codec);
   const scan = scanInto(file, content, codec, sink, true);
@@ -165,21 +211,29 @@ export async function openWal<R>(
   };
   const lost = markProblem(file, view, markRead);
   if (lost) throw lost;
-  const validEnd = scan.validEnd;
-  if (validEnd < content.length) {
-    // Keep what we cut, then cut it durably before anything new is appended after it.
-    const savedAs = setAsideName(file, 'torn', Date.now());
-    await writeFileAtomic(savedAs, content.subarray(validEnd));
-    await cutFile(file, validEnd);
-    opts.onTornTail?.({ bytes: content.length - validEnd, savedAs });
-  }
-  const n = sink.count;
-  const mark: Mark = {
-    records: n,
-    bytes: validEnd,
-    lastCrc: scan.lastCrc,
-    aux: markRead.state === 'ok' ? markRead.mark.aux : NO_AUX,
-  };
+  return { sink, validEnd: scan.validEnd, lastCrc: scan.lastCrc };
+}
+
+async function cutTornTail(
+  file: string,
+  content: Buffer,
+  validEnd: number,
+  opts: WalOptions,
+): Promise<void> {
+  // Keep what we cut, then cut it durably before anything new is appended after it.
+  const savedAs = setAsideName(file, 'torn', Date.now());
+  await writeFileAtomic(savedAs, content.subarray(validEnd));
+  await cutFile(file, validEnd);
+  opts.onTornTail?.({ bytes: content.length - validEnd, savedAs });
+}
+
+/** The file opened for appends and its mark writer, the mark brought up to `mark` (what the file holds). */
+async function openForAppend(
+  file: string,
+  markFile: string,
+  markRead: MarkRead,
+  mark: Mark,
+): Promise<{ handle: fs.FileHandle; marker: MarkWriter }> {
   const handle = await fs.open(file, 'r+');
   let marker: MarkWriter | null = null;
   try {
@@ -196,17 +250,7 @@ export async function openWal<R>(
     await marker?.close();
     throw err;
   }
-  const loaded = {
-    bytes: content,
-    end: validEnd,
-    offsets: sink.offsets,
-    crcs: sink.crcs,
-    hashes: sink.hashes,
-    decoded: sink.decoded,
-  };
-  const wal = new Wal<R>(file, codec, handle, marker, loaded, validEnd, opts);
-  opts.onSynced?.(validEnd);
-  return wal;
+  return { handle, marker };
 }
 
 /**
