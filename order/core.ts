@@ -108,21 +108,54 @@ export function decideAppend(
   if (log.crcAt(req.prevIndex) !== req.prevCrc)
     return { kind: 'mismatch', lastIndex: req.prevIndex - 1, meta: promised };
 
-  let truncateFrom: number | null = null;
-  let firstNew = req.entries.length;
-  for (let i = 0; i < req.entries.length; i++) {
-    const e = req.entries[i]!;
-    if (e.index > lastIndex) {
-      firstNew = i;
-      break;
-    }
-    if (log.crcAt(e.index) !== e.crc) {
-      truncateFrom = e.index;
-      firstNew = i;
-      break;
-    }
-  }
+  const conflict = firstConflict(log, req.entries, lastIndex);
+  const { firstNew } = conflict;
   const matchIndex = req.prevIndex + req.entries.length;
+  const synced = meta.logEpoch === req.epoch;
+  const truncateFrom =
+    conflict.truncateFrom ?? staleSuffixStart(log, req, lastIndex, matchIndex, synced);
+  if (truncateFrom !== null && truncateFrom <= knownCommitIndex)
+    throw new CommittedTruncationError(truncateFrom, knownCommitIndex);
+
+  const newLast =
+    truncateFrom !== null
+      ? truncateFrom - 1 + (req.entries.length - firstNew)
+      : Math.max(lastIndex, matchIndex);
+  return {
+    kind: 'accept',
+    truncateFrom,
+    append: req.entries.slice(firstNew),
+    matchIndex,
+    meta: { ...promised, logEpoch: logEpochAfter(meta, req, newLast, matchIndex, synced) },
+    knownCommitIndex: Math.max(knownCommitIndex, Math.min(req.commitIndex, matchIndex)),
+  };
+}
+
+/**
+ * Where the entries stop repeating the log: the first entry past its end, or the first whose crc
+ * differs from the record at its index (then the log is cut from there: a conflicting suffix).
+ */
+function firstConflict(
+  log: LogView,
+  entries: readonly OrderEntry[],
+  lastIndex: number,
+): { truncateFrom: number | null; firstNew: number } {
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    if (e.index > lastIndex) return { truncateFrom: null, firstNew: i };
+    if (log.crcAt(e.index) !== e.crc) return { truncateFrom: e.index, firstNew: i };
+  }
+  return { truncateFrom: null, firstNew: entries.length };
+}
+
+/** Where to cut records past everything the leader holds (null: keep them), when nothing conflicts. */
+function staleSuffixStart(
+  log: LogView,
+  req: AppendRequest,
+  lastIndex: number,
+  matchIndex: number,
+  synced: boolean,
+): number | null {
   // Records past everything the leader holds are not in its log, so never committed: a follower
   // not yet synced in this epoch drops them. One already synced in this epoch got its suffix from
   // this leader, so a late or reordered message must not cut it. Nor may one that is not synced
@@ -131,35 +164,27 @@ export function decideAppend(
   // and may be committed. Past the leader's start-of-epoch log (viewStartIndex <= any
   // leaderLastIndex it sends) its records are all of this epoch, so an older-epoch record there
   // is not in its log.
-  const synced = meta.logEpoch === req.epoch;
   const pastIsOlder = (log.entryAt(matchIndex + 1)?.epoch ?? req.epoch) < req.epoch;
-  if (
-    truncateFrom === null &&
-    !synced &&
-    pastIsOlder &&
-    matchIndex === req.leaderLastIndex &&
-    lastIndex > matchIndex
-  )
-    truncateFrom = matchIndex + 1;
-  if (truncateFrom !== null && truncateFrom <= knownCommitIndex)
-    throw new CommittedTruncationError(truncateFrom, knownCommitIndex);
+  if (!synced && pastIsOlder && matchIndex === req.leaderLastIndex && lastIndex > matchIndex)
+    return matchIndex + 1;
+  return null;
+}
 
-  const newLast =
-    truncateFrom !== null
-      ? truncateFrom - 1 + (req.entries.length - firstNew)
-      : Math.max(lastIndex, matchIndex);
+/**
+ * The logEpoch the follower may claim once the append is applied (its log ending at `newLast`):
+ * the epoch only when its log then equals a prefix of this leader's log that covers the leader's
+ * start-of-epoch log (the module comment's last rule).
+ */
+function logEpochAfter(
+  meta: Meta,
+  req: AppendRequest,
+  newLast: number,
+  matchIndex: number,
+  synced: boolean,
+): number {
   const equalsLeaderPrefix = newLast === matchIndex || synced;
   const holdsStartLog = matchIndex >= req.viewStartIndex;
-  const logEpoch =
-    equalsLeaderPrefix && holdsStartLog ? Math.max(meta.logEpoch, req.epoch) : meta.logEpoch;
-  return {
-    kind: 'accept',
-    truncateFrom,
-    append: req.entries.slice(firstNew),
-    matchIndex,
-    meta: { ...promised, logEpoch },
-    knownCommitIndex: Math.max(knownCommitIndex, Math.min(req.commitIndex, matchIndex)),
-  };
+  return equalsLeaderPrefix && holdsStartLog ? Math.max(meta.logEpoch, req.epoch) : meta.logEpoch;
 }
 
 // ------------------------------------------------------------------------------- leader bookkeeping
