@@ -39,6 +39,7 @@ import {
   createHttpPeerTransport,
   type CatalogAccounts,
   type CatalogPurchaser,
+  type PeerTransport,
 } from './peers.ts';
 import { createReplicaReadinessApp } from './readiness.ts';
 import { Replica } from './replica.ts';
@@ -121,45 +122,20 @@ export function buildReplica(config: ReplicaConfig, io: ReplicaIo): BuiltReplica
   const name = `order-${address.id}`;
   const logger = io.logger ?? silentLogger(name);
   const registry = io.registry ?? createRegistry();
-  const logEvent = replicaEventLogger(logger);
-  const onEvent = (e: ReplicaEvent) => {
-    logEvent(e);
-    io.onEvent?.(e);
-  };
   const { storage } = io;
   // Its internal routes check the cluster credential; its calls to peers and the catalog carry it.
   const { credential, http } = clusterSecurity(config.clusterSecret, io.http, (f, m) =>
     logger.warn(f, m),
   );
   const peers = config.replicas.filter((r) => r.id !== address.id);
-  const requestIds = new RequestIdsByKey();
   const transport = createHttpPeerTransport(http, peers);
-  const catalog = io.catalog ?? {
-    purchaser: createBatchingCatalogPurchaser(http, config.catalogUrl),
-    accounts: createHttpCatalogAccounts(http, config.catalogUrl),
-  };
-  const replica = new Replica({
+  const replica = createReplica(config, io, {
     id: address.id,
-    peerIds: peers.map((p) => p.id),
-    log: storage.log,
-    meta: observeMeta(storage.meta, logger),
-    peers: observePeers(transport, {
-      logger,
-      ids: requestIds,
-      metrics: catchupMetrics(registry),
-      now: () => io.clock.now(),
-    }),
-    catalog: observePurchaser(catalog.purchaser, requestIds),
-    catalogAccounts: catalog.accounts ?? undefined,
-    idempotencyKeysRetained: config.idempotencyKeysRetained,
-    clock: io.clock,
-    heartbeatIntervalMs: config.heartbeatIntervalMs,
-    commitQuorum: config.commitQuorum,
-    commitTimeoutMs: config.commitTimeoutMs,
-    reconcileIntervalMs: config.reconcileIntervalMs,
-    maxBatch: config.maxBatch,
-    onEvent,
-    onFatal: (err) => io.onFatal(err),
+    peers,
+    logger,
+    registry,
+    http,
+    transport,
   });
   registerReplicaMetrics(registry, () => replica.status());
   const app = observeApp(
@@ -194,4 +170,53 @@ export function buildReplica(config: ReplicaConfig, io: ReplicaIo): BuiltReplica
       await storage.log.close();
     },
   };
+}
+
+/** What buildReplica has made before the replica itself: who it is, its logs, metrics and network. */
+interface ReplicaWiring {
+  id: number;
+  peers: readonly ReplicaAddress[];
+  logger: Logger;
+  registry: Registry;
+  /** The network with the cluster credential on every call. */
+  http: HttpClient;
+  transport: PeerTransport;
+}
+
+/** The replica over its storage, peers and catalog, each seen through its observer (order/observe.ts). */
+function createReplica(config: ReplicaConfig, io: ReplicaIo, w: ReplicaWiring): Replica {
+  const { logger, registry, http } = w;
+  const logEvent = replicaEventLogger(logger);
+  const onEvent = (e: ReplicaEvent) => {
+    logEvent(e);
+    io.onEvent?.(e);
+  };
+  const requestIds = new RequestIdsByKey();
+  const catalog = io.catalog ?? {
+    purchaser: createBatchingCatalogPurchaser(http, config.catalogUrl),
+    accounts: createHttpCatalogAccounts(http, config.catalogUrl),
+  };
+  return new Replica({
+    id: w.id,
+    peerIds: w.peers.map((p) => p.id),
+    log: io.storage.log,
+    meta: observeMeta(io.storage.meta, logger),
+    peers: observePeers(w.transport, {
+      logger,
+      ids: requestIds,
+      metrics: catchupMetrics(registry),
+      now: () => io.clock.now(),
+    }),
+    catalog: observePurchaser(catalog.purchaser, requestIds),
+    catalogAccounts: catalog.accounts ?? undefined,
+    idempotencyKeysRetained: config.idempotencyKeysRetained,
+    clock: io.clock,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    commitQuorum: config.commitQuorum,
+    commitTimeoutMs: config.commitTimeoutMs,
+    reconcileIntervalMs: config.reconcileIntervalMs,
+    maxBatch: config.maxBatch,
+    onEvent,
+    onFatal: (err) => io.onFatal(err),
+  });
 }
