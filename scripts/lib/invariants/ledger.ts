@@ -64,6 +64,15 @@ export function checkLedgerWellFormed(ledger: readonly LedgerRecord[]): Violatio
   return out;
 }
 
+/** One toy's ledger rows summed: what came in and went out, and where its stock stands. */
+interface ToyTally {
+  restocked: number;
+  released: number;
+  purchased: number;
+  current: number;
+  last: LedgerRecord | null;
+}
+
 /**
  * Per toy, `initialStock + restocked + released − purchased = current stock`, where the current
  * stock is the toy's last `quantityAfter`; every `quantityAfter` follows from the one before it;
@@ -76,14 +85,28 @@ export function checkStockConservation(
   initialStock = INITIAL_STOCK,
 ): Violation[] {
   const out: Violation[] = [];
-  interface Toy {
-    restocked: number;
-    released: number;
-    purchased: number;
-    current: number;
-    last: LedgerRecord | null;
+  const toys = tallyToys(ledger, initialStock, out);
+  for (const [name, t] of toys) {
+    const expected = initialStock + t.restocked + t.released - t.purchased;
+    if (expected !== t.current) {
+      out.push({
+        kind: 'stock',
+        message: `${name}: ${initialStock} + ${t.restocked} restocked + ${t.released} released - ${t.purchased} purchased = ${expected}, but the ledger ends at ${t.current}`,
+        records: t.last ? [t.last] : [],
+      });
+    }
   }
-  const toys = new Map<string, Toy>();
+  if (products) out.push(...servedStockProblems(products, toys, initialStock));
+  return out;
+}
+
+/** Sums the ledger per toy, reporting into `out` every row that does not follow from the one before. */
+function tallyToys(
+  ledger: readonly LedgerRecord[],
+  initialStock: number,
+  out: Violation[],
+): Map<string, ToyTally> {
+  const toys = new Map<string, ToyTally>();
   for (const e of ledger) {
     let t = toys.get(e.name);
     if (!t)
@@ -111,43 +134,41 @@ export function checkStockConservation(
     t.current = e.quantityAfter;
     t.last = e;
   }
-  for (const [name, t] of toys) {
-    const expected = initialStock + t.restocked + t.released - t.purchased;
-    if (expected !== t.current) {
+  return toys;
+}
+
+/** What the catalog serves against what its ledger says, toy by toy, both ways. */
+function servedStockProblems(
+  products: readonly Product[],
+  toys: ReadonlyMap<string, ToyTally>,
+  initialStock: number,
+): Violation[] {
+  const out: Violation[] = [];
+  const served = new Map(products.map((p) => [p.name, p]));
+  for (const p of products) {
+    if (p.quantity < 0)
       out.push({
         kind: 'stock',
-        message: `${name}: ${initialStock} + ${t.restocked} restocked + ${t.released} released - ${t.purchased} purchased = ${expected}, but the ledger ends at ${t.current}`,
-        records: t.last ? [t.last] : [],
+        message: `${p.name}: the catalog serves stock ${p.quantity} < 0`,
+        records: [p],
+      });
+    const t = toys.get(p.name);
+    const current = t ? t.current : initialStock;
+    if (p.quantity !== current) {
+      out.push({
+        kind: 'stock',
+        message: `${p.name}: the catalog serves stock ${p.quantity}, the ledger says ${current}${t ? '' : ' (never changed)'}`,
+        records: t?.last ? [p, t.last] : [p],
       });
     }
   }
-  if (products) {
-    const served = new Map(products.map((p) => [p.name, p]));
-    for (const p of products) {
-      if (p.quantity < 0)
-        out.push({
-          kind: 'stock',
-          message: `${p.name}: the catalog serves stock ${p.quantity} < 0`,
-          records: [p],
-        });
-      const t = toys.get(p.name);
-      const current = t ? t.current : initialStock;
-      if (p.quantity !== current) {
-        out.push({
-          kind: 'stock',
-          message: `${p.name}: the catalog serves stock ${p.quantity}, the ledger says ${current}${t ? '' : ' (never changed)'}`,
-          records: t?.last ? [p, t.last] : [p],
-        });
-      }
-    }
-    for (const [name, t] of toys) {
-      if (!served.has(name))
-        out.push({
-          kind: 'stock',
-          message: `${name}: in the ledger but not in the catalog's products`,
-          records: t.last ? [t.last] : [],
-        });
-    }
+  for (const [name, t] of toys) {
+    if (!served.has(name))
+      out.push({
+        kind: 'stock',
+        message: `${name}: in the ledger but not in the catalog's products`,
+        records: t.last ? [t.last] : [],
+      });
   }
   return out;
 }
@@ -165,41 +186,7 @@ export function checkLedgerMatchesLog(
   log: readonly OrderEntry[],
 ): Violation[] {
   const out: Violation[] = [];
-  /** key -> the purchase currently in force (null once released). */
-  const net = new Map<string, LedgerRecord | null>();
-  const refused = new Map<string, LedgerRecord>();
-  for (const e of ledger) {
-    if (e.kind === 'restock') continue;
-    if (e.kind === 'refusal') {
-      refused.set(e.key, e);
-      continue;
-    }
-    const held = net.get(e.key) ?? null;
-    if (e.kind === 'purchase') {
-      if (held)
-        out.push({
-          kind: 'stock',
-          message: `key ${e.key} decremented stock twice (ledger seq ${held.seq} and ${e.seq}) without a release`,
-          records: [held, e],
-        });
-      else net.set(e.key, e);
-    } else if (!held) {
-      out.push({
-        kind: 'stock',
-        message: `ledger seq ${e.seq} releases key ${e.key}, which holds no purchase`,
-        records: [e],
-      });
-    } else {
-      if (held.name !== e.name || held.delta !== -e.delta) {
-        out.push({
-          kind: 'stock',
-          message: `ledger seq ${e.seq} releases ${e.delta} ${e.name} for key ${e.key}, but seq ${held.seq} purchased ${-held.delta} ${held.name}`,
-          records: [held, e],
-        });
-      }
-      net.set(e.key, null);
-    }
-  }
+  const { net, refused } = netPurchases(ledger, out);
   const orders = new Map<string, OrderEntry>();
   for (const o of log) if (!orders.has(o.key)) orders.set(o.key, o);
   for (const [key, p] of net) {
@@ -234,4 +221,50 @@ export function checkLedgerMatchesLog(
     });
   }
   return out;
+}
+
+/**
+ * Replays purchases and releases per key: `net` maps a key to the purchase in force (null once
+ * released), `refused` to its refusal. A second purchase without a release, or a release that
+ * undoes no matching purchase, is reported into `out`.
+ */
+function netPurchases(
+  ledger: readonly LedgerRecord[],
+  out: Violation[],
+): { net: Map<string, LedgerRecord | null>; refused: Map<string, LedgerRecord> } {
+  const net = new Map<string, LedgerRecord | null>();
+  const refused = new Map<string, LedgerRecord>();
+  for (const e of ledger) {
+    if (e.kind === 'restock') continue;
+    if (e.kind === 'refusal') {
+      refused.set(e.key, e);
+      continue;
+    }
+    const held = net.get(e.key) ?? null;
+    if (e.kind === 'purchase') {
+      if (held)
+        out.push({
+          kind: 'stock',
+          message: `key ${e.key} decremented stock twice (ledger seq ${held.seq} and ${e.seq}) without a release`,
+          records: [held, e],
+        });
+      else net.set(e.key, e);
+    } else if (!held) {
+      out.push({
+        kind: 'stock',
+        message: `ledger seq ${e.seq} releases key ${e.key}, which holds no purchase`,
+        records: [e],
+      });
+    } else {
+      if (held.name !== e.name || held.delta !== -e.delta) {
+        out.push({
+          kind: 'stock',
+          message: `ledger seq ${e.seq} releases ${e.delta} ${e.name} for key ${e.key}, but seq ${held.seq} purchased ${-held.delta} ${held.name}`,
+          records: [held, e],
+        });
+      }
+      net.set(e.key, null);
+    }
+  }
+  return { net, refused };
 }
