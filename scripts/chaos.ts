@@ -10,34 +10,24 @@
  * exit hook and orphan guard still stop the children).
  */
 import { randomInt } from 'node:crypto';
-import { printHelp, toolHelp, usageLine } from '../shared/cli.ts';
 import {
   CHAOS_USAGE,
-  ChaosUsageError,
   formatReport,
   formatTimelineEvent,
   parseChaosArgs,
   runChaos,
-  type ChaosArgs,
 } from './lib/chaos/index.ts';
+import { toolArgs } from './lib/cli/flags.ts';
 
 async function main(): Promise<number> {
-  let args: ChaosArgs;
-  try {
-    args = parseChaosArgs(process.argv.slice(2));
-  } catch (err) {
-    if (!(err instanceof ChaosUsageError)) throw err;
-    console.error(usageLine('chaos', 'npm run chaos', err.message));
-    return 2;
-  }
-  if (args.help)
-    printHelp(
-      toolHelp(
-        'chaos',
-        'starts its own store (temporary dir, loopback), injects seeded faults under client load, heals, and checks that nothing was lost, duplicated or left stale.',
-        CHAOS_USAGE,
-      ),
-    );
+  const args = toolArgs(
+    {
+      name: 'chaos',
+      what: 'starts its own store (temporary dir, loopback), injects seeded faults under client load, heals, and checks that nothing was lost, duplicated or left stale.',
+      usage: CHAOS_USAGE,
+    },
+    parseChaosArgs,
+  );
   const seed = args.seed ?? randomInt(0x100000000);
   const abort = new AbortController();
   const onSignal = (sig: string) => {

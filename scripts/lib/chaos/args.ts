@@ -1,5 +1,5 @@
 /** The chaos CLI's flags and the run's options. */
-import { parseArgs } from 'node:util';
+import { intFlag, numberFlag, parseFlags, UsageError } from '../cli/flags.ts';
 import {
   FAULT_KINDS,
   type FaultKind,
@@ -37,13 +37,6 @@ export interface ChaosOptions {
   env?: Record<string, string>;
 }
 
-export class ChaosUsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ChaosUsageError';
-  }
-}
-
 export const CHAOS_USAGE = `usage: npm run chaos -- [--seed N] [--duration S] [--clients N] [--faults LIST] [--overlap] [--keep] [--json]
   --seed N        schedule and client seed, integer 0-4294967295 (default: random, printed)
   --duration S    seconds of traffic and faults, 1-3600 (default 30)
@@ -67,67 +60,47 @@ export interface ChaosArgs {
   help: boolean;
 }
 
+const FLAGS = {
+  seed: { type: 'string' },
+  duration: { type: 'string' },
+  clients: { type: 'string' },
+  faults: { type: 'string' },
+  overlap: { type: 'boolean' },
+  keep: { type: 'boolean' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 export function parseChaosArgs(argv: readonly string[]): ChaosArgs {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        seed: { type: 'string' },
-        duration: { type: 'string' },
-        clients: { type: 'string' },
-        faults: { type: 'string' },
-        overlap: { type: 'boolean' },
-        keep: { type: 'boolean' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    throw new ChaosUsageError(err instanceof Error ? err.message : String(err));
-  }
-  const int = (flag: string, def: number, min: number, max: number): number => {
-    const raw = values[flag] as string | undefined;
-    if (raw === undefined) return def;
-    if (!/^\d+$/.test(raw.trim()) || Number(raw) < min || Number(raw) > max)
-      throw new ChaosUsageError(
-        `--${flag} must be an integer between ${min} and ${max}, got '${raw}'`,
-      );
-    return Number(raw);
-  };
-  const seedRaw = values.seed as string | undefined;
-  let durationS = 30;
-  const rawDuration = values.duration as string | undefined;
-  if (rawDuration !== undefined) {
-    durationS = rawDuration.trim() === '' ? NaN : Number(rawDuration);
-    if (!Number.isFinite(durationS) || durationS < 1 || durationS > 3600)
-      throw new ChaosUsageError(
-        `--duration must be a number of seconds between 1 and 3600, got '${rawDuration}'`,
-      );
-  }
-  const rawFaults = ((values.faults as string | undefined) ?? FAULT_KINDS.join(',')).trim();
-  const faults =
-    rawFaults === 'none' || rawFaults === ''
-      ? []
-      : rawFaults
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean);
-  for (const f of faults)
-    if (!FAULT_KINDS.includes(f as FaultKind))
-      throw new ChaosUsageError(
-        `--faults: unknown fault '${f}' (known: ${FAULT_KINDS.join(', ')}, or none)`,
-      );
+  const values = parseFlags(argv, FLAGS);
+  const durationS = numberFlag('duration', values.duration, 30, 1, 3600, 'seconds');
+  const faults = faultList(values.faults ?? FAULT_KINDS.join(','));
   return {
-    seed: seedRaw === undefined ? undefined : int('seed', 0, 0, 0xffffffff),
+    seed: values.seed === undefined ? undefined : intFlag('seed', values.seed, 0, 0, 0xffffffff),
     durationS,
-    clients: int('clients', 5, 1, 100),
-    faults: [...new Set(faults as FaultKind[])],
+    clients: intFlag('clients', values.clients, 5, 1, 100),
+    faults,
     overlap: values.overlap === true,
     keep: values.keep === true,
     json: values.json === true,
     help: values.help === true,
   };
+}
+
+/** `--faults`: comma-separated fault kinds, each once, or none. */
+function faultList(raw: string): FaultKind[] {
+  const trimmed = raw.trim();
+  const faults =
+    trimmed === 'none' || trimmed === ''
+      ? []
+      : trimmed
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
+  for (const f of faults)
+    if (!FAULT_KINDS.includes(f as FaultKind))
+      throw new UsageError(
+        `--faults: unknown fault '${f}' (known: ${FAULT_KINDS.join(', ')}, or none)`,
+      );
+  return [...new Set(faults as FaultKind[])];
 }

@@ -1,12 +1,7 @@
 /** The client CLI's flags: usage text and a parser that throws `UsageError` with a clear message. */
-import { parseArgs } from 'node:util';
+import { intFlag, numberFlag, parseFlags, UsageError } from '../cli/flags.ts';
 
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+export { UsageError };
 
 export const USAGE = `usage: npm run client -- [--clients N] [--iterations N] [--duration S] [--p P] [--url URL] [--seed N]
                          [--history FILE] [--no-idempotency] [--json]
@@ -38,87 +33,40 @@ export interface ClientArgs {
 
 export const DEFAULT_URL = 'http://127.0.0.1:8000';
 
-function intFlag(
-  flag: string,
-  raw: string | undefined,
-  def: number,
-  min: number,
-  max: number,
-): number {
-  if (raw === undefined) return def;
-  if (!/^\d+$/.test(raw.trim()))
-    throw new UsageError(`--${flag} must be an integer between ${min} and ${max}, got '${raw}'`);
-  const n = Number(raw.trim());
-  if (n < min || n > max)
-    throw new UsageError(`--${flag} must be an integer between ${min} and ${max}, got ${raw}`);
-  return n;
-}
+const FLAGS = {
+  clients: { type: 'string' },
+  iterations: { type: 'string' },
+  duration: { type: 'string' },
+  p: { type: 'string' },
+  url: { type: 'string' },
+  seed: { type: 'string' },
+  history: { type: 'string' },
+  'no-idempotency': { type: 'boolean' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
 
 /** Parses and validates the CLI flags (argv without node and script); throws UsageError with a clear message. */
 export function parseClientArgs(argv: readonly string[]): ClientArgs {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        clients: { type: 'string' },
-        iterations: { type: 'string' },
-        duration: { type: 'string' },
-        p: { type: 'string' },
-        url: { type: 'string' },
-        seed: { type: 'string' },
-        history: { type: 'string' },
-        'no-idempotency': { type: 'boolean' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
-  const str = (k: string) => values[k] as string | undefined;
-
-  const clients = intFlag('clients', str('clients'), 5, 1, 1000);
-  const rawDuration = str('duration');
-  let duration: number | null = null;
-  if (rawDuration !== undefined) {
-    duration = rawDuration.trim() === '' ? NaN : Number(rawDuration);
-    if (!Number.isFinite(duration) || duration < 0.1 || duration > 86_400)
-      throw new UsageError(
-        `--duration must be a number of seconds between 0.1 and 86400, got '${rawDuration}'`,
-      );
-  }
-  const iterations =
-    str('iterations') === undefined && duration !== null
+  const values = parseFlags(argv, FLAGS);
+  const clients = intFlag('clients', values.clients, 5, 1, 1000);
+  const duration =
+    values.duration === undefined
       ? null
-      : intFlag('iterations', str('iterations'), 100, 1, 1_000_000);
-  const rawP = str('p');
-  let p = 0.5;
-  if (rawP !== undefined) {
-    p = rawP.trim() === '' ? NaN : Number(rawP);
-    if (!Number.isFinite(p) || p < 0 || p > 1)
-      throw new UsageError(`--p must be a number between 0 and 1, got '${rawP}'`);
-  }
-  const seedRaw = str('seed');
-  const seed = seedRaw === undefined ? undefined : intFlag('seed', seedRaw, 0, 0, 0xffffffff);
-
-  const url = str('url') ?? DEFAULT_URL;
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new UsageError(`--url must be an http(s) URL, got '${url}'`);
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
-    throw new UsageError(`--url must be an http(s) URL, got '${url}'`);
-  const history = str('history');
+      : numberFlag('duration', values.duration, 0, 0.1, 86_400, 'seconds');
+  const iterations =
+    values.iterations === undefined && duration !== null
+      ? null
+      : intFlag('iterations', values.iterations, 100, 1, 1_000_000);
+  const p = numberFlag('p', values.p, 0.5, 0, 1);
+  const seed =
+    values.seed === undefined ? undefined : intFlag('seed', values.seed, 0, 0, 0xffffffff);
+  const url = baseUrl(values.url ?? DEFAULT_URL);
+  const history = values.history;
   if (history !== undefined && history.trim() === '')
     throw new UsageError('--history needs a file name');
-
   return {
-    url: url.replace(/\/+$/, ''),
+    url,
     clients,
     iterations,
     duration,
@@ -129,4 +77,17 @@ export function parseClientArgs(argv: readonly string[]): ClientArgs {
     json: values.json === true,
     help: values.help === true,
   };
+}
+
+/** The frontend's base URL: http or https, without trailing slashes. */
+function baseUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError(`--url must be an http(s) URL, got '${url}'`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw new UsageError(`--url must be an http(s) URL, got '${url}'`);
+  return url.replace(/\/+$/, '');
 }
