@@ -13,7 +13,7 @@
  * `runClients` closes them all when the run ends. Ctrl-C stops starting new iterations; the
  * read-back still runs, and the history file is closed whole (a second Ctrl-C exits at once).
  */
-import { printHelp, toolHelp, usageLine } from '../shared/cli.ts';
+import { toolArgs } from './lib/cli/flags.ts';
 import {
   describeStoreViolation,
   formatProgress,
@@ -23,30 +23,21 @@ import {
   runClients,
   summarize,
   USAGE,
-  UsageError,
   type ClientArgs,
   type HistoryFile,
   type Progress,
+  type RunResult,
 } from './lib/client/index.ts';
 
 async function main(): Promise<number> {
-  let args: ClientArgs;
-  try {
-    args = parseClientArgs(process.argv.slice(2));
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    console.error(usageLine('client', 'npm run client', err.message));
-    return 2;
-  }
-  if (args.help)
-    printHelp(
-      toolHelp(
-        'client',
-        "the lab's load client: concurrent keep-alive clients that query toys, order them, retry with Idempotency-Keys and read every acknowledged order back.",
-        USAGE,
-      ),
-    );
-
+  const args = toolArgs(
+    {
+      name: 'client',
+      what: "the lab's load client: concurrent keep-alive clients that query toys, order them, retry with Idempotency-Keys and read every acknowledged order back.",
+      usage: USAGE,
+    },
+    parseClientArgs,
+  );
   let history: HistoryFile | null = null;
   if (args.history) {
     try {
@@ -58,32 +49,42 @@ async function main(): Promise<number> {
       return 1;
     }
   }
-
   const stop = new AbortController();
   process.once('SIGINT', () => {
     stop.abort();
     process.once('SIGINT', () => process.exit(130));
   });
+  let result: RunResult;
+  try {
+    result = await run(args, history, stop.signal);
+  } catch (err) {
+    console.error(`client: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
+  return report(args, result);
+}
 
+/** The run, its progress line shown while it lasts; the history file is closed whole whatever happens. */
+async function run(
+  args: ClientArgs,
+  history: HistoryFile | null,
+  signal: AbortSignal,
+): Promise<RunResult> {
   // A progress line only for a person at a terminal: not in JSON mode, not into a pipe or file.
   const progress = !args.json && process.stdout.isTTY ? progressLine(process.stdout) : null;
-  let result;
   try {
-    result = await runClients({
+    return await runClients({
       baseUrl: args.url,
       clients: args.clients,
       iterations: args.iterations ?? undefined,
       durationMs: args.duration === null ? undefined : args.duration * 1000,
-      signal: stop.signal,
+      signal,
       p: args.p,
       seed: args.seed,
       idempotency: args.idempotency,
       history: history?.write,
       onProgress: progress?.show,
     });
-  } catch (err) {
-    console.error(`client: ${err instanceof Error ? err.message : String(err)}`);
-    return 1;
   } finally {
     progress?.clear();
     await history
@@ -92,7 +93,10 @@ async function main(): Promise<number> {
         console.error(`client: writing ${args.history} failed: ${String(err)}`),
       );
   }
+}
 
+/** Prints the report; the exit code: 1 when an order read back wrong or the store broke a rule. */
+function report(args: ClientArgs, result: RunResult): number {
   const summary = summarize(result);
   if (args.json) console.log(JSON.stringify(summary));
   else console.log(formatReport(summary));
