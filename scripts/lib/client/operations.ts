@@ -119,6 +119,18 @@ async function queryProduct(
   return product;
 }
 
+/** One intended order: who places it and what, under which key (null: sent without one). */
+interface OrderIntent {
+  client: number;
+  iteration: number;
+  name: string;
+  quantity: number;
+  key: string | null;
+}
+
+/** How an order's operation completes in the history. */
+type Complete = ReturnType<typeof begin>;
+
 /**
  * One intended order, retried under one key. How it ends (the history's completion):
  *  - `ok`: acknowledged with an order number;
@@ -140,6 +152,7 @@ async function placeOrder(
   const stats = ctx.stats.order;
   stats.count++;
   const key = ctx.idempotency ? ctx.makeKey(client, iteration) : null;
+  const intent: OrderIntent = { client, iteration, name, quantity, key };
   const complete = begin(ctx, client, 'order', key, { name, quantity });
   const started = performance.now();
   const req: HttpRequest = requestOf(
@@ -162,29 +175,61 @@ async function placeOrder(
       quantity,
       attempts: out.attempts,
     });
-  const unknown = (reason: string, response: HttpResponse | null) => {
-    complete('info', response, out.attempts);
-    stats.unknown++;
-    ctx.orders.unknown++;
-    noteReason(ctx, 'order', `unknown: ${reason}`);
-    ctx.unknownOrders.push({ client, iteration, name, quantity, key, reason });
-  };
-  const definite = (res: HttpResponse | null, reason: string) => {
-    complete('fail', res, out.attempts);
-    ctx.orders.failed++;
-    fail(ctx, 'order', reason);
-  };
-  if (out.kind === 'failed') return definite(out.response, out.reason);
-  if (out.kind === 'unknown') return unknown(out.reason, out.response);
+  if (out.kind === 'failed') return orderFailed(ctx, complete, out, out.response, out.reason);
+  if (out.kind === 'unknown')
+    return orderUnknown(ctx, intent, complete, out, out.response, out.reason);
+  settleAnswer(ctx, intent, complete, out, started);
+}
+
+/** The order's outcome is unknown: it may have been taken. */
+function orderUnknown(
+  ctx: Ctx,
+  intent: OrderIntent,
+  complete: Complete,
+  out: Outcome,
+  response: HttpResponse | null,
+  reason: string,
+): void {
+  complete('info', response, out.attempts);
+  ctx.stats.order.unknown++;
+  ctx.orders.unknown++;
+  noteReason(ctx, 'order', `unknown: ${reason}`);
+  ctx.unknownOrders.push({ ...intent, reason });
+}
+
+/** The order was certainly not taken. */
+function orderFailed(
+  ctx: Ctx,
+  complete: Complete,
+  out: Outcome,
+  response: HttpResponse | null,
+  reason: string,
+): void {
+  complete('fail', response, out.attempts);
+  ctx.orders.failed++;
+  fail(ctx, 'order', reason);
+}
+
+/** What the store's last answer to an order means: taken, refused for stock, unknown or refused. */
+function settleAnswer(
+  ctx: Ctx,
+  intent: OrderIntent,
+  complete: Complete,
+  out: Extract<Outcome, { kind: 'response' }>,
+  started: number,
+): void {
+  const stats = ctx.stats.order;
   const res = out.response;
   if (res.headers[REPLAYED_HEADER] === 'true') stats.replayed++;
   if (res.status >= 200 && res.status < 300) {
     const placed = dataOf(res, routes.placeOrder.response);
     // The store said yes but we cannot tell the number: taken, but not checkable.
-    if (!placed) return unknown('malformed order acknowledgement', res);
+    if (!placed)
+      return orderUnknown(ctx, intent, complete, out, res, 'malformed order acknowledgement');
     complete('ok', res, out.attempts);
     stats.latency.record(performance.now() - started);
     ctx.orders.acknowledged++;
+    const { client, iteration, name, quantity, key } = intent;
     ctx.acknowledged.push({
       client,
       iteration,
@@ -205,11 +250,12 @@ async function placeOrder(
   }
   // Without idempotency a 5xx is returned as it is: the order may have been taken. A 4xx after
   // an unknown attempt cannot make it a definite failure either (see `contradiction` above).
-  if (res.status >= 500 || out.contradiction) return unknown(statusReason(res), res);
+  if (res.status >= 500 || out.contradiction)
+    return orderUnknown(ctx, intent, complete, out, res, statusReason(res));
   // The store refused the request outright (bad input, unknown toy, key reused with another
   // body): definitely not taken.
   stats.latency.record(performance.now() - started);
-  definite(res, statusReason(res));
+  orderFailed(ctx, complete, out, res, statusReason(res));
 }
 
 function running(ctx: Ctx, i: number): boolean {
@@ -243,80 +289,83 @@ export async function verifyOrders(
   http: HttpClient,
   mine: AcknowledgedOrder[],
 ): Promise<{ mismatches: Mismatch[]; verified: number; unverified: number }> {
-  const stats = ctx.stats.order_query;
   const mismatches: Mismatch[] = [];
   let verified = 0;
   let unverified = 0;
   for (const ack of mine) {
-    if (ctx.skipReadBack()) {
-      unverified++;
-      continue;
-    }
-    stats.count++;
-    const complete = begin(ctx, ack.client, 'read', ack.key, { order_number: ack.order_number });
-    const started = performance.now();
-    const expected = [
-      { client: ack.client, iteration: ack.iteration, name: ack.name, quantity: ack.quantity },
-    ];
-    const what = `${ack.quantity} x ${ack.name}`;
-    const out = await send(
-      http,
-      requestOf(
-        ctx.base,
-        routes.getOrder,
-        { params: { order_number: ack.order_number } },
-        { timeoutMs: ctx.timeoutMs },
-      ),
-      'read',
-      ctx.policy,
-      stats,
-    );
-    complete(...readCompletion(out));
-    if (out.kind !== 'response') {
-      fail(ctx, 'order_query', out.reason);
-      unverified++;
-      continue;
-    }
-    const res = out.response;
-    if (res.status === 404) {
-      stats.latency.record(performance.now() - started);
-      mismatches.push({
-        kind: 'missing',
-        order_number: ack.order_number,
-        expected,
-        message: `order ${ack.order_number} (${what}) was acknowledged but reads back as 404`,
-      });
-      continue;
-    }
-    if (res.status !== 200) {
-      fail(ctx, 'order_query', statusReason(res));
-      unverified++;
-      continue;
-    }
-    stats.latency.record(performance.now() - started);
-    const got = dataOf(res, routes.getOrder.response);
-    if (
-      got &&
-      got.number === ack.order_number &&
-      got.name === ack.name &&
-      got.quantity === ack.quantity
-    ) {
-      verified++;
-      continue;
-    }
-    const actual = (res.body as { data?: unknown } | undefined)?.data;
-    const shown = got
-      ? `number ${got.number}, ${got.quantity} x ${got.name}`
-      : `malformed ${JSON.stringify(actual)}`;
-    mismatches.push({
-      kind: 'different',
-      order_number: ack.order_number,
-      expected,
-      actual,
-      message: `order ${ack.order_number} was acknowledged as ${what} but reads back as ${shown}`,
-    });
+    const found = ctx.skipReadBack() ? 'unverified' : await readBack(ctx, http, ack);
+    if (found === 'verified') verified++;
+    else if (found === 'unverified') unverified++;
+    else mismatches.push(found);
   }
   return { mismatches, verified, unverified };
+}
+
+/** One acknowledged order read back: as acknowledged, unreadable (no answer or an error), or a mismatch. */
+async function readBack(
+  ctx: Ctx,
+  http: HttpClient,
+  ack: AcknowledgedOrder,
+): Promise<'verified' | 'unverified' | Mismatch> {
+  const stats = ctx.stats.order_query;
+  stats.count++;
+  const complete = begin(ctx, ack.client, 'read', ack.key, { order_number: ack.order_number });
+  const started = performance.now();
+  const expected = [
+    { client: ack.client, iteration: ack.iteration, name: ack.name, quantity: ack.quantity },
+  ];
+  const what = `${ack.quantity} x ${ack.name}`;
+  const out = await send(
+    http,
+    requestOf(
+      ctx.base,
+      routes.getOrder,
+      { params: { order_number: ack.order_number } },
+      { timeoutMs: ctx.timeoutMs },
+    ),
+    'read',
+    ctx.policy,
+    stats,
+  );
+  complete(...readCompletion(out));
+  if (out.kind !== 'response') {
+    fail(ctx, 'order_query', out.reason);
+    return 'unverified';
+  }
+  const res = out.response;
+  if (res.status === 404) {
+    stats.latency.record(performance.now() - started);
+    return {
+      kind: 'missing',
+      order_number: ack.order_number,
+      expected,
+      message: `order ${ack.order_number} (${what}) was acknowledged but reads back as 404`,
+    };
+  }
+  if (res.status !== 200) {
+    fail(ctx, 'order_query', statusReason(res));
+    return 'unverified';
+  }
+  stats.latency.record(performance.now() - started);
+  const got = dataOf(res, routes.getOrder.response);
+  if (
+    got &&
+    got.number === ack.order_number &&
+    got.name === ack.name &&
+    got.quantity === ack.quantity
+  )
+    return 'verified';
+  const actual = (res.body as { data?: unknown } | undefined)?.data;
+  const shown = got
+    ? `number ${got.number}, ${got.quantity} x ${got.name}`
+    : `malformed ${JSON.stringify(actual)}`;
+  return {
+    kind: 'different',
+    order_number: ack.order_number,
+    expected,
+    actual,
+    message: `order ${ack.order_number} was acknowledged as ${what} but reads back as ${shown}`,
+  };
 }
 
 export function findDuplicates(acks: readonly AcknowledgedOrder[]): Mismatch[] {
