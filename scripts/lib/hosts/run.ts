@@ -17,10 +17,17 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { checkDataDir, summaryLine } from '../check/index.ts';
-import { openHistoryFile, runClients, summarize, type RunSummary } from '../client/index.ts';
+import {
+  openHistoryFile,
+  runClients,
+  summarize,
+  type HistoryFile,
+  type RunResult,
+  type RunSummary,
+} from '../client/index.ts';
 import type { HistoryEvent } from '../../../shared/contracts.ts';
 import { describeNetwork } from './netns.ts';
-import { createNemesis } from './nemesis.ts';
+import { createNemesis, type Nemesis } from './nemesis.ts';
 import { createFirewall } from './nft.ts';
 import { createRouteClient } from '../../../shared/protocol/client.ts';
 import { orderRoutes } from '../../../shared/protocol/order.ts';
@@ -386,6 +393,10 @@ async function measureThroughput(
   };
 }
 
+/**
+ * Clients through the load balancer while the nemesis runs the plan, one heal at the end (or
+ * before the clients' read-back, whichever comes first), then what each fault cost.
+ */
 async function faultPhase(
   store: Store,
   sampler: Sampler,
@@ -397,25 +408,55 @@ async function faultPhase(
   clock: RunTimeline,
 ): Promise<void> {
   const { now, note } = clock;
-  const historyPath = path.join(o.runDir, HISTORIES[3]!);
-  const history = await openHistoryFile(historyPath);
-  const events: HistoryEvent[] = [];
-  const errors: AttemptError[] = [];
+  const history = await openHistoryFile(path.join(o.runDir, HISTORIES[3]!));
+  const seen: ClientsSeen = { events: [], errors: [] };
   const stopClients = new AbortController();
   const abort = () => stopClients.abort();
   signal.addEventListener('abort', abort, { once: true });
   const nemesis = createNemesis({ store, firewall, sampler, now, note });
-  const nemesisStop = new AbortController();
-  signal.addEventListener('abort', () => nemesisStop.abort(), { once: true });
   const t0 = performance.now();
   clock.restartAt(t0);
   const firstSample = sampler.samples().length;
   note(
     `fault phase: ${o.clients} clients through the load balancer for ${o.durationMs / 1000} s; ${schedule.length} faults planned (seed ${o.seed})`,
   );
+  const heal = runNemesis(nemesis, schedule, store, signal, note);
+  const endTimer = setTimeout(() => void heal(), o.durationMs);
+  try {
+    const result = await runFaultClients(store, o, t0, now, seen, history, heal, {
+      stop: stopClients.signal,
+      run: signal,
+    });
+    report.client = summarize(result);
+    for (const m of result.mismatches) report.violations.push(`client: ${m.message}`);
+  } finally {
+    clearTimeout(endTimer);
+    await heal();
+    await history.close();
+    signal.removeEventListener('abort', abort);
+  }
+  measureFaultPhase(report, nemesis, sampler, firstSample, seen, now());
+}
+
+/** What the fault phase's clients saw: every history event and every failed attempt. */
+interface ClientsSeen {
+  events: HistoryEvent[];
+  errors: AttemptError[];
+}
+
+/** Starts the nemesis on the plan; returns the heal that stops it, heals everything and waits (once). */
+function runNemesis(
+  nemesis: Nemesis,
+  schedule: FaultStep[],
+  store: Store,
+  signal: AbortSignal,
+  note: (t: string) => void,
+): () => Promise<void> {
+  const nemesisStop = new AbortController();
+  signal.addEventListener('abort', () => nemesisStop.abort(), { once: true });
   const nemesisRun = nemesis.run(schedule, nemesisStop.signal);
   let healed: Promise<void> | null = null;
-  const heal = () =>
+  return () =>
     (healed ??= (async () => {
       nemesisStop.abort();
       await nemesisRun;
@@ -426,37 +467,51 @@ async function faultPhase(
         note('not every service was ready 30 s after healing'),
       );
     })());
-  const endTimer = setTimeout(() => void heal(), o.durationMs);
-  try {
-    const result = await runClients({
-      baseUrl: store.lbUrl,
-      clients: o.clients,
-      durationMs: o.durationMs,
-      signal: stopClients.signal,
-      p: 0.5,
-      seed: o.seed,
-      thinkMs: 10,
-      timeoutMs: 3_000,
-      retry: { retries: 10, minTimeout: 100, factor: 2, maxTimeout: 1_000 },
-      timeOrigin: t0,
-      http: recordingTransport(errors, now),
-      history: (e) => {
-        events.push(e);
-        history.write(e);
-      },
-      beforeReadBack: heal,
-      skipReadBack: () => signal.aborted,
-    });
-    report.client = summarize(result);
-    for (const m of result.mismatches) report.violations.push(`client: ${m.message}`);
-  } finally {
-    clearTimeout(endTimer);
-    await heal();
-    await history.close();
-    signal.removeEventListener('abort', abort);
-  }
+}
+
+/** The fault phase's clients: retrying, timed from t0, read-back after the heal (skipped when stopping). */
+function runFaultClients(
+  store: Store,
+  o: RunOptions,
+  t0: number,
+  now: () => number,
+  seen: ClientsSeen,
+  history: HistoryFile,
+  heal: () => Promise<void>,
+  signals: { stop: AbortSignal; run: AbortSignal },
+): Promise<RunResult> {
+  return runClients({
+    baseUrl: store.lbUrl,
+    clients: o.clients,
+    durationMs: o.durationMs,
+    signal: signals.stop,
+    p: 0.5,
+    seed: o.seed,
+    thinkMs: 10,
+    timeoutMs: 3_000,
+    retry: { retries: 10, minTimeout: 100, factor: 2, maxTimeout: 1_000 },
+    timeOrigin: t0,
+    http: recordingTransport(seen.errors, now),
+    history: (e) => {
+      seen.events.push(e);
+      history.write(e);
+    },
+    beforeReadBack: heal,
+    skipReadBack: () => signals.run.aborted,
+  });
+}
+
+/** Each fault's cost from the nemesis's records, the phase's samples and what the clients saw. */
+function measureFaultPhase(
+  report: HostsReport,
+  nemesis: Nemesis,
+  sampler: Sampler,
+  firstSample: number,
+  seen: ClientsSeen,
+  nowMs: number,
+): void {
   const samples = sampler.samples().slice(firstSample);
-  report.faults = measureFaults(nemesis.records(), samples, errors, events, now());
+  report.faults = measureFaults(nemesis.records(), samples, seen.errors, seen.events, nowMs);
   report.errorsWhen = {
     frontendKilled: errorsWhen(report.faults, 'kill-frontend'),
     leaderKilled: errorsWhen(report.faults, 'kill-leader'),

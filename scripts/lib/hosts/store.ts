@@ -75,19 +75,7 @@ export async function startStore(o: StoreOptions): Promise<Store> {
   const { net } = o;
   const proxies = new Map<string, FaultProxy>();
   const procs = createProcs({ output: o.output, onExit: o.onExit });
-  // The run's own cluster secret, in a file only root reads, given to every service as CLUSTER_SECRET_FILE.
-  const secret = newClusterSecret();
-  const secretFile = path.join(o.runDir, 'cluster-secret');
-  await fs.writeFile(secretFile, `${secret}\n`, { mode: 0o600 });
-  const http = withClusterCredential(
-    createPooledHttp({ connectionsPerOrigin: 4 }),
-    clusterCredential(secret),
-  );
-  const statusOf = (url: string, timeoutMs = 500) =>
-    http({ method: 'GET', url, timeoutMs }).then(
-      (r) => r.status,
-      () => 0,
-    );
+  const { secretFile, http, statusOf } = await clusterAccess(o.runDir);
   const placement: Placement = {
     address: (h) => net.addr(h),
     bind: (h) => net.addr(h),
@@ -113,26 +101,7 @@ export async function startStore(o: StoreOptions): Promise<Store> {
     const envs = new Map(
       SERVICE_HOSTS.map((h) => [h, { ...envFor(h, placement), ...o.tuning }] as const),
     );
-    const spec = (h: ServiceHost): ProcSpec => ({
-      name: h,
-      command: 'ip',
-      args: [
-        'netns',
-        'exec',
-        net.ns(h),
-        process.execPath,
-        '--import',
-        ORPHAN_GUARD,
-        path.join(o.distDir, ENTRY[kindOf(h)]),
-      ],
-      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...envs.get(h)! },
-      ready: { line: LISTENING },
-    });
-    for (const h of SERVICE_HOSTS) await fs.mkdir(placement.dataDir(h), { recursive: true });
-    await Promise.all(
-      ['catalog', ...REPLICA_HOSTS].map((h) => procs.start(spec(h as ServiceHost))),
-    );
-    await Promise.all(FRONTEND_HOSTS.map((h) => procs.start(spec(h))));
+    await startServices(o, procs, placement, envs);
     const url = (h: HostName, port = mainPort(h)) => `http://${net.addr(h)}:${port}`;
     await startLoadBalancer(o, procs, placement, () =>
       statusOf(`${url('lb')}${frontendPublicRoutes.health.path}`),
@@ -152,6 +121,57 @@ export async function startStore(o: StoreOptions): Promise<Store> {
     await close();
     throw err;
   }
+}
+
+/**
+ * The run's own cluster secret, in a file only root reads (given to every service as
+ * CLUSTER_SECRET_FILE), and the controller's HTTP client that carries it.
+ */
+async function clusterAccess(runDir: string): Promise<{
+  secretFile: string;
+  http: HttpClient & { close(): Promise<void> };
+  statusOf: Store['statusOf'];
+}> {
+  const secret = newClusterSecret();
+  const secretFile = path.join(runDir, 'cluster-secret');
+  await fs.writeFile(secretFile, `${secret}\n`, { mode: 0o600 });
+  const http = withClusterCredential(
+    createPooledHttp({ connectionsPerOrigin: 4 }),
+    clusterCredential(secret),
+  );
+  const statusOf = (url: string, timeoutMs = 500) =>
+    http({ method: 'GET', url, timeoutMs }).then(
+      (r) => r.status,
+      () => 0,
+    );
+  return { secretFile, http, statusOf };
+}
+
+/** Every service in its namespace from the build: the catalog and the replicas first, then the frontends. */
+async function startServices(
+  o: StoreOptions,
+  procs: Procs,
+  placement: Placement,
+  envs: ReadonlyMap<ServiceHost, Record<string, string>>,
+): Promise<void> {
+  const spec = (h: ServiceHost): ProcSpec => ({
+    name: h,
+    command: 'ip',
+    args: [
+      'netns',
+      'exec',
+      o.net.ns(h),
+      process.execPath,
+      '--import',
+      ORPHAN_GUARD,
+      path.join(o.distDir, ENTRY[kindOf(h)]),
+    ],
+    env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...envs.get(h)! },
+    ready: { line: LISTENING },
+  });
+  for (const h of SERVICE_HOSTS) await fs.mkdir(placement.dataDir(h), { recursive: true });
+  await Promise.all(['catalog', ...REPLICA_HOSTS].map((h) => procs.start(spec(h as ServiceHost))));
+  await Promise.all(FRONTEND_HOSTS.map((h) => procs.start(spec(h))));
 }
 
 async function startLoadBalancer(
