@@ -23,9 +23,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { parse } from 'csv-parse/sync';
 import { PRODUCTS_FILE } from '../shared/data-dir.ts';
-import { stringify } from 'csv-stringify/sync';
 import type {
   LedgerEntry,
   PendingPurchase,
@@ -43,13 +41,8 @@ import {
   productNotFound,
   staleEpoch,
 } from '../shared/errors.ts';
-import { EPOCH, IDEMPOTENCY_KEY, ORDER_QUANTITY, STOCK, TOY_NAME } from '../shared/fields.ts';
-import {
-  crashOnDurabilityError,
-  fsyncDir,
-  UnreadableFileError,
-  writeFileAtomic,
-} from '../shared/fsutil.ts';
+import { EPOCH, IDEMPOTENCY_KEY, ORDER_QUANTITY, TOY_NAME } from '../shared/fields.ts';
+import { crashOnDurabilityError, fsyncDir, UnreadableFileError } from '../shared/fsutil.ts';
 import { CorruptLogError, LostRecordsError } from '../shared/wal.ts';
 import {
   createMemoryMetaFile,
@@ -60,10 +53,10 @@ import {
   type Ledger,
   type MetaFile,
 } from './ledger.ts';
+import { CSV_COLUMNS, createSnapshotWriter, parseProductsCsv, toCsv } from './products-csv.ts';
 import { INITIAL_STOCK, initialToys } from './toys.ts';
 
-export { PRODUCTS_FILE };
-export const CSV_COLUMNS = ['name', 'price', 'quantity'] as const;
+export { CSV_COLUMNS, PRODUCTS_FILE, parseProductsCsv, toCsv };
 
 export interface PurchaseCommand {
   name: string;
@@ -261,33 +254,44 @@ class StockStore implements CatalogStore {
     }
     const product = this.live.get(cmd.name);
     if (!product) return Promise.reject(productNotFound());
-    if (product.quantity < cmd.quantity) {
-      // Recorded so the same key is refused again later, even after a restock. Answered only once
-      // durable: the refusal rests on earlier purchases that must not be undone by a crash.
-      const left = product.quantity;
-      const outcome = this.write([
-        {
-          kind: 'refusal',
-          key: cmd.key,
-          epoch: cmd.epoch,
-          name: cmd.name,
-          delta: 0,
-          quantityAfter: left,
-          refused: cmd.quantity,
-        },
-      ]).then(() => {
-        throw insufficientStock(cmd.name, left);
-      });
-      outcome.catch(() => {});
-      this.remember(cmd.key, {
-        state: 'refused',
+    // Check and decrement (or refusal) in this same synchronous step: no other purchase runs between.
+    return product.quantity < cmd.quantity
+      ? this.refuse(cmd, product.quantity)
+      : this.take(cmd, product);
+  }
+
+  /**
+   * Recorded so the same key is refused again later, even after a restock or a restart (with the
+   * quantity asked, so a reuse with another is a 422). Answered only once durable: the refusal
+   * rests on earlier purchases that must not be undone by a crash.
+   */
+  private refuse(cmd: PurchaseCommand, left: number): Promise<PurchaseResult> {
+    const outcome = this.write([
+      {
+        kind: 'refusal',
+        key: cmd.key,
+        epoch: cmd.epoch,
         name: cmd.name,
-        quantity: cmd.quantity,
-        left,
-        outcome,
-      });
-      return outcome;
-    }
+        delta: 0,
+        quantityAfter: left,
+        refused: cmd.quantity,
+      },
+    ]).then(() => {
+      throw insufficientStock(cmd.name, left);
+    });
+    outcome.catch(() => {});
+    this.remember(cmd.key, {
+      state: 'refused',
+      name: cmd.name,
+      quantity: cmd.quantity,
+      left,
+      outcome,
+    });
+    return outcome;
+  }
+
+  /** Takes the stock now (live), answers once the ledger record is durable; pending until accounted for. */
+  private take(cmd: PurchaseCommand, product: Product): Promise<PurchaseResult> {
     product.quantity -= cmd.quantity;
     const seq = this.ledgerLog.length;
     const result = { name: cmd.name, quantity: product.quantity };
@@ -304,21 +308,9 @@ class StockStore implements CatalogStore {
     ]).then(() => result);
     outcome.catch(() => {});
     this.meta.fenceEpoch = Math.max(this.meta.fenceEpoch, cmd.epoch);
-    this.remember(cmd.key, {
-      state: 'purchased',
-      seq,
-      name: cmd.name,
-      quantity: cmd.quantity,
-      epoch: cmd.epoch,
-      outcome,
-    });
-    this.pendingByKey.set(cmd.key, {
-      seq,
-      key: cmd.key,
-      epoch: cmd.epoch,
-      name: cmd.name,
-      quantity: cmd.quantity,
-    });
+    const { key, epoch, name, quantity } = cmd;
+    this.remember(key, { state: 'purchased', seq, name, quantity, epoch, outcome });
+    this.pendingByKey.set(key, { seq, key, epoch, name, quantity });
     return outcome;
   }
 
@@ -574,86 +566,6 @@ export function describeCatalogDamage(err: unknown): string | null {
     return `${err.file}: corrupt record at line ${err.lineNumber} (seq ${err.validRecords}): ${err.detail}`;
   if (err instanceof LostRecordsError || err instanceof UnreadableFileError) return err.message;
   return null;
-}
-
-/**
- * Coalesces snapshot writes through one loop (so two writes never share a temp file), at most one
- * per `minIntervalMs`: the snapshot is for people and the lab, the ledger already made each change
- * durable, so there is no reason to spend three fsyncs on it per batch of purchases.
- */
-function createSnapshotWriter(file: string, minIntervalMs = 500) {
-  let latest: Product[] | null = null;
-  let running: Promise<void> | null = null;
-  let lastWriteMs = -Infinity;
-  const run = async (now: boolean) => {
-    while (latest) {
-      const wait = now ? 0 : lastWriteMs + minIntervalMs - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait).unref());
-      const next = latest;
-      latest = null;
-      lastWriteMs = performance.now();
-      await writeFileAtomic(file, toCsv(next)).catch((err) =>
-        console.error(`catalog: could not write ${file}`, err),
-      );
-    }
-    running = null;
-  };
-  return {
-    write(products: Product[]) {
-      latest = products;
-      running ??= run(false);
-    },
-    /** Writes the latest state now (start, close), after any write in flight. */
-    async writeNow(products: Product[]) {
-      await running;
-      latest = products;
-      running = run(true);
-      await running;
-    },
-  };
-}
-
-export function toCsv(products: Product[]): string {
-  return stringify(
-    products.map((p) => ({ name: p.name, price: p.price, quantity: p.quantity })),
-    {
-      header: true,
-      columns: [...CSV_COLUMNS],
-    },
-  );
-}
-
-/** Parses and checks a products file; anything malformed is an error naming the line, never a guess. */
-export function parseProductsCsv(text: string, file = PRODUCTS_FILE): Product[] {
-  let rows: string[][];
-  try {
-    rows = parse(text, { skip_empty_lines: true, relax_column_count: false }) as string[][];
-  } catch (err) {
-    throw new Error(`${file}: not valid CSV: ${(err as Error).message}`);
-  }
-  const header = rows[0];
-  if (!header || header.join(',') !== CSV_COLUMNS.join(',')) {
-    throw new Error(
-      `${file}: expected header "${CSV_COLUMNS.join(',')}", found ${JSON.stringify(header?.join(',') ?? '')}`,
-    );
-  }
-  const products: Product[] = [];
-  const seen = new Set<string>();
-  rows.slice(1).forEach((row, i) => {
-    const where = `${file}: record ${i + 1}`;
-    const [name = '', rawPrice = '', rawQuantity = ''] = row;
-    const price = Number(rawPrice);
-    if (!TOY_NAME.valid(name))
-      throw new Error(`${where}: bad name ${JSON.stringify(name)}: ${TOY_NAME.problem(name)}`);
-    if (seen.has(name)) throw new Error(`${where}: ${name} appears twice`);
-    if (rawPrice.trim() === '' || !Number.isFinite(price) || price < 0)
-      throw new Error(`${where}: bad price ${JSON.stringify(rawPrice)}`);
-    const quantity = STOCK.parse(rawQuantity);
-    if (quantity === null) throw new Error(`${where}: bad quantity ${JSON.stringify(rawQuantity)}`);
-    seen.add(name);
-    products.push({ name, price, quantity });
-  });
-  return products;
 }
 
 /** mkdir -p, then fsync the parent of every directory it created so the new entries survive a crash. */
