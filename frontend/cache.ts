@@ -91,6 +91,18 @@ export class ProductCache {
     });
   }
 
+  /**
+   * The toy if the cache may answer for it now (a hit: counted, and its recency refreshed);
+   * undefined otherwise, and then nothing is counted: `get` is what a miss calls. Synchronous,
+   * so a cached answer needs no promise (frontend/app.ts).
+   */
+  hit(name: string): Product | undefined {
+    if (!this.enabled || !this.isTrusted()) return undefined;
+    const cached = this.lru.get(name);
+    if (cached !== undefined) this.hits++;
+    return cached;
+  }
+
   /** The toy, from the cache if present (a hit refreshes its recency), else from the loader. */
   async get(name: string, requestId?: string): Promise<Product> {
     if (!this.enabled) {
@@ -102,11 +114,8 @@ export class ProductCache {
       if (this.lru.size > 0 || this.inflight.size > 0) this.invalidateAll();
       return this.loader(name, requestId);
     }
-    const cached = this.lru.get(name);
-    if (cached !== undefined) {
-      this.hits++;
-      return cached;
-    }
+    const cached = this.hit(name);
+    if (cached !== undefined) return cached;
     this.misses++;
     for (let attempt = 1; ; attempt++) {
       const flight = this.inflight.get(name) ?? this.startLoad(name, requestId);

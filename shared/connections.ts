@@ -119,7 +119,9 @@ export class ConnectionGuard {
 
   /**
    * For the server's 'request' event: false when the connection is being refused, in which case
-   * the 503 has been sent and the app must not run.
+   * the 503 has been sent and the app must not run. Otherwise the connection counts busy until
+   * `release` is called for this request (shared/serve.ts calls it when the response is done: a
+   * listener per response cost more than the bookkeeping itself).
    */
   admit(req: IncomingMessage, res: ServerResponse): boolean {
     const socket = req.socket;
@@ -136,13 +138,16 @@ export class ConnectionGuard {
     if (!this.fresh.delete(socket) && !this.idle.delete(socket) && !this.busy.has(socket))
       return true; // already forgotten (closing)
     this.busy.set(socket, (this.busy.get(socket) ?? 0) + 1);
-    res.once('close', () => {
-      const left = (this.busy.get(socket) ?? 1) - 1;
-      if (left > 0) return void this.busy.set(socket, left);
-      this.busy.delete(socket);
-      if (!socket.destroyed) this.idle.add(socket);
-    });
     return true;
+  }
+
+  /** One admitted request on `socket` is answered; with none left the connection is idle. */
+  release(socket: Socket): void {
+    const left = this.busy.get(socket);
+    if (left === undefined) return; // forgotten (closed, or shed) meanwhile
+    if (left > 1) return void this.busy.set(socket, left - 1);
+    this.busy.delete(socket);
+    if (!socket.destroyed) this.idle.add(socket);
   }
 
   stats(): ConnectionStats {

@@ -14,10 +14,20 @@
  *   at least 4 KiB a write, flushed every FLUSH_INTERVAL_MS and when the process exits): at the
  *   default level every request writes a line, and one synchronous pipe write per line cost more
  *   CPU than serving a cached read. A SIGKILL can lose the last interval's lines; an exit cannot.
+ *   Lines are gathered into chunks of LINE_CHUNK_CHARS before they reach sonic-boom
+ *   (`LineChunker`): sonic-boom measures the byte length of its whole pending buffer on every
+ *   write, which, one line at a time, grew with the buffer and cost more than the line itself.
+ * - `lineWriter(logger)` is the hot path's way to write a line (the request observer's one line
+ *   per request, shared/observability.ts): the caller hands over its fields already as JSON, and
+ *   the line is exactly what pino would write for them (its level prefix, time, bindings, msg),
+ *   without pino's per-call work (message formatting, a loop over an object's keys, escaping
+ *   strings that need none). It exists only for loggers whose options cannot change a line
+ *   (no mixin, hooks, redaction, formatters or custom message key): for others it is null and
+ *   callers log through pino.
  * - `announce` writes the few lines that must always appear (the launcher waits for
  *   `listening on`), whatever LOG_LEVEL says.
  */
-import pino, { type DestinationStream, type Logger } from 'pino';
+import pino, { type DestinationStream, type Level, type Logger } from 'pino';
 import { createRequire } from 'node:module';
 import type { LogFormat, LogLevel } from './config.ts';
 
@@ -52,12 +62,62 @@ function isoTimeOncePerMs(): string {
 
 /** How often buffered JSON lines are written out at the latest. */
 export const FLUSH_INTERVAL_MS = 100;
+/** Lines gathered before they are handed to sonic-boom as one write. */
+export const LINE_CHUNK_CHARS = 8 * 1024;
+
+type SonicBoom = ReturnType<typeof pino.destination>;
+
+/**
+ * Gathers lines into chunks before sonic-boom sees them (see the module comment). Everything a
+ * logger writes goes through one chunker, so lines keep their order. Bounded: a chunk is handed
+ * on as soon as it reaches LINE_CHUNK_CHARS.
+ */
+export class LineChunker {
+  private chunk = '';
+
+  constructor(
+    private readonly dest: Pick<SonicBoom, 'write' | 'flush' | 'flushSync'>,
+    private readonly chunkChars = LINE_CHUNK_CHARS,
+  ) {}
+
+  write(line: string): boolean {
+    this.chunk += line;
+    if (this.chunk.length >= this.chunkChars) this.handOn();
+    return true;
+  }
+
+  /** Hands on what is gathered, then asks sonic-boom to write everything out (`cb` once written). */
+  flush(cb?: (err?: Error) => void): void {
+    this.handOn();
+    this.dest.flush(cb);
+  }
+
+  flushSync(): void {
+    this.handOn();
+    this.dest.flushSync();
+  }
+
+  private handOn(): void {
+    if (this.chunk === '') return;
+    const chunk = this.chunk;
+    this.chunk = '';
+    this.dest.write(chunk);
+  }
+}
 
 /** stdout as pino's asynchronous, buffered destination, flushed on a timer and at exit. */
 function bufferedStdout(): DestinationStream {
-  const dest = pino.destination({ dest: 1, sync: false, minLength: 4096 });
-  setInterval(() => dest.flush(), FLUSH_INTERVAL_MS).unref();
-  return dest;
+  const lines = new LineChunker(pino.destination({ dest: 1, sync: false, minLength: 4096 }));
+  setInterval(() => lines.flush(), FLUSH_INTERVAL_MS).unref();
+  // pino flushes its own destination at exit; the lines still gathered here must reach it first.
+  process.once('exit', () => {
+    try {
+      lines.flushSync();
+    } catch {
+      // stdout already closed: nothing left to write to
+    }
+  });
+  return lines as unknown as DestinationStream;
 }
 
 export function createLogger(service: string, opts: LoggerOptions = {}): Logger {
@@ -87,6 +147,80 @@ export function createLogger(service: string, opts: LoggerOptions = {}): Logger 
     },
     destination,
   );
+}
+
+/**
+ * Writes one line at `level` whose fields are `fieldsJson` (`,"k":v,...`, each value valid JSON)
+ * and whose message is `msgJson` (the message as a JSON string, quotes included).
+ */
+export type LineWriter = (level: Level, fieldsJson: string, msgJson: string) => void;
+
+const {
+  chindingsSym,
+  endSym,
+  formattersSym,
+  hooksSym,
+  lsCacheSym,
+  messageKeySym,
+  mixinSym,
+  msgPrefixSym,
+  needsMetadataGsym,
+  nestedKeySym,
+  streamSym,
+  stringifiersSym,
+  timeSym,
+} = pino.symbols as unknown as Record<
+  | 'chindingsSym'
+  | 'endSym'
+  | 'formattersSym'
+  | 'hooksSym'
+  | 'lsCacheSym'
+  | 'messageKeySym'
+  | 'mixinSym'
+  | 'msgPrefixSym'
+  | 'needsMetadataGsym'
+  | 'nestedKeySym'
+  | 'streamSym'
+  | 'stringifiersSym'
+  | 'timeSym',
+  symbol
+>;
+
+/**
+ * The hot path's line writer for `logger` (see the module comment), or null when the logger's
+ * options could make pino write something else for the same call.
+ */
+export function lineWriter(logger: Logger): LineWriter | null {
+  const l = logger as unknown as Record<symbol, any>;
+  const stream = l[streamSym];
+  const hooks = l[hooksSym] ?? {};
+  const plain =
+    l[messageKeySym] === 'msg' &&
+    !l[mixinSym] &&
+    !l[msgPrefixSym] &&
+    !l[nestedKeySym] &&
+    !l[formattersSym]?.log &&
+    !hooks.logMethod &&
+    !hooks.streamWrite &&
+    Object.keys(l[stringifiersSym] ?? {}).length === 0 &&
+    typeof stream?.write === 'function' &&
+    stream[needsMetadataGsym] !== true;
+  if (!plain) return null;
+  const values = logger.levels.values;
+  return (level, fieldsJson, msgJson) => {
+    const prefix: string = l[lsCacheSym][values[level]!];
+    stream.write(
+      `${prefix}${l[timeSym]()}${l[chindingsSym]}${fieldsJson},"msg":${msgJson}${l[endSym]}`,
+    );
+  };
+}
+
+/** Printable ASCII other than `"` and `\`: a JSON string of these needs no escaping. */
+const PLAIN_JSON = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** `s` as a JSON string: quoted as is when nothing needs escaping, else JSON.stringify. */
+export function jsonString(s: string): string {
+  return PLAIN_JSON.test(s) ? `"${s}"` : JSON.stringify(s);
 }
 
 /** Writes at info even when LOG_LEVEL is quieter: for the lines a launcher or operator relies on. */

@@ -3,8 +3,8 @@
  *
  *   const outer = observeApp(createCatalogApp(deps), { logger, registry, serveMetrics: true });
  *
- * One middleware around every request:
- * - puts the `x-request-id` the caller sent, or a new id, on the context (`requestIdOf(c)`,
+ * One observer around every request (`RequestObserver`):
+ * - puts the `x-request-id` the caller sent, or a new id, on the request (`requestIdOf(c)`,
  *   shared/request-context.ts) for handlers to pass on, and echoes it in the response;
  * - writes one log line when the request ends: reqId, method, path, route, status and service
  *   time in ms. Heartbeat-like routes (status probes, empty appends, /health, /metrics, the
@@ -15,21 +15,24 @@
  *   `toystore_http_request_duration_seconds`, labeled by method, route and status, where route is
  *   the matched pattern (`/products/:name`), or `unmatched` for a 404 no route took.
  *
+ * It is not a Hono middleware, because Hono runs any chain with a middleware asynchronously: it
+ * wraps the outer app's fetch and each handler, so a handler that answers at once (a cached
+ * product) is answered at once, and the request line is written without pino's per-call work
+ * (`lineWriter`, shared/logger.ts). At the default level this is what a cached read costs most.
+ *
  * `serveMetrics` adds `GET /metrics` (Prometheus text). The frontend leaves it off its public app
  * and serves it on its internal port.
  */
-import type { Hono, Context, MiddlewareHandler } from 'hono';
+import type { ServerResponse } from 'node:http';
+import type { Context, ErrorHandler, Hono, Next } from 'hono';
 import { matchedRoutes } from 'hono/route';
 import type { Level, Logger } from 'pino';
+import { unmatchedRequestHandler } from './errors.ts';
+import { jsonString, lineWriter, type LineWriter } from './logger.ts';
 import { createServiceApp } from './service-app.ts';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { getOrCreate, METRIC_PREFIX, type Registry } from './metrics.ts';
-import {
-  acceptRequestId,
-  newRequestId,
-  REQUEST_ID_HEADER,
-  REQUEST_ID_VAR,
-} from './request-context.ts';
+import { acceptRequestId, newRequestId, REQUEST_ID, REQUEST_ID_HEADER } from './request-context.ts';
 import { metricsRoute, QUIET_ROUTES } from './protocol/index.ts';
 
 /** Requests a service answers many times a second by itself (`quiet` in the route tables); logged at debug unless traced. */
@@ -49,8 +52,12 @@ export interface ObserveOptions {
 export interface HttpMetrics {
   requests: Counter<'method' | 'route' | 'status'>;
   duration: Histogram<'method' | 'route' | 'status'>;
-  inFlight: Gauge;
+  /** Requests being served now: a plain count, read by the gauge when Prometheus scrapes. */
+  inFlight: { count: number };
 }
+
+/** Each registry's in-flight count (the frontend's two apps share one registry, so one count). */
+const inFlightCounts = new WeakMap<Registry, { count: number }>();
 
 /** The HTTP metrics of a registry (created once; the frontend's two apps share them). */
 export function httpMetrics(registry: Registry): HttpMetrics {
@@ -79,95 +86,262 @@ export function httpMetrics(registry: Registry): HttpMetrics {
           registers: [registry],
         }),
     ),
-    inFlight: getOrCreate(
-      registry,
-      `${METRIC_PREFIX}http_requests_in_flight`,
-      () =>
-        new Gauge({
-          name: `${METRIC_PREFIX}http_requests_in_flight`,
-          help: 'Requests being served right now',
-          registers: [registry],
-        }),
-    ),
+    inFlight: inFlightOf(registry),
   };
 }
 
-/** The middleware alone (observeApp mounts it first). */
-export function requestObserver(opts: ObserveOptions): MiddlewareHandler {
-  const metrics = httpMetrics(opts.registry);
-  const quiet = opts.quietRoutes ?? QUIET_ROUTES;
-  // One child per label set, found by one string key: prom-client hashes the label object on every
-  // inc/observe otherwise. Bounded: methods are the parser's, routes the app's patterns, statuses ours.
-  const children = new Map<
-    string,
-    { requests: { inc(): void }; duration: { observe(v: number): void } }
-  >();
-  const seriesOf = (method: string, route: string, status: number) => {
-    const key = `${method} ${route} ${status}`;
-    let s = children.get(key);
-    if (!s) {
-      const labels = { method, route, status };
-      s = { requests: metrics.requests.labels(labels), duration: metrics.duration.labels(labels) };
-      children.set(key, s);
+function inFlightOf(registry: Registry): { count: number } {
+  let inFlight = inFlightCounts.get(registry);
+  if (inFlight) return inFlight;
+  const count = { count: 0 };
+  inFlight = count;
+  inFlightCounts.set(registry, count);
+  getOrCreate(
+    registry,
+    `${METRIC_PREFIX}http_requests_in_flight`,
+    () =>
+      new Gauge({
+        name: `${METRIC_PREFIX}http_requests_in_flight`,
+        help: 'Requests being served right now',
+        registers: [registry],
+        collect() {
+          this.set(count.count);
+        },
+      }),
+  );
+  return inFlight;
+}
+
+/** What the observer knows of one request while it is served (on the raw Request, `STATE`). */
+interface Served {
+  readonly id: string;
+  /** It came with an id: a traced request, never quiet. */
+  readonly traced: boolean;
+  /** Served by @hono/node-server: the id went on its Node response already. */
+  readonly onNode: boolean;
+  readonly startedMs: number;
+  /**
+   * The context of the handler that took it (set by `capture`, the first handler to run; a
+   * middleware may replace the context's raw Request after, as hono's bodyLimit does).
+   */
+  c: Context | undefined;
+}
+
+const STATE: unique symbol = Symbol('toystore.served');
+type Observed = Request & { [STATE]?: Served };
+
+/** One series' children, found by three map lookups with no key to build. */
+interface Series {
+  requests: { inc(): void };
+  duration: { observe(v: number): void };
+  /** Its route as a JSON string, for the request line. */
+  routeJson: string;
+}
+
+/**
+ * The observer of one outer app: `serve` wraps its fetch, `capture` each of its handlers. Shaped
+ * so that a request whose handler answers synchronously (a cached product) is answered
+ * synchronously: no middleware (Hono composes any chain with one asynchronously), no promise of
+ * its own, so @hono/node-server writes the response at once.
+ */
+class RequestObserver {
+  private readonly metrics: HttpMetrics;
+  private readonly quiet: Map<string, Set<string>>;
+  private readonly line: LineWriter | null;
+  /** route -> method -> status -> series. Bounded: patterns, parser methods, our statuses. */
+  private readonly series = new Map<string, Map<string, Map<number, Series>>>();
+
+  constructor(private readonly opts: ObserveOptions) {
+    this.metrics = httpMetrics(opts.registry);
+    this.quiet = new Map();
+    for (const key of opts.quietRoutes ?? QUIET_ROUTES) {
+      const [method, route] = key.split(' ') as [string, string];
+      let routes = this.quiet.get(method);
+      if (!routes) this.quiet.set(method, (routes = new Set()));
+      routes.add(route);
     }
-    return s;
-  };
-  const observe: MiddlewareHandler = async (c, next) => {
-    const started = performance.now();
-    const incoming = acceptRequestId(c.req.header(REQUEST_ID_HEADER));
-    const reqId = incoming ?? newRequestId();
-    c.set(REQUEST_ID_VAR as never, reqId as never);
-    // Set before the handler builds its response: editing a built response's headers makes
-    // @hono/node-server give up its fast path for it.
-    c.header(REQUEST_ID_HEADER, reqId);
-    metrics.inFlight.inc();
-    try {
-      await next();
-    } finally {
-      metrics.inFlight.dec();
-    }
-    const ms = performance.now() - started;
-    const method = c.req.method;
-    const route = routeOf(c, observe);
-    const status = c.res.status;
-    const series = seriesOf(method, route, status);
+    this.line = lineWriter(opts.logger);
+  }
+
+  /** `handler`, first noting which context serves the request and sending its id back. */
+  capture<H extends (c: Context, next: Next) => unknown>(handler: H): H {
+    const wrapped = (c: Context, next: Next) => {
+      const served = (c.req.raw as Observed)[STATE];
+      if (served !== undefined && served.c !== c) {
+        served.c = c;
+        (c as { [REQUEST_ID]?: string })[REQUEST_ID] = served.id;
+        // Set before the handler builds its response: editing a built response's headers makes
+        // @hono/node-server give up its fast path for it.
+        if (!served.onNode) c.header(REQUEST_ID_HEADER, served.id);
+      }
+      return handler(c, next);
+    };
+    return wrapped as H;
+  }
+
+  /** The outer app's fetch, observed. */
+  serve(dispatch: Hono['fetch']): Hono['fetch'] {
+    return (request, env, ctx) => {
+      const raw = request as Observed;
+      const incoming = acceptRequestId(request.headers.get(REQUEST_ID_HEADER));
+      const id = incoming ?? newRequestId();
+      // Under @hono/node-server the id goes straight onto the Node response, whatever answers
+      // (cheaper than a Headers object on the context, which every response would then build).
+      const outgoing = (env as { outgoing?: { setHeader?: unknown } } | undefined)?.outgoing;
+      const onNode = typeof outgoing?.setHeader === 'function';
+      if (onNode) (outgoing as ServerResponse).setHeader(REQUEST_ID_HEADER, id);
+      const served: Served = {
+        id,
+        traced: incoming !== null,
+        onNode,
+        startedMs: performance.now(),
+        c: undefined,
+      };
+      raw[STATE] = served;
+      this.metrics.inFlight.count++;
+      let res: Response | Promise<Response>;
+      try {
+        res = dispatch(request, env, ctx);
+      } catch (err) {
+        this.metrics.inFlight.count--;
+        throw err;
+      }
+      if (res instanceof Promise)
+        return res.then(
+          (r) => this.done(raw, served, r),
+          (err: unknown) => {
+            this.metrics.inFlight.count--;
+            throw err;
+          },
+        );
+      return this.done(raw, served, res);
+    };
+  }
+
+  /** Counts, times and logs the answered request; returns its response. */
+  private done(raw: Request, served: Served, res: Response): Response {
+    this.metrics.inFlight.count--;
+    const ms = performance.now() - served.startedMs;
+    const c = served.c;
+    const method = raw.method;
+    const route = c ? routeOf(c) : UNMATCHED_ROUTE;
+    const status = res.status;
+    const series = this.seriesOf(route, method, status);
     series.requests.inc();
     series.duration.observe(ms / 1000);
     const level: Level =
-      status >= 500 ? 'warn' : !incoming && quiet.has(`${method} ${route}`) ? 'debug' : 'info';
-    if (!opts.logger.isLevelEnabled(level)) return;
-    const path = c.req.path;
-    const fields: Record<string, unknown> = {
-      reqId,
-      method,
-      path,
-      route,
-      status,
-      ms: Math.round(ms * 10) / 10,
-    };
-    if (c.error && status >= 500) fields.err = c.error;
-    opts.logger[level](fields, `${method} ${path} ${status} ${fields.ms}ms`);
-  };
-  return observe;
+      status >= 500
+        ? 'warn'
+        : !served.traced && this.quiet.get(method)?.has(route)
+          ? 'debug'
+          : 'info';
+    const logger = this.opts.logger;
+    if (!logger.isLevelEnabled(level)) return res;
+    const path = c ? c.req.path : new URL(raw.url).pathname;
+    const tenths = Math.round(ms * 10) / 10;
+    const msg = `${method} ${path} ${status} ${tenths}ms`;
+    const err = status >= 500 ? c?.error : undefined;
+    if (this.line && !err) {
+      // The id is of safe characters (acceptRequestId, newRequestId) and the method a token
+      // (Node's parser, the fetch spec): only the path may need escaping, and with it the message.
+      const pathJson = jsonString(path);
+      const plain = pathJson.length === path.length + 2;
+      this.line(
+        level,
+        `,"reqId":"${served.id}","method":"${method}","path":${pathJson},"route":${series.routeJson},"status":${status},"ms":${tenths}`,
+        plain ? `"${msg}"` : JSON.stringify(msg),
+      );
+    } else {
+      const fields: Record<string, unknown> = {
+        reqId: served.id,
+        method,
+        path,
+        route,
+        status,
+        ms: tenths,
+      };
+      if (err) fields.err = err;
+      logger[level](fields, msg);
+    }
+    return res;
+  }
+
+  private seriesOf(route: string, method: string, status: number): Series {
+    let byMethod = this.series.get(route);
+    if (!byMethod) this.series.set(route, (byMethod = new Map()));
+    let byStatus = byMethod.get(method);
+    if (!byStatus) byMethod.set(method, (byStatus = new Map()));
+    let s = byStatus.get(status);
+    if (!s) {
+      const labels = { method, route, status };
+      s = {
+        requests: this.metrics.requests.labels(labels),
+        duration: this.metrics.duration.labels(labels),
+        routeJson: jsonString(route),
+      };
+      byStatus.set(status, s);
+    }
+    return s;
+  }
 }
 
 /** The matched route pattern of the handler that answered, or `unmatched`. */
-function routeOf(c: Context, self: MiddlewareHandler): string {
-  const route = matchedRoutes(c)[c.req.routeIndex];
-  if (!route || route.handler === self) return UNMATCHED_ROUTE;
-  return route.path;
+function routeOf(c: Context): string {
+  return matchedRoutes(c)[c.req.routeIndex]?.path ?? UNMATCHED_ROUTE;
 }
 
-/** An outer app with the request observer, mounting `apps` in order at `/`. */
+/** An app's error handler: public at run time (Hono's route() reads it), private in its types. */
+const errorHandlerOf = (app: Hono) =>
+  (app as unknown as { errorHandler: ErrorHandler }).errorHandler;
+
+/**
+ * `handler` with `app`'s own error handler, as Hono's `route()` mounts the routes of an app whose
+ * error handler is not the outer one's (it composes the handler alone with it).
+ */
+function withErrorHandler(
+  handler: (c: Context, next: Next) => unknown,
+  app: Hono,
+): (c: Context, next: Next) => Promise<Response> {
+  const onError = errorHandlerOf(app);
+  return async (c, next) => {
+    try {
+      const res = await handler(c, next);
+      if (res instanceof Response && !c.finalized) c.res = res;
+    } catch (err) {
+      if (!(err instanceof Error)) throw err;
+      c.error = err;
+      const res = await onError(err, c as never);
+      if (res) c.res = res;
+    }
+    return c.res;
+  };
+}
+
+/**
+ * An outer app with the request observer, serving `apps` in order at `/`. Their routes are added
+ * as `app.route('/', inner)` adds them (an inner app with its own error handler keeps it), each
+ * handler captured by the observer.
+ */
 export function observeApp(apps: Hono | readonly Hono[], opts: ObserveOptions): Hono {
   // The same routing rules as every inner app (trailing slash, 404/405), now over all their routes.
   const outer = createServiceApp();
-  outer.use(requestObserver(opts));
+  const observer = new RequestObserver(opts);
+  outer.notFound(observer.capture(unmatchedRequestHandler(outer)));
   if (opts.serveMetrics) {
-    outer.get(metricsRoute.path, async (c) =>
-      c.body(await opts.registry.metrics(), 200, { 'content-type': opts.registry.contentType }),
+    outer.get(
+      metricsRoute.path,
+      observer.capture(async (c: Context) =>
+        c.body(await opts.registry.metrics(), 200, { 'content-type': opts.registry.contentType }),
+      ),
     );
   }
-  for (const app of Array.isArray(apps) ? apps : [apps as Hono]) outer.route('/', app);
+  for (const app of Array.isArray(apps) ? apps : [apps as Hono]) {
+    for (const r of app.routes) {
+      let handler = r.handler as (c: Context, next: Next) => unknown;
+      if (errorHandlerOf(app) !== errorHandlerOf(outer)) handler = withErrorHandler(handler, app);
+      outer.on(r.method, r.path, observer.capture(handler) as never);
+    }
+  }
+  outer.fetch = observer.serve(outer.fetch);
   return outer;
 }

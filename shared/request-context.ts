@@ -3,9 +3,9 @@
  * frontend to the order leader, the catalog and the followers, and `grep <id>` over every
  * service's output finds its lines.
  *
- * The id travels explicitly: the outer middleware (shared/observability.ts) puts the id it was
- * sent (or a new one) on the Hono context, handlers read it with `requestIdOf(c)` and hand it to
- * the calls they make (`HttpRequest.requestId`, shared/http.ts). No AsyncLocalStorage: on Node 20
+ * The id travels explicitly: the request observer (shared/observability.ts) puts the id it was
+ * sent (or a new one) on the context of the request it serves, handlers read it with `requestIdOf(c)` and hand
+ * it to the calls they make (`HttpRequest.requestId`, shared/http.ts). No AsyncLocalStorage: on Node 20
  * it turns on async hooks for every promise in the process, which cost a fifth of the frontend's
  * CPU on a cached read, for ids that only a handful of calls need.
  *
@@ -16,8 +16,6 @@ import { randomBytes } from 'node:crypto';
 import type { Context } from 'hono';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
-/** The Hono context variable the request observer sets. */
-export const REQUEST_ID_VAR = 'requestId';
 const MAX_REQUEST_ID_LENGTH = 200;
 const SAFE_ID = /^[A-Za-z0-9._:,@/+=-]+$/;
 
@@ -39,5 +37,11 @@ export function acceptRequestId(raw: string | null | undefined): string | null {
 
 /** The id of the request `c` serves (set by the request observer), if any. */
 export function requestIdOf(c: Context): string | undefined {
-  return c.get(REQUEST_ID_VAR as never) as string | undefined;
+  return (c as { [REQUEST_ID]?: string })[REQUEST_ID];
 }
+
+/**
+ * Where the request observer keeps a request's id: on the request's Hono context (a context
+ * variable would cost a Map per request).
+ */
+export const REQUEST_ID: unique symbol = Symbol('toystore.requestId');

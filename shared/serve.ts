@@ -23,7 +23,7 @@
  */
 import { getRequestListener } from '@hono/node-server';
 import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import {
   ConnectionGuard,
   defaultMaxConnections,
@@ -61,17 +61,42 @@ export interface ListenOptions {
 
 /**
  * A response that says `Connection: close`, with a lingering close, when its request's body was
- * not all received by the time the headers go out (see the module comment).
+ * not all received by the time the headers go out (see the module comment), and that tells the
+ * connection guard when it is done.
  */
 class GuardedResponse extends ServerResponse {
+  /** The guard that counts this response's connection busy (set by `admit`). */
+  guard: ConnectionGuard | undefined;
+
   override writeHead(statusCode: number, ...rest: any[]): this {
     const req = this.req as IncomingMessage | undefined;
-    if (req && !req.complete && !this.headersSent && this.shouldKeepAlive) {
+    if (req && !req.complete && hasBody(req) && !this.headersSent && this.shouldKeepAlive) {
       this.shouldKeepAlive = false;
       lingerOnClose(req.socket, req);
     }
     return super.writeHead(statusCode, ...(rest as []));
   }
+
+  /**
+   * Node calls this once the response is finished, before the socket may carry the next request:
+   * the connection is idle again. (A connection that closes first is forgotten by the guard.)
+   */
+  override detachSocket(socket: Socket): void {
+    const guard = this.guard;
+    this.guard = undefined;
+    guard?.release(socket);
+    super.detachSocket(socket);
+  }
+}
+
+/**
+ * A request without Content-Length or Transfer-Encoding has no body (RFC 9112 §6.3): nothing can
+ * be left unread on its connection, even when it is answered before Node marks it complete (an
+ * answer written synchronously, in the request's own event).
+ */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
 }
 
 let processGuard: ConnectionGuard | undefined;
@@ -103,7 +128,10 @@ export function listen(
       keepAliveTimeout: opts.keepAliveTimeoutMs ?? SERVER_KEEP_ALIVE_TIMEOUT_MS,
     },
     (req, res) => {
-      if (guard.admit(req, res)) void app(req, res);
+      if (guard.admit(req, res)) {
+        (res as GuardedResponse).guard = guard;
+        void app(req, res);
+      }
     },
   );
   http.on('connection', (socket) => guard.accept(socket));
@@ -144,10 +172,9 @@ function drainingFetch(
   fetch: FetchHandler,
 ): (req: Request, env?: unknown) => Response | Promise<Response> {
   return (req, env) => {
-    // A GET or HEAD has no body to drain: its answer goes straight out. (Kept a promise: handing
-    // @hono/node-server a plain Response makes it answer before the connection guard has counted
-    // the request, and the guard then loses the connection.)
-    if (req.method === 'GET' || req.method === 'HEAD') return Promise.resolve(fetch(req, env));
+    // A GET or HEAD has no body to drain: its answer goes straight out, synchronously when the
+    // app answers synchronously (a cached product: @hono/node-server then writes it at once).
+    if (req.method === 'GET' || req.method === 'HEAD') return fetch(req, env);
     return drainAfter(req, fetch(req, env));
   };
 }

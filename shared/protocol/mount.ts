@@ -61,6 +61,22 @@ function parseParams(schema: Schema, raw: Record<string, string>): unknown {
   throw badRequest(r.error.issues[0]?.message ?? 'bad path parameter');
 }
 
+/** The handler's answer as `{"data": ...}` (or its own Response), without a promise if it has none. */
+function run(
+  spec: RouteSpec,
+  handler: (input: HandlerInput<RouteSpec, Context>) => unknown,
+  input: { c: Context; params: unknown; query: unknown; body: unknown },
+): Response | Promise<Response> {
+  const out = handler(input as HandlerInput<RouteSpec, Context>);
+  return out instanceof Promise
+    ? out.then((o) => answer(spec, input.c, o))
+    : answer(spec, input.c, out);
+}
+
+function answer(spec: RouteSpec, c: Context, out: unknown): Response {
+  return spec.response === null ? (out as Response) : c.json({ data: out });
+}
+
 export function mountRoutes<T extends RouteTable>(
   app: Hono<any, any, any>,
   table: T,
@@ -85,17 +101,18 @@ export function mountRoutes<T extends RouteTable>(
         }),
       );
     }
-    app.on([spec.method], [spec.path], ...chain, async (c: Context) => {
-      const input = {
-        c,
-        params: spec.params
-          ? parseParams(spec.params, c.req.param() as Record<string, string>)
-          : undefined,
-        query: spec.query ? parseWith(spec.query, c.req.query(), 'query') : undefined,
-        body: spec.body ? await parseJsonBody(c.req, spec.body) : undefined,
-      } as HandlerInput<RouteSpec, Context>;
-      const out = await handler(input);
-      return spec.response === null ? (out as Response) : c.json({ data: out });
+    // Not an async function: a handler that answers at once (a cached product) is answered at
+    // once, which lets @hono/node-server write the response without a promise in between.
+    app.on([spec.method], [spec.path], ...chain, (c: Context): Response | Promise<Response> => {
+      const params = spec.params
+        ? parseParams(spec.params, c.req.param() as Record<string, string>)
+        : undefined;
+      const query = spec.query ? parseWith(spec.query, c.req.query(), 'query') : undefined;
+      if (spec.body)
+        return parseJsonBody(c.req, spec.body).then((body) =>
+          run(spec, handler, { c, params, query, body }),
+        );
+      return run(spec, handler, { c, params, query, body: undefined });
     });
   }
 }
