@@ -7,8 +7,10 @@
  * catalog may have decremented, a record may be in the log), every failure is "outcome unknown"
  * (504), never a definite refusal: it may still commit under this or a later leader.
  *
- * A read is answered only after a quorum confirmed this replica still leads (order/replication.ts),
- * so a deposed leader never says "no such order" about one a newer leader acknowledged.
+ * A read of an order this leader knows committed is answered at once; any other read (no such
+ * order, or one not yet known committed) only after a quorum confirmed this replica still leads
+ * (order/replication.ts), so a deposed leader never says "no such order" about one a newer leader
+ * acknowledged. Why the first needs no confirmation is at `getOrder`.
  */
 import type { LeaderOrderRequest, Order } from '../shared/contracts.ts';
 import {
@@ -95,9 +97,33 @@ export class Intake {
     }
   }
 
-  /** Reads an order; an order not yet known committed waits for it. */
+  /**
+   * Reads an order; an order not yet known committed waits for it.
+   *
+   * Why an order at or below this replica's commit index is answered without confirming its
+   * leadership (Raft's ReadIndex round, which cost each read a heartbeat to a quorum), and the
+   * answer is still linearizable, even if this replica was deposed a moment ago:
+   * - the entry at index n <= commitIndex is the committed order n: the commit index only covers
+   *   entries a quorum made durable in this leader's epoch, or entries before them in its log
+   *   (Log Matching), and it is never raised past what this replica holds (order/commitment.ts);
+   * - a committed order never changes and is never removed: every later leader holds it (Leader
+   *   Completeness: a leader is elected only with a log at least as up to date as a quorum's, and
+   *   any quorum holds every committed entry), truncation only cuts entries above the commit
+   *   point, and no rule of the store edits an entry in place;
+   * - so the order's value was fixed when it committed, which happened before this read looked
+   *   (the commit index is read now), and no write can come after to make it stale: answering it
+   *   is what the current leader would answer at any moment of the read's interval.
+   * What does depend on still leading is a negative answer (a newer leader may have acknowledged
+   * order n since) and an entry not yet known committed (it may be cut): those wait for the
+   * quorum's confirmation as before. No clock is involved, so no clock-rate assumption either.
+   */
   async getOrder(orderNumber: number, epoch?: number): Promise<Order> {
     const leading = this.assertLeader(epoch);
+    if (orderNumber <= this.ctx.commitIndex) {
+      const committed = this.ctx.o.log.entryAt(orderNumber);
+      if (committed)
+        return { number: committed.index, name: committed.name, quantity: committed.quantity };
+    }
     await this.replication.confirmLeadership(leading);
     const e = this.ctx.o.log.entryAt(orderNumber);
     if (!e) throw orderNotFound();

@@ -5,6 +5,10 @@
  *
  *   internal route: credential check  ->  body limit  ->  parse params, query, body  ->  handler  ->  {"data": ...}
  *
+ * A route without a body runs as one synchronous handler (the credential checked in it): a
+ * handler that answers at once (a cached product, the catalog's product read) is answered
+ * without a promise in between, which Hono's middleware chains always put there.
+ *
  * - The credential is checked first, from one header, so a forged request is refused (401/403)
  *   before its body is read: shared/serve.ts drains or closes as for any early answer.
  * - Validation is done once, here, by the entry's schemas; a failure is the usual 400 naming the
@@ -45,13 +49,17 @@ export const payloadTooLarge = (limit: number) =>
 /** Refuses a request to an internal route that lacks the cluster credential, before anything is read. */
 export function requireCredential(credential: ClusterCredential): MiddlewareHandler {
   return async (c, next) => {
-    const refused = refusal(credential, c.req.header(AUTHORIZATION_HEADER));
-    if (refused) {
-      if (refused.status === 401) c.header('WWW-Authenticate', WWW_AUTHENTICATE);
-      throw refused;
-    }
+    checkCredential(credential, c);
     await next();
   };
+}
+
+/** Throws the refusal (401 with WWW-Authenticate, or 403) unless `c` carries the credential. */
+function checkCredential(credential: ClusterCredential, c: Context): void {
+  const refused = refusal(credential, c.req.header(AUTHORIZATION_HEADER));
+  if (!refused) return;
+  if (refused.status === 401) c.header('WWW-Authenticate', WWW_AUTHENTICATE);
+  throw refused;
 }
 
 function parseParams(schema: Schema, raw: Record<string, string>): unknown {
@@ -88,8 +96,10 @@ export function mountRoutes<T extends RouteTable>(
     if (!spec) throw new TypeError(`mountRoutes: no route ${id} in the table`);
     const handler = handlers[id] as unknown as (input: HandlerInput<RouteSpec, Context>) => unknown;
     const chain: MiddlewareHandler[] = [];
-    if (spec.access === 'internal' && opts.credential)
-      chain.push(requireCredential(opts.credential));
+    const credential = spec.access === 'internal' ? opts.credential : null;
+    // A route with a body checks the credential before its body limit; one without checks it in
+    // its handler, so that it stays synchronous (Hono runs any chain asynchronously).
+    if (credential && spec.body) chain.push(requireCredential(credential));
     if (spec.body) {
       const maxSize = spec.maxBodyBytes!;
       chain.push(
@@ -104,6 +114,7 @@ export function mountRoutes<T extends RouteTable>(
     // Not an async function: a handler that answers at once (a cached product) is answered at
     // once, which lets @hono/node-server write the response without a promise in between.
     app.on([spec.method], [spec.path], ...chain, (c: Context): Response | Promise<Response> => {
+      if (credential && !spec.body) checkCredential(credential, c);
       const params = spec.params
         ? parseParams(spec.params, c.req.param() as Record<string, string>)
         : undefined;

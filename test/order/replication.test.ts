@@ -66,6 +66,30 @@ describe('a healthy cluster', () => {
     });
   });
 
+  it('when the leader is cut off from both followers, it still answers an order it knows committed, but says nothing of a number it never gave out', async () => {
+    const c = cluster3();
+    await c.until('replica 3 leads', () => c.leaderId() === 3);
+    const acked: Acknowledged[] = [];
+    const n = await order(c, acked, 'Lego', 2);
+    await c.until(
+      'order n known committed on the leader',
+      () => c.replica(3).status().commitIndex >= n,
+    );
+    c.cut('order-3', 'order-1');
+    c.cut('order-3', 'order-2');
+    const epoch = c.replica(3).status().leaderEpoch!;
+    // A committed order never changes and every later leader holds it: no quorum round needed.
+    expect(await c.settle(c.replica(3).getOrder(n, epoch))).toEqual({
+      number: n,
+      name: 'Lego',
+      quantity: 2,
+    });
+    // "No such order" is only true while it still leads, which no majority can confirm now.
+    await expect(c.settle(c.replica(3).getOrder(n + 1, epoch))).rejects.toMatchObject({
+      status: 503,
+    });
+  });
+
   it('passes the catalog refusal through and gives out no number for it', async () => {
     const c = cluster3();
     c.catalog.setQuantity('Tux', 1);
