@@ -85,49 +85,10 @@ export function buildFrontend(config: FrontendConfig, io: FrontendIo): BuiltFron
   const { credential, http } = clusterSecurity(config.clusterSecret, io.http, (f, m) =>
     logger.warn(f, m),
   );
-  const logRouterEvent = routerEventLogger(logger);
-  const router = createOrderRouter({
-    http,
-    replicas: config.replicas,
-    clock: io.clock,
-    heartbeatIntervalMs: config.heartbeatIntervalMs,
-    requestDeadlineMs: config.requestDeadlineMs,
-    quorum: config.commitQuorum,
-    // The router emits nothing before start(), by when `recorder` exists.
-    onEvent: (e) => {
-      logRouterEvent(e);
-      recorder.onRouterEvent(e);
-      io.onRouterEvent?.(e);
-    },
-  });
-  // The status page's record of what this frontend saw: every routed order and catalog call goes
-  // through the recorder's observed wrappers, every router event to it (frontend/status-recorder.ts).
-  const recorder = createStatusRecorder({
-    orders: router,
-    clock: io.clock,
-    now: io.now,
-    quorum: config.commitQuorum,
-  });
+  const { router, recorder } = routerAndRecorder(config, io, http, logger);
   const orders = recorder.orders;
   const catalog = recorder.observeCatalog(createCatalogClient(http, config.catalogUrl));
-  const logFreshness = freshnessEventLogger(logger);
-  const freshness = new CatalogFreshness({
-    clock: io.clock,
-    silenceMs: config.changeSilenceMs ?? CHANGE_SILENCE_MS,
-    onEvent: (e) => {
-      logFreshness(e);
-      io.onFreshnessEvent?.(e);
-    },
-  });
-  const cache = new ObservedProductCache(
-    {
-      maxSize: config.cacheSize,
-      enabled: config.cacheEnabled,
-      loader: (name, requestId) => catalog.getProduct(name, requestId),
-      trusted: () => freshness.trusted(),
-    },
-    { logger, now: io.now },
-  );
+  const { freshness, cache } = cacheAndFreshness(config, io, catalog, logger);
   const status = createStatusPage({ cache, orders, catalog, recorder, now: io.now });
   registerFrontendMetrics(registry, { cache, orders: router });
   const readiness = createFrontendReadinessApp({
@@ -166,4 +127,68 @@ export function buildFrontend(config: FrontendConfig, io: FrontendIo): BuiltFron
       recorder.close();
     },
   };
+}
+
+/**
+ * The order router and the status page's recorder of what it does: every router event goes to
+ * the log, the recorder and `io.onRouterEvent`.
+ */
+function routerAndRecorder(
+  config: FrontendConfig,
+  io: FrontendIo,
+  http: HttpClient,
+  logger: Logger,
+): { router: ReturnType<typeof createOrderRouter>; recorder: StatusRecorder } {
+  const logRouterEvent = routerEventLogger(logger);
+  const router = createOrderRouter({
+    http,
+    replicas: config.replicas,
+    clock: io.clock,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    requestDeadlineMs: config.requestDeadlineMs,
+    quorum: config.commitQuorum,
+    // The router emits nothing before start(), by when `recorder` exists.
+    onEvent: (e) => {
+      logRouterEvent(e);
+      recorder.onRouterEvent(e);
+      io.onRouterEvent?.(e);
+    },
+  });
+  // The status page's record of what this frontend saw: every routed order and catalog call goes
+  // through the recorder's observed wrappers, every router event to it (frontend/status-recorder.ts).
+  const recorder = createStatusRecorder({
+    orders: router,
+    clock: io.clock,
+    now: io.now,
+    quorum: config.commitQuorum,
+  });
+  return { router, recorder };
+}
+
+/** The product cache, filled from the catalog, trusted only while the catalog's feed is heard. */
+function cacheAndFreshness(
+  config: FrontendConfig,
+  io: FrontendIo,
+  catalog: CatalogClient,
+  logger: Logger,
+): { freshness: CatalogFreshness; cache: ObservedProductCache } {
+  const logFreshness = freshnessEventLogger(logger);
+  const freshness = new CatalogFreshness({
+    clock: io.clock,
+    silenceMs: config.changeSilenceMs ?? CHANGE_SILENCE_MS,
+    onEvent: (e) => {
+      logFreshness(e);
+      io.onFreshnessEvent?.(e);
+    },
+  });
+  const cache = new ObservedProductCache(
+    {
+      maxSize: config.cacheSize,
+      enabled: config.cacheEnabled,
+      loader: (name, requestId) => catalog.getProduct(name, requestId),
+      trusted: () => freshness.trusted(),
+    },
+    { logger, now: io.now },
+  );
+  return { freshness, cache };
 }

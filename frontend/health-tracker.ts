@@ -324,7 +324,8 @@ export class HealthTracker {
 
   banners(): Banner[] {
     const out = new Map<BannerReason, Banner>();
-    const add = (b: Banner) => {
+    const add = (b: Banner | null) => {
+      if (!b) return;
       const had = out.get(b.reason);
       out.set(
         b.reason,
@@ -338,65 +339,85 @@ export class HealthTracker {
           : b,
       );
     };
-    const s = this.streak;
-    if (s)
-      add({
-        level: 'down',
-        reason: s.reason,
-        headline: s.headline,
-        sinceMs: s.sinceMs,
-        refused: {
-          count: s.count,
-          status: s.status,
-          lastMs: s.lastMs,
-          failingSinceMs: s.failingSinceMs,
-        },
-        detail: this.streakDetail(s),
-      });
-    if (this.noLeaderSinceMs !== null)
-      add({
-        level: 'down',
-        reason: 'no_leader',
-        headline: 'orders refused: no leader',
-        sinceMs: this.noLeaderSinceMs,
-        refused: null,
-        detail: `The last election failed: ${this.replicasAnswering()}.`,
-      });
-    const catalog = this.services.get('catalog')!;
-    if (catalog.state === 'down' && catalog.sinceMs !== null) {
-      add({
-        level: 'down',
-        reason: 'catalog_down',
-        headline: 'catalog unreachable: uncached product queries and orders fail',
-        sinceMs: catalog.sinceMs,
-        refused: null,
-        detail: catalog.detail,
-      });
-    }
-    const refusing = out.has('no_quorum') || out.has('no_leader');
-    if (!refusing && this.belowQuorumSinceMs !== null) {
-      add({
-        level: 'warn',
-        reason: 'quorum_at_risk',
-        headline: `no quorum: ${this.replicasAnswering()}`,
-        sinceMs: this.belowQuorumSinceMs,
-        refused: null,
-        detail: 'The next order will be refused unless a replica comes back.',
-      });
-    }
-    if (!refusing && this.trouble?.fromView && this.leaderId !== null) {
-      add({
-        level: 'warn',
-        reason: 'failing_over',
-        headline: `failing over: ${this.trouble.why}`,
-        sinceMs: this.trouble.sinceMs,
-        refused: null,
-        detail: null,
-      });
+    // What refuses orders now first; the warnings only when nothing refuses them.
+    add(this.streakBanner());
+    add(this.noLeaderBanner());
+    add(this.catalogBanner());
+    if (!out.has('no_quorum') && !out.has('no_leader')) {
+      add(this.quorumAtRiskBanner());
+      add(this.failingOverBanner());
     }
     return [...out.values()].sort((a, b) =>
       a.level === b.level ? a.sinceMs - b.sinceMs : a.level === 'down' ? -1 : 1,
     );
+  }
+
+  /** Orders failing the same way, one after the other. */
+  private streakBanner(): Banner | null {
+    const s = this.streak;
+    if (!s) return null;
+    return {
+      level: 'down',
+      reason: s.reason,
+      headline: s.headline,
+      sinceMs: s.sinceMs,
+      refused: {
+        count: s.count,
+        status: s.status,
+        lastMs: s.lastMs,
+        failingSinceMs: s.failingSinceMs,
+      },
+      detail: this.streakDetail(s),
+    };
+  }
+
+  private noLeaderBanner(): Banner | null {
+    if (this.noLeaderSinceMs === null) return null;
+    return {
+      level: 'down',
+      reason: 'no_leader',
+      headline: 'orders refused: no leader',
+      sinceMs: this.noLeaderSinceMs,
+      refused: null,
+      detail: `The last election failed: ${this.replicasAnswering()}.`,
+    };
+  }
+
+  private catalogBanner(): Banner | null {
+    const catalog = this.services.get('catalog')!;
+    if (catalog.state !== 'down' || catalog.sinceMs === null) return null;
+    return {
+      level: 'down',
+      reason: 'catalog_down',
+      headline: 'catalog unreachable: uncached product queries and orders fail',
+      sinceMs: catalog.sinceMs,
+      refused: null,
+      detail: catalog.detail,
+    };
+  }
+
+  private quorumAtRiskBanner(): Banner | null {
+    if (this.belowQuorumSinceMs === null) return null;
+    return {
+      level: 'warn',
+      reason: 'quorum_at_risk',
+      headline: `no quorum: ${this.replicasAnswering()}`,
+      sinceMs: this.belowQuorumSinceMs,
+      refused: null,
+      detail: 'The next order will be refused unless a replica comes back.',
+    };
+  }
+
+  private failingOverBanner(): Banner | null {
+    if (!this.trouble?.fromView || this.leaderId === null) return null;
+    return {
+      level: 'warn',
+      reason: 'failing_over',
+      headline: `failing over: ${this.trouble.why}`,
+      sinceMs: this.trouble.sinceMs,
+      refused: null,
+      detail: null,
+    };
   }
 
   private streakDetail(s: Streak): string | null {
