@@ -21,7 +21,10 @@ import type { CatalogStore } from './store.ts';
 
 export interface CatalogDeps {
   store: CatalogStore;
-  /** Required on every internal route; null or absent: an open cluster (loopback only, shared/config.ts). */
+  /**
+   * Required on every internal route; null or absent: an open cluster (loopback only,
+   * shared/config.ts).
+   */
   credential?: ClusterCredential | null;
 }
 
@@ -40,9 +43,9 @@ export function createCatalogApp(deps: CatalogDeps): Hono {
         return product;
       },
       purchase: ({ body }) => store.purchase(body),
-      // A leader's concurrent purchases in one request (shared/batcher.ts): each is the same call as
-      // /purchases, in order, and the answer waits until every one is durable (group commit makes
-      // that one fsync); each item carries its own outcome.
+      // A leader's concurrent purchases in one request (shared/batcher.ts): each is the same call
+      // as /purchases, in order, and the answer waits until every one is durable (group commit
+      // makes that one fsync); each item carries its own outcome.
       purchaseBatch: async ({ body }) => ({
         results: (await Promise.allSettled(body.purchases.map((p) => store.purchase(p)))).map(
           toBatchResult,

@@ -32,13 +32,19 @@ import {
 import { createRestocker, type Restocker } from './restocker.ts';
 import type { CatalogStore } from './store.ts';
 
-/** `clusterSecret`: the credential of its internal routes and its calls to the frontends'; absent or null, an open cluster (loopback only). */
+/**
+ * `clusterSecret`: the credential of its internal routes and its calls to the frontends'; absent or
+ * null, an open cluster (loopback only).
+ */
 export type CatalogConfig = Pick<Config, 'frontendUrls' | 'restockIntervalMs'> &
   Partial<Pick<Config, 'clusterSecret'>>;
 
 export interface CatalogIo {
   clock: Clock;
-  /** Where invalidations go out: the frontends' internal listeners (the build adds the cluster credential). */
+  /**
+   * Where invalidations go out: the frontends' internal listeners (the build adds the cluster
+   * credential).
+   */
   http: HttpClient;
   /** The stock: catalog/store.ts's file store over DATA_DIR/catalog/, or the memory twin. */
   store: CatalogStore;

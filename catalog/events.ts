@@ -8,7 +8,9 @@
  * `describeCatalogEvent` is the one place an event becomes a sentence and a log level.
  */
 export type CatalogEvent =
-  /** A restock round refilled these sold-out toys (a round that refilled nothing reports nothing). */
+  /**
+   * A restock round refilled these sold-out toys (a round that refilled nothing reports nothing).
+   */
   | { type: 'restocked'; toys: string[] }
   /** A restock round failed; the next one is scheduled all the same. */
   | { type: 'restock_failed'; reason: string }

@@ -61,7 +61,9 @@ export interface Invalidator {
   start(): void;
   /** Stops beats and retries and waits for notices in flight. */
   stop(): Promise<void>;
-  /** Resolves once every frontend has acknowledged every change made so far; for tests and tools. */
+  /**
+   * Resolves once every frontend has acknowledged every change made so far; for tests and tools.
+   */
   delivered(): Promise<void>;
   view(): LaneView[];
 }

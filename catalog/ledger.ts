@@ -2,8 +2,8 @@
  * The catalog's durable record of every stock change, and its small meta file.
  *
  * The ledger (`ledger.csv`, header `seq,kind,key,epoch,name,delta,quantityAfter,refused,crc`) is
- * the source of truth: stock, the outcome of every purchase key and the epoch fence are rebuilt from
- * it on start, and it gets the same crash treatment as the order log (shared/wal.ts). The meta
+ * the source of truth: stock, the outcome of every purchase key and the epoch fence are rebuilt
+ * from it on start, and it gets the same crash treatment as the order log (shared/wal.ts). The meta
  * file holds what is not a stock change: the highest leader epoch the catalog was told about (a
  * fence) and the ledger position up to which leaders have accounted for every purchase.
  *
@@ -132,7 +132,10 @@ export function decodeLedgerFields(fields: string[]): SignedLedgerEntry | string
   );
 }
 
-/** A ledger record from its CSV fields, or what is wrong with them (fields and the rules across them). */
+/**
+ * A ledger record from its CSV fields, or what is wrong with them (fields and the rules across
+ * them).
+ */
 function decodeLedger(f: string[]): SignedLedgerEntry | string {
   const e = decodeLedgerFields(f);
   return typeof e === 'string' ? e : (checkLedgerEntry(e) ?? e);
@@ -231,7 +234,10 @@ export function createMemoryMetaFile(): MetaFile {
 
 export const INITIAL_CATALOG_META: CatalogMeta = { fenceEpoch: 0, accountedBelowSeq: 0 };
 
-/** A meta file's values, checked against their fields; throws (the file is unreadable) on anything else. */
+/**
+ * A meta file's values, checked against their fields; throws (the file is unreadable) on anything
+ * else.
+ */
 export function normalizeCatalogMeta(raw: Partial<CatalogMeta>): CatalogMeta {
   const fenceEpoch = raw.fenceEpoch ?? 0;
   const accountedBelowSeq = raw.accountedBelowSeq ?? 0;

@@ -30,7 +30,8 @@ const store = await openFileCatalogStore(paths.dir, {
   onSynced: config.trackFsyncOffsets ? createSyncedOffsetTracker(paths.ledger) : undefined,
 }).catch((err: unknown) => {
   // Damage is never served from (a lost purchase would let its key decrement again): one line
-  // saying what and where, and the command that repairs it from the order logs. Exit 65: EX_DATAERR.
+  // saying what and where, and the command that repairs it from the order logs. Exit 65:
+  // EX_DATAERR.
   const damage = describeCatalogDamage(err);
   if (damage === null) throw err;
   console.error(

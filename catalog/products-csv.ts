@@ -61,7 +61,9 @@ export function toCsv(products: Product[]): string {
   );
 }
 
-/** Parses and checks a products file; anything malformed is an error naming the line, never a guess. */
+/**
+ * Parses and checks a products file; anything malformed is an error naming the line, never a guess.
+ */
 export function parseProductsCsv(text: string, file = PRODUCTS_FILE): Product[] {
   let rows: string[][];
   try {

@@ -95,7 +95,10 @@ export interface CatalogStore {
   reconcile(req: ReconcileRequest): Promise<ReconcileResult>;
   /** Ledger records from `from` on (for the consistency checker). */
   ledger(from: number, limit: number): { entries: LedgerEntry[]; lastSeq: number };
-  /** The change sequence: seq of the last durable ledger record, -1 for an empty ledger. Never goes back. */
+  /**
+   * The change sequence: seq of the last durable ledger record, -1 for an empty ledger. Never goes
+   * back.
+   */
   changeSeq(): number;
   /**
    * Calls `listener` after each batch of records becomes durable, before anything else can read
@@ -146,7 +149,10 @@ class StockStore implements CatalogStore {
   private readonly durable = new Map<string, Product>();
   private readonly keys = new Map<string, KeyState>();
   private readonly pendingByKey = new Map<string, PendingPurchase>();
-  /** What decisions use: the durable meta, with the fence raised by purchases (their records carry it). */
+  /**
+   * What decisions use: the durable meta, with the fence raised by purchases (their records carry
+   * it).
+   */
   private meta: CatalogMeta;
   /** The meta as last asked to be saved (what the next save builds on), and that save. */
   private metaTarget: CatalogMeta;
@@ -254,7 +260,8 @@ class StockStore implements CatalogStore {
     }
     const product = this.live.get(cmd.name);
     if (!product) return Promise.reject(productNotFound());
-    // Check and decrement (or refusal) in this same synchronous step: no other purchase runs between.
+    // Check and decrement (or refusal) in this same synchronous step: no other purchase runs
+    // between.
     return product.quantity < cmd.quantity
       ? this.refuse(cmd, product.quantity)
       : this.take(cmd, product);
@@ -290,7 +297,10 @@ class StockStore implements CatalogStore {
     return outcome;
   }
 
-  /** Takes the stock now (live), answers once the ledger record is durable; pending until accounted for. */
+  /**
+   * Takes the stock now (live), answers once the ledger record is durable; pending until accounted
+   * for.
+   */
   private take(cmd: PurchaseCommand, product: Product): Promise<PurchaseResult> {
     product.quantity -= cmd.quantity;
     const seq = this.ledgerLog.length;
@@ -414,7 +424,10 @@ class StockStore implements CatalogStore {
     await this.ledgerLog.close();
   }
 
-  /** Appends records whose changes are already in `live`; resolves when durable, then reads see them. */
+  /**
+   * Appends records whose changes are already in `live`; resolves when durable, then reads see
+   * them.
+   */
   private write(entries: Omit<LedgerEntry, 'seq'>[]): Promise<void> {
     if (this.failure !== null) return Promise.reject(this.failure);
     const base = this.ledgerLog.length;
@@ -568,7 +581,9 @@ export function describeCatalogDamage(err: unknown): string | null {
   return null;
 }
 
-/** mkdir -p, then fsync the parent of every directory it created so the new entries survive a crash. */
+/**
+ * mkdir -p, then fsync the parent of every directory it created so the new entries survive a crash.
+ */
 async function mkdirDurable(dir: string): Promise<void> {
   const target = path.resolve(dir);
   const first = await fs.mkdir(target, { recursive: true });

@@ -6,8 +6,9 @@
  * - It is a function of its dependencies (cache, catalog client, order router), so tests drive it
  *   with `app.request()` and fakes, and main.ts wires the real ones.
  * - Every input is validated at the edge by the route table (shared/protocol/frontend.ts: body
- *   schema, order number, a body size limit) before the router is called, and every error goes through `onAppError`/`onNotFound`,
- *   so each error is `{"error":{"code":N,"message":...}}` with HTTP status == code.
+ *   schema, order number, a body size limit) before the router is called, and every error goes
+ *   through `onAppError`/`onNotFound`, so each error is `{"error":{"code":N,"message":...}}` with
+ *   HTTP status == code.
  * - Read-your-writes for the ordering client: when an order succeeds the frontend invalidates
  *   the toy in its own cache BEFORE it responds, so the client's next query cannot be served the
  *   stock from before its order, even if the catalog's pushed invalidation is still on its way.
@@ -116,7 +117,10 @@ function isDefiniteRejection(err: unknown): boolean {
   return err instanceof AppError && err.status >= 400 && err.status < 500;
 }
 
-/** The optional Idempotency-Key: one header, a valid key (shared/contracts.ts), counted in the raw headers under @hono/node-server. */
+/**
+ * The optional Idempotency-Key: one header, a valid key (shared/contracts.ts), counted in the raw
+ * headers under @hono/node-server.
+ */
 function idempotencyKeyOf(c: Context): string | undefined {
   const rawHeaders = (c.env as { incoming?: { rawHeaders?: string[] } } | undefined)?.incoming
     ?.rawHeaders;

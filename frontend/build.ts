@@ -41,7 +41,10 @@ export type FrontendConfig = Pick<
   'replicas' | 'catalogUrl' | 'heartbeatIntervalMs' | 'commitQuorum' | 'cacheSize' | 'cacheEnabled'
 > &
   Partial<Pick<Config, 'clusterSecret'>> & {
-    /** How long one client order may spend retrying across failovers (the router's default if absent). */
+    /**
+     * How long one client order may spend retrying across failovers (the router's default if
+     * absent).
+     */
     requestDeadlineMs?: number;
     /** How long without a catalog notice before the cache is not trusted (CHANGE_SILENCE_MS). */
     changeSilenceMs?: number;
@@ -49,7 +52,10 @@ export type FrontendConfig = Pick<
 
 export interface FrontendIo {
   clock: Clock;
-  /** The network as this frontend sees it: the replicas and the catalog (the build adds the cluster credential). */
+  /**
+   * The network as this frontend sees it: the replicas and the catalog (the build adds the cluster
+   * credential).
+   */
   http: HttpClient;
   logger?: Logger;
   registry?: Registry;
@@ -81,7 +87,8 @@ export function buildFrontend(config: FrontendConfig, io: FrontendIo): BuiltFron
   const logger =
     io.logger ?? createLogger('frontend', { level: 'silent', destination: { write: () => {} } });
   const registry = io.registry ?? createRegistry();
-  // Its internal listener checks the cluster credential; its calls to the replicas and the catalog carry it.
+  // Its internal listener checks the cluster credential; its calls to the replicas and the catalog
+  // carry it.
   const { credential, http } = clusterSecurity(config.clusterSecret, io.http, (f, m) =>
     logger.warn(f, m),
   );
@@ -155,7 +162,8 @@ function routerAndRecorder(
     },
   });
   // The status page's record of what this frontend saw: every routed order and catalog call goes
-  // through the recorder's observed wrappers, every router event to it (frontend/status-recorder.ts).
+  // through the recorder's observed wrappers, every router event to it
+  // (frontend/status-recorder.ts).
   const recorder = createStatusRecorder({
     orders: router,
     clock: io.clock,

@@ -38,7 +38,9 @@ export interface ProductCacheOptions {
   enabled?: boolean;
   /** Fetches one toy from the source of truth; throws (e.g. a 404 AppError) when it cannot. */
   loader: ProductLoader;
-  /** False while entries may not be served or kept (see the module comment). Default: always true. */
+  /**
+   * False while entries may not be served or kept (see the module comment). Default: always true.
+   */
   trusted?: () => boolean;
 }
 

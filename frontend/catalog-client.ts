@@ -5,8 +5,8 @@
  * straight through: a 404 becomes `productNotFound()` (the lab's exact 404 message whatever the
  * catalog's body says), a network failure becomes `upstreamUnavailable('catalog')` (503 with
  * Retry-After), any other catalog error is rethrown as the catalog sent it, and a malformed 2xx
- * body is a 502 (the route table's response schema, shared/protocol/catalog.ts). It takes an `HttpClient` so tests and
- * the in-process network can run it without sockets.
+ * body is a 502 (the route table's response schema, shared/protocol/catalog.ts). It takes an
+ * `HttpClient` so tests and the in-process network can run it without sockets.
  */
 import type { Product } from '../shared/contracts.ts';
 import { AppError, productNotFound, upstreamUnavailable } from '../shared/errors.ts';
@@ -15,7 +15,10 @@ import { catalogRoutes } from '../shared/protocol/catalog.ts';
 import { createRouteClient, type CallOptions } from '../shared/protocol/client.ts';
 
 export interface CatalogClient {
-  /** One toy; throws productNotFound() (404) for an unknown name, a 503 when the catalog is unreachable. */
+  /**
+   * One toy; throws productNotFound() (404) for an unknown name, a 503 when the catalog is
+   * unreachable.
+   */
   getProduct(name: string, requestId?: string): Promise<Product>;
   /** Every toy, in the catalog's order. */
   listProducts(): Promise<Product[]>;

@@ -14,7 +14,10 @@ import { nextEpoch as nextEpochAfter } from '../shared/fields.ts';
 export type Probe = {
   id: number;
   status: ReplicaStatus | null;
-  /** Why there is no status: the process refused the connection (it is down), or did not answer in time. */
+  /**
+   * Why there is no status: the process refused the connection (it is down), or did not answer in
+   * time.
+   */
   failure?: 'refused' | 'silent';
 };
 
@@ -73,7 +76,10 @@ export function electionInProgress(probes: readonly Probe[]): boolean {
   );
 }
 
-/** Heartbeats a leader may miss by not answering in time before an election (a refusal counts at once). */
+/**
+ * Heartbeats a leader may miss by not answering in time before an election (a refusal counts at
+ * once).
+ */
 export const SILENT_BEATS_BEFORE_ELECTION = 2;
 
 /** Does this heartbeat answer still show the replica leading the epoch we routed to it? */

@@ -23,7 +23,10 @@ export type Observation =
   /** The router started an election, and why (its own words). */
   | { kind: 'election'; atMs: number; reason: string }
   | { kind: 'election_refused'; atMs: number; replica: number | null; reason: string }
-  /** `why` as the router says it (default 'elected'): 'found' an existing leader, 'newer' epoch seen, 'none' left. */
+  /**
+   * `why` as the router says it (default 'elected'): 'found' an existing leader, 'newer' epoch
+   * seen, 'none' left.
+   */
   | {
       kind: 'leader_change';
       atMs: number;
@@ -64,7 +67,9 @@ export interface Failover {
   to: number | null;
   epoch: number | null;
   reason: string;
-  /** When the frontend first saw trouble with the old leader (null: it saw none before the change). */
+  /**
+   * When the frontend first saw trouble with the old leader (null: it saw none before the change).
+   */
   troubleSinceMs: number | null;
   durationMs: number | null;
   /** From the first sign of trouble to the next acknowledged order (null until one arrives). */

@@ -25,9 +25,15 @@ import { CatalogFreshness } from './freshness.ts';
 
 export interface FrontendInternalAppDeps {
   cache: ProductCache;
-  /** What the frontend has heard of the catalog's changes; the cache's `trusted` reads it. Default: one with no silence rule. */
+  /**
+   * What the frontend has heard of the catalog's changes; the cache's `trusted` reads it. Default:
+   * one with no silence rule.
+   */
   freshness?: CatalogFreshness;
-  /** Required on every internal route; null or absent: an open cluster (loopback only, shared/config.ts). */
+  /**
+   * Required on every internal route; null or absent: an open cluster (loopback only,
+   * shared/config.ts).
+   */
   credential?: ClusterCredential | null;
 }
 

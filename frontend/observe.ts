@@ -64,7 +64,10 @@ export class ObservedProductCache extends ProductCache {
     }
   }
 
-  /** `requestId`: the request that caused it (a catalog notice, an operator's call), for the log line. */
+  /**
+   * `requestId`: the request that caused it (a catalog notice, an operator's call), for the log
+   * line.
+   */
   override invalidate(name: string, requestId?: string): void {
     this.noteChanges();
     const wasCached = this.snapshot.has(name);
@@ -92,7 +95,9 @@ export class ObservedProductCache extends ProductCache {
     return [...this.recent];
   }
 
-  /** Compares the cached names with the last snapshot: new ones were filled, missing ones evicted. */
+  /**
+   * Compares the cached names with the last snapshot: new ones were filled, missing ones evicted.
+   */
   private noteChanges(): void {
     const now = new Set(this.keys());
     const added = [...now].filter((name) => !this.snapshot.has(name));

@@ -65,11 +65,15 @@ export interface LeaderChange {
 
 type Leader = { id: number; epoch: number };
 
-/** Order batches in flight to one replica at once, and orders waiting for one; past that, refused. */
+/**
+ * Order batches in flight to one replica at once, and orders waiting for one; past that, refused.
+ */
 const ORDER_BATCHES_IN_FLIGHT = 4;
 const ORDERS_QUEUED = 20_000;
 
-/** Leader changes kept for /status and metrics; older ones are dropped (counted in `changeCount`). */
+/**
+ * Leader changes kept for /status and metrics; older ones are dropped (counted in `changeCount`).
+ */
 const MAX_HISTORY = 1_000;
 
 /** Errors after which the attempt certainly did nothing, but a retry (maybe elsewhere) may work. */
@@ -322,7 +326,10 @@ export class Router implements OrderRouter {
     }
   }
 
-  /** `fresh`: the heartbeat's own probes, just taken (probing again would wait out a silent leader twice). */
+  /**
+   * `fresh`: the heartbeat's own probes, just taken (probing again would wait out a silent leader
+   * twice).
+   */
   private async runElection(
     trigger: ElectionTrigger,
     reason: string,
@@ -444,7 +451,9 @@ export class Router implements OrderRouter {
 
   // ------------------------------------------------------------------ routing
 
-  /** One attempt at the current leader, abandoned (outcome unknown) if the leader moves meanwhile. */
+  /**
+   * One attempt at the current leader, abandoned (outcome unknown) if the leader moves meanwhile.
+   */
   private async attemptAtLeader<T>(l: Leader, attempt: (l: Leader) => Promise<T>): Promise<T> {
     let abandon = () => {};
     const moved = new Promise<never>((_, reject) => {

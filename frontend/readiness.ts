@@ -78,7 +78,10 @@ export interface FrontendReadinessDeps {
   orders: { view(): ElectionView };
   http: HttpClient;
   commitQuorum: number;
-  /** How long the leader may take to answer (default 1 s: an in-memory answer, well inside a probe's timeout). */
+  /**
+   * How long the leader may take to answer (default 1 s: an in-memory answer, well inside a probe's
+   * timeout).
+   */
   timeoutMs?: number;
 }
 

@@ -67,7 +67,10 @@ export class PerSecond<B> {
     return this.buckets.toArray().find((b) => b.second === second)?.bucket;
   }
 
-  /** Every second from `fromMs` to `toMs` (both included), with `undefined` where nothing was recorded. */
+  /**
+   * Every second from `fromMs` to `toMs` (both included), with `undefined` where nothing was
+   * recorded.
+   */
   range(fromMs: number, toMs: number): Array<{ atMs: number; bucket: B | undefined }> {
     const bySecond = new Map(this.buckets.toArray().map((b) => [b.second, b.bucket]));
     const out: Array<{ atMs: number; bucket: B | undefined }> = [];

@@ -4,7 +4,9 @@
  */
 export type RouterEvent =
   | { type: 'election'; trigger: ElectionTrigger; reason: string }
-  /** A candidate could not take the lead (`replica: null`: no candidate was asked, too few are up). */
+  /**
+   * A candidate could not take the lead (`replica: null`: no candidate was asked, too few are up).
+   */
   | { type: 'election_refused'; replica: number | null; reason: string }
   /** The replica orders go to changed; `why` says how it was learned. */
   | {
@@ -14,7 +16,10 @@ export type RouterEvent =
       why: 'elected' | 'found' | 'newer' | 'none';
     };
 
-/** What made the router elect: none known yet, the leader's heartbeats, or a request that failed at it. */
+/**
+ * What made the router elect: none known yet, the leader's heartbeats, or a request that failed at
+ * it.
+ */
 export type ElectionTrigger = 'no_leader' | 'heartbeat' | 'request_failed';
 
 export function describeRouterEvent(e: RouterEvent): { level: 'info' | 'warn'; msg: string } {

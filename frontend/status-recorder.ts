@@ -17,10 +17,10 @@
  *
  * All memory is bounded (frontend/ring.ts).
  *
- * Shaped as one small class, `Recorder`, that owns the health tracker and the time series and
- * knows what each observation means, and three named wrappers that feed it without knowing what
- * it keeps: `observedRouter`, `observedCatalog` and `startWatch` (the timer). `createStatusRecorder`
- * only wires them.
+ * Shaped as one small class, `Recorder`, that owns the health tracker and the time series and knows
+ * what each observation means, and three named wrappers that feed it without knowing what it keeps:
+ * `observedRouter`, `observedCatalog` and `startWatch` (the timer). `createStatusRecorder` only
+ * wires them.
  */
 import type { Clock } from '../shared/clock.ts';
 import { AppError } from '../shared/errors.ts';
@@ -149,7 +149,9 @@ class Recorder {
   }
 }
 
-/** The router with every placeOrder's outcome and latency recorded; everything else passed through. */
+/**
+ * The router with every placeOrder's outcome and latency recorded; everything else passed through.
+ */
 function observedRouter(
   router: StatusRecorderDeps['orders'],
   clock: Clock,
@@ -185,7 +187,8 @@ function observedCatalog(client: CatalogClient, rec: Recorder): CatalogClient {
       rec.catalog(true, null);
       return out;
     } catch (err) {
-      const answered = err instanceof AppError && err.status < 500; // a 404 is the catalog answering
+      // a 404 is the catalog answering
+      const answered = err instanceof AppError && err.status < 500;
       rec.catalog(answered, answered ? null : (err as Error).message);
       throw err;
     }
@@ -196,7 +199,9 @@ function observedCatalog(client: CatalogClient, rec: Recorder): CatalogClient {
   };
 }
 
-/** Calls `tick` now and then every `everyMs` on `clock` (never if everyMs <= 0); returns the stop. */
+/**
+ * Calls `tick` now and then every `everyMs` on `clock` (never if everyMs <= 0); returns the stop.
+ */
 function startWatch(clock: Clock, everyMs: number, tick: () => void): () => void {
   let cancel: (() => void) | null = null;
   let closed = false;
@@ -235,7 +240,9 @@ export function createStatusRecorder(deps: StatusRecorderDeps): StatusRecorder {
   };
 }
 
-/** Orders each replica is behind the leader, as the last heartbeats saw them; null where unknown. */
+/**
+ * Orders each replica is behind the leader, as the last heartbeats saw them; null where unknown.
+ */
 export function lagByReplica(view: ElectionView): Map<number, number | null> {
   const leader = view.replicas.find((r) => r.id === view.leaderId);
   const leaderLast = leader?.state === 'up' ? leader.lastIndex : null;

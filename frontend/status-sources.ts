@@ -90,7 +90,9 @@ export class RecentOrders {
     private readonly timeoutMs: number,
   ) {}
 
-  /** The newest `shown` orders known, newest first, and whether some could not be fetched in time. */
+  /**
+   * The newest `shown` orders known, newest first, and whether some could not be fetched in time.
+   */
   current(): { recent: Order[]; stale: boolean } {
     const recent = [...this.known.values()]
       .sort((a, b) => b.number - a.number)

@@ -48,7 +48,10 @@ export interface StatusDeps {
   };
   orders: Pick<OrderRouter, 'view' | 'getOrder'>;
   catalog: Pick<CatalogClient, 'listProducts'>;
-  /** What the frontend saw of its orders, elections and the catalog (the banners, series, failovers). */
+  /**
+   * What the frontend saw of its orders, elections and the catalog (the banners, series,
+   * failovers).
+   */
   recorder: Pick<StatusRecorder, 'report'>;
   /** Width of the charts' time axis when the page asks for none. Default 120 000 (two minutes). */
   windowMs?: number;
@@ -56,7 +59,10 @@ export interface StatusDeps {
   startedAtMs?: number;
   /** Wall clock. Default Date.now. */
   now?: () => number;
-  /** How often cache counters are sampled for the charts; 0: only when `sample()` is called. Default 1000. */
+  /**
+   * How often cache counters are sampled for the charts; 0: only when `sample()` is called. Default
+   * 1000.
+   */
   sampleEveryMs?: number;
   /** Samples kept (default 150: the two-minute chart at one a second, and some to spare). */
   maxSamples?: number;
@@ -128,7 +134,10 @@ function parseWindowSeconds(raw: string | undefined): number | undefined {
   return n;
 }
 
-/** The cache's counters sampled over time for the charts: the last `maxSamples`, on a timer or on demand. */
+/**
+ * The cache's counters sampled over time for the charts: the last `maxSamples`, on a timer or on
+ * demand.
+ */
 class CacheSampler {
   private readonly samples: CacheSample[] = [];
   private readonly timer: NodeJS.Timeout | null;

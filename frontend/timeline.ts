@@ -63,7 +63,10 @@ export interface OrderPoint {
 
 export interface LagPoint {
   atMs: number;
-  /** Orders each replica is behind the leader (by replica id); null: down, or no leader to compare with. */
+  /**
+   * Orders each replica is behind the leader (by replica id); null: down, or no leader to compare
+   * with.
+   */
   lag: Record<string, number | null>;
 }
 

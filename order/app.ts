@@ -17,7 +17,10 @@ import type { Replica } from './replica.ts';
 
 export interface OrderAppDeps {
   replica: Replica;
-  /** Required on every internal route; null or absent: an open cluster (loopback only, shared/config.ts). */
+  /**
+   * Required on every internal route; null or absent: an open cluster (loopback only,
+   * shared/config.ts).
+   */
   credential?: ClusterCredential | null;
 }
 
@@ -33,9 +36,9 @@ export function createOrderApp(deps: OrderAppDeps): Hono {
         if (replayed) c.header(REPLAYED_HEADER, 'true');
         return { order_number: orderNumber };
       },
-      // The frontend's concurrent orders in one request (shared/batcher.ts): each is the same call as
-      // POST /orders, and each item carries its own outcome. Their records are appended together,
-      // so they commit together, and the answer goes out when the last one has.
+      // The frontend's concurrent orders in one request (shared/batcher.ts): each is the same call
+      // as POST /orders, and each item carries its own outcome. Their records are appended
+      // together, so they commit together, and the answer goes out when the last one has.
       orderBatch: async ({ body, c }) => {
         const requestId = requestIdOf(c);
         const settled = await Promise.allSettled(

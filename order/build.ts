@@ -66,7 +66,10 @@ export interface ReplicaStorage {
 
 export interface ReplicaIo {
   clock: Clock;
-  /** The network as this replica sees it: its peers and the catalog (the build adds the cluster credential). */
+  /**
+   * The network as this replica sees it: its peers and the catalog (the build adds the cluster
+   * credential).
+   */
   http: HttpClient;
   /**
    * The durable state, opened: order/storage.ts `openReplicaStorage` over DATA_DIR/order-N/ (which
@@ -94,13 +97,19 @@ export interface BuiltReplica {
   name: string;
   address: ReplicaAddress;
   replica: Replica;
-  /** Every route of the replica (order API, internal RPCs, /ready, /metrics) behind the request observer. */
+  /**
+   * Every route of the replica (order API, internal RPCs, /ready, /metrics) behind the request
+   * observer.
+   */
   app: Hono;
   storage: ReplicaStorage;
   registry: Registry;
   /** Starts the replica's own work (recovery questions, catch-up request, the leader watch). */
   start(): Promise<void>;
-  /** Stops the replica and closes its log after its queued writes (the caller closes its server first). */
+  /**
+   * Stops the replica and closes its log after its queued writes (the caller closes its server
+   * first).
+   */
   stop(): Promise<void>;
 }
 
@@ -172,7 +181,9 @@ export function buildReplica(config: ReplicaConfig, io: ReplicaIo): BuiltReplica
   };
 }
 
-/** What buildReplica has made before the replica itself: who it is, its logs, metrics and network. */
+/**
+ * What buildReplica has made before the replica itself: who it is, its logs, metrics and network.
+ */
 interface ReplicaWiring {
   id: number;
   peers: readonly ReplicaAddress[];
@@ -183,7 +194,10 @@ interface ReplicaWiring {
   transport: PeerTransport;
 }
 
-/** The replica over its storage, peers and catalog, each seen through its observer (order/observe.ts). */
+/**
+ * The replica over its storage, peers and catalog, each seen through its observer
+ * (order/observe.ts).
+ */
 function createReplica(config: ReplicaConfig, io: ReplicaIo, w: ReplicaWiring): Replica {
   const { logger, registry, http } = w;
   const logEvent = replicaEventLogger(logger);

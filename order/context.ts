@@ -41,7 +41,10 @@ export interface ReplicaOptions {
   idempotencyKeysRetained?: number;
   /** Everything the replica reports (order/events.ts). */
   onEvent?: (e: ReplicaEvent) => void;
-  /** Called when the replica must not go on (a safety assertion or a durable write failed); default throws. */
+  /**
+   * Called when the replica must not go on (a safety assertion or a durable write failed); default
+   * throws.
+   */
   onFatal?: (err: Error) => void;
 }
 
@@ -57,7 +60,9 @@ export class ReplicaContext {
   viewStartIndex = -1;
   /** Leading, and the start-of-epoch log is durable on a quorum of intact replicas. */
   established = false;
-  /** Lost (as leader) or could not gather (as candidate) a quorum, and no leader reached it since. */
+  /**
+   * Lost (as leader) or could not gather (as candidate) a quorum, and no leader reached it since.
+   */
   isolated = false;
   stopped = false;
   readonly commitTimeoutMs: number;

@@ -148,7 +148,9 @@ function firstConflict(
   return { truncateFrom: null, firstNew: entries.length };
 }
 
-/** Where to cut records past everything the leader holds (null: keep them), when nothing conflicts. */
+/**
+ * Where to cut records past everything the leader holds (null: keep them), when nothing conflicts.
+ */
 function staleSuffixStart(
   log: LogView,
   req: AppendRequest,
@@ -187,7 +189,8 @@ function logEpochAfter(
   return equalsLeaderPrefix && holdsStartLog ? Math.max(meta.logEpoch, req.epoch) : meta.logEpoch;
 }
 
-// ------------------------------------------------------------------------------- leader bookkeeping
+// ------------------------------------------------------------------------------- leader
+// bookkeeping
 
 export interface FollowerProgress {
   /** Next index to send. */

@@ -22,7 +22,9 @@ export type ReplicaEvent =
   | { type: 'recovered'; epoch: number; leaderId: number; orders: number }
   | { type: 'catchup_requested'; leaderId: number; epoch: number; after: number }
   | { type: 'became_leader'; epoch: number; orders: number; logFrom: number }
-  /** This leader's start-of-epoch log is durable on a quorum: it may now decide "never committed". */
+  /**
+   * This leader's start-of-epoch log is durable on a quorum: it may now decide "never committed".
+   */
   | { type: 'established'; epoch: number; orders: number }
   | { type: 'log_adopted'; orders: number; from: number; epoch: number }
   | { type: 'log_truncated'; from: number; leaderId: number; epoch: number }

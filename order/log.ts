@@ -41,7 +41,9 @@ export function orderFields(e: UnsignedEntry): Array<string | number> {
   return [e.index, e.epoch, e.name, e.quantity, e.key];
 }
 
-/** The bytes a record's checksum covers: its fields joined, as shared/wal.ts chainFields sees them. */
+/**
+ * The bytes a record's checksum covers: its fields joined, as shared/wal.ts chainFields sees them.
+ */
 export function recordContent(e: UnsignedEntry): string {
   return orderFields(e).join(',');
 }
@@ -54,7 +56,9 @@ export function signEntry(prevCrc: number, e: UnsignedEntry): OrderEntry {
   return { ...e, crc: chainCrc(prevCrc, e) };
 }
 
-/** True if `entries` continue a log whose last record is (prevIndex, prevCrc) with a valid chain. */
+/**
+ * True if `entries` continue a log whose last record is (prevIndex, prevCrc) with a valid chain.
+ */
 export function verifyChain(
   prevIndex: number,
   prevCrc: number,

@@ -43,7 +43,9 @@ export { META_FILE };
 
 export interface MetaStore {
   load(): Meta;
-  /** Resolves once the new meta is durable; rejects if it could not be made durable. In call order. */
+  /**
+   * Resolves once the new meta is durable; rejects if it could not be made durable. In call order.
+   */
   save(meta: Meta): Promise<void>;
 }
 

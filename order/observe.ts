@@ -72,7 +72,10 @@ export function observeMeta(meta: MetaStore, logger: Logger): MetaStore {
   };
 }
 
-/** Logs when the leader this replica knows of changes, checked every `everyMs` on `clock`. Returns a stop function. */
+/**
+ * Logs when the leader this replica knows of changes, checked every `everyMs` on `clock`. Returns a
+ * stop function.
+ */
 export function watchLeader(
   status: () => ReplicaStatus,
   logger: Logger,

@@ -1,9 +1,9 @@
 /**
- * How a replica reaches its peers and the catalog: small interfaces over the injected
- * `HttpClient`, so the same code runs over undici sockets in production and over in-process Hono
- * apps in tests. Every call goes by route id through the route tables (shared/protocol/), which
- * give its path, method, credential and response schema. Errors come back as the peer's own AppError (e.g. stale_epoch with the epoch it
- * promised) or as a NetworkError.
+ * How a replica reaches its peers and the catalog: small interfaces over the injected `HttpClient`,
+ * so the same code runs over undici sockets in production and over in-process Hono apps in tests.
+ * Every call goes by route id through the route tables (shared/protocol/), which give its path,
+ * method, credential and response schema. Errors come back as the peer's own AppError (e.g.
+ * stale_epoch with the epoch it promised) or as a NetworkError.
  */
 import type {
   AppendRequest,

@@ -62,7 +62,8 @@ export function judgeReplicaReadiness(
     message: string,
     lag: number | null = null,
   ): ReplicaReadiness => ({ ready: false, why, message, leaderId: self.leaderId, lag });
-  // Durable state not (yet) trusted: the replica counts toward no quorum until a leader has refilled it.
+  // Durable state not (yet) trusted: the replica counts toward no quorum until a leader has
+  // refilled it.
   if (self.storage !== 'intact')
     return no(
       'recovering',
@@ -99,7 +100,10 @@ export interface ReplicaReadinessDeps {
   replica: { status(): ReplicaStatus };
   /** The status of peer `id` (the leader), or a rejection; main.ts passes the peer transport's. */
   peerStatus(id: number, timeoutMs: number): Promise<ReplicaStatus>;
-  /** How long the leader may take to answer (default 1 s: an in-memory answer, well inside a probe's timeout). */
+  /**
+   * How long the leader may take to answer (default 1 s: an in-memory answer, well inside a probe's
+   * timeout).
+   */
   timeoutMs?: number;
 }
 

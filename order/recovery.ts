@@ -60,13 +60,17 @@ export function storageOnOpen(
   };
 }
 
-/** Peers whose word on "I never promised anything" counts: not known to have lost state themselves. */
+/**
+ * Peers whose word on "I never promised anything" counts: not known to have lost state themselves.
+ */
 function remembers(s: ReplicaStatus): boolean {
   return s.storage === 'intact' || s.storage === 'recovering';
 }
 
 export type UnverifiedDecision =
-  /** No orders anywhere a quorum could have put them: start intact, promising nothing up to `floor`. */
+  /**
+   * No orders anywhere a quorum could have put them: start intact, promising nothing up to `floor`.
+   */
   { kind: 'new-cluster'; floor: number } | { kind: 'history' } | { kind: 'undecided' };
 
 /**

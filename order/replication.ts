@@ -164,7 +164,9 @@ export class Replication {
     });
   }
 
-  /** Newest time at which a quorum (this leader and the freshest quorum - 1 followers) was heard. */
+  /**
+   * Newest time at which a quorum (this leader and the freshest quorum - 1 followers) was heard.
+   */
   private quorumContactMs(reachableOnly = false): number {
     const need = this.ctx.quorum - 1;
     if (need <= 0) return Infinity;

@@ -163,7 +163,9 @@ export class ViewChange {
     return page;
   }
 
-  /** Finds the last record both logs hold: steps back from our end, doubling, until the crcs agree. */
+  /**
+   * Finds the last record both logs hold: steps back from our end, doubling, until the crcs agree.
+   */
   private async findAgreement(
     peer: number,
     epoch: number,

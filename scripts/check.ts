@@ -46,7 +46,8 @@ async function main(): Promise<number> {
   try {
     if (args.mode === 'offline') report = await checkDataDir(args.dataDir, args.histories);
     else {
-      // The logs and the ledger are internal routes: the same CLUSTER_SECRET(_FILE) as the services.
+      // The logs and the ledger are internal routes: the same CLUSTER_SECRET(_FILE) as the
+      // services.
       let secret: string | null;
       try {
         secret = loadClusterSecret(process.env);

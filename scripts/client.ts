@@ -2,8 +2,9 @@
  * The toy store's client CLI: drives the frontend with concurrent clients and reports latency,
  * failures and order correctness.
  *
- *   npm run client -- --clients 5 --iterations 100 --p 0.5 [--duration S] [--url http://127.0.0.1:8000]
- *                     [--seed N] [--history FILE] [--no-idempotency] [--json]
+ *   npm run client -- --clients 5 --iterations 100 --p 0.5 [--duration S]
+ *                     [--url http://127.0.0.1:8000] [--seed N] [--history FILE]
+ *                     [--no-idempotency] [--json]
  *
  * All logic lives in `lib/client/`; this file only reads argv, opens the history file, prints
  * and picks the exit code: 0 all good; 1 any mismatch (each is printed), a store violation the
@@ -64,7 +65,10 @@ async function main(): Promise<number> {
   return report(args, result);
 }
 
-/** The run, its progress line shown while it lasts; the history file is closed whole whatever happens. */
+/**
+ * The run, its progress line shown while it lasts; the history file is closed whole whatever
+ * happens.
+ */
 async function run(
   args: ClientArgs,
   history: HistoryFile | null,

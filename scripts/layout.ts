@@ -1,8 +1,8 @@
 /**
- * `npm run layout [-- --over N] [--roots catalog,order,...] [--root DIR]`: what a reader has to hold, and
- * whether the layers point one way. Prints every function over N lines (default 70), the
- * largest function and the longest file per root, and every import that breaks the layering
- * rule (scripts/lib/layout/imports.ts); exits 1 on a wrong import.
+ * `npm run layout [-- --over N] [--roots catalog,order,...] [--root DIR]`: what a reader has to
+ * hold, and whether the layers point one way. Prints every function over N lines (default 70), the
+ * largest function and the longest file per root, and every import that breaks the layering rule
+ * (scripts/lib/layout/imports.ts); exits 1 on a wrong import.
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';

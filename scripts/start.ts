@@ -250,8 +250,8 @@ function shownPath(file: string): string {
 /** `ORDER_ID=3 npm run order`, plus each variable the replica was given that is not its default. */
 function restartCommand(c: Cluster, service: ServiceName): string {
   const given = c.envOf(service);
-  // LOG_FORMAT=json is for this launcher; a person's terminal gets the replica's own default.
-  // A secret (the table's `secret`) is never copied: the hint names the file or the user's variable.
+  // LOG_FORMAT=json is for this launcher; a person's terminal gets the replica's own default. A
+  // secret (the table's `secret`) is never copied: the hint names the file or the user's variable.
   const secretVars = new Set(SETTING_LIST.filter((s) => s.secret).map((s) => s.env));
   const vars = nonDefaultVariables(given, 'order').filter(
     (v) => v !== 'ORDER_ID' && v !== 'LOG_FORMAT' && !secretVars.has(v),

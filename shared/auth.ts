@@ -125,7 +125,9 @@ export function withClusterCredential<H extends HttpClient>(
   return Object.assign(wrapped, http);
 }
 
-/** What a service logs at start when it has no secret (it runs on loopback, or config refused it). */
+/**
+ * What a service logs at start when it has no secret (it runs on loopback, or config refused it).
+ */
 export const OPEN_CLUSTER_WARNING =
   'no CLUSTER_SECRET: internal routes answer anyone who can reach this loopback port (npm start makes a secret; set one on a shared machine)';
 

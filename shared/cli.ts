@@ -84,7 +84,9 @@ export function toolHelp(name: string, what: string, usage: string): string {
   return `${wrap(what, 100, '  ', `${name}: `)}\n\n${usage}`;
 }
 
-/** Words wrapped to `width` columns; the first line starts with `first`, the others with `indent`. */
+/**
+ * Words wrapped to `width` columns; the first line starts with `first`, the others with `indent`.
+ */
 export function wrap(text: string, width: number, indent: string, first = ''): string {
   const lines: string[] = [];
   let line = '';

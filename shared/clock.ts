@@ -37,7 +37,9 @@ export class ManualClock implements Clock {
   sleep(ms: number): Promise<void> {
     return new Promise((resolve) => this.setTimeout(resolve, ms));
   }
-  /** Moves time forward, firing due timers in order and letting promise callbacks run between them. */
+  /**
+   * Moves time forward, firing due timers in order and letting promise callbacks run between them.
+   */
   async advance(ms: number): Promise<void> {
     const target = this.current + ms;
     for (;;) {

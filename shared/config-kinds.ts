@@ -122,7 +122,10 @@ export const origins: Kind<string[]> = {
   },
 };
 
-/** `id=http://host:port,...` (the format's one reader, shared/replica-list.ts), sorted by id, highest (the highest priority) first. */
+/**
+ * `id=http://host:port,...` (the format's one reader, shared/replica-list.ts), sorted by id,
+ * highest (the highest priority) first.
+ */
 export const replicaList: Kind<ReplicaAddress[]> = {
   type: 'comma-separated id=http://host:port',
   parse: (raw, name) => {

@@ -85,7 +85,9 @@ const setting = <T>(s: Setting<T>): Setting<T> => s;
 const SERVERS: readonly Reader[] = ['catalog', 'order', 'frontend', 'start'];
 const url = (p: number) => `http://127.0.0.1:${p}`;
 
-/** The table, in the order the README shows it; a derived entry comes after what it derives from. */
+/**
+ * The table, in the order the README shows it; a derived entry comes after what it derives from.
+ */
 export const SETTINGS = {
   frontendPort: setting({
     env: 'FRONTEND_PORT',
@@ -352,7 +354,10 @@ function resolve(env: Env, reader?: Reader): Resolved {
   return { values: values as Values, defaults: defaults as Values, problems };
 }
 
-/** The configuration `reader` runs with (every variable when no reader is given); throws a ConfigError naming every bad one. */
+/**
+ * The configuration `reader` runs with (every variable when no reader is given); throws a
+ * ConfigError naming every bad one.
+ */
 export function loadConfig(env: Env, reader?: Reader): Config {
   const { values, problems } = resolve(env, reader);
   const secret = secretRules(env, values, reader, problems);
@@ -402,7 +407,10 @@ export function loadClusterSecret(env: Env): string | null {
   return loadConfig(only).clusterSecret;
 }
 
-/** The variables in `env` that `reader` reads whose value differs from their default (for printing a command line). */
+/**
+ * The variables in `env` that `reader` reads whose value differs from their default (for printing a
+ * command line).
+ */
 export function nonDefaultVariables(env: Env, reader: Reader): string[] {
   const { values, defaults } = resolve(env, reader);
   return settingsReadBy(reader)

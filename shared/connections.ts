@@ -59,10 +59,15 @@ export interface ConnectionStats {
   max: number;
   /** Connections with a request in flight. */
   busy: number;
-  /** Idle connections closed to make room, so far; `shedNeverRequested` of them had sent nothing. */
+  /**
+   * Idle connections closed to make room, so far; `shedNeverRequested` of them had sent nothing.
+   */
   shed: number;
   shedNeverRequested: number;
-  /** Connections refused so far: answered 503, or closed at accept once the overflow budget was spent. */
+  /**
+   * Connections refused so far: answered 503, or closed at accept once the overflow budget was
+   * spent.
+   */
   refused: number;
   refusedAtAccept: number;
 }

@@ -86,12 +86,17 @@ export const OrderEntrySchema = ORDER_ENTRY.one;
 export type OrderEntry = z.infer<typeof OrderEntrySchema>;
 /** The most records one append or one fetched page of the log may carry. */
 export const MAX_LOG_PAGE = 100_000;
-/** A page of records: checked field by field without zod, which only names the error of a bad page. */
+/**
+ * A page of records: checked field by field without zod, which only names the error of a bad page.
+ */
 const OrderEntriesSchema = ORDER_ENTRY.list(MAX_LOG_PAGE);
 
 /** Where a replica's log stands: what a candidate compares to pick the most up-to-date log. */
 export const LogHeadSchema = z.object({
-  /** Epoch of the last leader whose whole start-of-epoch log this replica holds (VR's last normal view). */
+  /**
+   * Epoch of the last leader whose whole start-of-epoch log this replica holds (VR's last normal
+   * view).
+   */
   logEpoch: EPOCH.schema(),
   lastIndex: LOG_POSITION.schema(),
   lastCrc: CRC32.schema(),
@@ -101,7 +106,10 @@ export type LogHead = z.infer<typeof LogHeadSchema>;
 export const RoleSchema = z.enum(['follower', 'candidate', 'leader']);
 export type Role = z.infer<typeof RoleSchema>;
 
-/** Whether a replica's durable state can be trusted (order/recovery.ts); only 'intact' counts toward quorums. */
+/**
+ * Whether a replica's durable state can be trusted (order/recovery.ts); only 'intact' counts toward
+ * quorums.
+ */
 export const STORAGE_STATES = ['unverified', 'intact', 'recovering', 'amnesiac'] as const;
 export const StorageStateSchema = z.enum(STORAGE_STATES);
 export type StorageState = z.infer<typeof StorageStateSchema>;
@@ -116,7 +124,9 @@ export const ReplicaStatusSchema = z.object({
   head: LogHeadSchema,
   commitIndex: LOG_POSITION.schema(),
   storage: StorageStateSchema,
-  /** Leading, and its start-of-epoch log is durable on a quorum (it may decide "never committed"). */
+  /**
+   * Leading, and its start-of-epoch log is durable on a quorum (it may decide "never committed").
+   */
   established: z.boolean(),
   /**
    * It lost contact with a quorum as leader, or could not gather one as candidate, and has heard
@@ -156,11 +166,20 @@ export const AppendRequestSchema = z.object({
   entries: OrderEntriesSchema,
   /** Highest index the leader knows is on a majority. */
   commitIndex: LOG_POSITION.schema(),
-  /** The leader's last index when its epoch began: a follower holding all of it may claim logEpoch = epoch. */
+  /**
+   * The leader's last index when its epoch began: a follower holding all of it may claim logEpoch =
+   * epoch.
+   */
   viewStartIndex: LOG_POSITION.schema(),
-  /** The leader's last index when it sent this: a follower's records past it are not in the leader's log. */
+  /**
+   * The leader's last index when it sent this: a follower's records past it are not in the leader's
+   * log.
+   */
   leaderLastIndex: LOG_POSITION.schema(),
-  /** The leader's start-of-epoch log is durable on a quorum of intact replicas (a recovering follower may rejoin). */
+  /**
+   * The leader's start-of-epoch log is durable on a quorum of intact replicas (a recovering
+   * follower may rejoin).
+   */
   established: z.boolean(),
 });
 export type AppendRequest = z.infer<typeof AppendRequestSchema>;
@@ -185,7 +204,10 @@ export const AppendResponseSchema = z.discriminatedUnion('ok', [
 export type AppendResponse = z.infer<typeof AppendResponseSchema>;
 
 export const FetchLogResponseSchema = z.object({
-  /** crc of the record at from-1 on the serving replica (0 when from is 0), null if it has no such record. */
+  /**
+   * crc of the record at from-1 on the serving replica (0 when from is 0), null if it has no such
+   * record.
+   */
   prevCrc: CRC32.schema().nullable(),
   entries: OrderEntriesSchema,
   lastIndex: LOG_POSITION.schema(),
@@ -212,7 +234,9 @@ export const CatchupRequestSchema = z.object({
 });
 export type CatchupRequest = z.infer<typeof CatchupRequestSchema>;
 
-/** Frontend → leader: the order plus the epoch the frontend believes the leader leads, for fencing. */
+/**
+ * Frontend → leader: the order plus the epoch the frontend believes the leader leads, for fencing.
+ */
 export const LeaderOrderRequestSchema = OrderRequestSchema.extend({
   key: IDEMPOTENCY_KEY.schema(),
   epoch: EPOCH.schema().positive(),
@@ -224,7 +248,9 @@ export type LeaderOrderRequest = z.infer<typeof LeaderOrderRequestSchema>;
 export const PurchaseRequestSchema = OrderRequestSchema.extend({
   /** Identity of the order attempt; the same key never decrements twice. */
   key: IDEMPOTENCY_KEY.schema(),
-  /** Epoch of the leader asking (fencing token; recorded, enforced once leaders tell the catalog). */
+  /**
+   * Epoch of the leader asking (fencing token; recorded, enforced once leaders tell the catalog).
+   */
   epoch: EPOCH.schema(),
 });
 export type PurchaseRequest = z.infer<typeof PurchaseRequestSchema>;
@@ -268,7 +294,10 @@ export const LeaderOrderBatchRequestSchema = z.object({
   orders: z.array(LeaderOrderRequestSchema).min(1).max(MAX_BATCH_ITEMS),
 });
 export type LeaderOrderBatchRequest = z.infer<typeof LeaderOrderBatchRequestSchema>;
-/** A leader's answer to one order of a batch: its number, and whether it replays an earlier request's. */
+/**
+ * A leader's answer to one order of a batch: its number, and whether it replays an earlier
+ * request's.
+ */
 export const PlacedOrderSchema = z.object({
   order_number: ORDER_NUMBER.schema(),
   replayed: z.boolean(),
@@ -279,11 +308,15 @@ export type PurchaseResult = z.infer<typeof PurchaseResultSchema>;
 /** A batch's answer: one result per item sent, in order. */
 export const batchAnswerSchema = <T extends z.ZodTypeAny>(data: T) =>
   z.object({ results: z.array(batchResultSchema(data)) });
-/** `POST /orders/batch` on a replica and `POST /purchases/batch` on the catalog (shared/protocol/). */
+/**
+ * `POST /orders/batch` on a replica and `POST /purchases/batch` on the catalog (shared/protocol/).
+ */
 export const OrderBatchAnswerSchema = batchAnswerSchema(PlacedOrderSchema);
 export const PurchaseBatchAnswerSchema = batchAnswerSchema(PurchaseResultSchema);
 
-/** One toy dropped by hand (`POST /internal/invalidate`, an operator's curl); carries no sequence. */
+/**
+ * One toy dropped by hand (`POST /internal/invalidate`, an operator's curl); carries no sequence.
+ */
 export const InvalidationSchema = z.object({ name: TOY_NAME.schema() });
 export type Invalidation = z.infer<typeof InvalidationSchema>;
 
@@ -354,7 +387,10 @@ export async function parseJsonBody<T>(
 
 // ---------------------------------------------------------------- exactly-once and auditing
 
-/** Client-chosen identity of one intended order (IETF draft "The Idempotency-Key HTTP Header Field"). */
+/**
+ * Client-chosen identity of one intended order (IETF draft "The Idempotency-Key HTTP Header
+ * Field").
+ */
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 /**
  * The `Idempotency-Key` header's value: undefined when absent, else a valid key (shared/fields.ts)
@@ -377,7 +413,10 @@ export function parseIdempotencyKeyHeader(
   return raw;
 }
 
-/** How many times header `name` (lower case) occurs in Node's `rawHeaders` ([name, value, name, value, ...]). */
+/**
+ * How many times header `name` (lower case) occurs in Node's `rawHeaders` ([name, value, name,
+ * value, ...]).
+ */
 export function countRawHeader(rawHeaders: readonly string[], name: string): number {
   let n = 0;
   for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === name) n++;
@@ -435,7 +474,9 @@ export const HistoryEventSchema = z.object({
   request: z.record(z.unknown()),
   response: z.object({ status: z.number().int(), body: z.unknown() }).nullable(),
   timeMs: z.number(),
-  /** On a completion: every HTTP attempt, oldest first (the client's retries; optional, bounded). */
+  /**
+   * On a completion: every HTTP attempt, oldest first (the client's retries; optional, bounded).
+   */
   attempts: z.array(HistoryAttemptSchema).max(1000).optional(),
 });
 export type HistoryEvent = z.infer<typeof HistoryEventSchema>;
@@ -472,7 +513,9 @@ export type PurchaseRef = z.infer<typeof PurchaseRefSchema>;
 /** How many purchases one reconcile may name in each list; a leader sends the rest next round. */
 export const MAX_RECONCILE_ITEMS = 4096;
 
-/** Leader → catalog: these pending purchases have committed orders; these never will (undo them). */
+/**
+ * Leader → catalog: these pending purchases have committed orders; these never will (undo them).
+ */
 export const ReconcileRequestSchema = z.object({
   epoch: EPOCH.schema().positive(),
   committed: z.array(PurchaseRefSchema).max(MAX_RECONCILE_ITEMS),

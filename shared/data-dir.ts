@@ -9,7 +9,8 @@
  *   DATA_DIR/catalog/ledger.csv.synced   its last fsynced length (TRACK_FSYNC_OFFSETS, chaos only)
  *   DATA_DIR/catalog/products.csv        a snapshot of the stock, rebuilt from the ledger
  *   DATA_DIR/catalog/meta.json           the catalog's fence epoch and accounting position
- *   DATA_DIR/order-N/orders.csv          replica N's order log (order/file-log.ts), with .mark, .synced
+ *   DATA_DIR/order-N/orders.csv          replica N's order log (order/file-log.ts), with its
+ *                                        .mark and .synced, as the ledger's
  *   DATA_DIR/order-N/meta.json           replica N's promises and storage condition (order/meta.ts)
  *
  * Copies a service keeps of a damaged file sit beside it: `<file>.torn-<ms>` (a cut torn tail),

@@ -86,7 +86,9 @@ export const staleEpoch = (promisedEpoch: number) =>
   );
 export const noQuorum = (why: string) =>
   new AppError(503, 'no_quorum', `order not taken: ${why}`, 1);
-/** The order may or may not commit: never a definite failure, so a client must not treat it as one. */
+/**
+ * The order may or may not commit: never a definite failure, so a client must not treat it as one.
+ */
 export const outcomeUnknown = (why: string) =>
   new AppError(504, 'outcome_unknown', `order outcome unknown: ${why}`);
 export const idempotencyKeyReused = () =>
@@ -104,7 +106,9 @@ export const requestInProgress = () =>
 /** A replica rebuilding lost or damaged state: it may not vote, lead or count until it has. */
 export const recovering = (why: string) =>
   new AppError(503, 'recovering', `this replica is recovering its state: ${why}`, 1);
-/** A readiness probe's "not now" (GET /ready): the service is alive but should get no traffic yet. */
+/**
+ * A readiness probe's "not now" (GET /ready): the service is alive but should get no traffic yet.
+ */
 export const notReady = (message: string, detail: Record<string, unknown>) =>
   new AppError(503, 'not_ready', `not ready: ${message}`, 1, detail);
 export const upstreamUnavailable = (what: string) =>
@@ -197,7 +201,8 @@ export function unmatchedRequestHandler(app: Hono<any, any, any>): NotFoundHandl
 
 /** The methods `app` serves `path` under, in ROUTE_METHODS order; empty if none. */
 export function allowedMethods(app: Hono<any, any, any>, path: string): string[] {
-  // `path` is the routed path (c.req.path: a non-strict app has already dropped one trailing slash).
+  // `path` is the routed path (c.req.path: a non-strict app has already dropped one trailing
+  // slash).
   const allowed = new Set<string>();
   for (const method of ROUTE_METHODS) {
     const [handlers] = app.router.match(method, path) as unknown as [

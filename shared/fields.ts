@@ -24,7 +24,10 @@ export interface IntField {
   valid(n: unknown): n is number;
   /** The zod schema: an integer within [min, max], with messages naming the field. */
   schema(): z.ZodNumber;
-  /** Reads the canonical decimal text the codecs write (`String(n)`); null if not one or out of range. */
+  /**
+   * Reads the canonical decimal text the codecs write (`String(n)`); null if not one or out of
+   * range.
+   */
   decode(text: string | undefined): number | null;
   /** Reads a decimal from a URL or a flag: like `decode`, but leading zeros are allowed. */
   parse(text: string): number | null;
@@ -154,7 +157,9 @@ export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 export const EPOCH = intField('epoch', 0, MAX);
 /** An order's number, which is its index in the replicated log. */
 export const ORDER_NUMBER = intField('order number', 0, MAX - 1);
-/** A position in the order log that may be "before the first record" (-1): lastIndex, commitIndex. */
+/**
+ * A position in the order log that may be "before the first record" (-1): lastIndex, commitIndex.
+ */
 export const LOG_POSITION = intField('index', -1, ORDER_NUMBER.max);
 /** A count of records, or the index where the next one goes. */
 export const LOG_LENGTH = intField('length', 0, ORDER_NUMBER.max + 1);
@@ -221,7 +226,10 @@ export const PRICE = {
   schema: () => z.number().finite().nonnegative().max(PRICE.max),
 };
 
-/** The epoch after `epoch`, or an error when the field's bound is reached (never an unwritable epoch). */
+/**
+ * The epoch after `epoch`, or an error when the field's bound is reached (never an unwritable
+ * epoch).
+ */
 export function nextEpoch(epoch: number): number {
   if (!EPOCH.valid(epoch) || epoch >= EPOCH.max)
     throw new RangeError(`no epoch after ${epoch}: epochs end at ${EPOCH.max}`);

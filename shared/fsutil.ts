@@ -69,7 +69,10 @@ export function createSyncedOffsetTracker(file: string): (syncedBytes: number) =
   };
 }
 
-/** A file that exists but cannot be read as what it should hold: damage, never a silent reset to defaults. */
+/**
+ * A file that exists but cannot be read as what it should hold: damage, never a silent reset to
+ * defaults.
+ */
 export class UnreadableFileError extends Error {
   readonly code = 'unreadable_file';
   constructor(
@@ -84,12 +87,17 @@ export class UnreadableFileError extends Error {
 export interface JsonFile<T> {
   /** The last value that is durable (a copy). */
   load(): T;
-  /** Writes `next` after every earlier save; resolves once it is durable, and only then does `load` return it. */
+  /**
+   * Writes `next` after every earlier save; resolves once it is durable, and only then does `load`
+   * return it.
+   */
   save(next: T): Promise<void>;
 }
 
 export interface JsonFileOptions {
-  /** Called when a save fails; must not return normally. Default: crashOnDurabilityError (exit 70). */
+  /**
+   * Called when a save fails; must not return normally. Default: crashOnDurabilityError (exit 70).
+   */
   onFatal?: (what: string, err: unknown) => never;
   /** How a save reaches the disk (tests inject a failing one); default writeFileAtomic. */
   write?: (file: string, contents: string) => Promise<void>;

@@ -101,7 +101,10 @@ function decode(text: string): unknown {
   }
 }
 
-/** Keep-alive pooled client for real processes. Idle sockets close before the server's keep-alive timeout (shared/keep-alive.ts). */
+/**
+ * Keep-alive pooled client for real processes. Idle sockets close before the server's keep-alive
+ * timeout (shared/keep-alive.ts).
+ */
 export function createPooledHttp(
   opts: { connectionsPerOrigin?: number; keepAliveTimeoutMs?: number } = {},
 ): HttpClient & { close(): Promise<void> } {
@@ -208,7 +211,10 @@ export function createInProcessNetwork(opts: FetchHttpOptions = {}) {
   };
 }
 
-/** Returns the `data` of a 2xx JSON response validated by `schema`, or throws the peer's error as an AppError. */
+/**
+ * Returns the `data` of a 2xx JSON response validated by `schema`, or throws the peer's error as an
+ * AppError.
+ */
 export function expectData<T>(res: HttpResponse, schema: z.ZodType<T>): T {
   if (res.status >= 200 && res.status < 300) {
     const data = (res.body as { data?: unknown } | undefined)?.data;

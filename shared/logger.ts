@@ -86,7 +86,9 @@ export class LineChunker {
     return true;
   }
 
-  /** Hands on what is gathered, then asks sonic-boom to write everything out (`cb` once written). */
+  /**
+   * Hands on what is gathered, then asks sonic-boom to write everything out (`cb` once written).
+   */
   flush(cb?: (err?: Error) => void): void {
     this.handOn();
     this.dest.flush(cb);
@@ -223,7 +225,9 @@ export function jsonString(s: string): string {
   return PLAIN_JSON.test(s) ? `"${s}"` : JSON.stringify(s);
 }
 
-/** Writes at info even when LOG_LEVEL is quieter: for the lines a launcher or operator relies on. */
+/**
+ * Writes at info even when LOG_LEVEL is quieter: for the lines a launcher or operator relies on.
+ */
 export function announce(logger: Logger, fields: Record<string, unknown>, msg: string): void {
   const target = logger.isLevelEnabled('info') ? logger : logger.child({}, { level: 'info' });
   target.info(fields, msg);

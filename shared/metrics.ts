@@ -77,7 +77,9 @@ export function gaugeFrom<L extends string = never>(
   });
 }
 
-/** Returns the metric registered under `name`, or creates it (so two apps can share one registry). */
+/**
+ * Returns the metric registered under `name`, or creates it (so two apps can share one registry).
+ */
 export function getOrCreate<M>(registry: Registry, name: string, create: () => M): M {
   return (registry.getSingleMetric(name) as M | undefined) ?? create();
 }

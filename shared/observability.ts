@@ -35,7 +35,10 @@ import { getOrCreate, METRIC_PREFIX, type Registry } from './metrics.ts';
 import { acceptRequestId, newRequestId, REQUEST_ID, REQUEST_ID_HEADER } from './request-context.ts';
 import { metricsRoute, QUIET_ROUTES } from './protocol/index.ts';
 
-/** Requests a service answers many times a second by itself (`quiet` in the route tables); logged at debug unless traced. */
+/**
+ * Requests a service answers many times a second by itself (`quiet` in the route tables); logged at
+ * debug unless traced.
+ */
 export { QUIET_ROUTES };
 
 export const UNMATCHED_ROUTE = 'unmatched';

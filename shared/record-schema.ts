@@ -20,7 +20,9 @@ export type RecordOf<M extends FieldMap> = { [K in keyof M]: ValueOf<M[K]> };
 export interface RecordSchema<M extends FieldMap> {
   /** One record, checked by zod (messages name the field). */
   readonly one: z.ZodType<RecordOf<M>, z.ZodTypeDef, unknown>;
-  /** A list of at most `maxItems` records: the plain check, and zod only for a list that fails it. */
+  /**
+   * A list of at most `maxItems` records: the plain check, and zod only for a list that fails it.
+   */
   list(maxItems: number): z.ZodType<RecordOf<M>[], z.ZodTypeDef, unknown>;
 }
 

@@ -3,11 +3,11 @@
  * frontend to the order leader, the catalog and the followers, and `grep <id>` over every
  * service's output finds its lines.
  *
- * The id travels explicitly: the request observer (shared/observability.ts) puts the id it was
- * sent (or a new one) on the context of the request it serves, handlers read it with `requestIdOf(c)` and hand
- * it to the calls they make (`HttpRequest.requestId`, shared/http.ts). No AsyncLocalStorage: on Node 20
- * it turns on async hooks for every promise in the process, which cost a fifth of the frontend's
- * CPU on a cached read, for ids that only a handful of calls need.
+ * The id travels explicitly: the request observer (shared/observability.ts) puts the id it was sent
+ * (or a new one) on the context of the request it serves, handlers read it with `requestIdOf(c)`
+ * and hand it to the calls they make (`HttpRequest.requestId`, shared/http.ts). No
+ * AsyncLocalStorage: on Node 20 it turns on async hooks for every promise in the process, which
+ * cost a fifth of the frontend's CPU on a cached read, for ids that only a handful of calls need.
  *
  * Ids from outside are untrusted: only short ids of safe characters are kept (a comma-separated
  * list is allowed: a replication batch carries the ids of all the orders in it).

@@ -35,7 +35,10 @@ import { SERVER_KEEP_ALIVE_TIMEOUT_MS } from './keep-alive.ts';
 export { SERVER_KEEP_ALIVE_TIMEOUT_MS };
 export const HEADERS_TIMEOUT_MS = 10_000;
 export const REQUEST_TIMEOUT_MS = 30_000;
-/** How often Node checks the two timeouts above (its default, 30 s, would let them overrun by that much). */
+/**
+ * How often Node checks the two timeouts above (its default, 30 s, would let them overrun by that
+ * much).
+ */
 const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
 /** An unread request body up to this size is read and discarded so the connection stays usable. */
 export const DRAIN_LIMIT_BYTES = 64 * 1024;
@@ -101,7 +104,10 @@ function hasBody(req: IncomingMessage): boolean {
 
 let processGuard: ConnectionGuard | undefined;
 
-/** A Hono app's fetch; @hono/node-server passes `{ incoming, outgoing }` as its env (the frontend reads raw headers there). */
+/**
+ * A Hono app's fetch; @hono/node-server passes `{ incoming, outgoing }` as its env (the frontend
+ * reads raw headers there).
+ */
 export type FetchHandler = (req: Request, env?: unknown) => Response | Promise<Response>;
 
 export function listen(
@@ -114,7 +120,8 @@ export function listen(
     opts.maxConnections !== undefined
       ? new ConnectionGuard(opts.maxConnections)
       : (processGuard ??= new ConnectionGuard(defaultMaxConnections()));
-  // `hostname` stands in for a missing Host header (HTTP/1.0 health checks, as haproxy's httpchk sends).
+  // `hostname` stands in for a missing Host header (HTTP/1.0 health checks, as haproxy's httpchk
+  // sends).
   const app = getRequestListener(drainingFetch(fetch), {
     hostname: host,
     autoCleanupIncoming: false,
@@ -288,9 +295,9 @@ export function onShutdownSignal(
 }
 
 /**
- * Resolves once what was written to stdout and stderr has left the process (or after
- * `timeoutMs`). A write to a pipe whose reader is slow is queued, and process.exit() drops the
- * queue: without this, a service's last log lines could go missing exactly when the machine is busy.
+ * Resolves once what was written to stdout and stderr has left the process (or after `timeoutMs`).
+ * A write to a pipe whose reader is slow is queued, and process.exit() drops the queue: without
+ * this, a service's last log lines could go missing exactly when the machine is busy.
  */
 export function flushStdio(timeoutMs = 1_000): Promise<void> {
   const flushOne = (stream: NodeJS.WriteStream) =>

@@ -23,7 +23,10 @@ export interface RecordCodec<R> {
   decode(fields: string[]): R | null;
   /** What is wrong with fields `decode` refused (for the corruption message). */
   explain?(fields: string[]): string;
-  /** Why `r` cannot be written (a field out of its bounds, shared/fields.ts), or null: nothing unreadable reaches the disk. */
+  /**
+   * Why `r` cannot be written (a field out of its bounds, shared/fields.ts), or null: nothing
+   * unreadable reaches the disk.
+   */
   check(r: R): string | null;
   /** Whether `r` may stand at position `i` (e.g. order number i); checked with the crc. */
   inSequence?(r: R, i: number): boolean;

@@ -103,7 +103,9 @@ export async function readMark(markFile: string): Promise<MarkRead> {
     : { state: 'unreadable', why: `not an intact mark (${bytes.length} bytes)` };
 }
 
-/** Creates or replaces a mark as a whole (new logs, repairs): atomic, durable, directory included. */
+/**
+ * Creates or replaces a mark as a whole (new logs, repairs): atomic, durable, directory included.
+ */
 export async function replaceMark(markFile: string, mark: Mark): Promise<void> {
   await writeFileAtomic(markFile, encodeMark(mark));
 }

@@ -50,7 +50,10 @@ function laterRecordDecodes<R>(content: Buffer, from: number, codec: RecordCodec
   return false;
 }
 
-/** Parses a whole file; returns the valid records and where the valid bytes end (before a torn tail). */
+/**
+ * Parses a whole file; returns the valid records and where the valid bytes end (before a torn
+ * tail).
+ */
 export function parseWal<R>(file: string, content: Buffer, codec: RecordCodec<R>): Parsed<R> {
   const scan = scanWal(file, content, codec);
   if (scan.damage) throw scan.damage;
@@ -197,7 +200,10 @@ export function scanInto<R>(
 
 type Layout = NonNullable<RecordCodec<unknown>['layout']>;
 
-/** The codec's layout, refused unless acceptBytes can use it (the key a middle field, COMMAS big enough). */
+/**
+ * The codec's layout, refused unless acceptBytes can use it (the key a middle field, COMMAS big
+ * enough).
+ */
 function checkedLayout(layout: Layout | undefined): Layout | undefined {
   if (
     layout &&
@@ -259,7 +265,9 @@ function damageAt(
   };
 }
 
-/** Where acceptBytes found the commas of the line it accepted last (one scratch array, no garbage). */
+/**
+ * Where acceptBytes found the commas of the line it accepted last (one scratch array, no garbage).
+ */
 const COMMAS = new Int32Array(64);
 
 /** Canonical decimal digits in [from, to) as a number (no sign, no leading zero), or -1. */

@@ -38,7 +38,10 @@ export interface LoadedRecords<R> {
   crcs: number[];
   /** Key hashes per record (empty when the codec has no key). */
   hashes: number[];
-  /** Records the scan decoded anyway (quoted ones, or every one for a codec without a layout), by index. */
+  /**
+   * Records the scan decoded anyway (quoted ones, or every one for a codec without a layout), by
+   * index.
+   */
   decoded: Map<number, R>;
 }
 
@@ -165,7 +168,9 @@ export class RecordTable<R> {
   }
 }
 
-/** Record numbers by key hash: linear probing over an Int32Array of (record number + 1), 0 empty. */
+/**
+ * Record numbers by key hash: linear probing over an Int32Array of (record number + 1), 0 empty.
+ */
 class KeyTable {
   private slots = new Int32Array(16);
   private mask = 15;

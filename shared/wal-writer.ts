@@ -24,7 +24,10 @@ export interface WalOptions {
   onTornTail?: (info: { bytes: number; savedAs: string }) => void;
   /** Called after every fsync with the file length it covered (power-loss simulation). */
   onSynced?: (syncedBytes: number) => void;
-  /** One write and one fdatasync per append instead of batching (for measuring what group commit buys). */
+  /**
+   * One write and one fdatasync per append instead of batching (for measuring what group commit
+   * buys).
+   */
   groupCommit?: boolean;
   /**
    * When the mark is fdatasynced: 'after-data' (default) only once the data's fdatasync is done,
@@ -128,7 +131,10 @@ export class Wal<R> {
     return this.table.indexOfKey(key);
   }
 
-  /** Appends; visible at once, resolves once durable (mark included). The caller has chained the crcs. */
+  /**
+   * Appends; visible at once, resolves once durable (mark included). The caller has chained the
+   * crcs.
+   */
   append(records: R[]): Promise<void> {
     if (records.length === 0) return Promise.resolve();
     if (this.closed) return Promise.reject(new Error(`${this.file} is closed`));
@@ -183,7 +189,10 @@ export class Wal<R> {
     return done;
   }
 
-  /** Resolves once every append, truncation and aux update made so far is durable (ops complete in order). */
+  /**
+   * Resolves once every append, truncation and aux update made so far is durable (ops complete in
+   * order).
+   */
   flush(): Promise<void> {
     return this.tail;
   }
@@ -221,7 +230,10 @@ export class Wal<R> {
     }
   }
 
-  /** Group commit: `first` and every append queued behind it, contiguous on disk, in one write + one fdatasync. */
+  /**
+   * Group commit: `first` and every append queued behind it, contiguous on disk, in one write + one
+   * fdatasync.
+   */
   private async applyAppends(first: AppendOp): Promise<void> {
     const batch: AppendOp[] = [first];
     for (let next = this.queue[0]; next; next = this.queue[0]) {

@@ -6,13 +6,14 @@
  * Each record's last field is a crc32 of its other fields chained to the previous record's crc,
  * so equal crcs mean equal prefixes, and damage is detectable on load.
  *
- * Writes: every append, truncation and mark update goes through one queue drained by a single
- * pump. All appends queued while a write is in flight go out as one positional write and one
- * fdatasync, and the mark (shared/wal-mark.ts) is rewritten to cover them and fdatasynced, after
- * the data's (the `.synced` sidecar hook for power-loss simulation in between) or beside it
- * (`markSync`); only then do their waiters resolve and `durableCount` advance. So every record anyone was told is durable is below the mark. A
- * truncation lowers the mark before it cuts, so the mark never claims bytes the file lacks.
- * A write or fsync error is fatal (shared/fsutil.ts): the process exits rather than acknowledge.
+ * Writes: every append, truncation and mark update goes through one queue drained by a single pump.
+ * All appends queued while a write is in flight go out as one positional write and one fdatasync,
+ * and the mark (shared/wal-mark.ts) is rewritten to cover them and fdatasynced, after the data's
+ * (the `.synced` sidecar hook for power-loss simulation in between) or beside it (`markSync`); only
+ * then do their waiters resolve and `durableCount` advance. So every record anyone was told is
+ * durable is below the mark. A truncation lowers the mark before it cuts, so the mark never claims
+ * bytes the file lacks. A write or fsync error is fatal (shared/fsutil.ts): the process exits
+ * rather than acknowledge.
  *
  * Load, three different findings, three named outcomes:
  * - a torn tail: only an incomplete last record (no newline at the end of the file) is what a
@@ -55,7 +56,10 @@ export { parseWal, scanWal, type Parsed } from './wal-scan.ts';
 export { Wal, type WalOptions } from './wal-writer.ts';
 
 export interface WalInspection<R> {
-  /** ok: opens as is; torn: opens after cutting a torn tail; corrupt / lost: refused; missing: no file and no mark claiming records. */
+  /**
+   * ok: opens as is; torn: opens after cutting a torn tail; corrupt / lost: refused; missing: no
+   * file and no mark claiming records.
+   */
   state: 'ok' | 'torn' | 'corrupt' | 'lost' | 'missing';
   /** The valid records (before any damage). */
   records: R[];
@@ -97,7 +101,10 @@ export async function inspectWal<R>(
   return { ...base, state: scan.validEnd < content.length ? 'torn' : 'ok', damage: null };
 }
 
-/** A missing file beside a mark that says records were durable (or that cannot be read) is lost records. */
+/**
+ * A missing file beside a mark that says records were durable (or that cannot be read) is lost
+ * records.
+ */
 function missingFileLoss(file: string, read: MarkRead): LostRecordsError | null {
   const mark = read.state === 'ok' ? read.mark : null;
   if (read.state !== 'unreadable' && !(mark !== null && mark.records > 0)) return null;
@@ -148,7 +155,9 @@ export async function openWal<R>(
   return wal;
 }
 
-/** The file's bytes; a missing file is created (header only) unless its mark says records are lost. */
+/**
+ * The file's bytes; a missing file is created (header only) unless its mark says records are lost.
+ */
 async function readOrCreate<R>(
   file: string,
   codec: RecordCodec<R>,
@@ -200,7 +209,10 @@ async function cutTornTail(
   opts.onTornTail?.({ bytes: content.length - validEnd, savedAs });
 }
 
-/** The file opened for appends and its mark writer, the mark brought up to `mark` (what the file holds). */
+/**
+ * The file opened for appends and its mark writer, the mark brought up to `mark` (what the file
+ * holds).
+ */
 async function openForAppend(
   file: string,
   markFile: string,

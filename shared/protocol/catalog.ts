@@ -69,7 +69,10 @@ export const catalogRoutes = {
     maxBodyBytes: MAX_PUBLIC_BODY_BYTES,
     response: PurchaseResultSchema,
   }),
-  /** A leader's concurrent purchases in one request (shared/batcher.ts); each item answers as /purchases would. */
+  /**
+   * A leader's concurrent purchases in one request (shared/batcher.ts); each item answers as
+   * /purchases would.
+   */
   purchaseBatch: route({
     method: 'POST',
     path: '/purchases/batch',

@@ -87,7 +87,9 @@ function credentialRefused(spec: RouteSpec, status: number): AppError {
 const trimSlash = (url: string) => (url.endsWith('/') ? url.replace(/\/+$/, '') : url);
 
 export interface RouteClient<T extends RouteTable> {
-  /** Calls route `id` at `baseUrl`; the validated `data`, or the peer's error thrown as an AppError. */
+  /**
+   * Calls route `id` at `baseUrl`; the validated `data`, or the peer's error thrown as an AppError.
+   */
   call<K extends keyof T & string>(
     baseUrl: string,
     id: K,

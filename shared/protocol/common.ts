@@ -20,7 +20,10 @@ export const metricsRoute = route({
   quiet: true,
 });
 
-/** A path segment holding an order number: digits only (no sign, no decimals), within ORDER_NUMBER's bounds. */
+/**
+ * A path segment holding an order number: digits only (no sign, no decimals), within ORDER_NUMBER's
+ * bounds.
+ */
 export const orderNumberParam = z.string().transform((raw, ctx) => {
   const n = ORDER_NUMBER.parse(raw);
   if (n === null) {
@@ -33,5 +36,8 @@ export const orderNumberParam = z.string().transform((raw, ctx) => {
   return n;
 });
 
-/** A query parameter holding an integer of `field` (a client passes the number; the server reads its text). */
+/**
+ * A query parameter holding an integer of `field` (a client passes the number; the server reads its
+ * text).
+ */
 export const queryInt = (field: IntField) => z.coerce.number().pipe(field.schema());

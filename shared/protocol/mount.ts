@@ -3,7 +3,8 @@
  * one Hono route per handler, each from its table entry, so what a client reads from the same
  * entry is what the server serves:
  *
- *   internal route: credential check  ->  body limit  ->  parse params, query, body  ->  handler  ->  {"data": ...}
+ *   internal route: credential check -> body limit -> parse params, query, body -> handler
+ *                   -> {"data": ...}
  *
  * A route without a body runs as one synchronous handler (the credential checked in it): a
  * handler that answers at once (a cached product, the catalog's product read) is answered
@@ -46,7 +47,10 @@ export interface MountOptions {
 export const payloadTooLarge = (limit: number) =>
   new AppError(413, 'payload_too_large', `request body is larger than ${limit} bytes`);
 
-/** Refuses a request to an internal route that lacks the cluster credential, before anything is read. */
+/**
+ * Refuses a request to an internal route that lacks the cluster credential, before anything is
+ * read.
+ */
 export function requireCredential(credential: ClusterCredential): MiddlewareHandler {
   return async (c, next) => {
     checkCredential(credential, c);
@@ -69,7 +73,9 @@ function parseParams(schema: Schema, raw: Record<string, string>): unknown {
   throw badRequest(r.error.issues[0]?.message ?? 'bad path parameter');
 }
 
-/** The handler's answer as `{"data": ...}` (or its own Response), without a promise if it has none. */
+/**
+ * The handler's answer as `{"data": ...}` (or its own Response), without a promise if it has none.
+ */
 function run(
   spec: RouteSpec,
   handler: (input: HandlerInput<RouteSpec, Context>) => unknown,

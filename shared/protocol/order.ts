@@ -38,7 +38,10 @@ const APPEND_BODY_BYTES = 64 * 1024 * 1024;
 const positiveEpoch = () => queryInt(EPOCH).pipe(z.number().positive('epoch must be positive'));
 
 export const FetchLogQuerySchema = z.object({
-  /** A candidate fetching the log to adopt it passes its epoch (fenced); a read-only reader (the checker) omits it. */
+  /**
+   * A candidate fetching the log to adopt it passes its epoch (fenced); a read-only reader (the
+   * checker) omits it.
+   */
   epoch: positiveEpoch().optional(),
   from: queryInt(ORDER_NUMBER),
   limit: z.coerce.number().int().positive().max(MAX_LOG_PAGE).default(2_000),
@@ -78,7 +81,10 @@ export const orderRoutes = {
     maxBodyBytes: SMALL_BODY_BYTES,
     response: OrderPlacedSchema,
   }),
-  /** A frontend's concurrent orders in one request (shared/batcher.ts); each item answers as /orders would, its replay flag in the item. */
+  /**
+   * A frontend's concurrent orders in one request (shared/batcher.ts); each item answers as /orders
+   * would, its replay flag in the item.
+   */
   orderBatch: route({
     method: 'POST',
     path: '/orders/batch',

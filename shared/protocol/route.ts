@@ -56,7 +56,9 @@ export interface RouteSpec {
 
 export type RouteTable = Readonly<Record<string, RouteSpec>>;
 
-/** Declares one route; `const` keeps the literal types the handler and client types are read from. */
+/**
+ * Declares one route; `const` keeps the literal types the handler and client types are read from.
+ */
 export function route<const S extends RouteSpec>(spec: S): S {
   if (spec.body && spec.maxBodyBytes === undefined)
     throw new TypeError(`route ${spec.method} ${spec.path}: a body needs maxBodyBytes`);
@@ -67,7 +69,9 @@ export function route<const S extends RouteSpec>(spec: S): S {
 
 type OutOf<S> = S extends Schema ? z.output<S> : undefined;
 
-/** What a handler receives: the parsed params, query and body (undefined where the route has none). */
+/**
+ * What a handler receives: the parsed params, query and body (undefined where the route has none).
+ */
 export interface HandlerInput<R extends RouteSpec, C> {
   params: R extends { params: infer S } ? OutOf<S> : undefined;
   query: R extends { query: infer S } ? OutOf<S> : undefined;
@@ -76,7 +80,10 @@ export interface HandlerInput<R extends RouteSpec, C> {
   c: C;
 }
 
-/** What a handler returns: the response's data (wrapped as `{"data": ...}`), or a Response for a `response: null` route. */
+/**
+ * What a handler returns: the response's data (wrapped as `{"data": ...}`), or a Response for a
+ * `response: null` route.
+ */
 export type HandlerOutput<R extends RouteSpec> = R extends { response: infer S extends Schema }
   ? z.input<S>
   : Response;

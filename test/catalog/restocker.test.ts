@@ -122,7 +122,8 @@ describe('restocking', () => {
     await clock.advance(INTERVAL);
     await settled();
     expect(rec.calls).toHaveLength(0);
-    // Each round that refilled something reported which toys, once; the idle round reported nothing.
+    // Each round that refilled something reported which toys, once; the idle round reported
+    // nothing.
     expect(events.map((e) => e.type === 'restocked' && [...e.toys].sort())).toEqual([
       ['Lego'],
       ['Slinky', 'Tux'],

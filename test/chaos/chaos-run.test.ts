@@ -1,9 +1,9 @@
 /**
  * One short real chaos run, as CI runs it: `npm run chaos` as a child process with a fixed seed,
- * about 22 s of traffic with kill, pause, partition and power faults (seed 7's schedule holds
- * each kind, the leader killed and power-cut, the frontend killed, the leader isolated), then
- * heal, catch-up, the cache check and the consistency checker. It must exit 0 with zero violations, every fault
- * kind injected, and leave no process it started behind. Nothing about timing is asserted.
+ * about 22 s of traffic with kill, pause, partition and power faults (seed 7's schedule holds each
+ * kind, the leader killed and power-cut, the frontend killed, the leader isolated), then heal,
+ * catch-up, the cache check and the consistency checker. It must exit 0 with zero violations, every
+ * fault kind injected, and leave no process it started behind. Nothing about timing is asserted.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';

@@ -32,7 +32,8 @@ describe('product reads after healing', () => {
       ['Tux', 100],
       ['Lego', 37],
     ]);
-    const http = store(catalog, (name) => (name === 'Lego' ? 0 : catalog.get(name)!)); // Lego restocked, cache still says 0
+    // Lego restocked, cache still says 0
+    const http = store(catalog, (name) => (name === 'Lego' ? 0 : catalog.get(name)!));
     const r = await checkCacheAfterHeal(http, urls, undefined, 300);
     expect(r.freshAfterMs).toBeNull();
     expect(r.violations).toEqual([

@@ -234,7 +234,9 @@ export function cleanScenario() {
 
 export type Scenario = ReturnType<typeof cleanScenario>;
 
-/** Writes a scenario as a three-replica data dir (every replica holding `log` unless overridden). */
+/**
+ * Writes a scenario as a three-replica data dir (every replica holding `log` unless overridden).
+ */
 export async function writeScenario(
   dir: string,
   s: { log: readonly OrderEntry[]; catalog: Catalog },

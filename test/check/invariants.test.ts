@@ -134,7 +134,8 @@ describe('history checks', () => {
 
   it('stale reads compare times within one history only; a read of other content is wrong-content', () => {
     const acked = new History().orderOk('a', 'Tux', 2, 0);
-    const late = new History().orderInfo('q', 'Tux', 1).orderInfo('q2', 'Tux', 1).read(0, null); // its clock is later, but it is another history
+    // its clock is later, but it is another history
+    const late = new History().orderInfo('q', 'Tux', 1).orderInfo('q2', 'Tux', 1).read(0, null);
     expect(checkReads('r', log, pairOperations([acked.events, late.events]))).toEqual([]);
     const wrong = new History().read(1, { ...log[1]!, quantity: 9 });
     const v = checkReads('r', log, pairOperations([wrong.events]));

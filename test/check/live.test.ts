@@ -25,7 +25,9 @@ const R = {
 const CATALOG = 'http://127.0.0.1:18001';
 const targets = parseReplicaList(`1=${R[1]},2=${R[2]},3=${R[3]}`);
 
-/** Serves `/internal/log` like order/replica.ts handleFetchLog, at most `maxPage` entries a page. */
+/**
+ * Serves `/internal/log` like order/replica.ts handleFetchLog, at most `maxPage` entries a page.
+ */
 function fakeReplica(getLog: () => OrderEntry[], maxPage = 2): Hono {
   const app = new Hono();
   app.get('/internal/log', (c) => {

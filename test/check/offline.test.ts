@@ -230,7 +230,8 @@ describe('offline check', () => {
 
     it('divergence: same records but files that are not byte-identical', async () => {
       const s = cleanScenario();
-      // The same record, quoted: parses the same, but the files must be byte-identical after catch-up.
+      // The same record, quoted: parses the same, but the files must be byte-identical after
+      // catch-up.
       const quoted = logCsv(s.log).replace('\n1,1,Lego,', '\n1,1,"Lego",');
       const r = await check(s, { replicas: { 2: quoted } });
       expect(kinds(r.violations)).toEqual(['divergence']);
@@ -441,7 +442,8 @@ describe('offline check', () => {
 
     it('reads a record as the services do: a quoted newline is inside one record, a 16-digit epoch is an epoch', async () => {
       // The codecs split records by quotes, not lines: a name holding a newline is one bad record
-      // (a toy name has no control characters), not two broken lines, and the records after it read.
+      // (a toy name has no control characters), not two broken lines, and the records after it
+      // read.
       const s = cleanScenario();
       s.catalog.purchase('k-nl', 'Tux', 1, 3);
       const quoted = ledgerCsv(s.catalog.entries).replace(',Tux,-1,', ',"T\nux",-1,');
@@ -450,7 +452,8 @@ describe('offline check', () => {
         expect.stringMatching(/^ledger: line 11 is not a valid record \(name .*control/),
       ]);
       expect(r1.ledgerEntries).toBe(9);
-      // EPOCH allows every safe integer (16 digits): the catalog reads such a purchase, so must the checker.
+      // EPOCH allows every safe integer (16 digits): the catalog reads such a purchase, so must the
+      // checker.
       const t = cleanScenario();
       t.catalog.purchase('k-big', 'Tux', 1, 1_234_567_890_123_456);
       const r2 = await check(t);

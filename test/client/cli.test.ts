@@ -232,7 +232,8 @@ describe('client CLI process', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^order_query\s+2/m);
     expect(r.stdout).toContain('MISMATCHES:');
-    // stdout is a pipe here, not a terminal: no progress line (no carriage returns, no erase codes).
+    // stdout is a pipe here, not a terminal: no progress line (no carriage returns, no erase
+    // codes).
     expect(r.stdout).not.toMatch(/\r|\x1b\[K/);
     expect(r.stdout.match(/\[missing\] order \d+/g)).toHaveLength(2);
   });

@@ -22,7 +22,10 @@ import {
 export interface FakeStoreOptions {
   /** name → quantity; price is fixed. Default: three toys with plenty of stock. */
   stock?: Record<string, number>;
-  /** Called for every POST /orders (1-based count); a returned Response replaces the normal handling. */
+  /**
+   * Called for every POST /orders (1-based count); a returned Response replaces the normal
+   * handling.
+   */
   onOrder?: (n: number) => Response | undefined;
   /** Called for every GET /orders/:n; a returned Response replaces the normal handling. */
   onOrderQuery?: (order: Order | undefined) => Response | undefined;

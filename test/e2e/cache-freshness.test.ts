@@ -61,7 +61,9 @@ afterAll(async () => {
   if (dir) await fs.rm(dir, { recursive: true, force: true });
 });
 
-/** The launcher's cluster secret: the catalog's products and a leader's orders are internal routes. */
+/**
+ * The launcher's cluster secret: the catalog's products and a leader's orders are internal routes.
+ */
 const credential = () => ({ authorization: clusterCredential(cluster.clusterSecret!).header });
 
 async function json(url: string, init?: RequestInit): Promise<any> {
@@ -76,7 +78,10 @@ const until = (what: string, cond: () => Promise<boolean>, timeoutMs = 20_000) =
     context: () => output.slice(-30).join('\n'),
   });
 
-/** Cached entries (from the status page's LRU view, which touches nothing) that differ from the catalog. */
+/**
+ * Cached entries (from the status page's LRU view, which touches nothing) that differ from the
+ * catalog.
+ */
 async function staleEntries(): Promise<{ cached: number; stale: string[] }> {
   const [status, catalog] = await Promise.all([
     json(`${cluster.urls.frontend}/status.json`),
@@ -93,7 +98,10 @@ async function staleEntries(): Promise<{ cached: number; stale: string[] }> {
 }
 
 let keys = 0;
-/** An order placed at the leader directly, as another frontend would: this frontend hears of it only by push. */
+/**
+ * An order placed at the leader directly, as another frontend would: this frontend hears of it only
+ * by push.
+ */
 async function orderAtLeader(name: string, quantity: number): Promise<void> {
   let health: any;
   await until(
@@ -115,7 +123,10 @@ const warm = async () => {
     expect((await fetch(`${cluster.urls.frontend}/products/${t}`)).status).toBe(200);
 };
 
-/** One cut of `cutMs` in `mode` with changes under the cache; returns ms from heal to every entry fresh. */
+/**
+ * One cut of `cutMs` in `mode` with changes under the cache; returns ms from heal to every entry
+ * fresh.
+ */
 async function cutAndHeal(
   mode: FaultMode,
   cutMs: number,
@@ -179,7 +190,8 @@ describe('after the catalog → frontend link heals', () => {
         });
         // A frontend that no longer trusts its cache keeps nothing in it, stale or not.
         if (!r.trustedAtHeal) expect(r.staleAtHeal, label).toBe(0);
-        // Past the silence bound it has certainly stopped trusting it (its last notice came before the cut).
+        // Past the silence bound it has certainly stopped trusting it (its last notice came before
+        // the cut).
         if (cutMs > CHANGE_SILENCE_MS) expect(r.trustedAtHeal, label).toBe(false);
       }
     }

@@ -205,7 +205,8 @@ describe('a service bound to a non-loopback address', () => {
   const tsx = pathToFileURL(createRequire(path.join(root, 'package.json')).resolve('tsx')).href;
 
   it('refuses to start without a cluster secret, in one line that says why and what to set', async () => {
-    // 192.0.2.1 (TEST-NET-1) is never a local address: even a service that did start could not bind it.
+    // 192.0.2.1 (TEST-NET-1) is never a local address: even a service that did start could not bind
+    // it.
     const child = spawn(process.execPath, ['--import', tsx, path.join(root, 'catalog/main.ts')], {
       cwd: root,
       env: {

@@ -1,8 +1,9 @@
 /**
- * Smoke test of the process launcher (scripts/lib/cluster) with real processes on ephemeral
- * ports: the whole store comes up, elects a leader and serves the lab API end to end; one service
- * can be killed, restarted, paused and resumed; `stop()` leaves no process behind. The heavier failover scenarios live in their own e2e suite; this one
- * only proves the launcher and the wiring it computes.
+ * Smoke test of the process launcher (scripts/lib/cluster) with real processes on ephemeral ports:
+ * the whole store comes up, elects a leader and serves the lab API end to end; one service can be
+ * killed, restarted, paused and resumed; `stop()` leaves no process behind. The heavier failover
+ * scenarios live in their own e2e suite; this one only proves the launcher and the wiring it
+ * computes.
  */
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';

@@ -175,7 +175,8 @@ describe.concurrent('slow and sleeping clients', () => {
 
 describe('early answers on every service leave the keep-alive connection usable', () => {
   const big = 'x'.repeat(256 * 1024);
-  // The body routes of the internal services need the cluster credential: sent, except where a refusal is the early answer.
+  // The body routes of the internal services need the cluster credential: sent, except where a
+  // refusal is the early answer.
   const auth = () => ({ authorization: clusterCredential(cluster.clusterSecret!).header });
   const services = () => [
     {

@@ -38,7 +38,9 @@ afterEach(async () => {
 const until = (what: string, cond: () => Promise<boolean>, deadlineMs = 20_000) =>
   pollUntil(what, cond, { deadlineMs, context: () => output.slice(-30).join('\n') });
 
-/** Internal routes (the catalog's pending purchases, a replica's status) need the launcher's secret. */
+/**
+ * Internal routes (the catalog's pending purchases, a replica's status) need the launcher's secret.
+ */
 const internal = () => ({
   headers: { authorization: clusterCredential(cluster.clusterSecret!).header },
 });

@@ -85,7 +85,8 @@ describe('npm start for a person', () => {
     await pollFor('a frontend summary line', () =>
       store.stdout.find((l) => /^\[frontend\] \S+ last \d+ s: .* req\/s, p99 .*leader \d/.test(l)),
     );
-    // The leader may send a purchase alone or in a batch, and the frontend an order likewise (shared/batcher.ts).
+    // The leader may send a purchase alone or in a batch, and the frontend an order likewise
+    // (shared/batcher.ts).
     await pollFor('the order in the catalog and the leader', () =>
       store.stdout.some((l) => /^\[catalog\]  \S+ POST \/purchases(\/batch)? 200 /.test(l)) &&
       store.stdout.some((l) => /^\[order-\d\]  \S+ POST \/orders(\/batch)? 200 /.test(l))

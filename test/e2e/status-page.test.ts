@@ -64,7 +64,10 @@ async function order(name: string): Promise<{ status: number; reason?: string }>
   return { status: res.status, reason: body.error?.reason };
 }
 
-/** Like the lab's client, until stopped: two product queries and one order, about 15 rounds a second. */
+/**
+ * Like the lab's client, until stopped: two product queries and one order, about 15 rounds a
+ * second.
+ */
 function steadyTraffic(): { stop(): Promise<void> } {
   let stopping = false;
   const loop = (async () => {
@@ -128,7 +131,10 @@ function chartFacts(page: Page, id: string) {
   }, id);
 }
 
-/** How wide the page is against the screen, and which elements stick out past `screenPx` (for the failure message). */
+/**
+ * How wide the page is against the screen, and which elements stick out past `screenPx` (for the
+ * failure message).
+ */
 const noSidewaysOverflow = (page: Page, screenPx: number) =>
   page.evaluate(
     (screenPx) => ({
@@ -193,7 +199,8 @@ describe('the status page in headless Chromium', () => {
         | number
         | null;
     await until('a leader is elected', async () => typeof (await leaderNow()) === 'number');
-    const leader = (await leaderNow()) as ReplicaId; // usually 3; under load the first election can go to 2
+    // usually 3; under load the first election can go to 2
+    const leader = (await leaderNow()) as ReplicaId;
     for (const name of [...TOYS, 'Tux', 'Lego', 'Tux'])
       expect((await fetch(`${c.urls.frontend}/products/${encodeURIComponent(name)}`)).status).toBe(
         200,
@@ -256,7 +263,8 @@ describe('the status page in headless Chromium', () => {
       new RegExp(`^\\d\\d:\\d\\d:\\d\\d${leader} → ${newLeader}, epoch \\d+$`),
     );
     expect(cells[1]).toMatch(/^\d+ ms|^\d+\.\d s/);
-    // The router's own reason: the heartbeats missed, or an order that could not reach it, whichever came first.
+    // The router's own reason: the heartbeats missed, or an order that could not reach it,
+    // whichever came first.
     expect(cells[2]).toMatch(
       new RegExp(
         `^(leader ${leader} stopped answering heartbeats|replica ${leader} failed a request: .+)$`,
@@ -360,14 +368,16 @@ describe('the status page in headless Chromium', () => {
     ).newPage();
     phone.on('pageerror', (err) => pageErrors.push(err.message));
     await phone.goto(`${c.urls.frontend}/status`);
-    // Still refusing; by now the lone leader may have stepped down, so no quorum may have become no leader.
+    // Still refusing; by now the lone leader may have stepped down, so no quorum may have become no
+    // leader.
     const phoneBanner = phone.locator('[data-testid=banner][data-level=down] .headline').first();
     await phoneBanner.waitFor({ timeout: PAGE_WAIT_MS });
     expect(await phoneBanner.textContent()).toMatch(
       /^orders refused: no (quorum|leader) since \d\d:\d\d:\d\d$/,
     );
     await phone.locator('#chart-orders rect.f-503').first().waitFor({ timeout: PAGE_WAIT_MS });
-    // A phone widens its layout viewport to fit content that sticks out, so 390 here means nothing does.
+    // A phone widens its layout viewport to fit content that sticks out, so 390 here means nothing
+    // does.
     expect(await noSidewaysOverflow(phone, 390)).toEqual({
       scroll: 390,
       viewport: 390,

@@ -205,7 +205,8 @@ describe('duplicates in flight', () => {
       .replica(3)
       .order({ name: 'Tux', quantity: 1, key: 'k', epoch: 1 })
       .catch((e) => e);
-    expect(await c.settle(waiting)).toMatchObject({ status: 409, reason: 'request_in_progress' }); // the 1 s bound passed
+    // the 1 s bound passed
+    expect(await c.settle(waiting)).toMatchObject({ status: 409, reason: 'request_in_progress' });
     const patient = c.replica(3).order({ name: 'Tux', quantity: 1, key: 'k', epoch: 1 });
     release();
     expect(await c.settle(first)).toEqual({ orderNumber: 0, replayed: false });

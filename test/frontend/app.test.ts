@@ -153,7 +153,8 @@ describe('POST /orders', () => {
     await settle();
     expect(catalog.getCalls).toEqual(['Tux']);
 
-    const res = await postOrder(app, JSON.stringify({ name: 'Tux', quantity: 2 })); // ...then the order commits
+    // ...then the order commits
+    const res = await postOrder(app, JSON.stringify({ name: 'Tux', quantity: 2 }));
     expect(res.status).toBe(200);
     held.resolve({ ...TUX }); // ...and the old read lands after the order's response
     await before;

@@ -82,7 +82,10 @@ function world(frontendCount: number) {
     /** Cached toys whose quantity differs from the catalog's. */
     stale: (f: Frontend) =>
       f.cache.keys().filter((n) => f.cache.peek(n)!.quantity !== store.get(n)!.quantity),
-    /** Moves time in 10 ms steps until `cond` holds; returns how long that took, or null past `limitMs`. */
+    /**
+     * Moves time in 10 ms steps until `cond` holds; returns how long that took, or null past
+     * `limitMs`.
+     */
     async until(cond: () => boolean, limitMs: number): Promise<number | null> {
       const start = clock.now();
       for (;;) {

@@ -71,7 +71,9 @@ export class FakeRouter implements OrderRouter {
   }
 }
 
-/** Asserts the error shape: HTTP status == body.error.code, and a message. Returns the error object. */
+/**
+ * Asserts the error shape: HTTP status == body.error.code, and a message. Returns the error object.
+ */
 export async function expectError(
   res: Response,
   status: number,

@@ -97,7 +97,8 @@ describe('compose.yaml', () => {
 describe('deploy/haproxy.cfg', () => {
   it('is the load balancer configuration rendered from the topology for compose', async () => {
     const file = await fs.readFile(path.join(REPO_ROOT, DEPLOY_HAPROXY_CFG), 'utf8');
-    // On a mismatch, re-render it: npx tsx -e "import('./scripts/lib/hosts/compose.ts').then((m) => m.writeDeployHaproxy())"
+    // On a mismatch, re-render it: npx tsx -e "import('./scripts/lib/hosts/compose.ts').then((m) =>
+    // m.writeDeployHaproxy())"
     expect(file).toBe(composeHaproxyConfig());
   });
 

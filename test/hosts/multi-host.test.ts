@@ -27,7 +27,10 @@ let why: string | null = null;
 let tmp = '';
 let dist = '';
 
-/** Runs the CLI as its own process (so its PID is the supervisor's); `onProgress` sees its progress output as it comes. */
+/**
+ * Runs the CLI as its own process (so its PID is the supervisor's); `onProgress` sees its progress
+ * output as it comes.
+ */
 function runCli(
   args: string[],
   onProgress: (soFar: string, child: ChildProcess) => void = () => {},

@@ -22,7 +22,8 @@ function executable(file: string, body: string): string {
 }
 
 function run(args: string[] = [], env: Record<string, string> = {}) {
-  // Only our bin dir on PATH (the machine's own chromium lives in /usr/bin), plus `id` the script needs.
+  // Only our bin dir on PATH (the machine's own chromium lives in /usr/bin), plus `id` the script
+  // needs.
   const r = spawnSync('/bin/bash', [SCRIPT, ...args], {
     encoding: 'utf8',
     env: { PATH: bin, CI: 'true', ...env },

@@ -119,7 +119,8 @@ describe('the status banner, from what the frontend saw', () => {
         detail: 'The last election failed: 1 of 3 order replicas answer heartbeats (2 needed).',
       }),
     ]);
-    // The refused orders that follow are the same outage: one banner, since the election, counting them.
+    // The refused orders that follow are the same outage: one banner, since the election, counting
+    // them.
     t.observe(order(43, 503, 'no_leader'));
     expect(t.banners()).toEqual([
       expect.objectContaining({

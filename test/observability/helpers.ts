@@ -43,7 +43,10 @@ export interface RecordedRequest {
   headers: Record<string, string>;
 }
 
-/** A fetch-shaped handler that records requests and answers with `answer` (default: 200 `{"data":{}}`). */
+/**
+ * A fetch-shaped handler that records requests and answers with `answer` (default: 200
+ * `{"data":{}}`).
+ */
 export function recordingFetch(
   answer: (req: Request) => Response | Promise<Response> = () => Response.json({ data: {} }),
 ) {

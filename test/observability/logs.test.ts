@@ -24,7 +24,9 @@ import { LEVEL, memoryLogger, recordingFetch } from './helpers.ts';
 
 const TUX = { name: 'Tux', price: 15.99, quantity: 100 };
 
-/** The public frontend wrapped as main.ts does, over a catalog twin that records what it is sent. */
+/**
+ * The public frontend wrapped as main.ts does, over a catalog twin that records what it is sent.
+ */
 function frontend() {
   const { logger, lines } = memoryLogger('frontend');
   const catalogFetch = recordingFetch((req) => {

@@ -246,7 +246,8 @@ describe('status page', () => {
       ['order-2', 'down'],
       ['order-1', 'down'],
     ]);
-    expect(s.services.find((x) => x.name === 'order-2')!.sinceMs).toBe(1_000_000 + 2_100); // the first watch (every 100 ms) after it went down
+    // the first watch (every 100 ms) after it went down
+    expect(s.services.find((x) => x.name === 'order-2')!.sinceMs).toBe(1_000_000 + 2_100);
 
     // One point per second over a fixed 10 s window ending now: the 200s, then the 503s.
     expect(s.series.toMs - s.series.fromMs).toBe(10_000);
@@ -258,9 +259,11 @@ describe('status page', () => {
     ]);
     expect(nonEmpty[0]!.p50Ms).toBeGreaterThanOrEqual(20);
     expect(nonEmpty[0]!.p50Ms).toBeLessThanOrEqual(21); // a bucket 5 % wide
-    // Lag per follower (a second's worst): replica 2 was 2 behind while up, then down (no lag known).
+    // Lag per follower (a second's worst): replica 2 was 2 behind while up, then down (no lag
+    // known).
     expect(s.series.lag.find((p) => p.atMs === 1_000_000)!.lag).toEqual({ 2: 2, 1: 0 });
-    expect(s.series.lag.find((p) => p.atMs === 1_002_000)!.lag).toEqual({ 2: 2, 1: 0 }); // down from 2 020 ms on
+    // down from 2 020 ms on
+    expect(s.series.lag.find((p) => p.atMs === 1_002_000)!.lag).toEqual({ 2: 2, 1: 0 });
     expect(s.series.lag.find((p) => p.atMs === 1_003_000)!.lag).toEqual({ 2: null, 1: null });
     close();
   });

@@ -37,7 +37,8 @@ describe('bounded memory for the status page', () => {
   it('a hundred thousand orders in one second take one histogram: p50 and p99 within 5 % above the true values', () => {
     const t = new Timeline(60);
     for (let i = 1; i <= 100_000; i++)
-      t.recordOrder(5_000, i % 100 === 0 ? 503 : 200, (i % 1000) / 10 + 0.1); // 0.1 .. 100 ms, uniform
+      // 0.1 .. 100 ms, uniform
+      t.recordOrder(5_000, i % 100 === 0 ? 503 : 200, (i % 1000) / 10 + 0.1);
     const [p] = t.ordersBetween(5_000, 5_999);
     expect(p!.counts).toEqual({ 200: 99_000, 409: 0, 503: 1_000, 504: 0, other: 0 });
     expect(p!.p50Ms).toBeGreaterThanOrEqual(50);

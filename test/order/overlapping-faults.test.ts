@@ -25,7 +25,10 @@ afterEach(async () => {
   cluster = null;
 });
 
-/** Three replicas and a router on logical time, buying from (and fencing, reconciling) a real catalog. */
+/**
+ * Three replicas and a router on logical time, buying from (and fencing, reconciling) a real
+ * catalog.
+ */
 function cluster3(opts: ClusterOptions = {}) {
   const net = createInProcessNetwork();
   const store = createMemoryCatalogStore();
@@ -76,7 +79,8 @@ describe('when a new leader has not yet put its start-of-epoch log on a majority
     const acked: Acknowledged[] = [];
     await order(c, acked, 'Lego', 2);
     await c.converged();
-    // Leader 3 takes order K while its links to both followers are held: bought, logged, never replicated.
+    // Leader 3 takes order K while its links to both followers are held: bought, logged, never
+    // replicated.
     c.cut('order-3', 'order-1');
     c.cut('order-3', 'order-2');
     const epoch3 = c.replica(3).status().leaderEpoch!;
@@ -92,7 +96,8 @@ describe('when a new leader has not yet put its start-of-epoch log on a majority
     // Many accounting rounds: K is neither in 2's log nor in flight there.
     await c.pass(1_000);
     expect(store.pending().entries.map((p) => p.key)).toContain('K');
-    // 2 dies, everything heals, 3 comes back: it wins with its longer log (1 still carries the old log epoch).
+    // 2 dies, everything heals, 3 comes back: it wins with its longer log (1 still carries the old
+    // log epoch).
     await c.crash(2);
     c.heal();
     await c.restart(3);
@@ -139,7 +144,8 @@ describe('when a client retries its key at a frontend that knows nothing of the 
     const { c } = cluster3();
     await c.until('replica 3 leads', () => c.leaderId() === 3);
     // 2 is down first, so no newer view can form without 3 (1 alone is no quorum): K's fate stays
-    // with 3's log. (Were a newer view to form without K, K would rightly be cut: order/view-change.ts.)
+    // with 3's log. (Were a newer view to form without K, K would rightly be cut:
+    // order/view-change.ts.)
     await c.crash(2);
     c.cut('order-3', 'order-1');
     void c.router.placeOrder({ name: 'Tux', quantity: 1 }, { idempotencyKey: 'K' }).catch(() => {});

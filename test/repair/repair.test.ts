@@ -97,7 +97,9 @@ async function liveALittle(
   }
 }
 
-/** Bit rot in the ledger record with seq `seq` (a letter of its toy's name flips), line kept whole. */
+/**
+ * Bit rot in the ledger record with seq `seq` (a letter of its toy's name flips), line kept whole.
+ */
 async function flipByteInRecord(seq: number): Promise<Buffer> {
   const content = await fs.readFile(ledgerFile());
   const lines = content.toString('utf8').split('\n');

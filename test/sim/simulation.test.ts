@@ -24,7 +24,9 @@ import { FAULT_CLASSES, type FaultClass, type FaultStats } from '../../scripts/l
 
 const STEPS = 300;
 
-/** The classes of the first simulator, before issue 9: the broken-on-purpose tests draw from them. */
+/**
+ * The classes of the first simulator, before issue 9: the broken-on-purpose tests draw from them.
+ */
 const BASIC_FAULTS: FaultClass[] = ['crash', 'pause', 'partition', 'frontend', 'storm', 'catalog'];
 
 function seedsFrom(start: number, count: number): number[] {

@@ -39,7 +39,8 @@ async function ready(): Promise<Stack> {
   ] as const)
     expect((await s.request('POST', '/orders', { name, quantity })).status).toBe(200);
   await s.converged();
-  // Quiescent: every replica knows everything committed and the leader has accounted for every purchase.
+  // Quiescent: every replica knows everything committed and the leader has accounted for every
+  // purchase.
   await s.until(
     'the store is quiescent',
     () =>
@@ -49,7 +50,10 @@ async function ready(): Promise<Stack> {
   return s;
 }
 
-/** Everything a forged request could have changed, in memory (the in-memory stores are this stack's disk). */
+/**
+ * Everything a forged request could have changed, in memory (the in-memory stores are this stack's
+ * disk).
+ */
 function everything(s: Stack) {
   return JSON.stringify({
     logs: [1, 2, 3].map((id) => s.log(id)),
@@ -79,7 +83,10 @@ function forgedAppendTo(s: Stack, follower: number): AppendRequest {
   return forgedAppend(log[log.length - 1]!, epoch, s.leaderId()!);
 }
 
-/** Sends a request straight onto the network, as a stranger would: no credential, or `authorization`. */
+/**
+ * Sends a request straight onto the network, as a stranger would: no credential, or
+ * `authorization`.
+ */
 async function forge(
   s: Stack,
   method: 'GET' | 'POST',

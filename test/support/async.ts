@@ -24,7 +24,10 @@ export function deferred<T>(): Deferred<T> {
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** Runs `scripts/<script>` under tsx from the repo root (`env` added to this process's); resolves with its exit code and output. */
+/**
+ * Runs `scripts/<script>` under tsx from the repo root (`env` added to this process's); resolves
+ * with its exit code and output.
+ */
 export function runScript(
   script: string,
   args: string[],

@@ -59,7 +59,10 @@ export interface ClusterOptions {
   clock?: Clock;
   /** Names a non-replica destination for `cut` (e.g. the catalog's URL -> 'catalog'). */
   nodeOf?: (origin: string) => string | undefined;
-  /** Every replica's and frontend's CLUSTER_SECRET: their internal routes check it, their calls carry it. Default: none (open). */
+  /**
+   * Every replica's and frontend's CLUSTER_SECRET: their internal routes check it, their calls
+   * carry it. Default: none (open).
+   */
   clusterSecret?: string | null;
 }
 
@@ -85,7 +88,10 @@ export function createOrderCluster(opts: ClusterOptions = {}) {
   const messages: string[] = [];
   /** Every replica event, in order, tagged with the replica that emitted it. */
   const events: Array<ReplicaEvent & { replica: number }> = [];
-  /** Every router event, in order, tagged with the frontend that emitted it ('frontend' for the first). */
+  /**
+   * Every router event, in order, tagged with the frontend that emitted it ('frontend' for the
+   * first).
+   */
   const routerEvents: Array<RouterEvent & { frontend: string }> = [];
   /**
    * Directed links that fail requests: `${from}->${to}`, with the paths they fail (all: null) and
@@ -221,7 +227,10 @@ export function createOrderCluster(opts: ClusterOptions = {}) {
       if (state === 'blackhole') blackholed.add(`order-${id}`);
       else blackholed.delete(`order-${id}`);
     },
-    /** Requests from `from` to `to` (node names: 'order-N', 'frontend', ...) are refused; only those whose path matches, if given. */
+    /**
+     * Requests from `from` to `to` (node names: 'order-N', 'frontend', ...) are refused; only those
+     * whose path matches, if given.
+     */
     cut(from: string, to: string, paths: RegExp | null = null, mode: CutMode = 'refuse') {
       cuts.set(`${from}->${to}`, { paths, mode });
     },
@@ -241,7 +250,8 @@ export function createOrderCluster(opts: ClusterOptions = {}) {
       const meta = metas.get(id)!;
       const metaFound = meta.load().storage !== 'unverified';
       const lostLog = o.lose === 'log' || o.lose === 'both';
-      // What order/storage.ts does on open, over the twins: the verdict is durable before the replica starts.
+      // What order/storage.ts does on open, over the twins: the verdict is durable before the
+      // replica starts.
       await recordStorageCondition(
         meta,
         {
@@ -269,7 +279,10 @@ export function createOrderCluster(opts: ClusterOptions = {}) {
     },
     /** Lets `ms` of (logical or real) time pass with nothing else to wait for. */
     pass,
-    /** Waits for `p`, letting (logical) time pass meanwhile: what a story awaits may need timers to fire. */
+    /**
+     * Waits for `p`, letting (logical) time pass meanwhile: what a story awaits may need timers to
+     * fire.
+     */
     async settle<T>(p: Promise<T>, deadlineMs = 30_000): Promise<T> {
       let done = false;
       const watched = p.finally(() => (done = true));

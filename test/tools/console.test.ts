@@ -316,6 +316,7 @@ describe('LOG_FORMAT=json', () => {
       ]),
     );
     expect(err).toEqual([expect.stringContaining('"msg":"start: frontend exited"')]);
-    expect(lines.some((l) => l.route !== undefined)).toBe(false); // no request line without LOG_REQUESTS
+    // no request line without LOG_REQUESTS
+    expect(lines.some((l) => l.route !== undefined)).toBe(false);
   });
 });

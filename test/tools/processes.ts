@@ -57,7 +57,9 @@ export function run(
   });
 }
 
-/** A repo file under tsx (test/support/async.ts's runTs) with none of the runner's store variables. */
+/**
+ * A repo file under tsx (test/support/async.ts's runTs) with none of the runner's store variables.
+ */
 export const runTs = (
   file: string,
   args: string[] = [],
@@ -94,7 +96,10 @@ const ALL_PORTS_FREE = {
   ORDER_REPLICAS: '1=http://127.0.0.1:0,2=http://127.0.0.1:0,3=http://127.0.0.1:0',
 };
 
-/** `npm start` (scripts/start.ts under tsx, so the PID is its own) on free ports in a fresh DATA_DIR. */
+/**
+ * `npm start` (scripts/start.ts under tsx, so the PID is its own) on free ports in a fresh
+ * DATA_DIR.
+ */
 export async function startStore(env: Record<string, string> = {}): Promise<Store> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'toystore-start-'));
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
@@ -130,7 +135,9 @@ export async function startStore(env: Record<string, string> = {}): Promise<Stor
   };
 }
 
-/** The PIDs `npm start` printed in its "toystore is up" table (`  order-1   http://...   pid 123`). */
+/**
+ * The PIDs `npm start` printed in its "toystore is up" table (` order-1 http://... pid 123`).
+ */
 export function pidsPrinted(lines: readonly string[]): Record<string, number> {
   const pids: Record<string, number> = {};
   for (const l of lines) {

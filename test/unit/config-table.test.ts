@@ -118,7 +118,8 @@ describe('the config table', () => {
       CATALOG_PORT: '9001',
       CATALOG_URL: 'http://127.0.0.1:9001/',
     };
-    // DATA_DIR resolves to the default; CATALOG_URL is what CATALOG_PORT derives; CACHE_ENABLED the order service does not read.
+    // DATA_DIR resolves to the default; CATALOG_URL is what CATALOG_PORT derives; CACHE_ENABLED the
+    // order service does not read.
     expect(nonDefaultVariables(env, 'order')).toEqual(['CATALOG_PORT', 'ORDER_ID', 'GROUP_COMMIT']);
   });
 });

@@ -20,7 +20,10 @@ import {
 import { MemoryLogStore, signEntry } from '../../order/log.ts';
 import type { Meta } from '../../order/meta.ts';
 
-/** `n` records continuing (startIndex - 1, prevCrc); `tag` makes records from different leaders differ. */
+/**
+ * `n` records continuing (startIndex - 1, prevCrc); `tag` makes records from different leaders
+ * differ.
+ */
 function records(
   n: number,
   opts: { startIndex?: number; prevCrc?: number; epoch?: number; tag?: string } = {},
@@ -51,7 +54,10 @@ const meta = (m: Partial<Meta> = {}): Meta => ({
   ...m,
 });
 
-/** An append from leader 3 in epoch 2 carrying `entries` after prevIndex, by default with nothing else pending. */
+/**
+ * An append from leader 3 in epoch 2 carrying `entries` after prevIndex, by default with nothing
+ * else pending.
+ */
 function req(
   leaderLog: readonly OrderEntry[],
   prevIndex: number,
@@ -256,7 +262,8 @@ describe('decideAppend', () => {
   });
 
   it('a conflicting entry cuts the log at the conflict and appends the rest', () => {
-    // Follower holds 0..1 from the leader, then 2..4 from an older leader that never committed them.
+    // Follower holds 0..1 from the leader, then 2..4 from an older leader that never committed
+    // them.
     const follower = [
       ...leader.slice(0, 2),
       ...records(3, { startIndex: 2, prevCrc: leader[1]!.crc, epoch: 1, tag: 'old' }),
@@ -369,7 +376,8 @@ describe('decideAppend', () => {
   });
 
   it('cutting a suffix past the leader end at or below knownCommitIndex throws CommittedTruncationError', () => {
-    // Records 3..4 of an older epoch past the leader's end would be cut; the follower believes 3 committed.
+    // Records 3..4 of an older epoch past the leader's end would be cut; the follower believes 3
+    // committed.
     const log = new MemoryLogStore([
       ...leader.slice(0, 3),
       ...records(2, { startIndex: 3, prevCrc: leader[2]!.crc, epoch: 1, tag: 'old' }),

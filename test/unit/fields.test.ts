@@ -63,7 +63,9 @@ const noFatal = (what: string, err: unknown): never => {
   throw new Error(`unexpected fatal: ${what}: ${String(err)}`);
 };
 
-/** What the log reader does with one written line: CSV-decode it and hand the fields to the codec. */
+/**
+ * What the log reader does with one written line: CSV-decode it and hand the fields to the codec.
+ */
 function readBack<R>(codec: { decode(f: string[]): R | null }, line: string): R | null {
   const rows = parseCsv(line) as string[][];
   return rows.length === 1 ? codec.decode(rows[0]!) : null;

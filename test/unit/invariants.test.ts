@@ -1,6 +1,6 @@
 /**
- * The shared safety invariants (scripts/lib/invariants): each check catches its violation, names the
- * offending record, and says nothing about good logs.
+ * The shared safety invariants (scripts/lib/invariants): each check catches its violation, names
+ * the offending record, and says nothing about good logs.
  */
 import { describe, expect, it } from 'vitest';
 import type { OrderEntry } from '../../shared/contracts.ts';
@@ -16,7 +16,9 @@ import {
 
 type Spec = { index?: number; epoch?: number; name?: string; quantity?: number; key?: string };
 
-/** Builds a correctly chained log from per-record overrides (defaults: index = position, epoch 1). */
+/**
+ * Builds a correctly chained log from per-record overrides (defaults: index = position, epoch 1).
+ */
 function chain(specs: Spec[]): OrderEntry[] {
   const out: OrderEntry[] = [];
   let crc = 0;
@@ -34,7 +36,10 @@ function chain(specs: Spec[]): OrderEntry[] {
   return out;
 }
 
-/** A well-formed log of `n` orders; from index `forkAt` on its keys differ (so its records, and crcs, do too). */
+/**
+ * A well-formed log of `n` orders; from index `forkAt` on its keys differ (so its records, and
+ * crcs, do too).
+ */
 const good = (n: number, tag = 'k', forkAt = 0) =>
   chain(
     Array.from({ length: n }, (_, i) => ({

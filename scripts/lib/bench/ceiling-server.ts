@@ -10,8 +10,8 @@
  *                  (the middle hop of the three-hop chain); GET /orders/:n answers an order from
  *                  memory, as a leader answers from its in-memory log.
  *   ROLE=frontend  GET /products/:name is forwarded to UPSTREAM_URL (two-hop ceiling); GET
- *                  /orders/:n to ORDER_URL (the order-read two-hop); POST /orders to ORDER_URL/orders
- *                  (three-hop ceiling: frontend -> order -> origin).
+ *                  /orders/:n to ORDER_URL (the order-read two-hop); POST /orders to
+ *                  ORDER_URL/orders (three-hop ceiling: frontend -> order -> origin).
  *
  * Started by the bench (scripts/lib/bench/ceilings.ts) as `node --import tsx <this file>`, like a
  * service; listens on HOST (127.0.0.1) and PORT (0: ephemeral) and prints `listening on <url>`.

@@ -42,7 +42,10 @@ export interface LoopResult {
   /** CPU ms each server process spent over the measured part, and per counted answer. */
   cpuMs?: Record<string, number>;
   cpuMsPerOk?: Record<string, number>;
-  /** CPU ms per request of this process (the load generator), for comparing the two sides' client cost. */
+  /**
+   * CPU ms per request of this process (the load generator), for comparing the two sides' client
+   * cost.
+   */
   clientCpuMsPerRequest: number;
 }
 

@@ -27,7 +27,9 @@ interface CpuProfile {
 
 export interface HotFunction {
   function: string;
-  /** Repo-relative path for our code, package path for node_modules, `node:...` for Node internals. */
+  /**
+   * Repo-relative path for our code, package path for node_modules, `node:...` for Node internals.
+   */
   file: string;
   line: number;
   selfMs: number;
@@ -43,7 +45,10 @@ export interface ProfileSummary {
   /** Share of samples that were idle (waiting for I/O). */
   idlePercent: number;
   top: HotFunction[];
-  /** Our own functions (this repository, not node_modules or Node) by inclusive time; `self*` fields hold the inclusive time here. */
+  /**
+   * Our own functions (this repository, not node_modules or Node) by inclusive time; `self*` fields
+   * hold the inclusive time here.
+   */
   ours: HotFunction[];
 }
 
@@ -157,7 +162,10 @@ function bySelf(
   return { agg, idleUs };
 }
 
-/** Inclusive time (self + callees) of this repository's own functions: which of our code paths the self time is under. */
+/**
+ * Inclusive time (self + callees) of this repository's own functions: which of our code paths the
+ * self time is under.
+ */
 function inclusiveOurs(
   profile: CpuProfile,
   selfUs: Map<number, number>,
@@ -242,7 +250,10 @@ export function formatSummary(s: ProfileSummary, label = path.basename(s.file)):
   return lines.join('\n');
 }
 
-/** Summaries of each profile in `paths` (files or dirs of them), for `npm run bench -- --profile-top`. */
+/**
+ * Summaries of each profile in `paths` (files or dirs of them), for `npm run bench --
+ * --profile-top`.
+ */
 export async function summarizePaths(paths: readonly string[], topN = 20): Promise<string[]> {
   const out: string[] = [];
   for (const p of paths) {

@@ -28,7 +28,10 @@ export interface EtcdBinary {
   version: string;
 }
 
-/** ETCD_BIN if set, else `etcd` on PATH; null when there is none (the etcd targets are then not measured). */
+/**
+ * ETCD_BIN if set, else `etcd` on PATH; null when there is none (the etcd targets are then not
+ * measured).
+ */
 export function findEtcd(env: NodeJS.ProcessEnv = process.env): EtcdBinary | null {
   const candidates = env.ETCD_BIN
     ? [env.ETCD_BIN]

@@ -116,7 +116,10 @@ const ROLES: Role[] = ['anchor', 'PASS', 'MISS', 'not measured', 'reported'];
 const ROLE_COLORS = ['#8c8c8c', '#2e9d4a', '#d1392b', '#e8b3ad', '#7aa6d6'];
 
 interface Bar {
-  /** The x-axis label: what it is, then its value on a second line (no text on the plot, so nothing overlaps the rule). */
+  /**
+   * The x-axis label: what it is, then its value on a second line (no text on the plot, so nothing
+   * overlaps the rule).
+   */
   label: string;
   value: number;
   role: Role;
@@ -299,7 +302,10 @@ function panelSpec(p: Panel): Record<string, unknown> {
   };
 }
 
-/** One panel per comparison with an anchor, durable writes on the first row, reads on the second; undefined when the run measured none. */
+/**
+ * One panel per comparison with an anchor, durable writes on the first row, reads on the second;
+ * undefined when the run measured none.
+ */
 export function targetsSpec(r: BenchResults, subtitle: string): TopLevelSpec | undefined {
   const target = (id: TargetId) => r.targets.find((t) => t.id === id);
   const rows = [durablePanels(r, target), readPanels(r, target)].filter((row) => row.length > 0);

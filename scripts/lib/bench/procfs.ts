@@ -15,7 +15,9 @@ export interface Rss {
   hwmMiB: number;
 }
 
-/** VmRSS and VmHWM of a process from /proc/<pid>/status; null where there is no /proc or it is gone. */
+/**
+ * VmRSS and VmHWM of a process from /proc/<pid>/status; null where there is no /proc or it is gone.
+ */
 export async function readRss(pid: number): Promise<Rss | null> {
   try {
     const status = await fs.readFile(`/proc/${pid}/status`, 'utf8');
@@ -31,7 +33,10 @@ export async function readRss(pid: number): Promise<Rss | null> {
 }
 
 let clockTicks: number | null = null;
-/** CPU time (user + system) a process has used so far, ms, from /proc/<pid>/stat; null where unavailable. */
+/**
+ * CPU time (user + system) a process has used so far, ms, from /proc/<pid>/stat; null where
+ * unavailable.
+ */
 export async function cpuTimeMs(pid: number): Promise<number | null> {
   try {
     clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;

@@ -49,7 +49,10 @@ export class Profiler {
     };
   }
 
-  /** `node --cpu-prof` arguments for a process the bench spawns itself, whole life, into `<dir>/<name>`. */
+  /**
+   * `node --cpu-prof` arguments for a process the bench spawns itself, whole life, into
+   * `<dir>/<name>`.
+   */
   nodeArgs(name: string): string[] {
     return this.dir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(this.dir, name)}`] : [];
   }

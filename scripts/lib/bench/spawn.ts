@@ -69,7 +69,10 @@ function tsxLoader(): string {
 }
 
 export interface Spawned extends Child {
-  /** Resolves with performance.now() and the URL when a `listening on http://...` line appears; rejects on exit first. */
+  /**
+   * Resolves with performance.now() and the URL when a `listening on http://...` line appears;
+   * rejects on exit first.
+   */
   ready: Promise<{ at: number; url: string }>;
   /** Recent output lines (for error messages). */
   recent: string[];

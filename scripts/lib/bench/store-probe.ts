@@ -15,7 +15,10 @@ interface HealthView {
   electing: boolean;
 }
 
-/** Polls the frontend's /health until it routes to a leader (other than `not`); returns the leader's id. */
+/**
+ * Polls the frontend's /health until it routes to a leader (other than `not`); returns the leader's
+ * id.
+ */
 export async function waitForLeader(
   frontendUrl: string,
   timeoutMs = 20_000,
@@ -43,7 +46,10 @@ export async function waitForLeader(
 /** A random toy name. */
 export const pickToy = () => TOY_NAMES[Math.floor(Math.random() * TOY_NAMES.length)]!;
 
-/** The frontend's `POST /orders` (its route table's `placeOrder`) of one `name`, under a fresh Idempotency-Key. */
+/**
+ * The frontend's `POST /orders` (its route table's `placeOrder`) of one `name`, under a fresh
+ * Idempotency-Key.
+ */
 export function orderRequest(
   frontendUrl: string,
   name = pickToy(),

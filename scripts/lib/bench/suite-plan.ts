@@ -68,6 +68,9 @@ export interface SuiteContext {
   newDir(label: string): Promise<string>;
   /** startCluster, tracked so an interrupted run stops it. */
   readonly start: (opts: StartClusterOptions) => Promise<Cluster>;
-  /** The run's cluster environment with `env` on top (and the profiler's, from the start when asked). */
+  /**
+   * The run's cluster environment with `env` on top (and the profiler's, from the start when
+   * asked).
+   */
   clusterOptions(env?: Record<string, string>, fromStart?: boolean): ClusterOptions;
 }

@@ -20,7 +20,10 @@ import { encodeRecord, writeMarkFor } from '../../../shared/wal.ts';
 import { sleep } from './util.ts';
 import { replicaPaths } from '../../../shared/data-dir.ts';
 
-/** Replica `id`'s data dir inside a cluster's data dir (shared/data-dir.ts, as order/main.ts names it). */
+/**
+ * Replica `id`'s data dir inside a cluster's data dir (shared/data-dir.ts, as order/main.ts names
+ * it).
+ */
 export const replicaDir = (dataDir: string, id: number) => replicaPaths(dataDir, id).dir;
 export const orderLogPath = (dataDir: string, id: number) => replicaPaths(dataDir, id).log;
 
@@ -33,7 +36,10 @@ export const SYNTH_META: Meta = { promisedEpoch: 1, votedFor: 3, logEpoch: 1, st
 
 const BATCH = 20_000;
 
-/** The `count` orders of a synthesized log, all in epoch 1, `BATCH` at a time (bounded memory per step). */
+/**
+ * The `count` orders of a synthesized log, all in epoch 1, `BATCH` at a time (bounded memory per
+ * step).
+ */
 function* synthBatches(count: number): Generator<OrderEntry[]> {
   let prevCrc = 0;
   for (let from = 0; from < count; from += BATCH) {
@@ -117,7 +123,10 @@ export async function filesIdentical(files: readonly string[]): Promise<boolean>
   return rest.every((b) => b.equals(first!));
 }
 
-/** Polls until the files are byte-identical; resolves with performance.now() then, or null at the deadline. */
+/**
+ * Polls until the files are byte-identical; resolves with performance.now() then, or null at the
+ * deadline.
+ */
 export async function waitIdentical(
   files: readonly string[],
   timeoutMs: number,

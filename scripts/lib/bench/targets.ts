@@ -142,7 +142,8 @@ const manyClients: Judge = (r) => {
 };
 
 const startup: Judge = (r) => {
-  // A production host restarts the built replica (plain node); tsx's own compile is not the log's cost.
+  // A production host restarts the built replica (plain node); tsx's own compile is not the log's
+  // cost.
   const long = r.startup?.filter((x) => x.logOrders >= 1_000_000) ?? [];
   const s = long.find((x) => x.runtime === 'node') ?? long[0];
   if (!s) return notMeasured('the start-up scenario did not run');

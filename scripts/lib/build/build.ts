@@ -78,7 +78,10 @@ async function countJs(dir: string): Promise<number> {
   return n;
 }
 
-/** The output is emptied before each build: never a directory holding the repository or a source directory. */
+/**
+ * The output is emptied before each build: never a directory holding the repository or a source
+ * directory.
+ */
 export function assertSafeOutDir(out: string): void {
   const holdsRepo = !path.relative(out, REPO_ROOT).startsWith('..');
   const isSource = ['', ...BUILT_DIRS, 'scripts', 'test'].some(

@@ -33,7 +33,10 @@ export interface ChaosOptions {
   restockIntervalMs?: number;
   timing?: ScheduleTiming;
   overlapTiming?: OverlapTiming;
-  /** Extra environment for every service (e.g. COMMIT_QUORUM=1 to see the checker catch lost orders). */
+  /**
+   * Extra environment for every service (e.g. COMMIT_QUORUM=1 to see the checker catch lost
+   * orders).
+   */
   env?: Record<string, string>;
 }
 

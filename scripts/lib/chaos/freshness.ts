@@ -65,7 +65,9 @@ export interface FreshnessResult {
   violations: ChaosViolation[];
 }
 
-/** Polls every 200 ms until every toy read through the frontend matches the catalog, or `boundMs`. */
+/**
+ * Polls every 200 ms until every toy read through the frontend matches the catalog, or `boundMs`.
+ */
 export async function checkCacheAfterHeal(
   http: HttpClient,
   urls: ClusterUrls,

@@ -13,7 +13,10 @@ export interface HistoryStats {
   byF: Record<HistoryEvent['f'], OpCounts>;
   /** 99th percentile of invoke → ok latency over ok orders, ms (HdrHistogram); null without any. */
   p99OrderMs: number | null;
-  /** Longest gap between consecutive ok order completions across all clients, ms; null with fewer than two. */
+  /**
+   * Longest gap between consecutive ok order completions across all clients, ms; null with fewer
+   * than two.
+   */
   longestStallMs: number | null;
   /** When the longest stall began (the earlier completion), ms. */
   longestStallAtMs: number | null;

@@ -38,7 +38,9 @@ export interface LinkMesh {
   close(): Promise<void>;
 }
 
-/** One fault proxy per directed link, all on 127.0.0.1, targets filled in when the cluster launches. */
+/**
+ * One fault proxy per directed link, all on 127.0.0.1, targets filled in when the cluster launches.
+ */
 export async function startLinkMesh(): Promise<LinkMesh> {
   const proxies = new Map<Link, FaultProxy>();
   try {

@@ -58,7 +58,9 @@ export class Nemesis {
     private readonly leader: LeaderWatch,
     private readonly note: (kind: TimelineKind, text: string) => void,
     private readonly signal?: AbortSignal,
-    /** Step times, holds and retry pauses run on it: real time in a run, a ManualClock in a test. */
+    /**
+     * Step times, holds and retry pauses run on it: real time in a run, a ManualClock in a test.
+     */
     private readonly clock: Clock = wallClock,
   ) {
     signal?.addEventListener('abort', () => this.stopper.abort(), { once: true });

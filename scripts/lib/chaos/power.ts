@@ -58,7 +58,9 @@ async function syncedAndSize(
   }
 }
 
-/** Cuts `file` back to the byte length recorded in `<file>.synced` (what the last fsync covered). */
+/**
+ * Cuts `file` back to the byte length recorded in `<file>.synced` (what the last fsync covered).
+ */
 export async function cutToSynced(file: string): Promise<CutResult> {
   const s = await syncedAndSize(file);
   if (!s) return { kind: 'absent' };
@@ -97,7 +99,10 @@ export interface PowerCut {
   tries: number;
   /** Unsynced bytes seen while the process was frozen, just before the SIGKILL. */
   unsyncedAtKill: number;
-  /** Whether it had written anything unsynced or its files grew while it looked (false: it wrote nothing then). */
+  /**
+   * Whether it had written anything unsynced or its files grew while it looked (false: it wrote
+   * nothing then).
+   */
   wrote: boolean;
   /** Bytes each file lost, by path relative to the data dir. */
   files: Array<{ file: string; result: CutResult }>;

@@ -48,14 +48,20 @@ export interface ChaosReport {
     wrote: boolean;
     removedBytes: number;
   }>;
-  /** ms after healing until every product read through the frontend matched the catalog (null: never, or not checked). */
+  /**
+   * ms after healing until every product read through the frontend matched the catalog (null:
+   * never, or not checked).
+   */
   cacheFreshAfterMs: number | null;
   leaderChanges: number;
   p99OrderMs: number | null;
   longestStallMs: number | null;
   /** When the longest stall began (ms on the timeline's clock), or null. */
   longestStallAtMs: number | null;
-  /** Connections each directed link's fault proxy carried (every inter-service call goes through one). */
+  /**
+   * Connections each directed link's fault proxy carried (every inter-service call goes through
+   * one).
+   */
   linkConnections: Record<Link, number> | null;
   /** Exits nobody asked for (crashes), e.g. a replica refusing to start. */
   unexpectedExits: string[];

@@ -9,7 +9,10 @@ import { mulberry32 } from '../rng/rng.ts';
 export type FaultKind = 'kill' | 'pause' | 'partition' | 'power';
 export const FAULT_KINDS: readonly FaultKind[] = ['kill', 'pause', 'partition', 'power'];
 
-/** A replica chosen when the step runs: the leader, or one of the others (`pick` in [0, 1) chooses which). */
+/**
+ * A replica chosen when the step runs: the leader, or one of the others (`pick` in [0, 1) chooses
+ * which).
+ */
 export type ReplicaTarget = { role: 'leader' } | { role: 'follower'; pick: number };
 export type ProcessTarget = ReplicaTarget | { role: 'catalog' } | { role: 'frontend' };
 

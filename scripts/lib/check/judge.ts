@@ -88,7 +88,10 @@ function groupReplicas(replicas: readonly ReplicaLog[]): Group[] {
   return [...groups.values()];
 }
 
-/** The log most replicas hold; ties go to the longer log, then to the group with the highest replica id. */
+/**
+ * The log most replicas hold; ties go to the longer log, then to the group with the highest replica
+ * id.
+ */
 function pickReference(groups: readonly Group[]): Group | null {
   let best: Group | null = null;
   const score = (g: Group) => [

@@ -27,7 +27,10 @@ export interface ReplicaTarget {
   url: string;
 }
 
-/** Parses `1=http://127.0.0.1:8011,2=...` (the ORDER_REPLICAS format, shared/replica-list.ts), lowest id first. */
+/**
+ * Parses `1=http://127.0.0.1:8011,2=...` (the ORDER_REPLICAS format, shared/replica-list.ts),
+ * lowest id first.
+ */
 export function parseReplicaList(s: string): ReplicaTarget[] {
   const { replicas, problems } = parseReplicas(s, '--replicas');
   if (problems.length) throw new CheckInputError(problems[0]!);
@@ -128,7 +131,10 @@ const LiveLedgerEntrySchema = LedgerPage.shape.entries.element.extend({
 const LiveLedgerPageSchema = LedgerPage.extend({ entries: z.array(LiveLedgerEntrySchema) });
 const LiveProductsSchema = z.array(ProductSchema.extend({ quantity: z.number().int() }));
 
-/** Pages through `GET {catalog}/internal/ledger?from=SEQ&limit=N`; null when the catalog has no ledger (404). */
+/**
+ * Pages through `GET {catalog}/internal/ledger?from=SEQ&limit=N`; null when the catalog has no
+ * ledger (404).
+ */
 export async function fetchLedger(
   http: HttpClient,
   catalog: string,

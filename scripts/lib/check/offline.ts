@@ -107,7 +107,10 @@ export function readLedger(
   return { entries, problems, notes };
 }
 
-/** Reads `DATA_DIR/order-N/orders.csv` for every `order-N` dir, and `DATA_DIR/catalog/{ledger,products}.csv`. */
+/**
+ * Reads `DATA_DIR/order-N/orders.csv` for every `order-N` dir, and
+ * `DATA_DIR/catalog/{ledger,products}.csv`.
+ */
 export async function loadDataDir(dataDir: string): Promise<Snapshot> {
   const dir = path.resolve(dataDir);
   let names: string[];

@@ -19,7 +19,10 @@ export class CheckInputError extends Error {
   }
 }
 
-/** A problem found while loading one replica's log; its message is prefixed with the replica (group) name. */
+/**
+ * A problem found while loading one replica's log; its message is prefixed with the replica (group)
+ * name.
+ */
 export interface LoadProblem {
   kind: ViolationKind;
   detail: string;
@@ -47,7 +50,9 @@ export interface Snapshot {
   ledger: LedgerRecord[] | null;
   /** Why the stock checks are skipped, when `ledger` is null. */
   ledgerSkipped: string | null;
-  /** Violations found while reading the ledger or products (corrupt lines, a missing products file). */
+  /**
+   * Violations found while reading the ledger or products (corrupt lines, a missing products file).
+   */
   catalogProblems: Violation[];
   products: Product[] | null;
   notes: string[];

@@ -44,7 +44,9 @@ export function intFlag(
   return n;
 }
 
-/** A number flag (fractions allowed) in [min, max], `def` when absent; `unit` names what it counts. */
+/**
+ * A number flag (fractions allowed) in [min, max], `def` when absent; `unit` names what it counts.
+ */
 export function numberFlag(
   flag: string,
   raw: string | undefined,
@@ -62,7 +64,10 @@ export function numberFlag(
   return n;
 }
 
-/** How a tool's CLI names itself: `npm run <name>`, what it is (its help's first line), its usage text. */
+/**
+ * How a tool's CLI names itself: `npm run <name>`, what it is (its help's first line), its usage
+ * text.
+ */
 export interface ToolCli {
   name: string;
   what: string;

@@ -1,4 +1,6 @@
-/** The client CLI's flags: usage text and a parser that throws `UsageError` with a clear message. */
+/**
+ * The client CLI's flags: usage text and a parser that throws `UsageError` with a clear message.
+ */
 import { intFlag, numberFlag, parseFlags, UsageError } from '../cli/flags.ts';
 
 export { UsageError };
@@ -46,7 +48,10 @@ const FLAGS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-/** Parses and validates the CLI flags (argv without node and script); throws UsageError with a clear message. */
+/**
+ * Parses and validates the CLI flags (argv without node and script); throws UsageError with a clear
+ * message.
+ */
 export function parseClientArgs(argv: readonly string[]): ClientArgs {
   const values = parseFlags(argv, FLAGS);
   const clients = intFlag('clients', values.clients, 5, 1, 1000);

@@ -22,7 +22,10 @@ import type {
   UnknownOrder,
 } from './types.ts';
 
-/** The frontend's public routes this client calls (shared/protocol/frontend.ts): paths, methods and answer schemas. */
+/**
+ * The frontend's public routes this client calls (shared/protocol/frontend.ts): paths, methods and
+ * answer schemas.
+ */
 const routes = frontendPublicRoutes;
 
 export interface Ctx {
@@ -62,7 +65,9 @@ function fail(ctx: Ctx, type: RequestType, reason: string): void {
 const wire = (res: HttpResponse | null) =>
   res ? { status: res.status, body: res.body ?? null } : null;
 
-/** One recorded operation: `invoke` now, `complete` exactly once later (orders with their attempts). */
+/**
+ * One recorded operation: `invoke` now, `complete` exactly once later (orders with their attempts).
+ */
 function begin(
   ctx: Ctx,
   client: number,
@@ -83,7 +88,9 @@ function begin(
   };
 }
 
-/** How a GET's outcome maps to a completion: an answer is ok (200/404) or fail, no answer is info. */
+/**
+ * How a GET's outcome maps to a completion: an answer is ok (200/404) or fail, no answer is info.
+ */
 function readCompletion(out: Outcome): ['ok' | 'fail' | 'info', HttpResponse | null] {
   if (out.kind === 'response')
     return [
@@ -283,7 +290,9 @@ export async function runOneClient(
   }
 }
 
-/** Reads back one client's acknowledged orders; returns mismatches and how many could not be read. */
+/**
+ * Reads back one client's acknowledged orders; returns mismatches and how many could not be read.
+ */
 export async function verifyOrders(
   ctx: Ctx,
   http: HttpClient,
@@ -301,7 +310,10 @@ export async function verifyOrders(
   return { mismatches, verified, unverified };
 }
 
-/** One acknowledged order read back: as acknowledged, unreadable (no answer or an error), or a mismatch. */
+/**
+ * One acknowledged order read back: as acknowledged, unreadable (no answer or an error), or a
+ * mismatch.
+ */
 async function readBack(
   ctx: Ctx,
   http: HttpClient,

@@ -1,4 +1,7 @@
-/** The client's seeded choices: the tools' generator (scripts/lib/rng), one independent stream per client. */
+/**
+ * The client's seeded choices: the tools' generator (scripts/lib/rng), one independent stream per
+ * client.
+ */
 import { mulberry32 } from '../rng/rng.ts';
 
 export { mulberry32 };

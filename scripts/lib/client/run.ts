@@ -11,14 +11,15 @@
  * acknowledged orders sharing a number, is a mismatch.
  *
  * Exactly-once from the client's side (default, `idempotency: true`): every intended order gets a
- * fresh key (`<run uuid>-<client>-<iteration>` unless `makeKey` is given) sent as the `Idempotency-Key` header, and every
- * retry of that order reuses it. The store promises that the same key with the same body has one
- * outcome (a replay answers with `idempotent-replayed: true`), so an order whose outcome is
- * unknown (reset, timeout, 504 or another 5xx) is retried too, with backoff, and is reported
- * unknown only if the retries run out. A 503 or a refused connection means "this attempt was not
- * taken", so it is retried as well; but once any attempt's outcome was unknown, a later 503 does
- * not make the order a definite failure (the earlier attempt may have committed), so running out
- * of retries then reports it unknown. A definite answer (2xx, 4xx) about the key is final.
+ * fresh key (`<run uuid>-<client>-<iteration>` unless `makeKey` is given) sent as the
+ * `Idempotency-Key` header, and every retry of that order reuses it. The store promises that the
+ * same key with the same body has one outcome (a replay answers with `idempotent-replayed: true`),
+ * so an order whose outcome is unknown (reset, timeout, 504 or another 5xx) is retried too, with
+ * backoff, and is reported unknown only if the retries run out. A 503 or a refused connection means
+ * "this attempt was not taken", so it is retried as well; but once any attempt's outcome was
+ * unknown, a later 503 does not make the order a definite failure (the earlier attempt may have
+ * committed), so running out of retries then reports it unknown. A definite answer (2xx, 4xx) about
+ * the key is final.
  *
  * `idempotency: false` (CLI `--no-idempotency`) restores the old rule: no key, and a POST is
  * retried only on a 503 or a refused connection; a reset, timeout, 504 or other 5xx is recorded

@@ -31,7 +31,10 @@ export interface RunClientsOptions {
   /** Frontend origin, e.g. http://127.0.0.1:8000 (a trailing slash is ignored). */
   baseUrl: string;
   clients: number;
-  /** Iterations per client; unbounded when absent (then `durationMs` or `signal` must bound the run). */
+  /**
+   * Iterations per client; unbounded when absent (then `durationMs` or `signal` must bound the
+   * run).
+   */
   iterations?: number;
   /** No client starts a new iteration after this many ms since the run started. */
   durationMs?: number;
@@ -41,14 +44,22 @@ export interface RunClientsOptions {
   p: number;
   /** uint32 seed for the choices; random (and reported) when absent. */
   seed?: number;
-  /** Makes the transport of client `clientId` (0-based). Default: one pooled keep-alive connection each. */
+  /**
+   * Makes the transport of client `clientId` (0-based). Default: one pooled keep-alive connection
+   * each.
+   */
   http?: (clientId: number) => ClientHttp;
   retry?: Partial<RetryPolicy>;
   /** Per-request timeout passed to the transport; the transport's default when absent. */
   timeoutMs?: number;
-  /** Send an Idempotency-Key per intended order and retry unknown outcomes with it (default true). */
+  /**
+   * Send an Idempotency-Key per intended order and retry unknown outcomes with it (default true).
+   */
   idempotency?: boolean;
-  /** Makes the key of one intended order (default `<run uuid>-<client>-<iteration>`). Must be unique per intended order. */
+  /**
+   * Makes the key of one intended order (default `<run uuid>-<client>-<iteration>`). Must be unique
+   * per intended order.
+   */
   makeKey?: (client: number, iteration: number) => string;
   /** Gets every history event (invoke / ok / fail / info). */
   history?: HistorySink;
@@ -62,7 +73,9 @@ export interface RunClientsOptions {
   onProgress?: (p: Progress) => void;
   /** How often `onProgress` is called, ms (default 1000). */
   progressIntervalMs?: number;
-  /** Checked before each read-back; once true, the remaining ones are skipped (counted unverified). */
+  /**
+   * Checked before each read-back; once true, the remaining ones are skipped (counted unverified).
+   */
   skipReadBack?: () => boolean;
 }
 
@@ -77,9 +90,14 @@ export interface RequestStats {
   rejected: number;
   /** Orders whose outcome is unknown (retries ran out, or not retried without idempotency). */
   unknown: number;
-  /** Answers that replayed an earlier attempt's outcome (`idempotent-replayed: true`; orders only). */
+  /**
+   * Answers that replayed an earlier attempt's outcome (`idempotent-replayed: true`; orders only).
+   */
   replayed: number;
-  /** Latency percentiles in ms over definitely answered requests (HdrHistogram, exact to 0.1 %); null when there are none. */
+  /**
+   * Latency percentiles in ms over definitely answered requests (HdrHistogram, exact to 0.1 %);
+   * null when there are none.
+   */
   p50: number | null;
   p95: number | null;
   p99: number | null;
@@ -143,12 +161,18 @@ export interface RunSummary {
   orders: OrderCounts;
   /** Acknowledged orders whose read-back returned what was acknowledged. */
   verified: number;
-  /** Acknowledged orders whose read-back itself failed (network / 503 / 5xx): neither verified nor a mismatch. */
+  /**
+   * Acknowledged orders whose read-back itself failed (network / 503 / 5xx): neither verified nor a
+   * mismatch.
+   */
   unverified: number;
   mismatches: Mismatch[];
   /** Why requests failed or ended unknown, as `"<type> <reason>" → count`. */
   failureReasons: Record<string, number>;
-  /** Promises the store broke that the client saw itself (kept up to a bound; `storeViolationCount` counts all). */
+  /**
+   * Promises the store broke that the client saw itself (kept up to a bound; `storeViolationCount`
+   * counts all).
+   */
   storeViolations: StoreViolation[];
   storeViolationCount: number;
 }

@@ -112,7 +112,10 @@ export class StoreConsole {
     this.release(Infinity);
   }
 
-  /** Prints the held lines that arrived before `cutoffMs`, and any written earlier than those, by time. */
+  /**
+   * Prints the held lines that arrived before `cutoffMs`, and any written earlier than those, by
+   * time.
+   */
   private release(cutoffMs: number): void {
     if (this.held.length === 0) return;
     const due = this.held.filter((h) => h.arrivedMs <= cutoffMs);
@@ -150,7 +153,10 @@ export class StoreConsole {
     });
   }
 
-  /** A block for a person (the "toystore is up" table), after everything held; in JSON, one object with `fields`. */
+  /**
+   * A block for a person (the "toystore is up" table), after everything held; in JSON, one object
+   * with `fields`.
+   */
   block(lines: string[], msg: string, fields: Record<string, unknown>): void {
     this.flush();
     this.out.write(

@@ -158,7 +158,10 @@ export class StoreDigest {
     else if (event === 'stepped_down') Object.assign(l, { role: 'follower' });
   }
 
-  /** The summaries of the window ending now (services that said nothing left out); starts the next one. */
+  /**
+   * The summaries of the window ending now (services that said nothing left out); starts the next
+   * one.
+   */
   take(): ServiceSummary[] {
     const nowMs = this.now();
     const windowMs = Math.max(1, nowMs - this.windowStartMs);
@@ -216,7 +219,10 @@ export class StoreDigest {
 
 const ms = (v: number | null) => (v === null ? '-' : `${v < 10 ? v.toFixed(1) : Math.round(v)} ms`);
 
-/** One line a person reads: `last 10 s: 45.1 req/s, p99 3.2 ms, 0 errors; orders ...; leader 3 (epoch 1)`. */
+/**
+ * One line a person reads: `last 10 s: 45.1 req/s, p99 3.2 ms, 0 errors; orders ...; leader 3
+ * (epoch 1)`.
+ */
 export function describeSummary(s: ServiceSummary): string {
   const parts = [
     `last ${Math.round(s.windowMs / 1000)} s: ${s.perSecond} req/s, p99 ${ms(s.p99Ms)}, ${s.errors} error${s.errors === 1 ? '' : 's'}`,

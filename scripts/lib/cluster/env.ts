@@ -27,7 +27,10 @@ import {
 export const TOPOLOGY_VARS: readonly string[] = SETTING_LIST.filter((s) => s.topology).map(
   (s) => s.env,
 );
-/** The table's `secret` entries: set from `opts.clusterSecret` only, so `cluster.clusterSecret` is what every service has. */
+/**
+ * The table's `secret` entries: set from `opts.clusterSecret` only, so `cluster.clusterSecret` is
+ * what every service has.
+ */
 export const SECRET_VARS: readonly string[] = SETTING_LIST.filter((s) => s.secret).map(
   (s) => s.env,
 );
@@ -51,7 +54,10 @@ export function urlsOf(ports: ClusterPorts): ClusterUrls {
   };
 }
 
-/** `env` cut down to the table's variables `service` reads, plus every variable the table does not know. */
+/**
+ * `env` cut down to the table's variables `service` reads, plus every variable the table does not
+ * know.
+ */
 export function envFor(service: Service, env: Record<string, string>): Record<string, string> {
   const reads = new Set(SETTING_LIST.filter((s) => s.readBy.includes(service)).map((s) => s.env));
   return Object.fromEntries(

@@ -10,7 +10,10 @@ import { newClusterSecret, secretProblem } from '../../../shared/auth.ts';
 
 export const SECRET_FILE_NAME = 'cluster-secret';
 
-/** The secret in `DATA_DIR/cluster-secret`, made first if the file is missing; throws if it holds no valid secret. */
+/**
+ * The secret in `DATA_DIR/cluster-secret`, made first if the file is missing; throws if it holds no
+ * valid secret.
+ */
 export function ensureSecretFile(dataDir: string): { secret: string; file: string } {
   const file = path.join(dataDir, SECRET_FILE_NAME);
   let text: string | null = null;

@@ -5,7 +5,9 @@
  */
 export type ReplicaId = 1 | 2 | 3;
 export type ServiceName = 'catalog' | 'order-1' | 'order-2' | 'order-3' | 'frontend';
-/** Start order: the catalog and replicas first, then the frontend (so it finds a leader at once). */
+/**
+ * Start order: the catalog and replicas first, then the frontend (so it finds a leader at once).
+ */
 export const SERVICE_NAMES: readonly ServiceName[] = [
   'catalog',
   'order-1',
@@ -34,7 +36,9 @@ export interface ExitInfo {
   pid: number;
   code: number | null;
   signal: NodeJS.Signals | null;
-  /** True when the launcher caused it (kill, restart, stop); false for a crash or a kill by hand. */
+  /**
+   * True when the launcher caused it (kill, restart, stop); false for a crash or a kill by hand.
+   */
   expected: boolean;
 }
 
@@ -84,7 +88,10 @@ export interface Cluster {
   readonly ports: ClusterPorts;
   /** Absolute. */
   readonly dataDir: string;
-  /** What every service was given as CLUSTER_SECRET (null: an open cluster). Tools calling internal routes need it. */
+  /**
+   * What every service was given as CLUSTER_SECRET (null: an open cluster). Tools calling internal
+   * routes need it.
+   */
   readonly clusterSecret: string | null;
   /** PID of each service, null while it is not running. */
   pids(): Record<ServiceName, number | null>;

@@ -24,7 +24,10 @@ import {
   type ServiceHost,
 } from './topology.ts';
 
-/** The compose secret holding the cluster secret (compose.yaml `secrets:`, from the CLUSTER_SECRET of whoever runs compose). */
+/**
+ * The compose secret holding the cluster secret (compose.yaml `secrets:`, from the CLUSTER_SECRET
+ * of whoever runs compose).
+ */
 export const COMPOSE_SECRET = 'cluster_secret';
 /**
  * Each service is a container named after its host, reached by that name, binding every

@@ -17,7 +17,10 @@ if (!optionsFile || !reportFile) {
 }
 const options = JSON.parse(await fs.readFile(optionsFile, 'utf8')) as RunOptions;
 const stop = new AbortController();
-/** Stopping is bounded too: services get their graceful shutdown, then whatever is left is killed on exit. */
+/**
+ * Stopping is bounded too: services get their graceful shutdown, then whatever is left is killed on
+ * exit.
+ */
 const STOP_BOUND_MS = 20_000;
 const abort = (why: string) => {
   if (stop.signal.aborted) return;

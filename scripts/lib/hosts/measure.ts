@@ -52,14 +52,20 @@ export interface FaultMeasure {
   windowMs: number;
   epochs: number;
   leaderChanges: number;
-  /** From the fault to the first sample showing another leader (or epoch), or null if it kept its leader. */
+  /**
+   * From the fault to the first sample showing another leader (or epoch), or null if it kept its
+   * leader.
+   */
   leaderMovedAfterMs: number | null;
   /** A restarted replica took the lead from a leader that was still leading. */
   tookLeadBack: boolean;
   attemptErrors: number;
   /** What the failed attempts were (`503 no_leader`, `reset`, ...) and how many of each. */
   errorKinds: Record<string, number>;
-  /** Operations that ended unknown, or failed without a definite refusal (no answer or a 5xx), after the client's retries. */
+  /**
+   * Operations that ended unknown, or failed without a definite refusal (no answer or a 5xx), after
+   * the client's retries.
+   */
   opFailures: number;
 }
 
@@ -90,7 +96,10 @@ export function leaderSequence(
   return seq;
 }
 
-/** The first time in [from, to) a sample shows a leader other than `was` (id or epoch), minus `from`. */
+/**
+ * The first time in [from, to) a sample shows a leader other than `was` (id or epoch), minus
+ * `from`.
+ */
 function movedAfter(
   samples: readonly Sample[],
   from: number,
@@ -162,7 +171,8 @@ export function measureFaults(
       epochs: Math.max(0, maxPromised(atEnd) - maxPromised(before)),
       leaderChanges: changes.filter((l, j) => (j === 0 ? prior?.id : changes[j - 1]!.id) !== l.id)
         .length,
-      // Against the leader as it was just before the fault (the sequence's entries carry a leader's latest epoch).
+      // Against the leader as it was just before the fault (the sequence's entries carry a leader's
+      // latest epoch).
       leaderMovedAfterMs: movedAfter(
         samples,
         f.appliedAtMs,
@@ -227,7 +237,10 @@ export function frontendAgreement(
 }
 
 export interface DuelSummary {
-  /** Epochs the first election of the run used (the highest promised epoch once a leader first shows), and its leader. */
+  /**
+   * Epochs the first election of the run used (the highest promised epoch once a leader first
+   * shows), and its leader.
+   */
   startup: { epochs: number; leaderId: number | null } | null;
   replicaFaults: number;
   epochs: number;

@@ -52,7 +52,10 @@ export class Nemesis {
     return this.applied;
   }
 
-  /** Runs the plan against the clock `now` (t = 0 at the start of the fault phase) until done or aborted. */
+  /**
+   * Runs the plan against the clock `now` (t = 0 at the start of the fault phase) until done or
+   * aborted.
+   */
   async run(schedule: readonly FaultStep[], signal: AbortSignal): Promise<void> {
     const d = this.d;
     for (const [i, step] of schedule.entries()) {
@@ -67,7 +70,8 @@ export class Nemesis {
       let undo: Undo | null = null;
       try {
         const a = await this.apply(step, `f${i}`);
-        // In force from now (an nft change or a kill takes a moment): the hold and the window start here.
+        // In force from now (an nft change or a kill takes a moment): the hold and the window start
+        // here.
         Object.assign(rec, { target: a.target, detail: a.detail, appliedAtMs: d.now() });
         undo = a.undo;
         this.applied.push(rec);
@@ -87,7 +91,9 @@ export class Nemesis {
     }
   }
 
-  /** Undoes whatever is still in force: proxies pass, rules flushed, every stopped service started. */
+  /**
+   * Undoes whatever is still in force: proxies pass, rules flushed, every stopped service started.
+   */
   async healAll(): Promise<void> {
     const d = this.d;
     for (const p of d.store.proxies.values()) p.setMode(PASS);
@@ -147,7 +153,10 @@ export class Nemesis {
     }
   }
 
-  /** The replica that says it leads the newest epoch in the sampler's latest view (order-3 before any). */
+  /**
+   * The replica that says it leads the newest epoch in the sampler's latest view (order-3 before
+   * any).
+   */
   private leader(): ReplicaHost {
     const l = this.d.sampler.latest() && clusterLeader(this.d.sampler.latest()!);
     return l ? (`order-${l.id}` as ReplicaHost) : 'order-3';

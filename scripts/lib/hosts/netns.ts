@@ -127,7 +127,10 @@ function pidsIn(ns: string): number[] {
   }
 }
 
-/** Kills every process in each namespace (SIGKILL, by PID) and deletes it. Synchronous: safe in an exit handler. */
+/**
+ * Kills every process in each namespace (SIGKILL, by PID) and deletes it. Synchronous: safe in an
+ * exit handler.
+ */
 export function destroyNamespacesSync(names: readonly string[]): {
   killed: number[];
   left: string[];

@@ -40,7 +40,10 @@ function add(rules: Rules, host: string, chain: 'input' | 'output', rule: string
   rules.get(host)![chain].push(rule);
 }
 
-/** `x`'s rules that drop (with `verdict`'s probability) the packets of both directions between x and y. */
+/**
+ * `x`'s rules that drop (with `verdict`'s probability) the packets of both directions between x and
+ * y.
+ */
 function pairRules(rules: Rules, ctx: RuleContext, x: string, y: string, verdict: string): void {
   add(rules, x, 'input', `ip saddr ${ctx.addr(y)} ${verdict}`);
   const p = ctx.proxyPort(x, y);

@@ -84,7 +84,9 @@ export function createProcs(opts: ProcsOptions): Procs {
   return new ProcTable(opts);
 }
 
-/** Spawns `spec`'s child: output goes to `output` line by line; `line` resolves at its ready line. */
+/**
+ * Spawns `spec`'s child: output goes to `output` line by line; `line` resolves at its ready line.
+ */
 function spawnProc(spec: ProcSpec, opts: ProcsOptions): { proc: Proc; line: Promise<void> } {
   const child = spawn(spec.command, spec.args, {
     cwd: spec.cwd,
@@ -130,7 +132,9 @@ function spawnProc(spec: ProcSpec, opts: ProcsOptions): { proc: Proc; line: Prom
   return { proc, line };
 }
 
-/** Resolves once `proc` counts as started; rejects if it exits first or its ready timeout passes. */
+/**
+ * Resolves once `proc` counts as started; rejects if it exits first or its ready timeout passes.
+ */
 async function waitStarted(proc: Proc, line: Promise<void>): Promise<void> {
   const { spec } = proc;
   const deadline = Date.now() + (spec.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS);
@@ -233,7 +237,9 @@ class ProcTable implements Procs {
   }
 }
 
-/** SIGTERM every one of `running`, SIGKILL what is left after `graceMs`, then wait up to 3 s more. */
+/**
+ * SIGTERM every one of `running`, SIGKILL what is left after `graceMs`, then wait up to 3 s more.
+ */
 async function terminate(running: Proc[], graceMs: number): Promise<void> {
   for (const p of running) {
     p.expected = true;

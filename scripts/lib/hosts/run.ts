@@ -83,7 +83,10 @@ export interface Throughput {
   lbOrdersPerSec: number;
   directOrdersPerSec: number;
   ratio: number;
-  /** The machine's 1-minute load average when the measurement began: the figures are only as quiet as the machine. */
+  /**
+   * The machine's 1-minute load average when the measurement began: the figures are only as quiet
+   * as the machine.
+   */
   loadAverage: number;
 }
 export interface ErrorsWhen {
@@ -150,7 +153,10 @@ async function ordersPerSec(
   return Math.round((acked / ms) * 1000 * 10) / 10;
 }
 
-/** Every client history of the run (the checker needs all: an order in the log no history sent is a phantom). */
+/**
+ * Every client history of the run (the checker needs all: an order in the log no history sent is a
+ * phantom).
+ */
 const HISTORIES = [
   'warmup.jsonl',
   'throughput-lb.jsonl',
@@ -198,7 +204,10 @@ function errorsWhen(measures: readonly FaultMeasure[], kind: FaultKind): ErrorsW
   };
 }
 
-/** The run's clock (ms since t0, which the fault phase moves to its start) and its timeline of notes. */
+/**
+ * The run's clock (ms since t0, which the fault phase moves to its start) and its timeline of
+ * notes.
+ */
 class RunTimeline {
   readonly lines: string[] = [];
   private t0 = performance.now();
@@ -253,7 +262,10 @@ function initialReport(
   };
 }
 
-/** nftables in each service's namespace; a delay rule finds its fault proxy in the store once it runs. */
+/**
+ * nftables in each service's namespace; a delay rule finds its fault proxy in the store once it
+ * runs.
+ */
 function hostFirewall(net: Network, store: () => Store | null): Firewall {
   return createFirewall(
     {
@@ -337,7 +349,10 @@ export async function runHosts(
   return report;
 }
 
-/** After healing: the replicas must agree on one log, every one of them committed to its end, within 30 s. */
+/**
+ * After healing: the replicas must agree on one log, every one of them committed to its end, within
+ * 30 s.
+ */
 async function settle(store: Store, report: HostsReport, note: (t: string) => void): Promise<void> {
   const healedAt = performance.now();
   const converged = await converge(store, 30_000);
@@ -444,7 +459,10 @@ interface ClientsSeen {
   errors: AttemptError[];
 }
 
-/** Starts the nemesis on the plan; returns the heal that stops it, heals everything and waits (once). */
+/**
+ * Starts the nemesis on the plan; returns the heal that stops it, heals everything and waits
+ * (once).
+ */
 function runNemesis(
   nemesis: Nemesis,
   schedule: FaultStep[],
@@ -469,7 +487,10 @@ function runNemesis(
     })());
 }
 
-/** The fault phase's clients: retrying, timed from t0, read-back after the heal (skipped when stopping). */
+/**
+ * The fault phase's clients: retrying, timed from t0, read-back after the heal (skipped when
+ * stopping).
+ */
 function runFaultClients(
   store: Store,
   o: RunOptions,

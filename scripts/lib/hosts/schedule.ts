@@ -42,7 +42,10 @@ export interface FaultStep {
   kind: FaultKind;
   atMs: number;
   holdMs: number;
-  /** A uniform draw in [0, 1) to pick among candidates when the step runs (which follower, frontend, peer). */
+  /**
+   * A uniform draw in [0, 1) to pick among candidates when the step runs (which follower, frontend,
+   * peer).
+   */
   pick: number;
   /** `loss`: percent of packets dropped; `delay`: ms added per chunk. */
   amount: number;

@@ -57,7 +57,10 @@ export interface StoreOptions {
 
 export interface Store {
   procs: Procs;
-  /** For the controller's own probes and samples (closed with the store); it carries the cluster credential. */
+  /**
+   * For the controller's own probes and samples (closed with the store); it carries the cluster
+   * credential.
+   */
   http: HttpClient;
   /** The HTTP status `url` answers within `timeoutMs`, 0 when it does not answer. */
   statusOf(url: string, timeoutMs?: number): Promise<number>;
@@ -147,7 +150,10 @@ async function clusterAccess(runDir: string): Promise<{
   return { secretFile, http, statusOf };
 }
 
-/** Every service in its namespace from the build: the catalog and the replicas first, then the frontends. */
+/**
+ * Every service in its namespace from the build: the catalog and the replicas first, then the
+ * frontends.
+ */
 async function startServices(
   o: StoreOptions,
   procs: Procs,

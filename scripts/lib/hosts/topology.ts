@@ -4,14 +4,15 @@
  * topology; test/hosts/compose.test.ts holds compose.yaml to it.
  *
  * Seven hosts: the catalog, three order replicas, two frontends and a load balancer (haproxy) in
- * front of the frontends as the clients' single address. Every service uses the documented
- * default ports (each is alone on its host), and is configured only through the documented
- * variables (README "Configuration"): HOST, ports, CATALOG_URL, FRONTEND_URL (both frontends, so
- * the catalog invalidates both caches), ORDER_REPLICAS, ORDER_ID, DATA_DIR, COMMIT_QUORUM,
+ * front of the frontends as the clients' single address. Every service uses the documented default
+ * ports (each is alone on its host), and is configured only through the documented variables
+ * (README "Configuration"): HOST, ports, CATALOG_URL, FRONTEND_URL (both frontends, so the catalog
+ * invalidates both caches), ORDER_REPLICAS, ORDER_ID, DATA_DIR, COMMIT_QUORUM,
  * HEARTBEAT_INTERVAL_MS, and CLUSTER_SECRET_FILE (every service binds a non-loopback address, so
- * each needs the cluster secret; a file, so the secret is in no process's environment). What differs between a deployment and the namespace run is only how a
- * host name becomes an address, and where a link is routed (through a fault proxy, to add
- * delay): `Placement` says that, and the variables are otherwise identical.
+ * each needs the cluster secret; a file, so the secret is in no process's environment). What
+ * differs between a deployment and the namespace run is only how a host name becomes an address,
+ * and where a link is routed (through a fault proxy, to add delay): `Placement` says that, and the
+ * variables are otherwise identical.
  */
 import { loadConfig } from '../../../shared/config.ts';
 import {
@@ -42,7 +43,9 @@ export const SERVICE_HOSTS: readonly ServiceHost[] = [
 ];
 export const HOSTS: readonly HostName[] = [...SERVICE_HOSTS, 'lb'];
 
-/** The configuration every variable left at its default gives (the config table, shared/config.ts). */
+/**
+ * The configuration every variable left at its default gives (the config table, shared/config.ts).
+ */
 const DEFAULTS = loadConfig({});
 
 /** The documented defaults, taken from the config table: one service per host. */
@@ -150,7 +153,10 @@ export function envFor(host: ServiceHost, p: Placement): Record<string, string> 
   }
 }
 
-/** The links the namespace run can slow down through a fault proxy: frontends and replicas to replicas. */
+/**
+ * The links the namespace run can slow down through a fault proxy: frontends and replicas to
+ * replicas.
+ */
 export function delayableLinks(): Array<[ServiceHost, ReplicaHost]> {
   const links: Array<[ServiceHost, ReplicaHost]> = [];
   for (const from of [...FRONTEND_HOSTS, ...REPLICA_HOSTS])

@@ -69,7 +69,9 @@ function bodyData(ev: HistoryEvent | null): unknown {
   return body !== null && typeof body === 'object' ? (body as { data?: unknown }).data : undefined;
 }
 
-/** The order number an `ok` order completion acknowledged (`{"data":{"order_number":N}}`), or null. */
+/**
+ * The order number an `ok` order completion acknowledged (`{"data":{"order_number":N}}`), or null.
+ */
 export function acknowledgedNumber(ev: HistoryEvent | null): number | null {
   const data = bodyData(ev);
   const n =
@@ -373,7 +375,9 @@ export function describeAttempts(attempts: readonly HistoryAttempt[]): string {
     .join(' -> ');
 }
 
-/** No order got a definite "no" after one of its attempts had an unknown outcome (from `attempts`). */
+/**
+ * No order got a definite "no" after one of its attempts had an unknown outcome (from `attempts`).
+ */
 export function checkNoDefiniteAfterUnknown(ops: readonly Operation[]): Violation[] {
   const out: Violation[] = [];
   for (const op of ops) {

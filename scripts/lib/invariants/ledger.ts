@@ -11,12 +11,18 @@ import type { Violation } from './types.ts';
 /** A ledger entry as read from disk: `crc` and `line` are present for a file, absent live. */
 export type LedgerRecord = LedgerEntry & { crc?: number; line?: number };
 
-/** The bytes a ledger row's checksum covers (everything but the checksum itself): catalog/ledger.ts's fields. */
+/**
+ * The bytes a ledger row's checksum covers (everything but the checksum itself):
+ * catalog/ledger.ts's fields.
+ */
 export function ledgerRecordContent(e: LedgerEntry): string {
   return ledgerCodec.fields({ ...e, crc: 0 }).join(',');
 }
 
-/** crc32 of a ledger row chained to the previous row's crc (0 for the first), as the ledger signs it. */
+/**
+ * crc32 of a ledger row chained to the previous row's crc (0 for the first), as the ledger signs
+ * it.
+ */
 export function chainLedgerCrc(prevCrc: number, e: LedgerEntry): number {
   return chainFields(prevCrc, ledgerCodec.fields({ ...e, crc: 0 }));
 }
@@ -100,7 +106,9 @@ export function checkStockConservation(
   return out;
 }
 
-/** Sums the ledger per toy, reporting into `out` every row that does not follow from the one before. */
+/**
+ * Sums the ledger per toy, reporting into `out` every row that does not follow from the one before.
+ */
 function tallyToys(
   ledger: readonly LedgerRecord[],
   initialStock: number,
@@ -114,10 +122,12 @@ function tallyToys(
         e.name,
         (t = { restocked: 0, released: 0, purchased: 0, current: initialStock, last: null }),
       );
+    // A refusal with a delta is reported by checkLedgerWellFormed; it is counted so the sums
+    // still close.
     if (e.kind === 'restock') t.restocked += e.delta;
     else if (e.kind === 'release') t.released += e.delta;
     else if (e.kind === 'purchase') t.purchased -= e.delta;
-    else if (e.delta !== 0) t.purchased -= e.delta; // a refusal with a delta is reported by checkLedgerWellFormed; count it so the sums still close
+    else if (e.delta !== 0) t.purchased -= e.delta;
     if (e.quantityAfter !== t.current + e.delta) {
       out.push({
         kind: 'stock',

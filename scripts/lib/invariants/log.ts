@@ -6,7 +6,9 @@ import type { OrderEntry } from '../../../shared/contracts.ts';
 import { chainCrc } from '../../../order/log.ts';
 import type { Violation } from './types.ts';
 
-/** Order numbers run 0..n-1 with no gap or repeat, epochs never go down, the checksum chain holds. */
+/**
+ * Order numbers run 0..n-1 with no gap or repeat, epochs never go down, the checksum chain holds.
+ */
 export function checkLogWellFormed(name: string, log: readonly OrderEntry[]): Violation[] {
   const out: Violation[] = [];
   let prevCrc = 0;

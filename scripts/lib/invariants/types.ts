@@ -21,6 +21,8 @@ export type ViolationKind =
 export interface Violation {
   kind: ViolationKind;
   message: string;
-  /** The offending records (order entries, ledger entries, history events, or small descriptors). */
+  /**
+   * The offending records (order entries, ledger entries, history events, or small descriptors).
+   */
   records?: unknown[];
 }

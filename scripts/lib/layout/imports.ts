@@ -6,9 +6,10 @@
  * - scripts/ (the tools) import services and shared/, never tests;
  * - nothing outside test/ imports from test/.
  *
- * Every relative module specifier counts: static imports, `export ... from`, `import type`,
- * dynamic `import()` with a literal, `import x = require()`, and `new URL('x.ts', import.meta.url)`
- * naming a script or worker (how a spawned module is named; a folder URL is not an import). Bare specifiers (packages, node:) are not layers.
+ * Every relative module specifier counts: static imports, `export ... from`, `import type`, dynamic
+ * `import()` with a literal, `import x = require()`, and `new URL('x.ts', import.meta.url)` naming
+ * a script or worker (how a spawned module is named; a folder URL is not an import). Bare
+ * specifiers (packages, node:) are not layers.
  */
 import path from 'node:path';
 import ts from 'typescript';

@@ -7,7 +7,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
 
-/** The top-level folders that hold the project's code (node_modules, dist and data are not code). */
+/**
+ * The top-level folders that hold the project's code (node_modules, dist and data are not code).
+ */
 export const CODE_ROOTS = ['catalog', 'frontend', 'order', 'shared', 'scripts', 'test'] as const;
 
 export interface SourceFile {

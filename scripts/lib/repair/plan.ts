@@ -38,7 +38,9 @@ export interface LedgerRepairPlan {
   stock: Map<string, number>;
 }
 
-/** Stock per toy and the keys whose purchase is in force (bought and not released) after `ledger`. */
+/**
+ * Stock per toy and the keys whose purchase is in force (bought and not released) after `ledger`.
+ */
 export function replayLedger(
   ledger: readonly LedgerEntry[],
   initial: readonly Product[],

@@ -113,7 +113,10 @@ async function readMeta(
   }
 }
 
-/** The highest epoch any replica promised (their meta files), read leniently: only a floor for the fence. */
+/**
+ * The highest epoch any replica promised (their meta files), read leniently: only a floor for the
+ * fence.
+ */
 async function highestPromisedEpoch(orderDirs: readonly string[]): Promise<number> {
   let best = 0;
   for (const dir of orderDirs) {

@@ -45,7 +45,9 @@ export class Rng {
     return entries[entries.length - 1]![0];
   }
 
-  /** An independent stream derived from this one (so one subsystem's draws do not shift another's). */
+  /**
+   * An independent stream derived from this one (so one subsystem's draws do not shift another's).
+   */
   fork(): Rng {
     return new Rng(Math.floor(this.next() * 4294967296) ^ 0x9e3779b9);
   }

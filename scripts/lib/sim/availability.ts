@@ -8,12 +8,12 @@
  * (issue 9 item 7); this is the rule that sees it.
  *
  * "Intact" means up, not paused, and with a disk no fault has damaged since it was last whole
- * (cluster.ts knows). "Reach" means every message gets through in time: no cut on the link
- * either way, no storm, and a seed whose links lose no messages and are never slower than an RPC
- * timeout (reordered and duplicated messages are fine). Under message loss the rule does not apply: one lost purchase reply makes today's leader
- * answer 503 after its 3 s timeout, a weakness of its own, not the one this rule is about. The
- * state is recomputed on every fault, heal, crash and restart and at every step, so "healthy
- * since" is exact to the event.
+ * (cluster.ts knows). "Reach" means every message gets through in time: no cut on the link either
+ * way, no storm, and a seed whose links lose no messages and are never slower than an RPC timeout
+ * (reordered and duplicated messages are fine). Under message loss the rule does not apply: one
+ * lost purchase reply makes today's leader answer 503 after its 3 s timeout, a weakness of its own,
+ * not the one this rule is about. The state is recomputed on every fault, heal, crash and restart
+ * and at every step, so "healthy since" is exact to the event.
  */
 import type { SimCluster, SimContext } from './cluster.ts';
 import type { Frontend, SimFrontends } from './frontends.ts';

@@ -64,7 +64,8 @@ export class SimCatalogService {
   crash(): void {
     this.node.crash();
     this.fetch = null;
-    // Only its timers end: a killed process flushes nothing (the memory ledger holds what it wrote).
+    // Only its timers end: a killed process flushes nothing (the memory ledger holds what it
+    // wrote).
     void this.built?.restocker.stop();
     void this.built?.invalidator.stop();
     this.built = null;

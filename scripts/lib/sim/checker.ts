@@ -46,7 +46,10 @@ export interface ReplicaSnapshot {
   status: ReplicaStatus | null;
   visible: readonly OrderEntry[] | null;
   durable: readonly OrderEntry[];
-  /** A fault damaged this disk and it has not been whole since: its losses are the fault's, not the store's. */
+  /**
+   * A fault damaged this disk and it has not been whole since: its losses are the fault's, not the
+   * store's.
+   */
   damaged?: boolean;
 }
 
@@ -66,7 +69,10 @@ export class Checker {
   readonly acks: Ack[] = [];
   /** Keys whose client got a definite failure, with what it was told. */
   readonly definiteFailures = new Map<string, string>();
-  /** Keys the network sent to a leader twice: the copy acts as a retry, so a definite failure may be overtaken. */
+  /**
+   * Keys the network sent to a leader twice: the copy acts as a retry, so a definite failure may be
+   * overtaken.
+   */
   readonly duplicatedKeys = new Set<string>();
   /** Keys in the committed prefix, with their index. */
   readonly committedKeys = new Map<string, number>();
@@ -133,7 +139,9 @@ export class Checker {
     );
   }
 
-  /** A read of acknowledged order `ack` (through `via`) returned `got` (or 404 when got is null). */
+  /**
+   * A read of acknowledged order `ack` (through `via`) returned `got` (or 404 when got is null).
+   */
   onRead(
     ack: Ack,
     got: { number: number; name: string; quantity: number } | null,
@@ -255,7 +263,10 @@ export class Checker {
     return lo;
   }
 
-  /** `log` agrees with the committed prefix on their first `len` records (crc chain: compare the last shared one). */
+  /**
+   * `log` agrees with the committed prefix on their first `len` records (crc chain: compare the
+   * last shared one).
+   */
   private agrees(what: string, log: readonly OrderEntry[], len: number): boolean {
     const k = Math.min(len, this.committed.length) - 1;
     if (k < 0 || log[k]!.crc === this.committed[k]!.crc) return true;

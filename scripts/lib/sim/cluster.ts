@@ -194,7 +194,10 @@ export class SimCluster {
     );
   }
 
-  /** Replica `id`'s network; with `lyingPromises`, peers that grant every promise and hide their logs (negative test). */
+  /**
+   * Replica `id`'s network; with `lyingPromises`, peers that grant every promise and hide their
+   * logs (negative test).
+   */
   private httpOf(id: number): HttpClient {
     const honest = this.net.httpClient(id);
     if (!this.ctx.opts.broken?.lyingPromises) return honest;
@@ -258,7 +261,10 @@ export class SimCluster {
     }
   }
 
-  /** A damaged disk is whole again once its replica is intact again and holds the whole committed prefix. */
+  /**
+   * A damaged disk is whole again once its replica is intact again and holds the whole committed
+   * prefix.
+   */
   checkRepairs(): void {
     for (const [id, disk] of this.disks) {
       if (
@@ -338,7 +344,9 @@ export function replicaUrl(id: number): string {
   return `http://${replicaHost(id)}`;
 }
 
-/** Broken on purpose (negative test): accounts that release the purchases of committed orders too. */
+/**
+ * Broken on purpose (negative test): accounts that release the purchases of committed orders too.
+ */
 function releasingAccounts(http: HttpClient): CatalogAccounts {
   const honest = createHttpCatalogAccounts(http, CATALOG_URL);
   return {

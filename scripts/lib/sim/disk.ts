@@ -63,7 +63,10 @@ export interface DiskEnv {
   onWriteError: (what: string) => void;
   /** Deliberately broken disk (negative tests only). */
   lie?: boolean;
-  /** Deliberately broken log store: a failed write is swallowed instead of stopping the process (negative tests only). */
+  /**
+   * Deliberately broken log store: a failed write is swallowed instead of stopping the process
+   * (negative tests only).
+   */
   keepGoing?: boolean;
 }
 
@@ -98,7 +101,9 @@ export class SimDisk {
   log: OrderEntry[] = [];
   /** Byte length of each record as written. */
   sizes: number[] = [];
-  /** A new disk: no log file, no mark, no meta (the replica starts 'unverified' and asks its peers). */
+  /**
+   * A new disk: no log file, no mark, no meta (the replica starts 'unverified' and asks its peers).
+   */
   logFile = false;
   mark: LogMark | null = null;
   meta: Meta | null = null;
@@ -360,7 +365,8 @@ export class SimLogStore extends SyncQueue<LogOp> implements OrderLogStore {
 
   protected onFailure(_batch: Queued<LogOp>[], err: SimWriteError): void {
     if (this.env.keepGoing) {
-      // Broken on purpose: swallows the error; the failed writes never complete, the process runs on.
+      // Broken on purpose: swallows the error; the failed writes never complete, the process runs
+      // on.
       this.inFlight = [];
       if (this.queue.length) this.restartSync();
       return;
@@ -387,7 +393,10 @@ export class SimLogStore extends SyncQueue<LogOp> implements OrderLogStore {
     this.disk.syncMark(this.aux);
   }
 
-  /** The process died now: keep the fsynced log plus a seeded prefix (in records) of what was pending; the mark stays. */
+  /**
+   * The process died now: keep the fsynced log plus a seeded prefix (in records) of what was
+   * pending; the mark stays.
+   */
   crash(): void {
     const units: LogOp[] = [];
     for (const op of this.pendingOps()) {

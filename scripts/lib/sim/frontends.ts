@@ -103,7 +103,9 @@ export class SimFrontends {
     if (this.watches.get(id) === w) this.watches.delete(id);
   }
 
-  /** The HttpClient of one frontend: seeded keys, acknowledgements to the checker, watched attempts. */
+  /**
+   * The HttpClient of one frontend: seeded keys, acknowledgements to the checker, watched attempts.
+   */
   private http(nodeId: number): HttpClient {
     const inner = this.cluster.net.httpClient(nodeId);
     const broken = this.ctx.opts.broken ?? {};
@@ -140,7 +142,10 @@ export class SimFrontends {
     return { ...o, key };
   }
 
-  /** Sends `orders` (one request), keeping each watched key's attempts and reporting acknowledgements. */
+  /**
+   * Sends `orders` (one request), keeping each watched key's attempts and reporting
+   * acknowledgements.
+   */
   private async watched(
     nodeId: number,
     orders: SentOrder[],
@@ -231,7 +236,9 @@ function itemOutcomes(res: HttpResponse, n: number): ItemOutcome[] {
   }));
 }
 
-/** A replica's answer that leaves the order's fate open: 504, a 500, or the same key still running. */
+/**
+ * A replica's answer that leaves the order's fate open: 504, a 500, or the same key still running.
+ */
 function isUnknown(status: number, reason: string | undefined): boolean {
   return status === 504 || (status >= 500 && status !== 503) || reason === 'request_in_progress';
 }

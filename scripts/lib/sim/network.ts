@@ -89,7 +89,10 @@ export class SimNetwork {
   private seq = 0;
   /** Extra loss on top of cfg.lossRate (network storms). */
   extraLoss = 0;
-  /** Told of every HTTP request the network delivers twice (for an order, that is a retry its client never made). */
+  /**
+   * Told of every HTTP request the network delivers twice (for an order, that is a retry its client
+   * never made).
+   */
   onDuplicate: (req: HttpRequest) => void = () => {};
 
   constructor(
@@ -100,7 +103,9 @@ export class SimNetwork {
     private readonly trace: (line: string) => void,
   ) {}
 
-  /** `http://<host>/...` is served by node `node`, through whatever `handler()` returns at delivery. */
+  /**
+   * `http://<host>/...` is served by node `node`, through whatever `handler()` returns at delivery.
+   */
   serve(host: string, node: number, handler: () => FetchHandler | null): void {
     this.hosts.set(host, { node, handler });
   }
@@ -143,7 +148,9 @@ export class SimNetwork {
     return this.rng.chance(this.cfg.lossRate + this.extraLoss);
   }
 
-  /** The target crashed: calls in flight to it are reset (about half of them; the rest time out). */
+  /**
+   * The target crashed: calls in flight to it are reset (about half of them; the rest time out).
+   */
   onCrash(id: number): void {
     const calls = this.inflight.get(id);
     if (!calls) return;

@@ -46,7 +46,10 @@ export class SimNode {
     this.paused = true;
   }
 
-  /** Held work runs in arrival order, each as its own timer so promise callbacks interleave as in a real process. */
+  /**
+   * Held work runs in arrival order, each as its own timer so promise callbacks interleave as in a
+   * real process.
+   */
   resume(): void {
     this.paused = false;
     const held = this.held;

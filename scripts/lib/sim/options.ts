@@ -42,17 +42,27 @@ export interface SimOptions {
     lyingLogDisk?: boolean;
     /** Meta saves resolve before they are durable. */
     lyingMetaDisk?: boolean;
-    /** Every promise request is answered "granted" with an empty log head, whatever the replica did. */
+    /**
+     * Every promise request is answered "granted" with an empty log head, whatever the replica did.
+     */
     lyingPromises?: boolean;
     /** Leaders release the catalog purchases of committed orders too. */
     releasingAccounts?: boolean;
-    /** Frontends answer a 504 (outcome unknown) to their clients as a 503 (certainly did not happen). */
+    /**
+     * Frontends answer a 504 (outcome unknown) to their clients as a 503 (certainly did not
+     * happen).
+     */
     unknownAsFailure?: boolean;
-    /** Frontends elect one leader and never another (their lead requests are dropped after the first). */
+    /**
+     * Frontends elect one leader and never another (their lead requests are dropped after the
+     * first).
+     */
     frontendElectsOnce?: boolean;
     /** Frontends answer 404 for every read of an odd order number. */
     lyingReads?: boolean;
-    /** A failed log write is swallowed (the append never completes) instead of stopping the process. */
+    /**
+     * A failed log write is swallowed (the append never completes) instead of stopping the process.
+     */
     logErrorsKeepGoing?: boolean;
     /** Crashes wipe the log without the disk being marked damaged (a loss no fault owns). */
     silentDiskLoss?: boolean;
@@ -62,7 +72,10 @@ export interface SimOptions {
    * bug and see what else a fault class finds (the CLI's --tolerate).
    */
   tolerate?: readonly string[];
-  /** Checker switch (the negative tests turn the durability check off to see the end-to-end checks fire). */
+  /**
+   * Checker switch (the negative tests turn the durability check off to see the end-to-end checks
+   * fire).
+   */
   checkDurableQuorum?: boolean;
 }
 
@@ -74,10 +87,15 @@ export interface SimConfig {
   faultRate: number;
   orderRate: number;
   directShare: number;
-  /** Of the orders through a frontend, the share whose client sends an Idempotency-Key (and retries with it). */
+  /**
+   * Of the orders through a frontend, the share whose client sends an Idempotency-Key (and retries
+   * with it).
+   */
   keyedShare: number;
   readRate: number;
-  /** Stock each toy starts with (Tux: plenty; Lego and Whale run out, are refused and restocked). */
+  /**
+   * Stock each toy starts with (Tux: plenty; Lego and Whale run out, are refused and restocked).
+   */
   stock: Record<(typeof TOYS)[number], number>;
   restockIntervalMs: number;
   /** Frontends electing and routing at once (two: they may choose the same epoch and candidate). */

@@ -55,7 +55,10 @@ export function emptySummary(): SeedsSummary {
   };
 }
 
-/** Adds every number of `from` into `into`, recursively (fault and network counts); a `max…` count keeps the largest. */
+/**
+ * Adds every number of `from` into `into`, recursively (fault and network counts); a `max…` count
+ * keeps the largest.
+ */
 function addCounts(into: Record<string, unknown>, from: object): void {
   for (const [k, v] of Object.entries(from)) {
     if (typeof v === 'number')

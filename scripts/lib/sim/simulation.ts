@@ -152,7 +152,10 @@ class Run {
     }
   }
 
-  /** Every frontend routes to a replica that leads its epoch, no client work is pending, logs are identical. */
+  /**
+   * Every frontend routes to a replica that leads its epoch, no client work is pending, logs are
+   * identical.
+   */
   converged(): boolean {
     if (this.workload.pending.size) return false;
     for (const fe of this.frontends.list) {
@@ -184,7 +187,10 @@ class Run {
     }
   }
 
-  /** Right after healing: the cluster must take an order (a client retries 503/504 answers, as told to). */
+  /**
+   * Right after healing: the cluster must take an order (a client retries 503/504 answers, as told
+   * to).
+   */
   async finalOrder(): Promise<void> {
     let final: 'pending' | 'ok' | 'failed' = 'pending';
     const { workload, checker } = this;
@@ -223,7 +229,10 @@ class Run {
     await this.settle('the final order', () => final !== 'pending');
   }
 
-  /** Phases 2-4: heal, one more order, converge, let the leader account for every pending purchase, end checks. */
+  /**
+   * Phases 2-4: heal, one more order, converge, let the leader account for every pending purchase,
+   * end checks.
+   */
   async healAndFinish(): Promise<void> {
     this.faults.healAll();
     this.workload.accepting = false;

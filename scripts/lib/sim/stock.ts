@@ -85,7 +85,8 @@ export class StockChecker {
   }
 
   private onCommitted(o: OrderEntry): void {
-    if (this.checker.committedKeys.get(o.key) !== o.index) return; // a second order with one key: checkUniqueKeys reports it
+    // a second order with one key: checkUniqueKeys reports it
+    if (this.checker.committedKeys.get(o.key) !== o.index) return;
     const p = this.held.get(o.key);
     if (p) {
       if (p.name !== o.name || -p.delta !== o.quantity)

@@ -37,7 +37,10 @@ type Outcome =
   | { kind: 'abandoned' };
 
 export class Workload {
-  /** Client operations not yet settled: id -> tag of the frontend process serving it ('client': the client's own). */
+  /**
+   * Client operations not yet settled: id -> tag of the frontend process serving it ('client': the
+   * client's own).
+   */
   readonly pending = new Map<number, string>();
   acked = 0;
   refused = 0;

@@ -23,7 +23,9 @@ export interface CannonResult {
   connections: number;
   durationS: number;
   statusCodes: Record<string, number>;
-  /** Connection errors (timeouts included) plus answers that are neither 2xx nor in `okStatuses`. */
+  /**
+   * Connection errors (timeouts included) plus answers that are neither 2xx nor in `okStatuses`.
+   */
   errors: number;
   timeouts: number;
   /** CPU (user + system) each server process spent per answer during the measured run, ms. */

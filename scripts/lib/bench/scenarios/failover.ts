@@ -16,7 +16,10 @@ export interface FailoverKill {
   newLeader: number | null;
   /** SIGKILL to the first 200 answer to an order sent after it (null: none within the limit). */
   failoverMs: number | null;
-  /** Client-visible errors (anything but 200/409, or no answer) from the kill until the replica rejoined. */
+  /**
+   * Client-visible errors (anything but 200/409, or no answer) from the kill until the replica
+   * rejoined.
+   */
   errors: number;
   /** Restart of the killed replica to the three logs byte-identical (orders paused meanwhile). */
   convergeMs: number | null;
