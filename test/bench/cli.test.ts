@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { REPORT_FILES } from '../../scripts/lib/bench/report.ts';
+import { RESULTS_FORMAT } from '../../scripts/lib/bench/results.ts';
 import { runScript } from '../support/async.ts';
 
 const DOCS = fileURLToPath(new URL('../../docs/bench/', import.meta.url));
@@ -51,11 +52,34 @@ describe('the bench CLI', () => {
   });
 
   it('--redraw of a results file from an older bench says so instead of drawing nonsense', async () => {
-    const r = await runScript('bench.ts', ['--redraw', path.join(DOCS, 'results.json')]);
-    expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toMatch(
-      /^bench: .*results\.json is in results format 1, this bench draws format 2: run the bench again$/,
-    );
+    // An older bench's file: the committed results with their format set back (the committed
+    // results themselves are whatever the last full run wrote, so they cannot be the fixture).
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bench-cli-test-'));
+    try {
+      const results = JSON.parse(await fs.readFile(path.join(DOCS, 'results.json'), 'utf8'));
+      const old = path.join(dir, 'results.json');
+      await fs.writeFile(old, JSON.stringify({ ...results, format: RESULTS_FORMAT - 1 }));
+      const r = await runScript('bench.ts', ['--redraw', old]);
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim()).toBe(
+        `bench: ${old} is in results format ${RESULTS_FORMAT - 1}, this bench draws format ${RESULTS_FORMAT}: run the bench again`,
+      );
+      expect(await fs.readdir(dir)).toEqual(['results.json']);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('--redraw of the committed results draws them again', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bench-cli-test-'));
+    try {
+      await fs.copyFile(path.join(DOCS, 'results.json'), path.join(dir, 'results.json'));
+      const r = await runScript('bench.ts', ['--redraw', path.join(dir, 'results.json')]);
+      expect(r.code, r.stderr).toBe(0);
+      expect((await fs.readdir(dir)).sort()).toEqual([...REPORT_FILES].sort());
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('--help lists the scenarios and how to get etcd, and exits 0', async () => {
