@@ -19,7 +19,7 @@ import type {
   ReconcileResult,
   ReplicaStatus,
 } from '../shared/contracts.ts';
-import type { HttpClient } from '../shared/http.ts';
+import { NetworkError, type HttpClient } from '../shared/http.ts';
 import { catalogRoutes } from '../shared/protocol/catalog.ts';
 import { createRouteClient } from '../shared/protocol/client.ts';
 import { orderRoutes } from '../shared/protocol/order.ts';
@@ -113,6 +113,8 @@ export function createHttpCatalogPurchaser(
 /** Batches of purchases in flight at once, and items waiting for one; past that, 503 at once. */
 const PURCHASE_BATCHES_IN_FLIGHT = 4;
 const PURCHASES_QUEUED = 20_000;
+/** Sends of one purchase batch whose answer does not come, each a third of the timeout. */
+const PURCHASE_SENDS = 3;
 
 /**
  * The leader's purchases, batched (shared/batcher.ts): concurrent orders cost the catalog one
@@ -134,13 +136,26 @@ export function createBatchingCatalogPurchaser(
         ...new Set(items.map((i) => i.requestId).filter((id): id is string => id !== undefined)),
       ].slice(0, 8);
       const body = { purchases: items.map((i) => i.req) };
-      const answer = await catalog.call(
-        catalogUrl,
-        'purchaseBatch',
-        { body },
-        { timeoutMs, requestId: ids.length ? ids.join(',') : undefined },
-      );
-      return itemResults(answer, items.length);
+      const requestId = ids.length ? ids.join(',') : undefined;
+      // A batch whose answer is lost is sent again, PURCHASE_SENDS times within the same timeout
+      // in all. Safe: the catalog answers a key it has seen with that key's first outcome, and a
+      // key still in flight there waits for it, so a re-send never buys twice. Without it, an
+      // order behind one lost reply waited the whole timeout (sim seed 379: 504 2.76 s after the
+      // network healed).
+      for (let send = 1; ; send++) {
+        try {
+          const answer = await catalog.call(
+            catalogUrl,
+            'purchaseBatch',
+            { body },
+            { timeoutMs: Math.ceil(timeoutMs / PURCHASE_SENDS), requestId },
+          );
+          return itemResults(answer, items.length);
+        } catch (err) {
+          const timedOut = err instanceof NetworkError && err.kind === 'timeout';
+          if (!timedOut || send >= PURCHASE_SENDS) throw err;
+        }
+      }
     },
   });
   return { purchase: (req, requestId) => batcher.submit({ req, requestId }) };
