@@ -91,6 +91,7 @@ const COLUMNS = [
 ] as const;
 /** The columns before `refused` existed; such files are still read (see the module comment). */
 const COLUMNS_V1 = COLUMNS.filter((c) => c !== 'refused');
+const REFUSED_AT = COLUMNS.indexOf('refused');
 
 /**
  * A ledger record from its CSV fields, each decoded by its definition (shared/fields.ts), or what
@@ -100,7 +101,11 @@ const COLUMNS_V1 = COLUMNS.filter((c) => c !== 'refused');
 export function decodeLedgerFields(fields: string[]): SignedLedgerEntry | string {
   if (fields.length !== COLUMNS.length && fields.length !== COLUMNS_V1.length)
     return `expected ${COLUMNS.length} fields, found ${fields.length}`;
-  const f = fields.length === COLUMNS.length ? fields : [...fields.slice(0, 7), '0', fields[7]!];
+  // An older record has no `refused` field: read it as 0 (unknown), where the column now stands.
+  const f =
+    fields.length === COLUMNS.length
+      ? fields
+      : [...fields.slice(0, REFUSED_AT), '0', ...fields.slice(REFUSED_AT)];
   const [seq, epoch, delta, quantityAfter, refused, crc] = [
     LEDGER_SEQ.decode(f[0]),
     EPOCH.decode(f[3]),
