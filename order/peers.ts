@@ -98,18 +98,6 @@ export function createHttpCatalogAccounts(
   };
 }
 
-export function createHttpCatalogPurchaser(
-  http: HttpClient,
-  catalogUrl: string,
-  timeoutMs = 3_000,
-): CatalogPurchaser {
-  const catalog = createRouteClient(http, catalogRoutes);
-  return {
-    purchase: (body, requestId) =>
-      catalog.call(catalogUrl, 'purchase', { body }, { timeoutMs, requestId }),
-  };
-}
-
 /** Batches of purchases in flight at once, and items waiting for one; past that, 503 at once. */
 const PURCHASE_BATCHES_IN_FLIGHT = 4;
 const PURCHASES_QUEUED = 20_000;
