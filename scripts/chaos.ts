@@ -18,6 +18,7 @@ import {
   runChaos,
 } from './lib/chaos/index.ts';
 import { toolArgs } from './lib/cli/flags.ts';
+import { finish } from './lib/cli/finish.ts';
 
 async function main(): Promise<number> {
   const args = toolArgs(
@@ -67,12 +68,4 @@ async function main(): Promise<number> {
   return report.violations.length > 0 ? 1 : 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    console.error('chaos: unexpected error', err);
-    process.exitCode = 1;
-  },
-);
+finish('chaos', main, 1);

@@ -23,6 +23,7 @@ import {
   type CheckArgs,
   type CheckReport,
 } from './lib/check/index.ts';
+import { finish } from './lib/cli/finish.ts';
 
 async function main(): Promise<number> {
   let args: CheckArgs;
@@ -79,12 +80,4 @@ async function main(): Promise<number> {
   return report.violations.length > 0 ? 1 : 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    console.error(`check: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    process.exitCode = 2;
-  },
-);
+finish('check', main, 2);

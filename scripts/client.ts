@@ -29,6 +29,7 @@ import {
   type Progress,
   type RunResult,
 } from './lib/client/index.ts';
+import { finish } from './lib/cli/finish.ts';
 
 async function main(): Promise<number> {
   const args = toolArgs(
@@ -130,12 +131,4 @@ function progressLine(out: NodeJS.WriteStream): { show: (p: Progress) => void; c
   };
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    console.error('client: unexpected error', err);
-    process.exitCode = 1;
-  },
-);
+finish('client', main, 1);

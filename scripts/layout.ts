@@ -10,6 +10,7 @@ import { printHelp, toolHelp, usageLine } from '../shared/cli.ts';
 import { fileLines, functionSizes } from './lib/layout/functions.ts';
 import { layeringViolations } from './lib/layout/imports.ts';
 import { CODE_ROOTS, parseTree } from './lib/layout/source-files.ts';
+import { finish } from './lib/cli/finish.ts';
 
 const USAGE = `usage: npm run layout -- [--over N] [--roots catalog,order,...] [--root DIR]
   --over N      list the functions longer than N lines (default 70)
@@ -18,7 +19,7 @@ const USAGE = `usage: npm run layout -- [--over N] [--roots catalog,order,...] [
   -h, --help    this text
 Exit: 0 the layers point one way, 1 an import breaks the layering rule, 2 bad flags.`;
 
-let values;
+let values: { over?: string; roots?: string; root?: string; help?: boolean };
 try {
   ({ values } = parseArgs({
     options: {
@@ -51,24 +52,28 @@ if (!Number.isInteger(over) || over < 1) {
   );
   process.exit(2);
 }
-const roots = values.roots ? values.roots.split(',') : [...CODE_ROOTS];
-const root = values.root ?? fileURLToPath(new URL('..', import.meta.url));
-const files = parseTree(root, roots);
+async function main(): Promise<number> {
+  const roots = values.roots ? values.roots.split(',') : [...CODE_ROOTS];
+  const root = values.root ?? fileURLToPath(new URL('..', import.meta.url));
+  const files = parseTree(root, roots);
 
-const fns = files.flatMap(functionSizes).sort((a, b) => b.lines - a.lines);
-console.log(`functions over ${over} lines: ${fns.filter((f) => f.lines > over).length}`);
-for (const f of fns.filter((f) => f.lines > over))
-  console.log(`  ${String(f.lines).padStart(4)}  ${f.name}  ${f.file}:${f.line}`);
-const longest = files
-  .map((f) => ({ rel: f.rel, lines: fileLines(f) }))
-  .sort((a, b) => b.lines - a.lines);
-console.log(
-  `largest function: ${fns[0] ? `${fns[0].name} (${fns[0].lines} lines, ${fns[0].file})` : 'none'}`,
-);
-console.log(
-  `longest file: ${longest[0] ? `${longest[0].rel} (${longest[0].lines} lines)` : 'none'}`,
-);
-const wrong = layeringViolations(files);
-console.log(`imports against the layering rule: ${wrong.length}`);
-for (const v of wrong) console.log(`  ${v.from}:${v.line} -> ${v.specifier} (${v.rule})`);
-process.exitCode = wrong.length ? 1 : 0;
+  const fns = files.flatMap(functionSizes).sort((a, b) => b.lines - a.lines);
+  console.log(`functions over ${over} lines: ${fns.filter((f) => f.lines > over).length}`);
+  for (const f of fns.filter((f) => f.lines > over))
+    console.log(`  ${String(f.lines).padStart(4)}  ${f.name}  ${f.file}:${f.line}`);
+  const longest = files
+    .map((f) => ({ rel: f.rel, lines: fileLines(f) }))
+    .sort((a, b) => b.lines - a.lines);
+  console.log(
+    `largest function: ${fns[0] ? `${fns[0].name} (${fns[0].lines} lines, ${fns[0].file})` : 'none'}`,
+  );
+  console.log(
+    `longest file: ${longest[0] ? `${longest[0].rel} (${longest[0].lines} lines)` : 'none'}`,
+  );
+  const wrong = layeringViolations(files);
+  console.log(`imports against the layering rule: ${wrong.length}`);
+  for (const v of wrong) console.log(`  ${v.from}:${v.line} -> ${v.specifier} (${v.rule})`);
+  return wrong.length ? 1 : 0;
+}
+
+finish('layout', main, 2);

@@ -7,6 +7,7 @@
 import { printHelp, toolHelp, usageLine } from '../shared/cli.ts';
 import { parseRepairArgs, USAGE } from './lib/repair/args.ts';
 import { RepairInputError, repairCatalog } from './lib/repair/repair.ts';
+import { finish } from './lib/cli/finish.ts';
 
 async function main(): Promise<number> {
   let args;
@@ -40,14 +41,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    console.error(
-      `repair: failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
-    );
-    process.exitCode = 1;
-  },
-);
+finish('repair', main, 1);

@@ -21,6 +21,7 @@ import {
   type SeedsSummary,
 } from './lib/sim/runner.ts';
 import { runSimulation } from './lib/sim/simulation.ts';
+import { finish } from './lib/cli/finish.ts';
 
 function simOptions(a: CliArgs) {
   return { steps: a.steps, mode: a.mode, faults: a.faults, tolerate: a.tolerate };
@@ -135,12 +136,4 @@ async function main(): Promise<number> {
   return a.single ? replayOne(a) : runMany(a);
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    console.error(`sim: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    process.exitCode = 2;
-  },
-);
+finish('sim', main, 2);
