@@ -174,6 +174,8 @@ export function listen(
  * The app's fetch, then: if it answered without reading the request body, read and discard up
  * to DRAIN_LIMIT_BYTES of it (within DRAIN_TIMEOUT_MS) before the answer goes out, so the
  * connection can carry the next request. A body it cannot drain so is left to GuardedResponse.
+ * Under Node the body is drained from the IncomingMessage, where shared/protocol/body.ts reads it:
+ * asking the adapter's Request for its body then would build a stream over a consumed socket.
  */
 function drainingFetch(
   fetch: FetchHandler,
@@ -182,19 +184,55 @@ function drainingFetch(
     // A GET or HEAD has no body to drain: its answer goes straight out, synchronously when the
     // app answers synchronously (a cached product: @hono/node-server then writes it at once).
     if (req.method === 'GET' || req.method === 'HEAD') return fetch(req, env);
-    return drainAfter(req, fetch(req, env));
+    const incoming = (env as { incoming?: IncomingMessage } | undefined)?.incoming;
+    return drainAfter(req, incoming, fetch(req, env));
   };
 }
 
-async function drainAfter(req: Request, answer: Response | Promise<Response>): Promise<Response> {
+async function drainAfter(
+  req: Request,
+  incoming: IncomingMessage | undefined,
+  answer: Response | Promise<Response>,
+): Promise<Response> {
   const res = await answer;
-  if (req.bodyUsed) return res;
   const declared = Number(req.headers.get('content-length') ?? NaN);
   if (declared > DRAIN_LIMIT_BYTES) return res;
+  if (incoming) {
+    if (!incoming.readableEnded)
+      await discardIncoming(incoming, DRAIN_LIMIT_BYTES, DRAIN_TIMEOUT_MS);
+    return res;
+  }
+  if (req.bodyUsed) return res;
   const body = req.body;
   if (!body || body.locked) return res;
   await discard(body, DRAIN_LIMIT_BYTES, DRAIN_TIMEOUT_MS);
   return res;
+}
+
+/** `discard` for a Node request: to its end, or until `maxBytes` or `timeoutMs`; never throws. */
+function discardIncoming(incoming: IncomingMessage, maxBytes: number, timeoutMs: number) {
+  return new Promise<void>((resolve) => {
+    let bytes = 0;
+    const stop = () => {
+      clearTimeout(timer);
+      incoming.off('data', onData);
+      incoming.off('end', stop);
+      incoming.off('error', stop);
+      incoming.off('close', stop);
+      if (!incoming.readableEnded) incoming.pause();
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes > maxBytes) stop();
+    };
+    const timer = setTimeout(stop, timeoutMs);
+    incoming.on('data', onData);
+    incoming.once('end', stop);
+    // a body that fails to arrive is the client's problem; the connection closes (GuardedResponse)
+    incoming.once('error', stop);
+    incoming.once('close', stop);
+  });
 }
 
 /** Reads `body` to its end, or until `maxBytes` or `timeoutMs` is passed; never throws. */

@@ -3,7 +3,8 @@
  * one Hono route per handler, each from its table entry, so what a client reads from the same
  * entry is what the server serves:
  *
- *   internal route: credential check -> body limit -> parse params, query, body -> handler
+ *   internal route: credential check -> parse params, query -> body (its limit: ./body.ts)
+ *                   -> handler
  *                   -> {"data": ...}
  *
  * A route without a body runs as one synchronous handler (the credential checked in it): a
@@ -19,8 +20,7 @@
  *   (the replica's routes and its readiness probe). test/unit/route-tables.test.ts holds every
  *   service's listeners to its tables: each route mounted, and nothing else.
  */
-import type { Context, Hono, MiddlewareHandler } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+import type { Context, Hono } from 'hono';
 import {
   AUTHORIZATION_HEADER,
   refusal,
@@ -28,7 +28,8 @@ import {
   type ClusterCredential,
 } from '../auth.ts';
 import { parseJsonBody, parseWith } from '../contracts.ts';
-import { AppError, badRequest } from '../errors.ts';
+import { readBody } from './body.ts';
+import { badRequest } from '../errors.ts';
 import type { HandlerInput, HandlerOutput, RouteSpec, RouteTable, Schema } from './route.ts';
 
 export type RouteHandler<R extends RouteSpec> = (
@@ -42,20 +43,6 @@ export interface MountOptions {
    * where internal routes answer anyone.
    */
   credential: ClusterCredential | null;
-}
-
-export const payloadTooLarge = (limit: number) =>
-  new AppError(413, 'payload_too_large', `request body is larger than ${limit} bytes`);
-
-/**
- * Refuses a request to an internal route that lacks the cluster credential, before anything is
- * read.
- */
-export function requireCredential(credential: ClusterCredential): MiddlewareHandler {
-  return async (c, next) => {
-    checkCredential(credential, c);
-    await next();
-  };
 }
 
 /** Throws the refusal (401 with WWW-Authenticate, or 403) unless `c` carries the credential. */
@@ -101,32 +88,20 @@ export function mountRoutes<T extends RouteTable>(
     const spec = table[id];
     if (!spec) throw new TypeError(`mountRoutes: no route ${id} in the table`);
     const handler = handlers[id] as unknown as (input: HandlerInput<RouteSpec, Context>) => unknown;
-    const chain: MiddlewareHandler[] = [];
     const credential = spec.access === 'internal' ? opts.credential : null;
-    // A route with a body checks the credential before its body limit; one without checks it in
-    // its handler, so that it stays synchronous (Hono runs any chain asynchronously).
-    if (credential && spec.body) chain.push(requireCredential(credential));
-    if (spec.body) {
-      const maxSize = spec.maxBodyBytes!;
-      chain.push(
-        bodyLimit({
-          maxSize,
-          onError: () => {
-            throw payloadTooLarge(maxSize);
-          },
-        }),
-      );
-    }
-    // Not an async function: a handler that answers at once (a cached product) is answered at
-    // once, which lets @hono/node-server write the response without a promise in between.
-    app.on([spec.method], [spec.path], ...chain, (c: Context): Response | Promise<Response> => {
-      if (credential && !spec.body) checkCredential(credential, c);
+    const maxBodyBytes = spec.maxBodyBytes ?? 0;
+    // One handler, no middleware, and not an async function: a handler that answers at once (a
+    // cached product) is answered at once, which lets @hono/node-server write the response
+    // without a promise in between (Hono runs any chain with a middleware asynchronously). The
+    // credential is checked first, before the body is read.
+    app.on([spec.method], [spec.path], (c: Context): Response | Promise<Response> => {
+      if (credential) checkCredential(credential, c);
       const params = spec.params
         ? parseParams(spec.params, c.req.param() as Record<string, string>)
         : undefined;
       const query = spec.query ? parseWith(spec.query, c.req.query(), 'query') : undefined;
       if (spec.body)
-        return parseJsonBody(c.req, spec.body).then((body) =>
+        return parseJsonBody({ text: () => readBody(c, maxBodyBytes) }, spec.body).then((body) =>
           run(spec, handler, { c, params, query, body }),
         );
       return run(spec, handler, { c, params, query, body: undefined });
