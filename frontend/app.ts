@@ -32,6 +32,7 @@ import {
 import { AppError, productNotFound } from '../shared/errors.ts';
 import { frontendPublicRoutes } from '../shared/protocol/frontend.ts';
 import { mountRoutes } from '../shared/protocol/mount.ts';
+import { incomingOf } from '../shared/serve.ts';
 import { createServiceApp } from '../shared/service-app.ts';
 import type { ProductCache } from './cache.ts';
 import type { CatalogClient } from './catalog-client.ts';
@@ -122,8 +123,7 @@ function isDefiniteRejection(err: unknown): boolean {
  * headers under @hono/node-server.
  */
 function idempotencyKeyOf(c: Context): string | undefined {
-  const rawHeaders = (c.env as { incoming?: { rawHeaders?: string[] } } | undefined)?.incoming
-    ?.rawHeaders;
+  const rawHeaders = incomingOf(c.env)?.rawHeaders;
   return parseIdempotencyKeyHeader(
     c.req.header(IDEMPOTENCY_KEY_HEADER),
     rawHeaders && countRawHeader(rawHeaders, IDEMPOTENCY_KEY_HEADER),

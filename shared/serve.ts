@@ -110,6 +110,11 @@ let processGuard: ConnectionGuard | undefined;
  */
 export type FetchHandler = (req: Request, env?: unknown) => Response | Promise<Response>;
 
+/** The Node request behind a call, when @hono/node-server serves it (a Hono context's `c.env`). */
+export function incomingOf(env: unknown): IncomingMessage | undefined {
+  return (env as { incoming?: IncomingMessage } | undefined)?.incoming;
+}
+
 export function listen(
   fetch: FetchHandler,
   host: string,
@@ -184,8 +189,7 @@ function drainingFetch(
     // A GET or HEAD has no body to drain: its answer goes straight out, synchronously when the
     // app answers synchronously (a cached product: @hono/node-server then writes it at once).
     if (req.method === 'GET' || req.method === 'HEAD') return fetch(req, env);
-    const incoming = (env as { incoming?: IncomingMessage } | undefined)?.incoming;
-    return drainAfter(req, incoming, fetch(req, env));
+    return drainAfter(req, incomingOf(env), fetch(req, env));
   };
 }
 

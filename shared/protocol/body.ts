@@ -18,6 +18,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import { AppError, badRequest } from '../errors.ts';
+import { incomingOf } from '../serve.ts';
 
 export const payloadTooLarge = (limit: number) =>
   new AppError(413, 'payload_too_large', `request body is larger than ${limit} bytes`);
@@ -29,7 +30,7 @@ export function readBody(c: Context, maxBytes: number): Promise<string> {
   const declared = c.req.header('content-length');
   if (declared !== undefined && Number.parseInt(declared, 10) > maxBytes)
     return Promise.reject(payloadTooLarge(maxBytes));
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  const incoming = incomingOf(c.env);
   if (incoming && unread(incoming)) return readNode(incoming, maxBytes);
   return readRequest(c.req.raw, maxBytes);
 }

@@ -7,7 +7,7 @@
  * Real sockets read the body from Node's IncomingMessage; `app.request` (the in-process network
  * of the tests and the simulator) from the Request. Each story runs on both where it can.
  */
-import net from 'node:net';
+import type net from 'node:net';
 import { z } from 'zod';
 import { afterEach, describe, expect, it } from 'vitest';
 import { clusterCredential, newClusterSecret } from '../../shared/auth.ts';
@@ -16,26 +16,20 @@ import { route } from '../../shared/protocol/route.ts';
 import { listen, type Listening } from '../../shared/serve.ts';
 import { createServiceApp } from '../../shared/service-app.ts';
 import { until } from '../support/async.ts';
+import { connectRaw } from '../support/raw-connection.ts';
 
 const MAX_BYTES = 64;
-const TABLE = {
-  echo: route({
+/** A route taking `{text}` and answering it, behind the limit. */
+const echoRoute = <P extends string, A extends 'public' | 'internal'>(path: P, access: A) =>
+  route({
     method: 'POST',
-    path: '/echo',
-    access: 'public',
+    path,
+    access,
     body: z.object({ text: z.string() }),
     maxBodyBytes: MAX_BYTES,
     response: z.object({ text: z.string() }),
-  }),
-  internal: route({
-    method: 'POST',
-    path: '/internal',
-    access: 'internal',
-    body: z.object({ text: z.string() }),
-    maxBodyBytes: MAX_BYTES,
-    response: z.object({ text: z.string() }),
-  }),
-} as const;
+  });
+const TABLE = { echo: echoRoute('/echo', 'public'), internal: echoRoute('/internal', 'internal') };
 
 const credential = clusterCredential(newClusterSecret());
 
@@ -68,23 +62,10 @@ afterEach(async () => {
   server = undefined;
 });
 
-/** A raw connection: what it received so far, and whether the server closed it. */
 async function connect(port: number) {
-  const socket = net.connect(port, '127.0.0.1');
-  sockets.push(socket);
-  let data = '';
-  let closed = false;
-  socket.setEncoding('utf8');
-  socket.on('data', (d: string) => (data += d));
-  socket.on('error', () => {});
-  socket.on('close', () => (closed = true));
-  await new Promise<void>((r) => socket.once('connect', () => r()));
-  return {
-    socket,
-    text: () => data,
-    closed: () => closed,
-    responses: () => (data.match(/HTTP\/1\.1 \d{3} /g) ?? []).length,
-  };
+  const c = await connectRaw(port);
+  sockets.push(c.socket);
+  return c;
 }
 
 async function served() {

@@ -6,11 +6,12 @@
  * connection stays open) or says `Connection: close` and still delivers the answer; and a
  * request without a Host header (an HTTP/1.0 health check) is served as it was before.
  */
-import net from 'node:net';
+import type net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listen, type Listening } from '../../shared/serve.ts';
 import { createServiceApp } from '../../shared/service-app.ts';
 import { deferred, until as pollUntil } from '../support/async.ts';
+import { connectRaw, type RawConnection } from '../support/raw-connection.ts';
 
 const HOST = '127.0.0.1';
 let server: Listening | undefined;
@@ -24,29 +25,10 @@ afterEach(async () => {
 const until = (what: string, cond: () => boolean, timeoutMs = 5_000) =>
   pollUntil(what, cond, { deadlineMs: timeoutMs, everyMs: 5 });
 
-interface Conn {
-  socket: net.Socket;
-  text: () => string;
-  closed: () => boolean;
-  responses: () => number;
-}
-
-async function connect(port: number): Promise<Conn> {
-  const socket = net.connect(port, HOST);
-  sockets.push(socket);
-  let data = '';
-  let closed = false;
-  socket.setEncoding('utf8');
-  socket.on('data', (d: string) => (data += d));
-  socket.on('error', () => {});
-  socket.on('close', () => (closed = true));
-  await new Promise<void>((r) => socket.once('connect', () => r()));
-  return {
-    socket,
-    text: () => data,
-    closed: () => closed,
-    responses: () => (data.match(/HTTP\/1\.1 \d{3} /g) ?? []).length,
-  };
+async function connect(port: number): Promise<RawConnection> {
+  const c = await connectRaw(port, HOST);
+  sockets.push(c.socket);
+  return c;
 }
 
 const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`;
