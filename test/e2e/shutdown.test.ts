@@ -11,7 +11,8 @@
  *
  * Orders are held in flight on purpose where that can be done without timing: with the catalog
  *   paused (SIGSTOP), orders wait inside the frontend and the leader until it resumes, and the
- *   services' own in-flight gauge (toystore_http_requests_in_flight) says when they are there.
+ *   services' own in-flight gauge (toystore_http_requests_in_flight) says when they are there
+ *   (at the leader it counts batches, not orders).
  *   For the catalog and the followers, whose requests are short, the test fires a burst and
  *   signals once the gauge shows a request being served, giving up on that wait after a few
  *   bursts (it then reports 0 seen in flight; the assertions hold either way). Nothing asserts
@@ -198,10 +199,15 @@ describe('graceful shutdown', () => {
         // Hold orders inside the frontend and the leader: they wait on the paused catalog.
         await cluster.pause('catalog');
         batch = Array.from({ length: 4 }, placeOrder);
-        await until(
-          `${service} is serving the orders`,
-          async () => (seen = await inFlight(service)) >= 4,
-        );
+        // The frontend serves each client order as one request, but it coalesces concurrent
+        // orders into batches for the leader (shared/batcher.ts): 4 orders may be 1 to 4
+        // requests there. So: all 4 are at the frontend, and at least one batch is at the leader.
+        await until(`${service} is serving the orders`, async () => {
+          const atFrontend = await inFlight('frontend');
+          const atLeader = await inFlight('order-3');
+          seen = service === 'frontend' ? atFrontend : atLeader;
+          return atFrontend >= 4 && atLeader >= 1;
+        });
         const exited = cluster.kill(service, 'SIGTERM');
         await cluster.resume('catalog');
         await exited;
