@@ -30,8 +30,16 @@ import type { Level, Logger } from 'pino';
 import { unmatchedRequestHandler } from './errors.ts';
 import { jsonString, lineWriter, type LineWriter } from './logger.ts';
 import { createServiceApp } from './service-app.ts';
-import { Counter, Gauge, Histogram } from 'prom-client';
-import { getOrCreate, METRIC_PREFIX, type Registry } from './metrics.ts';
+import { Gauge } from 'prom-client';
+import {
+  type CounterHandle,
+  getOrCreate,
+  type HistogramHandle,
+  METRIC_PREFIX,
+  type Registry,
+  SeriesCounter,
+  SeriesHistogram,
+} from './metrics.ts';
 import { acceptRequestId, newRequestId, REQUEST_ID, REQUEST_ID_HEADER } from './request-context.ts';
 import { metricsRoute, QUIET_ROUTES } from './protocol/index.ts';
 
@@ -52,9 +60,11 @@ export interface ObserveOptions {
   quietRoutes?: ReadonlySet<string>;
 }
 
+type HttpLabel = 'method' | 'route' | 'status';
+
 export interface HttpMetrics {
-  requests: Counter<'method' | 'route' | 'status'>;
-  duration: Histogram<'method' | 'route' | 'status'>;
+  requests: SeriesCounter<HttpLabel>;
+  duration: SeriesHistogram<HttpLabel>;
   /** Requests being served now: a plain count, read by the gauge when Prometheus scrapes. */
   inFlight: { count: number };
 }
@@ -70,23 +80,23 @@ export function httpMetrics(registry: Registry): HttpMetrics {
       registry,
       `${METRIC_PREFIX}http_requests_total`,
       () =>
-        new Counter({
+        new SeriesCounter({
+          registry,
           name: `${METRIC_PREFIX}http_requests_total`,
           help: 'HTTP requests served, by method, route pattern and status',
           labelNames,
-          registers: [registry],
         }),
     ),
     duration: getOrCreate(
       registry,
       `${METRIC_PREFIX}http_request_duration_seconds`,
       () =>
-        new Histogram({
+        new SeriesHistogram({
+          registry,
           name: `${METRIC_PREFIX}http_request_duration_seconds`,
           help: 'Time from receiving a request to having its response, by method, route pattern and status',
           labelNames,
           buckets: DURATION_BUCKETS,
-          registers: [registry],
         }),
     ),
     inFlight: inFlightOf(registry),
@@ -133,10 +143,13 @@ interface Served {
 const STATE: unique symbol = Symbol('toystore.served');
 type Observed = Request & { [STATE]?: Served };
 
-/** One series' children, found by three map lookups with no key to build. */
+/**
+ * One series' handles, found by three map lookups with no key to build; recording through them
+ * touches only their numbers (shared/metrics.ts).
+ */
 interface Series {
-  requests: { inc(): void };
-  duration: { observe(v: number): void };
+  requests: CounterHandle;
+  duration: HistogramHandle;
   /** Its route as a JSON string, for the request line. */
   routeJson: string;
 }
@@ -278,8 +291,8 @@ class RequestObserver {
     if (!s) {
       const labels = { method, route, status };
       s = {
-        requests: this.metrics.requests.labels(labels),
-        duration: this.metrics.duration.labels(labels),
+        requests: this.metrics.requests.series(labels),
+        duration: this.metrics.duration.series(labels),
         routeJson: jsonString(route),
       };
       byStatus.set(status, s);
