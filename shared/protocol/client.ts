@@ -25,20 +25,50 @@ export interface CallOptions {
   headers?: Record<string, string>;
 }
 
+/**
+ * A path pattern split once into its literal parts and parameter names: filling it in is then a
+ * join, not a regex replace per call (which was 2 % of the frontend's CPU on an order read).
+ * `literals` has one more element than `params`.
+ */
+interface PathTemplate {
+  literals: string[];
+  params: string[];
+}
+
+const PARAM = /:([A-Za-z_][A-Za-z0-9_]*)/g;
+const templates = new WeakMap<RouteSpec, PathTemplate>();
+
+function templateOf(spec: RouteSpec): PathTemplate {
+  let t = templates.get(spec);
+  if (!t) {
+    const literals: string[] = [];
+    const params: string[] = [];
+    let at = 0;
+    for (const m of spec.path.matchAll(PARAM)) {
+      literals.push(spec.path.slice(at, m.index));
+      params.push(m[1]!);
+      at = m.index + m[0].length;
+    }
+    literals.push(spec.path.slice(at));
+    t = { literals, params };
+    templates.set(spec, t);
+  }
+  return t;
+}
+
 /** The path of `spec` with its `:params` filled in (percent-encoded) and its query string. */
 export function pathOf(
   spec: RouteSpec,
   input: { params?: Record<string, string | number>; query?: Record<string, unknown> } = {},
 ): string {
-  let path = spec.path;
-  if (input.params) {
-    const params = input.params;
-    path = path.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, (_, name: string) => {
-      const v = params[name];
-      if (v === undefined)
-        throw new TypeError(`${spec.method} ${spec.path}: missing path parameter ${name}`);
-      return encodeURIComponent(String(v));
-    });
+  const t = templateOf(spec);
+  let path = t.literals[0]!;
+  for (let i = 0; i < t.params.length; i++) {
+    const name = t.params[i]!;
+    const v = input.params?.[name];
+    if (v === undefined)
+      throw new TypeError(`${spec.method} ${spec.path}: missing path parameter ${name}`);
+    path += encodeURIComponent(String(v)) + t.literals[i + 1]!;
   }
   if (!input.query) return path;
   let qs = '';

@@ -149,6 +149,11 @@ describe('a client reads the same entries', () => {
     expect(pathOf(orderRoutes.fetchLog, { query: { epoch: undefined, from: 0, limit: 10 } })).toBe(
       '/internal/log?from=0&limit=10',
     );
+    // The same template twice (it is compiled once), and a parameter left out is a caller's bug.
+    expect(pathOf(orderRoutes.getOrder, { params: { number: 8 } })).toBe('/orders/8');
+    expect(() => pathOf(frontendPublicRoutes.getProduct, {})).toThrow(
+      /missing path parameter name/,
+    );
   });
 
   it('marks a call of an internal route internal (so the credential goes along) and a public one not', () => {
