@@ -3,7 +3,9 @@
  * no tsx, no TypeScript, on this machine's Node. Built once for the file into a temporary
  * directory; the whole store (catalog, three replicas, a frontend) is started from it on
  * 127.0.0.1 with ephemeral ports and must answer, elect, take an order and serve the status page
- * (an asset the build copies).
+ * (an asset the build copies). Then the launcher runs the same build (`builtDir`, as the bench's
+ * catch-up figure does): a restarted replica comes back from the build and catches up. The two
+ * stores run one after the other, never side by side.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -17,7 +19,14 @@ import {
   SERVICE_ENTRIES,
   type BuildResult,
 } from '../../scripts/lib/build/build.ts';
-import { freePorts } from '../../scripts/lib/cluster/index.ts';
+import { waitForLeader } from '../../scripts/lib/bench/store-probe.ts';
+import { filesIdentical, orderLogPath } from '../../scripts/lib/bench/synth-log.ts';
+import {
+  freePorts,
+  startCluster,
+  type Cluster,
+  type ServiceName,
+} from '../../scripts/lib/cluster/index.ts';
 import { until } from '../support/async.ts';
 
 let out: BuildResult;
@@ -47,6 +56,13 @@ function startBuilt(entry: string, env: Record<string, string>): ChildProcess {
 beforeAll(async () => {
   tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'toystore-build-'));
   out = await build(path.join(tmp, 'dist'));
+}, 120_000);
+
+afterAll(async () => {
+  if (tmp) await fs.rm(tmp, { recursive: true, force: true });
+});
+
+async function startBuiltStore(): Promise<void> {
   const [frontend, internal, catalog, r1, r2, r3] = await freePorts(6);
   const replicas = [r1, r2, r3].map((p) => `http://127.0.0.1:${p}`);
   urls = {
@@ -70,9 +86,9 @@ beforeAll(async () => {
     FRONTEND_PORT: String(frontend),
     FRONTEND_INTERNAL_PORT: String(internal),
   });
-}, 120_000);
+}
 
-afterAll(async () => {
+async function stopBuiltStore(): Promise<void> {
   await Promise.all(
     children.map(
       (c) =>
@@ -87,10 +103,12 @@ afterAll(async () => {
         }),
     ),
   );
-  if (tmp) await fs.rm(tmp, { recursive: true, force: true });
-});
+}
 
 describe('npm run build', () => {
+  beforeAll(startBuiltStore, 60_000);
+  afterAll(stopBuiltStore);
+
   it('writes JavaScript only, importing .js files, with the status page beside the frontend', async () => {
     expect(out.files).toBeGreaterThan(20);
     expect(out.assets).toContain(path.join('frontend', 'status-page.html'));
@@ -141,6 +159,74 @@ describe('npm run build', () => {
     }
     expect(() => assertSafeOutDir(path.join(REPO_ROOT, 'dist'))).not.toThrow();
     expect(() => assertSafeOutDir(path.join(os.tmpdir(), 'x', 'dist'))).not.toThrow();
+  });
+});
+
+/** The command line of a running process (Linux /proc), its arguments joined by spaces. */
+async function cmdlineOf(pid: number): Promise<string> {
+  return (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').join(' ');
+}
+
+describe('the launcher with builtDir', () => {
+  let cluster: Cluster | undefined;
+  let dataDir: string;
+  const lines: string[] = [];
+  const program = (s: ServiceName) =>
+    (s.startsWith('order-') ? 'order' : s) as keyof typeof SERVICE_ENTRIES;
+  const expectBuilt = async (s: ServiceName) => {
+    const cmd = await cmdlineOf(cluster!.pids()[s]!);
+    expect(cmd).toContain(path.join(out.outDir, SERVICE_ENTRIES[program(s)]));
+    expect(cmd).not.toMatch(/tsx|\.ts\b/);
+  };
+  const order = (key: string) =>
+    fetch(`${cluster!.urls.frontend}/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': key },
+      body: JSON.stringify({ name: 'Tux', quantity: 1 }),
+      signal: AbortSignal.timeout(10_000),
+    });
+
+  beforeAll(async () => {
+    dataDir = path.join(tmp, 'launched');
+    cluster = await startCluster({
+      dataDir,
+      builtDir: out.outDir,
+      heartbeatIntervalMs: 50,
+      env: { LOG_LEVEL: 'warn' },
+      output: (service, line) => lines.push(`[${service}] ${line}`),
+    });
+  }, 60_000);
+  afterAll(async () => {
+    // stop() signals each child by the PID it holds.
+    await cluster?.stop();
+  });
+
+  it('runs every service from the build with node, and a real order goes through', async () => {
+    for (const s of Object.keys(cluster!.pids()) as ServiceName[]) await expectBuilt(s);
+    await waitForLeader(cluster!.urls.frontend, 20_000);
+    const res = await order('launched-1');
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ data: { order_number: 0 } });
+  });
+
+  it('when a follower is killed and orders go on without it, it restarts from the build and catches up', async () => {
+    const c = cluster!;
+    const leader = await waitForLeader(c.urls.frontend, 20_000);
+    const lag = ([1, 2, 3] as const).find((id) => id !== leader)!;
+    const service: ServiceName = `order-${lag}`;
+    const before = c.pids()[service];
+    await c.kill(service);
+    for (const key of ['launched-2', 'launched-3', 'launched-4'])
+      expect((await order(key)).status).toBe(200);
+    await c.restart(service);
+    expect(c.pids()[service]).not.toBe(before);
+    await expectBuilt(service);
+    const logs = [orderLogPath(dataDir, lag), orderLogPath(dataDir, leader)];
+    await waitFor("the restarted replica holds the leader's log, byte for byte", () =>
+      filesIdentical(logs),
+    );
+    const records = (await fs.readFile(logs[0]!, 'utf8')).split('\n').filter(Boolean);
+    expect(records.length).toBeGreaterThanOrEqual(4);
   });
 });
 

@@ -1,6 +1,8 @@
 /**
  * One service as a child process: `node --import <tsx loader> --import <orphan guard>
- * <service>/main.ts`, spawned with `process.execPath` so the PID held is the service itself (no
+ * <service>/main.ts` from the sources, or `node --import <orphan guard> <built>/<service>/main.js`
+ * from a production build (scripts/lib/build: what a production host runs, with no TypeScript
+ * compiled at start). Spawned with `process.execPath` so the PID held is the service itself (no
  * npx/sh wrapper in between: a SIGKILL or SIGSTOP hits the real process). `spawnChild` returns
  * a `Proc` whose `ready` settles on the `listening on` line (or the exit before it) and whose
  * `exit` settles once the process is gone and its output drained.
@@ -9,17 +11,19 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { SERVICE_ENTRIES } from '../build/build.ts';
 import { pipeLines } from './output.ts';
 import { describeExit } from './signals.ts';
 import { ClusterStartError, type ExitInfo, type ServiceName } from './types.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const ENTRY: Record<ServiceName, string> = {
-  catalog: 'catalog/main.ts',
-  'order-1': 'order/main.ts',
-  'order-2': 'order/main.ts',
-  'order-3': 'order/main.ts',
-  frontend: 'frontend/main.ts',
+/** Which program each service runs: its key in the build's `SERVICE_ENTRIES`. */
+const PROGRAM: Record<ServiceName, keyof typeof SERVICE_ENTRIES> = {
+  catalog: 'catalog',
+  'order-1': 'order',
+  'order-2': 'order',
+  'order-3': 'order',
+  frontend: 'frontend',
 };
 const READY_RE = /listening on http:\/\//;
 
@@ -91,21 +95,37 @@ export interface ChildHooks {
   onExit: (info: ExitInfo) => void;
 }
 
+/**
+ * Node's arguments for `service`: its compiled entry in `builtDir` (absolute), or its TypeScript
+ * source under tsx. The source entry is the built one with `.ts` for `.js`: the build compiles
+ * the tree as it is (scripts/lib/build), so one table names both.
+ */
+function childArgs(service: ServiceName, builtDir?: string): string[] {
+  const entry = SERVICE_ENTRIES[PROGRAM[service]];
+  return builtDir
+    ? ['--import', ORPHAN_GUARD, path.join(builtDir, entry)]
+    : [
+        '--import',
+        tsxLoader(),
+        '--import',
+        ORPHAN_GUARD,
+        path.join(REPO_ROOT, entry.replace(/\.js$/, '.ts')),
+      ];
+}
+
 export function spawnChild(
   service: ServiceName,
   env: Record<string, string>,
   hooks: ChildHooks,
+  /** A production build to run (absolute); undefined: the sources under tsx. */
+  builtDir?: string,
 ): Proc {
-  const child = spawn(
-    process.execPath,
-    ['--import', tsxLoader(), '--import', ORPHAN_GUARD, path.join(REPO_ROOT, ENTRY[service])],
-    {
-      cwd: REPO_ROOT,
-      env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-      detached: false,
-    },
-  );
+  const child = spawn(process.execPath, childArgs(service, builtDir), {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    detached: false,
+  });
   let onReady!: () => void;
   let onEarlyExit!: (err: Error) => void;
   const ready = new Promise<void>((resolve, reject) => {

@@ -9,9 +9,11 @@
  * store. The `links` option gives each process its own view of its peers' URLs, so a chaos tool
  * can route chosen links through fault proxies (scripts/lib/fault-proxy).
  *
- * Each child is `node --import <tsx loader> --import <orphan guard> <service>/main.ts`, spawned
- * with `process.execPath` so the PID we hold is the service itself (no npx/sh wrapper in between:
- * a SIGKILL or SIGSTOP hits the real process). Children must not outlive the parent:
+ * Each child is `node --import <tsx loader> --import <orphan guard> <service>/main.ts`, or with
+ * `builtDir` the production build's `node --import <orphan guard> <builtDir>/<service>/main.js`
+ * (child.ts), spawned with `process.execPath` so the PID we hold is the service itself (no
+ * npx/sh wrapper in between: a SIGKILL or SIGSTOP hits the real process). Children must not
+ * outlive the parent:
  *  - the parent's `exit` event SIGTERMs (and SIGCONTs) every child still running;
  *  - the orphan guard, preloaded into every child, watches a pipe on the child's stdin that only
  *    the parent holds: when the parent dies in any way (even SIGKILL) the kernel closes it, the
@@ -20,7 +22,9 @@
  *  (the kernel does SIGHUP+SIGCONT it when its process group becomes orphaned, as with
  *  `npm start` from a shell, but not when the group lives on, e.g. inside a test runner).
  */
+import fs from 'node:fs/promises';
 import path from 'node:path';
+import { SERVICE_ENTRIES } from '../build/build.ts';
 import { signalProc, spawnChild, waitReady, type Proc } from './child.ts';
 import { newClusterSecret } from '../../../shared/auth.ts';
 import { inheritedEnv, SECRET_VARS, serviceEnvs, TOPOLOGY_VARS, urlsOf } from './env.ts';
@@ -62,6 +66,7 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
   const opts = {
     ...options,
     clusterSecret: options.clusterSecret === undefined ? newClusterSecret() : options.clusterSecret,
+    builtDir: options.builtDir === undefined ? undefined : await checkBuild(options.builtDir),
   };
   const given = opts.ports ?? {};
   const picksPorts =
@@ -90,6 +95,26 @@ export async function startCluster(options: StartClusterOptions): Promise<Cluste
       if ((await portsTaken(fixedPorts(given))).length > 0) throw err;
     }
   }
+}
+
+/**
+ * The build's absolute path, once each entry is there: a wrong directory is the caller's mistake,
+ * said as such, rather than five children each exiting with a module-not-found trace.
+ */
+async function checkBuild(builtDir: string): Promise<string> {
+  const dir = path.resolve(builtDir);
+  for (const entry of Object.values(SERVICE_ENTRIES)) {
+    const file = path.join(dir, entry);
+    const found = await fs.stat(file).then(
+      (st) => st.isFile(),
+      () => false,
+    );
+    if (!found)
+      throw new TypeError(
+        `startCluster: builtDir ${dir} is not a build (no ${entry}; npm run build)`,
+      );
+  }
+  return dir;
 }
 
 function fixedPorts(given: Partial<ClusterPorts>): number[] {
@@ -251,6 +276,7 @@ class LaunchedCluster implements Cluster {
           }
         },
       },
+      this.opts.builtDir,
     );
     this.procs.set(service, proc);
     return proc;

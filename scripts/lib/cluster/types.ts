@@ -61,6 +61,13 @@ export interface StartClusterOptions {
    * inherited from the launcher's own environment.
    */
   env?: Record<string, string>;
+  /**
+   * A production build (`npm run build`, or `build(dir)` of scripts/lib/build) to run instead of
+   * the sources: every child, restarts included, runs `node <builtDir>/<service>/main.js` with
+   * no tsx, as a production host does. Everything else (env, ports, output, PIDs) is the same.
+   * Default: the TypeScript sources under tsx.
+   */
+  builtDir?: string;
   /** Every stdout/stderr line of every child. Default: print it prefixed `[order-2]`. */
   output?: (service: ServiceName, line: string, stream: 'stdout' | 'stderr') => void;
   /** Called whenever a child exits, expected or not. */
