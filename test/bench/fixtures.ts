@@ -124,8 +124,14 @@ export function pair(
   };
 }
 
-export function catchUpRow(logOrders: number, base: number, totalMs: number): CatchUpRow {
+export function catchUpRow(
+  logOrders: number,
+  base: number,
+  totalMs: number,
+  runtime: CatchUpRow['runtime'] = 'node',
+): CatchUpRow {
   return {
+    runtime,
     logOrders,
     laggingOrders: base,
     missed: logOrders - base,

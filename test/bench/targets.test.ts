@@ -139,6 +139,18 @@ describe('the rest', () => {
     expect(judge(r, 'catch-up').measured).toMatch(/lagging replica had 1000/);
   });
 
+  it('catch-up says what it ran on: the production build, or tsx when the build failed', () => {
+    const onBuild = measured({ catchUp: [catchUpRow(101_000, 1_000, 600)] });
+    expect(judge(onBuild, 'catch-up').measured).toMatch(/; production build, node\)$/);
+    expect(judge(onBuild, 'catch-up').pass).toBe(true);
+    // The fallback is judged on what ran, and labelled.
+    const fellBack = measured({
+      catchUp: [{ ...catchUpRow(101_000, 1_000, 600, 'tsx'), buildError: 'tsc failed (exit 2):' }],
+    });
+    expect(judge(fellBack, 'catch-up').measured).toMatch(/; tsx, the production build failed\)$/);
+    expect(judge(fellBack, 'catch-up').pass).toBe(true);
+  });
+
   it('start-up is judged on the 1M-order log, to /health under 1.5 s', () => {
     const s = (healthMs: number) =>
       measured({

@@ -6,6 +6,7 @@
 import { totalOf } from './procfs.ts';
 import type { BenchResults } from './results.ts';
 import type { DurableComparison } from './scenarios/durable.ts';
+import type { CatchUpRow } from './scenarios/catchup.ts';
 import { verdict } from './targets.ts';
 import { ETCD_INSTALL_HINT } from './etcd.ts';
 
@@ -318,15 +319,27 @@ const failover: Section = (r) => {
   ];
 };
 
+/** How the catch-up rows ran, in words; rows from before the field existed all ran under tsx. */
+function catchUpRuntimeText(rows: readonly CatchUpRow[]): string {
+  const failed = rows.find((c) => c.buildError)?.buildError;
+  if (failed) return `under tsx, because the production build failed (${failed})`;
+  if (rows.every((c) => c.runtime === 'node'))
+    return 'from the production build (`npm run build`, plain node), as a production host restarts a replica';
+  if (rows.every((c) => (c.runtime ?? 'tsx') === 'tsx'))
+    return 'under tsx (the TypeScript compiled at every start)';
+  return 'under the runtime each row names';
+}
+
 const catchUp: Section = (r) => {
   if (!r.catchUp?.length) return [];
   return [
     '## Catch-up',
     '',
-    "Three replicas start over the same synthesized log; a follower is stopped, its log cut to a prefix (its base), and it is started again: time from spawn to `listening`, then to a log byte-identical to the leader's.",
+    `Three replicas start over the same synthesized log; a follower is stopped, its log cut to a prefix (its base), and it is started again: time from spawn to \`listening\`, then to a log byte-identical to the leader's. Every process runs ${catchUpRuntimeText(r.catchUp)}.`,
     '',
     table(
       [
+        'runtime',
         'lagging replica had',
         'missed',
         'leader log',
@@ -335,6 +348,7 @@ const catchUp: Section = (r) => {
         'total ms',
       ],
       r.catchUp.map((c) => [
+        c.runtime ?? 'tsx',
         c.laggingOrders,
         c.missed,
         c.logOrders,

@@ -1,8 +1,11 @@
 /**
  * The scenarios that need clusters of their own, run after the shared ones: catch-up of a
- * replica behind a long log, start-up with and without a million orders (under tsx and as the
- * production build), and group commit against one fdatasync per append. Each case is attempted
- * on its own and removes its data dir as soon as it is done (a synthesized 1M-order log is 65 MB).
+ * replica behind a long log (on the production build), start-up with and without a million
+ * orders (under tsx and as the production build), and group commit against one fdatasync per
+ * append. Each case is attempted on its own and removes its data dir as soon as it is done (a
+ * synthesized 1M-order log is 65 MB). The production build is compiled once per run, by whichever
+ * of catch-up and start-up asks first (`SuiteContext.productionBuild`), and removed with the
+ * run's other temporary dirs.
  */
 import fs from 'node:fs/promises';
 import { build } from '../build/build.ts';
@@ -11,8 +14,36 @@ import { measureGroupCommit } from './scenarios/group-commit.ts';
 import { startup } from './scenarios/startup.ts';
 import type { SuiteContext } from './suite-plan.ts';
 
+/** The run's production build: its dir, or null and why not. */
+export type ProductionBuild = { dir: string; error?: undefined } | { dir: null; error: string };
+
+/**
+ * Compiles the production build into a temporary dir of the run (never the repo's dist/). A
+ * failure is recorded like any other and returned, so each scenario can fall back to tsx and say
+ * so.
+ */
+export async function buildForRun(ctx: SuiteContext): Promise<ProductionBuild> {
+  let result: ProductionBuild = { dir: null, error: 'not attempted' };
+  await ctx.attempt('the production build', async () => {
+    const dir = await ctx.newDir('build');
+    const t0 = performance.now();
+    try {
+      await build(dir);
+    } catch (err) {
+      result = { dir: null, error: (err as Error).message.split('\n')[0]! };
+      throw err;
+    }
+    result = { dir };
+    ctx.say(`production build in ${dir} (${Math.round(performance.now() - t0)} ms)`);
+  });
+  return result;
+}
+
 export async function catchUps(ctx: SuiteContext): Promise<void> {
   ctx.results.catchUp = [];
+  const built = await ctx.productionBuild();
+  if (built.dir === null)
+    ctx.say(`  catch-up runs under tsx: the production build failed (${built.error})`);
   for (const c of catchUpCases(ctx.o.quick)) {
     await ctx.attempt(`catch-up on a ${c.logOrders}-order log`, async () => {
       const label = `catchup-${c.logOrders}`;
@@ -21,11 +52,13 @@ export async function catchUps(ctx: SuiteContext): Promise<void> {
         dir,
         c,
         ctx.start,
-        ctx.clusterOptions({}, true),
+        { ...ctx.clusterOptions({}, true), ...(built.dir && { builtDir: built.dir }) },
         ctx.say,
         (what, pids) => ctx.profiler.name(`${label} ${what}`, pids),
       );
-      ctx.results.catchUp!.push(...rows);
+      ctx.results.catchUp!.push(
+        ...rows.map((r) => (built.dir === null ? { ...r, buildError: built.error } : r)),
+      );
       await fs.rm(dir, { recursive: true, force: true });
     });
   }
@@ -33,13 +66,7 @@ export async function catchUps(ctx: SuiteContext): Promise<void> {
 
 export async function startups(ctx: SuiteContext): Promise<void> {
   ctx.results.startup = [];
-  // The production build, compiled once into a temporary dir (never the repo's dist/).
-  let built: string | null = null;
-  await ctx.attempt('the production build for start-up', async () => {
-    const dir = await ctx.newDir('startup-build');
-    await build(dir);
-    built = dir;
-  });
+  const built = (await ctx.productionBuild()).dir;
   for (const runtime of built ? [null, built] : [null]) {
     for (const n of [0, 1_000_000]) {
       await ctx.attempt(`start-up with ${n} orders`, async () => {
@@ -57,7 +84,6 @@ export async function startups(ctx: SuiteContext): Promise<void> {
       });
     }
   }
-  if (built) await fs.rm(built, { recursive: true, force: true });
 }
 
 export async function groupCommit(ctx: SuiteContext): Promise<void> {

@@ -7,6 +7,7 @@
  */
 import type { Cluster, StartClusterOptions } from '../cluster/index.ts';
 import type { BenchOptions, Scenario } from './options.ts';
+import type { ProductionBuild } from './own-clusters.ts';
 import type { Profiler } from './profiler.ts';
 import type { MeasuredResults } from './results.ts';
 import type { DurablePlan } from './scenarios/durable.ts';
@@ -73,4 +74,9 @@ export interface SuiteContext {
    * asked).
    */
   clusterOptions(env?: Record<string, string>, fromStart?: boolean): ClusterOptions;
+  /**
+   * The production build the scenarios run (`npm run build` into a temporary dir): compiled on
+   * the first call, the same one after; removed when the run ends.
+   */
+  productionBuild(): Promise<ProductionBuild>;
 }

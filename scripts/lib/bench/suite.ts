@@ -21,7 +21,13 @@ import { Anchors } from './anchors.ts';
 import { fdatasyncRate } from './disk.ts';
 import { formatCpu } from './markdown.ts';
 import type { BenchOptions, Scenario } from './options.ts';
-import { catchUps, groupCommit, startups } from './own-clusters.ts';
+import {
+  buildForRun,
+  catchUps,
+  groupCommit,
+  startups,
+  type ProductionBuild,
+} from './own-clusters.ts';
 import { cachedGet, storeNextToCeilings, uncachedGet } from './pairs.ts';
 import { readRss, sampleRss, type Rss } from './procfs.ts';
 import { Profiler } from './profiler.ts';
@@ -48,6 +54,7 @@ export class Suite implements SuiteContext {
   private readonly idle: Record<string, Rss> = {};
   private readonly underLoad: Record<string, Rss> = {};
   private readonly started = performance.now();
+  private built: Promise<ProductionBuild> | null = null;
 
   constructor(
     readonly o: BenchOptions,
@@ -158,6 +165,11 @@ export class Suite implements SuiteContext {
       output: () => {},
       readyTimeoutMs: 60_000,
     };
+  }
+
+  productionBuild(): Promise<ProductionBuild> {
+    this.built ??= buildForRun(this);
+    return this.built;
   }
 
   private async withCluster(

@@ -7,6 +7,10 @@
  * more missed orders (a series needs a leader log per point, hence a cluster per leader log).
  * Comparing points with different bases would mix two costs: reading one's own log at start, and
  * fetching what was missed.
+ *
+ * The clusters run the production build (`builtDir`), as a production host restarts a replica:
+ * under tsx the restarted replica spends most of its start compiling TypeScript, a cost of the
+ * development loop and not of catching up. Each row says which runtime it measured.
  */
 import type { Cluster, ServiceName, StartClusterOptions } from '../../cluster/index.ts';
 import type { Pids } from '../procfs.ts';
@@ -15,6 +19,10 @@ import { cutReplicaLog, orderLogPath, waitIdentical, writeReplicaDirs } from '..
 import { round, type Say } from '../util.ts';
 
 export interface CatchUpRow {
+  /** node: the production build (`npm run build`); tsx: the sources, compiled at every start. */
+  runtime: 'node' | 'tsx';
+  /** Why a row ran under tsx: the production build failed with this. */
+  buildError?: string;
   /** Orders in the leader's log. */
   logOrders: number;
   /** Orders the restarted replica still had (its base). */
@@ -63,6 +71,8 @@ export async function catchUp(
   await writeReplicaDirs(dataDir, [1, 2, 3], c.logOrders);
   const cluster = await start({ ...clusterOpts, dataDir });
   observe?.('start', cluster.pids());
+  const runtime = clusterOpts.builtDir ? 'node' : 'tsx';
+  const ran = runtime === 'node' ? 'production build, node' : 'tsx';
   const rows: CatchUpRow[] = [];
   try {
     const leader = await waitForLeader(cluster.urls.frontend, 30_000);
@@ -80,6 +90,7 @@ export async function catchUp(
       const t2 = await waitIdentical(files, 60_000, 2);
       observe?.(`${c.logOrders - base} missed`, { [service]: cluster.pids()[service] });
       const row: CatchUpRow = {
+        runtime,
         logOrders: c.logOrders,
         laggingOrders: base,
         missed: c.logOrders - base,
@@ -89,7 +100,7 @@ export async function catchUp(
       };
       rows.push(row);
       say(
-        `  catch-up: ${row.missed} missed on top of ${base}: start ${row.startMs} ms + catch-up ${row.catchUpMs ?? 'never'} ms = ${row.totalMs ?? '-'} ms`,
+        `  catch-up (${ran}): ${row.missed} missed on top of ${base}: start ${row.startMs} ms + catch-up ${row.catchUpMs ?? 'never'} ms = ${row.totalMs ?? '-'} ms`,
       );
     }
   } finally {
