@@ -193,36 +193,109 @@ function logEpochAfter(
 // bookkeeping
 
 export interface FollowerProgress {
-  /** Next index to send. */
+  /** Next index to send. Advanced as appends are sent, before they are answered (pipeline). */
   nextIndex: number;
   /** Highest index known to match the leader's log and count toward commit (-1: none). */
   matchIndex: number;
   /** How far to step back on the next mismatch (doubles, so long divergences take few rounds). */
   backoff: number;
+  /**
+   * etcd-raft's progress states: `probe`, one append in flight, while the leader is still finding
+   * where the follower's log matches (at the start of an epoch, after a mismatch, a failed send or
+   * a catch-up request); `pipeline`, several in flight, each sent from where the previous one
+   * ends, once an append sent in probe was accepted.
+   */
+  mode: 'probe' | 'pipeline';
+  /**
+   * The send number of the newest append sent before the last rewind: a mismatch for an append
+   * sent at or before it describes a log the rewind already answered, and is not acted on again
+   * (else every append still in flight would step back once more).
+   */
+  rewoundAtSend: number;
 }
+
+/** Appends in flight to one follower in pipeline mode (bounded: the follower applies in order). */
+export const MAX_APPENDS_IN_FLIGHT = 4;
 
 export function initialProgress(leaderLastIndex: number): FollowerProgress {
-  return { nextIndex: leaderLastIndex + 1, matchIndex: -1, backoff: 1 };
+  return {
+    nextIndex: leaderLastIndex + 1,
+    matchIndex: -1,
+    backoff: 1,
+    mode: 'probe',
+    rewoundAtSend: 0,
+  };
 }
 
+/** How many appends may be in flight to a follower in this progress state. */
+export function appendsAllowedInFlight(p: FollowerProgress): number {
+  return p.mode === 'pipeline' ? MAX_APPENDS_IN_FLIGHT : 1;
+}
+
+/** An append of `count` entries after `prevIndex` was sent: the next one continues it. */
+export function onAppendSent(
+  p: FollowerProgress,
+  prevIndex: number,
+  count: number,
+): FollowerProgress {
+  return { ...p, nextIndex: prevIndex + 1 + count };
+}
+
+/**
+ * The follower holds the leader's log up to `matchIndex`. That stays true whatever else was sent
+ * since (a follower never cuts this leader's records, core's staleSuffixStart), so a late answer
+ * may still move both indexes forward, never back; only an answer to an append sent after the
+ * last rewind switches to pipeline mode.
+ */
 export function onAppendAccepted(
   p: FollowerProgress,
   matchIndex: number,
   counts: boolean,
+  send: number,
 ): FollowerProgress {
   return {
-    nextIndex: matchIndex + 1,
+    nextIndex: Math.max(p.nextIndex, matchIndex + 1),
     matchIndex: counts ? Math.max(p.matchIndex, matchIndex) : p.matchIndex,
     backoff: 1,
+    mode: send > p.rewoundAtSend ? 'pipeline' : p.mode,
+    rewoundAtSend: p.rewoundAtSend,
   };
 }
 
-export function onAppendMismatch(p: FollowerProgress, followerLastIndex: number): FollowerProgress {
-  const stepped = p.nextIndex - p.backoff;
+/**
+ * The follower's log does not continue at the append sent from `sentFrom` (send `send`); its
+ * last index is `followerLastIndex`. Steps back from where that append started, in doubling
+ * steps, and probes from there; `latestSend` is the newest send so far (all of them are now
+ * before the rewind).
+ */
+export function onAppendMismatch(
+  p: FollowerProgress,
+  sentFrom: number,
+  followerLastIndex: number,
+  send: number,
+  latestSend: number,
+): FollowerProgress {
+  if (send <= p.rewoundAtSend) return p;
+  const stepped = sentFrom - p.backoff;
   return {
     ...p,
     nextIndex: Math.max(0, Math.min(stepped, followerLastIndex + 1)),
     backoff: p.backoff * 2,
+    mode: 'probe',
+    rewoundAtSend: latestSend,
+  };
+}
+
+/**
+ * Send again from `from` in probe mode: an append sent from there failed (it may or may not have
+ * arrived), or the follower asked for everything after `from - 1` (it restarted).
+ */
+export function rewindTo(p: FollowerProgress, from: number, latestSend: number): FollowerProgress {
+  return {
+    ...p,
+    nextIndex: Math.max(0, Math.min(p.nextIndex, from)),
+    mode: 'probe',
+    rewoundAtSend: latestSend,
   };
 }
 

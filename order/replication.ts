@@ -16,10 +16,13 @@
 import type { AppendRequest, AppendResponse } from '../shared/contracts.ts';
 import { AppError, noQuorum, notLeader } from '../shared/errors.ts';
 import {
+  appendsAllowedInFlight,
   commitIndexFor,
   initialProgress,
   onAppendAccepted,
   onAppendMismatch,
+  onAppendSent,
+  rewindTo,
   type FollowerProgress,
 } from './core.ts';
 import type { Commitment } from './commitment.ts';
@@ -36,6 +39,8 @@ interface FollowerState {
   confirmedSend: number;
   /** Send a heartbeat at once (a read is waiting for confirmation). */
   beatNow: boolean;
+  /** Appends sent and not yet answered (at most appendsAllowedInFlight(progress)). */
+  inFlight: number;
   wake: () => void;
   waiting: Promise<void> | null;
 }
@@ -79,6 +84,7 @@ export class Replication {
         synced: false,
         confirmedSend: 0,
         beatNow: false,
+        inFlight: 0,
         wake: () => {},
         waiting: null,
       };
@@ -119,7 +125,7 @@ export class Replication {
   rewind(peer: number, lastIndex: number): boolean {
     const f = this.followers.get(peer);
     if (!f) return false;
-    f.progress = { ...f.progress, nextIndex: Math.min(f.progress.nextIndex, lastIndex + 1) };
+    f.progress = rewindTo(f.progress, lastIndex + 1, this.sends);
     f.wake();
     return true;
   }
@@ -234,12 +240,21 @@ export class Replication {
     };
   }
 
+  /**
+   * One loop per follower: sends appends from nextIndex while fewer than the progress state allows
+   * are in flight (one while probing, several once the follower's log is known to match: the next
+   * append goes out while the previous one is still being written there), and a heartbeat when
+   * nothing was sent for a heartbeat interval. The follower applies appends in the order they
+   * arrive and checks each against its own log, so one that overtakes another is refused as a
+   * mismatch and sent again, never applied out of order.
+   */
   private async replicateTo(peer: number, f: FollowerState, epoch: number): Promise<void> {
     let lastSentMs = -Infinity;
     while (this.ctx.leaderEpoch === epoch && !this.ctx.stopped) {
       const heartbeatDue =
         f.beatNow || this.ctx.o.clock.now() - lastSentMs >= this.ctx.o.heartbeatIntervalMs;
-      if (f.progress.nextIndex > this.ctx.o.log.lastIndex() && !heartbeatDue) {
+      const full = f.inFlight >= appendsAllowedInFlight(f.progress);
+      if (full || (f.progress.nextIndex > this.ctx.o.log.lastIndex() && !heartbeatDue)) {
         await this.waitForWork(f);
         continue;
       }
@@ -248,22 +263,41 @@ export class Replication {
       f.beatNow = false;
       lastSentMs = this.ctx.o.clock.now();
       const send = ++this.sends;
-      try {
-        const res = await this.ctx.o.peers.append(peer, req, this.ctx.rpcTimeoutMs);
-        if (this.ctx.leaderEpoch !== epoch) return;
-        this.onAnswer(peer, f, epoch, res, send);
-      } catch (err) {
-        if (this.ctx.leaderEpoch !== epoch) return;
-        if (err instanceof AppError && err.reason === 'stale_epoch') {
-          const promised = Number(err.detail?.promisedEpoch ?? epoch + 1);
-          await this.onStale(promised, `follower ${peer} promised epoch ${promised}`);
-          return;
-        }
-        if (f.reachable)
-          this.ctx.emit({ type: 'follower_down', follower: peer, reason: (err as Error).message });
-        f.reachable = false;
-        await this.ctx.o.clock.sleep(Math.min(this.ctx.o.heartbeatIntervalMs, 100));
+      f.progress = onAppendSent(f.progress, req.prevIndex, req.entries.length);
+      f.inFlight++;
+      void this.sendAppend(peer, f, epoch, req, send).finally(() => {
+        f.inFlight--;
+        f.wake();
+      });
+    }
+  }
+
+  /** One append and what its answer (or failure) means for the follower's progress. */
+  private async sendAppend(
+    peer: number,
+    f: FollowerState,
+    epoch: number,
+    req: AppendRequest,
+    send: number,
+  ): Promise<void> {
+    try {
+      const res = await this.ctx.o.peers.append(peer, req, this.ctx.rpcTimeoutMs);
+      if (this.ctx.leaderEpoch !== epoch || this.followers.get(peer) !== f) return;
+      this.onAnswer(peer, f, epoch, req, res, send);
+    } catch (err) {
+      if (this.ctx.leaderEpoch !== epoch || this.followers.get(peer) !== f) return;
+      if (err instanceof AppError && err.reason === 'stale_epoch') {
+        const promised = Number(err.detail?.promisedEpoch ?? epoch + 1);
+        await this.onStale(promised, `follower ${peer} promised epoch ${promised}`);
+        return;
       }
+      if (f.reachable)
+        this.ctx.emit({ type: 'follower_down', follower: peer, reason: (err as Error).message });
+      f.reachable = false;
+      // It may or may not have arrived: probe again from where it started, after a pause (the
+      // loop waits for this append to end, since a failed follower is probed one at a time).
+      f.progress = rewindTo(f.progress, req.prevIndex + 1, this.sends);
+      await this.ctx.o.clock.sleep(Math.min(this.ctx.o.heartbeatIntervalMs, 100));
     }
   }
 
@@ -271,6 +305,7 @@ export class Replication {
     peer: number,
     f: FollowerState,
     epoch: number,
+    req: AppendRequest,
     res: AppendResponse,
     send: number,
   ): void {
@@ -283,7 +318,7 @@ export class Replication {
     }
     if (res.ok) {
       const counts = res.logEpoch === epoch && res.storage === 'intact';
-      f.progress = onAppendAccepted(f.progress, res.matchIndex, counts);
+      f.progress = onAppendAccepted(f.progress, res.matchIndex, counts, send);
       if (counts) {
         f.synced = true;
         f.confirmedSend = Math.max(f.confirmedSend, send);
@@ -292,7 +327,7 @@ export class Replication {
       this.checkEstablished(epoch);
       this.checkReaders();
     } else {
-      f.progress = onAppendMismatch(f.progress, res.lastIndex);
+      f.progress = onAppendMismatch(f.progress, req.prevIndex + 1, res.lastIndex, send, this.sends);
     }
   }
 

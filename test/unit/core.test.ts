@@ -11,6 +11,10 @@ import {
   decideAppend,
   decidePromise,
   initialProgress,
+  MAX_APPENDS_IN_FLIGHT,
+  appendsAllowedInFlight,
+  onAppendSent,
+  rewindTo,
   mostUpToDate,
   onAppendAccepted,
   onAppendMismatch,
@@ -415,15 +419,22 @@ describe('decideAppend', () => {
 });
 
 describe('leader bookkeeping', () => {
-  it('initialProgress starts just past the leader end with no match', () => {
-    expect(initialProgress(9)).toEqual({ nextIndex: 10, matchIndex: -1, backoff: 1 });
+  it('initialProgress starts just past the leader end with no match, probing', () => {
+    expect(initialProgress(9)).toEqual({
+      nextIndex: 10,
+      matchIndex: -1,
+      backoff: 1,
+      mode: 'probe',
+      rewoundAtSend: 0,
+    });
+    expect(appendsAllowedInFlight(initialProgress(9))).toBe(1);
   });
 
-  it('onAppendMismatch backs off in doubling steps and never below 0', () => {
+  it('onAppendMismatch backs off in doubling steps from where the append started, never below 0', () => {
     let p = initialProgress(9); // nextIndex 10
     const seen: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      p = onAppendMismatch(p, 100);
+    for (let send = 1; send <= 5; send++) {
+      p = onAppendMismatch(p, p.nextIndex, 100, send, send);
       seen.push(p.nextIndex);
     }
     expect(seen).toEqual([9, 7, 3, 0, 0]);
@@ -431,21 +442,66 @@ describe('leader bookkeeping', () => {
   });
 
   it('onAppendMismatch jumps straight to just past a shorter follower log', () => {
-    const p = onAppendMismatch(initialProgress(20), 4);
+    const p = onAppendMismatch(initialProgress(20), 21, 4, 1, 1);
     expect(p.nextIndex).toBe(5);
-    expect(onAppendMismatch(initialProgress(20), -1).nextIndex).toBe(0);
+    expect(onAppendMismatch(initialProgress(20), 21, -1, 1, 1).nextIndex).toBe(0);
   });
 
   it('onAppendAccepted moves matchIndex only when the acknowledgement counts', () => {
-    const start = { nextIndex: 3, matchIndex: 1, backoff: 8 };
-    expect(onAppendAccepted(start, 6, false)).toEqual({ nextIndex: 7, matchIndex: 1, backoff: 1 });
-    expect(onAppendAccepted(start, 6, true)).toEqual({ nextIndex: 7, matchIndex: 6, backoff: 1 });
+    const start = { ...initialProgress(2), matchIndex: 1, backoff: 8 };
+    expect(onAppendAccepted(start, 6, false, 1)).toEqual({
+      nextIndex: 7,
+      matchIndex: 1,
+      backoff: 1,
+      mode: 'pipeline',
+      rewoundAtSend: 0,
+    });
+    expect(onAppendAccepted(start, 6, true, 1)).toMatchObject({ nextIndex: 7, matchIndex: 6 });
   });
 
   it('onAppendAccepted never moves matchIndex back on a late, smaller acknowledgement', () => {
-    expect(onAppendAccepted({ nextIndex: 9, matchIndex: 8, backoff: 1 }, 4, true).matchIndex).toBe(
-      8,
-    );
+    const p = { ...initialProgress(8), matchIndex: 8 };
+    expect(onAppendAccepted(p, 4, true, 1).matchIndex).toBe(8);
+  });
+
+  it('pipelined appends: each continues the last one sent, and a late acceptance never moves nextIndex back', () => {
+    let p = onAppendAccepted(initialProgress(9), 9, true, 1); // probe accepted: pipeline
+    expect(p.mode).toBe('pipeline');
+    expect(appendsAllowedInFlight(p)).toBe(MAX_APPENDS_IN_FLIGHT);
+    p = onAppendSent(p, 9, 5); // send 2: 10..14
+    p = onAppendSent(p, 14, 5); // send 3: 15..19
+    expect(p.nextIndex).toBe(20);
+    p = onAppendAccepted(p, 14, true, 2);
+    expect(p).toMatchObject({ nextIndex: 20, matchIndex: 14, mode: 'pipeline' });
+    p = onAppendAccepted(p, 19, true, 3);
+    expect(p).toMatchObject({ nextIndex: 20, matchIndex: 19 });
+  });
+
+  it('when a pipelined append overtakes the one before it, the leader rewinds once, probes, and ignores the mismatches of appends sent before the rewind', () => {
+    let p = onAppendAccepted(initialProgress(9), 9, true, 1);
+    p = onAppendSent(p, 9, 5); // send 2: 10..14
+    p = onAppendSent(p, 14, 5); // send 3: 15..19
+    p = onAppendSent(p, 19, 5); // send 4: 20..24
+    // Send 3 arrived first: the follower's log ends at 9.
+    p = onAppendMismatch(p, 15, 9, 3, 4);
+    expect(p).toMatchObject({ nextIndex: 10, mode: 'probe', rewoundAtSend: 4, backoff: 2 });
+    expect(appendsAllowedInFlight(p)).toBe(1);
+    // Send 4 was refused for the same reason: not acted on again.
+    expect(onAppendMismatch(p, 20, 9, 4, 4)).toBe(p);
+    // Send 2 is accepted after all: the follower holds up to 14, but the leader keeps probing.
+    p = onAppendAccepted(p, 14, true, 2);
+    expect(p).toMatchObject({ nextIndex: 15, matchIndex: 14, mode: 'probe' });
+    // The probe sent after the rewind is accepted: pipeline again.
+    p = onAppendSent(p, 14, 10); // send 5
+    p = onAppendAccepted(p, 24, true, 5);
+    expect(p).toMatchObject({ nextIndex: 25, matchIndex: 24, mode: 'pipeline', backoff: 1 });
+  });
+
+  it('rewindTo probes again from an earlier index, never from a later one', () => {
+    const p = onAppendSent(onAppendAccepted(initialProgress(9), 9, true, 1), 9, 5);
+    expect(rewindTo(p, 10, 2)).toMatchObject({ nextIndex: 10, mode: 'probe', rewoundAtSend: 2 });
+    expect(rewindTo(p, 30, 2).nextIndex).toBe(15);
+    expect(rewindTo(p, -4, 2).nextIndex).toBe(0);
   });
 
   it('commitIndexFor with quorum 2 of 3 is the second highest', () => {
