@@ -227,9 +227,21 @@ export function initialProgress(leaderLastIndex: number): FollowerProgress {
   };
 }
 
-/** How many appends may be in flight to a follower in this progress state. */
-export function appendsAllowedInFlight(p: FollowerProgress): number {
-  return p.mode === 'pipeline' ? MAX_APPENDS_IN_FLIGHT : 1;
+/**
+ * Whether another append may go to a follower with `inFlight` unanswered and `pendingEntries`
+ * not yet sent. Always when none is in flight. Beside others only in pipeline mode, and only a
+ * full page (`pageEntries`): a follower applies and fsyncs appends one after another, so small
+ * appends sent side by side would each cost it a write and an fsync, where waiting lets the
+ * next append carry all of them (group commit). Full pages are a follower catching up.
+ */
+export function maySendAppend(
+  p: FollowerProgress,
+  inFlight: number,
+  pendingEntries: number,
+  pageEntries: number,
+): boolean {
+  if (inFlight === 0) return true;
+  return p.mode === 'pipeline' && inFlight < MAX_APPENDS_IN_FLIGHT && pendingEntries >= pageEntries;
 }
 
 /** An append of `count` entries after `prevIndex` was sent: the next one continues it. */

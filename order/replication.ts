@@ -16,9 +16,9 @@
 import type { AppendRequest, AppendResponse } from '../shared/contracts.ts';
 import { AppError, noQuorum, notLeader } from '../shared/errors.ts';
 import {
-  appendsAllowedInFlight,
   commitIndexFor,
   initialProgress,
+  maySendAppend,
   onAppendAccepted,
   onAppendMismatch,
   onAppendSent,
@@ -39,7 +39,7 @@ interface FollowerState {
   confirmedSend: number;
   /** Send a heartbeat at once (a read is waiting for confirmation). */
   beatNow: boolean;
-  /** Appends sent and not yet answered (at most appendsAllowedInFlight(progress)). */
+  /** Appends sent and not yet answered (core's maySendAppend bounds them). */
   inFlight: number;
   wake: () => void;
   waiting: Promise<void> | null;
@@ -241,10 +241,10 @@ export class Replication {
   }
 
   /**
-   * One loop per follower: sends appends from nextIndex while fewer than the progress state allows
-   * are in flight (one while probing, several once the follower's log is known to match: the next
-   * append goes out while the previous one is still being written there), and a heartbeat when
-   * nothing was sent for a heartbeat interval. The follower applies appends in the order they
+   * One loop per follower: sends an append from nextIndex when none is in flight, and more beside
+   * it while the follower is catching up (full pages, once its log is known to match: the next
+   * page goes out while the previous one is still being written there; core's maySendAppend),
+   * and a heartbeat when nothing was sent for a heartbeat interval. The follower applies appends in the order they
    * arrive and checks each against its own log, so one that overtakes another is refused as a
    * mismatch and sent again, never applied out of order.
    */
@@ -253,8 +253,10 @@ export class Replication {
     while (this.ctx.leaderEpoch === epoch && !this.ctx.stopped) {
       const heartbeatDue =
         f.beatNow || this.ctx.o.clock.now() - lastSentMs >= this.ctx.o.heartbeatIntervalMs;
-      const full = f.inFlight >= appendsAllowedInFlight(f.progress);
-      if (full || (f.progress.nextIndex > this.ctx.o.log.lastIndex() && !heartbeatDue)) {
+      const pending = this.ctx.o.log.lastIndex() - f.progress.nextIndex + 1;
+      // An append in flight serves as the heartbeat: its answer is the contact.
+      const work = pending > 0 || (heartbeatDue && f.inFlight === 0);
+      if (!work || !maySendAppend(f.progress, f.inFlight, pending, this.ctx.maxBatch)) {
         await this.waitForWork(f);
         continue;
       }

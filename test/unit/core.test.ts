@@ -12,7 +12,7 @@ import {
   decidePromise,
   initialProgress,
   MAX_APPENDS_IN_FLIGHT,
-  appendsAllowedInFlight,
+  maySendAppend,
   onAppendSent,
   rewindTo,
   mostUpToDate,
@@ -427,7 +427,8 @@ describe('leader bookkeeping', () => {
       mode: 'probe',
       rewoundAtSend: 0,
     });
-    expect(appendsAllowedInFlight(initialProgress(9))).toBe(1);
+    expect(maySendAppend(initialProgress(9), 0, 1, 100)).toBe(true);
+    expect(maySendAppend(initialProgress(9), 1, 500, 100)).toBe(false);
   });
 
   it('onAppendMismatch backs off in doubling steps from where the append started, never below 0', () => {
@@ -467,7 +468,11 @@ describe('leader bookkeeping', () => {
   it('pipelined appends: each continues the last one sent, and a late acceptance never moves nextIndex back', () => {
     let p = onAppendAccepted(initialProgress(9), 9, true, 1); // probe accepted: pipeline
     expect(p.mode).toBe('pipeline');
-    expect(appendsAllowedInFlight(p)).toBe(MAX_APPENDS_IN_FLIGHT);
+    // Beside appends in flight, only full pages (a follower catching up), and a bounded number.
+    expect(maySendAppend(p, 1, 100, 100)).toBe(true);
+    expect(maySendAppend(p, 1, 99, 100)).toBe(false);
+    expect(maySendAppend(p, MAX_APPENDS_IN_FLIGHT - 1, 500, 100)).toBe(true);
+    expect(maySendAppend(p, MAX_APPENDS_IN_FLIGHT, 500, 100)).toBe(false);
     p = onAppendSent(p, 9, 5); // send 2: 10..14
     p = onAppendSent(p, 14, 5); // send 3: 15..19
     expect(p.nextIndex).toBe(20);
@@ -485,7 +490,7 @@ describe('leader bookkeeping', () => {
     // Send 3 arrived first: the follower's log ends at 9.
     p = onAppendMismatch(p, 15, 9, 3, 4);
     expect(p).toMatchObject({ nextIndex: 10, mode: 'probe', rewoundAtSend: 4, backoff: 2 });
-    expect(appendsAllowedInFlight(p)).toBe(1);
+    expect(maySendAppend(p, 1, 500, 100)).toBe(false);
     // Send 4 was refused for the same reason: not acted on again.
     expect(onAppendMismatch(p, 20, 9, 4, 4)).toBe(p);
     // Send 2 is accepted after all: the follower holds up to 14, but the leader keeps probing.
