@@ -152,6 +152,9 @@ describe('appending', () => {
     await expect((async () => log.append(badCrc))()).rejects.toThrow(/does not continue/);
     // Restarts from 0 on a non-empty log.
     await expect((async () => log.append(records(1)))()).rejects.toThrow(/does not continue/);
+    // Continues at first, then skips an index inside the batch.
+    const holed = [all[2]!, ...records(1, { startIndex: 4, prevCrc: all[2]!.crc })];
+    await expect((async () => log.append(holed))()).rejects.toThrow(/does not continue/);
     expect(log.lastIndex()).toBe(1);
     log = await reopen(log);
     expect(log.slice(0, 10)).toEqual(all.slice(0, 2));
