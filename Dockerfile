@@ -1,7 +1,7 @@
 # One image for every service; compose.yaml picks the service with its command:
 #   node dist/catalog/main.js | node dist/order/main.js | node dist/frontend/main.js
-# Built in two stages: the build stage compiles the TypeScript (npm run build) with the dev
-# dependencies; the runtime stage has only the compiled code and the production dependencies,
+# Built in two stages: the build stage bundles the TypeScript (npm run build) with the dev
+# dependencies; the runtime stage has only the bundles and the production dependencies,
 # runs as the unprivileged `node` user, and keeps its data on the /data volume. No tsx and no
 # TypeScript at run time. NODE_VERSION: the package declares Node 20, 22, 24 and 26; only the
 # machine's Node 20 is tested here (no container engine on it), so pick the line you run.

@@ -1,19 +1,28 @@
 /**
- * The production build: compiles the services (catalog/, frontend/, order/, shared/) with tsc
- * (tsconfig.build.json) into an output directory, so each runs as `node <out>/<service>/main.js`
- * with no tsx and no TypeScript at run time.
+ * The production build: each service (catalog/, frontend/, order/) bundled by esbuild into one
+ * ES module, `node <out>/<service>/main.js`, with no tsx and no TypeScript at run time.
  *
- * - The sources import `./x.ts`; tsc's `rewriteRelativeImportExtensions` (TypeScript 5.7+)
- *   rewrites them to `./x.js` in the output, so the code needs no change to run compiled.
- * - Files the services read at run time (the status page's HTML) are copied beside the compiled
- *   code: every file in a service directory that is not TypeScript is an asset.
+ * - **One file per service, dependencies included.** A replica that restarts loads one file
+ *   instead of about 330 modules (its sources, hono, pino, zod, undici, prom-client): start-up
+ *   is what a catching-up replica and a failover wait for, and module loading was the larger
+ *   part of an empty replica's start (about 130 ms of 380 here, measured spawn to `listening`).
+ *   esbuild does this job better than anything we would write: a well-kept bundler that already
+ *   comes with tsx, so it adds no download.
+ * - **Type-checked as before.** tsc (tsconfig.build.json, `--noEmit`) checks the same sources
+ *   alongside, and a type error fails the build.
+ * - Modules that still `require()` at run time (CommonJS inside dependencies, and pino-pretty,
+ *   loaded only for the pretty format) get a `require` made with `createRequire` in each bundle's
+ *   banner, and the output gets a `node_modules` link (or an installed copy beside it, in the
+ *   Docker image) to find what is loaded that way.
+ * - Files the services read at run time (the status page's HTML) are copied beside the bundles:
+ *   every file in a service directory that is not TypeScript is an asset, and the code finds it
+ *   relative to its bundle (`new URL('./x', import.meta.url)`, from a file of that service).
  * - A `package.json` with `"type": "module"` is written into the output, so the ES modules run
  *   wherever the output is put (a container, a temp dir) and not only under this repository.
- *   Bare imports (hono, pino, ...) resolve from the nearest `node_modules` up the tree: the
- *   repository's for `dist/`, an installed copy in the Docker image.
  * - The output directory is emptied first, so no file of a deleted source lingers.
  */
 import { spawn } from 'node:child_process';
+import * as esbuild from 'esbuild';
 import { createRequire } from 'node:module';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -21,7 +30,7 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 export const BUILD_TSCONFIG = 'tsconfig.build.json';
-/** The directories compiled, one per service plus what they share. */
+/** The directories built, one per service plus what they share. */
 export const BUILT_DIRS = ['catalog', 'frontend', 'order', 'shared'] as const;
 /** The service entry points inside the output. */
 export const SERVICE_ENTRIES = {
@@ -33,18 +42,19 @@ export const DEFAULT_OUT_DIR = path.join(REPO_ROOT, 'dist');
 
 export interface BuildResult {
   outDir: string;
-  /** Compiled .js files written. */
+  /** JavaScript files written (one bundle per service). */
   files: number;
   /** Assets copied, relative to the output. */
   assets: string[];
 }
 
-function runTsc(outDir: string): Promise<void> {
+/** Type-checks the sources the build bundles; rejects with tsc's output on any error. */
+function typecheck(): Promise<void> {
   const tsc = createRequire(path.join(REPO_ROOT, 'package.json')).resolve('typescript/bin/tsc');
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      [tsc, '-p', path.join(REPO_ROOT, BUILD_TSCONFIG), '--outDir', outDir],
+      [tsc, '-p', path.join(REPO_ROOT, BUILD_TSCONFIG), '--noEmit'],
       { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let output = '';
@@ -54,6 +64,27 @@ function runTsc(outDir: string): Promise<void> {
     child.on('exit', (code) =>
       code === 0 ? resolve() : reject(new Error(`tsc failed (exit ${code}):\n${output}`)),
     );
+  });
+}
+
+/** A `require` for the CommonJS a bundle still loads at run time (see the module comment). */
+const REQUIRE_BANNER =
+  "import { createRequire as __toystoreRequire } from 'node:module'; const require = __toystoreRequire(import.meta.url);";
+
+async function bundle(outDir: string): Promise<void> {
+  await esbuild.build({
+    entryPoints: Object.values(SERVICE_ENTRIES).map((entry) => ({
+      in: path.join(REPO_ROOT, entry.replace(/\.js$/, '.ts')),
+      out: entry.replace(/\.js$/, ''),
+    })),
+    outdir: outDir,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    sourcemap: true,
+    banner: { js: REQUIRE_BANNER },
+    logLevel: 'silent',
   });
 }
 
@@ -99,7 +130,7 @@ export async function build(outDir: string = DEFAULT_OUT_DIR): Promise<BuildResu
   const out = path.resolve(outDir);
   assertSafeOutDir(out);
   await fs.rm(out, { recursive: true, force: true });
-  await runTsc(out);
+  await Promise.all([typecheck(), bundle(out)]);
   const assets = await copyAssets(out);
   await fs.writeFile(
     path.join(out, 'package.json'),
