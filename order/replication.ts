@@ -244,9 +244,9 @@ export class Replication {
    * One loop per follower: sends an append from nextIndex when none is in flight, and more beside
    * it while the follower is catching up (full pages, once its log is known to match: the next
    * page goes out while the previous one is still being written there; core's maySendAppend),
-   * and a heartbeat when nothing was sent for a heartbeat interval. The follower applies appends in the order they
-   * arrive and checks each against its own log, so one that overtakes another is refused as a
-   * mismatch and sent again, never applied out of order.
+   * and a heartbeat when nothing was sent for a heartbeat interval. The follower applies appends
+   * in the order they arrive and checks each against its own log, so one that overtakes another
+   * is refused as a mismatch and sent again, never applied out of order.
    */
   private async replicateTo(peer: number, f: FollowerState, epoch: number): Promise<void> {
     let lastSentMs = -Infinity;
