@@ -26,15 +26,18 @@ interface Pair {
   record(labels: Labels, seconds: number): void;
 }
 
+/** The same two metrics for both sides of each comparison (help texts that need escaping). */
+const COUNTER = { name: 'x_requests_total', help: 'Requests', labelNames };
+const HISTOGRAM = {
+  name: 'x_duration_seconds',
+  help: 'Time "taken"\nper request \\ in seconds',
+  buckets: BUCKETS,
+  labelNames,
+};
+
 function promPair(registry: Registry): Pair {
-  const common = { labelNames, registers: [registry] };
-  const counter = new Counter({ name: 'x_requests_total', help: 'Requests', ...common });
-  const histogram = new Histogram({
-    name: 'x_duration_seconds',
-    help: 'Time "taken"\nper request \\ in seconds',
-    buckets: BUCKETS,
-    ...common,
-  });
+  const counter = new Counter({ ...COUNTER, registers: [registry] });
+  const histogram = new Histogram({ ...HISTOGRAM, registers: [registry] });
   return {
     registry,
     record(labels, seconds) {
@@ -45,14 +48,8 @@ function promPair(registry: Registry): Pair {
 }
 
 function seriesPair(registry: Registry): Pair {
-  const common = { registry, labelNames };
-  const counter = new SeriesCounter({ name: 'x_requests_total', help: 'Requests', ...common });
-  const histogram = new SeriesHistogram({
-    name: 'x_duration_seconds',
-    help: 'Time "taken"\nper request \\ in seconds',
-    buckets: BUCKETS,
-    ...common,
-  });
+  const counter = new SeriesCounter({ ...COUNTER, registry });
+  const histogram = new SeriesHistogram({ ...HISTOGRAM, registry });
   return {
     registry,
     // Resolved again on each call here; the request path resolves once and keeps the handles.

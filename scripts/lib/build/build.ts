@@ -40,6 +40,9 @@ export const SERVICE_ENTRIES = {
 } as const;
 export const DEFAULT_OUT_DIR = path.join(REPO_ROOT, 'dist');
 
+/** The TypeScript source of a built entry, relative to the repository (`order/main.ts`). */
+export const sourceEntryOf = (entry: string): string => entry.replace(/\.js$/, '.ts');
+
 export interface BuildResult {
   outDir: string;
   /** JavaScript files written (one bundle per service). */
@@ -74,7 +77,7 @@ const REQUIRE_BANNER =
 async function bundle(outDir: string): Promise<void> {
   await esbuild.build({
     entryPoints: Object.values(SERVICE_ENTRIES).map((entry) => ({
-      in: path.join(REPO_ROOT, entry.replace(/\.js$/, '.ts')),
+      in: path.join(REPO_ROOT, sourceEntryOf(entry)),
       out: entry.replace(/\.js$/, ''),
     })),
     outdir: outDir,

@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { SERVICE_ENTRIES } from '../build/build.ts';
+import { SERVICE_ENTRIES, sourceEntryOf } from '../build/build.ts';
 import { pipeLines } from './output.ts';
 import { describeExit } from './signals.ts';
 import { ClusterStartError, type ExitInfo, type ServiceName } from './types.ts';
@@ -109,7 +109,7 @@ function childArgs(service: ServiceName, builtDir?: string): string[] {
         tsxLoader(),
         '--import',
         ORPHAN_GUARD,
-        path.join(REPO_ROOT, entry.replace(/\.js$/, '.ts')),
+        path.join(REPO_ROOT, sourceEntryOf(entry)),
       ];
 }
 
