@@ -139,4 +139,12 @@ describe('the catch-up plot', () => {
         .map((l) => l.data.values[0]!.ms),
     ).toEqual([GOALS.catchUp100kMs]);
   });
+
+  it('says which runtime the replicas ran from, as the table does', async () => {
+    expect(await renderSvg(catchUpSpec(rows, 'test'))).toContain(
+      'replicas ran from the production build (plain node)',
+    );
+    const tsxRows = [catchUpRow(101_000, 1_000, 900, 'tsx')];
+    expect(await renderSvg(catchUpSpec(tsxRows, 'test'))).toContain('replicas ran from tsx');
+  });
 });

@@ -363,10 +363,15 @@ export function catchUpSpec(rows: readonly CatchUpRow[], subtitle: string): TopL
   };
   const y = { field: 'ms', type: 'quantitative', title: 'ms' };
   const target = `dashed line: the target, 100k missed < ${GOALS.catchUp100kMs} ms from spawn to an identical log`;
+  // Rows from before the field existed all ran under tsx.
+  const runtimes = [...new Set(rows.map((c) => c.runtime ?? 'tsx'))].map((r) =>
+    r === 'node' ? 'the production build (plain node)' : 'tsx',
+  );
+  const ran = `replicas ran from ${runtimes.join(' and ')}`;
   return {
     $schema: SCHEMA,
     config: { ...config, legend: { orient: 'right', labelLimit: 300, titleLimit: 300 } },
-    title: { text: 'Catch-up time vs missed orders', subtitle: [subtitle, target] },
+    title: { text: 'Catch-up time vs missed orders', subtitle: [subtitle, ran, target] },
     width: 440,
     height: 260,
     layer: [
