@@ -10,7 +10,6 @@
  * that could not be read (unreachable service, unreadable data dir or history).
  */
 import { credentialOf, withClusterCredential } from '../shared/auth.ts';
-import { printHelp, toolHelp, usageLine } from '../shared/cli.ts';
 import { ConfigError, loadClusterSecret } from '../shared/config.ts';
 import { createPooledHttp } from '../shared/http.ts';
 import {
@@ -20,28 +19,20 @@ import {
   formatReport,
   parseCheckArgs,
   USAGE,
-  type CheckArgs,
   type CheckReport,
 } from './lib/check/index.ts';
+import { toolArgs } from './lib/cli/flags.ts';
 import { finish } from './lib/cli/finish.ts';
 
 async function main(): Promise<number> {
-  let args: CheckArgs;
-  try {
-    args = parseCheckArgs(process.argv.slice(2));
-  } catch (err) {
-    if (!(err instanceof CheckInputError)) throw err;
-    console.error(usageLine('check', 'npm run check', err.message));
-    return 2;
-  }
-  if (args.help)
-    printHelp(
-      toolHelp(
-        'check',
-        'the consistency checker: reads the order logs, the catalog ledger and client histories, and reports every lost, duplicated or phantom order, divergence and stale read.',
-        USAGE,
-      ),
-    );
+  const args = toolArgs(
+    {
+      name: 'check',
+      what: 'the consistency checker: reads the order logs, the catalog ledger and client histories, and reports every lost, duplicated or phantom order, divergence and stale read.',
+      usage: USAGE,
+    },
+    parseCheckArgs,
+  );
 
   let report: CheckReport;
   try {

@@ -4,32 +4,24 @@
  * code: 0 repaired (or nothing to repair), 1 the repaired catalog would not open, 2 bad flags or
  * nothing to repair from.
  */
-import { printHelp, toolHelp, usageLine } from '../shared/cli.ts';
-import { parseRepairArgs, USAGE } from './lib/repair/args.ts';
+import { orderDirsOf, parseRepairArgs, USAGE } from './lib/repair/args.ts';
 import { RepairInputError, repairCatalog } from './lib/repair/repair.ts';
+import { toolArgs } from './lib/cli/flags.ts';
 import { finish } from './lib/cli/finish.ts';
 
 async function main(): Promise<number> {
-  let args;
-  try {
-    args = await parseRepairArgs(process.argv.slice(2));
-  } catch (err) {
-    if (!(err instanceof RepairInputError)) throw err;
-    console.error(usageLine('repair', 'npm run repair', err.message));
-    return 2;
-  }
-  if (args.help)
-    printHelp(
-      toolHelp(
-        'repair',
-        'brings back a catalog that refuses to start on a damaged ledger or meta file, from the order logs.',
-        USAGE,
-      ),
-    );
+  const args = toolArgs(
+    {
+      name: 'repair',
+      what: 'brings back a catalog that refuses to start on a damaged ledger or meta file, from the order logs.',
+      usage: USAGE,
+    },
+    parseRepairArgs,
+  );
   try {
     const report = await repairCatalog({
       catalogDir: args.catalogDir,
-      orderDirs: args.orderDirs,
+      orderDirs: await orderDirsOf(args),
       dryRun: args.dryRun,
     });
     for (const line of report.lines) console.log(`repair: ${line}`);

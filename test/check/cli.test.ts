@@ -7,11 +7,8 @@ import { runScript } from '../support/async.ts';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  CheckInputError,
-  parseCheckArgs,
-  type CheckReport,
-} from '../../scripts/lib/check/index.ts';
+import { parseCheckArgs, type CheckReport } from '../../scripts/lib/check/index.ts';
+import { UsageError } from '../../scripts/lib/cli/flags.ts';
 import {
   buildLog,
   cleanScenario,
@@ -81,12 +78,12 @@ describe('parseCheckArgs', () => {
     [['--catalog', 'http://x:1'], /--catalog needs --replicas/],
     [['--replicas', '1=ftp://x'], /not an http/],
     [['--replicas', 'one'], /not id=http/],
-    [['--max-per-kind', 'lots'], /--max-per-kind must be a whole number/],
+    [['--max-per-kind', 'lots'], /--max-per-kind must be an integer between 0 and 999999/],
     [['--replicas', '1=http://x:1,1=http://x:2'], /appears twice/],
     [['--bogus'], /bogus/],
     [['stray'], /stray/],
   ])('rejects %j', (argv, message) => {
-    expect(() => parseCheckArgs(argv)).toThrow(CheckInputError);
+    expect(() => parseCheckArgs(argv)).toThrow(UsageError);
     expect(() => parseCheckArgs(argv)).toThrow(message);
   });
 });

@@ -1,5 +1,5 @@
 /** The checker CLI's flags. */
-import { parseArgs } from 'node:util';
+import { intFlag, parseFlags, UsageError } from '../cli/flags.ts';
 import { httpOrigin, parseReplicaList, type ReplicaTarget } from './live.ts';
 import { DEFAULT_MAX_PER_KIND } from './report.ts';
 import { CheckInputError } from './snapshot.ts';
@@ -27,52 +27,53 @@ export type CheckArgs =
   | ({ mode: 'offline'; dataDir: string } & CommonArgs)
   | ({ mode: 'live'; replicas: ReplicaTarget[]; catalog: string | undefined } & CommonArgs);
 
-/** Parses the CLI's flags (argv without node and the script); throws CheckInputError on misuse. */
-export function parseCheckArgs(argv: readonly string[]): CheckArgs {
-  let values;
+/**
+ * The library's own check of a value (it throws CheckInputError), as a refusal of the flag that
+ * gave it: the rule stays where the library owns it.
+ */
+function asFlag<T>(check: () => T): T {
   try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        'data-dir': { type: 'string' },
-        replicas: { type: 'string' },
-        catalog: { type: 'string' },
-        history: { type: 'string', multiple: true },
-        json: { type: 'boolean', default: false },
-        'max-per-kind': { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
+    return check();
   } catch (err) {
-    throw new CheckInputError((err as Error).message);
+    if (err instanceof CheckInputError) throw new UsageError(err.message);
+    throw err;
   }
+}
+
+/** Parses the CLI's flags (argv without node and the script); throws UsageError on misuse. */
+export function parseCheckArgs(argv: readonly string[]): CheckArgs {
+  const values = parseFlags(argv, {
+    'data-dir': { type: 'string' },
+    replicas: { type: 'string' },
+    catalog: { type: 'string' },
+    history: { type: 'string', multiple: true },
+    json: { type: 'boolean', default: false },
+    'max-per-kind': { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
   const histories = (values.history ?? [])
     .flatMap((h) => h.split(','))
     .map((h) => h.trim())
     .filter(Boolean);
-  const rawMax = values['max-per-kind'];
-  if (rawMax !== undefined && !/^\d{1,6}$/.test(rawMax))
-    throw new CheckInputError(`--max-per-kind must be a whole number, got '${rawMax}'`);
   const common: CommonArgs = {
     histories,
     json: values.json ?? false,
     help: values.help ?? false,
-    maxPerKind: rawMax === undefined ? DEFAULT_MAX_PER_KIND : Number(rawMax),
+    maxPerKind: intFlag('max-per-kind', values['max-per-kind'], DEFAULT_MAX_PER_KIND, 0, 999_999),
   };
   if (values.replicas !== undefined) {
     if (values['data-dir'] !== undefined)
-      throw new CheckInputError('--data-dir and --replicas exclude each other (offline or live)');
+      throw new UsageError('--data-dir and --replicas exclude each other (offline or live)');
+    const { replicas, catalog } = values;
     return {
       mode: 'live',
-      replicas: parseReplicaList(values.replicas),
-      catalog: values.catalog === undefined ? undefined : httpOrigin('--catalog', values.catalog),
+      replicas: asFlag(() => parseReplicaList(replicas)),
+      catalog: catalog === undefined ? undefined : asFlag(() => httpOrigin('--catalog', catalog)),
       ...common,
     };
   }
   if (values.catalog !== undefined)
-    throw new CheckInputError('--catalog needs --replicas (it is for a live check)');
-  if (values['data-dir'] === '') throw new CheckInputError('--data-dir must not be empty');
+    throw new UsageError('--catalog needs --replicas (it is for a live check)');
+  if (values['data-dir'] === '') throw new UsageError('--data-dir must not be empty');
   return { mode: 'offline', dataDir: values['data-dir'] ?? './data', ...common };
 }

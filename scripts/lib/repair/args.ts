@@ -3,7 +3,7 @@
  * (`DATA_DIR/catalog`, `DATA_DIR/order-N`, see README "Configuration"), or the dirs one by one.
  */
 import fs from 'node:fs/promises';
-import { parseArgs } from 'node:util';
+import { parseFlags, UsageError } from '../cli/flags.ts';
 import { RepairInputError } from './repair.ts';
 import { catalogPaths, replicaIdsIn, replicaPaths } from '../../../shared/data-dir.ts';
 
@@ -19,30 +19,24 @@ Stop the catalog first. --dry-run prints the plan and writes nothing.`;
 
 export interface RepairArgs {
   help: boolean;
+  /** `--data-dir`: the catalog and order dirs inside it, found when the repair runs. */
+  dataDir: string | null;
   catalogDir: string;
   orderDirs: string[];
   dryRun: boolean;
 }
 
-export async function parseRepairArgs(argv: readonly string[]): Promise<RepairArgs> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        'data-dir': { type: 'string' },
-        'catalog-dir': { type: 'string' },
-        'order-dir': { type: 'string', multiple: true },
-        'dry-run': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw new RepairInputError((err as Error).message);
-  }
-  if (values.help) return { help: true, catalogDir: '', orderDirs: [], dryRun: false };
+/** Parses the flags (argv without node and the script); throws UsageError on misuse. */
+export function parseRepairArgs(argv: readonly string[]): RepairArgs {
+  const values = parseFlags(argv, {
+    'data-dir': { type: 'string' },
+    'catalog-dir': { type: 'string' },
+    'order-dir': { type: 'string', multiple: true },
+    'dry-run': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
+  const dryRun = values['dry-run'] ?? false;
+  if (values.help) return { help: true, dataDir: null, catalogDir: '', orderDirs: [], dryRun };
   const dataDir = values['data-dir'];
   const orderDirs = (values['order-dir'] ?? [])
     .flatMap((d) => d.split(','))
@@ -50,23 +44,22 @@ export async function parseRepairArgs(argv: readonly string[]): Promise<RepairAr
     .filter(Boolean);
   if (dataDir !== undefined) {
     if (values['catalog-dir'] !== undefined || orderDirs.length)
-      throw new RepairInputError(
+      throw new UsageError(
         '--data-dir replaces --catalog-dir and --order-dir; give one or the other',
       );
-    return {
-      help: false,
-      catalogDir: catalogPaths(dataDir).dir,
-      orderDirs: await orderDirsIn(dataDir),
-      dryRun: values['dry-run'],
-    };
+    if (dataDir === '') throw new UsageError('--data-dir must not be empty');
+    return { help: false, dataDir, catalogDir: catalogPaths(dataDir).dir, orderDirs: [], dryRun };
   }
   if (values['catalog-dir'] === undefined)
-    throw new RepairInputError('--catalog-dir (or --data-dir) is required');
+    throw new UsageError('--catalog-dir (or --data-dir) is required');
   if (orderDirs.length === 0)
-    throw new RepairInputError(
-      '--order-dir is required: the order logs say which purchases to restore',
-    );
-  return { help: false, catalogDir: values['catalog-dir'], orderDirs, dryRun: values['dry-run'] };
+    throw new UsageError('--order-dir is required: the order logs say which purchases to restore');
+  return { help: false, dataDir: null, catalogDir: values['catalog-dir'], orderDirs, dryRun };
+}
+
+/** The order dirs to repair from: those given, or every `order-N` of the data dir. */
+export async function orderDirsOf(args: RepairArgs): Promise<string[]> {
+  return args.dataDir === null ? args.orderDirs : orderDirsIn(args.dataDir);
 }
 
 /** Every `order-N` directory of a data dir, by id. */
