@@ -1,6 +1,6 @@
 /**
  * The chaos tool's CLI: `npm run chaos -- [--seed N] [--duration S] [--clients N]
- * [--faults kill,pause,partition,power] [--overlap] [--keep] [--json]`.
+ * [--faults kill,pause,partition,power] [--overlap] [--keep] [--built DIR] [--json]`.
  *
  * All logic lives in `lib/chaos/`; this file reads argv, prints the timeline as it happens and
  * the summary line at the end (or one JSON report with --json), and picks the exit code: 0 no
@@ -55,6 +55,7 @@ async function main(): Promise<number> {
       faults: args.faults,
       overlap: args.overlap,
       keep: args.keep,
+      builtDir: args.builtDir,
       signal: abort.signal,
       onEvent: args.json ? undefined : (e) => console.log(formatTimelineEvent(e)),
     });

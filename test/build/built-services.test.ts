@@ -9,6 +9,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,6 +29,7 @@ import {
   type ServiceName,
 } from '../../scripts/lib/cluster/index.ts';
 import { until } from '../support/async.ts';
+import { runChaos } from '../../scripts/lib/chaos/index.ts';
 
 let out: BuildResult;
 let tmp: string;
@@ -236,6 +238,53 @@ describe('the launcher with builtDir', () => {
     const records = (await fs.readFile(logs[0]!, 'utf8')).split('\n').filter(Boolean);
     expect(records.length).toBeGreaterThanOrEqual(4);
   });
+});
+
+/** The command lines of this process's own children (Linux /proc), read synchronously. */
+function childCmdlines(): string[] {
+  const out: string[] = [];
+  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces, so split after ')'.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === process.pid)
+        out.push(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' '));
+    } catch {
+      // The process ended between the listing and the read.
+    }
+  }
+  return out;
+}
+
+describe('npm run chaos --built', () => {
+  it('when chaos runs the build, every service it starts and restarts is the build, and nothing is lost', async () => {
+    const seen: string[][] = [];
+    const report = await runChaos({
+      seed: 7,
+      durationMs: 6_000,
+      clients: 2,
+      faults: ['kill'],
+      keep: false,
+      tmpRoot: tmp,
+      builtDir: out.outDir,
+      heartbeatIntervalMs: 50,
+      // After every kill and restart, which programs this process is running.
+      onEvent: (e) => {
+        if (e.kind === 'phase' || e.kind === 'fault') seen.push(childCmdlines());
+      },
+    });
+    const story = report.violations.map((v) => `${v.source}/${v.kind}: ${v.message}`).join('\n');
+    expect(report.violations, story).toEqual([]);
+    expect(report.faultsInjected.kill).toBeGreaterThan(0);
+    const services = seen.flat().filter((c) => c.includes('main.'));
+    // Five services at least once, restarts included: each from the build, none from a source.
+    expect(services.length).toBeGreaterThanOrEqual(5);
+    for (const cmd of services) {
+      expect(cmd).toContain(out.outDir);
+      expect(cmd).not.toMatch(/tsx|\.ts\b/);
+    }
+  }, 120_000);
 });
 
 describe('Node versions', () => {

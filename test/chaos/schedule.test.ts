@@ -207,6 +207,7 @@ describe('parseChaosArgs', () => {
       faults: ['kill', 'pause', 'partition', 'power'],
       overlap: false,
       keep: false,
+      builtDir: undefined,
       json: false,
       help: false,
     });
@@ -225,6 +226,8 @@ describe('parseChaosArgs', () => {
         'kill,power',
         '--overlap',
         '--keep',
+        '--built',
+        'dist',
         '--json',
       ]),
     ).toEqual({
@@ -234,6 +237,7 @@ describe('parseChaosArgs', () => {
       faults: ['kill', 'power'],
       overlap: true,
       keep: true,
+      builtDir: 'dist',
       json: true,
       help: false,
     });
@@ -246,6 +250,7 @@ describe('parseChaosArgs', () => {
     [['--clients', '0'], /--clients/],
     [['--seed', '-1'], /--seed/],
     [['--bogus'], /bogus/],
+    [['--built', ' '], /--built must name a build directory/],
   ])('rejects %j', (argv, message) => {
     expect(() => parseChaosArgs(argv)).toThrow(message);
   });

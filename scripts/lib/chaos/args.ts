@@ -19,6 +19,11 @@ export interface ChaosOptions {
   keep: boolean;
   /** Where to make the run's temporary directory (default os.tmpdir()). */
   tmpRoot?: string;
+  /**
+   * A production build (`npm run build`'s output) to run every service from, restarts included,
+   * instead of the TypeScript sources under tsx: what a production host runs.
+   */
+  builtDir?: string;
   /** Every timeline event as it happens (the CLI prints them). */
   onEvent?: (e: TimelineEvent) => void;
   /** Aborting stops the clients and the nemesis, stops every process and skips the checks. */
@@ -48,6 +53,8 @@ export const CHAOS_USAGE = `usage: npm run chaos -- [--seed N] [--duration S] [-
                   the catalog and the frontend), or none
   --overlap       several faults in force at once (up to 3, seeded), instead of one at a time
   --keep          keep the run's directory (data dir, history.jsonl, services.log)
+  --built DIR     run every service from a production build with plain node, restarts
+                  included, instead of the sources under tsx (npm run build writes dist/)
   --json          print one JSON report instead of the timeline and summary
   -h, --help      show this help
 Exit: 0 no violation, 1 violations (or the store could not start), 2 bad flags, 130 interrupted.`;
@@ -59,6 +66,7 @@ export interface ChaosArgs {
   faults: FaultKind[];
   overlap: boolean;
   keep: boolean;
+  builtDir: string | undefined;
   json: boolean;
   help: boolean;
 }
@@ -70,6 +78,7 @@ const FLAGS = {
   faults: { type: 'string' },
   overlap: { type: 'boolean' },
   keep: { type: 'boolean' },
+  built: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -85,9 +94,18 @@ export function parseChaosArgs(argv: readonly string[]): ChaosArgs {
     faults,
     overlap: values.overlap === true,
     keep: values.keep === true,
+    builtDir: builtFlag(values.built),
     json: values.json === true,
     help: values.help === true,
   };
+}
+
+/** `--built DIR`: a directory name (whether it holds a build is checked when the store starts). */
+function builtFlag(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (raw.trim() === '')
+    throw new UsageError('--built must name a build directory (npm run build)');
+  return raw;
 }
 
 /** `--faults`: comma-separated fault kinds, each once, or none. */

@@ -172,10 +172,11 @@ class ChaosRun {
     const power = this.opts.faults.includes('power');
     this.note(
       'phase',
-      `starting the store in ${this.dataDir}${power ? ' (TRACK_FSYNC_OFFSETS=true)' : ''}`,
+      `starting the store in ${this.dataDir}${this.opts.builtDir ? ` from the build in ${this.opts.builtDir}` : ''}${power ? ' (TRACK_FSYNC_OFFSETS=true)' : ''}`,
     );
     this.cluster = await startCluster({
       dataDir: this.dataDir,
+      builtDir: this.opts.builtDir,
       clusterSecret: this.clusterSecret,
       env: { ...this.opts.env, ...(power && { TRACK_FSYNC_OFFSETS: 'true' }) },
       heartbeatIntervalMs: this.opts.heartbeatIntervalMs,
