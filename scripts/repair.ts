@@ -4,7 +4,7 @@
  * code: 0 repaired (or nothing to repair), 1 the repaired catalog would not open, 2 bad flags or
  * nothing to repair from.
  */
-import { orderDirsOf, parseRepairArgs, USAGE } from './lib/repair/args.ts';
+import { parseRepairArgs, repairDirs, USAGE } from './lib/repair/args.ts';
 import { RepairInputError, repairCatalog } from './lib/repair/repair.ts';
 import { toolArgs } from './lib/cli/flags.ts';
 import { finish } from './lib/cli/finish.ts';
@@ -20,8 +20,7 @@ async function main(): Promise<number> {
   );
   try {
     const report = await repairCatalog({
-      catalogDir: args.catalogDir,
-      orderDirs: await orderDirsOf(args),
+      ...(await repairDirs(args.source!)),
       dryRun: args.dryRun,
     });
     for (const line of report.lines) console.log(`repair: ${line}`);

@@ -17,12 +17,13 @@ beside it), restores the purchase of every committed order whose key has no decr
 the longest valid order log), adds restocks where stock would go negative, and says what it did.
 Stop the catalog first. --dry-run prints the plan and writes nothing.`;
 
+/** Where to repair: one data dir laid out as the services lay it out, or the dirs one by one. */
+export type RepairSource = { dataDir: string } | { catalogDir: string; orderDirs: string[] };
+
 export interface RepairArgs {
   help: boolean;
-  /** `--data-dir`: the catalog and order dirs inside it, found when the repair runs. */
-  dataDir: string | null;
-  catalogDir: string;
-  orderDirs: string[];
+  /** null only with --help. */
+  source: RepairSource | null;
   dryRun: boolean;
 }
 
@@ -36,7 +37,7 @@ export function parseRepairArgs(argv: readonly string[]): RepairArgs {
     help: { type: 'boolean', short: 'h', default: false },
   });
   const dryRun = values['dry-run'] ?? false;
-  if (values.help) return { help: true, dataDir: null, catalogDir: '', orderDirs: [], dryRun };
+  if (values.help) return { help: true, source: null, dryRun };
   const dataDir = values['data-dir'];
   const orderDirs = (values['order-dir'] ?? [])
     .flatMap((d) => d.split(','))
@@ -48,18 +49,24 @@ export function parseRepairArgs(argv: readonly string[]): RepairArgs {
         '--data-dir replaces --catalog-dir and --order-dir; give one or the other',
       );
     if (dataDir === '') throw new UsageError('--data-dir must not be empty');
-    return { help: false, dataDir, catalogDir: catalogPaths(dataDir).dir, orderDirs: [], dryRun };
+    return { help: false, source: { dataDir }, dryRun };
   }
   if (values['catalog-dir'] === undefined)
     throw new UsageError('--catalog-dir (or --data-dir) is required');
   if (orderDirs.length === 0)
     throw new UsageError('--order-dir is required: the order logs say which purchases to restore');
-  return { help: false, dataDir: null, catalogDir: values['catalog-dir'], orderDirs, dryRun };
+  return { help: false, source: { catalogDir: values['catalog-dir'], orderDirs }, dryRun };
 }
 
-/** The order dirs to repair from: those given, or every `order-N` of the data dir. */
-export async function orderDirsOf(args: RepairArgs): Promise<string[]> {
-  return args.dataDir === null ? args.orderDirs : orderDirsIn(args.dataDir);
+/** The catalog dir and the order dirs to repair from: those given, or those of the data dir. */
+export async function repairDirs(
+  source: RepairSource,
+): Promise<{ catalogDir: string; orderDirs: string[] }> {
+  if (!('dataDir' in source)) return source;
+  return {
+    catalogDir: catalogPaths(source.dataDir).dir,
+    orderDirs: await orderDirsIn(source.dataDir),
+  };
 }
 
 /** Every `order-N` directory of a data dir, by id. */
