@@ -165,3 +165,34 @@ export async function openJsonFile<T extends object>(
     },
   };
 }
+
+/**
+ * Writes up to this size go to the page cache from the event loop itself (one pwrite, a few us)
+ * rather than through libuv's thread pool, whose round trip costs this thread two wake-ups (about
+ * 10 us each here, more than the copy). Larger writes (catch-up pages) stay off the event loop.
+ * Durability is the same either way: only the fdatasync that follows makes the bytes count.
+ */
+export const SYNC_WRITE_MAX_BYTES = 256 * 1024;
+
+/** Writes all of `bytes` at `position` (not yet durable: the caller fdatasyncs). */
+export async function writeAllAt(
+  handle: fs.FileHandle,
+  bytes: Buffer,
+  position: number,
+): Promise<void> {
+  let written = 0;
+  if (bytes.length <= SYNC_WRITE_MAX_BYTES) {
+    while (written < bytes.length)
+      written += writeSync(handle.fd, bytes, written, bytes.length - written, position + written);
+    return;
+  }
+  while (written < bytes.length) {
+    const { bytesWritten } = await handle.write(
+      bytes,
+      written,
+      bytes.length - written,
+      position + written,
+    );
+    written += bytesWritten;
+  }
+}

@@ -16,7 +16,7 @@
  */
 import fs from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
-import { writeFileAtomic } from './fsutil.ts';
+import { writeAllAt, writeFileAtomic } from './fsutil.ts';
 import { intField } from './fields.ts';
 import { MARK_SUFFIX } from './data-dir.ts';
 
@@ -127,17 +127,7 @@ export class MarkWriter {
 
   /** Resolves once `next` is durable; a failure is the caller's to treat as fatal. */
   async write(next: Mark): Promise<void> {
-    const bytes = encodeMark(next);
-    let written = 0;
-    while (written < bytes.length) {
-      const { bytesWritten } = await this.handle.write(
-        bytes,
-        written,
-        bytes.length - written,
-        written,
-      );
-      written += bytesWritten;
-    }
+    await writeAllAt(this.handle, encodeMark(next), 0);
     await this.handle.datasync();
     this.current = { ...next };
   }

@@ -6,7 +6,7 @@
  * of what was loaded plus what was appended since.
  */
 import type fs from 'node:fs/promises';
-import { crashOnDurabilityError } from './fsutil.ts';
+import { crashOnDurabilityError, writeAllAt } from './fsutil.ts';
 import type { MarkWriter } from './wal-mark.ts';
 import { RecordTable, type LoadedRecords } from './wal-table.ts';
 import {
@@ -244,7 +244,7 @@ export class Wal<R> {
       this.queue.shift();
     }
     const bytes = batch.length === 1 ? first.bytes : Buffer.concat(batch.map((b) => b.bytes));
-    await writeAll(this.handle, bytes, first.position);
+    await writeAllAt(this.handle, bytes, first.position);
     const last = batch[batch.length - 1]!;
     // The mark makes the batch count. A truncation queued behind the batch has already removed
     // some of its records from the log: they must not count as durable, and neither may what
@@ -322,18 +322,5 @@ export class Wal<R> {
       this.auxWaiters = waiting.filter((w) => w.upTo > served);
       for (const w of waiting) if (w.upTo <= served) w.resolve();
     }
-  }
-}
-
-async function writeAll(handle: fs.FileHandle, bytes: Buffer, position: number): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) {
-    const { bytesWritten } = await handle.write(
-      bytes,
-      written,
-      bytes.length - written,
-      position + written,
-    );
-    written += bytesWritten;
   }
 }
