@@ -12,7 +12,7 @@
  */
 import type { Hono } from 'hono';
 import type { ClusterCredential } from '../shared/auth.ts';
-import { toBatchResult } from '../shared/batcher.ts';
+import { settleNow, toBatchResult } from '../shared/batcher.ts';
 import { productNotFound } from '../shared/errors.ts';
 import { catalogRoutes } from '../shared/protocol/catalog.ts';
 import { mountRoutes } from '../shared/protocol/mount.ts';
@@ -30,6 +30,11 @@ export interface CatalogDeps {
 
 export function createCatalogApp(deps: CatalogDeps): Hono {
   const { store } = deps;
+  const productNamed = (name: string) => {
+    const product = store.get(name);
+    if (!product) throw productNotFound();
+    return product;
+  };
   const app = createServiceApp();
   mountRoutes(
     app,
@@ -37,11 +42,11 @@ export function createCatalogApp(deps: CatalogDeps): Hono {
     {
       health: () => ({ ok: true as const }),
       listProducts: () => store.list(),
-      getProduct: ({ params }) => {
-        const product = store.get(params.name);
-        if (!product) throw productNotFound();
-        return product;
-      },
+      getProduct: ({ params }) => productNamed(params.name),
+      // A frontend's concurrent product reads in one request: each as GET /products/:name.
+      productBatch: ({ body }) => ({
+        results: body.names.map((name) => toBatchResult(settleNow(() => productNamed(name)))),
+      }),
       purchase: ({ body }) => store.purchase(body),
       // A leader's concurrent purchases in one request (shared/batcher.ts): each is the same call
       // as /purchases, in order, and the answer waits until every one is durable (group commit

@@ -72,6 +72,20 @@ const ORDER_BATCHES_IN_FLIGHT = 4;
 const ORDERS_QUEUED = 20_000;
 
 /**
+ * A read of one order at the leader of `epoch`, as GET /orders/:number?epoch= carries it, and the
+ * client request it is for (tracing).
+ */
+type OrderRead = { number: number; epoch: number; requestId?: string };
+
+/** The ids of the client requests a batch carries, as one request id (the first eight). */
+function batchRequestId(items: ReadonlyArray<{ requestId?: string }>): string | undefined {
+  const ids = [
+    ...new Set(items.map((i) => i.requestId).filter((x): x is string => x !== undefined)),
+  ].slice(0, 8);
+  return ids.length ? ids.join(',') : undefined;
+}
+
+/**
  * Leader changes kept for /status and metrics; older ones are dropped (counted in `changeCount`).
  */
 const MAX_HISTORY = 1_000;
@@ -125,6 +139,7 @@ export class Router implements OrderRouter {
     number,
     Batcher<{ order: LeaderOrderRequest; requestId?: string }, PlacedOrder>
   >();
+  private readonly readBatchers = new Map<number, Batcher<OrderRead, Order>>();
   changeCount = 0;
   /**
    * Called whenever the leader changes, so requests still waiting on a deposed or dead leader stop
@@ -189,15 +204,18 @@ export class Router implements OrderRouter {
         });
   }
 
+  /**
+   * Reads an order at the leader. Concurrent reads share one request (the leader answers each as
+   * its own read): a read costs both processes a request of its own only when it is alone.
+   */
   getOrder(orderNumber: number, opts: { requestId?: string } = {}): Promise<Order> {
-    return this.routed(async (l) => {
-      return this.rpc.call(
-        this.urlOf(l.id),
-        'getOrder',
-        { params: { number: orderNumber }, query: { epoch: l.epoch } },
-        { timeoutMs: this.rpcTimeoutMs, requestId: opts.requestId },
-      );
-    });
+    return this.routed((l) =>
+      this.readBatcherFor(l.id).submit({
+        number: orderNumber,
+        epoch: l.epoch,
+        requestId: opts.requestId,
+      }),
+    );
   }
 
   view(): ElectionView {
@@ -236,23 +254,43 @@ export class Router implements OrderRouter {
         maxQueued: ORDERS_QUEUED,
         overloaded: () => noLeader('too many orders waiting for the leader'),
         send: async (items) => {
-          const ids = [
-            ...new Set(items.map((i) => i.requestId).filter((x): x is string => x !== undefined)),
-          ].slice(0, 8);
           const body = { orders: items.map((i) => i.order) };
           const answer = await this.rpc.call(
             url,
             'orderBatch',
             { body },
-            {
-              timeoutMs: this.rpcTimeoutMs + 5_000,
-              requestId: ids.length ? ids.join(',') : undefined,
-            },
+            { timeoutMs: this.rpcTimeoutMs + 5_000, requestId: batchRequestId(items) },
           );
           return itemResults(answer, items.length);
         },
       });
       this.batchers.set(id, b);
+    }
+    return b;
+  }
+
+  /** The order reads going to one replica, batched as its orders are (one batcher per replica). */
+  private readBatcherFor(id: number): Batcher<OrderRead, Order> {
+    let b = this.readBatchers.get(id);
+    if (!b) {
+      const url = this.urlOf(id);
+      b = new Batcher({
+        maxBatch: MAX_BATCH_ITEMS,
+        maxInFlight: ORDER_BATCHES_IN_FLIGHT,
+        maxQueued: ORDERS_QUEUED,
+        overloaded: () => noLeader('too many order reads waiting for the leader'),
+        send: async (reads) => {
+          const body = { reads: reads.map(({ number, epoch }) => ({ number, epoch })) };
+          const answer = await this.rpc.call(
+            url,
+            'getOrderBatch',
+            { body },
+            { timeoutMs: this.rpcTimeoutMs, requestId: batchRequestId(reads) },
+          );
+          return itemResults(answer, reads.length);
+        },
+      });
+      this.readBatchers.set(id, b);
     }
     return b;
   }

@@ -50,6 +50,12 @@ export function createOrderApp(deps: OrderAppDeps): Hono {
         return { results: settled.map(toBatchResult) };
       },
       getOrder: ({ params, query }) => replica.getOrder(params.number, query.epoch),
+      getOrderBatch: async ({ body }) => {
+        const settled = await Promise.allSettled(
+          body.reads.map((r) => replica.getOrder(r.number, r.epoch)),
+        );
+        return { results: settled.map(toBatchResult) };
+      },
       status: () => replica.status(),
       lead: ({ body }) => replica.lead(body.epoch),
       leader: ({ body }) => {

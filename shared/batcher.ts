@@ -107,6 +107,15 @@ export function toBatchResult<T>(s: PromiseSettledResult<T>): BatchResult<T> {
   };
 }
 
+/** `f()`'s outcome as a settled promise would hold it, for items answered synchronously. */
+export function settleNow<T>(f: () => T): PromiseSettledResult<T> {
+  try {
+    return { status: 'fulfilled', value: f() };
+  } catch (reason) {
+    return { status: 'rejected', reason };
+  }
+}
+
 /** The client side: one item's answer, as the AppError the single call would have thrown. */
 export function fromBatchResult<T>(r: BatchResult<T>): ItemResult<T> {
   return r.ok

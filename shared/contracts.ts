@@ -25,6 +25,7 @@ import {
   REFUSED_QUANTITY,
   STOCK_DELTA,
   TOY_NAME,
+  MAX_NAME_LENGTH,
 } from './fields.ts';
 import { recordSchema } from './record-schema.ts';
 
@@ -295,6 +296,17 @@ export const LeaderOrderBatchRequestSchema = z.object({
 });
 export type LeaderOrderBatchRequest = z.infer<typeof LeaderOrderBatchRequestSchema>;
 /**
+ * A frontend's concurrent order reads in one request (shared/batcher.ts): each item is what
+ * `GET /orders/:number?epoch=` carries, and answers as that read would.
+ */
+export const OrderReadBatchRequestSchema = z.object({
+  reads: z
+    .array(z.object({ number: ORDER_NUMBER.schema(), epoch: EPOCH.schema().positive().optional() }))
+    .min(1)
+    .max(MAX_BATCH_ITEMS),
+});
+export type OrderReadBatchRequest = z.infer<typeof OrderReadBatchRequestSchema>;
+/**
  * A leader's answer to one order of a batch: its number, and whether it replays an earlier
  * request's.
  */
@@ -312,6 +324,18 @@ export const batchAnswerSchema = <T extends z.ZodTypeAny>(data: T) =>
  * `POST /orders/batch` on a replica and `POST /purchases/batch` on the catalog (shared/protocol/).
  */
 export const OrderBatchAnswerSchema = batchAnswerSchema(PlacedOrderSchema);
+/** `POST /orders/reads` on a replica. */
+export const OrderReadBatchAnswerSchema = batchAnswerSchema(OrderSchema);
+/**
+ * A frontend's concurrent product reads in one request: each name answers as
+ * `GET /products/:name` would (a name the frontend would send at all: shared/fields.ts).
+ */
+export const ProductReadBatchRequestSchema = z.object({
+  names: z.array(z.string().max(MAX_NAME_LENGTH)).min(1).max(MAX_BATCH_ITEMS),
+});
+export type ProductReadBatchRequest = z.infer<typeof ProductReadBatchRequestSchema>;
+/** `POST /products/reads` on the catalog. */
+export const ProductReadBatchAnswerSchema = batchAnswerSchema(ProductSchema);
 export const PurchaseBatchAnswerSchema = batchAnswerSchema(PurchaseResultSchema);
 
 /**

@@ -11,6 +11,8 @@ import {
   MAX_BATCH_BODY_BYTES,
   MAX_PUBLIC_BODY_BYTES,
   PendingResponseSchema,
+  ProductReadBatchAnswerSchema,
+  ProductReadBatchRequestSchema,
   ProductSchema,
   PurchaseBatchAnswerSchema,
   PurchaseBatchRequestSchema,
@@ -59,6 +61,18 @@ export const catalogRoutes = {
     access: 'internal',
     params: z.object({ name: z.string() }),
     response: ProductSchema,
+  }),
+  /**
+   * A frontend's concurrent product reads in one request (shared/batcher.ts); each name answers as
+   * GET /products/:name would.
+   */
+  productBatch: route({
+    method: 'POST',
+    path: '/products/reads',
+    access: 'internal',
+    body: ProductReadBatchRequestSchema,
+    maxBodyBytes: MAX_BATCH_BODY_BYTES,
+    response: ProductReadBatchAnswerSchema,
   }),
   /** One decrement per key, durable before the answer (a leader buying for an order). */
   purchase: route({

@@ -12,6 +12,8 @@ import {
   MAX_BATCH_BODY_BYTES,
   MAX_LOG_PAGE,
   OrderBatchAnswerSchema,
+  OrderReadBatchAnswerSchema,
+  OrderReadBatchRequestSchema,
   AppendRequestSchema,
   AppendResponseSchema,
   CatchupRequestSchema,
@@ -101,6 +103,19 @@ export const orderRoutes = {
     params: z.object({ number: orderNumberParam }),
     query: z.object({ epoch: positiveEpoch().optional() }),
     response: OrderSchema,
+  }),
+  /**
+   * A frontend's concurrent order reads in one request (shared/batcher.ts); each item answers as
+   * GET /orders/:number?epoch= would. The answer waits for the slowest item: a read of an order
+   * not yet known committed waits for its quorum round (order/intake.ts), and the others with it.
+   */
+  getOrderBatch: route({
+    method: 'POST',
+    path: '/orders/reads',
+    access: 'internal',
+    body: OrderReadBatchRequestSchema,
+    maxBodyBytes: MAX_BATCH_BODY_BYTES,
+    response: OrderReadBatchAnswerSchema,
   }),
   status: route({
     method: 'GET',

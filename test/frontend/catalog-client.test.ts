@@ -1,11 +1,13 @@
 /**
  * Catalog client stories: products come back validated, a 404 is the lab's "product not found",
- * an unreachable catalog is a 503 with Retry-After, other catalog errors pass through.
+ * an unreachable catalog is a 503 with Retry-After, other catalog errors pass through, and reads
+ * made at once share one request (POST /products/reads), each with its own answer.
  */
 import { describe, expect, it } from 'vitest';
-import { Hono } from 'hono';
+import { createCatalogApp } from '../../catalog/app.ts';
+import { createMemoryCatalogStore } from '../../catalog/store.ts';
 import { createCatalogClient } from '../../frontend/catalog-client.ts';
-import { AppError, onAppError, onNotFound, productNotFound } from '../../shared/errors.ts';
+import { AppError } from '../../shared/errors.ts';
 import {
   createInProcessNetwork,
   NetworkError,
@@ -27,17 +29,38 @@ function fakeHttp(answer: (req: HttpRequest) => HttpResponse | Promise<HttpRespo
 
 const ok = (data: unknown): HttpResponse => ({ status: 200, headers: {}, body: { data } });
 
-describe('catalog client', () => {
-  it('reads one toy, escaping the name into the path, as an internal call (it carries the cluster credential)', async () => {
-    const { http, calls } = fakeHttp(() => ok({ name: 'Lego Set', price: 19.99, quantity: 3 }));
-    const client = createCatalogClient(http, `${CATALOG}/`);
-    expect(await client.getProduct('Lego Set')).toEqual({
-      name: 'Lego Set',
-      price: 19.99,
-      quantity: 3,
+/** A product-read batch answered per name: a toy from `toys`, or the catalog's 404 item. */
+const answerReads =
+  (toys: Record<string, unknown>) =>
+  (req: HttpRequest): HttpResponse =>
+    ok({
+      results: (req.body as { names: string[] }).names.map((name) =>
+        toys[name] !== undefined
+          ? { ok: true, data: toys[name] }
+          : { ok: false, status: 404, error: { code: 404, message: 'no such toy here' } },
+      ),
     });
+
+describe('catalog client', () => {
+  it('reads made at once go as one internal call (with the cluster credential), each answered on its own', async () => {
+    const lego = { name: 'Lego Set', price: 19.99, quantity: 3 };
+    const { http, calls } = fakeHttp(answerReads({ 'Lego Set': lego, Tux: lego }));
+    const client = createCatalogClient(http, `${CATALOG}/`);
+    const [a, b, c] = await Promise.allSettled([
+      client.getProduct('Lego Set'),
+      client.getProduct('Ghost'),
+      client.getProduct('Lego Set'),
+    ]);
+    expect(a).toEqual({ status: 'fulfilled', value: lego });
+    expect(b).toMatchObject({ status: 'rejected', reason: { status: 404 } });
+    expect(c).toEqual({ status: 'fulfilled', value: lego });
     expect(calls).toEqual([
-      { method: 'GET', url: `${CATALOG}/products/Lego%20Set`, internal: true },
+      {
+        method: 'POST',
+        url: `${CATALOG}/products/reads`,
+        body: { names: ['Lego Set', 'Ghost', 'Lego Set'] },
+        internal: true,
+      },
     ]);
   });
 
@@ -55,16 +78,21 @@ describe('catalog client', () => {
   });
 
   it('a 404 is productNotFound, whatever the body says', async () => {
-    const { http } = fakeHttp(() => ({ status: 404, headers: {}, body: 'nope' }));
-    const err = await createCatalogClient(http, CATALOG)
-      .getProduct('Ghost')
-      .catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(AppError);
-    expect(err).toMatchObject({
-      status: 404,
-      reason: 'product_not_found',
-      message: 'product not found',
-    });
+    for (const answer of [
+      answerReads({}),
+      (): HttpResponse => ({ status: 404, headers: {}, body: 'nope' }),
+    ]) {
+      const { http } = fakeHttp(answer);
+      const err = await createCatalogClient(http, CATALOG)
+        .getProduct('Ghost')
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(AppError);
+      expect(err).toMatchObject({
+        status: 404,
+        reason: 'product_not_found',
+        message: 'product not found',
+      });
+    }
   });
 
   it('a network failure is a 503 upstream_unavailable with Retry-After', async () => {
@@ -94,7 +122,7 @@ describe('catalog client', () => {
       message: 'catalog is starting',
     });
 
-    const bad = fakeHttp(() => ok({ name: 'Tux', price: 'cheap', quantity: -1 }));
+    const bad = fakeHttp(answerReads({ Tux: { name: 'Tux', price: 'cheap', quantity: -1 } }));
     await expect(createCatalogClient(bad.http, CATALOG).getProduct('Tux')).rejects.toMatchObject({
       status: 502,
     });
@@ -105,19 +133,13 @@ describe('catalog client', () => {
     });
   });
 
-  it('works over the in-process network against a catalog-shaped app, and a crashed catalog is a 503', async () => {
-    const catalog = new Hono();
-    catalog.onError(onAppError);
-    catalog.notFound(onNotFound);
-    catalog.get('/products/:name', (c) => {
-      if (c.req.param('name') !== 'Tux') throw productNotFound();
-      return c.json({ data: { name: 'Tux', price: 25.99, quantity: 100 } });
-    });
+  it('works over the in-process network against the catalog app, and a crashed catalog is a 503', async () => {
+    const catalog = createCatalogApp({ store: createMemoryCatalogStore() });
     const net = createInProcessNetwork();
     net.register(CATALOG, (req) => catalog.fetch(req));
     const client = createCatalogClient(net.http, CATALOG);
 
-    expect(await client.getProduct('Tux')).toEqual({ name: 'Tux', price: 25.99, quantity: 100 });
+    expect(await client.getProduct('Tux')).toEqual({ name: 'Tux', price: 15.99, quantity: 100 });
     await expect(client.getProduct('Ghost')).rejects.toMatchObject({
       status: 404,
       message: 'product not found',

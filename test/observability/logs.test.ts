@@ -29,11 +29,15 @@ const TUX = { name: 'Tux', price: 15.99, quantity: 100 };
  */
 function frontend() {
   const { logger, lines } = memoryLogger('frontend');
-  const catalogFetch = recordingFetch((req) => {
-    const name = decodeURIComponent(new URL(req.url).pathname.split('/').pop() ?? '');
-    return name === 'Tux'
-      ? Response.json({ data: TUX })
-      : Response.json({ error: { code: 404, message: 'product not found' } }, { status: 404 });
+  // The catalog's product reads (POST /products/reads): Tux, and a 404 item for anything else.
+  const catalogFetch = recordingFetch(async (req) => {
+    const { names } = (await req.json()) as { names: string[] };
+    const results = names.map((name) =>
+      name === 'Tux'
+        ? { ok: true, data: TUX }
+        : { ok: false, status: 404, error: { code: 404, message: 'product not found' } },
+    );
+    return Response.json({ data: { results } });
   });
   const catalog = createCatalogClient(createFetchHttp(catalogFetch.fetchFn), 'http://catalog.test');
   const cache = new ObservedProductCache(
@@ -60,7 +64,7 @@ describe('request ids', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('x-request-id')).toBe('abc');
     expect(f.seen).toHaveLength(1);
-    expect(f.seen[0]!.url).toBe('http://catalog.test/products/Tux');
+    expect(f.seen[0]!.url).toBe('http://catalog.test/products/reads');
     expect(f.seen[0]!.headers['x-request-id']).toBe('abc');
   });
 

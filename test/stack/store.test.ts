@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkConvergedCluster, type Acknowledged } from '../../scripts/lib/invariants/index.ts';
 import { ManualClock } from '../../shared/clock.ts';
+import { replicaUrl } from '../support/order-cluster.ts';
 import { createStack, type Stack } from '../support/stack.ts';
 
 let stack: Stack | null = null;
@@ -208,6 +209,35 @@ describe('faults, seen from the client', () => {
     expect(res.body.error.code).toBe(503);
     expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
     expect(snapshot(s)).toBe(before);
+  });
+
+  it('concurrent order reads reach the leader as one request, and each gets its own answer', async () => {
+    const s = await ready();
+    for (const [name, quantity] of [
+      ['Tux', 1],
+      ['Lego', 2],
+      ['Barbie', 3],
+    ] as const)
+      expect((await s.request('POST', '/orders', { name, quantity })).status).toBe(200);
+    const leader = s.leaderId()!;
+    const seen: string[] = [];
+    s.net.register(replicaUrl(leader), (req) => {
+      seen.push(`${req.method} ${new URL(req.url).pathname}`);
+      return s.built(leader).app.fetch(req);
+    });
+    const answers = await Promise.all(
+      [0, 2, 99, 1, 2].map((n) => s.request('GET', `/orders/${n}`)),
+    );
+    expect(answers.map((a) => a.body.data ?? a.body.error.message)).toEqual([
+      { number: 0, name: 'Tux', quantity: 1 },
+      { number: 2, name: 'Barbie', quantity: 3 },
+      'order not found',
+      { number: 1, name: 'Lego', quantity: 2 },
+      { number: 2, name: 'Barbie', quantity: 3 },
+    ]);
+    expect(answers[2]!.status).toBe(404);
+    // Heartbeat probes (GET /internal/status) go on beside; the reads went as one request.
+    expect(seen.filter((r) => r.includes('/orders'))).toEqual(['POST /orders/reads']);
   });
 
   it('when the leader dies between orders, the next order succeeds on the next replica with the next number', async () => {

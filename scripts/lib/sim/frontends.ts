@@ -14,7 +14,12 @@
  */
 import { buildFrontend, type BuiltFrontend } from '../../../frontend/build.ts';
 import { describeRouterEvent } from '../../../frontend/router-events.ts';
-import { NetworkError, type HttpClient, type HttpResponse } from '../../../shared/http.ts';
+import {
+  NetworkError,
+  type HttpClient,
+  type HttpRequest,
+  type HttpResponse,
+} from '../../../shared/http.ts';
 import { replicaUrl, type SimCluster, type SimContext } from './cluster.ts';
 import { nodeClock, type SimNode } from './node.ts';
 import { CATALOG_URL } from './catalog.ts';
@@ -117,13 +122,8 @@ export class SimFrontends {
         elected ||= res.status === 200;
         return res;
       }
-      if (broken.lyingReads && req.method === 'GET' && /\/orders\/\d*[13579]\?/.test(req.url)) {
-        return {
-          status: 404,
-          headers: {},
-          body: { error: { code: 404, message: 'order not found', reason: 'order_not_found' } },
-        };
-      }
+      if (broken.lyingReads && req.method === 'POST' && req.url.endsWith('/orders/reads'))
+        return lieAboutOddOrders(req, await inner(req));
       const batch = req.method === 'POST' && req.url.endsWith('/orders/batch');
       if (!batch && !(req.method === 'POST' && req.url.endsWith('/orders'))) return inner(req);
       const orders = (
@@ -241,4 +241,26 @@ function itemOutcomes(res: HttpResponse, n: number): ItemOutcome[] {
  */
 function isUnknown(status: number, reason: string | undefined): boolean {
   return status === 504 || (status >= 500 && status !== 503) || reason === 'request_in_progress';
+}
+
+/**
+ * broken.lyingReads: the leader's answer to a batch of order reads, with every odd-numbered order
+ * it found replaced by "order not found" (a read the checker must catch as lost).
+ */
+function lieAboutOddOrders(req: HttpRequest, res: HttpResponse): HttpResponse {
+  const reads = (req.body as { reads: Array<{ number: number }> }).reads;
+  const answer = res.body as { data?: { results?: unknown[] } } | undefined;
+  const results = answer?.data?.results;
+  if (res.status !== 200 || !Array.isArray(results)) return res;
+  const lie = { code: 404, message: 'order not found', reason: 'order_not_found' };
+  return {
+    ...res,
+    body: {
+      data: {
+        results: results.map((r, i) =>
+          reads[i]!.number % 2 === 1 ? { ok: false, status: 404, error: lie } : r,
+        ),
+      },
+    },
+  };
 }

@@ -410,6 +410,10 @@ function describeRequest(req: HttpRequest, url: URL): string {
   const items = (b.orders ?? b.purchases) as Array<Record<string, unknown>> | undefined;
   if ((p === '/orders/batch' || p === '/purchases/batch') && items)
     return `${req.method} ${p} [${items.map((o) => `${o.quantity} ${o.name} ${o.key} e${o.epoch}`).join(', ')}]`;
+  if (p === '/orders/reads' && Array.isArray(b.reads))
+    return `${req.method} ${p} [${(b.reads as Array<{ number: number; epoch?: number }>).map((r) => `${r.number} e${r.epoch}`).join(', ')}]`;
+  if (p === '/products/reads' && Array.isArray(b.names))
+    return `${req.method} ${p} [${(b.names as string[]).join(', ')}]`;
   return `${req.method} ${p}${url.search}`;
 }
 
