@@ -8,8 +8,8 @@
  * body is a 502 (the route table's response schema, shared/protocol/catalog.ts). It takes an
  * `HttpClient` so tests and the in-process network can run it without sockets.
  */
-import { Batcher, itemResults } from '../shared/batcher.ts';
-import { MAX_BATCH_ITEMS, type Product } from '../shared/contracts.ts';
+import { Batcher, batchRequestId, itemResults, PEER_BATCH_LIMITS } from '../shared/batcher.ts';
+import type { Product } from '../shared/contracts.ts';
 import { AppError, productNotFound, upstreamUnavailable } from '../shared/errors.ts';
 import { NetworkError, type HttpClient, type HttpResponse } from '../shared/http.ts';
 import { catalogRoutes } from '../shared/protocol/catalog.ts';
@@ -24,10 +24,6 @@ export interface CatalogClient {
   /** Every toy, in the catalog's order. */
   listProducts(): Promise<Product[]>;
 }
-
-/** Read batches in flight to the catalog at once, and reads waiting for one; past that, 503. */
-const READ_BATCHES_IN_FLIGHT = 4;
-const READS_QUEUED = 20_000;
 
 export interface CatalogClientOptions {
   /** Per-request timeout; defaults to the HttpClient's. */
@@ -57,9 +53,7 @@ export function createCatalogClient(
   // Concurrent reads share one request (the catalog answers each as GET /products/:name): a read
   // costs both processes a request of its own only when it is alone.
   const reads = new Batcher<{ name: string; requestId?: string }, Product>({
-    maxBatch: MAX_BATCH_ITEMS,
-    maxInFlight: READ_BATCHES_IN_FLIGHT,
-    maxQueued: READS_QUEUED,
+    ...PEER_BATCH_LIMITS,
     overloaded: () => upstreamUnavailable('catalog'),
     send: async (items) => {
       const body = { names: items.map((i) => i.name) };
@@ -67,7 +61,7 @@ export function createCatalogClient(
         catalogUrl,
         'productBatch',
         { body },
-        options(items.find((i) => i.requestId !== undefined)?.requestId),
+        options(batchRequestId(items)),
       );
       return itemResults(answer, items.length);
     },

@@ -18,16 +18,15 @@
 import { randomUUID } from 'node:crypto';
 import type { ReplicaAddress } from '../shared/config.ts';
 import type { Clock } from '../shared/clock.ts';
-import {
-  MAX_BATCH_ITEMS,
-  type LeaderOrderRequest,
-  type Order,
-  type OrderPlaced,
-  type OrderRequest,
-  type PlacedOrder,
-  type ReplicaStatus,
+import type {
+  LeaderOrderRequest,
+  Order,
+  OrderPlaced,
+  OrderRequest,
+  PlacedOrder,
+  ReplicaStatus,
 } from '../shared/contracts.ts';
-import { Batcher, itemResults } from '../shared/batcher.ts';
+import { Batcher, batchRequestId, itemResults, PEER_BATCH_LIMITS } from '../shared/batcher.ts';
 import { AppError, noLeader, outcomeUnknown } from '../shared/errors.ts';
 import { NetworkError, type HttpClient } from '../shared/http.ts';
 import { createRouteClient, type RouteClient } from '../shared/protocol/client.ts';
@@ -66,24 +65,10 @@ export interface LeaderChange {
 type Leader = { id: number; epoch: number };
 
 /**
- * Order batches in flight to one replica at once, and orders waiting for one; past that, refused.
- */
-const ORDER_BATCHES_IN_FLIGHT = 4;
-const ORDERS_QUEUED = 20_000;
-
-/**
  * A read of one order at the leader of `epoch`, as GET /orders/:number?epoch= carries it, and the
  * client request it is for (tracing).
  */
 type OrderRead = { number: number; epoch: number; requestId?: string };
-
-/** The ids of the client requests a batch carries, as one request id (the first eight). */
-function batchRequestId(items: ReadonlyArray<{ requestId?: string }>): string | undefined {
-  const ids = [
-    ...new Set(items.map((i) => i.requestId).filter((x): x is string => x !== undefined)),
-  ].slice(0, 8);
-  return ids.length ? ids.join(',') : undefined;
-}
 
 /**
  * Leader changes kept for /status and metrics; older ones are dropped (counted in `changeCount`).
@@ -245,13 +230,10 @@ export class Router implements OrderRouter {
   private batcherFor(
     id: number,
   ): Batcher<{ order: LeaderOrderRequest; requestId?: string }, PlacedOrder> {
-    let b = this.batchers.get(id);
-    if (!b) {
+    return perReplica(this.batchers, id, () => {
       const url = this.urlOf(id);
-      b = new Batcher({
-        maxBatch: MAX_BATCH_ITEMS,
-        maxInFlight: ORDER_BATCHES_IN_FLIGHT,
-        maxQueued: ORDERS_QUEUED,
+      return new Batcher({
+        ...PEER_BATCH_LIMITS,
         overloaded: () => noLeader('too many orders waiting for the leader'),
         send: async (items) => {
           const body = { orders: items.map((i) => i.order) };
@@ -264,20 +246,15 @@ export class Router implements OrderRouter {
           return itemResults(answer, items.length);
         },
       });
-      this.batchers.set(id, b);
-    }
-    return b;
+    });
   }
 
-  /** The order reads going to one replica, batched as its orders are (one batcher per replica). */
+  /** The order reads going to one replica, batched as its orders are. */
   private readBatcherFor(id: number): Batcher<OrderRead, Order> {
-    let b = this.readBatchers.get(id);
-    if (!b) {
+    return perReplica(this.readBatchers, id, () => {
       const url = this.urlOf(id);
-      b = new Batcher({
-        maxBatch: MAX_BATCH_ITEMS,
-        maxInFlight: ORDER_BATCHES_IN_FLIGHT,
-        maxQueued: ORDERS_QUEUED,
+      return new Batcher({
+        ...PEER_BATCH_LIMITS,
         overloaded: () => noLeader('too many order reads waiting for the leader'),
         send: async (reads) => {
           const body = { reads: reads.map(({ number, epoch }) => ({ number, epoch })) };
@@ -290,9 +267,7 @@ export class Router implements OrderRouter {
           return itemResults(answer, reads.length);
         },
       });
-      this.readBatchers.set(id, b);
-    }
-    return b;
+    });
   }
 
   // ------------------------------------------------------------------ heartbeats and elections
@@ -556,4 +531,11 @@ export class Router implements OrderRouter {
 
 export function createOrderRouter(o: OrderRouterOptions): Router {
   return new Router(o);
+}
+
+/** The batcher kept for replica `id` in `kept`, made by `make` on first use. */
+function perReplica<B>(kept: Map<number, B>, id: number, make: () => B): B {
+  let b = kept.get(id);
+  if (b === undefined) kept.set(id, (b = make()));
+  return b;
 }

@@ -23,8 +23,7 @@ import { NetworkError, type HttpClient } from '../shared/http.ts';
 import { catalogRoutes } from '../shared/protocol/catalog.ts';
 import { createRouteClient } from '../shared/protocol/client.ts';
 import { orderRoutes } from '../shared/protocol/order.ts';
-import { Batcher, itemResults } from '../shared/batcher.ts';
-import { MAX_BATCH_ITEMS } from '../shared/contracts.ts';
+import { Batcher, batchRequestId, itemResults, PEER_BATCH_LIMITS } from '../shared/batcher.ts';
 import { upstreamUnavailable } from '../shared/errors.ts';
 
 export interface PeerTransport {
@@ -98,9 +97,6 @@ export function createHttpCatalogAccounts(
   };
 }
 
-/** Batches of purchases in flight at once, and items waiting for one; past that, 503 at once. */
-const PURCHASE_BATCHES_IN_FLIGHT = 4;
-const PURCHASES_QUEUED = 20_000;
 /** Sends of one purchase batch whose answer does not come, each a third of the timeout. */
 const PURCHASE_SENDS = 3;
 
@@ -115,16 +111,11 @@ export function createBatchingCatalogPurchaser(
 ): CatalogPurchaser {
   const catalog = createRouteClient(http, catalogRoutes);
   const batcher = new Batcher<{ req: PurchaseRequest; requestId?: string }, PurchaseResult>({
-    maxBatch: MAX_BATCH_ITEMS,
-    maxInFlight: PURCHASE_BATCHES_IN_FLIGHT,
-    maxQueued: PURCHASES_QUEUED,
+    ...PEER_BATCH_LIMITS,
     overloaded: () => upstreamUnavailable('catalog (too many purchases waiting)'),
     send: async (items) => {
-      const ids = [
-        ...new Set(items.map((i) => i.requestId).filter((id): id is string => id !== undefined)),
-      ].slice(0, 8);
       const body = { purchases: items.map((i) => i.req) };
-      const requestId = ids.length ? ids.join(',') : undefined;
+      const requestId = batchRequestId(items);
       // A batch whose answer is lost is sent again, PURCHASE_SENDS times within the same timeout
       // in all. Safe: the catalog answers a key it has seen with that key's first outcome, and a
       // key still in flight there waits for it, so a re-send never buys twice. Without it, an

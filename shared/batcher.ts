@@ -12,10 +12,29 @@
  * Bounded: at most `maxBatch` items per batch and `maxQueued` waiting; past that a submit is
  * refused at once with `overloaded()`, before anything is sent.
  */
-import type { BatchResult } from './contracts.ts';
+import { MAX_BATCH_ITEMS, type BatchResult } from './contracts.ts';
 import { AppError, fromErrorBody } from './errors.ts';
 
 export type ItemResult<R> = { ok: true; value: R } | { ok: false; error: unknown };
+
+/**
+ * The limits every peer's batcher uses (the frontend's orders and reads, the leader's purchases):
+ * at most MAX_BATCH_ITEMS a batch, four batches in flight to one peer (two gave no more
+ * throughput at 32 clients: 1838 orders/s against 1928), and 20,000 calls waiting.
+ */
+export const PEER_BATCH_LIMITS = {
+  maxBatch: MAX_BATCH_ITEMS,
+  maxInFlight: 4,
+  maxQueued: 20_000,
+} as const;
+
+/** The ids of the client requests a batch carries, as one request id: the first eight. */
+export function batchRequestId(items: ReadonlyArray<{ requestId?: string }>): string | undefined {
+  const ids = [
+    ...new Set(items.map((i) => i.requestId).filter((x): x is string => x !== undefined)),
+  ].slice(0, 8);
+  return ids.length ? ids.join(',') : undefined;
+}
 
 export interface BatcherOptions<T, R> {
   /** Sends one batch; resolves with one result per item, in order, or rejects for all. */
