@@ -12,7 +12,7 @@
  */
 import type { Hono } from 'hono';
 import type { ClusterCredential } from '../shared/auth.ts';
-import { settleNow, toBatchResult } from '../shared/batcher.ts';
+import { answerEach, settleNow, toBatchResult } from '../shared/batcher.ts';
 import { productNotFound } from '../shared/errors.ts';
 import { catalogRoutes } from '../shared/protocol/catalog.ts';
 import { mountRoutes } from '../shared/protocol/mount.ts';
@@ -51,11 +51,7 @@ export function createCatalogApp(deps: CatalogDeps): Hono {
       // A leader's concurrent purchases in one request (shared/batcher.ts): each is the same call
       // as /purchases, in order, and the answer waits until every one is durable (group commit
       // makes that one fsync); each item carries its own outcome.
-      purchaseBatch: async ({ body }) => ({
-        results: (await Promise.allSettled(body.purchases.map((p) => store.purchase(p)))).map(
-          toBatchResult,
-        ),
-      }),
+      purchaseBatch: ({ body }) => answerEach(body.purchases, (p) => store.purchase(p)),
       // Leaders fence the catalog and account for purchases; the checker reads the ledger.
       fence: async ({ body }) => ({ fenceEpoch: await store.fence(body.epoch) }),
       pending: () => store.pending(),

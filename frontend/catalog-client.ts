@@ -11,7 +11,7 @@
 import { Batcher, batchRequestId, itemResults, PEER_BATCH_LIMITS } from '../shared/batcher.ts';
 import type { Product } from '../shared/contracts.ts';
 import { AppError, productNotFound, upstreamUnavailable } from '../shared/errors.ts';
-import { NetworkError, type HttpClient, type HttpResponse } from '../shared/http.ts';
+import { NetworkError, type HttpClient } from '../shared/http.ts';
 import { catalogRoutes } from '../shared/protocol/catalog.ts';
 import { createRouteClient, type CallOptions } from '../shared/protocol/client.ts';
 
@@ -41,7 +41,8 @@ export function createCatalogClient(
     ...(requestId !== undefined && { requestId }),
   });
 
-  async function reach(send: () => Promise<HttpResponse>): Promise<HttpResponse> {
+  /** `send`'s answer; a network failure on the way is the catalog being unreachable (503). */
+  async function reach<T>(send: () => Promise<T>): Promise<T> {
     try {
       return await send();
     } catch (err) {
@@ -70,9 +71,8 @@ export function createCatalogClient(
   return {
     async getProduct(name, requestId) {
       try {
-        return await reads.submit({ name, requestId });
+        return await reach(() => reads.submit({ name, requestId }));
       } catch (err) {
-        if (err instanceof NetworkError) throw upstreamUnavailable('catalog');
         if (err instanceof AppError && err.status === 404) throw productNotFound();
         throw err;
       }

@@ -7,7 +7,7 @@
  */
 import type { Hono } from 'hono';
 import type { ClusterCredential } from '../shared/auth.ts';
-import { toBatchResult } from '../shared/batcher.ts';
+import { answerEach } from '../shared/batcher.ts';
 import { REPLAYED_HEADER } from '../shared/contracts.ts';
 import { mountRoutes } from '../shared/protocol/mount.ts';
 import { orderRoutes } from '../shared/protocol/order.ts';
@@ -39,23 +39,16 @@ export function createOrderApp(deps: OrderAppDeps): Hono {
       // The frontend's concurrent orders in one request (shared/batcher.ts): each is the same call
       // as POST /orders, and each item carries its own outcome. Their records are appended
       // together, so they commit together, and the answer goes out when the last one has.
-      orderBatch: async ({ body, c }) => {
+      orderBatch: ({ body, c }) => {
         const requestId = requestIdOf(c);
-        const settled = await Promise.allSettled(
-          body.orders.map(async (o) => {
-            const { orderNumber, replayed } = await replica.order(o, requestId);
-            return { order_number: orderNumber, replayed };
-          }),
-        );
-        return { results: settled.map(toBatchResult) };
+        return answerEach(body.orders, async (o) => {
+          const { orderNumber, replayed } = await replica.order(o, requestId);
+          return { order_number: orderNumber, replayed };
+        });
       },
       getOrder: ({ params, query }) => replica.getOrder(params.number, query.epoch),
-      getOrderBatch: async ({ body }) => {
-        const settled = await Promise.allSettled(
-          body.reads.map((r) => replica.getOrder(r.number, r.epoch)),
-        );
-        return { results: settled.map(toBatchResult) };
-      },
+      getOrderBatch: ({ body }) =>
+        answerEach(body.reads, (r) => replica.getOrder(r.number, r.epoch)),
       status: () => replica.status(),
       lead: ({ body }) => replica.lead(body.epoch),
       leader: ({ body }) => {

@@ -126,6 +126,17 @@ export function toBatchResult<T>(s: PromiseSettledResult<T>): BatchResult<T> {
   };
 }
 
+/**
+ * The server side of a batch route: runs `f` on every item at once and answers when all have
+ * settled, each item with its own outcome (what the single route would have answered).
+ */
+export async function answerEach<T, R>(
+  items: readonly T[],
+  f: (item: T) => Promise<R>,
+): Promise<{ results: Array<BatchResult<R>> }> {
+  return { results: (await Promise.allSettled(items.map(f))).map(toBatchResult) };
+}
+
 /** `f()`'s outcome as a settled promise would hold it, for items answered synchronously. */
 export function settleNow<T>(f: () => T): PromiseSettledResult<T> {
   try {
