@@ -30,6 +30,7 @@ import {
   parseIdempotencyKeyHeader,
 } from '../shared/contracts.ts';
 import { AppError, productNotFound } from '../shared/errors.ts';
+import type { FastRead } from '../shared/fast-read.ts';
 import { frontendPublicRoutes } from '../shared/protocol/frontend.ts';
 import { mountRoutes } from '../shared/protocol/mount.ts';
 import { incomingOf } from '../shared/serve.ts';
@@ -108,6 +109,30 @@ export function createFrontendApp(deps: FrontendAppDeps): Hono {
 
 /** The public view of a toy: its name as asked, price and stock. */
 const productView = (name: string, { price, quantity }: Product) => ({ name, price, quantity });
+
+/**
+ * A cache hit of `GET /products/:name`, answered before the app (shared/fast-read.ts) with the
+ * very JSON `getProduct` answers: `{"data": productView}`. Its text is made once per cached toy
+ * (a refill or an invalidation puts a new object in the cache, so the memo cannot outlive it);
+ * a name the cache does not hold, or that getProduct refuses, is left to the app.
+ */
+export function productFastRead(cache: Pick<ProductCache, 'hit'>): FastRead {
+  const texts = new WeakMap<Product, { name: string; text: string }>();
+  return {
+    spec: frontendPublicRoutes.getProduct,
+    answer(name) {
+      if (name.length > MAX_NAME_LENGTH) return undefined;
+      const p = cache.hit(name);
+      if (p === undefined) return undefined;
+      let memo = texts.get(p);
+      if (memo?.name !== name) {
+        memo = { name, text: JSON.stringify({ data: productView(name, p) }) };
+        texts.set(p, memo);
+      }
+      return memo.text;
+    },
+  };
+}
 
 /**
  * A 4xx from the router means the order was refused before it could change stock. Anything else

@@ -18,8 +18,8 @@ import { CHANGE_SILENCE_MS } from '../shared/contracts.ts';
 import type { HttpClient } from '../shared/http.ts';
 import { createLogger, type Logger } from '../shared/logger.ts';
 import { createRegistry, type Registry } from '../shared/metrics.ts';
-import { observeApp } from '../shared/observability.ts';
-import { createFrontendApp } from './app.ts';
+import { observeApp, type ObservedApp } from '../shared/observability.ts';
+import { createFrontendApp, productFastRead } from './app.ts';
 import { createCatalogClient, type CatalogClient } from './catalog-client.ts';
 import { CatalogFreshness, type FreshnessEvent } from './freshness.ts';
 import { createIndexApp } from './index-page.ts';
@@ -68,7 +68,7 @@ export interface FrontendIo {
 
 export interface BuiltFrontend {
   /** The public API, the index page, the status page and /ready. */
-  publicApp: Hono;
+  publicApp: ObservedApp;
   /** The catalog's change feed, a manual invalidation, /metrics. */
   internalApp: Hono;
   router: ReturnType<typeof createOrderRouter>;
@@ -110,7 +110,7 @@ export function buildFrontend(config: FrontendConfig, io: FrontendIo): BuiltFron
       readiness,
       createFrontendApp({ cache, catalog, orders, freshness }),
     ],
-    { logger, registry },
+    { logger, registry, fastReads: [productFastRead(cache)] },
   );
   const internalApp = observeApp(createFrontendInternalApp({ cache, freshness, credential }), {
     logger,

@@ -34,7 +34,9 @@ onShutdownSignal(
   undefined,
   logger,
 );
-publicServer = await listen(built.publicApp.fetch, config.host, config.frontendPort);
+publicServer = await listen(built.publicApp.fetch, config.host, config.frontendPort, {
+  fastPath: built.publicApp.fastPath,
+});
 internalServer = await listen(built.internalApp.fetch, config.host, config.frontendInternalPort);
 built.start();
 announce(

@@ -42,6 +42,7 @@ import {
 } from './metrics.ts';
 import { acceptRequestId, newRequestId, REQUEST_ID, REQUEST_ID_HEADER } from './request-context.ts';
 import { metricsRoute, QUIET_ROUTES } from './protocol/index.ts';
+import { type FastAnswer, fastReadMatcher, type FastRead, type NodeFastPath } from './fast-read.ts';
 
 /**
  * Requests a service answers many times a second by itself (`quiet` in the route tables); logged at
@@ -58,7 +59,15 @@ export interface ObserveOptions {
   /** Serve GET /metrics from `registry` on this app. */
   serveMetrics?: boolean;
   quietRoutes?: ReadonlySet<string>;
+  /**
+   * Reads the server may answer before the app sees them (shared/fast-read.ts): the returned
+   * app's `fastPath`, for shared/serve.ts's `listen`.
+   */
+  fastReads?: readonly FastRead[];
 }
+
+/** An observed app, and the fast path of its `fastReads` when it was given some. */
+export type ObservedApp = Hono & { readonly fastPath?: NodeFastPath };
 
 type HttpLabel = 'method' | 'route' | 'status';
 
@@ -237,11 +246,56 @@ class RequestObserver {
   /** Counts, times and logs the answered request; returns its response. */
   private done(raw: Request, served: Served, res: Response): Response {
     this.metrics.inFlight.count--;
-    const ms = performance.now() - served.startedMs;
     const c = served.c;
-    const method = raw.method;
-    const route = c ? routeOf(c) : UNMATCHED_ROUTE;
     const status = res.status;
+    const err = status >= 500 ? c?.error : undefined;
+    this.record(served, raw.method, c ? routeOf(c) : UNMATCHED_ROUTE, status, err, () =>
+      c ? c.req.path : new URL(raw.url).pathname,
+    );
+    return res;
+  }
+
+  /**
+   * Answers a fast read (shared/fast-read.ts) on Node's response, observed as `serve` observes
+   * the app's requests: the same id rule, series and request line.
+   */
+  fastPath(reads: readonly FastRead[]): NodeFastPath {
+    const match = fastReadMatcher(reads);
+    return (req, res) => {
+      const startedMs = performance.now();
+      let fast: FastAnswer | undefined;
+      try {
+        fast = match(req);
+      } catch {
+        // Whatever went wrong is the app's to answer (a 500 through onAppError), not a crash here.
+        return false;
+      }
+      if (fast === undefined) return false;
+      const header = req.headers[REQUEST_ID_HEADER];
+      const incoming = acceptRequestId(typeof header === 'string' ? header : undefined);
+      const id = incoming ?? newRequestId();
+      res.writeHead(200, {
+        [REQUEST_ID_HEADER]: id,
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(fast.body),
+      });
+      res.end(fast.body);
+      const served = { id, traced: incoming !== null, onNode: true, startedMs, c: undefined };
+      this.record(served, fast.method, fast.route, 200, undefined, () => fast.path);
+      return true;
+    };
+  }
+
+  /** The request's series and its line (at its level), once it has its answer. */
+  private record(
+    served: Served,
+    method: string,
+    route: string,
+    status: number,
+    err: Error | undefined,
+    pathOf: () => string,
+  ): void {
+    const ms = performance.now() - served.startedMs;
     const series = this.seriesOf(route, method, status);
     series.requests.inc();
     series.duration.observe(ms / 1000);
@@ -252,11 +306,10 @@ class RequestObserver {
           ? 'debug'
           : 'info';
     const logger = this.opts.logger;
-    if (!logger.isLevelEnabled(level)) return res;
-    const path = c ? c.req.path : new URL(raw.url).pathname;
+    if (!logger.isLevelEnabled(level)) return;
+    const path = pathOf();
     const tenths = Math.round(ms * 10) / 10;
     const msg = `${method} ${path} ${status} ${tenths}ms`;
-    const err = status >= 500 ? c?.error : undefined;
     if (this.line && !err) {
       // The id is of safe characters (acceptRequestId, newRequestId) and the method a token
       // (Node's parser, the fetch spec): only the path may need escaping, and with it the message.
@@ -267,19 +320,12 @@ class RequestObserver {
         `,"reqId":"${served.id}","method":"${method}","path":${pathJson},"route":${series.routeJson},"status":${status},"ms":${tenths}`,
         plain ? `"${msg}"` : JSON.stringify(msg),
       );
-    } else {
-      const fields: Record<string, unknown> = {
-        reqId: served.id,
-        method,
-        path,
-        route,
-        status,
-        ms: tenths,
-      };
-      if (err) fields.err = err;
-      logger[level](fields, msg);
+      return;
     }
-    return res;
+    const fields: Record<string, unknown> = { reqId: served.id, method, path, route, status };
+    fields.ms = tenths;
+    if (err) fields.err = err;
+    logger[level](fields, msg);
   }
 
   private seriesOf(route: string, method: string, status: number): Series {
@@ -338,7 +384,7 @@ function withErrorHandler(
  * as `app.route('/', inner)` adds them (an inner app with its own error handler keeps it), each
  * handler captured by the observer.
  */
-export function observeApp(apps: Hono | readonly Hono[], opts: ObserveOptions): Hono {
+export function observeApp(apps: Hono | readonly Hono[], opts: ObserveOptions): ObservedApp {
   // The same routing rules as every inner app (trailing slash, 404/405), now over all their routes.
   const outer = createServiceApp();
   const observer = new RequestObserver(opts);
@@ -359,5 +405,6 @@ export function observeApp(apps: Hono | readonly Hono[], opts: ObserveOptions): 
     }
   }
   outer.fetch = observer.serve(outer.fetch);
-  return outer;
+  if (!opts.fastReads?.length) return outer;
+  return Object.assign(outer, { fastPath: observer.fastPath(opts.fastReads) });
 }

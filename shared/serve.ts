@@ -30,6 +30,7 @@ import {
   lingerOnClose,
   type ConnectionStats,
 } from './connections.ts';
+import type { NodeFastPath } from './fast-read.ts';
 import { SERVER_KEEP_ALIVE_TIMEOUT_MS } from './keep-alive.ts';
 
 export { SERVER_KEEP_ALIVE_TIMEOUT_MS };
@@ -60,6 +61,11 @@ export interface ListenOptions {
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
   keepAliveTimeoutMs?: number;
+  /**
+   * Answers some bodiless requests before the app sees them (shared/fast-read.ts): an observed
+   * app's `fastPath`. The connection rules above apply to them as to every other request.
+   */
+  fastPath?: NodeFastPath;
 }
 
 /**
@@ -125,6 +131,7 @@ export function listen(
     opts.maxConnections !== undefined
       ? new ConnectionGuard(opts.maxConnections)
       : (processGuard ??= new ConnectionGuard(defaultMaxConnections()));
+  const fastPath = opts.fastPath;
   // `hostname` stands in for a missing Host header (HTTP/1.0 health checks, as haproxy's httpchk
   // sends).
   const app = getRequestListener(drainingFetch(fetch), {
@@ -142,6 +149,8 @@ export function listen(
     (req, res) => {
       if (guard.admit(req, res)) {
         (res as GuardedResponse).guard = guard;
+        // Only a request with no body may skip the app: nothing is then left on the connection.
+        if (fastPath && !hasBody(req) && fastPath(req, res)) return;
         void app(req, res);
       }
     },
