@@ -8,7 +8,13 @@
  * body is a 502 (the route table's response schema, shared/protocol/catalog.ts). It takes an
  * `HttpClient` so tests and the in-process network can run it without sockets.
  */
-import { Batcher, batchRequestId, itemResults, PEER_BATCH_LIMITS } from '../shared/batcher.ts';
+import {
+  Batcher,
+  batchOrEach,
+  batchRequestId,
+  itemResults,
+  PEER_BATCH_LIMITS,
+} from '../shared/batcher.ts';
 import type { Product } from '../shared/contracts.ts';
 import { AppError, productNotFound, upstreamUnavailable } from '../shared/errors.ts';
 import { NetworkError, type HttpClient } from '../shared/http.ts';
@@ -56,16 +62,21 @@ export function createCatalogClient(
   const reads = new Batcher<{ name: string; requestId?: string }, Product>({
     ...PEER_BATCH_LIMITS,
     overloaded: () => upstreamUnavailable('catalog'),
-    send: async (items) => {
-      const body = { names: items.map((i) => i.name) };
-      const answer = await catalog.call(
-        catalogUrl,
-        'productBatch',
-        { body },
-        options(batchRequestId(items)),
-      );
-      return itemResults(answer, items.length);
-    },
+    // An older catalog (a rolling upgrade) has no batch route: then each read goes on its own.
+    send: batchOrEach(
+      async (items) => {
+        const body = { names: items.map((i) => i.name) };
+        const answer = await catalog.call(
+          catalogUrl,
+          'productBatch',
+          { body },
+          options(batchRequestId(items)),
+        );
+        return itemResults(answer, items.length);
+      },
+      ({ name, requestId }) =>
+        catalog.call(catalogUrl, 'getProduct', { params: { name } }, options(requestId)),
+    ),
   });
 
   return {

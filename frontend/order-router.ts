@@ -26,7 +26,13 @@ import type {
   PlacedOrder,
   ReplicaStatus,
 } from '../shared/contracts.ts';
-import { Batcher, batchRequestId, itemResults, PEER_BATCH_LIMITS } from '../shared/batcher.ts';
+import {
+  Batcher,
+  batchOrEach,
+  batchRequestId,
+  itemResults,
+  PEER_BATCH_LIMITS,
+} from '../shared/batcher.ts';
 import { AppError, noLeader, outcomeUnknown } from '../shared/errors.ts';
 import { NetworkError, type HttpClient } from '../shared/http.ts';
 import { createRouteClient, type RouteClient } from '../shared/protocol/client.ts';
@@ -256,16 +262,26 @@ export class Router implements OrderRouter {
       return new Batcher({
         ...PEER_BATCH_LIMITS,
         overloaded: () => noLeader('too many order reads waiting for the leader'),
-        send: async (reads) => {
-          const body = { reads: reads.map(({ number, epoch }) => ({ number, epoch })) };
-          const answer = await this.rpc.call(
-            url,
-            'getOrderBatch',
-            { body },
-            { timeoutMs: this.rpcTimeoutMs, requestId: batchRequestId(reads) },
-          );
-          return itemResults(answer, reads.length);
-        },
+        // An older replica (a rolling upgrade) has no batch route: then each read goes alone.
+        send: batchOrEach(
+          async (reads) => {
+            const body = { reads: reads.map(({ number, epoch }) => ({ number, epoch })) };
+            const answer = await this.rpc.call(
+              url,
+              'getOrderBatch',
+              { body },
+              { timeoutMs: this.rpcTimeoutMs, requestId: batchRequestId(reads) },
+            );
+            return itemResults(answer, reads.length);
+          },
+          ({ number, epoch, requestId }) =>
+            this.rpc.call(
+              url,
+              'getOrder',
+              { params: { number }, query: { epoch } },
+              { timeoutMs: this.rpcTimeoutMs, requestId },
+            ),
+        ),
       });
     });
   }

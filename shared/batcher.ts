@@ -113,6 +113,58 @@ export class Batcher<T, R> {
   }
 }
 
+/** Batches sent one call per item before the batch route is tried again (`batchOrEach`). */
+export const BATCH_ROUTE_RETRY_EVERY = 100;
+
+/**
+ * A peer that does not serve the route asked: Hono answers 405 when the path exists under
+ * another method (`POST /products/reads` at a catalog that only has `GET /products/:name`), 404
+ * `not_found` when it does not exist at all. A batch route never answers either as a whole.
+ */
+export function isUnknownRoute(err: unknown): boolean {
+  return (
+    err instanceof AppError &&
+    (err.status === 405 || (err.status === 404 && err.reason === 'not_found'))
+  );
+}
+
+/**
+ * A batch `send` for reads that falls back to one call per item while the peer does not know the
+ * batch route: an older catalog or replica during a rolling upgrade, which would otherwise make a
+ * newer frontend answer every read with its 405. After a fallback the next
+ * BATCH_ROUTE_RETRY_EVERY batches go one call per item, then the batch route is tried again (the
+ * peer may have been upgraded meanwhile). Only for reads: a single call must be as safe to send
+ * as its share of the batch.
+ */
+export function batchOrEach<T, R>(
+  batch: (items: T[]) => Promise<Array<ItemResult<R>>>,
+  single: (item: T) => Promise<R>,
+): (items: T[]) => Promise<Array<ItemResult<R>>> {
+  let singlesLeft = 0;
+  const each = (items: T[]) =>
+    Promise.all(
+      items.map((item) =>
+        single(item).then(
+          (value): ItemResult<R> => ({ ok: true, value }),
+          (error: unknown): ItemResult<R> => ({ ok: false, error }),
+        ),
+      ),
+    );
+  return async (items) => {
+    if (singlesLeft > 0) {
+      singlesLeft--;
+      return each(items);
+    }
+    try {
+      return await batch(items);
+    } catch (err) {
+      if (!isUnknownRoute(err)) throw err;
+      singlesLeft = BATCH_ROUTE_RETRY_EVERY;
+      return each(items);
+    }
+  };
+}
+
 /** The server side: one item's outcome as the batch answer carries it. */
 export function toBatchResult<T>(s: PromiseSettledResult<T>): BatchResult<T> {
   if (s.status === 'fulfilled') return { ok: true, data: s.value };

@@ -7,7 +7,11 @@ import { describe, expect, it } from 'vitest';
 import { createCatalogApp } from '../../catalog/app.ts';
 import { createMemoryCatalogStore } from '../../catalog/store.ts';
 import { createCatalogClient } from '../../frontend/catalog-client.ts';
-import { AppError } from '../../shared/errors.ts';
+import type { Product } from '../../shared/contracts.ts';
+import { AppError, productNotFound } from '../../shared/errors.ts';
+import { catalogRoutes } from '../../shared/protocol/catalog.ts';
+import { mountRoutes } from '../../shared/protocol/mount.ts';
+import { createServiceApp } from '../../shared/service-app.ts';
 import {
   createInProcessNetwork,
   NetworkError,
@@ -149,5 +153,43 @@ describe('catalog client', () => {
       status: 503,
       reason: 'upstream_unavailable',
     });
+  });
+});
+
+describe('when the catalog is older than the frontend (a rolling upgrade)', () => {
+  it('each read goes on its own (GET /products/:name) and still gets its answer', async () => {
+    // An older catalog in miniature: the same route table, without the batch read route.
+    const toys: Record<string, Product> = { Tux: { name: 'Tux', price: 25.99, quantity: 4 } };
+    const older = createServiceApp();
+    mountRoutes(
+      older,
+      catalogRoutes,
+      {
+        getProduct: ({ params: { name } }) => {
+          const toy = toys[name];
+          if (!toy) throw productNotFound();
+          return toy;
+        },
+      },
+      { credential: null },
+    );
+    const net = createInProcessNetwork();
+    net.register(CATALOG, older.fetch);
+    const sent: string[] = [];
+    const client = createCatalogClient(async (req) => {
+      sent.push(`${req.method} ${new URL(req.url).pathname}`);
+      return net.http(req);
+    }, CATALOG);
+    const [tux, ghost] = await Promise.allSettled([
+      client.getProduct('Tux'),
+      client.getProduct('Ghost'),
+    ]);
+    expect(tux).toEqual({ status: 'fulfilled', value: toys.Tux });
+    expect(ghost).toMatchObject({ status: 'rejected', reason: { status: 404 } });
+    expect(sent).toEqual(['POST /products/reads', 'GET /products/Tux', 'GET /products/Ghost']);
+    // It remembers: the next read does not ask for the batch route first.
+    sent.length = 0;
+    await expect(client.getProduct('Tux')).resolves.toEqual(toys.Tux);
+    expect(sent).toEqual(['GET /products/Tux']);
   });
 });

@@ -240,6 +240,34 @@ describe('faults, seen from the client', () => {
     expect(seen.filter((r) => r.includes('/orders'))).toEqual(['POST /orders/reads']);
   });
 
+  it('when the leader is older than the frontend (no batch read route), each order read goes on its own', async () => {
+    const s = await ready();
+    expect((await s.request('POST', '/orders', { name: 'Tux', quantity: 1 })).status).toBe(200);
+    const leader = s.leaderId()!;
+    const seen: string[] = [];
+    // What an older replica answers for a route it does not have: the path exists under GET.
+    s.net.register(replicaUrl(leader), (req) => {
+      const path = new URL(req.url).pathname;
+      seen.push(`${req.method} ${path}`);
+      if (req.method === 'POST' && path === '/orders/reads')
+        return Response.json(
+          { error: { code: 405, message: 'POST is not allowed', reason: 'method_not_allowed' } },
+          { status: 405, headers: { allow: 'GET, HEAD' } },
+        );
+      return s.built(leader).app.fetch(req);
+    });
+    const answers = await Promise.all([0, 7].map((n) => s.request('GET', `/orders/${n}`)));
+    expect(answers.map((a) => [a.status, a.body.data ?? a.body.error.message])).toEqual([
+      [200, { number: 0, name: 'Tux', quantity: 1 }],
+      [404, 'order not found'],
+    ]);
+    expect(seen.filter((r) => r.includes('/orders'))).toEqual([
+      'POST /orders/reads',
+      'GET /orders/0',
+      'GET /orders/7',
+    ]);
+  });
+
   it('when the leader dies between orders, the next order succeeds on the next replica with the next number', async () => {
     const s = await ready();
     const acked: Acknowledged[] = [];

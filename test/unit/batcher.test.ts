@@ -4,7 +4,14 @@
  * item keeps its own outcome, and nothing waits without bound.
  */
 import { describe, expect, it } from 'vitest';
-import { Batcher, type ItemResult } from '../../shared/batcher.ts';
+import {
+  BATCH_ROUTE_RETRY_EVERY,
+  Batcher,
+  batchOrEach,
+  isUnknownRoute,
+  type ItemResult,
+} from '../../shared/batcher.ts';
+import { AppError } from '../../shared/errors.ts';
 import { deferred, type Deferred } from '../support/async.ts';
 
 function recording(maxInFlight = 1, maxBatch = 100, maxQueued = 1_000) {
@@ -93,5 +100,56 @@ describe('the batcher', () => {
     answers[1]!.resolve(doubled([3]));
     expect(await Promise.all(calls)).toEqual([2, 4, 6]);
     expect(b.pending).toBe(0);
+  });
+});
+
+describe('when the peer is older than the batch route (a rolling upgrade)', () => {
+  const noRoute = new AppError(405, 'method_not_allowed', 'POST is not allowed on /x/reads');
+
+  it('sends each item on its own, keeps doing so for a while, then tries the batch route again', async () => {
+    let batchKnown = false;
+    const log: string[] = [];
+    const send = batchOrEach<number, number>(
+      async (items) => {
+        log.push(`batch ${items.join(',')}`);
+        if (!batchKnown) throw noRoute;
+        return doubled(items);
+      },
+      async (n) => {
+        log.push(`single ${n}`);
+        if (n === 0) throw new AppError(404, 'product_not_found', 'product not found');
+        return n * 2;
+      },
+    );
+    expect(await send([1, 0])).toEqual([
+      { ok: true, value: 2 },
+      { ok: false, error: expect.objectContaining({ reason: 'product_not_found' }) },
+    ]);
+    expect(log).toEqual(['batch 1,0', 'single 1', 'single 0']);
+    batchKnown = true; // upgraded meanwhile
+    log.length = 0;
+    for (let i = 0; i < BATCH_ROUTE_RETRY_EVERY; i++) await send([3]);
+    expect(log).toEqual(Array(BATCH_ROUTE_RETRY_EVERY).fill('single 3'));
+    expect(await send([4, 5])).toEqual(doubled([4, 5]));
+    expect(log.at(-1)).toBe('batch 4,5');
+  });
+
+  it('passes any other failure of the batch on as it is: nothing is sent again', async () => {
+    let singles = 0;
+    const down = new AppError(503, 'upstream_unavailable', 'catalog unavailable');
+    const send = batchOrEach<number, number>(
+      async () => {
+        throw down;
+      },
+      async (n) => {
+        singles++;
+        return n;
+      },
+    );
+    await expect(send([1])).rejects.toBe(down);
+    expect(isUnknownRoute(down)).toBe(false);
+    expect(isUnknownRoute(new AppError(404, 'order_not_found', 'order not found'))).toBe(false);
+    expect(isUnknownRoute(new AppError(404, 'not_found', 'no route for POST /x'))).toBe(true);
+    expect(singles).toBe(0);
   });
 });
