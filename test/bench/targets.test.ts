@@ -10,6 +10,7 @@ import {
   GOALS,
   type TargetId,
 } from '../../scripts/lib/bench/targets.ts';
+import { renderMarkdown } from '../../scripts/lib/bench/markdown.ts';
 import type { MeasuredResults } from '../../scripts/lib/bench/results.ts';
 import { catchUpRow, comparison, measured, pair, side, withEtcd } from './fixtures.ts';
 
@@ -64,6 +65,28 @@ describe('durable writes against etcd', () => {
       );
     expect(at(1.8).pass).toBe(true);
     expect(at(1.9).pass).toBe(false);
+  });
+
+  it("shows the shape's floor (the bare three-hop chain, same client) beside both etcd targets and in results.md", () => {
+    const concurrent = comparison(32, side(900, 30, {}), side(2000, 15, {}));
+    const single = comparison(1, side(130, 7, {}), side(500, 2, {}));
+    const r = measured({
+      durable: {
+        etcd: withEtcd,
+        concurrent: { ...concurrent, chain: side(1800, 17, {}) },
+        single: { ...single, chain: side(1000, 1, {}) },
+      },
+    });
+    expect(judge(r, 'durable-throughput').measured).toMatch(
+      /; bare three-hop chain \(no disk, no store logic\) 1800\/s \(p50 17 ms\) = 90\.0 % of etcd$/,
+    );
+    expect(judge(r, 'order-latency').measured).toMatch(/1000\/s \(p50 1 ms\), 0\.5x etcd's p50$/);
+    const md = renderMarkdown({ ...r, targets: evaluateTargets(r) });
+    expect(md).toMatch(/\| bare three-hop chain req\/s \|/);
+    expect(md).toMatch(/\| 1800 \(p50 17, p99 51\) \|/);
+    // A results file from before the chain was measured still renders.
+    const old = measured({ durable: { etcd: withEtcd, concurrent } });
+    expect(renderMarkdown({ ...old, targets: evaluateTargets(old) })).toMatch(/\| not measured \|/);
   });
 
   it('CPU per durable order adds every process and lists each', () => {

@@ -81,6 +81,9 @@ function durableRow(label: string, c: DurableComparison): Cell[] {
     `${c.store.okPerSecond} (p50 ${c.store.p50Ms}, p99 ${c.store.p99Ms})`,
     e ? `${e.okPerSecond} (p50 ${e.p50Ms}, p99 ${e.p99Ms})` : 'not measured',
     ratio,
+    c.chain
+      ? `${c.chain.okPerSecond} (p50 ${c.chain.p50Ms}, p99 ${c.chain.p99Ms})`
+      : 'not measured',
   ];
 }
 
@@ -110,7 +113,12 @@ const durable: Section = (r) => {
     '',
     etcdLine,
     '',
-    table(['load', 'toystore orders/s', 'etcd puts/s', 'ratio'], rows),
+    table(
+      ['load', 'toystore orders/s', 'etcd puts/s', 'ratio', 'bare three-hop chain req/s'],
+      rows,
+    ),
+    '',
+    "The last column is the floor of the store's shape: the same client code against the bare three-hop chain (frontend -> order -> origin in Hono and undici, no disk, no store logic). A target beyond it is beyond any store built in that shape on this machine.",
     '',
     ...(c
       ? [

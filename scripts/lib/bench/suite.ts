@@ -34,7 +34,13 @@ import { Profiler } from './profiler.ts';
 import { commitInfo, machineInfo } from './provenance.ts';
 import { RESULTS_FORMAT, type BenchResults, type MeasuredResults } from './results.ts';
 import { cannon, mixedRequests } from './scenarios/cannon.ts';
-import { comparePairs, etcdSide, sayComparison, storeSide } from './scenarios/durable.ts';
+import {
+  chainSide,
+  comparePairs,
+  etcdSide,
+  sayComparison,
+  storeSide,
+} from './scenarios/durable.ts';
 import { failover } from './scenarios/failover.ts';
 import { LAB_PS, labSweep } from './scenarios/lab.ts';
 import { waitForLeader } from './store-probe.ts';
@@ -261,12 +267,26 @@ export class Suite implements SuiteContext {
     );
     const wrap = <T>(fn: () => Promise<T>) =>
       this.profiler.window('durable orders 32 clients - toystore', cluster.pids(), fn);
-    d.concurrent = await comparePairs(p.concurrentClients, p.concurrentS, p, store, etcd, wrap);
+    // The shape's floor beside them: the bare chain, when its servers start.
+    let chain: ReturnType<typeof chainSide> | null = null;
+    await this.attempt('the bare chain beside etcd', async () => {
+      const c = await this.anchors.ensureCeilings();
+      chain = chainSide(c.frontend, () => c.pids);
+    });
+    d.concurrent = await comparePairs(
+      p.concurrentClients,
+      p.concurrentS,
+      p,
+      store,
+      etcd,
+      wrap,
+      chain,
+    );
     sayComparison(d.concurrent, this.say);
     this.say(
       `    CPU ms per durable order: toystore ${formatCpu(d.concurrent.store.cpuMsPerOk)}; etcd per put ${formatCpu(d.concurrent.etcd?.cpuMsPerOk)}`,
     );
-    d.single = await comparePairs(1, p.singleS, p, store, etcd);
+    d.single = await comparePairs(1, p.singleS, p, store, etcd, undefined, chain);
     sayComparison(d.single, this.say);
   }
 

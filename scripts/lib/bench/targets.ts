@@ -11,7 +11,7 @@ import { loadConfig } from '../../../shared/config.ts';
 import { ETCD_INSTALL_HINT } from './etcd.ts';
 import { totalOf } from './procfs.ts';
 import type { MeasuredResults, PairKey } from './results.ts';
-import type { DurableComparison } from './scenarios/durable.ts';
+import { chainFigure, type DurableComparison } from './scenarios/durable.ts';
 
 /** The thresholds. Ratios are the store over its anchor, measured in the same run. */
 export const GOALS = {
@@ -76,13 +76,16 @@ function etcdMissing(r: MeasuredResults, c: DurableComparison | undefined): stri
   return null;
 }
 
+/** The shape's floor beside a durable figure, when the bare chain ran (scenarios/durable.ts). */
+const floor = (c: DurableComparison) => (c.chain ? `; ${chainFigure(c)}` : '');
+
 const durableThroughput: Judge = (r) => {
   const c = r.durable?.concurrent;
   const why = etcdMissing(r, c);
   const store = c ? `; toystore ${c.store.okPerSecond} orders/s` : '';
   if (why) return notMeasured(why + store);
   return {
-    measured: `${pct(c!.ratio!)} (${c!.store.okPerSecond} orders/s vs ${c!.etcd!.okPerSecond} puts/s, p50 ${c!.store.p50Ms} vs ${c!.etcd!.p50Ms} ms)`,
+    measured: `${pct(c!.ratio!)} (${c!.store.okPerSecond} orders/s vs ${c!.etcd!.okPerSecond} puts/s, p50 ${c!.store.p50Ms} vs ${c!.etcd!.p50Ms} ms)${floor(c!)}`,
     value: c!.ratio,
     pass: c!.ratio! >= GOALS.durableVsEtcd,
   };
@@ -94,7 +97,7 @@ const orderLatency: Judge = (r) => {
   const store = c ? `; toystore p50 ${c.store.p50Ms} ms` : '';
   if (why) return notMeasured(why + store);
   return {
-    measured: `${c!.ratio}x (p50 ${c!.store.p50Ms} ms vs ${c!.etcd!.p50Ms} ms)`,
+    measured: `${c!.ratio}x (p50 ${c!.store.p50Ms} ms vs ${c!.etcd!.p50Ms} ms)${floor(c!)}`,
     value: c!.ratio,
     pass: c!.ratio! <= GOALS.orderP50VsEtcd,
   };

@@ -7,6 +7,10 @@
  * (throughput, and the store's CPU per durable order, each process's and in all) and 1 client
  * (latency with nothing queued).
  *
+ * Beside them, with the same client code, the bare three-hop chain (ceiling-server.ts: frontend ->
+ * order -> origin, Hono and undici with no store logic and no disk): the floor of the store's
+ * shape on this machine. What the chain cannot reach, no store built in that shape can.
+ *
  * Without etcd the store side is still measured and reported; the ratios are then not measured.
  */
 import { randomUUID } from 'node:crypto';
@@ -32,6 +36,8 @@ export interface DurableComparison {
   durationS: number;
   store: DurableSide;
   etcd: DurableSide | null;
+  /** The bare three-hop chain (no disk, no store logic), when the ceilings ran. */
+  chain?: DurableSide | null;
   /** Store orders/s over etcd puts/s (32 clients), or store p50 over etcd p50 (1 client). */
   ratio: number | null;
 }
@@ -67,6 +73,11 @@ interface Side {
 
 export function storeSide(frontendUrl: string, pids: () => Pids): Side {
   return { pids, request: () => orderRequest(frontendUrl) };
+}
+
+/** The bare three-hop chain's POST /orders (ceiling-server.ts), the same request as the store's. */
+export function chainSide(chainUrl: string, pids: () => Pids): Side {
+  return { pids, request: () => orderRequest(chainUrl) };
 }
 
 export function etcdSide(etcd: EtcdCluster): Side {
@@ -108,8 +119,8 @@ const ratioOf = (clients: number, store: DurableSide, etcd: DurableSide) =>
       : null;
 
 /**
- * `pairs` alternating runs of `clients` clients for `seconds` each (store first). `wrap` runs
- * around the first store round (the profiler's window).
+ * `pairs` alternating runs of `clients` clients for `seconds` each (store, etcd, then the chain).
+ * `wrap` runs around the first store round (the profiler's window).
  */
 export async function comparePairs(
   clients: number,
@@ -118,6 +129,7 @@ export async function comparePairs(
   store: Side,
   etcd: Side | null,
   wrap: <T>(fn: () => Promise<T>) => Promise<T> = (fn) => fn(),
+  chain: Side | null = null,
 ): Promise<DurableComparison> {
   const run = (side: Side) =>
     closedLoop({
@@ -129,9 +141,11 @@ export async function comparePairs(
     });
   const storeRounds: LoopResult[] = [];
   const etcdRounds: LoopResult[] = [];
+  const chainRounds: LoopResult[] = [];
   for (let i = 0; i < p.pairs; i++) {
     storeRounds.push(i === 0 ? await wrap(() => run(store)) : await run(store));
     if (etcd) etcdRounds.push(await run(etcd));
+    if (chain) chainRounds.push(await run(chain));
   }
   const s = summarize(storeRounds);
   const e = etcd ? summarize(etcdRounds) : null;
@@ -140,6 +154,7 @@ export async function comparePairs(
     durationS: seconds,
     store: s,
     etcd: e,
+    chain: chain ? summarize(chainRounds) : null,
     ratio: e ? ratioOf(clients, s, e) : null,
   };
 }
@@ -159,4 +174,20 @@ export function sayComparison(c: DurableComparison, say: Say): void {
   say(
     `  ${c.clients} client${c.clients > 1 ? 's' : ''}, ${c.durationS} s x ${c.store.rounds.length}: toystore ${store} vs ${anchor}${ratio}`,
   );
+  if (c.chain) say(`    the shape's floor: ${chainFigure(c)}`);
+}
+
+/** The bare chain's figure beside etcd's: its rate, its p50, and the ratio the store's target uses. */
+export function chainFigure(c: DurableComparison): string {
+  const ch = c.chain;
+  if (!ch) return 'not measured';
+  const e = c.etcd;
+  const ratio = !e ? null : ratioOf(c.clients, ch, e);
+  const vs =
+    ratio === null
+      ? ''
+      : c.clients > 1
+        ? ` = ${(ratio * 100).toFixed(1)} % of etcd`
+        : `, ${ratio}x etcd's p50`;
+  return `bare three-hop chain (no disk, no store logic) ${ch.okPerSecond}/s (p50 ${ch.p50Ms} ms)${vs}`;
 }
