@@ -177,7 +177,8 @@ export function sayComparison(c: DurableComparison, say: Say): void {
   if (c.chain) say(`    the shape's floor: ${chainFigure(c)}`);
 }
 
-/** The bare chain's figure beside etcd's: its rate, its p50, and the ratio the store's target uses. */
+/** The bare chain's figure beside etcd's: its rate, its p50, and the ratio the store's target
+ * uses. */
 export function chainFigure(c: DurableComparison): string {
   const ch = c.chain;
   if (!ch) return 'not measured';
