@@ -282,8 +282,22 @@ describe('the status page in headless Chromium', () => {
       { timeout: PAGE_WAIT_MS },
     );
     // (An order caught in the failover may have ended 504 and shown a banner until then.)
-    expect(await desk.locator('[data-testid=leader]').textContent()).toBe(
-      `leader: replica ${newLeader} (epoch ${await desk.locator(`[data-testid=replica][data-replica="${newLeader}"] td:nth-child(4)`).textContent()})`,
+    // The leader line is the router's election; the replica's row is its last heartbeat, which
+    // may predate the election by one beat (CI once read epoch 2 above a row still saying 1).
+    // Both are read from one drawing of the page, and must come to agree.
+    const agreed = await desk.waitForFunction(
+      (id) => {
+        const line = document.querySelector('[data-testid=leader]')?.textContent;
+        const epoch = document.querySelector(
+          `[data-testid=replica][data-replica="${id}"] td:nth-child(4)`,
+        )?.textContent;
+        return line === `leader: replica ${id} (epoch ${epoch})` ? line : null;
+      },
+      newLeader,
+      { timeout: PAGE_WAIT_MS },
+    );
+    expect(await agreed.jsonValue()).toMatch(
+      new RegExp(`^leader: replica ${newLeader} \\(epoch \\d+\\)$`),
     );
     await desk.locator('#chart-lag polyline').first().waitFor({ timeout: PAGE_WAIT_MS });
     for (const id of ['chart-orders', 'chart-latency', 'chart-lag', 'chart-cache']) {
