@@ -27,7 +27,7 @@ export const crc32Step = (state: number, byte: number): number =>
 
 export const crc32Final = (state: number): number => ~state >>> 0;
 
-/** crc32 of bytes [from, to) of `buf`, continuing from `prev`: zlib's crc32(buf.subarray(..), prev). */
+/** crc32 of bytes [from, to) of `buf`, continuing from `prev` (zlib's, for a non-empty range). */
 export function crc32Range(buf: Uint8Array, from: number, to: number, prev = 0): number {
   let s = crc32Start(prev);
   for (let i = from; i < to; i++) s = crc32Step(s, buf[i]!);
