@@ -83,9 +83,21 @@ export function gaugeFrom<L extends string = never>(
 
 /**
  * Returns the metric registered under `name`, or creates it (so two apps can share one registry).
+ * A metric of another kind under that name is a wiring mistake, refused where it is made: handed
+ * on as `M`, it would fail only when first counted, on some request.
  */
-export function getOrCreate<M>(registry: Registry, name: string, create: () => M): M {
-  return (registry.getSingleMetric(name) as M | undefined) ?? create();
+export function getOrCreate<M extends object>(
+  registry: Registry,
+  name: string,
+  /** The class `create` makes (its label types are not checked: they do not exist at run time). */
+  kind: abstract new (...args: never[]) => object,
+  create: () => M,
+): M {
+  const found: unknown = registry.getSingleMetric(name);
+  if (found === undefined) return create();
+  if (found instanceof kind) return found as M;
+  const was = (found as object).constructor?.name ?? typeof found;
+  throw new TypeError(`metric ${name} is already registered as a ${was}, not a ${kind.name}`);
 }
 
 export * from './series-metrics.ts';

@@ -88,6 +88,7 @@ export function httpMetrics(registry: Registry): HttpMetrics {
     requests: getOrCreate(
       registry,
       `${METRIC_PREFIX}http_requests_total`,
+      SeriesCounter,
       () =>
         new SeriesCounter({
           registry,
@@ -99,6 +100,7 @@ export function httpMetrics(registry: Registry): HttpMetrics {
     duration: getOrCreate(
       registry,
       `${METRIC_PREFIX}http_request_duration_seconds`,
+      SeriesHistogram,
       () =>
         new SeriesHistogram({
           registry,
@@ -121,6 +123,7 @@ function inFlightOf(registry: Registry): { count: number } {
   getOrCreate(
     registry,
     `${METRIC_PREFIX}http_requests_in_flight`,
+    Gauge,
     () =>
       new Gauge({
         name: `${METRIC_PREFIX}http_requests_in_flight`,

@@ -6,6 +6,7 @@
  * follower; catch-ups; stock per toy and restocks. The frontend's public app has no /metrics.
  */
 import { Hono } from 'hono';
+import { Gauge } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import {
   catalogEventLogger,
@@ -36,7 +37,7 @@ import type {
 } from '../../shared/contracts.ts';
 import { NetworkError } from '../../shared/http.ts';
 import { createRegistry } from '../../shared/metrics.ts';
-import { observeApp } from '../../shared/observability.ts';
+import { httpMetrics, observeApp } from '../../shared/observability.ts';
 import { FakeCatalog, FakeRouter } from '../frontend/helpers.ts';
 import { memoryLogger } from './helpers.ts';
 
@@ -367,5 +368,24 @@ describe('catalog metrics', () => {
     expect(lines.filter((l) => l.event === 'restock')).toEqual([
       expect.objectContaining({ toys: ['Tux', 'Barbie'] }),
     ]);
+  });
+});
+
+describe('one name, one kind of metric', () => {
+  it('a registry already holding a gauge under the request counter name is refused when the HTTP metrics are made, not on the first request', () => {
+    const registry = createRegistry();
+    new Gauge({ name: 'toystore_http_requests_total', help: 'wrong kind', registers: [registry] });
+    expect(() => httpMetrics(registry)).toThrow(
+      'metric toystore_http_requests_total is already registered as a Gauge, not a SeriesCounter',
+    );
+  });
+
+  it('two apps on one registry share the same counter and histogram', () => {
+    const registry = createRegistry();
+    const a = httpMetrics(registry);
+    const b = httpMetrics(registry);
+    expect(b.requests).toBe(a.requests);
+    expect(b.duration).toBe(a.duration);
+    expect(b.inFlight).toBe(a.inFlight);
   });
 });
