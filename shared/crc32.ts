@@ -2,11 +2,11 @@
  * crc32 (the one zlib computes, IEEE 802.3, reflected) in JavaScript, for loops that already walk
  * a record byte by byte: opening a log checks a million short records, and there a call into
  * zlib per record (plus the Buffer view it needs) cost several times the checksum itself. Every
- * other crc in the project is zlib's; test/crc32.test.ts holds the two equal.
+ * other crc in the project is zlib's; test/unit/crc32.test.ts holds the two equal.
  */
 
 /** The byte-at-a-time table of the reflected polynomial 0xEDB88320. */
-export const CRC32_TABLE: Int32Array = (() => {
+const CRC32_TABLE: Int32Array = (() => {
   const table = new Int32Array(256);
   for (let n = 0; n < 256; n++) {
     let c = n;

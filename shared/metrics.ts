@@ -96,7 +96,7 @@ export function getOrCreate<M extends object>(
   const found: unknown = registry.getSingleMetric(name);
   if (found === undefined) return create();
   if (found instanceof kind) return found as M;
-  const was = (found as object).constructor?.name ?? typeof found;
+  const was = (found as object).constructor.name;
   throw new TypeError(`metric ${name} is already registered as a ${was}, not a ${kind.name}`);
 }
 
