@@ -9,79 +9,22 @@
 import path from 'node:path';
 import type { OrderEntry } from '../shared/contracts.ts';
 import { ORDER_LOG_FILE } from '../shared/data-dir.ts';
-import {
-  CRC32,
-  EPOCH,
-  IDEMPOTENCY_KEY,
-  LOG_POSITION,
-  ORDER_NUMBER,
-  ORDER_QUANTITY,
-  TOY_NAME,
-} from '../shared/fields.ts';
+import { LOG_POSITION } from '../shared/fields.ts';
 import {
   CorruptLogError,
+  type CheckedPage,
   LostRecordsError,
   NO_AUX,
-  encodeRecord,
   openWal,
   parseWal,
-  type RecordCodec,
   type Wal,
   type WalOptions,
 } from '../shared/wal.ts';
-import { assertContinues, orderFields, type OrderLogStore } from './log.ts';
+import { assertContinues, type OrderLogStore } from './log.ts';
+import { orderCodec } from './record-codec.ts';
 
 export { CorruptLogError, LostRecordsError };
 export const LOG_FILE = ORDER_LOG_FILE;
-export const LOG_HEADER = 'number,epoch,name,quantity,key,crc\n';
-
-/** Why an order record cannot be written (or was not written by us), or null. */
-function checkOrder(e: OrderEntry): string | null {
-  if (!ORDER_NUMBER.valid(e.index))
-    return `order number ${e.index} is not an integer from 0 to ${ORDER_NUMBER.max}`;
-  if (!EPOCH.valid(e.epoch)) return `epoch ${e.epoch} is not an integer from 0 to ${EPOCH.max}`;
-  if (!ORDER_QUANTITY.valid(e.quantity))
-    return `quantity ${e.quantity} is not an integer from 1 to ${ORDER_QUANTITY.max}`;
-  if (!CRC32.valid(e.crc)) return `crc ${e.crc} is not a crc32`;
-  return TOY_NAME.problem(String(e.name)) ?? IDEMPOTENCY_KEY.problem(String(e.key));
-}
-
-export const orderCodec: RecordCodec<OrderEntry> = {
-  header: LOG_HEADER.trimEnd(),
-  // The crc covers exactly these fields (order/log.ts recordContent).
-  fields: orderFields,
-  crcOf: (e) => e.crc,
-  inSequence: (e, i) => e.index === i,
-  keyOf: (e) => e.key,
-  // number,epoch,name,quantity,key,crc: the order number is the record's position.
-  layout: { fields: 6, sequenceField: 0, keyField: 4 },
-  check: checkOrder,
-  decode: (f) => {
-    const r = decodeOrder(f);
-    return typeof r === 'string' ? null : r;
-  },
-  explain: (f) => {
-    const r = decodeOrder(f);
-    return typeof r === 'string' ? r : 'well-formed';
-  },
-};
-
-/** An order record from its CSV fields, or what is wrong with them. */
-function decodeOrder(f: string[]): OrderEntry | string {
-  if (f.length !== 6) return `expected 6 fields, found ${f.length}`;
-  const index = ORDER_NUMBER.decode(f[0]);
-  const epoch = EPOCH.decode(f[1]);
-  const quantity = ORDER_QUANTITY.decode(f[3]);
-  const crc = CRC32.decode(f[5]);
-  if (index === null)
-    return `order number ${JSON.stringify(f[0])} is not a number from 0 to ${ORDER_NUMBER.max}`;
-  if (epoch === null) return `epoch ${JSON.stringify(f[1])} is not a number from 0 to ${EPOCH.max}`;
-  if (quantity === null)
-    return `quantity ${JSON.stringify(f[3])} is not a number from 1 to ${ORDER_QUANTITY.max}`;
-  if (crc === null) return `crc ${JSON.stringify(f[5])} is not a crc32`;
-  const e = { index, epoch, name: f[2]!, quantity, key: f[4]!, crc };
-  return checkOrder(e) ?? e;
-}
 
 export type FileLogOptions = WalOptions;
 
@@ -92,10 +35,6 @@ export function parseLog(
 ): { entries: OrderEntry[]; offsets: number[]; validEnd: number } {
   const p = parseWal(file, content, orderCodec);
   return { entries: p.records, offsets: p.offsets, validEnd: p.validEnd };
-}
-
-export function formatRecord(e: OrderEntry): string {
-  return encodeRecord(orderCodec, e);
 }
 
 /**
@@ -165,6 +104,13 @@ export class FileLogStore implements OrderLogStore {
     if (entries.length === 0) return Promise.resolve();
     assertContinues(this, entries);
     return this.wal.append(entries);
+  }
+  appendPage(page: CheckedPage<OrderEntry>): Promise<void> {
+    assertContinues(this, page.records);
+    return this.wal.appendPage(page);
+  }
+  text(from: number, to: number): string {
+    return this.wal.text(from, to);
   }
   truncateFrom(index: number): Promise<void> {
     return this.wal.truncateFrom(index);

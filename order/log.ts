@@ -10,6 +10,8 @@
  */
 import { crc32 } from 'node:zlib';
 import type { OrderEntry } from '../shared/contracts.ts';
+import type { CheckedPage } from '../shared/wal.ts';
+import { assertEncodes, orderFields, recordsText } from './record-codec.ts';
 
 export interface OrderLogStore {
   lastIndex(): number;
@@ -21,8 +23,18 @@ export interface OrderLogStore {
   slice(fromIndex: number, toIndexExclusive: number): OrderEntry[];
   /** The index of the record holding idempotency key `key`, if the log holds one. */
   indexOfKey(key: string): number | undefined;
+  /**
+   * The records [from, to) as the log file holds them (record-codec.ts): what a leader sends a
+   * follower that takes records as text.
+   */
+  text(fromIndex: number, toIndexExclusive: number): string;
   /** Appends after lastIndex(); visible at once, resolves once durable. */
   append(entries: OrderEntry[]): Promise<void>;
+  /**
+   * Appends a page sent as the log's text (record-codec.ts recordsOfPage), its bytes written as
+   * they are; like append otherwise.
+   */
+  appendPage(page: CheckedPage<OrderEntry>): Promise<void>;
   /** Drops records from `index` on; visible at once, resolves once durable. */
   truncateFrom(index: number): Promise<void>;
   /** Resolves once every append and truncation made so far is durable. */
@@ -36,10 +48,7 @@ export interface OrderLogStore {
 
 export type UnsignedEntry = Omit<OrderEntry, 'crc'>;
 
-/** A record's fields other than its checksum, in the order the log file's columns hold them. */
-export function orderFields(e: UnsignedEntry): Array<string | number> {
-  return [e.index, e.epoch, e.name, e.quantity, e.key];
-}
+export { orderFields };
 
 /**
  * The bytes a record's checksum covers: its fields joined, as shared/wal.ts chainFields sees them.
@@ -139,9 +148,16 @@ export class MemoryLogStore implements OrderLogStore {
   indexOfKey(key: string): number | undefined {
     return this.keys.get(key);
   }
+  text(from: number, to: number): string {
+    return recordsText(this.slice(Math.max(0, from), Math.max(0, to)));
+  }
   async append(entries: OrderEntry[]): Promise<void> {
     assertContinues(this, entries);
     this.entries.push(...entries);
+  }
+  appendPage(page: CheckedPage<OrderEntry>): Promise<void> {
+    assertEncodes(page);
+    return this.append([...page.records]);
   }
   async truncateFrom(index: number): Promise<void> {
     this.keys.dropFrom(Math.max(0, index));

@@ -4,7 +4,7 @@
  *
  * Why one module: a value the wire accepts but the disk codec cannot read back is a time bomb (an
  * epoch of 2^53 once passed the schema, was written, and made every later record of the log
- * unreadable). So the schemas in shared/contracts.ts, the codecs in order/file-log.ts and
+ * unreadable). So the schemas in shared/contracts.ts, the codecs in order/record-codec.ts and
  * catalog/ledger.ts and the URL/header parsers all derive from the definitions here, and anything
  * one of them accepts, the others accept too.
  *

@@ -19,7 +19,11 @@ export interface RecordCodec<R> {
   /** The record's fields other than the crc, in column order. */
   fields(r: R): Array<string | number>;
   crcOf(r: R): number;
-  /** Builds a record from its fields (crc included, last) or returns null if they are malformed. */
+  /**
+   * Builds a record from its fields (crc included, last) or returns null if they are malformed.
+   * Returns only records `check` accepts: a page's records are written unchecked
+   * (Wal.appendPage), having been decoded.
+   */
   decode(fields: string[]): R | null;
   /** What is wrong with fields `decode` refused (for the corruption message). */
   explain?(fields: string[]): string;

@@ -16,6 +16,7 @@ import { hashKeyBytes, hashKeyString } from './wal-table.ts';
 import {
   chainFields,
   CorruptLogError,
+  encodeRecord,
   LostRecordsError,
   readsHeader,
   type RecordCodec,
@@ -73,14 +74,19 @@ interface ScanSink<R> {
   readonly count: number;
   /** A record the scan decoded, starting at byte `pos`. */
   record(r: R, pos: number): void;
-  /** A record accepted from its bytes alone (codec.layout), with its crc and key hash. */
-  bytes(pos: number, crc: number, keyHash: number): void;
+  /**
+   * The unquoted record [pos, nl) of `content`, whose sequence and crc chain acceptBytes checked,
+   * with that crc and its key hash; false if the sink decodes it and it does not decode (the scan
+   * then takes the general path, which says why).
+   */
+  bytes(content: Buffer, pos: number, nl: number, crc: number, keyHash: number): boolean;
 }
 
-/** The tools' sink: every record decoded, in an array. */
+/** The tools' and a page's sink: every record decoded, in an array. */
 class ArraySink<R> implements ScanSink<R> {
   readonly records: R[] = [];
   readonly offsets: number[] = [];
+  constructor(private readonly codec: RecordCodec<R>) {}
   get count(): number {
     return this.records.length;
   }
@@ -88,8 +94,12 @@ class ArraySink<R> implements ScanSink<R> {
     this.records.push(r);
     this.offsets.push(pos);
   }
-  bytes(): void {
-    throw new Error('ArraySink takes decoded records only');
+  bytes(content: Buffer, pos: number, nl: number): boolean {
+    // Sequence and crc are checked already: what is left is the fields' own bounds (decode).
+    const r = this.codec.decode(content.toString('utf8', pos, nl).split(','));
+    if (r === null) return false;
+    this.record(r, pos);
+    return true;
   }
 }
 
@@ -109,10 +119,11 @@ export class TableSink<R> implements ScanSink<R> {
     this.crcs.push(this.codec.crcOf(r));
     if (this.codec.keyOf) this.hashes.push(hashKeyString(this.codec.keyOf(r)));
   }
-  bytes(pos: number, crc: number, keyHash: number): void {
+  bytes(_content: Buffer, pos: number, _nl: number, crc: number, keyHash: number): boolean {
     this.offsets.push(pos);
     this.crcs.push(crc);
     if (this.codec.keyOf) this.hashes.push(keyHash);
+    return true;
   }
 }
 
@@ -129,7 +140,7 @@ export function scanWal<R>(
   content: Buffer,
   codec: RecordCodec<R>,
 ): Parsed<R> & { damage: CorruptLogError | null } {
-  const sink = new ArraySink<R>();
+  const sink = new ArraySink<R>(codec);
   const { validEnd, damage } = scanInto(file, content, codec, sink, false);
   return { records: sink.records, offsets: sink.offsets, validEnd, damage };
 }
@@ -154,20 +165,39 @@ export function scanInto<R>(
       damage: new CorruptLogError(file, 1, 'missing or unexpected header'),
     };
   }
+  return scanBody(file, content, codec, sink, fast, { pos: headerEnd + 1, first: 0, prevCrc: 0 });
+}
+
+/** Where a scan of records starts: a byte position, the number of its first record, its chain. */
+interface ScanStart {
+  pos: number;
+  first: number;
+  prevCrc: number;
+}
+
+/** The records from `start.pos` on (no header): a file's after its header, or a sent page. */
+function scanBody<R>(
+  file: string,
+  content: Buffer,
+  codec: RecordCodec<R>,
+  sink: ScanSink<R>,
+  fast: boolean,
+  start: ScanStart,
+): { validEnd: number; lastCrc: number; damage: CorruptLogError | null } {
   const layout = fast ? checkedLayout(codec.layout) : undefined;
-  let pos = headerEnd + 1;
-  let prevCrc = 0;
+  let { pos, prevCrc } = start;
   let nextQuote = content.indexOf(QUOTE, pos);
   const damaged = (why: string, to: number) =>
-    damageAt(file, content, pos, to, why, sink.count, prevCrc);
+    damageAt(file, content, pos, to, why, start.first + sink.count, prevCrc);
   while (pos < content.length) {
     const nl = content.indexOf(NL, pos);
     if (nextQuote !== -1 && nextQuote < pos) nextQuote = content.indexOf(QUOTE, pos);
     const quoted = nextQuote !== -1 && nextQuote < nl;
+    const expected = start.first + sink.count;
     if (layout && !quoted && nl >= 0) {
-      const crc = acceptBytes(content, pos, nl, layout, sink.count, prevCrc);
-      if (crc >= 0) {
-        sink.bytes(pos, crc, codec.keyOf ? acceptedKeyHash(content, layout) : 0);
+      const crc = acceptBytes(content, pos, nl, layout, expected, prevCrc);
+      const keyHash = crc >= 0 && codec.keyOf ? acceptedKeyHash(content, layout) : 0;
+      if (crc >= 0 && sink.bytes(content, pos, nl, crc, keyHash)) {
         prevCrc = crc;
         pos = nl + 1;
         continue;
@@ -189,7 +219,7 @@ export function scanInto<R>(
     const text = content.toString('utf8', pos, end - 1);
     const record = quoted ? decodeText(text, codec) : codec.decode(text.split(','));
     const why = record
-      ? recordProblem(content, pos, end, quoted, prevCrc, record, codec, sink.count)
+      ? recordProblem(content, pos, end, quoted, prevCrc, record, codec, expected)
       : explainText(text, codec);
     if (why) return damaged(why, end - 1);
     sink.record(record!, pos);
@@ -197,6 +227,69 @@ export function scanInto<R>(
     pos = end;
   }
   return { validEnd: pos, lastCrc: prevCrc, damage: null };
+}
+
+const PAGE = Symbol('scanPage');
+
+/**
+ * Records scanPage read from a page sent as the log's own text, with those very bytes and where
+ * each record starts in them. Only this module makes one (the constructor wants a module-private
+ * token), so a log handed one (Wal.appendPage) may write its bytes as they are and skip
+ * codec.check: every record was decoded from them, and decode accepts only what check accepts.
+ */
+export class CheckedPage<R> {
+  constructor(
+    token: typeof PAGE,
+    readonly records: readonly R[],
+    readonly bytes: Buffer,
+    readonly starts: readonly number[],
+  ) {
+    if (token !== PAGE) throw new TypeError('a CheckedPage comes from scanPage only');
+  }
+
+  /** The page's last `count` records (those an append adds to a log that held the others). */
+  suffix(count: number): CheckedPage<R> {
+    const skip = this.starts.length - count;
+    if (!(skip >= 0 && count >= 0)) throw new RangeError(`${count} of ${this.starts.length}`);
+    if (skip === 0) return this;
+    const base = count ? this.starts[skip]! : this.bytes.length;
+    return new CheckedPage(
+      PAGE,
+      this.records.slice(skip),
+      this.bytes.subarray(base),
+      this.starts.slice(skip).map((s) => s - base),
+    );
+  }
+}
+
+/**
+ * A page of records sent as the log file holds them (a leader's append: the records' CSV lines,
+ * no header), checked exactly as opening a file checks it: every record decoded, numbered from
+ * `first`, chained from `prevCrc`. Returns what is wrong instead when the page is anything but
+ * whole records, each in the one encoding the log writes (encodeRecord): its bytes may then be
+ * written as they are, byte for byte what encoding the decoded records would write. An unquoted
+ * record is in that encoding whenever it decodes (the decoders accept only canonical fields, and
+ * a field that needs quotes cannot be unquoted); a quoted one is compared.
+ */
+export function scanPage<R>(
+  content: Buffer,
+  codec: RecordCodec<R>,
+  first: number,
+  prevCrc: number,
+): CheckedPage<R> | string {
+  const sink = new ArraySink<R>(codec);
+  const scan = scanBody('page', content, codec, sink, true, { pos: 0, first, prevCrc });
+  if (scan.damage) return `record ${scan.damage.validRecords}: ${scan.damage.detail}`;
+  if (scan.validEnd !== content.length) return 'the page ends inside a record';
+  const { records, offsets: starts } = sink;
+  for (let i = 0, q = content.indexOf(QUOTE); q !== -1 && i < records.length; i++) {
+    const end = i + 1 < records.length ? starts[i + 1]! : content.length;
+    if (q >= end) continue;
+    if (encodeRecord(codec, records[i]!) !== content.toString('utf8', starts[i], end))
+      return `record ${first + i}: not in the encoding the log writes`;
+    q = content.indexOf(QUOTE, end);
+  }
+  return new CheckedPage(PAGE, records, content, starts);
 }
 
 type Layout = NonNullable<RecordCodec<unknown>['layout']>;
@@ -236,10 +329,10 @@ function recordProblem<R>(
   prevCrc: number,
   record: R,
   codec: RecordCodec<R>,
-  count: number,
+  expected: number,
 ): string | null {
-  if (codec.inSequence && !codec.inSequence(record, count))
-    return `out of sequence (expected record ${count})`;
+  if (codec.inSequence && !codec.inSequence(record, expected))
+    return `out of sequence (expected record ${expected})`;
   if (!chainsOn(content, pos, end, quoted, prevCrc, record, codec)) return 'checksum mismatch';
   return null;
 }

@@ -121,6 +121,19 @@ export class RecordTable<R> {
     return out;
   }
 
+  /** How many records (from the first) are held as the bytes read at open. */
+  get loadedLength(): number {
+    return this.loadedCount;
+  }
+
+  /** The text of loaded records [from, to), as the file holds them (from <= to <= loadedLength). */
+  loadedText(from: number, to: number): string {
+    if (!(from >= 0 && from <= to && to <= this.loadedCount))
+      throw new RangeError(`records [${from}, ${to}) are not all loaded (${this.loadedCount})`);
+    const end = to < this.loadedCount ? this.offsets[to]! : this.loadedEnd;
+    return from === to ? '' : this.bytes.toString('utf8', this.offsets[from]!, end);
+  }
+
   crcAt(i: number): number | undefined {
     return this.crcs[i];
   }

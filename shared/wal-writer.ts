@@ -15,7 +15,7 @@ import {
   RecordRefusedError,
   type RecordCodec,
 } from './wal-codec.ts';
-import { decodeText } from './wal-scan.ts';
+import { type CheckedPage, decodeText } from './wal-scan.ts';
 
 export interface WalOptions {
   /** Called instead of exiting when a write or fsync fails (tests); default crashes the process. */
@@ -142,16 +142,58 @@ export class Wal<R> {
       const why = this.codec.check(r);
       if (why) return Promise.reject(new RecordRefusedError(this.file, why));
     }
-    const lines = records.map((r) => encodeRecord(this.codec, r));
+    return this.write(records, this.encode(records));
+  }
+
+  /**
+   * Appends a page scanPage checked, its bytes as they are (they are the records' encoding, and
+   * every record passed decode, which is check's rule): no record is encoded or checked again.
+   */
+  appendPage(page: CheckedPage<R>): Promise<void> {
+    if (page.records.length === 0) return Promise.resolve();
+    if (this.closed) return Promise.reject(new Error(`${this.file} is closed`));
+    return this.write(page.records, page);
+  }
+
+  private write(
+    records: readonly R[],
+    { bytes, starts }: { bytes: Buffer; starts: readonly number[] },
+  ): Promise<void> {
     const position = this.end;
-    for (let i = 0; i < records.length; i++) {
-      this.table.push(records[i]!, this.end);
-      this.end += Buffer.byteLength(lines[i]!);
-    }
-    const bytes = Buffer.from(lines.join(''));
+    for (let i = 0; i < records.length; i++) this.table.push(records[i]!, position + starts[i]!);
+    this.end += bytes.length;
     return (this.tail = new Promise((done) =>
       this.enqueue({ kind: 'append', bytes, position, count: this.table.length, done }),
     ));
+  }
+
+  /** The records' encodings, concatenated, and where each starts. */
+  private encode(records: readonly R[]): { bytes: Buffer; starts: number[] } {
+    const lines = records.map((r) => encodeRecord(this.codec, r));
+    const starts: number[] = new Array(lines.length);
+    let at = 0;
+    for (let i = 0; i < lines.length; i++) {
+      starts[i] = at;
+      at += Buffer.byteLength(lines[i]!);
+    }
+    return { bytes: Buffer.from(lines.join('')), starts };
+  }
+
+  /**
+   * Records [from, to) as the file holds them (their CSV lines): the loaded ones straight from
+   * the bytes read at open, the others encoded (the same bytes the writer wrote for them).
+   */
+  text(from: number, to: number): string {
+    const end = Math.min(to, this.table.length);
+    let i = Math.max(0, from);
+    let out = '';
+    const loaded = Math.min(end, this.table.loadedLength);
+    if (i < loaded) {
+      out = this.table.loadedText(i, loaded);
+      i = loaded;
+    }
+    for (; i < end; i++) out += encodeRecord(this.codec, this.table.at(i)!);
+    return out;
   }
 
   /** Drops records from index `from` on; visible at once, resolves once durable. */

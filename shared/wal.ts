@@ -52,7 +52,7 @@ import { Wal, type WalOptions } from './wal-writer.ts';
 
 export { MARK_SUFFIX, NO_AUX, type Mark };
 export * from './wal-codec.ts';
-export { parseWal, scanWal, type Parsed } from './wal-scan.ts';
+export { CheckedPage, parseWal, scanPage, scanWal, type Parsed } from './wal-scan.ts';
 export { Wal, type WalOptions } from './wal-writer.ts';
 
 export interface WalInspection<R> {

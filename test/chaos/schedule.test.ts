@@ -27,7 +27,7 @@ import {
   type ChaosReport,
   type FaultStep,
 } from '../../scripts/lib/chaos/index.ts';
-import { formatRecord, LOG_HEADER } from '../../order/file-log.ts';
+import { formatRecord, LOG_HEADER } from '../../order/record-codec.ts';
 import { signEntry } from '../../order/log.ts';
 import type { HistoryEvent } from '../../shared/contracts.ts';
 

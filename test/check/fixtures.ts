@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { HistoryEvent, LedgerEntry, OrderEntry, Product } from '../../shared/contracts.ts';
 import { signEntry } from '../../order/log.ts';
-import { formatRecord, LOG_HEADER } from '../../order/file-log.ts';
+import { formatRecord, LOG_HEADER } from '../../order/record-codec.ts';
 import { toCsv } from '../../catalog/store.ts';
 import { ledgerCodec } from '../../catalog/ledger.ts';
 import { encodeRecord } from '../../shared/wal.ts';

@@ -38,7 +38,8 @@ import {
   TOY_NAME,
   nextEpoch,
 } from '../../shared/fields.ts';
-import { LOG_FILE, openFileLogStore, orderCodec } from '../../order/file-log.ts';
+import { LOG_FILE, openFileLogStore } from '../../order/file-log.ts';
+import { orderCodec } from '../../order/record-codec.ts';
 import { signEntry } from '../../order/log.ts';
 import { ledgerCodec, openFileLedger, type SignedLedgerEntry } from '../../catalog/ledger.ts';
 import { RecordRefusedError, chainFields, encodeRecord } from '../../shared/wal.ts';

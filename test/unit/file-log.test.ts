@@ -11,14 +11,18 @@ import type { OrderEntry } from '../../shared/contracts.ts';
 import {
   CorruptLogError,
   LOG_FILE,
-  LOG_HEADER,
-  formatRecord,
   openFileLogStore,
-  orderCodec,
   parseLog,
   type FileLogOptions,
   type FileLogStore,
 } from '../../order/file-log.ts';
+import {
+  formatRecord,
+  LOG_HEADER,
+  orderCodec,
+  recordsOfPage,
+  recordsText,
+} from '../../order/record-codec.ts';
 import { chainCrc, signEntry } from '../../order/log.ts';
 import { hashKeyString } from '../../shared/wal-table.ts';
 import { writeMarkFor } from '../../shared/wal.ts';
@@ -251,6 +255,60 @@ describe('names in the CSV', () => {
     log = await reopen(log);
     expect(log.slice(0, 3)).toEqual([a, b]);
     expect(await readLogText()).toBe(expectedFile([a, b]));
+  });
+});
+
+describe('pages sent as the log holds them', () => {
+  /** A page of `entries` as a leader sends it, checked as the follower checks it. */
+  function pageOf(entries: OrderEntry[], prevIndex: number, prevCrc: number) {
+    const page = recordsOfPage(recordsText(entries), prevIndex, prevCrc);
+    if (typeof page === 'string') throw new Error(page);
+    return page;
+  }
+
+  it('a page is written byte for byte as sent, and reads back as its records after reopen', async () => {
+    let log = await open();
+    const name = `Rubik's "Cube", ñandú 🧸`;
+    const first = records(3);
+    const quoted = signEntry(first[2]!.crc, { index: 3, epoch: 2, name, quantity: 2, key: 'q' });
+    const rest = records(2, { startIndex: 4, prevCrc: quoted.crc, epoch: 2 });
+    await log.append(first);
+    await log.appendPage(pageOf([quoted, ...rest], 2, first[2]!.crc));
+    expect(log.slice(0, 6)).toEqual([...first, quoted, ...rest]);
+    expect(log.indexOfKey('q')).toBe(3);
+    log = await reopen(log);
+    expect(log.slice(0, 6)).toEqual([...first, quoted, ...rest]);
+    expect(await readLogText()).toBe(expectedFile([...first, quoted, ...rest]));
+  });
+
+  it("a page that does not continue the log is refused, and the log's file is unchanged", async () => {
+    const log = await open();
+    await log.append(records(3));
+    const before = await readLogBytes();
+    const page = pageOf(records(2, { startIndex: 4 }), 3, 0);
+    expect(() => log.appendPage(page)).toThrow(/does not continue the log/);
+    expect(log.lastIndex()).toBe(2);
+    expect(await readLogBytes()).toEqual(before);
+  });
+
+  it('text of any range, over records read at open and appended since, is their encoding', async () => {
+    let log = await open();
+    const all = records(8, { name: 'Lego, the big one' });
+    await log.append(all.slice(0, 5));
+    log = await reopen(log);
+    await log.append(all.slice(5));
+    for (const [from, to] of [
+      [0, 8],
+      [2, 4],
+      [3, 7],
+      [6, 8],
+      [4, 4],
+      [7, 20],
+    ] as const)
+      expect(log.text(from, to), `[${from}, ${to})`).toBe(recordsText(all.slice(from, to)));
+    await log.truncateFrom(3);
+    await log.append(records(2, { startIndex: 3, prevCrc: all[2]!.crc, tag: 'new' }));
+    expect(log.text(0, 5)).toBe(recordsText(log.slice(0, 5)));
   });
 });
 

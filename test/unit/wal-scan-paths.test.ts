@@ -8,11 +8,12 @@
  * doubled, a comma or a quote or a newline planted; each damaged file is read both ways.
  */
 import { describe, expect, it } from 'vitest';
-import { formatRecord, LOG_HEADER, orderCodec } from '../../order/file-log.ts';
+import { formatRecord, LOG_HEADER, orderCodec } from '../../order/record-codec.ts';
 import { signEntry } from '../../order/log.ts';
 import type { OrderEntry } from '../../shared/contracts.ts';
 import { scanInto, scanWal, TableSink } from '../../shared/wal-scan.ts';
 import { Rng } from '../../scripts/lib/rng/rng.ts';
+import { damageBytes } from '../support/byte-damage.ts';
 
 function validLog(n: number): Buffer {
   let crc = 0;
@@ -29,29 +30,6 @@ function validLog(n: number): Buffer {
     lines.push(formatRecord(e));
   }
   return Buffer.from(lines.join(''));
-}
-
-const PLANTED = [0x2c, 0x22, 0x0a, 0x30, 0x39, 0x41];
-
-function damage(log: Buffer, rng: Rng): Buffer {
-  const at = rng.int(LOG_HEADER.length, log.length - 1);
-  const planted = PLANTED[rng.int(0, PLANTED.length - 1)]!;
-  switch (rng.int(0, 3)) {
-    case 0: {
-      const out = Buffer.from(log);
-      out[at] = out[at]! ^ (1 << rng.int(0, 7));
-      return out;
-    }
-    case 1:
-      return Buffer.concat([log.subarray(0, at), log.subarray(at + 1)]);
-    case 2:
-      return Buffer.concat([log.subarray(0, at), Buffer.of(log[at]!), log.subarray(at)]);
-    default: {
-      const out = Buffer.from(log);
-      out[at] = planted;
-      return out;
-    }
-  }
 }
 
 function bothWays(content: Buffer) {
@@ -86,7 +64,7 @@ describe('the byte path and the decoding path read every file alike', () => {
     const rng = new Rng(2026);
     let damaged = 0;
     for (let round = 0; round < 600; round++) {
-      const { fast, slow } = bothWays(damage(log, rng));
+      const { fast, slow } = bothWays(damageBytes(log, rng, LOG_HEADER.length));
       expect(fast, `round ${round}`).toEqual(slow);
       if (slow.damage !== null || slow.count < 300) damaged++;
     }

@@ -12,14 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { OrderEntry } from '../../shared/contracts.ts';
-import {
-  LOG_FILE,
-  LOG_HEADER,
-  formatRecord,
-  openFileLogStore,
-  orderCodec,
-  type FileLogStore,
-} from '../../order/file-log.ts';
+import { LOG_FILE, openFileLogStore, type FileLogStore } from '../../order/file-log.ts';
+import { formatRecord, LOG_HEADER, orderCodec } from '../../order/record-codec.ts';
 import { signEntry } from '../../order/log.ts';
 import {
   CorruptLogError,

@@ -26,7 +26,8 @@ import {
   writeFileAtomic,
 } from '../../../shared/fsutil.ts';
 import { inspectWal, keepValidPrefix, type WalInspection } from '../../../shared/wal.ts';
-import { LOG_FILE, orderCodec } from '../../../order/file-log.ts';
+import { LOG_FILE } from '../../../order/file-log.ts';
+import { orderCodec } from '../../../order/record-codec.ts';
 import {
   INITIAL_CATALOG_META,
   LEDGER_FILE,

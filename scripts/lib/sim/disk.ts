@@ -35,8 +35,10 @@
  */
 import type { ManualClock } from '../../../shared/clock.ts';
 import type { OrderEntry } from '../../../shared/contracts.ts';
-import { formatRecord, LOG_HEADER } from '../../../order/file-log.ts';
+import { formatRecord, LOG_HEADER } from '../../../order/record-codec.ts';
 import { assertContinues, EntryKeyIndex, type OrderLogStore } from '../../../order/log.ts';
+import { assertEncodes, recordsText } from '../../../order/record-codec.ts';
+import type { CheckedPage } from '../../../shared/wal.ts';
 import { INITIAL_META, type Meta, type MetaStore } from '../../../order/meta.ts';
 import type { Rng } from '../rng/rng.ts';
 import type { SimNode } from './node.ts';
@@ -315,6 +317,16 @@ export class SimLogStore extends SyncQueue<LogOp> implements OrderLogStore {
 
   slice(from: number, to: number): OrderEntry[] {
     return this.entries.slice(Math.max(0, from), Math.max(0, to));
+  }
+
+  text(from: number, to: number): string {
+    return recordsText(this.slice(from, to));
+  }
+
+  appendPage(page: CheckedPage<OrderEntry>): Promise<void> {
+    if (this.dead) return this.never();
+    assertEncodes(page);
+    return this.append([...page.records]);
   }
 
   append(entries: OrderEntry[]): Promise<void> {
