@@ -11,10 +11,13 @@ import type {
   FetchLogResponse,
   LeaderNotice,
   LogHead,
+  OrderEntry,
   PromiseRequest,
   PromiseResponse,
 } from '../shared/contracts.ts';
+import { MAX_LOG_PAGE } from '../shared/contracts.ts';
 import { badRequest, notLeader, recovering, staleEpoch } from '../shared/errors.ts';
+import type { CheckedPage } from '../shared/wal.ts';
 import {
   CommittedTruncationError,
   decideAppend,
@@ -25,10 +28,36 @@ import type { Commitment } from './commitment.ts';
 import type { ReplicaContext } from './context.ts';
 import type { Meta } from './meta.ts';
 import { completesRecovery, countsTowardQuorum } from './recovery.ts';
+import { recordsOfPage } from './record-codec.ts';
 import type { Replication } from './replication.ts';
 
 /** Largest page of log one fetch returns, whatever the caller asks for. */
 export const MAX_FETCH_LIMIT = 10_000;
+
+/** Every answer to an append says so: a leader sends `records` only to a follower that does. */
+const takesRecords = true;
+
+/** An append as decideAppend takes it, and the page its entries were read from (if sent so). */
+interface Received {
+  req: AppendRequest;
+  page?: CheckedPage<OrderEntry>;
+}
+
+/**
+ * The append with its records as entries: those sent as the log's text (`records`) are checked as
+ * an open checks a file (record-codec.ts), and come with their bytes, to be written as they are.
+ * A page that is not whole, valid records continuing prevIndex is refused before anything else.
+ */
+function entriesOf(sent: AppendRequest): Received {
+  if (sent.records === undefined) return { req: sent };
+  if (sent.entries.length) throw badRequest('an append carries entries or records, not both');
+  const page = recordsOfPage(sent.records, sent.prevIndex, sent.prevCrc);
+  if (typeof page === 'string') throw badRequest(`records: ${page}`);
+  if (page.records.length > MAX_LOG_PAGE)
+    throw badRequest(`records: more than ${MAX_LOG_PAGE} in one append`);
+  const { records: _text, ...rest } = sent;
+  return { req: { ...rest, entries: [...page.records] }, page };
+}
 
 export class FollowerRpc {
   constructor(
@@ -66,7 +95,9 @@ export class FollowerRpc {
     });
   }
 
-  handleAppend(req: AppendRequest): Promise<AppendResponse> {
+  handleAppend(sent: AppendRequest): Promise<AppendResponse> {
+    const received = entriesOf(sent);
+    const { req } = received;
     return this.ctx.serial(async () => {
       if (this.ctx.leaderEpoch === req.epoch && req.leaderId !== this.ctx.id) {
         this.ctx.fatal(
@@ -75,7 +106,7 @@ export class FollowerRpc {
           ),
         );
       }
-      const d = this.decide(req);
+      const d = this.decide(received);
       if (d.kind === 'stale') throw staleEpoch(d.promisedEpoch);
       if (d.kind === 'invalid') throw badRequest(d.why);
       if (req.epoch > (this.ctx.leaderEpoch ?? -1) && this.ctx.role !== 'follower')
@@ -86,9 +117,9 @@ export class FollowerRpc {
       if (d.kind === 'mismatch') {
         if (d.meta.promisedEpoch !== this.ctx.meta.promisedEpoch)
           await this.ctx.saveMeta({ ...d.meta, logEpoch: this.ctx.meta.logEpoch, storage });
-        return { ok: false, reason: 'mismatch', lastIndex: d.lastIndex, storage };
+        return { ok: false, reason: 'mismatch', lastIndex: d.lastIndex, storage, takesRecords };
       }
-      await this.apply(req, d);
+      await this.apply(req, d, received.page?.suffix(d.append.length));
       await this.saveIfChanged(this.nextMeta(req, d));
       this.commitment.advanceTo(d.knownCommitIndex);
       return {
@@ -96,6 +127,7 @@ export class FollowerRpc {
         matchIndex: d.matchIndex,
         logEpoch: this.ctx.meta.logEpoch,
         storage: this.ctx.meta.storage,
+        takesRecords,
       };
     });
   }
@@ -132,9 +164,10 @@ export class FollowerRpc {
     }
   }
 
-  private decide(req: AppendRequest): AppendDecision {
+  private decide({ req, page }: Received): AppendDecision {
     try {
-      return decideAppend(this.ctx.meta, this.ctx.o.log, this.ctx.commitIndex, req);
+      const chain = page ? 'checked' : 'verify';
+      return decideAppend(this.ctx.meta, this.ctx.o.log, this.ctx.commitIndex, req, chain);
     } catch (err) {
       if (err instanceof CommittedTruncationError) this.ctx.fatal(err);
       throw err;
@@ -149,6 +182,7 @@ export class FollowerRpc {
   private async apply(
     req: AppendRequest,
     d: Extract<AppendDecision, { kind: 'accept' }>,
+    page: CheckedPage<OrderEntry> | undefined,
   ): Promise<void> {
     const log = this.ctx.o.log;
     if (d.truncateFrom !== null) {
@@ -161,7 +195,10 @@ export class FollowerRpc {
       });
     }
     if (d.append.length) {
-      await log.append(d.append);
+      // The page's records are the very objects decideAppend chose from (entriesOf).
+      if (page && (page.records.length !== d.append.length || page.records[0] !== d.append[0]))
+        throw new Error('the page to write is not the records the append adds');
+      await (page ? log.appendPage(page) : log.append(d.append));
     }
     // Records we held already (e.g. written while we led, not yet fsynced) count in matchIndex:
     // never acknowledge or claim them before they are durable.

@@ -187,7 +187,8 @@ export function observePeers(
     }
     // Behind: it failed or refused the last append. (Not merely unanswered yet: the first append
     // of an epoch may carry fresh orders to a follower that is in step.)
-    if (req.entries.length > 0 && s.answered && !s.lastOk && !s.episode) {
+    const carries = req.entries.length > 0 || Boolean(req.records);
+    if (carries && s.answered && !s.lastOk && !s.episode) {
       s.episode = { epoch: req.epoch, from: req.prevIndex + 1, startedMs: now() };
       o.logger.debug(
         {

@@ -39,6 +39,11 @@ interface FollowerState {
   confirmedSend: number;
   /** Send a heartbeat at once (a read is waiting for confirmation). */
   beatNow: boolean;
+  /**
+   * Its last answer said it reads an append's `records` (the log's own text): pages go that way,
+   * which spares this leader decoding them and the follower encoding them again.
+   */
+  takesRecords: boolean;
   /** Appends sent and not yet answered (core's maySendAppend bounds them). */
   inFlight: number;
   wake: () => void;
@@ -57,6 +62,16 @@ export interface FollowerView {
   reachable: boolean;
   matchIndex: number;
   nextIndex: number;
+}
+
+/**
+ * Whether a page of `count` records goes as the log's text (to a follower that takes it): a page
+ * at least half of the largest is a follower catching up, whose records the leader would decode
+ * only to have them encoded again; fresh orders travel in smaller appends as entries, so the ids
+ * of the client requests behind them travel too (observe.ts names them in the follower's trace).
+ */
+export function sendsAsText(count: number, maxBatch: number): boolean {
+  return count > 0 && count * 2 >= maxBatch;
 }
 
 /** Reads waiting for one confirmation round at most; more is an overload, refused at once. */
@@ -84,6 +99,7 @@ export class Replication {
         synced: false,
         confirmedSend: 0,
         beatNow: false,
+        takesRecords: false,
         inFlight: 0,
         wake: () => {},
         waiting: null,
@@ -219,25 +235,33 @@ export class Replication {
     this.readers = still;
   }
 
-  private request(f: FollowerState, epoch: number): AppendRequest | null {
-    const last = this.ctx.o.log.lastIndex();
+  /** The next append for `f`, and how many records it carries; null if there is none to send. */
+  private request(f: FollowerState, epoch: number): { req: AppendRequest; count: number } | null {
+    const log = this.ctx.o.log;
+    const last = log.lastIndex();
     const prevIndex = f.progress.nextIndex - 1;
-    const prevCrc = this.ctx.o.log.crcAt(prevIndex);
+    const prevCrc = log.crcAt(prevIndex);
     if (prevCrc === undefined) {
       f.progress = { ...f.progress, nextIndex: last + 1 };
       return null;
     }
-    return {
+    const from = f.progress.nextIndex;
+    const to = Math.min(last + 1, from + this.ctx.maxBatch);
+    const count = Math.max(0, to - from);
+    const asText = f.takesRecords && sendsAsText(count, this.ctx.maxBatch);
+    const req: AppendRequest = {
       epoch,
       leaderId: this.ctx.id,
       prevIndex,
       prevCrc,
-      entries: this.ctx.o.log.slice(f.progress.nextIndex, f.progress.nextIndex + this.ctx.maxBatch),
+      entries: asText ? [] : log.slice(from, to),
+      ...(asText ? { records: log.text(from, to) } : {}),
       commitIndex: this.ctx.commitIndex,
       viewStartIndex: this.ctx.viewStartIndex,
       leaderLastIndex: last,
       established: this.ctx.established,
     };
+    return { req, count };
   }
 
   /**
@@ -260,14 +284,14 @@ export class Replication {
         await this.waitForWork(f);
         continue;
       }
-      const req = this.request(f, epoch);
-      if (!req) continue;
+      const next = this.request(f, epoch);
+      if (!next) continue;
       f.beatNow = false;
       lastSentMs = this.ctx.o.clock.now();
       const send = ++this.sends;
-      f.progress = onAppendSent(f.progress, req.prevIndex, req.entries.length);
+      f.progress = onAppendSent(f.progress, next.req.prevIndex, next.count);
       f.inFlight++;
-      void this.sendAppend(peer, f, epoch, req, send).finally(() => {
+      void this.sendAppend(peer, f, epoch, next.req, send).finally(() => {
         f.inFlight--;
         f.wake();
       });
@@ -313,6 +337,7 @@ export class Replication {
   ): void {
     // A follower that is still recovering answers, but neither its acknowledgements nor its
     // presence count: it cannot help commit, confirm a read or keep this leader in office.
+    f.takesRecords = res.takesRecords === true;
     if (res.storage === 'intact') {
       f.lastContactMs = this.ctx.o.clock.now();
       if (!f.reachable) this.ctx.emit({ type: 'follower_up', follower: peer });

@@ -165,6 +165,13 @@ export const AppendRequestSchema = z.object({
   prevIndex: LOG_POSITION.schema(),
   prevCrc: CRC32.schema(),
   entries: OrderEntriesSchema,
+  /**
+   * The same records as the order log's own CSV lines (order/record-codec.ts), instead of
+   * `entries` (then empty): sent only to a follower that answered `takesRecords`, so a replica of
+   * an older version, which drops the field, is sent `entries` still. Its size is bounded by the
+   * append route's body limit (shared/protocol/order.ts), its count by MAX_LOG_PAGE.
+   */
+  records: z.string().optional(),
   /** Highest index the leader knows is on a majority. */
   commitIndex: LOG_POSITION.schema(),
   /**
@@ -184,6 +191,8 @@ export const AppendRequestSchema = z.object({
   established: z.boolean(),
 });
 export type AppendRequest = z.infer<typeof AppendRequestSchema>;
+/** The follower reads an append's `records` (absent from a replica older than that field). */
+const TAKES_RECORDS = z.literal(true).optional();
 export const AppendResponseSchema = z.discriminatedUnion('ok', [
   /**
    * logEpoch tells the leader whether this acknowledgement counts toward commit (it must equal the
@@ -194,12 +203,14 @@ export const AppendResponseSchema = z.discriminatedUnion('ok', [
     matchIndex: LOG_POSITION.schema(),
     logEpoch: EPOCH.schema(),
     storage: StorageStateSchema,
+    takesRecords: TAKES_RECORDS,
   }),
   z.object({
     ok: z.literal(false),
     reason: z.literal('mismatch'),
     lastIndex: LOG_POSITION.schema(),
     storage: StorageStateSchema,
+    takesRecords: TAKES_RECORDS,
   }),
 ]);
 export type AppendResponse = z.infer<typeof AppendResponseSchema>;

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { checkConvergedCluster, type Acknowledged } from '../../scripts/lib/invariants/index.ts';
 import { ManualClock } from '../../shared/clock.ts';
 import { AppError } from '../../shared/errors.ts';
+import { createInProcessNetwork } from '../../shared/http.ts';
 import {
   createOrderCluster,
   type ClusterOptions,
@@ -350,6 +351,43 @@ describe('a follower that falls behind while up', () => {
     expect(c.log(1).length).toBeLessThan(28);
     c.setLink(1, 'up');
     await c.converged();
+    expect(checkConvergedCluster(logsOf(c), acked)).toEqual([]);
+  });
+
+  it('an older follower (its answers never say takesRecords) catches up from entries, a current one from records, to the same log', async () => {
+    const clock = new ManualClock();
+    const net = createInProcessNetwork({ clock });
+    /** Per replica: appends that came as entries, and as records (the log's text). */
+    const seen = new Map([1, 2, 3].map((id) => [id, { entries: 0, records: 0 }]));
+    const register = net.register.bind(net);
+    net.register = (origin, handler) => {
+      const id = Number(/order-(\d)/.exec(origin)![1]);
+      register(origin, async (req) => {
+        if (new URL(req.url).pathname !== '/internal/append') return handler(req);
+        const sent = (await req.clone().json()) as { entries: unknown[]; records?: string };
+        if (sent.records !== undefined) seen.get(id)!.records++;
+        else if (sent.entries.length) seen.get(id)!.entries++;
+        const res = await handler(req);
+        if (id !== 1) return res;
+        // Replica 1 is of the version before records: its answers have no such field.
+        const body = (await res.json()) as { data?: { takesRecords?: true } };
+        delete body.data?.takesRecords;
+        return Response.json(body, { status: res.status, headers: res.headers });
+      });
+    };
+    const c = cluster3({ clock, net, maxBatch: 8 });
+    await c.until('replica 3 leads', () => c.leaderId() === 3);
+    const acked: Acknowledged[] = [];
+    for (const behind of [1, 2]) {
+      c.setLink(behind, 'blackhole');
+      for (let i = 0; i < 20; i++) await order(c, acked, 'Lego');
+      expect(c.log(behind).length).toBeLessThan(acked.length - 8);
+      c.setLink(behind, 'up');
+      await c.converged();
+    }
+    expect(seen.get(1)).toMatchObject({ records: 0 });
+    expect(seen.get(1)!.entries).toBeGreaterThan(0);
+    expect(seen.get(2)!.records).toBeGreaterThan(0);
     expect(checkConvergedCluster(logsOf(c), acked)).toEqual([]);
   });
 

@@ -20,6 +20,8 @@ import {
   type Stack,
 } from '../support/stack.ts';
 import { replicaUrl } from '../support/order-cluster.ts';
+import { formatRecord, recordsText } from '../../order/record-codec.ts';
+import { signEntry } from '../../order/log.ts';
 
 let stack: Stack | null = null;
 afterEach(async () => {
@@ -83,6 +85,11 @@ function forgedAppendTo(s: Stack, follower: number): AppendRequest {
   return forgedAppend(log[log.length - 1]!, epoch, s.leaderId()!);
 }
 
+/** The same append with its records as the log's own text, as a leader sends a catch-up page. */
+function asRecords(req: AppendRequest, text = recordsText(req.entries)): AppendRequest {
+  return { ...req, entries: [], records: text };
+}
+
 /**
  * Sends a request straight onto the network, as a stranger would: no credential, or
  * `authorization`.
@@ -116,6 +123,12 @@ describe('a stranger who reaches an internal port', () => {
         'POST',
         `${replicaUrl(follower)}/internal/append`,
         forgedAppendTo(s, follower),
+      ],
+      [
+        'append to a follower as records',
+        'POST',
+        `${replicaUrl(follower)}/internal/append`,
+        asRecords(forgedAppendTo(s, follower)),
       ],
       ['lead with a big epoch', 'POST', `${replicaUrl(follower)}/internal/lead`, { epoch: huge }],
       [
@@ -206,6 +219,51 @@ describe('a stranger who reaches an internal port', () => {
       quantity: 10_000,
       key: 'forged-barbies',
     });
+  });
+
+  it('with the credential, an append whose records are not whole, sound records continuing the log is a 400 and changes nothing', async () => {
+    const s = await ready();
+    s.router.stop(); // no heartbeat from the real leader may race the forged epoch
+    const follower = [1, 2, 3].find((id) => id !== s.leaderId())!;
+    const req = forgedAppendTo(s, follower);
+    const [e] = req.entries;
+    const text = recordsText(req.entries);
+    const quoted = `${e!.index},${e!.epoch},"${e!.name}",${e!.quantity},${e!.key},${e!.crc}\n`;
+    const forgeries: Array<[string, AppendRequest]> = [
+      ['entries and records both', { ...asRecords(req), entries: req.entries }],
+      ['a torn last record', asRecords(req, text.slice(0, -1))],
+      ['a broken chain', asRecords({ ...req, prevCrc: (req.prevCrc + 1) >>> 0 })],
+      ['out of sequence', asRecords({ ...req, prevIndex: req.prevIndex - 1 })],
+      [
+        'a field out of bounds',
+        asRecords(req, formatRecord(signEntry(req.prevCrc, { ...e!, quantity: 0 }))),
+      ],
+      ['quoted where the log would not quote', asRecords(req, quoted)],
+      ['not CSV at all', asRecords(req, '{"name":"Barbie"}\n')],
+    ];
+    const before = everything(s);
+    for (const [what, body] of forgeries) {
+      const res = await forge(
+        s,
+        'POST',
+        `${replicaUrl(follower)}/internal/append`,
+        body,
+        `Bearer ${STACK_SECRET}`,
+      );
+      expect(res.status, what).toBe(400);
+      expect(res.body, what).toMatchObject({ error: { code: 400, reason: 'bad_request' } });
+    }
+    expect(everything(s)).toBe(before);
+    // The same append as sound records is taken: only what was wrong with each refused it.
+    const taken = await forge(
+      s,
+      'POST',
+      `${replicaUrl(follower)}/internal/append`,
+      asRecords(req),
+      `Bearer ${STACK_SECRET}`,
+    );
+    expect(taken.status).toBe(200);
+    expect(s.log(follower).at(-1)).toEqual(e);
   });
 
   it('the public API and every probe stay open: /health, /ready and /metrics need no credential', async () => {

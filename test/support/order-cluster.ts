@@ -64,6 +64,8 @@ export interface ClusterOptions {
    * carry it. Default: none (open).
    */
   clusterSecret?: string | null;
+  /** Largest append a leader sends (default: the replica's own). */
+  maxBatch?: number;
 }
 
 export type CutMode = 'refuse' | 'lose-reply' | 'silent';
@@ -149,6 +151,7 @@ export function createOrderCluster(opts: ClusterOptions = {}) {
         commitTimeoutMs: 1_000,
         reconcileIntervalMs: opts.reconcileIntervalMs,
         clusterSecret: opts.clusterSecret,
+        maxBatch: opts.maxBatch,
       },
       {
         clock,

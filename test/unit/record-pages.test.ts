@@ -19,6 +19,7 @@ import {
   recordsOfPage,
   recordsText,
 } from '../../order/record-codec.ts';
+import { sendsAsText } from '../../order/replication.ts';
 import type { OrderEntry } from '../../shared/contracts.ts';
 import { CheckedPage, scanWal } from '../../shared/wal.ts';
 import { Rng } from '../../scripts/lib/rng/rng.ts';
@@ -128,5 +129,16 @@ describe('a checked page', () => {
     expect(page.suffix(0).bytes.length).toBe(0);
     expect(() => page.suffix(7)).toThrow(RangeError);
     expect(() => page.suffix(-1)).toThrow(RangeError);
+  });
+});
+
+describe('which pages a leader sends as text', () => {
+  it('a page at least half the largest (catching up), never an empty one or a few fresh orders', () => {
+    expect(sendsAsText(0, 1000)).toBe(false);
+    expect(sendsAsText(1, 1000)).toBe(false);
+    expect(sendsAsText(499, 1000)).toBe(false);
+    expect(sendsAsText(500, 1000)).toBe(true);
+    expect(sendsAsText(1000, 1000)).toBe(true);
+    expect(sendsAsText(1, 1)).toBe(true);
   });
 });
