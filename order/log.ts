@@ -48,8 +48,6 @@ export interface OrderLogStore {
 
 export type UnsignedEntry = Omit<OrderEntry, 'crc'>;
 
-export { orderFields };
-
 /**
  * The bytes a record's checksum covers: its fields joined, as shared/wal.ts chainFields sees them.
  */

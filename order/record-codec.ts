@@ -15,7 +15,13 @@ import {
   ORDER_QUANTITY,
   TOY_NAME,
 } from '../shared/fields.ts';
-import { type CheckedPage, encodeRecord, scanPage, type RecordCodec } from '../shared/wal.ts';
+import {
+  type CheckedPage,
+  encodeRecord,
+  encodeRecords,
+  scanPage,
+  type RecordCodec,
+} from '../shared/wal.ts';
 
 export const LOG_HEADER = 'number,epoch,name,quantity,key,crc\n';
 
@@ -101,13 +107,7 @@ export function recordsOfPage(
  * bytes and records disagree).
  */
 export function assertEncodes(page: CheckedPage<OrderEntry>): void {
-  const want = Buffer.from(recordsText(page.records));
-  let at = 0;
-  const starts = page.records.map((e) => {
-    const s = at;
-    at += Buffer.byteLength(formatRecord(e));
-    return s;
-  });
-  if (!want.equals(page.bytes) || starts.some((s, i) => page.starts[i] !== s))
+  const { bytes, starts } = encodeRecords(orderCodec, page.records);
+  if (!bytes.equals(page.bytes) || starts.some((s, i) => page.starts[i] !== s))
     throw new Error("a page's bytes are not the encoding of its records");
 }

@@ -140,3 +140,20 @@ export function encodeRecord<R>(codec: RecordCodec<R>, r: R): string {
     return `${fields.join(',')},${codec.crcOf(r)}\n`;
   return stringifyCsv([[...fields, codec.crcOf(r)]]);
 }
+
+/** Records as an append writes them: their encodings in one buffer, and where each starts. */
+export interface EncodedRecords {
+  bytes: Buffer;
+  starts: readonly number[];
+}
+
+export function encodeRecords<R>(codec: RecordCodec<R>, records: readonly R[]): EncodedRecords {
+  const lines = records.map((r) => encodeRecord(codec, r));
+  const starts: number[] = new Array(lines.length);
+  let at = 0;
+  for (let i = 0; i < lines.length; i++) {
+    starts[i] = at;
+    at += Buffer.byteLength(lines[i]!);
+  }
+  return { bytes: Buffer.from(lines.join('')), starts };
+}

@@ -12,6 +12,8 @@ import { RecordTable, type LoadedRecords } from './wal-table.ts';
 import {
   CorruptLogError,
   encodeRecord,
+  encodeRecords,
+  type EncodedRecords,
   RecordRefusedError,
   type RecordCodec,
 } from './wal-codec.ts';
@@ -142,7 +144,7 @@ export class Wal<R> {
       const why = this.codec.check(r);
       if (why) return Promise.reject(new RecordRefusedError(this.file, why));
     }
-    return this.write(records, this.encode(records));
+    return this.write(records, encodeRecords(this.codec, records));
   }
 
   /**
@@ -155,28 +157,13 @@ export class Wal<R> {
     return this.write(page.records, page);
   }
 
-  private write(
-    records: readonly R[],
-    { bytes, starts }: { bytes: Buffer; starts: readonly number[] },
-  ): Promise<void> {
+  private write(records: readonly R[], { bytes, starts }: EncodedRecords): Promise<void> {
     const position = this.end;
     for (let i = 0; i < records.length; i++) this.table.push(records[i]!, position + starts[i]!);
     this.end += bytes.length;
     return (this.tail = new Promise((done) =>
       this.enqueue({ kind: 'append', bytes, position, count: this.table.length, done }),
     ));
-  }
-
-  /** The records' encodings, concatenated, and where each starts. */
-  private encode(records: readonly R[]): { bytes: Buffer; starts: number[] } {
-    const lines = records.map((r) => encodeRecord(this.codec, r));
-    const starts: number[] = new Array(lines.length);
-    let at = 0;
-    for (let i = 0; i < lines.length; i++) {
-      starts[i] = at;
-      at += Buffer.byteLength(lines[i]!);
-    }
-    return { bytes: Buffer.from(lines.join('')), starts };
   }
 
   /**

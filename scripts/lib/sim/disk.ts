@@ -35,9 +35,13 @@
  */
 import type { ManualClock } from '../../../shared/clock.ts';
 import type { OrderEntry } from '../../../shared/contracts.ts';
-import { formatRecord, LOG_HEADER } from '../../../order/record-codec.ts';
 import { assertContinues, EntryKeyIndex, type OrderLogStore } from '../../../order/log.ts';
-import { assertEncodes, recordsText } from '../../../order/record-codec.ts';
+import {
+  assertEncodes,
+  formatRecord,
+  LOG_HEADER,
+  recordsText,
+} from '../../../order/record-codec.ts';
 import type { CheckedPage } from '../../../shared/wal.ts';
 import { INITIAL_META, type Meta, type MetaStore } from '../../../order/meta.ts';
 import type { Rng } from '../rng/rng.ts';
